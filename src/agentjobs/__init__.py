@@ -1,0 +1,89 @@
+"""agentjobs: unattended, scheduled LLM-agent jobs for Apache Airflow 3.
+
+Importing this package stays cheap and imports neither Airflow nor any SDK: Airflow's
+provider manager calls `get_provider_info` through the `apache_airflow_provider`
+entry point at start-up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-provider-agentjobs",
+        "name": "agentjobs",
+        "description": "Unattended, scheduled LLM-agent jobs: a tool loop under hard caps, "
+        "output contracts, idempotent delivery.",
+        "versions": [__version__],
+        "hooks": [{"integration-name": "agentjobs", "python-modules": ["agentjobs.hooks.llm"]}],
+        "operators": [{"integration-name": "agentjobs", "python-modules": ["agentjobs.operators.agent"]}],
+        "connection-types": [
+            {
+                "hook-class-name": "agentjobs.hooks.llm.LLMHook",
+                "hook-name": "agentjobs LLM endpoint (OpenAI-compatible)",
+                "connection-type": "agentjobs_llm",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port", "login"],
+                    "relabeling": {"host": "Base URL", "password": "API key"},
+                    "placeholders": {
+                        "host": "https://api.openai.com/v1",
+                        "password": "sk-... (any value for local servers)",
+                        "model": "gpt-4o-mini",
+                        "prices": '{"gpt-4o-mini": {"input": 0.15, "output": 0.6}}',
+                    },
+                },
+                "conn-fields": {
+                    "model": {
+                        "label": "Default model",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Used when an operator does not name a model.",
+                    },
+                    "timeout": {
+                        "label": "Request timeout (s)",
+                        "schema": {"type": ["number", "null"]},
+                        "description": "Seconds one model call may take (default 120).",
+                    },
+                    "prices": {
+                        "label": "Price table (USD per 1M tokens)",
+                        "schema": {"type": ["object", "null"]},
+                        "description": 'Per model, or "*" for all: {"input": 0.15, "output": 0.6}. '
+                        "Needed for max_cost_usd.",
+                    },
+                    "structured_dialect": {
+                        "label": "Structured output dialect",
+                        "schema": {
+                            "type": ["string", "null"],
+                            "enum": ["json_schema", "json_object_schema", None],
+                        },
+                        "description": "json_schema: OpenAI, vLLM, llama-server. "
+                        "json_object_schema: llama-cpp-python's server.",
+                    },
+                    "max_tokens_param": {
+                        "label": "max tokens parameter",
+                        "schema": {
+                            "type": ["string", "null"],
+                            "enum": ["max_tokens", "max_completion_tokens", None],
+                        },
+                        "description": "max_completion_tokens for OpenAI reasoning models.",
+                    },
+                    "max_tokens_per_call": {
+                        "label": "Max tokens per call",
+                        "schema": {"type": ["integer", "null"]},
+                        "description": "Upper bound on one reply (default 4096); "
+                        "the budget may clamp it lower.",
+                    },
+                    "reports_usage": {
+                        "label": "Endpoint reports usage",
+                        "schema": {"type": ["boolean", "null"]},
+                        "description": "Uncheck only for endpoints that omit `usage`; "
+                        "token and cost caps are then refused.",
+                    },
+                },
+            }
+        ],
+        "notifications": [],
+    }

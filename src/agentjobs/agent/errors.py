@@ -1,0 +1,57 @@
+"""Exceptions of the agent runtime.
+
+Each class says how a scheduler should treat it: the `Permanent` ones end a task
+without using its retries, the `Transient` ones are worth another try after a pause.
+The Airflow side maps these classes onto a retry policy (agentjobs.operators.retry).
+"""
+
+from __future__ import annotations
+
+
+class AgentError(Exception):
+    """Base class of every error the agent runtime raises on purpose."""
+
+
+class PermanentAgentError(AgentError):
+    """Retrying cannot help: the same input fails the same way."""
+
+
+class TransientAgentError(AgentError):
+    """The model endpoint may answer next time (429, 5xx, timeout, reset connection)."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class BudgetExceeded(PermanentAgentError):
+    """A hard cap was reached; names the cap, its limit and what was used."""
+
+    def __init__(self, cap: str, limit: float, used: float, detail: str = "") -> None:
+        self.cap = cap
+        self.limit = limit
+        self.used = used
+        message = f"budget exceeded: {cap} limit {limit:g}, used {used:g}"
+        if detail:
+            message += f" ({detail})"
+        super().__init__(message)
+
+
+class ContractViolation(PermanentAgentError):
+    """The model's final answer does not satisfy the skill's output contract."""
+
+
+class SkillError(PermanentAgentError):
+    """A skill file is missing or malformed."""
+
+
+class PermissionDenied(AgentError):
+    """A tool call tried to reach outside what the run is allowed to touch."""
+
+
+class ToolRegistrationError(PermanentAgentError):
+    """A tool cannot be registered (duplicate name, needs confirmation in unattended mode...)."""
+
+
+class ModelRequestError(PermanentAgentError):
+    """The endpoint refused the request for good (400, 401, 403, 404, missing usage...)."""

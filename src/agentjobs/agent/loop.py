@@ -1,0 +1,168 @@
+"""The agent loop: call the model, run its tool calls, feed the results back, until a
+final answer that meets the contract, or a cap.
+
+Two modes share the budget and the repair rule:
+- "loop": function tools, final answer ends with a `RESULT: {json}` line (capable models);
+- "structured": no tools, one call constrained to the result's JSON schema (small local
+  models that cannot call tools but can follow a grammar).
+A contract violation earns at most `max_repairs` extra turns, each counted in the budget.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from agentjobs.agent.budget import BudgetMeter, Usage
+from agentjobs.agent.contract import parse_result_line, parse_structured
+from agentjobs.agent.errors import ContractViolation, TransientAgentError
+from agentjobs.agent.model_client import Completion, ModelClient
+from agentjobs.agent.tools import ToolRegistry
+from agentjobs.agent.transcript import Transcript
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["loop", "structured"]
+
+
+@dataclass
+class AgentResult:
+    result: BaseModel
+    reply: str
+    usage: Usage
+    model: str
+    tool_sequence: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Agent:
+    """A fresh agent for one run. It owns nothing that needs closing; the runner does."""
+
+    client: ModelClient
+    meter: BudgetMeter
+    tools: ToolRegistry | None = None
+    transcript: Transcript = field(default_factory=Transcript)
+    max_repairs: int = 1
+    secrets: Iterable[str] = ()
+    on_iteration: Callable[[Usage, Completion], None] | None = None
+    tool_sequence: list[str] = field(default_factory=list)
+
+    def run(
+        self,
+        *,
+        system: str,
+        prompt: str,
+        result_model: type[BaseModel],
+        mode: Mode = "loop",
+        schema_name: str = "result",
+        schema: dict[str, Any] | None = None,
+    ) -> AgentResult:
+        """Run to a valid result. `schema` is the JSON schema sent in structured mode
+        (default: the result model's own); the reply is always validated by the model."""
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": prompt},
+        ]
+        self.transcript.record("start", mode=mode, model=self.client.model, messages=messages)
+        if mode == "structured":
+            schema = schema if schema is not None else result_model.model_json_schema()
+            response_format = self.client.response_format(schema_name, schema)
+            return self._converse(messages, result_model, response_format=response_format)
+        return self._converse(messages, result_model, response_format=None)
+
+    def _converse(
+        self,
+        messages: list[dict[str, Any]],
+        result_model: type[BaseModel],
+        *,
+        response_format: dict[str, Any] | None,
+    ) -> AgentResult:
+        structured = response_format is not None
+        tool_specs = None if structured or self.tools is None else self.tools.specs() or None
+        repairs_left = self.max_repairs
+        while True:
+            completion = self._call(messages, tool_specs, response_format)
+            messages.append(completion.assistant_message())
+            if completion.tool_calls and not structured:
+                self._run_tools(completion, messages)
+                continue
+            reply = completion.content or ""
+            try:
+                if structured:
+                    result = parse_structured(reply, result_model, secrets=self.secrets)
+                else:
+                    result = parse_result_line(reply, result_model, secrets=self.secrets)
+            except ContractViolation as violation:
+                self.transcript.record("contract_violation", error=str(violation))
+                if repairs_left <= 0:
+                    raise
+                repairs_left -= 1
+                messages.append({"role": "user", "content": _repair_request(violation, structured)})
+                continue
+            self.transcript.record("result", result=result.model_dump(mode="json"))
+            return AgentResult(
+                result=result,
+                reply=reply,
+                usage=self.meter.usage,
+                model=completion.model,
+                tool_sequence=list(self.tool_sequence),
+            )
+
+    def _call(
+        self,
+        messages: list[dict[str, Any]],
+        tool_specs: list[dict[str, Any]] | None,
+        response_format: dict[str, Any] | None,
+    ) -> Completion:
+        self.meter.check_before_call()
+        max_tokens = self.meter.clamp_max_tokens(self.client.options.max_tokens_per_call)
+        remaining_s = self.meter.remaining_s()
+        timeout_s = self.client.options.request_timeout_s
+        if remaining_s is not None:
+            timeout_s = min(timeout_s, remaining_s)
+        try:
+            completion = self.client.complete(
+                messages,
+                tools=tool_specs,
+                max_tokens=max_tokens,
+                response_format=response_format,
+                timeout_s=timeout_s,
+            )
+        except TransientAgentError:
+            # A call cut short by the run's own deadline is the time cap, not a flaky endpoint.
+            self.meter.check_before_call()
+            raise
+        self.transcript.record("completion", max_tokens=max_tokens, response=completion.raw)
+        if completion.prompt_tokens is None or completion.completion_tokens is None:
+            self.meter.record_call_without_usage()
+        else:
+            self.meter.record(completion.prompt_tokens, completion.completion_tokens, completion.total_tokens)
+        if self.on_iteration is not None:
+            self.on_iteration(self.meter.usage, completion)
+        return completion
+
+    def _run_tools(self, completion: Completion, messages: list[dict[str, Any]]) -> None:
+        assert self.tools is not None  # tool calls are only offered when tools exist
+        for call in completion.tool_calls:
+            outcome = self.tools.call(call.name, call.arguments)
+            self.tool_sequence.append(call.name if outcome.ok else f"{call.name}!")
+            self.transcript.record(
+                "tool", name=call.name, arguments=call.arguments, ok=outcome.ok, result=outcome.content
+            )
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": outcome.content})
+
+
+def _repair_request(violation: ContractViolation, structured: bool) -> str:
+    if structured:
+        return (
+            f"Your reply broke the output contract: {violation}\n"
+            "Answer again with only the JSON object that matches the schema."
+        )
+    return (
+        f"Your final answer broke the output contract: {violation}\n"
+        "Answer again; end with exactly one line `RESULT: {json}` and nothing after it."
+    )

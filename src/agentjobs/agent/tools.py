@@ -1,0 +1,384 @@
+"""Tools the model may call: a registry that never lets a tool failure escape, and the built-ins.
+
+A tool is a typed Python function. Its signature becomes a pydantic model, which both
+validates the model's arguments and provides the JSON schema sent to the endpoint.
+`ToolRegistry.call` turns every failure into an "ERROR: ..." result the model can read and
+correct, so one bad call costs a turn instead of the whole task.
+"""
+
+from __future__ import annotations
+
+import codecs
+import http.client
+import inspect
+import json
+import os
+import re
+import ssl
+import tempfile
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pydantic
+
+from agentjobs.agent.errors import PermissionDenied, ToolRegistrationError
+from agentjobs.agent.permissions import PermissionEngine
+
+READ_MAX_BYTES = 200_000
+LIST_MAX_FILES = 1_000
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what OpenAI-style endpoints accept
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One callable tool. `func` is called with the validated fields of `args_model` as keywords."""
+
+    name: str
+    description: str
+    func: Callable[..., str]
+    args_model: type[pydantic.BaseModel]
+    needs_confirmation: bool = False
+
+    def spec(self) -> dict[str, Any]:
+        """The tool as an OpenAI chat-completions function definition."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.args_model.model_json_schema(),
+            },
+        }
+
+
+def _first_paragraph(doc: str | None) -> str:
+    if not doc:
+        return ""
+    return " ".join(inspect.cleandoc(doc).split("\n\n", 1)[0].split())
+
+
+def tool_from_function(
+    func: Callable[..., str],
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    needs_confirmation: bool = False,
+) -> Tool:
+    """Build a Tool from a typed function, or from a function taking a single BaseModel argument.
+
+    Use `Annotated[str, pydantic.Field(description=...)]` to describe a parameter to the model.
+    """
+    tool_name = name or func.__name__
+    text = description if description is not None else _first_paragraph(func.__doc__)
+    params = list(inspect.signature(func).parameters.values())
+    try:
+        # include_extras keeps Annotated[..., Field(...)] so parameter descriptions reach the schema.
+        hints = typing.get_type_hints(func, include_extras=True)
+    except NameError as exc:
+        raise TypeError(f"tool {tool_name!r}: cannot resolve a type annotation ({exc})") from exc
+
+    if len(params) == 1 and isinstance(hints.get(params[0].name), type):
+        hinted = hints[params[0].name]
+        if issubclass(hinted, pydantic.BaseModel):
+            model: type[pydantic.BaseModel] = hinted
+            call = partial(_call_with_model, func, model)
+            return Tool(tool_name, text or f"Call {tool_name}.", call, model, needs_confirmation)
+
+    fields: dict[str, Any] = {}
+    for param in params:
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
+            # Arguments arrive as a JSON object, so every parameter must be passable by keyword.
+            raise TypeError(f"tool {tool_name!r}: parameter {param.name!r} must be a plain keyword parameter")
+        if param.name not in hints:
+            raise TypeError(f"tool {tool_name!r}: parameter {param.name!r} has no type annotation")
+        default = ... if param.default is param.empty else param.default
+        fields[param.name] = (hints[param.name], default)
+    model_name = "".join(part.capitalize() for part in tool_name.replace("-", "_").split("_")) + "Args"
+    # extra="forbid": a misspelt argument name is reported to the model instead of silently dropped.
+    model = pydantic.create_model(model_name, __config__=pydantic.ConfigDict(extra="forbid"), **fields)
+    return Tool(tool_name, text or f"Call {tool_name}.", func, model, needs_confirmation)
+
+
+def _call_with_model(func: Callable[[Any], str], model: type[pydantic.BaseModel], /, **fields: Any) -> str:
+    # Positional-only so a field named 'func' or 'model' cannot collide with these parameters.
+    return func(model.model_validate(fields))
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """What a tool call produced; `content` is what the model sees next."""
+
+    ok: bool
+    content: str
+
+
+def _validation_summary(exc: pydantic.ValidationError) -> str:
+    parts: list[str] = []
+    for err in exc.errors():
+        where = ".".join(str(x) for x in err["loc"]) or "(arguments)"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+class ToolRegistry:
+    """The tools of one run. `unattended=True` (the default) is for scheduled runs with no human."""
+
+    def __init__(self, *, unattended: bool = True, max_result_chars: int = 20_000) -> None:
+        self.unattended = unattended
+        self.max_result_chars = max_result_chars
+        self._tools: dict[str, Tool] = {}
+
+    def register(self, tool: Tool) -> None:
+        if not _TOOL_NAME.match(tool.name):
+            raise ToolRegistrationError(
+                f"tool name {tool.name!r} is invalid; use 1-64 letters, digits, '_' or '-'"
+            )
+        if tool.name in self._tools:
+            raise ToolRegistrationError(f"tool {tool.name!r} is already registered")
+        if tool.needs_confirmation and self.unattended:
+            raise ToolRegistrationError(
+                f"tool {tool.name!r} needs a human confirmation and cannot run unattended; "
+                "make the approval an Airflow task or drop the tool"
+            )
+        self._tools[tool.name] = tool
+
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def specs(self) -> list[dict[str, Any]]:
+        return [tool.spec() for tool in self._tools.values()]
+
+    def restrict(self, allowed: Sequence[str]) -> ToolRegistry:
+        """A new registry holding only the `allowed` tools (in registration order)."""
+        unknown = [n for n in allowed if n not in self._tools]
+        if unknown:
+            raise ToolRegistrationError(f"unknown tools {unknown}; available tools: {self.names()}")
+        subset = ToolRegistry(unattended=self.unattended, max_result_chars=self.max_result_chars)
+        keep = set(allowed)
+        subset._tools = {n: t for n, t in self._tools.items() if n in keep}
+        return subset
+
+    def _outcome(self, ok: bool, content: str) -> ToolOutcome:
+        if len(content) > self.max_result_chars:
+            content = (
+                content[: self.max_result_chars] + f"\n[truncated: the result had {len(content)} characters, "
+                f"only the first {self.max_result_chars} are shown]"
+            )
+        return ToolOutcome(ok, content)
+
+    def call(self, name: str, arguments_json: str) -> ToolOutcome:
+        """Run one tool call. Never raises for a bad call or a failing tool: returns ok=False."""
+        tool = self._tools.get(name)
+        if tool is None:
+            available = ", ".join(self._tools) or "(none)"
+            return self._outcome(False, f"ERROR: unknown tool {name!r}; available tools: {available}")
+        # Models often send "" for a tool without parameters; that means no arguments.
+        raw = arguments_json if arguments_json and arguments_json.strip() else "{}"
+        try:
+            arguments = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            return self._outcome(
+                False, f"ERROR: arguments for {name!r} are not valid JSON ({exc}); send a JSON object"
+            )
+        if not isinstance(arguments, dict):
+            return self._outcome(False, f"ERROR: arguments for {name!r} must be a JSON object")
+        try:
+            validated = tool.args_model.model_validate(arguments)
+        except pydantic.ValidationError as exc:
+            return self._outcome(False, f"ERROR: invalid arguments for {name!r}: {_validation_summary(exc)}")
+        # Iterating a model yields field values without dumping nested models to dicts.
+        kwargs = dict(validated)
+        try:
+            result = tool.func(**kwargs)
+        except PermissionDenied as exc:
+            return self._outcome(False, f"ERROR: permission denied: {exc}")
+        except Exception as exc:
+            return self._outcome(False, f"ERROR: tool {name!r} failed: {type(exc).__name__}: {exc}")
+        return self._outcome(True, result if isinstance(result, str) else str(result))
+
+
+# -------------------------------------------------------------------- built-in tools
+
+
+def _read_file(engine: PermissionEngine, path: str) -> str:
+    real = engine.resolve_read(path)
+    if not real.is_file():
+        raise FileNotFoundError(f"{path!r} is not a file; call list_files to see what exists")
+    # O_NOFOLLOW: the checked path has no symlink left, so refuse one swapped in since the check.
+    fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(READ_MAX_BYTES + 1)
+        size = os.fstat(fh.fileno()).st_size
+    if b"\x00" in data:
+        return f"{path!r} looks like a binary file ({size} bytes); not shown"
+    text = data[:READ_MAX_BYTES].decode("utf-8", errors="replace")
+    if len(data) > READ_MAX_BYTES:
+        text += f"\n[truncated: the file has {size} bytes, only the first {READ_MAX_BYTES} are shown]"
+    return text
+
+
+def _list_files(engine: PermissionEngine, path: str = ".", pattern: str = "*") -> str:
+    root = engine.resolve_read(path)
+    if not root.is_dir():
+        raise NotADirectoryError(f"{path!r} is not a directory")
+    found: list[str] = []
+    # followlinks=False: a directory symlink is never descended, inside the jail or not.
+    for dirpath, _dirnames, filenames in os.walk(root, followlinks=False):
+        for filename in filenames:
+            full = Path(dirpath, filename)
+            relative = full.relative_to(engine.work_dir).as_posix()
+            if full.is_symlink():
+                try:
+                    target = engine.resolve_read(relative)
+                except PermissionDenied:
+                    continue  # points out of the jail: not even its name is shown
+                if not target.is_file():
+                    continue
+            below = full.relative_to(root).as_posix()
+            if fnmatchcase(filename, pattern) or fnmatchcase(below, pattern):
+                found.append(relative)
+    if not found:
+        return f"(no files matching {pattern!r} under {path!r})"
+    found.sort()
+    shown = "\n".join(found[:LIST_MAX_FILES])
+    if len(found) > LIST_MAX_FILES:
+        shown += f"\n[{len(found) - LIST_MAX_FILES} more files not shown; narrow the path or pattern]"
+    return shown
+
+
+def _write_file(engine: PermissionEngine, path: str, content: str) -> str:
+    real = engine.resolve_write(path)
+    if real.is_dir():
+        raise IsADirectoryError(f"{path!r} is a directory")
+    real.parent.mkdir(parents=True, exist_ok=True)
+    data = content.encode("utf-8")
+    # mkstemp creates 0600; keep an existing file's mode, else use the usual 0644.
+    mode = real.stat().st_mode & 0o777 if real.exists() else 0o644
+    # Temp file in the same directory + os.replace: readers see the old file or the new one,
+    # never a half-written one, even if the worker dies mid-write.
+    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), mode)
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, real)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return f"wrote {len(data)} bytes to {real.relative_to(engine.work_dir).as_posix()}"
+
+
+def _tls_context() -> ssl.SSLContext:
+    """The TLS settings of http_get (tests replace this to trust their own certificate)."""
+    return ssl.create_default_context()
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to a fixed IP while SNI and certificate checks use the host name."""
+
+    def __init__(self, ip: str, port: int, *, server_hostname: str, timeout: float) -> None:
+        super().__init__(ip, port, timeout=timeout, context=_tls_context())
+        self._server_hostname = server_hostname
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)  # plain TCP to self.host, the pinned IP
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self._server_hostname)
+
+
+def _http_get(engine: PermissionEngine, url: str) -> str:
+    host, port, ip = engine.check_url(url)
+    parts = urlsplit(url)
+    https = parts.scheme.lower() == "https"
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    conn: http.client.HTTPConnection
+    if https:
+        conn = _PinnedHTTPSConnection(ip, port, server_hostname=host, timeout=engine.http_timeout_s)
+    else:
+        conn = http.client.HTTPConnection(ip, port, timeout=engine.http_timeout_s)
+    # We connect to the checked IP ourselves, so the Host header carries the name.
+    host_header = f"[{host}]" if ":" in host else host
+    if port != (443 if https else 80):
+        host_header += f":{port}"
+    headers = {
+        "Host": host_header,
+        "User-Agent": "agentjobs-http_get",
+        "Accept-Encoding": "identity",  # the body is shown to the model, so no compression
+        "Connection": "close",
+    }
+    limit = engine.http_max_bytes
+    try:
+        conn.request("GET", target, headers=headers)
+        response = conn.getresponse()
+        if 300 <= response.status < 400:
+            location = response.getheader("Location", "(none)")
+            return (
+                f"HTTP {response.status}\nredirect not followed; Location: {location}\n"
+                "call http_get on that URL if you need it (its host must be allowlisted too)"
+            )
+        body = b""
+        while len(body) <= limit:
+            chunk = response.read(limit + 1 - len(body))
+            if not chunk:
+                break
+            body += chunk
+    finally:
+        conn.close()
+    charset = response.headers.get_content_charset() or "utf-8"
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        charset = "utf-8"
+    text = body[:limit].decode(charset, errors="replace")
+    if len(body) > limit:
+        text += f"\n[truncated: only the first {limit} bytes of the body are shown]"
+    return f"HTTP {response.status}\n{text}"
+
+
+def builtin_tools(engine: PermissionEngine) -> list[Tool]:
+    """read_file, list_files, write_file and http_get, all confined by `engine`."""
+    allowlist = list(engine.write_allowlist) or "none: the working directory is read-only"
+    hosts = list(engine.http_allowlist) or "none: HTTP is disabled"
+
+    def read_file(path: str) -> str:
+        return _read_file(engine, path)
+
+    def list_files(path: str = ".", pattern: str = "*") -> str:
+        return _list_files(engine, path, pattern)
+
+    def write_file(path: str, content: str) -> str:
+        return _write_file(engine, path, content)
+
+    def http_get(url: str) -> str:
+        return _http_get(engine, url)
+
+    return [
+        tool_from_function(
+            read_file,
+            description="Read a UTF-8 text file. `path` is relative to the working directory "
+            f"(at most {READ_MAX_BYTES} bytes are returned).",
+        ),
+        tool_from_function(
+            list_files,
+            description="List files under a directory of the working directory, recursively, as paths "
+            "relative to the working directory. `pattern` is a glob matched against the file name "
+            "or the path below `path`.",
+        ),
+        tool_from_function(
+            write_file,
+            description="Create or replace a UTF-8 text file; parent directories are created. `path` is "
+            f"relative to the working directory and must match the write allowlist ({allowlist}).",
+        ),
+        tool_from_function(
+            http_get,
+            description="HTTP GET an http(s) URL and return the status line and the body text. "
+            f"Redirects are not followed. Allowed hosts: {hosts}.",
+        ),
+    ]

@@ -1,0 +1,83 @@
+"""The LLM connection: any OpenAI-compatible endpoint (OpenAI, Azure-style gateways, vLLM,
+llama.cpp, Ollama) as an `openai.OpenAI` client.
+
+Fields: Base URL in *host*, API key in *password*; the default model, request timeout,
+price table and endpoint dialect live in *extra* and get their own form fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk.bases.hook import BaseHook
+
+from agentjobs.agent.model_client import ModelClient
+from agentjobs.hooks.llm_settings import LLMConnectionError, LLMSettings, settings_from_fields
+
+
+class LLMHook(BaseHook):
+    """Reads an `agentjobs_llm` connection and builds clients for it."""
+
+    conn_name_attr = "llm_conn_id"
+    default_conn_name = "agentjobs_llm_default"
+    conn_type = "agentjobs_llm"
+    hook_name = "agentjobs LLM endpoint (OpenAI-compatible)"
+
+    def __init__(self, llm_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.llm_conn_id = llm_conn_id
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {
+            "hidden_fields": ["schema", "port", "login"],
+            "relabeling": {"host": "Base URL", "password": "API key"},
+            "placeholders": {
+                "host": "https://api.openai.com/v1",
+                "password": "sk-... (any value for local servers)",
+            },
+        }
+
+    def get_settings(self) -> LLMSettings:
+        conn = self.get_connection(self.llm_conn_id)
+        # Keys of a secret-bearing connection must never reach a log or an alert.
+        if conn.password:
+            self.mask_secret(conn.password)
+        return settings_from_fields(self.llm_conn_id, conn.host, conn.password, conn.extra_dejson)
+
+    def get_conn(self) -> Any:
+        """An `openai.OpenAI` client; retries are Airflow's job, so the SDK's own are off."""
+        import openai
+
+        settings = self.get_settings()
+        return openai.OpenAI(
+            base_url=settings.base_url,
+            api_key=settings.api_key,
+            timeout=settings.options.request_timeout_s,
+            max_retries=0,
+        )
+
+    def get_model_client(self, model: str | None = None) -> ModelClient:
+        settings = self.get_settings()
+        chosen = model or settings.model
+        if not chosen:
+            raise LLMConnectionError(
+                f"no model given: set the operator's `model` or the `model` extra of connection "
+                f"{self.llm_conn_id!r}"
+            )
+        return ModelClient(self.get_conn(), chosen, settings.options)
+
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            client = self.get_conn()
+            with client:
+                names = [m.id for m in client.models.list()]
+        except Exception as exc:
+            return False, f"{type(exc).__name__}: {exc}"
+        return True, f"reached the endpoint; it serves {len(names)} model(s)"
+
+    @staticmethod
+    def mask_secret(secret: str) -> None:
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(secret)

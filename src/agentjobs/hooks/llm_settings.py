@@ -1,0 +1,133 @@
+"""Turn the fields of an LLM connection into the agent runtime's settings.
+
+Kept apart from the hook so it can be read and tested without an Airflow metadata DB.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from agentjobs.agent.budget import Prices
+from agentjobs.agent.model_client import EndpointOptions
+
+EXTRA_FIELDS = {
+    "model",
+    "timeout",
+    "prices",
+    "structured_dialect",
+    "max_tokens_param",
+    "reports_usage",
+    "max_tokens_per_call",
+}
+
+
+class LLMConnectionError(ValueError):
+    """The LLM connection is incomplete or malformed; the message names the field and the fix."""
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    base_url: str
+    api_key: str = field(repr=False)
+    model: str | None
+    options: EndpointOptions
+    prices: dict[str, Prices]
+
+    def prices_for(self, model: str) -> Prices | None:
+        """Prices of `model`, else the `*` row, else None (unknown)."""
+        return self.prices.get(model) or self.prices.get("*")
+
+
+def _parse_prices(raw: Any, conn_id: str) -> dict[str, Prices]:
+    if raw in (None, "", {}):
+        return {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise LLMConnectionError(
+                f"connection {conn_id!r}: extra 'prices' is not valid JSON: {exc}"
+            ) from exc
+    if not isinstance(raw, dict):
+        raise LLMConnectionError(
+            f"connection {conn_id!r}: extra 'prices' must map a model name (or '*') to "
+            '{"input": USD per 1M tokens, "output": USD per 1M tokens}'
+        )
+    table: dict[str, Prices] = {}
+    for model, row in raw.items():
+        if not isinstance(row, dict) or not {"input", "output"} <= row.keys():
+            raise LLMConnectionError(
+                f"connection {conn_id!r}: prices[{model!r}] must be "
+                '{"input": USD per 1M input tokens, "output": USD per 1M output tokens}'
+            )
+        try:
+            table[model] = Prices(float(row["input"]), float(row["output"]))
+        except (TypeError, ValueError) as exc:
+            raise LLMConnectionError(f"connection {conn_id!r}: prices[{model!r}] must hold numbers") from exc
+    return table
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in {"false", "0", "no", "off"}
+    return bool(value)
+
+
+def settings_from_fields(
+    conn_id: str, host: str | None, password: str | None, extra: dict[str, Any]
+) -> LLMSettings:
+    """Build settings from a connection's host (the base URL), password (API key) and extra."""
+    unknown = set(extra) - EXTRA_FIELDS
+    if unknown:
+        raise LLMConnectionError(
+            f"connection {conn_id!r}: unknown extra field(s) {sorted(unknown)}; "
+            f"allowed: {sorted(EXTRA_FIELDS)}"
+        )
+    base_url = (host or "").strip()
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise LLMConnectionError(
+            f"connection {conn_id!r}: the Base URL (host field) must be a full http(s) URL such as "
+            f"https://api.openai.com/v1 or http://127.0.0.1:8080/v1, got {base_url!r}"
+        )
+    if parts.username or parts.password:
+        raise LLMConnectionError(
+            f"connection {conn_id!r}: put the API key in the password field, not in the Base URL"
+        )
+    dialect = extra.get("structured_dialect", "json_schema")
+    if dialect not in ("json_schema", "json_object_schema"):
+        raise LLMConnectionError(
+            f"connection {conn_id!r}: structured_dialect must be 'json_schema' (OpenAI, vLLM, llama-server) "
+            f"or 'json_object_schema' (llama-cpp-python), got {dialect!r}"
+        )
+    max_tokens_param = extra.get("max_tokens_param", "max_tokens")
+    if max_tokens_param not in ("max_tokens", "max_completion_tokens"):
+        raise LLMConnectionError(
+            f"connection {conn_id!r}: max_tokens_param must be 'max_tokens' or 'max_completion_tokens'"
+        )
+    try:
+        timeout = float(extra.get("timeout") or 120)
+        per_call = extra.get("max_tokens_per_call")
+        per_call_int = int(per_call) if per_call not in (None, "") else 4096
+    except (TypeError, ValueError) as exc:
+        raise LLMConnectionError(
+            f"connection {conn_id!r}: timeout and max_tokens_per_call must be numbers"
+        ) from exc
+    options = EndpointOptions(
+        structured_dialect=dialect,
+        max_tokens_param=max_tokens_param,
+        reports_usage=_as_bool(extra.get("reports_usage", True)),
+        request_timeout_s=timeout,
+        max_tokens_per_call=per_call_int,
+    )
+    return LLMSettings(
+        base_url=base_url.rstrip("/"),
+        # Local servers (llama.cpp, vLLM, Ollama) take any key; the SDK refuses an empty one.
+        api_key=password or "not-needed",
+        model=(extra.get("model") or None),
+        options=options,
+        prices=_parse_prices(extra.get("prices"), conn_id),
+    )

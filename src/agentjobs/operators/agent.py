@@ -1,0 +1,212 @@
+"""AgentOperator: run one skill under hard caps and push a small, parsed result to XCom."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+from airflow.sdk import BaseOperator
+
+from agentjobs.agent.budget import Budget, BudgetMeter, Prices, Usage
+from agentjobs.agent.errors import ContractViolation, PermanentAgentError
+from agentjobs.agent.model_client import Completion
+from agentjobs.agent.runner import SkillRun, run_skill
+from agentjobs.agent.scrub import scrub
+from agentjobs.agent.skills import load_skill
+from agentjobs.hooks.llm import LLMHook
+from agentjobs.operators.artifacts import run_dir
+from agentjobs.operators.retry import AGENT_RETRY_POLICY
+from agentjobs.operators.run_summary import log_run_summary
+from agentjobs.operators.spend_store import SpendStore
+
+DEFAULT_SKILLS_DIR_ENV = "AGENTJOBS_SKILLS_DIR"
+
+
+def _default_skills_dir() -> str:
+    return os.environ.get(DEFAULT_SKILLS_DIR_ENV) or str(Path.cwd() / "include" / "skills")
+
+
+class EmptyResult(PermanentAgentError):
+    """The skill's item count is 0 and the job does not allow empty results."""
+
+
+class AgentOperator(BaseOperator):
+    """
+    Run a skill's agent under hard caps and push ``{"result", "usage", "artifact", "model"}``.
+
+    **Budget scope.** ``max_iterations``, ``max_total_tokens``, ``max_cost_usd`` and
+    ``timeout_s`` bound the *whole task instance across its retries*: what earlier tries
+    spent is kept in Airflow's task state store and a retry starts from there. A clear
+    from the UI (or ``airflow tasks clear``) starts a fresh budget. Crossing a cap raises
+    ``BudgetExceeded``; a broken output contract raises ``ContractViolation`` after
+    ``max_repairs`` repair turns. Neither uses up retries (see ``AGENT_RETRY_POLICY``);
+    429/5xx/timeouts retry, 400/401/403 fail at once.
+
+    The transcript (JSON lines) goes to ``<work_dir>/transcript.jsonl``; XCom gets only
+    the small dict. ``usage`` is pushed under the XCom key ``usage`` on failure too.
+
+    :param skill: name of a folder in ``skills_dir`` (or a path to a SKILL.md).
+    :param prompt: the task's prompt (templated).
+    :param llm_conn_id: an ``agentjobs_llm`` connection.
+    :param model: overrides the connection's default model (templated).
+    :param tools: names of tools to offer (default: all the skill allows).
+    :param work_dir: the run's work directory (templated); default
+        ``$AGENTJOBS_ARTIFACT_BASE/<dag_id>/<logical date>``.
+    :param allow_empty: accept a result whose item count (the skill's ``empty_field``) is 0.
+    """
+
+    template_fields: Sequence[str] = (
+        "prompt",
+        "model",
+        "work_dir",
+        "max_iterations",
+        "max_total_tokens",
+        "max_cost_usd",
+        "timeout_s",
+        "max_repairs",
+        "allow_empty",
+    )
+    template_fields_renderers: ClassVar[dict[str, str]] = {"prompt": "md"}
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        skill: str,
+        prompt: str,
+        llm_conn_id: str = LLMHook.default_conn_name,
+        model: str | None = None,
+        tools: Sequence[str] | None = None,
+        max_iterations: int = 40,
+        max_total_tokens: int | None = 200_000,
+        max_cost_usd: float | None = None,
+        timeout_s: float | None = 900,
+        max_repairs: int = 1,
+        work_dir: str | None = None,
+        skills_dir: str | None = None,
+        http_allowlist: Sequence[str] = (),
+        allow_empty: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("retry_policy", AGENT_RETRY_POLICY)
+        if timeout_s is not None:
+            # The budget's clock stops the loop; execution_timeout is the backstop for a hang
+            # outside it (a tool stuck in I/O), so it gets a margin above the budget.
+            kwargs.setdefault("execution_timeout", timedelta(seconds=float(timeout_s) + 60))
+        super().__init__(**kwargs)
+        self.skill = skill
+        self.prompt = prompt
+        self.llm_conn_id = llm_conn_id
+        self.model = model
+        self.tools = list(tools) if tools is not None else None
+        self.max_iterations = max_iterations
+        self.max_total_tokens = max_total_tokens
+        self.max_cost_usd = max_cost_usd
+        self.timeout_s = timeout_s
+        self.max_repairs = max_repairs
+        self.work_dir = work_dir
+        self.skills_dir = skills_dir
+        self.http_allowlist = list(http_allowlist)
+        self.allow_empty = allow_empty
+
+    def budget(self) -> Budget:
+        return Budget(
+            max_iterations=int(self.max_iterations),
+            max_total_tokens=int(self.max_total_tokens) if self.max_total_tokens not in (None, "") else None,
+            max_cost_usd=float(self.max_cost_usd) if self.max_cost_usd not in (None, "") else None,
+            timeout_s=float(self.timeout_s) if self.timeout_s not in (None, "") else None,
+        )
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        skill = load_skill(self.skill, Path(self.skills_dir or _default_skills_dir()))
+        work_dir = Path(self.work_dir) if self.work_dir else run_dir(context)
+        hook = LLMHook(self.llm_conn_id)
+        settings = hook.get_settings()
+        budget = self.budget()
+        client = hook.get_model_client(self.model)
+        prices = settings.prices_for(client.model)
+        _check_caps_enforceable(budget, settings.options.reports_usage, prices is not None, client.model)
+
+        spend = SpendStore.from_context(context)
+        spent, elapsed_before = spend.load()
+        if spent.iterations:
+            self.log.info("Resuming the budget of earlier tries: %s", spent.as_dict())
+        meter = BudgetMeter(budget, prices or Prices(), usage=spent, elapsed_before_s=elapsed_before)
+        secrets = [settings.api_key] if settings.api_key != "not-needed" else []
+
+        def on_iteration(usage: Usage, completion: Completion) -> None:
+            spend.save(usage, meter.elapsed_s)
+            self.log.info(
+                "iteration %d/%d: %d tokens so far (limit %s), $%.4f (limit %s), %s",
+                usage.iterations,
+                budget.max_iterations,
+                usage.total_tokens,
+                budget.max_total_tokens,
+                usage.cost_usd,
+                budget.max_cost_usd,
+                f"{len(completion.tool_calls)} tool call(s)" if completion.tool_calls else "final answer",
+            )
+
+        run = SkillRun(
+            skill=skill,
+            prompt=self.prompt,
+            work_dir=work_dir,
+            transcript_path=work_dir / "transcript.jsonl",
+            tool_names=self.tools,
+            http_allowlist=self.http_allowlist,
+            max_repairs=int(self.max_repairs),
+            secrets=secrets,
+            on_iteration=on_iteration,
+        )
+        payload: dict[str, Any] = {
+            "result": None,
+            "usage": meter.usage.as_dict(),
+            "artifact": str(work_dir),
+            "model": client.model,
+        }
+        try:
+            outcome = run_skill(run, client, meter)
+            _check_not_empty(skill.empty_field, outcome.result.model_dump(mode="json"), self.allow_empty)
+        except Exception as exc:
+            payload["usage"] = meter.usage.as_dict()
+            payload["error"] = scrub(f"{type(exc).__name__}: {exc}", secrets)[:1000]
+            context["ti"].xcom_push(key="usage", value=payload)
+            raise
+        finally:
+            spend.save(meter.usage, meter.elapsed_s)
+            client.close()
+            log_run_summary(self.log, budget, meter, run.tool_sequence)
+        payload.update(result=outcome.result.model_dump(mode="json"), usage=meter.usage.as_dict())
+        payload["model"] = outcome.model
+        context["ti"].xcom_push(key="usage", value=payload["usage"])
+        return payload
+
+
+def _check_caps_enforceable(budget: Budget, reports_usage: bool, has_prices: bool, model: str) -> None:
+    """Refuse a cap that could never trip rather than run without it."""
+    if not reports_usage and (budget.max_total_tokens or budget.max_cost_usd):
+        raise PermanentAgentError(
+            "the LLM connection says its endpoint does not report usage, so max_total_tokens and "
+            "max_cost_usd cannot be enforced; set both to None or use an endpoint that reports usage"
+        )
+    if budget.max_cost_usd and not has_prices:
+        raise PermanentAgentError(
+            f"max_cost_usd is set but the LLM connection has no price for model {model!r}; add it "
+            "to the connection's prices extra, e.g. {\"" + model + '": {"input": 0.15, "output": 0.6}}'
+        )
+
+
+def _check_not_empty(empty_field: str | None, result: dict[str, Any], allow_empty: bool) -> None:
+    if empty_field is None or allow_empty:
+        return
+    if result.get(empty_field) == 0:
+        raise EmptyResult(
+            f"the result's {empty_field!r} is 0 and this job does not allow empty results; "
+            "pass allow_empty=True if an empty day is normal"
+        )
+
+
+__all__ = ["AgentOperator", "ContractViolation", "EmptyResult"]

@@ -1,0 +1,30 @@
+"""Where a run's files go: `<artifact base>/<dag_id>/<logical date>`, so a clear or a
+backfill of the same day finds and overwrites the same place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+ARTIFACT_BASE_ENV = "AGENTJOBS_ARTIFACT_BASE"
+
+
+def artifact_base() -> Path:
+    configured = os.environ.get(ARTIFACT_BASE_ENV)
+    if configured:
+        return Path(configured)
+    airflow_home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
+    return Path(airflow_home) / "agentjobs-artifacts"
+
+
+def run_key(context: Any) -> str:
+    """The logical date as YYYY-MM-DD; a manual run without one uses its run_after date."""
+    when = context.get("logical_date")
+    if when is None:
+        when = context["dag_run"].run_after
+    return when.date().isoformat()
+
+
+def run_dir(context: Any) -> Path:
+    return artifact_base() / context["dag"].dag_id / run_key(context)

@@ -1,0 +1,279 @@
+"""The tool loop against a real HTTP server speaking the chat completions API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import openai
+import pytest
+from pydantic import BaseModel, ConfigDict
+
+from agentjobs.agent.budget import Budget, BudgetMeter, Prices
+from agentjobs.agent.errors import BudgetExceeded, ContractViolation, ModelRequestError, TransientAgentError
+from agentjobs.agent.loop import Agent
+from agentjobs.agent.model_client import EndpointOptions, ModelClient
+from agentjobs.agent.permissions import PermissionEngine
+from agentjobs.agent.tools import ToolRegistry, builtin_tools
+from tests.fakes.model_server import error, reply, respond, slow, tool_call, tool_calls
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    path: str
+    items: int
+
+
+GOOD = 'Done.\nRESULT: {"path": "answer.txt", "items": 2}'
+
+
+def make_agent(server, tmp_path: Path, budget: Budget | None = None, **kwargs) -> Agent:
+    options = kwargs.pop("options", EndpointOptions(max_tokens_per_call=4096, request_timeout_s=10))
+    client = ModelClient(
+        openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0), "m", options
+    )
+    engine = PermissionEngine(tmp_path, write_allowlist=["answer.txt"])
+    registry = ToolRegistry()
+    for tool in builtin_tools(engine):
+        registry.register(tool)
+    prices = kwargs.pop("prices", Prices())
+    return Agent(client=client, meter=BudgetMeter(budget or Budget(), prices), tools=registry, **kwargs)
+
+
+def run(agent: Agent, **kwargs):
+    return agent.run(system="sys", prompt="go", result_model=Answer, **kwargs)
+
+
+def test_final_answer_is_parsed_and_usage_comes_from_the_api(model_server, tmp_path):
+    model_server.script(reply(GOOD, prompt_tokens=123, completion_tokens=45))
+    result = run(make_agent(model_server, tmp_path))
+    assert result.result == Answer(path="answer.txt", items=2)
+    assert result.usage.as_dict() == {
+        "iterations": 1,
+        "prompt_tokens": 123,
+        "completion_tokens": 45,
+        "total_tokens": 168,
+        "cost_usd": 0.0,
+    }
+
+
+def test_tool_calls_run_and_their_results_go_back_to_the_model(model_server, tmp_path):
+    (tmp_path / "notes.txt").write_text("the answer is two")
+    model_server.script(
+        tool_call("read_file", {"path": "notes.txt"}, call_id="c1"),
+        tool_call("write_file", {"path": "answer.txt", "content": "2"}, call_id="c2"),
+        reply(GOOD),
+    )
+    agent = make_agent(model_server, tmp_path)
+    result = run(agent)
+    assert (tmp_path / "answer.txt").read_text() == "2"
+    second = model_server.requests[1].body["messages"]
+    assert second[-1] == {"role": "tool", "tool_call_id": "c1", "content": "the answer is two"}
+    assert {t["function"]["name"] for t in model_server.requests[0].body["tools"]} >= {
+        "read_file",
+        "write_file",
+    }
+    assert result.tool_sequence == ["read_file", "write_file"]
+    assert result.usage.iterations == 3
+
+
+def test_several_tool_calls_in_one_reply_each_get_an_answer(model_server, tmp_path):
+    (tmp_path / "a.txt").write_text("A")
+    (tmp_path / "b.txt").write_text("B")
+    model_server.script(
+        tool_calls([("read_file", {"path": "a.txt"}, "ca"), ("read_file", {"path": "b.txt"}, "cb")]),
+        reply(GOOD),
+    )
+    run(make_agent(model_server, tmp_path))
+    tool_messages = [m for m in model_server.requests[1].body["messages"] if m["role"] == "tool"]
+    assert [(m["tool_call_id"], m["content"]) for m in tool_messages] == [("ca", "A"), ("cb", "B")]
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        (tool_call("no_such_tool", {}), "no_such_tool"),
+        (tool_call("read_file", "{not json"), "ERROR"),
+        (tool_call("read_file", {"wrong": 1}), "ERROR"),
+        (tool_call("read_file", {"path": "../../etc/passwd"}), "ERROR"),
+        (tool_call("write_file", {"path": "other.txt", "content": "x"}), "allowlist"),
+    ],
+    ids=["unknown-tool", "malformed-json", "bad-arguments", "traversal", "write-not-allowed"],
+)
+def test_tool_errors_are_fed_back_and_the_run_goes_on(model_server, tmp_path, step, expected):
+    model_server.script(step, reply(GOOD))
+    agent = make_agent(model_server, tmp_path)
+    result = run(agent)
+    fed_back = model_server.requests[1].body["messages"][-1]
+    assert fed_back["role"] == "tool"
+    assert fed_back["content"].startswith("ERROR") and expected in fed_back["content"]
+    assert result.usage.iterations == 2  # the failed tool turn still counted
+    assert not (tmp_path / "other.txt").exists()
+
+
+def test_iteration_cap_stops_at_exactly_the_cap(model_server, tmp_path):
+    model_server.default_step = tool_call("list_files", {})
+    agent = make_agent(model_server, tmp_path, Budget(max_iterations=3))
+    with pytest.raises(BudgetExceeded) as err:
+        run(agent)
+    assert err.value.cap == "max_iterations"
+    assert model_server.calls == 3
+
+
+def test_token_cap_stops_before_the_call_that_has_nothing_left(model_server, tmp_path):
+    model_server.default_step = tool_call("list_files", {}, prompt_tokens=80, completion_tokens=20)
+    agent = make_agent(model_server, tmp_path, Budget(max_total_tokens=200))
+    with pytest.raises(BudgetExceeded) as err:
+        run(agent)
+    assert (err.value.cap, err.value.used) == ("max_total_tokens", 200)
+    assert model_server.calls == 2
+
+
+def test_token_cap_fails_on_the_reply_that_crosses_it(model_server, tmp_path):
+    model_server.script(tool_call("list_files", {}, prompt_tokens=80, completion_tokens=20))
+    model_server.script(reply(GOOD, prompt_tokens=150, completion_tokens=20))
+    agent = make_agent(model_server, tmp_path, Budget(max_total_tokens=250))
+    with pytest.raises(BudgetExceeded) as err:
+        run(agent)
+    assert err.value.used == 270
+    assert model_server.calls == 2
+
+
+def test_max_tokens_of_each_call_is_clamped_to_the_budget_left(model_server, tmp_path):
+    model_server.script(
+        tool_call("list_files", {}, prompt_tokens=250, completion_tokens=50),
+        reply(GOOD, prompt_tokens=300, completion_tokens=10),
+    )
+    run(make_agent(model_server, tmp_path, Budget(max_total_tokens=1000)))
+    assert [r.body["max_tokens"] for r in model_server.requests] == [1000, 700]
+
+
+def test_clamp_uses_the_connection_parameter_name(model_server, tmp_path):
+    model_server.script(reply(GOOD))
+    options = EndpointOptions(max_tokens_param="max_completion_tokens", max_tokens_per_call=512)
+    run(make_agent(model_server, tmp_path, options=options))
+    body = model_server.requests[0].body
+    assert body["max_completion_tokens"] == 512 and "max_tokens" not in body
+
+
+def test_cost_cap_stops_the_loop(model_server, tmp_path):
+    model_server.default_step = tool_call("list_files", {}, prompt_tokens=1000, completion_tokens=1000)
+    prices = Prices(input_per_million=1.0, output_per_million=4.0)  # $0.005 a call
+    agent = make_agent(model_server, tmp_path, Budget(max_cost_usd=0.012), prices=prices)
+    with pytest.raises(BudgetExceeded) as err:
+        run(agent)
+    assert err.value.cap == "max_cost_usd"
+    assert model_server.calls == 3
+    assert agent.meter.usage.cost_usd == pytest.approx(0.015)
+
+
+def test_time_cap_cuts_a_model_that_never_answers(model_server, tmp_path):
+    model_server.script(slow(30, reply(GOOD)))
+    agent = make_agent(model_server, tmp_path, Budget(timeout_s=0.5))
+    with pytest.raises(BudgetExceeded) as err:
+        run(agent)
+    assert err.value.cap == "timeout_s"
+    assert agent.meter.elapsed_s < 5
+
+
+def test_a_reply_without_usage_is_an_error(model_server, tmp_path):
+    model_server.script(reply(GOOD, usage=False))
+    with pytest.raises(ModelRequestError, match="usage"):
+        run(make_agent(model_server, tmp_path))
+
+
+def test_a_reply_without_usage_is_fine_when_the_connection_says_so(model_server, tmp_path):
+    model_server.script(reply(GOOD, usage=False))
+    result = run(make_agent(model_server, tmp_path, options=EndpointOptions(reports_usage=False)))
+    assert result.usage.iterations == 1 and result.usage.total_tokens == 0
+
+
+@pytest.mark.parametrize(
+    ("step", "exc", "retry_after"),
+    [
+        (error(429, retry_after=7), TransientAgentError, 7.0),
+        (error(500), TransientAgentError, None),
+        (error(503), TransientAgentError, None),
+        (error(400), ModelRequestError, None),
+        (error(401), ModelRequestError, None),
+        (error(403), ModelRequestError, None),
+    ],
+)
+def test_endpoint_errors_are_sorted_into_transient_and_permanent(
+    model_server, tmp_path, step, exc, retry_after
+):
+    model_server.script(step)
+    with pytest.raises(exc) as err:
+        run(make_agent(model_server, tmp_path))
+    assert type(err.value) is exc
+    if retry_after is not None:
+        assert err.value.retry_after_s == retry_after
+    assert model_server.calls == 1  # no silent in-process retry that would spend again
+
+
+def test_contract_violation_gets_one_repair_turn(model_server, tmp_path):
+    model_server.script(reply("All done, no result line."), reply(GOOD))
+    result = run(make_agent(model_server, tmp_path))
+    assert result.result.items == 2
+    repair = model_server.requests[1].body["messages"][-1]
+    assert repair["role"] == "user" and "no RESULT line" in repair["content"]
+    assert result.usage.iterations == 2
+
+
+def test_contract_violation_after_the_repairs_fails(model_server, tmp_path):
+    model_server.script(reply("nope"), reply('RESULT: {"path": "a", "items": "2"}'))
+    with pytest.raises(ContractViolation):
+        run(make_agent(model_server, tmp_path))
+    assert model_server.calls == 2
+
+
+def test_no_repair_when_repairs_are_off(model_server, tmp_path):
+    model_server.script(reply("nope"))
+    with pytest.raises(ContractViolation):
+        run(make_agent(model_server, tmp_path, max_repairs=0))
+    assert model_server.calls == 1
+
+
+def test_a_repair_counts_against_the_budget(model_server, tmp_path):
+    model_server.script(reply("nope"), reply(GOOD))
+    with pytest.raises(BudgetExceeded):
+        run(make_agent(model_server, tmp_path, Budget(max_iterations=1)))
+    assert model_server.calls == 1
+
+
+def _schema_echo(request):
+    """Answer a structured request with an object built from the schema it carried."""
+    schema = request.body["response_format"]
+    return (
+        reply(json.dumps({"path": "answer.txt", "items": 1}), prompt_tokens=7, completion_tokens=3)
+        if schema
+        else reply("")
+    )
+
+
+def test_structured_mode_sends_openai_json_schema(model_server, tmp_path):
+    model_server.script(respond(_schema_echo))
+    schema = {"type": "object", "properties": {"path": {"type": "string"}, "items": {"type": "integer"}}}
+    result = run(make_agent(model_server, tmp_path), mode="structured", schema=schema, schema_name="echo")
+    body = model_server.requests[0].body
+    assert body["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "echo", "schema": schema, "strict": True},
+    }
+    assert "tools" not in body
+    assert result.result.items == 1
+
+
+def test_structured_mode_speaks_the_llama_cpp_python_dialect(model_server, tmp_path):
+    model_server.script(respond(_schema_echo))
+    schema = {"type": "object"}
+    options = EndpointOptions(structured_dialect="json_object_schema")
+    run(make_agent(model_server, tmp_path, options=options), mode="structured", schema=schema)
+    assert model_server.requests[0].body["response_format"] == {"type": "json_object", "schema": schema}
+
+
+def test_structured_mode_repairs_invalid_json(model_server, tmp_path):
+    model_server.script(reply('{"path": "answer.txt"}'), reply('{"path": "answer.txt", "items": 4}'))
+    result = run(make_agent(model_server, tmp_path), mode="structured")
+    assert result.result.items == 4
+    assert "items" in model_server.requests[1].body["messages"][-1]["content"]

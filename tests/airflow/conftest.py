@@ -1,0 +1,57 @@
+"""Fixtures for tests that run DAGs with dag.test() on the SQLite metadata DB."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture
+def llm_conn(model_server, monkeypatch, airflow_db) -> Iterator[str]:
+    """An agentjobs_llm connection (from the environment) pointing at the scripted server."""
+    conn_id = "agentjobs_llm_test"
+    extra = {"model": "scripted-model", "prices": {"*": {"input": 1.0, "output": 4.0}}, "timeout": 10}
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{conn_id.upper()}",
+        json.dumps(
+            {
+                "conn_type": "agentjobs_llm",
+                "host": model_server.base_url,
+                "password": "sk-test-planted-secret-0123456789",
+                "extra": extra,
+            }
+        ),
+    )
+    yield conn_id
+
+
+def xcom(dag_run, task_id: str, key: str = "return_value"):
+    """The deserialized XCom value a task pushed in `dag_run`, or None."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        query = XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key=key)
+        rows = session.scalars(query).all()
+        if not rows:
+            return None
+        return XComModel.deserialize_value(rows[0])
+
+
+def run_dag(dag, **test_kwargs):
+    """dag.test() for a DAG built inside a test: Airflow 3.3's dag.test only runs DAGs it finds
+    serialized in the metadata DB, so the DAG is written there first, as the DAG processor would."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.collection import update_dag_parsing_results_in_db
+    from airflow.serialization.serialized_objects import LazyDeserializedDAG
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        DagBundlesManager().sync_bundles_to_db(session=session)
+    with create_session() as session:
+        update_dag_parsing_results_in_db(
+            "dags-folder", None, [LazyDeserializedDAG.from_dag(dag)], {}, None, set(), session=session
+        )
+    return dag.test(**test_kwargs)

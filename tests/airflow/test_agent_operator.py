@@ -1,0 +1,156 @@
+"""AgentOperator run through dag.test(): XCom, transcript, caps, retries and the budget scope."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.airflow.conftest import run_dag, xcom
+from tests.fakes.model_server import error, reply, tool_call
+
+pytestmark = pytest.mark.airflow
+
+LOGICAL_DATE = datetime(2026, 11, 24, tzinfo=UTC)
+
+
+def build_dag(dag_id: str, conn_id: str, tmp_path: Path, **operator_kwargs):
+    from airflow.sdk import DAG
+
+    from agentjobs.operators.agent import AgentOperator
+
+    with DAG(dag_id, schedule=None, start_date=LOGICAL_DATE, catchup=False) as dag:
+        AgentOperator(
+            task_id="summarize",
+            skill="echo",
+            prompt="alpha\nbeta\n{{ ds }}",
+            llm_conn_id=conn_id,
+            work_dir=str(tmp_path / "{{ dag.dag_id }}" / "{{ ds }}"),
+            **operator_kwargs,
+        )
+    return dag
+
+
+def task_state(dag_run, task_id: str = "summarize") -> str:
+    return {ti.task_id: ti.state for ti in dag_run.get_task_instances()}[task_id]
+
+
+def test_success_pushes_the_small_dict_and_writes_the_transcript(llm_conn, model_server, tmp_path):
+    model_server.script(
+        tool_call("write_file", {"path": "answer.txt", "content": "alpha\nbeta\n2026-11-24\n"}),
+        reply('RESULT: {"path": "answer.txt", "items": 3}', prompt_tokens=200, completion_tokens=50),
+    )
+    dag = build_dag("agent_ok", llm_conn, tmp_path)
+    run = run_dag(dag, logical_date=LOGICAL_DATE)
+    assert task_state(run) == "success"
+    pushed = xcom(run, "summarize")
+    work_dir = tmp_path / "agent_ok" / "2026-11-24"
+    assert pushed == {
+        "result": {"path": "answer.txt", "items": 3},
+        "usage": {
+            "iterations": 2,
+            "prompt_tokens": 210,
+            "completion_tokens": 55,
+            "total_tokens": 265,
+            "cost_usd": pytest.approx((210 * 1.0 + 55 * 4.0) / 1e6),
+        },
+        "artifact": str(work_dir),
+        "model": "scripted",
+    }
+    # The templated prompt reached the model; the transcript sits next to the artifact.
+    assert "2026-11-24" in model_server.requests[0].body["messages"][1]["content"]
+    events = [json.loads(line)["event"] for line in (work_dir / "transcript.jsonl").read_text().splitlines()]
+    assert events[0] == "start" and events[-1] == "result" and events.count("completion") == 2
+    assert (work_dir / "answer.txt").read_text().startswith("alpha")
+    # The transcript is not in XCom and no key leaked into it.
+    assert "transcript" not in json.dumps(pushed)
+    assert "sk-test-planted-secret" not in (work_dir / "transcript.jsonl").read_text()
+
+
+def test_caps_are_rendered_template_fields(llm_conn, tmp_path):
+    from agentjobs.operators.agent import AgentOperator
+
+    dag = build_dag("agent_fields", llm_conn, tmp_path, max_iterations=7, max_cost_usd=0.5)
+    task = dag.get_task("summarize")
+    assert isinstance(task, AgentOperator)
+    for field in ("max_iterations", "max_total_tokens", "max_cost_usd", "timeout_s", "prompt"):
+        assert field in task.template_fields
+    assert (task.max_iterations, task.max_cost_usd) == (7, 0.5)
+    assert task.execution_timeout.total_seconds() == task.timeout_s + 60
+
+
+def test_budget_exceeded_fails_without_retry_and_still_pushes_usage(llm_conn, model_server, tmp_path):
+    model_server.default_step = tool_call("list_files", {}, prompt_tokens=10, completion_tokens=10)
+    dag = build_dag("agent_budget", llm_conn, tmp_path, max_iterations=2, retries=3)
+    run = run_dag(dag, logical_date=LOGICAL_DATE)
+    assert task_state(run) == "failed"  # not up_for_retry: the policy FAILs budget errors
+    assert model_server.calls == 2
+    pushed = xcom(run, "summarize", key="usage")
+    assert pushed["usage"]["iterations"] == 2 and pushed["usage"]["total_tokens"] == 40
+    assert pushed["error"].startswith("BudgetExceeded: budget exceeded: max_iterations limit 2")
+
+
+def test_contract_violation_fails_without_retry(llm_conn, model_server, tmp_path):
+    model_server.script(reply("I wrote it."), reply("Still no result line."))
+    dag = build_dag("agent_contract", llm_conn, tmp_path, retries=3)
+    run = run_dag(dag, logical_date=LOGICAL_DATE)
+    assert task_state(run) == "failed"
+    assert model_server.calls == 2  # one answer plus one repair turn
+    assert "ContractViolation" in xcom(run, "summarize", key="usage")["error"]
+
+
+def test_empty_result_fails_unless_allowed(llm_conn, model_server, tmp_path):
+    empty = 'RESULT: {"path": "answer.txt", "items": 0}'
+    model_server.script(reply(empty))
+    run = run_dag(build_dag("agent_empty", llm_conn, tmp_path), logical_date=LOGICAL_DATE)
+    assert task_state(run) == "failed"
+    assert "EmptyResult" in xcom(run, "summarize", key="usage")["error"]
+
+    model_server.script(reply(empty))
+    run = run_dag(
+        build_dag("agent_empty_ok", llm_conn, tmp_path, allow_empty=True), logical_date=LOGICAL_DATE
+    )
+    assert task_state(run) == "success"
+
+
+def test_unauthorized_fails_at_once(llm_conn, model_server, tmp_path):
+    model_server.script(error(401, "bad key"))
+    run = run_dag(build_dag("agent_401", llm_conn, tmp_path, retries=3), logical_date=LOGICAL_DATE)
+    assert task_state(run) == "failed"
+    assert model_server.calls == 1
+
+
+def test_rate_limit_is_retried_and_the_retry_succeeds(llm_conn, model_server, tmp_path):
+    from datetime import timedelta
+
+    model_server.script(error(429, retry_after=0), reply('RESULT: {"path": "answer.txt", "items": 1}'))
+    dag = build_dag("agent_429", llm_conn, tmp_path, retries=1, retry_delay=timedelta(seconds=0))
+    run = run_dag(dag, logical_date=LOGICAL_DATE)
+    assert task_state(run) == "success"
+    assert model_server.calls == 2
+    assert xcom(run, "summarize")["usage"]["iterations"] == 1  # the refused call cost nothing
+
+
+def test_the_budget_spans_retries_of_the_task_instance(llm_conn, model_server, tmp_path):
+    from datetime import timedelta
+
+    model_server.script(
+        tool_call("list_files", {}, prompt_tokens=10, completion_tokens=10),
+        error(500, "upstream hiccup"),
+    )
+    model_server.default_step = tool_call("list_files", {}, prompt_tokens=10, completion_tokens=10)
+    dag = build_dag(
+        "agent_retry_budget",
+        llm_conn,
+        tmp_path,
+        max_iterations=2,
+        retries=2,
+        retry_delay=timedelta(seconds=0),
+    )
+    run = run_dag(dag, logical_date=LOGICAL_DATE)
+    assert task_state(run) == "failed"
+    # Try 1: one counted call, then a 500. Try 2 resumes at 1 iteration, so it may make one more.
+    assert model_server.calls == 3
+    assert xcom(run, "summarize", key="usage")["usage"]["iterations"] == 2

@@ -1,0 +1,38 @@
+"""Test-wide set-up. Airflow reads its configuration at import, so the environment is set
+here, before any test module imports airflow."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="agentjobs-airflow-home-"))
+
+os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
+os.environ["AGENTJOBS_SKILLS_DIR"] = str(REPO / "include" / "skills")
+os.environ["AGENTJOBS_ARTIFACT_BASE"] = str(_AIRFLOW_HOME / "artifacts")
+
+import pytest  # noqa: E402
+
+from tests.fakes.fixtures import model_server  # noqa: E402, F401
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """An initialised Airflow metadata DB (SQLite in the temp AIRFLOW_HOME), once per session."""
+    from airflow.utils import db
+
+    db.resetdb()
+    return _AIRFLOW_HOME
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # A run that collected nothing must never read as green, whatever selected it.
+    if session.testscollected == 0 and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED

@@ -1,0 +1,67 @@
+"""The package as Airflow and a user see it: entry point, provider info, import hygiene."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import entry_points
+
+import agentjobs
+
+
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+def test_the_entry_point_leads_to_get_provider_info():
+    found = [ep for ep in entry_points(group="apache_airflow_provider") if ep.value.startswith("agentjobs")]
+    assert len(found) == 1, "pip install -e . registers the apache_airflow_provider entry point"
+    assert found[0].load() is agentjobs.get_provider_info
+
+
+def test_provider_info_declares_the_llm_connection_type():
+    info = agentjobs.get_provider_info()
+    assert info["package-name"] == "airflow-provider-agentjobs"
+    (conn_type,) = info["connection-types"]
+    assert conn_type["connection-type"] == "agentjobs_llm"
+    assert {"model", "timeout", "prices", "structured_dialect"} <= set(conn_type["conn-fields"])
+    from agentjobs.hooks.llm import LLMHook
+    from agentjobs.hooks.llm_settings import EXTRA_FIELDS
+
+    assert conn_type["hook-class-name"] == f"{LLMHook.__module__}.{LLMHook.__qualname__}"
+    assert LLMHook.conn_type == "agentjobs_llm"
+    # Every form field is a field the settings parser accepts, and the other way round.
+    assert set(conn_type["conn-fields"]) == EXTRA_FIELDS
+
+
+def test_airflow_providers_manager_lists_the_provider_and_its_hook():
+    result = _run(
+        "from airflow.providers_manager import ProvidersManager as P\n"
+        "pm = P()\n"
+        "print('FOUND', 'airflow-provider-agentjobs' in pm.providers)\n"
+        "print('FOUND', pm.hooks['agentjobs_llm'].hook_class_name)\n"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("FOUND ")]
+    assert found == ["True", "agentjobs.hooks.llm.LLMHook"]
+
+
+def test_the_agent_runtime_imports_nothing_from_airflow():
+    result = _run(
+        "import sys\n"
+        "import agentjobs.agent.runner, agentjobs.agent.loop, agentjobs.agent.tools\n"
+        "bad = sorted(m for m in sys.modules if m == 'airflow' or m.startswith('airflow.'))\n"
+        "print(bad)\n"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
+
+
+def test_importing_the_package_is_cheap():
+    # Airflow's provider manager imports the package at start-up: no Airflow, SDK or YAML there.
+    result = _run(
+        "import sys, agentjobs\n"
+        "print(sorted(m for m in ('airflow', 'openai', 'yaml', 'pydantic') if m in sys.modules))\n"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
