@@ -65,3 +65,22 @@ def test_importing_the_package_is_cheap():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]"
+
+
+def test_every_module_imports_without_the_test_extras():
+    # Block what only the [test] extra installs, then import each module of the package.
+    result = _run(
+        "import importlib, pkgutil, sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in {'pytest', 'moto', 'aiosmtpd', '_pytest', 'ruff'}:\n"
+        "            raise ImportError('blocked: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import agentjobs\n"
+        "names = [m.name for m in pkgutil.walk_packages(agentjobs.__path__, 'agentjobs.')]\n"
+        "for name in names:\n"
+        "    importlib.import_module(name)\n"
+        "print('IMPORTED', len(names))\n"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "IMPORTED" in result.stdout

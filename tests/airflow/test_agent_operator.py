@@ -154,3 +154,28 @@ def test_the_budget_spans_retries_of_the_task_instance(llm_conn, model_server, t
     # Try 1: one counted call, then a 500. Try 2 resumes at 1 iteration, so it may make one more.
     assert model_server.calls == 3
     assert xcom(run, "summarize", key="usage")["usage"]["iterations"] == 2
+
+
+def test_the_budget_clock_ends_a_model_that_never_answers(llm_conn, model_server, tmp_path):
+    from tests.fakes.model_server import slow
+
+    model_server.script(slow(60, reply("late")))
+    dag = build_dag("agent_hang_budget", llm_conn, tmp_path, timeout_s=1, retries=2)
+    run = run_dag(dag, logical_date=LOGICAL_DATE)
+    assert task_state(run) == "failed"
+    assert model_server.calls == 1  # a budget timeout is not retried
+    assert "timeout_s limit 1" in xcom(run, "summarize", key="usage")["error"]
+
+
+def test_execution_timeout_ends_a_hang_the_budget_does_not_cover(llm_conn, model_server, tmp_path):
+    from datetime import timedelta
+
+    from tests.fakes.model_server import slow
+
+    model_server.script(slow(60, reply("late")))
+    dag = build_dag(
+        "agent_hang_exec", llm_conn, tmp_path, timeout_s=None, execution_timeout=timedelta(seconds=2)
+    )
+    run = run_dag(dag, logical_date=LOGICAL_DATE)
+    assert task_state(run) == "failed"
+    assert "Timeout" in xcom(run, "summarize", key="usage")["error"]

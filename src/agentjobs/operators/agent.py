@@ -170,7 +170,7 @@ class AgentOperator(BaseOperator):
         try:
             outcome = run_skill(run, client, meter)
             _check_not_empty(skill.empty_field, outcome.result.model_dump(mode="json"), self.allow_empty)
-        except Exception as exc:
+        except BaseException as exc:  # AirflowTaskTimeout is a BaseException, and its spend counts too
             payload["usage"] = meter.usage.as_dict()
             payload["error"] = scrub(f"{type(exc).__name__}: {exc}", secrets)[:1000]
             context["ti"].xcom_push(key="usage", value=payload)
