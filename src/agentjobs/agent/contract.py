@@ -71,6 +71,16 @@ def parse_structured(reply: str, model: type[BaseModel], *, secrets: Iterable[st
     return _validate(_load_object(text, violation, "the reply"), model, violation)
 
 
+def parse_result_dict(result: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """Validate a RESULT built in code (e.g. rendered from a structured answer) against the contract."""
+    expected = "a RESULT like " + _example_line(model).removeprefix(RESULT_PREFIX + " ")
+
+    def violation(problem: str) -> ContractViolation:
+        return _violation(problem, expected, json.dumps(result, default=str), ())
+
+    return _validate(result, model, violation).model_dump(mode="json", by_alias=True)
+
+
 def result_instructions(model_schema: dict) -> str:
     """The system-prompt paragraph telling the model how to end its answer."""
     schema_json = json.dumps(model_schema, ensure_ascii=False, separators=(",", ":"))

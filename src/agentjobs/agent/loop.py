@@ -103,7 +103,7 @@ class Agent:
                 repairs_left -= 1
                 messages.append({"role": "user", "content": _repair_request(violation, structured)})
                 continue
-            self.transcript.record("result", result=result.model_dump(mode="json"))
+            self.transcript.record("result", result=result.model_dump(mode="json", by_alias=True))
             return AgentResult(
                 result=result,
                 reply=reply,

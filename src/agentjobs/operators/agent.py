@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from airflow.sdk import BaseOperator
 
 from agentjobs.agent.budget import Budget, BudgetMeter, Prices, Usage
+from agentjobs.agent.contract import parse_result_dict
 from agentjobs.agent.errors import ContractViolation, PermanentAgentError
 from agentjobs.agent.model_client import Completion
 from agentjobs.agent.runner import SkillRun, run_skill
 from agentjobs.agent.scrub import scrub
-from agentjobs.agent.skills import load_skill
+from agentjobs.agent.skills import Skill, load_skill
 from agentjobs.hooks.llm import LLMHook
 from agentjobs.operators.artifacts import run_dir
 from agentjobs.operators.retry import AGENT_RETRY_POLICY
@@ -120,9 +122,19 @@ class AgentOperator(BaseOperator):
             timeout_s=float(self.timeout_s) if self.timeout_s not in (None, "") else None,
         )
 
+    def prepare(self, context: Any, skill: Skill, work_dir: Path) -> RunPlan:
+        """What to ask the model this run. Subclasses add data, a mode or a run-made schema."""
+        return RunPlan(prompt=self.prompt)
+
+    def finish(self, result: dict[str, Any], plan: RunPlan, work_dir: Path, context: Any) -> dict[str, Any]:
+        """Turn the model's validated answer into the skill's RESULT (default: as it is)."""
+        return result
+
     def execute(self, context: Any) -> dict[str, Any]:
         skill = load_skill(self.skill, Path(self.skills_dir or _default_skills_dir()))
         work_dir = Path(self.work_dir) if self.work_dir else run_dir(context)
+        work_dir.mkdir(parents=True, exist_ok=True)
+        plan = self.prepare(context, skill, work_dir)
         hook = LLMHook(self.llm_conn_id)
         settings = hook.get_settings()
         budget = self.budget()
@@ -152,7 +164,7 @@ class AgentOperator(BaseOperator):
 
         run = SkillRun(
             skill=skill,
-            prompt=self.prompt,
+            prompt=plan.prompt,
             work_dir=work_dir,
             transcript_path=work_dir / "transcript.jsonl",
             tool_names=self.tools,
@@ -160,6 +172,8 @@ class AgentOperator(BaseOperator):
             max_repairs=int(self.max_repairs),
             secrets=secrets,
             on_iteration=on_iteration,
+            mode=plan.mode,
+            result_schema=plan.result_schema,
         )
         payload: dict[str, Any] = {
             "result": None,
@@ -168,8 +182,17 @@ class AgentOperator(BaseOperator):
             "model": client.model,
         }
         try:
-            outcome = run_skill(run, client, meter)
-            _check_not_empty(skill.empty_field, outcome.result.model_dump(mode="json"), self.allow_empty)
+            if plan.answer is not None:
+                self.log.info("Nothing for the model to judge this run; no model call made")
+                answer = plan.answer
+            else:
+                outcome = run_skill(run, client, meter)
+                answer = outcome.result.model_dump(mode="json", by_alias=True)
+                payload["model"] = outcome.model
+            result = self.finish(answer, plan, work_dir, context)
+            # The skill's contract is the last word, whatever the mode produced.
+            result = parse_result_dict(result, skill.result_model())
+            _check_not_empty(skill.empty_field, result, self.allow_empty)
         except BaseException as exc:  # AirflowTaskTimeout is a BaseException, and its spend counts too
             payload["usage"] = meter.usage.as_dict()
             payload["error"] = scrub(f"{type(exc).__name__}: {exc}", secrets)[:1000]
@@ -179,10 +202,20 @@ class AgentOperator(BaseOperator):
             spend.save(meter.usage, meter.elapsed_s)
             client.close()
             log_run_summary(self.log, budget, meter, run.tool_sequence)
-        payload.update(result=outcome.result.model_dump(mode="json"), usage=meter.usage.as_dict())
-        payload["model"] = outcome.model
+        payload.update(result=result, usage=meter.usage.as_dict())
         context["ti"].xcom_push(key="usage", value=payload["usage"])
         return payload
+
+
+@dataclass
+class RunPlan:
+    """One run's request to the model, as a subclass's `prepare` shapes it."""
+
+    prompt: str
+    mode: Literal["loop", "structured"] | None = None
+    result_schema: dict[str, Any] | None = None
+    answer: dict[str, Any] | None = None  # set to skip the model when there is nothing to judge
+    data: dict[str, Any] = field(default_factory=dict)  # whatever `finish` needs from `prepare`
 
 
 def _check_caps_enforceable(budget: Budget, reports_usage: bool, has_prices: bool, model: str) -> None:

@@ -1,0 +1,94 @@
+"""Validate a digest against its RESULT and its snapshot: the contract, checked in code.
+
+Whoever wrote digest.md (a capable model with tools, or the renderer after a structured
+answer), the same checks hold: the bullets equal `items`, every link and SHA comes from
+the snapshot, and the Commits section lists each commit of the period exactly once.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from agentjobs.agent.errors import ContractViolation
+from agentjobs.jobs.digest import DIGEST_FILE, SECTION_ACTIONS, SECTION_COMMITS, SECTION_HIGHLIGHTS
+from agentjobs.sources.snapshot import Snapshot
+
+_URL = re.compile(r"https?://[^\s)<>\]\"']+")
+_MORE = re.compile(r"^\+(\d+) more commits?$")
+_COUNTED = (SECTION_COMMITS, SECTION_HIGHLIGHTS, SECTION_ACTIONS)
+
+
+def sections(markdown: str) -> dict[str, list[str]]:
+    """Lines under each `## ` heading (subheadings stay inside their section)."""
+    found: dict[str, list[str]] = {}
+    current: str | None = None
+    for line in markdown.splitlines():
+        if line.startswith("## "):
+            current = line.strip()
+            found[current] = []
+        elif current is not None:
+            found[current].append(line.rstrip())
+    return found
+
+
+def bullets(lines: list[str]) -> list[str]:
+    return [line[2:].strip() for line in lines if line.startswith(("- ", "* "))]
+
+
+def check_digest(
+    work_dir: Path, result: dict[str, Any], snapshot: Snapshot, *, commits_cap: int, allow_empty: bool
+) -> str:
+    """Return the digest's text if it keeps the contract; raise ContractViolation listing every problem."""
+    path = result.get("path")
+    if path != DIGEST_FILE:
+        raise ContractViolation(f"RESULT path is {path!r}; the digest must be written to {DIGEST_FILE!r}")
+    file = work_dir / DIGEST_FILE
+    if not file.is_file():
+        raise ContractViolation(f"RESULT names {DIGEST_FILE} but {file} does not exist")
+    markdown = file.read_text(encoding="utf-8")
+    found = sections(markdown)
+    problems = [f"missing section {name!r}" for name in _COUNTED if name not in found]
+    counted = sum(len(bullets(found.get(name, []))) for name in _COUNTED)
+    if counted != result.get("items"):
+        problems.append(f"RESULT says items={result.get('items')} but the digest has {counted} bullets")
+    known_urls = snapshot.urls()
+    invented = sorted({url.rstrip(".,;") for url in _URL.findall(markdown)} - known_urls)
+    if invented:
+        problems.append(f"links not in the snapshot (invented?): {invented[:5]}")
+    problems += _check_commits(found.get(SECTION_COMMITS, []), snapshot, commits_cap)
+    if counted == 0 and not allow_empty:
+        problems.append("the digest is empty (items: 0) and this job does not allow empty days")
+    if problems:
+        raise ContractViolation("digest.md breaks the contract: " + "; ".join(problems))
+    return markdown
+
+
+def _check_commits(lines: list[str], snapshot: Snapshot, cap: int) -> list[str]:
+    commits = {c.sha: c for c in snapshot.commits}
+    problems: list[str] = []
+    listed: list[str] = []
+    for bullet in bullets(lines):
+        short, _, subject = bullet.partition(" ")
+        matches = [sha for sha in commits if len(short) >= 7 and sha.startswith(short.lower())]
+        if len(matches) != 1:
+            problems.append(f"commit {short!r} is not a commit of this period")
+            continue
+        sha = matches[0]
+        if subject.strip() != commits[sha].subject.strip():
+            problems.append(f"commit {short} is listed as {subject!r}, fetched as {commits[sha].subject!r}")
+        listed.append(sha)
+    duplicates = sorted({s[:7] for s in listed if listed.count(s) > 1})
+    if duplicates:
+        problems.append(f"commits listed more than once: {duplicates}")
+    more = [int(m.group(1)) for line in lines if (m := _MORE.match(line.strip()))]
+    expected_listed = min(len(commits), cap)
+    if len(set(listed)) != expected_listed:
+        problems.append(f"{len(set(listed))} commits listed, expected {expected_listed} of {len(commits)}")
+    expected_more = len(commits) - expected_listed
+    if expected_more and more != [expected_more]:
+        problems.append(f"expected one line '+{expected_more} more commits' after the cap of {cap}")
+    if not expected_more and more:
+        problems.append("a '+N more' line although every commit is listed")
+    return problems

@@ -1,0 +1,84 @@
+"""Build a job's DAG from its spec: fetch sources → summarize → validate → deliver.
+
+Building does no I/O beyond reading the spec files themselves: no network, no metadata
+DB, no Variables, so parsing the DAG folder stays fast.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from airflow.sdk import DAG, CronTriggerTimetable, Param
+
+from agentjobs.jobs.spec import JobSpec, load_specs
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "agentjobs",
+    # One retry, as the seed's backoffLimit: 1; agent tasks refuse retries for permanent errors.
+    "retries": 1,
+    "retry_delay": timedelta(minutes=2),
+    "retry_exponential_backoff": True,
+}
+
+
+def resolve_paths(spec: JobSpec, base_dir: Path) -> JobSpec:
+    """Relative repository and feed paths are relative to the project (the specs' grandparent)."""
+
+    def local(path: str) -> str:
+        if "://" in path or Path(path).is_absolute():
+            return path
+        return str((base_dir / path).resolve())
+
+    updated = spec.model_copy(deep=True)
+    if updated.sources.git is not None:
+        updated.sources.git.repos = [local(r) for r in updated.sources.git.repos]
+    if updated.sources.rss is not None:
+        updated.sources.rss.feeds = [local(f) for f in updated.sources.rss.feeds]
+    return updated
+
+
+def build_dag(spec: JobSpec) -> DAG:
+    from agentjobs.operators.deliver import DeliverOperator
+    from agentjobs.operators.digest import DigestAgentOperator
+    from agentjobs.operators.fetch import FetchSourceOperator
+    from agentjobs.operators.validate import ValidateDigestOperator
+
+    tz = ZoneInfo(spec.timezone)
+    with DAG(
+        dag_id=spec.dag_id,
+        description=spec.description or spec.title,
+        doc_md=spec.description or None,
+        schedule=CronTriggerTimetable(spec.schedule, timezone=spec.timezone),
+        start_date=datetime.combine(spec.start_date, time(0), tzinfo=tz),
+        catchup=spec.catchup,
+        max_active_runs=1,  # the CronJob's concurrencyPolicy: Forbid
+        dagrun_timeout=timedelta(seconds=(spec.caps.timeout_s or 900) * 3 + 600),
+        default_args=DEFAULT_ARGS,
+        params={
+            "force_redeliver": Param(False, type="boolean", description="Deliver again even if delivered."),
+            "refetch": Param(False, type="boolean", description="Fetch the sources again, not the snapshot."),
+        },
+        tags=["agentjobs", *spec.tags],
+    ) as dag:
+        fetches = [
+            FetchSourceOperator(task_id=f"fetch_{name}", source=name, spec=spec)
+            for name in spec.sources.names()
+        ]
+        summarize = DigestAgentOperator(task_id="summarize", spec=spec)
+        validate = ValidateDigestOperator(task_id="validate", spec=spec)
+        delivers = [
+            DeliverOperator(task_id=f"deliver_{channel.type}_{i}", spec=spec, channel=channel)
+            for i, channel in enumerate(spec.channels)
+        ]
+        fetches >> summarize >> validate
+        validate >> delivers
+    return dag
+
+
+def dags_from_folder(folder: Path) -> dict[str, DAG]:
+    """One DAG per spec in `folder`. A bad spec raises, so the DAG file shows an import error
+    naming the spec file and the field, rather than a job that silently vanished."""
+    return {spec.dag_id: build_dag(resolve_paths(spec, folder.parent.parent)) for spec in load_specs(folder)}

@@ -1,0 +1,91 @@
+"""DeliverOperator: one channel of one job, through the delivery ledger.
+
+One task per channel, so a failing channel does not stop the others and can be retried
+alone. Clearing, retrying or backfilling never delivers twice; a run triggered with the
+`force_redeliver` Param does, and the ledger records both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from agentjobs.delivery import DeliveryLedger, deliver, digest_key, send_email, send_s3, send_slack
+from agentjobs.jobs.spec import Channel, EmailChannel, JobSpec, S3Channel, SlackChannel
+from agentjobs.sources.snapshot import SOURCES_DIR
+
+
+def channel_target(channel: Channel, dag_id: str, day: str) -> str:
+    """The ledger's `target`: where this channel sends, without any credential."""
+    if isinstance(channel, EmailChannel):
+        return ",".join(sorted(channel.to))
+    if isinstance(channel, SlackChannel):
+        return f"{channel.conn_id}:{channel.channel or 'webhook'}"
+    return f"s3://{channel.bucket}/{digest_key(channel.prefix, dag_id, day)}"
+
+
+class DeliverOperator(BaseOperator):
+    ui_color = "#e8eefc"
+
+    def __init__(
+        self, *, spec: JobSpec, channel: Channel, validate_task_id: str = "validate", **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.channel = channel
+        self.validate_task_id = validate_task_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        validated = context["ti"].xcom_pull(task_ids=self.validate_task_id)
+        if not validated:
+            raise ValueError(f"task {self.validate_task_id!r} pushed no validated digest; nothing to deliver")
+        artifact = Path(validated["artifact"])
+        # Deliver exactly what was validated: a file changed since then is a loud failure.
+        actual = hashlib.sha256(artifact.read_bytes()).hexdigest()
+        if actual != validated["sha256"]:
+            raise ValueError(
+                f"{artifact} changed after validation; clear the run from 'summarize' to redo it"
+            )
+        day = validated["day"]
+        force = bool(context["params"].get("force_redeliver", False))
+        outcome = deliver(
+            ledger=DeliveryLedger.from_conn_id(self.spec.ledger_conn_id),
+            job=self.spec.dag_id,
+            logical_date=day,
+            run_id=context["run_id"],
+            channel=self.channel.type,
+            target=channel_target(self.channel, self.spec.dag_id, day),
+            artifact=artifact,
+            force=force,
+            send=self._sender(artifact, day),
+        )
+        self.log.info(outcome.message)
+        return {"delivered": outcome.delivered, "attempt": outcome.attempt, "message": outcome.message}
+
+    def _sender(self, artifact: Path, day: str) -> Callable[[], dict[str, Any]]:
+        channel, spec = self.channel, self.spec
+        markdown = artifact.read_text(encoding="utf-8")
+        if isinstance(channel, EmailChannel):
+            subject = channel.subject.format(title=spec.title, day=day)
+            return lambda: send_email(
+                smtp_conn_id=channel.conn_id, to=channel.to, subject=subject, markdown=markdown
+            )
+        if isinstance(channel, SlackChannel):
+            title = f"{spec.title} — {day}"
+            return lambda: send_slack(
+                slack_conn_id=channel.conn_id, markdown=markdown, channel=channel.channel, title=title
+            )
+        assert isinstance(channel, S3Channel)
+        return lambda: send_s3(
+            aws_conn_id=channel.conn_id,
+            bucket=channel.bucket,
+            prefix=channel.prefix,
+            dag_id=spec.dag_id,
+            logical_date=day,
+            artifact=artifact,
+            sources_dir=artifact.parent / SOURCES_DIR,
+        )

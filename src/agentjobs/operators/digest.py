@@ -1,0 +1,82 @@
+"""DigestAgentOperator: the AgentOperator with the digest's prompt, schema and renderer.
+
+In structured mode the model only judges (highlights and actions, picked by reference
+from the snapshot) and digest.md is rendered here. In loop mode a capable model reads
+the snapshot with tools and writes digest.md itself. The validate task checks both alike.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from agentjobs.agent.skills import Skill
+from agentjobs.jobs.digest import DIGEST_FILE, judgement_schema, loop_prompt, render_digest, structured_prompt
+from agentjobs.jobs.period import context_period, job_dir
+from agentjobs.jobs.spec import JobSpec
+from agentjobs.operators.agent import AgentOperator, RunPlan
+from agentjobs.sources.snapshot import Snapshot
+
+
+class DigestAgentOperator(AgentOperator):
+    def __init__(self, *, spec: JobSpec, **kwargs: Any) -> None:
+        caps = spec.caps
+        kwargs.setdefault("skill", spec.skill)
+        kwargs.setdefault("prompt", "")
+        kwargs.setdefault("llm_conn_id", spec.llm_conn_id)
+        kwargs.setdefault("model", spec.model)
+        kwargs.setdefault("allow_empty", spec.allow_empty)
+        for name in ("max_iterations", "max_total_tokens", "max_cost_usd", "timeout_s"):
+            kwargs.setdefault(name, getattr(caps, name))
+        super().__init__(**kwargs)
+        self.spec = spec
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        if not self.work_dir:
+            self.work_dir = str(job_dir(self.spec.dag_id, context_period(context, self.spec.timezone)))
+        return super().execute(context)
+
+    def prepare(self, context: Any, skill: Skill, work_dir: Path) -> RunPlan:
+        spec = self.spec
+        period = context_period(context, spec.timezone, spec.period_days)
+        snapshot = Snapshot.load(work_dir)
+        mode = spec.mode or skill.mode
+        data = {"snapshot": snapshot, "period": period}
+        if mode == "loop":
+            # A stale digest from an earlier try must not pass for this run's output.
+            (work_dir / DIGEST_FILE).unlink(missing_ok=True)
+            return RunPlan(
+                prompt=loop_prompt(period, spec.commits_cap, spec.highlights_max), mode=mode, data=data
+            )
+        schema = judgement_schema(snapshot, spec.highlights_max)
+        if schema is None:
+            return RunPlan(prompt="", mode=mode, answer={"highlights": [], "action_items": []}, data=data)
+        return RunPlan(
+            prompt=structured_prompt(snapshot, period, spec.highlights_max),
+            mode=mode,
+            result_schema=schema,
+            data=data,
+        )
+
+    def finish(self, result: dict[str, Any], plan: RunPlan, work_dir: Path, context: Any) -> dict[str, Any]:
+        if plan.mode == "loop":
+            return result
+        markdown, items = render_digest(
+            plan.data["snapshot"],
+            result,
+            title=self.spec.title,
+            period=plan.data["period"],
+            commits_cap=self.spec.commits_cap,
+        )
+        write_atomically(work_dir / DIGEST_FILE, markdown)
+        return {"path": DIGEST_FILE, "items": items}
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Readers see the old file or the new one, never half of it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)

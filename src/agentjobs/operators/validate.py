@@ -1,0 +1,61 @@
+"""ValidateDigestOperator: check digest.md against its RESULT and the snapshot, then publish it.
+
+Its return value, the validated RESULT plus the digest's checksum, is what the delivery
+tasks read; the digest is published as an Asset so downstream DAGs can be scheduled on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from airflow.sdk import Asset, BaseOperator
+
+from agentjobs.jobs.digest import DIGEST_FILE
+from agentjobs.jobs.digest_check import check_digest
+from agentjobs.jobs.period import context_period, job_dir
+from agentjobs.jobs.spec import JobSpec
+from agentjobs.sources.snapshot import Snapshot
+
+
+def digest_asset(dag_id: str) -> Asset:
+    return Asset(name=f"{dag_id}.digest", uri=f"agentjobs://{dag_id}/{DIGEST_FILE}", group="agentjobs")
+
+
+class ValidateDigestOperator(BaseOperator):
+    ui_color = "#fff4e0"
+
+    def __init__(self, *, spec: JobSpec, summarize_task_id: str = "summarize", **kwargs: Any) -> None:
+        kwargs.setdefault("outlets", [digest_asset(spec.dag_id)])
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.summarize_task_id = summarize_task_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        period = context_period(context, self.spec.timezone, self.spec.period_days)
+        work_dir = job_dir(self.spec.dag_id, period)
+        pushed = context["ti"].xcom_pull(task_ids=self.summarize_task_id)
+        if not pushed or not isinstance(pushed.get("result"), dict):
+            raise ValueError(f"task {self.summarize_task_id!r} pushed no RESULT; run it before validating")
+        result = pushed["result"]
+        markdown = check_digest(
+            work_dir,
+            result,
+            Snapshot.load(work_dir),
+            commits_cap=self.spec.commits_cap,
+            allow_empty=self.spec.allow_empty,
+        )
+        sha256 = hashlib.sha256(markdown.encode("utf-8")).hexdigest()
+        validated = {
+            **result,
+            "day": period.key,
+            "artifact": str(work_dir / DIGEST_FILE),
+            "sha256": sha256,
+        }
+        context["outlet_events"][digest_asset(self.spec.dag_id)].extra = {
+            "day": period.key,
+            "items": result["items"],
+            "artifact": validated["artifact"],
+        }
+        self.log.info("digest.md for %s is valid: %d items, sha256 %s", period.key, result["items"], sha256)
+        return validated

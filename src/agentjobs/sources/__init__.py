@@ -1,0 +1,1 @@
+"""Sources: fetch one data interval into a compact JSON snapshot. No model involved."""

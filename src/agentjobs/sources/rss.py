@@ -1,0 +1,189 @@
+"""RSS and Atom entries published in one data interval.
+
+The bytes are fetched here (httpx, capped in size and time) and only then handed to
+feedparser: given a URL, or even bytes that look like a path, feedparser would fetch or
+open it itself, without our caps. Feed content is untrusted, so only http(s) links are
+kept and summaries are reduced to plain text.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+import re
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import feedparser
+import httpx
+
+from agentjobs.sources.errors import FeedError
+from agentjobs.sources.snapshot import FeedEntry, SourceNote, SourceSnapshot
+
+SUMMARY_CHARS = 280
+_TITLE_CHARS = 300
+_USER_AGENT = "agentjobs-feed-reader/0.1 (+https://airflow.apache.org)"
+
+
+def fetch_feeds(
+    feeds: Sequence[str],
+    start: datetime,
+    end: datetime,
+    *,
+    fetch: Callable[[str], bytes] | None = None,
+    timeout_s: float = 20,
+    max_bytes: int = 5_000_000,
+) -> SourceSnapshot:
+    """Entries dated (published, else updated) in [start, end), oldest first, one per link.
+
+    A feed is an http(s) URL or a local file path. `fetch`, when given, replaces the HTTP
+    download of URLs (local files are always read from disk). A feed that cannot be read
+    or parsed becomes a note naming it, and the other feeds are still read.
+    """
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("start and end must be timezone-aware datetimes")
+    download = fetch or (lambda url: _download(url, timeout_s=timeout_s, max_bytes=max_bytes))
+    snapshot = SourceSnapshot(source="rss", interval_start=start, interval_end=end)
+    seen: set[str] = set()
+    for feed in feeds:
+        shown = _display(feed)
+        try:
+            data = download(feed) if _is_url(feed) else _read_file(feed, max_bytes=max_bytes)
+            entries = _parse(data, shown, start, end)
+        except (FeedError, OSError, httpx.HTTPError) as exc:
+            problem = _describe(exc, timeout_s)
+            if password := urlsplit(feed).password:  # an error text may quote the URL it failed on
+                problem = problem.replace(password, "***")
+            snapshot.notes.append(SourceNote(source=f"rss:{shown}", problem=problem))
+            continue
+        for entry in entries:
+            # The same story often appears in several feeds; the first feed listed wins.
+            if entry.url not in seen:
+                seen.add(entry.url)
+                snapshot.entries.append(entry)
+    snapshot.entries.sort(key=lambda e: (e.date, e.url))
+    return snapshot
+
+
+def _is_url(feed: str) -> bool:
+    return urlsplit(feed).scheme.lower() in ("http", "https")
+
+
+def _display(feed: str) -> str:
+    """The feed as shown in notes and entries: a URL without any user:password part."""
+    parts = urlsplit(feed)
+    if _is_url(feed) and "@" in parts.netloc:
+        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return feed
+
+
+def _download(url: str, *, timeout_s: float, max_bytes: int) -> bytes:
+    # httpx's timeout bounds each network operation; the deadline bounds the whole download,
+    # so a server dribbling one byte at a time cannot hold the task.
+    deadline = time.monotonic() + timeout_s
+    headers = {"User-Agent": _USER_AGENT, "Accept": "application/rss+xml, application/atom+xml, */*;q=0.5"}
+    with (
+        httpx.Client(timeout=timeout_s, follow_redirects=True, max_redirects=5, headers=headers) as client,
+        client.stream("GET", url) as response,
+    ):
+        if response.status_code >= 400:
+            raise FeedError(f"HTTP {response.status_code} {response.reason_phrase}".strip())
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > max_bytes:
+                raise FeedError(f"larger than {max_bytes} bytes")
+            if time.monotonic() > deadline:
+                raise FeedError(f"download took longer than {timeout_s:g}s")
+        return bytes(body)
+
+
+def _read_file(path: str, *, max_bytes: int) -> bytes:
+    if urlsplit(path).scheme:
+        raise FeedError("unsupported location: expected an http(s) URL or a local file path")
+    with open(Path(path).expanduser(), "rb") as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise FeedError(f"larger than {max_bytes} bytes")
+    return data
+
+
+def _describe(exc: Exception, timeout_s: float) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out after {timeout_s:g}s: skipped"
+    if isinstance(exc, httpx.HTTPError):
+        return f"could not connect ({type(exc).__name__}: {exc}): skipped"
+    if isinstance(exc, FileNotFoundError):
+        return "file not found: skipped"
+    if isinstance(exc, OSError):
+        return f"could not read the file ({exc.strerror or exc}): skipped"
+    return f"{exc}: skipped"
+
+
+def _parse(data: bytes, shown: str, start: datetime, end: datetime) -> list[FeedEntry]:
+    # A stream, never bytes or str: feedparser treats those as a URL or a path to open.
+    parsed = feedparser.parse(io.BytesIO(data))
+    if parsed.bozo and not parsed.entries:
+        reason = parsed.get("bozo_exception")
+        raise FeedError(f"malformed feed ({_text(str(reason), 160) if reason else 'not RSS or Atom'})")
+    title = _text(parsed.feed.get("title", ""), _TITLE_CHARS) or shown
+    kept = []
+    for item in parsed.entries:
+        stamp = item.get("published_parsed") or item.get("updated_parsed")
+        link = (item.get("link") or "").strip()
+        if stamp is None or not _is_url(link):
+            continue  # undated entries cannot be placed in the interval; other links are unsafe
+        date = datetime.fromtimestamp(calendar.timegm(stamp), tz=UTC)  # feedparser gives UTC
+        if not start <= date < end:
+            continue
+        kept.append(
+            FeedEntry(
+                feed=title,
+                title=_text(item.get("title", ""), _TITLE_CHARS) or link,
+                url=link,
+                date=date,
+                summary=_text(item.get("summary", ""), SUMMARY_CHARS),
+            )
+        )
+    return kept
+
+
+class _TextOnly(HTMLParser):
+    _SKIP = frozenset({"script", "style"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self._skipping += 1
+        self.parts.append(" ")  # <p>a</p><p>b</p> reads "a b", not "ab"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP and self._skipping:
+            self._skipping -= 1
+        self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def _text(html: str, limit: int) -> str:
+    """HTML → plain text on one line, at most `limit` characters, cut at a word."""
+    parser = _TextOnly()
+    parser.feed(html)
+    parser.close()
+    text = re.sub(r"\s+", " ", "".join(parser.parts)).strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.-") + "…"

@@ -1,0 +1,141 @@
+"""The snapshot: what the sources found in one data interval, as compact JSON.
+
+Each fetch task writes one `SourceSnapshot` file under `<work dir>/sources/`; the agent
+and the validator read them merged. Everything the digest may link to or name is an
+identifier here (a commit SHA or a URL), so the digest can be checked against it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SOURCES_DIR = "sources"
+
+
+class _Item(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Commit(_Item):
+    repo: str  # "owner/name" on GitHub, the folder name for a local repository
+    sha: str  # full SHA
+    subject: str  # first line of the message
+    author: str = ""
+    date: datetime
+    url: str | None = None  # None for local repositories
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha[:7]
+
+
+class PullRequest(_Item):
+    repo: str
+    number: int
+    title: str
+    url: str
+    action: str  # "opened" | "merged"
+    author: str = ""
+    date: datetime
+
+
+class Issue(_Item):
+    repo: str
+    number: int
+    title: str
+    url: str
+    action: str  # "opened" | "closed"
+    author: str = ""
+    date: datetime
+
+
+class Release(_Item):
+    repo: str
+    tag: str
+    name: str
+    url: str
+    date: datetime
+
+
+class FeedEntry(_Item):
+    feed: str  # the feed's title, or its URL when it has none
+    title: str
+    url: str
+    date: datetime
+    summary: str = ""  # plain text, shortened
+
+
+class SourceNote(_Item):
+    """A source that was skipped or partly read, said plainly so the digest can say it too."""
+
+    source: str
+    problem: str
+
+
+class SourceSnapshot(_Item):
+    source: str  # "git", "github", "rss"
+    interval_start: datetime
+    interval_end: datetime
+    commits: list[Commit] = Field(default_factory=list)
+    pull_requests: list[PullRequest] = Field(default_factory=list)
+    issues: list[Issue] = Field(default_factory=list)
+    releases: list[Release] = Field(default_factory=list)
+    entries: list[FeedEntry] = Field(default_factory=list)
+    notes: list[SourceNote] = Field(default_factory=list)
+
+    def write(self, work_dir: Path) -> Path:
+        """Write atomically to `<work_dir>/sources/<source>.json`, so no reader sees half a file."""
+        target = work_dir / SOURCES_DIR / f"{self.source}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{self.source}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(self.model_dump_json(indent=1))
+        os.replace(tmp, target)
+        return target
+
+
+class Snapshot(_Item):
+    """All sources of one run, merged."""
+
+    interval_start: datetime
+    interval_end: datetime
+    commits: list[Commit] = Field(default_factory=list)
+    pull_requests: list[PullRequest] = Field(default_factory=list)
+    issues: list[Issue] = Field(default_factory=list)
+    releases: list[Release] = Field(default_factory=list)
+    entries: list[FeedEntry] = Field(default_factory=list)
+    notes: list[SourceNote] = Field(default_factory=list)
+
+    @classmethod
+    def load(cls, work_dir: Path) -> Snapshot:
+        files = sorted((work_dir / SOURCES_DIR).glob("*.json"))
+        if not files:
+            raise FileNotFoundError(
+                f"no source snapshot in {work_dir / SOURCES_DIR}: run the fetch tasks of this run first"
+            )
+        parts = [SourceSnapshot.model_validate(json.loads(f.read_text(encoding="utf-8"))) for f in files]
+        merged = cls(
+            interval_start=min(p.interval_start for p in parts),
+            interval_end=max(p.interval_end for p in parts),
+        )
+        for part in parts:
+            for name in ("commits", "pull_requests", "issues", "releases", "entries", "notes"):
+                getattr(merged, name).extend(getattr(part, name))
+        return merged
+
+    def urls(self) -> set[str]:
+        found = {x.url for x in (*self.pull_requests, *self.issues, *self.releases, *self.entries)}
+        found.update(c.url for c in self.commits if c.url)
+        return found
+
+    def shas(self) -> set[str]:
+        return {c.sha for c in self.commits}
+
+    def is_empty(self) -> bool:
+        return not any((self.commits, self.pull_requests, self.issues, self.releases, self.entries))

@@ -1,0 +1,97 @@
+"""Email through SmtpHook to an aiosmtpd server on loopback, behind the ledger."""
+
+from __future__ import annotations
+
+import email
+from email import policy
+
+import pytest
+
+from agentjobs.delivery import deliver, send_email
+from tests.delivery.conftest import DIGEST
+
+TO = ["alice@example.test", "bob@example.test"]
+
+
+def _send(smtp_server, ledger, artifact, *, force: bool = False, run_id: str = "run-1"):
+    return deliver(
+        ledger=ledger,
+        job="daily_digest",
+        logical_date="2026-11-24",
+        run_id=run_id,
+        channel="email",
+        target=",".join(TO),
+        artifact=artifact,
+        force=force,
+        send=lambda: send_email(
+            smtp_conn_id=smtp_server.conn_id,
+            to=TO,
+            subject="Daily digest 2026-11-24",
+            markdown=artifact.read_text(),
+        ),
+    )
+
+
+def test_email_has_text_and_rendered_html(smtp_server, ledger, artifact):
+    outcome = _send(smtp_server, ledger, artifact)
+    assert outcome.delivered and outcome.attempt == 1
+
+    [envelope] = smtp_server.messages
+    assert envelope.mail_from == "digest@agentjobs.test"
+    assert envelope.rcpt_tos == TO
+    msg = email.message_from_bytes(envelope.content, policy=policy.default)
+    assert msg.get_content_type() == "multipart/alternative"
+    assert msg["Subject"] == "Daily digest 2026-11-24"
+    assert msg["Message-ID"] == outcome.receipt["message_id"]
+    assert msg["Message-ID"].endswith("@agentjobs.test>")
+
+    parts = [p.get_content_type() for p in msg.iter_parts()]
+    assert parts == ["text/plain", "text/html"]
+    plain = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert plain == DIGEST
+    html = msg.get_body(("html",)).get_content()
+    assert "<h1>Daily digest 2026-11-24</h1>" in html
+    assert "<strong>agentjobs</strong>" in html and "<em>delivery</em>" in html
+    assert '<a href="https://github.com/example/agentjobs/commit/abc1234">abc1234</a>' in html
+    assert "<li>" in html and "<code>budget</code>" in html
+    # Raw HTML in the model-written markdown is shown, never interpreted.
+    assert "&lt;b&gt;markup&lt;/b&gt;" in html and "<b>markup</b>" not in html
+
+    assert outcome.receipt == {"message_id": msg["Message-ID"], "recipients": TO, "refused": []}
+
+
+def test_second_delivery_is_skipped_and_force_sends_again(smtp_server, ledger, artifact):
+    _send(smtp_server, ledger, artifact)
+    skipped = _send(smtp_server, ledger, artifact, run_id="run-2")
+    assert not skipped.delivered
+    assert skipped.message.startswith("skipped: already delivered at ")
+    assert len(smtp_server.messages) == 1
+
+    forced = _send(smtp_server, ledger, artifact, force=True, run_id="run-3")
+    assert forced.delivered and forced.attempt == 2
+    assert len(smtp_server.messages) == 2
+    first, second = (email.message_from_bytes(e.content)["Message-ID"] for e in smtp_server.messages)
+    assert first != second
+    rows = ledger.history(job="daily_digest", logical_date="2026-11-24", channel="email")
+    assert [(r.attempt, r.status, r.forced) for r in rows] == [(1, "sent", False), (2, "sent", True)]
+
+
+def test_unreachable_server_marks_failed_then_a_later_try_delivers(
+    smtp_server, ledger, artifact, monkeypatch
+):
+    from tests.delivery.conftest import _free_port, set_connection
+
+    good = smtp_server.conn_id
+    dead = {"conn_type": "smtp", "host": "127.0.0.1", "port": _free_port(), "password": "s3cr3t-pw"}
+    dead["extra"] = {"disable_ssl": True, "disable_tls": True, "retry_limit": 0, "from_email": "d@x.test"}
+    smtp_server.conn_id = set_connection(monkeypatch, "smtp_dead", dead)
+    with pytest.raises(Exception, match=r"(?i)refused|connect"):
+        _send(smtp_server, ledger, artifact)
+
+    smtp_server.conn_id = good
+    outcome = _send(smtp_server, ledger, artifact, run_id="run-2")
+    assert outcome.delivered and outcome.attempt == 2
+    rows = ledger.history(job="daily_digest", logical_date="2026-11-24")
+    assert [r.status for r in rows] == ["failed", "sent"]
+    assert "s3cr3t-pw" not in rows[0].error
+    assert len(smtp_server.messages) == 1

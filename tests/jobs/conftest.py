@@ -1,0 +1,4 @@
+"""Fixtures for whole-DAG tests: the delivery fakes (aiosmtpd, moto, Slack) and the LLM connection."""
+
+from tests.airflow.conftest import llm_conn  # noqa: F401
+from tests.delivery.conftest import _moto_endpoint, s3_server, slack_server, smtp_server  # noqa: F401

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.sources.github_replay import GitHubReplay
+
+
+@pytest.fixture
+def github_api() -> Iterator[GitHubReplay]:
+    """A fresh loopback GitHub REST API replay, stopped after the test."""
+    replay = GitHubReplay().start()
+    try:
+        yield replay
+    finally:
+        replay.stop()
