@@ -41,17 +41,7 @@ def xcom(dag_run, task_id: str, key: str = "return_value"):
 
 
 def run_dag(dag, **test_kwargs):
-    """dag.test() for a DAG built inside a test: Airflow 3.3's dag.test only runs DAGs it finds
-    serialized in the metadata DB, so the DAG is written there first, as the DAG processor would."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.collection import update_dag_parsing_results_in_db
-    from airflow.serialization.serialized_objects import LazyDeserializedDAG
-    from airflow.utils.session import create_session
+    """dag.test() for a DAG built inside a test (see agentjobs.dag_test)."""
+    from agentjobs.dag_test import run_dag_once
 
-    with create_session() as session:
-        DagBundlesManager().sync_bundles_to_db(session=session)
-    with create_session() as session:
-        update_dag_parsing_results_in_db(
-            "dags-folder", None, [LazyDeserializedDAG.from_dag(dag)], {}, None, set(), session=session
-        )
-    return dag.test(**test_kwargs)
+    return run_dag_once(dag, **test_kwargs)

@@ -2,3 +2,4 @@
 
 from tests.airflow.conftest import llm_conn  # noqa: F401
 from tests.delivery.conftest import _moto_endpoint, s3_server, slack_server, smtp_server  # noqa: F401
+from tests.sources.conftest import github_api  # noqa: F401

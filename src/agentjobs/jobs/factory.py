@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from airflow.sdk import DAG, CronTriggerTimetable, Param
 
 from agentjobs.jobs.spec import JobSpec, load_specs
+from agentjobs.operators.retry import AGENT_RETRY_POLICY
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "agentjobs",
@@ -21,6 +22,8 @@ DEFAULT_ARGS: dict[str, Any] = {
     "retries": 1,
     "retry_delay": timedelta(minutes=2),
     "retry_exponential_backoff": True,
+    # Contract, budget and empty-result failures end any task at once: a retry would fail again.
+    "retry_policy": AGENT_RETRY_POLICY,
 }
 
 
@@ -40,6 +43,24 @@ def resolve_paths(spec: JobSpec, base_dir: Path) -> JobSpec:
     return updated
 
 
+def alert_callbacks(spec: JobSpec) -> list[Any]:
+    """The job's failure notifier, for every task (a task's final failure sends one alert)."""
+    if spec.alert is None:
+        return []
+    from agentjobs.notifications.alert import JobAlertNotifier
+
+    alert = spec.alert
+    return [
+        JobAlertNotifier(
+            channel_type=alert.type,
+            conn_id=alert.conn_id,
+            slack_channel=getattr(alert, "channel", None),
+            to=getattr(alert, "to", ()),
+            job_title=spec.title,
+        )
+    ]
+
+
 def build_dag(spec: JobSpec) -> DAG:
     from agentjobs.operators.deliver import DeliverOperator
     from agentjobs.operators.digest import DigestAgentOperator
@@ -56,7 +77,7 @@ def build_dag(spec: JobSpec) -> DAG:
         catchup=spec.catchup,
         max_active_runs=1,  # the CronJob's concurrencyPolicy: Forbid
         dagrun_timeout=timedelta(seconds=(spec.caps.timeout_s or 900) * 3 + 600),
-        default_args=DEFAULT_ARGS,
+        default_args={**DEFAULT_ARGS, "on_failure_callback": alert_callbacks(spec)},
         params={
             "force_redeliver": Param(False, type="boolean", description="Deliver again even if delivered."),
             "refetch": Param(False, type="boolean", description="Fetch the sources again, not the snapshot."),

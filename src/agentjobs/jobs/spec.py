@@ -102,6 +102,7 @@ class JobSpec(BaseModel):
     sources: Sources
     channels: list[Channel] = Field(default_factory=list)
     ledger_conn_id: str | None = None  # None: a SQLite file in $AIRFLOW_HOME
+    alert: EmailChannel | SlackChannel | None = Field(None, discriminator="type")  # where failures go
     tags: list[str] = Field(default_factory=list)
 
     @field_validator("timezone")

@@ -1,0 +1,1 @@
+"""Alerts: failure notifiers with secrets scrubbed."""

@@ -1,0 +1,126 @@
+"""The digest DAG when things go wrong: a missing repository, an empty day, an invented link."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from agentjobs.jobs.spec import JobSpec
+from tests.airflow.conftest import run_dag, xcom
+from tests.fakes.model_server import reply, tool_call
+from tests.jobs.test_digest_dag import LOGICAL, make_repo, pick_first_refs, states
+from tests.sources.github_replay import commit, pull, release
+
+pytestmark = pytest.mark.airflow
+NOON = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def spec_for(llm_conn, sources, *, mode="structured", alert=None, allow_empty=False):
+    data = {
+        "dag_id": f"digest_fail_{uuid.uuid4().hex[:8]}",
+        "title": "Daily digest",
+        "timezone": "UTC",
+        "start_date": "2026-11-01",
+        "skill": "daily-digest",
+        "mode": mode,
+        "llm_conn_id": llm_conn,
+        "allow_empty": allow_empty,
+        "sources": sources,
+        "alert": alert,
+    }
+    return JobSpec.model_validate(data)
+
+
+def test_a_missing_repository_is_skipped_and_noted(llm_conn, model_server, github_api, monkeypatch):
+    from agentjobs.jobs.factory import build_dag
+
+    github_api.add_repo(
+        "acme/app",
+        commits=[commit("acme/app", "a1b2c3d", "Ship the new importer", NOON)],
+        pulls=[pull("acme/app", 7, "Add importer", NOON - timedelta(hours=2), merged=NOON)],
+        releases=[release("acme/app", "v1.2.0", NOON)],
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GITHUB_TEST",
+        json.dumps({"conn_type": "generic", "host": github_api.base_url, "password": "ghp_" + "x" * 36}),
+    )
+    model_server.default_step = __import__("tests.fakes.model_server", fromlist=["respond"]).respond(
+        pick_first_refs
+    )
+    sources = {"github": {"repos": ["acme/app", "acme/gone"], "conn_id": "github_test"}}
+    run = run_dag(build_dag(spec_for(llm_conn, sources)), logical_date=LOGICAL)
+    assert set(states(run).values()) == {"success"}, states(run)
+    fetched = xcom(run, "fetch_github")
+    assert fetched["commits"] == 1 and fetched["notes"] == [
+        "github:acme/gone: repository not found or not accessible with this token: skipped"
+    ]
+    digest = open(xcom(run, "validate")["artifact"]).read()
+    assert "a1b2c3d Ship the new importer" in digest
+    assert "> github:acme/gone: repository not found" in digest
+    assert "https://github.com/acme/app/releases/tag/v1.2.0" in digest
+    # The token went to GitHub as a header and nowhere else.
+    assert all(r.headers.get("authorization") == "Bearer ghp_" + "x" * 36 for r in github_api.requests)
+
+
+def test_an_empty_day_fails_and_sends_one_alert(llm_conn, model_server, smtp_server, tmp_path):
+    from agentjobs.jobs.factory import build_dag
+
+    repo = make_repo(tmp_path / "quiet", [("2026-11-20T10:00:00+00:00", "Long ago")])
+    alert = {"type": "email", "conn_id": smtp_server.conn_id, "to": ["oncall@example.org"]}
+    spec = spec_for(llm_conn, {"git": {"repos": [str(repo)]}}, alert=alert)
+    run = run_dag(build_dag(spec), logical_date=LOGICAL)
+    assert states(run)["summarize"] == "failed"
+    assert states(run)["validate"] == "upstream_failed"
+    assert model_server.calls == 0  # nothing to judge: no tokens spent on an empty day
+    (mail,) = smtp_server.messages
+    text = mail.content.decode()
+    assert spec.dag_id in text and "2026-11-25" in text and "summarize" in text
+    assert "EmptyResult" in text
+
+
+def test_an_empty_day_is_fine_when_the_job_allows_it(llm_conn, model_server, tmp_path):
+    from agentjobs.jobs.factory import build_dag
+
+    repo = make_repo(tmp_path / "quiet", [("2026-11-20T10:00:00+00:00", "Long ago")])
+    spec = spec_for(llm_conn, {"git": {"repos": [str(repo)]}}, allow_empty=True)
+    run = run_dag(build_dag(spec), logical_date=LOGICAL)
+    assert set(states(run).values()) == {"success"}
+    assert xcom(run, "validate")["items"] == 0
+
+
+def test_an_invented_link_is_a_contract_failure(llm_conn, model_server, smtp_server, tmp_path):
+    """A capable model in loop mode writes digest.md itself; validation catches the made-up URL."""
+    from agentjobs.jobs.factory import build_dag
+
+    repo = make_repo(tmp_path / "repo", [("2026-11-24T09:00:00+00:00", "Add the fetch step")])
+    sha = (
+        __import__("subprocess")
+        .run(
+            ["git", "-C", str(repo), "rev-parse", "--short=7", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+    )
+    digest = (
+        "# Daily digest — 2026-11-24\n\n## Commits\n\n"
+        f"- {sha} Add the fetch step\n\n## Tech highlights\n\n"
+        "- Big news — a release nobody made (https://example.org/invented)\n\n"
+        "## Action items (if any)\n\nNone today.\n"
+    )
+    model_server.script(
+        tool_call("list_files", {"path": "sources"}),
+        tool_call("write_file", {"path": "digest.md", "content": digest}),
+        reply('Written.\nRESULT: {"path": "digest.md", "items": 2}'),
+    )
+    alert = {"type": "email", "conn_id": smtp_server.conn_id, "to": ["oncall@example.org"]}
+    spec = spec_for(llm_conn, {"git": {"repos": [str(repo)]}}, mode="loop", alert=alert)
+    run = run_dag(build_dag(spec), logical_date=LOGICAL)
+    assert states(run)["summarize"] == "success"
+    assert states(run)["validate"] == "failed"
+    (mail,) = smtp_server.messages
+    assert "ContractViolation" in mail.content.decode() and "invented" in mail.content.decode()
