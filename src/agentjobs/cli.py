@@ -1,0 +1,262 @@
+"""The `agentjobs` command: run a job once on the embedded default.
+
+    agentjobs digest [--repo PATH]... [--github OWNER/NAME]... [--feed URL|PATH]...
+                     [--date YYYY-MM-DD] [--out DIR] [--max-iterations N] [--max-tokens N]
+                     [--max-cost-usd X]
+
+It runs the same DAG the scheduler runs (built from include/jobs/daily-digest.yaml), with
+`dag.test()` on a SQLite metadata DB under the output folder, so nothing needs a server.
+The model is OPENAI_BASE_URL / OPENAI_API_KEY / AGENTJOBS_MODEL when set, else the
+`agentjobs_llm_default` connection when one is defined, else the embedded local model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+CLI_CONN_ID = "agentjobs_llm_cli"
+DEFAULT_CONN_ID = "agentjobs_llm_default"
+
+
+def project_dir() -> Path:
+    """The folder holding include/ (skills, jobs, demo data): $AGENTJOBS_PROJECT_DIR, the current
+    folder or one above it, else the source checkout this package was installed from."""
+    configured = os.environ.get("AGENTJOBS_PROJECT_DIR")
+    if configured:
+        return Path(configured).resolve()
+    for folder in [Path.cwd(), *Path.cwd().parents, *Path(__file__).resolve().parents]:
+        if (folder / "include" / "jobs" / "daily-digest.yaml").is_file():
+            return folder
+    raise SystemExit(
+        "agentjobs: cannot find include/jobs/daily-digest.yaml; run from the project folder "
+        "or set AGENTJOBS_PROJECT_DIR"
+    )
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="agentjobs", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    digest = commands.add_parser("digest", help="run the daily digest once and show it")
+    digest.add_argument("--repo", action="append", default=[], metavar="PATH", help="local git repository")
+    digest.add_argument(
+        "--github", action="append", default=[], metavar="OWNER/NAME", help="GitHub repository"
+    )
+    digest.add_argument("--feed", action="append", default=[], metavar="URL|PATH", help="RSS or Atom feed")
+    digest.add_argument("--date", type=date.fromisoformat, help="the day to digest (default: yesterday)")
+    digest.add_argument("--out", type=Path, default=Path("agentjobs-out"), help="output folder")
+    digest.add_argument("--timezone", help="time zone of the day (default: the job's)")
+    digest.add_argument("--max-iterations", type=int)
+    digest.add_argument("--max-tokens", type=int, help="total token budget")
+    digest.add_argument("--max-cost-usd", type=float)
+    digest.add_argument("--mode", choices=["structured", "loop"], help="default: the job's mode")
+    digest.add_argument("--verbose", action="store_true", help="show Airflow's own logs")
+    return parser.parse_args(argv)
+
+
+def prepare_environment(out: Path, project: Path, verbose: bool) -> None:
+    """Airflow reads its configuration at import: everything is set before the first import."""
+    home = out / ".airflow"
+    (home / "dags").mkdir(parents=True, exist_ok=True)
+    os.environ["AIRFLOW_HOME"] = str(home)
+    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(home / "dags")
+    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home / 'airflow.db'}"
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    os.environ["AGENTJOBS_ARTIFACT_BASE"] = str(out)
+    os.environ.setdefault("AGENTJOBS_SKILLS_DIR", str(project / "include" / "skills"))
+
+
+def endpoint_connection() -> dict[str, Any] | None:
+    """The LLM connection from OPENAI_* variables, or None when they are not set."""
+    base_url = os.environ.get("OPENAI_BASE_URL")
+    if not base_url:
+        return None
+    model = os.environ.get("AGENTJOBS_MODEL")
+    if not model:
+        raise SystemExit(
+            "agentjobs: OPENAI_BASE_URL is set but AGENTJOBS_MODEL is not; name the model to use"
+        )
+    extra: dict[str, Any] = {"model": model}
+    if os.environ.get("AGENTJOBS_PRICES"):
+        # USD per 1M tokens, e.g. {"*": {"input": 0.15, "output": 0.6}}: enables the cost cap.
+        extra["prices"] = json.loads(os.environ["AGENTJOBS_PRICES"])
+    return {
+        "conn_type": "agentjobs_llm",
+        "host": base_url,
+        "password": os.environ.get("OPENAI_API_KEY", ""),
+        "extra": extra,
+    }
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    conn_id: str
+    described: str
+    local: bool  # the embedded model: structured mode only
+    priced: bool  # a cost cap can be enforced
+
+
+@contextlib.contextmanager
+def model_endpoint() -> Iterator[Endpoint]:
+    """The model to use; starts and stops the local model when it is the one used."""
+    explicit = endpoint_connection()
+    if explicit is not None:
+        os.environ[f"AIRFLOW_CONN_{CLI_CONN_ID.upper()}"] = json.dumps(explicit)
+        described = f"{explicit['extra']['model']} at {explicit['host']}"
+        yield Endpoint(CLI_CONN_ID, described, local=False, priced="prices" in explicit["extra"])
+        return
+    defined = os.environ.get(f"AIRFLOW_CONN_{DEFAULT_CONN_ID.upper()}")
+    if defined:
+        priced = "prices" in defined  # the connection's own check still applies at run time
+        yield Endpoint(DEFAULT_CONN_ID, f"the {DEFAULT_CONN_ID} connection", local=False, priced=priced)
+        return
+    from agentjobs.local_model import running_local_model
+
+    print("agentjobs: starting the embedded local model (tiny: it shows the pipeline, not quality) …")
+    with running_local_model() as local:
+        conn = {
+            "conn_type": "agentjobs_llm",
+            "host": local.base_url,
+            "password": "local",
+            "extra": {
+                "model": local.model,
+                "timeout": local.options.request_timeout_s,
+                "structured_dialect": local.options.structured_dialect,
+                "max_tokens_per_call": local.options.max_tokens_per_call,
+                "prices": {"*": {"input": 0, "output": 0}},  # it runs on this machine
+            },
+        }
+        os.environ[f"AIRFLOW_CONN_{CLI_CONN_ID.upper()}"] = json.dumps(conn)
+        yield Endpoint(CLI_CONN_ID, f"the embedded local model {local.model}", local=True, priced=True)
+
+
+def build_spec(args: argparse.Namespace, project: Path, endpoint: Endpoint, day: date, tz: str) -> Any:
+    from agentjobs.jobs.factory import resolve_paths
+    from agentjobs.jobs.spec import load_spec
+    from agentjobs.sources.demo_feed import render_demo_feed
+
+    spec = resolve_paths(load_spec(project / "include" / "jobs" / "daily-digest.yaml"), project)
+    sources: dict[str, Any] = {}
+    if args.repo:
+        sources["git"] = {"repos": [str(Path(r).resolve()) for r in args.repo]}
+    if args.github:
+        sources["github"] = {"repos": args.github}
+    if args.feed:
+        sources["rss"] = {"feeds": [f if "://" in f else str(Path(f).resolve()) for f in args.feed]}
+    if not sources:
+        # The demo: this project's own history and the bundled feed, dated to the day asked for.
+        feed = args.out.resolve() / f"demo-feed-{day.isoformat()}.xml"
+        feed.write_text(render_demo_feed(day), encoding="utf-8")
+        sources = {"git": {"repos": [str(project)]}, "rss": {"feeds": [str(feed)]}}
+    if not endpoint.priced and args.max_cost_usd is None and spec.caps.max_cost_usd is not None:
+        print(
+            "agentjobs: no prices known for this endpoint, so no cost cap (set AGENTJOBS_PRICES to enable it)"
+        )
+        spec.caps.max_cost_usd = None
+    caps = spec.caps.model_copy(
+        update={
+            k: v
+            for k, v in {
+                "max_iterations": args.max_iterations,
+                "max_total_tokens": args.max_tokens,
+                "max_cost_usd": args.max_cost_usd,
+            }.items()
+            if v is not None
+        }
+    )
+    data = spec.model_dump()
+    data.update(
+        sources=sources,
+        caps=caps.model_dump(),
+        channels=[],  # the command shows the digest; delivery is the scheduled job's business
+        alert=None,
+        timezone=tz,
+        llm_conn_id=endpoint.conn_id,
+        model=None,
+        # The local model cannot call tools: it runs the skill's structured mode.
+        mode="structured" if endpoint.local else (args.mode or spec.mode),
+        ledger_conn_id=None,
+    )
+    return type(spec).model_validate(data)
+
+
+def run_digest(args: argparse.Namespace) -> int:
+    project = project_dir()
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    prepare_environment(out, project, args.verbose)
+
+    from agentjobs.jobs.spec import load_spec
+
+    tz = args.timezone or load_spec(project / "include" / "jobs" / "daily-digest.yaml").timezone
+    day = args.date or (datetime.now(ZoneInfo(tz)).date() - timedelta(days=1))
+    with model_endpoint() as endpoint:
+        spec = build_spec(args, project, endpoint, day, tz)
+        print(f"agentjobs: digesting {day} ({', '.join(spec.sources.names())}) with {endpoint.described}")
+        return _run(spec, day, tz, out)
+
+
+def _run(spec: Any, day: date, tz: str, out: Path) -> int:
+    from airflow.utils import db
+
+    from agentjobs.dag_test import run_dag_once
+    from agentjobs.jobs.factory import build_dag
+
+    db.initdb()
+    dag = build_dag(spec)
+    failures: list[str] = []
+
+    def remember(context: Any) -> None:
+        exc = context.get("exception")
+        failures.append(
+            f"{context['ti'].task_id}: {type(exc).__name__}: {exc}" if exc else context["ti"].task_id
+        )
+
+    for task in dag.tasks:
+        task.on_failure_callback = [remember]
+    logical = datetime.combine(day + timedelta(days=1), datetime.min.time(), ZoneInfo(tz)) + timedelta(
+        hours=3
+    )
+    run = run_dag_once(dag, logical_date=logical)
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    from agentjobs.agent.scrub import scrub
+    from agentjobs.jobs.period import job_dir, period_of_day
+
+    work_dir = job_dir(spec.dag_id, period_of_day(day, tz, spec.period_days))
+    if any(state != "success" for state in states.values()):
+        reason = failures[0] if failures else f"tasks did not succeed: {states}"
+        print(f"agentjobs: digest failed: {scrub(' '.join(reason.split()))[:500]}", file=sys.stderr)
+        print(f"agentjobs: transcript and snapshot in {work_dir}", file=sys.stderr)
+        return 1
+    digest = work_dir / "digest.md"
+    print(f"agentjobs: digest written to {digest}\n")
+    print(digest.read_text(encoding="utf-8"))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run_digest(args)
+    except KeyboardInterrupt:
+        print("agentjobs: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from agentjobs.agent.scrub import scrub
+
+        print(f"agentjobs: {type(exc).__name__}: {scrub(' '.join(str(exc).split()))[:500]}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""`agentjobs digest` as a user runs it: a subprocess, an output folder, one line on failure."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.fakes.model_server import error, respond
+from tests.jobs.test_digest_dag import make_repo, pick_first_refs
+
+
+def agentjobs(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AGENTJOBS", "OPENAI"))}
+    return subprocess.run(
+        [sys.executable, "-m", "agentjobs.cli", *args],
+        env={**clean, "AGENTJOBS_PROJECT_DIR": str(REPO), **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def endpoint(model_server) -> dict[str, str]:
+    model_server.default_step = respond(pick_first_refs)
+    return {
+        "OPENAI_BASE_URL": model_server.base_url,
+        "OPENAI_API_KEY": "sk-cli",
+        "AGENTJOBS_MODEL": "scripted",
+    }
+
+
+def test_digest_of_a_local_repo_and_feed_against_an_openai_compatible_endpoint(endpoint, tmp_path):
+    repo = make_repo(tmp_path / "repo", [("2026-11-24T09:00:00+00:00", "Teach the digest to count")])
+    feed = tmp_path / "feed.xml"
+    from datetime import date
+
+    from agentjobs.sources.demo_feed import render_demo_feed
+
+    feed.write_text(render_demo_feed(date(2026, 11, 24)))
+    out = tmp_path / "out"
+    result = agentjobs(
+        "digest",
+        "--repo",
+        str(repo),
+        "--feed",
+        str(feed),
+        "--date",
+        "2026-11-24",
+        "--timezone",
+        "UTC",
+        "--out",
+        str(out),
+        env=endpoint,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    digest = out / "daily_digest" / "2026-11-24" / "digest.md"
+    assert f"digest written to {digest}" in result.stdout
+    assert "Teach the digest to count" in result.stdout  # it shows the digest
+    assert digest.read_text() in result.stdout
+    assert (digest.parent / "transcript.jsonl").is_file() and (
+        digest.parent / "sources" / "git.json"
+    ).is_file()
+
+
+def test_a_failure_exits_non_zero_with_the_reason_on_one_line(model_server, endpoint, tmp_path):
+    model_server.default_step = error(401, "invalid api key")
+    out = tmp_path / "out"
+    result = agentjobs(
+        "digest",
+        "--date",
+        "2026-11-24",
+        "--timezone",
+        "UTC",
+        "--out",
+        str(out),
+        "--max-iterations",
+        "3",
+        env=endpoint,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    failure = [line for line in result.stderr.splitlines() if line.startswith("agentjobs: digest failed")]
+    assert len(failure) == 1
+    assert "summarize" in failure[0] and "HTTP 401" in failure[0]
+    assert "sk-cli" not in result.stderr + result.stdout
+
+
+def test_an_exhausted_budget_names_the_cap(model_server, endpoint, tmp_path):
+    from tests.fakes.model_server import reply
+
+    model_server.default_step = reply("not json at all")  # every answer breaks the contract
+    result = agentjobs(
+        "digest",
+        "--date",
+        "2026-11-24",
+        "--timezone",
+        "UTC",
+        "--out",
+        str(tmp_path / "out"),
+        "--max-iterations",
+        "1",
+        env=endpoint,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    assert "max_iterations limit 1" in result.stderr
