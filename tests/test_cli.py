@@ -113,3 +113,26 @@ def test_an_exhausted_budget_names_the_cap(model_server, endpoint, tmp_path):
     )
     assert result.returncode == 1
     assert "max_iterations limit 1" in result.stderr
+
+
+@pytest.mark.slow
+def test_digest_on_the_embedded_local_model(tmp_path):
+    """The README's first command in miniature: no API key, no server started by hand."""
+    from agentjobs.local_model import LocalModelUnavailable, llama_server_binary, model_file
+
+    try:
+        llama_server_binary()
+        model_file()
+    except LocalModelUnavailable as exc:
+        if os.environ.get("AGENTJOBS_REQUIRE_SERVICES") == "1":
+            raise
+        pytest.skip(f"the [local] extra is not installed: {exc}")
+    out = tmp_path / "out"
+    result = agentjobs("digest", "--date", "2026-11-24", "--out", str(out), env={}, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "with the embedded local model" in result.stdout
+    digest = next(out.glob("daily_digest/2026-11-24/digest.md"))
+    text = digest.read_text()
+    assert text in result.stdout
+    # Whatever the tiny model picked, it could only pick real items: the validate task passed.
+    assert "## Tech highlights" in text and "https://example.org/" in text

@@ -20,7 +20,7 @@ SECTION_COMMITS = "## Commits"
 SECTION_HIGHLIGHTS = "## Tech highlights"
 SECTION_ACTIONS = "## Action items (if any)"
 NO_ACTIONS = "None today."
-TAKEAWAY_MAX = 140
+TAKEAWAY_MAX = 120
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,9 @@ def structured_prompt(snapshot: Snapshot, period: Period, highlights_max: int) -
     lines = [
         f"Pick up to {highlights_max} items from the data below worth a team's attention on "
         f"{period.key}, each with a one-line takeaway, and any item that needs someone to act.",
-        'Example: {"highlights": [{"ref": "<url from the data>", "takeaway": "Why it matters, in one line"}],'
-        ' "action_items": []}',
+        # A concrete example: small models copy a placeholder like "why it matters" verbatim.
+        'Example: {"highlights": [{"ref": "https://example.com/post", "takeaway": "Retries now back off '
+        'exponentially, so flaky APIs stop paging on-call"}], "action_items": []}',
         "<data>",
     ]
     for c in candidates(snapshot):
