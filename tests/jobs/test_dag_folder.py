@@ -26,7 +26,14 @@ def test_the_shipped_jobs_parse_into_dags(airflow_db):
     assert [t.task_id for t in digest.topological_sort()][:3] == ["fetch_git", "fetch_github", "fetch_rss"]
     assert {t.task_id for t in digest.tasks} >= {"summarize", "validate", "deliver_email_0", "deliver_s3_2"}
     assert digest.max_active_runs == 1 and digest.catchup is True
-    assert set(digest.params.keys()) == {"force_redeliver", "refetch"}
+    assert set(digest.params.keys()) == {
+        "force_redeliver",
+        "refetch",
+        "max_iterations",
+        "max_total_tokens",
+        "max_cost_usd",
+    }
+    assert digest.params["max_iterations"] == 40 and digest.params["max_cost_usd"] == 0.5
     assert (digest.timetable.expression, str(digest.timetable.timezone)) == ("0 3 * * *", "Europe/Berlin")
     newsletter = bag.get_dag("weekly_newsletter")
     assert {t.task_id for t in newsletter.tasks} == {"fetch_rss", "summarize", "validate", "deliver_email_0"}

@@ -124,3 +124,21 @@ def test_an_invented_link_is_a_contract_failure(llm_conn, model_server, smtp_ser
     assert states(run)["validate"] == "failed"
     (mail,) = smtp_server.messages
     assert "ContractViolation" in mail.content.decode() and "invented" in mail.content.decode()
+
+
+def test_caps_come_from_the_dag_params_of_the_triggered_run(llm_conn, model_server, tmp_path):
+    from agentjobs.jobs.factory import build_dag
+    from tests.fakes.model_server import respond
+
+    model_server.default_step = respond(pick_first_refs)  # 400 prompt + 60 completion tokens
+    repo = make_repo(tmp_path / "repo", [("2026-11-24T09:00:00+00:00", "One change")])
+    feed = tmp_path / "feed.xml"
+    from agentjobs.sources.demo_feed import render_demo_feed
+
+    feed.write_text(render_demo_feed(LOGICAL.date() - timedelta(days=1)))
+    spec = spec_for(llm_conn, {"git": {"repos": [str(repo)]}, "rss": {"feeds": [str(feed)]}})
+    run = run_dag(build_dag(spec), logical_date=LOGICAL, run_conf={"max_total_tokens": 300})
+    assert states(run)["summarize"] == "failed"
+    failure = xcom(run, "summarize", key="usage")
+    assert "max_total_tokens limit 300, used 460" in failure["error"]
+    assert model_server.requests[0].body["max_tokens"] == 300  # clamped to the Param's budget

@@ -81,6 +81,10 @@ def build_dag(spec: JobSpec) -> DAG:
         params={
             "force_redeliver": Param(False, type="boolean", description="Deliver again even if delivered."),
             "refetch": Param(False, type="boolean", description="Fetch the sources again, not the snapshot."),
+            # The agent's caps, overridable per triggered run; the spec gives the defaults.
+            "max_iterations": Param(spec.caps.max_iterations, type="integer", minimum=1),
+            "max_total_tokens": Param(spec.caps.max_total_tokens, type=["null", "integer"], minimum=1),
+            "max_cost_usd": Param(spec.caps.max_cost_usd, type=["null", "number"], exclusiveMinimum=0),
         },
         tags=["agentjobs", *spec.tags],
     ) as dag:

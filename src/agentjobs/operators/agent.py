@@ -115,11 +115,22 @@ class AgentOperator(BaseOperator):
         self.allow_empty = allow_empty
 
     def budget(self) -> Budget:
+        """The caps as rendered: templated values arrive as strings, and "None" means no cap."""
+
+        def number(value: Any, kind: type) -> Any:
+            if value is None or (isinstance(value, str) and value.strip() in ("", "None", "null")):
+                return None
+            try:
+                return kind(float(value)) if kind is int else kind(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"a cap must be a number or None, got {value!r}") from None
+
+        iterations = number(self.max_iterations, int)
         return Budget(
-            max_iterations=int(self.max_iterations),
-            max_total_tokens=int(self.max_total_tokens) if self.max_total_tokens not in (None, "") else None,
-            max_cost_usd=float(self.max_cost_usd) if self.max_cost_usd not in (None, "") else None,
-            timeout_s=float(self.timeout_s) if self.timeout_s not in (None, "") else None,
+            max_iterations=40 if iterations is None else iterations,
+            max_total_tokens=number(self.max_total_tokens, int),
+            max_cost_usd=number(self.max_cost_usd, float),
+            timeout_s=number(self.timeout_s, float),
         )
 
     def prepare(self, context: Any, skill: Skill, work_dir: Path) -> RunPlan:

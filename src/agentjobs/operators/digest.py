@@ -28,8 +28,10 @@ class DigestAgentOperator(AgentOperator):
         kwargs.setdefault("llm_conn_id", spec.llm_conn_id)
         kwargs.setdefault("model", spec.model)
         kwargs.setdefault("allow_empty", spec.allow_empty)
-        for name in ("max_iterations", "max_total_tokens", "max_cost_usd", "timeout_s"):
-            kwargs.setdefault(name, getattr(caps, name))
+        # Caps come from the DAG's Params (defaults: the spec), so a triggered run may change them.
+        for name in ("max_iterations", "max_total_tokens", "max_cost_usd"):
+            kwargs.setdefault(name, "{{ params." + name + " }}")
+        kwargs.setdefault("timeout_s", caps.timeout_s)
         super().__init__(**kwargs)
         self.spec = spec
 
