@@ -95,7 +95,12 @@ def model_file(cache_dir: Path | None = None) -> Path:
         ) from exc
 
     root = _cache_root(cache_dir)
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # e.g. a worker whose HOME is read-only
+        raise LocalModelUnavailable(
+            f"cannot create the model cache {root} ({exc}); set AGENTJOBS_CACHE to a writable directory"
+        ) from exc
     target = root / weights.MODEL_NAME
     stamp = root / (weights.MODEL_NAME + ".verified")
     if _stamp_matches(target, stamp, weights.EXPECTED_SHA256):
@@ -329,7 +334,6 @@ def running_local_model(
         log.parent.mkdir(parents=True, exist_ok=True)
 
     server, port = _start(binary, weights, ctx_size, log, ready_timeout_s)
-    failed = True
     try:
         yield LocalModel(
             base_url=f"http://127.0.0.1:{port}/v1",
@@ -338,11 +342,11 @@ def running_local_model(
             pid=server.proc.pid,
             log_path=log,
         )
-        failed = False
     finally:
+        crashed = not server.alive()
         server.stop()
-        # A temporary log is kept only when something went wrong, for whoever reads the error.
-        if own_log and not failed:
+        # A temporary log is worth keeping only if the server died on its own: it says why.
+        if own_log and not crashed:
             log.unlink(missing_ok=True)
 
 

@@ -277,3 +277,29 @@ def test_structured_mode_repairs_invalid_json(model_server, tmp_path):
     result = run(make_agent(model_server, tmp_path), mode="structured")
     assert result.result.items == 4
     assert "items" in model_server.requests[1].body["messages"][-1]["content"]
+
+
+def test_replay_answers_the_same_request_without_calling_the_model(model_server, tmp_path):
+    from agentjobs.agent.replay import ReplayCache
+
+    cache = ReplayCache()
+    model_server.script(reply(GOOD, prompt_tokens=50, completion_tokens=5))
+    first = run(make_agent(model_server, tmp_path, replay=cache))
+    assert first.usage.iterations == 1 and len(cache.entries) == 1
+
+    again = make_agent(model_server, tmp_path, replay=cache)
+    result = run(again)
+    assert result.result == first.result
+    assert model_server.calls == 1  # answered from the cache
+    assert again.meter.usage.iterations == 0 and cache.replayed == 1  # and not counted again
+
+
+def test_a_changed_request_runs_live(model_server, tmp_path):
+    from agentjobs.agent.replay import ReplayCache
+
+    cache = ReplayCache()
+    model_server.default_step = reply(GOOD)
+    run(make_agent(model_server, tmp_path, replay=cache))
+    make_agent(model_server, tmp_path, replay=cache).run(system="sys", prompt="changed", result_model=Answer)
+    assert model_server.calls == 2
+    assert len(cache.entries) == 2

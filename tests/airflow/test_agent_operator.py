@@ -179,3 +179,60 @@ def test_execution_timeout_ends_a_hang_the_budget_does_not_cover(llm_conn, model
     run = run_dag(dag, logical_date=LOGICAL_DATE)
     assert task_state(run) == "failed"
     assert "Timeout" in xcom(run, "summarize", key="usage")["error"]
+
+
+def conversational_model(fail_on_call: int):
+    """A model that answers by the state of the conversation, as a real one would: a retry that
+    asks again from the start gets the same answers, and pays for them again."""
+    seen = {"calls": 0}
+
+    def answer(request):
+        seen["calls"] += 1
+        if seen["calls"] == fail_on_call:
+            return error(502, "bad gateway")
+        tool_results = [m for m in request.body["messages"] if m["role"] == "tool"]
+        if len(tool_results) == 0:
+            return tool_call("list_files", {}, prompt_tokens=100, completion_tokens=10)
+        if len(tool_results) == 1:
+            return tool_call("read_file", {"path": "notes.txt"}, prompt_tokens=120, completion_tokens=10)
+        return reply('RESULT: {"path": "answer.txt", "items": 1}', prompt_tokens=150, completion_tokens=5)
+
+    return answer
+
+
+def test_a_retry_replays_the_paid_calls_instead_of_calling_the_model_again(llm_conn, model_server, tmp_path):
+    from datetime import timedelta
+
+    from tests.fakes.model_server import respond
+
+    work = tmp_path / "agent_replay" / "2026-11-24"
+    work.mkdir(parents=True)
+    (work / "notes.txt").write_text("alpha")
+    model_server.default_step = respond(conversational_model(fail_on_call=3))
+    dag = build_dag("agent_replay", llm_conn, tmp_path, retries=1, retry_delay=timedelta(seconds=0))
+    run = run_dag(dag, logical_date=LOGICAL_DATE)
+    assert task_state(run) == "success"
+    # Try 1 made two paid calls and hit a 502; try 2 replayed both and made one new call
+    # (without the replay it would ask all three again: 6 calls).
+    assert model_server.calls == 4
+    usage = xcom(run, "summarize")["usage"]
+    assert usage["iterations"] == 3
+    assert usage["total_tokens"] == (100 + 10) + (120 + 10) + (150 + 5)  # each call counted once
+
+
+def test_replayed_calls_do_not_let_a_retry_pass_the_cap(llm_conn, model_server, tmp_path):
+    from datetime import timedelta
+
+    model_server.script(
+        tool_call("list_files", {}, prompt_tokens=100, completion_tokens=10),
+        error(500, "boom"),
+    )
+    model_server.default_step = tool_call("list_files", {}, prompt_tokens=100, completion_tokens=10)
+    dag = build_dag(
+        "agent_replay_cap", llm_conn, tmp_path, retries=1, retry_delay=timedelta(seconds=0), max_iterations=2
+    )
+    run = run_dag(dag, logical_date=LOGICAL_DATE)
+    assert task_state(run) == "failed"
+    # Try 2 replays call 1 (free), makes call 2 live, and then the cap of 2 stops it.
+    assert model_server.calls == 3
+    assert xcom(run, "summarize", key="usage")["usage"]["iterations"] == 2

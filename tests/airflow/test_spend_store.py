@@ -21,7 +21,7 @@ def context(store, try_number: int, max_tries: int, retries: int):
 def test_a_retry_resumes_the_spend_of_the_earlier_try():
     store = Store()
     SpendStore.from_context(context(store, 1, 2, 2)).save(Usage(iterations=3, total_tokens=90), 12.5)
-    usage, elapsed = SpendStore.from_context(context(store, 2, 2, 2)).load()
+    usage, elapsed, _ = SpendStore.from_context(context(store, 2, 2, 2)).load()
     assert (usage.iterations, usage.total_tokens, elapsed) == (3, 90, 12.5)
 
 
@@ -29,7 +29,7 @@ def test_a_clear_starts_a_fresh_budget():
     store = Store()
     SpendStore.from_context(context(store, 3, 2, 2)).save(Usage(iterations=40), 100.0)
     # Airflow's clear sets max_tries = try_number + retries: the next try belongs to a new epoch.
-    usage, elapsed = SpendStore.from_context(context(store, 4, 3 + 2, 2)).load()
+    usage, elapsed, _ = SpendStore.from_context(context(store, 4, 3 + 2, 2)).load()
     assert (usage.iterations, elapsed) == (0, 0.0)
 
 

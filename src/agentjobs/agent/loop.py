@@ -21,6 +21,7 @@ from agentjobs.agent.budget import BudgetMeter, Usage
 from agentjobs.agent.contract import parse_result_line, parse_structured
 from agentjobs.agent.errors import ContractViolation, TransientAgentError
 from agentjobs.agent.model_client import Completion, ModelClient
+from agentjobs.agent.replay import ReplayCache, fingerprint
 from agentjobs.agent.tools import ToolRegistry
 from agentjobs.agent.transcript import Transcript
 
@@ -50,6 +51,7 @@ class Agent:
     secrets: Iterable[str] = ()
     on_iteration: Callable[[Usage, Completion], None] | None = None
     tool_sequence: list[str] = field(default_factory=list)
+    replay: ReplayCache | None = None  # answers of an earlier try of the same task
 
     def run(
         self,
@@ -118,8 +120,17 @@ class Agent:
         tool_specs: list[dict[str, Any]] | None,
         response_format: dict[str, Any] | None,
     ) -> Completion:
-        self.meter.check_before_call()
         max_tokens = self.meter.clamp_max_tokens(self.client.options.max_tokens_per_call)
+        key = None
+        if self.replay is not None:
+            key = fingerprint(self.client.request_fingerprint_fields(messages, tool_specs, response_format))
+            kept = self.replay.get(key)
+            if kept is not None:
+                # Paid for and counted by the try that made it: no budget check, no new spend.
+                self.replay.replayed += 1
+                self.transcript.record("replayed", fingerprint=key, response=kept)
+                return self.client.from_raw(kept)
+        self.meter.check_before_call()
         remaining_s = self.meter.remaining_s()
         timeout_s = self.client.options.request_timeout_s
         if remaining_s is not None:
@@ -137,12 +148,19 @@ class Agent:
             self.meter.check_before_call()
             raise
         self.transcript.record("completion", max_tokens=max_tokens, response=completion.raw)
-        if completion.prompt_tokens is None or completion.completion_tokens is None:
-            self.meter.record_call_without_usage()
-        else:
-            self.meter.record(completion.prompt_tokens, completion.completion_tokens, completion.total_tokens)
-        if self.on_iteration is not None:
-            self.on_iteration(self.meter.usage, completion)
+        if self.replay is not None and key is not None:
+            self.replay.put(key, completion.raw)
+        try:
+            if completion.prompt_tokens is None or completion.completion_tokens is None:
+                self.meter.record_call_without_usage()
+            else:
+                self.meter.record(
+                    completion.prompt_tokens, completion.completion_tokens, completion.total_tokens
+                )
+        finally:
+            # Saved even when this reply crossed a cap: the spend is real either way.
+            if self.on_iteration is not None:
+                self.on_iteration(self.meter.usage, completion)
         return completion
 
     def _run_tools(self, completion: Completion, messages: list[dict[str, Any]]) -> None:

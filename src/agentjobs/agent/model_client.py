@@ -131,6 +131,27 @@ class ModelClient:
             raise TransientAgentError(f"malformed response from the model endpoint: {exc}") from exc
         return self._parse(response)
 
+    def request_fingerprint_fields(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        response_format: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        """What makes two calls the same call. Not max_tokens nor the timeout: both shrink with
+        the budget a retry starts from, and they bound an answer rather than change the question."""
+        return {
+            "model": self.model,
+            "messages": messages,
+            "tools": tools,
+            "response_format": response_format,
+        }
+
+    def from_raw(self, raw: dict[str, Any]) -> Completion:
+        """A Completion from a response kept earlier (see agentjobs.agent.replay)."""
+        from openai.types.chat import ChatCompletion
+
+        return self._parse(ChatCompletion.model_validate(raw))
+
     def _parse(self, response: Any) -> Completion:
         if not getattr(response, "choices", None):
             raise TransientAgentError("model endpoint returned no choices")

@@ -18,6 +18,7 @@ from agentjobs.agent.contract import result_instructions
 from agentjobs.agent.loop import Agent, AgentResult
 from agentjobs.agent.model_client import Completion, ModelClient
 from agentjobs.agent.permissions import PermissionEngine
+from agentjobs.agent.replay import ReplayCache
 from agentjobs.agent.skills import Skill, model_from_json_schema
 from agentjobs.agent.tools import Tool, ToolRegistry, builtin_tools
 from agentjobs.agent.transcript import Transcript
@@ -50,6 +51,7 @@ class SkillRun:
     # example with the snapshot's identifiers as an enum); None keeps the skill's own.
     mode: Literal["loop", "structured"] | None = None
     result_schema: dict[str, Any] | None = None
+    replay: ReplayCache | None = None
 
     @property
     def effective_mode(self) -> Literal["loop", "structured"]:
@@ -114,6 +116,7 @@ def run_skill(run: SkillRun, client: ModelClient, meter: BudgetMeter) -> AgentRe
             secrets=run.secrets,
             on_iteration=run.on_iteration,
             tool_sequence=run.tool_sequence,
+            replay=run.replay,
         )
         try:
             return agent.run(

@@ -8,7 +8,6 @@ the snapshot's URLs, so it cannot invent a link.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,10 +90,15 @@ def structured_prompt(snapshot: Snapshot, period: Period, highlights_max: int) -
         "<data>",
     ]
     for c in candidates(snapshot):
-        extra = f" | {c.context}" if c.context else ""
-        lines.append(f"- ref: {c.ref} | {c.kind} | {c.title}{extra}")
+        extra = f" | {_as_data(c.context)}" if c.context else ""
+        lines.append(f"- ref: {c.ref} | {c.kind} | {_as_data(c.title)}{extra}")
     lines.append("</data>")
     return "\n".join(lines)
+
+
+def _as_data(text: str) -> str:
+    """Source text cannot close the <data> block: its angle brackets become look-alikes."""
+    return text.replace("<", "\u2039").replace(">", "\u203a")  # single angle quotation marks
 
 
 def loop_prompt(period: Period, commits_cap: int, highlights_max: int) -> str:
@@ -150,7 +154,7 @@ def render_digest(
 
     highlights = picked(answer.get("highlights", []), "takeaway")
     actions = picked(answer.get("action_items", []), "action")
-    commits = sorted(snapshot.commits, key=lambda c: c.date)
+    commits = unique_commits(snapshot)
     lines = [f"# {title} — {period.key}", "", _summary_line(snapshot), ""]
     lines += [SECTION_COMMITS, "", *_commit_lines(commits, commits_cap)]
     lines += [SECTION_HIGHLIGHTS, "", *(highlights or ["Nothing stood out."]), ""]
@@ -162,9 +166,17 @@ def render_digest(
     return "\n".join(lines), items
 
 
+def unique_commits(snapshot: Snapshot) -> list[Commit]:
+    """Oldest first, each SHA once: a local clone and its GitHub repository report the same commits."""
+    seen: dict[str, Commit] = {}
+    for commit in sorted(snapshot.commits, key=lambda c: c.date):
+        seen.setdefault(commit.sha, commit)
+    return list(seen.values())
+
+
 def _summary_line(snapshot: Snapshot) -> str:
     counts = [
-        (len(snapshot.commits), "commit"),
+        (len(unique_commits(snapshot)), "commit"),
         (len(snapshot.pull_requests), "pull request event"),
         (len(snapshot.issues), "issue event"),
         (len(snapshot.releases), "release"),
@@ -172,7 +184,3 @@ def _summary_line(snapshot: Snapshot) -> str:
     ]
     parts = [f"{n} {word}{'s' if n != 1 else ''}" for n, word in counts if n]
     return "_" + (", ".join(parts) if parts else "No activity") + "._"
-
-
-def snapshot_json_for_prompt(snapshot: Snapshot) -> str:
-    return json.dumps(snapshot.model_dump(mode="json"), ensure_ascii=False)

@@ -15,7 +15,8 @@ from agentjobs.agent.errors import ContractViolation
 from agentjobs.jobs.digest import DIGEST_FILE, SECTION_ACTIONS, SECTION_COMMITS, SECTION_HIGHLIGHTS
 from agentjobs.sources.snapshot import Snapshot
 
-_URL = re.compile(r"https?://[^\s)<>\]\"']+")
+_URL = re.compile(r"https?://[^\s<>\]\"'`]+")
+_TRAILING = ".,;:!?*_"
 _MORE = re.compile(r"^\+(\d+) more commits?$")
 _COUNTED = (SECTION_COMMITS, SECTION_HIGHLIGHTS, SECTION_ACTIONS)
 
@@ -53,8 +54,7 @@ def check_digest(
     counted = sum(len(bullets(found.get(name, []))) for name in _COUNTED)
     if counted != result.get("items"):
         problems.append(f"RESULT says items={result.get('items')} but the digest has {counted} bullets")
-    known_urls = snapshot.urls()
-    invented = sorted({url.rstrip(".,;") for url in _URL.findall(markdown)} - known_urls)
+    invented = invented_urls(markdown, snapshot)
     if invented:
         problems.append(f"links not in the snapshot (invented?): {invented[:5]}")
     problems += _check_commits(found.get(SECTION_COMMITS, []), snapshot, commits_cap)
@@ -63,6 +63,24 @@ def check_digest(
     if problems:
         raise ContractViolation("digest.md breaks the contract: " + "; ".join(problems))
     return markdown
+
+
+def invented_urls(markdown: str, snapshot: Snapshot) -> list[str]:
+    """URLs in the digest that appear nowhere in the snapshot (links, subjects, notes, summaries)."""
+    known = snapshot.urls() | {_trim(u) for u in _URL.findall(snapshot.model_dump_json())}
+    invented: set[str] = set()
+    for raw in _URL.findall(markdown):
+        url = _trim(raw)
+        # A markdown "(url)" wraps the link in a parenthesis that may or may not belong to it.
+        while url not in known and url.endswith(")"):
+            url = _trim(url[:-1])
+        if url not in known:
+            invented.add(_trim(raw))
+    return sorted(invented)
+
+
+def _trim(url: str) -> str:
+    return url.rstrip(_TRAILING)
 
 
 def _check_commits(lines: list[str], snapshot: Snapshot, cap: int) -> list[str]:

@@ -15,6 +15,7 @@ from agentjobs.agent.budget import Budget, BudgetMeter, Prices, Usage
 from agentjobs.agent.contract import parse_result_dict
 from agentjobs.agent.errors import ContractViolation, PermanentAgentError
 from agentjobs.agent.model_client import Completion
+from agentjobs.agent.replay import ReplayCache
 from agentjobs.agent.runner import SkillRun, run_skill
 from agentjobs.agent.scrub import scrub
 from agentjobs.agent.skills import Skill, load_skill
@@ -154,14 +155,19 @@ class AgentOperator(BaseOperator):
         _check_caps_enforceable(budget, settings.options.reports_usage, prices is not None, client.model)
 
         spend = SpendStore.from_context(context)
-        spent, elapsed_before = spend.load()
+        spent, elapsed_before, kept_calls = spend.load()
         if spent.iterations:
-            self.log.info("Resuming the budget of earlier tries: %s", spent.as_dict())
+            self.log.info(
+                "Resuming the budget of earlier tries: %s; %d model answer(s) kept for replay",
+                spent.as_dict(),
+                len(kept_calls),
+            )
+        replay = ReplayCache(kept_calls)
         meter = BudgetMeter(budget, prices or Prices(), usage=spent, elapsed_before_s=elapsed_before)
         secrets = [settings.api_key] if settings.api_key != "not-needed" else []
 
         def on_iteration(usage: Usage, completion: Completion) -> None:
-            spend.save(usage, meter.elapsed_s)
+            spend.save(usage, meter.elapsed_s, replay.entries)
             self.log.info(
                 "iteration %d/%d: %d tokens so far (limit %s), $%.4f (limit %s), %s",
                 usage.iterations,
@@ -185,6 +191,7 @@ class AgentOperator(BaseOperator):
             on_iteration=on_iteration,
             mode=plan.mode,
             result_schema=plan.result_schema,
+            replay=replay,
         )
         payload: dict[str, Any] = {
             "result": None,
@@ -210,8 +217,12 @@ class AgentOperator(BaseOperator):
             context["ti"].xcom_push(key="usage", value=payload)
             raise
         finally:
-            spend.save(meter.usage, meter.elapsed_s)
+            spend.save(meter.usage, meter.elapsed_s, replay.entries)
             client.close()
+            if replay.replayed:
+                self.log.info(
+                    "Replayed %d model call(s) of earlier tries without calling the model", replay.replayed
+                )
             log_run_summary(self.log, budget, meter, run.tool_sequence)
         payload.update(result=result, usage=meter.usage.as_dict())
         context["ti"].xcom_push(key="usage", value=payload["usage"])

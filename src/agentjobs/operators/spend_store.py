@@ -1,10 +1,14 @@
-"""What a task instance has spent across its tries, kept in Airflow's task state store.
+"""What a task instance has spent across its tries, and the model answers it paid for,
+kept in Airflow's task state store.
 
 The budget bounds the whole task instance: a retry starts from what the failed tries
 spent. A clear from the UI starts a fresh budget: Airflow sets `max_tries` to
 `try_number + retries` on a clear, so `max_tries - retries + 1` (the first try of the
 current clear, the same sum Airflow uses for reschedules) names a "budget epoch", and
 spend saved under another epoch is ignored.
+
+Spend and answers are saved under one key, in one write, after every model call: a worker
+killed between two writes could otherwise leave an answer replayed without its cost.
 """
 
 from __future__ import annotations
@@ -50,12 +54,18 @@ class SpendStore:
             store = _MemoryStore()
         return cls(store=store, epoch=epoch)
 
-    def load(self) -> tuple[Usage, float]:
-        """Spend and wall time of earlier tries in this epoch (zero after a clear)."""
+    def load(self) -> tuple[Usage, float, dict[str, Any]]:
+        """Spend, wall time and model answers of earlier tries in this epoch (none after a clear)."""
         saved = self.store.get(SPEND_KEY)
         if not isinstance(saved, dict) or saved.get("epoch") != self.epoch:
-            return Usage(), 0.0
-        return Usage.from_dict(saved.get("usage")), float(saved.get("elapsed_s", 0.0))
+            return Usage(), 0.0, {}
+        calls = saved.get("calls")
+        return (
+            Usage.from_dict(saved.get("usage")),
+            float(saved.get("elapsed_s", 0.0)),
+            dict(calls) if isinstance(calls, dict) else {},
+        )
 
-    def save(self, usage: Usage, elapsed_s: float) -> None:
-        self.store.set(SPEND_KEY, {"epoch": self.epoch, "usage": usage.as_dict(), "elapsed_s": elapsed_s})
+    def save(self, usage: Usage, elapsed_s: float, calls: dict[str, Any] | None = None) -> None:
+        value = {"epoch": self.epoch, "usage": usage.as_dict(), "elapsed_s": elapsed_s, "calls": calls or {}}
+        self.store.set(SPEND_KEY, value)
