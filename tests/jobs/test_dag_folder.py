@@ -65,3 +65,17 @@ def test_a_bad_spec_fails_parsing_naming_the_file_and_field(airflow_db, tmp_path
     assert bag.dag_ids == []
     (error,) = bag.import_errors.values()
     assert "daily-digest.yaml" in error and message in error
+
+
+def test_the_digest_declares_its_deadline_and_llm_pool(airflow_db):
+    from airflow.sdk import AsyncCallback
+
+    digest = dagbag(REPO / "dags").get_dag("daily_digest")
+    (alert,) = digest.deadline if isinstance(digest.deadline, list) else [digest.deadline]
+    assert alert.interval.total_seconds() == 90 * 60
+    assert type(alert.reference).__name__ == "DagRunQueuedAtDeadline"
+    assert isinstance(alert.callback, AsyncCallback)
+    assert alert.callback.path == "agentjobs.notifications.alert.JobAlertNotifier"
+    assert alert.callback.kwargs["kind"] == "deadline"
+    assert digest.get_task("summarize").pool == "agentjobs_llm"
+    assert digest.get_task("validate").pool == "default_pool"

@@ -61,6 +61,33 @@ def alert_callbacks(spec: JobSpec) -> list[Any]:
     ]
 
 
+def deadline_alert(spec: JobSpec) -> Any:
+    """The DAG's deadline: finished within `deadline_minutes` of being queued, or an alert.
+
+    DAGRUN_QUEUED_AT (not the logical date) so manual and backfill runs are watched too. The
+    callback is our notifier by dotted path: the triggerer imports it from the installed package.
+    """
+    if spec.deadline_minutes is None or spec.alert is None:
+        return None
+    from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+
+    alert = spec.alert
+    kwargs = {
+        "channel_type": alert.type,
+        "conn_id": alert.conn_id,
+        "slack_channel": getattr(alert, "channel", None),
+        "to": list(getattr(alert, "to", ())),
+        "job_title": spec.title,
+        "kind": "deadline",
+        "late_after": f"within {spec.deadline_minutes} minutes of being queued",
+    }
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(minutes=spec.deadline_minutes),
+        callback=AsyncCallback("agentjobs.notifications.alert.JobAlertNotifier", kwargs=kwargs),
+    )
+
+
 def build_dag(spec: JobSpec) -> DAG:
     from agentjobs.operators.deliver import DeliverOperator
     from agentjobs.operators.digest import DigestAgentOperator
@@ -87,12 +114,16 @@ def build_dag(spec: JobSpec) -> DAG:
             "max_cost_usd": Param(spec.caps.max_cost_usd, type=["null", "number"], exclusiveMinimum=0),
         },
         tags=["agentjobs", *spec.tags],
+        deadline=deadline_alert(spec),
     ) as dag:
         fetches = [
             FetchSourceOperator(task_id=f"fetch_{name}", source=name, spec=spec)
             for name in spec.sources.names()
         ]
-        summarize = DigestAgentOperator(task_id="summarize", spec=spec)
+        # The pool caps concurrent LLM calls across all jobs (a 30-day backfill included).
+        summarize = DigestAgentOperator(
+            task_id="summarize", spec=spec, **({"pool": spec.pool} if spec.pool else {})
+        )
         validate = ValidateDigestOperator(task_id="validate", spec=spec)
         delivers = [
             DeliverOperator(task_id=f"deliver_{channel.type}_{i}", spec=spec, channel=channel)

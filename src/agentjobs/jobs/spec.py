@@ -103,6 +103,9 @@ class JobSpec(BaseModel):
     channels: list[Channel] = Field(default_factory=list)
     ledger_conn_id: str | None = None  # None: a SQLite file in $AIRFLOW_HOME
     alert: EmailChannel | SlackChannel | None = Field(None, discriminator="type")  # where failures go
+    # A run not finished this many minutes after it was queued pages the alert channel.
+    deadline_minutes: int | None = Field(None, gt=0)
+    pool: str | None = None  # e.g. "agentjobs_llm": caps LLM concurrency across jobs (create the pool first)
     tags: list[str] = Field(default_factory=list)
 
     @field_validator("timezone")

@@ -1,12 +1,15 @@
-"""JobAlertNotifier: one alert for a failed task, through the job's alert channel.
+"""JobAlertNotifier: one alert through the job's alert channel, for a failure or a late run.
 
-It is a `BaseNotifier`, so it serves as a task's `on_failure_callback`. The text names
-the job, the logical date, the task and the reason, and is scrubbed of secrets first:
+It is a `BaseNotifier` with both `notify` and `async_notify`, so the same class serves a
+task's `on_failure_callback` (in the worker) and a DAG's deadline callback (in the
+triggerer, which imports it from this installed package by its dotted path). The text
+names the job, the logical date and the reason, and is scrubbed of secrets first:
 exception messages can quote model replies, tool output or connection URIs.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,8 +20,15 @@ from agentjobs.agent.scrub import scrub
 REASON_CHARS = 600
 
 
+def _field(obj: Any, name: str) -> Any:
+    """Deadline callbacks get plain dicts; task callbacks get objects."""
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
 class JobAlertNotifier(BaseNotifier):
-    """Send `"<job> <logical date>: task <id> failed: <reason>"` by Slack or email."""
+    """Send `"<job> <logical date>: <what went wrong>"` by Slack or email."""
 
     def __init__(
         self,
@@ -28,41 +38,52 @@ class JobAlertNotifier(BaseNotifier):
         slack_channel: str | None = None,
         to: Sequence[str] = (),
         job_title: str = "",
+        kind: str = "failure",
+        late_after: str = "",
+        context: Any = None,
     ) -> None:
-        super().__init__()
+        super().__init__(context)
         if channel_type not in ("slack", "email"):
             raise ValueError(f"alert channel type must be 'slack' or 'email', got {channel_type!r}")
         if channel_type == "email" and not to:
             raise ValueError("an email alert needs at least one recipient in `to`")
+        if kind not in ("failure", "deadline"):
+            raise ValueError(f"alert kind must be 'failure' or 'deadline', got {kind!r}")
         self.channel_type = channel_type
         self.conn_id = conn_id
         self.slack_channel = slack_channel
         self.to = list(to)
         self.job_title = job_title
+        self.kind = kind
+        self.late_after = late_after
 
     def message(self, context: Any) -> tuple[str, str]:
         """(subject, body) of the alert, scrubbed."""
         ti = context.get("ti")
         dag_run = context.get("dag_run")
-        job = getattr(dag_run, "dag_id", None) or getattr(ti, "dag_id", "?")
-        when = context.get("logical_date") or getattr(dag_run, "run_after", None)
-        day = when.isoformat() if when is not None else "?"
-        task = getattr(ti, "task_id", "?")
+        job = _field(dag_run, "dag_id") or _field(ti, "dag_id") or "?"
+        when = context.get("logical_date") or _field(dag_run, "logical_date") or _field(dag_run, "run_after")
+        day = when.isoformat() if hasattr(when, "isoformat") else str(when or "?")
+        run_id = _field(dag_run, "run_id") or "?"
+        title = self.job_title or job
+        if self.kind == "deadline":
+            subject = f"[agentjobs] {job} {day}: late"
+            body = f"{title}: the run for {day} has not finished {self.late_after}.\nRun: {run_id}"
+            return scrub(subject), scrub(body)
+        task = _field(ti, "task_id") or "?"
         exc = context.get("exception")
         reason = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else str(exc or "unknown")
         reason = scrub(reason)
         if len(reason) > REASON_CHARS:
             reason = reason[: REASON_CHARS - 1] + "…"
-        subject = scrub(f"[agentjobs] {job} {day}: {task} failed")
-        body = scrub(
-            f"{self.job_title or job}: run for {day} failed at task `{task}` "
-            f"(try {getattr(ti, 'try_number', '?')}).\nReason: {reason}\n"
-            f"Run: {getattr(dag_run, 'run_id', '?')}"
+        subject = f"[agentjobs] {job} {day}: {task} failed"
+        body = (
+            f"{title}: run for {day} failed at task `{task}` (try {_field(ti, 'try_number') or '?'}).\n"
+            f"Reason: {reason}\nRun: {run_id}"
         )
-        return subject, body
+        return scrub(subject), scrub(body)
 
-    def notify(self, context: Any) -> None:
-        subject, body = self.message(context)
+    def send(self, subject: str, body: str) -> None:
         if self.channel_type == "email":
             from agentjobs.delivery import send_email
 
@@ -71,3 +92,10 @@ class JobAlertNotifier(BaseNotifier):
         from agentjobs.delivery import send_slack
 
         send_slack(slack_conn_id=self.conn_id, markdown=body, channel=self.slack_channel, title=subject)
+
+    def notify(self, context: Any) -> None:
+        self.send(*self.message(context))
+
+    async def async_notify(self, context: Any) -> None:
+        # The senders use the providers' synchronous hooks; keep the triggerer's loop free.
+        await asyncio.to_thread(self.send, *self.message(context))

@@ -1,0 +1,67 @@
+"""JobAlertNotifier: what an on-call person receives, and what they never receive."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+from agentjobs.notifications.alert import JobAlertNotifier
+
+SECRETS = [
+    "sk-proj-" + "a1B2c3D4" * 4,
+    "ghp_" + "Z9y8X7w6" * 4 + "ab12",
+    "xoxb-1234567890-0987654321-" + "q" * 24,
+    "AKIAIOSFODNN7EXAMPLE",
+]
+
+
+def text_of(envelope) -> str:
+    message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+    return message["Subject"] + "\n" + message.get_body(("plain",)).get_content()
+
+
+def notifier(smtp_server, **kwargs) -> JobAlertNotifier:
+    return JobAlertNotifier(
+        channel_type="email",
+        conn_id=smtp_server.conn_id,
+        to=["oncall@example.org"],
+        job_title="Daily digest",
+        **kwargs,
+    )
+
+
+def test_a_failure_alert_names_job_date_task_and_reason_and_no_secret(smtp_server):
+    planted = f"upstream said: {SECRETS[0]} / {SECRETS[1]} / {SECRETS[2]} / key {SECRETS[3]} / postgresql://bob:hunter22@db/x"
+    context = {
+        "ti": SimpleNamespace(dag_id="daily_digest", task_id="summarize", try_number=2),
+        "dag_run": SimpleNamespace(dag_id="daily_digest", run_id="scheduled__2026-11-25T02:00:00+00:00"),
+        "logical_date": datetime(2026, 11, 25, 2, 0, tzinfo=UTC),
+        "exception": RuntimeError(planted),
+    }
+    notifier(smtp_server).notify(context)
+    (mail,) = smtp_server.messages
+    text = text_of(mail)
+    assert "daily_digest" in text and "2026-11-25" in text and "summarize" in text and "RuntimeError" in text
+    for secret in [*SECRETS, "hunter22"]:
+        assert secret not in text
+
+
+def test_a_deadline_alert_runs_in_the_triggerer_as_an_awaitable(smtp_server):
+    # The triggerer instantiates the class with its kwargs and the context, then awaits it.
+    context = {
+        "dag_run": {"dag_id": "daily_digest", "run_id": "manual__x", "logical_date": "2026-11-25T02:00:00"}
+    }
+    late = notifier(
+        smtp_server, kind="deadline", late_after="within 90 minutes of being queued", context=context
+    )
+    asyncio.run(_await(late))
+    (mail,) = smtp_server.messages
+    text = text_of(mail)
+    assert "late" in text and "within 90 minutes" in text and "daily_digest" in text
+
+
+async def _await(awaitable) -> None:
+    await awaitable
