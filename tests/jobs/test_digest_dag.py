@@ -150,6 +150,9 @@ def test_the_digest_is_fetched_summarized_validated_and_delivered_once(
     run = rerun(dag, run_conf={"force_redeliver": True})
     assert set(states(run).values()) == {"success"}
     assert len(smtp_server.messages) == 2
+    # On Slack the re-delivery edits the message it posted, by its ts, rather than posting again.
+    assert len(slack_server.server.calls("/api/chat.postMessage")) == 1
+    (update,) = slack_server.server.calls("/api/chat.update")
     from agentjobs.delivery import DeliveryLedger
 
     history = DeliveryLedger.from_conn_id("ledger_test").history(job=job.dag_id, logical_date="2026-11-24")
@@ -161,3 +164,5 @@ def test_the_digest_is_fetched_summarized_validated_and_delivered_once(
         ("slack", 1, False),
         ("slack", 2, True),
     ]
+    first_post = next(r for r in history if r.channel == "slack" and r.attempt == 1)
+    assert update.params["ts"] == first_post.receipt["ts"] and update.params["channel"] == "C0DIGEST"

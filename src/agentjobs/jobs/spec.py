@@ -68,6 +68,9 @@ class SlackChannel(BaseModel):
     type: Literal["slack"]
     conn_id: str = "slack_default"  # a `slack` (API token) or `slackwebhook` connection
     channel: str | None = None  # needed for `slack` API connections
+    # A forced re-delivery edits the message posted before (by its stored ts) instead of posting
+    # a second one; webhooks cannot edit, so there it always posts.
+    update_on_redeliver: bool = True
 
 
 class S3Channel(BaseModel):

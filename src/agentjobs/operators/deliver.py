@@ -52,21 +52,30 @@ class DeliverOperator(BaseOperator):
             )
         day = validated["day"]
         force = bool(context["params"].get("force_redeliver", False))
+        ledger = DeliveryLedger.from_conn_id(self.spec.ledger_conn_id)
+        target = channel_target(self.channel, self.spec.dag_id, day)
+        previous = None
+        if force and isinstance(self.channel, SlackChannel) and self.channel.update_on_redeliver:
+            previous = ledger.last_receipt(
+                job=self.spec.dag_id, logical_date=day, channel="slack", target=target
+            )
         outcome = deliver(
-            ledger=DeliveryLedger.from_conn_id(self.spec.ledger_conn_id),
+            ledger=ledger,
             job=self.spec.dag_id,
             logical_date=day,
             run_id=context["run_id"],
             channel=self.channel.type,
-            target=channel_target(self.channel, self.spec.dag_id, day),
+            target=target,
             artifact=artifact,
             force=force,
-            send=self._sender(artifact, day),
+            send=self._sender(artifact, day, previous),
         )
         self.log.info(outcome.message)
         return {"delivered": outcome.delivered, "attempt": outcome.attempt, "message": outcome.message}
 
-    def _sender(self, artifact: Path, day: str) -> Callable[[], dict[str, Any]]:
+    def _sender(
+        self, artifact: Path, day: str, previous: dict[str, Any] | None = None
+    ) -> Callable[[], dict[str, Any]]:
         channel, spec = self.channel, self.spec
         markdown = artifact.read_text(encoding="utf-8")
         if isinstance(channel, EmailChannel):
@@ -77,7 +86,11 @@ class DeliverOperator(BaseOperator):
         if isinstance(channel, SlackChannel):
             title = f"{spec.title} — {day}"
             return lambda: send_slack(
-                slack_conn_id=channel.conn_id, markdown=markdown, channel=channel.channel, title=title
+                slack_conn_id=channel.conn_id,
+                markdown=markdown,
+                channel=channel.channel,
+                title=title,
+                replace=previous,
             )
         assert isinstance(channel, S3Channel)
         return lambda: send_s3(
