@@ -21,7 +21,7 @@ def dagbag(folder: Path):
 def test_the_shipped_jobs_parse_into_dags(airflow_db):
     bag = dagbag(REPO / "dags")
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == {"daily_digest", "weekly_newsletter"}
+    assert set(bag.dag_ids) == {"daily_digest", "weekly_newsletter", "agentjobs_health"}
     digest = bag.get_dag("daily_digest")
     assert [t.task_id for t in digest.topological_sort()][:3] == ["fetch_git", "fetch_github", "fetch_rss"]
     assert {t.task_id for t in digest.tasks} >= {"summarize", "validate", "deliver_email_0", "deliver_s3_2"}

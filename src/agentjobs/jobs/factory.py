@@ -44,20 +44,24 @@ def resolve_paths(spec: JobSpec, base_dir: Path) -> JobSpec:
 
 
 def alert_callbacks(spec: JobSpec) -> list[Any]:
-    """The job's failure notifier, for every task (a task's final failure sends one alert)."""
+    """For every task: record its final failure in the job's run log, and send one alert."""
+    from agentjobs.jobs.health import RecordFailure
+
+    record = RecordFailure(spec.dag_id, spec.ledger_conn_id)
     if spec.alert is None:
-        return []
+        return [record]
     from agentjobs.notifications.alert import JobAlertNotifier
 
     alert = spec.alert
     return [
+        record,
         JobAlertNotifier(
             channel_type=alert.type,
             conn_id=alert.conn_id,
             slack_channel=getattr(alert, "channel", None),
             to=getattr(alert, "to", ()),
             job_title=spec.title,
-        )
+        ),
     ]
 
 
@@ -134,7 +138,32 @@ def build_dag(spec: JobSpec) -> DAG:
     return dag
 
 
+HEALTH_DAG_ID = "agentjobs_health"
+
+
+def health_dag(specs: list[JobSpec]) -> DAG:
+    """Hourly: alert on any job whose last success is older than 1.5 intervals, or that keeps failing."""
+    from agentjobs.operators.health import JobHealthOperator
+
+    with DAG(
+        dag_id=HEALTH_DAG_ID,
+        description="Alerts on jobs that stopped succeeding or keep failing",
+        schedule=CronTriggerTimetable("17 * * * *", timezone="UTC"),
+        start_date=datetime(2026, 1, 1, tzinfo=ZoneInfo("UTC")),
+        catchup=False,
+        max_active_runs=1,
+        default_args={"owner": "agentjobs", "retries": 1, "retry_delay": timedelta(minutes=5)},
+        tags=["agentjobs"],
+    ) as dag:
+        JobHealthOperator(task_id="check_jobs", specs=specs)
+    return dag
+
+
 def dags_from_folder(folder: Path) -> dict[str, DAG]:
-    """One DAG per spec in `folder`. A bad spec raises, so the DAG file shows an import error
-    naming the spec file and the field, rather than a job that silently vanished."""
-    return {spec.dag_id: build_dag(resolve_paths(spec, folder.parent.parent)) for spec in load_specs(folder)}
+    """One DAG per spec in `folder`, plus the health check. A bad spec raises, so the DAG file
+    shows an import error naming the spec file and the field, rather than a job that vanished."""
+    specs = [resolve_paths(spec, folder.parent.parent) for spec in load_specs(folder)]
+    dags = {spec.dag_id: build_dag(spec) for spec in specs}
+    if specs:
+        dags[HEALTH_DAG_ID] = health_dag(specs)
+    return dags

@@ -13,6 +13,7 @@ from airflow.sdk import Asset, BaseOperator
 
 from agentjobs.jobs.digest import DIGEST_FILE
 from agentjobs.jobs.digest_check import check_digest
+from agentjobs.jobs.health import JobRunLog
 from agentjobs.jobs.period import context_period, job_dir
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.sources.snapshot import Snapshot
@@ -58,4 +59,7 @@ class ValidateDigestOperator(BaseOperator):
             "artifact": validated["artifact"],
         }
         self.log.info("digest.md for %s is valid: %d items, sha256 %s", period.key, result["items"], sha256)
+        JobRunLog.from_conn_id(self.spec.ledger_conn_id).record(
+            self.spec.dag_id, context["run_id"], "success"
+        )
         return validated

@@ -1,0 +1,129 @@
+"""Job health: a job whose last success is too old, or that keeps failing, pages someone.
+
+Deadline alerts watch one run; this watches the job across runs. Each validated digest
+records a success and each failed task a failure (in the ledger's database, table
+`agentjobs_job_runs`); the `agentjobs_health` DAG checks every job hourly and alerts through
+the job's alert channel, at most once a day per job and problem (through the delivery ledger).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from agentjobs.jobs.spec import JobSpec
+
+TABLE_NAME = "agentjobs_job_runs"
+STALE_FACTOR = 1.5
+FAILURES_BEFORE_ALERT = 2
+
+_metadata = sa.MetaData()
+_runs = sa.Table(
+    TABLE_NAME,
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job", sa.String(250), nullable=False, index=True),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),  # success | failure
+    sa.Column("detail", sa.Text, nullable=False, default=""),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    job: str
+    kind: str  # "stale" | "failing"
+    message: str
+
+
+class JobRunLog:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        _metadata.create_all(engine, checkfirst=True)
+
+    @classmethod
+    def from_conn_id(cls, conn_id: str | None) -> JobRunLog:
+        from agentjobs.delivery import DeliveryLedger
+
+        return cls(DeliveryLedger.from_conn_id(conn_id).engine)
+
+    def record(
+        self, job: str, run_id: str, outcome: str, detail: str = "", at: datetime | None = None
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                _runs.insert().values(
+                    job=job, run_id=run_id, outcome=outcome, detail=detail[:2000], at=at or datetime.now(UTC)
+                )
+            )
+
+    def recent(self, job: str, limit: int = 50) -> list[dict[str, Any]]:
+        query = (
+            sa.select(_runs)
+            .where(_runs.c.job == job)
+            .order_by(_runs.c.at.desc(), _runs.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite drops the zone
+
+
+def job_interval(spec: JobSpec) -> timedelta:
+    """The time between two scheduled runs, from the cron expression in the job's time zone."""
+    from zoneinfo import ZoneInfo
+
+    from croniter import croniter
+
+    start = datetime.now(ZoneInfo(spec.timezone))
+    it = croniter(spec.schedule, start)
+    first = it.get_next(datetime)
+    return it.get_next(datetime) - first
+
+
+def check_job(spec: JobSpec, log: JobRunLog, now: datetime) -> list[Problem]:
+    runs = log.recent(spec.dag_id)
+    successes = [_aware(r["at"]) for r in runs if r["outcome"] == "success"]
+    last_success = max(successes) if successes else None
+    problems: list[Problem] = []
+    limit = job_interval(spec) * STALE_FACTOR
+    # A job that never succeeded is judged from its start date, so a new job is not stale at once.
+    since = last_success or datetime.combine(spec.start_date, datetime.min.time(), UTC)
+    if now - since > limit:
+        what = f"last succeeded {last_success:%Y-%m-%d %H:%M} UTC" if last_success else "has never succeeded"
+        problems.append(Problem(spec.dag_id, "stale", f"{spec.title} {what}, more than {limit} ago"))
+    failures = {
+        r["run_id"]
+        for r in runs
+        if r["outcome"] == "failure" and (not last_success or _aware(r["at"]) > last_success)
+    }
+    if len(failures) >= FAILURES_BEFORE_ALERT:
+        problems.append(
+            Problem(
+                spec.dag_id, "failing", f"{spec.title} failed in {len(failures)} runs since its last success"
+            )
+        )
+    return problems
+
+
+class RecordFailure:
+    """A task failure callback that writes the failure to the job's run log."""
+
+    def __init__(self, job: str, ledger_conn_id: str | None) -> None:
+        self.job = job
+        self.ledger_conn_id = ledger_conn_id
+
+    def __call__(self, context: Any) -> None:
+        from agentjobs.agent.scrub import scrub
+
+        exc = context.get("exception")
+        ti = context.get("ti")
+        detail = scrub(f"{getattr(ti, 'task_id', '?')}: {type(exc).__name__}: {exc}")
+        JobRunLog.from_conn_id(self.ledger_conn_id).record(self.job, context["run_id"], "failure", detail)

@@ -1,0 +1,96 @@
+"""Job health across runs: stale jobs and repeated failures page someone, once a day."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from agentjobs.jobs.health import JobRunLog, check_job, job_interval
+from agentjobs.jobs.spec import JobSpec
+from tests.airflow.conftest import run_dag, xcom
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def spec(**extra) -> JobSpec:
+    data = {
+        "dag_id": "team_digest",
+        "title": "Team digest",
+        "start_date": "2026-11-01",
+        "skill": "daily-digest",
+        "timezone": "UTC",
+        "sources": {"rss": {"feeds": ["feed.xml"]}},
+        **extra,
+    }
+    return JobSpec.model_validate(data)
+
+
+@pytest.fixture
+def log(tmp_path) -> JobRunLog:
+    return JobRunLog(sa.create_engine(f"sqlite:///{tmp_path / 'ledger.db'}"))
+
+
+def test_the_interval_comes_from_the_schedule():
+    assert job_interval(spec()) == timedelta(days=1)
+    assert job_interval(spec(schedule="0 6 * * 1")) == timedelta(days=7)
+
+
+def test_a_recent_success_is_healthy(log):
+    log.record("team_digest", "r1", "success", at=NOW - timedelta(hours=30))
+    assert check_job(spec(), log, NOW) == []
+
+
+def test_a_success_older_than_one_and_a_half_intervals_is_stale(log):
+    log.record("team_digest", "r1", "success", at=NOW - timedelta(hours=37))
+    (problem,) = check_job(spec(), log, NOW)
+    assert problem.kind == "stale" and "last succeeded 2026-11-23 23:00" in problem.message
+
+
+def test_a_job_that_never_succeeded_is_judged_from_its_start_date(log):
+    assert check_job(spec(start_date="2026-11-25"), log, NOW) == []
+    assert [p.kind for p in check_job(spec(start_date="2026-11-20"), log, NOW)] == ["stale"]
+
+
+def test_two_failed_runs_since_the_last_success_are_failing(log):
+    log.record("team_digest", "r1", "success", at=NOW - timedelta(hours=5))
+    log.record("team_digest", "r2", "failure", at=NOW - timedelta(hours=4))
+    assert check_job(spec(), log, NOW) == []
+    log.record("team_digest", "r2", "failure", at=NOW - timedelta(hours=4))  # two tasks of one run
+    assert check_job(spec(), log, NOW) == []
+    log.record("team_digest", "r3", "failure", at=NOW - timedelta(hours=3))
+    assert [p.kind for p in check_job(spec(), log, NOW)] == ["failing"]
+    log.record("team_digest", "r4", "success", at=NOW - timedelta(hours=1))
+    assert check_job(spec(), log, NOW) == []
+
+
+@pytest.mark.airflow
+def test_the_health_dag_alerts_once_a_day_per_problem(airflow_db, smtp_server, tmp_path, monkeypatch):
+    from agentjobs.jobs.factory import health_dag
+
+    ledger = tmp_path / "ledger.db"
+    monkeypatch.setenv("AIRFLOW_CONN_HEALTH_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(ledger)}))
+    alert = {"type": "email", "conn_id": smtp_server.conn_id, "to": ["oncall@example.org"]}
+    stale = spec(dag_id="stale_job", start_date="2026-01-01", alert=alert, ledger_conn_id="health_ledger")
+    quiet = spec(
+        dag_id="quiet_job", start_date="2026-01-01", ledger_conn_id="health_ledger"
+    )  # no alert channel
+    JobRunLog.from_conn_id("health_ledger").record("stale_job", "old", "success", at=NOW - timedelta(days=40))
+    dag = health_dag([stale, quiet])
+
+    run = run_dag(dag, logical_date=NOW)
+    found = {(p["job"], p["kind"]): p["alerted"] for p in xcom(run, "check_jobs")}
+    assert found == {("stale_job", "stale"): "alerted", ("quiet_job", "stale"): "no alert channel"}
+    (mail,) = smtp_server.messages
+    assert b"stale_job" in mail.content
+
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        session.query(DagRun).filter(DagRun.dag_id == dag.dag_id).delete()
+    run = run_dag(dag, logical_date=NOW + timedelta(hours=1))
+    assert xcom(run, "check_jobs")[0]["alerted"] == "already alerted today"
+    assert len(smtp_server.messages) == 1
