@@ -78,8 +78,9 @@ class SourceNote(_Item):
     problem: str
 
 
-class SourceSnapshot(_Item):
-    source: str  # "git", "github", "rss"
+class _Activity(_Item):
+    """What happened in one interval; a source's part, or all of it merged."""
+
     interval_start: datetime
     interval_end: datetime
     commits: list[Commit] = Field(default_factory=list)
@@ -88,6 +89,10 @@ class SourceSnapshot(_Item):
     releases: list[Release] = Field(default_factory=list)
     entries: list[FeedEntry] = Field(default_factory=list)
     notes: list[SourceNote] = Field(default_factory=list)
+
+
+class SourceSnapshot(_Activity):
+    source: str  # "git", "github", "rss"
 
     def write(self, work_dir: Path) -> Path:
         """Write atomically to `<work_dir>/sources/<source>.json`, so no reader sees half a file."""
@@ -100,17 +105,8 @@ class SourceSnapshot(_Item):
         return target
 
 
-class Snapshot(_Item):
+class Snapshot(_Activity):
     """All sources of one run, merged."""
-
-    interval_start: datetime
-    interval_end: datetime
-    commits: list[Commit] = Field(default_factory=list)
-    pull_requests: list[PullRequest] = Field(default_factory=list)
-    issues: list[Issue] = Field(default_factory=list)
-    releases: list[Release] = Field(default_factory=list)
-    entries: list[FeedEntry] = Field(default_factory=list)
-    notes: list[SourceNote] = Field(default_factory=list)
 
     @classmethod
     def load(cls, work_dir: Path) -> Snapshot:
