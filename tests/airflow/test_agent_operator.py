@@ -236,3 +236,33 @@ def test_replayed_calls_do_not_let_a_retry_pass_the_cap(llm_conn, model_server, 
     # Try 2 replays call 1 (free), makes call 2 live, and then the cap of 2 stops it.
     assert model_server.calls == 3
     assert xcom(run, "summarize", key="usage")["usage"]["iterations"] == 2
+
+
+def test_a_secret_in_the_result_never_reaches_xcom(llm_conn, model_server, tmp_path):
+    from airflow.sdk import DAG
+
+    from agentjobs.operators.agent import AgentOperator
+
+    skill = tmp_path / "skills" / "notes"
+    skill.mkdir(parents=True)
+    (skill / "SKILL.md").write_text(
+        "---\nname: notes\ndescription: Returns a note.\nresult_schema:\n  type: object\n"
+        "  properties: {note: {type: string}}\n---\nReturn a note.\n"
+    )
+    leaked = "ghp_" + "A1b2C3d4" * 4 + "zz99"
+    model_server.script(
+        reply(f'RESULT: {{"note": "token is {leaked} and key sk-test-planted-secret-0123456789"}}')
+    )
+    with DAG("agent_secret", schedule=None, start_date=LOGICAL_DATE) as dag:
+        AgentOperator(
+            task_id="summarize",
+            skill="notes",
+            skills_dir=str(tmp_path / "skills"),
+            prompt="p",
+            llm_conn_id=llm_conn,
+            work_dir=str(tmp_path / "w"),
+        )
+    run = run_dag(dag, logical_date=LOGICAL_DATE)
+    note = xcom(run, "summarize")["result"]["note"]
+    assert leaked not in note and "sk-test-planted-secret" not in note and "***" in note
+    assert leaked not in (tmp_path / "w" / "transcript.jsonl").read_text()

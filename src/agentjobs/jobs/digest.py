@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from agentjobs.agent.scrub import scrub
 from agentjobs.jobs.period import Period
 from agentjobs.sources.snapshot import Commit, Snapshot
 
@@ -148,7 +149,8 @@ def render_digest(
             if ref in seen or ref not in by_ref:
                 continue
             seen.add(ref)
-            text = " ".join(str(entry[text_field]).split())
+            # One line, and no secret a model may have copied from its input into a message.
+            text = scrub(" ".join(str(entry[text_field]).split()))
             lines.append(f"- {by_ref[ref].title} — {text} ({ref})")
         return lines
 
