@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.delivery.conftest import S3Fake, SmtpFake
+from tests.delivery.conftest import S3Fake, SmtpFake, _moto_endpoint  # noqa: F401 (a fixture)
 from tests.delivery.fake_slack import TOKEN, FakeSlack
 from tests.fakes.model_server import RecordedRequest, ScriptedModelServer, Step, error, reply, respond
 from tests.scheduler.harness import (
@@ -154,20 +154,9 @@ class SchedulerServices:
 
 
 @pytest.fixture(scope="session")
-def _sched_moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
-def scheduler_services(_sched_moto_endpoint: str) -> Iterator[SchedulerServices]:
+def scheduler_services(request: pytest.FixtureRequest) -> Iterator[SchedulerServices]:
+    # The session's moto server (tests/delivery/conftest.py), shared with the delivery tests.
+    moto_endpoint: str = request.getfixturevalue("_moto_endpoint")
     from aiosmtpd.controller import Controller
 
     require_postgres()
@@ -184,7 +173,7 @@ def scheduler_services(_sched_moto_endpoint: str) -> Iterator[SchedulerServices]
         slack.start()
         with admin.begin() as conn:
             conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        s3 = S3Fake(_sched_moto_endpoint, "aws_sched", f"digests-{uuid.uuid4().hex[:8]}")
+        s3 = S3Fake(moto_endpoint, "aws_sched", f"digests-{uuid.uuid4().hex[:8]}")
         s3.client().create_bucket(Bucket=s3.bucket)
         # Versioning counts every PUT of a key: a second upload of a digest is visible.
         s3.client().put_bucket_versioning(Bucket=s3.bucket, VersioningConfiguration={"Status": "Enabled"})
@@ -217,7 +206,7 @@ def scheduler_services(_sched_moto_endpoint: str) -> Iterator[SchedulerServices]
                 "conn_type": "aws",
                 "login": "testing",
                 "password": "testing",
-                "extra": {"endpoint_url": _sched_moto_endpoint, "region_name": "us-east-1"},
+                "extra": {"endpoint_url": moto_endpoint, "region_name": "us-east-1"},
             },
             services.slack_api_conn_id: {
                 "conn_type": "slack",
