@@ -61,6 +61,7 @@ def test_a_deadline_alert_runs_in_the_triggerer_as_an_awaitable(smtp_server):
     (mail,) = smtp_server.messages
     text = text_of(mail)
     assert "late" in text and "within 90 minutes" in text and "daily_digest" in text
+    assert "Run: manual__x" in text
 
 
 async def _await(awaitable) -> None:

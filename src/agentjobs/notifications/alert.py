@@ -64,11 +64,12 @@ class JobAlertNotifier(BaseNotifier):
         job = _field(dag_run, "dag_id") or _field(ti, "dag_id") or "?"
         when = context.get("logical_date") or _field(dag_run, "logical_date") or _field(dag_run, "run_after")
         day = when.isoformat() if hasattr(when, "isoformat") else str(when or "?")
-        run_id = _field(dag_run, "run_id") or "?"
+        # Task callbacks get a DagRun (run_id); deadline callbacks a dict keyed dag_run_id.
+        run_id = _field(dag_run, "run_id") or _field(dag_run, "dag_run_id") or "?"
         title = self.job_title or job
         if self.kind == "deadline":
             subject = f"[agentjobs] {job} {day}: late"
-            body = f"{title}: the run for {day} has not finished {self.late_after}.\nRun: {run_id}"
+            body = f"{title} ({job}): the run for {day} has not finished {self.late_after}.\nRun: {run_id}"
             return scrub(subject), scrub(body)
         task = _field(ti, "task_id") or "?"
         exc = context.get("exception")
