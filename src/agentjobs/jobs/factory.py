@@ -52,17 +52,7 @@ def alert_callbacks(spec: JobSpec) -> list[Any]:
         return [record]
     from agentjobs.notifications.alert import JobAlertNotifier
 
-    alert = spec.alert
-    return [
-        record,
-        JobAlertNotifier(
-            channel_type=alert.type,
-            conn_id=alert.conn_id,
-            slack_channel=getattr(alert, "channel", None),
-            to=getattr(alert, "to", ()),
-            job_title=spec.title,
-        ),
-    ]
+    return [record, JobAlertNotifier(**spec.alert_kwargs())]
 
 
 def deadline_alert(spec: JobSpec) -> Any:
@@ -75,13 +65,8 @@ def deadline_alert(spec: JobSpec) -> Any:
         return None
     from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
 
-    alert = spec.alert
     kwargs = {
-        "channel_type": alert.type,
-        "conn_id": alert.conn_id,
-        "slack_channel": getattr(alert, "channel", None),
-        "to": list(getattr(alert, "to", ())),
-        "job_title": spec.title,
+        **spec.alert_kwargs(),
         "kind": "deadline",
         "late_after": f"within {spec.deadline_minutes} minutes of being queued",
     }

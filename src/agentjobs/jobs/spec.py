@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -110,6 +110,18 @@ class JobSpec(BaseModel):
     deadline_minutes: int | None = Field(None, gt=0)
     pool: str | None = None  # e.g. "agentjobs_llm": caps LLM concurrency across jobs (create the pool first)
     tags: list[str] = Field(default_factory=list)
+
+    def alert_kwargs(self) -> dict[str, Any]:
+        """JobAlertNotifier's arguments for this job's alert channel (which must be set)."""
+        if self.alert is None:
+            raise ValueError(f"job {self.dag_id!r} has no alert channel")
+        return {
+            "channel_type": self.alert.type,
+            "conn_id": self.alert.conn_id,
+            "slack_channel": getattr(self.alert, "channel", None),
+            "to": list(getattr(self.alert, "to", ())),
+            "job_title": self.title,
+        }
 
     @field_validator("timezone")
     @classmethod

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,18 +17,12 @@ from agentjobs.agent.model_client import Completion
 from agentjobs.agent.replay import ReplayCache
 from agentjobs.agent.runner import SkillRun, run_skill
 from agentjobs.agent.scrub import scrub
-from agentjobs.agent.skills import Skill, load_skill
+from agentjobs.agent.skills import Skill, default_skills_dir, load_skill
 from agentjobs.hooks.llm import LLMHook
 from agentjobs.operators.artifacts import run_dir
 from agentjobs.operators.retry import AGENT_RETRY_POLICY
 from agentjobs.operators.run_summary import log_run_summary
 from agentjobs.operators.spend_store import SpendStore
-
-DEFAULT_SKILLS_DIR_ENV = "AGENTJOBS_SKILLS_DIR"
-
-
-def _default_skills_dir() -> str:
-    return os.environ.get(DEFAULT_SKILLS_DIR_ENV) or str(Path.cwd() / "include" / "skills")
 
 
 class EmptyResult(PermanentAgentError):
@@ -143,7 +136,7 @@ class AgentOperator(BaseOperator):
         return result
 
     def execute(self, context: Any) -> dict[str, Any]:
-        skill = load_skill(self.skill, Path(self.skills_dir or _default_skills_dir()))
+        skill = load_skill(self.skill, Path(self.skills_dir) if self.skills_dir else default_skills_dir())
         work_dir = Path(self.work_dir) if self.work_dir else run_dir(context)
         work_dir.mkdir(parents=True, exist_ok=True)
         plan = self.prepare(context, skill, work_dir)

@@ -49,14 +49,7 @@ class JobHealthOperator(BaseOperator):
         )
         if claim is None:
             return "already alerted today"
-        alert = spec.alert
-        notifier = JobAlertNotifier(
-            channel_type=alert.type,
-            conn_id=alert.conn_id,
-            slack_channel=getattr(alert, "channel", None),
-            to=getattr(alert, "to", ()),
-            job_title=spec.title,
-        )
+        notifier = JobAlertNotifier(**spec.alert_kwargs())
         try:
             notifier.send(f"[agentjobs] {spec.dag_id}: {kind}", message)
         except Exception as exc:
