@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -69,6 +70,10 @@ def test_digest_of_a_local_repo_and_feed_against_an_openai_compatible_endpoint(e
     assert (digest.parent / "transcript.jsonl").is_file() and (
         digest.parent / "sources" / "git.json"
     ).is_file()
+    # The demo set-up creates the LLM pool the shipped spec names, as a deployment must.
+    assert "created the Airflow pool 'agentjobs_llm' (1 slot)" in result.stdout
+    with sqlite3.connect(out / ".airflow" / "airflow.db") as db:
+        assert db.execute("select slots from slot_pool where pool = 'agentjobs_llm'").fetchall() == [(1,)]
 
 
 def test_a_failure_exits_non_zero_with_the_reason_on_one_line(model_server, endpoint, tmp_path):

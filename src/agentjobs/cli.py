@@ -213,6 +213,12 @@ def _run(spec: Any, day: date, tz: str, out: Path) -> int:
     from agentjobs.jobs.factory import build_dag
 
     db.initdb()
+    if spec.pool:
+        from agentjobs.pools import ensure_pool
+
+        # As a deployment would: the job's LLM pool exists before its first run.
+        if ensure_pool(spec.pool):
+            print(f"agentjobs: created the Airflow pool {spec.pool!r} (1 slot) for model calls")
     dag = build_dag(spec)
     failures: list[str] = []
 

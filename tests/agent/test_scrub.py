@@ -96,3 +96,32 @@ def test_tail_scrubs_before_cutting() -> None:
 
 def test_tail_masks_extra_secrets() -> None:
     assert tail("token is hunter22", 100, ["hunter22"]) == "token is ***"
+
+
+def test_an_exception_chain_is_scrubbed_at_every_link():
+    import httpx
+    import openai
+
+    from agentjobs.agent.scrub import scrub_exception, scrubbed_errors
+
+    key = "sk-proj-" + "Q" * 30
+    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+    response = httpx.Response(401, request=request)
+    body = {"message": f"Incorrect API key provided: {key}, also hunter2-literal"}
+    try:
+        with scrubbed_errors(["hunter2-literal"]):
+            try:
+                raise openai.AuthenticationError(f"Error code: 401 - {body}", response=response, body=body)
+            except openai.APIStatusError as cause:
+                raise RuntimeError(f"HTTP 401: {body['message']}") from cause
+    except RuntimeError as exc:
+        caught = exc
+    import traceback
+
+    rendered = "".join(traceback.format_exception(caught))
+    assert "AuthenticationError" in rendered and "RuntimeError: HTTP 401" in rendered
+    assert key not in rendered and "hunter2-literal" not in rendered
+    assert caught.__cause__.message.count("***") == 2
+    # An exception with nothing secret keeps its message exactly.
+    plain = ValueError("no such file: sources/git.json")
+    assert str(scrub_exception(plain)) == "no such file: sources/git.json"

@@ -66,3 +66,20 @@ def test_a_deadline_alert_runs_in_the_triggerer_as_an_awaitable(smtp_server):
 
 async def _await(awaitable) -> None:
     await awaitable
+
+
+def test_an_alert_names_the_days_the_run_covers_in_the_jobs_time_zone(smtp_server):
+    # The run of the 25th at 03:00 Berlin (02:00 UTC) digests the 24th; a weekly job its 7 days.
+    context = {
+        "ti": SimpleNamespace(dag_id="daily_digest", task_id="validate", try_number=1),
+        "dag_run": SimpleNamespace(dag_id="daily_digest", run_id="scheduled__x"),
+        "logical_date": datetime(2026, 11, 25, 2, 0, tzinfo=UTC),
+        "exception": RuntimeError("broken"),
+    }
+    notifier(smtp_server, timezone="Europe/Berlin").notify(context)
+    notifier(smtp_server, timezone="Europe/Berlin", period_days=7).notify(context)
+    notifier(smtp_server).notify(context)
+    daily, weekly, unknown = (text_of(m) for m in smtp_server.messages)
+    assert "run for 2026-11-25T02:00:00+00:00, covering 2026-11-24 failed" in daily
+    assert "covering 2026-11-18 to 2026-11-24 failed" in weekly
+    assert "covering" not in unknown  # without the job's time zone it does not guess

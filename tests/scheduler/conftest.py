@@ -11,6 +11,7 @@ Without PostgreSQL the tests skip with the reason, unless AGENTJOBS_REQUIRE_SERV
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -39,7 +40,8 @@ from tests.scheduler.harness import (
 )
 
 HERE = Path(__file__).resolve().parent
-_CLUSTER: AirflowCluster | None = None  # for the failure report and the terminal summary
+_CLUSTER: AirflowCluster | None = None  # the cluster of the running test, for its failure report
+_STARTED: list[AirflowCluster] = []  # every cluster of the session, for the terminal summary
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -70,22 +72,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _CLUSTER is None:
-        return
-    m = _CLUSTER.measurements
-    peaks = ", ".join(f"{name} {mb:.0f}" for name, mb in sorted(m.peak_pss_mb.items()))
-    terminalreporter.write_sep("-", "airflow cluster")
-    terminalreporter.write_line(
-        f"start-up {m.startup_s or 0:.1f}s (db migrate {m.migrate_s or 0:.1f}s); "
-        f"peak PSS MB over {m.samples} samples: {peaks}; peak total {m.peak_total_pss_mb:.0f} MB"
-    )
-    if m.stop_s is not None:
-        killed = f"; SIGKILLed: {m.sigkilled}" if m.sigkilled else ""
-        terminalreporter.write_line(f"stop {m.stop_s:.1f}s{killed}")
-    if m.phases:
-        terminalreporter.write_line("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in m.phases.items()))
-    if _CLUSTER.home.exists():
-        terminalreporter.write_line(f"kept for a post-mortem: {_CLUSTER.home} (process-logs/, logs/)")
+    for cluster in _STARTED:
+        m = cluster.measurements
+        peaks = ", ".join(f"{name} {mb:.0f}" for name, mb in sorted(m.peak_pss_mb.items()))
+        terminalreporter.write_sep("-", f"airflow cluster on {cluster.sql_alchemy_conn.split(':')[0]}")
+        terminalreporter.write_line(
+            f"start-up {m.startup_s or 0:.1f}s (db migrate {m.migrate_s or 0:.1f}s); "
+            f"peak PSS MB over {m.samples} samples: {peaks}; peak total {m.peak_total_pss_mb:.0f} MB"
+        )
+        if m.stop_s is not None:
+            killed = f"; SIGKILLed: {m.sigkilled}" if m.sigkilled else ""
+            terminalreporter.write_line(f"stop {m.stop_s:.1f}s{killed}")
+        if m.phases:
+            terminalreporter.write_line("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in m.phases.items()))
+        if cluster.home.exists():
+            terminalreporter.write_line(f"kept for a post-mortem: {cluster.home} (process-logs/, logs/)")
 
 
 def services_required() -> bool:
@@ -143,9 +144,10 @@ class SchedulerServices:
     slack_webhook_conn_id: str = "slack_webhook_sched"
     ledger_conn_id: str = "ledger_pg_sched"
 
-    def ledger_engine(self) -> sa.Engine:
+    def ledger_url(self) -> sa.URL:
         """The ledger's database as the workers see it (the `test` DB, this session's schema)."""
-        return sa.create_engine(PG_ADMIN_URL, connect_args={"options": f"-csearch_path={self.ledger_schema}"})
+        url = sa.make_url(PG_ADMIN_URL)
+        return url.update_query_dict({"options": f"-csearch_path={self.ledger_schema}"})
 
     def reset_model(self) -> None:
         """Back to the session's script: every structured request answered, nothing queued."""
@@ -244,37 +246,65 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+@contextlib.contextmanager
+def running_cluster(
+    sql_alchemy_conn: str, connections: dict[str, dict[str, Any]], request: pytest.FixtureRequest
+) -> Iterator[AirflowCluster]:
+    """Start the four processes on `sql_alchemy_conn`; stop them and check nothing outlives them."""
+    global _CLUSTER
+    # Not under pytest's basetemp: parallel pytest sessions prune old basetemps, and the
+    # logs of a failed session must survive for a post-mortem (removed after a clean one).
+    home = Path(tempfile.mkdtemp(prefix="agentjobs-sched-"))
+    cluster = AirflowCluster(
+        home, sql_alchemy_conn=sql_alchemy_conn.replace("{home}", str(home)), connections=connections
+    )
+    # SIGTERM (a CI job cancelled, `timeout`) would end Python without any finalizer: turn it
+    # into the KeyboardInterrupt pytest already handles by tearing the session down.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    outer = _CLUSTER
+    failed_before = request.session.testsfailed
+    try:
+        _CLUSTER = cluster
+        _STARTED.append(cluster)
+        cluster.start()
+        yield cluster
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        cluster.stop()
+        _CLUSTER = outer
+        leftovers = cluster.leftovers()
+        if leftovers:
+            pytest.fail("Airflow processes outlived the cluster:\n" + "\n".join(leftovers))
+        if request.session.testsfailed == failed_before:
+            shutil.rmtree(home, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def airflow_cluster(
     scheduler_services: SchedulerServices,
     extra_scheduler_connections: dict[str, dict[str, Any]],
     request: pytest.FixtureRequest,
 ) -> Iterator[AirflowCluster]:
-    """The four Airflow processes on a fresh metadata DB; stopped, checked and dropped at the end."""
-    global _CLUSTER
+    """The four Airflow processes on a fresh PostgreSQL metadata DB; stopped, checked, dropped at the end."""
     require_postgres()
     db_name = f"agentjobs_sched_{uuid.uuid4().hex[:10]}"
-    # Not under pytest's basetemp: parallel pytest sessions prune old basetemps, and the
-    # logs of a failed session must survive for a post-mortem (removed after a clean one).
-    home = Path(tempfile.mkdtemp(prefix="agentjobs-sched-"))
-    cluster = AirflowCluster(
-        home,
-        sql_alchemy_conn=create_database(db_name),
-        connections={**scheduler_services.connections, **extra_scheduler_connections},
-    )
-    # SIGTERM (a CI job cancelled, `timeout`) would end Python without any finalizer: turn it
-    # into the KeyboardInterrupt pytest already handles by tearing the session down.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    connections = {**scheduler_services.connections, **extra_scheduler_connections}
     try:
-        _CLUSTER = cluster
-        cluster.start()
-        yield cluster
+        with running_cluster(create_database(db_name), connections, request) as cluster:
+            yield cluster
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        cluster.stop()
-        leftovers = cluster.leftovers()
         drop_database(db_name)
-        if leftovers:
-            pytest.fail("Airflow processes outlived the cluster:\n" + "\n".join(leftovers))
-        if request.session.testsfailed == 0:
-            shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def sqlite_airflow_cluster(
+    scheduler_services: SchedulerServices, request: pytest.FixtureRequest
+) -> Iterator[AirflowCluster]:
+    """The embedded default: the same four processes on a SQLite metadata DB in their home.
+
+    Module-scoped: it runs beside the session's PostgreSQL cluster only for the module using it.
+    """
+    with running_cluster(
+        "sqlite:///{home}/airflow.db", dict(scheduler_services.connections), request
+    ) as cluster:
+        yield cluster

@@ -448,6 +448,14 @@ class AirflowCluster:
             raise RuntimeError("cluster not started")
         return self._api
 
+    def component_tree(self, name: str) -> list[psutil.Process]:
+        """A component's process and all its descendants (a scheduler's executor workers and tasks)."""
+        proc = self._processes[name]
+        if proc.popen is None or proc.popen.poll() is not None:
+            raise ClusterError(f"airflow {name} is not running")
+        root = psutil.Process(proc.popen.pid)
+        return [root, *root.children(recursive=True)]
+
     def log_tail(self, name: str, lines: int = 60) -> str:
         return tail(self.process_log_dir / f"{name}.log", lines)
 
@@ -646,6 +654,12 @@ class AirflowApi:
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
         return self.request("GET", path, params={"limit": 100})["task_instances"]
+
+    def tries(self, dag_id: str, run_id: str, task_id: str) -> list[dict[str, Any]]:
+        """Every try of a task instance, earliest first (the current one included)."""
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/tries"
+        tries = self.request("GET", path, params={"limit": 100})["task_instances"]
+        return sorted(tries, key=lambda t: t["try_number"])
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
         return {ti["task_id"]: ti["state"] for ti in self.task_instances(dag_id, run_id)}

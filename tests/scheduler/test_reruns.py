@@ -79,6 +79,7 @@ class DigestJob:
     title: str
     services: SchedulerServices
     cluster: AirflowCluster
+    ledger_url: sa.URL | str
 
     @property
     def api(self) -> AirflowApi:
@@ -131,7 +132,7 @@ class DigestJob:
 
     def ledger_rows(self, day: date) -> list[tuple[Any, ...]]:
         """(channel, attempt, forced, status, run_id, receipt) of the day, straight from the table."""
-        engine = self.services.ledger_engine()
+        engine = sa.create_engine(self.ledger_url)
         try:
             with engine.connect() as conn:
                 rows = conn.execute(
@@ -146,9 +147,17 @@ class DigestJob:
             engine.dispose()
 
 
+@pytest.fixture(scope="module", params=["postgres", "sqlite"])
+def cluster(request: pytest.FixtureRequest) -> AirflowCluster:
+    """The same reruns on PostgreSQL, as in production, and on the embedded default, SQLite."""
+    if request.param == "postgres":
+        return request.getfixturevalue("airflow_cluster")
+    return request.getfixturevalue("sqlite_airflow_cluster")
+
+
 @pytest.fixture(scope="module")
 def digest_job(
-    airflow_cluster: AirflowCluster,
+    cluster: AirflowCluster,
     scheduler_services: SchedulerServices,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> DigestJob:
@@ -161,6 +170,7 @@ def digest_job(
         feeds.append(str(feed))
     suffix = uuid.uuid4().hex[:8]
     services = scheduler_services
+    on_sqlite = cluster.sql_alchemy_conn.startswith("sqlite")
     spec = {
         "dag_id": f"sched_digest_{suffix}",
         "title": f"Digest {suffix}",
@@ -171,7 +181,8 @@ def digest_job(
         "skill": "daily-digest",
         "mode": "structured",
         "llm_conn_id": services.llm_conn_id,
-        "ledger_conn_id": services.ledger_conn_id,
+        # On SQLite the embedded default too: no ledger connection, a SQLite file in AIRFLOW_HOME.
+        "ledger_conn_id": None if on_sqlite else services.ledger_conn_id,
         "sources": {"git": {"repos": [str(repo)]}, "rss": {"feeds": feeds}},
         "channels": [
             {"type": "email", "conn_id": services.smtp_conn_id, "to": ["team@example.org"]},
@@ -184,13 +195,14 @@ def digest_job(
     }
     # As the shipped spec does: summarize runs in the LLM pool, which a deployment creates
     # first (a task in a pool that does not exist is never scheduled).
-    if LLM_POOL not in {p["name"] for p in airflow_cluster.api.request("GET", "/pools")["pools"]}:
-        airflow_cluster.api.create_pool(LLM_POOL, 2, "LLM endpoint concurrency")
+    if LLM_POOL not in {p["name"] for p in cluster.api.request("GET", "/pools")["pools"]}:
+        cluster.api.create_pool(LLM_POOL, 2, "LLM endpoint concurrency")
     services.reset_model()
-    dag_id = airflow_cluster.add_job(spec)
-    with airflow_cluster.timed("new job parsed"):
-        airflow_cluster.api.wait_for_dag(dag_id)
-    return DigestJob(dag_id, spec["title"], services, airflow_cluster)
+    dag_id = cluster.add_job(spec)
+    with cluster.timed("new job parsed"):
+        cluster.api.wait_for_dag(dag_id)
+    ledger_url = f"sqlite:///{cluster.home / 'agentjobs-ledger.db'}" if on_sqlite else services.ledger_url()
+    return DigestJob(dag_id, spec["title"], services, cluster, ledger_url)
 
 
 @pytest.fixture(scope="module")

@@ -1,34 +1,25 @@
 """Nobody watches a run: a late run pages the alert channel, and the LLM pool holds a
 backfill to one model call at a time. Both under the real scheduler and triggerer.
-
-Each test adds its own job (a unique dag_id, UTC) with a small git repository and a feed
-dated on the digested days, so the structured summarize step makes one model call per day.
 """
 
 from __future__ import annotations
 
-import email
-import email.policy
 import itertools
-import os
-import subprocess
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from agentjobs.sources.demo_feed import render_demo_feed
 from tests.fakes.model_server import respond, slow
 from tests.scheduler.conftest import SchedulerServices, answer_structured
 from tests.scheduler.harness import AirflowCluster, poll
+from tests.scheduler.jobs import ONCALL, TODAY, alert_emails, job_spec, logical_date_of, make_sources
 
 pytestmark = [pytest.mark.slow, pytest.mark.scheduler, pytest.mark.timeout(480)]
 
-_TODAY = datetime.now(UTC).date()
-ONCALL = "oncall@example.org"
 TEST_POOL = "agentjobs_llm_test"
 # The deadline is whole minutes (`deadline_minutes`, gt=0): the one model call outlasts it.
 DEADLINE_MINUTES = 1
@@ -36,68 +27,11 @@ SLOW_CALL_S = 64
 POOL_CALL_S = 3
 
 
-def logical_date_of(day: date) -> datetime:
-    """The scheduled run that digests `day`: 03:00 UTC the next morning."""
-    return datetime.combine(day + timedelta(days=1), time(3), tzinfo=UTC)
-
-
-def make_sources(root: Path, days: list[date]) -> dict[str, Any]:
-    """A git repository with one commit on each day, and the demo feed dated on each day."""
-    repo = root / "repo"
-    repo.mkdir(parents=True)
-    env = {**os.environ, "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.org"}
-    env.update(GIT_COMMITTER_NAME="Ada", GIT_COMMITTER_EMAIL="ada@example.org")
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    feeds = []
-    for day in days:
-        stamp = datetime.combine(day, time(10), UTC).isoformat()
-        dated = {**env, "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
-        subprocess.run(
-            ["git", "-C", str(repo), "commit", "-q", "--allow-empty", "-m", f"{day}: tune the caps"],
-            check=True,
-            env=dated,
-        )
-        feed = root / f"feed-{day}.xml"
-        feed.write_text(render_demo_feed(day))  # items for the model to judge
-        feeds.append(str(feed))
-    return {"git": {"repos": [str(repo)]}, "rss": {"feeds": feeds}}
-
-
-def job_spec(
-    dag_id: str, services: SchedulerServices, sources: dict[str, Any], first_day: date, llm_conn_id: str
-) -> dict[str, Any]:
-    return {
-        "dag_id": dag_id,
-        "title": f"Unattended {dag_id}",
-        "schedule": "0 3 * * *",
-        "timezone": "UTC",
-        "start_date": (first_day - timedelta(days=10)).isoformat(),
-        "catchup": True,
-        "skill": "daily-digest",
-        "mode": "structured",
-        "llm_conn_id": llm_conn_id,
-        "ledger_conn_id": services.ledger_conn_id,
-        "sources": sources,
-        "channels": [],
-        "alert": {"type": "email", "conn_id": services.smtp_conn_id, "to": [ONCALL]},
-    }
-
-
-def alert_emails(services: SchedulerServices, dag_id: str) -> list[tuple[email.message.EmailMessage, Any]]:
-    """(parsed message, envelope) of every email whose subject names the job."""
-    found = []
-    for envelope in list(services.smtp.messages):
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        if dag_id in str(parsed["Subject"]):
-            found.append((parsed, envelope))
-    return found
-
-
 def test_a_run_past_its_deadline_pages_the_alert_channel(
     airflow_cluster: AirflowCluster, scheduler_services: SchedulerServices, tmp_path: Path
 ) -> None:
     services, api = scheduler_services, airflow_cluster.api
-    day = _TODAY - timedelta(days=2)
+    day = TODAY - timedelta(days=2)
     suffix = uuid.uuid4().hex[:8]
     # The session's LLM connection times a call out after 30 s; this job's waits longer.
     slow_conn_id = f"agentjobs_llm_slow_{suffix}"
@@ -184,7 +118,7 @@ def test_the_llm_pool_runs_one_model_call_at_a_time_across_a_backfill(
     airflow_cluster: AirflowCluster, scheduler_services: SchedulerServices, tmp_path: Path
 ) -> None:
     services, api = scheduler_services, airflow_cluster.api
-    days = [_TODAY - timedelta(days=n) for n in (8, 7, 6)]
+    days = [TODAY - timedelta(days=n) for n in (8, 7, 6)]
     suffix = uuid.uuid4().hex[:8]
     spec = job_spec(
         f"sched_pool_{suffix}", services, make_sources(tmp_path, days), days[0], services.llm_conn_id

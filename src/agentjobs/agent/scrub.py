@@ -9,7 +9,8 @@ so ordinary prose, paths and JSON results pass through unchanged.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 MASK = "***"
 
@@ -97,3 +98,37 @@ def tail(text: str, limit: int = 500, extra_secrets: Iterable[str] = ()) -> str:
     if len(cleaned) <= limit:
         return cleaned
     return "…" + cleaned[-limit:]
+
+
+def scrub_exception(exc: BaseException, extra_secrets: Iterable[str] = ()) -> BaseException:
+    """Mask secrets, in place, in the message of `exc` and of every exception chained to it.
+
+    Task logs render the whole chain (`raise ... from exc` included) and alerts quote the
+    message, so an endpoint's error body that echoes a key must be cleaned at every link.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        try:
+            current.args = tuple(scrub(a, extra_secrets) if isinstance(a, str) else a for a in current.args)
+        except (AttributeError, TypeError):  # an exception class with read-only args keeps them
+            pass
+        message = getattr(current, "message", None)  # openai's errors keep their text here too
+        if isinstance(message, str):
+            try:
+                current.message = scrub(message, extra_secrets)  # type: ignore[attr-defined]
+            except (AttributeError, TypeError):
+                pass
+        current = current.__cause__ or current.__context__
+    return exc
+
+
+@contextmanager
+def scrubbed_errors(extra_secrets: Iterable[str] = ()) -> Iterator[None]:
+    """Whatever escapes the block leaves with its message chain scrubbed (see scrub_exception)."""
+    try:
+        yield
+    except BaseException as exc:
+        scrub_exception(exc, extra_secrets)
+        raise

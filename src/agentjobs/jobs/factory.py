@@ -93,7 +93,12 @@ def build_dag(spec: JobSpec) -> DAG:
         catchup=spec.catchup,
         max_active_runs=1,  # the CronJob's concurrencyPolicy: Forbid
         dagrun_timeout=timedelta(seconds=(spec.caps.timeout_s or 900) * 3 + 600),
-        default_args={**DEFAULT_ARGS, "on_failure_callback": alert_callbacks(spec)},
+        default_args={
+            **DEFAULT_ARGS,
+            "retries": spec.retries,
+            "retry_delay": timedelta(seconds=spec.retry_delay_s),
+            "on_failure_callback": alert_callbacks(spec),
+        },
         params={
             "force_redeliver": Param(False, type="boolean", description="Deliver again even if delivered."),
             "refetch": Param(False, type="boolean", description="Fetch the sources again, not the snapshot."),

@@ -109,6 +109,10 @@ class JobSpec(BaseModel):
     # A run not finished this many minutes after it was queued pages the alert channel.
     deadline_minutes: int | None = Field(None, gt=0)
     pool: str | None = None  # e.g. "agentjobs_llm": caps LLM concurrency across jobs (create the pool first)
+    # Transient failures (429, 5xx, timeouts, a killed worker) retry after retry_delay_s, doubled
+    # on each further try (Airflow's exponential backoff); permanent ones never retry.
+    retries: int = Field(1, ge=0, le=10)  # the seed's backoffLimit: 1
+    retry_delay_s: float = Field(120, gt=0)
     tags: list[str] = Field(default_factory=list)
 
     def alert_kwargs(self) -> dict[str, Any]:
@@ -121,6 +125,8 @@ class JobSpec(BaseModel):
             "slack_channel": getattr(self.alert, "channel", None),
             "to": list(getattr(self.alert, "to", ())),
             "job_title": self.title,
+            "timezone": self.timezone,
+            "period_days": self.period_days,
         }
 
     @field_validator("timezone")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from airflow.sdk import BaseNotifier
@@ -40,6 +41,8 @@ class JobAlertNotifier(BaseNotifier):
         job_title: str = "",
         kind: str = "failure",
         late_after: str = "",
+        timezone: str | None = None,
+        period_days: int = 1,
         context: Any = None,
     ) -> None:
         super().__init__(context)
@@ -56,6 +59,8 @@ class JobAlertNotifier(BaseNotifier):
         self.job_title = job_title
         self.kind = kind
         self.late_after = late_after
+        self.timezone = timezone
+        self.period_days = period_days
 
     def message(self, context: Any) -> tuple[str, str]:
         """(subject, body) of the alert, scrubbed."""
@@ -67,9 +72,13 @@ class JobAlertNotifier(BaseNotifier):
         # Task callbacks get a DagRun (run_id); deadline callbacks a dict keyed dag_run_id.
         run_id = _field(dag_run, "run_id") or _field(dag_run, "dag_run_id") or "?"
         title = self.job_title or job
+        covers = self._covers(when)
         if self.kind == "deadline":
             subject = f"[agentjobs] {job} {day}: late"
-            body = f"{title} ({job}): the run for {day} has not finished {self.late_after}.\nRun: {run_id}"
+            body = (
+                f"{title} ({job}): the run for {day}{covers} has not finished {self.late_after}.\n"
+                f"Run: {run_id}"
+            )
             return scrub(subject), scrub(body)
         task = _field(ti, "task_id") or "?"
         exc = context.get("exception")
@@ -79,10 +88,28 @@ class JobAlertNotifier(BaseNotifier):
             reason = reason[: REASON_CHARS - 1] + "…"
         subject = f"[agentjobs] {job} {day}: {task} failed"
         body = (
-            f"{title}: run for {day} failed at task `{task}` (try {_field(ti, 'try_number') or '?'}).\n"
+            f"{title}: run for {day}{covers} failed at task `{task}` "
+            f"(try {_field(ti, 'try_number') or '?'}).\n"
             f"Reason: {reason}\nRun: {run_id}"
         )
         return scrub(subject), scrub(body)
+
+    def _covers(self, when: Any) -> str:
+        """Which days the run digests, as its reader thinks of them (the run of the 25th: the 24th)."""
+        if self.timezone is None:
+            return ""
+        if isinstance(when, str):
+            try:
+                when = datetime.fromisoformat(when)
+            except ValueError:
+                return ""
+        if not isinstance(when, datetime):
+            return ""
+        from agentjobs.jobs.period import period_for
+
+        period = period_for(when, self.timezone, self.period_days)
+        first = period.start.date()
+        return f", covering {period.day}" if first == period.day else f", covering {first} to {period.day}"
 
     def send(self, subject: str, body: str) -> None:
         if self.channel_type == "email":

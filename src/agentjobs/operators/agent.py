@@ -16,7 +16,7 @@ from agentjobs.agent.errors import ContractViolation, PermanentAgentError
 from agentjobs.agent.model_client import Completion
 from agentjobs.agent.replay import ReplayCache
 from agentjobs.agent.runner import SkillRun, run_skill
-from agentjobs.agent.scrub import scrub
+from agentjobs.agent.scrub import scrub, scrub_exception, scrubbed_errors
 from agentjobs.agent.skills import Skill, default_skills_dir, load_skill
 from agentjobs.hooks.llm import LLMHook
 from agentjobs.operators.artifacts import run_dir
@@ -136,6 +136,11 @@ class AgentOperator(BaseOperator):
         return result
 
     def execute(self, context: Any) -> dict[str, Any]:
+        # Set-up errors (connection, skill, sources) reach the log and the alert scrubbed too.
+        with scrubbed_errors():
+            return self._run(context)
+
+    def _run(self, context: Any) -> dict[str, Any]:
         skill = load_skill(self.skill, Path(self.skills_dir) if self.skills_dir else default_skills_dir())
         work_dir = Path(self.work_dir) if self.work_dir else run_dir(context)
         work_dir.mkdir(parents=True, exist_ok=True)
@@ -205,6 +210,8 @@ class AgentOperator(BaseOperator):
             result = parse_result_dict(result, skill.result_model())
             _check_not_empty(skill.empty_field, result, self.allow_empty)
         except BaseException as exc:  # AirflowTaskTimeout is a BaseException, and its spend counts too
+            # The task log renders the whole chain, an endpoint's error body included.
+            scrub_exception(exc, secrets)
             payload["usage"] = meter.usage.as_dict()
             payload["error"] = scrub(f"{type(exc).__name__}: {exc}", secrets)[:1000]
             context["ti"].xcom_push(key="usage", value=payload)

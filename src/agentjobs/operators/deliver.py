@@ -14,6 +14,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from agentjobs.agent.scrub import scrubbed_errors
 from agentjobs.delivery import DeliveryLedger, deliver, digest_key, send_email, send_s3, send_slack
 from agentjobs.jobs.spec import Channel, EmailChannel, JobSpec, S3Channel, SlackChannel
 from agentjobs.sources.snapshot import SOURCES_DIR
@@ -40,6 +41,11 @@ class DeliverOperator(BaseOperator):
         self.validate_task_id = validate_task_id
 
     def execute(self, context: Any) -> dict[str, Any]:
+        # Errors reach the task log and the alert: no source, target or endpoint may leak a secret.
+        with scrubbed_errors():
+            return self._execute(context)
+
+    def _execute(self, context: Any) -> dict[str, Any]:
         validated = context["ti"].xcom_pull(task_ids=self.validate_task_id)
         if not validated:
             raise ValueError(f"task {self.validate_task_id!r} pushed no validated digest; nothing to deliver")

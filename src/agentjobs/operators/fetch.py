@@ -11,6 +11,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from agentjobs.agent.scrub import scrubbed_errors
 from agentjobs.jobs.period import Period, context_period, job_dir
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.sources.snapshot import SOURCES_DIR, SourceSnapshot
@@ -27,6 +28,11 @@ class FetchSourceOperator(BaseOperator):
         self.spec = spec
 
     def execute(self, context: Any) -> dict[str, Any]:
+        # Errors reach the task log and the alert: no source, target or endpoint may leak a secret.
+        with scrubbed_errors():
+            return self._execute(context)
+
+    def _execute(self, context: Any) -> dict[str, Any]:
         period = context_period(context, self.spec.timezone, self.spec.period_days)
         work_dir = job_dir(self.spec.dag_id, period)
         target = work_dir / SOURCES_DIR / f"{self.source}.json"

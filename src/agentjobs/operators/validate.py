@@ -11,6 +11,7 @@ from typing import Any
 
 from airflow.sdk import Asset, BaseOperator
 
+from agentjobs.agent.scrub import scrubbed_errors
 from agentjobs.jobs.digest import DIGEST_FILE
 from agentjobs.jobs.digest_check import check_digest
 from agentjobs.jobs.health import JobRunLog
@@ -33,6 +34,11 @@ class ValidateDigestOperator(BaseOperator):
         self.summarize_task_id = summarize_task_id
 
     def execute(self, context: Any) -> dict[str, Any]:
+        # Errors reach the task log and the alert: no source, target or endpoint may leak a secret.
+        with scrubbed_errors():
+            return self._execute(context)
+
+    def _execute(self, context: Any) -> dict[str, Any]:
         period = context_period(context, self.spec.timezone, self.spec.period_days)
         work_dir = job_dir(self.spec.dag_id, period)
         pushed = context["ti"].xcom_pull(task_ids=self.summarize_task_id)
