@@ -71,10 +71,12 @@ def test_a_run_past_its_deadline_pages_the_alert_channel(
     assert subject.startswith(f"[agentjobs] {dag_id} ") and subject.endswith(": late"), subject
     assert envelope.rcpt_tos == [ONCALL]
     body = message.get_body(("plain",)).get_content()
-    # The deadline alert gets no task and names the job by its title (the run shows as "?":
-    # the callback's dag_run is a dict keyed `dag_run_id`, which the notifier does not read).
+    # The deadline alert gets no task; it names the job by its title, the run (the callback's
+    # dag_run is a dict keyed `dag_run_id`) and the day the run covers.
     assert spec["title"] in body, body
     assert f"within {DEADLINE_MINUTES} minutes of being queued" in body, body
+    assert f"Run: {run_id}" in body, body
+    assert f"covering {day}" in body, body
     # The run itself succeeded, so nothing else was sent: no failure alert.
     assert len(alert_emails(services, dag_id)) == 1
     assert api.task_states(dag_id, run_id)["summarize"] == "success"

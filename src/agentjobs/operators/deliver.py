@@ -12,11 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import BaseOperator
-
-from agentjobs.agent.scrub import scrubbed_errors
 from agentjobs.delivery import DeliveryLedger, deliver, digest_key, send_email, send_s3, send_slack
 from agentjobs.jobs.spec import Channel, EmailChannel, JobSpec, S3Channel, SlackChannel
+from agentjobs.operators.job_task import JobTaskOperator
 from agentjobs.sources.snapshot import SOURCES_DIR
 
 
@@ -29,23 +27,17 @@ def channel_target(channel: Channel, dag_id: str, day: str) -> str:
     return f"s3://{channel.bucket}/{digest_key(channel.prefix, dag_id, day)}"
 
 
-class DeliverOperator(BaseOperator):
+class DeliverOperator(JobTaskOperator):
     ui_color = "#e8eefc"
 
     def __init__(
         self, *, spec: JobSpec, channel: Channel, validate_task_id: str = "validate", **kwargs: Any
     ) -> None:
-        super().__init__(**kwargs)
-        self.spec = spec
+        super().__init__(spec=spec, **kwargs)
         self.channel = channel
         self.validate_task_id = validate_task_id
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        # Errors reach the task log and the alert: no source, target or endpoint may leak a secret.
-        with scrubbed_errors():
-            return self._execute(context)
-
-    def _execute(self, context: Any) -> dict[str, Any]:
+    def run(self, context: Any) -> dict[str, Any]:
         validated = context["ti"].xcom_pull(task_ids=self.validate_task_id)
         if not validated:
             raise ValueError(f"task {self.validate_task_id!r} pushed no validated digest; nothing to deliver")

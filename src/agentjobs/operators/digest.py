@@ -14,9 +14,9 @@ from typing import Any
 
 from agentjobs.agent.skills import Skill
 from agentjobs.jobs.digest import DIGEST_FILE, judgement_schema, loop_prompt, render_digest, structured_prompt
-from agentjobs.jobs.period import context_period, job_dir
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.agent import AgentOperator, RunPlan
+from agentjobs.operators.job_task import run_dir, run_period
 from agentjobs.sources.snapshot import Snapshot
 
 
@@ -37,12 +37,12 @@ class DigestAgentOperator(AgentOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         if not self.work_dir:
-            self.work_dir = str(job_dir(self.spec.dag_id, context_period(context, self.spec.timezone)))
+            self.work_dir = str(run_dir(self.spec, context))
         return super().execute(context)
 
     def prepare(self, context: Any, skill: Skill, work_dir: Path) -> RunPlan:
         spec = self.spec
-        period = context_period(context, spec.timezone, spec.period_days)
+        period = run_period(spec, context)
         snapshot = Snapshot.load(work_dir)
         mode = spec.mode or skill.mode
         data = {"snapshot": snapshot, "period": period}

@@ -9,31 +9,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import BaseOperator
-
-from agentjobs.agent.scrub import scrubbed_errors
-from agentjobs.jobs.period import Period, context_period, job_dir
+from agentjobs.jobs.period import Period, job_dir
 from agentjobs.jobs.spec import JobSpec
+from agentjobs.operators.job_task import JobTaskOperator, run_period
 from agentjobs.sources.snapshot import SOURCES_DIR, SourceSnapshot
 
 
-class FetchSourceOperator(BaseOperator):
+class FetchSourceOperator(JobTaskOperator):
     ui_color = "#eef7ee"
 
     def __init__(self, *, source: str, spec: JobSpec, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(spec=spec, **kwargs)
         if source not in spec.sources.names():
             raise ValueError(f"job {spec.dag_id!r} has no {source!r} source; it has {spec.sources.names()}")
         self.source = source
-        self.spec = spec
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        # Errors reach the task log and the alert: no source, target or endpoint may leak a secret.
-        with scrubbed_errors():
-            return self._execute(context)
-
-    def _execute(self, context: Any) -> dict[str, Any]:
-        period = context_period(context, self.spec.timezone, self.spec.period_days)
+    def run(self, context: Any) -> dict[str, Any]:
+        period = run_period(self.spec, context)
         work_dir = job_dir(self.spec.dag_id, period)
         target = work_dir / SOURCES_DIR / f"{self.source}.json"
         if target.exists() and not context["params"].get("refetch", False):

@@ -9,14 +9,14 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from airflow.sdk import Asset, BaseOperator
+from airflow.sdk import Asset
 
-from agentjobs.agent.scrub import scrubbed_errors
 from agentjobs.jobs.digest import DIGEST_FILE
 from agentjobs.jobs.digest_check import check_digest
 from agentjobs.jobs.health import JobRunLog
-from agentjobs.jobs.period import context_period, job_dir
+from agentjobs.jobs.period import job_dir
 from agentjobs.jobs.spec import JobSpec
+from agentjobs.operators.job_task import JobTaskOperator, run_period
 from agentjobs.sources.snapshot import Snapshot
 
 
@@ -24,22 +24,16 @@ def digest_asset(dag_id: str) -> Asset:
     return Asset(name=f"{dag_id}.digest", uri=f"agentjobs://{dag_id}/{DIGEST_FILE}", group="agentjobs")
 
 
-class ValidateDigestOperator(BaseOperator):
+class ValidateDigestOperator(JobTaskOperator):
     ui_color = "#fff4e0"
 
     def __init__(self, *, spec: JobSpec, summarize_task_id: str = "summarize", **kwargs: Any) -> None:
         kwargs.setdefault("outlets", [digest_asset(spec.dag_id)])
-        super().__init__(**kwargs)
-        self.spec = spec
+        super().__init__(spec=spec, **kwargs)
         self.summarize_task_id = summarize_task_id
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        # Errors reach the task log and the alert: no source, target or endpoint may leak a secret.
-        with scrubbed_errors():
-            return self._execute(context)
-
-    def _execute(self, context: Any) -> dict[str, Any]:
-        period = context_period(context, self.spec.timezone, self.spec.period_days)
+    def run(self, context: Any) -> dict[str, Any]:
+        period = run_period(self.spec, context)
         work_dir = job_dir(self.spec.dag_id, period)
         pushed = context["ti"].xcom_pull(task_ids=self.summarize_task_id)
         if not pushed or not isinstance(pushed.get("result"), dict):

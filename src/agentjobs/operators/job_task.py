@@ -1,0 +1,41 @@
+"""JobTaskOperator: what every plain task of a job's DAG shares (fetch, validate, deliver).
+
+It holds the job's spec, knows the period its run covers and the folder the run's files go
+to, and lets no exception leave with a secret in it: task logs and alerts quote them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from agentjobs.agent.scrub import scrubbed_errors
+from agentjobs.jobs.period import Period, context_period, job_dir
+from agentjobs.jobs.spec import JobSpec
+
+
+def run_period(spec: JobSpec, context: Any) -> Period:
+    """The days this run of the job covers (the run of the 25th: the 24th)."""
+    return context_period(context, spec.timezone, spec.period_days)
+
+
+def run_dir(spec: JobSpec, context: Any) -> Path:
+    """The run's folder: its snapshot, transcript and digest, keyed by the day it covers."""
+    return job_dir(spec.dag_id, run_period(spec, context))
+
+
+class JobTaskOperator(BaseOperator):
+    """A task of a job's DAG. Subclasses implement `run` instead of `execute`."""
+
+    def __init__(self, *, spec: JobSpec, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+
+    def execute(self, context: Any) -> Any:
+        with scrubbed_errors():
+            return self.run(context)
+
+    def run(self, context: Any) -> Any:
+        raise NotImplementedError
