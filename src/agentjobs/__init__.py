@@ -85,5 +85,6 @@ def get_provider_info() -> dict[str, Any]:
                 },
             }
         ],
-        "notifications": [],
+        # Failure, deadline and health alerts: one class for workers and the triggerer.
+        "notifications": ["agentjobs.notifications.alert.JobAlertNotifier"],
     }

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import openai
+from typing import TYPE_CHECKING, Any, Literal
 
 from agentjobs.agent.errors import ModelRequestError, TransientAgentError
+
+if TYPE_CHECKING:
+    import openai
 
 StructuredDialect = Literal["json_schema", "json_object_schema"]
 MaxTokensParam = Literal["max_tokens", "max_completion_tokens"]
@@ -105,6 +106,10 @@ class ModelClient:
         timeout_s: float | None = None,
     ) -> Completion:
         """Make one call. Raises TransientAgentError or ModelRequestError, nothing else from openai."""
+        # Imported here, not at the top: the SDK takes ~0.7 s to import, and DAG files (parsed
+        # by the DAG processor and again by every task) import the operators that import this.
+        import openai
+
         kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0}
         if tools:
             kwargs["tools"] = tools
