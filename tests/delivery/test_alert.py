@@ -83,3 +83,23 @@ def test_an_alert_names_the_days_the_run_covers_in_the_jobs_time_zone(smtp_serve
     assert "run for 2026-11-25T02:00:00+00:00, covering 2026-11-24 failed" in daily
     assert "covering 2026-11-18 to 2026-11-24 failed" in weekly
     assert "covering" not in unknown  # without the job's time zone it does not guess
+
+
+def test_a_secret_airflow_masks_is_masked_in_the_alert_too(smtp_server):
+    # A connection password with no recognisable shape: Airflow's masker learnt it when the
+    # connection was read; the alert quotes an error that echoes it.
+    from airflow.sdk.log import mask_secret
+
+    password = "plain-W0rds-n0-shape-7731"
+    mask_secret(password)
+    context = {
+        "ti": SimpleNamespace(dag_id="daily_digest", task_id="deliver_email_0", try_number=1),
+        "dag_run": SimpleNamespace(dag_id="daily_digest", run_id="scheduled__x"),
+        "logical_date": datetime(2026, 11, 25, 2, 0, tzinfo=UTC),
+        "exception": RuntimeError(f"535 authentication failed for user bob with {password}"),
+    }
+    notifier(smtp_server).notify(context)
+    (mail,) = smtp_server.messages
+    text = text_of(mail)
+    assert "535 authentication failed for user bob" in text
+    assert password not in text

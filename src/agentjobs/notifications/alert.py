@@ -21,6 +21,18 @@ from agentjobs.agent.scrub import scrub
 REASON_CHARS = 600
 
 
+def _clean(text: str) -> str:
+    """Our secret shapes, then Airflow's own masker: every connection password and sensitive
+    extra this process has read (an SMTP password has no shape to recognise)."""
+    text = scrub(text)
+    try:
+        # Where Airflow 3.3 itself says to import it from (the execution_time path is deprecated).
+        from airflow.sdk._shared.secrets_masker import redact
+    except ImportError:
+        return text
+    return str(redact(text))
+
+
 def _field(obj: Any, name: str) -> Any:
     """Deadline callbacks get plain dicts; task callbacks get objects."""
     if isinstance(obj, dict):
@@ -79,7 +91,7 @@ class JobAlertNotifier(BaseNotifier):
                 f"{title} ({job}): the run for {day}{covers} has not finished {self.late_after}.\n"
                 f"Run: {run_id}"
             )
-            return scrub(subject), scrub(body)
+            return _clean(subject), _clean(body)
         task = _field(ti, "task_id") or "?"
         exc = context.get("exception")
         reason = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else str(exc or "unknown")
@@ -92,7 +104,7 @@ class JobAlertNotifier(BaseNotifier):
             f"(try {_field(ti, 'try_number') or '?'}).\n"
             f"Reason: {reason}\nRun: {run_id}"
         )
-        return scrub(subject), scrub(body)
+        return _clean(subject), _clean(body)
 
     def _covers(self, when: Any) -> str:
         """Which days the run digests, as its reader thinks of them (the run of the 25th: the 24th)."""
