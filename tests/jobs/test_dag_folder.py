@@ -79,3 +79,19 @@ def test_the_digest_declares_its_deadline_and_llm_pool(airflow_db):
     assert alert.callback.kwargs["kind"] == "deadline"
     assert digest.get_task("summarize").pool == "agentjobs_llm"
     assert digest.get_task("validate").pool == "default_pool"
+
+
+def test_the_agent_finds_the_skills_beside_the_specs_from_any_working_folder(
+    airflow_db, tmp_path, monkeypatch
+):
+    from agentjobs.agent.skills import load_skill
+
+    # A worker started elsewhere, with no AGENTJOBS_SKILLS_DIR: ./include/skills is not there.
+    monkeypatch.delenv("AGENTJOBS_SKILLS_DIR")
+    monkeypatch.chdir(tmp_path)
+    summarize = dagbag(REPO / "dags").get_dag("daily_digest").get_task("summarize")
+    assert Path(summarize.skills_dir) == REPO / "include" / "skills"
+    assert load_skill("daily-digest", Path(summarize.skills_dir)).name == "daily-digest"
+    # A folder named in the environment still wins (read when the task runs).
+    monkeypatch.setenv("AGENTJOBS_SKILLS_DIR", str(tmp_path / "skills"))
+    assert dagbag(REPO / "dags").get_dag("daily_digest").get_task("summarize").skills_dir is None

@@ -6,6 +6,7 @@ DB, no Variables, so parsing the DAG folder stays fast.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from airflow.sdk import DAG, CronTriggerTimetable, Param
 
+from agentjobs.agent.skills import SKILLS_DIR_ENV
 from agentjobs.jobs.spec import JobSpec, load_specs
 from agentjobs.operators.retry import AGENT_RETRY_POLICY
 
@@ -77,7 +79,8 @@ def deadline_alert(spec: JobSpec) -> Any:
     )
 
 
-def build_dag(spec: JobSpec) -> DAG:
+def build_dag(spec: JobSpec, skills_dir: Path | None = None) -> DAG:
+    """The job's DAG; `skills_dir` None means $AGENTJOBS_SKILLS_DIR or ./include/skills at run time."""
     from agentjobs.operators.deliver import DeliverOperator
     from agentjobs.operators.digest import DigestAgentOperator
     from agentjobs.operators.fetch import FetchSourceOperator
@@ -116,7 +119,10 @@ def build_dag(spec: JobSpec) -> DAG:
         ]
         # The pool caps concurrent LLM calls across all jobs (a 30-day backfill included).
         summarize = DigestAgentOperator(
-            task_id="summarize", spec=spec, **({"pool": spec.pool} if spec.pool else {})
+            task_id="summarize",
+            spec=spec,
+            skills_dir=str(skills_dir) if skills_dir else None,
+            **({"pool": spec.pool} if spec.pool else {}),
         )
         validate = ValidateDigestOperator(task_id="validate", spec=spec)
         delivers = [
@@ -152,8 +158,12 @@ def health_dag(specs: list[JobSpec]) -> DAG:
 def dags_from_folder(folder: Path) -> dict[str, DAG]:
     """One DAG per spec in `folder`, plus the health check. A bad spec raises, so the DAG file
     shows an import error naming the spec file and the field, rather than a job that vanished."""
-    specs = [resolve_paths(spec, folder.parent.parent) for spec in load_specs(folder)]
-    dags = {spec.dag_id: build_dag(spec) for spec in specs}
+    project = folder.parent.parent
+    specs = [resolve_paths(spec, project) for spec in load_specs(folder)]
+    # The skills beside the specs, whatever folder the worker runs in, unless the environment
+    # names another folder (read at run time).
+    skills_dir = None if os.environ.get(SKILLS_DIR_ENV) else project / "include" / "skills"
+    dags = {spec.dag_id: build_dag(spec, skills_dir) for spec in specs}
     if specs:
         dags[HEALTH_DAG_ID] = health_dag(specs)
     return dags
