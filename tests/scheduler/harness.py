@@ -572,6 +572,11 @@ class AirflowApi:
         body = {"name": name, "slots": slots, "description": description, "include_deferred": False}
         return self.request("POST", "/pools", json=body)
 
+    def ensure_pool(self, name: str, slots: int, description: str = "") -> None:
+        """The pool, created unless a test before made it (pools outlive a test's jobs)."""
+        if name not in {p["name"] for p in self.request("GET", "/pools")["pools"]}:
+            self.create_pool(name, slots, description)
+
     def create_connection(self, conn_id: str, conn: Mapping[str, Any]) -> dict[str, Any]:
         """POST /connections: stored in the metadata DB, so every running process sees it.
 

@@ -23,28 +23,24 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from agentjobs.pools import LLM_POOL
 from agentjobs.sources.demo_feed import render_demo_feed
 from tests.delivery.fake_slack import WEBHOOK_PATH, SlackRequest
 from tests.scheduler.conftest import SchedulerServices
 from tests.scheduler.harness import AirflowApi, AirflowCluster
+from tests.scheduler.jobs import TODAY, logical_date_of
 
 # The first test's set-up starts the cluster and runs the backfill: more than the suite's 300 s
 # would be a hang, but the waits below fail first, with the processes' logs.
 pytestmark = [pytest.mark.slow, pytest.mark.scheduler, pytest.mark.timeout(480)]
-LLM_POOL = "agentjobs_llm"
+
 
 # Three consecutive past days, relative to today so the backfill is never in the future.
-_TODAY = datetime.now(UTC).date()
-DAYS = [_TODAY - timedelta(days=n) for n in (5, 4, 3)]
+DAYS = [TODAY - timedelta(days=n) for n in (5, 4, 3)]
 CHANNELS = ("email", "s3", "slack")
 DELIVER_TASKS = ("deliver_email_0", "deliver_slack_1", "deliver_s3_2")
 TASKS = {"fetch_git", "fetch_rss", "summarize", "validate", *DELIVER_TASKS}
 SLACK_POST, SLACK_UPDATE = "/api/chat.postMessage", "/api/chat.update"
-
-
-def logical_date_of(day: date) -> datetime:
-    """The scheduled run that digests `day`: 03:00 UTC the next morning."""
-    return datetime.combine(day + timedelta(days=1), time(3), tzinfo=UTC)
 
 
 def commit_subjects(day: date) -> list[str]:
@@ -195,8 +191,7 @@ def digest_job(
     }
     # As the shipped spec does: summarize runs in the LLM pool, which a deployment creates
     # first (a task in a pool that does not exist is never scheduled).
-    if LLM_POOL not in {p["name"] for p in cluster.api.request("GET", "/pools")["pools"]}:
-        cluster.api.create_pool(LLM_POOL, 2, "LLM endpoint concurrency")
+    cluster.api.ensure_pool(LLM_POOL, 2, "LLM endpoint concurrency")
     services.reset_model()
     dag_id = cluster.add_job(spec)
     with cluster.timed("new job parsed"):

@@ -126,8 +126,7 @@ def test_the_llm_pool_runs_one_model_call_at_a_time_across_a_backfill(
         f"sched_pool_{suffix}", services, make_sources(tmp_path, days), days[0], services.llm_conn_id
     )
     spec["pool"] = TEST_POOL
-    if TEST_POOL not in {p["name"] for p in api.request("GET", "/pools")["pools"]}:
-        api.create_pool(TEST_POOL, 1, "one LLM call at a time")
+    api.ensure_pool(TEST_POOL, 1, "one LLM call at a time")
     dag_id = airflow_cluster.add_job(spec)
     services.reset_model()
     try:

@@ -16,7 +16,7 @@ from agentjobs.agent.skills import Skill
 from agentjobs.jobs.digest import DIGEST_FILE, judgement_schema, loop_prompt, render_digest, structured_prompt
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.agent import AgentOperator, RunPlan
-from agentjobs.operators.job_task import run_dir, run_period
+from agentjobs.operators.job_task import job_run_dir, run_period
 from agentjobs.sources.snapshot import Snapshot
 
 
@@ -37,7 +37,7 @@ class DigestAgentOperator(AgentOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         if not self.work_dir:
-            self.work_dir = str(run_dir(self.spec, context))
+            self.work_dir = str(job_run_dir(self.spec, context))
         return super().execute(context)
 
     def prepare(self, context: Any, skill: Skill, work_dir: Path) -> RunPlan:

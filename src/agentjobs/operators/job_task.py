@@ -21,7 +21,7 @@ def run_period(spec: JobSpec, context: Any) -> Period:
     return context_period(context, spec.timezone, spec.period_days)
 
 
-def run_dir(spec: JobSpec, context: Any) -> Path:
+def job_run_dir(spec: JobSpec, context: Any) -> Path:
     """The run's folder: its snapshot, transcript and digest, keyed by the day it covers."""
     return job_dir(spec.dag_id, run_period(spec, context))
 
