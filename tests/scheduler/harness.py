@@ -45,6 +45,8 @@ COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 FINAL_RUN_STATES = frozenset({"success", "failed"})
 FINAL_TI_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 ADMIN_USER = "admin"
+# How often a backfill is sent when SQLite refuses it as locked (see create_backfill).
+SQLITE_LOCK_ATTEMPTS = 5
 
 # Variables of the test process that must not leak into the cluster: its own Airflow
 # configuration (tests/conftest.py points AIRFLOW_HOME at a SQLite home), connections set by
@@ -145,6 +147,7 @@ class Measurements:
     phases: dict[str, float] = field(default_factory=dict)  # seconds, by `AirflowCluster.timed`
     stop_s: float | None = None
     sigkilled: list[str] = field(default_factory=list)  # what ignored SIGTERM for the grace period
+    backfill_lock_refusals: int = 0  # POST /backfills refused for a locked SQLite DB, then sent again
 
 
 class AirflowCluster:
@@ -629,7 +632,35 @@ class AirflowApi:
         }
         if dag_run_conf is not None:
             body["dag_run_conf"] = dict(dag_run_conf)
-        return self.request("POST", "/backfills", json=body)
+        # On SQLite a write that finds the database locked by the scheduler fails the request:
+        # 503 "Database is locked" when the backfill's runs could not be written (Airflow
+        # removes the partial backfill first), 500 "Database error" when the audit-log row
+        # before it could not (nothing created). The operator's remedy: send it again.
+        for attempt in range(1, SQLITE_LOCK_ATTEMPTS + 1):
+            response = self._http.post("/backfills", json=body)
+            if not self._refused_for_a_locked_sqlite(response) or attempt == SQLITE_LOCK_ATTEMPTS:
+                break
+            self.cluster.measurements.backfill_lock_refusals += 1
+            self._idle(2.0 * attempt)
+            left_behind = [b for b in self.backfills(dag_id) if b["completed_at"] is None]
+            if left_behind:
+                raise ApiError(
+                    f"POST /api/v2/backfills -> {response.status_code} on a locked SQLite DB left "
+                    f"a backfill behind instead of removing it: {left_behind}"
+                )
+        if response.status_code not in (200, 201):
+            raise ApiError(f"POST /api/v2/backfills -> {response.status_code}: {response.text[:2000]}")
+        return response.json()
+
+    def _refused_for_a_locked_sqlite(self, response: httpx.Response) -> bool:
+        if not self.cluster.sql_alchemy_conn.startswith("sqlite"):
+            return False
+        if response.status_code == 503:
+            return "Database is locked" in response.text
+        return response.status_code == 500 and '"Database error"' in response.text
+
+    def backfills(self, dag_id: str) -> list[dict[str, Any]]:
+        return self.request("GET", "/backfills", params={"dag_id": dag_id})["backfills"]
 
     def get_backfill(self, backfill_id: int) -> dict[str, Any]:
         return self.request("GET", f"/backfills/{backfill_id}")
