@@ -83,9 +83,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         if m.stop_s is not None:
             killed = f"; SIGKILLed: {m.sigkilled}" if m.sigkilled else ""
             terminalreporter.write_line(f"stop {m.stop_s:.1f}s{killed}")
-        if m.backfill_lock_refusals:
+        if m.locked_db_refusals:
             terminalreporter.write_line(
-                f"backfills refused for a locked SQLite DB and sent again: {m.backfill_lock_refusals}"
+                f"API requests refused for a locked SQLite DB and sent again: {m.locked_db_refusals}"
             )
         if m.phases:
             terminalreporter.write_line("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in m.phases.items()))

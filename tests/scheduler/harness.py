@@ -16,6 +16,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -45,8 +46,8 @@ COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 FINAL_RUN_STATES = frozenset({"success", "failed"})
 FINAL_TI_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
 ADMIN_USER = "admin"
-# How often a backfill is sent when SQLite refuses it as locked (see create_backfill).
-SQLITE_LOCK_ATTEMPTS = 5
+# How often a request is sent when a locked SQLite DB refused it (see AirflowApi._send).
+LOCKED_DB_ATTEMPTS = 5
 
 # Variables of the test process that must not leak into the cluster: its own Airflow
 # configuration (tests/conftest.py points AIRFLOW_HOME at a SQLite home), connections set by
@@ -147,7 +148,7 @@ class Measurements:
     phases: dict[str, float] = field(default_factory=dict)  # seconds, by `AirflowCluster.timed`
     stop_s: float | None = None
     sigkilled: list[str] = field(default_factory=list)  # what ignored SIGTERM for the grace period
-    backfill_lock_refusals: int = 0  # POST /backfills refused for a locked SQLite DB, then sent again
+    locked_db_refusals: int = 0  # API requests refused for a locked SQLite DB, then sent again
 
 
 class AirflowCluster:
@@ -537,10 +538,37 @@ class AirflowApi:
         self._http.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
 
     def request(self, method: str, path: str, *, ok: Iterable[int] = (200, 201), **kwargs: Any) -> Any:
-        response = self._http.request(method, path, **kwargs)
+        response = self._send(method, path, **kwargs)
         if response.status_code not in set(ok):
             raise ApiError(f"{method} /api/v2{path} -> {response.status_code}: {response.text[:2000]}")
         return response.json() if response.content else None
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The response; a request refused, undone, for a locked SQLite DB is sent again.
+
+        On SQLite a write that finds the database locked by the scheduler fails the request:
+        a 500 "Database error" when it was the audit-log row every write endpoint inserts
+        before acting, a 503 "Database is locked" when a backfill's runs could not be written
+        (Airflow removes the partial backfill first). Either way nothing was done, and the
+        operator's remedy is to send it again. Any other error is the test's to see.
+        """
+        response = self._http.request(method, path, **kwargs)
+        for attempt in range(1, LOCKED_DB_ATTEMPTS):
+            if not self._refused_for_a_locked_db(response):
+                break
+            self.cluster.measurements.locked_db_refusals += 1
+            self._idle(2.0 * attempt)
+            response = self._http.request(method, path, **kwargs)
+        return response
+
+    def _refused_for_a_locked_db(self, response: httpx.Response) -> bool:
+        if response.status_code == 503:
+            return "Database is locked" in response.text
+        error_id = re.search(r"look for ID (\w+)", response.text)
+        if response.status_code != 500 or error_id is None:
+            return False
+        api_log = (self.cluster.process_log_dir / "api-server.log").read_text(errors="replace")
+        return f"Error with id {error_id.group(1)}, statement: INSERT INTO log " in api_log
 
     # -- DAGs ---------------------------------------------------------------------------------
 
@@ -632,35 +660,7 @@ class AirflowApi:
         }
         if dag_run_conf is not None:
             body["dag_run_conf"] = dict(dag_run_conf)
-        # On SQLite a write that finds the database locked by the scheduler fails the request:
-        # 503 "Database is locked" when the backfill's runs could not be written (Airflow
-        # removes the partial backfill first), 500 "Database error" when the audit-log row
-        # before it could not (nothing created). The operator's remedy: send it again.
-        for attempt in range(1, SQLITE_LOCK_ATTEMPTS + 1):
-            response = self._http.post("/backfills", json=body)
-            if not self._refused_for_a_locked_sqlite(response) or attempt == SQLITE_LOCK_ATTEMPTS:
-                break
-            self.cluster.measurements.backfill_lock_refusals += 1
-            self._idle(2.0 * attempt)
-            left_behind = [b for b in self.backfills(dag_id) if b["completed_at"] is None]
-            if left_behind:
-                raise ApiError(
-                    f"POST /api/v2/backfills -> {response.status_code} on a locked SQLite DB left "
-                    f"a backfill behind instead of removing it: {left_behind}"
-                )
-        if response.status_code not in (200, 201):
-            raise ApiError(f"POST /api/v2/backfills -> {response.status_code}: {response.text[:2000]}")
-        return response.json()
-
-    def _refused_for_a_locked_sqlite(self, response: httpx.Response) -> bool:
-        if not self.cluster.sql_alchemy_conn.startswith("sqlite"):
-            return False
-        if response.status_code == 503:
-            return "Database is locked" in response.text
-        return response.status_code == 500 and '"Database error"' in response.text
-
-    def backfills(self, dag_id: str) -> list[dict[str, Any]]:
-        return self.request("GET", "/backfills", params={"dag_id": dag_id})["backfills"]
+        return self.request("POST", "/backfills", json=body)
 
     def get_backfill(self, backfill_id: int) -> dict[str, Any]:
         return self.request("GET", f"/backfills/{backfill_id}")
