@@ -274,11 +274,11 @@ class AirflowCluster:
             timeout=180,
             check=False,
         )
-        (self.process_log_dir / "db-migrate.log").write_bytes(migrate.stdout + migrate.stderr)
+        self.process_log("db-migrate").write_bytes(migrate.stdout + migrate.stderr)
         if migrate.returncode != 0:
             raise ClusterError(
                 f"airflow db migrate exited {migrate.returncode}:\n"
-                + tail(self.process_log_dir / "db-migrate.log", 40)
+                + tail(self.process_log("db-migrate"), 40)
             )
         self.measurements.migrate_s = time.monotonic() - started
 
@@ -308,7 +308,7 @@ class AirflowCluster:
         # sends SIGTERM to each component, which then stops its own workers.
         if shutil.which("setpriv"):
             argv = ["setpriv", "--pdeathsig", "TERM", *argv]
-        log_path = self.process_log_dir / f"{name}.log"
+        log_path = self.process_log(name)
         log = log_path.open("ab")
         popen = subprocess.Popen(
             argv,
@@ -460,8 +460,12 @@ class AirflowCluster:
         root = psutil.Process(proc.popen.pid)
         return [root, *root.children(recursive=True)]
 
+    def process_log(self, name: str) -> Path:
+        """Where the component `name` (api-server, scheduler, ...) writes its output."""
+        return self.process_log_dir / f"{name}.log"
+
     def log_tail(self, name: str, lines: int = 60) -> str:
-        return tail(self.process_log_dir / f"{name}.log", lines)
+        return tail(self.process_log(name), lines)
 
     def task_log_tail(self, dag_id: str, run_id: str, task_id: str, try_number: int, lines: int = 40) -> str:
         path = self.task_log_dir / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
@@ -567,7 +571,7 @@ class AirflowApi:
         error_id = re.search(r"look for ID (\w+)", response.text)
         if response.status_code != 500 or error_id is None:
             return False
-        api_log = (self.cluster.process_log_dir / "api-server.log").read_text(errors="replace")
+        api_log = self.cluster.process_log("api-server").read_text(errors="replace")
         return f"Error with id {error_id.group(1)}, statement: INSERT INTO log " in api_log
 
     # -- DAGs ---------------------------------------------------------------------------------

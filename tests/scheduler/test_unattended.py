@@ -92,7 +92,7 @@ def test_a_run_past_its_deadline_pages_the_alert_channel(
     assert abs(deadline_time - (queued_at + timedelta(minutes=DEADLINE_MINUTES))) < timedelta(seconds=1)
     assert paged_at >= deadline_time
     assert "agentjobs.notifications.alert.JobAlertNotifier" in data, data
-    triggerer_log = (airflow_cluster.process_log_dir / "triggerer.log").read_text(errors="replace")
+    triggerer_log = airflow_cluster.process_log("triggerer").read_text(errors="replace")
     assert "CallbackState.SUCCESS" in triggerer_log, airflow_cluster.log_tail("triggerer")
 
 
