@@ -235,13 +235,19 @@ def test_userinfo_refused_without_echoing_it(jail: Path, url: str) -> None:
         ("::ffff:10.0.0.5", "private"),
         ("::ffff:169.254.169.254", "link-local"),
         ("64:ff9b::a9fe:a9fe", "link-local"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("2002:a9fe:a9fe::1", "link-local"),
+        # Deprecated site-local IPv6, which Python's ipaddress still calls global.
+        ("fec0::1", "site-local"),
+        ("ff02::1", "multicast"),
+        ("::", "unspecified"),
     ],
 )
 def test_internal_addresses_refused(jail: Path, address: str, reason: str) -> None:
     engine = PermissionEngine(jail, http_allowlist=["intranet.example.com"], resolver=fixed_resolver(address))
     with pytest.raises(PermissionDenied, match=f"a {reason}") as info:
         engine.check_url("https://intranet.example.com/")
-    assert "only reach public internet addresses" in str(info.value)
+    assert "only public internet addresses may be reached" in str(info.value)
 
 
 def test_every_resolved_address_must_be_public(jail: Path) -> None:
@@ -256,7 +262,7 @@ def test_every_resolved_address_must_be_public(jail: Path) -> None:
 def test_literal_ip_hosts_checked_the_same(jail: Path, url: str, entry: str) -> None:
     resolver = fixed_resolver("93.184.216.34")
     engine = PermissionEngine(jail, http_allowlist=[entry], resolver=resolver)
-    with pytest.raises(PermissionDenied, match="address; tools may only reach public"):
+    with pytest.raises(PermissionDenied, match="address; only public internet addresses may be reached"):
         engine.check_url(url)
     assert resolver.calls == []  # a literal is not looked up, so a resolver cannot launder it
 

@@ -8,6 +8,7 @@ import os
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,7 +18,7 @@ from typing import Annotated, Literal
 import pydantic
 import pytest
 
-from agentjobs.agent import tools
+from agentjobs.agent import guarded_http, tools
 from agentjobs.agent.errors import PermissionDenied, ToolRegistrationError
 from agentjobs.agent.permissions import PermissionEngine
 from agentjobs.agent.tools import Tool, ToolOutcome, ToolRegistry, builtin_tools, tool_from_function
@@ -72,10 +73,28 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.server.fake.release.wait(10)  # type: ignore[attr-defined]
             return
+        if self.path == "/drip":
+            # A 40-byte body sent one byte every 0.3 s: each read is quick, the whole takes 12 s.
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", "40")
+            self.end_headers()
+            for _ in range(40):
+                if self.server.fake.release.wait(0.3):  # type: ignore[attr-defined]
+                    return
+                try:
+                    self.wfile.write(b"d")
+                    self.wfile.flush()
+                except OSError:
+                    return  # the client hung up, as it should
+            return
         status, body, ctype = {
             "/hello": (200, b"hello world", "text/plain; charset=utf-8"),
             "/big": (200, b"x" * 5000, "text/plain"),
             "/latin1": (200, "café".encode("latin-1"), "text/plain; charset=latin-1"),
+            # punycode decoding is quadratic: 200 kB of it takes Python tens of seconds.
+            "/punycode": (200, b"a" * 200_000, "text/plain; charset=punycode"),
+            "/utf16": (200, "naïve".encode("utf-16"), "text/plain; charset=UTF-16"),
         }.get(self.path, (404, b"no such page", "text/plain"))
         self.send_response(status)
         self.send_header("Content-Type", ctype)
@@ -538,6 +557,33 @@ def test_http_get_times_out(work: Path) -> None:
     assert "timed out" in outcome.content
 
 
+def test_http_get_ends_at_its_deadline_however_the_server_drips(work: Path, http_server: FakeServer) -> None:
+    # Every byte comes well within the 1 s timeout, so only an overall deadline stops the call.
+    engine, _ = loopback_engine(work, http_timeout_s=1)
+    began = time.monotonic()
+    outcome = call(registry_for(engine), "http_get", url=f"http://fake.test:{http_server.port}/drip")
+    elapsed = time.monotonic() - began
+    assert elapsed < 5, f"the call took {elapsed:.1f}s; the server drips for 12 s"
+    assert not outcome.ok
+    assert "timed out: no complete answer within 1s" in outcome.content
+
+
+def test_http_get_decodes_only_allowlisted_charsets(work: Path, http_server: FakeServer) -> None:
+    registry = registry_for(loopback_engine(work)[0], max_result_chars=1_000_000)
+    began = time.monotonic()
+    outcome = call(registry, "http_get", url=f"http://fake.test:{http_server.port}/punycode")
+    elapsed = time.monotonic() - began
+    assert outcome.ok
+    status, body, note = outcome.content.split("\n")
+    assert (status, body) == ("HTTP 200", "a" * 200_000)  # read as UTF-8
+    assert note.startswith("[charset 'punycode' is not supported, decoded as UTF-8")
+    assert elapsed < 5, f"decoding took {elapsed:.1f}s"
+    # The well-known ones are still honoured.
+    assert call(registry, "http_get", url=f"http://fake.test:{http_server.port}/utf16") == ToolOutcome(
+        True, "HTTP 200\nnaïve"
+    )
+
+
 def _self_signed(tmp_path: Path, hostname: str) -> tuple[Path, Path]:
     x509 = pytest.importorskip("cryptography.x509")
     from cryptography.hazmat.primitives import hashes, serialization
@@ -576,7 +622,8 @@ def test_https_pins_address_and_verifies_the_host_name(
     server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_tls.load_cert_chain(cert_path, key_path)
     # The client trusts only the test certificate; verification and hostname checks stay on.
-    monkeypatch.setattr(tools, "_tls_context", lambda: ssl.create_default_context(cafile=str(cert_path)))
+    trust_test_cert = lambda: ssl.create_default_context(cafile=str(cert_path))  # noqa: E731
+    monkeypatch.setattr(guarded_http, "tls_context", trust_test_cert)
     servers = _serve(server_tls)
     server = next(servers)
     try:

@@ -7,67 +7,21 @@ the message goes back to the model (and to the person reading the task log).
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from agentjobs.agent.errors import PermissionDenied
-
-Resolver = Callable[[str, int], list[str]]
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-# NAT64 (RFC 6052) embeds an IPv4 address in the low 32 bits; a NAT64 gateway would reach it.
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-
-
-def system_resolver(host: str, port: int) -> list[str]:
-    """Resolve `host` with the operating system's resolver, keeping the order it returns."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-def _non_global_reason(addr: IPAddress) -> str | None:
-    """Why `addr` is not a public internet address, or None when it is."""
-    if isinstance(addr, ipaddress.IPv6Address):
-        # An IPv6 form that carries an IPv4 address reaches that IPv4 host, so judge the inner one.
-        embedded = addr.ipv4_mapped or addr.sixtofour
-        if embedded is None and addr in _NAT64:
-            embedded = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
-        if embedded is not None:
-            inner = _non_global_reason(embedded)
-            if inner is not None:
-                return f"{inner} (IPv4 {embedded} inside IPv6)"
-    # Order matters only for the message: 169.254.x is link-local and private, say link-local.
-    checks = (
-        ("loopback", addr.is_loopback),
-        ("unspecified", addr.is_unspecified),
-        ("link-local", addr.is_link_local),
-        ("multicast", addr.is_multicast),
-        ("reserved", addr.is_reserved),
-        ("private", addr.is_private),
-    )
-    for label, flagged in checks:
-        if flagged:
-            return label
-    # Catches the rest, e.g. 100.64.0.0/10 (carrier-grade NAT) which is neither private nor global.
-    return None if addr.is_global else "non-global"
-
-
-def _normalize_host(host: str) -> str:
-    """Lower-case, drop a trailing dot, IDNA-encode, and write IP literals in canonical form."""
-    host = host.strip().lower().rstrip(".")
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        pass
-    if not host.isascii():
-        host = host.encode("idna").decode("ascii")
-    return host
+from agentjobs.agent.guarded_http import (
+    Resolver,
+    Target,
+    normalize_host,
+    parse_http_url,
+    public_address,
+    target_of,
+)
 
 
 class PermissionEngine:
@@ -106,12 +60,12 @@ class PermissionEngine:
                     f"http_allowlist entry {entry!r} is not supported; use an exact host "
                     "like 'api.example.com' or a subdomain wildcard like '*.example.com'"
                 )
-        self.http_allowlist: tuple[str, ...] = tuple(_normalize_host(e) for e in http_allowlist)
+        self.http_allowlist: tuple[str, ...] = tuple(normalize_host(e) for e in http_allowlist)
         if http_max_bytes <= 0 or http_timeout_s <= 0:
             raise ValueError("http_max_bytes and http_timeout_s must be positive")
         self.http_max_bytes = http_max_bytes
         self.http_timeout_s = http_timeout_s
-        self._resolver: Resolver = resolver or system_resolver
+        self._resolver: Resolver | None = resolver
         self.allow_private_addresses = allow_private_addresses
 
     # ----------------------------------------------------------------- files
@@ -190,29 +144,22 @@ class PermissionEngine:
         Callers must connect to the returned IP (not resolve the host again), otherwise a DNS
         answer that changes between check and connect could point the request inside the net.
         """
-        if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
-            raise PermissionDenied(f"URL {url!r} refused: it contains whitespace or control characters")
+        target = self.check_target(url)
+        return target.host, target.port, target.ip
+
+    def check_target(self, url: str) -> Target:
+        """`check_url` as the `Target` that `guarded_get` connects to."""
         try:
             parts = urlsplit(url)
-            port = parts.port
-        except ValueError as exc:
-            raise PermissionDenied(f"URL {url!r} refused: malformed URL ({exc})") from exc
-        scheme = parts.scheme.lower()
-        if scheme not in _DEFAULT_PORTS:
-            raise PermissionDenied(f"URL {url!r} refused: only http and https URLs are allowed")
-        if "@" in parts.netloc:
+        except ValueError:
+            parts = None  # parse_http_url names the problem
+        if parts is not None and "@" in parts.netloc:
             # Never echo the URL here: the userinfo may hold a password.
             raise PermissionDenied(
                 f"URL for host {parts.hostname!r} refused: credentials in the URL are not allowed; "
                 "remove the 'user:password@' part"
             )
-        if not parts.hostname:
-            raise PermissionDenied(f"URL {url!r} refused: it has no host")
-        try:
-            host = _normalize_host(parts.hostname)
-        except UnicodeError as exc:
-            raise PermissionDenied(f"URL {url!r} refused: invalid host name ({exc})") from exc
-        port = port or _DEFAULT_PORTS[scheme]
+        scheme, host, port = parse_http_url(url)
         if not self.http_allowlist:
             raise PermissionDenied(
                 f"URL {url!r} refused: HTTP access is disabled for this skill (empty http_allowlist); "
@@ -223,29 +170,7 @@ class PermissionEngine:
                 f"URL {url!r} refused: host {host!r} is not in the HTTP allowlist "
                 f"{list(self.http_allowlist)}; add it to the skill's http_allowlist"
             )
-
-        try:
-            addresses = [str(ipaddress.ip_address(host))]
-        except ValueError:
-            try:
-                addresses = self._resolver(host, port)
-            except OSError as exc:
-                raise PermissionDenied(f"URL {url!r} refused: cannot resolve host {host!r} ({exc})") from exc
-        if not addresses:
-            raise PermissionDenied(f"URL {url!r} refused: host {host!r} resolved to no address")
-
-        checked: list[str] = []
-        for raw in addresses:
-            try:
-                addr = ipaddress.ip_address(raw)
-            except ValueError as exc:
-                raise PermissionDenied(f"URL {url!r} refused: resolver returned {raw!r}") from exc
-            reason = None if self.allow_private_addresses else _non_global_reason(addr)
-            if reason is not None:
-                # Every address is checked, not just the first: a client may try any of them.
-                raise PermissionDenied(
-                    f"URL {url!r} refused: host {host!r} resolves to {addr}, a {reason} address; "
-                    "tools may only reach public internet addresses"
-                )
-            checked.append(str(addr))
-        return host, port, checked[0]
+        ip = public_address(
+            url, host, port, resolver=self._resolver, allow_private_addresses=self.allow_private_addresses
+        )
+        return target_of(url, scheme, host, port, ip)

@@ -8,13 +8,10 @@ correct, so one bad call costs a turn instead of the whole task.
 
 from __future__ import annotations
 
-import codecs
-import http.client
 import inspect
 import json
 import os
 import re
-import ssl
 import tempfile
 import typing
 from collections.abc import Callable, Sequence
@@ -23,11 +20,11 @@ from fnmatch import fnmatchcase
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pydantic
 
 from agentjobs.agent.errors import PermissionDenied, ToolRegistrationError
+from agentjobs.agent.guarded_http import guarded_get
 from agentjobs.agent.permissions import PermissionEngine
 
 READ_MAX_BYTES = 200_000
@@ -276,70 +273,27 @@ def _write_file(engine: PermissionEngine, path: str, content: str) -> str:
     return f"wrote {len(data)} bytes to {real.relative_to(engine.work_dir).as_posix()}"
 
 
-def _tls_context() -> ssl.SSLContext:
-    """The TLS settings of http_get (tests replace this to trust their own certificate)."""
-    return ssl.create_default_context()
-
-
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """HTTPS to a fixed IP while SNI and certificate checks use the host name."""
-
-    def __init__(self, ip: str, port: int, *, server_hostname: str, timeout: float) -> None:
-        super().__init__(ip, port, timeout=timeout, context=_tls_context())
-        self._server_hostname = server_hostname
-
-    def connect(self) -> None:
-        http.client.HTTPConnection.connect(self)  # plain TCP to self.host, the pinned IP
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=self._server_hostname)
-
-
 def _http_get(engine: PermissionEngine, url: str) -> str:
-    host, port, ip = engine.check_url(url)
-    parts = urlsplit(url)
-    https = parts.scheme.lower() == "https"
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    conn: http.client.HTTPConnection
-    if https:
-        conn = _PinnedHTTPSConnection(ip, port, server_hostname=host, timeout=engine.http_timeout_s)
-    else:
-        conn = http.client.HTTPConnection(ip, port, timeout=engine.http_timeout_s)
-    # We connect to the checked IP ourselves, so the Host header carries the name.
-    host_header = f"[{host}]" if ":" in host else host
-    if port != (443 if https else 80):
-        host_header += f":{port}"
-    headers = {
-        "Host": host_header,
-        "User-Agent": "agentjobs-http_get",
-        "Accept-Encoding": "identity",  # the body is shown to the model, so no compression
-        "Connection": "close",
-    }
-    limit = engine.http_max_bytes
-    try:
-        conn.request("GET", target, headers=headers)
-        response = conn.getresponse()
-        if 300 <= response.status < 400:
-            location = response.getheader("Location", "(none)")
-            return (
-                f"HTTP {response.status}\nredirect not followed; Location: {location}\n"
-                "call http_get on that URL if you need it (its host must be allowlisted too)"
-            )
-        body = b""
-        while len(body) <= limit:
-            chunk = response.read(limit + 1 - len(body))
-            if not chunk:
-                break
-            body += chunk
-    finally:
-        conn.close()
-    charset = response.headers.get_content_charset() or "utf-8"
-    try:
-        codecs.lookup(charset)
-    except LookupError:
-        charset = "utf-8"
-    text = body[:limit].decode(charset, errors="replace")
-    if len(body) > limit:
-        text += f"\n[truncated: only the first {limit} bytes of the body are shown]"
-    return f"HTTP {response.status}\n{text}"
+    fetched = guarded_get(
+        url,
+        check=engine.check_target,
+        timeout_s=engine.http_timeout_s,
+        deadline_s=engine.http_timeout_s,
+        max_bytes=engine.http_max_bytes,
+        headers={"User-Agent": "agentjobs-http_get"},
+    )
+    if 300 <= fetched.status < 400:
+        location = fetched.headers.get("Location", "(none)")
+        return (
+            f"HTTP {fetched.status}\nredirect not followed; Location: {location}\n"
+            "call http_get on that URL if you need it (its host must be allowlisted too)"
+        )
+    text, charset_note = fetched.text()
+    if charset_note is not None:
+        text += f"\n[{charset_note}]"
+    if fetched.truncated:
+        text += f"\n[truncated: only the first {engine.http_max_bytes} bytes of the body are shown]"
+    return f"HTTP {fetched.status}\n{text}"
 
 
 def builtin_tools(engine: PermissionEngine) -> list[Tool]:
