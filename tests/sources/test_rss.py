@@ -56,20 +56,42 @@ def write(path: Path, data: bytes) -> str:
 
 
 class FeedServer:
-    """Loopback HTTP server: path -> (status, body, seconds to wait before answering)."""
+    """Loopback HTTP server: path -> (status, body, seconds to wait before answering).
+
+    A route whose status is 3xx answers with its body as the Location; `drip_headers` paths
+    send their headers one byte every 0.3 s (for 12 s) before any body.
+    """
 
     def __init__(self) -> None:
         self.routes: dict[str, tuple[int, bytes, float]] = {}
-        routes = self.routes
+        self.drip_headers: set[str] = set()
+        self.requests: list[str] = []
+        self.stop = threading.Event()
+        routes, drip_headers, requests, stop = self.routes, self.drip_headers, self.requests, self.stop
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def do_GET(self) -> None:
+                requests.append(self.path)
+                if self.path in drip_headers:
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                    for byte in b"X-Slow: " + b"a" * 40:
+                        if stop.wait(0.3):
+                            return
+                        try:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                        except OSError:
+                            return  # the client hung up, as it should
+                    return
                 status, body, delay = routes.get(self.path, (404, b"<html>Not Found</html>", 0.0))
                 time.sleep(delay)
                 self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", body.decode())
+                    body = b""
                 self.send_header("Content-Type", "application/rss+xml")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -80,16 +102,34 @@ class FeedServer:
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
 
 
 @pytest.fixture
 def feed_server() -> Iterator[FeedServer]:
     server = FeedServer()
     yield server
-    server.server.shutdown()
-    server.server.server_close()
+    server.close()
+
+
+@pytest.fixture
+def metadata_server() -> Iterator[FeedServer]:
+    """A second loopback server standing in for an internal service a feed must not reach."""
+    server = FeedServer()
+    leak = rss("Internal", ("creds", "https://example.org/leak", START, "x"))
+    server.routes["/latest/meta-data/"] = (200, leak, 0.0)
+    yield server
+    server.close()
 
 
 def test_rss_entries_inside_the_interval_only_oldest_first(tmp_path: Path) -> None:
@@ -184,7 +224,7 @@ def test_feeds_over_http_dead_and_malformed_ones_noted(feed_server: FeedServer, 
     missing = str(tmp_path / "missing.xml")
     feeds = [feed_server.url(p) for p in ("/gone.xml", "/broken.xml", "/down.xml", "/good.xml")] + [missing]
 
-    snap = fetch_feeds(feeds, START, END)
+    snap = fetch_feeds(feeds, START, END, allow_loopback_ports=[feed_server.port])
 
     assert [e.url for e in snap.entries] == ["https://example.org/a"]
     notes = {n.source: n.problem for n in snap.notes}
@@ -209,6 +249,7 @@ def test_a_slow_or_huge_feed_is_noted_not_waited_for(feed_server: FeedServer) ->
         END,
         timeout_s=0.3,
         max_bytes=2000,
+        allow_loopback_ports=[feed_server.port],
     )
 
     assert time.monotonic() - began < 1.5
@@ -220,8 +261,60 @@ def test_a_slow_or_huge_feed_is_noted_not_waited_for(feed_server: FeedServer) ->
 
 def test_credentials_in_a_feed_url_stay_out_of_the_notes(feed_server: FeedServer) -> None:
     url = feed_server.url("/private.xml").replace("http://", "http://reader:hunter2@")
-    snap = fetch_feeds([url], START, END)
+    snap = fetch_feeds([url], START, END, allow_loopback_ports=[feed_server.port])
     assert snap.notes and "hunter2" not in snap.notes[0].model_dump_json()
+    refused = fetch_feeds([url], START, END)  # the refusal quotes the URL: still no password
+    assert "loopback" in refused.notes[0].problem and "hunter2" not in refused.notes[0].model_dump_json()
+
+
+def test_a_feed_on_a_loopback_address_is_refused_by_default(feed_server: FeedServer) -> None:
+    feed_server.routes["/feed.xml"] = (200, rss("Local", ("a", "https://example.org/a", START, "x")), 0.0)
+    snap = fetch_feeds([feed_server.url("/feed.xml")], START, END)
+    assert snap.entries == []
+    assert snap.notes[0].problem == (
+        f"URL {feed_server.url('/feed.xml')!r} refused: host '127.0.0.1' resolves to 127.0.0.1, "
+        "a loopback address; only public internet addresses may be reached: skipped"
+    )
+    assert feed_server.requests == []
+
+
+def test_a_redirect_into_an_internal_address_is_refused_and_nothing_from_it_kept(
+    feed_server: FeedServer, metadata_server: FeedServer
+) -> None:
+    internal = metadata_server.url("/latest/meta-data/")
+    feed_server.routes["/feed.xml"] = (302, internal.encode(), 0.0)
+    # Only the feed server's port is let through, as the feed's host would be public in production.
+    snap = fetch_feeds([feed_server.url("/feed.xml")], START, END, allow_loopback_ports=[feed_server.port])
+
+    assert snap.entries == []
+    assert metadata_server.requests == []
+    (note,) = snap.notes
+    hop = f"redirect 1 (from {feed_server.url('/feed.xml')!r}) refused: URL {internal!r} refused"
+    assert note.problem.startswith(hop)
+    assert "a loopback address" in note.problem
+
+
+def test_redirects_between_allowed_addresses_are_followed_up_to_a_cap(feed_server: FeedServer) -> None:
+    feed_server.routes["/old.xml"] = (301, b"/new.xml", 0.0)
+    feed_server.routes["/new.xml"] = (200, rss("Moved", ("a", "https://example.org/a", START, "x")), 0.0)
+    feed_server.routes["/loop.xml"] = (302, b"/loop.xml", 0.0)
+    feeds = [feed_server.url("/old.xml"), feed_server.url("/loop.xml")]
+    snap = fetch_feeds(feeds, START, END, allow_loopback_ports=[feed_server.port])
+    assert [e.feed for e in snap.entries] == ["Moved"]
+    assert [n.problem.split(" (")[0] for n in snap.notes] == ["more than 5 redirects"]
+    assert feed_server.requests.count("/loop.xml") == 6
+
+
+def test_a_feed_dripping_its_headers_is_cut_at_the_deadline(feed_server: FeedServer) -> None:
+    # Each byte arrives well within the timeout; only a deadline on the whole download stops it.
+    feed_server.drip_headers.add("/drip.xml")
+    began = time.monotonic()
+    snap = fetch_feeds(
+        [feed_server.url("/drip.xml")], START, END, timeout_s=1, allow_loopback_ports=[feed_server.port]
+    )
+    elapsed = time.monotonic() - began
+    assert elapsed < 5, f"took {elapsed:.1f}s; the server drips for 12 s"
+    assert [n.problem for n in snap.notes] == ["timed out after 1s: skipped"]
 
 
 def test_an_injected_fetch_replaces_the_network(tmp_path: Path) -> None:

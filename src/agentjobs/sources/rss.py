@@ -1,32 +1,39 @@
 """RSS and Atom entries published in one data interval.
 
-The bytes are fetched here (httpx, capped in size and time) and only then handed to
-feedparser: given a URL, or even bytes that look like a path, feedparser would fetch or
-open it itself, without our caps. Feed content is untrusted, so only http(s) links are
-kept and summaries are reduced to plain text.
+The bytes are fetched here (with the agent's guarded GET: public addresses only, every
+redirect checked, capped in size and time) and only then handed to feedparser: given a
+URL, or even bytes that look like a path, feedparser would fetch or open it itself,
+without our caps. Feed content is untrusted, so only http(s) links are kept and summaries
+are reduced to plain text.
 """
 
 from __future__ import annotations
 
 import calendar
+import http.client
 import io
 import re
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import feedparser
-import httpx
 
+from agentjobs.agent.errors import PermissionDenied
+from agentjobs.agent.guarded_http import DeadlineExceeded, FetchFailed, guarded_get, public_target
 from agentjobs.sources.errors import FeedError
 from agentjobs.sources.snapshot import FeedEntry, SourceNote, SourceSnapshot
 
 SUMMARY_CHARS = 280
 _TITLE_CHARS = 300
-_USER_AGENT = "agentjobs-feed-reader/0.1 (+https://airflow.apache.org)"
+_HEADERS = {
+    "User-Agent": "agentjobs-feed-reader/0.1 (+https://airflow.apache.org)",
+    "Accept": "application/rss+xml, application/atom+xml, */*;q=0.5",
+}
+_MAX_REDIRECTS = 5
 
 
 def fetch_feeds(
@@ -37,16 +44,21 @@ def fetch_feeds(
     fetch: Callable[[str], bytes] | None = None,
     timeout_s: float = 20,
     max_bytes: int = 5_000_000,
+    allow_loopback_ports: Collection[int] = (),
 ) -> SourceSnapshot:
     """Entries dated (published, else updated) in [start, end), oldest first, one per link.
 
     A feed is an http(s) URL or a local file path. `fetch`, when given, replaces the HTTP
     download of URLs (local files are always read from disk). A feed that cannot be read
-    or parsed becomes a note naming it, and the other feeds are still read.
+    or parsed becomes a note naming it, and the other feeds are still read. A URL, or a
+    redirect, to a non-public address (loopback, private, link-local...) is refused and noted;
+    `allow_loopback_ports` exists only for tests, whose fake feed servers listen on loopback.
     """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be timezone-aware datetimes")
-    download = fetch or (lambda url: _download(url, timeout_s=timeout_s, max_bytes=max_bytes))
+    download = fetch or partial(
+        _download, timeout_s=timeout_s, max_bytes=max_bytes, allow_loopback_ports=allow_loopback_ports
+    )
     snapshot = SourceSnapshot(source="rss", interval_start=start, interval_end=end)
     seen: set[str] = set()
     for feed in feeds:
@@ -54,7 +66,7 @@ def fetch_feeds(
         try:
             data = download(feed) if _is_url(feed) else _read_file(feed, max_bytes=max_bytes)
             entries = _parse(data, shown, start, end)
-        except (FeedError, OSError, httpx.HTTPError) as exc:
+        except (FeedError, OSError, http.client.HTTPException, PermissionDenied, FetchFailed) as exc:
             problem = _describe(exc, timeout_s)
             if password := urlsplit(feed).password:  # an error text may quote the URL it failed on
                 problem = problem.replace(password, "***")
@@ -81,25 +93,24 @@ def _display(feed: str) -> str:
     return feed
 
 
-def _download(url: str, *, timeout_s: float, max_bytes: int) -> bytes:
-    # httpx's timeout bounds each network operation; the deadline bounds the whole download,
-    # so a server dribbling one byte at a time cannot hold the task.
-    deadline = time.monotonic() + timeout_s
-    headers = {"User-Agent": _USER_AGENT, "Accept": "application/rss+xml, application/atom+xml, */*;q=0.5"}
-    with (
-        httpx.Client(timeout=timeout_s, follow_redirects=True, max_redirects=5, headers=headers) as client,
-        client.stream("GET", url) as response,
-    ):
-        if response.status_code >= 400:
-            raise FeedError(f"HTTP {response.status_code} {response.reason_phrase}".strip())
-        body = bytearray()
-        for chunk in response.iter_bytes():
-            body += chunk
-            if len(body) > max_bytes:
-                raise FeedError(f"larger than {max_bytes} bytes")
-            if time.monotonic() > deadline:
-                raise FeedError(f"download took longer than {timeout_s:g}s")
-        return bytes(body)
+def _download(url: str, *, timeout_s: float, max_bytes: int, allow_loopback_ports: Collection[int]) -> bytes:
+    # The same guard as the agent's http_get: every hop, redirects included, must resolve to
+    # a public address (a feed must not redirect the fetcher into the metadata service), and
+    # timeout_s bounds the whole download, so a server dribbling bytes cannot hold the task.
+    fetched = guarded_get(
+        url,
+        check=partial(public_target, allow_loopback_ports=allow_loopback_ports),
+        timeout_s=timeout_s,
+        deadline_s=timeout_s,
+        max_bytes=max_bytes,
+        max_redirects=_MAX_REDIRECTS,
+        headers=_HEADERS,
+    )
+    if fetched.status >= 400:
+        raise FeedError(f"HTTP {fetched.status} {fetched.reason}".strip())
+    if fetched.truncated:
+        raise FeedError(f"larger than {max_bytes} bytes")
+    return fetched.body
 
 
 def _read_file(path: str, *, max_bytes: int) -> bytes:
@@ -113,14 +124,14 @@ def _read_file(path: str, *, max_bytes: int) -> bytes:
 
 
 def _describe(exc: Exception, timeout_s: float) -> str:
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, TimeoutError | DeadlineExceeded):
         return f"timed out after {timeout_s:g}s: skipped"
-    if isinstance(exc, httpx.HTTPError):
-        return f"could not connect ({type(exc).__name__}: {exc}): skipped"
     if isinstance(exc, FileNotFoundError):
         return "file not found: skipped"
-    if isinstance(exc, OSError):
+    if isinstance(exc, OSError) and exc.filename is not None:
         return f"could not read the file ({exc.strerror or exc}): skipped"
+    if isinstance(exc, OSError | http.client.HTTPException):  # refused, reset, TLS, bad answer
+        return f"could not connect ({type(exc).__name__}: {exc}): skipped"
     return f"{exc}: skipped"
 
 
