@@ -317,6 +317,27 @@ def test_a_feed_dripping_its_headers_is_cut_at_the_deadline(feed_server: FeedSer
     assert [n.problem for n in snap.notes] == ["timed out after 1s: skipped"]
 
 
+def test_a_feed_declaring_a_quadratic_encoding_is_refused_fast(tmp_path: Path) -> None:
+    # Python's punycode codec is quadratic: feedparser would spend tens of seconds on this one,
+    # and on the second it raises an error that it does not catch.
+    slow = write(
+        tmp_path / "slow.xml",
+        b'<?xml version="1.0" encoding="punycode"?><rss version="2.0"><channel><title>x-' + b"a" * 200_000,
+    )
+    plain = rss("Plain", ("a", "https://example.org/a", START, "x")).replace(b"UTF-8", b"PunyCode")
+    crash = write(tmp_path / "crash.xml", plain)
+    good = write(tmp_path / "good.xml", rss("Good", ("b", "https://example.org/b", START, "x")))
+    began = time.monotonic()
+    snap = fetch_feeds([slow, crash, good], START, END)
+    elapsed = time.monotonic() - began
+
+    assert elapsed < 5, f"took {elapsed:.1f}s"
+    assert [e.feed for e in snap.entries] == ["Good"]
+    assert [n.problem for n in snap.notes] == [
+        "the feed declares the encoding 'punycode', which is not supported: skipped",
+    ] * 2
+
+
 def test_an_injected_fetch_replaces_the_network(tmp_path: Path) -> None:
     asked: list[str] = []
 
