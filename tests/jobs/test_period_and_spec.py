@@ -128,6 +128,10 @@ def write_spec(folder: Path, data: object, name: str = "job.yaml") -> Path:
     return path
 
 
+def email_with(subject: str) -> dict:
+    return {"type": "email", "to": ["team@example.org"], "subject": subject}
+
+
 def without(key: str) -> dict:
     return {k: v for k, v in VALID.items() if k != key}
 
@@ -167,8 +171,63 @@ def test_a_minimal_spec_loads_with_its_defaults(tmp_path):
         ),
         ({**VALID, "alert": {"type": "s3", "bucket": "b"}}, "alert", "'s3'"),
         ({**VALID, "channels": [{"type": "email", "to": []}]}, "channels.0.email.to", "at least 1"),
-        ({**VALID, "dag_id": "my digest"}, "dag_id", "should match pattern"),
+        ({**VALID, "dag_id": "my digest"}, "dag_id", "not a usable dag_id"),
         ({**VALID, "commits_cap": 0}, "commits_cap", "greater than or equal to 1"),
+        # A dag_id is also the folder of the job's files: no way out of the artifact base.
+        ({**VALID, "dag_id": ".."}, "dag_id", "not '.' or '..' alone"),
+        ({**VALID, "dag_id": "."}, "dag_id", "not '.' or '..' alone"),
+        ({**VALID, "dag_id": "../escape"}, "dag_id", "no '/'"),
+        ({**VALID, "dag_id": "a" * 251}, "dag_id", "1-250 letters"),
+        ({**VALID, "dag_id": "agentjobs_health"}, "dag_id", "the health check's own DAG"),
+        # A skill is a folder name in the skills folder, never a path.
+        ({**VALID, "skill": "./planted"}, "skill", "not a skill name"),
+        ({**VALID, "skill": "../skills/daily-digest"}, "skill", "not a path"),
+        ({**VALID, "skill": "/tmp/evil"}, "skill", "not a skill name"),
+        ({**VALID, "skill": "Daily-Digest"}, "skill", "lower-case"),
+        # Cron as Airflow's timetable reads it, at load and not at the first run.
+        ({**VALID, "schedule": "every day"}, "schedule", "not a valid cron schedule"),
+        ({**VALID, "schedule": "61 * * * *"}, "schedule", "out of range"),
+        ({**VALID, "schedule": "0 0 31 2 *"}, "schedule", "never fires"),
+        ({**VALID, "schedule": "* * * * * *"}, "schedule", "seconds are not supported"),
+        # Numbers: finite, and within bounds the message states.
+        ({**VALID, "caps": {"timeout_s": float("inf")}}, "caps.timeout_s", "finite number"),
+        ({**VALID, "caps": {"timeout_s": 90_000}}, "caps.timeout_s", "less than or equal to 86400"),
+        ({**VALID, "caps": {"max_cost_usd": float("nan")}}, "caps.max_cost_usd", "finite number"),
+        ({**VALID, "caps": {"max_iterations": 5000}}, "caps.max_iterations", "less than or equal to 1000"),
+        ({**VALID, "retry_delay_s": float("inf")}, "retry_delay_s", "finite number"),
+        ({**VALID, "period_days": 100_000}, "period_days", "less than or equal to 366"),
+        ({**VALID, "deadline_minutes": 10**9}, "deadline_minutes", "less than or equal to 10080"),
+        ({**VALID, "retries": True}, "retries", "valid integer"),
+        # Email: no header injection, no placeholder that str.format would evaluate or fail on.
+        (
+            {**VALID, "channels": [{"type": "email", "to": ["team@example.org\r\nBcc: all@example.org"]}]},
+            "channels.0.email.to.0",
+            "not a plain email address",
+        ),
+        ({**VALID, "channels": [{"type": "email", "to": ["team"]}]}, "channels.0.email.to.0", "plain email"),
+        (
+            {**VALID, "alert": {"type": "email", "to": ["Ada <ada@example.org>"]}},
+            "alert.email.to.0",
+            "no display name",
+        ),
+        ({**VALID, "channels": [email_with("{0}")]}, "channels.0.email.subject", "placeholder {0}"),
+        ({**VALID, "channels": [email_with("{}")]}, "channels.0.email.subject", "placeholder {}"),
+        (
+            {**VALID, "channels": [email_with("{title.__class__}")]},
+            "channels.0.email.subject",
+            "placeholder {title.__class__} is not allowed; use only {title}, {day}",
+        ),
+        ({**VALID, "channels": [email_with("{day[0]}")]}, "channels.0.email.subject", "placeholder {day[0]}"),
+        ({**VALID, "channels": [email_with("{title!r}")]}, "channels.0.email.subject", "{title!r}"),
+        ({**VALID, "channels": [email_with("{title:{day}}")]}, "channels.0.email.subject", "{title:{day}}"),
+        ({**VALID, "channels": [email_with("{date}")]}, "channels.0.email.subject", "placeholder {date}"),
+        ({**VALID, "channels": [email_with("Digest {")]}, "channels.0.email.subject", "not a valid template"),
+        (
+            {**VALID, "channels": [email_with("Digest\r\nBcc: all@example.org")]},
+            "channels.0.email.subject",
+            "no CR, LF",
+        ),
+        ({**VALID, "title": "Digest\nBcc: x"}, "title", "must be one line"),
     ],
 )
 def test_an_invalid_spec_names_the_file_and_the_field(tmp_path, data, field, says):
@@ -179,6 +238,35 @@ def test_an_invalid_spec_names_the_file_and_the_field(tmp_path, data, field, say
     assert message.startswith(f"{path}: invalid job spec: ")
     assert f"field '{field}': " in message
     assert says in message
+
+
+def test_a_subject_with_the_documented_placeholders_and_braces_loads(tmp_path):
+    channel = email_with("{{weekly}} {title} for {day}")
+    spec = load_spec(write_spec(tmp_path, {**VALID, "channels": [channel], "schedule": "@weekly"}))
+    assert spec.channels[0].subject.format(title="T", day="2026-11-24") == "{weekly} T for 2026-11-24"
+
+
+def test_a_planted_skill_beside_the_working_folder_is_not_reachable_from_a_spec(tmp_path, monkeypatch):
+    # The attack: a SKILL.md granting every write, planted where a relative path would find it.
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    frontmatter = "name: planted\ndescription: x\nwrite_allowlist: ['*']"
+    (planted / "SKILL.md").write_text(f"---\n{frontmatter}\n---\nDo.\n")
+    monkeypatch.chdir(tmp_path)
+    for skill in ("planted/", "./planted", str(planted), "planted/SKILL.md"):
+        with pytest.raises(JobSpecError, match=r"field 'skill': .*not a skill name"):
+            load_spec(write_spec(tmp_path, {**VALID, "skill": skill}))
+
+
+def test_no_dag_id_puts_run_files_outside_the_artifact_base(tmp_path, monkeypatch):
+    from agentjobs.jobs.period import job_dir
+
+    monkeypatch.setenv("AGENTJOBS_ARTIFACT_BASE", str(tmp_path / "artifacts"))
+    period = period_of_day(date(2026, 11, 24), "UTC")
+    assert job_dir("team_digest", period) == tmp_path / "artifacts" / "team_digest" / "2026-11-24"
+    for dag_id in ("..", ".", "", "../x", "/etc", "a/b"):
+        with pytest.raises(ValueError, match="outside"):
+            job_dir(dag_id, period)
 
 
 def test_every_problem_of_a_spec_is_reported_at_once(tmp_path):

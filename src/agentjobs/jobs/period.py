@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agentjobs.operators.artifacts import artifact_base
+from agentjobs.operators.artifacts import dag_folder
 
 
 @dataclass(frozen=True)
@@ -50,4 +50,4 @@ def context_period(context: Any, timezone: str, days: int = 1) -> Period:
 
 
 def job_dir(dag_id: str, period: Period) -> Path:
-    return artifact_base() / dag_id / period.key
+    return dag_folder(dag_id) / period.key

@@ -6,15 +6,77 @@ message naming the file and the field, instead of a job that silently does less.
 
 from __future__ import annotations
 
-from datetime import date
+import re
+import string
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
-_STRICT = ConfigDict(extra="forbid")
+from agentjobs.agent.skills import NAME_RE as SKILL_NAME_RE
+
+# Unknown keys are errors, and .inf / .nan are refused: an infinite timeout or cost cap passes a
+# `gt=0` check and only breaks later, when the DAG or the run does arithmetic with it.
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+# Counts are YAML integers: `retries: yes` is a mistake, not 1.
+Count = Annotated[int, Strict()]
+
+# Airflow's own key characters, minus the names that are path components ('.', '..'): the
+# dag_id is also the folder of the job's files under the artifact base.
+DAG_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
+RESERVED_DAG_IDS = frozenset({"agentjobs_health"})  # the health check's own DAG
+# A plain address (no display name): what the SMTP hook puts in the To header as given.
+EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+SUBJECT_PLACEHOLDERS = ("title", "day")
+
+
+def _one_line(value: str) -> str:
+    """Names that end up in mail headers and message titles: no CR, LF or other control characters."""
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        raise ValueError("must be one line without control characters (no CR, LF or tab); remove them")
+    return value
+
+
+def _email_address(value: str) -> str:
+    if not EMAIL_RE.match(value) or len(value) > 254:
+        raise ValueError(
+            f"{value!r} is not a plain email address; write one like team@example.org "
+            "(no display name, spaces, CR or LF)"
+        )
+    return value
+
+
+def _subject_template(value: str) -> str:
+    """Only `{title}` and `{day}`: positional, attribute, index and nested fields are refused, since
+    str.format would evaluate them (`{title.__class__}`) or fail at delivery, after the model ran."""
+    _one_line(value)
+    allowed = ", ".join("{" + name + "}" for name in SUBJECT_PLACEHOLDERS)
+    try:
+        fields = [(name, conv, spec) for _, name, spec, conv in string.Formatter().parse(value)]
+    except ValueError as exc:
+        raise ValueError(
+            f"not a valid template ({exc}); use {allowed}, and {{{{ }}}} for literal braces"
+        ) from None
+    for name, conversion, format_spec in fields:
+        if name is None:
+            continue
+        if name not in SUBJECT_PLACEHOLDERS or conversion or format_spec:
+            raise ValueError(
+                f"placeholder {{{name}{'!' + conversion if conversion else ''}"
+                f"{':' + format_spec if format_spec else ''}}} is not allowed; use only {allowed}, "
+                "and {{ }} for literal braces"
+            )
+    return value
+
+
+OneLine = Annotated[str, AfterValidator(_one_line)]
+EmailAddress = Annotated[str, AfterValidator(_email_address)]
 
 
 class JobSpecError(ValueError):
@@ -49,18 +111,18 @@ class Sources(BaseModel):
 
 class Caps(BaseModel):
     model_config = _STRICT
-    max_iterations: int = Field(40, ge=1)
-    max_total_tokens: int | None = Field(60_000, gt=0)
-    max_cost_usd: float | None = Field(None, gt=0)
-    timeout_s: float | None = Field(900, gt=0)
+    max_iterations: Count = Field(40, ge=1, le=1000)
+    max_total_tokens: Count | None = Field(60_000, gt=0, le=10_000_000)
+    max_cost_usd: float | None = Field(None, gt=0, le=1000)
+    timeout_s: float | None = Field(900, gt=0, le=86_400)  # a day at most
 
 
 class EmailChannel(BaseModel):
     model_config = _STRICT
     type: Literal["email"]
     conn_id: str = "smtp_default"
-    to: list[str] = Field(min_length=1)
-    subject: str = "{title} — {day}"
+    to: list[EmailAddress] = Field(min_length=1)
+    subject: Annotated[str, AfterValidator(_subject_template)] = "{title} — {day}"  # {title}, {day}
 
 
 class SlackChannel(BaseModel):
@@ -86,33 +148,33 @@ Channel = Annotated[EmailChannel | SlackChannel | S3Channel, Field(discriminator
 
 class JobSpec(BaseModel):
     model_config = _STRICT
-    dag_id: str = Field(pattern=r"^[a-zA-Z0-9_.-]+$")
-    title: str
+    dag_id: str
+    title: OneLine = Field(min_length=1)
     description: str = ""
-    schedule: str = "0 3 * * *"  # cron, in `timezone`
+    schedule: str = "0 3 * * *"  # cron (5 fields or an Airflow preset like @daily), in `timezone`
     timezone: str = "UTC"
     start_date: date
     catchup: bool = True
-    period_days: int = Field(1, ge=1)  # how many days before the logical date the job covers
-    skill: str
+    period_days: Count = Field(1, ge=1, le=366)  # how many days before the logical date the job covers
+    skill: str  # a folder name in the skills folder, never a path
     mode: Literal["loop", "structured"] | None = None  # None: the skill's own mode
     llm_conn_id: str = "agentjobs_llm_default"
     model: str | None = None
     caps: Caps = Field(default_factory=Caps)
     allow_empty: bool = False
-    commits_cap: int = Field(30, ge=1)  # past this, the digest says "+N more"
-    highlights_max: int = Field(5, ge=0)
+    commits_cap: Count = Field(30, ge=1, le=10_000)  # past this, the digest says "+N more"
+    highlights_max: Count = Field(5, ge=0, le=100)
     sources: Sources
     channels: list[Channel] = Field(default_factory=list)
     ledger_conn_id: str | None = None  # None: a SQLite file in $AIRFLOW_HOME
     alert: EmailChannel | SlackChannel | None = Field(None, discriminator="type")  # where failures go
     # A run not finished this many minutes after it was queued pages the alert channel.
-    deadline_minutes: int | None = Field(None, gt=0)
+    deadline_minutes: Count | None = Field(None, gt=0, le=7 * 24 * 60)  # a week at most
     pool: str | None = None  # e.g. "agentjobs_llm": caps LLM concurrency across jobs (create the pool first)
     # Transient failures (429, 5xx, timeouts, a killed worker) retry after retry_delay_s, doubled
     # on each further try (Airflow's exponential backoff); permanent ones never retry.
-    retries: int = Field(1, ge=0, le=10)  # the seed's backoffLimit: 1
-    retry_delay_s: float = Field(120, gt=0)
+    retries: Count = Field(1, ge=0, le=10)  # the seed's backoffLimit: 1
+    retry_delay_s: float = Field(120, gt=0, le=86_400)
     tags: list[str] = Field(default_factory=list)
 
     def alert_kwargs(self) -> dict[str, Any]:
@@ -128,6 +190,34 @@ class JobSpec(BaseModel):
             "timezone": self.timezone,
             "period_days": self.period_days,
         }
+
+    @field_validator("dag_id")
+    @classmethod
+    def _safe_dag_id(cls, value: str) -> str:
+        if not DAG_ID_RE.match(value) or value in (".", ".."):
+            raise ValueError(
+                f"{value!r} is not a usable dag_id; use 1-250 letters, digits, '_', '-' or '.' "
+                "(not '.' or '..' alone, no '/' or spaces), e.g. team_digest"
+            )
+        if value in RESERVED_DAG_IDS:
+            raise ValueError(f"{value!r} is the health check's own DAG; pick another dag_id")
+        return value
+
+    @field_validator("skill")
+    @classmethod
+    def _skill_name(cls, value: str) -> str:
+        if not SKILL_NAME_RE.match(value):
+            raise ValueError(
+                f"{value!r} is not a skill name; name a folder of the skills folder with lower-case "
+                "letters, digits and dashes (e.g. daily-digest), not a path"
+            )
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        check_schedule(value)
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -146,8 +236,34 @@ class JobSpec(BaseModel):
         return value
 
 
+def check_schedule(expression: str) -> None:
+    """Refuse what Airflow's timetable or croniter would refuse later, and crons that never fire."""
+    from airflow.sdk import CronTriggerTimetable
+    from croniter import croniter
+
+    fix = "write 5 cron fields like '0 3 * * *' or a preset like @daily"
+    timetable = CronTriggerTimetable(expression, timezone="UTC")
+    try:
+        timetable.validate()
+    except Exception as exc:  # AirflowTimetableInvalid; any other error is as fatal
+        raise ValueError(f"{expression!r} is not a valid cron schedule ({exc}); {fix}") from None
+    if len(timetable.expression.split()) != 5:
+        raise ValueError(f"{expression!r} is not a 5-field cron schedule (seconds are not supported); {fix}")
+    try:
+        croniter(timetable.expression, datetime(2026, 1, 1)).get_next(datetime)
+    except Exception:  # CroniterBadDateError: e.g. '0 0 31 2 *', February 31st
+        raise ValueError(f"{expression!r} never fires (no such date); {fix}") from None
+
+
 def _field_path(loc: tuple[object, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def _message(error: Any) -> str:
+    """pydantic's message, without the 'Value error, ' prefix it puts before our own messages."""
+    if error["type"] == "value_error" and "error" in error.get("ctx", {}):
+        return str(error["ctx"]["error"])
+    return str(error["msg"])
 
 
 def load_spec(path: Path) -> JobSpec:
@@ -160,7 +276,7 @@ def load_spec(path: Path) -> JobSpec:
     try:
         return JobSpec.model_validate(raw)
     except ValidationError as exc:
-        problems = [f"field '{_field_path(e['loc'])}': {e['msg']}" for e in exc.errors(include_url=False)]
+        problems = [f"field '{_field_path(e['loc'])}': {_message(e)}" for e in exc.errors(include_url=False)]
         raise JobSpecError(f"{path}: invalid job spec: " + "; ".join(problems)) from None
 
 

@@ -18,6 +18,17 @@ def artifact_base() -> Path:
     return Path(airflow_home) / "agentjobs-artifacts"
 
 
+def dag_folder(dag_id: str) -> Path:
+    """`<artifact base>/<dag_id>`, refusing a dag_id that would leave the artifact base ('..', '/')."""
+    base = artifact_base()
+    folder = base / dag_id
+    if dag_id in ("", ".", "..") or folder.parent != base:  # '/x' or 'a/b' leave it or nest
+        raise ValueError(
+            f"dag_id {dag_id!r} would put run files outside {base}; use letters, digits, '_', '-' or '.'"
+        )
+    return folder
+
+
 def run_key(context: Any) -> str:
     """The logical date as YYYY-MM-DD; a manual run without one uses its run_after date."""
     when = context.get("logical_date")
@@ -27,4 +38,4 @@ def run_key(context: Any) -> str:
 
 
 def run_dir(context: Any) -> Path:
-    return artifact_base() / context["dag"].dag_id / run_key(context)
+    return dag_folder(context["dag"].dag_id) / run_key(context)
