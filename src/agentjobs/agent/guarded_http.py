@@ -308,8 +308,8 @@ def _get_once(
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise DeadlineExceeded(deadline_s)
-    # Connecting is bounded by the socket timeout; after that a timer cuts the socket at the
-    # deadline, which stops a drip of headers or body that no per-read timeout would catch.
+    # A timer cuts the socket at the deadline, which stops a drip of handshake, headers or
+    # body that no per-read timeout would catch; each socket operation has its own timeout.
     connect_timeout = min(timeout_s, remaining)
     conn: http.client.HTTPConnection
     if target.scheme == "https":
@@ -329,24 +329,29 @@ def _get_once(
         **headers,
     }
     cut = threading.Event()
-    timer: threading.Timer | None = None
-    try:
-        conn.connect()
-        sock = conn.sock
-        assert sock is not None
-        sock.settimeout(timeout_s)
+    opened: list[socket.socket] = []  # conn.sock is dropped once the response owns the socket
 
-        def cut_at_deadline() -> None:
-            cut.set()
+    def cut_at_deadline() -> None:
+        cut.set()
+        sock = conn.sock or (opened[0] if opened else None)
+        if sock is not None:
             try:
                 # The plain socket's shutdown, also under TLS: it wakes a blocked read at once.
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
             except OSError:
                 pass
 
-        timer = threading.Timer(max(0.0, deadline - time.monotonic()), cut_at_deadline)
-        timer.daemon = True
+    # Started before connecting, so a TLS handshake sent byte by byte is cut as well.
+    timer = threading.Timer(remaining, cut_at_deadline)
+    timer.daemon = True
+    try:
         timer.start()
+        conn.connect()
+        assert conn.sock is not None
+        opened.append(conn.sock)
+        if cut.is_set():  # the deadline passed while the TCP connection was being made
+            raise DeadlineExceeded(deadline_s)
+        conn.sock.settimeout(timeout_s)
         conn.request("GET", target.path, headers=request_headers)
         response = conn.getresponse()
         body = bytearray()
@@ -363,8 +368,7 @@ def _get_once(
             raise DeadlineExceeded(deadline_s) from exc
         raise
     finally:
-        if timer is not None:
-            timer.cancel()
+        timer.cancel()
         conn.close()
     return Fetched(
         url=target.url,
