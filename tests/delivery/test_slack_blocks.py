@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from agentjobs.delivery.slack_blocks import (
@@ -58,3 +60,76 @@ def test_fallback_text():
     assert fallback_text("intro\n## Second\n# First") == "Second"
     assert fallback_text("no heading", title="Given") == "Given"
     assert fallback_text("  plain body  ") == "plain body"
+
+
+# --- Hostile text: sources and the model that read them write this markdown ---------------
+
+_SLACK_SYNTAX = re.compile(r"<([^>]*)>")
+
+
+def live_syntax(mrkdwn: str) -> list[str]:
+    """Every `<...>` Slack would act on: a link, a mention, a channel, a special command."""
+    return _SLACK_SYNTAX.findall(mrkdwn)
+
+
+def assert_only_web_links(mrkdwn: str) -> None:
+    for inner in live_syntax(mrkdwn):
+        target, _, label = inner.partition("|")
+        assert re.fullmatch(r"https?://[^\s|<>]+", target), inner
+        assert "|" not in label, inner
+
+
+@pytest.mark.parametrize(
+    ("markdown", "mrkdwn"),
+    [
+        # A PR title written as a link to a special command, mentions and channels written raw.
+        ("[Advisory](!channel)", "Advisory"),
+        (
+            "<!channel> <!here> <@U024BE7LH> <#C024BE7LR>",
+            "&lt;!channel&gt; &lt;!here&gt; &lt;@U024BE7LH&gt; &lt;#C024BE7LR&gt;",
+        ),
+        ("<!subteam^S01|@oncall>", "&lt;!subteam^S01|@oncall&gt;"),
+        # A `|` in a URL would end Slack's URL there and make the rest the label.
+        ("<https://evil.test|Signed>", "<https://evil.test%7CSigned>"),
+        ("[the PR](https://evil.test|Signed)", "<https://evil.test%7CSigned|the PR>"),
+        ("[a|b](https://x.test)", "<https://x.test|a¦b>"),
+        # Only http(s) becomes a link; an image keeps its alt text and loses its (tracking) URL.
+        ("[click](data:text/html;base64,PHNjcmlwdD4=)", "click"),
+        ("<mailto:a@b.test> <ftp://x.test/f>", "&lt;mailto:a@b.test&gt; &lt;ftp://x.test/f&gt;"),
+        ("![pixel](https://track.test/p.gif) seen", "pixel seen"),
+        # Escaped markdown is text: no link, and the characters show without their backslashes.
+        (r"\[Advisory\](https://evil.test) 2 \* 3", "[Advisory](https://evil.test) 2 * 3"),
+        (r"snake\_case <b\>", "snake_case &lt;b&gt;"),
+        # Entities are text too; the escaped forms Slack wants stay as they are.
+        ("&lt;!channel&gt; &amp; &#60;!here&#62;", "&lt;!channel&gt; &amp; &lt;!here&gt;"),
+        # NUL characters are no markup: dropped, never read as the renderer's own markers.
+        ("\x005\x00 and \x000\x00 [a](https://x.test)", "5 and 0 <https://x.test|a>"),
+    ],
+)
+def test_hostile_markdown_becomes_text(markdown, mrkdwn):
+    assert to_mrkdwn(markdown) == mrkdwn
+    assert_only_web_links(mrkdwn)
+
+
+def test_a_javascript_link_keeps_only_its_text():
+    out = to_mrkdwn("[x](javascript:alert(1)) and [y](JaVaScRiPt:alert)")
+    assert "javascript" not in out.lower() and "<" not in out
+    assert out.startswith("x") and " and y" in out
+
+
+def test_sections_are_verbatim_so_slack_adds_no_mentions_or_links():
+    blocks = markdown_blocks("# T\n\n@channel see #general and https://x.test\n\n### Sub\n\nmore")
+    sections = [b for b in blocks if b["type"] == "section"]
+    assert sections and all(b["text"]["verbatim"] is True for b in sections)
+
+
+def test_nul_characters_never_crash_a_block():
+    md = "# Title \x00\n\n### Repo \x005\x00\n\n- \x005\x00 subject\n\n```\n\x00code\n```"
+    blocks = markdown_blocks(md)
+    text = "".join(str(b) for b in blocks)
+    assert "\x00" not in text and "5 subject" in text
+
+
+def test_fallback_text_is_escaped():
+    assert fallback_text("# <!channel> now") == "&lt;!channel&gt; now"
+    assert fallback_text("no heading <@U1>") == "no heading &lt;@U1&gt;"
