@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import email
+import re
 from email import policy
+from html.parser import HTMLParser
 
 import pytest
 
 from agentjobs.delivery import deliver, send_email
+from agentjobs.delivery.email import render_html
 from tests.delivery.conftest import DIGEST
 
 TO = ["alice@example.test", "bob@example.test"]
@@ -95,3 +98,75 @@ def test_unreachable_server_marks_failed_then_a_later_try_delivers(
     assert [r.status for r in rows] == ["failed", "sent"]
     assert "s3cr3t-pw" not in rows[0].error
     assert len(smtp_server.messages) == 1
+
+
+# --- Hostile text: sources and the model that read them write this markdown ---------------
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def tags_of(html: str) -> list[tuple[str, dict[str, str | None]]]:
+    parser = _Tags()
+    parser.feed(html)
+    parser.close()
+    return parser.tags
+
+
+def assert_inert(html: str) -> None:
+    """No image, no script, no attribute but an http(s) href: what a mail client may act on."""
+    for tag, attrs in tags_of(html):
+        assert tag not in ("img", "script", "iframe", "form", "object", "embed", "svg"), (tag, attrs)
+        allowed = {"href"} if tag == "a" else {"charset"} if tag == "meta" else set()
+        assert set(attrs) <= allowed, (tag, attrs)
+        if tag == "a":
+            assert re.fullmatch(r"https?://\S+", attrs["href"] or ""), attrs
+
+
+HOSTILE = [
+    "[Advisory](javascript:alert(document.cookie))",
+    "[x](JaVaScRiPt:alert(1)) [y](&#106;avascript:alert(1)) [z]( javascript:alert(1))",
+    "[pdf](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "[v](vbscript:msgbox) <ftp://files.test/x> <a@b.test>",
+    "[ref][1]\n\n[1]: javascript:alert(1)",
+    "![](https://track.test/pixel.gif?u=alice) seen",
+    "![logo](data:image/png;base64,iVBORw0KGgo=)",
+    "Release notes {: onclick=\"alert(1)\" }",
+    "*urgent*{: onmouseover=alert(1) style=\"position:fixed\" }",
+    "## Heading {: #x onclick=alert(1) }",
+    "<img src=x onerror=alert(1)> <svg onload=alert(1)>",
+    '<a href="javascript:alert(1)">click</a>',
+    "*[HTML]: Hyper <b>Text</b>\n\nHTML here",
+    "note[^1]\n\n[^1]: javascript:alert(1)",
+    "x\x005\x00y \x02wzxhzdk:0\x03",
+]
+
+
+@pytest.mark.parametrize("markdown", HOSTILE)
+def test_hostile_markdown_renders_inert_html(markdown):
+    assert_inert(render_html(markdown))
+
+
+def test_bad_links_and_images_keep_their_text_and_good_links_stay():
+    html = render_html(
+        "[Advisory](javascript:alert(1)) ![tracking pixel](https://t.test/p.gif) "
+        "[the PR](https://github.com/acme/app/pull/7) <https://blog.example.org/post>"
+    )
+    assert "Advisory" in html and "tracking pixel" in html
+    assert "javascript" not in html and "t.test" not in html
+    assert '<a href="https://github.com/acme/app/pull/7">the PR</a>' in html
+    assert '<a href="https://blog.example.org/post">https://blog.example.org/post</a>' in html
+    assert_inert(html)
+
+
+def test_attribute_lists_are_shown_as_text():
+    html = render_html('## Heading {: onclick="alert(1)" }\n\n*urgent*{: onmouseover=alert(1) }')
+    # Inside element text a quote is no markup: the brace lists are simply shown.
+    assert '<h2>Heading {: onclick="alert(1)" }</h2>' in html
+    assert "<p><em>urgent</em>{: onmouseover=alert(1) }</p>" in html

@@ -9,7 +9,9 @@ message is built here and sent once on the hook's client.
 
 from __future__ import annotations
 
+import re
 import smtplib
+import xml.etree.ElementTree as etree
 from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -17,6 +19,7 @@ from html import escape
 from typing import Any, cast
 
 import markdown as md
+from markdown.treeprocessors import Treeprocessor
 
 HTML_TEMPLATE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{title}</title></head>
@@ -26,16 +29,59 @@ HTML_TEMPLATE = """<!DOCTYPE html>
 """
 
 
-def render_html(text: str, title: str = "") -> str:
-    """Markdown → HTML, with raw HTML in the markdown shown as text, never interpreted.
+# A literal http:// or https:// prefix: no entity, control character or case trick can make
+# the browser read another scheme (javascript:, data:, vbscript:) into it.
+_WEB_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# No attr_list (`{: onclick=...}`), md_in_html, abbr or footnotes: nothing the text can turn
+# into an attribute or a link that is not an http(s) URL.
+_EXTENSIONS = ["fenced_code", "tables", "sane_lists"]
 
-    The digest is written by a model from untrusted sources; markup it passes through must not
-    become live HTML (tracking pixels, forms) in someone's mailbox.
+
+def render_html(text: str, title: str = "") -> str:
+    """Markdown → HTML in which the text can only be text, links to http(s) URLs and formatting.
+
+    The digest holds text from sources and from a model that read them; nothing in it may
+    become live HTML in someone's mailbox: raw HTML is shown as text, images (tracking pixels)
+    become their alt text, links to anything but http(s) become their text, and no element
+    carries an attribute other than a link's href.
     """
-    converter = md.Markdown(extensions=["extra", "sane_lists"], output_format="html")
+    converter = md.Markdown(extensions=_EXTENSIONS, output_format="html")
     converter.preprocessors.deregister("html_block")
     converter.inlinePatterns.deregister("html")
-    return HTML_TEMPLATE.format(title=escape(title), body=converter.convert(text))
+    # After "unescape" (priority 0): hrefs and alt texts are final when checked.
+    converter.treeprocessors.register(_SafeTree(converter), "safe_tree", -10)
+    return HTML_TEMPLATE.format(title=escape(title), body=converter.convert(_CONTROL.sub("", text)))
+
+
+class _SafeTree(Treeprocessor):
+    """Images become their alt text, links to anything but http(s) a bare span, and no
+    element keeps an attribute but a link's href."""
+
+    def run(self, root: etree.Element) -> None:
+        for parent in list(root.iter()):
+            for index, child in reversed(list(enumerate(parent))):
+                if child.tag == "img":
+                    _replace_with_text(parent, index, child.get("alt") or "")
+                elif child.tag == "a" and not _WEB_URL.fullmatch(child.get("href") or ""):
+                    child.tag = "span"
+        for element in root.iter():
+            href = element.get("href") if element.tag == "a" else None
+            element.attrib.clear()
+            if href is not None:
+                element.set("href", href)
+
+
+def _replace_with_text(parent: etree.Element, index: int, text: str) -> None:
+    """Put `text` (and the element's tail) where parent[index] was."""
+    child = parent[index]
+    joined = text + (child.tail or "")
+    if index > 0:
+        before = parent[index - 1]
+        before.tail = (before.tail or "") + joined
+    else:
+        parent.text = (parent.text or "") + joined
+    parent.remove(child)
 
 
 def build_message(*, sender: str, to: Sequence[str], subject: str, markdown: str) -> EmailMessage:
