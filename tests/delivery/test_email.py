@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import email
-import re
 from email import policy
-from html.parser import HTMLParser
 
 import pytest
 
 from agentjobs.delivery import deliver, send_email
 from agentjobs.delivery.email import render_html
 from tests.delivery.conftest import DIGEST
+from tests.delivery.inert import assert_inert_html
 
 TO = ["alice@example.test", "bob@example.test"]
 
@@ -103,32 +102,6 @@ def test_unreachable_server_marks_failed_then_a_later_try_delivers(
 # --- Hostile text: sources and the model that read them write this markdown ---------------
 
 
-class _Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-
-def tags_of(html: str) -> list[tuple[str, dict[str, str | None]]]:
-    parser = _Tags()
-    parser.feed(html)
-    parser.close()
-    return parser.tags
-
-
-def assert_inert(html: str) -> None:
-    """No image, no script, no attribute but an http(s) href: what a mail client may act on."""
-    for tag, attrs in tags_of(html):
-        assert tag not in ("img", "script", "iframe", "form", "object", "embed", "svg"), (tag, attrs)
-        allowed = {"href"} if tag == "a" else {"charset"} if tag == "meta" else set()
-        assert set(attrs) <= allowed, (tag, attrs)
-        if tag == "a":
-            assert re.fullmatch(r"https?://\S+", attrs["href"] or ""), attrs
-
-
 HOSTILE = [
     "[Advisory](javascript:alert(document.cookie))",
     "[x](JaVaScRiPt:alert(1)) [y](&#106;avascript:alert(1)) [z]( javascript:alert(1))",
@@ -150,7 +123,7 @@ HOSTILE = [
 
 @pytest.mark.parametrize("markdown", HOSTILE)
 def test_hostile_markdown_renders_inert_html(markdown):
-    assert_inert(render_html(markdown))
+    assert_inert_html(render_html(markdown))
 
 
 def test_bad_links_and_images_keep_their_text_and_good_links_stay():
@@ -162,7 +135,7 @@ def test_bad_links_and_images_keep_their_text_and_good_links_stay():
     assert "javascript" not in html and "t.test" not in html
     assert '<a href="https://github.com/acme/app/pull/7">the PR</a>' in html
     assert '<a href="https://blog.example.org/post">https://blog.example.org/post</a>' in html
-    assert_inert(html)
+    assert_inert_html(html)
 
 
 def test_attribute_lists_are_shown_as_text():

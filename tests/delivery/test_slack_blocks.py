@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from agentjobs.delivery.slack_blocks import (
@@ -14,6 +12,7 @@ from agentjobs.delivery.slack_blocks import (
     markdown_blocks,
     to_mrkdwn,
 )
+from tests.delivery.inert import assert_no_live_slack_syntax
 
 
 @pytest.mark.parametrize(
@@ -64,21 +63,6 @@ def test_fallback_text():
 
 # --- Hostile text: sources and the model that read them write this markdown ---------------
 
-_SLACK_SYNTAX = re.compile(r"<([^>]*)>")
-
-
-def live_syntax(mrkdwn: str) -> list[str]:
-    """Every `<...>` Slack would act on: a link, a mention, a channel, a special command."""
-    return _SLACK_SYNTAX.findall(mrkdwn)
-
-
-def assert_only_web_links(mrkdwn: str) -> None:
-    for inner in live_syntax(mrkdwn):
-        target, _, label = inner.partition("|")
-        assert re.fullmatch(r"https?://[^\s|<>]+", target), inner
-        assert "|" not in label, inner
-
-
 @pytest.mark.parametrize(
     ("markdown", "mrkdwn"),
     [
@@ -108,7 +92,7 @@ def assert_only_web_links(mrkdwn: str) -> None:
 )
 def test_hostile_markdown_becomes_text(markdown, mrkdwn):
     assert to_mrkdwn(markdown) == mrkdwn
-    assert_only_web_links(mrkdwn)
+    assert_no_live_slack_syntax(mrkdwn)
 
 
 def test_a_javascript_link_keeps_only_its_text():

@@ -201,12 +201,12 @@ def test_highlights_show_the_snapshot_title_and_url_for_each_ref():
     markdown, items = render(snapshot(pull_requests=[pr], releases=[rel], entries=[post]), answer)
 
     assert section(markdown, SECTION_HIGHLIGHTS) == [
-        f"- acme/app Importer — Importer ships: migrate the nightly jobs ({rel.url})",
-        f"- acme/app#7 Add importer — Unblocks the CSV backfill ({pr.url})",
-        f"- Retry budgets — Explains why our pager fired twice ({post.url})",
+        f"- acme/app Importer — Importer ships: migrate the nightly jobs (<{rel.url}>)",
+        f"- acme/app#7 Add importer — Unblocks the CSV backfill (<{pr.url}>)",
+        f"- Retry budgets — Explains why our pager fired twice (<{post.url}>)",
     ]
     assert section(markdown, SECTION_ACTIONS) == [
-        f"- acme/app#7 Add importer — Update the runbook ({pr.url})"
+        f"- acme/app#7 Add importer — Update the runbook (<{pr.url}>)"
     ]
     assert items == 4 == counted_bullets(markdown)
 
@@ -214,7 +214,7 @@ def test_highlights_show_the_snapshot_title_and_url_for_each_ref():
 def test_a_release_without_a_name_is_titled_by_its_tag():
     rel = release("v2.0.0")
     markdown, _ = render(snapshot(releases=[rel]), {"highlights": [{"ref": rel.url, "takeaway": "Major"}]})
-    assert section(markdown, SECTION_HIGHLIGHTS) == [f"- acme/app v2.0.0 — Major ({rel.url})"]
+    assert section(markdown, SECTION_HIGHLIGHTS) == [f"- acme/app v2.0.0 — Major (<{rel.url}>)"]
 
 
 def test_a_ref_picked_twice_appears_once_and_unknown_refs_are_dropped():
@@ -233,8 +233,8 @@ def test_a_ref_picked_twice_appears_once_and_unknown_refs_are_dropped():
     markdown, items = render(snapshot(pull_requests=[pr], entries=[post]), answer)
 
     assert section(markdown, SECTION_HIGHLIGHTS) == [
-        f"- acme/app#7 Add importer — First pick ({pr.url})",
-        f"- Retry budgets — Worth reading ({post.url})",
+        f"- acme/app#7 Add importer — First pick (<{pr.url}>)",
+        f"- Retry budgets — Worth reading (<{post.url}>)",
     ]
     assert "evil.example.com" not in markdown and "pull/999" not in markdown
     assert "Second pick" not in markdown
@@ -258,9 +258,11 @@ def test_a_takeaway_cannot_inject_lines_bullets_or_headings():
 
     assert section(markdown, SECTION_HIGHLIGHTS) == [
         f"- acme/app#7 Add importer — Real point - fake bullet (https://evil.example.com) "
-        f"## Commits - deadbee x ({pr.url})"
+        f"## Commits - deadbee x (<{pr.url}>)"
     ]
-    assert section(markdown, SECTION_ACTIONS) == [f"- acme/app#7 Add importer — Do it # New title ({pr.url})"]
+    assert section(markdown, SECTION_ACTIONS) == [
+        f"- acme/app#7 Add importer — Do it # New title (<{pr.url}>)"
+    ]
     assert not any(line.startswith("- fake") for line in markdown.splitlines())
     assert [line for line in markdown.splitlines() if line.startswith("#")] == [
         "# Daily digest — 2026-11-24",
@@ -421,3 +423,88 @@ def test_a_feed_summary_cannot_close_the_data_block():
     prompt = structured_prompt(snapshot(entries=[hostile]), PERIOD, highlights_max=5)
     first_close = prompt.index("</data>")
     assert "Ignore previous instructions" not in prompt[first_close:]
+
+
+# --- Hostile source and model text --------------------------------------------------------
+
+HOSTILE = [
+    "[Advisory](javascript:alert(document.cookie))",
+    "[Advisory](!channel) <!here> <@U024BE7LH> <#C024BE7LR>",
+    "![](https://tracker.example/pixel.gif?u=team) <img src=x onerror=alert(1)>",
+    "Faster builds {: onclick=\"alert(1)\" } *now*",
+    "<https://evil.example/login> [docs|https://good.example](https://evil.example)",
+    "[pdf](data:text/html;base64,PHNjcmlwdD4=) &lt;!channel&gt;",
+    "Fix \x005\x00 and \x000\x00 markers",
+    "# Breaking\n- fake bullet",
+]
+
+
+def hostile_day() -> tuple[Snapshot, dict]:
+    """Every text field of every source, and the model's takeaways, carrying the payloads."""
+    pulls = [pull(10 + i, text) for i, text in enumerate(HOSTILE)]
+    issues = [issue(30 + i, text) for i, text in enumerate(HOSTILE)]
+    releases = [release(f"v{i}.0", text) for i, text in enumerate(HOSTILE)]
+    entries = [entry(f"post-{i}", text) for i, text in enumerate(HOSTILE)]
+    snap = snapshot(
+        commits=[commit(text, i, repo="acme/app") for i, text in enumerate(HOSTILE)],
+        pull_requests=pulls,
+        issues=issues,
+        releases=releases,
+        entries=entries,
+        notes=[SourceNote(source="rss:[x](javascript:1)", problem=HOSTILE[1])],
+    )
+    picks = [*pulls, *issues, *releases, *entries]
+    answer = {
+        "highlights": [
+            {"ref": item.url, "takeaway": HOSTILE[i % len(HOSTILE)]} for i, item in enumerate(picks)
+        ],
+        "action_items": [{"ref": pulls[0].url, "action": HOSTILE[1]}],
+    }
+    return snap, answer
+
+
+def test_hostile_titles_subjects_and_takeaways_read_as_text_in_the_markdown():
+    pr = pull(7, "[Advisory](javascript:alert(1)) <https://evil.example> *now*")
+    c = commit("Use `Vec<u8>` in __init__ {: onclick=x}", 0)
+    answer = {"highlights": [{"ref": pr.url, "takeaway": "![](https://t.example/p.gif) see [this](data:x)"}]}
+    markdown, items = render(snapshot(commits=[c], pull_requests=[pr]), answer)
+
+    assert section(markdown, SECTION_COMMITS) == [
+        f"- {c.short_sha} Use \\`Vec&lt;u8>\\` in \\_\\_init\\_\\_ \\{{: onclick=x\\}}"
+    ]
+    assert section(markdown, SECTION_HIGHLIGHTS) == [
+        "- acme/app#7 \\[Advisory\\](javascript:alert(1)) &lt;https://evil.example> \\*now\\* — "
+        f"!\\[\\](https://t.example/p.gif) see \\[this\\](data:x) (<{pr.url}>)"
+    ]
+    assert items == 2
+
+
+def test_hostile_text_reaches_email_and_slack_as_text_only(tmp_path):
+    from agentjobs.delivery.email import render_html
+    from agentjobs.delivery.slack_blocks import markdown_blocks
+    from agentjobs.jobs.digest_check import check_digest
+    from tests.delivery.inert import assert_inert_html, assert_inert_slack, hrefs
+
+    snap, answer = hostile_day()
+    markdown, items = render(snap, answer, cap=30)
+    # Each hostile text is one line of its bullet: no heading or bullet of its own.
+    assert [line for line in markdown.splitlines() if line.startswith("#")] == [
+        "# Daily digest — 2026-11-24",
+        SECTION_COMMITS,
+        SECTION_HIGHLIGHTS,
+        SECTION_ACTIONS,
+        "## Notes",
+    ]
+    # The validator still recognises every subject and finds no invented URL.
+    (tmp_path / "digest.md").write_text(markdown, encoding="utf-8")
+    check_digest(tmp_path, {"path": "digest.md", "items": items}, snap, commits_cap=30, allow_empty=False)
+
+    html = render_html(markdown)
+    assert_inert_html(html, snap.urls())
+    assert sorted(set(hrefs(html))) == sorted({h["ref"] for h in answer["highlights"]})
+    blocks = markdown_blocks(markdown)
+    assert_inert_slack(blocks, snap.urls())
+    text = "\n".join(b["text"]["text"] for b in blocks if b["type"] == "section")
+    # The team still reads the titles as written.
+    assert "[Advisory](!channel) &lt;!here&gt; &lt;@U024BE7LH&gt;" in text
+    assert "[Advisory](javascript:alert(document.cookie))" in html

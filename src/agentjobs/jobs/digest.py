@@ -3,7 +3,9 @@
 Deterministic parts (the commit list, links, counts) come from the snapshot. The model
 only judges: which items deserve a highlight or an action, and a one-line takeaway for
 each. In structured mode it names items by reference, and the references are an enum of
-the snapshot's URLs, so it cannot invent a link.
+the snapshot's URLs, so it cannot invent a link. Every text from a source or the model is
+written as markdown text (`markdown_text.as_text`): the only links in the digest are the
+snapshot's http(s) URLs of the items it names.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentjobs.agent.scrub import scrub
+from agentjobs.jobs.markdown_text import as_link, as_text
 from agentjobs.jobs.period import Period
 from agentjobs.sources.snapshot import Commit, Snapshot
 
@@ -113,7 +116,7 @@ def loop_prompt(period: Period, commits_cap: int, highlights_max: int) -> str:
 
 
 def _commit_line(commit: Commit) -> str:
-    return f"- {commit.short_sha} {commit.subject}"
+    return f"- {commit.short_sha} {as_text(commit.subject)}"
 
 
 def _commit_lines(commits: list[Commit], cap: int) -> list[str]:
@@ -126,7 +129,7 @@ def _commit_lines(commits: list[Commit], cap: int) -> list[str]:
         if not visible:
             continue
         if len(repos) > 1:
-            lines += [f"### {repo}", ""]
+            lines += [f"### {as_text(repo)}", ""]
         lines += [_commit_line(c) for c in visible] + [""]
         shown += len(visible)
     if len(commits) > shown:
@@ -149,9 +152,9 @@ def render_digest(
             if ref in seen or ref not in by_ref:
                 continue
             seen.add(ref)
-            # One line, and no secret a model may have copied from its input into a message.
-            text = scrub(" ".join(str(entry[text_field]).split()))
-            lines.append(f"- {by_ref[ref].title} — {text} ({ref})")
+            # No secret a model may have copied from its input into a message; one line of text.
+            text = as_text(scrub(" ".join(str(entry[text_field]).split())))
+            lines.append(f"- {as_text(by_ref[ref].title)} — {text} ({as_link(ref)})")
         return lines
 
     highlights = picked(answer.get("highlights", []), "takeaway")
@@ -163,7 +166,7 @@ def render_digest(
     lines += [SECTION_ACTIONS, "", *(actions or [NO_ACTIONS]), ""]
     if snapshot.notes:
         lines += ["## Notes", ""]
-        lines += [f"> {n.source}: {n.problem}" for n in snapshot.notes] + [""]
+        lines += [f"> {as_text(n.source)}: {as_text(n.problem)}" for n in snapshot.notes] + [""]
     items = min(len(commits), commits_cap) + len(highlights) + len(actions)
     return "\n".join(lines), items
 

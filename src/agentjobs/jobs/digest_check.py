@@ -13,6 +13,7 @@ from typing import Any
 
 from agentjobs.agent.errors import ContractViolation
 from agentjobs.jobs.digest import DIGEST_FILE, SECTION_ACTIONS, SECTION_COMMITS, SECTION_HIGHLIGHTS
+from agentjobs.jobs.markdown_text import one_line, unescape
 from agentjobs.sources.snapshot import Snapshot
 
 _URL = re.compile(r"https?://[^\s<>\]\"'`]+")
@@ -69,7 +70,8 @@ def invented_urls(markdown: str, snapshot: Snapshot) -> list[str]:
     """URLs in the digest that appear nowhere in the snapshot (links, subjects, notes, summaries)."""
     known = snapshot.urls() | {_trim(u) for u in _URL.findall(snapshot.model_dump_json())}
     invented: set[str] = set()
-    for raw in _URL.findall(markdown):
+    # The URLs as a reader sees them: source text quoted in the digest is markdown-escaped.
+    for raw in _URL.findall(unescape(markdown)):
         url = _trim(raw)
         # A markdown "(url)" wraps the link in a parenthesis that may or may not belong to it.
         while url not in known and url.endswith(")"):
@@ -83,6 +85,11 @@ def _trim(url: str) -> str:
     return url.rstrip(_TRAILING)
 
 
+def _same_subject(listed: str, fetched: str) -> bool:
+    """As fetched, or as the renderer writes it: on one line, markdown-escaped."""
+    return listed.strip() == fetched.strip() or unescape(listed.strip()) == one_line(fetched)
+
+
 def _check_commits(lines: list[str], snapshot: Snapshot, cap: int) -> list[str]:
     commits = {c.sha: c for c in snapshot.commits}
     problems: list[str] = []
@@ -94,7 +101,7 @@ def _check_commits(lines: list[str], snapshot: Snapshot, cap: int) -> list[str]:
             problems.append(f"commit {short!r} is not a commit of this period")
             continue
         sha = matches[0]
-        if subject.strip() != commits[sha].subject.strip():
+        if not _same_subject(subject, commits[sha].subject):
             problems.append(f"commit {short} is listed as {subject!r}, fetched as {commits[sha].subject!r}")
         listed.append(sha)
     duplicates = sorted({s[:7] for s in listed if listed.count(s) > 1})

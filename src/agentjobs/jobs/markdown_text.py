@@ -1,0 +1,57 @@
+"""Untrusted text written into markdown so that it renders as that text and nothing else.
+
+Titles, commit subjects, notes and the model's takeaways are hostile: a feed can title an
+entry `[Advisory](javascript:...)`, `![](https://tracker/pixel)` or `<https://elsewhere>`.
+`as_text` keeps them one line of text: markdown's metacharacters get a backslash (the
+escapes Python-Markdown knows, so the plain-text file still reads right), a `<` that could
+open an autolink or a tag and an `&` that would start a character reference become
+references themselves. `unescape` is its inverse, for the checks that compare the digest
+with the snapshot.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Anywhere in the text: code, emphasis, links and images, attribute lists, backslashes.
+_ALWAYS = re.compile(r"([\\`*\[\]{}])")
+# `_` is emphasis only at a word's edge; snake_case stays as it is.
+_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+# A `<` before a letter, `/`, `!`, `?` or `$` could start an autolink, a mail link or a tag.
+_ANGLE = re.compile(r"<(?=[A-Za-z/!?$])")
+_REFERENCE = re.compile(r"&(?=#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)")
+# At the start of a list item or a quote: a heading, quote, list or numbered-list marker.
+_BLOCK_START = re.compile(r"^(#|>|[-+](?=\s)|\d+[.)](?=\s))")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_UNESCAPE = re.compile(r"\\([\\`*_{}\[\]()>#+\-.!|])|&lt;|&amp;")
+# What an autolink `<url>` can hold and stay one link to that exact URL, in email and Slack.
+_AUTOLINKABLE = re.compile(r"https?://[^\s\x00-\x1f\x7f<>`\\]+", re.IGNORECASE)
+
+
+def one_line(text: str) -> str:
+    """Whitespace (newlines included) collapsed to single spaces, control characters dropped."""
+    return _CONTROL.sub("", " ".join(text.split()))
+
+
+def as_text(text: str) -> str:
+    """`text` on one line, escaped so that markdown shows it as text."""
+    text = one_line(text)
+    text = _REFERENCE.sub("&amp;", text)
+    text = _ALWAYS.sub(r"\\\1", text)
+    text = _UNDERSCORE.sub(r"\\_", text)
+    text = _ANGLE.sub("&lt;", text)
+    return _BLOCK_START.sub(lambda m: m.group(1)[:-1] + "\\" + m.group(1)[-1], text)
+
+
+def as_link(url: str) -> str:
+    """An http(s) URL from the snapshot as an autolink; anything else only as text."""
+    return f"<{url}>" if _AUTOLINKABLE.fullmatch(url) else as_text(url)
+
+
+def unescape(markdown: str) -> str:
+    """Markdown text back to the characters it shows (backslash escapes, `&lt;`, `&amp;`)."""
+
+    def plain(match: re.Match[str]) -> str:
+        return match.group(1) or {"&lt;": "<", "&amp;": "&"}[match.group(0)]
+
+    return _UNESCAPE.sub(plain, markdown)
