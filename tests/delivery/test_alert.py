@@ -64,6 +64,19 @@ def test_a_deadline_alert_runs_in_the_triggerer_as_an_awaitable(smtp_server):
     assert "Run: manual__x" in text
 
 
+def test_a_deadline_passed_by_a_run_that_already_failed_pages_no_one_again(smtp_server):
+    # Airflow keeps a failed run's deadline; its failure alert (a task's or the timeout's) went out.
+    context = {"dag_run": {"dag_id": "daily_digest", "dag_run_id": "scheduled__x", "state": "failed"}}
+    late = notifier(smtp_server, kind="deadline", late_after="within 45 minutes", context=context)
+    asyncio.run(_await(late))
+    assert smtp_server.messages == []
+    context["dag_run"]["state"] = "running"
+    still_running = notifier(smtp_server, kind="deadline", late_after="within 45 minutes", context=context)
+    asyncio.run(_await(still_running))
+    (mail,) = smtp_server.messages
+    assert "late" in text_of(mail)
+
+
 async def _await(awaitable) -> None:
     await awaitable
 

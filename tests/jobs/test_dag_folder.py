@@ -72,11 +72,13 @@ def test_the_digest_declares_its_deadline_and_llm_pool(airflow_db):
 
     digest = dagbag(REPO / "dags").get_dag("daily_digest")
     (alert,) = digest.deadline if isinstance(digest.deadline, list) else [digest.deadline]
-    assert alert.interval.total_seconds() == 90 * 60
+    assert alert.interval.total_seconds() == 45 * 60
     assert type(alert.reference).__name__ == "DagRunQueuedAtDeadline"
     assert isinstance(alert.callback, AsyncCallback)
     assert alert.callback.path == "agentjobs.notifications.alert.JobAlertNotifier"
     assert alert.callback.kwargs["kind"] == "deadline"
+    # The deadline can fire only before the run is stopped by its dagrun_timeout.
+    assert alert.interval < digest.dagrun_timeout
     assert digest.get_task("summarize").pool == "agentjobs_llm"
     assert digest.get_task("validate").pool == "default_pool"
 

@@ -57,6 +57,24 @@ def alert_callbacks(spec: JobSpec) -> list[Any]:
     return [record, JobAlertNotifier(**spec.alert_kwargs())]
 
 
+def dagrun_timeout(spec: JobSpec) -> timedelta:
+    """Three agent budgets (a try and its retries) plus ten minutes for fetching and delivering."""
+    return timedelta(seconds=(spec.caps.timeout_s or 900) * 3 + 600)
+
+
+def timeout_callbacks(spec: JobSpec) -> list[Any]:
+    """For the DAG run: a run stopped by `dagrun_timeout` is recorded as failed and pages `alert`."""
+    from agentjobs.jobs.health import RecordFailure
+    from agentjobs.notifications.alert import JobAlertNotifier, OnRunTimedOut
+
+    callbacks: list[Any] = [RecordFailure(spec.dag_id, spec.ledger_conn_id)]
+    if spec.alert is not None:
+        minutes = round(dagrun_timeout(spec).total_seconds() / 60)
+        after = f"{minutes} minutes after it started"
+        callbacks.append(JobAlertNotifier(**spec.alert_kwargs(), kind="timeout", timed_out_after=after))
+    return [OnRunTimedOut(callbacks)]
+
+
 def deadline_alert(spec: JobSpec) -> Any:
     """The DAG's deadline: finished within `deadline_minutes` of being queued, or an alert.
 
@@ -95,7 +113,8 @@ def build_dag(spec: JobSpec, skills_dir: Path | None = None) -> DAG:
         start_date=datetime.combine(spec.start_date, time(0), tzinfo=tz),
         catchup=spec.catchup,
         max_active_runs=1,  # the CronJob's concurrencyPolicy: Forbid
-        dagrun_timeout=timedelta(seconds=(spec.caps.timeout_s or 900) * 3 + 600),
+        dagrun_timeout=dagrun_timeout(spec),
+        on_failure_callback=timeout_callbacks(spec),
         default_args={
             **DEFAULT_ARGS,
             "retries": spec.retries,

@@ -125,5 +125,10 @@ class RecordFailure:
 
         exc = context.get("exception")
         ti = context.get("ti")
-        detail = scrub(f"{getattr(ti, 'task_id', '?')}: {type(exc).__name__}: {exc}")
+        # A run stopped by its dagrun_timeout has no exception, only the scheduler's reason.
+        if context.get("reason") == "timed_out":
+            what = "the run timed out (dagrun_timeout)"
+        else:
+            what = f"{type(exc).__name__}: {exc}"
+        detail = scrub(f"{getattr(ti, 'task_id', '?')}: {what}")
         JobRunLog.from_conn_id(self.ledger_conn_id).record(self.job, context["run_id"], "failure", detail)

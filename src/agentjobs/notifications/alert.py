@@ -1,8 +1,9 @@
 """JobAlertNotifier: one alert through the job's alert channel, for a failure or a late run.
 
 It is a `BaseNotifier` with both `notify` and `async_notify`, so the same class serves a
-task's `on_failure_callback` (in the worker) and a DAG's deadline callback (in the
-triggerer, which imports it from this installed package by its dotted path). The text
+task's `on_failure_callback` (in the worker), a DAG's deadline callback (in the triggerer,
+which imports it from this installed package by its dotted path) and, through
+`OnRunTimedOut`, the DAG's own `on_failure_callback` (in the DAG processor). The text
 names the job, the logical date and the reason, and is scrubbed of secrets first:
 exception messages can quote model replies, tool output or connection URIs.
 """
@@ -53,6 +54,7 @@ class JobAlertNotifier(BaseNotifier):
         job_title: str = "",
         kind: str = "failure",
         late_after: str = "",
+        timed_out_after: str = "",
         timezone: str | None = None,
         period_days: int = 1,
         context: Any = None,
@@ -62,8 +64,8 @@ class JobAlertNotifier(BaseNotifier):
             raise ValueError(f"alert channel type must be 'slack' or 'email', got {channel_type!r}")
         if channel_type == "email" and not to:
             raise ValueError("an email alert needs at least one recipient in `to`")
-        if kind not in ("failure", "deadline"):
-            raise ValueError(f"alert kind must be 'failure' or 'deadline', got {kind!r}")
+        if kind not in ("failure", "deadline", "timeout"):
+            raise ValueError(f"alert kind must be 'failure', 'deadline' or 'timeout', got {kind!r}")
         self.channel_type = channel_type
         self.conn_id = conn_id
         self.slack_channel = slack_channel
@@ -71,6 +73,7 @@ class JobAlertNotifier(BaseNotifier):
         self.job_title = job_title
         self.kind = kind
         self.late_after = late_after
+        self.timed_out_after = timed_out_after
         self.timezone = timezone
         self.period_days = period_days
 
@@ -78,11 +81,11 @@ class JobAlertNotifier(BaseNotifier):
         """(subject, body) of the alert, scrubbed."""
         ti = context.get("ti")
         dag_run = context.get("dag_run")
-        job = _field(dag_run, "dag_id") or _field(ti, "dag_id") or "?"
+        job = _field(dag_run, "dag_id") or _field(ti, "dag_id") or _field(context.get("dag"), "dag_id") or "?"
         when = context.get("logical_date") or _field(dag_run, "logical_date") or _field(dag_run, "run_after")
         day = when.isoformat() if hasattr(when, "isoformat") else str(when or "?")
         # Task callbacks get a DagRun (run_id); deadline callbacks a dict keyed dag_run_id.
-        run_id = _field(dag_run, "run_id") or _field(dag_run, "dag_run_id") or "?"
+        run_id = _field(dag_run, "run_id") or _field(dag_run, "dag_run_id") or context.get("run_id") or "?"
         title = self.job_title or job
         covers = self._covers(when)
         if self.kind == "deadline":
@@ -93,6 +96,14 @@ class JobAlertNotifier(BaseNotifier):
             )
             return _clean(subject), _clean(body)
         task = _field(ti, "task_id") or "?"
+        if self.kind == "timeout":
+            subject = f"[agentjobs] {job} {day}: timed out"
+            body = (
+                f"{title}: the run for {day}{covers} was stopped by its dagrun_timeout "
+                f"({self.timed_out_after}) while `{task}` was running; Airflow marked its "
+                f"unfinished tasks skipped and the run failed.\nRun: {run_id}"
+            )
+            return _clean(subject), _clean(body)
         exc = context.get("exception")
         reason = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else str(exc or "unknown")
         reason = scrub(reason)
@@ -133,9 +144,43 @@ class JobAlertNotifier(BaseNotifier):
 
         send_slack(slack_conn_id=self.conn_id, markdown=body, channel=self.slack_channel, title=subject)
 
+    def already_paged(self, context: Any) -> bool:
+        """A deadline passed by a run that has failed meanwhile: its failure (a task's, or the
+        dagrun_timeout's) has paged already. Airflow keeps the deadlines of failed runs (it
+        prunes them only on success), so without this a failed run would also page "late"."""
+        return self.kind == "deadline" and _field(context.get("dag_run"), "state") == "failed"
+
     def notify(self, context: Any) -> None:
+        if self.already_paged(context):
+            self.log.info("The run failed before its deadline and was paged then; no 'late' alert")
+            return
         self.send(*self.message(context))
 
     async def async_notify(self, context: Any) -> None:
+        if self.already_paged(context):
+            self.log.info("The run failed before its deadline and was paged then; no 'late' alert")
+            return
         # The senders use the providers' synchronous hooks; keep the triggerer's loop free.
         await asyncio.to_thread(self.send, *self.message(context))
+
+
+class OnRunTimedOut:
+    """A DAG's `on_failure_callback` that runs `callbacks` only for a run stopped by its
+    `dagrun_timeout`.
+
+    The scheduler then marks the unfinished tasks *skipped*, not failed, so no task failure
+    callback runs and nobody would hear of it; it asks the DAG processor to run the DAG's
+    failure callbacks with `reason` "timed_out". A run failed by a task has already alerted
+    from that task, so every other reason is ignored here (one page per incident).
+    """
+
+    REASON = "timed_out"
+
+    def __init__(self, callbacks: Sequence[Any]) -> None:
+        self.callbacks = list(callbacks)
+
+    def __call__(self, context: Any) -> None:
+        if context.get("reason") != self.REASON:
+            return
+        for callback in self.callbacks:
+            callback(context)
