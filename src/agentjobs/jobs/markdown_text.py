@@ -17,8 +17,8 @@ import re
 _ALWAYS = re.compile(r"([\\`*\[\]{}])")
 # `_` is emphasis only at a word's edge; snake_case stays as it is.
 _UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
-# A `<` before a letter, `/`, `!`, `?` or `$` could start an autolink, a mail link or a tag.
-_ANGLE = re.compile(r"<(?=[A-Za-z/!?$])")
+# A `<` not followed by a space, digit, `=`, `<` or `-` could start an autolink, a mail link, a tag.
+_ANGLE = re.compile(r"<(?=[^\s\d=<-])")
 _REFERENCE = re.compile(r"&(?=#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)")
 # At the start of a list item or a quote: a heading, quote, list or numbered-list marker.
 _BLOCK_START = re.compile(r"^(#|>|[-+](?=\s)|\d+[.)](?=\s))")
