@@ -79,6 +79,32 @@ def test_invalid_json() -> None:
     assert "Expecting" in message  # the json module's own explanation
 
 
+DEEP = '{"path": ' + "[" * 10_000 + "]" * 10_000 + ', "items": 1}'
+HUGE = '{"path": "a", "items": 1' + "0" * 5_000 + "}"
+
+
+def test_a_deeply_nested_result_is_a_violation_not_a_recursion_error() -> None:
+    assert "the RESULT line nests JSON more than 64 levels deep" in violation("RESULT: " + DEEP)
+    assert "the reply nests JSON more than 64 levels deep" in structured_violation(DEEP)
+
+
+def test_nesting_the_json_module_reads_but_pydantic_cannot_serialise_is_a_violation() -> None:
+    # 300 levels: json.loads manages, pydantic's serialiser (~255 levels) would raise ValueError.
+    loose = model_from_json_schema({"type": "object", "properties": {"data": {}}}, "Loose")
+    nested = '{"data": ' + "[" * 300 + "]" * 300 + "}"
+    with pytest.raises(ContractViolation, match="nests JSON more than 64 levels deep"):
+        parse_structured(nested, loose)
+    shallow = '{"data": ' + "[" * 60 + "]" * 60 + "}"
+    parse_structured(shallow, loose).model_dump(mode="json")
+
+
+def test_a_5000_digit_integer_is_a_violation_not_a_value_error() -> None:
+    message = violation("RESULT: " + HUGE)
+    assert "the RESULT line holds an integer of more than 4300 digits" in message
+    assert "set_int_max_str_digits" not in message  # no advice the model cannot act on
+    assert "holds an integer of more than 4300 digits" in structured_violation(HUGE)
+
+
 def test_trailing_data_after_json_is_invalid() -> None:
     assert "invalid JSON" in violation('RESULT: {"path": "a", "items": 1} {"more": 1}')
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -15,6 +16,7 @@ from agentjobs.agent.loop import Agent
 from agentjobs.agent.model_client import EndpointOptions, ModelClient
 from agentjobs.agent.permissions import PermissionEngine
 from agentjobs.agent.tools import ToolRegistry, builtin_tools
+from agentjobs.agent.transcript import Transcript
 from tests.fakes.model_server import error, reply, respond, slow, tool_call, tool_calls
 
 
@@ -303,3 +305,57 @@ def test_a_changed_request_runs_live(model_server, tmp_path):
     make_agent(model_server, tmp_path, replay=cache).run(system="sys", prompt="changed", result_model=Answer)
     assert model_server.calls == 2
     assert len(cache.entries) == 2
+
+
+DEEP_RESULT = 'RESULT: {"path": ' + "[" * 10_000 + "]" * 10_000 + ', "items": 1}'
+HUGE_RESULT = 'RESULT: {"path": "a", "items": 1' + "0" * 5_000 + "}"
+
+
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [(DEEP_RESULT, "nests JSON more than 64 levels deep"), (HUGE_RESULT, "integer of more than 4300 digits")],
+    ids=["10000-levels", "5000-digits"],
+)
+def test_a_hostile_result_gets_the_repair_turn_then_fails_as_a_contract_violation(
+    model_server, tmp_path, bad, problem
+):
+    model_server.script(reply(bad), reply(GOOD))
+    result = run(make_agent(model_server, tmp_path))
+    assert result.result.items == 2
+    repair = model_server.requests[1].body["messages"][-1]
+    assert repair["role"] == "user" and problem in repair["content"]
+
+    model_server.reset()
+    model_server.script(reply(bad), reply(bad))
+    with pytest.raises(ContractViolation, match=problem):
+        run(make_agent(model_server, tmp_path))
+    assert model_server.calls == 2
+
+
+def test_a_structured_answer_too_deep_to_serialise_gets_the_repair_turn(model_server, tmp_path):
+    class Loose(BaseModel):
+        data: Any
+
+    nested = json.dumps({"data": json.loads("[" * 300 + "]" * 300)})
+    model_server.script(reply(nested), reply('{"data": [1]}'))
+    agent = make_agent(model_server, tmp_path)
+    result = agent.run(system="sys", prompt="go", result_model=Loose, mode="structured")
+    assert result.result.data == [1]
+    assert "nests JSON more than 64 levels deep" in model_server.requests[1].body["messages"][-1]["content"]
+
+
+def test_untrusted_text_with_escaped_quotes_leaves_a_transcript_of_json_lines(model_server, tmp_path):
+    # A file the agent reads quotes a shell line; scrubbing the encoded line ate the escaping
+    # backslash and the run died on its own transcript.
+    (tmp_path / "notes.txt").write_text('deploy with PASSWORD=\\"s3cr3t-pw\\" or a"b\\c\u2028 \\')
+    model_server.script(tool_call("read_file", {"path": "notes.txt"}, call_id="c1"), reply(GOOD))
+    path = tmp_path / "transcript.jsonl"
+    agent = make_agent(model_server, tmp_path, transcript=Transcript(path, secrets=['a"b\\c']))
+    assert run(agent).result.items == 2
+    agent.transcript.close()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    events = [json.loads(line) for line in lines]
+    assert [e["event"] for e in events] == ["start", "completion", "tool", "completion", "result"]
+    assert 'PASSWORD=\\"***\\"' in events[2]["result"]
+    text = path.read_text(encoding="utf-8")
+    assert "s3cr3t-pw" not in text and 'a\\"b' not in text and "a\\\\\\\"b" not in text

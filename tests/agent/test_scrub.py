@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import json
+import random
+import time
+from pathlib import Path
+
 import pytest
 
-from agentjobs.agent.scrub import scrub, tail
+from agentjobs.agent.scrub import scrub, scrub_json, tail
 
 # (planted text, the secret part that must disappear, text around it that must survive)
 PLANTED = [
@@ -32,6 +37,57 @@ PLANTED = [
     ("DB_PASSWORD: correct-horse", "correct-horse", "DB_PASSWORD: "),
     ("git clone https://bob:s3cr3t@github.com/org/repo.git", "bob:s3cr3t", "@github.com/org/repo.git"),
     ("postgres://admin:p@ss@db.internal:5432/app", "p@ss", "postgres://"),
+    # Shapes added for issue 10: each was left in clear before.
+    (
+        "alerts go to https://hooks.slack.com/services/T0ABCDEF1/B0GHIJKL2/Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2 now",
+        "Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2",
+        "https://hooks.slack.com/services/",
+    ),
+    (
+        "trigger https://hooks.slack.com/triggers/T0ABC/123456/9f8e7d6c5b4a",
+        "9f8e7d6c5b4a",
+        "trigger https://hooks.slack.com/triggers/",
+    ),
+    (
+        "id_token eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmN ok",
+        "eyJzdWIiOiIxMjM0NTY3ODkwIn0",
+        " ok",
+    ),
+    (
+        "key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n"
+        "4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u\n"
+        "-----END RSA PRIVATE KEY-----\nthe rest",
+        "MIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo",
+        "-----END RSA PRIVATE KEY-----\nthe rest",
+    ),
+    (  # a key read from a JSON file: literal \n between the lines
+        '{"private_key": "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n'
+        '-----END PRIVATE KEY-----\\n"}',
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
+        None,
+    ),
+    (  # cut short (a tail, a truncated page): no END line
+        "…-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n"
+        "AAAAAAAAABAAABlwAAAAdzc2gtcn",
+        "AAAAAAAAABAAABlwAAAAdzc2gtcn",
+        "-----BEGIN OPENSSH PRIVATE KEY-----",
+    ),
+    ("clone https://bob:pa/ss#w0rd@git.example.org/a.git", "pa/ss#w0rd", "https://***@git.example.org/a.git"),
+    ("cache redis://:r3dis-pw@cache.internal:6379/0", "r3dis-pw", "@cache.internal:6379/0"),
+    ("Cookie: theme=dark; session=9f8e7d6c5b4a3210; lang=en", "9f8e7d6c5b4a3210", "lang=en"),
+    ("Set-Cookie: user_session=AbCd1234EfGh; HttpOnly", "AbCd1234EfGh", "; HttpOnly"),
+    ("Cookie: connect.sid=s%3AxYz.abc; lang=en", "s%3AxYz.abc", "; lang=en"),
+    ("Cookie: PHPSESSID=q1w2e3r4", "q1w2e3r4", "PHPSESSID="),
+    # Tool arguments as they appear inside a JSON string (an error body, a logged request).
+    (
+        '"arguments": "{\\"path\\": \\"a.txt\\", \\"password\\": \\"hunter22\\"}"',
+        "hunter22",
+        '\\"path\\": \\"a.txt\\", \\"password\\": \\"***\\"}"',
+    ),
+    ('{\\"api_key\\":\\"zzzz-my-key-zzzz\\"}', "zzzz-my-key-zzzz", None),
+    # The escaping backslash is not taken for the value (which left `"x\"` behind before).
+    ('export PASSWORD=\\"x-hunter2\\" done', "x-hunter2", 'PASSWORD=\\"***\\" done'),
+    ('{"password": "a\\"quoted\\"pw"}', "quoted", None),
 ]
 
 
@@ -59,6 +115,12 @@ max_tokens=500, input_tokens: 120, token_count: 7
 Password:
   pick one at https://example.com:8443/reset
 RESULT: {"path": "answer.txt", "items": 3}
+fix(auth): rotate the token on refresh; session: keep-alive (#4312)
+Merge pull request #42 from acme/feature/password-reset-flow
+docs: how to assess=3 risks; process=4 rows; the session moved
+See https://medium.com/@ana/notes and https://example.com:8443/@team and http://localhost:8080/a?to=b@c.org
+ssh://git@github.com:acme/app.git, mailto:ops@example.com, C:\\Users\\bob\\"quoted"\\path
+{"eyJ": "not a token", "key": "-----BEGIN PUBLIC KEY-----", "n": 1e3}
 """
 
 
@@ -125,3 +187,100 @@ def test_an_exception_chain_is_scrubbed_at_every_link():
     # An exception with nothing secret keeps its message exactly.
     plain = ValueError("no such file: sources/git.json")
     assert str(scrub_exception(plain)) == "no such file: sources/git.json"
+
+
+def test_a_configured_secret_with_quotes_and_backslashes_is_masked_in_every_escaped_form() -> None:
+    secret = 'pa"ss\\w0rd'
+    forms = {
+        "raw": f"key is {secret}",
+        "json": json.dumps({"key": secret}),
+        "json in json": json.dumps({"args": json.dumps({"key": secret})}),
+        "repr": f"error: {({'key': secret})!r}",
+    }
+    for name, text in forms.items():
+        out = scrub(text, [secret])
+        assert "pa" not in out and "w0rd" not in out, name
+        assert "***" in out, name
+
+
+# Text a feed, a file or a model can send: quotes, escapes, control characters, NULs, lone
+# surrogates, line separators, secrets half-escaped, and shapes that make naive patterns slow.
+HOSTILE = [
+    'password=\\"x\\"',
+    'token: \\\\"abc\\\\\\"',
+    '"password": "unterminated',
+    "password=\\",
+    "\\" * 50,
+    '\\"' * 20,
+    "\x00\x01\x1f\x7f\x85\u2028\u2029",
+    "a\ud800b\udfffc",
+    "\ud83d\ude00 pair of surrogates",
+    "https://user:p\\\"w@host",
+    "redis://:@host",
+    "-----BEGIN PRIVATE KEY-----",
+    "-----BEGIN PRIVATE KEY-----***",
+    "-----BEGIN RSA PRIVATE KEY-----\\n-----END RSA PRIVATE KEY-----",
+    "session=;sid=\"\"",
+    "Authorization: Bearer \\\"" + "x" * 20,
+    "eyJ" + "a" * 20 + "." + "b" * 20 + ".\\",
+    "sk-" + "\\" * 20,
+]
+
+
+def _random_hostile(count: int, seed: int = 10) -> list[str]:
+    rng = random.Random(seed)
+    pieces = [
+        "\\", '"', "'", "\x00", "\n", "\ud800", "\u2028", ":", "=", "@", "/", "#", " ", "{", "}",
+        "password", "token", "session", "api_key", "https://", "u:p@h", "-----BEGIN PRIVATE KEY-----",
+        "eyJhbGciOiJIUzI1NiJ9.", "sk-abcdefghijklmnopqrstuvwx", "hooks.slack.com/services/", "x", "42",
+    ]
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))) for _ in range(count)]
+
+
+def test_scrubbing_twice_changes_nothing_more() -> None:
+    for text in [t for t, _, _ in PLANTED] + HOSTILE + [ORDINARY] + _random_hostile(2000):
+        once = scrub(text, ["hunter22", 'pa"ss'])
+        assert scrub(once, ["hunter22", 'pa"ss']) == once, repr(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\\" * 200_000,
+        'password: "' * 20_000,
+        'password=\\"x' * 20_000,
+        "a://b:" * 20_000,
+        "a." * 100_000,
+        "-----BEGIN PRIVATE KEY-----" * 5_000,
+        "a_session=" * 20_000,
+        "http://a:b" + "@b" * 50_000,
+    ],
+    ids=["backslashes", "open-quotes", "open-escaped", "schemes", "dots", "pem-begins", "cookies", "ats"],
+)
+def test_scrubbing_hostile_text_takes_linear_time(text: str) -> None:
+    # Quadratic patterns take minutes on these; linear ones a fraction of a second.
+    started = time.perf_counter()
+    scrub(text)
+    assert time.perf_counter() - started < 3
+
+
+def test_scrub_json_scrubs_every_string_and_always_encodes() -> None:
+    deep: list = []
+    for _ in range(10_000):
+        deep = [deep]
+    value = {
+        "api_key=sk-abcdefghijklmnopqrstuvwx": ["password=\\\"x\\\"", ("hunter22",)],
+        3: {"n": float("nan"), "big": 10**5000, "inf": float("-inf"), "ok": 1.5, "b": True, "none": None},
+        "lone": "a\ud800b",
+        "object": Path("/tmp/x"),
+        "deep": deep,
+    }
+    out = scrub_json(value, ["hunter22"])
+    line = json.dumps(out, ensure_ascii=False, allow_nan=False)
+    line.encode("utf-8")  # no lone surrogate left
+    assert json.loads(line) == out
+    assert "sk-abc" not in line and "hunter22" not in line and 'password=\\\\\\"***\\\\\\"' in line
+    assert out["3"]["n"] == "nan" and out["3"]["inf"] == "-inf" and out["3"]["ok"] == 1.5
+    assert out["3"]["big"].startswith("<integer of ") and out["3"]["b"] is True
+    assert out["lone"] == "a\ufffdb" and out["object"] == "/tmp/x"
+    assert "nested deeper than 100 levels" in line

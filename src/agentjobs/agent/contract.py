@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -27,6 +28,11 @@ _Violation = Callable[[str], ContractViolation]
 _TAIL_CHARS = 400
 _PROBLEM_CHARS = 600
 _MAX_FIELD_ERRORS = 8
+
+# Deepest nesting of arrays/objects a result may have. Contracts are a few levels deep; a reply
+# nested thousands of levels would otherwise end the run in a RecursionError (json) or a
+# ValueError (pydantic serialises at most ~255 levels) instead of a violation with a repair turn.
+MAX_DEPTH = 64
 
 # A whole reply wrapped in one markdown code fence, with or without a language tag.
 _FENCE = re.compile(r"^```[A-Za-z0-9_-]*[ \t]*\n(?P<body>.*?)\n?```$", re.DOTALL)
@@ -101,9 +107,31 @@ def _load_object(text: str, violation: _Violation, what: str) -> dict[str, Any]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise violation(f"invalid JSON in {what}: {exc}") from exc
+    except RecursionError:
+        raise violation(f"{what} nests JSON more than {MAX_DEPTH} levels deep") from None
+    except ValueError:  # the only other thing json.loads refuses: an integer too long to convert
+        raise violation(
+            f"{what} holds an integer of more than {sys.get_int_max_str_digits()} digits"
+        ) from None
     if not isinstance(value, dict):
         raise violation(f"{what} holds a JSON {_json_type(value)}, not an object")
+    if _nests_deeper_than(value, MAX_DEPTH):
+        raise violation(f"{what} nests JSON more than {MAX_DEPTH} levels deep")
     return value
+
+
+def _nests_deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays/objects in `value` nest more than `limit` levels (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _validate(value: dict[str, Any], model: type[BaseModel], violation: _Violation) -> BaseModel:

@@ -8,11 +8,20 @@ so ordinary prose, paths and JSON results pass through unchanged.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
 
 MASK = "***"
+
+# Containers nested deeper than this are not copied by scrub_json (see there).
+MAX_JSON_DEPTH = 100
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Literal secrets shorter than this are skipped: masking every "abc" or "1" in a text would
 # destroy it while protecting nothing.
@@ -33,14 +42,45 @@ _TOKEN_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(_START + r"xapp-[A-Za-z0-9-]{10,}"),
     # AWS access key ids (long-term AKIA, temporary ASIA).
     re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"),
+    # JSON Web Tokens: base64url header (always `{"` → "eyJ"), payload and signature.
+    re.compile(_START + r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
 )
+
+# Slack incoming webhooks and workflow triggers: the path is the credential, the host says what it was.
+_SLACK_WEBHOOK = re.compile(r"(?i)(\bhooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]+")
+
+# PEM private keys: keep the armour lines, mask everything between them. A block cut short (a tail,
+# a truncated page) has no END line; then the base64 lines after BEGIN go. The body may hold real
+# newlines or, in JSON-escaped text, literal `\n`.
+_PEM_LABEL = r"(?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+_PEM_BEGIN = re.compile(r"-----BEGIN " + _PEM_LABEL)
+_PEM_END = re.compile(r"-----END " + _PEM_LABEL)
+_PEM_LINE = r"(?:[A-Za-z0-9+/=]{16,}|Proc-Type:[^\n\\]*|DEK-Info:[^\n\\]*)"
+_PEM_SEP = r"(?:\s|\\[rn])"
+_PEM_CUT_BODY = re.compile(rf"(?:\*\*\*)?(?:{_PEM_SEP}*{_PEM_LINE}(?:{_PEM_SEP}+{_PEM_LINE})*)?")
+
+# A quote around a key or a value: plain, or escaped once or more (`\"password\": \"x\"` is how a
+# JSON document looks inside another JSON string, e.g. tool arguments quoted in an error body).
+# Three levels of escaping at most: an unbounded `\\*` would make a run of backslashes quadratic.
+_QUOTE = r"\\{0,7}[\"']"
 
 # `Authorization: Bearer <value>` (also Basic and token): keep the header and the scheme, mask the value.
 _AUTH_HEADER = re.compile(
-    r"(?i)(\bauthorization[\"']?[ \t]*[:=][ \t]*[\"']?(?:bearer|basic|token)[ \t]+)[^\s\"',;]+"
+    rf"(?i)(\bauthorization(?:{_QUOTE})?[ \t]*[:=][ \t]*(?:{_QUOTE})?(?:bearer|basic|token)[ \t]+)"
+    r"[^\s\"',;\\]+"
 )
 # A bare long bearer token without the header name, as in curl command lines copied into a reply.
 _BARE_BEARER = re.compile(r"(\bBearer[ \t]+)[A-Za-z0-9._~+/=-]{16,}")
+
+# The value after a secret key: a quoted string (JSON escapes honoured, so `"a\"b"` goes whole),
+# an escaped-quoted one (up to the same escaped quote), or a bare word. A bare word does not take
+# a backslash that escapes a quote, so `password=x\"` keeps its `\"` and the text its shape.
+# Quoted values are bounded so that a line of unclosed quotes costs linear time.
+_VALUE = (
+    r"(?:\"(?:[^\"\\\n]|\\.){1,4096}\"|'(?:[^'\\\n]|\\.){1,4096}'"
+    r"|(?P<q>\\{1,7}[\"'])(?:(?!(?P=q))[^\n]){1,4096}(?P=q)"
+    r"|(?:[^\s,;&\"'}\]\\]|\\(?![\\\"']))+)"
+)
 
 # `key: value` / `key=value` / `"key": "value"` where the key names a secret. The key may carry a
 # prefix (OPENAI_API_KEY, db_password, aws_secret_access_key). The separator and the value must
@@ -52,38 +92,161 @@ _SECRET_KEY = (
 )
 _KEY_VALUE = re.compile(
     r"(?i)(?<![A-Za-z0-9_.-])"
-    rf"(?P<key>[\"']?{_SECRET_KEY}[\"']?[ \t]*[:=][ \t]*)"
-    r"(?:\"[^\"\n]+\"|'[^'\n]+'|[^\s,;&\"'}\]]+)"
+    rf"(?P<key>(?:{_QUOTE})?{_SECRET_KEY}(?:{_QUOTE})?[ \t]*[:=][ \t]*)"
+    + _VALUE
 )
 
-# Credentials inside URLs: scheme://user:password@host -> scheme://***@host. The password part is
-# greedy up to the last @ before the path, since passwords may themselves contain @.
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#@:]+:[^\s/?#]*@")
+# Session cookies (`session=…`, `user_session=…`, `connect.sid=…`, `PHPSESSID=…`). "session" is
+# also an ordinary word ("session: 2"), so only the cookie form `name=value` and a quoted JSON key
+# count.
+_COOKIE_KEY = (
+    r"(?:(?:[A-Za-z0-9_.-]*[_.-])?(?:session(?:[_-]?id)?|sess|sid)|phpsessid|jsessionid|sessionid)"
+)
+_SESSION_COOKIE = re.compile(
+    r"(?i)(?<![A-Za-z0-9_.-])"
+    rf"(?P<key>(?P<kq>{_QUOTE}){_COOKIE_KEY}(?P=kq)[ \t]*:[ \t]*|{_COOKIE_KEY}[ \t]*=[ \t]*)"
+    + _VALUE
+)
+
+# Credentials inside URLs: scheme://user:password@host -> scheme://***@host. The user may be empty
+# (`redis://:pw@host`); the password may hold `@`, `/` and `#`, so it runs to the first `@` that is
+# followed by a host and the end of the host. A `host:port/…@…` is not a password (the digits and
+# a `/` after the colon say port), and quotes or backslashes end it (they end the URL in JSON).
+# Every part is bounded so that hostile text cannot make the match quadratic.
+_URL_END = r"(?:[/?#\s\"'<>\\)\],;]|$)"
+_URL_CREDENTIALS = re.compile(
+    r"(?<![A-Za-z0-9+.-])(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,30}://)"
+    r"[^\s/?#@:\[\]\"'<>\\]{0,256}:"
+    rf"(?!\d{{1,5}}{_URL_END})"
+    r"[^\s\"'<>\\]{0,256}?"
+    rf"@(?=[A-Za-z0-9\[][A-Za-z0-9.:%\[\]-]*{_URL_END})"
+)
 
 
 def scrub(text: str, extra_secrets: Iterable[str] = ()) -> str:
-    """Return `text` with every known secret shape and every literal in `extra_secrets` masked."""
-    # Literals first and longest first, so a secret containing another one is masked whole.
-    literals = sorted({s for s in extra_secrets if s and len(s) >= MIN_SECRET_LEN}, key=len, reverse=True)
-    if literals:
-        text = re.sub("|".join(re.escape(s) for s in literals), MASK, text)
+    """Return `text` with every known secret shape and every literal in `extra_secrets` masked.
+
+    Idempotent (scrubbing twice changes nothing more), and text with no secret in it comes back
+    unchanged.
+    """
+    literals = _literal_pattern(tuple(sorted({s for s in extra_secrets if isinstance(s, str)})))
+    if literals is not None:
+        text = literals.sub(MASK, text)
     # Key-value and header shapes before bare tokens: they keep the key visible, which tells the
     # reader which credential was there.
+    text = _mask_private_keys(text)
     text = _URL_CREDENTIALS.sub(lambda m: m.group("scheme") + MASK + "@", text)
+    text = _SLACK_WEBHOOK.sub(lambda m: m.group(1) + MASK, text)
     text = _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, text)
     text = _BARE_BEARER.sub(lambda m: m.group(1) + MASK, text)
     text = _KEY_VALUE.sub(_mask_value, text)
+    text = _SESSION_COOKIE.sub(_mask_value, text)
     for pattern in _TOKEN_PATTERNS:
         text = pattern.sub(MASK, text)
     return text
 
 
+@lru_cache(maxsize=64)
+def _literal_pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One pattern for the configured secrets, as written and as they look once escaped.
+
+    A secret holding `"` or `\\` appears as `\\"` / `\\\\` in JSON text (an error body quoting a
+    request) and with Python's escapes in a repr (a dict in an exception message); each form is
+    masked. Longest first, so a secret containing another one is masked whole.
+    """
+    forms: set[str] = set()
+    for secret in secrets:
+        if len(secret) < MIN_SECRET_LEN:
+            continue
+        as_json = json.dumps(secret, ensure_ascii=False)[1:-1]
+        forms.update(
+            (
+                secret,
+                as_json,
+                json.dumps(secret)[1:-1],
+                json.dumps(as_json, ensure_ascii=False)[1:-1],  # JSON inside a JSON string
+                repr(secret)[1:-1],
+            )
+        )
+    if not forms:
+        return None
+    return re.compile("|".join(re.escape(s) for s in sorted(forms, key=len, reverse=True)))
+
+
 def _mask_value(match: re.Match[str]) -> str:
-    value = match.group(0)[len(match.group("key")) :]
+    key = match.group("key")
+    value = match.group(0)[len(key) :]
     # Keep the quotes of a quoted value so masked JSON stays readable as JSON.
-    if value[:1] in ("'", '"'):
-        return match.group("key") + value[0] + MASK + value[0]
-    return match.group("key") + MASK
+    quote = match.group("q") or (value[0] if value[:1] in ("'", '"') else "")
+    return key + quote + MASK + quote
+
+
+def _mask_private_keys(text: str) -> str:
+    """Mask the body of every PEM private-key block, in one pass over the text.
+
+    Searched in code rather than with one lazy regex: a text with many BEGIN lines and no END
+    would make `BEGIN.*?END` rescan the rest of the text from every BEGIN.
+    """
+    if "PRIVATE KEY-----" not in text:
+        return text
+    parts: list[str] = []
+    pos = 0
+    ends_left = True  # once an END search fails, no later BEGIN has one either
+    while (begin := _PEM_BEGIN.search(text, pos)) is not None:
+        parts.append(text[pos : begin.end()] + MASK)
+        end = _PEM_END.search(text, begin.end()) if ends_left else None
+        if end is not None:
+            parts.append(end.group())
+            pos = end.end()
+            continue
+        ends_left = False
+        body = _PEM_CUT_BODY.match(text, begin.end())
+        pos = body.end() if body is not None else begin.end()
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def scrub_json(value: Any, extra_secrets: Iterable[str] = (), *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """A copy of `value` that `json.dumps(..., allow_nan=False)` always encodes, every string scrubbed.
+
+    Strings (keys too) are scrubbed one by one, before any encoding: scrubbing encoded JSON could
+    eat an escaping backslash and leave a line no parser reads. Whatever JSON cannot hold exactly
+    becomes a string saying what it was: lone surrogates become U+FFFD, NaN and infinities their
+    names, an integer too long for `str()` its size, other objects their `str()`, and containers
+    nested deeper than `max_depth` a note (hostile input may nest 10,000 levels).
+    """
+    secrets = tuple(extra_secrets)
+
+    def clean(item: Any, depth: int) -> Any:
+        if isinstance(item, str):
+            return scrub(_valid_unicode(item), secrets)
+        if item is None or isinstance(item, bool):
+            return item
+        if isinstance(item, int):
+            try:
+                str(item)
+            except ValueError:  # beyond sys.get_int_max_str_digits()
+                return f"<integer of {item.bit_length()} bits>"
+            return item
+        if isinstance(item, float):
+            return item if math.isfinite(item) else str(item)
+        if isinstance(item, dict | list | tuple):
+            if depth >= max_depth:
+                return f"<nested deeper than {max_depth} levels>"
+            if isinstance(item, dict):
+                return {clean(str(k), depth): clean(v, depth + 1) for k, v in item.items()}
+            return [clean(v, depth + 1) for v in item]
+        return clean(str(item), depth)
+
+    return clean(value, 0)
+
+
+def _valid_unicode(text: str) -> str:
+    """`text` with lone surrogates (from `"\\ud800"` in JSON, or bad bytes decoded with
+    surrogateescape) replaced by U+FFFD, so it can be written as UTF-8; pairs are joined."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def tail(text: str, limit: int = 500, extra_secrets: Iterable[str] = ()) -> str:

@@ -1,7 +1,9 @@
 """The run's transcript as JSON lines: what was sent, what came back, what the tools did.
 
-It goes next to the artifact, never to XCom. Every line is scrubbed of known secrets
-before it is written, because transcripts outlive the run.
+It goes next to the artifact, never to XCom. Every string in an event is scrubbed of known
+secrets before the event is encoded, because transcripts outlive the run; scrubbing the encoded
+line instead could eat an escaping backslash (`password=\\"x\\"`) and leave a line that is not JSON.
+Whatever the tools and the model produced, each line is one valid JSON object.
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 
-from agentjobs.agent.scrub import scrub
+from agentjobs.agent.scrub import scrub_json
+
+# Characters JSON leaves raw but `str.splitlines()` (and some editors) break lines on; escaped, the
+# line stays one line for every reader.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
 class Transcript:
@@ -29,9 +35,9 @@ class Transcript:
             self._file = path.open("a", encoding="utf-8")
 
     def record(self, event: str, **data: Any) -> None:
-        entry = {"event": event, "ts": round(time.time(), 3), **data}
-        line = scrub(json.dumps(entry, ensure_ascii=False, default=str), self.secrets)
-        self.events.append(json.loads(line))
+        entry = scrub_json({"event": event, "ts": round(time.time(), 3), **data}, self.secrets)
+        line = json.dumps(entry, ensure_ascii=False, allow_nan=False).translate(_LINE_BREAKS)
+        self.events.append(entry)
         if self._file is not None:
             self._file.write(line + "\n")
             self._file.flush()

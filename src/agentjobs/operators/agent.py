@@ -16,7 +16,7 @@ from agentjobs.agent.errors import ContractViolation, PermanentAgentError
 from agentjobs.agent.model_client import Completion
 from agentjobs.agent.replay import ReplayCache
 from agentjobs.agent.runner import SkillRun, run_skill
-from agentjobs.agent.scrub import scrub, scrub_exception, scrubbed_errors
+from agentjobs.agent.scrub import scrub, scrub_exception, scrub_json, scrubbed_errors
 from agentjobs.agent.skills import Skill, default_skills_dir, load_skill
 from agentjobs.hooks.llm import LLMHook
 from agentjobs.operators.artifacts import run_dir
@@ -224,6 +224,7 @@ class AgentOperator(BaseOperator):
                     "Replayed %d model call(s) of earlier tries without calling the model", replay.replayed
                 )
             log_run_summary(self.log, budget, meter, run.tool_sequence)
+        # Every string scrubbed: XCom is readable by anyone who can see the run.
         payload.update(result=scrub_json(result, secrets), usage=meter.usage.as_dict())
         context["ti"].xcom_push(key="usage", value=payload["usage"])
         return payload
@@ -238,17 +239,6 @@ class RunPlan:
     result_schema: dict[str, Any] | None = None
     answer: dict[str, Any] | None = None  # set to skip the model when there is nothing to judge
     data: dict[str, Any] = field(default_factory=dict)  # whatever `finish` needs from `prepare`
-
-
-def scrub_json(value: Any, secrets: list[str]) -> Any:
-    """Every string in a JSON value scrubbed: XCom is readable by anyone who can see the run."""
-    if isinstance(value, str):
-        return scrub(value, secrets)
-    if isinstance(value, list):
-        return [scrub_json(v, secrets) for v in value]
-    if isinstance(value, dict):
-        return {k: scrub_json(v, secrets) for k, v in value.items()}
-    return value
 
 
 def _check_caps_enforceable(budget: Budget, reports_usage: bool, has_prices: bool, model: str) -> None:

@@ -1,0 +1,75 @@
+"""The transcript file: one valid JSON object a line, whatever the tools and the model produced,
+with no secret in it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from agentjobs.agent.transcript import Transcript
+from tests.agent.test_scrub import HOSTILE, _random_hostile
+
+SECRET = 'cfg-pa"ss\\w0rd'
+
+
+def read_back(path: Path) -> list[dict]:
+    raw = path.read_bytes().decode("utf-8")  # strict: a lone surrogate would not have been written
+    return [json.loads(line) for line in raw.splitlines()]
+
+
+def test_every_hostile_string_is_recorded_as_a_line_that_parses(tmp_path: Path) -> None:
+    strings = [*HOSTILE, *_random_hostile(1000), f"the key {SECRET} echoed", SECRET]
+    path = tmp_path / "transcript.jsonl"
+    with Transcript(path, secrets=[SECRET]) as transcript:
+        for text in strings:
+            # Where untrusted text lands: a tool's result, its JSON arguments, a model reply.
+            transcript.record(
+                "tool",
+                name="read_file",
+                arguments=json.dumps({"path": text}),
+                ok=True,
+                result=text,
+                response={"choices": [{"message": {"content": text}}]},
+            )
+    events = read_back(path)
+    assert len(events) == len(strings)  # \x85 or \u2028 never split a line for splitlines()
+    assert events == transcript.events
+    text = path.read_text(encoding="utf-8")
+    assert "w0rd" not in text
+    # The escaping backslash is kept: the value is masked, not the line's shape.
+    assert events[0]["result"] == 'password=\\"***\\"'
+
+
+def test_a_planted_secret_in_tool_arguments_and_results_never_reaches_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "transcript.jsonl"
+    planted = [  # (how it shows up, the secret part)
+        ("https://hooks.slack.com/services/T0AAAAAAA/B0BBBBBBB/c0ffeec0ffeec0ffee", "c0ffeec0ffee"),
+        ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib2IifQ.Zm9vYmFyYmF6cXV4cXV1eA", "eyJzdWIiOiJib2IifQ"),
+        ("-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBrq7dLk9J\n-----END EC PRIVATE KEY-----", "MHcCAQEEIBrq"),
+        ("https://deploy:s/3c#ret@git.example.org/a.git", "s/3c#ret"),
+        ("redis://:r3d1s-pw@cache:6379", "r3d1s-pw"),
+        ("Cookie: session=5e55i0n-v4lue", "5e55i0n-v4lue"),
+    ]
+    with Transcript(path) as transcript:
+        for text, _ in planted:
+            transcript.record(
+                "tool",
+                name="http_get",
+                arguments=json.dumps({"url": "https://example.com", "password": "hunter2-arg"}),
+                result=text,
+            )
+    content = path.read_text()
+    for part in [*(secret for _, secret in planted), "hunter2-arg"]:
+        assert part not in content
+    assert all(line for line in read_back(path))
+
+
+def test_a_deep_or_huge_value_is_recorded_without_raising(tmp_path: Path) -> None:
+    deep: list = []
+    for _ in range(10_000):
+        deep = [deep]
+    path = tmp_path / "transcript.jsonl"
+    with Transcript(path) as transcript:
+        transcript.record("result", result={"deep": deep, "big": 10**5000, "nan": float("nan")})
+    (event,) = read_back(path)
+    assert event["result"]["nan"] == "nan" and event["result"]["big"].startswith("<integer of")
