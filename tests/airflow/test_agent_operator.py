@@ -250,8 +250,13 @@ def test_a_secret_in_the_result_never_reaches_xcom(llm_conn, model_server, tmp_p
         "  properties: {note: {type: string}}\n---\nReturn a note.\n"
     )
     leaked = "ghp_" + "A1b2C3d4" * 4 + "zz99"
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib2IifQ.Zm9vYmFyYmF6cXV4cXV1eA"
+    webhook = "https://hooks.slack.com/services/T0AAAAAAA/B0BBBBBBB/c0ffeec0ffeec0ffee"
     model_server.script(
-        reply(f'RESULT: {{"note": "token is {leaked} and key sk-test-planted-secret-0123456789"}}')
+        reply(
+            f'RESULT: {{"note": "token is {leaked} and key sk-test-planted-secret-0123456789, '
+            f'jwt {jwt}, hook {webhook}, PASSWORD=\\\\\\"pw-4-xcom\\\\\\""}}'
+        )
     )
     with DAG("agent_secret", schedule=None, start_date=LOGICAL_DATE) as dag:
         AgentOperator(
@@ -265,4 +270,8 @@ def test_a_secret_in_the_result_never_reaches_xcom(llm_conn, model_server, tmp_p
     run = run_dag(dag, logical_date=LOGICAL_DATE)
     note = xcom(run, "summarize")["result"]["note"]
     assert leaked not in note and "sk-test-planted-secret" not in note and "***" in note
-    assert leaked not in (tmp_path / "w" / "transcript.jsonl").read_text()
+    for secret in ("eyJzdWIiOiJib2IifQ", "c0ffeec0ffee", "pw-4-xcom"):
+        assert secret not in note
+    transcript = (tmp_path / "w" / "transcript.jsonl").read_text()
+    assert leaked not in transcript and "pw-4-xcom" not in transcript
+    assert all(json.loads(line) for line in transcript.splitlines())

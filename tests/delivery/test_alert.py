@@ -49,6 +49,33 @@ def test_a_failure_alert_names_job_date_task_and_reason_and_no_secret(smtp_serve
         assert secret not in text
 
 
+def test_a_failure_alert_quoting_a_tool_request_carries_none_of_its_secrets(smtp_server):
+    # How an endpoint or a tool error quotes what it was sent: JSON arguments inside a string,
+    # a webhook, a JWT, a key file, a cache URL and a cookie.
+    planted = {
+        "webhook": "https://hooks.slack.com/services/T0AAAAAAA/B0BBBBBBB/c0ffeec0ffeec0ffee",
+        "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib2IifQ.Zm9vYmFyYmF6cXV4cXV1eA",
+        "pem": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEF\n-----END PRIVATE KEY-----",
+        "redis": "redis://:r3d1s-pw@cache:6379",
+        "cookie": "Cookie: session=5e55i0n-v4lue",
+        "url": "https://deploy:s/3c#ret@git.example.org/a.git",
+    }
+    arguments = '{"tool": "http_get", "args": "{\\"url\\": \\"x\\", \\"api_key\\": \\"k3y-in-args\\"}"}'
+    context = {
+        "ti": SimpleNamespace(dag_id="daily_digest", task_id="summarize", try_number=1),
+        "dag_run": SimpleNamespace(dag_id="daily_digest", run_id="scheduled__x"),
+        "logical_date": datetime(2026, 11, 25, 2, 0, tzinfo=UTC),
+        "exception": RuntimeError(f"tool failed: {arguments} " + " ".join(planted.values())),
+    }
+    notifier(smtp_server).notify(context)
+    (mail,) = smtp_server.messages
+    text = text_of(mail)
+    assert "tool failed" in text and "hooks.slack.com/services/***" in text
+    secrets = ["c0ffeec0ffee", "eyJzdWIiOiJib2IifQ", "MIIEvQIBADAN", "r3d1s-pw", "5e55i0n-v4lue", "s/3c#ret"]
+    for secret in [*secrets, "k3y-in-args"]:
+        assert secret not in text
+
+
 def test_a_deadline_alert_runs_in_the_triggerer_as_an_awaitable(smtp_server):
     # The triggerer instantiates the class with its kwargs and the context, then awaits it.
     context = {
