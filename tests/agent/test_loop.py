@@ -359,3 +359,17 @@ def test_untrusted_text_with_escaped_quotes_leaves_a_transcript_of_json_lines(mo
     assert 'PASSWORD=\\"***\\"' in events[2]["result"]
     text = path.read_text(encoding="utf-8")
     assert "s3cr3t-pw" not in text and 'a\\"b' not in text and "a\\\\\\\"b" not in text
+
+
+def test_lone_surrogates_in_the_prompt_and_a_reply_do_not_break_the_next_request(model_server, tmp_path):
+    # JSON's "\ud800" decodes to a lone surrogate, which cannot be sent as UTF-8: the request
+    # failed to encode and the run ended in a retried (and paid again) "malformed response".
+    from agentjobs.agent.replay import ReplayCache
+
+    model_server.script(reply("I saw \ud800 in the feed, no result line"), reply(GOOD))
+    agent = make_agent(model_server, tmp_path, replay=ReplayCache())
+    result = agent.run(system="sys", prompt="feed item: bad \udc80 byte", result_model=Answer)
+    assert result.result.items == 2 and model_server.calls == 2
+    first, second = (r.body["messages"] for r in model_server.requests)
+    assert first[1]["content"] == "feed item: bad \ufffd byte"
+    assert second[2] == {"role": "assistant", "content": "I saw \ufffd in the feed, no result line"}

@@ -24,6 +24,7 @@ from agentjobs.agent.model_client import Completion, ModelClient
 from agentjobs.agent.replay import ReplayCache, fingerprint
 from agentjobs.agent.tools import ToolRegistry
 from agentjobs.agent.transcript import Transcript
+from agentjobs.agent.unicode_text import valid_unicode_json
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,9 @@ class Agent:
         tool_specs: list[dict[str, Any]] | None,
         response_format: dict[str, Any] | None,
     ) -> Completion:
+        # Feed text, tool output and replies may hold lone surrogates; sent as they are, the
+        # request (and its fingerprint) would fail to encode and the run fail with it.
+        messages[:] = valid_unicode_json(messages)
         max_tokens = self.meter.clamp_max_tokens(self.client.options.max_tokens_per_call)
         key = None
         if self.replay is not None:

@@ -16,12 +16,12 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
+from agentjobs.agent.unicode_text import valid_unicode
+
 MASK = "***"
 
 # Containers nested deeper than this are not copied by scrub_json (see there).
 MAX_JSON_DEPTH = 100
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Literal secrets shorter than this are skipped: masking every "abc" or "1" in a text would
 # destroy it while protecting nothing.
@@ -219,7 +219,7 @@ def scrub_json(value: Any, extra_secrets: Iterable[str] = (), *, max_depth: int 
 
     def clean(item: Any, depth: int) -> Any:
         if isinstance(item, str):
-            return scrub(_valid_unicode(item), secrets)
+            return scrub(valid_unicode(item), secrets)
         if item is None or isinstance(item, bool):
             return item
         if isinstance(item, int):
@@ -239,14 +239,6 @@ def scrub_json(value: Any, extra_secrets: Iterable[str] = (), *, max_depth: int 
         return clean(str(item), depth)
 
     return clean(value, 0)
-
-
-def _valid_unicode(text: str) -> str:
-    """`text` with lone surrogates (from `"\\ud800"` in JSON, or bad bytes decoded with
-    surrogateescape) replaced by U+FFFD, so it can be written as UTF-8; pairs are joined."""
-    if not _SURROGATE.search(text):
-        return text
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def tail(text: str, limit: int = 500, extra_secrets: Iterable[str] = ()) -> str:

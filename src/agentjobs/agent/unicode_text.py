@@ -1,0 +1,33 @@
+"""Text that can always be encoded as UTF-8.
+
+A Python string may hold lone surrogates: JSON's `"\\ud800"` decodes to one, and so does text
+decoded with `surrogateescape`. Such a string cannot be written as UTF-8, so a feed item or a
+model reply holding one would make the next request to the model (and the replay fingerprint
+of it) fail to encode. Lone surrogates become U+FFFD; a surrogate pair is joined into its
+character.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_unicode(text: str) -> str:
+    """`text` with every lone surrogate replaced by U+FFFD (unchanged, and fast, without any)."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def valid_unicode_json(value: Any) -> Any:
+    """`value` with valid_unicode applied to every string in it, keys too; other values as they are."""
+    if isinstance(value, str):
+        return valid_unicode(value)
+    if isinstance(value, dict):
+        return {valid_unicode_json(k): valid_unicode_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [valid_unicode_json(v) for v in value]
+    return value
