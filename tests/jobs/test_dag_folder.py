@@ -29,6 +29,7 @@ def test_the_shipped_jobs_parse_into_dags(airflow_db):
     assert set(digest.params.keys()) == {
         "force_redeliver",
         "refetch",
+        "resummarize",
         "max_iterations",
         "max_total_tokens",
         "max_cost_usd",

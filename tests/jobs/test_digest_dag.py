@@ -137,19 +137,24 @@ def test_the_digest_is_fetched_summarized_validated_and_delivered_once(
     posts = slack_server.server.calls("/api/chat.postMessage")
     assert len(posts) == 1
 
-    # A rerun of the same day re-uses the snapshot and delivers nothing twice.
+    # A rerun of the same day delivers nothing twice, and keeps the digest as it was sent:
+    # no model call, not a byte of digest.md changed.
     model_calls = model_server.calls
+    sent = artifact.read_bytes()
     run = rerun(dag)
     assert set(states(run).values()) == {"success"}
     assert len(smtp_server.messages) == 1
     assert len(slack_server.server.calls("/api/chat.postMessage")) == 1
     assert "skipped" in xcom(run, "deliver_email_0")["message"]
-    assert model_server.calls == model_calls + 1  # summarized again from the same snapshot
+    assert model_server.calls == model_calls
+    assert artifact.read_bytes() == sent
 
     # Asked to, it delivers again, and the ledger keeps both.
     run = rerun(dag, run_conf={"force_redeliver": True})
     assert set(states(run).values()) == {"success"}
     assert len(smtp_server.messages) == 2
+    # What is sent again is the digest sent before, not a new summary.
+    assert model_server.calls == model_calls and artifact.read_bytes() == sent
     # On Slack the re-delivery edits the message it posted, by its ts, rather than posting again.
     assert len(slack_server.server.calls("/api/chat.postMessage")) == 1
     (update,) = slack_server.server.calls("/api/chat.update")

@@ -124,6 +124,12 @@ def build_dag(spec: JobSpec, skills_dir: Path | None = None) -> DAG:
         params={
             "force_redeliver": Param(False, type="boolean", description="Deliver again even if delivered."),
             "refetch": Param(False, type="boolean", description="Fetch the sources again, not the snapshot."),
+            "resummarize": Param(
+                False,
+                type="boolean",
+                description="Ask the model again even if this day was delivered "
+                "(send the new digest with force_redeliver).",
+            ),
             # The agent's caps, overridable per triggered run; the spec gives the defaults.
             "max_iterations": Param(spec.caps.max_iterations, type="integer", minimum=1),
             "max_total_tokens": Param(spec.caps.max_total_tokens, type=["null", "integer"], minimum=1),

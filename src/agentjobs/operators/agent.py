@@ -199,7 +199,7 @@ class AgentOperator(BaseOperator):
         }
         try:
             if plan.answer is not None:
-                self.log.info("Nothing for the model to judge this run; no model call made")
+                self.log.info("%s; no model call made", plan.answer_reason)
                 answer = plan.answer
             else:
                 outcome = run_skill(run, client, meter)
@@ -237,7 +237,8 @@ class RunPlan:
     prompt: str
     mode: Literal["loop", "structured"] | None = None
     result_schema: dict[str, Any] | None = None
-    answer: dict[str, Any] | None = None  # set to skip the model when there is nothing to judge
+    answer: dict[str, Any] | None = None  # set to skip the model (nothing to judge, or already done)
+    answer_reason: str = "Nothing for the model to judge this run"  # logged when `answer` is set
     data: dict[str, Any] = field(default_factory=dict)  # whatever `finish` needs from `prepare`
 
 

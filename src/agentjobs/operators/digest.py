@@ -16,6 +16,7 @@ from agentjobs.agent.skills import Skill
 from agentjobs.jobs.digest import DIGEST_FILE, judgement_schema, loop_prompt, render_digest, structured_prompt
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.agent import AgentOperator, RunPlan
+from agentjobs.operators.delivered import delivered_result, write_result
 from agentjobs.operators.job_task import job_run_dir, run_period
 from agentjobs.sources.snapshot import Snapshot
 
@@ -38,7 +39,10 @@ class DigestAgentOperator(AgentOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         if not self.work_dir:
             self.work_dir = str(job_run_dir(self.spec, context))
-        return super().execute(context)
+        pushed = super().execute(context)
+        # Kept beside digest.md, so a rerun after delivery can stand on it without the model.
+        write_result(Path(self.work_dir), pushed["result"])
+        return pushed
 
     def prepare(self, context: Any, skill: Skill, work_dir: Path) -> RunPlan:
         spec = self.spec
@@ -46,6 +50,16 @@ class DigestAgentOperator(AgentOperator):
         snapshot = Snapshot.load(work_dir)
         mode = spec.mode or skill.mode
         data = {"snapshot": snapshot, "period": period}
+        delivered = delivered_result(spec, period.key, work_dir, context["params"], self.log)
+        if delivered is not None:
+            data["delivered"] = True
+            return RunPlan(
+                prompt="",
+                mode=mode,
+                answer=delivered,
+                answer_reason=f"digest.md of {period.key} was delivered already and is kept as sent",
+                data=data,
+            )
         if mode == "loop":
             # A stale digest from an earlier try must not pass for this run's output.
             (work_dir / DIGEST_FILE).unlink(missing_ok=True)
@@ -63,7 +77,7 @@ class DigestAgentOperator(AgentOperator):
         )
 
     def finish(self, result: dict[str, Any], plan: RunPlan, work_dir: Path, context: Any) -> dict[str, Any]:
-        if plan.mode == "loop":
+        if plan.mode == "loop" or plan.data.get("delivered"):
             return result
         markdown, items = render_digest(
             plan.data["snapshot"],

@@ -1,0 +1,63 @@
+"""A rerun of a day already delivered keeps the digest that was sent.
+
+Clearing a delivered run (or re-delivering it) must neither spend on the model nor leave on
+disk a digest.md that no longer matches what the readers got. So the summarize task keeps
+its RESULT beside digest.md, and when the ledger shows the day delivered with exactly the
+file on disk, it stands on those two instead of asking the model again. The `resummarize`
+Param (or `refetch`, which asks for new input) summarizes anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from agentjobs.delivery.deliver import sha256_file
+from agentjobs.delivery.ledger import SENT, DeliveryLedger
+from agentjobs.jobs.digest import DIGEST_FILE
+from agentjobs.jobs.spec import JobSpec
+
+RESULT_FILE = "result.json"
+
+
+def write_result(work_dir: Path, result: dict[str, Any]) -> None:
+    from agentjobs.operators.digest import write_atomically
+
+    write_atomically(work_dir / RESULT_FILE, json.dumps(result, indent=2, sort_keys=True))
+
+
+def delivered_result(
+    spec: JobSpec, day: str, work_dir: Path, params: Any, log: logging.Logger
+) -> dict[str, Any] | None:
+    """The RESULT of the digest delivered for `day`, if the run should keep it; else None."""
+    if not spec.channels:
+        return None  # nothing is ever delivered (e.g. `agentjobs digest`): always summarize
+    if params.get("resummarize", False) or params.get("refetch", False):
+        log.info("Asked to summarize again (resummarize or refetch): the model is called")
+        return None
+    sent = [
+        r
+        for r in DeliveryLedger.from_conn_id(spec.ledger_conn_id).history(job=spec.dag_id, logical_date=day)
+        if r.status == SENT
+    ]
+    if not sent:
+        return None
+    digest, result = work_dir / DIGEST_FILE, work_dir / RESULT_FILE
+    if not digest.is_file() or not result.is_file():
+        log.warning("%s was delivered, but %s or %s is gone: summarizing again", day, digest, result)
+        return None
+    if sha256_file(digest) not in {r.content_sha256 for r in sent}:
+        log.warning("%s differs from every digest delivered for %s: summarizing again", digest, day)
+        return None
+    channels = sorted({r.channel for r in sent})
+    log.info(
+        "%s was delivered for %s (%s): keeping it as sent, without a model call "
+        "(trigger with resummarize=true to ask the model again)",
+        digest,
+        day,
+        ", ".join(channels),
+    )
+    loaded = json.loads(result.read_text(encoding="utf-8"))
+    return loaded if isinstance(loaded, dict) else None
