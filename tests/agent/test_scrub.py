@@ -128,6 +128,10 @@ def test_ordinary_text_is_untouched() -> None:
     assert scrub(ORDINARY) == ORDINARY
 
 
+def test_scrubbed_text_always_encodes_as_utf8() -> None:
+    assert scrub("a\ud800b \ud83d\ude00") == "a\ufffdb \U0001f600"
+
+
 def test_extra_secrets_are_masked_longest_first() -> None:
     out = scrub("a=hunter2hunter2 b=hunter2", ["hunter2", "hunter2hunter2"])
     assert out == "a=*** b=***"

@@ -143,3 +143,16 @@ def test_a_secret_airflow_masks_is_masked_in_the_alert_too(smtp_server):
     text = text_of(mail)
     assert "535 authentication failed for user bob" in text
     assert password not in text
+
+
+def test_an_alert_quoting_a_reply_with_a_lone_surrogate_is_still_sent(smtp_server):
+    # A contract violation quotes the reply's tail; "\ud800" in it could not be encoded for SMTP.
+    context = {
+        "ti": SimpleNamespace(dag_id="daily_digest", task_id="summarize", try_number=1),
+        "dag_run": SimpleNamespace(dag_id="daily_digest", run_id="scheduled__x"),
+        "logical_date": datetime(2026, 11, 25, 2, 0, tzinfo=UTC),
+        "exception": RuntimeError("output contract violated: no RESULT line. End of the reply: a\ud800b"),
+    }
+    notifier(smtp_server).notify(context)
+    (mail,) = smtp_server.messages
+    assert "End of the reply: a\ufffdb" in text_of(mail)

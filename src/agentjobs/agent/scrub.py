@@ -127,8 +127,10 @@ def scrub(text: str, extra_secrets: Iterable[str] = ()) -> str:
     """Return `text` with every known secret shape and every literal in `extra_secrets` masked.
 
     Idempotent (scrubbing twice changes nothing more), and text with no secret in it comes back
-    unchanged.
+    unchanged, except that lone surrogates become U+FFFD: what leaves the process must encode
+    as UTF-8 (an alert quoting a reply with one could not be sent).
     """
+    text = valid_unicode(text)
     literals = _literal_pattern(tuple(sorted({s for s in extra_secrets if isinstance(s, str)})))
     if literals is not None:
         text = literals.sub(MASK, text)
@@ -211,15 +213,15 @@ def scrub_json(value: Any, extra_secrets: Iterable[str] = (), *, max_depth: int 
 
     Strings (keys too) are scrubbed one by one, before any encoding: scrubbing encoded JSON could
     eat an escaping backslash and leave a line no parser reads. Whatever JSON cannot hold exactly
-    becomes a string saying what it was: lone surrogates become U+FFFD, NaN and infinities their
-    names, an integer too long for `str()` its size, other objects their `str()`, and containers
-    nested deeper than `max_depth` a note (hostile input may nest 10,000 levels).
+    becomes a string saying what it was: lone surrogates U+FFFD (as in scrub), NaN and infinities
+    their names, an integer too long for `str()` its size, other objects their `str()`, and
+    containers nested deeper than `max_depth` a note (hostile input may nest 10,000 levels).
     """
     secrets = tuple(extra_secrets)
 
     def clean(item: Any, depth: int) -> Any:
         if isinstance(item, str):
-            return scrub(valid_unicode(item), secrets)
+            return scrub(item, secrets)
         if item is None or isinstance(item, bool):
             return item
         if isinstance(item, int):
