@@ -266,3 +266,43 @@ def test_the_same_commit_from_two_sources_passes(tmp_path):
     snap = snapshot(commits=[local, remote])
     markdown, items = render(snap)
     check(tmp_path, snap, markdown, items)
+
+
+# --- Links only to the snapshot's items ----------------------------------------------------
+
+
+def test_a_link_to_a_url_quoted_in_a_source_title_is_rejected(tmp_path):
+    # The URL is in the snapshot (a hostile issue title carries it), but only as text.
+    lure = issue(9, "Security fix, read https://evil.example/login first")
+    snap = snapshot(issues=[lure], commits=[commit("One", 0)])
+    markdown, items = render(snap)
+    forged = markdown.replace(
+        "Nothing stood out.", f"- [Signed advisory](https://evil.example/login) — patch now (<{lure.url}>)"
+    )
+    message = violation(tmp_path, snap, forged, items + 1)
+    assert "links or images to what is not an item of the snapshot: ['https://evil.example/login']" in message
+    assert "invented" not in message
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "[x](javascript:alert(1))",
+        "![](data:image/png;base64,iVBORw0KGgo=)",
+        "<mailto:oncall@example.org>",
+        "[x][1]\n\n[1]: data:text/html,hi",
+    ],
+)
+def test_links_and_images_to_other_schemes_are_rejected(tmp_path, link):
+    snap, answer = busy_day()
+    markdown, items = render(snap, answer)
+    forged = markdown.replace("## Action items (if any)", f"{link}\n\n## Action items (if any)")
+    message = violation(tmp_path, snap, forged, items)
+    assert "links or images to what is not an item of the snapshot" in message
+
+
+def test_escaped_link_syntax_in_source_text_passes(tmp_path):
+    hostile = pull(9, "[Advisory](javascript:alert(1)) ![](https://t.example/p.gif) <https://evil.example>")
+    snap = snapshot(pull_requests=[hostile], commits=[commit("[Deploy](data:x) <mailto:a@b.example>", 0)])
+    markdown, items = render(snap, {"highlights": [{"ref": hostile.url, "takeaway": "[Read](javascript:1)"}]})
+    assert check(tmp_path, snap, markdown, items) == markdown

@@ -19,6 +19,14 @@ from agentjobs.sources.snapshot import Snapshot
 _URL = re.compile(r"https?://[^\s<>\]\"'`]+")
 _TRAILING = ".,;:!?*_"
 _MORE = re.compile(r"^\+(\d+) more commits?$")
+# Where markdown makes a link or an image: [text](target), ![alt](target), <scheme:target>,
+# and reference definitions `[label]: target`. An escaped `\]` is text, not a link.
+_LINK_TARGET = re.compile(
+    r"(?<!\\)\]\(\s*<?(?P<inline>[^)\s>]*)"
+    r"|<(?P<auto>[A-Za-z][A-Za-z0-9+.-]*:[^>\s]*)>"
+    r"|^\s{0,3}\[[^\]\n]+\]:\s*<?(?P<ref>[^\s>]+)",
+    re.MULTILINE,
+)
 _COUNTED = (SECTION_COMMITS, SECTION_HIGHLIGHTS, SECTION_ACTIONS)
 
 
@@ -58,6 +66,9 @@ def check_digest(
     invented = invented_urls(markdown, snapshot)
     if invented:
         problems.append(f"links not in the snapshot (invented?): {invented[:5]}")
+    foreign = foreign_links(markdown, snapshot)
+    if foreign:
+        problems.append(f"links or images to what is not an item of the snapshot: {foreign[:5]}")
     problems += _check_commits(found.get(SECTION_COMMITS, []), snapshot, commits_cap)
     if counted == 0 and not allow_empty:
         problems.append("the digest is empty (items: 0) and this job does not allow empty days")
@@ -79,6 +90,21 @@ def invented_urls(markdown: str, snapshot: Snapshot) -> list[str]:
         if url not in known:
             invented.add(_trim(raw))
     return sorted(invented)
+
+
+def foreign_links(markdown: str, snapshot: Snapshot) -> list[str]:
+    """Link and image targets that are not the URL of an item in the snapshot.
+
+    A URL that appears only inside source text (a title, a subject, a summary) may be quoted
+    as text, but nothing may link to it: hostile text must not choose where a link goes.
+    """
+    items = snapshot.urls()
+    found = set()
+    for match in _LINK_TARGET.finditer(markdown):
+        target = unescape(match.group("inline") or match.group("auto") or match.group("ref") or "")
+        if target not in items:
+            found.add(target)
+    return sorted(found)
 
 
 def _trim(url: str) -> str:
