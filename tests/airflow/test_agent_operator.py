@@ -275,3 +275,17 @@ def test_a_secret_in_the_result_never_reaches_xcom(llm_conn, model_server, tmp_p
     transcript = (tmp_path / "w" / "transcript.jsonl").read_text()
     assert leaked not in transcript and "pw-4-xcom" not in transcript
     assert all(json.loads(line) for line in transcript.splitlines())
+
+
+def test_a_reply_holding_a_lone_surrogate_does_not_fail_the_task(llm_conn, model_server, tmp_path):
+    # JSON's "\ud800" (a model copying a broken feed item) decodes to a lone surrogate, which
+    # the task state store could not encode when saving the spend: the task failed and retried.
+    model_server.script(
+        tool_call("write_file", {"path": "answer.txt", "content": "alpha\nbeta\n2026-11-24\n"}),
+        reply('The feed said \ud800.\nRESULT: {"path": "answer.txt", "items": 3}'),
+    )
+    dag = build_dag("agent_surrogate", llm_conn, tmp_path)
+    run = run_dag(dag, logical_date=LOGICAL_DATE)
+    assert task_state(run) == "success" and model_server.calls == 2
+    transcript = (tmp_path / "agent_surrogate" / "2026-11-24" / "transcript.jsonl").read_text("utf-8")
+    assert "The feed said \ufffd." in transcript

@@ -151,6 +151,11 @@ class Agent:
             # A call cut short by the run's own deadline is the time cap, not a flaky endpoint.
             self.meter.check_before_call()
             raise
+        clean_raw = valid_unicode_json(completion.raw)
+        if clean_raw != completion.raw:
+            # A reply holding "\ud800" could not be saved for replay (the task state store
+            # encodes UTF-8) nor sent back in the next request; the run goes on with U+FFFD.
+            completion = self.client.from_raw(clean_raw)
         self.transcript.record("completion", max_tokens=max_tokens, response=completion.raw)
         if self.replay is not None and key is not None:
             self.replay.put(key, completion.raw)
