@@ -1,20 +1,14 @@
 """Every job in include/jobs/*.yaml as an Airflow DAG (a new job is a YAML file and a skill folder).
 
 The words "airflow" and "dag" in this file matter: the DAG processor's safe mode skips
-Python files that mention neither.
+Python files that mention neither. A broken spec leaves out only its own job; it shows as an
+import error of agentjobs_spec_errors.py and in the agentjobs_health DAG's alert.
 
 Set AGENTJOBS_JOBS_DIR to read the specs from elsewhere.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from agentjobs.jobs.factory import dags_from_folder, jobs_folder
 
-from agentjobs.jobs.factory import dags_from_folder
-
-_JOBS_DIR = Path(
-    os.environ.get("AGENTJOBS_JOBS_DIR") or Path(__file__).resolve().parent.parent / "include" / "jobs"
-)
-
-globals().update(dags_from_folder(_JOBS_DIR))
+globals().update(dags_from_folder(jobs_folder(__file__)))

@@ -40,6 +40,22 @@ def test_the_shipped_jobs_parse_into_dags(airflow_db):
     assert {t.task_id for t in newsletter.tasks} == {"fetch_rss", "summarize", "validate", "deliver_email_0"}
 
 
+def project_with(tmp_path: Path, monkeypatch, edit=lambda text: text) -> Path:
+    """A copy of the project's dags/ and include/jobs/, with daily-digest.yaml edited; returns dags/."""
+    jobs = tmp_path / "include" / "jobs"
+    jobs.mkdir(parents=True)
+    for spec in (REPO / "include" / "jobs").glob("*.yaml"):
+        shutil.copy(spec, jobs / spec.name)
+    daily = jobs / "daily-digest.yaml"
+    daily.write_text(edit(daily.read_text()))
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    for dag_file in (REPO / "dags").glob("*.py"):
+        shutil.copy(dag_file, dags / dag_file.name)
+    monkeypatch.setenv("AGENTJOBS_JOBS_DIR", str(jobs))
+    return dags
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
@@ -50,22 +66,78 @@ def test_the_shipped_jobs_parse_into_dags(airflow_db):
             lambda text: text.replace("repos: [apache/airflow]", "repos: [not-a-repo]"),
             "sources.github.repos.0",
         ),
+        (lambda text: text.replace("dag_id: daily_digest", "dag_id: '..'"), "field 'dag_id'"),
+        (lambda text: text.replace("skill: daily-digest", "skill: ./planted"), "field 'skill'"),
+        (lambda text: text.replace('schedule: "0 3 * * *"', "schedule: nightly"), "field 'schedule'"),
+        (lambda text: text.replace("  timeout_s: 900", "  timeout_s: .inf"), "field 'caps.timeout_s'"),
+        (
+            lambda text: text.replace("to: [team@example.org]", "to: [team@example.org]\n    subject: '{0}'"),
+            "field 'channels.0.email.subject'",
+        ),
+        (lambda text: text.replace("dag_id: daily_digest\n", ""), "field 'dag_id': Field required"),
+        (lambda text: "dag_id: [unclosed\n" + text, "not valid YAML"),
     ],
-    ids=["unknown-key", "bad-timezone", "bad-channel", "bad-repo"],
+    ids=[
+        "unknown-key",
+        "bad-timezone",
+        "bad-channel",
+        "bad-repo",
+        "dag-id-escapes",
+        "skill-path",
+        "bad-cron",
+        "infinite-timeout",
+        "positional-subject",
+        "no-dag-id",
+        "not-yaml",
+    ],
 )
-def test_a_bad_spec_fails_parsing_naming_the_file_and_field(airflow_db, tmp_path, monkeypatch, edit, message):
+def test_a_bad_spec_leaves_out_only_its_own_job_and_is_an_import_error(
+    airflow_db, tmp_path, monkeypatch, edit, message
+):
+    bag = dagbag(project_with(tmp_path, monkeypatch, edit))
+    # The other job and the health check still parse; only the broken job is missing.
+    assert set(bag.dag_ids) == {"weekly_newsletter", "agentjobs_health"}
+    # The operator sees it in the UI's import errors, on the errors file alone (an import error
+    # of agentjobs_jobs.py would mark every job's DAG stale).
+    (where, error), *others = bag.import_errors.items()
+    assert others == [] and where.endswith("agentjobs_spec_errors.py")
+    assert "1 job spec(s) left out" in error
+    (line,) = [line for line in error.splitlines() if "daily-digest.yaml" in line]
+    assert message in line
+    # ...and the hourly health check names it in its alert.
+    (broken,) = bag.get_dag("agentjobs_health").get_task("check_jobs").broken
+    assert broken.path.name == "daily-digest.yaml" and message in broken.error
+
+
+def test_a_dag_id_used_twice_keeps_the_first_file_and_reports_the_second(airflow_db, tmp_path, monkeypatch):
+    dags = project_with(tmp_path, monkeypatch)
     jobs = tmp_path / "include" / "jobs"
-    jobs.mkdir(parents=True)
-    spec = (REPO / "include" / "jobs" / "daily-digest.yaml").read_text()
-    (jobs / "daily-digest.yaml").write_text(edit(spec))
-    dags = tmp_path / "dags"
-    dags.mkdir()
-    shutil.copy(REPO / "dags" / "agentjobs_jobs.py", dags / "agentjobs_jobs.py")
-    monkeypatch.setenv("AGENTJOBS_JOBS_DIR", str(jobs))
+    (jobs / "zz-copy.yaml").write_text((jobs / "weekly-newsletter.yaml").read_text())
     bag = dagbag(dags)
-    assert bag.dag_ids == []
+    assert set(bag.dag_ids) == {"daily_digest", "weekly_newsletter", "agentjobs_health"}
     (error,) = bag.import_errors.values()
-    assert "daily-digest.yaml" in error and message in error
+    assert (
+        "zz-copy.yaml: invalid job spec: field 'dag_id': 'weekly_newsletter' is already the dag_id of "
+        "weekly-newsletter.yaml; give this job its own dag_id"
+    ) in error
+
+
+def test_the_job_folder_parses_without_the_network_and_fast(airflow_db, tmp_path, monkeypatch):
+    import socket
+    import time
+
+    dags = project_with(tmp_path, monkeypatch, lambda text: text.replace("title:", "titel:"))
+    dagbag(dags)  # imports warm
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("DAG parsing opened a socket")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    started = time.perf_counter()
+    bag = dagbag(dags)
+    assert time.perf_counter() - started < 5
+    assert set(bag.dag_ids) == {"weekly_newsletter", "agentjobs_health"} and len(bag.import_errors) == 1
 
 
 def test_the_digest_declares_its_deadline_and_llm_pool(airflow_db):

@@ -94,3 +94,75 @@ def test_the_health_dag_alerts_once_a_day_per_problem(airflow_db, smtp_server, t
     run = run_dag(dag, logical_date=NOW + timedelta(hours=1))
     assert xcom(run, "check_jobs")[0]["alerted"] == "already alerted today"
     assert len(smtp_server.messages) == 1
+
+
+def broken_folder(tmp_path, alert: dict | None, healthy_alert: dict | None):
+    """A jobs folder holding one good spec and one whose title is missing; load_folder's answer."""
+    import yaml
+
+    from agentjobs.jobs.spec import load_folder
+
+    folder = tmp_path / "jobs"
+    folder.mkdir()
+    good = {
+        "dag_id": "good_job",
+        "title": "Good",
+        "start_date": datetime.now(UTC).date().isoformat(),  # not stale: the check runs at the real now
+        "skill": "daily-digest",
+        "sources": {"rss": {"feeds": ["feed.xml"]}},
+        "ledger_conn_id": "health_ledger",
+        **({"alert": healthy_alert} if healthy_alert else {}),
+    }
+    bad = {k: v for k, v in good.items() if k not in ("title", "alert")}
+    bad = {**bad, "dag_id": "bad_job", **({"alert": alert} if alert else {})}
+    (folder / "a-good.yaml").write_text(yaml.safe_dump(good))
+    (folder / "b-bad.yaml").write_text(yaml.safe_dump(bad))
+    loaded, broken = load_folder(folder)
+    return list(loaded.values()), broken
+
+
+@pytest.mark.airflow
+def test_the_health_dag_names_a_broken_spec_in_its_alert_once_a_day_and_fails(
+    airflow_db, smtp_server, tmp_path, monkeypatch
+):
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    from agentjobs.jobs.factory import health_dag
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_HEALTH_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "l.db")})
+    )
+    alert = {"type": "email", "conn_id": smtp_server.conn_id, "to": ["oncall@example.org"]}
+    specs, broken = broken_folder(tmp_path, alert=alert, healthy_alert=None)
+    assert [b.job for b in broken] == ["bad_job"] and broken[0].alert is not None
+    dag = health_dag(specs, broken)
+
+    run = run_dag(dag, logical_date=NOW)
+    assert run.state == "failed"  # red in the UI until the spec is fixed
+    (mail,) = smtp_server.messages
+    assert b"b-bad.yaml" in mail.content and b"field 'title'" in mail.content and b"bad_job" in mail.content
+
+    with create_session() as session:
+        session.query(DagRun).filter(DagRun.dag_id == dag.dag_id).delete()
+    assert run_dag(dag, logical_date=NOW + timedelta(hours=1)).state == "failed"
+    assert len(smtp_server.messages) == 1  # the ledger: once a day
+
+
+@pytest.mark.airflow
+def test_a_broken_spec_without_a_readable_alert_channel_alerts_the_other_jobs_channel(
+    airflow_db, smtp_server, tmp_path, monkeypatch
+):
+    from agentjobs.jobs.factory import health_dag
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_HEALTH_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "l.db")})
+    )
+    healthy = {"type": "email", "conn_id": smtp_server.conn_id, "to": ["team@example.org"]}
+    specs, broken = broken_folder(tmp_path, alert=None, healthy_alert=healthy)
+    assert broken[0].alert is None
+
+    run = run_dag(health_dag(specs, broken), logical_date=NOW)
+    assert run.state == "failed"
+    (mail,) = smtp_server.messages
+    assert mail.rcpt_tos == ["team@example.org"] and b"b-bad.yaml" in mail.content

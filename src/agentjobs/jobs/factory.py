@@ -6,6 +6,7 @@ DB, no Variables, so parsing the DAG folder stays fast.
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -15,8 +16,11 @@ from zoneinfo import ZoneInfo
 from airflow.sdk import DAG, CronTriggerTimetable, Param
 
 from agentjobs.agent.skills import SKILLS_DIR_ENV
-from agentjobs.jobs.spec import JobSpec, load_specs
+from agentjobs.jobs.spec import BrokenSpec, JobSpec, JobSpecError, load_folder
 from agentjobs.operators.retry import AGENT_RETRY_POLICY
+
+log = logging.getLogger(__name__)
+JOBS_DIR_ENV = "AGENTJOBS_JOBS_DIR"
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "agentjobs",
@@ -137,6 +141,8 @@ def build_dag(spec: JobSpec, skills_dir: Path | None = None) -> DAG:
         },
         tags=["agentjobs", *spec.tags],
         deadline=deadline_alert(spec),
+        # Only what the DAG file exports is a DAG: a build that fails half-way leaves nothing behind.
+        auto_register=False,
     ) as dag:
         fetches = [
             FetchSourceOperator(task_id=f"fetch_{name}", source=name, spec=spec)
@@ -162,33 +168,64 @@ def build_dag(spec: JobSpec, skills_dir: Path | None = None) -> DAG:
 HEALTH_DAG_ID = "agentjobs_health"
 
 
-def health_dag(specs: list[JobSpec]) -> DAG:
-    """Hourly: alert on any job whose last success is older than 1.5 intervals, or that keeps failing."""
+def health_dag(specs: list[JobSpec], broken: list[BrokenSpec] | None = None) -> DAG:
+    """Hourly: alert on any job whose last success is older than 1.5 intervals, that keeps failing,
+    or whose spec is broken (and then fail, so the health DAG shows red until it is fixed)."""
     from agentjobs.operators.health import JobHealthOperator
 
     with DAG(
         dag_id=HEALTH_DAG_ID,
-        description="Alerts on jobs that stopped succeeding or keep failing",
+        description="Alerts on jobs that stopped succeeding, keep failing, or whose spec is broken",
         schedule=CronTriggerTimetable("17 * * * *", timezone="UTC"),
         start_date=datetime(2026, 1, 1, tzinfo=ZoneInfo("UTC")),
         catchup=False,
         max_active_runs=1,
         default_args={"owner": "agentjobs", "retries": 1, "retry_delay": timedelta(minutes=5)},
         tags=["agentjobs"],
+        auto_register=False,
     ) as dag:
-        JobHealthOperator(task_id="check_jobs", specs=specs)
+        JobHealthOperator(task_id="check_jobs", specs=specs, broken=list(broken or ()))
     return dag
 
 
+def jobs_folder(dag_file: str) -> Path:
+    """$AGENTJOBS_JOBS_DIR, else include/jobs beside the dags/ folder holding `dag_file`."""
+    return Path(os.environ.get(JOBS_DIR_ENV) or Path(dag_file).resolve().parent.parent / "include" / "jobs")
+
+
 def dags_from_folder(folder: Path) -> dict[str, DAG]:
-    """One DAG per spec in `folder`, plus the health check. A bad spec raises, so the DAG file
-    shows an import error naming the spec file and the field, rather than a job that vanished."""
+    """One DAG per good spec in `folder`, plus the health check.
+
+    A broken spec (or one whose DAG fails to build) leaves out only its own job: it is logged,
+    the health DAG names it in its alert, and dags/agentjobs_spec_errors.py shows it as an import
+    error. Raising here instead would hide every job behind one typo.
+    """
     project = folder.parent.parent
-    specs = [resolve_paths(spec, project) for spec in load_specs(folder)]
+    loaded, broken = load_folder(folder)
     # The skills beside the specs, whatever folder the worker runs in, unless the environment
     # names another folder (read at run time).
     skills_dir = None if os.environ.get(SKILLS_DIR_ENV) else project / "include" / "skills"
-    dags = {spec.dag_id: build_dag(spec, skills_dir) for spec in specs}
-    if specs:
-        dags[HEALTH_DAG_ID] = health_dag(specs)
+    dags: dict[str, DAG] = {}
+    built: list[JobSpec] = []
+    for path, spec in loaded.items():
+        try:
+            dags[spec.dag_id] = build_dag(resolve_paths(spec, project), skills_dir)
+        except Exception as exc:  # an Airflow refusal the spec checks missed: still only this job
+            error = " ".join(f"{path}: cannot build the job's DAG: {type(exc).__name__}: {exc}".split())
+            broken.append(BrokenSpec(path, error, spec.dag_id, spec.alert, spec.ledger_conn_id))
+            continue
+        built.append(spec)
+    for spec in broken:
+        log.error("job spec left out: %s", spec.error)
+    if built or broken:
+        dags[HEALTH_DAG_ID] = health_dag(built, broken)
     return dags
+
+
+def raise_for_broken_specs(folder: Path) -> None:
+    """Raise one JobSpecError listing every spec of `folder` that does not load (the DAG file
+    agentjobs_spec_errors.py calls it, so they show as an import error of that file alone)."""
+    _, broken = load_folder(folder)
+    if broken:
+        count = f"{len(broken)} job spec(s) left out; fix them and the jobs come back"
+        raise JobSpecError("\n".join([count, *(spec.error for spec in broken)]))

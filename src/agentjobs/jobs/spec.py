@@ -8,13 +8,23 @@ from __future__ import annotations
 
 import re
 import string
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from agentjobs.agent.skills import NAME_RE as SKILL_NAME_RE
 
@@ -34,6 +44,17 @@ EMAIL_RE = re.compile(
     r"@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
 SUBJECT_PLACEHOLDERS = ("title", "day")
+
+
+def check_dag_id(value: str) -> str:
+    if not DAG_ID_RE.match(value) or value in (".", ".."):
+        raise ValueError(
+            f"{value!r} is not a usable dag_id; use 1-250 letters, digits, '_', '-' or '.' "
+            "(not '.' or '..' alone, no '/' or spaces), e.g. team_digest"
+        )
+    if value in RESERVED_DAG_IDS:
+        raise ValueError(f"{value!r} is the health check's own DAG; pick another dag_id")
+    return value
 
 
 def _one_line(value: str) -> str:
@@ -144,6 +165,22 @@ class S3Channel(BaseModel):
 
 
 Channel = Annotated[EmailChannel | SlackChannel | S3Channel, Field(discriminator="type")]
+AlertChannel = Annotated[EmailChannel | SlackChannel, Field(discriminator="type")]
+
+
+def alert_kwargs(
+    alert: EmailChannel | SlackChannel, title: str, timezone: str = "UTC", period_days: int = 1
+) -> dict[str, Any]:
+    """JobAlertNotifier's arguments for one alert channel."""
+    return {
+        "channel_type": alert.type,
+        "conn_id": alert.conn_id,
+        "slack_channel": getattr(alert, "channel", None),
+        "to": list(getattr(alert, "to", ())),
+        "job_title": title,
+        "timezone": timezone,
+        "period_days": period_days,
+    }
 
 
 class JobSpec(BaseModel):
@@ -167,7 +204,7 @@ class JobSpec(BaseModel):
     sources: Sources
     channels: list[Channel] = Field(default_factory=list)
     ledger_conn_id: str | None = None  # None: a SQLite file in $AIRFLOW_HOME
-    alert: EmailChannel | SlackChannel | None = Field(None, discriminator="type")  # where failures go
+    alert: AlertChannel | None = None  # where failures go
     # A run not finished this many minutes after it was queued pages the alert channel.
     deadline_minutes: Count | None = Field(None, gt=0, le=7 * 24 * 60)  # a week at most
     pool: str | None = None  # e.g. "agentjobs_llm": caps LLM concurrency across jobs (create the pool first)
@@ -181,27 +218,12 @@ class JobSpec(BaseModel):
         """JobAlertNotifier's arguments for this job's alert channel (which must be set)."""
         if self.alert is None:
             raise ValueError(f"job {self.dag_id!r} has no alert channel")
-        return {
-            "channel_type": self.alert.type,
-            "conn_id": self.alert.conn_id,
-            "slack_channel": getattr(self.alert, "channel", None),
-            "to": list(getattr(self.alert, "to", ())),
-            "job_title": self.title,
-            "timezone": self.timezone,
-            "period_days": self.period_days,
-        }
+        return alert_kwargs(self.alert, self.title, self.timezone, self.period_days)
 
     @field_validator("dag_id")
     @classmethod
     def _safe_dag_id(cls, value: str) -> str:
-        if not DAG_ID_RE.match(value) or value in (".", ".."):
-            raise ValueError(
-                f"{value!r} is not a usable dag_id; use 1-250 letters, digits, '_', '-' or '.' "
-                "(not '.' or '..' alone, no '/' or spaces), e.g. team_digest"
-            )
-        if value in RESERVED_DAG_IDS:
-            raise ValueError(f"{value!r} is the health check's own DAG; pick another dag_id")
-        return value
+        return check_dag_id(value)
 
     @field_validator("skill")
     @classmethod
@@ -266,11 +288,17 @@ def _message(error: Any) -> str:
     return str(error["msg"])
 
 
+def _one_line_error(text: str) -> str:
+    return " ".join(text.split())
+
+
 def load_spec(path: Path) -> JobSpec:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise JobSpecError(f"{path}: cannot read the spec ({exc}); save it as UTF-8 text") from None
     except yaml.YAMLError as exc:
-        raise JobSpecError(f"{path}: not valid YAML: {exc}") from None
+        raise JobSpecError(f"{path}: not valid YAML: {_one_line_error(str(exc))}") from None
     if not isinstance(raw, dict):
         raise JobSpecError(f"{path}: a job spec is a YAML mapping (dag_id, title, skill, sources, ...)")
     try:
@@ -290,3 +318,74 @@ def load_specs(folder: Path) -> list[JobSpec]:
     if duplicated:
         raise JobSpecError(f"{folder}: dag_id used by more than one spec: {duplicated}")
     return specs
+
+
+@dataclass(frozen=True)
+class BrokenSpec:
+    """A spec that did not load: its job is left out (the other jobs are not), and this says why.
+
+    What could be read of it anyway (its dag_id, alert channel and ledger) lets the health
+    check alert the job's own channel and name the job.
+    """
+
+    path: Path
+    error: str  # one line naming the file, the field and the fix
+    dag_id: str | None = None  # as written, when it is a usable dag_id
+    alert: EmailChannel | SlackChannel | None = None  # the spec's alert channel, when that part is valid
+    ledger_conn_id: str | None = None
+
+    @property
+    def job(self) -> str:
+        """How alerts and the ledger name it: its dag_id, else its file name."""
+        return self.dag_id or self.path.name
+
+
+_ALERT_ADAPTER: TypeAdapter[Any] = TypeAdapter(AlertChannel)
+
+
+def _salvage(path: Path, error: str) -> BrokenSpec:
+    """The parts of a broken spec that are valid on their own."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        raw = None
+    if not isinstance(raw, dict):
+        return BrokenSpec(path, error)
+    dag_id = raw.get("dag_id")
+    try:
+        usable_id = check_dag_id(dag_id) if isinstance(dag_id, str) else None
+    except ValueError:
+        usable_id = None
+    try:
+        alert = _ALERT_ADAPTER.validate_python(raw.get("alert"))
+    except ValidationError:
+        alert = None
+    ledger = raw.get("ledger_conn_id")
+    return BrokenSpec(path, error, usable_id, alert, ledger if isinstance(ledger, str) else None)
+
+
+def load_folder(folder: Path) -> tuple[dict[Path, JobSpec], list[BrokenSpec]]:
+    """Every *.yaml spec in `folder`, sorted by file name, split into the good and the broken.
+
+    One broken spec must not take the other jobs down with it. A dag_id used twice keeps the
+    first file (by name) and marks the later ones broken.
+    """
+    loaded: dict[Path, JobSpec] = {}
+    broken: list[BrokenSpec] = []
+    owners: dict[str, Path] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            spec = load_spec(path)
+        except JobSpecError as exc:
+            broken.append(_salvage(path, str(exc)))
+            continue
+        owner = owners.setdefault(spec.dag_id, path)
+        if owner != path:
+            error = (
+                f"{path}: invalid job spec: field 'dag_id': {spec.dag_id!r} is already the dag_id of "
+                f"{owner.name}; give this job its own dag_id"
+            )
+            broken.append(BrokenSpec(path, error, None, spec.alert, spec.ledger_conn_id))
+            continue
+        loaded[path] = spec
+    return loaded, broken
