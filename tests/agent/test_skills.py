@@ -193,6 +193,35 @@ def test_bad_write_allowlist(tmp_path: Path, entry: str) -> None:
     assert "write_allowlist entry" in message
 
 
+def test_http_allowlist_holds_hosts_as_http_get_matches_them(tmp_path: Path) -> None:
+    hosts = '[api.example.com, "*.example.org", 127.0.0.1, "[::1]", bücher.de]'
+    write_skill(tmp_path, "s", f"name: s\ndescription: S.\nhttp_allowlist: {hosts}\n")
+    skill = load_skill("s", tmp_path)
+    assert skill.http_allowlist == ("api.example.com", "*.example.org", "127.0.0.1", "::1", "bücher.de")
+    write_skill(tmp_path, "quiet", "name: quiet\ndescription: S.\n")
+    assert load_skill("quiet", tmp_path).http_allowlist == ()  # default: no HTTP
+
+
+@pytest.mark.parametrize(
+    ("entry", "says"),
+    [
+        ("https://api.example.com/v1", "is a URL; the allowlist holds hosts (any port and path): write 'api"),
+        ("http://127.0.0.1:8080", "write '127.0.0.1'"),
+        ("ftp://files.example.com", "is not a host"),
+        ("api.example.com:443", "has a port"),
+        ("user@api.example.com", "is not a host"),
+        ("*", "is not a host name"),
+        ("*.com", "every host of a top-level domain"),
+        ("api.*.example.com", "is not a host name"),
+        ("exa mple.com", "is not a host name"),
+        ("-bad.example.com", "is not a host name"),
+    ],
+)
+def test_bad_http_allowlist(tmp_path: Path, entry: str, says: str) -> None:
+    message = load_error(tmp_path, f'name: s\ndescription: S.\nhttp_allowlist: ["{entry}"]\n')
+    assert f"http_allowlist entry {entry!r} " in message and says in message
+
+
 def test_write_allowlist_must_be_list(tmp_path: Path) -> None:
     assert "'write_allowlist' must be a list" in load_error(
         tmp_path, "name: s\ndescription: S.\nwrite_allowlist: out/*.csv\n"

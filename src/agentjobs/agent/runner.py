@@ -40,7 +40,6 @@ class SkillRun:
     transcript_path: Path | None = None
     tool_names: Sequence[str] | None = None  # the operator's choice, narrowed by the skill's own list
     extra_tools: Sequence[Tool] = ()
-    http_allowlist: Sequence[str] = ()
     max_repairs: int = 1
     secrets: Sequence[str] = ()
     unattended: bool = True
@@ -88,7 +87,7 @@ class SkillRun:
         engine = PermissionEngine(
             self.work_dir,
             write_allowlist=self.skill.write_allowlist,
-            http_allowlist=self.http_allowlist,
+            http_allowlist=self.skill.http_allowlist,  # set in SKILL.md only, as refusals say
             allow_private_addresses=self.allow_private_addresses,
         )
         registry = ToolRegistry(unattended=self.unattended)

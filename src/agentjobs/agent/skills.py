@@ -8,6 +8,7 @@ instructions given to the model:
     description: Write answer.txt and report how many items it holds.
     allowed_tools: [read_file, list_files, write_file]   # optional; absent = every registered tool
     write_allowlist: [answer.txt]                         # optional; globs relative to the work dir
+    http_allowlist: [api.example.com, "*.example.org"]    # optional; hosts http_get may reach
     mode: loop                                            # optional; loop | structured
     empty_field: items                                    # optional; integer result field counting items
     result_schema:                                        # optional; JSON Schema of the RESULT object
@@ -27,6 +28,7 @@ should see a bad skill at parse or first-try time, not after a paid model run.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import keyword
 import os
 import re
@@ -34,6 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal, Union
+from urllib.parse import urlsplit
 
 import pydantic
 import yaml
@@ -50,6 +53,7 @@ ALLOWED_KEYS = (
     "description",
     "allowed_tools",
     "write_allowlist",
+    "http_allowlist",
     "result_schema",
     "mode",
     "empty_field",
@@ -66,6 +70,9 @@ class Skill:
     path: Path  # the SKILL.md file
     allowed_tools: tuple[str, ...] | None = None  # None = every registered tool
     write_allowlist: tuple[str, ...] = ()  # globs relative to the run's work dir
+    # Hosts http_get may reach ('api.example.com', '*.example.com' for subdomains, an IP); empty:
+    # no HTTP. The one place it is set, so it travels with the instructions that need it.
+    http_allowlist: tuple[str, ...] = ()
     # JSON Schema of the RESULT object; the default accepts any object. hash=False because a dict
     # cannot be hashed and a skill is identified by its other fields anyway.
     result_schema: dict = field(default_factory=lambda: {"type": "object"}, hash=False)
@@ -182,6 +189,14 @@ def _build_skill(path: Path, meta: dict[str, Any], body: str, expected_name: str
         if pattern.startswith(("~", "\\")) or PureWindowsPath(pattern).drive:
             raise fail(f"write_allowlist entry {pattern!r} must be a plain relative glob like 'out/*.csv'.")
 
+    hosts: list[str] = []
+    for entry in _str_list(meta.get("http_allowlist", []), "http_allowlist", fail):
+        try:
+            hosts.append(_http_allowlist_entry(entry))
+        except ValueError as exc:
+            raise fail(f"http_allowlist entry {entry!r} {exc}.") from None
+    http_allowlist = tuple(hosts)
+
     mode = meta.get("mode", "loop")
     if mode not in MODES:
         raise fail(f"'mode' must be one of {', '.join(MODES)}, got {mode!r}.")
@@ -214,12 +229,46 @@ def _build_skill(path: Path, meta: dict[str, Any], body: str, expected_name: str
         path=path,
         allowed_tools=allowed_tools,
         write_allowlist=write_allowlist,
+        http_allowlist=http_allowlist,
         result_schema=result_schema,
         mode=mode,
         empty_field=empty_field,
     )
     object.__setattr__(skill, "_result_model", model)  # already built: reuse it
     return skill
+
+
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def _http_allowlist_entry(entry: str) -> str:
+    """`entry` as PermissionEngine matches it, or ValueError saying why http_get cannot be allowed
+    to reach it. An entry is a host name, '*.' and a domain (its subdomains, not the domain
+    itself), or an IP address."""
+    example = "write a host like 'api.example.com', '*.example.com' for its subdomains, or an IP"
+    parts = urlsplit(entry if "//" in entry else "//" + entry)
+    if "//" in entry or parts.path or parts.query or parts.fragment or "@" in entry:
+        if parts.scheme in ("http", "https") and parts.hostname:
+            host = parts.hostname
+            raise ValueError(f"is a URL; the allowlist holds hosts (any port and path): write {host!r}")
+        raise ValueError(f"is not a host; {example}")
+    try:
+        return str(ipaddress.ip_address(entry.strip("[]")))
+    except ValueError:
+        pass
+    if ":" in entry:
+        raise ValueError(f"has a port; the allowlist holds hosts (any port of them): {example}")
+    name = entry.lower().removeprefix("*.").rstrip(".")
+    try:
+        name = name if name.isascii() else name.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(f"is not a valid host name; {example}") from None
+    labels = name.split(".")
+    if not all(_HOST_LABEL.match(label) for label in labels):
+        raise ValueError(f"is not a host name; {example}")
+    if entry.startswith("*.") and len(labels) < 2:
+        raise ValueError(f"would allow every host of a top-level domain; {example}")
+    return entry
 
 
 def _str_list(value: Any, key: str, fail: Callable[[str], SkillError]) -> tuple[str, ...]:

@@ -83,7 +83,6 @@ class AgentOperator(BaseOperator):
         max_repairs: int = 1,
         work_dir: str | None = None,
         skills_dir: str | None = None,
-        http_allowlist: Sequence[str] = (),
         allow_empty: bool = False,
         **kwargs: Any,
     ) -> None:
@@ -105,7 +104,6 @@ class AgentOperator(BaseOperator):
         self.max_repairs = max_repairs
         self.work_dir = work_dir
         self.skills_dir = skills_dir
-        self.http_allowlist = list(http_allowlist)
         self.allow_empty = allow_empty
 
     def budget(self) -> Budget:
@@ -183,7 +181,6 @@ class AgentOperator(BaseOperator):
             work_dir=work_dir,
             transcript_path=work_dir / "transcript.jsonl",
             tool_names=self.tools,
-            http_allowlist=self.http_allowlist,
             max_repairs=int(self.max_repairs),
             secrets=secrets,
             on_iteration=on_iteration,
