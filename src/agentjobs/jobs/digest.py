@@ -10,6 +10,7 @@ snapshot's http(s) URLs of the items it names.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,8 @@ SECTION_COMMITS = "## Commits"
 SECTION_HIGHLIGHTS = "## Tech highlights"
 SECTION_ACTIONS = "## Action items (if any)"
 NO_ACTIONS = "None today."
+ALL_SECTIONS = ("commits", "highlights", "actions")
+SECTION_HEADINGS = {"commits": SECTION_COMMITS, "highlights": SECTION_HIGHLIGHTS, "actions": SECTION_ACTIONS}
 TAKEAWAY_MAX = 120
 
 
@@ -52,10 +55,14 @@ def candidates(snapshot: Snapshot) -> list[Candidate]:
     return list(unique.values())
 
 
-def judgement_schema(snapshot: Snapshot, highlights_max: int) -> dict[str, Any] | None:
-    """The JSON schema of the model's answer, or None when there is nothing to judge."""
+def judgement_schema(
+    snapshot: Snapshot, highlights_max: int, sections: Sequence[str] = ALL_SECTIONS
+) -> dict[str, Any] | None:
+    """The JSON schema of the model's answer, or None when there is nothing to judge.
+
+    Only the judged sections the job has are asked for: no action items for a reading list."""
     refs = [c.ref for c in candidates(snapshot)]
-    if not refs or highlights_max == 0:
+    if not refs or highlights_max == 0 or "highlights" not in sections:
         return None
 
     def picks(text_field: str, max_items: int) -> dict[str, Any]:
@@ -73,24 +80,28 @@ def judgement_schema(snapshot: Snapshot, highlights_max: int) -> dict[str, Any] 
             },
         }
 
+    properties = {"highlights": picks("takeaway", min(highlights_max, len(refs)))}
+    if "actions" in sections:
+        properties["action_items"] = picks("action", 3)
     return {
         "type": "object",
         "additionalProperties": False,
-        "required": ["highlights", "action_items"],
-        "properties": {
-            "highlights": picks("takeaway", min(highlights_max, len(refs))),
-            "action_items": picks("action", 3),
-        },
+        "required": list(properties),
+        "properties": properties,
     }
 
 
-def structured_prompt(snapshot: Snapshot, period: Period, highlights_max: int) -> str:
+def structured_prompt(
+    snapshot: Snapshot, period: Period, highlights_max: int, sections: Sequence[str] = ALL_SECTIONS
+) -> str:
+    actions = "actions" in sections
     lines = [
         f"Pick up to {highlights_max} items from the data below worth a team's attention on "
-        f"{period.key}, each with a one-line takeaway, and any item that needs someone to act.",
+        f"{period.key}, each with a one-line takeaway"
+        + (", and any item that needs someone to act." if actions else "."),
         # A concrete example: small models copy a placeholder like "why it matters" verbatim.
         'Example: {"highlights": [{"ref": "https://example.com/post", "takeaway": "Retries now back off '
-        'exponentially, so flaky APIs stop paging on-call"}], "action_items": []}',
+        'exponentially, so flaky APIs stop paging on-call"}]' + (', "action_items": []}' if actions else "}"),
         "<data>",
     ]
     for c in candidates(snapshot):
@@ -138,9 +149,15 @@ def _commit_lines(commits: list[Commit], cap: int) -> list[str]:
 
 
 def render_digest(
-    snapshot: Snapshot, answer: dict[str, Any], *, title: str, period: Period, commits_cap: int
+    snapshot: Snapshot,
+    answer: dict[str, Any],
+    *,
+    title: str,
+    period: Period,
+    commits_cap: int,
+    sections: Sequence[str] = ALL_SECTIONS,
 ) -> tuple[str, int]:
-    """The digest markdown and its item count (the bullets of the three sections)."""
+    """The digest markdown and its item count (the bullets of the job's sections)."""
     by_ref = {c.ref: c for c in candidates(snapshot)}
 
     def picked(entries: list[dict[str, Any]], text_field: str) -> list[str]:
@@ -157,13 +174,17 @@ def render_digest(
             lines.append(f"- {as_text(by_ref[ref].title)} — {text} ({as_link(ref)})")
         return lines
 
-    highlights = picked(answer.get("highlights", []), "takeaway")
-    actions = picked(answer.get("action_items", []), "action")
-    commits = unique_commits(snapshot)
+    highlights = picked(answer.get("highlights", []), "takeaway") if "highlights" in sections else []
+    actions = picked(answer.get("action_items", []), "action") if "actions" in sections else []
+    commits = unique_commits(snapshot) if "commits" in sections else []
+    bodies = {
+        "commits": _commit_lines(commits, commits_cap),
+        "highlights": [*(highlights or ["Nothing stood out."]), ""],
+        "actions": [*(actions or [NO_ACTIONS]), ""],
+    }
     lines = [f"# {title} — {period.key}", "", _summary_line(snapshot), ""]
-    lines += [SECTION_COMMITS, "", *_commit_lines(commits, commits_cap)]
-    lines += [SECTION_HIGHLIGHTS, "", *(highlights or ["Nothing stood out."]), ""]
-    lines += [SECTION_ACTIONS, "", *(actions or [NO_ACTIONS]), ""]
+    for section in sections:
+        lines += [SECTION_HEADINGS[section], "", *bodies[section]]
     if snapshot.notes:
         lines += ["## Notes", ""]
         lines += [f"> {as_text(n.source)}: {as_text(n.problem)}" for n in snapshot.notes] + [""]

@@ -8,11 +8,12 @@ the snapshot, and the Commits section lists each commit of the period exactly on
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from agentjobs.agent.errors import ContractViolation
-from agentjobs.jobs.digest import DIGEST_FILE, SECTION_ACTIONS, SECTION_COMMITS, SECTION_HIGHLIGHTS
+from agentjobs.jobs.digest import ALL_SECTIONS, DIGEST_FILE, SECTION_COMMITS, SECTION_HEADINGS
 from agentjobs.jobs.markdown_text import one_line, unescape
 from agentjobs.sources.snapshot import Snapshot
 
@@ -27,7 +28,6 @@ _LINK_TARGET = re.compile(
     r"|^\s{0,3}\[[^\]\n]+\]:\s*<?(?P<ref>[^\s>]+)",
     re.MULTILINE,
 )
-_COUNTED = (SECTION_COMMITS, SECTION_HIGHLIGHTS, SECTION_ACTIONS)
 
 
 def sections(markdown: str) -> dict[str, list[str]]:
@@ -48,9 +48,18 @@ def bullets(lines: list[str]) -> list[str]:
 
 
 def check_digest(
-    work_dir: Path, result: dict[str, Any], snapshot: Snapshot, *, commits_cap: int, allow_empty: bool
+    work_dir: Path,
+    result: dict[str, Any],
+    snapshot: Snapshot,
+    *,
+    commits_cap: int,
+    allow_empty: bool,
+    job_sections: Sequence[str] = ALL_SECTIONS,
 ) -> str:
-    """Return the digest's text if it keeps the contract; raise ContractViolation listing every problem."""
+    """Return the digest's text if it keeps the contract; raise ContractViolation listing every problem.
+
+    `job_sections` are the job's: each must be there, their bullets are the items, and the commit
+    list is checked only where the job lists commits."""
     path = result.get("path")
     if path != DIGEST_FILE:
         raise ContractViolation(f"RESULT path is {path!r}; the digest must be written to {DIGEST_FILE!r}")
@@ -59,8 +68,9 @@ def check_digest(
         raise ContractViolation(f"RESULT names {DIGEST_FILE} but {file} does not exist")
     markdown = file.read_text(encoding="utf-8")
     found = sections(markdown)
-    problems = [f"missing section {name!r}" for name in _COUNTED if name not in found]
-    counted = sum(len(bullets(found.get(name, []))) for name in _COUNTED)
+    counted_sections = [SECTION_HEADINGS[name] for name in job_sections]
+    problems = [f"missing section {name!r}" for name in counted_sections if name not in found]
+    counted = sum(len(bullets(found.get(name, []))) for name in counted_sections)
     if counted != result.get("items"):
         problems.append(f"RESULT says items={result.get('items')} but the digest has {counted} bullets")
     invented = invented_urls(markdown, snapshot)
@@ -69,7 +79,8 @@ def check_digest(
     foreign = foreign_links(markdown, snapshot)
     if foreign:
         problems.append(f"links or images to what is not an item of the snapshot: {foreign[:5]}")
-    problems += _check_commits(found.get(SECTION_COMMITS, []), snapshot, commits_cap)
+    if "commits" in job_sections:
+        problems += _check_commits(found.get(SECTION_COMMITS, []), snapshot, commits_cap)
     if counted == 0 and not allow_empty:
         problems.append("the digest is empty (items: 0) and this job does not allow empty days")
     if problems:

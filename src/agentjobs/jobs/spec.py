@@ -201,6 +201,10 @@ class JobSpec(BaseModel):
     allow_empty: bool = False
     commits_cap: Count = Field(30, ge=1, le=10_000)  # past this, the digest says "+N more"
     highlights_max: Count = Field(5, ge=0, le=100)
+    # The digest's sections, in this order: a feeds-only newsletter has no commits to list.
+    sections: list[Literal["commits", "highlights", "actions"]] = Field(
+        default_factory=lambda: ["commits", "highlights", "actions"], min_length=1
+    )
     sources: Sources
     channels: list[Channel] = Field(default_factory=list)
     ledger_conn_id: str | None = None  # None: a SQLite file in $AIRFLOW_HOME
@@ -219,6 +223,13 @@ class JobSpec(BaseModel):
         if self.alert is None:
             raise ValueError(f"job {self.dag_id!r} has no alert channel")
         return alert_kwargs(self.alert, self.title, self.timezone, self.period_days)
+
+    @field_validator("sections")
+    @classmethod
+    def _sections_once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"each section once, got {value}; choose from commits, highlights, actions")
+        return value
 
     @field_validator("dag_id")
     @classmethod

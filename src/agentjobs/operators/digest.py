@@ -66,11 +66,11 @@ class DigestAgentOperator(AgentOperator):
             return RunPlan(
                 prompt=loop_prompt(period, spec.commits_cap, spec.highlights_max), mode=mode, data=data
             )
-        schema = judgement_schema(snapshot, spec.highlights_max)
+        schema = judgement_schema(snapshot, spec.highlights_max, spec.sections)
         if schema is None:
             return RunPlan(prompt="", mode=mode, answer={"highlights": [], "action_items": []}, data=data)
         return RunPlan(
-            prompt=structured_prompt(snapshot, period, spec.highlights_max),
+            prompt=structured_prompt(snapshot, period, spec.highlights_max, spec.sections),
             mode=mode,
             result_schema=schema,
             data=data,
@@ -85,6 +85,7 @@ class DigestAgentOperator(AgentOperator):
             title=self.spec.title,
             period=plan.data["period"],
             commits_cap=self.spec.commits_cap,
+            sections=self.spec.sections,
         )
         write_atomically(work_dir / DIGEST_FILE, markdown)
         return {"path": DIGEST_FILE, "items": items}

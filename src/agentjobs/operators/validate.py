@@ -45,6 +45,7 @@ class ValidateDigestOperator(JobTaskOperator):
             Snapshot.load(work_dir),
             commits_cap=self.spec.commits_cap,
             allow_empty=self.spec.allow_empty,
+            job_sections=self.spec.sections,
         )
         sha256 = hashlib.sha256(markdown.encode("utf-8")).hexdigest()
         validated = {
