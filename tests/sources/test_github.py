@@ -323,3 +323,19 @@ def test_an_empty_repository_has_no_commits_but_its_other_activity_counts(github
     snap = run(github_api)
     assert snap.commits == [] and snap.notes == []
     assert [i.title for i in snap.issues] == ["first!"]
+
+
+def test_a_title_with_a_lone_surrogate_is_kept_as_a_replacement_character(
+    github_api: GitHubReplay, tmp_path
+) -> None:
+    # JSON may carry "\ud800", which no UTF-8 file can hold; the snapshot must still be written.
+    github_api.add_repo(
+        REPO,
+        commits=[commit(REPO, "b1", "Fix \ud800 encoding", NOON)],
+        pulls=[pull(REPO, 7, "Title \udfff with a lone surrogate", NOON)],
+    )
+    snap = run(github_api)
+    written = SourceSnapshot.model_validate_json(snap.write(tmp_path).read_text(encoding="utf-8"))
+
+    assert written.commits[0].subject == "Fix \ufffd encoding"
+    assert written.pull_requests[0].title == "Title \ufffd with a lone surrogate"

@@ -13,13 +13,22 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from agentjobs.agent.unicode_text import valid_unicode
 
 SOURCES_DIR = "sources"
 
 
 class _Item(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _encodable(cls, value: object) -> object:
+        # A title holding a lone surrogate (JSON's "\ud800") cannot be written as UTF-8: it
+        # would crash the snapshot write, and later the email. It becomes U+FFFD here, once.
+        return valid_unicode(value) if isinstance(value, str) else value
 
 
 class Commit(_Item):
