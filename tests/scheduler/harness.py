@@ -37,6 +37,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILE = REPO / "dags" / "agentjobs_jobs.py"
+# Defines no DAG: raises an import error naming the specs that do not load (if any).
+SPEC_ERRORS_FILE = REPO / "dags" / "agentjobs_spec_errors.py"
 SKILLS_DIR = REPO / "include" / "skills"
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
@@ -262,6 +264,7 @@ class AirflowCluster:
         for folder in (self.dags_dir, self.jobs_dir, self.artifact_base, self.process_log_dir):
             folder.mkdir(parents=True, exist_ok=True)
         shutil.copy2(DAG_FILE, self.dags_dir / DAG_FILE.name)
+        shutil.copy2(SPEC_ERRORS_FILE, self.dags_dir / SPEC_ERRORS_FILE.name)
         # A known password: the simple auth manager only generates one for users missing here.
         (self.home / "passwords.json").write_text(json.dumps({ADMIN_USER: self.password}) + "\n")
         atexit.register(self.stop)  # a crashed session must not leave the processes behind
