@@ -305,7 +305,10 @@ def test_load_specs_rejects_a_dag_id_used_twice(tmp_path):
     write_spec(tmp_path, {**VALID, "dag_id": "other"}, name="c.yaml")
     with pytest.raises(JobSpecError) as caught:
         load_specs(tmp_path)
-    assert str(caught.value) == f"{tmp_path}: dag_id used by more than one spec: ['team_digest']"
+    assert str(caught.value) == (
+        f"{tmp_path / 'b.yaml'}: invalid job spec: field 'dag_id': 'team_digest' is already the dag_id "
+        "of a.yaml; give this job its own dag_id"
+    )
 
 
 def test_load_specs_reads_yaml_files_sorted_by_name(tmp_path):

@@ -319,18 +319,6 @@ def load_spec(path: Path) -> JobSpec:
         raise JobSpecError(f"{path}: invalid job spec: " + "; ".join(problems)) from None
 
 
-def load_specs(folder: Path) -> list[JobSpec]:
-    """Every *.yaml spec in `folder`, sorted by file name; duplicate dag_ids are an error."""
-    specs = [load_spec(p) for p in sorted(folder.glob("*.yaml"))]
-    seen: dict[str, int] = {}
-    for spec in specs:
-        seen[spec.dag_id] = seen.get(spec.dag_id, 0) + 1
-    duplicated = sorted(d for d, n in seen.items() if n > 1)
-    if duplicated:
-        raise JobSpecError(f"{folder}: dag_id used by more than one spec: {duplicated}")
-    return specs
-
-
 @dataclass(frozen=True)
 class BrokenSpec:
     """A spec that did not load: its job is left out (the other jobs are not), and this says why.
@@ -400,3 +388,11 @@ def load_folder(folder: Path) -> tuple[dict[Path, JobSpec], list[BrokenSpec]]:
             continue
         loaded[path] = spec
     return loaded, broken
+
+
+def load_specs(folder: Path) -> list[JobSpec]:
+    """Every spec of `folder`, all or nothing: the first broken one (by file name) raises."""
+    loaded, broken = load_folder(folder)
+    if broken:
+        raise JobSpecError(broken[0].error)
+    return list(loaded.values())
