@@ -101,8 +101,8 @@ def test_a_digest_changed_after_validation_is_refused_and_the_alert_says_why(
     from agentjobs.jobs.factory import build_dag
 
     alert = {"type": "email", "conn_id": smtp_server.conn_id, "to": [ONCALL]}
-    # No retries: the refusal is permanent, and a retry would wait out retry_delay_s here.
-    spec = type(job).model_validate({**job.model_dump(), "alert": alert, "retries": 0})
+    # Retries allowed: the refusal is permanent, so it must not use them (a retry cannot succeed).
+    spec = type(job).model_validate({**job.model_dump(), "alert": alert, "retries": 2, "retry_delay_s": 0.1})
     dag = build_dag(spec)
 
     def tamper(ti) -> None:
@@ -120,6 +120,7 @@ def test_a_digest_changed_after_validation_is_refused_and_the_alert_says_why(
         "deliver_slack_1": "failed",
         "deliver_s3_2": "failed",
     }
+    assert {ti.try_number for ti in run.get_task_instances() if ti.task_id.startswith("deliver_")} == {1}
     # Nothing reached a reader ...
     assert slack_server.server.calls("/api/chat.postMessage") == []
     listed = s3_server.client().list_objects_v2(Bucket=s3_server.bucket)

@@ -14,6 +14,7 @@ from typing import Any
 
 from agentjobs.delivery import DeliveryLedger, deliver, digest_key, send_email, send_s3, send_slack
 from agentjobs.jobs.spec import Channel, EmailChannel, JobSpec, S3Channel, SlackChannel
+from agentjobs.operators.errors import ArtifactChanged
 from agentjobs.operators.job_task import JobTaskOperator
 from agentjobs.sources.snapshot import SOURCES_DIR
 
@@ -45,7 +46,7 @@ class DeliverOperator(JobTaskOperator):
         # Deliver exactly what was validated: a file changed since then is a loud failure.
         actual = hashlib.sha256(artifact.read_bytes()).hexdigest()
         if actual != validated["sha256"]:
-            raise ValueError(
+            raise ArtifactChanged(
                 f"{artifact} changed after validation; clear the run from 'summarize' to redo it"
             )
         day = validated["day"]

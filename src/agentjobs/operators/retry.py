@@ -1,7 +1,7 @@
 """The retry policy of agent tasks: permanent failures end the task, transient ones retry.
 
-Budget, contract, skill and 400/401/403 errors fail at once without using up retries:
-the same input would fail the same way and spend again. 429, 5xx, timeouts and
+Budget, contract, skill and 400/401/403 errors, and an artifact changed after validation,
+fail at once without using up retries: the same input would fail the same way and spend again. 429, 5xx, timeouts and
 connection resets retry after a pause (the task's `retry_exponential_backoff` still
 applies to the task's own retry_delay when no rule sets one).
 """
@@ -13,6 +13,7 @@ from datetime import timedelta
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
 
 from agentjobs.agent.errors import PermanentAgentError, TransientAgentError
+from agentjobs.operators.errors import PermanentTaskError
 
 
 def agent_retry_policy(transient_delay: timedelta | None = None) -> ExceptionRetryPolicy:
@@ -20,9 +21,10 @@ def agent_retry_policy(transient_delay: timedelta | None = None) -> ExceptionRet
     return ExceptionRetryPolicy(
         rules=[
             RetryRule(
-                exception=PermanentAgentError,
+                exception=[PermanentAgentError, PermanentTaskError],
                 action=RetryAction.FAIL,
-                reason="permanent agent failure (budget, contract, skill or 4xx): a retry would fail again",
+                reason="permanent failure (budget, contract, skill, 4xx, artifact changed): "
+                "a retry would fail again",
             ),
             RetryRule(
                 exception=[TransientAgentError, TimeoutError, ConnectionError],
