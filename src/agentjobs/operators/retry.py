@@ -1,9 +1,9 @@
 """The retry policy of agent tasks: permanent failures end the task, transient ones retry.
 
 Budget, contract, skill and 400/401/403 errors, and an artifact changed after validation,
-fail at once without using up retries: the same input would fail the same way and spend again. 429, 5xx, timeouts and
-connection resets retry after a pause (the task's `retry_exponential_backoff` still
-applies to the task's own retry_delay when no rule sets one).
+fail at once without using up retries: the same input would fail the same way and spend
+again. 429, 5xx, timeouts and connection resets retry after a pause (the task's
+`retry_exponential_backoff` still applies to the task's own retry_delay when no rule sets one).
 """
 
 from __future__ import annotations
