@@ -8,16 +8,15 @@ import email.policy
 import json
 import os
 import subprocess
-import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
-from agentjobs.jobs.spec import JobSpec
 from agentjobs.sources.demo_feed import render_demo_feed
 from tests.airflow.conftest import run_dag, xcom
 from tests.fakes.model_server import reply, respond
+from tests.jobs.specs import digest_spec, sqlite_ledger
 
 pytestmark = pytest.mark.airflow
 
@@ -62,27 +61,16 @@ def job(tmp_path, model_server, llm_conn, smtp_server, s3_server, slack_server, 
     )
     feed = tmp_path / "feed.xml"
     feed.write_text(render_demo_feed(DAY))
-    ledger_db = tmp_path / "ledger.db"
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_LEDGER_TEST", json.dumps({"conn_type": "sqlite", "host": str(ledger_db)})
-    )
-    spec = JobSpec.model_validate(
-        {
-            "dag_id": f"digest_e2e_{uuid.uuid4().hex[:8]}",
-            "title": "Daily digest",
-            "timezone": "UTC",
-            "start_date": "2026-11-01",
-            "skill": "daily-digest",
-            "mode": "structured",
-            "llm_conn_id": llm_conn,
-            "ledger_conn_id": "ledger_test",
-            "sources": {"git": {"repos": [str(repo)]}, "rss": {"feeds": [str(feed)]}},
-            "channels": [
-                {"type": "email", "conn_id": smtp_server.conn_id, "to": ["team@example.org"]},
-                {"type": "slack", "conn_id": slack_server.api_conn_id, "channel": "C0DIGEST"},
-                {"type": "s3", "conn_id": s3_server.conn_id, "bucket": s3_server.bucket},
-            ],
-        }
+    spec = digest_spec(
+        "digest_e2e",
+        llm_conn,
+        ledger_conn_id=sqlite_ledger(monkeypatch, tmp_path),
+        sources={"git": {"repos": [str(repo)]}, "rss": {"feeds": [str(feed)]}},
+        channels=[
+            {"type": "email", "conn_id": smtp_server.conn_id, "to": ["team@example.org"]},
+            {"type": "slack", "conn_id": slack_server.api_conn_id, "channel": "C0DIGEST"},
+            {"type": "s3", "conn_id": s3_server.conn_id, "bucket": s3_server.bucket},
+        ],
     )
     model_server.default_step = respond(pick_first_refs)
     return spec

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agentjobs.jobs.spec import JobSpec
 from tests.airflow.conftest import run_dag, xcom
 from tests.fakes.model_server import reply, tool_call
+from tests.jobs.specs import digest_spec
 from tests.jobs.test_digest_dag import LOGICAL, make_repo, pick_first_refs, states
 from tests.sources.github_replay import commit, pull, release
 
@@ -19,19 +18,9 @@ NOON = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 def spec_for(llm_conn, sources, *, mode="structured", alert=None, allow_empty=False):
-    data = {
-        "dag_id": f"digest_fail_{uuid.uuid4().hex[:8]}",
-        "title": "Daily digest",
-        "timezone": "UTC",
-        "start_date": "2026-11-01",
-        "skill": "daily-digest",
-        "mode": mode,
-        "llm_conn_id": llm_conn,
-        "allow_empty": allow_empty,
-        "sources": sources,
-        "alert": alert,
-    }
-    return JobSpec.model_validate(data)
+    return digest_spec(
+        "digest_fail", llm_conn, mode=mode, allow_empty=allow_empty, sources=sources, alert=alert
+    )
 
 
 def test_a_missing_repository_is_skipped_and_noted(llm_conn, model_server, github_api, monkeypatch):

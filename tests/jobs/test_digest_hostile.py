@@ -13,7 +13,6 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -26,6 +25,7 @@ from tests.airflow.conftest import run_dag, xcom
 from tests.delivery.fake_slack import WEBHOOK_PATH
 from tests.delivery.inert import assert_inert_html, assert_inert_slack, hrefs
 from tests.fakes.model_server import reply, respond
+from tests.jobs.specs import digest_spec, sqlite_ledger
 from tests.jobs.test_digest_dag import LOGICAL, make_repo, states
 from tests.sources.github_replay import commit, issue, pull, release
 
@@ -110,33 +110,22 @@ def hostile_job(
         "AIRFLOW_CONN_GITHUB_TEST",
         json.dumps({"conn_type": "generic", "host": github_api.base_url, "password": "ghp_" + "x" * 36}),
     )
-    ledger_db = tmp_path / "ledger.db"
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_LEDGER_TEST", json.dumps({"conn_type": "sqlite", "host": str(ledger_db)})
-    )
     model_server.default_step = respond(hostile_judge)
-    return JobSpec.model_validate(
-        {
-            "dag_id": f"digest_hostile_{uuid.uuid4().hex[:8]}",
-            "title": "Daily digest",
-            "timezone": "UTC",
-            "start_date": "2026-11-01",
-            "skill": "daily-digest",
-            "mode": "structured",
-            "llm_conn_id": llm_conn,
-            "ledger_conn_id": "ledger_test",
-            "highlights_max": 20,
-            "sources": {
-                "git": {"repos": [str(repo)]},
-                "github": {"repos": ["acme/app"], "conn_id": "github_test"},
-                "rss": {"feeds": [str(rss_feed(tmp_path / "feed.xml"))]},
-            },
-            "channels": [
-                {"type": "email", "conn_id": smtp_server.conn_id, "to": ["team@example.org"]},
-                {"type": "slack", "conn_id": slack_server.api_conn_id, "channel": "C0DIGEST"},
-                {"type": "slack", "conn_id": slack_server.webhook_conn_id},
-            ],
-        }
+    return digest_spec(
+        "digest_hostile",
+        llm_conn,
+        ledger_conn_id=sqlite_ledger(monkeypatch, tmp_path),
+        highlights_max=20,
+        sources={
+            "git": {"repos": [str(repo)]},
+            "github": {"repos": ["acme/app"], "conn_id": "github_test"},
+            "rss": {"feeds": [str(rss_feed(tmp_path / "feed.xml"))]},
+        },
+        channels=[
+            {"type": "email", "conn_id": smtp_server.conn_id, "to": ["team@example.org"]},
+            {"type": "slack", "conn_id": slack_server.api_conn_id, "channel": "C0DIGEST"},
+            {"type": "slack", "conn_id": slack_server.webhook_conn_id},
+        ],
     )
 
 

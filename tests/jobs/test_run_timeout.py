@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import email
 import email.policy
-import uuid
 from types import SimpleNamespace
 
 import pytest
 
-from agentjobs.jobs.spec import JobSpec
 from tests.airflow.conftest import run_dag
 from tests.fakes.model_server import respond
+from tests.jobs.specs import digest_spec
 from tests.jobs.test_digest_dag import LOGICAL, make_repo, pick_first_refs, states
 
 pytestmark = pytest.mark.airflow
@@ -58,19 +57,12 @@ def time_out(dag, run, task_id: str, reason: str = "timed_out") -> None:
 def timed_job(tmp_path, llm_conn, model_server, smtp_server):
     repo = make_repo(tmp_path / "repo", [("2026-11-24T09:00:00+00:00", "Add the fetch step")])
     model_server.default_step = respond(pick_first_refs)
-    return JobSpec.model_validate(
-        {
-            "dag_id": f"digest_timeout_{uuid.uuid4().hex[:8]}",
-            "title": "Daily digest",
-            "timezone": "UTC",
-            "start_date": "2026-11-01",
-            "skill": "daily-digest",
-            "mode": "structured",
-            "llm_conn_id": llm_conn,
-            "retries": 0,
-            "sources": {"git": {"repos": [str(repo)]}},
-            "alert": {"type": "email", "conn_id": smtp_server.conn_id, "to": [ONCALL]},
-        }
+    return digest_spec(
+        "digest_timeout",
+        llm_conn,
+        retries=0,
+        sources={"git": {"repos": [str(repo)]}},
+        alert={"type": "email", "conn_id": smtp_server.conn_id, "to": [ONCALL]},
     )
 
 
