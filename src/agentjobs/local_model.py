@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentjobs.agent.model_client import EndpointOptions
+from agentjobs.atomic_file import replacing
 
 MODEL_ALIAS = "gemma-3-270m-local"
 
@@ -115,18 +116,13 @@ def model_file(cache_dir: Path | None = None) -> Path:
 
     # Assemble beside the target and rename over it, so a concurrent run or an interrupted one
     # never sees (or leaves) a half-written file under the final name.
-    fd, tmp_name = tempfile.mkstemp(prefix=weights.MODEL_NAME + ".", suffix=".partial", dir=root)
-    os.close(fd)
-    tmp = Path(tmp_name)
     try:
-        weights.assemble(tmp, overwrite=True)  # writes the chunks and checks the sha256
-        os.replace(tmp, target)
+        with replacing(target, suffix=".partial") as tmp:
+            weights.assemble(tmp, overwrite=True)  # writes the chunks and checks the sha256
     except FileNotFoundError as exc:  # a chunk package is missing
         raise LocalModelUnavailable(
             f"the embedded model's weights are incomplete: {exc}. {_INSTALL_HINT}"
         ) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
     stat = target.stat()
     stamp.write_text(f"{weights.EXPECTED_SHA256} {stat.st_size} {stat.st_mtime_ns}\n", encoding="utf-8")
     return target

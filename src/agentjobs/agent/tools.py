@@ -12,7 +12,6 @@ import inspect
 import json
 import os
 import re
-import tempfile
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import pydantic
 from agentjobs.agent.errors import PermissionDenied, ToolRegistrationError
 from agentjobs.agent.guarded_http import guarded_get
 from agentjobs.agent.permissions import PermissionEngine
+from agentjobs.atomic_file import write_atomically
 
 READ_MAX_BYTES = 200_000
 LIST_MAX_FILES = 1_000
@@ -255,21 +255,7 @@ def _write_file(engine: PermissionEngine, path: str, content: str) -> str:
         raise IsADirectoryError(f"{path!r} is a directory")
     real.parent.mkdir(parents=True, exist_ok=True)
     data = content.encode("utf-8")
-    # mkstemp creates 0600; keep an existing file's mode, else use the usual 0644.
-    mode = real.stat().st_mode & 0o777 if real.exists() else 0o644
-    # Temp file in the same directory + os.replace: readers see the old file or the new one,
-    # never a half-written one, even if the worker dies mid-write.
-    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), mode)
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, real)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(real, data)  # keeps an existing file's mode
     return f"wrote {len(data)} bytes to {real.relative_to(engine.work_dir).as_posix()}"
 
 

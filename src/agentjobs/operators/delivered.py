@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from agentjobs.atomic_file import write_atomically
 from agentjobs.delivery.deliver import sha256_file
 from agentjobs.delivery.ledger import SENT, DeliveryLedger
 from agentjobs.jobs.digest import DIGEST_FILE
@@ -23,8 +24,6 @@ RESULT_FILE = "result.json"
 
 
 def write_result(work_dir: Path, result: dict[str, Any]) -> None:
-    from agentjobs.operators.digest import write_atomically
-
     write_atomically(work_dir / RESULT_FILE, json.dumps(result, indent=2, sort_keys=True))
 
 

@@ -7,12 +7,11 @@ the snapshot with tools and writes digest.md itself. The validate task checks bo
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from agentjobs.agent.skills import Skill
+from agentjobs.atomic_file import write_atomically
 from agentjobs.jobs.digest import DIGEST_FILE, judgement_schema, loop_prompt, render_digest, structured_prompt
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.agent import AgentOperator, RunPlan
@@ -89,11 +88,3 @@ class DigestAgentOperator(AgentOperator):
         )
         write_atomically(work_dir / DIGEST_FILE, markdown)
         return {"path": DIGEST_FILE, "items": items}
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Readers see the old file or the new one, never half of it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)

@@ -8,14 +8,13 @@ identifier here (a commit SHA or a URL), so the digest can be checked against it
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agentjobs.agent.unicode_text import valid_unicode
+from agentjobs.atomic_file import write_atomically
 
 SOURCES_DIR = "sources"
 
@@ -107,10 +106,7 @@ class SourceSnapshot(_Activity):
         """Write atomically to `<work_dir>/sources/<source>.json`, so no reader sees half a file."""
         target = work_dir / SOURCES_DIR / f"{self.source}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{self.source}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(self.model_dump_json(indent=1))
-        os.replace(tmp, target)
+        write_atomically(target, self.model_dump_json(indent=1))
         return target
 
 
