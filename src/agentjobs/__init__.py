@@ -19,7 +19,13 @@ def get_provider_info() -> dict[str, Any]:
         "description": "Unattended, scheduled LLM-agent jobs: a tool loop under hard caps, "
         "output contracts, idempotent delivery.",
         "versions": [__version__],
-        "hooks": [{"integration-name": "agentjobs", "python-modules": ["agentjobs.hooks.llm"]}],
+        # LedgerHook has no connection type of its own: it reads `sqlite` and `postgres` connections.
+        "hooks": [
+            {
+                "integration-name": "agentjobs",
+                "python-modules": ["agentjobs.hooks.llm", "agentjobs.hooks.ledger"],
+            }
+        ],
         "operators": [{"integration-name": "agentjobs", "python-modules": ["agentjobs.operators.agent"]}],
         "connection-types": [
             {

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,7 +30,6 @@ from agentjobs.agent.scrub import scrub
 log = logging.getLogger(__name__)
 
 TABLE_NAME = "agentjobs_delivery"
-DEFAULT_SQLITE_FILE = "agentjobs-ledger.db"
 MAX_ERROR_CHARS = 2000
 
 SENDING, SENT, FAILED = "sending", "sent", "failed"
@@ -156,31 +153,12 @@ class DeliveryLedger:
 
         Without a connection id the ledger is the SQLite file `$AIRFLOW_HOME/agentjobs-ledger.db`.
         That file is only shared by workers on one host: with several worker hosts, give every
-        delivery the same database connection. A named connection that does not exist is an
-        error, not a fallback: a silent local file would break idempotency across hosts.
+        delivery the same database connection. The engine is `LedgerHook`'s, shared with the job
+        run log; a named connection that does not exist is an error, not a fallback.
         """
-        if conn_id:
-            from airflow.sdk.bases.hook import BaseHook
-            from airflow.sdk.exceptions import AirflowNotFoundException
+        from agentjobs.hooks.ledger import LedgerHook
 
-            try:
-                conn = BaseHook.get_connection(conn_id)
-            except AirflowNotFoundException:
-                raise ValueError(
-                    f"ledger connection {conn_id!r} does not exist; create it (conn type sqlite or "
-                    "postgres) or drop ledger_conn_id from the job to use the local SQLite ledger"
-                ) from None
-            else:
-                if conn.conn_type not in ("sqlite", "postgres"):
-                    raise ValueError(
-                        f"Ledger connection {conn_id!r} has conn_type {conn.conn_type!r}; "
-                        "use 'sqlite' or 'postgres'"
-                    )
-                return cls(_engine_for(conn))
-        home = Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
-        # Several task processes on one host write here: wait for the lock rather than fail.
-        engine = sa.create_engine(f"sqlite:///{home / DEFAULT_SQLITE_FILE}", connect_args={"timeout": 30})
-        return cls(engine)
+        return cls(LedgerHook(conn_id).get_engine())
 
     def _create_table(self) -> None:
         try:
@@ -296,29 +274,6 @@ class DeliveryLedger:
             if r.status == SENT
         ]
         return sent[-1].receipt if sent else None
-
-
-def _engine_for(conn: Any) -> sa.Engine:
-    """The provider hook's engine (it knows IAM, SSL and driver extras); built from the fields
-    when the sqlite/postgres provider is not installed, since only SQLAlchemy is needed."""
-    from airflow.sdk.exceptions import AirflowException
-
-    try:
-        hook = conn.get_hook()
-    except (AirflowException, ImportError):
-        if conn.conn_type == "sqlite":
-            return sa.create_engine(f"sqlite:///{conn.host}", connect_args={"timeout": 30})
-        url = sa.URL.create(
-            "postgresql+psycopg2",
-            username=conn.login or None,
-            password=conn.password or None,
-            host=conn.host or None,
-            port=conn.port or None,
-            database=conn.schema or None,
-            query=conn.extra_dejson.get("sqlalchemy_query", {}),  # as PostgresHook reads it
-        )
-        return sa.create_engine(url)
-    return hook.get_sqlalchemy_engine()
 
 
 def _unknown_message(row: DeliveryRecord) -> str:

@@ -47,9 +47,10 @@ class JobRunLog:
 
     @classmethod
     def from_conn_id(cls, conn_id: str | None) -> JobRunLog:
-        from agentjobs.delivery import DeliveryLedger
+        """The run log in the ledger's database, on the engine the ledger uses (`LedgerHook`)."""
+        from agentjobs.hooks.ledger import LedgerHook
 
-        return cls(DeliveryLedger.from_conn_id(conn_id).engine)
+        return cls(LedgerHook(conn_id).get_engine())
 
     def record(
         self, job: str, run_id: str, outcome: str, detail: str = "", at: datetime | None = None
