@@ -9,6 +9,6 @@ Set AGENTJOBS_JOBS_DIR to read the specs from elsewhere.
 
 from __future__ import annotations
 
-from agentjobs.jobs.factory import dags_from_folder, jobs_folder
+from agentjobs.operators.factory import dags_from_folder, jobs_folder
 
 globals().update(dags_from_folder(jobs_folder(__file__)))

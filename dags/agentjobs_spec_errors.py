@@ -11,6 +11,6 @@ Set AGENTJOBS_JOBS_DIR to read the specs from elsewhere.
 
 from __future__ import annotations
 
-from agentjobs.jobs.factory import jobs_folder, raise_for_broken_specs
+from agentjobs.operators.factory import jobs_folder, raise_for_broken_specs
 
 raise_for_broken_specs(jobs_folder(__file__))

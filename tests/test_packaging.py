@@ -105,3 +105,24 @@ def test_parsing_the_jobs_dag_file_leaves_the_model_sdk_unimported():
     dags, openai_imported = result.stdout.strip().splitlines()[-2:]
     assert "daily_digest" in dags
     assert openai_imported == "False"
+
+
+def test_the_job_domain_imports_nothing_from_airflow_or_the_operators():
+    # Dependencies flow one way: spec, period, digest render and check, health are the domain;
+    # the DAG factory and the operators (agentjobs.operators) assemble it into Airflow.
+    result = _run(
+        "import importlib, pkgutil, sys\n"
+        "import agentjobs.jobs\n"
+        "names = [m.name for m in pkgutil.walk_packages(agentjobs.jobs.__path__, 'agentjobs.jobs.')]\n"
+        "for name in names:\n"
+        "    importlib.import_module(name)\n"
+        "from agentjobs.jobs.spec import check_schedule\n"
+        "check_schedule('@daily')\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'airflow'\n"
+        "             or m.startswith('agentjobs.operators'))\n"
+        "print(len(names), bad)\n"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    count, bad = result.stdout.strip().split(" ", 1)
+    assert int(count) >= 7, "walk_packages found the domain modules"
+    assert bad == "[]"

@@ -141,8 +141,8 @@ def model_endpoint() -> Iterator[Endpoint]:
 
 
 def build_spec(args: argparse.Namespace, project: Path, endpoint: Endpoint, day: date, tz: str) -> Any:
-    from agentjobs.jobs.factory import resolve_paths
     from agentjobs.jobs.spec import load_spec
+    from agentjobs.operators.factory import resolve_paths
     from agentjobs.sources.demo_feed import render_demo_feed
 
     spec = resolve_paths(load_spec(project / "include" / "jobs" / "daily-digest.yaml"), project)
@@ -210,7 +210,7 @@ def _run(spec: Any, day: date, tz: str, out: Path) -> int:
     from airflow.utils import db
 
     from agentjobs.dag_test import run_dag_once
-    from agentjobs.jobs.factory import build_dag
+    from agentjobs.operators.factory import build_dag
 
     db.initdb()
     if spec.pool:

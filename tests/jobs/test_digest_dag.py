@@ -93,7 +93,7 @@ def rerun(dag, **kwargs):
 def test_the_digest_is_fetched_summarized_validated_and_delivered_once(
     job, model_server, smtp_server, s3_server, slack_server
 ):
-    from agentjobs.jobs.factory import build_dag
+    from agentjobs.operators.factory import build_dag
 
     dag = build_dag(job)
     run = run_dag(dag, logical_date=LOGICAL)

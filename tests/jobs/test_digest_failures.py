@@ -24,7 +24,7 @@ def spec_for(llm_conn, sources, *, mode="structured", alert=None, allow_empty=Fa
 
 
 def test_a_missing_repository_is_skipped_and_noted(llm_conn, model_server, github_api, monkeypatch):
-    from agentjobs.jobs.factory import build_dag
+    from agentjobs.operators.factory import build_dag
 
     github_api.add_repo(
         "acme/app",
@@ -55,7 +55,7 @@ def test_a_missing_repository_is_skipped_and_noted(llm_conn, model_server, githu
 
 
 def test_an_empty_day_fails_and_sends_one_alert(llm_conn, model_server, smtp_server, tmp_path):
-    from agentjobs.jobs.factory import build_dag
+    from agentjobs.operators.factory import build_dag
 
     repo = make_repo(tmp_path / "quiet", [("2026-11-20T10:00:00+00:00", "Long ago")])
     alert = {"type": "email", "conn_id": smtp_server.conn_id, "to": ["oncall@example.org"]}
@@ -71,7 +71,7 @@ def test_an_empty_day_fails_and_sends_one_alert(llm_conn, model_server, smtp_ser
 
 
 def test_an_empty_day_is_fine_when_the_job_allows_it(llm_conn, model_server, tmp_path):
-    from agentjobs.jobs.factory import build_dag
+    from agentjobs.operators.factory import build_dag
 
     repo = make_repo(tmp_path / "quiet", [("2026-11-20T10:00:00+00:00", "Long ago")])
     spec = spec_for(llm_conn, {"git": {"repos": [str(repo)]}}, allow_empty=True)
@@ -82,7 +82,7 @@ def test_an_empty_day_is_fine_when_the_job_allows_it(llm_conn, model_server, tmp
 
 def test_an_invented_link_is_a_contract_failure(llm_conn, model_server, smtp_server, tmp_path):
     """A capable model in loop mode writes digest.md itself; validation catches the made-up URL."""
-    from agentjobs.jobs.factory import build_dag
+    from agentjobs.operators.factory import build_dag
 
     repo = make_repo(tmp_path / "repo", [("2026-11-24T09:00:00+00:00", "Add the fetch step")])
     sha = (
@@ -116,7 +116,7 @@ def test_an_invented_link_is_a_contract_failure(llm_conn, model_server, smtp_ser
 
 
 def test_caps_come_from_the_dag_params_of_the_triggered_run(llm_conn, model_server, tmp_path):
-    from agentjobs.jobs.factory import build_dag
+    from agentjobs.operators.factory import build_dag
     from tests.fakes.model_server import respond
 
     model_server.default_step = respond(pick_first_refs)  # 400 prompt + 60 completion tokens

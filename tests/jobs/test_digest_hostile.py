@@ -130,7 +130,7 @@ def hostile_job(
 
 
 def test_hostile_text_from_every_source_is_delivered_as_text(hostile_job, smtp_server, slack_server):
-    from agentjobs.jobs.factory import build_dag
+    from agentjobs.operators.factory import build_dag
 
     run = run_dag(build_dag(hostile_job), logical_date=LOGICAL)
     assert set(states(run).values()) == {"success"}, states(run)

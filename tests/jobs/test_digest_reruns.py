@@ -38,7 +38,7 @@ def prompts(model_server) -> list[str]:
 
 
 def test_a_rerun_reads_the_stored_snapshot_even_when_the_source_changed(job, model_server):
-    from agentjobs.jobs.factory import build_dag
+    from agentjobs.operators.factory import build_dag
 
     # No channels: nothing is delivered, so every run summarizes (and shows what it read).
     spec = job.model_copy(update={"channels": []})
@@ -72,7 +72,7 @@ def test_a_rerun_reads_the_stored_snapshot_even_when_the_source_changed(job, mod
 def test_resummarize_asks_the_model_again_after_delivery_and_sends_nothing_unasked(
     job, model_server, smtp_server
 ):
-    from agentjobs.jobs.factory import build_dag
+    from agentjobs.operators.factory import build_dag
 
     dag = build_dag(job)
     run = run_dag(dag, logical_date=LOGICAL)
@@ -98,7 +98,7 @@ def test_a_digest_changed_after_validation_is_refused_and_the_alert_says_why(
 ):
     from airflow.providers.standard.operators.python import PythonOperator
 
-    from agentjobs.jobs.factory import build_dag
+    from agentjobs.operators.factory import build_dag
 
     alert = {"type": "email", "conn_id": smtp_server.conn_id, "to": [ONCALL]}
     # Retries allowed: the refusal is permanent, so it must not use them (a retry cannot succeed).

@@ -68,7 +68,7 @@ def test_two_failed_runs_since_the_last_success_are_failing(log):
 
 @pytest.mark.airflow
 def test_the_health_dag_alerts_once_a_day_per_problem(airflow_db, smtp_server, tmp_path, monkeypatch):
-    from agentjobs.jobs.factory import health_dag
+    from agentjobs.operators.factory import health_dag
 
     ledger = tmp_path / "ledger.db"
     monkeypatch.setenv("AIRFLOW_CONN_HEALTH_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(ledger)}))
@@ -128,7 +128,7 @@ def test_the_health_dag_names_a_broken_spec_in_its_alert_once_a_day_and_fails(
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
 
-    from agentjobs.jobs.factory import health_dag
+    from agentjobs.operators.factory import health_dag
 
     monkeypatch.setenv(
         "AIRFLOW_CONN_HEALTH_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "l.db")})
@@ -153,7 +153,7 @@ def test_the_health_dag_names_a_broken_spec_in_its_alert_once_a_day_and_fails(
 def test_a_broken_spec_without_a_readable_alert_channel_alerts_the_other_jobs_channel(
     airflow_db, smtp_server, tmp_path, monkeypatch
 ):
-    from agentjobs.jobs.factory import health_dag
+    from agentjobs.operators.factory import health_dag
 
     monkeypatch.setenv(
         "AIRFLOW_CONN_HEALTH_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "l.db")})

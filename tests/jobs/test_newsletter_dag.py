@@ -57,7 +57,7 @@ def mails_to(smtp_server, address: str) -> list[email.message.EmailMessage]:
 def test_the_newsletter_mails_its_reading_list_without_the_digests_empty_sections(
     llm_conn, model_server, smtp_server, tmp_path
 ):
-    from agentjobs.jobs.factory import build_dag
+    from agentjobs.operators.factory import build_dag
 
     feed = tmp_path / "feed.xml"
     feed.write_text(render_demo_feed(date(2026, 11, 26)))
@@ -85,7 +85,7 @@ def test_the_newsletter_mails_its_reading_list_without_the_digests_empty_section
 def test_an_empty_week_pages_the_alert_channel_and_mails_the_readers_nothing(
     llm_conn, model_server, smtp_server, tmp_path
 ):
-    from agentjobs.jobs.factory import build_dag
+    from agentjobs.operators.factory import build_dag
 
     feed = tmp_path / "feed.xml"
     feed.write_text(render_demo_feed(date(2026, 11, 10)))  # articles, but none this week

@@ -337,3 +337,39 @@ def test_the_shipped_job_specs_load():
     assert [c.type for c in daily.channels] == ["email", "slack", "s3"]
     assert daily.alert is not None and daily.alert.type == "slack"
     assert specs["weekly_newsletter"].period_days == 7
+
+
+# --- cron: Airflow's verdicts without importing Airflow ------------------------------------
+
+CRONS = [
+    "@daily", "@weekly", "@quarterly", "0 3 * * *", "*/15 * * * 1-5", "0 9 * * sun", "0 0 L * *",
+    "every day", "61 * * * *", "0 25 * * *", "0 0 0 * *", "* * * *", "0 0 * * 8", "@fortnightly",
+    "0 0 31 2 *", "* * * * * *",
+]  # fmt: skip
+
+
+def test_the_presets_are_airflows():
+    from airflow.sdk.definitions.timetables._cron import CRON_PRESETS as AIRFLOW_PRESETS
+
+    from agentjobs.jobs.spec import CRON_PRESETS
+
+    assert CRON_PRESETS == AIRFLOW_PRESETS
+
+
+@pytest.mark.parametrize("expression", CRONS)
+def test_a_cron_airflow_refuses_is_refused_at_load_and_only_then(expression):
+    from airflow.sdk import CronTriggerTimetable
+
+    from agentjobs.jobs.spec import check_schedule
+
+    try:
+        CronTriggerTimetable(expression, timezone="UTC").validate()
+        airflow_accepts = True
+    except Exception:
+        airflow_accepts = False
+    try:
+        check_schedule(expression)
+        verdict = "ok"
+    except ValueError as exc:
+        verdict = str(exc)
+    assert ("not a valid cron schedule" not in verdict) == airflow_accepts, verdict

@@ -67,8 +67,8 @@ def timed_job(tmp_path, llm_conn, model_server, smtp_server):
 
 
 def test_a_run_stopped_by_its_dagrun_timeout_pages_the_alert_channel_once(timed_job, smtp_server):
-    from agentjobs.jobs.factory import build_dag
     from agentjobs.jobs.health import JobRunLog
+    from agentjobs.operators.factory import build_dag
 
     dag = build_dag(timed_job)
     assert dag.dagrun_timeout.total_seconds() == 55 * 60  # 3 * timeout_s 900 + 600
@@ -93,7 +93,7 @@ def test_a_run_stopped_by_its_dagrun_timeout_pages_the_alert_channel_once(timed_
 
 
 def test_a_run_failed_by_a_task_is_not_paged_again_by_the_dag(timed_job, smtp_server):
-    from agentjobs.jobs.factory import build_dag
+    from agentjobs.operators.factory import build_dag
 
     dag = build_dag(timed_job)
     run = run_dag(dag, logical_date=LOGICAL)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agentjobs.jobs.factory import HEALTH_DAG_ID
+from agentjobs.operators.factory import HEALTH_DAG_ID
 from tests.fakes.model_server import error, respond
 from tests.scheduler.conftest import SchedulerServices, answer_structured
 from tests.scheduler.harness import AirflowCluster

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agentjobs.operators.artifacts import dag_folder
+from agentjobs.jobs.artifacts import dag_folder
 
 
 @dataclass(frozen=True)

@@ -269,21 +269,36 @@ class JobSpec(BaseModel):
         return value
 
 
+# Airflow's presets (airflow.sdk.definitions.timetables._cron.CRON_PRESETS), copied so the
+# domain needs no Airflow; tests/jobs/test_period_and_spec.py fails if the two drift apart.
+CRON_PRESETS: dict[str, str] = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@quarterly": "0 0 1 */3 *",
+    "@yearly": "0 0 1 1 *",
+}
+
+
 def check_schedule(expression: str) -> None:
-    """Refuse what Airflow's timetable or croniter would refuse later, and crons that never fire."""
-    from airflow.sdk import CronTriggerTimetable
+    """Refuse what Airflow's timetable or croniter would refuse later, and crons that never fire.
+
+    Airflow's CronTriggerTimetable validates with croniter (it resolves the presets above, then
+    calls croniter(expression)); the same library here gives the same verdicts without Airflow.
+    """
     from croniter import croniter
 
     fix = "write 5 cron fields like '0 3 * * *' or a preset like @daily"
-    timetable = CronTriggerTimetable(expression, timezone="UTC")
+    resolved = CRON_PRESETS.get(expression, expression)
     try:
-        timetable.validate()
-    except Exception as exc:  # AirflowTimetableInvalid; any other error is as fatal
+        croniter(resolved)
+    except Exception as exc:  # CroniterBadCronError / CroniterBadDateError; any other is as fatal
         raise ValueError(f"{expression!r} is not a valid cron schedule ({exc}); {fix}") from None
-    if len(timetable.expression.split()) != 5:
+    if len(resolved.split()) != 5:
         raise ValueError(f"{expression!r} is not a 5-field cron schedule (seconds are not supported); {fix}")
     try:
-        croniter(timetable.expression, datetime(2026, 1, 1)).get_next(datetime)
+        croniter(resolved, datetime(2026, 1, 1)).get_next(datetime)
     except Exception:  # CroniterBadDateError: e.g. '0 0 31 2 *', February 31st
         raise ValueError(f"{expression!r} never fires (no such date); {fix}") from None
 

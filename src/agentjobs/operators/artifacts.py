@@ -1,32 +1,11 @@
-"""Where a run's files go: `<artifact base>/<dag_id>/<logical date>`, so a clear or a
-backfill of the same day finds and overwrites the same place."""
+"""Where a task's run files go: `<artifact base>/<dag_id>/<logical date>`, from its Airflow context."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-ARTIFACT_BASE_ENV = "AGENTJOBS_ARTIFACT_BASE"
-
-
-def artifact_base() -> Path:
-    configured = os.environ.get(ARTIFACT_BASE_ENV)
-    if configured:
-        return Path(configured)
-    airflow_home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
-    return Path(airflow_home) / "agentjobs-artifacts"
-
-
-def dag_folder(dag_id: str) -> Path:
-    """`<artifact base>/<dag_id>`, refusing a dag_id that would leave the artifact base ('..', '/')."""
-    base = artifact_base()
-    folder = base / dag_id
-    if dag_id in ("", ".", "..") or folder.parent != base:  # '/x' or 'a/b' leave it or nest
-        raise ValueError(
-            f"dag_id {dag_id!r} would put run files outside {base}; use letters, digits, '_', '-' or '.'"
-        )
-    return folder
+from agentjobs.jobs.artifacts import dag_folder
 
 
 def run_key(context: Any) -> str:
