@@ -126,3 +126,22 @@ def test_the_job_domain_imports_nothing_from_airflow_or_the_operators():
     count, bad = result.stdout.strip().split(" ", 1)
     assert int(count) >= 7, "walk_packages found the domain modules"
     assert bad == "[]"
+
+
+def test_no_import_in_the_job_domain_reaches_airflow_even_inside_a_function():
+    # An import inside a function passes the test above but still reaches Airflow at run time.
+    import ast
+
+    reached = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "src" / "agentjobs" / "jobs").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            reached += [
+                f"{path.name}:{node.lineno} {name}"
+                for name in names
+                if name.split(".")[0] == "airflow"
+                or name.startswith(("agentjobs.operators", "agentjobs.hooks"))
+            ]
+    assert reached == []

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from agentjobs.delivery.ledger import DeliveryLedger
 from agentjobs.hooks.ledger import LedgerHook
-from agentjobs.jobs.health import JobRunLog
+from agentjobs.operators.run_log import run_log
 from tests.delivery.conftest import set_connection
 
 PASSWORD = "pw-never-logged-7f3a"
@@ -25,16 +25,16 @@ def test_the_ledger_and_the_run_log_share_one_engine_per_connection(tmp_path: Pa
     set_connection(monkeypatch, "ledger_a", {"conn_type": "sqlite", "host": str(tmp_path / "a.db")})
     set_connection(monkeypatch, "ledger_b", {"conn_type": "sqlite", "host": str(tmp_path / "b.db")})
     engine_a = DeliveryLedger.from_conn_id("ledger_a").engine
-    assert JobRunLog.from_conn_id("ledger_a").engine is engine_a
+    assert run_log("ledger_a").engine is engine_a
     assert DeliveryLedger.from_conn_id("ledger_a").engine is engine_a
-    assert JobRunLog.from_conn_id("ledger_b").engine is not engine_a
+    assert run_log("ledger_b").engine is not engine_a
     # Both tables landed in the one database the connection names.
     assert {"agentjobs_delivery", "agentjobs_job_runs"} <= set(sa.inspect(engine_a).get_table_names())
 
 
 def test_without_a_connection_both_share_the_sqlite_file_in_airflow_home(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
-    engine = JobRunLog.from_conn_id(None).engine
+    engine = run_log(None).engine
     assert DeliveryLedger.from_conn_id(None).engine is engine
     assert Path(engine.url.database) == tmp_path / "agentjobs-ledger.db"
     assert _busy_timeout_ms(engine) == 30_000

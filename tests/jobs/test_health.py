@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from agentjobs.jobs.health import JobRunLog, check_job, job_interval
 from agentjobs.jobs.spec import JobSpec
+from agentjobs.operators.run_log import run_log
 from tests.airflow.conftest import run_dag, xcom
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -77,7 +78,7 @@ def test_the_health_dag_alerts_once_a_day_per_problem(airflow_db, smtp_server, t
     quiet = spec(
         dag_id="quiet_job", start_date="2026-01-01", ledger_conn_id="health_ledger"
     )  # no alert channel
-    JobRunLog.from_conn_id("health_ledger").record("stale_job", "old", "success", at=NOW - timedelta(days=40))
+    run_log("health_ledger").record("stale_job", "old", "success", at=NOW - timedelta(days=40))
     dag = health_dag([stale, quiet])
 
     run = run_dag(dag, logical_date=NOW)

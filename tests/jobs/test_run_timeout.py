@@ -67,8 +67,8 @@ def timed_job(tmp_path, llm_conn, model_server, smtp_server):
 
 
 def test_a_run_stopped_by_its_dagrun_timeout_pages_the_alert_channel_once(timed_job, smtp_server):
-    from agentjobs.jobs.health import JobRunLog
     from agentjobs.operators.factory import build_dag
+    from agentjobs.operators.run_log import run_log
 
     dag = build_dag(timed_job)
     assert dag.dagrun_timeout.total_seconds() == 55 * 60  # 3 * timeout_s 900 + 600
@@ -88,7 +88,7 @@ def test_a_run_stopped_by_its_dagrun_timeout_pages_the_alert_channel_once(timed_
     assert "while `summarize` was running" in body and "covering 2026-11-24" in body, body
     assert f"Run: {run.run_id}" in body, body
     # The health check counts it as a failed run.
-    (latest, *_) = JobRunLog.from_conn_id(None).recent(timed_job.dag_id)
+    (latest, *_) = run_log(None).recent(timed_job.dag_id)
     assert latest["outcome"] == "failure" and "timed out" in latest["detail"], latest
 
 

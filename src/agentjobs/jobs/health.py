@@ -45,13 +45,6 @@ class JobRunLog:
         self.engine = engine
         _metadata.create_all(engine, checkfirst=True)
 
-    @classmethod
-    def from_conn_id(cls, conn_id: str | None) -> JobRunLog:
-        """The run log in the ledger's database, on the engine the ledger uses (`LedgerHook`)."""
-        from agentjobs.hooks.ledger import LedgerHook
-
-        return cls(LedgerHook(conn_id).get_engine())
-
     def record(
         self, job: str, run_id: str, outcome: str, detail: str = "", at: datetime | None = None
     ) -> None:
@@ -112,24 +105,3 @@ def check_job(spec: JobSpec, log: JobRunLog, now: datetime) -> list[Problem]:
             )
         )
     return problems
-
-
-class RecordFailure:
-    """A task failure callback that writes the failure to the job's run log."""
-
-    def __init__(self, job: str, ledger_conn_id: str | None) -> None:
-        self.job = job
-        self.ledger_conn_id = ledger_conn_id
-
-    def __call__(self, context: Any) -> None:
-        from agentjobs.agent.scrub import scrub
-
-        exc = context.get("exception")
-        ti = context.get("ti")
-        # A run stopped by its dagrun_timeout has no exception, only the scheduler's reason.
-        if context.get("reason") == "timed_out":
-            what = "the run timed out (dagrun_timeout)"
-        else:
-            what = f"{type(exc).__name__}: {exc}"
-        detail = scrub(f"{getattr(ti, 'task_id', '?')}: {what}")
-        JobRunLog.from_conn_id(self.ledger_conn_id).record(self.job, context["run_id"], "failure", detail)

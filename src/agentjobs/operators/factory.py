@@ -51,7 +51,7 @@ def resolve_paths(spec: JobSpec, base_dir: Path) -> JobSpec:
 
 def alert_callbacks(spec: JobSpec) -> list[Any]:
     """For every task: record its final failure in the job's run log, and send one alert."""
-    from agentjobs.jobs.health import RecordFailure
+    from agentjobs.operators.run_log import RecordFailure
 
     record = RecordFailure(spec.dag_id, spec.ledger_conn_id)
     if spec.alert is None:
@@ -68,8 +68,8 @@ def dagrun_timeout(spec: JobSpec) -> timedelta:
 
 def timeout_callbacks(spec: JobSpec) -> list[Any]:
     """For the DAG run: a run stopped by `dagrun_timeout` is recorded as failed and pages `alert`."""
-    from agentjobs.jobs.health import RecordFailure
     from agentjobs.notifications.alert import JobAlertNotifier, OnRunTimedOut
+    from agentjobs.operators.run_log import RecordFailure
 
     callbacks: list[Any] = [RecordFailure(spec.dag_id, spec.ledger_conn_id)]
     if spec.alert is not None:

@@ -12,9 +12,10 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from agentjobs.agent.scrub import scrub
 from agentjobs.delivery import DeliveryLedger
-from agentjobs.jobs.health import JobRunLog, check_job
+from agentjobs.jobs.health import check_job
 from agentjobs.jobs.spec import BrokenSpec, JobSpec, alert_kwargs
 from agentjobs.notifications.alert import JobAlertNotifier
+from agentjobs.operators.run_log import run_log
 
 # JobAlertNotifier's arguments, and the ledger that counts the alerts sent through them.
 AlertTarget = tuple[dict[str, Any], str | None]
@@ -35,7 +36,7 @@ class JobHealthOperator(BaseOperator):
         found: list[dict[str, str]] = []
         for spec in self.specs:
             targets = [(spec.alert_kwargs(), spec.ledger_conn_id)] if spec.alert is not None else []
-            for problem in check_job(spec, JobRunLog.from_conn_id(spec.ledger_conn_id), now):
+            for problem in check_job(spec, run_log(spec.ledger_conn_id), now):
                 self.log.warning("%s: %s", problem.job, problem.message)
                 sent = self._alert_once(problem.job, problem.kind, problem.message, targets, context, now)
                 found.append(

@@ -13,10 +13,10 @@ from airflow.sdk import Asset
 
 from agentjobs.jobs.digest import DIGEST_FILE
 from agentjobs.jobs.digest_check import check_digest
-from agentjobs.jobs.health import JobRunLog
 from agentjobs.jobs.period import job_dir
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.job_task import JobTaskOperator, run_period
+from agentjobs.operators.run_log import run_log
 from agentjobs.sources.snapshot import Snapshot
 
 
@@ -60,7 +60,7 @@ class ValidateDigestOperator(JobTaskOperator):
             "artifact": validated["artifact"],
         }
         self.log.info("digest.md for %s is valid: %d items, sha256 %s", period.key, result["items"], sha256)
-        JobRunLog.from_conn_id(self.spec.ledger_conn_id).record(
+        run_log(self.spec.ledger_conn_id).record(
             self.spec.dag_id, context["run_id"], "success"
         )
         return validated
