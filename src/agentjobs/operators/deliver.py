@@ -7,12 +7,12 @@ alone. Clearing, retrying or backfilling never delivers twice; a run triggered w
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from agentjobs.delivery import DeliveryLedger, deliver, digest_key, send_email, send_s3, send_slack
+from agentjobs.delivery.deliver import sha256_file
 from agentjobs.jobs.spec import Channel, EmailChannel, JobSpec, S3Channel, SlackChannel
 from agentjobs.operators.errors import ArtifactChanged
 from agentjobs.operators.job_task import JobTaskOperator
@@ -44,7 +44,7 @@ class DeliverOperator(JobTaskOperator):
             raise ValueError(f"task {self.validate_task_id!r} pushed no validated digest; nothing to deliver")
         artifact = Path(validated["artifact"])
         # Deliver exactly what was validated: a file changed since then is a loud failure.
-        actual = hashlib.sha256(artifact.read_bytes()).hexdigest()
+        actual = sha256_file(artifact)
         if actual != validated["sha256"]:
             raise ArtifactChanged(
                 f"{artifact} changed after validation; clear the run from 'summarize' to redo it"
