@@ -1,0 +1,138 @@
+"""What a job kind over the business database says, as plain data and functions (no Airflow).
+
+A fan-out kind runs once per team: the factory's fetch task asks the kind which teams are
+due at the run's logical date, runs the kind's queries for each through the `sql` source,
+and writes one `TeamSnapshot` per team; the summarize, validate and deliver tasks are mapped
+over those teams. The kind supplies everything between: the tools, prompt and schema the
+model gets, the artifact rendered in code from snapshot + answer, and the check of the
+artifact against the snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from agentjobs.agent.tools import Tool
+from agentjobs.jobs.period import Period
+
+
+class Team(BaseModel):
+    """A row of the `teams` table: who a fan-out run is for, and where its artifact goes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str
+    name: str
+    timezone: str  # IANA name: the team's own day, week and 09:00
+    currency: str  # ISO 4217, e.g. EUR; amounts are integer minor units (cents; yen have none)
+    slack_channel: str | None = None  # e.g. "#team-berlin"
+    email_list: list[str] = []  # the team's own addresses (the `email_list` column, comma-separated)
+
+
+class Member(BaseModel):
+    """A row of the `users` table of one team."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str
+    name: str
+    email: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Query:
+    """One parameterised query of the `sql` source: named binds (`:team_id`), never string formatting."""
+
+    sql: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+class PeriodRef(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    key: str  # the last day covered, YYYY-MM-DD in the team's time zone
+    start: datetime  # inclusive, timezone-aware
+    end: datetime  # exclusive
+
+    @classmethod
+    def of(cls, period: Period) -> PeriodRef:
+        return cls(key=period.key, start=period.start, end=period.end)
+
+
+class TeamSnapshot(BaseModel):
+    """What the sql source found for one team and one period: the only input of the model and checks.
+
+    `tables` maps each query's name to its rows as JSON values: timestamps are ISO 8601 strings
+    in UTC, amounts integer minor units, so a clear or a backfill reads exactly the same data.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+    team: Team
+    members: list[Member] = []
+    period: PeriodRef
+    tables: dict[str, list[dict[str, Any]]]
+
+
+@dataclass
+class KindPlan:
+    """What the summarize task asks the model for one team (or, with `answer`, asks nothing)."""
+
+    prompt: str
+    result_schema: dict[str, Any] | None = None  # None: the skill's own
+    tools: list[Tool] = field(default_factory=list)  # read-only tools over the snapshot
+    answer: dict[str, Any] | None = None  # set: no model call (e.g. nothing was flagged)
+    answer_reason: str = "Nothing for the model to judge this run"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The artifact (markdown) and the RESULT the skill's contract checks."""
+
+    markdown: str
+    result: dict[str, Any]
+
+
+class CheckFailed(ValueError):
+    """The artifact says something the snapshot does not: the run fails with one alert, no retry."""
+
+
+class FanOutKind(Protocol):
+    """One kind of fan-out job. Implementations are module-level singletons registered in registry.py."""
+
+    name: ClassVar[str]
+    settings_model: ClassVar[type[BaseModel]]  # the spec's per-kind section (extra keys forbidden)
+    artifact_file: ClassVar[str]  # e.g. "insights.md", in the team's run folder
+    default_schedule: ClassVar[str]  # cron in UTC used when the spec gives none
+
+    def due(self, team: Team, when: datetime, settings: Any) -> bool:
+        """Whether the run at `when` (its logical date, UTC) serves `team`."""
+        ...
+
+    def period(self, team: Team, when: datetime, settings: Any) -> Period:
+        """The days the run at `when` covers for `team`, in the team's time zone."""
+        ...
+
+    def queries(self, team: Team, period: Period, settings: Any) -> dict[str, Query]:
+        """The named queries whose rows make the team's snapshot."""
+        ...
+
+    def plan(self, snapshot: TeamSnapshot, settings: Any, mode: Literal["loop", "structured"]) -> KindPlan:
+        ...
+
+    def render(self, snapshot: TeamSnapshot, answer: dict[str, Any], settings: Any, title: str) -> Rendered:
+        ...
+
+    def check(self, snapshot: TeamSnapshot, markdown: str, result: dict[str, Any], settings: Any) -> None:
+        """Raise CheckFailed naming what in `markdown` the snapshot does not support."""
+        ...
+
+    def preview(self, markdown: str) -> str:
+        """The one line each team member gets (the artifact's first line of content)."""
+        ...
+
+
+ToolFactory = Callable[[TeamSnapshot], list[Tool]]
