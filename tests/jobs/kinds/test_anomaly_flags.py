@@ -1,0 +1,362 @@
+"""The anomaly_flags kind on synthetic data: what it flags, what the artifact says, what the check refuses."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pydantic
+import pytest
+
+from agentjobs.agent.skills import load_skill
+from agentjobs.jobs.kinds.anomaly_detect import AnomalySettings, detect, robust_z
+from agentjobs.jobs.kinds.anomaly_flags import KIND
+from agentjobs.jobs.kinds.base import CheckFailed, PeriodRef, Team, TeamSnapshot
+from agentjobs.jobs.period import period_of_day
+
+DAY = date(2026, 11, 28)
+TZ = "Europe/Berlin"
+SKILLS = Path(__file__).resolve().parents[3] / "include" / "skills"
+HOSTILE = "[Acme](javascript:alert(1)) <!channel> **@here** <script>x</script>"
+
+
+def team(tz: str = TZ, name: str = "Berlin") -> Team:
+    return Team(id="team-berlin", name=name, timezone=tz, currency="EUR", slack_channel="#team-berlin")
+
+
+def at(day: date, hour: int, tz: str = TZ, minute: int = 0) -> str:
+    """A local time of `day` as the ISO UTC string the sql source stores in a snapshot."""
+    local = datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo(tz))
+    return local.astimezone(UTC).replace(tzinfo=None).isoformat()
+
+
+def calm_orders(day: date, n: int, tz: str = TZ) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"ord-{day.isoformat()}-{i:03d}",
+            "placed_at": at(day, 8 + i % 12, tz, i % 60),
+            "customer_id": f"cus-{i % 7}",
+            "amount_cents": 2_500 + (i % 5) * 100,
+            "status": "placed",
+        }
+        for i in range(n)
+    ]
+
+
+def expense(
+    tx_id: str, day: date, hour: int, amount: int, vendor: str = "ven-1", **extra: Any
+) -> dict[str, Any]:
+    row = {
+        "id": tx_id,
+        "occurred_at": at(day, hour, extra.pop("tz", TZ), extra.pop("minute", 0)),
+        "kind": "expense",
+        "category": "software",
+        "amount_cents": amount,
+        "currency": "EUR",
+        "vendor_id": vendor,
+        "vendor_name": extra.pop("vendor_name", "Acme GmbH"),
+    }
+    return row | extra
+
+
+def history_tables(
+    days: int = 28, today_orders: int = 40, jitter: bool = True, tz: str = TZ
+) -> dict[str, list[dict[str, Any]]]:
+    """`days` calm days before DAY (orders 38..42, 6 expenses of distinct vendors a day) and DAY itself."""
+    orders: list[dict[str, Any]] = []
+    transactions: list[dict[str, Any]] = []
+    for back in range(days, -1, -1):
+        day = DAY - timedelta(days=back)
+        n = today_orders if back == 0 else 40 + ((back * 7) % 5 - 2 if jitter else 0)
+        orders += calm_orders(day, n, tz)
+        for v in range(6):
+            transactions.append(
+                expense(f"tx-{day.isoformat()}-{v}", day, 9 + v, 10_000 + v * 1_000, f"ven-{v}", tz=tz)
+            )
+    return {"orders": orders, "transactions": transactions}
+
+
+def snapshot(tables: dict[str, list[dict[str, Any]]], tz: str = TZ, name: str = "Berlin") -> TeamSnapshot:
+    return TeamSnapshot(
+        kind=KIND.name,
+        team=team(tz, name),
+        period=PeriodRef.of(period_of_day(DAY, tz)),
+        tables=tables,
+    )
+
+
+def explain_all(snap: TeamSnapshot, why: str = "Check whether checkout failed") -> dict[str, Any]:
+    found = KIND.detection(snap, AnomalySettings())
+    return {"explanations": [{"id": f.id, "why": why} for f in found.flags]}
+
+
+SETTINGS = AnomalySettings()
+
+
+# ---------------------------------------------------------------------------- detection
+
+
+def test_a_spike_and_a_drop_flag_with_their_numbers() -> None:
+    spike = detect(history_tables(today_orders=80), TZ, DAY, SETTINGS)
+    ids = [f.id for f in spike.flags]
+    assert "orders:2026-11-28" in ids and "order_revenue:2026-11-28" in ids
+    orders = spike.by_id()["orders:2026-11-28"]
+    assert (orders.value, orders.median, orders.history_days) == (80, 40, 28)
+    assert orders.z == pytest.approx(20.0)  # (80 - 40) / max(1.4826 * MAD 1, 5% of 40 = 2)
+    drop = detect(history_tables(today_orders=12), TZ, DAY, SETTINGS).by_id()["orders:2026-11-28"]
+    assert drop.z < -4 and drop.value == 12
+
+
+def test_a_calm_day_flags_nothing_and_asks_no_model() -> None:
+    snap = snapshot(history_tables(today_orders=41))
+    assert KIND.detection(snap, SETTINGS).flags == ()
+    plan = KIND.plan(snap, SETTINGS, "structured")
+    assert plan.answer == {"explanations": []} and plan.answer_reason == "no anomalies flagged"
+    rendered = KIND.render(snap, plan.answer, SETTINGS, "Anomalies")
+    assert rendered.result == {"path": "anomalies.md", "items": 0}
+    assert "No anomalies found for 2026-11-28 (Europe/Berlin) in orders, order revenue" in rendered.markdown
+    KIND.check(snap, rendered.markdown, rendered.result, SETTINGS)
+    assert KIND.preview(rendered.markdown).startswith("No anomalies found for 2026-11-28")
+
+
+def test_a_steady_history_with_mad_zero_has_a_finite_floored_z() -> None:
+    assert robust_z(41, [40] * 20) == (40, pytest.approx(0.5))  # scale floored at 5% of 40 = 2
+    assert robust_z(3, [0] * 20) == (0, pytest.approx(3.0))  # and at one unit when the median is 0
+    tables = history_tables(today_orders=41, jitter=False)
+    assert detect(tables, TZ, DAY, SETTINGS).flags == ()
+    flagged = detect(history_tables(today_orders=60, jitter=False), TZ, DAY, SETTINGS).by_id()
+    assert flagged["orders:2026-11-28"].z == pytest.approx(10.0)
+
+
+def test_a_short_history_judges_no_metric_and_says_so() -> None:
+    snap = snapshot(history_tables(days=10, today_orders=200))
+    found = KIND.detection(snap, SETTINGS)
+    assert found.flags == () and found.history_days == 10
+    rendered = KIND.render(snap, {"explanations": []}, SETTINGS, "Anomalies")
+    assert "the metrics were not judged: 10 of the 14 days of history needed" in rendered.markdown
+    # Exactly min_history_days is enough.
+    assert detect(history_tables(days=14, today_orders=200), TZ, DAY, SETTINGS).flags
+
+
+def test_duplicate_charges_are_same_vendor_same_amount_same_local_day() -> None:
+    tables = history_tables()
+    tables["transactions"] += [
+        expense("tx-a", DAY, 10, 4_900, "ven-9"),
+        expense("tx-b", DAY, 15, 4_900, "ven-9"),  # the duplicate: later, same vendor and amount
+        expense("tx-c", DAY, 16, 4_900, "ven-8"),  # same amount, another vendor
+        expense("tx-d", DAY, 17, 5_000, "ven-9"),  # same vendor, another amount
+        expense("tx-e", DAY - timedelta(days=1), 12, 4_900, "ven-9"),  # the day before
+        expense("tx-f", DAY, 11, 4_900, "ven-9", kind="income"),  # not an expense
+        # 00:30 local on DAY is 23:30 UTC the day before: still DAY for the team.
+        expense("tx-g", DAY, 0, 777, "ven-7", minute=30),
+        expense("tx-h", DAY, 23, 777, "ven-7", minute=30),
+        expense("tx-i", DAY + timedelta(days=1), 0, 4_900, "ven-9", minute=5),  # after DAY, local
+    ]
+    found = detect(tables, TZ, DAY, SETTINGS)
+    dups = {f.id: f for f in found.flags if f.id.startswith("duplicate:")}
+    assert set(dups) == {"duplicate:tx-b", "duplicate:tx-h"}
+    assert (dups["duplicate:tx-b"].original_id, dups["duplicate:tx-b"].amount_cents) == ("tx-a", 4_900)
+    assert dups["duplicate:tx-h"].original_id == "tx-g"
+    assert not detect(tables, TZ, DAY, AnomalySettings(duplicate_charges=False)).by_id().get("duplicate:tx-b")
+
+
+def test_only_the_chosen_metrics_are_judged() -> None:
+    tables = history_tables(today_orders=80)
+    found = detect(tables, TZ, DAY, AnomalySettings(metrics=["order_revenue"]))
+    assert [f.id for f in found.flags] == ["order_revenue:2026-11-28"]
+
+
+# ---------------------------------------------------------------------------- render and check
+
+
+def spiky_with_hostile_duplicate() -> TeamSnapshot:
+    tables = history_tables(today_orders=12)
+    tables["transactions"] += [
+        expense("tx-0041", DAY, 10, 4_900, "ven-9", vendor_name=HOSTILE),
+        expense("tx-0042", DAY, 15, 4_900, "ven-9", vendor_name=HOSTILE),
+    ]
+    return snapshot(tables, name="Berlin *ops*")
+
+
+def test_render_writes_the_numbers_and_escapes_vendor_names_and_the_model_text() -> None:
+    snap = spiky_with_hostile_duplicate()
+    answer = {
+        "explanations": [
+            {
+                "id": "duplicate:tx-0042",
+                "why": "Charged twice: ask [the vendor](javascript:x) <!here> for a refund",
+            },
+            {"id": "orders:2026-11-28", "why": "Orders fell to 12; check checkout"},
+            {"id": "order_revenue:2026-11-28", "why": "Follows the order drop"},
+        ]
+    }
+    rendered = KIND.render(snap, answer, SETTINGS, "Anomalies")
+    lines = rendered.markdown.splitlines()
+    assert lines[0] == r"# Anomalies — Berlin \*ops\*, 2026-11-28"
+    assert lines[2] == "3 anomalies flagged for 2026-11-28 (Europe/Berlin)."
+    bullets = [line for line in lines if line.startswith("- ")]
+    assert bullets[0] == (
+        "- `orders:2026-11-28` Orders: 12 against a median of 40 over the previous 28 days (robust z -14.0)"
+        " — Orders fell to 12; check checkout"
+    )
+    assert bullets[1].startswith("- `order_revenue:2026-11-28` Order revenue: €3")
+    dup = bullets[2]
+    assert dup.startswith("- `duplicate:tx-0042` Duplicate charge: €49.00 to ")
+    for raw in ("[Acme](", "<!channel>", "**@here**", "<script>", "[the vendor](", "<!here>"):
+        assert raw not in rendered.markdown
+    assert r"\[Acme\](javascript:alert(1)) &lt;!channel> \*\*@here\*\*" in dup
+    assert rendered.result == {"path": "anomalies.md", "items": 3}
+    KIND.check(snap, rendered.markdown, rendered.result, SETTINGS)  # "12" is the flag's own value
+    assert KIND.preview(rendered.markdown) == "3 anomalies flagged for 2026-11-28 (Europe/Berlin)."
+
+
+def test_the_rendered_result_meets_the_skills_contract_and_a_clean_day_is_no_empty_result() -> None:
+    skill = load_skill(SKILLS / "anomaly-flags")
+    assert skill.empty_field is None  # items 0 is a good day, never an EmptyResult
+    assert skill.mode == "structured" and skill.allowed_tools == ("flag_details",)
+    model = skill.result_model()
+    model.model_validate({"path": "anomalies.md", "items": 0})
+    snap = spiky_with_hostile_duplicate()
+    model.model_validate(KIND.render(snap, explain_all(snap), SETTINGS, "A").result)
+
+
+@pytest.mark.parametrize(
+    ("why", "named"),
+    [
+        ("Orders fell 93% since Tuesday", "93%"),  # the change is -70%
+        ("Down by 35 orders", "35"),  # 28 fewer, not 35
+        ("Same as on 2026-11-21", "2026-11-21"),
+        ("Charged 5 times", "5"),
+    ],
+)
+def test_an_invented_number_fails_the_check_naming_it(why: str, named: str) -> None:
+    snap = spiky_with_hostile_duplicate()
+    answer = explain_all(snap)
+    answer["explanations"][0]["why"] = why
+    rendered = KIND.render(snap, answer, SETTINGS, "Anomalies")
+    with pytest.raises(CheckFailed, match="orders:2026-11-28") as failed:
+        KIND.check(snap, rendered.markdown, rendered.result, SETTINGS)
+    assert f"states {named}," in str(failed.value)
+
+
+@pytest.mark.parametrize(
+    "why",
+    ["Orders fell 70% to 12 against a usual 40", "28 fewer orders than usual", "Only 0.3 of a normal day"],
+)
+def test_the_flags_own_numbers_pass(why: str) -> None:
+    snap = spiky_with_hostile_duplicate()
+    answer = explain_all(snap)
+    answer["explanations"][0]["why"] = why
+    rendered = KIND.render(snap, answer, SETTINGS, "Anomalies")
+    KIND.check(snap, rendered.markdown, rendered.result, SETTINGS)
+
+
+def test_a_duplicates_ids_and_amount_may_be_quoted() -> None:
+    snap = spiky_with_hostile_duplicate()
+    answer = explain_all(snap)
+    answer["explanations"][-1]["why"] = "tx-0042 repeats tx-0041 (€49.00) on 2026-11-28; charged 2 times"
+    rendered = KIND.render(snap, answer, SETTINGS, "Anomalies")
+    KIND.check(snap, rendered.markdown, rendered.result, SETTINGS)
+
+
+def test_unknown_twice_and_missing_explanations_fail_the_check() -> None:
+    snap = spiky_with_hostile_duplicate()
+    good = explain_all(snap)["explanations"]
+
+    def fails(entries: list[dict[str, Any]], match: str) -> None:
+        rendered = KIND.render(snap, {"explanations": entries}, SETTINGS, "Anomalies")
+        with pytest.raises(CheckFailed, match=match):
+            KIND.check(snap, rendered.markdown, rendered.result, SETTINGS)
+
+    fails(
+        [*good, {"id": "orders:2026-11-27", "why": "An old drop"}], "'orders:2026-11-27', which is not a flag"
+    )
+    fails([*good, good[0]], "explains flag 'orders:2026-11-28' more than once")
+    fails(good[1:], "does not explain flag\\(s\\) orders:2026-11-28")
+
+
+def test_an_artifact_changed_after_rendering_fails_the_check() -> None:
+    snap = spiky_with_hostile_duplicate()
+    rendered = KIND.render(snap, explain_all(snap), SETTINGS, "Anomalies")
+    with pytest.raises(CheckFailed, match="numbers of flag 'orders:2026-11-28'"):
+        KIND.check(snap, rendered.markdown.replace("Orders: 12", "Orders: 13"), rendered.result, SETTINGS)
+    with pytest.raises(CheckFailed, match="result says 2 items; 3"):
+        KIND.check(snap, rendered.markdown, {"path": "anomalies.md", "items": 2}, SETTINGS)
+    with pytest.raises(CheckFailed, match="not a flag's bullet"):
+        KIND.check(snap, rendered.markdown + "\n[click](javascript:x)\n", rendered.result, SETTINGS)
+    with pytest.raises(CheckFailed, match="heading"):
+        KIND.check(snap, rendered.markdown.replace("2026-11-28", "2026-11-27", 1), rendered.result, SETTINGS)
+
+
+# ---------------------------------------------------------------------------- plan, schedule, queries
+
+
+def test_the_plan_asks_one_explanation_per_flag_by_enum() -> None:
+    snap = spiky_with_hostile_duplicate()
+    plan = KIND.plan(snap, SETTINGS, "structured")
+    ids = ["orders:2026-11-28", "order_revenue:2026-11-28", "duplicate:tx-0042"]
+    items = plan.result_schema["properties"]["explanations"]
+    assert (items["minItems"], items["maxItems"]) == (3, 3)
+    assert items["items"]["properties"]["id"]["enum"] == ids
+    assert items["items"]["properties"]["why"]["maxLength"] == 160
+    assert plan.answer is None and plan.tools == []
+    assert "<script>" not in plan.prompt and "\u2039script\u203a" in plan.prompt  # cannot close <data>
+    for flag_id in ids:
+        assert f"- id: {flag_id} | " in plan.prompt
+
+
+def test_loop_mode_adds_the_read_only_flag_details_tool() -> None:
+    snap = spiky_with_hostile_duplicate()
+    plan = KIND.plan(snap, SETTINGS, "loop")
+    assert [t.name for t in plan.tools] == ["flag_details"]
+    assert plan.result_schema == KIND.plan(snap, SETTINGS, "structured").result_schema
+    details = plan.tools[0].func(id="orders:2026-11-28")
+    assert (
+        '"value": "12"' in details and '"robust_z": -14.0' in details and '"weekday": "Saturday"' in details
+    )
+    with pytest.raises(ValueError, match="no flag 'x'; the flags of 2026-11-28 are: orders:2026-11-28"):
+        plan.tools[0].func(id="x")
+
+
+def test_due_at_the_teams_local_hour_once_a_day_across_dst() -> None:
+    berlin = team()
+    hours = [datetime(2026, 11, 29, h, tzinfo=UTC) for h in range(24)]
+    assert [w.hour for w in hours if KIND.due(berlin, w, SETTINGS)] == [6]  # 07:00 CET
+    tokyo = team("Asia/Tokyo")
+    assert [w.hour for w in hours if KIND.due(tokyo, w, SETTINGS)] == [22]  # 07:00 JST the next day
+    # Spring forward in Berlin (2026-03-29): 02:00 does not exist; 03:00 serves the team once.
+    two = AnomalySettings(local_hour=2)
+    march = [datetime(2026, 3, 28, 20, tzinfo=UTC) + timedelta(hours=h) for h in range(24)]
+    assert [w.isoformat() for w in march if KIND.due(berlin, w, two)] == ["2026-03-29T01:00:00+00:00"]
+    # Fall back (2026-10-25): 02:00 happens twice; only the first is due.
+    october = [datetime(2026, 10, 24, 20, tzinfo=UTC) + timedelta(hours=h) for h in range(24)]
+    assert [w.isoformat() for w in october if KIND.due(berlin, w, two)] == ["2026-10-25T00:00:00+00:00"]
+    period = KIND.period(berlin, datetime(2026, 11, 29, 6, tzinfo=UTC), SETTINGS)
+    assert period.key == "2026-11-28"
+
+
+def test_queries_bind_the_window_in_utc() -> None:
+    berlin = team()
+    queries = KIND.queries(berlin, period_of_day(DAY, TZ), SETTINGS)
+    assert set(queries) == {"orders", "transactions"}
+    for query in queries.values():
+        assert query.params == {
+            "team_id": "team-berlin",
+            "start": datetime(2026, 10, 30, 23, 0),  # local midnight of 2026-10-31 (CET), 28 days back
+            "end": datetime(2026, 11, 28, 23, 0),
+        }
+        assert ":team_id" in query.sql and ":start" in query.sql and ":end" in query.sql
+
+
+def test_settings_are_strict() -> None:
+    with pytest.raises(pydantic.ValidationError, match="extra"):
+        AnomalySettings.model_validate({"treshold": 3})
+    with pytest.raises(pydantic.ValidationError):
+        AnomalySettings.model_validate({"local_hour": "7"})
+    with pytest.raises(pydantic.ValidationError, match="twice"):
+        AnomalySettings(metrics=["orders", "orders"])
+    with pytest.raises(pydantic.ValidationError, match="no day could ever be judged"):
+        AnomalySettings(window_days=10)
+    assert AnomalySettings.model_validate({"threshold": 3}).threshold == 3.0
