@@ -89,6 +89,15 @@ def test_sign_must_match_when_written() -> None:
     assert unsupported_numbers("-3%", [D(3)]) == ["-3%"]
 
 
+def test_percentages_and_amounts_can_need_their_own_values() -> None:
+    text = "Spend €20.00, up 20.0%, in 20 transactions"
+    assert unsupported_numbers(text, [D(20)]) == []
+    assert unsupported_numbers(text, [D(20)], percents=[D(5)]) == ["20.0%"]
+    assert unsupported_numbers(text, [D(20)], amounts=[D(5)]) == ["€20.00"]
+    assert unsupported_numbers(text, [D(5)], percents=[D(20)], amounts=[D(20)]) == ["20"]
+    assert [w.currency for w in extract("€1 A$2 US$3 ¥4 5")] == ["€", "A$", "US$", "¥", None]
+
+
 def test_invented_numbers_are_named_in_order() -> None:
     text = "Revenue €12,345.67 (+4.0%), 41 transactions, 7 refunds, and 99 % of it in INV-0013."
     allowed = [D("12345.67"), D("4.02"), D(41)]

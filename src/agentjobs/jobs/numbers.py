@@ -60,6 +60,7 @@ class Written:
     step: Decimal  # one unit of the last written digit: 0.1 for "20.0", 100 for "1.2k"
     signed: bool  # an explicit + or - was written
     percent: bool = False
+    currency: str | None = None  # the symbol written with it, e.g. "€" or "A$"
     day: date | None = None  # set for an ISO date token (None if it names no real day)
     is_date: bool = False
 
@@ -92,6 +93,7 @@ def extract(text: str) -> list[Written]:
                 step=step * scale,
                 signed=bool(sign),
                 percent=bool(m.group("pct")),
+                currency=m.group("currency"),
             )
         )
     return found
@@ -106,17 +108,29 @@ def supports(allowed: Decimal, written: Written) -> bool:
 
 
 def unsupported_numbers(
-    text: str, allowed: Iterable[Decimal | int], *, dates: Iterable[date] = ()
+    text: str,
+    allowed: Iterable[Decimal | int],
+    *,
+    dates: Iterable[date] = (),
+    percents: Iterable[Decimal | int] | None = None,
+    amounts: Iterable[Decimal | int] | None = None,
 ) -> list[str]:
-    """The numbers of `text` (as written) that no allowed value or date supports, in order."""
+    """The numbers of `text` (as written) that no allowed value or date supports, in order.
+
+    With `percents`, a percentage is supported only by one of them; with `amounts`, a number
+    written with a currency symbol only by one of them (a share is not a sum of money). Other
+    numbers need a value of `allowed`."""
     values = sorted({Decimal(v) for v in allowed})
+    shares = values if percents is None else sorted({Decimal(v) for v in percents})
+    money = values if amounts is None else sorted({Decimal(v) for v in amounts})
     days = set(dates)
     missing: list[str] = []
     for written in extract(text):
         if written.is_date:
             ok = written.day is not None and written.day in days
         else:
-            ok = any(supports(v, written) for v in values)
+            pool = shares if written.percent else money if written.currency else values
+            ok = any(supports(v, written) for v in pool)
         if not ok:
             missing.append(written.text)
     return missing
