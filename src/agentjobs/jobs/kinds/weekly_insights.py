@@ -519,6 +519,10 @@ class WeeklyInsights:
                     f"bullet {n} states {missing[0]!r}, which no value of the snapshot supports "
                     f"at that precision: {text[:200]!r}"
                 )
+        # Last, so that an unsupported number is what a failure names first.
+        claimed = result.get("bullets")
+        if claimed is not None and [one_line(str(b)) for b in claimed] != [plain(line) for line in body]:
+            raise CheckFailed("the RESULT's bullets are not the bullets of the artifact")
 
     def preview(self, markdown: str) -> str:
         lines = [line for line in markdown.splitlines() if line.strip() and not line.startswith("# ")]
