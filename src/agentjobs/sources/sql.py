@@ -1,0 +1,215 @@
+"""The `sql` source: named, parameterised queries over the business database, rows as JSON values.
+
+`read_tables` / `read_teams` take a SQLAlchemy engine (tests, the CLI); `fetch_tables` /
+`fetch_teams` get it from an Airflow connection whose hook is a common-sql `DbApiHook`
+(`sqlite`, `postgres`, ...), one engine per connection per process.
+
+The same query returns the same rows from SQLite and PostgreSQL:
+- Binds. Stored timestamps are naive UTC, so a datetime bind is converted to naive UTC
+  (an aware one from its zone; a naive one is taken as UTC already) and bound as a DateTime,
+  which SQLite compares in its stored text form and PostgreSQL as `timestamp`. Binding an aware
+  value as is would compare local wall time on SQLite and a session-zone conversion on
+  PostgreSQL. Dates bind as Date; a list or tuple is an expanding bind (`IN :ids`).
+- Values. Datetimes become ISO 8601 UTC strings ending in `Z` ("2026-11-28T06:04:28Z",
+  microseconds only when non-zero), dates ISO dates, Decimal an int when integral else a str,
+  booleans bools. SQLite has no datetime or boolean storage, so there a text value of a column
+  named like one of the schema's DateTime columns or ending in `_at` is read as a datetime, and
+  an integer of a column named like a Boolean column (`recurring`) as a bool: alias computed
+  timestamps `..._at`. Averages differ (float vs Decimal): aggregate to integers in SQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+
+from agentjobs.business import schema
+from agentjobs.jobs.kinds.base import Member, Query, Team
+from agentjobs.sources.errors import SourceError
+
+DEFAULT_CONN_ID = "agentjobs_business"
+
+_DATETIME_COLUMNS = frozenset(
+    c.name for t in schema.TABLES for c in t.columns if isinstance(c.type, sa.DateTime)
+)
+_BOOLEAN_COLUMNS = frozenset(
+    c.name for t in schema.TABLES for c in t.columns if isinstance(c.type, sa.Boolean)
+)
+# SQLAlchemy's SQLite DateTime storage format ("2026-11-28 06:04:28.000000").
+_SQLITE_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?")
+
+TEAMS_QUERY = Query("SELECT id, name, timezone, currency, slack_channel, email_list FROM teams ORDER BY id")
+USERS_QUERY = Query("SELECT id, team_id, name, email, timezone FROM users ORDER BY team_id, id")
+
+
+class BusinessDbError(SourceError):
+    """The business database's connection is missing or is not a SQL connection."""
+
+
+def read_tables(engine: sa.Engine, queries: Mapping[str, Query]) -> dict[str, list[dict[str, Any]]]:
+    """Run each named query on one connection; its rows as dicts of JSON values, in query order."""
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        return {name: _rows(conn, query, sqlite) for name, query in queries.items()}
+
+
+def read_teams(engine: sa.Engine) -> list[tuple[Team, list[Member]]]:
+    """Every team (id order) with its members (id order)."""
+    tables = read_tables(engine, {"teams": TEAMS_QUERY, "users": USERS_QUERY})
+    members: dict[str, list[Member]] = {}
+    for row in tables["users"]:
+        team_id = row.pop("team_id")
+        members.setdefault(team_id, []).append(Member(**row))
+    teams = []
+    for row in tables["teams"]:
+        emails = [a.strip() for a in (row.pop("email_list") or "").split(",") if a.strip()]
+        team = Team(**row, email_list=emails)
+        teams.append((team, members.get(team.id, [])))
+    return teams
+
+
+def fetch_tables(conn_id: str, queries: Mapping[str, Query]) -> dict[str, list[dict[str, Any]]]:
+    """`read_tables` on the database of Airflow connection `conn_id`."""
+    return read_tables(connection_engine(conn_id), queries)
+
+
+def fetch_teams(conn_id: str = DEFAULT_CONN_ID) -> list[tuple[Team, list[Member]]]:
+    """`read_teams` on the database of Airflow connection `conn_id`."""
+    return read_teams(connection_engine(conn_id))
+
+
+teams_and_members = fetch_teams  # the name BUSINESS.md gives it
+
+
+# --- binds and values -------------------------------------------------------------------------
+
+
+def _utc_naive(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+def _bind(value: Any) -> Any:
+    return _utc_naive(value) if isinstance(value, datetime) else value
+
+
+def statement(query: Query) -> tuple[sa.TextClause, dict[str, Any]]:
+    """The query as a `text()` construct with typed binds, and its normalised parameters."""
+    binds = []
+    params: dict[str, Any] = {}
+    for key, value in query.params.items():
+        if isinstance(value, list | tuple):
+            params[key] = [_bind(v) for v in value]
+            first = next((v for v in value if v is not None), None)
+            type_ = sa.DateTime() if isinstance(first, datetime) else None
+            binds.append(sa.bindparam(key, expanding=True, type_=type_))
+            continue
+        params[key] = _bind(value)
+        if isinstance(value, datetime):  # before date: a datetime is a date too
+            binds.append(sa.bindparam(key, type_=sa.DateTime()))
+        elif isinstance(value, date):
+            binds.append(sa.bindparam(key, type_=sa.Date()))
+    return sa.text(query.sql).bindparams(*binds), params
+
+
+def _rows(conn: sa.Connection, query: Query, sqlite: bool) -> list[dict[str, Any]]:
+    clause, params = statement(query)
+    result = conn.execute(clause, params)
+    columns = list(result.keys())
+    return [
+        {column: json_value(value, column, sqlite) for column, value in zip(columns, row, strict=True)}
+        for row in result
+    ]
+
+
+def _iso_utc(value: datetime) -> str:
+    return _utc_naive(value).isoformat() + "Z"
+
+
+def json_value(value: Any, column: str = "", sqlite: bool = False) -> Any:
+    """A database value as JSON (see the module docstring); `column` and `sqlite` for SQLite's text."""
+    if value is None or isinstance(value, bool):
+        return value
+    if sqlite and isinstance(value, str) and (column in _DATETIME_COLUMNS or column.endswith("_at")):
+        if _SQLITE_DATETIME.fullmatch(value):
+            return _iso_utc(datetime.fromisoformat(value))
+        return value
+    if sqlite and isinstance(value, int) and column in _BOOLEAN_COLUMNS:
+        return bool(value)
+    if isinstance(value, int | float | str):
+        return value
+    if isinstance(value, datetime):
+        return _iso_utc(value)
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else str(value)
+    if isinstance(value, UUID):
+        return str(value)
+    raise TypeError(f"column {column!r}: a {type(value).__name__} value has no JSON form in the sql source")
+
+
+# --- the engine of an Airflow connection ------------------------------------------------------
+
+# One engine (one pool) per connection definition in this process, keyed by a digest of the URI
+# as the ledger hook does: an edited connection gets a fresh engine, no password in the key.
+_engines: dict[tuple[str, str], sa.Engine] = {}
+_SQLITE_CONNECT_ARGS = {"timeout": 30}  # a generator replacing the file must not fail a reader
+
+
+def _forget_engines_in_child() -> None:
+    # A forked worker must not reuse its parent's pooled connections.
+    for engine in _engines.values():
+        engine.dispose(close=False)
+    _engines.clear()
+
+
+os.register_at_fork(after_in_child=_forget_engines_in_child)
+
+
+def _how_to_define(conn_id: str) -> str:
+    return (
+        f"define it, e.g. AIRFLOW_CONN_{conn_id.upper()}='sqlite:////path/business.db' or "
+        f"'postgresql://user:pass@host:5432/db' (a sample SQLite database: `agentjobs business-db`)"
+    )
+
+
+def connection_engine(conn_id: str) -> sa.Engine:
+    """The shared SQLAlchemy engine of Airflow connection `conn_id`, from its common-sql hook."""
+    # Airflow is imported here, not at module level: read_tables needs only SQLAlchemy.
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
+    from airflow.sdk.bases.hook import BaseHook
+    from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        raise BusinessDbError(
+            f"business database connection {conn_id!r} does not exist; {_how_to_define(conn_id)}"
+        ) from None
+    key = (conn_id, hashlib.sha256(conn.get_uri().encode()).hexdigest())
+    engine = _engines.get(key)
+    if engine is not None:
+        return engine
+    try:
+        hook = conn.get_hook()
+    except (AirflowException, ImportError) as exc:
+        raise BusinessDbError(
+            f"business database connection {conn_id!r} has conn_type {conn.conn_type!r}, which no "
+            f"installed SQL provider serves ({exc}); {_how_to_define(conn_id)}"
+        ) from None
+    if not isinstance(hook, DbApiHook):
+        raise BusinessDbError(
+            f"business database connection {conn_id!r} has conn_type {conn.conn_type!r}, whose hook "
+            f"{type(hook).__name__} is not a SQL (common-sql DbApiHook) hook; {_how_to_define(conn_id)}"
+        )
+    kwargs = {"connect_args": _SQLITE_CONNECT_ARGS} if conn.conn_type == "sqlite" else {}
+    engine = _engines[key] = hook.get_sqlalchemy_engine(engine_kwargs=kwargs)
+    return engine
