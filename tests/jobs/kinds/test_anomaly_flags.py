@@ -229,6 +229,8 @@ def test_the_rendered_result_meets_the_skills_contract_and_a_clean_day_is_no_emp
         ("Down by 35 orders", "35"),  # 28 fewer, not 35
         ("Same as on 2026-11-21", "2026-11-21"),
         ("Charged 5 times", "5"),
+        ("Lost €28 of sales", "€28"),  # 28 is a count of orders here, not money
+        ("Only 28% of a usual day", "28%"),
     ],
 )
 def test_an_invented_number_fails_the_check_naming_it(why: str, named: str) -> None:

@@ -10,6 +10,7 @@ a normal, good result (`items` 0).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
@@ -102,26 +103,40 @@ def fact(flag: Flag, currency: str) -> str:
     )
 
 
-def allowed_numbers(flag: Flag, currency: str) -> list[Decimal]:
-    """The values a `why` may state about `flag` (besides its day): what code computed for it."""
+@dataclass(frozen=True)
+class Allowed:
+    """What a `why` may state about one flag (besides its day): the values code computed for it."""
+
+    values: list[Decimal]  # plain numbers
+    percents: list[Decimal]  # a number written with %
+    amounts: list[Decimal]  # a number written with a currency symbol, in major units
+
+
+def allowed_numbers(flag: Flag, currency: str) -> Allowed:
     day = flag.day
     values = [Decimal(day.year), Decimal(day.month), Decimal(day.day)]
+    percents: list[Decimal] = []
+    amounts: list[Decimal] = []
     if isinstance(flag, MetricFlag):
-        unit = (lambda v: minor_to_major(round(v), currency)) if flag.metric in AMOUNT_METRICS else Decimal
         value, median = Decimal(flag.value), Decimal(str(flag.median))
-        values += [unit(flag.value), unit(flag.median), unit(abs(flag.value - flag.median))]
+        if flag.metric in AMOUNT_METRICS:
+            amounts = [minor_to_major(round(v), currency) for v in (value, median, abs(value - median))]
+            values += amounts
+        else:
+            values += [value, median, abs(value - median)]
         values += [Decimal(str(flag.z)), Decimal(flag.history_days)]
         if median:
-            change = (value - median) / median * 100
-            values += [change, abs(change), value / median]  # "-70%", "fell 70%", "0.3 of usual"
+            percents = [(value - median) / median * 100]  # "-70%"; "fell 70%" is compared unsigned
+            values += [*percents, value / median]  # "0.3 of a usual day"
         if value:
             values.append(median / value)  # "3x the usual"
     else:
-        values += [minor_to_major(flag.amount_cents, flag.currency or currency), Decimal(2)]
+        amounts = [minor_to_major(flag.amount_cents, flag.currency or currency)]
+        values += [*amounts, Decimal(2)]
         # Ids and names hold digits ("tx-0012", "Cloud 9") the model may quote.
         for text in (flag.transaction_id, flag.original_id, flag.vendor_id, flag.vendor_name):
             values += [abs(w.value) for w in extract(text) if not w.is_date]
-    return values
+    return Allowed(values, percents, amounts)
 
 
 def explanation_schema(flag_ids: list[str]) -> dict[str, Any]:
@@ -273,7 +288,10 @@ class AnomalyFlagsKind:
             why = unescape(rest[len(prefix) :])
             if len(why.strip()) < WHY_MIN:
                 raise CheckFailed(f"flag {flag_id!r} has no explanation")
-            invented = unsupported_numbers(why, allowed_numbers(flag, currency), dates=[flag.day])
+            allowed = allowed_numbers(flag, currency)
+            invented = unsupported_numbers(
+                why, allowed.values, dates=[flag.day], percents=allowed.percents, amounts=allowed.amounts
+            )
             if invented:
                 raise CheckFailed(
                     f"the explanation of flag {flag_id!r} states {', '.join(invented)}, which the data of "
