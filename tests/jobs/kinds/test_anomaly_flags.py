@@ -116,7 +116,10 @@ def test_a_calm_day_flags_nothing_and_asks_no_model() -> None:
     assert plan.answer == {"explanations": []} and plan.answer_reason == "no anomalies flagged"
     rendered = KIND.render(snap, plan.answer, SETTINGS, "Anomalies")
     assert rendered.result == {"path": "anomalies.md", "items": 0}
-    assert "No anomalies found for 2026-11-28 (Europe/Berlin) in orders, order revenue" in rendered.markdown
+    assert rendered.markdown.splitlines()[2] == (
+        "No anomalies found for 2026-11-28 (Europe/Berlin); checked: orders, order revenue, transactions, "
+        "expenses and duplicate charges."
+    )
     KIND.check(snap, rendered.markdown, rendered.result, SETTINGS)
     assert KIND.preview(rendered.markdown).startswith("No anomalies found for 2026-11-28")
 
@@ -198,8 +201,8 @@ def test_render_writes_the_numbers_and_escapes_vendor_names_and_the_model_text()
     assert lines[2] == "3 anomalies flagged for 2026-11-28 (Europe/Berlin)."
     bullets = [line for line in lines if line.startswith("- ")]
     assert bullets[0] == (
-        "- `orders:2026-11-28` Orders: 12 against a median of 40 over the previous 28 days (robust z -14.0)"
-        " — Orders fell to 12; check checkout"
+        "- `orders:2026-11-28` Orders: 12 against a median of 40 over the previous 28 days"
+        " (-70.0%, robust z -14.0) — Orders fell to 12; check checkout"
     )
     assert bullets[1].startswith("- `order_revenue:2026-11-28` Order revenue: €3")
     dup = bullets[2]
@@ -362,3 +365,80 @@ def test_settings_are_strict() -> None:
     with pytest.raises(pydantic.ValidationError, match="no day could ever be judged"):
         AnomalySettings(window_days=10)
     assert AnomalySettings.model_validate({"threshold": 3}).threshold == 3.0
+
+
+# ---------------------------------------------------------------------------- the generated business database
+
+
+@pytest.fixture(scope="module")
+def business(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, dict[str, Team]]:
+    import sqlalchemy as sa
+
+    from agentjobs.business.generate import generate
+    from agentjobs.sources.sql import read_teams
+
+    path = tmp_path_factory.mktemp("business") / "business.db"
+    truth = generate(path)
+    engine = sa.create_engine(f"sqlite:///{path}")
+    teams = {team.id: team for team, _ in read_teams(engine)}
+    yield truth, engine, teams
+    engine.dispose()
+
+
+def run_for_day(business: tuple[Any, Any, dict[str, Team]], team_id: str, day: date) -> TeamSnapshot:
+    """The snapshot the hourly run that is due for `team_id` on the morning after `day` takes."""
+    from agentjobs.jobs.kinds.snapshots import team_snapshot
+    from agentjobs.sources.sql import read_tables
+
+    _, engine, teams = business
+    team_ = teams[team_id]
+    morning = datetime.combine(day + timedelta(days=1), time(SETTINGS.local_hour))
+    when = morning.replace(tzinfo=ZoneInfo(team_.timezone)).astimezone(UTC)
+    assert KIND.due(team_, when, SETTINGS) and not KIND.due(team_, when - timedelta(hours=1), SETTINGS)
+    snap = team_snapshot(KIND, SETTINGS, team_, [], when, lambda queries: read_tables(engine, queries))
+    assert snap.period.key == day.isoformat()
+    return snap
+
+
+def test_every_planted_duplicate_charge_is_flagged(business: tuple[Any, Any, dict[str, Team]]) -> None:
+    truth = business[0]
+    assert truth.duplicate_charges
+    for planted in truth.duplicate_charges:
+        snap = run_for_day(business, planted.team_id, planted.day)
+        flags = KIND.detection(snap, SETTINGS).by_id()
+        flag = flags.get(f"duplicate:{planted.duplicate_id}")
+        assert flag is not None, f"{planted} not flagged; flags: {list(flags)}"
+        assert (flag.original_id, flag.amount_cents, flag.vendor_id) == (
+            planted.original_id,
+            planted.amount_cents,
+            planted.vendor_id,
+        )
+        # The rendered artifact of that day passes its own check, hostile names and all.
+        answer = explain_all(snap, "Looks charged twice; ask for a refund")
+        rendered = KIND.render(snap, answer, SETTINGS, "A")
+        KIND.check(snap, rendered.markdown, rendered.result, SETTINGS)
+
+
+def test_every_planted_order_volume_drop_is_flagged(business: tuple[Any, Any, dict[str, Team]]) -> None:
+    truth = business[0]
+    assert truth.order_volume_drops
+    for planted in truth.order_volume_drops:
+        snap = run_for_day(business, planted.team_id, planted.day)
+        flag = KIND.detection(snap, SETTINGS).by_id().get(f"orders:{planted.day.isoformat()}")
+        assert flag is not None and flag.z <= -SETTINGS.threshold, f"{planted} not flagged"
+        # Cancelled orders are no volume: the count is the planted rows less a few cancellations.
+        assert planted.orders * 0.8 <= flag.value <= planted.orders
+        assert abs(flag.median - planted.typical_orders) <= 3
+
+
+def test_no_clean_day_flags_anything(business: tuple[Any, Any, dict[str, Team]]) -> None:
+    truth = business[0]
+    assert len({c.team_id for c in truth.clean_days}) == 5
+    for clean in truth.clean_days:
+        snap = run_for_day(business, clean.team_id, clean.day)
+        found = KIND.detection(snap, SETTINGS)
+        assert found.flags == (), f"{clean}: {found.flags}"
+        assert found.history_days == SETTINGS.window_days
+        rendered = KIND.render(snap, {"explanations": []}, SETTINGS, "A")
+        assert rendered.result["items"] == 0
+        KIND.check(snap, rendered.markdown, rendered.result, SETTINGS)

@@ -31,7 +31,14 @@ from agentjobs.jobs.kinds.anomaly_detect import (
 )
 from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Query, Rendered, Team, TeamSnapshot
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
-from agentjobs.jobs.numbers import extract, format_amount, format_count, minor_to_major, unsupported_numbers
+from agentjobs.jobs.numbers import (
+    extract,
+    format_amount,
+    format_count,
+    format_pct,
+    minor_to_major,
+    unsupported_numbers,
+)
 from agentjobs.jobs.period import Period, period_for
 
 ARTIFACT_FILE = "anomalies.md"
@@ -87,13 +94,20 @@ def _quantity(metric: str, value: float, currency: str) -> str:
     return _count(value)
 
 
+def change_pct(flag: MetricFlag) -> Decimal:
+    """The day against the median, in percent (the median is not 0)."""
+    median = Decimal(str(flag.median))
+    return (Decimal(flag.value) - median) / median * 100
+
+
 def fact(flag: Flag, currency: str) -> str:
     """What code says of a flag: the text before the model's `why` in its bullet (escaped)."""
     if isinstance(flag, MetricFlag):
+        change = f"{format_pct(change_pct(flag), signed=True)}, " if flag.median else ""
         return (
             f"{METRIC_LABELS[flag.metric]}: {_quantity(flag.metric, flag.value, currency)} against a median "
             f"of {_quantity(flag.metric, flag.median, currency)} over the previous {flag.history_days} days "
-            f"(robust z {flag.z:+.1f})"
+            f"({change}robust z {flag.z:+.1f})"
         )
     amount = format_amount(flag.amount_cents, flag.currency or currency)
     return (
@@ -126,7 +140,7 @@ def allowed_numbers(flag: Flag, currency: str) -> Allowed:
             values += [value, median, abs(value - median)]
         values += [Decimal(str(flag.z)), Decimal(flag.history_days)]
         if median:
-            percents = [(value - median) / median * 100]  # "-70%"; "fell 70%" is compared unsigned
+            percents = [change_pct(flag)]  # "-70%"; "fell 70%" is compared unsigned
             values += [*percents, value / median]  # "0.3 of a usual day"
         if value:
             values.append(median / value)  # "3x the usual"
@@ -334,14 +348,14 @@ def summary_line(snapshot: TeamSnapshot, found: Detection, settings: AnomalySett
     checked = [METRIC_LABELS[m].lower() for m in settings.metrics]
     if settings.duplicate_charges:
         checked.append("duplicate charges")
-    what = ", ".join(checked) if checked else "nothing (no metric is enabled)"
+    what = ", ".join(checked[:-1]) + " and " + checked[-1] if len(checked) > 1 else "".join(checked)
     if settings.metrics and found.history_days < settings.min_history_days:
         # Honest about a young business: "no anomalies" would claim a judgement never made.
         return (
             f"No anomalies found for {day} ({tz}); the metrics were not judged: "
             f"{found.history_days} of the {settings.min_history_days} days of history needed."
         )
-    return f"No anomalies found for {day} ({tz}) in {what}."
+    return f"No anomalies found for {day} ({tz}); checked: {what or 'nothing, no check is enabled'}."
 
 
 def flag_details_tool(snapshot: TeamSnapshot, found: Detection) -> Tool:
