@@ -407,3 +407,18 @@ def test_loop_bullets_pass_with_the_tools_numbers_and_fail_with_others() -> None
     bad = [*good[:2], "Sales revenue grew 2.4% to €9,000.00."]
     wrong = KIND.render(snap, {"bullets": bad, "items": 3}, SETTINGS, "Weekly insights")
     assert "bullet 3 states '2.4%'" in failure(snap, wrong.markdown, wrong.result)
+
+
+def test_a_bullet_is_held_to_the_numbers_of_the_metric_it_names() -> None:
+    snap = snapshot()
+    # €9,000.00 is this week's revenue: true of the data, false of software spend.
+    assert "'€9,000.00'" in failure(snap, *loop_artifact(snap, "Software spend reached €9,000.00."))
+    KIND.check(snap, *loop_artifact(snap, "Software spend reached €1,200.00."), SETTINGS)
+    # A bullet naming no metric may use any metric's numbers.
+    KIND.check(snap, *loop_artifact(snap, "The week closed at €9,000.00 in."), SETTINGS)
+
+
+def loop_artifact(snap: TeamSnapshot, third: str) -> tuple[str, dict[str, Any]]:
+    bullets = ["Revenue grew +2.3%.", "Travel fell -2.0%.", third]
+    rendered = KIND.render(snap, {"bullets": bullets, "items": 3}, SETTINGS, "Weekly insights")
+    return rendered.markdown, rendered.result
