@@ -17,9 +17,12 @@ from pydantic import ValidationError
 from agentjobs.agent.contract import parse_result_dict
 from agentjobs.agent.skills import load_skill
 from agentjobs.agent.tools import ToolRegistry
+from agentjobs.business.generate import generate
 from agentjobs.jobs.kinds.base import CheckFailed, PeriodRef, Team, TeamSnapshot
+from agentjobs.jobs.kinds.snapshots import team_snapshot
 from agentjobs.jobs.kinds.weekly_insights import Settings, Weeks, weekly_insights
-from agentjobs.jobs.numbers import format_pct
+from agentjobs.jobs.numbers import format_amount, format_pct
+from agentjobs.sources.sql import read_tables, read_teams
 
 KIND = weekly_insights
 SETTINGS = Settings()
@@ -422,3 +425,39 @@ def loop_artifact(snap: TeamSnapshot, third: str) -> tuple[str, dict[str, Any]]:
     bullets = ["Revenue grew +2.3%.", "Travel fell -2.0%.", third]
     rendered = KIND.render(snap, {"bullets": bullets, "items": 3}, SETTINGS, "Weekly insights")
     return rendered.markdown, rendered.result
+
+
+# ------------------------------------------------------------------ the generated business database
+
+
+def test_the_planted_weekly_change_leads_the_generated_databases_insights(tmp_path: Path) -> None:
+    truth = generate(tmp_path / "business.db")
+    planted = [c for c in truth.weekly_changes if c.week_end == date(2026, 11, 28)]
+    assert planted
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'business.db'}")
+    teams = {team.id: (team, members) for team, members in read_teams(engine)}
+
+    def read(queries: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        return read_tables(engine, queries)
+
+    for change in planted:
+        team, members = teams[change.team_id]
+        # The run of the Sunday after week_end, at 09:00 in the team's zone.
+        sunday = change.week_end + timedelta(days=1)
+        when = datetime.combine(sunday, time(9), tzinfo=ZoneInfo(team.timezone)).astimezone(UTC)
+        assert KIND.due(team, when, SETTINGS)
+        snap = team_snapshot(KIND, SETTINGS, team, members, when, read)
+        assert snap.period.key == change.week_end.isoformat()
+        plan = KIND.plan(snap, SETTINGS, "structured")
+        top = plan.prompt.split("<data>\n")[1].splitlines()[0]
+        assert top.startswith(f"- metric: spend:{change.category} |")
+        markdown, result = render(snap)
+        KIND.check(snap, markdown, result, SETTINGS)
+        first = markdown.splitlines()[2]
+        amount = format_amount(change.total_cents, team.currency)
+        previous = format_amount(change.previous_total_cents, team.currency)
+        assert first.startswith(
+            f"- **{change.category.capitalize()} spend**: {amount} this week vs {previous}"
+        )
+        assert f"({format_pct(Decimal(str(change.change_pct)), signed=True)})" in first
+    engine.dispose()
