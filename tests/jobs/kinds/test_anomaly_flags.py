@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -9,12 +10,18 @@ from zoneinfo import ZoneInfo
 
 import pydantic
 import pytest
+import sqlalchemy as sa
 
 from agentjobs.agent.skills import load_skill
+from agentjobs.business.load import load_into
+from agentjobs.business.truth import Truth
 from agentjobs.jobs.kinds.anomaly_detect import AnomalySettings, detect, robust_z
 from agentjobs.jobs.kinds.anomaly_flags import KIND
 from agentjobs.jobs.kinds.base import CheckFailed, PeriodRef, Team, TeamSnapshot
+from agentjobs.jobs.kinds.snapshots import team_snapshot
 from agentjobs.jobs.period import period_of_day
+from agentjobs.sources.sql import read_tables, read_teams
+from tests.business import fixtures
 
 DAY = date(2026, 11, 28)
 TZ = "Europe/Berlin"
@@ -370,37 +377,33 @@ def test_settings_are_strict() -> None:
 # ---------------------------------------------------------------------------- the generated business database
 
 
+# One generated database per session, shared with the sql source's tests; a fresh PG schema per test.
+sample_db, pg_schema = fixtures.sample_db, fixtures.pg_schema
+Business = tuple[Truth, sa.Engine, dict[str, Team]]
+
+
 @pytest.fixture(scope="module")
-def business(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, dict[str, Team]]:
-    import sqlalchemy as sa
-
-    from agentjobs.business.generate import generate
-    from agentjobs.sources.sql import read_teams
-
-    path = tmp_path_factory.mktemp("business") / "business.db"
-    truth = generate(path)
+def business(sample_db: tuple[Path, Truth]) -> Iterator[Business]:
+    path, truth = sample_db
     engine = sa.create_engine(f"sqlite:///{path}")
-    teams = {team.id: team for team, _ in read_teams(engine)}
-    yield truth, engine, teams
+    yield truth, engine, {team.id: team for team, _ in read_teams(engine)}
     engine.dispose()
 
 
-def run_for_day(business: tuple[Any, Any, dict[str, Team]], team_id: str, day: date) -> TeamSnapshot:
-    """The snapshot the hourly run that is due for `team_id` on the morning after `day` takes."""
-    from agentjobs.jobs.kinds.snapshots import team_snapshot
-    from agentjobs.sources.sql import read_tables
-
-    _, engine, teams = business
+def run_for_day(business: Business, team_id: str, day: date, engine: sa.Engine | None = None) -> TeamSnapshot:
+    """The snapshot of the hourly run that serves `team_id` on the morning after `day`."""
+    _, sqlite, teams = business
     team_ = teams[team_id]
     morning = datetime.combine(day + timedelta(days=1), time(SETTINGS.local_hour))
     when = morning.replace(tzinfo=ZoneInfo(team_.timezone)).astimezone(UTC)
     assert KIND.due(team_, when, SETTINGS) and not KIND.due(team_, when - timedelta(hours=1), SETTINGS)
-    snap = team_snapshot(KIND, SETTINGS, team_, [], when, lambda queries: read_tables(engine, queries))
+    db = engine or sqlite
+    snap = team_snapshot(KIND, SETTINGS, team_, [], when, lambda queries: read_tables(db, queries))
     assert snap.period.key == day.isoformat()
     return snap
 
 
-def test_every_planted_duplicate_charge_is_flagged(business: tuple[Any, Any, dict[str, Team]]) -> None:
+def test_every_planted_duplicate_charge_is_flagged(business: Business) -> None:
     truth = business[0]
     assert truth.duplicate_charges
     for planted in truth.duplicate_charges:
@@ -419,7 +422,7 @@ def test_every_planted_duplicate_charge_is_flagged(business: tuple[Any, Any, dic
         KIND.check(snap, rendered.markdown, rendered.result, SETTINGS)
 
 
-def test_every_planted_order_volume_drop_is_flagged(business: tuple[Any, Any, dict[str, Team]]) -> None:
+def test_every_planted_order_volume_drop_is_flagged(business: Business) -> None:
     truth = business[0]
     assert truth.order_volume_drops
     for planted in truth.order_volume_drops:
@@ -431,7 +434,7 @@ def test_every_planted_order_volume_drop_is_flagged(business: tuple[Any, Any, di
         assert abs(flag.median - planted.typical_orders) <= 3
 
 
-def test_no_clean_day_flags_anything(business: tuple[Any, Any, dict[str, Team]]) -> None:
+def test_no_clean_day_flags_anything(business: Business) -> None:
     truth = business[0]
     assert len({c.team_id for c in truth.clean_days}) == 5
     for clean in truth.clean_days:
@@ -442,3 +445,17 @@ def test_no_clean_day_flags_anything(business: tuple[Any, Any, dict[str, Team]])
         rendered = KIND.render(snap, {"explanations": []}, SETTINGS, "A")
         assert rendered.result["items"] == 0
         KIND.check(snap, rendered.markdown, rendered.result, SETTINGS)
+
+
+def test_postgresql_gives_the_same_flags(
+    business: Business, sample_db: tuple[Path, Truth], pg_schema: tuple[sa.Engine, str]
+) -> None:
+    engine, schema = pg_schema
+    load_into(sample_db[0], engine, schema)
+    truth = business[0]
+    days = {(p.team_id, p.day) for p in [*truth.duplicate_charges, *truth.order_volume_drops]}
+    days |= {(c.team_id, c.day) for c in truth.clean_days[:5]}
+    for team_id, day in sorted(days):
+        on_sqlite = KIND.detection(run_for_day(business, team_id, day), SETTINGS)
+        on_postgres = KIND.detection(run_for_day(business, team_id, day, engine), SETTINGS)
+        assert on_postgres == on_sqlite, (team_id, day)
