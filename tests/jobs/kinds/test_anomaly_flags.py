@@ -12,7 +12,8 @@ import pydantic
 import pytest
 import sqlalchemy as sa
 
-from agentjobs.agent.skills import load_skill
+from agentjobs.agent.skills import load_skill, model_from_json_schema
+from agentjobs.agent.tools import ToolRegistry
 from agentjobs.business.load import load_into
 from agentjobs.business.truth import Truth
 from agentjobs.jobs.kinds.anomaly_detect import AnomalySettings, detect, robust_z
@@ -317,6 +318,20 @@ def test_the_plan_asks_one_explanation_per_flag_by_enum() -> None:
     assert "<script>" not in plan.prompt and "\u2039script\u203a" in plan.prompt  # cannot close <data>
     for flag_id in ids:
         assert f"- id: {flag_id} | " in plan.prompt
+    # The runner validates the answer with the skills' JSON-schema models: ids and count are enforced.
+    model = model_from_json_schema(plan.result_schema, "RunResult")
+    model.model_validate(explain_all(snap))
+    with pytest.raises(pydantic.ValidationError):
+        model.model_validate(
+            {
+                "explanations": [
+                    {"id": "orders:2026-11-27", "why": "Old"},
+                    *explain_all(snap)["explanations"][1:],
+                ]
+            }
+        )
+    with pytest.raises(pydantic.ValidationError):
+        model.model_validate({"explanations": explain_all(snap)["explanations"][:2]})
 
 
 def test_loop_mode_adds_the_read_only_flag_details_tool() -> None:
@@ -330,6 +345,11 @@ def test_loop_mode_adds_the_read_only_flag_details_tool() -> None:
     )
     with pytest.raises(ValueError, match="no flag 'x'; the flags of 2026-11-28 are: orders:2026-11-28"):
         plan.tools[0].func(id="x")
+    registry = ToolRegistry()
+    registry.register(plan.tools[0])
+    outcome = registry.call("flag_details", '{"id": "duplicate:tx-0042"}')
+    assert outcome.ok and '"same_as_transaction_id": "tx-0041"' in outcome.content
+    assert "<script>" not in outcome.content  # a vendor name cannot pose as markup in the tool result
 
 
 def test_due_at_the_teams_local_hour_once_a_day_across_dst() -> None:
