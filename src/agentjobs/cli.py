@@ -3,6 +3,8 @@
     agentjobs digest [--repo PATH]... [--github OWNER/NAME]... [--feed URL|PATH]...
                      [--date YYYY-MM-DD] [--out DIR] [--max-iterations N] [--max-tokens N]
                      [--max-cost-usd X]
+    agentjobs run JOB [--date YYYY-MM-DD] [--team ID]... [--out DIR] [caps as above]
+    agentjobs business-db [--out PATH] [--seed N] [--postgres-uri URI]
 
 It runs the same DAG the scheduler runs (built from include/jobs/daily-digest.yaml), with
 `dag.test()` on a SQLite metadata DB under the output folder, so nothing needs a server.
@@ -60,6 +62,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     digest.add_argument("--max-cost-usd", type=float)
     digest.add_argument("--mode", choices=["structured", "loop"], help="default: the job's mode")
     digest.add_argument("--verbose", action="store_true", help="show Airflow's own logs")
+    run = commands.add_parser("run", help="run any shipped job once (include/jobs/*.yaml) and show it")
+    run.add_argument("job", help="the job's dag_id, e.g. weekly_insights, anomaly_flags, daily_digest")
+    run.add_argument(
+        "--date", type=date.fromisoformat, help="the last day covered (default: the data's last)"
+    )
+    run.add_argument("--team", action="append", default=[], metavar="ID", help="only this team (repeatable)")
+    run.add_argument("--out", type=Path, default=Path("agentjobs-out"), help="output folder")
+    run.add_argument("--max-iterations", type=int)
+    run.add_argument("--max-tokens", type=int, help="total token budget")
+    run.add_argument("--max-cost-usd", type=float)
+    run.add_argument("--mode", choices=["structured", "loop"], help="default: the job's mode")
+    run.add_argument("--verbose", action="store_true", help="show Airflow's own logs")
+    db = commands.add_parser("business-db", help="write the sample business database (and its truth.json)")
+    db.add_argument("--out", type=Path, default=Path("agentjobs-out") / "business.db", help="SQLite file")
+    db.add_argument("--seed", type=int, default=7)
+    db.add_argument("--postgres-uri", help="also load it into this database, e.g. postgresql://user@host/db")
     return parser.parse_args(argv)
 
 
@@ -250,10 +268,58 @@ def _run(spec: Any, day: date, tz: str, out: Path) -> int:
     return 0
 
 
+def run_job(args: argparse.Namespace) -> int:
+    """`agentjobs run JOB`: the digest's own command for digest kinds, else a fan-out run per team."""
+    from agentjobs.cli_run import find_spec, run_fan_out
+
+    project = project_dir()
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    prepare_environment(out, project, args.verbose)
+    spec = find_spec(project, args.job)
+    if not spec.fans_out:
+        if spec.dag_id != "daily_digest":
+            raise SystemExit(
+                f"agentjobs: run {spec.dag_id} is not supported yet; `agentjobs digest` runs the digest"
+            )
+        digest_args = parse_args(["digest", "--out", str(out)])
+        digest_args.date, digest_args.mode, digest_args.verbose = args.date, args.mode, args.verbose
+        for name in ("max_iterations", "max_tokens", "max_cost_usd"):
+            setattr(digest_args, name, getattr(args, name))
+        return run_digest(digest_args)
+    return run_fan_out(args, project, out)
+
+
+def business_db(args: argparse.Namespace) -> int:
+    from agentjobs.business.generate import generate
+    from agentjobs.business.truth import truth_path
+
+    path = args.out.resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    truth = generate(path, seed=args.seed)
+    print(f"agentjobs: wrote {path} and {truth_path(path)} ({truth.first_day} .. {truth.last_day})")
+    if args.postgres_uri:
+        import sqlalchemy as sa
+
+        from agentjobs.business.load import load_into
+
+        engine = sa.create_engine(args.postgres_uri)
+        try:
+            counts = load_into(path, engine)
+        finally:
+            engine.dispose()
+        where = engine.url.render_as_string(hide_password=True)
+        print(f"agentjobs: loaded {sum(counts.values())} rows into {where}")
+    return 0
+
+
+COMMANDS = {"digest": run_digest, "run": run_job, "business-db": business_db}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        return run_digest(args)
+        return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("agentjobs: interrupted", file=sys.stderr)
         return 130

@@ -358,7 +358,7 @@ def test_untrusted_text_with_escaped_quotes_leaves_a_transcript_of_json_lines(mo
     assert [e["event"] for e in events] == ["start", "completion", "tool", "completion", "result"]
     assert 'PASSWORD=\\"***\\"' in events[2]["result"]
     text = path.read_text(encoding="utf-8")
-    assert "s3cr3t-pw" not in text and 'a\\"b' not in text and "a\\\\\\\"b" not in text
+    assert "s3cr3t-pw" not in text and 'a\\"b' not in text and 'a\\\\\\"b' not in text
 
 
 def test_lone_surrogates_in_the_prompt_and_a_reply_do_not_break_the_next_request(model_server, tmp_path):

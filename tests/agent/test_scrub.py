@@ -199,7 +199,7 @@ def test_a_configured_secret_with_quotes_and_backslashes_is_masked_in_every_esca
         "raw": f"key is {secret}",
         "json": json.dumps({"key": secret}),
         "json in json": json.dumps({"args": json.dumps({"key": secret})}),
-        "repr": f"error: {({'key': secret})!r}",
+        "repr": f"error: { ({'key': secret})!r}",
     }
     for name, text in forms.items():
         out = scrub(text, [secret])
@@ -219,13 +219,13 @@ HOSTILE = [
     "\x00\x01\x1f\x7f\x85\u2028\u2029",
     "a\ud800b\udfffc",
     "\ud83d\ude00 pair of surrogates",
-    "https://user:p\\\"w@host",
+    'https://user:p\\"w@host',
     "redis://:@host",
     "-----BEGIN PRIVATE KEY-----",
     "-----BEGIN PRIVATE KEY-----***",
     "-----BEGIN RSA PRIVATE KEY-----\\n-----END RSA PRIVATE KEY-----",
-    "session=;sid=\"\"",
-    "Authorization: Bearer \\\"" + "x" * 20,
+    'session=;sid=""',
+    'Authorization: Bearer \\"' + "x" * 20,
     "eyJ" + "a" * 20 + "." + "b" * 20 + ".\\",
     "sk-" + "\\" * 20,
 ]
@@ -234,9 +234,33 @@ HOSTILE = [
 def _random_hostile(count: int, seed: int = 10) -> list[str]:
     rng = random.Random(seed)
     pieces = [
-        "\\", '"', "'", "\x00", "\n", "\ud800", "\u2028", ":", "=", "@", "/", "#", " ", "{", "}",
-        "password", "token", "session", "api_key", "https://", "u:p@h", "-----BEGIN PRIVATE KEY-----",
-        "eyJhbGciOiJIUzI1NiJ9.", "sk-abcdefghijklmnopqrstuvwx", "hooks.slack.com/services/", "x", "42",
+        "\\",
+        '"',
+        "'",
+        "\x00",
+        "\n",
+        "\ud800",
+        "\u2028",
+        ":",
+        "=",
+        "@",
+        "/",
+        "#",
+        " ",
+        "{",
+        "}",
+        "password",
+        "token",
+        "session",
+        "api_key",
+        "https://",
+        "u:p@h",
+        "-----BEGIN PRIVATE KEY-----",
+        "eyJhbGciOiJIUzI1NiJ9.",
+        "sk-abcdefghijklmnopqrstuvwx",
+        "hooks.slack.com/services/",
+        "x",
+        "42",
     ]
     return ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))) for _ in range(count)]
 
@@ -273,7 +297,7 @@ def test_scrub_json_scrubs_every_string_and_always_encodes() -> None:
     for _ in range(10_000):
         deep = [deep]
     value = {
-        "api_key=sk-abcdefghijklmnopqrstuvwx": ["password=\\\"x\\\"", ("hunter22",)],
+        "api_key=sk-abcdefghijklmnopqrstuvwx": ['password=\\"x\\"', ("hunter22",)],
         3: {"n": float("nan"), "big": 10**5000, "inf": float("-inf"), "ok": 1.5, "b": True, "none": None},
         "lone": "a\ud800b",
         "object": Path("/tmp/x"),

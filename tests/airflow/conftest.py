@@ -27,13 +27,15 @@ def llm_conn(model_server, monkeypatch, airflow_db) -> Iterator[str]:
     yield conn_id
 
 
-def xcom(dag_run, task_id: str, key: str = "return_value"):
-    """The deserialized XCom value a task pushed in `dag_run`, or None."""
+def xcom(dag_run, task_id: str, key: str = "return_value", map_index: int | None = None):
+    """The deserialized XCom value a task (or one mapped instance of it) pushed in `dag_run`, or None."""
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        query = XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key=key)
+        query = XComModel.get_many(
+            run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key=key, map_indexes=map_index
+        )
         rows = session.scalars(query).all()
         if not rows:
             return None

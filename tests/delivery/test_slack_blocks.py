@@ -63,6 +63,7 @@ def test_fallback_text():
 
 # --- Hostile text: sources and the model that read them write this markdown ---------------
 
+
 @pytest.mark.parametrize(
     ("markdown", "mrkdwn"),
     [

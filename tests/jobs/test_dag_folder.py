@@ -12,6 +12,9 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.airflow
 
 
+SHIPPED = {"daily_digest", "weekly_newsletter", "weekly_insights", "anomaly_flags"}
+
+
 def dagbag(folder: Path):
     from airflow.dag_processing.dagbag import DagBag
 
@@ -21,7 +24,18 @@ def dagbag(folder: Path):
 def test_the_shipped_jobs_parse_into_dags(airflow_db):
     bag = dagbag(REPO / "dags")
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == {"daily_digest", "weekly_newsletter", "agentjobs_health"}
+    assert set(bag.dag_ids) == {*SHIPPED, "agentjobs_health"}
+    insights = bag.get_dag("weekly_insights")
+    # The same shape for every fan-out kind: fetch, then one mapped task group per due team.
+    assert [t.task_id for t in insights.topological_sort()] == [
+        "fetch",
+        "team.summarize",
+        "team.validate",
+        "team.deliver",
+    ]
+    assert type(insights.task_group_dict["team"]).__name__ == "MappedTaskGroup"
+    assert (insights.timetable.expression, str(insights.timetable.timezone)) == ("0 * * * 0,6", "UTC")
+    assert "teams" in insights.params
     digest = bag.get_dag("daily_digest")
     assert [t.task_id for t in digest.topological_sort()][:3] == ["fetch_git", "fetch_github", "fetch_rss"]
     assert {t.task_id for t in digest.tasks} >= {"summarize", "validate", "deliver_email_0", "deliver_s3_2"}
@@ -96,7 +110,7 @@ def test_a_bad_spec_leaves_out_only_its_own_job_and_is_an_import_error(
 ):
     bag = dagbag(project_with(tmp_path, monkeypatch, edit))
     # The other job and the health check still parse; only the broken job is missing.
-    assert set(bag.dag_ids) == {"weekly_newsletter", "agentjobs_health"}
+    assert set(bag.dag_ids) == {*SHIPPED - {"daily_digest"}, "agentjobs_health"}
     # The operator sees it in the UI's import errors, on the errors file alone (an import error
     # of agentjobs_jobs.py would mark every job's DAG stale).
     (where, error), *others = bag.import_errors.items()
@@ -114,7 +128,7 @@ def test_a_dag_id_used_twice_keeps_the_first_file_and_reports_the_second(airflow
     jobs = tmp_path / "include" / "jobs"
     (jobs / "zz-copy.yaml").write_text((jobs / "weekly-newsletter.yaml").read_text())
     bag = dagbag(dags)
-    assert set(bag.dag_ids) == {"daily_digest", "weekly_newsletter", "agentjobs_health"}
+    assert set(bag.dag_ids) == {*SHIPPED, "agentjobs_health"}
     (error,) = bag.import_errors.values()
     assert (
         "zz-copy.yaml: invalid job spec: field 'dag_id': 'weekly_newsletter' is already the dag_id of "
@@ -137,7 +151,9 @@ def test_the_job_folder_parses_without_the_network_and_fast(airflow_db, tmp_path
     started = time.perf_counter()
     bag = dagbag(dags)
     assert time.perf_counter() - started < 5
-    assert set(bag.dag_ids) == {"weekly_newsletter", "agentjobs_health"} and len(bag.import_errors) == 1
+    assert (
+        set(bag.dag_ids) == {*SHIPPED - {"daily_digest"}, "agentjobs_health"} and len(bag.import_errors) == 1
+    )
 
 
 def test_the_digest_declares_its_deadline_and_llm_pool(airflow_db):

@@ -431,7 +431,7 @@ HOSTILE = [
     "[Advisory](javascript:alert(document.cookie))",
     "[Advisory](!channel) <!here> <@U024BE7LH> <#C024BE7LR>",
     "![](https://tracker.example/pixel.gif?u=team) <img src=x onerror=alert(1)>",
-    "Faster builds {: onclick=\"alert(1)\" } *now*",
+    'Faster builds {: onclick="alert(1)" } *now*',
     "<https://evil.example/login> [docs|https://good.example](https://evil.example)",
     "[pdf](data:text/html;base64,PHNjcmlwdD4=) &lt;!channel&gt;",
     "Fix \x005\x00 and \x000\x00 markers",

@@ -92,20 +92,16 @@ _SECRET_KEY = (
 )
 _KEY_VALUE = re.compile(
     r"(?i)(?<![A-Za-z0-9_.-])"
-    rf"(?P<key>(?:{_QUOTE})?{_SECRET_KEY}(?:{_QUOTE})?[ \t]*[:=][ \t]*)"
-    + _VALUE
+    rf"(?P<key>(?:{_QUOTE})?{_SECRET_KEY}(?:{_QUOTE})?[ \t]*[:=][ \t]*)" + _VALUE
 )
 
 # Session cookies (`session=…`, `user_session=…`, `connect.sid=…`, `PHPSESSID=…`). "session" is
 # also an ordinary word ("session: 2"), so only the cookie form `name=value` and a quoted JSON key
 # count.
-_COOKIE_KEY = (
-    r"(?:(?:[A-Za-z0-9_.-]*[_.-])?(?:session(?:[_-]?id)?|sess|sid)|phpsessid|jsessionid|sessionid)"
-)
+_COOKIE_KEY = r"(?:(?:[A-Za-z0-9_.-]*[_.-])?(?:session(?:[_-]?id)?|sess|sid)|phpsessid|jsessionid|sessionid)"
 _SESSION_COOKIE = re.compile(
     r"(?i)(?<![A-Za-z0-9_.-])"
-    rf"(?P<key>(?P<kq>{_QUOTE}){_COOKIE_KEY}(?P=kq)[ \t]*:[ \t]*|{_COOKIE_KEY}[ \t]*=[ \t]*)"
-    + _VALUE
+    rf"(?P<key>(?P<kq>{_QUOTE}){_COOKIE_KEY}(?P=kq)[ \t]*:[ \t]*|{_COOKIE_KEY}[ \t]*=[ \t]*)" + _VALUE
 )
 
 # Credentials inside URLs: scheme://user:password@host -> scheme://***@host. The user may be empty

@@ -70,16 +70,27 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite drops the zone
 
 
-def job_interval(spec: JobSpec) -> timedelta:
-    """The time between two scheduled runs, from the cron expression in the job's time zone."""
+def job_interval(spec: JobSpec, now: datetime | None = None) -> timedelta:
+    """The longest time between two scheduled runs over the coming week, in the job's time zone.
+
+    The longest, not the next: weekly insights run hourly on weekends only, and a job whose
+    next gap is an hour must not be called stale after a quiet Tuesday.
+    """
     from zoneinfo import ZoneInfo
 
     from croniter import croniter
 
-    start = datetime.now(ZoneInfo(spec.timezone))
+    start = (now or datetime.now(UTC)).astimezone(ZoneInfo(spec.timezone))
     it = croniter(spec.schedule, start)
-    first = it.get_next(datetime)
-    return it.get_next(datetime) - first
+    previous = it.get_next(datetime)
+    longest = timedelta(0)
+    for _ in range(2000):  # a per-minute cron needs no more fires to know its gap
+        fire = it.get_next(datetime)
+        longest = max(longest, fire - previous)
+        if fire - start > timedelta(days=8):
+            break
+        previous = fire
+    return longest
 
 
 def check_job(spec: JobSpec, log: JobRunLog, now: datetime) -> list[Problem]:
@@ -87,7 +98,7 @@ def check_job(spec: JobSpec, log: JobRunLog, now: datetime) -> list[Problem]:
     successes = [_aware(r["at"]) for r in runs if r["outcome"] == "success"]
     last_success = max(successes) if successes else None
     problems: list[Problem] = []
-    limit = job_interval(spec) * STALE_FACTOR
+    limit = job_interval(spec, now) * STALE_FACTOR
     # A job that never succeeded is judged from its start date, so a new job is not stale at once.
     since = last_success or datetime.combine(spec.start_date, datetime.min.time(), UTC)
     if now - since > limit:

@@ -24,6 +24,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from agentjobs.agent.skills import NAME_RE as SKILL_NAME_RE
@@ -44,6 +45,7 @@ EMAIL_RE = re.compile(
     r"@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
 SUBJECT_PLACEHOLDERS = ("title", "day")
+DIGEST_KIND = "digest"
 
 
 def check_dag_id(value: str) -> str:
@@ -120,14 +122,33 @@ class RssSource(BaseModel):
     feeds: list[str] = Field(min_length=1)  # URLs or file paths
 
 
+class SqlSource(BaseModel):
+    """The business database, read through an Airflow SQL connection (common-sql's hooks)."""
+
+    model_config = _STRICT
+    # `sqlite` (the embedded default: the generated sample database) or `postgres` in production.
+    conn_id: str = "agentjobs_business"
+
+
 class Sources(BaseModel):
     model_config = _STRICT
     git: GitSource | None = None
     github: GitHubSource | None = None
     rss: RssSource | None = None
+    sql: SqlSource | None = None
 
     def names(self) -> list[str]:
-        return [name for name in ("git", "github", "rss") if getattr(self, name) is not None]
+        return [name for name in ("git", "github", "rss", "sql") if getattr(self, name) is not None]
+
+
+class TeamDelivery(BaseModel):
+    """Where a fan-out job's artifacts go: each team's own channel and members, from the database."""
+
+    model_config = _STRICT
+    slack_conn_id: str | None = "slack_default"  # posts to the team's `slack_channel`; None: never
+    smtp_conn_id: str | None = "smtp_default"  # mails the team's `email_list` and member previews
+    # Each member of the team gets the artifact's first line by email (as the seed's notifier does).
+    member_preview: bool = True
 
 
 class Caps(BaseModel):
@@ -186,9 +207,12 @@ def alert_kwargs(
 class JobSpec(BaseModel):
     model_config = _STRICT
     dag_id: str
+    # What the job is (agentjobs.jobs.kinds.registry): `digest` when absent, so older specs keep working.
+    kind: str = DIGEST_KIND
     title: OneLine = Field(min_length=1)
     description: str = ""
-    schedule: str = "0 3 * * *"  # cron (5 fields or an Airflow preset like @daily), in `timezone`
+    # cron (5 fields or an Airflow preset like @daily), in `timezone`; absent: the kind's own schedule.
+    schedule: str = "0 3 * * *"
     timezone: str = "UTC"
     start_date: date
     catchup: bool = True
@@ -217,6 +241,38 @@ class JobSpec(BaseModel):
     retries: Count = Field(1, ge=0, le=10)  # the seed's backoffLimit: 1
     retry_delay_s: float = Field(120, gt=0, le=86_400)
     tags: list[str] = Field(default_factory=list)
+    # Fan-out kinds: where each team's artifact goes, and the kind's own section (e.g. `weekly_insights:`).
+    team_delivery: TeamDelivery = Field(default_factory=TeamDelivery)
+    weekly_insights: dict[str, Any] | None = None
+    anomaly_flags: dict[str, Any] | None = None
+
+    @property
+    def fans_out(self) -> bool:
+        """A job run once per team of the business database (every kind but the digest)."""
+        return self.kind != DIGEST_KIND
+
+    def kind_settings(self) -> Any:
+        """The kind's section, validated (defaults where the spec has none); None for the digest."""
+        if not self.fans_out:
+            return None
+        from agentjobs.jobs.kinds.registry import fan_out_kind
+
+        return fan_out_kind(self.kind).settings_model.model_validate(getattr(self, self.kind) or {})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("schedule") is None:
+            from agentjobs.jobs.kinds.registry import default_schedule
+
+            kind = data.get("kind", DIGEST_KIND)
+            data = {**data, "schedule": default_schedule(kind) if isinstance(kind, str) else "0 3 * * *"}
+        return data
+
+    @model_validator(mode="after")
+    def _kind_fits(self) -> JobSpec:
+        check_kind(self)
+        return self
 
     def alert_kwargs(self) -> dict[str, Any]:
         """JobAlertNotifier's arguments for this job's alert channel (which must be set)."""
@@ -265,8 +321,65 @@ class JobSpec(BaseModel):
     @classmethod
     def _some_source(cls, value: Sources) -> Sources:
         if not value.names():
-            raise ValueError("name at least one source: git, github or rss")
+            raise ValueError("name at least one source: git, github, rss (a digest) or sql (the other kinds)")
         return value
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        from agentjobs.jobs.kinds.registry import KIND_NAMES
+
+        if value not in KIND_NAMES:
+            raise ValueError(f"unknown job kind {value!r}; use one of {', '.join(KIND_NAMES)}")
+        return value
+
+
+class KindMismatch(ValueError):
+    """A spec field that does not fit the job's kind; `field` is where the fix goes."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def check_kind(spec: JobSpec) -> None:
+    """The parts of a spec that depend on its kind: sources, sections, channels."""
+    from agentjobs.jobs.kinds.registry import FAN_OUT_KINDS
+
+    for other in FAN_OUT_KINDS:
+        if getattr(spec, other) is not None and other != spec.kind:
+            raise KindMismatch(
+                other,
+                f"a section for kind {other!r}, but this job's kind is {spec.kind!r}; "
+                f"remove it or set kind: {other}",
+            )
+    if not spec.fans_out:
+        if spec.sources.sql is not None:
+            raise KindMismatch(
+                "sources.sql",
+                "a digest reads git, github and rss; sql is for the "
+                "business-database kinds (" + ", ".join(FAN_OUT_KINDS) + ")",
+            )
+        return
+    digest_sources = [name for name in spec.sources.names() if name != "sql"]
+    if digest_sources or spec.sources.sql is None:
+        raise KindMismatch(
+            "sources",
+            f"kind {spec.kind!r} reads the business database: give exactly "
+            "`sql: {conn_id: agentjobs_business}` (no git, github or rss)",
+        )
+    if spec.channels:
+        raise KindMismatch(
+            "channels",
+            f"kind {spec.kind!r} delivers to each team's own slack_channel, "
+            "email_list and members; set their connections under team_delivery",
+        )
+    try:
+        spec.kind_settings()
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join([spec.kind, *(str(p) for p in first["loc"])])
+        raise KindMismatch(where, _message(first)) from None
 
 
 # Airflow's presets (airflow.sdk.definitions.timetables._cron.CRON_PRESETS), copied so the
@@ -307,6 +420,12 @@ def _field_path(loc: tuple[object, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
+def _error_field(error: Any) -> str:
+    """Where the error is; a kind mismatch (raised by the whole-spec check) names its own field."""
+    raised = error.get("ctx", {}).get("error")
+    return raised.field if isinstance(raised, KindMismatch) else _field_path(error["loc"])
+
+
 def _message(error: Any) -> str:
     """pydantic's message, without the 'Value error, ' prefix it puts before our own messages."""
     if error["type"] == "value_error" and "error" in error.get("ctx", {}):
@@ -330,7 +449,7 @@ def load_spec(path: Path) -> JobSpec:
     try:
         return JobSpec.model_validate(raw)
     except ValidationError as exc:
-        problems = [f"field '{_field_path(e['loc'])}': {_message(e)}" for e in exc.errors(include_url=False)]
+        problems = [f"field '{_error_field(e)}': {_message(e)}" for e in exc.errors(include_url=False)]
         raise JobSpecError(f"{path}: invalid job spec: " + "; ".join(problems)) from None
 
 

@@ -18,6 +18,7 @@ from agentjobs.agent.replay import ReplayCache
 from agentjobs.agent.runner import SkillRun, run_skill
 from agentjobs.agent.scrub import scrub, scrub_exception, scrub_json, scrubbed_errors
 from agentjobs.agent.skills import Skill, default_skills_dir, load_skill
+from agentjobs.agent.tools import Tool
 from agentjobs.hooks.llm import LLMHook
 from agentjobs.operators.artifacts import run_dir
 from agentjobs.operators.retry import AGENT_RETRY_POLICY
@@ -187,6 +188,7 @@ class AgentOperator(BaseOperator):
             mode=plan.mode,
             result_schema=plan.result_schema,
             replay=replay,
+            extra_tools=plan.tools,
         )
         payload: dict[str, Any] = {
             "result": None,
@@ -237,6 +239,7 @@ class RunPlan:
     answer: dict[str, Any] | None = None  # set to skip the model (nothing to judge, or already done)
     answer_reason: str = "Nothing for the model to judge this run"  # logged when `answer` is set
     data: dict[str, Any] = field(default_factory=dict)  # whatever `finish` needs from `prepare`
+    tools: list[Tool] = field(default_factory=list)  # the job's own read-only tools (loop mode)
 
 
 def _check_caps_enforceable(budget: Budget, reports_usage: bool, has_prices: bool, model: str) -> None:

@@ -28,22 +28,33 @@ def write_result(work_dir: Path, result: dict[str, Any]) -> None:
 
 
 def delivered_result(
-    spec: JobSpec, day: str, work_dir: Path, params: Any, log: logging.Logger
+    spec: JobSpec,
+    day: str,
+    work_dir: Path,
+    params: Any,
+    log: logging.Logger,
+    *,
+    artifact_file: str = DIGEST_FILE,
+    delivers: bool | None = None,
+    job: str | None = None,
 ) -> dict[str, Any] | None:
-    """The RESULT of the digest delivered for `day`, if the run should keep it; else None."""
-    if not spec.channels:
+    """The RESULT of the artifact delivered for `day` (the ledger's logical_date), if the run
+    should keep it; else None. `delivers` False: the job never delivers, so always summarize."""
+    if not (spec.channels if delivers is None else delivers):
         return None  # nothing is ever delivered (e.g. `agentjobs digest`): always summarize
     if params.get("resummarize", False) or params.get("refetch", False):
         log.info("Asked to summarize again (resummarize or refetch): the model is called")
         return None
     sent = [
         r
-        for r in DeliveryLedger.from_conn_id(spec.ledger_conn_id).history(job=spec.dag_id, logical_date=day)
+        for r in DeliveryLedger.from_conn_id(spec.ledger_conn_id).history(
+            job=job or spec.dag_id, logical_date=day
+        )
         if r.status == SENT
     ]
     if not sent:
         return None
-    digest, result = work_dir / DIGEST_FILE, work_dir / RESULT_FILE
+    digest, result = work_dir / artifact_file, work_dir / RESULT_FILE
     if not digest.is_file() or not result.is_file():
         log.warning("%s was delivered, but %s or %s is gone: summarizing again", day, digest, result)
         return None

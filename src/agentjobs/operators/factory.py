@@ -103,11 +103,6 @@ def deadline_alert(spec: JobSpec) -> Any:
 
 def build_dag(spec: JobSpec, skills_dir: Path | None = None) -> DAG:
     """The job's DAG; `skills_dir` None means $AGENTJOBS_SKILLS_DIR or ./include/skills at run time."""
-    from agentjobs.operators.deliver import DeliverOperator
-    from agentjobs.operators.digest import DigestAgentOperator
-    from agentjobs.operators.fetch import FetchSourceOperator
-    from agentjobs.operators.validate import ValidateDigestOperator
-
     tz = ZoneInfo(spec.timezone)
     with DAG(
         dag_id=spec.dag_id,
@@ -138,31 +133,87 @@ def build_dag(spec: JobSpec, skills_dir: Path | None = None) -> DAG:
             "max_iterations": Param(spec.caps.max_iterations, type="integer", minimum=1),
             "max_total_tokens": Param(spec.caps.max_total_tokens, type=["null", "integer"], minimum=1),
             "max_cost_usd": Param(spec.caps.max_cost_usd, type=["null", "number"], exclusiveMinimum=0),
+            **(team_params() if spec.fans_out else {}),
         },
         tags=["agentjobs", *spec.tags],
         deadline=deadline_alert(spec),
         # Only what the DAG file exports is a DAG: a build that fails half-way leaves nothing behind.
         auto_register=False,
     ) as dag:
-        fetches = [
-            FetchSourceOperator(task_id=f"fetch_{name}", source=name, spec=spec)
-            for name in spec.sources.names()
-        ]
-        # The pool caps concurrent LLM calls across all jobs (a 30-day backfill included).
-        summarize = DigestAgentOperator(
+        if spec.fans_out:
+            fan_out_tasks(spec, skills_dir)
+        else:
+            digest_tasks(spec, skills_dir)
+    return dag
+
+
+def digest_tasks(spec: JobSpec, skills_dir: Path | None) -> None:
+    """fetch_<source> (one per source) → summarize → validate → deliver_<channel> (one per channel)."""
+    from agentjobs.operators.deliver import DeliverOperator
+    from agentjobs.operators.digest import DigestAgentOperator
+    from agentjobs.operators.fetch import FetchSourceOperator
+    from agentjobs.operators.validate import ValidateDigestOperator
+
+    fetches = [
+        FetchSourceOperator(task_id=f"fetch_{name}", source=name, spec=spec) for name in spec.sources.names()
+    ]
+    # The pool caps concurrent LLM calls across all jobs (a 30-day backfill included).
+    summarize = DigestAgentOperator(
+        task_id="summarize",
+        spec=spec,
+        skills_dir=str(skills_dir) if skills_dir else None,
+        **({"pool": spec.pool} if spec.pool else {}),
+    )
+    validate = ValidateDigestOperator(task_id="validate", spec=spec)
+    delivers = [
+        DeliverOperator(task_id=f"deliver_{channel.type}_{i}", spec=spec, channel=channel)
+        for i, channel in enumerate(spec.channels)
+    ]
+    fetches >> summarize >> validate
+    validate >> delivers
+
+
+def fan_out_tasks(spec: JobSpec, skills_dir: Path | None) -> None:
+    """fetch (who is due, and their snapshots) → team[i]: summarize → validate → deliver.
+
+    The per-team tasks are one mapped task group (dynamic task mapping over the fetch task's
+    list), so each team's chain runs, retries and fails on its own: one team's bad data does
+    not hold back another team's delivery. A run that serves nobody maps zero teams.
+    """
+    from airflow.sdk import task_group
+
+    from agentjobs.operators.team_agent import TeamAgentOperator
+    from agentjobs.operators.team_deliver import TeamDeliverOperator
+    from agentjobs.operators.team_fetch import TeamFetchOperator
+    from agentjobs.operators.team_validate import TeamValidateOperator
+
+    fetch = TeamFetchOperator(task_id="fetch", spec=spec)
+
+    @task_group(group_id="team")
+    def team(team_run: Any) -> None:
+        summarize = TeamAgentOperator(
             task_id="summarize",
             spec=spec,
+            team_run=team_run,
             skills_dir=str(skills_dir) if skills_dir else None,
             **({"pool": spec.pool} if spec.pool else {}),
         )
-        validate = ValidateDigestOperator(task_id="validate", spec=spec)
-        delivers = [
-            DeliverOperator(task_id=f"deliver_{channel.type}_{i}", spec=spec, channel=channel)
-            for i, channel in enumerate(spec.channels)
-        ]
-        fetches >> summarize >> validate
-        validate >> delivers
-    return dag
+        validate = TeamValidateOperator(task_id="validate", spec=spec, team_run=team_run)
+        deliver = TeamDeliverOperator(task_id="deliver", spec=spec, team_run=team_run)
+        summarize >> validate >> deliver
+
+    team.expand(team_run=fetch.output)
+
+
+def team_params() -> dict[str, Any]:
+    return {
+        "teams": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            description="Serve only these team ids (of those due at the run's time); empty: all due.",
+        )
+    }
 
 
 HEALTH_DAG_ID = "agentjobs_health"

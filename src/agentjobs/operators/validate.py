@@ -60,7 +60,5 @@ class ValidateDigestOperator(JobTaskOperator):
             "artifact": validated["artifact"],
         }
         self.log.info("digest.md for %s is valid: %d items, sha256 %s", period.key, result["items"], sha256)
-        run_log(self.spec.ledger_conn_id).record(
-            self.spec.dag_id, context["run_id"], "success"
-        )
+        run_log(self.spec.ledger_conn_id).record(self.spec.dag_id, context["run_id"], "success")
         return validated

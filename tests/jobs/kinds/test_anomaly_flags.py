@@ -310,28 +310,27 @@ def test_the_plan_asks_one_explanation_per_flag_by_enum() -> None:
     snap = spiky_with_hostile_duplicate()
     plan = KIND.plan(snap, SETTINGS, "structured")
     ids = ["orders:2026-11-28", "order_revenue:2026-11-28", "duplicate:tx-0042"]
-    items = plan.result_schema["properties"]["explanations"]
-    assert (items["minItems"], items["maxItems"]) == (3, 3)
-    assert items["items"]["properties"]["id"]["enum"] == ids
-    assert items["items"]["properties"]["why"]["maxLength"] == 160
+    keyed = plan.result_schema["properties"]["explanations"]
+    # Keyed by flag id, every id required, no other key: each flag is explained exactly once.
+    assert keyed["required"] == ids and list(keyed["properties"]) == ids
+    assert keyed["additionalProperties"] is False
+    assert all(p["maxLength"] == 160 for p in keyed["properties"].values())
     assert plan.answer is None and plan.tools == []
     assert "<script>" not in plan.prompt and "\u2039script\u203a" in plan.prompt  # cannot close <data>
     for flag_id in ids:
         assert f"- id: {flag_id} | " in plan.prompt
     # The runner validates the answer with the skills' JSON-schema models: ids and count are enforced.
     model = model_from_json_schema(plan.result_schema, "RunResult")
-    model.model_validate(explain_all(snap))
+    keyed_answer = {e["id"]: e["why"] for e in explain_all(snap)["explanations"]}
+    model.model_validate({"explanations": keyed_answer})
     with pytest.raises(pydantic.ValidationError):
-        model.model_validate(
-            {
-                "explanations": [
-                    {"id": "orders:2026-11-27", "why": "Old"},
-                    *explain_all(snap)["explanations"][1:],
-                ]
-            }
-        )
+        model.model_validate({"explanations": {**keyed_answer, "orders:2026-11-27": "Old"}})
     with pytest.raises(pydantic.ValidationError):
-        model.model_validate({"explanations": explain_all(snap)["explanations"][:2]})
+        model.model_validate({"explanations": dict(list(keyed_answer.items())[:2])})
+    # ...and a keyed answer renders as the listed one does.
+    assert KIND.render(snap, {"explanations": keyed_answer}, SETTINGS, "A") == KIND.render(
+        snap, explain_all(snap), SETTINGS, "A"
+    )
 
 
 def test_loop_mode_adds_the_read_only_flag_details_tool() -> None:

@@ -57,10 +57,9 @@ METRIC_MEANING = {
     "expenses": "the total amount of the expense transactions booked on the team's local day",
 }
 # A fixed one-line example: small models copy a placeholder like "why it matters" verbatim.
-_EXAMPLE = (
-    '{"explanations": [{"id": "<an id from the list>", '
-    '"why": "Fewer orders than usual; check whether checkout or card payments failed"}]}'
-)
+# It must fit any flag: the embedded model copies the example onto every flag, and "fewer orders"
+# beside a duplicate charge would mislead (seen 2026-12-02).
+_EXAMPLE = '{"explanations": {"<an id from the list>": "Unusual for this team; ask the owner to check it"}}'
 
 ORDERS_SQL = (
     "SELECT id, placed_at, customer_id, amount_cents, status FROM orders "
@@ -154,28 +153,31 @@ def allowed_numbers(flag: Flag, currency: str) -> Allowed:
 
 
 def explanation_schema(flag_ids: list[str]) -> dict[str, Any]:
-    n = len(flag_ids)
+    """One required `why` per flag id, keyed by the id: a grammar-constrained model cannot name a
+    flag twice or leave one out (an array of {id, why} could: llama.cpp's grammar does not enforce
+    uniqueItems, and the embedded model explained one flag twice, seen 2026-12-02)."""
+    why = {"type": "string", "minLength": WHY_MIN, "maxLength": WHY_MAX}
     return {
         "type": "object",
         "additionalProperties": False,
         "required": ["explanations"],
         "properties": {
             "explanations": {
-                "type": "array",
-                "minItems": n,
-                "maxItems": n,
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["id", "why"],
-                    "properties": {
-                        "id": {"type": "string", "enum": flag_ids},
-                        "why": {"type": "string", "minLength": WHY_MIN, "maxLength": WHY_MAX},
-                    },
-                },
+                "type": "object",
+                "additionalProperties": False,
+                "required": list(flag_ids),
+                "properties": {flag_id: dict(why) for flag_id in flag_ids},
             }
         },
     }
+
+
+def explanation_entries(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """The answer's explanations as [{id, why}], whether keyed by id (the schema) or listed."""
+    given = answer.get("explanations", [])
+    if isinstance(given, dict):
+        return [{"id": flag_id, "why": why} for flag_id, why in given.items()]
+    return [e for e in given if isinstance(e, dict)]
 
 
 class AnomalyFlagsKind:
@@ -254,7 +256,7 @@ class AnomalyFlagsKind:
         found = self.detection(snapshot, settings)
         currency = snapshot.team.currency
         flags = found.by_id()
-        entries = [e for e in answer.get("explanations", []) if isinstance(e, dict)]
+        entries = explanation_entries(answer)
         # One bullet per explanation, in flag order: a flag explained twice, not at all or an id
         # that is no flag stays visible in the artifact, so the check names it.
         order = {flag_id: n for n, flag_id in enumerate(flags)}

@@ -120,11 +120,13 @@ class FanOutKind(Protocol):
         """The named queries whose rows make the team's snapshot."""
         ...
 
-    def plan(self, snapshot: TeamSnapshot, settings: Any, mode: Literal["loop", "structured"]) -> KindPlan:
-        ...
+    def plan(
+        self, snapshot: TeamSnapshot, settings: Any, mode: Literal["loop", "structured"]
+    ) -> KindPlan: ...
 
-    def render(self, snapshot: TeamSnapshot, answer: dict[str, Any], settings: Any, title: str) -> Rendered:
-        ...
+    def render(
+        self, snapshot: TeamSnapshot, answer: dict[str, Any], settings: Any, title: str
+    ) -> Rendered: ...
 
     def check(self, snapshot: TeamSnapshot, markdown: str, result: dict[str, Any], settings: Any) -> None:
         """Raise CheckFailed naming what in `markdown` the snapshot does not support."""

@@ -41,7 +41,6 @@ BULLET_MAX = 400  # characters of a bullet the model words itself (loop mode)
 NO_TRANSACTIONS = "No transactions this week."
 EN_DASH = "\u2013"  # between the first and the last day in the heading
 WEEK_NAMES = ("this_week", "previous_week")
-_NO_DIGITS = "^[^0-9]*$"
 
 TRANSACTIONS_SQL = (
     "SELECT id, occurred_at, kind, category, amount_cents, currency FROM transactions "
@@ -316,7 +315,10 @@ def _structured_schema(metrics: list[str], settings: Settings) -> dict[str, Any]
                     "required": ["metric", "comment"],
                     "properties": {
                         "metric": {"type": "string", "enum": metrics},
-                        "comment": {"type": "string", "maxLength": COMMENT_MAX, "pattern": _NO_DIGITS},
+                        # No `pattern` (e.g. "no digits"): llama-server's grammar for it made the
+                        # embedded model's every answer a 500 (measured 2026-12-02); a comment with
+                        # a digit is dropped by the renderer instead.
+                        "comment": {"type": "string", "maxLength": COMMENT_MAX},
                     },
                 },
             }
@@ -424,8 +426,10 @@ class WeeklyInsights:
                 f"Pick the {settings.bullets_min} to {settings.bullets_max} metrics that changed the most "
                 f"in the team's week {first} to {last}, most important first, each with a short comment "
                 "in words only (no digits: the numbers are added for you). Use ONLY the data below.",
-                'Example: {"findings": [{"metric": "spend:travel", "comment": "Travel spend jumped; '
-                'check the bookings"}]}',
+                # A direction-free example: the embedded model copies the example's comment onto
+                # every bullet, and "jumped" under a fall would mislead (seen 2026-12-02).
+                'Example: {"findings": [{"metric": "spend:travel", "comment": "Ask the team what drove '
+                'this"}]}',
                 "<data>",
                 *(_comparison_line(c) for c in weeks.week_on_week()),
                 "</data>",

@@ -1,0 +1,161 @@
+"""`agentjobs run JOB`: run one shipped job once on the embedded default and print its artifact(s).
+
+For the digest it is `agentjobs digest`. For the business-database kinds it reads the
+job's `sql` connection when one is defined, else the generated sample database (created on
+first use, seed 7); for each team it runs the DAG at the hour that team is served for
+`--date` (e.g. weekly insights: the Sunday 09:00, team time, after the week ending on
+that Saturday), with delivery off: the command shows, the scheduled job delivers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+SAMPLE_DB_ENV = "AGENTJOBS_BUSINESS_DB"
+
+
+def find_spec(project: Path, job: str) -> Any:
+    from agentjobs.jobs.spec import load_folder
+
+    loaded, broken = load_folder(project / "include" / "jobs")
+    by_id = {spec.dag_id: spec for spec in loaded.values()}
+    if job not in by_id:
+        if any(b.dag_id == job for b in broken):
+            raise SystemExit(
+                f"agentjobs: the spec of {job!r} is broken: "
+                + next(b.error for b in broken if b.dag_id == job)
+            )
+        raise SystemExit(f"agentjobs: no job {job!r}; shipped jobs: {', '.join(sorted(by_id))}")
+    return by_id[job]
+
+
+def business_db(out: Path, conn_id: str) -> date | None:
+    """Point `conn_id` at the sample database unless it is defined; the data's last day, if generated."""
+    variable = f"AIRFLOW_CONN_{conn_id.upper()}"
+    if os.environ.get(variable):
+        print(f"agentjobs: reading the business database of the {conn_id} connection")
+        return None
+    from agentjobs.business.generate import ensure_sample_db
+    from agentjobs.business.truth import load_truth
+
+    path = Path(os.environ.get(SAMPLE_DB_ENV) or out / "business.db").resolve()
+    if not path.exists():
+        print(f"agentjobs: generating the sample business database {path} (seed 7) …")
+    ensure_sample_db(path)
+    os.environ[variable] = f"sqlite:///{path}"
+    return load_truth(path).last_day
+
+
+def serving_instant(kind: Any, settings: Any, team: Any, day: date) -> datetime | None:
+    """The first hourly instant (UTC) at which the job serves `team` for the period ending `day`."""
+    start = datetime.combine(day, time(0), tzinfo=UTC) - timedelta(days=1)
+    for hour in range(24 * 10):
+        when = start + timedelta(hours=hour)
+        if kind.due(team, when, settings) and kind.period(team, when, settings).key == day.isoformat():
+            return when
+    return None
+
+
+def run_fan_out(args: argparse.Namespace, project: Path, out: Path) -> int:
+    from agentjobs.cli import model_endpoint
+    from agentjobs.jobs.kinds.registry import fan_out_kind
+
+    spec = find_spec(project, args.job)
+    assert spec.sources.sql is not None  # a fan-out kind's spec has one (spec.check_kind)
+    last_day = business_db(out, spec.sources.sql.conn_id)
+    from agentjobs.sources.sql import fetch_teams
+
+    kind, settings = fan_out_kind(spec.kind), spec.kind_settings()
+    teams = [team for team, _ in fetch_teams(spec.sources.sql.conn_id)]
+    if args.team:
+        unknown = sorted(set(args.team) - {t.id for t in teams})
+        if unknown:
+            raise SystemExit(
+                f"agentjobs: no team {', '.join(unknown)}; teams: {', '.join(t.id for t in teams)}"
+            )
+        teams = [t for t in teams if t.id in args.team]
+    day = args.date or last_day or (datetime.now(UTC).date() - timedelta(days=1))
+    runs: dict[datetime, list[str]] = defaultdict(list)
+    for team in teams:
+        when = serving_instant(kind, settings, team, day)
+        if when is None:
+            raise SystemExit(
+                f"agentjobs: no run of {spec.dag_id} covers {day} for {team.id}; pick another --date"
+            )
+        runs[when].append(team.id)
+    with model_endpoint() as endpoint:
+        spec = cli_spec(spec, args, endpoint)
+        print(f"agentjobs: {spec.dag_id} for {day}, {len(teams)} team(s), with {endpoint.described}")
+        return _run_all(spec, kind, day, runs)
+
+
+def cli_spec(spec: Any, args: argparse.Namespace, endpoint: Any) -> Any:
+    data = spec.model_dump()
+    caps = data["caps"]
+    for name, value in (
+        ("max_iterations", args.max_iterations),
+        ("max_total_tokens", args.max_tokens),
+        ("max_cost_usd", args.max_cost_usd),
+    ):
+        if value is not None:
+            caps[name] = value
+    if not endpoint.priced and args.max_cost_usd is None:
+        caps["max_cost_usd"] = None
+    data.update(
+        caps=caps,
+        alert=None,
+        deadline_minutes=None,
+        retries=0,  # one try, shown at once: nobody waits out a retry delay at a terminal
+        llm_conn_id=endpoint.conn_id,
+        model=None,
+        mode="structured" if endpoint.local else (args.mode or spec.mode),
+        ledger_conn_id=None,
+        # The command shows the artifacts; delivering them is the scheduled job's business.
+        team_delivery={"slack_conn_id": None, "smtp_conn_id": None, "member_preview": False},
+    )
+    return type(spec).model_validate(data)
+
+
+def _run_all(spec: Any, kind: Any, day: date, runs: dict[datetime, list[str]]) -> int:
+    from airflow.utils import db
+
+    from agentjobs.agent.scrub import scrub
+    from agentjobs.dag_test import run_dag_once
+    from agentjobs.operators.factory import build_dag
+    from agentjobs.operators.team_run import team_dir
+
+    db.initdb()
+    dag = build_dag(spec)
+    failures: list[str] = []
+
+    def remember(context: Any) -> None:
+        exc = context.get("exception")
+        failures.append(
+            f"{context['ti'].task_id}: {type(exc).__name__}: {exc}" if exc else context["ti"].task_id
+        )
+
+    for task in dag.tasks:
+        task.on_failure_callback = [remember]
+    status = 0
+    for when, team_ids in sorted(runs.items()):
+        run = run_dag_once(dag, logical_date=when, run_conf={"teams": team_ids})
+        with_state = {(ti.task_id, ti.map_index): ti.state for ti in run.get_task_instances()}
+        if any(state != "success" for state in with_state.values()):
+            reason = failures[-1] if failures else f"tasks did not succeed: {with_state}"
+            print(
+                f"agentjobs: {', '.join(team_ids)} failed: {scrub(' '.join(reason.split()))[:500]}",
+                file=sys.stderr,
+            )
+            status = 1
+            continue
+        for team_id in team_ids:
+            artifact = team_dir(spec.dag_id, team_id, day.isoformat()) / kind.artifact_file
+            print(f"agentjobs: {team_id}: {artifact}\n")
+            print(artifact.read_text(encoding="utf-8"))
+    return status

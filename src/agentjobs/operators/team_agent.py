@@ -1,0 +1,89 @@
+"""TeamAgentOperator: the AgentOperator for one team of a fan-out job, with its kind's plan.
+
+The kind gives the prompt, the schema (structured mode) or the read-only tools (loop mode),
+and renders the artifact in code from the snapshot and the answer. A rerun of a team's
+period that was delivered keeps the artifact as sent, without a model call (as the digest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agentjobs.agent.skills import Skill
+from agentjobs.atomic_file import write_atomically
+from agentjobs.jobs.kinds.registry import fan_out_kind
+from agentjobs.jobs.spec import JobSpec
+from agentjobs.operators.agent import AgentOperator, RunPlan
+from agentjobs.operators.delivered import delivered_result, write_result
+from agentjobs.operators.team_run import ledger_job, load_snapshot, team_dir, team_key
+
+
+class TeamAgentOperator(AgentOperator):
+    template_fields: Sequence[str] = (*AgentOperator.template_fields, "team_run")
+
+    def __init__(self, *, spec: JobSpec, team_run: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("skill", spec.skill)
+        kwargs.setdefault("prompt", "")
+        kwargs.setdefault("llm_conn_id", spec.llm_conn_id)
+        kwargs.setdefault("model", spec.model)
+        # A team's empty period is a normal run of these jobs: the kind's artifact says so.
+        kwargs.setdefault("allow_empty", True)
+        for name in ("max_iterations", "max_total_tokens", "max_cost_usd"):
+            kwargs.setdefault(name, "{{ params." + name + " }}")
+        kwargs.setdefault("timeout_s", spec.caps.timeout_s)
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.team_run = team_run
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        team_id, period_key = team_key(self.team_run)
+        self.work_dir = str(team_dir(self.spec.dag_id, team_id, period_key))
+        pushed = super().execute(context)
+        write_result(Path(self.work_dir), pushed["result"])
+        return {**pushed, "team": team_id, "period": period_key}
+
+    def prepare(self, context: Any, skill: Skill, work_dir: Path) -> RunPlan:
+        kind, settings = fan_out_kind(self.spec.kind), self.spec.kind_settings()
+        team_id, period_key = team_key(self.team_run)
+        snapshot = load_snapshot(work_dir)
+        mode = self.spec.mode or skill.mode
+        data: dict[str, Any] = {"snapshot": snapshot}
+        delivered = delivered_result(
+            self.spec,
+            period_key,
+            work_dir,
+            context["params"],
+            self.log,
+            artifact_file=kind.artifact_file,
+            delivers=True,
+            job=ledger_job(self.spec.dag_id, team_id),
+        )
+        if delivered is not None:
+            return RunPlan(
+                prompt="",
+                mode=mode,
+                answer=delivered,
+                answer_reason=f"{kind.artifact_file} of {team_id} {period_key} was delivered: kept as sent",
+                data={**data, "delivered": True},
+            )
+        (work_dir / kind.artifact_file).unlink(missing_ok=True)  # an earlier try's must not pass for this one
+        plan = kind.plan(snapshot, settings, mode)
+        return RunPlan(
+            prompt=plan.prompt,
+            mode=mode,
+            result_schema=plan.result_schema,
+            answer=plan.answer,
+            answer_reason=plan.answer_reason,
+            data=data,
+            tools=plan.tools,
+        )
+
+    def finish(self, result: dict[str, Any], plan: RunPlan, work_dir: Path, context: Any) -> dict[str, Any]:
+        if plan.data.get("delivered"):
+            return result
+        kind = fan_out_kind(self.spec.kind)
+        rendered = kind.render(plan.data["snapshot"], result, self.spec.kind_settings(), self.spec.title)
+        write_atomically(work_dir / kind.artifact_file, rendered.markdown)
+        return rendered.result

@@ -1,0 +1,142 @@
+"""TeamDeliverOperator: one team's artifact to the team's channel, list and members, via the ledger.
+
+Targets come from the business database (the team's `slack_channel` and `email_list`, and
+each member's email for the one-line preview). Every target is its own ledger row keyed by
+(`<dag_id>/<team>`, period, channel, target): a retry, clear or backfill sends only what was
+not sent, and `force_redeliver` sends again. One failing target does not stop the others;
+the task fails after trying them all, so its retry resends only the failed ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agentjobs.delivery import DeliveryLedger, deliver, send_email, send_slack
+from agentjobs.delivery.deliver import sha256_file
+from agentjobs.jobs.spec import EMAIL_RE, JobSpec
+from agentjobs.operators.errors import ArtifactChanged
+from agentjobs.operators.job_task import JobTaskOperator
+from agentjobs.operators.team_run import ledger_job, load_snapshot, team_key
+
+
+@dataclass(frozen=True)
+class Target:
+    channel: str  # "slack" | "email" | "preview"
+    target: str  # the ledger's target: where it goes, never a credential
+    artifact: Path
+    send: Callable[[], dict[str, Any]]
+
+
+class TeamDeliverOperator(JobTaskOperator):
+    template_fields: Sequence[str] = ("team_run",)
+    ui_color = "#e8eefc"
+
+    def __init__(
+        self, *, spec: JobSpec, team_run: Any, validate_task_id: str = "team.validate", **kwargs: Any
+    ) -> None:
+        super().__init__(spec=spec, **kwargs)
+        self.team_run = team_run
+        self.validate_task_id = validate_task_id
+
+    def run(self, context: Any) -> dict[str, Any]:
+        team_id, period_key = team_key(self.team_run)
+        ti = context["ti"]
+        validated = ti.xcom_pull(task_ids=self.validate_task_id, map_indexes=ti.map_index)
+        if not validated or validated.get("team") != team_id:
+            raise ValueError(f"task {self.validate_task_id!r} pushed no validated artifact for {team_id}")
+        artifact = Path(validated["artifact"])
+        if sha256_file(artifact) != validated["sha256"]:
+            raise ArtifactChanged(f"{artifact} changed after validation; clear the run from 'summarize'")
+        targets = self.targets(artifact, Path(validated["preview"]), period_key)
+        delivery = self.spec.team_delivery
+        if not targets and (delivery.slack_conn_id or delivery.smtp_conn_id):
+            self.log.warning("%s has no slack_channel, email_list or members to deliver to", team_id)
+        ledger = DeliveryLedger.from_conn_id(self.spec.ledger_conn_id)
+        force = bool(context["params"].get("force_redeliver", False))
+        outcomes, failures = [], []
+        for target in targets:
+            try:
+                if target.channel != "slack":
+                    check_addresses(target.target)
+                outcome = deliver(
+                    ledger=ledger,
+                    job=ledger_job(self.spec.dag_id, team_id),
+                    logical_date=period_key,
+                    run_id=context["run_id"],
+                    channel=target.channel,
+                    target=target.target,
+                    artifact=target.artifact,
+                    force=force,
+                    send=target.send,
+                )
+            except Exception as exc:  # the other targets still get theirs; this one is retried
+                self.log.error(
+                    "%s → %s failed: %s: %s", target.channel, target.target, type(exc).__name__, exc
+                )
+                failures.append(f"{target.channel} {target.target}: {type(exc).__name__}")
+                continue
+            self.log.info(outcome.message)
+            outcomes.append(
+                {"channel": target.channel, "target": target.target, "delivered": outcome.delivered}
+            )
+        if failures:
+            raise RuntimeError(f"{len(failures)} of {len(targets)} deliveries failed: {'; '.join(failures)}")
+        return {"team": team_id, "period": period_key, "deliveries": outcomes}
+
+    def targets(self, artifact: Path, preview: Path, period_key: str) -> list[Target]:
+        """The team's slack channel, its email list, and one preview per member (by email)."""
+        snapshot = load_snapshot(artifact.parent)
+        team, delivery = snapshot.team, self.spec.team_delivery
+        title = f"{self.spec.title} — {team.name}, {period_key}"
+        markdown = artifact.read_text(encoding="utf-8")
+        found: list[Target] = []
+        slack_conn, smtp_conn = delivery.slack_conn_id, delivery.smtp_conn_id
+        if slack_conn and team.slack_channel:
+            channel = team.slack_channel
+            found.append(
+                Target(
+                    "slack",
+                    f"{slack_conn}:{channel}",
+                    artifact,
+                    lambda: send_slack(
+                        slack_conn_id=slack_conn,
+                        markdown=markdown,
+                        channel=channel,
+                        title=title,
+                        filename=artifact.name,
+                    ),
+                )
+            )
+        if smtp_conn and team.email_list:
+            to = sorted(team.email_list)
+            found.append(
+                Target(
+                    "email",
+                    ",".join(to),
+                    artifact,
+                    lambda: send_email(smtp_conn_id=smtp_conn, to=to, subject=title, markdown=markdown),
+                )
+            )
+        if smtp_conn and delivery.member_preview:
+            line = preview.read_text(encoding="utf-8")
+            for member in sorted(snapshot.members, key=lambda m: m.email):
+                found.append(
+                    Target("preview", member.email, preview, _mail(smtp_conn, member.email, title, line))
+                )
+        return found
+
+
+def check_addresses(addresses: str) -> None:
+    """Addresses come from database rows: a CR/LF or display name there must not reach a mail header."""
+    for address in addresses.split(","):
+        if not EMAIL_RE.match(address) or len(address) > 254:
+            raise ValueError(
+                f"{address!r} in the business database is not a plain email address; fix the row"
+            )
+
+
+def _mail(conn_id: str, to: str, subject: str, markdown: str) -> Callable[[], dict[str, Any]]:
+    return lambda: send_email(smtp_conn_id=conn_id, to=[to], subject=subject, markdown=markdown)

@@ -1,0 +1,64 @@
+"""TeamFetchOperator: which teams this run serves, and each one's snapshot of the business database.
+
+The kind decides who is due at the run's logical date (e.g. weekly insights: the teams whose
+local time is Sunday 09:00). A rerun reuses the snapshots already written (so a clear or a
+backfill judges exactly the same rows) unless triggered with the `refetch` Param; the
+`teams` Param narrows the run to the team ids it lists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentjobs.atomic_file import write_atomically
+from agentjobs.jobs.kinds.registry import fan_out_kind
+from agentjobs.jobs.kinds.snapshots import due_teams, team_snapshot
+from agentjobs.jobs.spec import JobSpec
+from agentjobs.operators.job_task import JobTaskOperator
+from agentjobs.operators.run_log import run_log
+from agentjobs.operators.team_run import check_team_id, ledger_job, run_instant, snapshot_path, team_dir
+
+
+class TeamFetchOperator(JobTaskOperator):
+    ui_color = "#eef7ee"
+
+    def __init__(self, *, spec: JobSpec, **kwargs: Any) -> None:
+        super().__init__(spec=spec, **kwargs)
+        if spec.sources.sql is None:
+            raise ValueError(f"job {spec.dag_id!r} has no sql source")
+        self.conn_id = spec.sources.sql.conn_id
+
+    def run(self, context: Any) -> list[dict[str, str]]:
+        from agentjobs.sources.sql import fetch_tables, fetch_teams
+
+        kind, settings = fan_out_kind(self.spec.kind), self.spec.kind_settings()
+        when = run_instant(context)
+        wanted = [str(t) for t in context["params"].get("teams") or []]
+        teams = [pair for pair in fetch_teams(self.conn_id) if not wanted or pair[0].id in wanted]
+        missing = sorted(set(wanted) - {team.id for team, _ in teams})
+        if missing:
+            raise ValueError(f"no team {', '.join(missing)} in the teams table of {self.conn_id!r}")
+        served: list[dict[str, str]] = []
+        for team, members in due_teams(kind, settings, teams, when):
+            check_team_id(team.id)
+            ledger_job(self.spec.dag_id, team.id)
+            period = kind.period(team, when, settings)
+            path = snapshot_path(team_dir(self.spec.dag_id, team.id, period.key))
+            if path.exists() and not context["params"].get("refetch", False):
+                self.log.info("%s: reusing %s (trigger with refetch=true to read again)", team.id, path)
+            else:
+                snapshot = team_snapshot(
+                    kind, settings, team, members, when, lambda q: fetch_tables(self.conn_id, q)
+                )
+                rows = {name: len(rows) for name, rows in snapshot.tables.items()}
+                self.log.info("%s: %s .. %s: %s", team.id, period.start, period.end, rows)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_atomically(path, snapshot.model_dump_json(indent=1))
+            served.append({"team": team.id, "period": period.key})
+        if not served:
+            # Most runs of an hourly fan-out serve nobody; that is a good run, not a stale job.
+            self.log.info("No team is due at %s (of %d)", when.isoformat(), len(teams))
+            run_log(self.spec.ledger_conn_id).record(self.spec.dag_id, context["run_id"], "success")
+        else:
+            self.log.info("Serving %s", ", ".join(f"{s['team']} ({s['period']})" for s in served))
+        return served

@@ -1,0 +1,70 @@
+"""One team's run of a fan-out job: its key, its folder and its snapshot.
+
+The fetch task returns one `{"team": id, "period": key}` per team it serves; the mapped
+per-team tasks get one each. Everything of that team's run lives in
+`<artifact base>/<dag_id>/<team id>/<period key>/`, so a clear or a backfill of the same
+run finds and overwrites the same place, and the ledger keys its deliveries by
+(`<dag_id>/<team id>`, period key, channel, target).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from agentjobs.jobs.artifacts import dag_folder
+from agentjobs.jobs.kinds.base import TeamSnapshot
+from agentjobs.sources.snapshot import SOURCES_DIR
+
+SNAPSHOT_FILE = "sql.json"
+PREVIEW_FILE = "preview.txt"
+# A team id becomes a folder name and part of the ledger's job key: a plain, short name only.
+TEAM_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+LEDGER_JOB_MAX = 250  # the ledger's `job` column
+
+
+def check_team_id(team_id: str) -> str:
+    if not isinstance(team_id, str) or not TEAM_ID_RE.match(team_id):
+        raise ValueError(
+            f"team id {team_id!r} cannot name a run folder; the teams table's ids must be 1-64 letters, "
+            "digits, '_', '-' or '.', starting with a letter or digit"
+        )
+    return team_id
+
+
+def team_key(team_run: dict[str, Any]) -> tuple[str, str]:
+    """(team id, period key) of one mapped task's `team_run`, both checked."""
+    if not isinstance(team_run, dict) or "team" not in team_run or "period" not in team_run:
+        raise ValueError(f"expected {{'team': ..., 'period': ...}} from the fetch task, got {team_run!r}")
+    return check_team_id(team_run["team"]), date.fromisoformat(team_run["period"]).isoformat()
+
+
+def team_dir(dag_id: str, team_id: str, period_key: str) -> Path:
+    return dag_folder(dag_id) / check_team_id(team_id) / period_key
+
+
+def ledger_job(dag_id: str, team_id: str) -> str:
+    job = f"{dag_id}/{team_id}"
+    if len(job) > LEDGER_JOB_MAX:
+        raise ValueError(
+            f"{job!r} is longer than the ledger's {LEDGER_JOB_MAX} characters; shorten the dag_id"
+        )
+    return job
+
+
+def snapshot_path(work_dir: Path) -> Path:
+    return work_dir / SOURCES_DIR / SNAPSHOT_FILE
+
+
+def load_snapshot(work_dir: Path) -> TeamSnapshot:
+    path = snapshot_path(work_dir)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; clear the run from its 'fetch' task to fetch again")
+    return TeamSnapshot.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def run_instant(context: Any) -> datetime:
+    """The run's logical date (a manual run without one: its run_after), which decides who is due."""
+    return context.get("logical_date") or context["dag_run"].run_after

@@ -1,0 +1,69 @@
+"""TeamValidateOperator: check one team's artifact against its snapshot, then hand it to delivery.
+
+A check failure (a number the data does not support, a flag left unexplained) is permanent:
+the same artifact would fail again, so the task fails at once with one alert, no retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from agentjobs.atomic_file import write_atomically
+from agentjobs.delivery.deliver import sha256_file
+from agentjobs.jobs.kinds.base import CheckFailed
+from agentjobs.jobs.kinds.registry import fan_out_kind
+from agentjobs.jobs.spec import JobSpec
+from agentjobs.operators.errors import PermanentTaskError
+from agentjobs.operators.job_task import JobTaskOperator
+from agentjobs.operators.run_log import run_log
+from agentjobs.operators.team_run import PREVIEW_FILE, load_snapshot, team_dir, team_key
+
+
+class ArtifactUnsupported(PermanentTaskError):
+    """The artifact says something its snapshot does not support."""
+
+
+class TeamValidateOperator(JobTaskOperator):
+    template_fields: Sequence[str] = ("team_run",)
+    ui_color = "#fff4e0"
+
+    def __init__(
+        self, *, spec: JobSpec, team_run: Any, summarize_task_id: str = "team.summarize", **kwargs: Any
+    ) -> None:
+        super().__init__(spec=spec, **kwargs)
+        self.team_run = team_run
+        self.summarize_task_id = summarize_task_id
+
+    def run(self, context: Any) -> dict[str, Any]:
+        kind, settings = fan_out_kind(self.spec.kind), self.spec.kind_settings()
+        team_id, period_key = team_key(self.team_run)
+        work_dir = team_dir(self.spec.dag_id, team_id, period_key)
+        ti = context["ti"]
+        pushed = ti.xcom_pull(task_ids=self.summarize_task_id, map_indexes=ti.map_index)
+        if not pushed or not isinstance(pushed.get("result"), dict):
+            raise ValueError(f"task {self.summarize_task_id!r} pushed no RESULT for {team_id}; run it first")
+        artifact = work_dir / kind.artifact_file
+        if not artifact.is_file():
+            raise ArtifactUnsupported(f"{artifact} is missing; clear the run from 'summarize' to write it")
+        markdown = artifact.read_text(encoding="utf-8")
+        try:
+            kind.check(load_snapshot(work_dir), markdown, pushed["result"], settings)
+        except CheckFailed as exc:
+            raise ArtifactUnsupported(
+                f"{team_id} {period_key}: {kind.artifact_file} fails its check: {exc}"
+            ) from None
+        write_atomically(work_dir / PREVIEW_FILE, kind.preview(markdown))
+        validated = {
+            "team": team_id,
+            "period": period_key,
+            "result": pushed["result"],
+            "artifact": str(artifact),
+            "sha256": sha256_file(artifact),
+            "preview": str(work_dir / PREVIEW_FILE),
+        }
+        self.log.info(
+            "%s for %s %s is valid, sha256 %s", kind.artifact_file, team_id, period_key, validated["sha256"]
+        )
+        run_log(self.spec.ledger_conn_id).record(self.spec.dag_id, context["run_id"], "success")
+        return validated

@@ -1,0 +1,115 @@
+"""The generated business database for whole-DAG tests: one file per test session, its truth, its
+connection, and the shipped business-kind specs pointed at the test's fakes."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BUSINESS_CONN = "agentjobs_business_test"
+
+
+@dataclass(frozen=True)
+class BusinessDb:
+    path: Path
+    truth: Any  # agentjobs.business.truth.Truth
+
+
+@pytest.fixture(scope="session")
+def business_db(sample_db: tuple[Path, Any]) -> BusinessDb:
+    """The session's one generated database (tests.business.fixtures), with its truth."""
+    return BusinessDb(*sample_db)
+
+
+@pytest.fixture
+def business_conn(business_db: BusinessDb, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{BUSINESS_CONN.upper()}",
+        json.dumps({"conn_type": "sqlite", "host": str(business_db.path)}),
+    )
+    return BUSINESS_CONN
+
+
+PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def business_pg(business_db: BusinessDb) -> Iterator[str]:
+    """The generated database loaded into a PostgreSQL database of its own, as an Airflow URI."""
+    import sqlalchemy as sa
+
+    from agentjobs.business.load import load_into
+
+    try:
+        admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        with admin.connect() as conn:
+            conn.execute(sa.text("select 1"))
+    except (sa.exc.OperationalError, ImportError) as exc:
+        reason = f"PostgreSQL not reachable at 127.0.0.1:5432: {getattr(exc, 'orig', None) or exc}"
+        if os.environ.get("AGENTJOBS_REQUIRE_SERVICES") == "1":
+            pytest.fail(reason + " (AGENTJOBS_REQUIRE_SERVICES=1)")
+        pytest.skip(reason)
+    name = f"agentjobs_business_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine = sa.create_engine(f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}")
+    try:
+        load_into(business_db.path, engine)
+        engine.dispose()
+        yield f"postgres://postgres@127.0.0.1:5432/{name}"
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_business_conn(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The business database's connection, on the SQLite file and on PostgreSQL."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("business_conn")
+    monkeypatch.setenv(f"AIRFLOW_CONN_{BUSINESS_CONN.upper()}", request.getfixturevalue("business_pg"))
+    return BUSINESS_CONN
+
+
+def shipped_spec(file: str, llm_conn: str, sql_conn: str, **update: Any) -> Any:
+    """The shipped spec of include/jobs/`file`, with a unique dag_id, on the test's model and database."""
+    from agentjobs.jobs.spec import JobSpec, load_spec
+
+    data = load_spec(REPO / "include" / "jobs" / file).model_dump()
+    data.update(
+        dag_id=f"{data['dag_id']}_{uuid.uuid4().hex[:8]}",
+        llm_conn_id=llm_conn,
+        retries=0,
+        alert=None,
+        pool=None,
+        sources={"sql": {"conn_id": sql_conn}},
+        **update,
+    )
+    return JobSpec.model_validate(data)
+
+
+def serving_instant(spec: Any, team_id: str, day: Any) -> datetime:
+    """The logical date of the hourly run that serves `team_id` for the period ending `day`."""
+    from agentjobs.cli_run import serving_instant as find
+    from agentjobs.jobs.kinds.registry import fan_out_kind
+    from agentjobs.sources.sql import fetch_teams
+
+    (team,) = [t for t, _ in fetch_teams(spec.sources.sql.conn_id) if t.id == team_id]
+    when = find(fan_out_kind(spec.kind), spec.kind_settings(), team, day)
+    assert when is not None, f"no run serves {team_id} for {day}"
+    return when
+
+
+def team_states(run: Any) -> dict[tuple[str, int], str]:
+    return {(ti.task_id, ti.map_index): ti.state for ti in run.get_task_instances()}

@@ -1,0 +1,66 @@
+"""A spec names its kind; the kind's own section and sources are checked as strictly as the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agentjobs.jobs.spec import JobSpecError, load_spec
+
+REPO = Path(__file__).resolve().parents[2]
+INSIGHTS = (REPO / "include" / "jobs" / "weekly-insights.yaml").read_text()
+
+
+def spec_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "job.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t.replace("  bullets_max: 5", "  bulets_max: 5"), "field 'weekly_insights.bulets_max'"),
+        (lambda t: t.replace("  local_hour: 9", "  local_hour: 25"), "field 'weekly_insights.local_hour'"),
+        (
+            lambda t: t.replace("kind: weekly_insights", "kind: weekly_insight"),
+            "unknown job kind 'weekly_insight'",
+        ),
+        (
+            lambda t: t.replace("kind: weekly_insights", "kind: anomaly_flags"),
+            "field 'weekly_insights': a section for kind 'weekly_insights'",
+        ),
+        (
+            lambda t: t.replace("  sql:\n", "  rss: {feeds: [x.xml]}\n  sql:\n"),
+            "field 'sources': kind 'weekly_insights' reads the business database",
+        ),
+        (
+            lambda t: t + "channels:\n  - {type: email, to: [a@example.org]}\n",
+            "field 'channels': kind 'weekly_insights' delivers to each team's own",
+        ),
+        (
+            lambda t: t.replace("  member_preview: true", "  member_previews: true"),
+            "field 'team_delivery.member_previews'",
+        ),
+    ],
+)
+def test_a_kind_mistake_names_the_file_the_field_and_the_fix(tmp_path, edit, message):
+    path = spec_file(tmp_path, edit(INSIGHTS))
+    with pytest.raises(JobSpecError) as raised:
+        load_spec(path)
+    assert str(raised.value).startswith(f"{path}: invalid job spec: ")
+    assert message in str(raised.value)
+
+
+def test_a_digest_spec_without_a_kind_is_a_digest_and_may_not_read_sql(tmp_path):
+    digest = (REPO / "include" / "jobs" / "daily-digest.yaml").read_text()
+    assert load_spec(spec_file(tmp_path, digest)).kind == "digest"
+    with pytest.raises(JobSpecError, match=r"field 'sources.sql': a digest reads git, github and rss"):
+        load_spec(spec_file(tmp_path, digest.replace("sources:\n", "sources:\n  sql: {}\n")))
+
+
+def test_a_fan_out_kind_gets_its_own_schedule_unless_the_spec_names_one(tmp_path):
+    assert load_spec(spec_file(tmp_path, INSIGHTS)).schedule == "0 * * * 0,6"
+    custom = INSIGHTS.replace("kind: weekly_insights\n", "kind: weekly_insights\nschedule: '30 * * * 0,6'\n")
+    assert load_spec(spec_file(tmp_path, custom)).schedule == "30 * * * 0,6"

@@ -1,0 +1,66 @@
+"""`agentjobs run JOB` as a user runs it: the sample business database made on first use, each team
+run at its own hour, the artifacts printed; `agentjobs business-db` writes the database and its truth."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.fakes.model_server import reply, respond
+from tests.test_cli import agentjobs
+
+
+def pick_the_listed_metrics(request):
+    body = request.body["response_format"]["json_schema"]["schema"]["properties"]
+    if "explanations" in body:
+        ids = body["explanations"]["required"]
+        return reply(json.dumps({"explanations": {i: "Check it first" for i in ids}}))
+    metrics = re.findall(r"^- metric: (\S+) \|", request.body["messages"][-1]["content"], flags=re.M)[:3]
+    return reply(json.dumps({"findings": [{"metric": m, "comment": "Worth a look"} for m in metrics]}))
+
+
+def endpoint_env(model_server) -> dict[str, str]:
+    model_server.default_step = respond(pick_the_listed_metrics)
+    return {
+        "OPENAI_BASE_URL": model_server.base_url,
+        "OPENAI_API_KEY": "sk-cli",
+        "AGENTJOBS_MODEL": "scripted",
+    }
+
+
+def test_run_weekly_insights_makes_the_sample_database_and_prints_each_teams_week(model_server, tmp_path):
+    out = tmp_path / "out"
+    result = agentjobs(
+        "run", "weekly_insights", "--out", str(out), env=endpoint_env(model_server), cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (out / "business.db").is_file() and (out / "business.truth.json").is_file()
+    truth = json.loads((out / "business.truth.json").read_text())
+    planted = next(c for c in truth["weekly_changes"] if c["week_end"] == truth["last_day"])
+    headings = re.findall(r"^# Weekly insights — (.+), week (\S+)$", result.stdout, flags=re.M)
+    assert len(headings) == 5, result.stdout  # every team of the sample, each at its own Sunday 09:00
+    assert {week for _, week in headings} == {f"2026-11-22\u2013{truth['last_day']}"}
+    assert f"{planted['change_pct']:.1f}" in result.stdout
+    assert model_server.calls == 5
+
+
+def test_run_anomaly_flags_for_one_team_and_day(model_server, tmp_path):
+    out = tmp_path / "out"
+    env = endpoint_env(model_server)
+    first = agentjobs("business-db", "--out", str(out / "business.db"), env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    truth = json.loads((out / "business.truth.json").read_text())
+    duplicate = next(d for d in truth["duplicate_charges"] if d["day"] == truth["last_day"])
+    result = agentjobs(
+        "run", "anomaly_flags", "--team", duplicate["team_id"], "--out", str(out), env=env, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert duplicate["duplicate_id"] in result.stdout, result.stdout
+    assert "generating" not in result.stdout  # the database written before is the one read
+    assert model_server.calls == 1
+
+
+def test_run_names_the_shipped_jobs_when_the_job_is_unknown(tmp_path):
+    result = agentjobs("run", "weekly_insight", "--out", str(tmp_path / "out"), env={}, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "no job 'weekly_insight'" in result.stderr and "weekly_insights" in result.stderr
