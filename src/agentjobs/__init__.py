@@ -23,7 +23,7 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {
                 "integration-name": "agentjobs",
-                "python-modules": ["agentjobs.hooks.llm", "agentjobs.hooks.ledger"],
+                "python-modules": ["agentjobs.hooks.llm", "agentjobs.hooks.ledger", "agentjobs.hooks.github"],
             }
         ],
         "operators": [{"integration-name": "agentjobs", "python-modules": ["agentjobs.operators.agent"]}],
