@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from agentjobs.delivery.ledger import DeliveryLedger
-from tests.delivery.fake_slack import TOKEN, FakeSlack
+from tests.fakes.slack import TOKEN, FakeSlack
 
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 

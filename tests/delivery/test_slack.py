@@ -8,7 +8,7 @@ import pytest
 
 from agentjobs.delivery import DeliveryConflict, deliver, send_slack
 from agentjobs.delivery.slack_blocks import MAX_BLOCKS, MAX_SECTION_CHARS
-from tests.delivery.fake_slack import WEBHOOK_PATH
+from tests.fakes.slack import WEBHOOK_PATH
 
 
 def _deliver(ledger, artifact, conn_id, *, target="#digest", force=False, run_id="run-1", **kwargs):

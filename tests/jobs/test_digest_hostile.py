@@ -22,12 +22,12 @@ import pytest
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.sources.snapshot import Snapshot
 from tests.airflow.conftest import run_dag, xcom
-from tests.delivery.fake_slack import WEBHOOK_PATH
 from tests.delivery.inert import assert_inert_html, assert_inert_slack, hrefs
+from tests.fakes.github import commit, issue, pull, release
 from tests.fakes.model_server import reply, respond
+from tests.fakes.slack import WEBHOOK_PATH
 from tests.jobs.specs import digest_spec, sqlite_ledger
 from tests.jobs.test_digest_dag import LOGICAL, make_repo, states
-from tests.sources.github_replay import commit, issue, pull, release
 
 pytestmark = pytest.mark.airflow
 

@@ -27,8 +27,8 @@ import pytest
 import sqlalchemy as sa
 
 from tests.delivery.conftest import S3Fake, SmtpFake, _moto_endpoint  # noqa: F401 (a fixture)
-from tests.delivery.fake_slack import TOKEN, FakeSlack
 from tests.fakes.model_server import RecordedRequest, ScriptedModelServer, Step, error, reply, respond
+from tests.fakes.slack import TOKEN, FakeSlack
 from tests.scheduler.harness import (
     PG_ADMIN_URL,
     AirflowCluster,

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from agentjobs.pools import LLM_POOL
 from agentjobs.sources.demo_feed import render_demo_feed
-from tests.delivery.fake_slack import WEBHOOK_PATH, SlackRequest
+from tests.fakes.slack import WEBHOOK_PATH, SlackRequest
 from tests.scheduler.conftest import SchedulerServices
 from tests.scheduler.harness import AirflowApi, AirflowCluster
 from tests.scheduler.jobs import TODAY, logical_date_of

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.sources.github_replay import GitHubReplay
+from tests.fakes.github import GitHubReplay
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from agentjobs.sources import github
 from agentjobs.sources.errors import GitHubError, GitHubRateLimited, GitHubUnavailable, SourceError
 from agentjobs.sources.github import fetch_github
 from agentjobs.sources.snapshot import SourceSnapshot
-from tests.sources.github_replay import GitHubReplay, commit, issue, pull, release
+from tests.fakes.github import GitHubReplay, commit, issue, pull, release
 
 START = datetime(2025, 3, 10, tzinfo=UTC)
 END = START + timedelta(days=1)
