@@ -64,3 +64,44 @@ def test_run_names_the_shipped_jobs_when_the_job_is_unknown(tmp_path):
     result = agentjobs("run", "weekly_insight", "--out", str(tmp_path / "out"), env={}, cwd=tmp_path)
     assert result.returncode != 0
     assert "no job 'weekly_insight'" in result.stderr and "weekly_insights" in result.stderr
+
+
+def test_business_db_loads_the_sample_into_postgresql(tmp_path):
+    import uuid
+
+    import pytest
+    import sqlalchemy as sa
+
+    admin_url = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+    try:
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        with admin.connect() as conn:
+            conn.execute(sa.text("select 1"))
+    except sa.exc.OperationalError as exc:
+        import os
+
+        if os.environ.get("AGENTJOBS_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc.orig}")
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc.orig}")
+    name = f"agentjobs_cli_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        uri = f"postgresql://postgres@127.0.0.1:5432/{name}"
+        result = agentjobs(
+            "business-db", "--out", str(tmp_path / "b.db"), "--postgres-uri", uri, env={}, cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stderr
+        truth = json.loads((tmp_path / "b.truth.json").read_text())
+        engine = sa.create_engine(uri.replace("postgresql://", "postgresql+psycopg2://"))
+        with engine.connect() as conn:
+            teams = conn.execute(sa.text("select count(*) from teams")).scalar()
+            planted = truth["duplicate_charges"][0]["duplicate_id"]
+            found = conn.execute(sa.text("select count(*) from transactions where id = :id"), {"id": planted})
+            assert (teams, found.scalar()) == (5, 1)
+        engine.dispose()
+        assert f"into postgresql://postgres@127.0.0.1:5432/{name}" in result.stdout
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
