@@ -224,10 +224,11 @@ def run_digest(args: argparse.Namespace) -> int:
         return _run(spec, day, tz, out)
 
 
-def _run(spec: Any, day: date, tz: str, out: Path) -> int:
+def prepared_dag(spec: Any) -> tuple[Any, list[str]]:
+    """The job's DAG on a ready metadata DB (its LLM pool created), and the list its task
+    failures are collected in ("task: Error: message"), for the one line the command prints."""
     from airflow.utils import db
 
-    from agentjobs.dag_test import run_dag_once
     from agentjobs.operators.factory import build_dag
 
     db.initdb()
@@ -248,6 +249,13 @@ def _run(spec: Any, day: date, tz: str, out: Path) -> int:
 
     for task in dag.tasks:
         task.on_failure_callback = [remember]
+    return dag, failures
+
+
+def _run(spec: Any, day: date, tz: str, out: Path) -> int:
+    from agentjobs.dag_test import run_dag_once
+
+    dag, failures = prepared_dag(spec)
     logical = datetime.combine(day + timedelta(days=1), datetime.min.time(), ZoneInfo(tz)) + timedelta(
         hours=3
     )

@@ -123,25 +123,12 @@ def cli_spec(spec: Any, args: argparse.Namespace, endpoint: Any) -> Any:
 
 
 def _run_all(spec: Any, kind: Any, day: date, runs: dict[datetime, list[str]]) -> int:
-    from airflow.utils import db
-
     from agentjobs.agent.scrub import scrub
+    from agentjobs.cli import prepared_dag
     from agentjobs.dag_test import run_dag_once
-    from agentjobs.operators.factory import build_dag
     from agentjobs.operators.team_run import team_dir
 
-    db.initdb()
-    dag = build_dag(spec)
-    failures: list[str] = []
-
-    def remember(context: Any) -> None:
-        exc = context.get("exception")
-        failures.append(
-            f"{context['ti'].task_id}: {type(exc).__name__}: {exc}" if exc else context["ti"].task_id
-        )
-
-    for task in dag.tasks:
-        task.on_failure_callback = [remember]
+    dag, failures = prepared_dag(spec)
     status = 0
     for when, team_ids in sorted(runs.items()):
         run = run_dag_once(dag, logical_date=when, run_conf={"teams": team_ids})
