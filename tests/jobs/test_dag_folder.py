@@ -12,7 +12,7 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.airflow
 
 
-SHIPPED = {"daily_digest", "weekly_newsletter", "weekly_insights", "anomaly_flags"}
+SHIPPED = {"daily_digest", "weekly_newsletter", "weekly_insights", "anomaly_flags", "overdue_reminders"}
 
 
 def dagbag(folder: Path):

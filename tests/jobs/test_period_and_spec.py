@@ -327,7 +327,13 @@ def test_load_specs_names_the_broken_file(tmp_path):
 
 def test_the_shipped_job_specs_load():
     specs = {s.dag_id: s for s in load_specs(REPO / "include" / "jobs")}
-    assert set(specs) == {"daily_digest", "weekly_newsletter", "weekly_insights", "anomaly_flags"}
+    assert set(specs) == {
+        "daily_digest",
+        "weekly_newsletter",
+        "weekly_insights",
+        "anomaly_flags",
+        "overdue_reminders",
+    }
     for spec in specs.values():
         assert (REPO / "include" / "skills" / spec.skill / "SKILL.md").is_file(), spec.skill
         ZoneInfo(spec.timezone)

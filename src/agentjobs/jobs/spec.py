@@ -245,6 +245,7 @@ class JobSpec(BaseModel):
     team_delivery: TeamDelivery = Field(default_factory=TeamDelivery)
     weekly_insights: dict[str, Any] | None = None
     anomaly_flags: dict[str, Any] | None = None
+    overdue_reminders: dict[str, Any] | None = None
 
     @property
     def fans_out(self) -> bool:

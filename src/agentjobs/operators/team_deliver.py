@@ -5,6 +5,11 @@ each member's email for the one-line preview). Every target is its own ledger ro
 (`<dag_id>/<team>`, period, channel, target): a retry, clear or backfill sends only what was
 not sent, and `force_redeliver` sends again. One failing target does not stop the others;
 the task fails after trying them all, so its retry resends only the failed ones.
+
+A kind with `member_messages` (overdue_reminders) delivers instead one email per member with
+that member's own part of the validated artifact, written to `members/<member id>.md` in the
+team's folder so the ledger hashes what was sent; its row is keyed by the member's own local
+date (`member_day`) and address, so a member is mailed once a day whatever reruns.
 """
 
 from __future__ import annotations
@@ -14,12 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agentjobs.atomic_file import write_atomically
 from agentjobs.delivery import DeliveryLedger, deliver, send_email, send_slack
 from agentjobs.delivery.deliver import sha256_file
+from agentjobs.jobs.kinds.registry import fan_out_kind
+from agentjobs.jobs.markdown_text import one_line
 from agentjobs.jobs.spec import EMAIL_RE, JobSpec
 from agentjobs.operators.errors import ArtifactChanged
 from agentjobs.operators.job_task import JobTaskOperator
-from agentjobs.operators.team_run import ledger_job, load_snapshot, team_key
+from agentjobs.operators.team_run import check_team_id, ledger_job, load_snapshot, team_key
+
+MEMBERS_DIR = "members"
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,7 @@ class Target:
     target: str  # the ledger's target: where it goes, never a credential
     artifact: Path
     send: Callable[[], dict[str, Any]]
+    logical_date: str | None = None  # the ledger's; None: the team's period key
 
 
 class TeamDeliverOperator(JobTaskOperator):
@@ -50,9 +61,16 @@ class TeamDeliverOperator(JobTaskOperator):
         artifact = Path(validated["artifact"])
         if sha256_file(artifact) != validated["sha256"]:
             raise ArtifactChanged(f"{artifact} changed after validation; clear the run from 'summarize'")
-        targets = self.targets(artifact, Path(validated["preview"]), period_key)
+        kind = fan_out_kind(self.spec.kind)
+        per_member = getattr(kind, "member_messages", None) is not None
+        if per_member:
+            targets = self.member_targets(kind, artifact)
+        else:
+            targets = self.targets(artifact, Path(validated["preview"]), period_key)
         delivery = self.spec.team_delivery
-        if not targets and (delivery.slack_conn_id or delivery.smtp_conn_id):
+        if per_member and not targets:
+            self.log.info("%s: no member due now has anything to be reminded of", team_id)
+        elif not targets and (delivery.slack_conn_id or delivery.smtp_conn_id):
             self.log.warning("%s has no slack_channel, email_list or members to deliver to", team_id)
         ledger = DeliveryLedger.from_conn_id(self.spec.ledger_conn_id)
         force = bool(context["params"].get("force_redeliver", False))
@@ -64,7 +82,7 @@ class TeamDeliverOperator(JobTaskOperator):
                 outcome = deliver(
                     ledger=ledger,
                     job=ledger_job(self.spec.dag_id, team_id),
-                    logical_date=period_key,
+                    logical_date=target.logical_date or period_key,
                     run_id=context["run_id"],
                     channel=target.channel,
                     target=target.target,
@@ -126,6 +144,29 @@ class TeamDeliverOperator(JobTaskOperator):
                 found.append(
                     Target("preview", member.email, preview, _mail(smtp_conn, member.email, title, line))
                 )
+        return found
+
+    def member_targets(self, kind: Any, artifact: Path) -> list[Target]:
+        """One email per member the kind has a message for, each to the member's own address."""
+        snapshot = load_snapshot(artifact.parent)
+        smtp_conn = self.spec.team_delivery.smtp_conn_id
+        messages = kind.member_messages(
+            snapshot, artifact.read_text(encoding="utf-8"), self.spec.kind_settings()
+        )
+        if not smtp_conn:
+            return []
+        folder = artifact.parent / MEMBERS_DIR
+        found: list[Target] = []
+        for member in sorted(snapshot.members, key=lambda m: m.email):
+            if member.id not in messages:
+                continue  # nothing for this member: no mail at all
+            day = kind.member_day(snapshot, member)
+            path = folder / f"{check_team_id(member.id)}.md"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(path, messages[member.id])
+            title = f"{self.spec.title} — {one_line(member.name)}, {day}"
+            send = _mail(smtp_conn, member.email, title, messages[member.id])
+            found.append(Target("reminder", member.email, path, send, logical_date=day))
         return found
 
 

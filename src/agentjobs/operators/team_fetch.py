@@ -4,13 +4,21 @@ The kind decides who is due at the run's logical date (e.g. weekly insights: the
 local time is Sunday 09:00). A rerun reuses the snapshots already written (so a clear or a
 backfill judges exactly the same rows) unless triggered with the `refetch` Param; the
 `teams` Param narrows the run to the team ids it lists.
+
+A kind that serves members (`due_members`, e.g. overdue_reminders) serves a team when one of
+its members is due, and its snapshot holds only those members. Two runs of one local day
+(members in two time zones) share the team's folder: a snapshot of another hour is read
+again, never reused.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from agentjobs.atomic_file import write_atomically
+from agentjobs.jobs.kinds.base import TeamSnapshot
 from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.kinds.snapshots import due_teams, team_snapshot
 from agentjobs.jobs.spec import JobSpec
@@ -39,12 +47,16 @@ class TeamFetchOperator(JobTaskOperator):
         if missing:
             raise ValueError(f"no team {', '.join(missing)} in the teams table of {self.conn_id!r}")
         served: list[dict[str, str]] = []
-        for team, members in due_teams(kind, settings, teams, when):
+        for team, members in self.due(kind, settings, teams, when):
             check_team_id(team.id)
             ledger_job(self.spec.dag_id, team.id)
             period = kind.period(team, when, settings)
             path = snapshot_path(team_dir(self.spec.dag_id, team.id, period.key))
-            if path.exists() and not context["params"].get("refetch", False):
+            if (
+                path.exists()
+                and not context["params"].get("refetch", False)
+                and same_period(path, period.start)
+            ):
                 self.log.info("%s: reusing %s (trigger with refetch=true to read again)", team.id, path)
             else:
                 snapshot = team_snapshot(
@@ -62,3 +74,19 @@ class TeamFetchOperator(JobTaskOperator):
         else:
             self.log.info("Serving %s", ", ".join(f"{s['team']} ({s['period']})" for s in served))
         return served
+
+    @staticmethod
+    def due(kind: Any, settings: Any, teams: list[tuple[Any, list[Any]]], when: Any) -> list[Any]:
+        by_member = getattr(kind, "due_members", None)
+        if by_member is None:
+            return due_teams(kind, settings, teams, when)
+        pairs = [(team, by_member(team, members, when, settings)) for team, members in teams]
+        return sorted((pair for pair in pairs if pair[1]), key=lambda p: p[0].id)
+
+
+def same_period(path: Path, start: datetime) -> bool:
+    """Whether the snapshot at `path` was fetched for the period starting at `start`."""
+    try:
+        return TeamSnapshot.model_validate_json(path.read_text(encoding="utf-8")).period.start == start
+    except ValueError:
+        return False  # unreadable: fetch again

@@ -138,3 +138,23 @@ class FanOutKind(Protocol):
 
 
 ToolFactory = Callable[[TeamSnapshot], list[Tool]]
+
+
+class PerMemberKind(FanOutKind, Protocol):
+    """A fan-out kind that serves members, not teams (e.g. overdue_reminders: each user at their
+    own 09:00). Optional: the fetch and deliver tasks use these methods when a kind has them,
+    and every other kind keeps its team-wide behaviour."""
+
+    def due_members(self, team: Team, members: list[Member], when: datetime, settings: Any) -> list[Member]:
+        """The members the run at `when` serves; the team is served when there is one. The
+        snapshot's `members` are these."""
+        ...
+
+    def member_day(self, snapshot: TeamSnapshot, member: Member) -> str:
+        """The ledger's logical date of `member`'s delivery (the member's own local date)."""
+        ...
+
+    def member_messages(self, snapshot: TeamSnapshot, markdown: str, settings: Any) -> dict[str, str]:
+        """member id -> the markdown that member gets (from the validated artifact); a member
+        left out gets nothing. Delivered instead of the team's channel, list and previews."""
+        ...

@@ -1,0 +1,243 @@
+"""The `overdue_reminders` kind: each user, at 09:00 in the user's own time zone, is reminded of
+the unpaid invoices they own that are due in under 3 days, or already overdue.
+
+One hourly DAG (UTC) serves, at each hour, the members whose local time is 09:00 then
+(`due_members`); a team is served when one of its members is. The list is code's alone: the
+model is asked nothing (`KindPlan.answer`), the artifact is rendered from the snapshot and
+the check holds it to exactly that rendering. Each due member with something to pay gets
+their own section by email (`member_messages`), one ledger row per (member, member's local
+day): a retry, clear or backfill never reminds the same invoice to the same user twice a day.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, ClassVar, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Member, Query, Rendered, Team, TeamSnapshot
+from agentjobs.jobs.markdown_text import as_text, one_line
+from agentjobs.jobs.numbers import format_amount
+from agentjobs.jobs.period import Period
+
+ARTIFACT_FILE = "reminders.md"
+# Unpaid invoices of the team due before the latest day any member's window can reach: a member's
+# local date is at most one day after the team's, so team date + horizon + 1 bounds every window.
+INVOICES_SQL = (
+    "SELECT i.id, i.number, i.owner_user_id, i.due_on, i.amount_cents, i.currency, c.name AS customer_name "
+    "FROM invoices i LEFT JOIN customers c ON c.id = i.customer_id "
+    "WHERE i.team_id = :team_id AND i.status = 'unpaid' AND i.paid_at IS NULL AND i.due_on < :before "
+    "ORDER BY i.due_on, i.id"
+)
+
+
+class ReminderSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    local_hour: int = Field(9, ge=0, le=23)  # in each member's own time zone
+    horizon_days: int = Field(3, ge=1, le=31)  # due_on in [today, today + horizon): "in under 3 days"
+    # Overdue unpaid invoices (due_on before today) are reminded too: they need paying most.
+    include_overdue: bool = True
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def serves_local_hour(timezone: str, when: datetime, hour: int) -> bool:
+    """Whether `when` is the one hourly instant of its local day that is `hour` o'clock in `timezone`.
+
+    Across a DST change the local day still has exactly one: the repeated hour of a fall-back
+    counts once (its first pass), and on a spring-forward day whose `hour` does not exist the
+    first hour after the gap serves instead.
+    """
+    tz = ZoneInfo(timezone)
+    local = _aware(when).astimezone(tz)
+    if local.fold:
+        return False
+    if local.hour == hour:
+        return True
+    wall = datetime.combine(local.date(), time(hour))
+    exists = wall.replace(tzinfo=tz).astimezone(UTC).astimezone(tz).replace(tzinfo=None) == wall
+    return not exists and local.hour == hour + 1
+
+
+def local_day(timezone: str, when: datetime) -> date:
+    return _aware(when).astimezone(ZoneInfo(timezone)).date()
+
+
+def member_invoices(
+    snapshot: TeamSnapshot, member: Member, settings: ReminderSettings
+) -> list[dict[str, Any]]:
+    """The member's own unpaid invoices due in under `horizon_days` of their local today (and
+    the overdue ones), oldest due first."""
+    today = local_day(member.timezone, snapshot.period.start)
+    before = today + timedelta(days=settings.horizon_days)
+    found = []
+    for row in snapshot.tables.get("invoices", []):
+        due_on = date.fromisoformat(str(row["due_on"])[:10])
+        if row.get("owner_user_id") != member.id or due_on >= before:
+            continue
+        if due_on < today and not settings.include_overdue:
+            continue
+        found.append(row)
+    return sorted(found, key=lambda r: (str(r["due_on"])[:10], str(r["id"])))
+
+
+def _when_due(due_on: date, today: date) -> str:
+    days = (due_on - today).days
+    if days < 0:
+        return f"overdue by {-days} day{'s' if days != -1 else ''}"
+    if days == 0:
+        return "due today"
+    return f"due in {days} day{'s' if days != 1 else ''}"
+
+
+def _code(text: str) -> str:
+    return one_line(text).replace("`", "'")
+
+
+def member_heading(member: Member, today: date) -> str:
+    return f"## {as_text(member.name)} ({as_text(member.timezone)}, {today.isoformat()})"
+
+
+def member_section(snapshot: TeamSnapshot, member: Member, settings: ReminderSettings) -> list[str]:
+    today = local_day(member.timezone, snapshot.period.start)
+    rows = member_invoices(snapshot, member, settings)
+    lines = [member_heading(member, today), ""]
+    if not rows:
+        return [*lines, f"Nothing due in the next {settings.horizon_days} days: no reminder is sent.", ""]
+    count = f"{len(rows)} unpaid invoice{'s' if len(rows) != 1 else ''}"
+    lines += [f"{count} of yours to follow up today:", ""]
+    for row in rows:
+        due_on = date.fromisoformat(str(row["due_on"])[:10])
+        customer = as_text(str(row.get("customer_name") or row.get("customer_id") or "unknown customer"))
+        amount = format_amount(int(row["amount_cents"]), str(row.get("currency") or snapshot.team.currency))
+        lines.append(
+            f"- `{_code(str(row['id']))}` {as_text(str(row.get('number') or ''))} — {customer}: {amount}, "
+            f"due {due_on.isoformat()} ({_when_due(due_on, today)})"
+        )
+    return [*lines, ""]
+
+
+class OverdueRemindersKind:
+    """Hourly in UTC; each member is served once a local day, at their own `local_hour`."""
+
+    name: ClassVar[str] = "overdue_reminders"
+    settings_model: ClassVar[type[BaseModel]] = ReminderSettings
+    artifact_file: ClassVar[str] = ARTIFACT_FILE
+    default_schedule: ClassVar[str] = "0 * * * *"
+
+    # ------------------------------------------------------------------ who, when
+
+    def due_members(
+        self, team: Team, members: list[Member], when: datetime, settings: ReminderSettings
+    ) -> list[Member]:
+        """The members whose own local time is `local_hour` at `when` (the fetch serves a team
+        when this is not empty, whatever `due` says)."""
+        return [m for m in members if serves_local_hour(m.timezone, when, settings.local_hour)]
+
+    def due(self, team: Team, when: datetime, settings: ReminderSettings) -> bool:
+        """Without the members at hand (`agentjobs run` picking an hour): the team's own 09:00,
+        when its members in the team's time zone are due."""
+        return serves_local_hour(team.timezone, when, settings.local_hour)
+
+    def period(self, team: Team, when: datetime, settings: ReminderSettings) -> Period:
+        """The one hour this run serves; keyed by the team's local date (the run's folder). Each
+        member's reminder is keyed by the member's own local date (`member_day`)."""
+        start = _aware(when).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        return Period(day=local_day(team.timezone, start), start=start, end=start + timedelta(hours=1))
+
+    def queries(self, team: Team, period: Period, settings: ReminderSettings) -> dict[str, Query]:
+        before = period.day + timedelta(days=settings.horizon_days + 1)
+        return {"invoices": Query(INVOICES_SQL, {"team_id": team.id, "before": before})}
+
+    def member_day(self, snapshot: TeamSnapshot, member: Member) -> str:
+        return local_day(member.timezone, snapshot.period.start).isoformat()
+
+    # ------------------------------------------------------------------ no model
+
+    def plan(
+        self, snapshot: TeamSnapshot, settings: ReminderSettings, mode: Literal["loop", "structured"]
+    ) -> KindPlan:
+        return KindPlan(
+            prompt="",
+            answer={"path": ARTIFACT_FILE, "items": self.items(snapshot, settings)},
+            answer_reason="the reminders are listed by code",
+        )
+
+    def items(self, snapshot: TeamSnapshot, settings: ReminderSettings) -> int:
+        return sum(len(member_invoices(snapshot, m, settings)) for m in snapshot.members)
+
+    # ------------------------------------------------------------------ the artifact
+
+    def heading(self, snapshot: TeamSnapshot, title: str) -> str:
+        return f"# {one_line(title)} — {as_text(snapshot.team.name)}, {snapshot.period.key}"
+
+    def expected(self, snapshot: TeamSnapshot, settings: ReminderSettings, title_line: str) -> str:
+        members = sorted(snapshot.members, key=lambda m: (m.name, m.id))
+        reminded = [m for m in members if member_invoices(snapshot, m, settings)]
+        at = snapshot.period.start.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        lines = [
+            title_line,
+            "",
+            f"{len(reminded)} of {len(members)} member{'s' if len(members) != 1 else ''} due at {at} "
+            f"{'has' if len(reminded) == 1 else 'have'} invoices to follow up "
+            f"({self.items(snapshot, settings)} in all).",
+            "",
+        ]
+        for member in members:
+            lines += member_section(snapshot, member, settings)
+        return "\n".join(lines)
+
+    def render(
+        self, snapshot: TeamSnapshot, answer: dict[str, Any], settings: ReminderSettings, title: str
+    ) -> Rendered:
+        markdown = self.expected(snapshot, settings, self.heading(snapshot, title))
+        return Rendered(markdown, {"path": ARTIFACT_FILE, "items": self.items(snapshot, settings)})
+
+    def check(
+        self, snapshot: TeamSnapshot, markdown: str, result: dict[str, Any], settings: ReminderSettings
+    ) -> None:
+        first = markdown.split("\n", 1)[0]
+        suffix = f" — {as_text(snapshot.team.name)}, {snapshot.period.key}"
+        if not first.startswith("# ") or not first.endswith(suffix):
+            raise CheckFailed(f"{ARTIFACT_FILE} does not start with the heading '# <title>{suffix}'")
+        if markdown != self.expected(snapshot, settings, first):
+            raise CheckFailed(f"{ARTIFACT_FILE} is not the list of unpaid invoices of the snapshot")
+        items = self.items(snapshot, settings)
+        if result.get("items") != items:
+            raise CheckFailed(f"the result says {result.get('items')!r} items; the snapshot has {items}")
+
+    def preview(self, markdown: str) -> str:
+        lines = [line for line in markdown.splitlines() if line.strip()]
+        return lines[1].strip() if len(lines) > 1 else ""
+
+    # ------------------------------------------------------------------ per-member delivery
+
+    def member_messages(
+        self, snapshot: TeamSnapshot, markdown: str, settings: ReminderSettings
+    ) -> dict[str, str]:
+        """Each due member with something to pay: their own section of the validated artifact
+        (cut from it, so exactly what was checked is sent). Nothing due: no message."""
+        lines = markdown.split("\n")
+        messages: dict[str, str] = {}
+        for member in snapshot.members:
+            if not member_invoices(snapshot, member, settings):
+                continue
+            heading = member_heading(member, local_day(member.timezone, snapshot.period.start))
+            if heading not in lines:
+                raise CheckFailed(f"{ARTIFACT_FILE} has no section for member {member.id!r}")
+            start = lines.index(heading)
+            end = next((n for n in range(start + 1, len(lines)) if lines[n].startswith("## ")), len(lines))
+            section = "\n".join(lines[start + 1 : end]).strip()
+            # The greeting keeps a member's message distinct from the team's artifact, which
+            # the ledger's "kept as sent" check compares by hash.
+            messages[member.id] = f"Hello {as_text(member.name)},\n\n{section}\n"
+        return messages
+
+
+KIND = OverdueRemindersKind()
+
+__all__ = ["ARTIFACT_FILE", "KIND", "OverdueRemindersKind", "ReminderSettings", "serves_local_hour"]
