@@ -151,6 +151,38 @@ class TeamDelivery(BaseModel):
     member_preview: bool = True
 
 
+def _allow_entry(value: str) -> str:
+    """An address (`team@example.org`) or a whole domain (`example.org`, `@example.org`)."""
+    domain = value[1:] if value.startswith("@") else value
+    if "@" in domain:
+        return _email_address(value)
+    _email_address(f"x@{domain}")  # the same domain rules as an address's
+    if "." not in domain:
+        raise ValueError(f"{value!r} is not a domain; write one like example.org or an address")
+    return value
+
+
+class PiiReview(BaseModel):
+    """A digest's review before delivery: a detector of personal data (and optionally an agent)
+    blocks every channel and alerts when digest.md would send an email, phone, card or IBAN."""
+
+    model_config = _STRICT
+    enabled: bool = False
+    agent: bool = False  # also have the read-only review agent (skill below) read the digest
+    # Addresses and domains the digest may name (the project's own public ones): no finding.
+    allow: list[Annotated[str, AfterValidator(_allow_entry)]] = Field(default_factory=list)
+    skill: str = "pii-review"
+
+    @field_validator("skill")
+    @classmethod
+    def _skill_name(cls, value: str) -> str:
+        if not SKILL_NAME_RE.match(value):
+            raise ValueError(
+                f"{value!r} is not a skill name; name a folder of the skills folder (pii-review)"
+            )
+        return value
+
+
 class Caps(BaseModel):
     model_config = _STRICT
     max_iterations: Count = Field(40, ge=1, le=1000)
@@ -231,6 +263,7 @@ class JobSpec(BaseModel):
     )
     sources: Sources
     channels: list[Channel] = Field(default_factory=list)
+    pii_review: PiiReview = Field(default_factory=PiiReview)  # a digest's check before delivery
     ledger_conn_id: str | None = None  # None: a SQLite file in $AIRFLOW_HOME
     alert: AlertChannel | None = None  # where failures go
     # A run not finished this many minutes after it was queued pages the alert channel.
@@ -280,6 +313,12 @@ class JobSpec(BaseModel):
         if self.alert is None:
             raise ValueError(f"job {self.dag_id!r} has no alert channel")
         return alert_kwargs(self.alert, self.title, self.timezone, self.period_days)
+
+    @model_validator(mode="after")
+    def _pii_review_on_digests(self) -> JobSpec:
+        if self.fans_out and self.pii_review.enabled:
+            raise KindMismatch("pii_review", f"pii_review reviews a digest; kind {self.kind!r} has none")
+        return self
 
     @field_validator("sections")
     @classmethod

@@ -148,7 +148,7 @@ def build_dag(spec: JobSpec, skills_dir: Path | None = None) -> DAG:
 
 
 def digest_tasks(spec: JobSpec, skills_dir: Path | None) -> None:
-    """fetch_<source> (one per source) → summarize → validate → deliver_<channel> (one per channel)."""
+    """fetch_<source> (one per source) → summarize → validate [→ pii_review] → deliver_<channel>_<i>."""
     from agentjobs.operators.deliver import DeliverOperator
     from agentjobs.operators.digest import DigestAgentOperator
     from agentjobs.operators.fetch import FetchSourceOperator
@@ -170,7 +170,34 @@ def digest_tasks(spec: JobSpec, skills_dir: Path | None) -> None:
         for i, channel in enumerate(spec.channels)
     ]
     fetches >> summarize >> validate
-    validate >> delivers
+    review = pii_review_tasks(spec, skills_dir)
+    if review:
+        # The deliver tasks still read validate's XCom; the review only stands in their way.
+        validate >> review[0]
+        review[-1] >> delivers
+    else:
+        validate >> delivers
+
+
+def pii_review_tasks(spec: JobSpec, skills_dir: Path | None) -> list[Any]:
+    """pii_review (the detector), then pii_review_agent when asked: none when the review is off."""
+    if not spec.pii_review.enabled:
+        return []
+    from agentjobs.operators.pii_review import PiiReviewAgentOperator, PiiReviewOperator
+
+    tasks: list[Any] = [PiiReviewOperator(task_id="pii_review", spec=spec)]
+    if spec.pii_review.agent:
+        # After the detector, so a digest it already blocks costs no model call.
+        tasks.append(
+            PiiReviewAgentOperator(
+                task_id="pii_review_agent",
+                spec=spec,
+                skills_dir=str(skills_dir) if skills_dir else None,
+                **({"pool": spec.pool} if spec.pool else {}),
+            )
+        )
+        tasks[0] >> tasks[1]
+    return tasks
 
 
 def fan_out_tasks(spec: JobSpec, skills_dir: Path | None) -> None:
