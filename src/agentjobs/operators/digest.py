@@ -16,23 +16,13 @@ from agentjobs.jobs.digest import DIGEST_FILE, judgement_schema, loop_prompt, re
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.agent import AgentOperator, RunPlan
 from agentjobs.operators.delivered import delivered_result, write_result
-from agentjobs.operators.job_task import job_run_dir, run_period
+from agentjobs.operators.job_task import agent_defaults, job_run_dir, run_period
 from agentjobs.sources.snapshot import Snapshot
 
 
 class DigestAgentOperator(AgentOperator):
     def __init__(self, *, spec: JobSpec, **kwargs: Any) -> None:
-        caps = spec.caps
-        kwargs.setdefault("skill", spec.skill)
-        kwargs.setdefault("prompt", "")
-        kwargs.setdefault("llm_conn_id", spec.llm_conn_id)
-        kwargs.setdefault("model", spec.model)
-        kwargs.setdefault("allow_empty", spec.allow_empty)
-        # Caps come from the DAG's Params (defaults: the spec), so a triggered run may change them.
-        for name in ("max_iterations", "max_total_tokens", "max_cost_usd"):
-            kwargs.setdefault(name, "{{ params." + name + " }}")
-        kwargs.setdefault("timeout_s", caps.timeout_s)
-        super().__init__(**kwargs)
+        super().__init__(**agent_defaults(spec, kwargs, skill=spec.skill, allow_empty=spec.allow_empty))
         self.spec = spec
 
     def execute(self, context: Any) -> dict[str, Any]:

@@ -26,6 +26,22 @@ def job_run_dir(spec: JobSpec, context: Any) -> Path:
     return job_dir(spec.dag_id, run_period(spec, context))
 
 
+def agent_defaults(spec: JobSpec, kwargs: dict[str, Any], *, skill: str, allow_empty: bool) -> dict[str, Any]:
+    """An agent task's AgentOperator arguments from its job's spec, where the caller gave none.
+
+    Caps come from the DAG's Params (defaults: the spec), so a triggered run may change them.
+    """
+    kwargs.setdefault("skill", skill)
+    kwargs.setdefault("prompt", "")
+    kwargs.setdefault("llm_conn_id", spec.llm_conn_id)
+    kwargs.setdefault("model", spec.model)
+    kwargs.setdefault("allow_empty", allow_empty)
+    for name in ("max_iterations", "max_total_tokens", "max_cost_usd"):
+        kwargs.setdefault(name, "{{ params." + name + " }}")
+    kwargs.setdefault("timeout_s", spec.caps.timeout_s)
+    return kwargs
+
+
 class JobTaskOperator(BaseOperator):
     """A task of a job's DAG. Subclasses implement `run` instead of `execute`."""
 

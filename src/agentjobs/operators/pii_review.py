@@ -19,7 +19,7 @@ from agentjobs.jobs.pii import Finding, find_pii
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.agent import AgentOperator, RunPlan
 from agentjobs.operators.errors import ArtifactChanged, PermanentTaskError
-from agentjobs.operators.job_task import JobTaskOperator, job_run_dir
+from agentjobs.operators.job_task import JobTaskOperator, agent_defaults, job_run_dir
 
 AGENT_KINDS = ("email", "phone", "card", "iban", "postal_address", "person_id", "other")
 MAX_AGENT_LEAKS = 50
@@ -79,16 +79,8 @@ class PiiReviewAgentOperator(AgentOperator):
     """
 
     def __init__(self, *, spec: JobSpec, validate_task_id: str = "validate", **kwargs: Any) -> None:
-        kwargs.setdefault("skill", spec.pii_review.skill)
-        kwargs.setdefault("prompt", "")
-        kwargs.setdefault("llm_conn_id", spec.llm_conn_id)
-        kwargs.setdefault("model", spec.model)
         kwargs.setdefault("tools", [])
-        kwargs.setdefault("allow_empty", True)
-        for name in ("max_iterations", "max_total_tokens", "max_cost_usd"):
-            kwargs.setdefault(name, "{{ params." + name + " }}")
-        kwargs.setdefault("timeout_s", spec.caps.timeout_s)
-        super().__init__(**kwargs)
+        super().__init__(**agent_defaults(spec, kwargs, skill=spec.pii_review.skill, allow_empty=True))
         self.spec = spec
         self.validate_task_id = validate_task_id
 

@@ -17,6 +17,7 @@ from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.agent import AgentOperator, RunPlan
 from agentjobs.operators.delivered import delivered_result, write_result
+from agentjobs.operators.job_task import agent_defaults
 from agentjobs.operators.team_run import ledger_job, load_snapshot, team_dir, team_key
 
 
@@ -24,16 +25,8 @@ class TeamAgentOperator(AgentOperator):
     template_fields: Sequence[str] = (*AgentOperator.template_fields, "team_run")
 
     def __init__(self, *, spec: JobSpec, team_run: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("skill", spec.skill)
-        kwargs.setdefault("prompt", "")
-        kwargs.setdefault("llm_conn_id", spec.llm_conn_id)
-        kwargs.setdefault("model", spec.model)
         # A team's empty period is a normal run of these jobs: the kind's artifact says so.
-        kwargs.setdefault("allow_empty", True)
-        for name in ("max_iterations", "max_total_tokens", "max_cost_usd"):
-            kwargs.setdefault(name, "{{ params." + name + " }}")
-        kwargs.setdefault("timeout_s", spec.caps.timeout_s)
-        super().__init__(**kwargs)
+        super().__init__(**agent_defaults(spec, kwargs, skill=spec.skill, allow_empty=True))
         self.spec = spec
         self.team_run = team_run
 
