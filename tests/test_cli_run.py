@@ -7,6 +7,7 @@ import json
 import re
 
 from tests.fakes.model_server import reply, respond
+from tests.postgres import fresh_database
 from tests.test_cli import agentjobs
 
 
@@ -67,26 +68,9 @@ def test_run_names_the_shipped_jobs_when_the_job_is_unknown(tmp_path):
 
 
 def test_business_db_loads_the_sample_into_postgresql(tmp_path):
-    import uuid
-
-    import pytest
     import sqlalchemy as sa
 
-    admin_url = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
-    try:
-        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-        with admin.connect() as conn:
-            conn.execute(sa.text("select 1"))
-    except sa.exc.OperationalError as exc:
-        import os
-
-        if os.environ.get("AGENTJOBS_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc.orig}")
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {exc.orig}")
-    name = f"agentjobs_cli_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
+    with fresh_database("agentjobs_cli") as name:
         uri = f"postgresql://postgres@127.0.0.1:5432/{name}"
         result = agentjobs(
             "business-db", "--out", str(tmp_path / "b.db"), "--postgres-uri", uri, env={}, cwd=tmp_path
@@ -101,7 +85,3 @@ def test_business_db_loads_the_sample_into_postgresql(tmp_path):
             assert (teams, found.scalar()) == (5, 1)
         engine.dispose()
         assert f"into postgresql://postgres@127.0.0.1:5432/{name}" in result.stdout
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()

@@ -4,7 +4,6 @@ connection, and the shipped business-kind specs pointed at the test's fakes."""
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.postgres import fresh_database
 
 REPO = Path(__file__).resolve().parents[2]
 BUSINESS_CONN = "agentjobs_business_test"
@@ -39,9 +40,6 @@ def business_conn(business_db: BusinessDb, monkeypatch: pytest.MonkeyPatch) -> s
     return BUSINESS_CONN
 
 
-PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
-
-
 @pytest.fixture(scope="session")
 def business_pg(business_db: BusinessDb) -> Iterator[str]:
     """The generated database loaded into a PostgreSQL database of its own, as an Airflow URI."""
@@ -49,28 +47,13 @@ def business_pg(business_db: BusinessDb) -> Iterator[str]:
 
     from agentjobs.business.load import load_into
 
-    try:
-        admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-        with admin.connect() as conn:
-            conn.execute(sa.text("select 1"))
-    except (sa.exc.OperationalError, ImportError) as exc:
-        reason = f"PostgreSQL not reachable at 127.0.0.1:5432: {getattr(exc, 'orig', None) or exc}"
-        if os.environ.get("AGENTJOBS_REQUIRE_SERVICES") == "1":
-            pytest.fail(reason + " (AGENTJOBS_REQUIRE_SERVICES=1)")
-        pytest.skip(reason)
-    name = f"agentjobs_business_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine = sa.create_engine(f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}")
-    try:
-        load_into(business_db.path, engine)
-        engine.dispose()
+    with fresh_database("agentjobs_business") as name:
+        engine = sa.create_engine(f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}")
+        try:
+            load_into(business_db.path, engine)
+        finally:
+            engine.dispose()
         yield f"postgres://postgres@127.0.0.1:5432/{name}"
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

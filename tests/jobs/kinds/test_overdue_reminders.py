@@ -3,8 +3,6 @@ invoices each user's list holds, and a week of hourly runs reminding each invoic
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -17,6 +15,7 @@ import sqlalchemy as sa
 from agentjobs.jobs.kinds.overdue_reminders import KIND, ReminderSettings, serves_local_hour
 from agentjobs.jobs.kinds.snapshots import team_snapshot
 from agentjobs.sources.sql import read_tables, read_teams
+from tests.postgres import fresh_database
 
 TEAM = "team-pacific"
 TOKYO, LA, IDLE = "u-tokyo", "u-la", "u-idle"
@@ -78,9 +77,6 @@ def build_db(engine: sa.Engine) -> None:
         )
 
 
-PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def reminders_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A SQLAlchemy URL of the small database, on a SQLite file and in a fresh PostgreSQL database."""
@@ -91,29 +87,15 @@ def reminders_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         engine.dispose()
         yield url
         return
-    try:
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-        with admin.connect() as conn:
-            conn.execute(sa.text("select 1"))
-    except (sa.exc.OperationalError, ImportError) as exc:
-        reason = f"PostgreSQL not reachable at 127.0.0.1:5432: {getattr(exc, 'orig', None) or exc}"
-        if os.environ.get("AGENTJOBS_REQUIRE_SERVICES") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    name = f"agentjobs_reminders_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    engine = sa.create_engine(url)
-    try:
-        build_db(engine)
-        engine.dispose()
-        yield url
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database("agentjobs_reminders") as name:
+        url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+        engine = sa.create_engine(url)
+        try:
+            build_db(engine)
+            engine.dispose()
+            yield url
+        finally:
+            engine.dispose()
 
 
 def hours(start: datetime, count: int) -> list[datetime]:

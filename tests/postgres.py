@@ -1,0 +1,42 @@
+"""A fresh PostgreSQL database of a test's own on the machine's server (127.0.0.1:5432, trust auth).
+
+Without the server the test skips with the reason, except under AGENTJOBS_REQUIRE_SERVICES=1
+(set by .ci/run), where it fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+
+
+@contextlib.contextmanager
+def fresh_database(prefix: str) -> Iterator[str]:
+    """The name of a new, empty database (dropped afterwards, open connections and all)."""
+    try:
+        admin = sa.create_engine(
+            PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        )
+        with admin.connect() as conn:
+            conn.execute(sa.text("select 1"))
+    except (sa.exc.OperationalError, ImportError) as exc:
+        reason = f"PostgreSQL not reachable at 127.0.0.1:5432: {getattr(exc, 'orig', None) or exc}"
+        if os.environ.get("AGENTJOBS_REQUIRE_SERVICES") == "1":
+            pytest.fail(reason + " (AGENTJOBS_REQUIRE_SERVICES=1)")
+        pytest.skip(reason)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
