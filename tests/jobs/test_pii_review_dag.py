@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from agentjobs.delivery.ledger import DeliveryLedger
 from tests.airflow.conftest import run_dag, xcom
 from tests.fakes.model_server import reply, respond
 from tests.jobs.specs import digest_spec, sqlite_ledger
@@ -23,7 +24,7 @@ LEAKY_SUBJECTS = [
 ]
 
 
-def job_spec(tmp_path, monkeypatch, llm_conn, smtp_server, slack_server, subjects, **review):
+def job_spec(tmp_path, monkeypatch, llm_conn, smtp_server, slack_server, subjects, ledger=None, **review):
     repo = make_repo(
         tmp_path / "repo",
         [(f"2026-11-24T{9 + i:02d}:00:00+00:00", subject) for i, subject in enumerate(subjects)],
@@ -31,12 +32,24 @@ def job_spec(tmp_path, monkeypatch, llm_conn, smtp_server, slack_server, subject
     return digest_spec(
         "digest_pii",
         llm_conn,
-        ledger_conn_id=sqlite_ledger(monkeypatch, tmp_path),
+        ledger_conn_id=ledger or sqlite_ledger(monkeypatch, tmp_path),
         sources={"git": {"repos": [str(repo)]}},
         channels=[{"type": "email", "conn_id": smtp_server.conn_id, "to": ["team@example.org"]}],
         alert={"type": "slack", "conn_id": slack_server.api_conn_id, "channel": "C0ALERTS"},
         pii_review={"enabled": True, **review},
     )
+
+
+def ledger_rows(spec) -> list[tuple[str, str, str]]:
+    """(channel, target, status) of every delivery the ledger holds for the digest's day."""
+    ledger = DeliveryLedger.from_conn_id(spec.ledger_conn_id)
+    try:
+        return [
+            (r.channel, r.target, r.status)
+            for r in ledger.history(job=spec.dag_id, logical_date="2026-11-24")
+        ]
+    finally:
+        ledger.engine.dispose()
 
 
 def alerts(slack_server) -> list[str]:
@@ -56,12 +69,14 @@ def assert_blocked(run, task, smtp_server, slack_server, quoted):
 
 
 def test_personal_data_in_a_commit_subject_blocks_delivery_and_alerts_without_quoting_it(
-    tmp_path, monkeypatch, llm_conn, model_server, smtp_server, slack_server
+    tmp_path, monkeypatch, llm_conn, model_server, smtp_server, slack_server, any_ledger
 ):
     from agentjobs.operators.factory import build_dag
 
     model_server.default_step = respond(pick_first_refs)
-    spec = job_spec(tmp_path, monkeypatch, llm_conn, smtp_server, slack_server, LEAKY_SUBJECTS)
+    spec = job_spec(
+        tmp_path, monkeypatch, llm_conn, smtp_server, slack_server, LEAKY_SUBJECTS, ledger=any_ledger
+    )
     run = run_dag(build_dag(spec), logical_date=LOGICAL)
     # validate passed: the digest is well formed, it only holds what must not go out.
     assert states(run)["validate"] == "success"
@@ -83,16 +98,17 @@ def test_personal_data_in_a_commit_subject_blocks_delivery_and_alerts_without_qu
     # A permanent failure: one try, no retry spent on a digest that would fail the same way.
     ti = next(ti for ti in run.get_task_instances() if ti.task_id == "pii_review")
     assert ti.try_number == 1
+    assert ledger_rows(spec) == []  # no delivery was even claimed
 
 
 def test_a_clean_digest_is_reviewed_and_delivered_as_before(
-    tmp_path, monkeypatch, llm_conn, model_server, smtp_server, slack_server
+    tmp_path, monkeypatch, llm_conn, model_server, smtp_server, slack_server, any_ledger
 ):
     from agentjobs.operators.factory import build_dag
 
     model_server.default_step = respond(pick_first_refs)
     subjects = ["Add the fetch step", "Bump to v1.2.3 on 2026-11-24, 12 % faster, $1,234.56 saved"]
-    spec = job_spec(tmp_path, monkeypatch, llm_conn, smtp_server, slack_server, subjects)
+    spec = job_spec(tmp_path, monkeypatch, llm_conn, smtp_server, slack_server, subjects, ledger=any_ledger)
     dag = build_dag(spec)
     assert dag.get_task("pii_review").upstream_task_ids == {"validate"}
     assert dag.get_task("deliver_email_0").upstream_task_ids == {"pii_review"}
@@ -102,6 +118,7 @@ def test_a_clean_digest_is_reviewed_and_delivered_as_before(
     (mail,) = smtp_server.messages
     assert "Bump to v1.2.3" in mail.content.decode()
     assert alerts(slack_server) == []
+    assert ledger_rows(spec) == [("email", "team@example.org", "sent")]
 
 
 def test_allowed_addresses_are_delivered(
