@@ -1,4 +1,4 @@
-"""Pytest fixtures for the scripted model server (imported by tests/conftest.py)."""
+"""Pytest fixtures for the scripted model server and the company directory (imported by tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.fakes.directory import FakeDirectory
 from tests.fakes.model_server import ScriptedModelServer
 
 
@@ -17,3 +18,14 @@ def model_server() -> Iterator[ScriptedModelServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def company_directory() -> Iterator[FakeDirectory]:
+    """A company directory on loopback (tests/fakes/directory.py), answers set per test."""
+    from agentjobs.business.directory import serve_directory
+
+    fake = FakeDirectory()
+    with serve_directory(fake.answer) as directory:
+        fake.url, fake.requests = directory.url, directory.requests
+        yield fake

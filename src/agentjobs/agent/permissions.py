@@ -22,6 +22,7 @@ from agentjobs.agent.guarded_http import (
     public_address,
     target_of,
 )
+from agentjobs.agent.http_policy import HttpPolicy
 
 
 class PermissionEngine:
@@ -42,6 +43,7 @@ class PermissionEngine:
         http_timeout_s: float = 10.0,
         resolver: Resolver | None = None,
         allow_private_addresses: bool = False,
+        http_policy: HttpPolicy | None = None,
     ) -> None:
         work = Path(work_dir)
         if not work.is_dir():
@@ -67,6 +69,10 @@ class PermissionEngine:
         self.http_timeout_s = http_timeout_s
         self._resolver: Resolver | None = resolver
         self.allow_private_addresses = allow_private_addresses
+        # A job's URL prefixes, size cap and content types (its spec), besides the skill's hosts.
+        self.http_policy = http_policy
+        if http_policy is not None:
+            self.http_max_bytes = http_policy.max_bytes
 
     # ----------------------------------------------------------------- files
 
@@ -160,6 +166,13 @@ class PermissionEngine:
                 "remove the 'user:password@' part"
             )
         scheme, host, port = parse_http_url(url)
+        policy = self.http_policy
+        if policy is not None:
+            found = policy.target(url, self._resolver)
+            if found is not None:
+                return found
+            if not self._host_allowed(host):
+                return policy.check(url)  # raises, naming the job's prefixes
         if not self.http_allowlist:
             raise PermissionDenied(
                 f"URL {url!r} refused: HTTP access is disabled for this skill (empty http_allowlist); "

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from agentjobs.agent.budget import BudgetMeter, Usage
 from agentjobs.agent.contract import result_instructions
+from agentjobs.agent.http_policy import HttpPolicy
 from agentjobs.agent.loop import Agent, AgentResult
 from agentjobs.agent.model_client import Completion, ModelClient
 from agentjobs.agent.permissions import PermissionEngine
@@ -51,6 +52,7 @@ class SkillRun:
     mode: Literal["loop", "structured"] | None = None
     result_schema: dict[str, Any] | None = None
     replay: ReplayCache | None = None
+    http_policy: HttpPolicy | None = None  # the job's URL prefixes and response caps (its spec)
 
     @property
     def effective_mode(self) -> Literal["loop", "structured"]:
@@ -89,6 +91,7 @@ class SkillRun:
             write_allowlist=self.skill.write_allowlist,
             http_allowlist=self.skill.http_allowlist,  # set in SKILL.md only, as refusals say
             allow_private_addresses=self.allow_private_addresses,
+            http_policy=self.http_policy,
         )
         registry = ToolRegistry(unattended=self.unattended)
         for tool in [*builtin_tools(engine), *self.extra_tools]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import os
 import re
 import typing
@@ -27,6 +28,7 @@ from agentjobs.agent.guarded_http import guarded_get
 from agentjobs.agent.permissions import PermissionEngine
 from agentjobs.atomic_file import write_atomically
 
+log = logging.getLogger(__name__)
 READ_MAX_BYTES = 200_000
 LIST_MAX_FILES = 1_000
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what OpenAI-style endpoints accept
@@ -268,6 +270,11 @@ def _http_get(engine: PermissionEngine, url: str) -> str:
         max_bytes=engine.http_max_bytes,
         headers={"User-Agent": "agentjobs-http_get"},
     )
+    policy = engine.http_policy
+    refused = policy.refusal(fetched) if policy is not None and not 300 <= fetched.status < 400 else None
+    if refused is not None:
+        log.warning("http_get %s refused: %s", url, refused)
+        raise PermissionDenied(f"response of {url!r} refused: {refused}; it was not read")
     if 300 <= fetched.status < 400:
         location = fetched.headers.get("Location", "(none)")
         return (
@@ -285,7 +292,14 @@ def _http_get(engine: PermissionEngine, url: str) -> str:
 def builtin_tools(engine: PermissionEngine) -> list[Tool]:
     """read_file, list_files, write_file and http_get, all confined by `engine`."""
     allowlist = list(engine.write_allowlist) or "none: the working directory is read-only"
-    hosts = list(engine.http_allowlist) or "none: HTTP is disabled"
+    hosts: Any = list(engine.http_allowlist) or "none: HTTP is disabled"
+    if engine.http_policy is not None:
+        policy = engine.http_policy
+        hosts = (
+            f"{list(engine.http_allowlist) or 'none'}, and URLs below {list(policy.allow_urls)} "
+            f"(responses over {policy.max_bytes} bytes or not {' or '.join(policy.content_types)} "
+            "are refused)"
+        )
 
     def read_file(path: str) -> str:
         return _read_file(engine, path)

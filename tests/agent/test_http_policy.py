@@ -1,0 +1,90 @@
+"""A job's URL prefixes for http_get: checked at spec load, only URLs below them fetched, and an
+answer too large or not JSON refused (told to the model as an error, never read)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agentjobs.agent.http_policy import HttpPolicy, check_allow_url
+from agentjobs.agent.permissions import PermissionEngine
+from agentjobs.agent.tools import ToolRegistry, builtin_tools
+from agentjobs.business.directory import Answer
+from agentjobs.jobs.spec import JobSpecError, load_spec
+from tests.fakes.directory import record
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("https://user:pw@directory.example.com/companies/", "credentials"),
+        ("https://*.example.com/companies/", "wildcard"),
+        ("ftp://directory.example.com/companies/", "http or https"),
+        ("https://directory.example.com/companies", "must end with '/'"),
+        ("https://directory.example.com/companies/?key=1", "query or fragment"),
+        ("https://directory.example.com/a/../admin/", "'..'"),
+    ],
+)
+def test_a_bad_prefix_is_refused_naming_the_fix(entry: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        check_allow_url(entry)
+
+
+def test_a_bad_prefix_in_a_spec_names_the_file_and_the_field(tmp_path: Path) -> None:
+    text = (REPO / "include" / "jobs" / "enrichment.yaml").read_text()
+    path = tmp_path / "job.yaml"
+    path.write_text(text.replace("allow_urls: [https://", "allow_urls: [https://user:pw@"))
+    with pytest.raises(JobSpecError) as raised:
+        load_spec(path)
+    assert str(raised.value).startswith(f"{path}: invalid job spec: ")
+    assert "field 'enrichment.allow_urls" in str(raised.value) and "pw@" not in str(raised.value)
+    path.write_text(
+        text.replace("source_url: https://directory.example.com/", "source_url: https://other.example/")
+    )
+    with pytest.raises(JobSpecError, match="is not below any of allow_urls"):
+        load_spec(path)
+
+
+def http_get(tmp_path: Path, policy: HttpPolicy):
+    registry = ToolRegistry()
+    for tool in builtin_tools(PermissionEngine(tmp_path, http_policy=policy)):
+        registry.register(tool)
+    return lambda url: registry.call("http_get", json.dumps({"url": url}))
+
+
+def test_only_urls_below_a_prefix_are_fetched_and_bad_answers_are_refused(tmp_path, company_directory):
+    company_directory.answers.update(
+        {
+            "Globex": record(industry="Manufacturing"),
+            "Soylent": Answer(200, b"<html>people</html>", "text/html"),
+            "Tyrell": record(description="x" * 5000),
+        }
+    )
+    get = http_get(tmp_path, HttpPolicy.of([company_directory.url], max_bytes=4096))
+    ok = get(company_directory.url + "Globex")
+    assert ok.ok and '"industry": "Manufacturing"' in ok.content
+
+    base = company_directory.url.removesuffix("companies/")
+    for url in (base + "admin/secrets", company_directory.url + "../admin/secrets"):
+        off = get(url)
+        assert not off.ok and "not below the job's allow_urls" in off.content
+    other_port = get("http://127.0.0.1:1/companies/Globex")
+    assert not other_port.ok and "not below the job's allow_urls" in other_port.content
+    assert not any("admin" in path for path in company_directory.requests)
+
+    html = get(company_directory.url + "Soylent")
+    assert not html.ok and "content type is 'text/html'" in html.content and "people" not in html.content
+    big = get(company_directory.url + "Tyrell")
+    assert not big.ok and "larger than the 4096-byte cap" in big.content and "xxx" not in big.content
+
+
+def test_without_a_policy_loopback_stays_unreachable(tmp_path, company_directory):
+    registry = ToolRegistry()
+    for tool in builtin_tools(PermissionEngine(tmp_path, http_allowlist=["127.0.0.1"])):
+        registry.register(tool)
+    outcome = registry.call("http_get", json.dumps({"url": company_directory.url + "Globex"}))
+    assert not outcome.ok and "loopback" in outcome.content
