@@ -12,7 +12,14 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.airflow
 
 
-SHIPPED = {"daily_digest", "weekly_newsletter", "weekly_insights", "anomaly_flags", "overdue_reminders"}
+SHIPPED = {
+    "daily_digest",
+    "weekly_newsletter",
+    "weekly_insights",
+    "anomaly_flags",
+    "overdue_reminders",
+    "enrichment",
+}
 
 
 def dagbag(folder: Path):
@@ -36,6 +43,9 @@ def test_the_shipped_jobs_parse_into_dags(airflow_db):
     assert type(insights.task_group_dict["team"]).__name__ == "MappedTaskGroup"
     assert (insights.timetable.expression, str(insights.timetable.timezone)) == ("0 * * * 0,6", "UTC")
     assert "teams" in insights.params
+    # A kind that writes to the business database writes after the check, before the delivery.
+    enrichment = [t.task_id for t in bag.get_dag("enrichment").topological_sort()]
+    assert enrichment == ["fetch", "team.summarize", "team.validate", "team.apply", "team.deliver"]
     digest = bag.get_dag("daily_digest")
     assert [t.task_id for t in digest.topological_sort()][:3] == ["fetch_git", "fetch_github", "fetch_rss"]
     assert {t.task_id for t in digest.tasks} >= {"summarize", "validate", "deliver_email_0", "deliver_s3_2"}

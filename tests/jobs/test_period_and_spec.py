@@ -333,6 +333,7 @@ def test_the_shipped_job_specs_load():
         "weekly_insights",
         "anomaly_flags",
         "overdue_reminders",
+        "enrichment",
     }
     for spec in specs.values():
         assert (REPO / "include" / "skills" / spec.skill / "SKILL.md").is_file(), spec.skill

@@ -44,6 +44,14 @@ customers = sa.Table(
     sa.Column("id", sa.Text, primary_key=True),
     _team_fk(),
     sa.Column("name", sa.Text, nullable=False),
+    # Written once by the `enrichment` job (jobs/kinds/enrichment.py), NULL until then; the job
+    # writes a row only while `enriched_at` is NULL, so a record is never enriched twice.
+    sa.Column("industry", sa.Text, nullable=True),
+    sa.Column("country", sa.Text, nullable=True),  # ISO 3166-1 alpha-2
+    sa.Column("employee_count", sa.Integer, nullable=True),
+    sa.Column("website", sa.Text, nullable=True),
+    sa.Column("enriched_at", sa.DateTime, nullable=True),
+    sa.Column("enrichment_source", sa.Text, nullable=True),  # the URL the values came from
 )
 
 vendors = sa.Table(

@@ -279,6 +279,7 @@ class JobSpec(BaseModel):
     weekly_insights: dict[str, Any] | None = None
     anomaly_flags: dict[str, Any] | None = None
     overdue_reminders: dict[str, Any] | None = None
+    enrichment: dict[str, Any] | None = None
 
     @property
     def fans_out(self) -> bool:

@@ -13,6 +13,7 @@ from airflow.sdk import BaseOperator
 from agentjobs.agent.budget import Budget, BudgetMeter, Prices, Usage
 from agentjobs.agent.contract import parse_result_dict
 from agentjobs.agent.errors import ContractViolation, PermanentAgentError
+from agentjobs.agent.http_policy import HttpPolicy
 from agentjobs.agent.model_client import Completion
 from agentjobs.agent.replay import ReplayCache
 from agentjobs.agent.runner import SkillRun, run_skill
@@ -189,6 +190,7 @@ class AgentOperator(BaseOperator):
             result_schema=plan.result_schema,
             replay=replay,
             extra_tools=plan.tools,
+            http_policy=plan.http_policy,
         )
         payload: dict[str, Any] = {
             "result": None,
@@ -240,6 +242,7 @@ class RunPlan:
     answer_reason: str = "Nothing for the model to judge this run"  # logged when `answer` is set
     data: dict[str, Any] = field(default_factory=dict)  # whatever `finish` needs from `prepare`
     tools: list[Tool] = field(default_factory=list)  # the job's own read-only tools (loop mode)
+    http_policy: HttpPolicy | None = None  # the job's own URL prefixes for http_get (its spec)
 
 
 def _check_caps_enforceable(budget: Budget, reports_usage: bool, has_prices: bool, model: str) -> None:

@@ -209,11 +209,14 @@ def fan_out_tasks(spec: JobSpec, skills_dir: Path | None) -> None:
     """
     from airflow.sdk import task_group
 
+    from agentjobs.jobs.kinds.registry import fan_out_kind
     from agentjobs.operators.team_agent import TeamAgentOperator
+    from agentjobs.operators.team_apply import TeamApplyOperator
     from agentjobs.operators.team_deliver import TeamDeliverOperator
     from agentjobs.operators.team_fetch import TeamFetchOperator
     from agentjobs.operators.team_validate import TeamValidateOperator
 
+    writes = getattr(fan_out_kind(spec.kind), "apply", None) is not None
     fetch = TeamFetchOperator(task_id="fetch", spec=spec)
 
     @task_group(group_id="team")
@@ -227,7 +230,11 @@ def fan_out_tasks(spec: JobSpec, skills_dir: Path | None) -> None:
         )
         validate = TeamValidateOperator(task_id="validate", spec=spec, team_run=team_run)
         deliver = TeamDeliverOperator(task_id="deliver", spec=spec, team_run=team_run)
-        summarize >> validate >> deliver
+        if writes:  # the kind's writes to the business database: checked first, reported after
+            apply = TeamApplyOperator(task_id="apply", spec=spec, team_run=team_run)
+            summarize >> validate >> apply >> deliver
+        else:
+            summarize >> validate >> deliver
 
     team.expand(team_run=fetch.output)
 

@@ -69,14 +69,17 @@ class TeamAgentOperator(AgentOperator):
             result_schema=plan.result_schema,
             answer=plan.answer,
             answer_reason=plan.answer_reason,
-            data=data,
+            data={**data, "collect": plan.collect},
             tools=plan.tools,
+            http_policy=plan.http_policy,
         )
 
     def finish(self, result: dict[str, Any], plan: RunPlan, work_dir: Path, context: Any) -> dict[str, Any]:
         if plan.data.get("delivered"):
             return result
         kind = fan_out_kind(self.spec.kind)
-        rendered = kind.render(plan.data["snapshot"], result, self.spec.kind_settings(), self.spec.title)
+        collect = plan.data.get("collect")
+        answer = {**result, **collect()} if collect is not None else result
+        rendered = kind.render(plan.data["snapshot"], answer, self.spec.kind_settings(), self.spec.title)
         write_atomically(work_dir / kind.artifact_file, rendered.markdown)
         return rendered.result

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from agentjobs.agent.http_policy import HttpPolicy
 from agentjobs.agent.tools import Tool
 from agentjobs.jobs.period import Period
 
@@ -86,6 +87,10 @@ class KindPlan:
     tools: list[Tool] = field(default_factory=list)  # read-only tools over the snapshot
     answer: dict[str, Any] | None = None  # set: no model call (e.g. nothing was flagged)
     answer_reason: str = "Nothing for the model to judge this run"
+    http_policy: HttpPolicy | None = None  # the URLs http_get may fetch for this run (loop mode)
+    # What the plan's tools gathered during the run (e.g. staged writes), merged into the
+    # answer before `render`, so render sees what the model did and not only what it said.
+    collect: Callable[[], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ FAN_OUT_KINDS: dict[str, str] = {
     "weekly_insights": "agentjobs.jobs.kinds.weekly_insights:weekly_insights",
     "anomaly_flags": "agentjobs.jobs.kinds.anomaly_flags:KIND",
     "overdue_reminders": "agentjobs.jobs.kinds.overdue_reminders:KIND",
+    "enrichment": "agentjobs.jobs.kinds.enrichment:KIND",
 }
 KIND_NAMES: tuple[str, ...] = (DIGEST, *FAN_OUT_KINDS)
 DIGEST_SCHEDULE = "0 3 * * *"
