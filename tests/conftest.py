@@ -21,6 +21,7 @@ os.environ["AGENTJOBS_ARTIFACT_BASE"] = str(_AIRFLOW_HOME / "artifacts")
 import pytest  # noqa: E402
 
 from tests.fakes.fixtures import company_directory, model_server  # noqa: E402, F401
+from tests.fakes.statsd import statsd_server  # noqa: E402, F401
 
 
 @pytest.fixture(scope="session")

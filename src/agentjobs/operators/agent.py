@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -12,7 +13,7 @@ from airflow.sdk import BaseOperator
 
 from agentjobs.agent.budget import Budget, BudgetMeter, Prices, Usage
 from agentjobs.agent.contract import parse_result_dict
-from agentjobs.agent.errors import ContractViolation, PermanentAgentError
+from agentjobs.agent.errors import BudgetExceeded, ContractViolation, PermanentAgentError
 from agentjobs.agent.http_policy import HttpPolicy
 from agentjobs.agent.model_client import Completion
 from agentjobs.agent.replay import ReplayCache
@@ -21,6 +22,7 @@ from agentjobs.agent.scrub import scrub, scrub_exception, scrub_json, scrubbed_e
 from agentjobs.agent.skills import Skill, default_skills_dir, load_skill
 from agentjobs.agent.tools import Tool
 from agentjobs.hooks.llm import LLMHook
+from agentjobs.operators import metrics
 from agentjobs.operators.artifacts import run_dir
 from agentjobs.operators.retry import AGENT_RETRY_POLICY
 from agentjobs.operators.run_summary import log_run_summary
@@ -154,6 +156,7 @@ class AgentOperator(BaseOperator):
 
         spend = SpendStore.from_context(context)
         spent, elapsed_before, kept_calls = spend.load()
+        spent_before = dataclasses.replace(spent)  # the meter adds to `spent` in place
         if spent.iterations:
             self.log.info(
                 "Resuming the budget of earlier tries: %s; %d model answer(s) kept for replay",
@@ -198,6 +201,7 @@ class AgentOperator(BaseOperator):
             "artifact": str(work_dir),
             "model": client.model,
         }
+        outcome, stopped_cap = metrics.ERROR, None
         try:
             if plan.answer is not None:
                 self.log.info("%s; no model call made", plan.answer_reason)
@@ -210,7 +214,12 @@ class AgentOperator(BaseOperator):
             # The skill's contract is the last word, whatever the mode produced.
             result = parse_result_dict(result, skill.result_model())
             _check_not_empty(skill.empty_field, result, self.allow_empty)
+            outcome = metrics.SUCCESS
         except BaseException as exc:  # AirflowTaskTimeout is a BaseException, and its spend counts too
+            if isinstance(exc, BudgetExceeded):
+                outcome, stopped_cap = metrics.BUDGET_STOP, exc.cap
+            elif isinstance(exc, ContractViolation):
+                outcome = metrics.CONTRACT_FAILURE
             # The task log renders the whole chain, an endpoint's error body included.
             scrub_exception(exc, secrets)
             payload["usage"] = meter.usage.as_dict()
@@ -225,6 +234,8 @@ class AgentOperator(BaseOperator):
                     "Replayed %d model call(s) of earlier tries without calling the model", replay.replayed
                 )
             log_run_summary(self.log, budget, meter, run.tool_sequence)
+            used = metrics.this_try(meter.usage, spent_before)
+            metrics.agent_try(self.dag_id, self.task_id, used, outcome, cap=stopped_cap)
         # Every string scrubbed: XCom is readable by anyone who can see the run.
         payload.update(result=scrub_json(result, secrets), usage=meter.usage.as_dict())
         context["ti"].xcom_push(key="usage", value=payload["usage"])

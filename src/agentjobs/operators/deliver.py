@@ -14,6 +14,7 @@ from typing import Any
 from agentjobs.delivery import DeliveryLedger, deliver, digest_key, send_email, send_s3, send_slack
 from agentjobs.delivery.deliver import sha256_file
 from agentjobs.jobs.spec import Channel, EmailChannel, JobSpec, S3Channel, SlackChannel
+from agentjobs.operators import metrics
 from agentjobs.operators.errors import ArtifactChanged
 from agentjobs.operators.job_task import JobTaskOperator
 from agentjobs.sources.snapshot import SOURCES_DIR
@@ -70,6 +71,7 @@ class DeliverOperator(JobTaskOperator):
             send=self._sender(artifact, day, previous),
         )
         self.log.info(outcome.message)
+        metrics.delivery(self.spec.dag_id, self.channel.type, outcome.delivered)
         return {"delivered": outcome.delivered, "attempt": outcome.attempt, "message": outcome.message}
 
     def _sender(

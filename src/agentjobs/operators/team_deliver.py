@@ -25,6 +25,7 @@ from agentjobs.delivery.deliver import sha256_file
 from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.markdown_text import one_line
 from agentjobs.jobs.spec import EMAIL_RE, JobSpec
+from agentjobs.operators import metrics
 from agentjobs.operators.errors import ArtifactChanged
 from agentjobs.operators.job_task import JobTaskOperator
 from agentjobs.operators.team_run import check_team_id, ledger_job, load_snapshot, team_key
@@ -97,6 +98,7 @@ class TeamDeliverOperator(JobTaskOperator):
                 failures.append(f"{target.channel} {target.target}: {type(exc).__name__}")
                 continue
             self.log.info(outcome.message)
+            metrics.delivery(self.spec.dag_id, target.channel, outcome.delivered)
             outcomes.append(
                 {"channel": target.channel, "target": target.target, "delivered": outcome.delivered}
             )

@@ -14,6 +14,7 @@ from agentjobs.delivery.deliver import sha256_file
 from agentjobs.jobs.kinds.base import CheckFailed
 from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.spec import JobSpec
+from agentjobs.operators import metrics
 from agentjobs.operators.errors import PermanentTaskError
 from agentjobs.operators.job_task import JobTaskOperator
 from agentjobs.operators.run_log import run_log
@@ -50,6 +51,7 @@ class TeamValidateOperator(JobTaskOperator):
         try:
             kind.check(load_snapshot(work_dir), markdown, pushed["result"], settings)
         except CheckFailed as exc:
+            metrics.contract_failure(self.spec.dag_id, self.task_id)
             raise ArtifactUnsupported(
                 f"{team_id} {period_key}: {kind.artifact_file} fails its check: {exc}"
             ) from None

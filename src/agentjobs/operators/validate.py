@@ -11,10 +11,12 @@ from typing import Any
 
 from airflow.sdk import Asset
 
+from agentjobs.agent.errors import ContractViolation
 from agentjobs.jobs.digest import DIGEST_FILE
 from agentjobs.jobs.digest_check import check_digest
 from agentjobs.jobs.period import job_dir
 from agentjobs.jobs.spec import JobSpec
+from agentjobs.operators import metrics
 from agentjobs.operators.job_task import JobTaskOperator, run_period
 from agentjobs.operators.run_log import run_log
 from agentjobs.sources.snapshot import Snapshot
@@ -39,14 +41,18 @@ class ValidateDigestOperator(JobTaskOperator):
         if not pushed or not isinstance(pushed.get("result"), dict):
             raise ValueError(f"task {self.summarize_task_id!r} pushed no RESULT; run it before validating")
         result = pushed["result"]
-        markdown = check_digest(
-            work_dir,
-            result,
-            Snapshot.load(work_dir),
-            commits_cap=self.spec.commits_cap,
-            allow_empty=self.spec.allow_empty,
-            job_sections=self.spec.sections,
-        )
+        try:
+            markdown = check_digest(
+                work_dir,
+                result,
+                Snapshot.load(work_dir),
+                commits_cap=self.spec.commits_cap,
+                allow_empty=self.spec.allow_empty,
+                job_sections=self.spec.sections,
+            )
+        except ContractViolation:
+            metrics.contract_failure(self.spec.dag_id, self.task_id)
+            raise
         sha256 = hashlib.sha256(markdown.encode("utf-8")).hexdigest()
         validated = {
             **result,
