@@ -137,6 +137,28 @@ events = sa.Table(
     sa.Index("ix_events_team_occurred", "team_id", "occurred_at"),
 )
 
+# The ledger of records a job has judged (the reconciliation's receipts): one row per record,
+# written in the same transaction as the record's link, so a retry, clear or backfill never
+# judges or links a record twice. Empty in the generated sample; the jobs fill it.
+processed_records = sa.Table(
+    "processed_records",
+    metadata,
+    sa.Column("record_type", sa.Text, primary_key=True),  # e.g. 'receipt'
+    sa.Column("record_id", sa.Text, primary_key=True),
+    _team_fk(),
+    sa.Column("job", sa.Text, nullable=False),  # the dag_id that judged it
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("transaction_id", sa.Text, sa.ForeignKey("transactions.id"), nullable=True),
+    sa.Column("confidence_permille", sa.Integer, nullable=True),  # the model's, 0..1000
+    sa.Column("note", sa.Text, nullable=False),  # why: the rule or reason, for the person reading it
+    sa.Column("processed_at", sa.DateTime, nullable=False),
+    sa.CheckConstraint(
+        "outcome IN ('linked', 'review', 'no_match', 'conflict', 'rejected')",
+        name="processed_records_outcome",
+    ),
+)
+
 EXPENSE_CATEGORIES = ("software", "travel", "office", "marketing", "utilities", "contractors")
 INCOME_CATEGORIES = ("sales", "services")
 EVENT_CATEGORIES = (

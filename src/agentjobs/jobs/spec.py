@@ -280,6 +280,7 @@ class JobSpec(BaseModel):
     anomaly_flags: dict[str, Any] | None = None
     overdue_reminders: dict[str, Any] | None = None
     enrichment: dict[str, Any] | None = None
+    reconciliation: dict[str, Any] | None = None
 
     @property
     def fans_out(self) -> bool:

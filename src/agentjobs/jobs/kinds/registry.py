@@ -15,6 +15,7 @@ FAN_OUT_KINDS: dict[str, str] = {
     "anomaly_flags": "agentjobs.jobs.kinds.anomaly_flags:KIND",
     "overdue_reminders": "agentjobs.jobs.kinds.overdue_reminders:KIND",
     "enrichment": "agentjobs.jobs.kinds.enrichment:KIND",
+    "reconciliation": "agentjobs.jobs.kinds.reconciliation:KIND",
 }
 KIND_NAMES: tuple[str, ...] = (DIGEST, *FAN_OUT_KINDS)
 DIGEST_SCHEDULE = "0 3 * * *"
