@@ -19,6 +19,7 @@ SHIPPED = {
     "anomaly_flags",
     "overdue_reminders",
     "enrichment",
+    "reconciliation",
 }
 
 
@@ -46,6 +47,8 @@ def test_the_shipped_jobs_parse_into_dags(airflow_db):
     # A kind that writes to the business database writes after the check, before the delivery.
     enrichment = [t.task_id for t in bag.get_dag("enrichment").topological_sort()]
     assert enrichment == ["fetch", "team.summarize", "team.validate", "team.apply", "team.deliver"]
+    reconciliation = [t.task_id for t in bag.get_dag("reconciliation").topological_sort()]
+    assert reconciliation == ["fetch", "team.summarize", "team.validate", "team.apply", "team.deliver"]
     digest = bag.get_dag("daily_digest")
     assert [t.task_id for t in digest.topological_sort()][:3] == ["fetch_git", "fetch_github", "fetch_rss"]
     assert {t.task_id for t in digest.tasks} >= {"summarize", "validate", "deliver_email_0", "deliver_s3_2"}

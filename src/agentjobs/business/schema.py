@@ -146,8 +146,7 @@ processed_records = sa.Table(
     sa.Column("record_type", sa.Text, primary_key=True),  # e.g. 'receipt'
     sa.Column("record_id", sa.Text, primary_key=True),
     _team_fk(),
-    sa.Column("job", sa.Text, nullable=False),  # the dag_id that judged it
-    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("judged_for", sa.Text, nullable=False),  # the run's period key (YYYY-MM-DD), or who reviewed it
     sa.Column("outcome", sa.Text, nullable=False),
     sa.Column("transaction_id", sa.Text, sa.ForeignKey("transactions.id"), nullable=True),
     sa.Column("confidence_permille", sa.Integer, nullable=True),  # the model's, 0..1000

@@ -20,12 +20,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from agentjobs.business.schema import processed_records, receipts, transactions
+from agentjobs.jobs.kinds.base import CheckFailed
 
 RECORD_TYPE = "receipt"
 
 
-class LedgerDisagrees(ValueError):
-    """The ledger already holds another decision for a record this run decided."""
+class LedgerDisagrees(CheckFailed):
+    """The ledger already holds another decision for a record this run decided (permanent)."""
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,7 @@ def _link(conn: sa.Connection, team_id: str, record_id: str, transaction_id: str
     return updated.rowcount == 1
 
 
-def write_decisions(
-    engine: sa.Engine, *, job: str, run_id: str, team_id: str, decisions: list[Decision]
-) -> Written:
+def write_decisions(engine: sa.Engine, *, period: str, team_id: str, decisions: list[Decision]) -> Written:
     """Write every decision with its ledger row, all in one transaction (see the module docstring)."""
     written = Written()
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -109,8 +108,8 @@ def write_decisions(
                 if said != (decision.outcome, decision.transaction_id):
                     raise LedgerDisagrees(
                         f"receipt {decision.record_id} was judged already ({row['outcome']}"
-                        f"{' ' + row['transaction_id'] if row['transaction_id'] else ''}, run "
-                        f"{row['run_id']}); this run says {decision.outcome}"
+                        f"{' ' + row['transaction_id'] if row['transaction_id'] else ''}, for "
+                        f"{row['judged_for']}); this run says {decision.outcome}"
                         f"{' ' + decision.transaction_id if decision.transaction_id else ''}. Nothing "
                         "was written; clear the run from 'fetch' with refetch=true to judge the rest"
                     )
@@ -131,8 +130,7 @@ def write_decisions(
                     record_type=RECORD_TYPE,
                     record_id=decision.record_id,
                     team_id=team_id,
-                    job=job,
-                    run_id=run_id,
+                    judged_for=period,
                     outcome=outcome,
                     transaction_id=decision.transaction_id,
                     confidence_permille=_permille(decision.confidence),
@@ -144,7 +142,7 @@ def write_decisions(
 
 
 def resolve_review(
-    engine: sa.Engine, *, run_id: str, team_id: str, approved: dict[str, str], rejected: list[str]
+    engine: sa.Engine, *, reviewer: str, team_id: str, approved: dict[str, str], rejected: list[str]
 ) -> Written:
     """A person's answer to the review: approved receipts linked (receipt id -> transaction id, as
     proposed), rejected ones closed; only rows still in `review`, in one transaction."""
@@ -183,6 +181,6 @@ def resolve_review(
                     processed_records.c.record_id == record_id,
                     processed_records.c.outcome == "review",
                 )
-                .values(outcome=outcome, run_id=run_id, note=f"{row['note']}; reviewed: {outcome}"[:500])
+                .values(outcome=outcome, note=f"{row['note']}; {outcome} by {reviewer}"[:500])
             )
     return written

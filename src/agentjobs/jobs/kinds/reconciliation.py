@@ -11,8 +11,9 @@ confidence, and code decides again from the rules, never from the model alone:
   stands; a person answers in the review step (off by default) or links by hand;
 - no match: anything else, with the rule or the reason.
 The decisions are the RESULT (`links`, `review`, `no_match`); validate checks them against the
-snapshot again, the link task writes them with the ledger in one transaction
-(reconcile_write), and the summary (reconciliation.md) is delivered as every kind's artifact.
+snapshot again, the apply task writes them with the ledger in one transaction
+(reconcile_write, `apply`), and then the summary (reconciliation.md) is delivered as every
+kind's artifact.
 """
 
 from __future__ import annotations
@@ -245,7 +246,6 @@ class ReconciliationKind:
     settings_model: ClassVar[type[BaseModel]] = ReconciliationSettings
     artifact_file: ClassVar[str] = ARTIFACT_FILE
     default_schedule: ClassVar[str] = "0 * * * *"
-    writes_links: ClassVar[bool] = True  # the factory adds the link task (and the review task)
 
     # ------------------------------------------------------------------ who, when, what
 
@@ -432,6 +432,24 @@ class ReconciliationKind:
     def preview(self, markdown: str) -> str:
         lines = [line for line in markdown.splitlines() if line.strip()]
         return lines[1].strip() if len(lines) > 1 else ""
+
+    # ------------------------------------------------------------------ the write (the apply task)
+
+    def apply(
+        self, snapshot: TeamSnapshot, result: dict[str, Any], settings: ReconciliationSettings, engine: Any
+    ) -> dict[str, list[str]]:
+        """Write the validated decisions with their ledger rows, in one transaction (reconcile_write)."""
+        from agentjobs.jobs.kinds.reconcile_write import decisions_of, write_decisions
+
+        written = write_decisions(
+            engine, period=snapshot.period.key, team_id=snapshot.team.id, decisions=decisions_of(result)
+        )
+        return {
+            "linked": written.linked,
+            "recorded": written.recorded,
+            "already": written.already,
+            "conflicts": written.conflicts,
+        }
 
 
 def reconciliation_tools(work: Work, settings: ReconciliationSettings) -> list[Tool]:
