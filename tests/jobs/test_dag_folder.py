@@ -20,6 +20,7 @@ SHIPPED = {
     "overdue_reminders",
     "enrichment",
     "reconciliation",
+    "compliance_report",
 }
 
 

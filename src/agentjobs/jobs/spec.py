@@ -281,6 +281,7 @@ class JobSpec(BaseModel):
     overdue_reminders: dict[str, Any] | None = None
     enrichment: dict[str, Any] | None = None
     reconciliation: dict[str, Any] | None = None
+    compliance_report: dict[str, Any] | None = None
 
     @property
     def fans_out(self) -> bool:

@@ -207,7 +207,7 @@ def fan_out_tasks(spec: JobSpec, skills_dir: Path | None) -> None:
     list), so each team's chain runs, retries and fails on its own: one team's bad data does
     not hold back another team's delivery. A run that serves nobody maps zero teams.
     """
-    from airflow.sdk import task_group
+    from airflow.sdk import chain, task_group
 
     from agentjobs.jobs.kinds.registry import fan_out_kind
     from agentjobs.operators.team_agent import TeamAgentOperator
@@ -229,12 +229,23 @@ def fan_out_tasks(spec: JobSpec, skills_dir: Path | None) -> None:
             **({"pool": spec.pool} if spec.pool else {}),
         )
         validate = TeamValidateOperator(task_id="validate", spec=spec, team_run=team_run)
-        deliver = TeamDeliverOperator(task_id="deliver", spec=spec, team_run=team_run)
+        kind = fan_out_kind(spec.kind)
+        # A kind with a document (a PDF) stores it once and delivers the message that links it.
+        publishes = getattr(kind, "document", None) is not None
+        deliver = TeamDeliverOperator(
+            task_id="deliver",
+            spec=spec,
+            team_run=team_run,
+            **({"validate_task_id": "team.publish"} if publishes else {}),
+        )
+        steps: list[Any] = [summarize, validate]
         if writes:  # the kind's writes to the business database: checked first, reported after
-            apply = TeamApplyOperator(task_id="apply", spec=spec, team_run=team_run)
-            summarize >> validate >> apply >> deliver
-        else:
-            summarize >> validate >> deliver
+            steps.append(TeamApplyOperator(task_id="apply", spec=spec, team_run=team_run))
+        if publishes:
+            from agentjobs.operators.team_publish import TeamPublishOperator
+
+            steps.append(TeamPublishOperator(task_id="publish", spec=spec, team_run=team_run))
+        chain(*steps, deliver)
 
     team.expand(team_run=fetch.output)
 

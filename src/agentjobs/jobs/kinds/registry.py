@@ -16,6 +16,7 @@ FAN_OUT_KINDS: dict[str, str] = {
     "overdue_reminders": "agentjobs.jobs.kinds.overdue_reminders:KIND",
     "enrichment": "agentjobs.jobs.kinds.enrichment:KIND",
     "reconciliation": "agentjobs.jobs.kinds.reconciliation:KIND",
+    "compliance_report": "agentjobs.jobs.kinds.compliance_report:KIND",
 }
 KIND_NAMES: tuple[str, ...] = (DIGEST, *FAN_OUT_KINDS)
 DIGEST_SCHEDULE = "0 3 * * *"

@@ -1,0 +1,497 @@
+"""The `compliance_report` kind: each team's previous calendar month, at 06:00 on the 1st (team time).
+
+Every figure is computed here from the snapshot: income and expenses by category, the invoices
+still unpaid at month end (and the overdue ones), the receipts of the month that no transaction
+matches. The model writes only the short narrative on top:
+- structured mode (the embedded model): it picks, from an enum, which of the sentences written
+  here from the figures say the most about the month, most important first;
+- loop mode (a capable model): it words 1-4 sentences itself from the figures in the prompt.
+Either way `check` rebuilds everything but the narrative and needs the artifact to equal it,
+and reads every number back out of the narrative: one the figures do not support fails the
+run (no fallback to code's sentences). report.md is then rendered to PDF (`document`), stored
+once per team and month, and linked in the team's message (operators/team_publish.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+
+from agentjobs.agent.scrub import scrub
+from agentjobs.jobs import numbers
+from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Query, Rendered, Team, TeamSnapshot
+from agentjobs.jobs.kinds.overdue_reminders import serves_local_hour
+from agentjobs.jobs.markdown_text import as_text, one_line, unescape
+from agentjobs.jobs.period import Period
+
+ARTIFACT_FILE = "report.md"
+SUMMARY_HEADING = "## Summary"
+SENTENCE_MAX = 300  # characters of one sentence the model words itself (loop mode)
+
+TRANSACTIONS_SQL = (
+    "SELECT id, occurred_at, kind, category, amount_cents, currency FROM transactions "
+    "WHERE team_id = :team_id AND occurred_at >= :start AND occurred_at < :end ORDER BY occurred_at, id"
+)
+# Unpaid *at month end*: issued by then and not paid before the month ended. A later payment does
+# not change the month's report, so a backfill of the month reads the same figures.
+UNPAID_SQL = (
+    "SELECT i.id, i.number, i.due_on, i.amount_cents, i.currency, c.name AS customer_name "
+    "FROM invoices i LEFT JOIN customers c ON c.id = i.customer_id "
+    "WHERE i.team_id = :team_id AND i.issued_on <= :last_day AND (i.paid_at IS NULL OR i.paid_at >= :end) "
+    "ORDER BY i.due_on, i.id"
+)
+UNMATCHED_SQL = (
+    "SELECT r.id, r.received_on, r.amount_cents, r.currency, v.name AS vendor_name "
+    "FROM receipts r LEFT JOIN vendors v ON v.id = r.vendor_id "
+    "WHERE r.team_id = :team_id AND r.received_on >= :first_day AND r.received_on <= :last_day "
+    "AND r.transaction_id IS NULL ORDER BY r.received_on, r.id"
+)
+
+
+class ComplianceSettings(BaseModel):
+    """The spec's `compliance_report` section."""
+
+    model_config = ConfigDict(extra="forbid")
+    local_hour: Annotated[StrictInt, Field(ge=0, le=23)] = 6  # on the 1st, in the team's time zone
+    top_n: Annotated[StrictInt, Field(ge=1, le=100)] = 10  # unpaid invoices and receipts listed
+    sentences_max: Annotated[StrictInt, Field(ge=1, le=6)] = 4  # of the narrative
+    # Where the PDFs go: s3://bucket/prefix or file:///absolute/folder; absent: each team's run folder.
+    storage: str | None = None
+    storage_conn_id: str | None = None  # the aws connection for s3:// (absent: S3Hook's aws_default)
+
+    @field_validator("storage")
+    @classmethod
+    def _storage_uri(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme == "s3" and parts.netloc:
+            return value.rstrip("/")
+        if parts.scheme == "file" and not parts.netloc and parts.path.startswith("/"):
+            return value.rstrip("/")
+        raise ValueError(
+            f"{value!r} is not a storage location; use s3://bucket/prefix or file:///absolute/folder, "
+            "or leave it out to keep each PDF in its team's run folder"
+        )
+
+
+# ------------------------------------------------------------------ the figures, in code
+
+
+@dataclass(frozen=True)
+class CategoryTotal:
+    kind: str  # "income" | "expense"
+    category: str
+    count: int
+    total: int  # minor units of the team's currency
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What the report states, all from one snapshot."""
+
+    currency: str
+    first_day: date
+    last_day: date
+    categories: list[CategoryTotal]
+    other_currency: int  # transactions not in the team's currency: counted, not totalled
+    unpaid: list[dict[str, Any]]  # largest first
+    overdue: list[dict[str, Any]]
+    unmatched: list[dict[str, Any]]  # largest first
+
+    @property
+    def month(self) -> str:
+        return self.first_day.strftime("%B %Y")
+
+    def total(self, kind: str) -> int:
+        return sum(c.total for c in self.categories if c.kind == kind)
+
+    def count(self, kind: str) -> int:
+        return sum(c.count for c in self.categories if c.kind == kind)
+
+    @property
+    def net(self) -> int:
+        return self.total("income") - self.total("expense")
+
+    def share(self, c: CategoryTotal) -> Decimal | None:
+        whole = self.total(c.kind)
+        return None if whole == 0 else Decimal(c.total) * 100 / Decimal(whole)
+
+    def amount(self, minor: int) -> str:
+        return numbers.format_amount(minor, self.currency)
+
+    def sum_of(self, rows: list[dict[str, Any]]) -> int:
+        return sum(int(r["amount_cents"]) for r in rows)
+
+
+def _utc_naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)  # the tables' naive UTC timestamps
+
+
+def _by_amount(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: (-int(r["amount_cents"]), str(r["id"])))
+
+
+def figures(snapshot: TeamSnapshot) -> Figures:
+    currency = snapshot.team.currency.upper()
+    tz = ZoneInfo(snapshot.team.timezone)
+    first_day = snapshot.period.start.astimezone(tz).date()
+    last_day = date.fromisoformat(snapshot.period.key)
+    totals: dict[tuple[str, str], list[int]] = {}
+    other = 0
+    for row in snapshot.tables.get("transactions", []):
+        if row.get("kind") not in ("income", "expense"):
+            continue
+        if str(row.get("currency") or currency).upper() != currency:
+            other += 1  # an amount in another currency cannot be added to the team's
+            continue
+        entry = totals.setdefault((str(row["kind"]), str(row["category"])), [0, 0])
+        entry[0] += 1
+        entry[1] += int(row["amount_cents"])
+    categories = [CategoryTotal(k, c, n, t) for (k, c), (n, t) in totals.items()]
+    categories.sort(key=lambda c: (c.kind != "income", -c.total, c.category))
+
+    def own(table: str) -> list[dict[str, Any]]:
+        rows = snapshot.tables.get(table, [])
+        return [r for r in rows if str(r.get("currency") or currency).upper() == currency]
+
+    unpaid = _by_amount(own("unpaid_invoices"))
+    overdue = [r for r in unpaid if date.fromisoformat(str(r["due_on"])[:10]) <= last_day]
+    return Figures(
+        currency, first_day, last_day, categories, other, unpaid, overdue, _by_amount(own("unmatched"))
+    )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{numbers.format_count(n)} {word}{'' if n == 1 else 's'}"
+
+
+def sentences(f: Figures) -> dict[str, str]:
+    """What the structured answer picks from: id -> a sentence written from the figures (markdown)."""
+    found = {
+        "net_result": (
+            f"In {f.month} the team booked {f.amount(f.total('income'))} of income and "
+            f"{f.amount(f.total('expense'))} of expenses, a net result of {f.amount(f.net)}."
+        )
+    }
+    for kind, word, whole in (("income", "income", "all income"), ("expense", "expense", "all expenses")):
+        top = next((c for c in f.categories if c.kind == kind), None)
+        share = f.share(top) if top else None
+        if top is not None and share is not None:
+            found[f"largest_{kind}"] = (
+                f"The largest {word} category was {as_text(top.category)} with {f.amount(top.total)} "
+                f"({numbers.format_pct(share)} of {whole})."
+            )
+    if f.unpaid:
+        found["unpaid_invoices"] = (
+            f"{_plural(len(f.unpaid), 'invoice')} totalling {f.amount(f.sum_of(f.unpaid))} "
+            f"{'was' if len(f.unpaid) == 1 else 'were'} unpaid at month end."
+        )
+        found["overdue_invoices"] = (
+            f"{_plural(len(f.overdue), 'unpaid invoice')} totalling {f.amount(f.sum_of(f.overdue))} "
+            f"{'was' if len(f.overdue) == 1 else 'were'} past due at month end."
+            if f.overdue
+            else "No unpaid invoice was past due at month end."
+        )
+    else:
+        found["unpaid_invoices"] = "Every invoice issued by month end was paid."
+    found["unmatched_receipts"] = (
+        f"{_plural(len(f.unmatched), 'receipt')} of the month totalling {f.amount(f.sum_of(f.unmatched))} "
+        f"{'has' if len(f.unmatched) == 1 else 'have'} no matching transaction."
+        if f.unmatched
+        else "Every receipt of the month is matched to a transaction."
+    )
+    return found
+
+
+@dataclass(frozen=True)
+class Allowed:
+    values: set[Decimal]
+    percents: set[Decimal]
+    amounts: set[Decimal]
+    days: set[date]
+
+
+def allowed(f: Figures) -> Allowed:
+    """Every number the narrative may state: the report's figures, and the month's own numbers."""
+    major = [f.total("income"), f.total("expense"), f.net, f.sum_of(f.unpaid), f.sum_of(f.overdue)]
+    major += [f.sum_of(f.unmatched), *(c.total for c in f.categories)]
+    major += [int(r["amount_cents"]) for r in f.unpaid + f.unmatched]
+    amounts = {numbers.minor_to_major(m, f.currency) for m in major}
+    counts = [len(f.unpaid), len(f.overdue), len(f.unmatched), f.count("income"), f.count("expense")]
+    counts += [c.count for c in f.categories]
+    percents = {s for c in f.categories if (s := f.share(c)) is not None}
+    calendar = {f.first_day.year, f.first_day.month, f.first_day.day, f.last_day.day}
+    values = amounts | percents | {Decimal(n) for n in counts} | {Decimal(n) for n in calendar}
+    return Allowed(values, percents, amounts, {f.first_day, f.last_day})
+
+
+# ------------------------------------------------------------------ the artifact
+
+
+def _code(text: str) -> str:
+    return one_line(text).replace("`", "'")
+
+
+def figure_lines(f: Figures, snapshot: TeamSnapshot, settings: ComplianceSettings) -> list[str]:
+    """Everything after the narrative: code's alone, and the check's to rebuild exactly."""
+    lines = ["## Totals by category", ""]
+    for kind, label in (("income", "Income"), ("expense", "Expenses")):
+        for c in (c for c in f.categories if c.kind == kind):
+            lines.append(
+                f"- {label}, {as_text(c.category)}: {f.amount(c.total)} ({_plural(c.count, 'transaction')})"
+            )
+        lines.append(f"- {label} in all: {f.amount(f.total(kind))} ({_plural(f.count(kind), 'transaction')})")
+    lines.append(f"- Net result: {f.amount(f.net)}")
+    if f.other_currency:
+        lines.append(f"- Not totalled: {_plural(f.other_currency, 'transaction')} in other currencies")
+    lines += ["", "## Unpaid invoices at month end", ""]
+    if f.unpaid:
+        lines.append(
+            f"Unpaid: {_plural(len(f.unpaid), 'invoice')}, {f.amount(f.sum_of(f.unpaid))} in all; "
+            f"overdue: {_plural(len(f.overdue), 'invoice')}, {f.amount(f.sum_of(f.overdue))}."
+        )
+        lines.append("")
+        for row in f.unpaid[: settings.top_n]:
+            due_on = date.fromisoformat(str(row["due_on"])[:10])
+            customer = as_text(str(row.get("customer_name") or "unknown customer"))
+            late = " (overdue)" if due_on <= f.last_day else ""
+            lines.append(
+                f"- `{_code(str(row['id']))}` {as_text(str(row.get('number') or ''))} — {customer}: "
+                f"{f.amount(int(row['amount_cents']))}, due {due_on.isoformat()}{late}"
+            )
+        if len(f.unpaid) > settings.top_n:
+            lines.append(f"- and {_plural(len(f.unpaid) - settings.top_n, 'smaller invoice')}")
+    else:
+        lines.append("Unpaid: none.")
+    lines += ["", "## Unmatched receipts", ""]
+    if f.unmatched:
+        lines.append(
+            f"Received in {f.month} with no matching transaction: {_plural(len(f.unmatched), 'receipt')}, "
+            f"{f.amount(f.sum_of(f.unmatched))} in all."
+        )
+        lines.append("")
+        for row in f.unmatched[: settings.top_n]:
+            vendor = as_text(str(row.get("vendor_name") or "unknown vendor"))
+            received = str(row["received_on"])[:10]
+            amount = f.amount(int(row["amount_cents"]))
+            lines.append(f"- `{_code(str(row['id']))}` {vendor}: {amount}, received {received}")
+        if len(f.unmatched) > settings.top_n:
+            lines.append(f"- and {_plural(len(f.unmatched) - settings.top_n, 'smaller receipt')}")
+    else:
+        lines.append("Unmatched: none.")
+    return [*lines, ""]
+
+
+def _as_data(text: str) -> str:
+    """Source text cannot close the prompt's <data> block."""
+    return one_line(text).replace("<", "\u2039").replace(">", "\u203a")
+
+
+def _structured_schema(ids: list[str], settings: ComplianceSettings) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["summary"],
+        "properties": {
+            "summary": {
+                "type": "array",
+                "minItems": min(2, len(ids)),
+                "maxItems": min(settings.sentences_max, len(ids)),
+                "items": {"type": "string", "enum": ids},
+            }
+        },
+    }
+
+
+def _loop_schema(settings: ComplianceSettings) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["narrative", "items"],
+        "properties": {
+            "narrative": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": settings.sentences_max,
+                "items": {"type": "string", "minLength": 3, "maxLength": SENTENCE_MAX},
+            },
+            "items": {"type": "integer", "minimum": 1},
+        },
+    }
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+class ComplianceReport:
+    """Hourly on the UTC days that can be a team's 1st; each team served once, at its own local_hour."""
+
+    name: ClassVar[str] = "compliance_report"
+    settings_model: ClassVar[type[BaseModel]] = ComplianceSettings
+    artifact_file: ClassVar[str] = ARTIFACT_FILE
+    # The 1st, 06:00, in UTC-12 .. UTC+14 is an hour of the last day of a month or of the 1st in UTC.
+    default_schedule: ClassVar[str] = "0 * 1,28-31 * *"
+
+    def due(self, team: Team, when: datetime, settings: ComplianceSettings) -> bool:
+        local = _aware(when).astimezone(ZoneInfo(team.timezone))
+        return local.day == 1 and serves_local_hour(team.timezone, when, settings.local_hour)
+
+    def period(self, team: Team, when: datetime, settings: ComplianceSettings) -> Period:
+        """The calendar month before the run's local date, keyed by its last day."""
+        tz = ZoneInfo(team.timezone)
+        this_month = _aware(when).astimezone(tz).date().replace(day=1)
+        last_day = this_month - timedelta(days=1)
+        start = datetime.combine(last_day.replace(day=1), time(0), tzinfo=tz)
+        return Period(day=last_day, start=start, end=datetime.combine(this_month, time(0), tzinfo=tz))
+
+    def queries(self, team: Team, period: Period, settings: ComplianceSettings) -> dict[str, Query]:
+        first_day = period.start.astimezone(ZoneInfo(team.timezone)).date()
+        span = {"team_id": team.id, "start": _utc_naive(period.start), "end": _utc_naive(period.end)}
+        return {
+            "transactions": Query(TRANSACTIONS_SQL, span),
+            "unpaid_invoices": Query(
+                UNPAID_SQL, {"team_id": team.id, "last_day": period.day, "end": _utc_naive(period.end)}
+            ),
+            "unmatched": Query(
+                UNMATCHED_SQL, {"team_id": team.id, "first_day": first_day, "last_day": period.day}
+            ),
+        }
+
+    # ------------------------------------------------------------------ the model's part
+
+    def plan(
+        self, snapshot: TeamSnapshot, settings: ComplianceSettings, mode: Literal["loop", "structured"]
+    ) -> KindPlan:
+        f = figures(snapshot)
+        found = sentences(f)
+        data = ["<data>", *(f"- {key}: {_as_data(unescape(text))}" for key, text in found.items()), "</data>"]
+        if mode == "structured":
+            prompt = [
+                f"Pick the 2 to {settings.sentences_max} statements that say the most about the team's "
+                f"money in {f.month}, most important first, by their ids. Use ONLY the data below.",
+                'Example: {"summary": ["net_result", "unpaid_invoices"]}',
+                *data,
+            ]
+            return KindPlan(prompt="\n".join(prompt), result_schema=_structured_schema(list(found), settings))
+        prompt = [
+            f"Write the summary of the team's month-end compliance report for {f.month} in 1 to "
+            f"{settings.sentences_max} sentences, most important first. Use ONLY the figures below, written "
+            "exactly as they are (every number you write is checked against them; no rounding, no sums of "
+            "your own). Put the sentences in the RESULT's `narrative` and their count in `items`.",
+            *data,
+        ]
+        return KindPlan(prompt="\n".join(prompt), result_schema=_loop_schema(settings))
+
+    def _narrative(self, snapshot: TeamSnapshot, answer: dict[str, Any]) -> list[str]:
+        if "summary" in answer:
+            found = sentences(figures(snapshot))
+            picked: list[str] = []
+            for key in answer["summary"] if isinstance(answer["summary"], list) else []:
+                # Grammars do not enforce uniqueItems, and an enum is not trusted after the fact.
+                if key in found and found[key] not in picked:
+                    picked.append(found[key])
+            return picked
+        texts = answer.get("narrative")
+        return (
+            [as_text(one_line(scrub(str(t)))) for t in texts if str(t).strip()]
+            if isinstance(texts, list)
+            else []
+        )
+
+    # ------------------------------------------------------------------ the artifact
+
+    def heading(self, snapshot: TeamSnapshot, title: str) -> str:
+        return f"# {one_line(title)} — {as_text(snapshot.team.name)}, {figures(snapshot).month}"
+
+    def expected(
+        self, snapshot: TeamSnapshot, settings: ComplianceSettings, heading: str, narrative: list[str]
+    ) -> str:
+        f = figures(snapshot)
+        intro = (
+            f"{f.first_day.isoformat()} to {f.last_day.isoformat()} in {as_text(snapshot.team.timezone)}; "
+            f"amounts in {f.currency}."
+        )
+        summary = " ".join(narrative) if narrative else "(no summary)"
+        return "\n".join(
+            [heading, "", intro, "", SUMMARY_HEADING, "", summary, "", *figure_lines(f, snapshot, settings)]
+        )
+
+    def render(
+        self, snapshot: TeamSnapshot, answer: dict[str, Any], settings: ComplianceSettings, title: str
+    ) -> Rendered:
+        narrative = self._narrative(snapshot, answer)
+        markdown = self.expected(snapshot, settings, self.heading(snapshot, title), narrative)
+        plain = [unescape(s) for s in narrative]
+        return Rendered(markdown, {"narrative": plain, "items": len(plain)})
+
+    def check(
+        self, snapshot: TeamSnapshot, markdown: str, result: dict[str, Any], settings: ComplianceSettings
+    ) -> None:
+        lines = markdown.split("\n")
+        suffix = f" — {as_text(snapshot.team.name)}, {figures(snapshot).month}"
+        if not lines or not lines[0].startswith("# ") or not lines[0].endswith(suffix):
+            raise CheckFailed(f"{ARTIFACT_FILE} does not start with the heading '# <title>{suffix}'")
+        if SUMMARY_HEADING not in lines or lines.index(SUMMARY_HEADING) + 2 >= len(lines):
+            raise CheckFailed(f"{ARTIFACT_FILE} has no '{SUMMARY_HEADING}' section")
+        summary = lines[lines.index(SUMMARY_HEADING) + 2]
+        claimed = result.get("narrative")
+        if not isinstance(claimed, list) or not claimed:
+            raise CheckFailed("the RESULT has no narrative: the report's summary cannot be empty")
+        narrative = [as_text(one_line(str(s))) for s in claimed]
+        if " ".join(narrative) != summary:
+            raise CheckFailed("the RESULT's narrative is not the summary of the report")
+        if markdown != self.expected(snapshot, settings, lines[0], narrative):
+            raise CheckFailed(f"{ARTIFACT_FILE}'s figures are not those of the snapshot")
+        if result.get("items") != len(claimed):
+            raise CheckFailed(
+                f"RESULT items is {result.get('items')!r}; the narrative has {len(claimed)} sentences"
+            )
+        a = allowed(figures(snapshot))
+        text = unescape(summary)
+        missing = numbers.unsupported_numbers(
+            text, a.values, dates=a.days, percents=a.percents, amounts=a.amounts
+        )
+        if missing:
+            raise CheckFailed(
+                f"the summary states {missing[0]!r}, which no figure of the report supports at that "
+                f"precision: {text[:200]!r}"
+            )
+
+    def preview(self, markdown: str) -> str:
+        lines = markdown.split("\n")
+        if SUMMARY_HEADING in lines and lines.index(SUMMARY_HEADING) + 2 < len(lines):
+            return unescape(lines[lines.index(SUMMARY_HEADING) + 2])
+        return ""
+
+    # ------------------------------------------------------------------ the PDF
+
+    def document_name(self, snapshot: TeamSnapshot) -> str:
+        """The PDF's file name: the team and the month, e.g. compliance-report-team-berlin-2026-10.pdf."""
+        return f"compliance-report-{snapshot.team.id}-{snapshot.period.key[:7]}.pdf"
+
+    def document(self, snapshot: TeamSnapshot, markdown: str, settings: ComplianceSettings) -> bytes:
+        """The PDF of the validated report.md: the same text, the same bytes on every render."""
+        from agentjobs.jobs.report_pdf import render_pdf
+
+        return render_pdf(markdown, created=snapshot.period.end)
+
+
+KIND = ComplianceReport()
+
+__all__ = [
+    "ARTIFACT_FILE",
+    "KIND",
+    "ComplianceReport",
+    "ComplianceSettings",
+    "Figures",
+    "figures",
+    "sentences",
+]

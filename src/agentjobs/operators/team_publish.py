@@ -1,0 +1,95 @@
+"""TeamPublishOperator: a validated report rendered to PDF, stored once, and linked in the message.
+
+For a kind with a `document` (compliance_report), between validate and deliver. The PDF is the
+rendering of the report.md the validate task passed (its sha256 is checked first, and printed
+in the PDF's footer), so it can say nothing the check did not see. Storing it is a delivery of
+its own in the ledger (channel `report`, target the object's URI, content the report.md): a
+retry, clear or backfill stores nothing again, and a rerun that summarized anew keeps the report
+as stored, since the summarize task finds report.md delivered. The team's message is report.md
+plus the PDF's location (`message.md`), handed to the deliver task in validate's shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agentjobs.atomic_file import write_atomically
+from agentjobs.delivery import DeliveryLedger, deliver
+from agentjobs.delivery.deliver import sha256_file
+from agentjobs.delivery.report_store import ReportConflict, location, store_once
+from agentjobs.jobs.kinds.registry import fan_out_kind
+from agentjobs.jobs.spec import JobSpec
+from agentjobs.operators.errors import ArtifactChanged, PermanentTaskError
+from agentjobs.operators.job_task import JobTaskOperator
+from agentjobs.operators.team_run import ledger_job, load_snapshot, team_key
+
+MESSAGE_FILE = "message.md"
+CHANNEL = "report"
+
+
+class ReportNotStored(PermanentTaskError):
+    """The report's PDF cannot be stored as this run's: another one is there."""
+
+
+def message(markdown: str, uri: str) -> str:
+    """The team's message: the validated report and where its PDF is (a code span: shown, not linked)."""
+    return f"{markdown.rstrip()}\n\n## The PDF\n\n`{uri.replace('`', '%60')}`\n"
+
+
+class TeamPublishOperator(JobTaskOperator):
+    template_fields: Sequence[str] = ("team_run",)
+    ui_color = "#f3e8fc"
+
+    def __init__(
+        self, *, spec: JobSpec, team_run: Any, validate_task_id: str = "team.validate", **kwargs: Any
+    ) -> None:
+        super().__init__(spec=spec, **kwargs)
+        self.team_run = team_run
+        self.validate_task_id = validate_task_id
+
+    def run(self, context: Any) -> dict[str, Any]:
+        team_id, period_key = team_key(self.team_run)
+        ti = context["ti"]
+        validated = ti.xcom_pull(task_ids=self.validate_task_id, map_indexes=ti.map_index)
+        if not validated or validated.get("team") != team_id:
+            raise ValueError(f"task {self.validate_task_id!r} pushed no validated artifact for {team_id}")
+        artifact = Path(validated["artifact"])
+        if sha256_file(artifact) != validated["sha256"]:
+            raise ArtifactChanged(f"{artifact} changed after validation; clear the run from 'summarize'")
+        kind, settings = fan_out_kind(self.spec.kind), self.spec.kind_settings()
+        snapshot = load_snapshot(artifact.parent)
+        markdown = artifact.read_text(encoding="utf-8")
+        pdf = kind.document(snapshot, markdown, settings)
+        where = location(settings.storage, artifact.parent, team_id, kind.document_name(snapshot))
+        force = bool(context["params"].get("force_redeliver", False))
+
+        def store() -> dict[str, Any]:
+            stored = store_once(where, pdf, conn_id=settings.storage_conn_id, replace=force)
+            return {**stored, "markdown_sha256": validated["sha256"]}
+
+        try:
+            outcome = deliver(
+                ledger=DeliveryLedger.from_conn_id(self.spec.ledger_conn_id),
+                job=ledger_job(self.spec.dag_id, team_id),
+                logical_date=period_key,
+                run_id=context["run_id"],
+                channel=CHANNEL,
+                target=where.uri,
+                artifact=artifact,
+                force=force,
+                send=store,
+            )
+        except ReportConflict as exc:
+            raise ReportNotStored(f"{team_id} {period_key}: {exc}") from None
+        self.log.info(outcome.message)
+        receipt = outcome.receipt or {}
+        if receipt.get("markdown_sha256") != validated["sha256"]:
+            raise ReportNotStored(
+                f"{team_id} {period_key}: {where.uri} was stored from an earlier report.md than this run's; "
+                "trigger with force_redeliver=true to store and send this one"
+            )
+        path = artifact.parent / MESSAGE_FILE
+        write_atomically(path, message(markdown, where.uri))
+        return {**validated, "artifact": str(path), "sha256": sha256_file(path), "report": receipt}
