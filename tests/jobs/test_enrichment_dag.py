@@ -25,11 +25,13 @@ from tests.jobs.kinds.test_enrichment import (  # noqa: F401 (a fixture)
 from tests.jobs.specs import sqlite_ledger
 
 pytestmark = pytest.mark.airflow
-MAPPING = {"industry": "industry", "country": "country", "employee_count": "employees", "website": "website"}
 
 
 def map_the_keys(request):
-    return reply(json.dumps({"mapping": MAPPING}), prompt_tokens=200, completion_tokens=30)
+    """The first key offered for each column the model is asked about."""
+    asked = request.body["response_format"]["json_schema"]["schema"]["properties"]["mapping"]["properties"]
+    mapping = {column: pick["enum"][0] for column, pick in asked.items()}
+    return reply(json.dumps({"mapping": mapping}), prompt_tokens=200, completion_tokens=30)
 
 
 @pytest.fixture

@@ -45,27 +45,26 @@ _COMPANIES: dict[str, tuple[str, int, str]] = {
     "vandelay": ("<script>alert(1)</script> **Imports** @here", 12, "https://vandelay.example"),
     "kramerica": ("Consulting", 3, "javascript:alert(1)"),
 }
-_COUNTRIES = (
-    ("gmbh", "DE"),
-    ("g.m.b.h.", "DE"),
-    ("k.k.", "JP"),
-    ("kk", "JP"),
-    ("kabushiki", "JP"),
-    ("pty", "AU"),
-    ("inc", "US"),
-    ("incorporated", "US"),
-    ("ltd", "GB"),
-    ("limited", "GB"),
-)
+# A legal form, written without dots ("G.m.b.H." is "gmbh"), and the country it names.
+_COUNTRIES = {
+    "gmbh": "DE",
+    "kk": "JP",
+    "kabushiki": "JP",
+    "pty": "AU",
+    "inc": "US",
+    "incorporated": "US",
+    "ltd": "GB",
+    "limited": "GB",
+}
 
 
 def sample_record(name: str) -> dict[str, Any] | None:
-    words = [w.strip("*[]().,!<>@") for w in name.casefold().split()]
+    words = [w.strip("*[]().,!<>@").replace(".", "") for w in name.casefold().split()]
     base = next((w for w in words if w in _COMPANIES), None)
     if base is None:
         return None
     industry, employees, website = _COMPANIES[base]
-    country = next((code for suffix, code in _COUNTRIES if suffix in words or suffix + "." in words), None)
+    country = next((_COUNTRIES[w] for w in words if w in _COUNTRIES), None)
     return {
         "name": name,
         "industry": industry,

@@ -163,12 +163,13 @@ def test_the_structured_fetch_refuses_oversized_wrong_type_and_missing_records(
     assert "larger than the 65536-byte cap" in refused["c-big"]
     assert "content type is 'text/html'" in refused["c-html"]
     assert "HTTP 404" in refused["c-missing"]
-    # The model picks keys of the records, nothing else.
-    enum = plan.result_schema["properties"]["mapping"]["properties"]["industry"]["enum"]
-    assert "industry" in enum and "employees" in enum and "" in enum
-
-    answer = {"mapping": {"industry": "industry", "country": "country", "employee_count": "employees",
-                          "website": "website"}, **gathered}  # fmt: skip
+    # Keys named like a column are mapped by code; the model picks only employee_count, and only
+    # among keys holding a whole number.
+    assert gathered["code_mapping"] == {"industry": "industry", "country": "country", "website": "website"}
+    assert plan.result_schema["properties"]["mapping"]["properties"] == {
+        "employee_count": {"type": "string", "enum": ["employees", ""]}
+    }
+    answer = {"mapping": {"employee_count": "employees"}, **gathered}
     rendered = KIND.render(snapshot, answer, settings, "Customer enrichment")
     KIND.check(snapshot, rendered.markdown, rendered.result, settings)
     by_id = {u["customer_id"]: u for u in rendered.result["updates"]}

@@ -154,8 +154,22 @@ def record_keys(records: dict[str, dict[str, Any]]) -> list[str]:
     return list(keys)[:KEYS_MAX]
 
 
-def mapping_schema(keys: list[str]) -> dict[str, Any]:
-    pick = {"type": "string", "enum": [*keys, ""]}
+def candidates(records: dict[str, dict[str, Any]], keys: list[str], column: str) -> list[str]:
+    """The keys holding, in some record, a value `column` would store: all the model may pick."""
+    found = []
+    for key in keys:
+        for record in records.values():
+            try:
+                clean_value(column, record.get(key))
+            except BadValue:
+                continue
+            found.append(key)
+            break
+    return found
+
+
+def mapping_schema(choices: dict[str, list[str]]) -> dict[str, Any]:
+    """One required pick per open column, from its candidate keys or "" (none of them)."""
     return {
         "type": "object",
         "additionalProperties": False,
@@ -164,8 +178,8 @@ def mapping_schema(keys: list[str]) -> dict[str, Any]:
             "mapping": {
                 "type": "object",
                 "additionalProperties": False,
-                "required": list(COLUMNS),
-                "properties": {column: dict(pick) for column in COLUMNS},
+                "required": list(choices),
+                "properties": {c: {"type": "string", "enum": [*keys, ""]} for c, keys in choices.items()},
             }
         },
     }
@@ -265,27 +279,37 @@ class EnrichmentKind:
         refused = {cid: r for cid, r in fetched.items() if isinstance(r, str)}
         gathered = {"records": records, "fetch_refused": refused}
         keys = record_keys(records)
-        if not keys:
-            return KindPlan(
-                prompt="", answer={}, answer_reason="no record was fetched", collect=lambda: gathered
-            )
-        examples = {}
+        # A key named like the column is that column: code maps it. The model picks only for the
+        # other columns, and only among keys holding a value the column would store, so its task
+        # stays tiny (LOCAL-MODEL.md) and a wrong pick cannot write text into employee_count.
+        gathered["code_mapping"] = {column: column for column in COLUMNS if column in keys}
+        choices = {
+            column: found
+            for column in COLUMNS
+            if column not in gathered["code_mapping"] and (found := candidates(records, keys, column))
+        }
+        if not choices:
+            reason = "every column is mapped by code" if records else "no record was fetched"
+            return KindPlan(prompt="", answer={}, answer_reason=reason, collect=lambda: gathered)
+        examples: dict[str, Any] = {}
         for record in records.values():
             for key in keys:
                 if key in record:
                     examples.setdefault(key, record[key])
+        offered = list(dict.fromkeys(k for found in choices.values() for k in found))
         lines = [
-            "A company directory answered with records of our customers. Say which key of the records "
-            'holds each column of our customers table; pick "" when no key holds it.',
-            *(f"- {column}: {meaning}" for column, meaning in MEANING.items()),
-            "The records' keys, each with one example value:",
+            "A company directory answered with records of our customers. For each column below, pick "
+            'the key of the records that holds it, or "" when none does.',
+            *(f"- {column}: {MEANING[column]}" for column in choices),
+            "The keys you may pick, each with one example value:",
             "<data>",
-            *(f"- {_as_data(key)}: {_as_data(json.dumps(examples[key]))[:80]}" for key in keys),
+            *(f"- {_as_data(key)}: {_as_data(json.dumps(examples[key]))[:80]}" for key in offered),
             "</data>",
-            'Example: {"mapping": {"industry": "<a key>", "country": "<a key>", '
-            '"employee_count": "<a key>", "website": "<a key>"}}',
+            "Example: " + json.dumps({"mapping": {column: "<a key>" for column in choices}}),
         ]
-        return KindPlan(prompt="\n".join(lines), result_schema=mapping_schema(keys), collect=lambda: gathered)
+        return KindPlan(
+            prompt="\n".join(lines), result_schema=mapping_schema(choices), collect=lambda: gathered
+        )
 
     def _loop_plan(self, snapshot: TeamSnapshot, settings: EnrichmentSettings) -> KindPlan:
         staging = Staging(snapshot)
@@ -340,7 +364,8 @@ class EnrichmentKind:
                     why = skipped.get(cid) or errors.get(cid) or "not enriched by the model"
                     refused.append({"customer_id": cid, "reason": _reason(why)})
         else:  # structured mode: code fetched, the model mapped keys to columns
-            mapping = answer.get("mapping") if isinstance(answer.get("mapping"), dict) else {}
+            picked = answer.get("mapping") if isinstance(answer.get("mapping"), dict) else {}
+            mapping = {**(answer.get("code_mapping") or {}), **picked}
             records = answer.get("records") or {}
             fetch_refused = answer.get("fetch_refused") or {}
             for cid in sorted(sources):
