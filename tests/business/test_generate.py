@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from agentjobs.business import generate as gen_module
+from agentjobs.business import schema
 from agentjobs.business.generate import _Generator, ensure_sample_db, generate
 from agentjobs.business.schema import EVENT_CATEGORIES, EXPENSE_CATEGORIES, INCOME_CATEGORIES, TABLES
 from agentjobs.business.truth import load_truth, truth_path
@@ -454,7 +455,10 @@ def test_ensure_sample_db_generates_once_and_again_when_the_truth_is_missing(tmp
 
     def fake_generate(path: Path, seed: int = 7) -> None:
         calls.append(seed)
-        path.write_bytes(b"db")
+        path.unlink(missing_ok=True)
+        engine = sa.create_engine(f"sqlite:///{path}")
+        schema.metadata.create_all(engine)  # today's tables, no rows
+        engine.dispose()
         truth_path(path).write_text(
             json.dumps(
                 {
@@ -479,3 +483,9 @@ def test_ensure_sample_db_generates_once_and_again_when_the_truth_is_missing(tmp
     truth_path(path).unlink()  # a run killed between the two files
     ensure_sample_db(path, seed=9)
     assert calls == [7, 9, 9]
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:  # a file from before the customers' enrichment columns
+        conn.exec_driver_sql("ALTER TABLE customers DROP COLUMN enriched_at")
+    engine.dispose()
+    ensure_sample_db(path, seed=9)
+    assert calls == [7, 9, 9, 9]

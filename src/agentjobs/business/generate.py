@@ -749,9 +749,25 @@ def ensure_sample_db(path: Path, seed: int = 7) -> Path:
     path = Path(path)
     if path.exists() and truth_path(path).exists():
         try:
-            if load_truth(path).seed == seed:
+            if load_truth(path).seed == seed and _has_current_schema(path):
                 return path
         except ValueError:
             pass  # an unreadable truth file: regenerate
     generate(path, seed=seed)
     return path
+
+
+def _has_current_schema(path: Path) -> bool:
+    """Whether the file has every column of today's schema (one written before a column was added,
+    e.g. the customers' enrichment columns, is generated again: same seed, same rows)."""
+    engine = sa.create_engine(f"sqlite:///{path}")
+    try:
+        inspector = sa.inspect(engine)
+        return all(
+            {c.name for c in table.columns} <= {c["name"] for c in inspector.get_columns(table.name)}
+            for table in schema.TABLES
+        )
+    except sa.exc.SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
