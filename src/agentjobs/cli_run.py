@@ -89,7 +89,9 @@ def run_fan_out(args: argparse.Namespace, project: Path, out: Path) -> int:
                 f"agentjobs: no run of {spec.dag_id} covers {day} for {team.id}; pick another --date"
             )
         runs[when].append(team.id)
-    with model_endpoint() as endpoint:
+    from agentjobs.cli_sources import sample_sources
+
+    with model_endpoint() as endpoint, sample_sources(spec) as spec:
         spec = cli_spec(spec, args, endpoint)
         print(f"agentjobs: {spec.dag_id} for {day}, {len(teams)} team(s), with {endpoint.described}")
         return _run_all(spec, kind, day, runs)
