@@ -334,6 +334,8 @@ def test_the_shipped_job_specs_load():
         "anomaly_flags",
         "overdue_reminders",
         "enrichment",
+        "reconciliation",
+        "compliance_report",
     }
     for spec in specs.values():
         assert (REPO / "include" / "skills" / spec.skill / "SKILL.md").is_file(), spec.skill
