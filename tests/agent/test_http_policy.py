@@ -71,9 +71,9 @@ def test_only_urls_below_a_prefix_are_fetched_and_bad_answers_are_refused(tmp_pa
     base = company_directory.url.removesuffix("companies/")
     for url in (base + "admin/secrets", company_directory.url + "../admin/secrets"):
         off = get(url)
-        assert not off.ok and "not below the job's allow_urls" in off.content
+        assert not off.ok and "not below the allow_urls" in off.content
     other_port = get("http://127.0.0.1:1/companies/Globex")
-    assert not other_port.ok and "not below the job's allow_urls" in other_port.content
+    assert not other_port.ok and "not below the allow_urls" in other_port.content
     assert not any("admin" in path for path in company_directory.requests)
 
     html = get(company_directory.url + "Soylent")
@@ -88,3 +88,36 @@ def test_without_a_policy_loopback_stays_unreachable(tmp_path, company_directory
         registry.register(tool)
     outcome = registry.call("http_get", json.dumps({"url": company_directory.url + "Globex"}))
     assert not outcome.ok and "loopback" in outcome.content
+
+
+def skill_file(tmp_path: Path, allow_urls: str) -> Path:
+    folder = tmp_path / "skills" / "lookup"
+    folder.mkdir(parents=True)
+    (folder / "SKILL.md").write_text(
+        "---\nname: lookup\ndescription: Look a company up.\n"
+        f"allow_urls: {allow_urls}\n---\n# Lookup\nFetch it.\n"
+    )
+    return folder
+
+
+def test_a_skill_may_declare_its_prefixes_too(tmp_path, company_directory):
+    from agentjobs.agent.errors import SkillError
+    from agentjobs.agent.runner import SkillRun
+    from agentjobs.agent.skills import load_skill
+
+    company_directory.answers["Globex"] = record(industry="Manufacturing")
+    skill = load_skill(skill_file(tmp_path, f"[{company_directory.url}]"))
+    work = tmp_path / "work"
+    work.mkdir()
+    registry = SkillRun(skill=skill, prompt="", work_dir=work).registry()
+    assert registry.call("http_get", json.dumps({"url": company_directory.url + "Globex"})).ok
+    off = registry.call("http_get", json.dumps({"url": "http://127.0.0.1:1/other/"}))
+    assert not off.ok and "not below the allow_urls" in off.content
+
+    # A job's own prefixes and cap add to the skill's.
+    job = HttpPolicy.of(["https://directory.example.com/companies/"], max_bytes=1000)
+    merged = SkillRun(skill=skill, prompt="", work_dir=work, http_policy=job).policy()
+    assert merged is not None and merged.max_bytes == 1000 and len(merged.allow_urls) == 2
+
+    with pytest.raises(SkillError, match=r"allow_urls entry: .*wildcard"):
+        load_skill(skill_file(tmp_path / "bad", "['https://*.example.com/']"))

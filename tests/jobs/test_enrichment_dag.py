@@ -174,7 +174,7 @@ def test_in_loop_mode_http_get_and_the_write_tool_refuse_what_the_rules_refuse(
     assert set(states.values()) == {"success"}, states
 
     tool_results = json.dumps(model_server.requests[1].body["messages"][-4:])
-    assert "not below the job's allow_urls" in tool_results
+    assert "not below the allow_urls" in tool_results
     assert "content type is 'text/html'" in tool_results and "larger than the 65536-byte cap" in tool_results
     assert '\\"industry\\": \\"Manufacturing\\"' in tool_results
     assert not any("admin" in path for path in company_directory.requests)

@@ -123,8 +123,8 @@ class HttpPolicy:
         found = self.target(url)
         if found is None:
             raise PermissionDenied(
-                f"URL {url!r} refused: it is not below the job's allow_urls {list(self.allow_urls)}; "
-                "fetch only the URLs the task names, or add a prefix to the job spec's allow_urls"
+                f"URL {url!r} refused: it is not below the allow_urls {list(self.allow_urls)}; "
+                "fetch only the URLs the task names, or add a prefix to the spec's or the skill's allow_urls"
             )
         return found
 

@@ -7,7 +7,7 @@ line and the tests all run a skill the same way.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -85,13 +85,22 @@ class SkillRun:
             parts.append(result_instructions(self.schema()))
         return "\n\n".join(parts)
 
+    def policy(self) -> HttpPolicy | None:
+        """The job's URL prefixes and caps, with the skill's own prefixes added."""
+        if not self.skill.allow_urls:
+            return self.http_policy
+        if self.http_policy is None:
+            return HttpPolicy.of(self.skill.allow_urls)
+        prefixes = tuple(dict.fromkeys((*self.http_policy.allow_urls, *self.skill.allow_urls)))
+        return replace(self.http_policy, allow_urls=prefixes)
+
     def registry(self) -> ToolRegistry:
         engine = PermissionEngine(
             self.work_dir,
             write_allowlist=self.skill.write_allowlist,
             http_allowlist=self.skill.http_allowlist,  # set in SKILL.md only, as refusals say
             allow_private_addresses=self.allow_private_addresses,
-            http_policy=self.http_policy,
+            http_policy=self.policy(),
         )
         registry = ToolRegistry(unattended=self.unattended)
         for tool in [*builtin_tools(engine), *self.extra_tools]:

@@ -9,6 +9,7 @@ instructions given to the model:
     allowed_tools: [read_file, list_files, write_file]   # optional; absent = every registered tool
     write_allowlist: [answer.txt]                         # optional; globs relative to the work dir
     http_allowlist: [api.example.com, "*.example.org"]    # optional; hosts http_get may reach
+    allow_urls: [https://api.example.com/v1/companies/]   # optional; URL prefixes (http_policy.py)
     mode: loop                                            # optional; loop | structured
     empty_field: items                                    # optional; integer result field counting items
     result_schema:                                        # optional; JSON Schema of the RESULT object
@@ -43,6 +44,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from agentjobs.agent.errors import SkillError
+from agentjobs.agent.http_policy import check_allow_url
 
 SKILL_FILE = "SKILL.md"
 SKILLS_DIR_ENV = "AGENTJOBS_SKILLS_DIR"
@@ -54,6 +56,7 @@ ALLOWED_KEYS = (
     "allowed_tools",
     "write_allowlist",
     "http_allowlist",
+    "allow_urls",
     "result_schema",
     "mode",
     "empty_field",
@@ -73,6 +76,9 @@ class Skill:
     # Hosts http_get may reach ('api.example.com', '*.example.com' for subdomains, an IP); empty:
     # no HTTP. The one place it is set, so it travels with the instructions that need it.
     http_allowlist: tuple[str, ...] = ()
+    # URL prefixes http_get may fetch (normalized by http_policy.check_allow_url); JSON answers
+    # only, at most the default cap. A job's spec may add its own (SkillRun.http_policy).
+    allow_urls: tuple[str, ...] = ()
     # JSON Schema of the RESULT object; the default accepts any object. hash=False because a dict
     # cannot be hashed and a skill is identified by its other fields anyway.
     result_schema: dict = field(default_factory=lambda: {"type": "object"}, hash=False)
@@ -196,6 +202,12 @@ def _build_skill(path: Path, meta: dict[str, Any], body: str, expected_name: str
         except ValueError as exc:
             raise fail(f"http_allowlist entry {entry!r} {exc}.") from None
     http_allowlist = tuple(hosts)
+    prefixes: list[str] = []
+    for entry in _str_list(meta.get("allow_urls", []), "allow_urls", fail):
+        try:
+            prefixes.append(check_allow_url(entry))
+        except ValueError as exc:
+            raise fail(f"allow_urls entry: {exc}.") from None
 
     mode = meta.get("mode", "loop")
     if mode not in MODES:
@@ -230,6 +242,7 @@ def _build_skill(path: Path, meta: dict[str, Any], body: str, expected_name: str
         allowed_tools=allowed_tools,
         write_allowlist=write_allowlist,
         http_allowlist=http_allowlist,
+        allow_urls=tuple(prefixes),
         result_schema=result_schema,
         mode=mode,
         empty_field=empty_field,
