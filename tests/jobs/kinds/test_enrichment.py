@@ -211,3 +211,47 @@ def test_the_database_write_is_once_per_record_and_only_enrichment_columns(enric
     after = customers(engine)
     assert after["c-html"]["name"] == "Soylent Corp" and after["c-html"]["industry"] is None
     assert after["c-done"]["industry"] == "Old"
+
+
+def test_one_bad_update_writes_nothing_of_the_run(enrichment_db, company_directory):
+    engine = sa.create_engine(enrichment_db)
+    settings = settings_for(company_directory)
+    snapshot = snapshot_of(engine, settings)
+    good = {
+        "customer_id": "c-good",
+        "fields": {"industry": "Manufacturing"},
+        "source": lookup_url(settings, "Globex GmbH"),
+    }
+    bad = {
+        "customer_id": "c-html",
+        "fields": {"team_id": "team-y"},
+        "source": lookup_url(settings, "Soylent Corp"),
+    }
+    with pytest.raises(CheckFailed, match="'team_id' is not an enrichment column"):
+        KIND.apply(snapshot, {"updates": [good, bad]}, settings, engine)
+    assert all(row["enriched_at"] is None for cid, row in customers(engine).items() if cid != "c-done")
+
+
+def test_the_check_refuses_an_artifact_or_result_the_snapshot_does_not_support(
+    enrichment_db, company_directory
+):
+    engine = sa.create_engine(enrichment_db)
+    plant_answers(company_directory)
+    settings = settings_for(company_directory)
+    snapshot = snapshot_of(engine, settings)
+    gathered = KIND.plan(snapshot, settings, "structured").collect()
+    rendered = KIND.render(snapshot, {"mapping": {"employee_count": "employees"}, **gathered}, settings, "T")
+    KIND.check(snapshot, rendered.markdown, rendered.result, settings)
+    result = rendered.result
+    first, rest = result["updates"][0], result["updates"][1:]
+    renamed = {**first, "fields": {**first["fields"], "name": "X"}}
+    for changed, message in (
+        ({**result, "updates": [renamed, *rest]}, "not an enrichment column"),
+        ({**result, "updates": [*result["updates"], {**first, "customer_id": "c-done"}]}, "not a customer"),
+        ({**result, "updates": [*result["updates"], first]}, "enriched twice"),
+        ({**result, "refused": result["refused"][1:]}, "says nothing of customer"),
+    ):  # fmt: skip
+        with pytest.raises(CheckFailed, match=message):
+            KIND.check(snapshot, rendered.markdown, changed, settings)
+    with pytest.raises(CheckFailed, match="not the rendering"):
+        KIND.check(snapshot, rendered.markdown.replace("Manufacturing", "Banking"), result, settings)
