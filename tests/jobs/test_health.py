@@ -167,3 +167,20 @@ def test_a_broken_spec_without_a_readable_alert_channel_alerts_the_other_jobs_ch
     assert run.state == "failed"
     (mail,) = smtp_server.messages
     assert mail.rcpt_tos == ["team@example.org"] and b"b-bad.yaml" in mail.content
+
+
+def test_job_health_says_when_the_next_run_is_due_since_when_it_is_overdue_and_the_streak(log):
+    from agentjobs.jobs.health import job_health
+
+    log.record("team_digest", "r1", "success", at=NOW - timedelta(hours=37))
+    log.record("team_digest", "r2", "failure", at=NOW - timedelta(hours=2))
+    log.record("team_digest", "r3", "failure", at=NOW - timedelta(hours=1))
+    health = job_health(spec(), log, NOW)
+    assert health.last_success == NOW - timedelta(hours=37)
+    assert health.next_expected == datetime(2026, 11, 26, 3, 0, tzinfo=UTC)  # the 03:00 cron, tomorrow
+    assert health.overdue_since == NOW - timedelta(hours=1)  # 1.5 days after the last success
+    assert health.failed_runs == 2 and health.failing
+    # In the job's own time zone: 03:00 in Tokyo is 18:00 UTC the day before.
+    assert job_health(spec(timezone="Asia/Tokyo"), log, NOW).next_expected == datetime(
+        2026, 11, 25, 18, 0, tzinfo=UTC
+    )

@@ -46,12 +46,17 @@ def render_html(text: str, title: str = "") -> str:
     become their alt text, links to anything but http(s) become their text, and no element
     carries an attribute other than a link's href.
     """
+    return HTML_TEMPLATE.format(title=escape(title), body=safe_html_fragment(text))
+
+
+def safe_html_fragment(text: str) -> str:
+    """The body of `render_html`: the same inert HTML, for a page that has its own frame (the UI)."""
     converter = md.Markdown(extensions=_EXTENSIONS, output_format="html")
     converter.preprocessors.deregister("html_block")
     converter.inlinePatterns.deregister("html")
     # After "unescape" (priority 0): hrefs and alt texts are final when checked.
     converter.treeprocessors.register(_SafeTree(converter), "safe_tree", -10)
-    return HTML_TEMPLATE.format(title=escape(title), body=converter.convert(_CONTROL.sub("", text)))
+    return converter.convert(_CONTROL.sub("", text))
 
 
 class _SafeTree(Treeprocessor):

@@ -93,26 +93,71 @@ def job_interval(spec: JobSpec, now: datetime | None = None) -> timedelta:
     return longest
 
 
-def check_job(spec: JobSpec, log: JobRunLog, now: datetime) -> list[Problem]:
+@dataclass(frozen=True)
+class JobHealth:
+    """Where a job stands across its runs: what the health check alerts on and the UI shows."""
+
+    job: str
+    last_success: datetime | None
+    next_expected: datetime  # the next scheduled run, in UTC
+    overdue_since: datetime | None  # when the last success (or the start date) became too old
+    limit: timedelta  # how old the last success may be (STALE_FACTOR intervals)
+    failed_runs: int  # distinct runs with a failure since the last success
+
+    @property
+    def overdue(self) -> bool:
+        return self.overdue_since is not None
+
+    @property
+    def failing(self) -> bool:
+        return self.failed_runs >= FAILURES_BEFORE_ALERT
+
+
+def next_run_after(spec: JobSpec, now: datetime) -> datetime:
+    """The job's next scheduled run after `now` (its cron in its own time zone), in UTC."""
+    from zoneinfo import ZoneInfo
+
+    from croniter import croniter
+
+    fire = croniter(spec.schedule, now.astimezone(ZoneInfo(spec.timezone))).get_next(datetime)
+    return fire.astimezone(UTC)
+
+
+def job_health(spec: JobSpec, log: JobRunLog, now: datetime) -> JobHealth:
     runs = log.recent(spec.dag_id)
     successes = [_aware(r["at"]) for r in runs if r["outcome"] == "success"]
     last_success = max(successes) if successes else None
-    problems: list[Problem] = []
     limit = job_interval(spec, now) * STALE_FACTOR
     # A job that never succeeded is judged from its start date, so a new job is not stale at once.
     since = last_success or datetime.combine(spec.start_date, datetime.min.time(), UTC)
-    if now - since > limit:
-        what = f"last succeeded {last_success:%Y-%m-%d %H:%M} UTC" if last_success else "has never succeeded"
-        problems.append(Problem(spec.dag_id, "stale", f"{spec.title} {what}, more than {limit} ago"))
     failures = {
         r["run_id"]
         for r in runs
         if r["outcome"] == "failure" and (not last_success or _aware(r["at"]) > last_success)
     }
-    if len(failures) >= FAILURES_BEFORE_ALERT:
+    return JobHealth(
+        job=spec.dag_id,
+        last_success=last_success,
+        next_expected=next_run_after(spec, now),
+        overdue_since=since + limit if now - since > limit else None,
+        limit=limit,
+        failed_runs=len(failures),
+    )
+
+
+def check_job(spec: JobSpec, log: JobRunLog, now: datetime) -> list[Problem]:
+    health = job_health(spec, log, now)
+    last_success, limit = health.last_success, health.limit
+    problems: list[Problem] = []
+    if health.overdue:
+        what = f"last succeeded {last_success:%Y-%m-%d %H:%M} UTC" if last_success else "has never succeeded"
+        problems.append(Problem(spec.dag_id, "stale", f"{spec.title} {what}, more than {limit} ago"))
+    if health.failing:
         problems.append(
             Problem(
-                spec.dag_id, "failing", f"{spec.title} failed in {len(failures)} runs since its last success"
+                spec.dag_id,
+                "failing",
+                f"{spec.title} failed in {health.failed_runs} runs since its last success",
             )
         )
     return problems

@@ -1,0 +1,225 @@
+"""Reading what the runs recorded: Airflow's metadata DB, the jobs' specs, ledgers and run logs.
+
+The agent tasks are `summarize` (a digest) and `team.summarize` (one mapped instance per team of
+a fan-out job). Their XComs carry the usage (also pushed when a try fails) and the RESULT; the
+validate task's state is the contract's status; the delivery ledger of the job's spec says what
+went where. Nothing here writes, and nothing calls a model.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from airflow.configuration import conf
+from airflow.models.dagrun import DagRun
+from airflow.models.taskinstance import TaskInstance
+from airflow.models.xcom import XComModel
+from sqlalchemy.orm import Session
+
+from agentjobs.agent.scrub import scrub
+from agentjobs.delivery.ledger import DeliveryLedger, DeliveryRecord
+from agentjobs.jobs.health import JobHealth, job_health
+from agentjobs.jobs.period import period_for
+from agentjobs.jobs.spec import JobSpec, load_folder
+from agentjobs.operators.factory import jobs_folder
+from agentjobs.operators.run_log import run_log
+from agentjobs.operators.team_run import ledger_job
+from agentjobs.ui.records import AgentRun, Delivery, contract_status, usage_fields
+
+log = logging.getLogger(__name__)
+
+# Each agent task and the task that checks its artifact.
+VALIDATE_OF = {"summarize": "validate", "team.summarize": "team.validate"}
+FETCH_TASK = "fetch"  # a fan-out job's: its return value lists the team runs, by map index
+HEALTH_CHANNEL = "health"  # the health check's alerts share the ledger; they are not deliveries
+
+
+def load_jobs() -> dict[str, JobSpec]:
+    """The specs of the jobs folder the DAG file reads (AGENTJOBS_JOBS_DIR, else beside dags/)."""
+    folder = jobs_folder(str(Path(conf.get("core", "dags_folder")) / "agentjobs_jobs.py"))
+    if not folder.is_dir():
+        return {}
+    loaded, _broken = load_folder(folder)  # the broken ones are the health DAG's to report
+    return {spec.dag_id: spec for spec in loaded.values()}
+
+
+def _instant(moment: datetime | None) -> datetime | None:
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def agent_runs(
+    session: Session,
+    jobs: dict[str, JobSpec],
+    dag_ids: Iterable[str],
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    run_id: str | None = None,
+    task_id: str | None = None,
+    map_index: int | None = None,
+    limit: int = 200,
+) -> list[AgentRun]:
+    """The agent task instances of `dag_ids`, newest first, with usage, contract and deliveries."""
+    dag_ids = sorted(set(dag_ids))
+    if not dag_ids:
+        return []
+    when = sa.func.coalesce(DagRun.logical_date, DagRun.run_after)
+    query = (
+        sa.select(TaskInstance, DagRun.logical_date, DagRun.run_after)
+        .join(DagRun, sa.and_(TaskInstance.dag_id == DagRun.dag_id, TaskInstance.run_id == DagRun.run_id))
+        .where(TaskInstance.dag_id.in_(dag_ids), TaskInstance.task_id.in_(list(VALIDATE_OF)))
+        # A mapped task's placeholder (-1) stands for no team: the fan-out served none yet.
+        .where(sa.or_(TaskInstance.task_id == "summarize", TaskInstance.map_index >= 0))
+    )
+    if since is not None:
+        query = query.where(when >= datetime.combine(since, time(0), UTC))
+    if until is not None:
+        query = query.where(when < datetime.combine(until + timedelta(days=1), time(0), UTC))
+    if run_id is not None:
+        query = query.where(TaskInstance.run_id == run_id)
+    if task_id is not None:
+        query = query.where(TaskInstance.task_id == task_id)
+    if map_index is not None:
+        query = query.where(TaskInstance.map_index == map_index)
+    query = query.order_by(when.desc(), TaskInstance.dag_id, TaskInstance.map_index).limit(limit)
+    rows = session.execute(query).all()
+    if not rows:
+        return []
+    run_ids = sorted({ti.run_id for ti, _, _ in rows})
+    xcoms = _xcoms(session, dag_ids, run_ids)
+    validate_states = _validate_states(session, dag_ids, run_ids)
+    ledgers = _Ledgers()
+    runs = []
+    for ti, logical_date, run_after in rows:
+        run = AgentRun(
+            job=ti.dag_id,
+            run_id=ti.run_id,
+            task_id=ti.task_id,
+            map_index=ti.map_index,
+            logical_date=_instant(logical_date),
+            run_after=_instant(run_after) or datetime.now(UTC),
+            state=ti.state,
+            try_number=ti.try_number,
+        )
+        _fill(run, xcoms, validate_states, jobs.get(ti.dag_id))
+        spec = jobs.get(ti.dag_id)
+        if spec is not None and run.period:
+            run.deliveries = ledgers.deliveries(spec, run)
+        runs.append(run)
+    return runs
+
+
+def _xcoms(session: Session, dag_ids: list[str], run_ids: list[str]) -> dict[tuple[Any, ...], Any]:
+    query = sa.select(XComModel).where(
+        XComModel.dag_id.in_(dag_ids),
+        XComModel.run_id.in_(run_ids),
+        XComModel.task_id.in_([*VALIDATE_OF, FETCH_TASK]),
+        XComModel.key.in_(["return_value", "usage"]),
+    )
+    found = {}
+    for row in session.scalars(query):
+        found[(row.dag_id, row.run_id, row.task_id, row.map_index, row.key)] = XComModel.deserialize_value(
+            row
+        )
+    return found
+
+
+def _validate_states(session: Session, dag_ids: list[str], run_ids: list[str]) -> dict[tuple[Any, ...], Any]:
+    query = sa.select(
+        TaskInstance.dag_id,
+        TaskInstance.run_id,
+        TaskInstance.task_id,
+        TaskInstance.map_index,
+        TaskInstance.state,
+    ).where(
+        TaskInstance.dag_id.in_(dag_ids),
+        TaskInstance.run_id.in_(run_ids),
+        TaskInstance.task_id.in_(list(VALIDATE_OF.values())),
+    )
+    return {(d, r, t, m): state for d, r, t, m, state in session.execute(query)}
+
+
+def _fill(
+    run: AgentRun,
+    xcoms: dict[tuple[Any, ...], Any],
+    validate_states: dict[tuple[Any, ...], Any],
+    spec: JobSpec | None,
+) -> None:
+    key = (run.job, run.run_id, run.task_id, run.map_index)
+    for name, value in usage_fields(xcoms.get((*key, "usage"))).items():
+        setattr(run, name, value)
+    pushed = xcoms.get((*key, "return_value"))
+    if isinstance(pushed, dict):
+        for name, value in usage_fields({"usage": pushed.get("usage") or {}}).items():
+            if name in ("iterations", "prompt_tokens", "completion_tokens", "cost_usd"):
+                setattr(run, name, value)  # the final usage, the same as the `usage` XCom's
+        run.model = pushed.get("model") or run.model
+        result = pushed.get("result")
+        run.result = result if isinstance(result, dict) else None
+        if run.result is not None and isinstance(run.result.get("items"), int):
+            run.items = run.result["items"]
+        run.artifact_dir = pushed.get("artifact")
+    if run.task_id == "team.summarize":
+        team_runs = xcoms.get((run.job, run.run_id, FETCH_TASK, -1, "return_value"))
+        if isinstance(team_runs, list) and 0 <= run.map_index < len(team_runs):
+            team_run = team_runs[run.map_index]
+            if isinstance(team_run, dict):
+                run.team, run.period = team_run.get("team"), team_run.get("period")
+    elif spec is not None:
+        when = run.logical_date or run.run_after
+        run.period = period_for(when, spec.timezone, spec.period_days).key
+    validated = validate_states.get((run.job, run.run_id, VALIDATE_OF[run.task_id], run.map_index))
+    run.contract = contract_status(validated, run.state)
+
+
+class _Ledgers:
+    """One DeliveryLedger per connection for a request; a ledger that cannot be read shows none."""
+
+    def __init__(self) -> None:
+        self._by_conn: dict[str | None, DeliveryLedger | None] = {}
+        self.problems: list[str] = []
+
+    def get(self, conn_id: str | None) -> DeliveryLedger | None:
+        if conn_id not in self._by_conn:
+            try:
+                self._by_conn[conn_id] = DeliveryLedger.from_conn_id(conn_id)
+            except Exception as exc:  # a missing connection must not take the page down
+                problem = scrub(f"ledger {conn_id or 'default'}: {type(exc).__name__}: {exc}")[:300]
+                log.warning("%s", problem)
+                self.problems.append(problem)
+                self._by_conn[conn_id] = None
+        return self._by_conn[conn_id]
+
+    def deliveries(self, spec: JobSpec, run: AgentRun) -> list[Delivery]:
+        ledger = self.get(spec.ledger_conn_id)
+        if ledger is None or not run.period:
+            return []
+        job = ledger_job(spec.dag_id, run.team) if run.team else spec.dag_id
+        return newest_attempts(ledger.history(job=job, logical_date=run.period))
+
+
+def newest_attempts(records: list[DeliveryRecord]) -> list[Delivery]:
+    """The newest attempt of each (channel, target), in the ledger's order."""
+    newest: dict[tuple[str, str], DeliveryRecord] = {}
+    for record in records:
+        if record.channel != HEALTH_CHANNEL:
+            newest[(record.channel, record.target)] = record  # history is oldest first
+    return [Delivery(r.channel, r.target, r.status, r.attempt, r.updated_at) for r in newest.values()]
+
+
+def health(jobs: dict[str, JobSpec], dag_ids: Iterable[str], now: datetime | None = None) -> list[JobHealth]:
+    """Each readable job's standing, from its run log (in its ledger's database), by job name."""
+    now = now or datetime.now(UTC)
+    found = []
+    for dag_id in sorted(set(dag_ids) & set(jobs)):
+        spec = jobs[dag_id]
+        try:
+            found.append(job_health(spec, run_log(spec.ledger_conn_id), now))
+        except Exception as exc:  # one job's unreachable database must not hide the others
+            log.warning("health of %s: %s", dag_id, scrub(f"{type(exc).__name__}: {exc}"))
+    return found
