@@ -158,6 +158,7 @@ def test_in_loop_mode_http_get_and_the_write_tool_refuse_what_the_rules_refuse(
                     {"customer_id": "c-good", "fields": {"name": "Evil Corp", "industry": "X"}},
                 ),
                 ("update_enrichment", {"customer_id": "c-done", "fields": {"industry": "New"}}),
+                ("update_enrichment", {"customer_id": "c-good", "fields": {"industry": "Banking"}}),
                 (
                     "update_enrichment",
                     {
@@ -178,8 +179,9 @@ def test_in_loop_mode_http_get_and_the_write_tool_refuse_what_the_rules_refuse(
     assert "content type is 'text/html'" in tool_results and "larger than the 65536-byte cap" in tool_results
     assert '\\"industry\\": \\"Manufacturing\\"' in tool_results
     assert not any("admin" in path for path in company_directory.requests)
-    writes = json.dumps(model_server.requests[2].body["messages"][-3:])
+    writes = json.dumps(model_server.requests[2].body["messages"][-4:])
     assert "'name' is not an enrichment column" in writes and "not a customer of this task's list" in writes
+    assert "industry 'Banking' is not in the directory's record" in writes  # values come from the record
 
     rows = customers(engine)
     assert rows["c-good"]["name"] == "Globex GmbH" and rows["c-good"]["industry"] == "Manufacturing"

@@ -255,3 +255,28 @@ def test_the_check_refuses_an_artifact_or_result_the_snapshot_does_not_support(
             KIND.check(snapshot, rendered.markdown, changed, settings)
     with pytest.raises(CheckFailed, match="not the rendering"):
         KIND.check(snapshot, rendered.markdown.replace("Manufacturing", "Banking"), result, settings)
+
+
+def test_a_staged_value_must_be_one_the_customers_own_record_holds(enrichment_db, company_directory):
+    import json
+
+    engine = sa.create_engine(enrichment_db)
+    plant_answers(company_directory)
+    settings = settings_for(company_directory)
+    snapshot = snapshot_of(engine, settings)
+    staging = Staging(snapshot, KIND.sources(snapshot, settings), settings.policy())
+    registry = ToolRegistry()
+    registry.register(staging.tool())
+
+    def call(customer_id: str, fields: dict[str, Any]) -> str:
+        return registry.call(
+            "update_enrichment", json.dumps({"customer_id": customer_id, "fields": fields})
+        ).content
+
+    assert "industry 'Banking' is not in the directory's record" in call("c-good", {"industry": "Banking"})
+    assert "content type is 'text/html'" in call("c-html", {"industry": "Food"})
+    assert "larger than the 65536-byte cap" in call("c-big", {"industry": "Robotics"})
+    assert call("c-good", {"industry": "Manufacturing", "country": "DE", "employee_count": 1200}).startswith(
+        "staged"
+    )
+    assert list(staging.updates) == ["c-good"]

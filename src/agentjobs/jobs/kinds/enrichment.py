@@ -200,10 +200,39 @@ class UpdateArgs(BaseModel):
 class Staging:
     """What `update_enrichment` accepted during one run (in memory: the render reads it at the end)."""
 
-    def __init__(self, snapshot: TeamSnapshot) -> None:
+    def __init__(
+        self, snapshot: TeamSnapshot, sources: dict[str, str] | None = None, policy: HttpPolicy | None = None
+    ) -> None:
         self.ids = {str(row["id"]) for row in customers_of(snapshot)}
         self.updates: dict[str, dict[str, Any]] = {}
         self.errors: dict[str, str] = {}
+        # With a policy, every staged value must be one the customer's own record holds: the
+        # tool reads the record itself (same checks as http_get), so a value the model made up
+        # or took from another page is refused.
+        self.sources, self.policy = sources or {}, policy
+        self.records: dict[str, dict[str, Any] | str] = {}
+
+    def ground(self, customer_id: str, values: dict[str, Any]) -> None:
+        if self.policy is None:
+            return
+        url = self.sources[customer_id]
+        if customer_id not in self.records:
+            self.records[customer_id] = fetch_record(url, self.policy)
+        record = self.records[customer_id]
+        if isinstance(record, str):
+            raise BadValue(f"its record at {url} cannot be used: {record}")
+        for column, value in values.items():
+            held = []
+            for raw in record.values():
+                try:
+                    held.append(clean_value(column, raw))
+                except BadValue:
+                    continue
+            if value not in held:
+                raise BadValue(
+                    f"{column} {value!r} is not in the directory's record of this customer; "
+                    "write only what its record says"
+                )
 
     def update_enrichment(self, args: UpdateArgs) -> str:
         """Stage the enrichment of one customer (written after the run is checked, once)."""
@@ -217,6 +246,7 @@ class Staging:
             raise PermissionDenied(f"{customer_id!r} is staged already; each customer is enriched once")
         try:
             values = clean_fields(args.fields)
+            self.ground(customer_id, values)
         except BadValue as exc:
             self.errors[customer_id] = str(exc)
             raise PermissionDenied(f"update of {customer_id!r} refused: {exc}") from None
@@ -312,8 +342,8 @@ class EnrichmentKind:
         )
 
     def _loop_plan(self, snapshot: TeamSnapshot, settings: EnrichmentSettings) -> KindPlan:
-        staging = Staging(snapshot)
         sources = self.sources(snapshot, settings)
+        staging = Staging(snapshot, sources, settings.policy())
         lines = [
             f"Enrich the customers of team {_as_data(snapshot.team.name)} from the company directory. "
             "For each customer below, call http_get on its url; when the answer is a JSON record of "
