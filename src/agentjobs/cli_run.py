@@ -128,6 +128,7 @@ def _run_all(spec: Any, kind: Any, day: date, runs: dict[datetime, list[str]]) -
     from agentjobs.agent.scrub import scrub
     from agentjobs.cli import prepared_dag
     from agentjobs.dag_test import run_dag_once
+    from agentjobs.operators.team_publish import MESSAGE_FILE
     from agentjobs.operators.team_run import team_dir
 
     dag, failures = prepared_dag(spec)
@@ -143,8 +144,10 @@ def _run_all(spec: Any, kind: Any, day: date, runs: dict[datetime, list[str]]) -
             )
             status = 1
             continue
+        # A kind with a document shows the team's message: the artifact and where its PDF went.
+        shown = MESSAGE_FILE if getattr(kind, "document", None) is not None else kind.artifact_file
         for team_id in team_ids:
-            artifact = team_dir(spec.dag_id, team_id, day.isoformat()) / kind.artifact_file
+            artifact = team_dir(spec.dag_id, team_id, day.isoformat()) / shown
             print(f"agentjobs: {team_id}: {artifact}\n")
             print(artifact.read_text(encoding="utf-8"))
     return status

@@ -33,6 +33,7 @@ from agentjobs.jobs.period import Period
 ARTIFACT_FILE = "report.md"
 SUMMARY_HEADING = "## Summary"
 SENTENCE_MAX = 300  # characters of one sentence the model words itself (loop mode)
+ATTENTION = ("overdue_invoices", "unpaid_invoices", "unmatched_receipts")  # listed first to the model
 
 TRANSACTIONS_SQL = (
     "SELECT id, occurred_at, kind, category, amount_cents, currency FROM transactions "
@@ -372,12 +373,16 @@ class ComplianceReport:
     ) -> KindPlan:
         f = figures(snapshot)
         found = sentences(f)
-        data = ["<data>", *(f"- {key}: {_as_data(unescape(text))}" for key, text in found.items()), "</data>"]
+        # What a person signing off the month acts on first: open invoices and receipts, then results.
+        order = sorted(found, key=lambda k: (k not in ATTENTION, list(found).index(k)))
+        data = ["<data>", *(f"- {key}: {_as_data(unescape(found[key]))}" for key in order), "</data>"]
         if mode == "structured":
             prompt = [
                 f"Pick the 2 to {settings.sentences_max} statements that say the most about the team's "
                 f"money in {f.month}, most important first, by their ids. Use ONLY the data below.",
-                'Example: {"summary": ["net_result", "unpaid_invoices"]}',
+                # No example with real ids: the embedded model copied one verbatim for every team
+                # (seen 2026-12-02). The schema's enum says what an answer looks like.
+                'Answer as {"summary": [ids]}.',
                 *data,
             ]
             return KindPlan(prompt="\n".join(prompt), result_schema=_structured_schema(list(found), settings))
