@@ -40,6 +40,7 @@ DAG_FILE = REPO / "dags" / "agentjobs_jobs.py"
 # Defines no DAG: raises an import error naming the specs that do not load (if any).
 SPEC_ERRORS_FILE = REPO / "dags" / "agentjobs_spec_errors.py"
 SKILLS_DIR = REPO / "include" / "skills"
+PLUGINS_DIR = REPO / "plugins"  # the agentjobs UI page, loaded as a deployment loads it
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_ADMIN_URL = f"postgresql+psycopg2://postgres@{PG_HOST}:{PG_PORT}/test"
@@ -213,6 +214,7 @@ class AirflowCluster:
                 "PYTHONPATH": str(REPO / "src"),
                 "AIRFLOW_HOME": str(self.home),
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_dir),
+                "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS_DIR),
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
                 "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
