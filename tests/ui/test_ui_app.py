@@ -10,32 +10,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from tests.airflow.conftest import run_dag, xcom
 from tests.jobs.test_digest_dag import LOGICAL, job  # noqa: F401 (a fixture)
+from tests.ui.helpers import PREFIX, admin, client
 
 pytestmark = pytest.mark.airflow
-
-PREFIX = "/agentjobs"
-
-
-def admin():
-    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-
-    return SimpleAuthManagerUser(username="admin", role="ADMIN")
-
-
-@pytest.fixture
-def auth_manager(monkeypatch):
-    """The configured (simple) auth manager, as the api-server initializes it."""
-    from airflow.api_fastapi import app as airflow_app
-
-    monkeypatch.setattr(airflow_app._AuthManagerState, "instance", None)
-    manager = airflow_app.create_auth_manager()
-    manager.init()
-    return manager
 
 
 @pytest.fixture
@@ -51,30 +31,6 @@ def ran(job, tmp_path, monkeypatch, auth_manager):  # noqa: F811
     run = run_dag(build_dag(spec), logical_date=LOGICAL)
     assert {ti.task_id: ti.state for ti in run.get_task_instances()}["deliver_email_0"] == "success"
     return spec, run
-
-
-def client(user=None) -> TestClient:
-    """The plugin's app mounted as the api-server mounts it; `user` stands in for the login."""
-    from airflow.api_fastapi.core_api.security import get_user
-    from plugins.agentjobs_ui import AgentJobsUiPlugin
-
-    from agentjobs.ui.app import app
-
-    (entry,) = AgentJobsUiPlugin.fastapi_apps
-    root = FastAPI()
-    root.mount(entry["url_prefix"], entry["app"])
-    app.dependency_overrides.clear()
-    if user is not None:
-        app.dependency_overrides[get_user] = lambda: user
-    return TestClient(root)
-
-
-@pytest.fixture(autouse=True)
-def _no_overrides():
-    yield
-    from agentjobs.ui.app import app
-
-    app.dependency_overrides.clear()
 
 
 def cell(html: str, row_marker: str, field: str) -> str:

@@ -1,0 +1,63 @@
+"""A fan-out job on the UI page: one row per team served, each with its own usage, contract and
+deliveries (the ledger's `<dag_id>/<team>` rows), and its own run page."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tests.airflow.conftest import run_dag, xcom
+from tests.fakes.model_server import respond
+from tests.jobs.business import serving_instant, shipped_spec, team_states
+from tests.jobs.test_anomaly_flags_dag import explain_every_flag
+from tests.ui.helpers import PREFIX, admin, client
+
+pytestmark = pytest.mark.airflow
+
+
+def test_each_team_of_a_fan_out_run_is_a_row_with_its_own_numbers_and_deliveries(
+    llm_conn, business_conn, business_db, slack_server, model_server, tmp_path, monkeypatch, auth_manager
+):
+    from agentjobs.delivery.ledger import DeliveryLedger
+    from agentjobs.operators.factory import build_dag
+    from agentjobs.operators.team_run import ledger_job
+
+    delivery = {"slack_conn_id": slack_server.api_conn_id, "smtp_conn_id": None, "member_preview": False}
+    spec = shipped_spec("anomaly-flags.yaml", llm_conn, business_conn, team_delivery=delivery)
+    jobs_dir = tmp_path / "jobs"
+    jobs_dir.mkdir()
+    (jobs_dir / f"{spec.dag_id}.yaml").write_text(yaml.safe_dump(spec.model_dump(mode="json")))
+    monkeypatch.setenv("AGENTJOBS_JOBS_DIR", str(jobs_dir))
+    truth = business_db.truth
+    duplicate = next(d for d in truth.duplicate_charges if d.day == truth.last_day)
+    model_server.default_step = respond(explain_every_flag)
+    run = run_dag(build_dag(spec), logical_date=serving_instant(spec, duplicate.team_id, duplicate.day))
+    assert set(team_states(run).values()) == {"success"}
+
+    served = xcom(run, "fetch")
+    http = client(admin())
+    rows = http.get(f"{PREFIX}/api/runs", params={"job": spec.dag_id}).json()["runs"]
+    assert sorted((r["team"], r["period"], r["map_index"]) for r in rows) == sorted(
+        (s["team"], s["period"], i) for i, s in enumerate(served)
+    )
+    ledger = DeliveryLedger.from_conn_id(spec.ledger_conn_id)
+    for row in rows:
+        pushed = xcom(run, "team.summarize", map_index=row["map_index"])
+        usage = pushed["usage"]
+        assert (row["iterations"], row["prompt_tokens"], row["completion_tokens"]) == (
+            usage["iterations"],
+            usage["prompt_tokens"],
+            usage["completion_tokens"],
+        )
+        assert row["contract"] == "passed" and row["items"] == pushed["result"]["items"]
+        history = ledger.history(job=ledger_job(spec.dag_id, row["team"]), logical_date=row["period"])
+        assert history, row["team"]
+        assert [(d["channel"], d["target"], d["status"]) for d in row["deliveries"]] == [
+            (r.channel, r.target, r.status) for r in history
+        ]
+    # The team with the planted duplicate charge: its own artifact on its own page.
+    (flagged,) = [r for r in rows if r["team"] == duplicate.team_id]
+    page = http.get(
+        f"{PREFIX}/runs/{spec.dag_id}/{run.run_id}/team.summarize", params={"map_index": flagged["map_index"]}
+    ).text
+    assert duplicate.duplicate_id in page and f"/mapped/{flagged['map_index']}/details" in page
