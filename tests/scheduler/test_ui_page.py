@@ -189,6 +189,15 @@ def test_the_runs_page_shows_what_the_runs_recorded_in_a_real_browser(
             log_link = page.get_by_text("task log").get_attribute("href") or ""
             assert log_link.startswith(f"/dags/{good['dag_id']}/runs/") and "/tasks/summarize" in log_link
             page.screenshot(path=str(shot.with_name(shot.stem + "-run.png")), full_page=True)
+
+            # In the Airflow UI: Browse → Agent runs shows the page in a frame, on the same login.
+            page.goto(f"{airflow_cluster.base_url}/")
+            page.get_by_role("button", name="Browse").click()
+            page.get_by_text("Agent runs", exact=True).click()
+            page.wait_for_url("**/plugin/agentjobs-runs")
+            framed = page.frame_locator("iframe").locator("h1").first
+            assert framed.inner_text(timeout=60_000) == "Agent runs"
+            page.screenshot(path=str(shot.with_name(shot.stem + "-in-airflow.png")))
         finally:
             browser.close()
     assert shot.stat().st_size > 10_000
