@@ -163,6 +163,8 @@ class Work:
 
     def decide(self, answer: dict[str, Any], settings: ReconciliationSettings) -> Decisions:
         matches = answer.get("matches") if isinstance(answer.get("matches"), dict) else {}
+        recorded = answer.get("recorded") if isinstance(answer.get("recorded"), dict) else {}
+        matches = {**matches, **recorded}  # what match_record recorded wins over the final words
         decided = Decisions()
         for rid in self.batch:
             verdict, details = self.judge(rid, matches.get(rid), settings)
@@ -189,6 +191,14 @@ class Work:
     def _score(self, rid: str, tid: str) -> float:
         found = candidate(self.receipts[rid], self.transactions[tid], self.tz)
         return found.score if found else 0.0
+
+
+# The loop's RESULT: `matches` for the receipts match_record was not called for (optional).
+LOOP_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"matches": {"type": "object", "description": "receipt id -> {transaction, confidence}"}},
+}
 
 
 def match_schema(work: Work) -> dict[str, Any]:
@@ -287,16 +297,25 @@ class ReconciliationKind:
         ]
         if mode == "loop":
             lines.append(
-                "Call find_candidates with a receipt id for its candidates, and match_record to check a "
-                "proposal against the rules; then answer with every receipt in `matches`."
+                "Call find_candidates with a receipt id for its candidates and match_record to propose "
+                "one (code answers whether it links); a receipt you propose nothing for is no match."
             )
         lines += [f"Example: {_EXAMPLE}", "<data>"]
         for rid in work.batch:
             lines.append(f"receipt {rid}: {_receipt_line(work.receipts[rid], currency)}")
             lines += [f"  - {_candidate_line(c, currency)}" for c in work.candidates[rid]]
         lines.append("</data>")
-        tools = reconciliation_tools(work, settings) if mode == "loop" else []
-        return KindPlan(prompt="\n".join(lines), result_schema=match_schema(work), tools=tools)
+        if mode == "structured":
+            return KindPlan(prompt="\n".join(lines), result_schema=match_schema(work))
+        # Loop mode: match_record records each proposal (its last one per receipt counts) and
+        # `collect` hands them to render; `matches` in the RESULT covers the receipts it did not call.
+        recorded: dict[str, dict[str, Any]] = {}
+        return KindPlan(
+            prompt="\n".join(lines),
+            result_schema=LOOP_SCHEMA,
+            tools=reconciliation_tools(work, settings, recorded),
+            collect=lambda: {"recorded": dict(recorded)},
+        )
 
     # ------------------------------------------------------------------ the artifact
 
@@ -452,7 +471,9 @@ class ReconciliationKind:
         }
 
 
-def reconciliation_tools(work: Work, settings: ReconciliationSettings) -> list[Tool]:
+def reconciliation_tools(
+    work: Work, settings: ReconciliationSettings, recorded: dict[str, dict[str, Any]]
+) -> list[Tool]:
     def find_candidates(record_id: str) -> str:
         """The receipt's candidate transactions (top 5, best first), found by the rules in code."""
         if record_id not in work.batch:
@@ -462,16 +483,16 @@ def reconciliation_tools(work: Work, settings: ReconciliationSettings) -> list[T
         return json.dumps([c.as_tool_row() for c in work.candidates[record_id]], ensure_ascii=False)
 
     def match_record(record_id: str, candidate_id: str, confidence: float) -> str:
-        """Check a proposed match against the rules, in code: the answer says whether it would be
-        linked, sent to review or refused (and which rule failed). Nothing is written until your
-        final answer, whose `matches` must hold every receipt."""
+        """Propose that the receipt pays the candidate, with your confidence (0..1). Code checks the
+        rules again and answers whether it will be linked, sent to review or refused (naming the
+        rule); your last proposal per receipt counts. Links are written after the run is checked."""
         if record_id not in work.batch:
             raise ValueError(
                 f"no receipt {record_id!r} in this run; the receipts are: {', '.join(work.batch)}"
             )
-        verdict, details = work.judge(
-            record_id, {"transaction": candidate_id, "confidence": confidence}, settings
-        )
+        proposal = {"transaction": candidate_id, "confidence": confidence}
+        verdict, details = work.judge(record_id, proposal, settings)
+        recorded[record_id] = proposal
         return json.dumps({"verdict": verdict, **details}, ensure_ascii=False)
 
     return [tool_from_function(find_candidates), tool_from_function(match_record)]
