@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -181,3 +183,87 @@ def test_a_rerun_whose_model_answers_otherwise_writes_nothing_and_fails(
     states = team_states(run)
     assert states[("team.apply", 0)] == "failed" and states[("team.deliver", 0)] != "success", states
     assert book(engine) == written
+
+
+def middling(request):
+    """Every receipt's top candidate at 0.7: the review band, nothing linked by the run itself."""
+    matches = request.body["response_format"]["json_schema"]["schema"]["properties"]["matches"]
+    answer = {
+        rid: {
+            "transaction": matches["properties"][rid]["properties"]["transaction"]["enum"][0],
+            "confidence": 0.7,
+        }
+        for rid in matches["required"]
+    }
+    return reply(json.dumps({"matches": answer}))
+
+
+def answer_review_when_asked(dag_id: str, choose, answered: list) -> threading.Thread:
+    """A person answering the review as the HITL REST API does: the response on the HITL row, and the
+    parked task resumed (dag.test waits for exactly that)."""
+
+    def respond() -> None:
+        from airflow.models.hitl import HITLDetail
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.models.trigger import handle_event_submit
+        from airflow.triggers.base import TriggerEvent
+        from airflow.utils.session import create_session
+        from airflow.utils.state import TaskInstanceState
+
+        for _ in range(600):
+            with create_session() as session:
+                ti = (
+                    session.query(TaskInstance)
+                    .filter(TaskInstance.dag_id == dag_id, TaskInstance.task_id == "team.review")
+                    .filter(TaskInstance.state == TaskInstanceState.AWAITING_INPUT)
+                    .first()
+                )
+                detail = session.get(HITLDetail, ti.id) if ti is not None else None
+                if detail is not None:
+                    detail.responded_by = {"id": "u-7", "name": "Controller"}
+                    detail.responded_at = datetime.now(UTC)
+                    detail.chosen_options = choose(list(detail.options))
+                    detail.params_input = {}
+                    answered.append((list(detail.options), list(detail.chosen_options)))
+                    handle_event_submit(
+                        TriggerEvent(detail.as_resume_event_payload()), task_instance=ti, session=session
+                    )
+                    return
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=respond, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_with_review_on_a_person_approves_some_proposals_and_only_those_are_linked(
+    reconcile, business_db, model_server
+):
+    from agentjobs.operators.factory import build_dag
+
+    spec, engine = reconcile
+    settings = {**(spec.reconciliation or {}), "review": {"enabled": True, "timeout_minutes": 30}}
+    spec = spec.model_copy(update={"reconciliation": settings})
+    dag = build_dag(spec)
+    assert dag.get_task("team.review").downstream_task_ids == set()
+    before, _ = book(engine)
+    model_server.default_step = respond(middling)
+    answered: list = []
+    # Approve the first two proposals; the rest are rejected.
+    thread = answer_review_when_asked(dag.dag_id, lambda options: options[:2], answered)
+    run = run_dag(
+        dag, logical_date=serving_instant(spec, TEAM, business_db.truth.last_day), run_conf={"teams": [TEAM]}
+    )
+    thread.join(timeout=5)
+    states = team_states(run)
+    assert set(states.values()) == {"success"}, states
+    ((options, chosen),) = answered
+    result = xcom(run, "team.validate", map_index=0)["result"]
+    assert result["links"] == {} and len(options) == len(result["review"]) > 2
+    links, ledger = book(engine)
+    approved = {o.split(" → ")[0] for o in chosen}
+    assert {rid for rid in links if rid not in before} == approved
+    assert {rid: ledger[rid][0] for rid in result["review"]} == {
+        rid: "linked" if rid in approved else "rejected" for rid in result["review"]
+    }
+    assert xcom(run, "team.review", map_index=0)["approved"] == sorted(approved)

@@ -240,7 +240,11 @@ def fan_out_tasks(spec: JobSpec, skills_dir: Path | None) -> None:
         )
         steps: list[Any] = [summarize, validate]
         if writes:  # the kind's writes to the business database: checked first, reported after
-            steps.append(TeamApplyOperator(task_id="apply", spec=spec, team_run=team_run))
+            apply = TeamApplyOperator(task_id="apply", spec=spec, team_run=team_run)
+            steps.append(apply)
+            review = review_task(spec, team_run)
+            if review is not None:
+                apply >> review  # beside deliver: the summary does not wait for a person
         if publishes:
             from agentjobs.operators.team_publish import TeamPublishOperator
 
@@ -248,6 +252,19 @@ def fan_out_tasks(spec: JobSpec, skills_dir: Path | None) -> None:
         chain(*steps, deliver)
 
     team.expand(team_run=fetch.output)
+
+
+def review_task(spec: JobSpec, team_run: Any) -> Any:
+    """A person's review of what the kind would not decide alone, when its spec asks for one
+    (reconciliation's `review.enabled`); None otherwise."""
+    from agentjobs.jobs.kinds.registry import fan_out_kind
+
+    timeout = getattr(fan_out_kind(spec.kind), "review_timeout", lambda settings: None)(spec.kind_settings())
+    if timeout is None:
+        return None
+    from agentjobs.operators.team_review import TeamReviewOperator
+
+    return TeamReviewOperator(task_id="review", spec=spec, team_run=team_run, timeout=timeout)
 
 
 def team_params() -> dict[str, Any]:

@@ -72,6 +72,9 @@ class ReviewSettings(BaseModel):
     # On: a review task (Airflow's human-in-the-loop operator) asks a person about the review band.
     enabled: bool = False
     min_confidence: float = Field(0.5, ge=0, le=LINK_ABOVE)  # below: no match
+    # Unanswered by then, the proposals stay for review and the run ends: within the hour, so an
+    # hourly DAG with max_active_runs=1 is never held up by a person away from their desk.
+    timeout_minutes: int = Field(45, ge=1, le=24 * 60)
 
 
 class ReconciliationSettings(BaseModel):
@@ -453,6 +456,12 @@ class ReconciliationKind:
         return lines[1].strip() if len(lines) > 1 else ""
 
     # ------------------------------------------------------------------ the write (the apply task)
+
+    def review_timeout(self, settings: ReconciliationSettings) -> timedelta | None:
+        """How long the review step waits for a person; None: no review step (the default)."""
+        if not settings.review.enabled:
+            return None
+        return timedelta(minutes=settings.review.timeout_minutes)
 
     def apply(
         self, snapshot: TeamSnapshot, result: dict[str, Any], settings: ReconciliationSettings, engine: Any
