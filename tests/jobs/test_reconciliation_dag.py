@@ -39,8 +39,15 @@ def top_candidate(request):
 
 
 def no_match(request):
+    """None of the candidates: each receipt's first at confidence 0."""
     matches = request.body["response_format"]["json_schema"]["schema"]["properties"]["matches"]
-    answer = {rid: {"transaction": "none", "confidence": 0.1} for rid in matches["required"]}
+    answer = {
+        rid: {
+            "transaction": matches["properties"][rid]["properties"]["transaction"]["enum"][0],
+            "confidence": 0.0,
+        }
+        for rid in matches["required"]
+    }
     return reply(json.dumps({"matches": answer}))
 
 

@@ -43,9 +43,7 @@ from agentjobs.jobs.period import Period, period_for
 ARTIFACT_FILE = "reconciliation.md"
 LINK_ABOVE = 0.8  # a link needs a confidence above this (the issue's rule; not a setting)
 NONE = "none"
-_EXAMPLE = (
-    '{"matches": {"<receipt id>": {"transaction": "<one of its candidate ids, or none>", "confidence": 0.9}}}'
-)
+_EXAMPLE = '{"matches": {"<receipt id>": {"transaction": "<one of its candidate ids>", "confidence": 0.9}}}'
 
 RECEIPTS_SQL = (
     "SELECT r.id, r.vendor_id, v.name AS vendor_name, r.received_on, r.amount_cents, r.currency "
@@ -206,7 +204,9 @@ LOOP_SCHEMA: dict[str, Any] = {
 
 def match_schema(work: Work) -> dict[str, Any]:
     """One required answer per receipt of the batch, keyed by its id; the transaction an enum of its
-    candidates (or "none"): a grammar-constrained model can name no other, and miss no receipt."""
+    candidates: a grammar-constrained model can name no other, and miss no receipt. "None of them"
+    is a low confidence, not a word: the embedded model, offered "none", chose it for every
+    receipt (seen 2026-12-02), and a low confidence is no match all the same."""
     matches = {
         rid: {
             "type": "object",
@@ -215,7 +215,7 @@ def match_schema(work: Work) -> dict[str, Any]:
             "properties": {
                 "transaction": {
                     "type": "string",
-                    "enum": [c.transaction_id for c in work.candidates[rid]] + [NONE],
+                    "enum": [c.transaction_id for c in work.candidates[rid]],
                 },
                 "confidence": {"type": "number", "minimum": 0, "maximum": 1},
             },
@@ -295,8 +295,8 @@ class ReconciliationKind:
         lines = [
             f"Match each receipt of team {_as_data(snapshot.team.name)} to the transaction it pays. Its "
             "candidates were found by code (amount within 0.5 %, date within 5 days, a similar vendor "
-            'name), best first; choose one of them, or "none" when none is the receipt\'s. confidence '
-            f"is from 0 to 1; above {LINK_ABOVE} only when you are sure.",
+            "name), best first; choose the one it pays, with a confidence from 0 to 1: above "
+            f"{LINK_ABOVE} only when you are sure, 0 when none of them is the receipt's.",
         ]
         if mode == "loop":
             lines.append(
