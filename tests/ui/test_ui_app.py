@@ -170,3 +170,21 @@ def test_a_user_sees_only_the_jobs_the_auth_manager_lets_them_read(ran, monkeypa
     assert [r for r in http.get(f"{PREFIX}/api/runs").json()["runs"] if r["job"] == spec.dag_id] == []
     assert spec.dag_id not in http.get(f"{PREFIX}/").text
     assert http.get(f"{PREFIX}/runs/{spec.dag_id}/{run.run_id}/summarize").status_code == 403
+
+
+def test_a_ledger_that_cannot_be_read_is_said_on_the_page_not_shown_as_no_deliveries(ran, monkeypatch):
+    import os
+
+    spec, _run = ran
+    broken = spec.model_copy(update={"ledger_conn_id": "no_such_ledger"})
+    jobs_dir = Path(os.environ["AGENTJOBS_JOBS_DIR"])
+    (jobs_dir / f"{spec.dag_id}.yaml").write_text(yaml.safe_dump(broken.model_dump(mode="json")))
+    http = client(admin())
+    data = http.get(f"{PREFIX}/api/runs", params={"job": spec.dag_id}).json()
+    (row,) = data["runs"]
+    assert row["iterations"] == 1 and row["deliveries"] == []  # the XCom part still shows
+    assert data["health"] == []
+    assert any("'no_such_ledger' does not exist" in p for p in data["problems"]), data["problems"]
+    assert any(p.startswith(f"health of {spec.dag_id}:") for p in data["problems"]), data["problems"]
+    html = http.get(f"{PREFIX}/", params={"job": spec.dag_id}).text
+    assert "no_such_ledger" in unescape(" ".join(re.findall(r'data-field="problem">(.*?)</p>', html)))

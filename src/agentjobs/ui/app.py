@@ -102,8 +102,11 @@ class RunsView:
         self.jobs = queries.load_jobs()
         self.readable = readable_jobs(user, self.jobs)
         wanted = [j for j in self.readable if job in (None, "", j)]
-        self.runs = queries.agent_runs(session, self.jobs, wanted, since=since, until=until)
-        self.health: list[JobHealth] = queries.health(self.jobs, wanted)
+        self.problems: list[str] = []  # ledgers or run logs that could not be read, shown as such
+        self.runs = queries.agent_runs(
+            session, self.jobs, wanted, since=since, until=until, problems=self.problems
+        )
+        self.health: list[JobHealth] = queries.health(self.jobs, wanted, problems=self.problems)
         self.usage = daily_usage(self.runs)
 
 
@@ -131,6 +134,7 @@ def runs_page(
         job=job or None,
         since=since,
         until=until,
+        problems=view.problems,
     )
     return HTMLResponse(html)
 
@@ -141,6 +145,7 @@ def runs_json(
 ) -> dict[str, Any]:
     view = RunsView(session, user, job, since, until)
     return {
+        "problems": view.problems,
         "runs": [run.as_json() for run in view.runs],
         "health": [_health_json(h) for h in view.health],
         "usage": [

@@ -63,8 +63,12 @@ def agent_runs(
     task_id: str | None = None,
     map_index: int | None = None,
     limit: int = 200,
+    problems: list[str] | None = None,
 ) -> list[AgentRun]:
-    """The agent task instances of `dag_ids`, newest first, with usage, contract and deliveries."""
+    """The agent task instances of `dag_ids`, newest first, with usage, contract and deliveries.
+
+    A ledger that cannot be read leaves its runs without deliveries and says why in `problems`.
+    """
     dag_ids = sorted(set(dag_ids))
     if not dag_ids:
         return []
@@ -93,7 +97,7 @@ def agent_runs(
     run_ids = sorted({ti.run_id for ti, _, _ in rows})
     xcoms = _xcoms(session, dag_ids, run_ids)
     validate_states = _validate_states(session, dag_ids, run_ids)
-    ledgers = _Ledgers()
+    ledgers = _Ledgers(problems if problems is not None else [])
     runs = []
     for ti, logical_date, run_after in rows:
         run = AgentRun(
@@ -180,9 +184,9 @@ def _fill(
 class _Ledgers:
     """One DeliveryLedger per connection for a request; a ledger that cannot be read shows none."""
 
-    def __init__(self) -> None:
+    def __init__(self, problems: list[str]) -> None:
         self._by_conn: dict[str | None, DeliveryLedger | None] = {}
-        self.problems: list[str] = []
+        self.problems = problems
 
     def get(self, conn_id: str | None) -> DeliveryLedger | None:
         if conn_id not in self._by_conn:
@@ -212,8 +216,16 @@ def newest_attempts(records: list[DeliveryRecord]) -> list[Delivery]:
     return [Delivery(r.channel, r.target, r.status, r.attempt, r.updated_at) for r in newest.values()]
 
 
-def health(jobs: dict[str, JobSpec], dag_ids: Iterable[str], now: datetime | None = None) -> list[JobHealth]:
-    """Each readable job's standing, from its run log (in its ledger's database), by job name."""
+def health(
+    jobs: dict[str, JobSpec],
+    dag_ids: Iterable[str],
+    now: datetime | None = None,
+    problems: list[str] | None = None,
+) -> list[JobHealth]:
+    """Each readable job's standing, from its run log (in its ledger's database), by job name.
+
+    A job whose run log cannot be read is left out and named in `problems`.
+    """
     now = now or datetime.now(UTC)
     found = []
     for dag_id in sorted(set(dag_ids) & set(jobs)):
@@ -221,5 +233,8 @@ def health(jobs: dict[str, JobSpec], dag_ids: Iterable[str], now: datetime | Non
         try:
             found.append(job_health(spec, run_log(spec.ledger_conn_id), now))
         except Exception as exc:  # one job's unreachable database must not hide the others
-            log.warning("health of %s: %s", dag_id, scrub(f"{type(exc).__name__}: {exc}"))
+            problem = scrub(f"health of {dag_id}: {type(exc).__name__}: {exc}")[:300]
+            log.warning("%s", problem)
+            if problems is not None:
+                problems.append(problem)
     return found

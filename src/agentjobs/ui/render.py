@@ -159,7 +159,9 @@ def runs_page(
     job: str | None,
     since: date | None,
     until: date | None,
+    problems: list[str] | None = None,
 ) -> str:
+    notices = "".join(f'<p class="bad" data-field="problem">{_e(p)}</p>' for p in problems or ())
     header = (
         "<tr><th>Job</th><th>Logical date</th><th>State</th><th>Iterations</th><th>Tokens in</th>"
         "<th>Tokens out</th><th>Cost</th><th>Model</th><th>Contract</th><th>Items</th>"
@@ -175,6 +177,7 @@ def runs_page(
     body = (
         "<h1>Agent runs</h1>"
         + _filters(prefix, jobs, job, since, until)
+        + notices
         + "<h2>Job health</h2>"
         + _health(health)
         + "<h2>Tokens and cost per job per day</h2>"
