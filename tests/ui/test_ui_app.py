@@ -113,6 +113,11 @@ def test_filters_by_job_and_date(ran):
     assert http.get(f"{PREFIX}/api/runs", params={"since": "2026-11-26"}).json()["runs"] == []
     inside = http.get(f"{PREFIX}/api/runs", params={"since": "2026-11-25", "until": "2026-11-25"}).json()
     assert [r["job"] for r in inside["runs"]] == [spec.dag_id]
+    # The page's form as a browser submits it with nothing chosen: every field there, empty.
+    page = http.get(f"{PREFIX}/", params={"job": "", "since": "", "until": ""})
+    assert page.status_code == 200 and spec.dag_id in page.text
+    bad = http.get(f"{PREFIX}/api/runs", params={"since": "24.11.2026"})
+    assert bad.status_code == 422 and "since='24.11.2026' is not a day; use YYYY-MM-DD" in bad.text
 
 
 def test_the_run_page_renders_the_artifact_result_transcript_and_links(ran):

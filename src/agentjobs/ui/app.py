@@ -97,22 +97,33 @@ class RunsView:
     """The runs table, the health panel and the daily chart for one request's filters."""
 
     def __init__(
-        self, session: Any, user: BaseUser, job: str | None, since: date | None, until: date | None
+        self, session: Any, user: BaseUser, job: str | None, since: str | None, until: str | None
     ) -> None:
+        self.since, self.until = _day("since", since), _day("until", until)
         self.jobs = queries.load_jobs()
         self.readable = readable_jobs(user, self.jobs)
         wanted = [j for j in self.readable if job in (None, "", j)]
         self.problems: list[str] = []  # ledgers or run logs that could not be read, shown as such
         self.runs = queries.agent_runs(
-            session, self.jobs, wanted, since=since, until=until, problems=self.problems
+            session, self.jobs, wanted, since=self.since, until=self.until, problems=self.problems
         )
         self.health: list[JobHealth] = queries.health(self.jobs, wanted, problems=self.problems)
         self.usage = daily_usage(self.runs)
 
 
 Job = Annotated[str | None, Query(description="only this job (its dag_id)")]
-Since = Annotated[date | None, Query(description="logical dates from this day (UTC)")]
-Until = Annotated[date | None, Query(description="logical dates up to this day (UTC), inclusive")]
+Since = Annotated[str | None, Query(description="logical dates from this day (UTC), YYYY-MM-DD")]
+Until = Annotated[str | None, Query(description="logical dates up to this day (UTC), inclusive")]
+
+
+def _day(name: str, value: str | None) -> date | None:
+    """A filter's day; the page's form sends an empty field for "any"."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(422, f"{name}={value!r} is not a day; use YYYY-MM-DD, e.g. 2026-11-24") from None
 
 
 @app.get("/", response_class=HTMLResponse)
@@ -132,8 +143,8 @@ def runs_page(
         usage=view.usage,
         jobs=view.readable,
         job=job or None,
-        since=since,
-        until=until,
+        since=view.since,
+        until=view.until,
         problems=view.problems,
     )
     return HTMLResponse(html)
