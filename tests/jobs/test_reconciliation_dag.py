@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.airflow.conftest import run_dag, xcom
-from tests.fakes.model_server import reply, respond
+from tests.fakes.model_server import reply, respond, tool_calls
 from tests.jobs.business import BUSINESS_CONN, serving_instant, shipped_spec, team_states
 from tests.jobs.specs import sqlite_ledger
 from tests.postgres import fresh_database
@@ -274,3 +274,45 @@ def test_with_review_on_a_person_approves_some_proposals_and_only_those_are_link
         rid: "linked" if rid in approved else "rejected" for rid in result["review"]
     }
     assert xcom(run, "team.review", map_index=0)["approved"] == sorted(approved)
+
+
+def propose_every_top_candidate(request):
+    """Loop mode: one match_record call per receipt of the prompt, its first candidate at 0.9."""
+    prompt = next(m["content"] for m in request.body["messages"] if m["role"] == "user")
+    calls, receipt = [], None
+    for line in prompt.splitlines():
+        if line.startswith("receipt "):
+            receipt = line.split()[1].rstrip(":")
+        elif line.startswith("  - ") and receipt is not None:
+            calls.append(
+                (
+                    "match_record",
+                    {"record_id": receipt, "candidate_id": line.split()[1].rstrip(":"), "confidence": 0.9},
+                )
+            )
+            receipt = None
+    return tool_calls(calls)
+
+
+def test_loop_mode_links_what_match_record_recorded(reconcile, business_db, model_server):
+    from agentjobs.operators.factory import build_dag
+
+    spec, engine = reconcile
+    spec = spec.model_copy(update={"mode": "loop"})
+    true_of = {m.receipt_id: m.transaction_id for m in business_db.truth.receipt_matches}
+    before, _ = book(engine)
+    model_server.script(respond(propose_every_top_candidate), reply("All proposed.\nRESULT: {}"))
+    run = run_dag(
+        build_dag(spec),
+        logical_date=serving_instant(spec, TEAM, business_db.truth.last_day),
+        run_conf={"teams": [TEAM]},
+    )
+    states = team_states(run)
+    assert set(states.values()) == {"success"}, states
+    # The model saw code's verdicts, and what it recorded (not its empty RESULT) was judged.
+    tool_answers = [m["content"] for m in model_server.requests[1].body["messages"] if m["role"] == "tool"]
+    assert len(tool_answers) == 5 and all('"verdict": "link"' in a for a in tool_answers), tool_answers
+    links, ledger = book(engine)
+    new = {rid: tid for rid, tid in links.items() if rid not in before}
+    assert len(new) == 5 and all(true_of[rid] == tid for rid, tid in new.items())
+    assert len(ledger) == 5
