@@ -135,6 +135,16 @@ def test_the_runs_page_shows_what_the_runs_recorded_in_a_real_browser(
     failed = by_run[(bad["dag_id"], bad_run)]
     assert failed["state"] == "failed" and failed["contract"] == "not checked" and failed["deliveries"] == []
     assert "401" in (failed["error"] or "")
+    # The failed run's page: the scrubbed error, no artifact, nothing delivered, the planted key absent.
+    failed_page = httpx.get(
+        f"{base}/runs/{bad['dag_id']}/{bad_run}/summarize", headers=headers, trust_env=False, timeout=30
+    )
+    assert failed_page.status_code == 200
+    assert (
+        "Incorrect API key provided" in failed_page.text
+        and "No digest.md in the run folder" in failed_page.text
+    )
+    assert "sk-sched-planted-secret" not in failed_page.text
     (bad_health,) = [h for h in data["health"] if h["job"] == bad["dag_id"]]
     assert bad_health["failure_streak"] == 1 and bad_health["last_success"] is None
     (good_health,) = [h for h in data["health"] if h["job"] == good["dag_id"]]
