@@ -193,3 +193,13 @@ def test_a_ledger_that_cannot_be_read_is_said_on_the_page_not_shown_as_no_delive
     assert any(p.startswith(f"health of {spec.dag_id}:") for p in data["problems"]), data["problems"]
     html = http.get(f"{PREFIX}/", params={"job": spec.dag_id}).text
     assert "no_such_ledger" in unescape(" ".join(re.findall(r'data-field="problem">(.*?)</p>', html)))
+
+
+def test_an_api_server_that_finds_no_job_specs_says_where_it_looked(ran, tmp_path, monkeypatch):
+    empty = tmp_path / "nowhere"
+    monkeypatch.setenv("AGENTJOBS_JOBS_DIR", str(empty))
+    data = client(admin()).get(f"{PREFIX}/api/runs").json()
+    assert data["runs"] == []
+    assert data["problems"] == [
+        f"no job specs in {empty}: give the api-server the DAG processor's AGENTJOBS_JOBS_DIR"
+    ]

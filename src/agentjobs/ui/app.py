@@ -104,6 +104,11 @@ class RunsView:
         self.readable = readable_jobs(user, self.jobs)
         wanted = [j for j in self.readable if job in (None, "", j)]
         self.problems: list[str] = []  # ledgers or run logs that could not be read, shown as such
+        if not self.jobs:  # the api-server reads another folder than the DAG processor, or none
+            self.problems.append(
+                f"no job specs in {queries.specs_folder()}: give the api-server the DAG processor's "
+                "AGENTJOBS_JOBS_DIR"
+            )
         self.runs = queries.agent_runs(
             session, self.jobs, wanted, since=self.since, until=self.until, problems=self.problems
         )

@@ -39,12 +39,17 @@ FETCH_TASK = "fetch"  # a fan-out job's: its return value lists the team runs, b
 HEALTH_CHANNEL = "health"  # the health check's alerts share the ledger; they are not deliveries
 
 
+def specs_folder() -> Path:
+    """The jobs folder the DAG file reads: AGENTJOBS_JOBS_DIR, else include/jobs beside dags/."""
+    return jobs_folder(str(Path(conf.get("core", "dags_folder")) / "agentjobs_jobs.py"))
+
+
 def load_jobs() -> dict[str, JobSpec]:
-    """The specs of the jobs folder the DAG file reads (AGENTJOBS_JOBS_DIR, else beside dags/)."""
-    folder = jobs_folder(str(Path(conf.get("core", "dags_folder")) / "agentjobs_jobs.py"))
+    """The good specs of the jobs folder (the broken ones are the health DAG's to report)."""
+    folder = specs_folder()
     if not folder.is_dir():
         return {}
-    loaded, _broken = load_folder(folder)  # the broken ones are the health DAG's to report
+    loaded, _broken = load_folder(folder)
     return {spec.dag_id: spec for spec in loaded.values()}
 
 
