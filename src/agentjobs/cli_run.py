@@ -53,7 +53,11 @@ def business_db(out: Path, conn_id: str) -> date | None:
 
 
 def serving_instant(kind: Any, settings: Any, team: Any, day: date) -> datetime | None:
-    """The first hourly instant (UTC) at which the job serves `team` for the period ending `day`."""
+    """The first hourly instant (UTC) at which the job serves `team` for the period ending `day`
+    (or the instant the kind itself picks, e.g. batch_notifications: the window ending the day)."""
+    pick = getattr(kind, "serving_instant", None)
+    if pick is not None:
+        return pick(team, day, settings)
     start = datetime.combine(day, time(0), tzinfo=UTC) - timedelta(days=1)
     for hour in range(24 * 10):
         when = start + timedelta(hours=hour)
@@ -82,6 +86,7 @@ def run_fan_out(args: argparse.Namespace, project: Path, out: Path) -> int:
         teams = [t for t in teams if t.id in args.team]
     day = args.date or last_day or (datetime.now(UTC).date() - timedelta(days=1))
     runs: dict[datetime, list[str]] = defaultdict(list)
+    keys: dict[str, str] = {}  # team id -> its period's key (the run folder)
     for team in teams:
         when = serving_instant(kind, settings, team, day)
         if when is None:
@@ -89,12 +94,13 @@ def run_fan_out(args: argparse.Namespace, project: Path, out: Path) -> int:
                 f"agentjobs: no run of {spec.dag_id} covers {day} for {team.id}; pick another --date"
             )
         runs[when].append(team.id)
+        keys[team.id] = kind.period(team, when, settings).key
     from agentjobs.cli_sources import sample_sources
 
     with model_endpoint() as endpoint, sample_sources(spec) as spec:
         spec = cli_spec(spec, args, endpoint)
         print(f"agentjobs: {spec.dag_id} for {day}, {len(teams)} team(s), with {endpoint.described}")
-        return _run_all(spec, kind, day, runs)
+        return _run_all(spec, kind, keys, runs)
 
 
 def cli_spec(spec: Any, args: argparse.Namespace, endpoint: Any) -> Any:
@@ -124,7 +130,7 @@ def cli_spec(spec: Any, args: argparse.Namespace, endpoint: Any) -> Any:
     return type(spec).model_validate(data)
 
 
-def _run_all(spec: Any, kind: Any, day: date, runs: dict[datetime, list[str]]) -> int:
+def _run_all(spec: Any, kind: Any, keys: dict[str, str], runs: dict[datetime, list[str]]) -> int:
     from agentjobs.agent.scrub import scrub
     from agentjobs.cli import prepared_dag
     from agentjobs.dag_test import run_dag_once
@@ -136,7 +142,8 @@ def _run_all(spec: Any, kind: Any, day: date, runs: dict[datetime, list[str]]) -
     for when, team_ids in sorted(runs.items()):
         run = run_dag_once(dag, logical_date=when, run_conf={"teams": team_ids})
         with_state = {(ti.task_id, ti.map_index): ti.state for ti in run.get_task_instances()}
-        if any(state != "success" for state in with_state.values()):
+        # None: a team task never mapped (the fetch served nobody, e.g. no new events): not a failure.
+        if any(state not in ("success", None) for state in with_state.values()):
             reason = failures[-1] if failures else f"tasks did not succeed: {with_state}"
             print(
                 f"agentjobs: {', '.join(team_ids)} failed: {scrub(' '.join(reason.split()))[:500]}",
@@ -147,7 +154,10 @@ def _run_all(spec: Any, kind: Any, day: date, runs: dict[datetime, list[str]]) -
         # A kind with a document shows the team's message: the artifact and where its PDF went.
         shown = MESSAGE_FILE if getattr(kind, "document", None) is not None else kind.artifact_file
         for team_id in team_ids:
-            artifact = team_dir(spec.dag_id, team_id, day.isoformat()) / shown
+            artifact = team_dir(spec.dag_id, team_id, keys[team_id]) / shown
+            if not artifact.is_file():  # not served (e.g. no new events): nothing was written
+                print(f"agentjobs: {team_id}: nothing to report for {keys[team_id]}\n")
+                continue
             print(f"agentjobs: {team_id}: {artifact}\n")
             print(artifact.read_text(encoding="utf-8"))
     return status

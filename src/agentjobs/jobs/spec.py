@@ -282,6 +282,7 @@ class JobSpec(BaseModel):
     enrichment: dict[str, Any] | None = None
     reconciliation: dict[str, Any] | None = None
     compliance_report: dict[str, Any] | None = None
+    batch_notifications: dict[str, Any] | None = None
 
     @property
     def fans_out(self) -> bool:

@@ -18,7 +18,7 @@ from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.agent import AgentOperator, RunPlan
 from agentjobs.operators.delivered import delivered_result, write_result
 from agentjobs.operators.job_task import agent_defaults
-from agentjobs.operators.team_run import ledger_job, load_snapshot, team_dir, team_key
+from agentjobs.operators.team_run import ledger_key, load_snapshot, team_dir, team_key
 
 
 class TeamAgentOperator(AgentOperator):
@@ -43,15 +43,16 @@ class TeamAgentOperator(AgentOperator):
         snapshot = load_snapshot(work_dir)
         mode = self.spec.mode or skill.mode
         data: dict[str, Any] = {"snapshot": snapshot}
+        job, day = ledger_key(self.spec.dag_id, team_id, period_key)
         delivered = delivered_result(
             self.spec,
-            period_key,
+            day,
             work_dir,
             context["params"],
             self.log,
             artifact_file=kind.artifact_file,
             delivers=True,
-            job=ledger_job(self.spec.dag_id, team_id),
+            job=job,
         )
         if delivered is not None:
             return RunPlan(

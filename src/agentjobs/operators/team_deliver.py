@@ -28,7 +28,7 @@ from agentjobs.jobs.spec import EMAIL_RE, JobSpec
 from agentjobs.operators import metrics
 from agentjobs.operators.errors import ArtifactChanged
 from agentjobs.operators.job_task import JobTaskOperator
-from agentjobs.operators.team_run import check_team_id, ledger_job, load_snapshot, team_key
+from agentjobs.operators.team_run import check_team_id, ledger_job, ledger_key, load_snapshot, team_key
 
 MEMBERS_DIR = "members"
 
@@ -80,10 +80,11 @@ class TeamDeliverOperator(JobTaskOperator):
             try:
                 if target.channel != "slack":
                     check_addresses(target.target)
+                job, day = ledger_key(self.spec.dag_id, team_id, period_key)
                 outcome = deliver(
                     ledger=ledger,
-                    job=ledger_job(self.spec.dag_id, team_id),
-                    logical_date=target.logical_date or period_key,
+                    job=ledger_job(self.spec.dag_id, team_id) if target.logical_date else job,
+                    logical_date=target.logical_date or day,
                     run_id=context["run_id"],
                     channel=target.channel,
                     target=target.target,

@@ -24,6 +24,7 @@ from agentjobs.jobs.kinds.snapshots import due_teams, team_snapshot
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.job_task import JobTaskOperator
 from agentjobs.operators.run_log import run_log
+from agentjobs.operators.team_claims import claim_snapshot, claims_kind
 from agentjobs.operators.team_run import check_team_id, ledger_job, run_instant, snapshot_path, team_dir
 
 
@@ -64,6 +65,11 @@ class TeamFetchOperator(JobTaskOperator):
                 )
                 rows = {name: len(rows) for name, rows in snapshot.tables.items()}
                 self.log.info("%s: %s .. %s: %s", team.id, period.start, period.end, rows)
+                if claims_kind(kind):  # batch_notifications: the window's claimed events, or no one
+                    claimed = claim_snapshot(kind, settings, snapshot, self.spec, context["run_id"], self.log)
+                    if claimed is None:
+                        continue
+                    snapshot = claimed
                 path.parent.mkdir(parents=True, exist_ok=True)
                 write_atomically(path, snapshot.model_dump_json(indent=1))
             served.append({"team": team.id, "period": period.key})

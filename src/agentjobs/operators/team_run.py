@@ -23,6 +23,7 @@ PREVIEW_FILE = "preview.txt"
 # A team id becomes a folder name and part of the ledger's job key: a plain, short name only.
 TEAM_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 LEDGER_JOB_MAX = 250  # the ledger's `job` column
+WINDOW_KEY_RE = re.compile(r"^(?P<day>\d{4}-\d{2}-\d{2})(?:T(?P<time>\d{4})Z)?$")
 
 
 def check_team_id(team_id: str) -> str:
@@ -38,7 +39,27 @@ def team_key(team_run: dict[str, Any]) -> tuple[str, str]:
     """(team id, period key) of one mapped task's `team_run`, both checked."""
     if not isinstance(team_run, dict) or "team" not in team_run or "period" not in team_run:
         raise ValueError(f"expected {{'team': ..., 'period': ...}} from the fetch task, got {team_run!r}")
-    return check_team_id(team_run["team"]), date.fromisoformat(team_run["period"]).isoformat()
+    return check_team_id(team_run["team"]), check_period_key(team_run["period"])
+
+
+def check_period_key(key: Any) -> str:
+    """A day (YYYY-MM-DD) or a window's end (YYYY-MM-DDTHHMMZ, UTC: batch_notifications)."""
+    match = WINDOW_KEY_RE.match(key) if isinstance(key, str) else None
+    if match is None:
+        raise ValueError(f"period {key!r} is neither a day YYYY-MM-DD nor a window YYYY-MM-DDTHHMMZ")
+    day = date.fromisoformat(match["day"]).isoformat()
+    if match["time"] and (int(match["time"][:2]) > 23 or int(match["time"][2:]) > 59):
+        raise ValueError(f"period {key!r} has no such time of day")
+    return day + (f"T{match['time']}Z" if match["time"] else "")
+
+
+def ledger_key(dag_id: str, team_id: str, period_key: str) -> tuple[str, str]:
+    """(job, logical date) of the delivery ledger for one team's period. The ledger's date holds a
+    day only, so a window's time of day goes into the job: `<dag>/<team>@HHMMZ`, its day stays."""
+    key = check_period_key(period_key)
+    day, _, time_of_day = key.partition("T")
+    job = ledger_job(dag_id, team_id)
+    return (ledger_job(dag_id, f"{team_id}@{time_of_day}") if time_of_day else job), day
 
 
 def team_dir(dag_id: str, team_id: str, period_key: str) -> Path:

@@ -17,6 +17,7 @@ FAN_OUT_KINDS: dict[str, str] = {
     "enrichment": "agentjobs.jobs.kinds.enrichment:KIND",
     "reconciliation": "agentjobs.jobs.kinds.reconciliation:KIND",
     "compliance_report": "agentjobs.jobs.kinds.compliance_report:KIND",
+    "batch_notifications": "agentjobs.jobs.kinds.batch_notifications:KIND",
 }
 KIND_NAMES: tuple[str, ...] = (DIGEST, *FAN_OUT_KINDS)
 DIGEST_SCHEDULE = "0 3 * * *"

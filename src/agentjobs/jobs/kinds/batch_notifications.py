@@ -1,0 +1,389 @@
+"""The `batch_notifications` kind: a team's new events, batched per category, one summary a window.
+
+The `events` table records what happened to a team's records (a receipt matched, a transaction
+created, an invoice paid or overdue, a recurring invoice coming up). Nobody wants one message per
+event, so each category has a window aligned to the UTC clock (`windows`, minutes; 0 is
+"immediate", i.e. the next run): the DAG runs every `run_every_minutes` (5), and the run at T
+serves, per team, every category whose window closes at T (T's minute of the day is a multiple
+of the window). A team gets ONE summary per run that found something, and nothing otherwise. An
+immediate event waits at most one step (5 minutes) plus the run's own latency; a 60-minute one
+at most an hour.
+
+Events are claimed by id, not selected by time. Time only bounds the read: the fetch reads the
+team's events of the last `lookback_hours` before T; the claims ledger (agentjobs.delivery.claims,
+in the ledger database beside the delivery ledger) then takes, in one transaction, every read
+event of a closing category that no window has yet, under the window's key, and the claimed rows
+are the run's snapshot. So:
+- an event inserted after its window ran (late) is in the next window of its category: a claim
+  is by id, and its id is still unclaimed;
+- an event is never in two summaries: the claims ledger is unique on (team, event id);
+- a retry, clear or refetch of a window re-reads that window's claim (the window row is written
+  once, with its claims, in the same transaction), so it renders the same summary and the
+  delivery ledger, keyed by the window, sends it once. A killed run loses nothing: either the
+  claim committed (and the retry re-reads it) or it did not (and the retry claims afresh).
+The claim lives in the ledger database, not the business one: the business connection stays
+read-only (the sql source never writes), and the claim commits in the same database as the
+deliveries it leads to. An event inserted more than `lookback_hours` after it occurred is never
+read, so never notified: the bound is the price of not scanning the whole table every 5 minutes.
+
+The counts and the lists are code's. With `summary: model` the model adds one sentence; the
+renderer drops it when it states a number that is not one of the counts (numbers.unsupported
+_numbers), and the check refuses an artifact that still has one. Default `none`: no model call.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+
+from agentjobs.agent.scrub import scrub
+from agentjobs.business.schema import EVENT_CATEGORIES
+from agentjobs.jobs import numbers
+from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Query, Rendered, Team, TeamSnapshot
+from agentjobs.jobs.markdown_text import as_text, one_line, unescape
+from agentjobs.jobs.period import Period
+
+ARTIFACT_FILE = "notifications.md"
+CANDIDATES = "candidates"  # the events read (what the claim chooses from)
+EVENTS = "events"  # the events this window claimed: the only table the summary reads
+SUMMARY_MAX = 200  # characters of the model's one sentence
+DAY_MINUTES = 24 * 60
+WINDOW_KEY_FORMAT = "%Y-%m-%dT%H%MZ"  # a folder name and the ledger's window: no ':'
+
+EVENTS_SQL = (
+    "SELECT id, occurred_at, category, record_id FROM events "
+    "WHERE team_id = :team_id AND occurred_at >= :since AND occurred_at < :end "
+    "ORDER BY occurred_at, id"
+)
+
+DEFAULT_WINDOWS = {
+    "receipt_matched": 0,
+    "document_matched": 0,
+    "transaction_created": 10,
+    "invoice_paid": 10,
+    "invoice_overdue": 30,
+    "recurring_invoice_upcoming": 60,
+}
+
+
+@dataclass(frozen=True)
+class Label:
+    one: str  # "new transaction"
+    many: str  # "new transactions"
+    record: tuple[str, str]  # what the headline counts: ("transaction", "transactions")
+
+
+LABELS = {
+    "transaction_created": Label("new transaction", "new transactions", ("transaction", "transactions")),
+    "invoice_paid": Label("invoice paid", "invoices paid", ("invoice", "invoices")),
+    "invoice_overdue": Label("invoice now overdue", "invoices now overdue", ("invoice", "invoices")),
+    "recurring_invoice_upcoming": Label(
+        "recurring invoice coming up", "recurring invoices coming up", ("invoice", "invoices")
+    ),
+    "receipt_matched": Label("receipt matched", "receipts matched", ("receipt", "receipts")),
+    "document_matched": Label("document matched", "documents matched", ("document", "documents")),
+}
+
+
+class Settings(BaseModel):
+    """The spec's `batch_notifications` section."""
+
+    model_config = ConfigDict(extra="forbid")
+    # Must match the schedule's step (the default schedule is every 5 minutes).
+    run_every_minutes: Annotated[StrictInt, Field(ge=1, le=60)] = 5
+    # category -> window in minutes, aligned to the UTC clock; 0: immediate (the next run).
+    windows: dict[str, StrictInt] = Field(default_factory=lambda: dict(DEFAULT_WINDOWS))
+    lookback_hours: Annotated[StrictInt, Field(ge=2, le=24 * 31)] = 24
+    summary: Literal["none", "model"] = "none"  # the optional one sentence of the model
+    list_max: Annotated[StrictInt, Field(ge=0, le=100)] = 10  # records named per category
+
+    @field_validator("run_every_minutes")
+    @classmethod
+    def _divides_the_day(cls, value: int) -> int:
+        if DAY_MINUTES % value:
+            raise ValueError(f"{value} does not divide the day's 1440 minutes; use e.g. 5, 10 or 15")
+        return value
+
+    @field_validator("windows")
+    @classmethod
+    def _known_windows(cls, value: dict[str, int]) -> dict[str, int]:
+        for category, minutes in value.items():
+            if category not in EVENT_CATEGORIES:
+                raise ValueError(f"unknown event category {category!r}; use {', '.join(EVENT_CATEGORIES)}")
+            if minutes < 0 or minutes > DAY_MINUTES or (minutes and DAY_MINUTES % minutes):
+                raise ValueError(
+                    f"{category}: {minutes} minutes is no window of the UTC clock; use 0 (immediate) "
+                    "or a divisor of 1440 such as 10, 30 or 60"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _on_a_run(self) -> Settings:
+        for category, minutes in self.windows.items():
+            if minutes % self.run_every_minutes:
+                raise ValueError(
+                    f"windows.{category}: {minutes} minutes is not a multiple of run_every_minutes "
+                    f"({self.run_every_minutes}); no run would close it on time"
+                )
+        return self
+
+
+# ------------------------------------------------------------------ windows, in code
+
+
+def _aware(when: datetime) -> datetime:
+    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def window_end(when: datetime, settings: Settings) -> datetime:
+    """The step instant a run at `when` serves: a manual run at 10:03 serves the 10:00 window
+    (already claimed by the scheduled run, so it re-reads it and sends nothing new)."""
+    moment = _aware(when).replace(second=0, microsecond=0)
+    return moment - timedelta(minutes=moment.minute % settings.run_every_minutes)
+
+
+def window_key(end: datetime) -> str:
+    return _aware(end).strftime(WINDOW_KEY_FORMAT)
+
+
+def closing(end: datetime, settings: Settings) -> list[str]:
+    """The categories whose window closes at `end`, in the configured order."""
+    minute = end.hour * 60 + end.minute
+    return [c for c, minutes in settings.windows.items() if minutes == 0 or minute % minutes == 0]
+
+
+def claimable(snapshot: TeamSnapshot, settings: Settings) -> list[dict[str, Any]]:
+    """The read events the window may claim: of a category closing at its end, before its end.
+    (Whether another window has one already is the claims ledger's to say.)"""
+    end = snapshot.period.end
+    closed = set(closing(end, settings))
+    return [
+        row
+        for row in snapshot.tables.get(CANDIDATES, [])
+        if row.get("category") in closed and _utc(row["occurred_at"]) < end
+    ]
+
+
+def unknown_categories(snapshot: TeamSnapshot, settings: Settings) -> Counter[str]:
+    """Read events of a category with no window: never claimed; the fetch logs them."""
+    return Counter(
+        str(row.get("category"))
+        for row in snapshot.tables.get(CANDIDATES, [])
+        if row.get("category") not in settings.windows
+    )
+
+
+def with_claimed(snapshot: TeamSnapshot, claimed: list[dict[str, Any]]) -> TeamSnapshot:
+    """The snapshot the summary is made of: the window's claimed events, and nothing read around them."""
+    rows = sorted(claimed, key=lambda r: (str(r["occurred_at"]), int(r["id"])))
+    return snapshot.model_copy(update={"tables": {EVENTS: rows}})
+
+
+def _utc(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return _aware(moment)
+
+
+@dataclass(frozen=True)
+class Counts:
+    by_category: dict[str, int]  # in LABELS' order, categories with events only
+    by_record: dict[str, int]  # "transactions" -> 3, in first-seen order
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_category.values())
+
+    def allowed(self) -> set[Decimal]:
+        """What a number in the model's sentence may be: a count, a sum of counts of one kind."""
+        values = {Decimal(v) for v in (*self.by_category.values(), *self.by_record.values(), self.total)}
+        return values
+
+
+def counts(snapshot: TeamSnapshot, settings: Settings) -> Counts:
+    found = Counter(str(row["category"]) for row in snapshot.tables.get(EVENTS, []))
+    # The order a finance team reads: money moving first, then matching (LABELS' order).
+    by_category = {c: found[c] for c in LABELS if c in settings.windows and found[c]}
+    by_record: dict[str, int] = {}
+    for category, n in by_category.items():
+        plural = LABELS[category].record[1]
+        by_record[plural] = by_record.get(plural, 0) + n
+    return Counts(by_category, by_record)
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{numbers.format_count(n)} {one if n == 1 else many}"
+
+
+def headline(c: Counts) -> str:
+    """ "You have 5 new records: 3 transactions, 2 invoices." (one kind of record: no list)."""
+    parts = []
+    for category in c.by_category:
+        one, many = LABELS[category].record
+        if many not in [p[1] for p in parts]:
+            parts.append((one, many))
+    listed = ", ".join(_plural(c.by_record[many], one, many) for one, many in parts)
+    total = _plural(c.total, "new record", "new records")
+    return f"You have {total}." if len(parts) == 1 else f"You have {total}: {listed}."
+
+
+def _code(text: str) -> str:
+    # Record ids are database text: inert inside code spans, which cannot hold a backtick.
+    return "`" + one_line(text).replace("`", "'")[:64] + "`"
+
+
+def category_line(snapshot: TeamSnapshot, category: str, n: int, settings: Settings) -> str:
+    label = LABELS[category]
+    refs = [str(r["record_id"]) for r in snapshot.tables.get(EVENTS, []) if r["category"] == category]
+    named = ", ".join(_code(r) for r in refs[: settings.list_max])
+    more = len(refs) - settings.list_max
+    if more > 0:
+        named += f" and {numbers.format_count(more)} more"
+    line = f"- {_plural(n, label.one, label.many)}"
+    return f"{line}: {named}" if named else line
+
+
+def _clean_sentence(text: Any, allowed: set[Decimal]) -> str:
+    """The model's sentence as one inert line, or "" when it is empty, too long or states a number
+    the counts do not support (an omitted sentence costs nothing; a wrong number misleads)."""
+    line = one_line(scrub(str(text or ""))).strip()
+    if not line or len(line) > SUMMARY_MAX or not any(ch.isalpha() for ch in line):
+        return ""
+    if numbers.unsupported_numbers(line, allowed):
+        return ""
+    return line
+
+
+# ------------------------------------------------------------------ the kind
+
+
+class BatchNotifications:
+    """Every `run_every_minutes` (UTC); every team each run, served when it has new events."""
+
+    name: ClassVar[str] = "batch_notifications"
+    settings_model: ClassVar[type[BaseModel]] = Settings
+    artifact_file: ClassVar[str] = ARTIFACT_FILE
+    default_schedule: ClassVar[str] = "*/5 * * * *"
+
+    def due(self, team: Team, when: datetime, settings: Settings) -> bool:
+        return True  # the immediate categories close at every run; a team with nothing is skipped
+
+    def period(self, team: Team, when: datetime, settings: Settings) -> Period:
+        end = window_end(when, settings)
+        return WindowPeriod(day=end.date(), start=end - timedelta(hours=settings.lookback_hours), end=end)
+
+    def queries(self, team: Team, period: Period, settings: Settings) -> dict[str, Query]:
+        params = {"team_id": team.id, "since": period.start, "end": period.end}
+        return {CANDIDATES: Query(EVENTS_SQL, params)}
+
+    def serving_instant(self, team: Team, day: Any, settings: Settings) -> datetime:
+        """`agentjobs run`: the window at the end of `day` (UTC midnight closes every category),
+        which claims the day's events of the lookback that no window has yet."""
+        return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+
+    # ------------------------------------------------------------------ the claim (fetch)
+
+    claimable = staticmethod(claimable)
+    with_claimed = staticmethod(with_claimed)
+    unknown_categories = staticmethod(unknown_categories)
+
+    # ------------------------------------------------------------------ the model, optional
+
+    def plan(
+        self, snapshot: TeamSnapshot, settings: Settings, mode: Literal["loop", "structured"]
+    ) -> KindPlan:
+        c = counts(snapshot, settings)
+        if settings.summary == "none" or not c.total:
+            return KindPlan(prompt="", answer={"summary": ""}, answer_reason="the counts are code's")
+        lines = [
+            "Write ONE short, plain sentence for a finance team about the records below, e.g. "
+            '"Most of the new activity is paid invoices." Use only these numbers, or none.',
+            "<data>",
+            *(f"{LABELS[k].many}: {n}" for k, n in c.by_category.items()),
+            "</data>",
+        ]
+        schema = {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["summary"],
+            "properties": {"summary": {"type": "string", "maxLength": SUMMARY_MAX}},
+        }
+        if mode == "loop":
+            lines.append("Put the sentence in the RESULT's `summary`.")
+        return KindPlan(prompt="\n".join(lines), result_schema=schema)
+
+    # ------------------------------------------------------------------ the artifact
+
+    def heading(self, snapshot: TeamSnapshot, title: str) -> str:
+        at = snapshot.period.end.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return f"# {one_line(title)} — {as_text(snapshot.team.name)}, {at}"
+
+    def body(self, snapshot: TeamSnapshot, settings: Settings) -> list[str]:
+        c = counts(snapshot, settings)
+        if not c.total:
+            return ["Nothing new."]
+        lines = [headline(c), ""]
+        lines += [category_line(snapshot, k, n, settings) for k, n in c.by_category.items()]
+        return lines
+
+    def render(
+        self, snapshot: TeamSnapshot, answer: dict[str, Any], settings: Settings, title: str
+    ) -> Rendered:
+        c = counts(snapshot, settings)
+        sentence = _clean_sentence(answer.get("summary"), c.allowed()) if settings.summary == "model" else ""
+        lines = [self.heading(snapshot, title), "", *self.body(snapshot, settings)]
+        if sentence and c.total:
+            lines[4:4] = [as_text(sentence), ""]  # after the headline, before the lists
+        markdown = "\n".join([*lines, ""])
+        return Rendered(markdown, {"items": c.total, "summary": sentence})
+
+    def check(
+        self, snapshot: TeamSnapshot, markdown: str, result: dict[str, Any], settings: Settings
+    ) -> None:
+        c = counts(snapshot, settings)
+        lines = markdown.split("\n")
+        suffix = self.heading(snapshot, "x").split(" — ", 1)[1]
+        if not lines[0].startswith("# ") or not lines[0].endswith(f" — {suffix}"):
+            raise CheckFailed(f"{ARTIFACT_FILE} does not start with the heading '# <title> — {suffix}'")
+        body = self.body(snapshot, settings)
+        sentence = ""
+        if c.total and len(lines) > 4 and lines[4] and not lines[4].startswith("- "):
+            sentence = lines[4]
+            missing = numbers.unsupported_numbers(unescape(sentence), c.allowed())
+            if missing:
+                raise CheckFailed(
+                    f"the summary sentence states {missing[0]!r}, which is none of the counts "
+                    f"{sorted(c.by_category.values())}: {sentence[:200]!r}"
+                )
+            if settings.summary != "model":
+                raise CheckFailed("the summary has a sentence, but the kind's `summary` is none")
+        expected = [lines[0], "", *body]
+        if sentence:
+            expected[4:4] = [sentence, ""]
+        if lines != [*expected, ""]:
+            raise CheckFailed(f"{ARTIFACT_FILE} is not the counts and records of the window's claimed events")
+        if result.get("items") != c.total:
+            raise CheckFailed(f"the result says {result.get('items')!r} items; the window claimed {c.total}")
+
+    def preview(self, markdown: str) -> str:
+        lines = [line for line in markdown.splitlines() if line.strip()]
+        return lines[1].strip() if len(lines) > 1 else ""
+
+
+@dataclass(frozen=True)
+class WindowPeriod(Period):
+    """A window's period: keyed by its end (UTC, to the minute), not by a day, so each window has
+    its own folder and its own delivery."""
+
+    @property
+    def key(self) -> str:
+        return window_key(self.end)
+
+
+KIND = BatchNotifications()
+
+__all__ = ["KIND", "BatchNotifications", "Settings", "closing", "counts", "window_end", "window_key"]

@@ -1,0 +1,51 @@
+"""The claim step of a fetch for kinds that batch events (batch_notifications): the rows read
+become the window's claimed events, through the claims ledger in the ledger database.
+
+A kind opts in with `claimable(snapshot, settings)` (the read rows its window may take) and
+`with_claimed(snapshot, rows)` (the snapshot made of the claimed rows). The claim is keyed by
+the team's ledger job and the period's key (the window), so a retry or a refetch of the
+window gets the same rows back, and no two windows of the team share an event.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from agentjobs.delivery.claims import EventClaims
+from agentjobs.jobs.kinds.base import TeamSnapshot
+from agentjobs.jobs.spec import JobSpec
+from agentjobs.operators.team_run import ledger_job
+
+
+def claims_kind(kind: Any) -> bool:
+    return callable(getattr(kind, "claimable", None)) and callable(getattr(kind, "with_claimed", None))
+
+
+def claim_snapshot(
+    kind: Any, settings: Any, snapshot: TeamSnapshot, spec: JobSpec, run_id: str, log: logging.Logger
+) -> TeamSnapshot | None:
+    """The window's snapshot of claimed events; None when it claimed none (nothing to send)."""
+    from agentjobs.hooks.ledger import LedgerHook
+
+    unknown = getattr(kind, "unknown_categories", None)
+    ignored = unknown(snapshot, settings) if unknown else {}
+    if ignored:
+        # Database text in a log line: counted and cut short, never trusted as markup.
+        named = ", ".join(f"{str(c)[:40]!r}: {n}" for c, n in sorted(ignored.items()))
+        log.warning(
+            "%s: events of categories with no window are not notified (%s); add them to the spec's "
+            "%s.windows",
+            snapshot.team.id,
+            named,
+            kind.name,
+        )
+    claims = EventClaims(LedgerHook(spec.ledger_conn_id).get_engine())
+    rows = claims.claim(
+        job=ledger_job(spec.dag_id, snapshot.team.id),
+        window=snapshot.period.key,
+        candidates=kind.claimable(snapshot, settings),
+        run_id=run_id,
+    )
+    log.info("%s: window %s holds %d event(s)", snapshot.team.id, snapshot.period.key, len(rows))
+    return kind.with_claimed(snapshot, rows) if rows else None

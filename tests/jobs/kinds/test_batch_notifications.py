@@ -1,0 +1,223 @@
+"""batch_notifications without Airflow: which categories each 5-minute run closes, the claims
+ledger taking every event once (a late one in the next window, a retry re-reading its own claim)
+on SQLite and PostgreSQL, and the summary's counts, wording, hostile ids and checked sentence."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from pydantic import ValidationError
+
+from agentjobs.delivery.claims import EventClaims
+from agentjobs.jobs.kinds.base import CheckFailed, TeamSnapshot
+from agentjobs.jobs.kinds.batch_notifications import KIND, Settings, closing, window_end
+from agentjobs.jobs.kinds.snapshots import team_snapshot
+from agentjobs.sources.sql import read_tables, read_teams
+from tests.delivery.conftest import any_ledger, ledger, pg_ledger  # noqa: F401 (fixtures)
+from tests.postgres import fresh_database
+
+TEAM, QUIET = "team-a", "team-b"
+HOSTILE_RECORD = "<!channel> `x` [pay](javascript:alert(1)) @here"
+DAY = datetime(2026, 11, 30, tzinfo=UTC)
+
+
+def at(hour: int, minute: int, second: int = 0) -> datetime:
+    return DAY.replace(hour=hour, minute=minute, second=second)
+
+
+# id, occurred_at (naive UTC in the table), category, record_id — all of team-a
+EVENTS: list[tuple[int, datetime, str, str]] = [
+    (1, at(10, 1), "receipt_matched", "rcpt-1"),
+    (2, at(10, 2), "transaction_created", "txn-1"),
+    (3, at(10, 3), "transaction_created", "txn-2"),
+    (4, at(10, 4), "invoice_paid", "inv-1"),
+    (5, at(10, 6), "invoice_overdue", "inv-2"),
+    (6, at(10, 7), "transaction_created", "txn-3"),
+    (7, at(10, 8), "recurring_invoice_upcoming", "inv-3"),
+    (8, at(10, 9, 59), "document_matched", HOSTILE_RECORD),
+]
+
+
+def build_db(engine: sa.Engine) -> None:
+    """Two teams; team-b never has an event."""
+    from agentjobs.business import schema
+
+    schema.metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            schema.teams.insert(),
+            [
+                {"id": TEAM, "name": "Alpha *ops*", "timezone": "Europe/Berlin", "currency": "EUR",
+                 "slack_channel": "#team-a"},
+                {"id": QUIET, "name": "Quiet", "timezone": "UTC", "currency": "EUR",
+                 "slack_channel": "#team-b"},
+            ],
+        )  # fmt: skip
+    add_events(engine, EVENTS)
+
+
+def add_events(engine: sa.Engine, events: list[tuple[int, datetime, str, str]]) -> None:
+    from agentjobs.business import schema
+
+    rows = [
+        {"id": i, "team_id": TEAM, "occurred_at": when.replace(tzinfo=None), "category": c, "record_id": r}
+        for i, when, c, r in events
+    ]
+    with engine.begin() as conn:
+        conn.execute(schema.events.insert(), rows)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def batch_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A SQLAlchemy URL of the small database, on a SQLite file and in a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'batch.db'}"
+        engine = sa.create_engine(url)
+        build_db(engine)
+        engine.dispose()
+        yield url
+        return
+    with fresh_database("agentjobs_batch") as name:
+        url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+        engine = sa.create_engine(url)
+        try:
+            build_db(engine)
+            yield url
+        finally:
+            engine.dispose()
+
+
+SETTINGS = Settings()
+
+
+def test_each_run_closes_the_categories_whose_window_ends_then():
+    assert closing(at(10, 5), SETTINGS) == ["receipt_matched", "document_matched"]
+    assert closing(at(10, 10), SETTINGS) == [
+        "receipt_matched", "document_matched", "transaction_created", "invoice_paid"
+    ]  # fmt: skip
+    assert "invoice_overdue" in closing(at(10, 30), SETTINGS)
+    assert "recurring_invoice_upcoming" not in closing(at(10, 30), SETTINGS)
+    assert closing(at(11, 0), SETTINGS) == list(SETTINGS.windows)
+    # A manual run at 10:03:27 serves the 10:00 window (already claimed: it re-reads it).
+    assert window_end(at(10, 3, 27), SETTINGS) == at(10, 0)
+
+
+@pytest.mark.parametrize(
+    ("section", "named"),
+    [
+        ({"windows": {"invoice_paid": 7}}, "invoice_paid: 7 minutes"),
+        ({"windows": {"invoice_sent": 10}}, "unknown event category 'invoice_sent'"),
+        ({"run_every_minutes": 15, "windows": {"invoice_paid": 10}}, "windows.invoice_paid"),
+        ({"summary": "always"}, "summary"),
+    ],
+)
+def test_a_bad_section_names_the_field_and_the_fix(section: dict[str, Any], named: str):
+    with pytest.raises(ValidationError, match=named):
+        Settings.model_validate(section)
+
+
+def snapshot_at(url: str, end: datetime, settings: Settings = SETTINGS) -> TeamSnapshot:
+    engine = sa.create_engine(url)
+    try:
+        team, members = next(pair for pair in read_teams(engine) if pair[0].id == TEAM)
+        return team_snapshot(KIND, settings, team, members, end, lambda q: read_tables(engine, q))
+    finally:
+        engine.dispose()
+
+
+def claim_at(claims: EventClaims, url: str, end: datetime, run_id: str = "run") -> list[int]:
+    snapshot = snapshot_at(url, end)
+    rows = claims.claim(
+        job="batch/team-a",
+        window=snapshot.period.key,
+        candidates=KIND.claimable(snapshot, SETTINGS),
+        run_id=run_id,
+    )
+    return [int(r["id"]) for r in rows]
+
+
+def test_every_event_is_claimed_once_a_late_one_by_the_next_window_and_a_retry_rereads_its_claim(
+    batch_db,
+    any_ledger,  # noqa: F811
+):
+    claims = EventClaims(any_ledger.engine)
+    assert claim_at(claims, batch_db, at(10, 5)) == [1]
+    assert claim_at(claims, batch_db, at(10, 10)) == [2, 3, 4, 6, 8]
+    # Late: a transaction of 10:05 inserted after the 10:10 window claimed; and a new receipt.
+    add_events(sa.create_engine(batch_db), [(9, at(10, 5), "transaction_created", "txn-late"),
+                                            (10, at(10, 11), "receipt_matched", "rcpt-2")])  # fmt: skip
+    # A retry (or refetch) of 10:10 reads exactly its own claim: not the late one, nothing twice.
+    assert claim_at(claims, batch_db, at(10, 10), run_id="retry") == [2, 3, 4, 6, 8]
+    assert claim_at(claims, batch_db, at(10, 15)) == [10]  # 10-minute categories stay open
+    assert claim_at(claims, batch_db, at(10, 20)) == [9]
+    assert claim_at(claims, batch_db, at(10, 30)) == [5]
+    assert claim_at(claims, batch_db, at(11, 0)) == [7]
+    assert claim_at(claims, batch_db, at(11, 5)) == []
+    assert claims.window_of("batch/team-a", 9) == "2026-11-30T1020Z"
+
+
+def snapshot_of(rows: list[tuple[int, datetime, str, str]], end: datetime | None = None) -> TeamSnapshot:
+    engine = sa.create_engine("sqlite://")
+    build_db(engine)
+    snapshot = team_snapshot(
+        KIND, SETTINGS, *read_teams(engine)[0], end or at(10, 10), lambda q: read_tables(engine, q)
+    )
+    wanted = {i for i, *_ in rows}
+    return KIND.with_claimed(snapshot, [r for r in snapshot.tables["candidates"] if r["id"] in wanted])
+
+
+def test_one_summary_counts_the_window_per_kind_of_record_and_shows_database_text_inert():
+    snapshot = snapshot_of([e for e in EVENTS if e[0] in (2, 3, 4, 6, 8)])
+    rendered = KIND.render(snapshot, {"summary": ""}, SETTINGS, "New activity")
+    lines = rendered.markdown.splitlines()
+    assert lines[0] == "# New activity — Alpha \\*ops\\*, 2026-11-30 10:10 UTC"
+    assert lines[2] == "You have 5 new records: 3 transactions, 1 invoice, 1 document."
+    assert "- 3 new transactions: `txn-1`, `txn-2`, `txn-3`" in lines
+    assert "- 1 invoice paid: `inv-1`" in lines
+    (hostile,) = [line for line in lines if line.startswith("- 1 document matched")]
+    # The id is one code span: no backtick of its own, so no live mention or link can escape it.
+    assert hostile == "- 1 document matched: `<!channel> 'x' [pay](javascript:alert(1)) @here`"
+    assert rendered.result == {"items": 5, "summary": ""}
+    assert KIND.preview(rendered.markdown) == lines[2]
+    KIND.check(snapshot, rendered.markdown, rendered.result, SETTINGS)
+    one = KIND.render(snapshot_of([EVENTS[0]], at(10, 5)), {}, SETTINGS, "New activity")
+    assert one.markdown.splitlines()[2] == "You have 1 new record."
+
+
+def test_the_models_sentence_is_kept_only_with_the_counts_and_the_check_refuses_another_number():
+    settings = Settings(summary="model")
+    snapshot = snapshot_of([e for e in EVENTS if e[0] in (2, 3, 4, 6, 8)])
+    plan = KIND.plan(snapshot, settings, "structured")
+    assert plan.answer is None and "new transactions: 3" in plan.prompt
+    good = KIND.render(snapshot, {"summary": "Most of the 5 new records are transactions."}, settings, "T")
+    assert good.markdown.splitlines()[4] == "Most of the 5 new records are transactions."
+    KIND.check(snapshot, good.markdown, good.result, settings)
+    dropped = KIND.render(snapshot, {"summary": "You got 7 new transactions."}, settings, "T")
+    assert "7" not in dropped.markdown and dropped.result["summary"] == ""
+    KIND.check(snapshot, dropped.markdown, dropped.result, settings)
+    tampered = good.markdown.replace("the 5 new", "the 6 new")
+    with pytest.raises(CheckFailed, match="states '6', which is none of the counts"):
+        KIND.check(snapshot, tampered, good.result, settings)
+    with pytest.raises(CheckFailed, match="not the counts and records"):
+        KIND.check(
+            snapshot, good.markdown.replace("3 new transactions", "4 new transactions"), good.result, settings
+        )
+    # Off (the default): no model call at all.
+    assert KIND.plan(snapshot, SETTINGS, "structured").answer == {"summary": ""}
+
+
+def test_events_of_a_category_without_a_window_are_counted_for_the_log_not_claimed():
+    settings = Settings(windows={"receipt_matched": 0})
+    engine = sa.create_engine("sqlite://")
+    build_db(engine)
+    snapshot = team_snapshot(
+        KIND, settings, *read_teams(engine)[0], at(10, 10), lambda q: read_tables(engine, q)
+    )
+    assert [r["id"] for r in KIND.claimable(snapshot, settings)] == [1]
+    assert KIND.unknown_categories(snapshot, settings)["transaction_created"] == 3
+    assert snapshot.period.start == at(10, 10) - timedelta(hours=24)
