@@ -116,7 +116,7 @@ def test_one_summary_per_team_per_window_each_delivered_once_and_a_late_event_in
     assert set(team_states(run).values()) == {"success"}, team_states(run)
     sent = summaries(slack_server)
     assert [channel for channel, _ in sent] == ["#team-a", "#team-a"]  # one a window, never one an event
-    assert "You have 1 new record." in sent[0][1]
+    assert "You have 1 new receipt." in sent[0][1]
     assert "You have 5 new records: 3 transactions, 1 invoice, 1 document." in sent[1][1]
     assert model_server.calls == 0  # summary: none, the counts are code's
 

@@ -21,6 +21,7 @@ SHIPPED = {
     "enrichment",
     "reconciliation",
     "compliance_report",
+    "batch_notifications",
 }
 
 

@@ -336,6 +336,7 @@ def test_the_shipped_job_specs_load():
         "enrichment",
         "reconciliation",
         "compliance_report",
+        "batch_notifications",
     }
     for spec in specs.values():
         assert (REPO / "include" / "skills" / spec.skill / "SKILL.md").is_file(), spec.skill

@@ -186,7 +186,7 @@ def test_one_summary_counts_the_window_per_kind_of_record_and_shows_database_tex
     assert KIND.preview(rendered.markdown) == lines[2]
     KIND.check(snapshot, rendered.markdown, rendered.result, SETTINGS)
     one = KIND.render(snapshot_of([EVENTS[0]], at(10, 5)), {}, SETTINGS, "New activity")
-    assert one.markdown.splitlines()[2] == "You have 1 new record."
+    assert one.markdown.splitlines()[2] == "You have 1 new receipt."
 
 
 def test_the_models_sentence_is_kept_only_with_the_counts_and_the_check_refuses_another_number():
@@ -200,6 +200,15 @@ def test_the_models_sentence_is_kept_only_with_the_counts_and_the_check_refuses_
     dropped = KIND.render(snapshot, {"summary": "You got 7 new transactions."}, settings, "T")
     assert "7" not in dropped.markdown and dropped.result["summary"] == ""
     KIND.check(snapshot, dropped.markdown, dropped.result, settings)
+    # A base model's repetition is cut to its first sentence; a category the window lacks drops it.
+    repeated = KIND.render(
+        snapshot, {"summary": "Mostly transactions. Mostly transactions. Most"}, settings, "T"
+    )
+    assert repeated.result["summary"] == "Mostly transactions."
+    wrong = KIND.render(snapshot, {"summary": "Most of the new activity is receipts."}, settings, "T")
+    assert wrong.result["summary"] == "" and "receipts" not in wrong.markdown
+    with pytest.raises(CheckFailed, match="names receipts matched, of which the window has none"):
+        KIND.check(snapshot, good.markdown.replace("are transactions", "are receipts"), good.result, settings)
     tampered = good.markdown.replace("the 5 new", "the 6 new")
     with pytest.raises(CheckFailed, match="states '6', which is none of the counts"):
         KIND.check(snapshot, tampered, good.result, settings)

@@ -33,6 +33,7 @@ _numbers), and the check refuses an artifact that still has one. Default `none`:
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -100,7 +101,7 @@ class Settings(BaseModel):
     windows: dict[str, StrictInt] = Field(default_factory=lambda: dict(DEFAULT_WINDOWS))
     lookback_hours: Annotated[StrictInt, Field(ge=2, le=24 * 31)] = 24
     summary: Literal["none", "model"] = "none"  # the optional one sentence of the model
-    list_max: Annotated[StrictInt, Field(ge=0, le=100)] = 10  # records named per category
+    list_max: Annotated[StrictInt, Field(ge=0, le=100)] = 5  # records named per category
 
     @field_validator("run_every_minutes")
     @classmethod
@@ -228,7 +229,10 @@ def headline(c: Counts) -> str:
             parts.append((one, many))
     listed = ", ".join(_plural(c.by_record[many], one, many) for one, many in parts)
     total = _plural(c.total, "new record", "new records")
-    return f"You have {total}." if len(parts) == 1 else f"You have {total}: {listed}."
+    if len(parts) == 1:  # one kind of record: "You have 22 new transactions."
+        one, many = parts[0]
+        return f"You have {_plural(c.total, 'new ' + one, 'new ' + many)}."
+    return f"You have {total}: {listed}."
 
 
 def _code(text: str) -> str:
@@ -247,15 +251,39 @@ def category_line(snapshot: TeamSnapshot, category: str, n: int, settings: Setti
     return f"{line}: {named}" if named else line
 
 
-def _clean_sentence(text: Any, allowed: set[Decimal]) -> str:
-    """The model's sentence as one inert line, or "" when it is empty, too long or states a number
-    the counts do not support (an omitted sentence costs nothing; a wrong number misleads)."""
+# Words that name a category: the sentence may name only categories the window has ("paid
+# invoices" in a window without one is as wrong as a wrong number; the tiny model copies them).
+MENTIONS = {
+    "transaction_created": ("transaction",),
+    "invoice_paid": ("paid", "payment"),
+    "invoice_overdue": ("overdue",),
+    "recurring_invoice_upcoming": ("recurring", "upcoming", "coming up"),
+    "receipt_matched": ("receipt",),
+    "document_matched": ("document",),
+}
+
+
+def sentence_problem(line: str, c: Counts) -> str | None:
+    """What in the model's sentence the window's counts do not support, if anything."""
+    missing = numbers.unsupported_numbers(line, c.allowed())
+    if missing:
+        return f"states {missing[0]!r}, which is none of the counts {sorted(set(c.by_category.values()))}"
+    lower = line.lower()
+    for category, words in MENTIONS.items():
+        if category not in c.by_category and any(re.search(rf"\b{re.escape(w)}", lower) for w in words):
+            return f"names {LABELS[category].many}, of which the window has none"
+    return None
+
+
+def _clean_sentence(text: Any, c: Counts) -> str:
+    """The model's first sentence as one inert line, or "" when it is empty, too long or says what
+    the counts do not support (an omitted sentence costs nothing; a wrong one misleads)."""
     line = one_line(scrub(str(text or ""))).strip()
+    first = re.match(r"(.+?[.!?])(?:\s|$)", line)
+    line = first.group(1) if first else line  # a base model repeats itself: one sentence only
     if not line or len(line) > SUMMARY_MAX or not any(ch.isalpha() for ch in line):
         return ""
-    if numbers.unsupported_numbers(line, allowed):
-        return ""
-    return line
+    return "" if sentence_problem(line, c) else line
 
 
 # ------------------------------------------------------------------ the kind
@@ -299,9 +327,11 @@ class BatchNotifications:
         c = counts(snapshot, settings)
         if settings.summary == "none" or not c.total:
             return KindPlan(prompt="", answer={"summary": ""}, answer_reason="the counts are code's")
+        top = max(c.by_category, key=lambda k: c.by_category[k])
         lines = [
+            # The example is true of this window: the embedded model copies examples (2026-12-02).
             "Write ONE short, plain sentence for a finance team about the records below, e.g. "
-            '"Most of the new activity is paid invoices." Use only these numbers, or none.',
+            f'"Most of the new activity is {LABELS[top].many}." Use only these numbers, or none.',
             "<data>",
             *(f"{LABELS[k].many}: {n}" for k, n in c.by_category.items()),
             "</data>",
@@ -334,7 +364,7 @@ class BatchNotifications:
         self, snapshot: TeamSnapshot, answer: dict[str, Any], settings: Settings, title: str
     ) -> Rendered:
         c = counts(snapshot, settings)
-        sentence = _clean_sentence(answer.get("summary"), c.allowed()) if settings.summary == "model" else ""
+        sentence = _clean_sentence(answer.get("summary"), c) if settings.summary == "model" else ""
         lines = [self.heading(snapshot, title), "", *self.body(snapshot, settings)]
         if sentence and c.total:
             lines[4:4] = [as_text(sentence), ""]  # after the headline, before the lists
@@ -353,12 +383,9 @@ class BatchNotifications:
         sentence = ""
         if c.total and len(lines) > 4 and lines[4] and not lines[4].startswith("- "):
             sentence = lines[4]
-            missing = numbers.unsupported_numbers(unescape(sentence), c.allowed())
-            if missing:
-                raise CheckFailed(
-                    f"the summary sentence states {missing[0]!r}, which is none of the counts "
-                    f"{sorted(c.by_category.values())}: {sentence[:200]!r}"
-                )
+            problem = sentence_problem(unescape(sentence), c)
+            if problem:
+                raise CheckFailed(f"the summary sentence {problem}: {sentence[:200]!r}")
             if settings.summary != "model":
                 raise CheckFailed("the summary has a sentence, but the kind's `summary` is none")
         expected = [lines[0], "", *body]
