@@ -29,8 +29,9 @@ pytestmark = pytest.mark.airflow
 
 # "3 new transactions" -> transaction_created, from the kind's own wording (singular and plural)
 CATEGORY_OF = {text: c for c, label in LABELS.items() for text in (label.one, label.many)}
+# One bullet a category ("• 3 new transactions: ..."; Slack's blocks write "•" for "-"), never the headline.
 COUNT_LINE = re.compile(
-    r"(\d+) (" + "|".join(sorted(map(re.escape, CATEGORY_OF), key=len, reverse=True)) + ")"
+    r"^[•-] (\d+) (" + "|".join(sorted(map(re.escape, CATEGORY_OF), key=len, reverse=True)) + ")", re.M
 )
 
 
