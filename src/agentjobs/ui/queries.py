@@ -28,7 +28,7 @@ from agentjobs.jobs.period import period_for
 from agentjobs.jobs.spec import JobSpec, load_folder
 from agentjobs.operators.factory import jobs_folder
 from agentjobs.operators.run_log import run_log
-from agentjobs.operators.team_run import ledger_job
+from agentjobs.operators.team_run import ledger_key
 from agentjobs.ui.records import AgentRun, Delivery, contract_status, usage_fields
 
 log = logging.getLogger(__name__)
@@ -208,8 +208,11 @@ class _Ledgers:
         ledger = self.get(spec.ledger_conn_id)
         if ledger is None or not run.period:
             return []
-        job = ledger_job(spec.dag_id, run.team) if run.team else spec.dag_id
-        return newest_attempts(ledger.history(job=job, logical_date=run.period))
+        if not run.team:
+            return newest_attempts(ledger.history(job=spec.dag_id, logical_date=run.period))
+        # A batching window's period (2026-11-30T1010Z) is keyed as its day, its time in the job.
+        job, day = ledger_key(spec.dag_id, run.team, run.period)
+        return newest_attempts(ledger.history(job=job, logical_date=day))
 
 
 def newest_attempts(records: list[DeliveryRecord]) -> list[Delivery]:
