@@ -17,6 +17,7 @@ from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.job_task import JobTaskOperator
 from agentjobs.operators.team_run import load_snapshot, team_dir, team_key
 from agentjobs.operators.team_validate import ArtifactUnsupported
+from agentjobs.operators.team_validated import pull_validated
 
 
 class TeamApplyOperator(JobTaskOperator):
@@ -38,10 +39,7 @@ class TeamApplyOperator(JobTaskOperator):
 
         kind, settings = fan_out_kind(self.spec.kind), self.spec.kind_settings()
         team_id, period_key = team_key(self.team_run)
-        ti = context["ti"]
-        validated = ti.xcom_pull(task_ids=self.validate_task_id, map_indexes=ti.map_index)
-        if not validated or validated.get("team") != team_id:
-            raise ValueError(f"task {self.validate_task_id!r} pushed no validated result for {team_id}")
+        validated = pull_validated(context, self.validate_task_id, team_id)
         snapshot = load_snapshot(team_dir(self.spec.dag_id, team_id, period_key))
         try:
             outcome = kind.apply(snapshot, validated["result"], settings, connection_engine(self.conn_id))

@@ -21,14 +21,13 @@ from typing import Any
 
 from agentjobs.atomic_file import write_atomically
 from agentjobs.delivery import DeliveryLedger, deliver, send_email, send_slack
-from agentjobs.delivery.deliver import sha256_file
 from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.markdown_text import one_line
 from agentjobs.jobs.spec import EMAIL_RE, JobSpec
 from agentjobs.operators import metrics
-from agentjobs.operators.errors import ArtifactChanged
 from agentjobs.operators.job_task import JobTaskOperator
 from agentjobs.operators.team_run import check_team_id, ledger_job, ledger_key, load_snapshot, team_key
+from agentjobs.operators.team_validated import pull_unchanged_artifact
 
 MEMBERS_DIR = "members"
 
@@ -55,13 +54,7 @@ class TeamDeliverOperator(JobTaskOperator):
 
     def run(self, context: Any) -> dict[str, Any]:
         team_id, period_key = team_key(self.team_run)
-        ti = context["ti"]
-        validated = ti.xcom_pull(task_ids=self.validate_task_id, map_indexes=ti.map_index)
-        if not validated or validated.get("team") != team_id:
-            raise ValueError(f"task {self.validate_task_id!r} pushed no validated artifact for {team_id}")
-        artifact = Path(validated["artifact"])
-        if sha256_file(artifact) != validated["sha256"]:
-            raise ArtifactChanged(f"{artifact} changed after validation; clear the run from 'summarize'")
+        validated, artifact = pull_unchanged_artifact(context, self.validate_task_id, team_id)
         kind = fan_out_kind(self.spec.kind)
         per_member = getattr(kind, "member_messages", None) is not None
         if per_member:

@@ -12,7 +12,6 @@ plus the PDF's location (`message.md`), handed to the deliver task in validate's
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from agentjobs.atomic_file import write_atomically
@@ -21,9 +20,10 @@ from agentjobs.delivery.deliver import sha256_file
 from agentjobs.delivery.report_store import ReportConflict, location, store_once
 from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.operators.errors import ArtifactChanged, PermanentTaskError
+from agentjobs.operators.errors import PermanentTaskError
 from agentjobs.operators.job_task import JobTaskOperator
 from agentjobs.operators.team_run import ledger_job, load_snapshot, team_key
+from agentjobs.operators.team_validated import pull_unchanged_artifact
 
 MESSAGE_FILE = "message.md"
 CHANNEL = "report"
@@ -51,13 +51,7 @@ class TeamPublishOperator(JobTaskOperator):
 
     def run(self, context: Any) -> dict[str, Any]:
         team_id, period_key = team_key(self.team_run)
-        ti = context["ti"]
-        validated = ti.xcom_pull(task_ids=self.validate_task_id, map_indexes=ti.map_index)
-        if not validated or validated.get("team") != team_id:
-            raise ValueError(f"task {self.validate_task_id!r} pushed no validated artifact for {team_id}")
-        artifact = Path(validated["artifact"])
-        if sha256_file(artifact) != validated["sha256"]:
-            raise ArtifactChanged(f"{artifact} changed after validation; clear the run from 'summarize'")
+        validated, artifact = pull_unchanged_artifact(context, self.validate_task_id, team_id)
         kind, settings = fan_out_kind(self.spec.kind), self.spec.kind_settings()
         snapshot = load_snapshot(artifact.parent)
         markdown = artifact.read_text(encoding="utf-8")

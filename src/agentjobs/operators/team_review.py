@@ -20,6 +20,7 @@ from airflow.providers.standard.operators.hitl import HITLOperator
 from agentjobs.jobs.markdown_text import as_text, one_line
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.team_run import team_key
+from agentjobs.operators.team_validated import pull_validated
 
 # HITLOperator checks its options when built; the real ones are the run's proposals.
 _BUILD_OPTION = "(the run's proposals)"
@@ -60,10 +61,7 @@ class TeamReviewOperator(HITLOperator):
     def proposals(self, context: Any) -> dict[str, dict[str, Any]]:
         """The run's review band from validate's RESULT, and the options they become."""
         team_id, period_key = team_key(self.team_run)
-        ti = context["ti"]
-        validated = ti.xcom_pull(task_ids=self.validate_task_id, map_indexes=ti.map_index)
-        if not validated or validated.get("team") != team_id:
-            raise ValueError(f"task {self.validate_task_id!r} pushed no validated result for {team_id}")
+        validated = pull_validated(context, self.validate_task_id, team_id)
         items = dict(sorted((validated["result"].get("review") or {}).items()))
         self.options = [option(rid, item) for rid, item in items.items()]
         self.subject = f"{self.spec.title}: {len(items)} receipt(s) of {team_id} to review, {period_key}"
