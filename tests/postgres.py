@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -40,3 +41,28 @@ def fresh_database(prefix: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextlib.contextmanager
+def built_database(
+    backend: str, sqlite_file: Path, prefix: str, build: Callable[[sa.Engine], None]
+) -> Iterator[str]:
+    """The SQLAlchemy URL of a database `build` has filled: a SQLite file (`backend` "sqlite") or
+    a fresh PostgreSQL database of its own (`backend` "postgres", dropped afterwards)."""
+    if backend == "sqlite":
+        url = f"sqlite:///{sqlite_file}"
+        engine = sa.create_engine(url)
+        try:
+            build(engine)
+        finally:
+            engine.dispose()
+        yield url
+        return
+    with fresh_database(prefix) as name:
+        url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+        engine = sa.create_engine(url)
+        try:
+            build(engine)
+        finally:
+            engine.dispose()
+        yield url

@@ -13,6 +13,19 @@ import pytest
 from agentjobs.jobs.spec import JobSpec
 from tests.postgres import fresh_database
 
+# The dag_ids of the job specs shipped in include/jobs.
+SHIPPED = {
+    "daily_digest",
+    "weekly_newsletter",
+    "weekly_insights",
+    "anomaly_flags",
+    "overdue_reminders",
+    "enrichment",
+    "reconciliation",
+    "compliance_report",
+    "batch_notifications",
+}
+
 
 def digest_spec(name: str, llm_conn: str, **fields: Any) -> JobSpec:
     """A structured-mode daily digest on the scripted model, in UTC, with a unique dag_id."""

@@ -8,21 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.jobs.specs import SHIPPED
 
 pytestmark = pytest.mark.airflow
-
-
-SHIPPED = {
-    "daily_digest",
-    "weekly_newsletter",
-    "weekly_insights",
-    "anomaly_flags",
-    "overdue_reminders",
-    "enrichment",
-    "reconciliation",
-    "compliance_report",
-    "batch_notifications",
-}
 
 
 def dagbag(folder: Path):

@@ -12,6 +12,7 @@ import yaml
 
 from agentjobs.jobs.period import context_period, period_for, period_of_day
 from agentjobs.jobs.spec import JobSpec, JobSpecError, load_spec, load_specs
+from tests.jobs.specs import SHIPPED
 
 REPO = Path(__file__).resolve().parents[2]
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -327,17 +328,7 @@ def test_load_specs_names_the_broken_file(tmp_path):
 
 def test_the_shipped_job_specs_load():
     specs = {s.dag_id: s for s in load_specs(REPO / "include" / "jobs")}
-    assert set(specs) == {
-        "daily_digest",
-        "weekly_newsletter",
-        "weekly_insights",
-        "anomaly_flags",
-        "overdue_reminders",
-        "enrichment",
-        "reconciliation",
-        "compliance_report",
-        "batch_notifications",
-    }
+    assert set(specs) == SHIPPED
     for spec in specs.values():
         assert (REPO / "include" / "skills" / spec.skill / "SKILL.md").is_file(), spec.skill
         ZoneInfo(spec.timezone)

@@ -19,7 +19,7 @@ from agentjobs.jobs.kinds.batch_notifications import KIND, Settings, closing, wi
 from agentjobs.jobs.kinds.snapshots import team_snapshot
 from agentjobs.sources.sql import read_tables, read_teams
 from tests.delivery.conftest import any_ledger, ledger, pg_ledger  # noqa: F401 (fixtures)
-from tests.postgres import fresh_database
+from tests.postgres import built_database
 
 TEAM, QUIET = "team-a", "team-b"
 HOSTILE_RECORD = "<!channel> `x` [pay](javascript:alert(1)) @here"
@@ -75,21 +75,8 @@ def add_events(engine: sa.Engine, events: list[tuple[int, datetime, str, str]]) 
 @pytest.fixture(params=["sqlite", "postgres"])
 def batch_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A SQLAlchemy URL of the small database, on a SQLite file and in a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'batch.db'}"
-        engine = sa.create_engine(url)
-        build_db(engine)
-        engine.dispose()
+    with built_database(request.param, tmp_path / "batch.db", "agentjobs_batch", build_db) as url:
         yield url
-        return
-    with fresh_database("agentjobs_batch") as name:
-        url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-        engine = sa.create_engine(url)
-        try:
-            build_db(engine)
-            yield url
-        finally:
-            engine.dispose()
 
 
 SETTINGS = Settings()

@@ -18,7 +18,7 @@ from agentjobs.jobs.kinds.enrichment import KIND, EnrichmentSettings, Staging, l
 from agentjobs.jobs.kinds.snapshots import team_snapshot
 from agentjobs.sources.sql import read_tables, read_teams
 from tests.fakes.directory import record
-from tests.postgres import fresh_database
+from tests.postgres import built_database
 
 TEAM = "team-x"
 HOSTILE = "<!channel> Vandelay [pay](javascript:alert(1))"
@@ -59,21 +59,8 @@ def build_db(engine: sa.Engine) -> None:
 @pytest.fixture(params=["sqlite", "postgres"])
 def enrichment_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A SQLAlchemy URL of the small database, on a SQLite file and in a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'enrichment.db'}"
-        engine = sa.create_engine(url)
-        build_db(engine)
-        engine.dispose()
+    with built_database(request.param, tmp_path / "enrichment.db", "agentjobs_enrichment", build_db) as url:
         yield url
-        return
-    with fresh_database("agentjobs_enrichment") as name:
-        url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-        engine = sa.create_engine(url)
-        try:
-            build_db(engine)
-            yield url
-        finally:
-            engine.dispose()
 
 
 def plant_answers(directory: Any) -> None:

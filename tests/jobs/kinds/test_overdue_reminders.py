@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from agentjobs.jobs.kinds.overdue_reminders import KIND, ReminderSettings, serves_local_hour
 from agentjobs.jobs.kinds.snapshots import team_snapshot
 from agentjobs.sources.sql import read_tables, read_teams
-from tests.postgres import fresh_database
+from tests.postgres import built_database
 
 TEAM = "team-pacific"
 TOKYO, LA, IDLE = "u-tokyo", "u-la", "u-idle"
@@ -80,22 +80,8 @@ def build_db(engine: sa.Engine) -> None:
 @pytest.fixture(params=["sqlite", "postgres"])
 def reminders_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A SQLAlchemy URL of the small database, on a SQLite file and in a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'reminders.db'}"
-        engine = sa.create_engine(url)
-        build_db(engine)
-        engine.dispose()
+    with built_database(request.param, tmp_path / "reminders.db", "agentjobs_reminders", build_db) as url:
         yield url
-        return
-    with fresh_database("agentjobs_reminders") as name:
-        url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-        engine = sa.create_engine(url)
-        try:
-            build_db(engine)
-            engine.dispose()
-            yield url
-        finally:
-            engine.dispose()
 
 
 def hours(start: datetime, count: int) -> list[datetime]:
