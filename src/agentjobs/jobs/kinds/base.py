@@ -105,6 +105,15 @@ class CheckFailed(ValueError):
     """The artifact says something the snapshot does not: the run fails with one alert, no retry."""
 
 
+def check_heading(markdown: str, artifact_file: str, suffix: str) -> str:
+    """The artifact's first line, which must be `# <title><suffix>` (a kind's heading ends in
+    " — <team>, <period>"); CheckFailed names the heading expected."""
+    first = markdown.split("\n", 1)[0]
+    if not first.startswith("# ") or not first.endswith(suffix):
+        raise CheckFailed(f"{artifact_file} does not start with the heading '# <title>{suffix}'")
+    return first
+
+
 class FanOutKind(Protocol):
     """One kind of fan-out job. Implementations are module-level singletons registered in registry.py."""
 

@@ -45,7 +45,15 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, m
 from agentjobs.agent.scrub import scrub
 from agentjobs.business.schema import EVENT_CATEGORIES
 from agentjobs.jobs import numbers
-from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Query, Rendered, Team, TeamSnapshot
+from agentjobs.jobs.kinds.base import (
+    CheckFailed,
+    KindPlan,
+    Query,
+    Rendered,
+    Team,
+    TeamSnapshot,
+    check_heading,
+)
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
 from agentjobs.jobs.period import Period
 
@@ -375,10 +383,9 @@ class BatchNotifications:
         self, snapshot: TeamSnapshot, markdown: str, result: dict[str, Any], settings: Settings
     ) -> None:
         c = counts(snapshot, settings)
-        lines = markdown.split("\n")
         suffix = self.heading(snapshot, "x").split(" — ", 1)[1]
-        if not lines[0].startswith("# ") or not lines[0].endswith(f" — {suffix}"):
-            raise CheckFailed(f"{ARTIFACT_FILE} does not start with the heading '# <title> — {suffix}'")
+        check_heading(markdown, ARTIFACT_FILE, f" — {suffix}")
+        lines = markdown.split("\n")
         body = self.body(snapshot, settings)
         sentence = ""
         if c.total and len(lines) > 4 and lines[4] and not lines[4].startswith("- "):

@@ -25,7 +25,15 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from agentjobs.agent.scrub import scrub
 from agentjobs.jobs import numbers
-from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Query, Rendered, Team, TeamSnapshot
+from agentjobs.jobs.kinds.base import (
+    CheckFailed,
+    KindPlan,
+    Query,
+    Rendered,
+    Team,
+    TeamSnapshot,
+    check_heading,
+)
 from agentjobs.jobs.kinds.overdue_reminders import serves_local_hour
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
 from agentjobs.jobs.period import Period
@@ -440,10 +448,8 @@ class ComplianceReport:
     def check(
         self, snapshot: TeamSnapshot, markdown: str, result: dict[str, Any], settings: ComplianceSettings
     ) -> None:
+        check_heading(markdown, ARTIFACT_FILE, f" — {as_text(snapshot.team.name)}, {figures(snapshot).month}")
         lines = markdown.split("\n")
-        suffix = f" — {as_text(snapshot.team.name)}, {figures(snapshot).month}"
-        if not lines or not lines[0].startswith("# ") or not lines[0].endswith(suffix):
-            raise CheckFailed(f"{ARTIFACT_FILE} does not start with the heading '# <title>{suffix}'")
         if SUMMARY_HEADING not in lines or lines.index(SUMMARY_HEADING) + 2 >= len(lines):
             raise CheckFailed(f"{ARTIFACT_FILE} has no '{SUMMARY_HEADING}' section")
         summary = lines[lines.index(SUMMARY_HEADING) + 2]

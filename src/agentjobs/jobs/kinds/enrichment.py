@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import quote
 
@@ -33,9 +33,17 @@ from agentjobs.agent.guarded_http import guarded_get
 from agentjobs.agent.http_policy import DEFAULT_MAX_BYTES, HttpPolicy, check_allow_url
 from agentjobs.agent.scrub import scrub
 from agentjobs.agent.tools import Tool, tool_from_function
-from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Query, Rendered, Team, TeamSnapshot
+from agentjobs.jobs.kinds.base import (
+    CheckFailed,
+    KindPlan,
+    Query,
+    Rendered,
+    Team,
+    TeamSnapshot,
+    check_heading,
+)
 from agentjobs.jobs.kinds.enrichment_values import COLUMNS, BadValue, clean_fields, clean_value
-from agentjobs.jobs.kinds.overdue_reminders import local_day, serves_local_hour
+from agentjobs.jobs.kinds.overdue_reminders import hour_period, serves_local_hour
 from agentjobs.jobs.markdown_text import as_text, one_line
 from agentjobs.jobs.numbers import format_count
 from agentjobs.jobs.period import Period
@@ -282,9 +290,7 @@ class EnrichmentKind:
 
     def period(self, team: Team, when: datetime, settings: EnrichmentSettings) -> Period:
         """The hour this run serves, keyed by the team's local date."""
-        aware = when if when.tzinfo else when.replace(tzinfo=UTC)
-        start = aware.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        return Period(day=local_day(team.timezone, start), start=start, end=start + timedelta(hours=1))
+        return hour_period(team.timezone, when)
 
     def queries(self, team: Team, period: Period, settings: EnrichmentSettings) -> dict[str, Query]:
         return {"customers": Query(CUSTOMERS_SQL, {"team_id": team.id, "limit": settings.batch_size})}
@@ -470,10 +476,8 @@ class EnrichmentKind:
     def check(
         self, snapshot: TeamSnapshot, markdown: str, result: dict[str, Any], settings: EnrichmentSettings
     ) -> None:
-        first = markdown.split("\n", 1)[0]
         suffix = f" — {as_text(snapshot.team.name)}, {snapshot.period.key}"
-        if not first.startswith("# ") or not first.endswith(suffix):
-            raise CheckFailed(f"{ARTIFACT_FILE} does not start with the heading '# <title>{suffix}'")
+        first = check_heading(markdown, ARTIFACT_FILE, suffix)
         sources = self.sources(snapshot, settings)
         seen: set[str] = set()
         for update in result.get("updates", []):

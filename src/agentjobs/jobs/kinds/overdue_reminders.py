@@ -17,7 +17,16 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Member, Query, Rendered, Team, TeamSnapshot
+from agentjobs.jobs.kinds.base import (
+    CheckFailed,
+    KindPlan,
+    Member,
+    Query,
+    Rendered,
+    Team,
+    TeamSnapshot,
+    check_heading,
+)
 from agentjobs.jobs.markdown_text import as_text, one_line
 from agentjobs.jobs.numbers import format_amount
 from agentjobs.jobs.period import Period
@@ -85,6 +94,12 @@ def member_invoices(
     return sorted(found, key=lambda r: (str(r["due_on"])[:10], str(r["id"])))
 
 
+def hour_period(timezone: str, when: datetime) -> Period:
+    """The UTC hour starting at `when` (rounded down), keyed by its local date in `timezone`."""
+    start = _aware(when).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return Period(day=local_day(timezone, start), start=start, end=start + timedelta(hours=1))
+
+
 def _when_due(due_on: date, today: date) -> str:
     days = (due_on - today).days
     if days < 0:
@@ -146,8 +161,7 @@ class OverdueRemindersKind:
     def period(self, team: Team, when: datetime, settings: ReminderSettings) -> Period:
         """The one hour this run serves; keyed by the team's local date (the run's folder). Each
         member's reminder is keyed by the member's own local date (`member_day`)."""
-        start = _aware(when).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        return Period(day=local_day(team.timezone, start), start=start, end=start + timedelta(hours=1))
+        return hour_period(team.timezone, when)
 
     def queries(self, team: Team, period: Period, settings: ReminderSettings) -> dict[str, Query]:
         before = period.day + timedelta(days=settings.horizon_days + 1)
@@ -200,10 +214,8 @@ class OverdueRemindersKind:
     def check(
         self, snapshot: TeamSnapshot, markdown: str, result: dict[str, Any], settings: ReminderSettings
     ) -> None:
-        first = markdown.split("\n", 1)[0]
         suffix = f" — {as_text(snapshot.team.name)}, {snapshot.period.key}"
-        if not first.startswith("# ") or not first.endswith(suffix):
-            raise CheckFailed(f"{ARTIFACT_FILE} does not start with the heading '# <title>{suffix}'")
+        first = check_heading(markdown, ARTIFACT_FILE, suffix)
         if markdown != self.expected(snapshot, settings, first):
             raise CheckFailed(f"{ARTIFACT_FILE} is not the list of unpaid invoices of the snapshot")
         items = self.items(snapshot, settings)

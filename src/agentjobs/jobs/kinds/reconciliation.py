@@ -26,7 +26,15 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentjobs.agent.tools import Tool, tool_from_function
-from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Query, Rendered, Team, TeamSnapshot
+from agentjobs.jobs.kinds.base import (
+    CheckFailed,
+    KindPlan,
+    Query,
+    Rendered,
+    Team,
+    TeamSnapshot,
+    check_heading,
+)
 from agentjobs.jobs.kinds.overdue_reminders import serves_local_hour
 from agentjobs.jobs.kinds.reconcile_rules import (
     Candidate,
@@ -398,10 +406,8 @@ class ReconciliationKind:
     ) -> None:
         """Every decision of the RESULT is held to the snapshot again, then the summary to them."""
         work = Work(snapshot, settings)
-        first = markdown.split("\n", 1)[0]
         suffix = f" — {as_text(snapshot.team.name)}, {snapshot.period.key}"
-        if not first.startswith("# ") or not first.endswith(suffix):
-            raise CheckFailed(f"{ARTIFACT_FILE} does not start with the heading '# <title>{suffix}'")
+        first = check_heading(markdown, ARTIFACT_FILE, suffix)
         groups = {k: result.get(k) or {} for k in ("links", "review", "no_match")}
         seen: dict[str, str] = {}
         for group, items in groups.items():
