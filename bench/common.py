@@ -37,7 +37,7 @@ class Result:
 
 def _number(value: float | None) -> str:
     if value is None:
-        return "–"
+        return "-"
     if abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:.3g}"
@@ -67,7 +67,10 @@ def machine() -> str:
 def commit() -> str:
     try:
         return subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -79,12 +82,13 @@ def markdown_table(results: Iterable[Result]) -> str:
         "|---|---|---:|---:|---:|---|---|---|",
     ]
     for r in results:
-        met = "–" if r.met is None else ("yes" if r.met else "**no**")
-        ratio = "–" if r.ratio is None else f"{r.ratio:.3f}"
+        note = " ".join(r.note.split()).replace("|", "\\|")  # one table row, whatever the note says
+        met = "-" if r.met is None else ("yes" if r.met else "**no**")
+        ratio = "-" if r.ratio is None else f"{r.ratio:.3f}"
         rows.append(
             f"| {r.benchmark} | {r.metric} | {_number(r.ours)} {r.unit} | "
             f"{_number(r.baseline)}{'' if r.baseline is None else ' ' + r.unit} | {ratio} | {r.goal} | "
-            f"{met} | {r.note} |"
+            f"{met} | {note} |"
         )
     return "\n".join(rows)
 

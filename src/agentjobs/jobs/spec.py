@@ -481,9 +481,13 @@ def _one_line_error(text: str) -> str:
     return " ".join(text.split())
 
 
+# libyaml's loader when PyYAML was built with it: the DAG processor loads every spec on each parse.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_spec(path: Path) -> JobSpec:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except (OSError, UnicodeDecodeError) as exc:
         raise JobSpecError(f"{path}: cannot read the spec ({exc}); save it as UTF-8 text") from None
     except yaml.YAMLError as exc:
@@ -523,7 +527,7 @@ _ALERT_ADAPTER: TypeAdapter[Any] = TypeAdapter(AlertChannel)
 def _salvage(path: Path, error: str) -> BrokenSpec:
     """The parts of a broken spec that are valid on their own."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         raw = None
     if not isinstance(raw, dict):
