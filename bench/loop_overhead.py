@@ -1,0 +1,243 @@
+"""Agent-loop overhead: the agentjobs runtime against the bare openai SDK and against the peer.
+
+One zero-latency OpenAI-compatible server, in a process of its own
+(bench/support/zero_latency_server.py), scripts the same conversation for every side: nine
+`add` tool calls, one a turn, then the answer. Each side holds CALLS model calls' worth of
+those conversations, in a long-lived process of its own, so only the loop is timed:
+
+- agentjobs: run_skill (runner.py, loop.py, tools.py, the budget meter, the RESULT contract);
+- bare SDK: `openai.OpenAI` in a hand-written tool loop, the same prompts and tool;
+- peer: apache-airflow-providers-common-ai's AgentOperator (pydantic-ai) in its own venv
+  under bench/.cache/ (made on first use from the package registry; `--no-peer` skips it).
+
+Repetitions are interleaved, the order rotating, and the medians are compared, so drift on a
+shared machine hits every side alike. Per-call overhead is (side - bare) / calls.
+
+    python bench/loop_overhead.py [--quick] [--no-peer]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.common import Result, header, markdown_table  # noqa: E402
+from bench.support.loop_script import ADD_TOOL, add, system_prompt  # noqa: E402
+
+from agentjobs.agent.tools import tool_from_function  # noqa: E402
+
+BENCHMARK = "agent-loop overhead"
+CALLS = 200  # model calls a repetition: 20 conversations of 10 calls
+CONVERSATION_CALLS = 10
+GOAL_RATIO = 1.10
+SUPPORT = REPO / "bench" / "support"
+PEER_VENV = REPO / "bench" / ".cache" / "peer-venv"
+# The peer as measured; installed with the project's constraints, so Airflow and openai are
+# the versions agentjobs runs on, and pydantic-ai-slim as the registry resolved it then.
+PEER_REQUIREMENT = "apache-airflow-providers-common-ai[openai]==1.0.0"
+
+
+def peer_python() -> tuple[Path | None, str]:
+    """The peer venv's interpreter, installing it on first use; (None, why) when it cannot be had."""
+    python = PEER_VENV / "bin" / "python"
+    marker = PEER_VENV / "installed.txt"
+    if python.is_file() and marker.is_file() and marker.read_text().strip() == PEER_REQUIREMENT:
+        return python, ""
+    print(f"loop_overhead: installing the peer ({PEER_REQUIREMENT}) into {PEER_VENV} …", file=sys.stderr)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(PEER_VENV)], check=True)
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "-c",
+                str(REPO / "constraints.txt"),
+                PEER_REQUIREMENT,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        return None, f"peer venv could not be installed: {' '.join(detail.split())[-300:]}"
+    marker.write_text(PEER_REQUIREMENT + "\n")
+    return python, ""
+
+
+class Side:
+    """A worker process holding conversations on request (bench/support/*_worker.py protocol)."""
+
+    def __init__(self, name: str, command: list[str]) -> None:
+        self.name = name
+        self.samples: list[float] = []  # seconds a repetition
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO, bufsize=1
+        )
+        ready = self._line()
+        if ready != "ready":
+            raise RuntimeError(f"{name} worker did not start (said {ready!r})")
+
+    def _line(self) -> str:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().strip()
+        if not line and self.process.poll() is not None:
+            raise RuntimeError(f"{self.name} worker exited with {self.process.returncode}")
+        return line
+
+    def repetition(self, conversations: int) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"run {conversations}\n")
+        self.process.stdin.flush()
+        done = json.loads(self._line())
+        if done["calls"] != conversations * CONVERSATION_CALLS:
+            raise RuntimeError(
+                f"{self.name} made {done['calls']} calls, not {conversations * CONVERSATION_CALLS}"
+            )
+        self.samples.append(done["seconds"])
+
+    @property
+    def per_call_ms(self) -> float:
+        return statistics.median(self.samples) / CALLS * 1000
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@contextlib.contextmanager
+def zero_latency_server() -> Iterator[str]:
+    process = subprocess.Popen(
+        [sys.executable, str(SUPPORT / "zero_latency_server.py")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        assert process.stdout is not None
+        yield process.stdout.readline().strip()
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def measure(quick: bool = False, peer: bool = True) -> list[Result]:
+    # The bare side sends ADD_TOOL as written; it must be what agentjobs derives from `add`.
+    assert tool_from_function(add).spec() == ADD_TOOL, tool_from_function(add).spec()
+    repetitions = 3 if quick else 7
+    peer_python_path, peer_missing = peer_python() if peer else (None, "not run (--no-peer)")
+    sides: list[Side] = []
+    with zero_latency_server() as base_url, tempfile.TemporaryDirectory() as tmp:
+        system_file = Path(tmp) / "system.txt"
+        system_file.write_text(system_prompt(Path(tmp)), encoding="utf-8")
+        try:
+            for name in ("bare", "agentjobs"):
+                sides.append(Side(name, [sys.executable, str(SUPPORT / "loop_worker.py"), name, base_url]))
+            if peer_python_path is not None:
+                try:
+                    command = [
+                        str(peer_python_path),
+                        str(SUPPORT / "peer_worker.py"),
+                        base_url,
+                        str(system_file),
+                    ]
+                    sides.append(Side("peer", command))
+                except RuntimeError as exc:
+                    peer_missing = f"peer did not run: {exc}"
+            for rep in range(repetitions):
+                for side in sides[rep % len(sides) :] + sides[: rep % len(sides)]:
+                    side.repetition(CALLS // CONVERSATION_CALLS)
+        finally:
+            for side in sides:
+                side.close()
+    by_name = {s.name: s for s in sides}
+    bare = by_name["bare"].per_call_ms
+    ours = by_name["agentjobs"].per_call_ms
+    conversations = CALLS // CONVERSATION_CALLS
+    note = (
+        f"{CALLS} calls ({conversations} conversations of 9 tool calls + answer), "
+        f"median of {repetitions} interleaved"
+    )
+    results = [
+        Result(
+            BENCHMARK,
+            "ms per model call vs bare openai SDK",
+            ours,
+            bare,
+            "ms",
+            f"ratio <= {GOAL_RATIO}",
+            ours / bare <= GOAL_RATIO,
+            f"{note}; overhead {ours - bare:+.2f} ms/call",
+        )
+    ]
+    if "peer" in by_name:
+        peer_ms = by_name["peer"].per_call_ms
+        results += [
+            Result(
+                BENCHMARK,
+                "peer ms per model call vs bare openai SDK",
+                peer_ms,
+                bare,
+                "ms",
+                "none (peer measured ~1.5x before)",
+                None,
+                f"common-ai AgentOperator.execute (pydantic-ai); overhead {peer_ms - bare:+.2f} ms/call",
+            ),
+            Result(
+                BENCHMARK,
+                "ms per model call vs the peer",
+                ours,
+                peer_ms,
+                "ms",
+                "ratio < 1",
+                ours < peer_ms,
+                "agentjobs run_skill against common-ai's AgentOperator, same server and conversation",
+            ),
+        ]
+    else:
+        results.append(
+            Result(
+                BENCHMARK, "ms per model call vs the peer", ours, None, "ms", "ratio < 1", None, peer_missing
+            )
+        )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 repetitions instead of 7")
+    parser.add_argument("--no-peer", action="store_true", help="skip the peer (no venv install)")
+    args = parser.parse_args()
+    print(header())
+    print()
+    print(markdown_table(measure(quick=args.quick, peer=not args.no_peer)))
+
+
+if __name__ == "__main__":
+    main()
