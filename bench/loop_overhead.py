@@ -29,11 +29,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+# `common` as bench/run_all.py imports it; the repository for bench.support and tests.fakes.
+sys.path[:0] = [str(REPO / "bench"), str(REPO)]
 
-from bench.common import Result, header, markdown_table  # noqa: E402
 from bench.support.loop_script import ADD_TOOL, add, system_prompt  # noqa: E402
+from common import Result, header, markdown_table  # noqa: E402
 
 from agentjobs.agent.tools import tool_from_function  # noqa: E402
 
@@ -48,11 +48,19 @@ PEER_VENV = REPO / "bench" / ".cache" / "peer-venv"
 PEER_REQUIREMENT = "apache-airflow-providers-common-ai[openai]==1.0.0"
 
 
+def peer_ready() -> bool:
+    marker = PEER_VENV / "installed.txt"
+    return (
+        (PEER_VENV / "bin" / "python").is_file()
+        and marker.is_file()
+        and (marker.read_text().strip() == PEER_REQUIREMENT)
+    )
+
+
 def peer_python() -> tuple[Path | None, str]:
     """The peer venv's interpreter, installing it on first use; (None, why) when it cannot be had."""
     python = PEER_VENV / "bin" / "python"
-    marker = PEER_VENV / "installed.txt"
-    if python.is_file() and marker.is_file() and marker.read_text().strip() == PEER_REQUIREMENT:
+    if peer_ready():
         return python, ""
     print(f"loop_overhead: installing the peer ({PEER_REQUIREMENT}) into {PEER_VENV} …", file=sys.stderr)
     try:
@@ -76,7 +84,7 @@ def peer_python() -> tuple[Path | None, str]:
     except (OSError, subprocess.SubprocessError) as exc:
         detail = getattr(exc, "stderr", "") or str(exc)
         return None, f"peer venv could not be installed: {' '.join(detail.split())[-300:]}"
-    marker.write_text(PEER_REQUIREMENT + "\n")
+    (PEER_VENV / "installed.txt").write_text(PEER_REQUIREMENT + "\n")
     return python, ""
 
 
@@ -150,8 +158,14 @@ def zero_latency_server() -> Iterator[str]:
 def measure(quick: bool = False, peer: bool = True) -> list[Result]:
     # The bare side sends ADD_TOOL as written; it must be what agentjobs derives from `add`.
     assert tool_from_function(add).spec() == ADD_TOOL, tool_from_function(add).spec()
-    repetitions = 3 if quick else 7
-    peer_python_path, peer_missing = peer_python() if peer else (None, "not run (--no-peer)")
+    repetitions = 2 if quick else 7
+    if not peer:
+        peer_python_path, peer_missing = None, "not run (--no-peer)"
+    elif quick and not peer_ready():
+        # Installing the peer takes minutes on 2 cores; a quick run only uses one already there.
+        peer_python_path, peer_missing = None, f"not run: --quick does not install the peer into {PEER_VENV}"
+    else:
+        peer_python_path, peer_missing = peer_python()
     sides: list[Side] = []
     with zero_latency_server() as base_url, tempfile.TemporaryDirectory() as tmp:
         system_file = Path(tmp) / "system.txt"
@@ -231,7 +245,7 @@ def measure(quick: bool = False, peer: bool = True) -> list[Result]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 repetitions instead of 7")
+    parser.add_argument("--quick", action="store_true", help="2 repetitions, peer only if installed")
     parser.add_argument("--no-peer", action="store_true", help="skip the peer (no venv install)")
     args = parser.parse_args()
     print(header())

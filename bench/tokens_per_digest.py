@@ -34,14 +34,14 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # run as `python bench/tokens_per_digest.py`
-    sys.path.insert(0, str(REPO))
+# `common` as bench/run_all.py imports it; the repository for bench.support and tests.fakes.
+sys.path[:0] = [str(REPO / "bench"), str(REPO)]
 
 import httpx  # noqa: E402
 import openai  # noqa: E402
-from bench.common import Result, header, markdown_table  # noqa: E402
 from bench.support import digest_day, pages  # noqa: E402
 from bench.support.digest_model import MODEL, TokenLedger, digest_model_server  # noqa: E402
+from common import Result, header, markdown_table  # noqa: E402
 from tests.fakes.github import GitHubReplay  # noqa: E402
 
 from agentjobs.agent.budget import Budget, BudgetMeter  # noqa: E402
