@@ -4,7 +4,9 @@ The words "airflow" and "dag" in this file matter: the DAG processor's safe mode
 Python files that mention neither. A broken spec leaves out only its own job; it shows as an
 import error of agentjobs_spec_errors.py and in the agentjobs_health DAG's alert.
 
-Set AGENTJOBS_JOBS_DIR to read the specs from elsewhere.
+The specs are read from agentjobs-project/include/jobs beside this file when it is there
+(what `agentjobs init` writes), else from include/jobs beside its folder; set
+AGENTJOBS_JOBS_DIR to read them from elsewhere.
 """
 
 from __future__ import annotations

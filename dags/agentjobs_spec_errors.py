@@ -6,7 +6,9 @@ where an operator looks first, the UI's "DAG Import Errors". (An import error of
 agentjobs_jobs.py itself would mark every job's DAG stale, not just the broken one.)
 The words "airflow" and "dag" keep the DAG processor's safe mode from skipping it.
 
-Set AGENTJOBS_JOBS_DIR to read the specs from elsewhere.
+The specs are read from agentjobs-project/include/jobs beside this file when it is there
+(what `agentjobs init` writes), else from include/jobs beside its folder; set
+AGENTJOBS_JOBS_DIR to read them from elsewhere.
 """
 
 from __future__ import annotations

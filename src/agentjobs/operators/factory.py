@@ -18,6 +18,7 @@ from airflow.sdk import DAG, CronTriggerTimetable, Param
 from agentjobs.agent.skills import SKILLS_DIR_ENV
 from agentjobs.jobs.spec import BrokenSpec, JobSpec, JobSpecError, load_folder
 from agentjobs.operators.retry import AGENT_RETRY_POLICY
+from agentjobs.shipped import INIT_FOLDER
 
 log = logging.getLogger(__name__)
 JOBS_DIR_ENV = "AGENTJOBS_JOBS_DIR"
@@ -302,8 +303,15 @@ def health_dag(specs: list[JobSpec], broken: list[BrokenSpec] | None = None) -> 
 
 
 def jobs_folder(dag_file: str) -> Path:
-    """$AGENTJOBS_JOBS_DIR, else include/jobs beside the dags/ folder holding `dag_file`."""
-    return Path(os.environ.get(JOBS_DIR_ENV) or Path(dag_file).resolve().parent.parent / "include" / "jobs")
+    """$AGENTJOBS_JOBS_DIR; else the jobs folder `agentjobs init` wrote beside `dag_file`
+    (agentjobs-project/include/jobs in the DAGs folder); else include/jobs beside the dags/
+    folder holding `dag_file` (the project layout of this repository)."""
+    configured = os.environ.get(JOBS_DIR_ENV)
+    if configured:
+        return Path(configured)
+    dags = Path(dag_file).resolve().parent
+    initialised = dags / INIT_FOLDER / "include" / "jobs"
+    return initialised if initialised.is_dir() else dags.parent / "include" / "jobs"
 
 
 def dags_from_folder(folder: Path) -> dict[str, DAG]:
