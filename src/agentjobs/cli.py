@@ -5,6 +5,7 @@
                      [--max-cost-usd X]
     agentjobs run JOB [--date YYYY-MM-DD] [--team ID]... [--out DIR] [caps as above]
     agentjobs business-db [--out PATH] [--seed N] [--postgres-uri URI]
+    agentjobs init [DAGS_FOLDER] [--force]
 
 It runs the same DAG the scheduler runs (built from include/jobs/daily-digest.yaml), with
 `dag.test()` on a SQLite metadata DB under the output folder, so nothing needs a server.
@@ -32,17 +33,35 @@ DEFAULT_CONN_ID = "agentjobs_llm_default"
 
 def project_dir() -> Path:
     """The folder holding include/ (skills, jobs, demo data): $AGENTJOBS_PROJECT_DIR, the current
-    folder or one above it, else the source checkout this package was installed from."""
+    folder or one above it, else what the package ships (its data, or the checkout of an editable
+    install)."""
     configured = os.environ.get("AGENTJOBS_PROJECT_DIR")
     if configured:
         return Path(configured).resolve()
-    for folder in [Path.cwd(), *Path.cwd().parents, *Path(__file__).resolve().parents]:
+    for folder in [Path.cwd(), *Path.cwd().parents]:
         if (folder / "include" / "jobs" / "daily-digest.yaml").is_file():
             return folder
-    raise SystemExit(
-        "agentjobs: cannot find include/jobs/daily-digest.yaml; run from the project folder "
-        "or set AGENTJOBS_PROJECT_DIR"
+    from agentjobs.shipped import shipped_project
+
+    try:
+        return shipped_project()
+    except RuntimeError as exc:
+        raise SystemExit(f"{exc}; or run from the project folder or set AGENTJOBS_PROJECT_DIR") from None
+
+
+def demo_repository(project: Path) -> Path | None:
+    """The git repository the demo digest reads: this project's own history in a checkout, else
+    the repository the command runs in, else none (an installed package has no history)."""
+    import subprocess
+
+    from agentjobs.shipped import is_checkout
+
+    if is_checkout(project):
+        return project
+    found = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False
     )
+    return Path(found.stdout.strip()) if found.returncode == 0 and found.stdout.strip() else None
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -78,6 +97,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     db.add_argument("--out", type=Path, default=Path("agentjobs-out") / "business.db", help="SQLite file")
     db.add_argument("--seed", type=int, default=7)
     db.add_argument("--postgres-uri", help="also load it into this database, e.g. postgresql://user@host/db")
+    init = commands.add_parser(
+        "init",
+        help="write the DAG files and the shipped jobs and skills (to edit) into a DAGs folder",
+        description="Write agentjobs_jobs.py, agentjobs_spec_errors.py and agentjobs-project/include/"
+        "{jobs,skills,demo} into DAGS_FOLDER, where the DAG file finds them without any environment "
+        "variable. Existing files are kept unless --force.",
+    )
+    init.add_argument(
+        "dags_folder",
+        nargs="?",
+        type=Path,
+        metavar="DAGS_FOLDER",
+        help="default: Airflow's configured [core] dags_folder (airflow config get-value core dags_folder)",
+    )
+    init.add_argument("--force", action="store_true", help="overwrite files that exist")
     return parser.parse_args(argv)
 
 
@@ -172,10 +206,16 @@ def build_spec(args: argparse.Namespace, project: Path, endpoint: Endpoint, day:
     if args.feed:
         sources["rss"] = {"feeds": [f if "://" in f else str(Path(f).resolve()) for f in args.feed]}
     if not sources:
-        # The demo: this project's own history and the bundled feed, dated to the day asked for.
+        # The demo: this project's own history (or the repository here) and the bundled feed,
+        # dated to the day asked for.
         feed = args.out.resolve() / f"demo-feed-{day.isoformat()}.xml"
         feed.write_text(render_demo_feed(day), encoding="utf-8")
-        sources = {"git": {"repos": [str(project)]}, "rss": {"feeds": [str(feed)]}}
+        sources = {"rss": {"feeds": [str(feed)]}}
+        repository = demo_repository(project)
+        if repository is None:
+            print("agentjobs: no --repo given and no git repository here: digesting the demo feed only")
+        else:
+            sources["git"] = {"repos": [str(repository)]}
     if not endpoint.priced and args.max_cost_usd is None and spec.caps.max_cost_usd is not None:
         print(
             "agentjobs: no prices known for this endpoint, so no cost cap (set AGENTJOBS_PRICES to enable it)"
@@ -321,7 +361,13 @@ def business_db(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"digest": run_digest, "run": run_job, "business-db": business_db}
+def init(args: argparse.Namespace) -> int:
+    from agentjobs.cli_init import run_init
+
+    return run_init(args)
+
+
+COMMANDS = {"digest": run_digest, "run": run_job, "business-db": business_db, "init": init}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

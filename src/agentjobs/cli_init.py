@@ -1,0 +1,118 @@
+"""`agentjobs init [DAGS_FOLDER]`: the shipped jobs, as files to edit, in an existing Airflow.
+
+It writes into the DAGs folder the two DAG files (as dags/ of the repository) and, beside them,
+agentjobs-project/include/{jobs,skills,demo}: the folder the DAG file reads when it is there, so
+nothing needs an environment variable. It never overwrites a file unless told to (--force): a
+user's edited spec is theirs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentjobs.shipped import INIT_FOLDER, dag_files, shipped_project
+
+SHIPPED_FOLDERS = ("jobs", "skills", "demo")
+# The DAG processor parses only .py files, and the shipped data has none; this keeps it from
+# looking into the folder at all, should a user add a helper script to a skill. Both lines are
+# valid in both syntaxes of [core] dag_ignore_file_syntax: as globs (the default) they match
+# every name and every dot-name; as regexps each matches any path.
+AIRFLOWIGNORE = "# Written by `agentjobs init`: job specs and skills, no DAG files.\n[!.]*\n.*\n"
+
+
+@dataclass
+class InitResult:
+    written: list[Path] = field(default_factory=list)
+    kept: list[Path] = field(default_factory=list)
+
+
+def configured_dags_folder() -> Path:
+    """Airflow's [core] dags_folder, as the scheduler and the DAG processor read it."""
+    from airflow.configuration import conf
+
+    return Path(conf.get("core", "dags_folder")).expanduser()
+
+
+def planned_files(dags_folder: Path) -> Iterator[tuple[Path | str, Path]]:
+    """(shipped file or text, destination) for every file `init` writes."""
+    for dag_file in dag_files():
+        yield dag_file, dags_folder / dag_file.name
+    project = dags_folder / INIT_FOLDER
+    yield AIRFLOWIGNORE, project / ".airflowignore"
+    shipped = shipped_project() / "include"
+    for name in SHIPPED_FOLDERS:
+        for source in sorted((shipped / name).rglob("*")):
+            if source.is_file() and "__pycache__" not in source.parts:
+                yield source, project / "include" / source.relative_to(shipped)
+
+
+def init_folder(dags_folder: Path, force: bool = False) -> InitResult:
+    result = InitResult()
+    for source, target in planned_files(dags_folder):
+        if target.exists() and not force:
+            result.kept.append(target)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(source, Path):
+            shutil.copyfile(source, target)
+        else:
+            target.write_text(source, encoding="utf-8")
+        result.written.append(target)
+    return result
+
+
+def _conn_ids(value: Any) -> Iterator[str]:
+    """Every `*conn_id` of a spec (sources, channels, alert, the model), however deep."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key.endswith("conn_id") and isinstance(item, str):
+                yield item
+            else:
+                yield from _conn_ids(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _conn_ids(item)
+
+
+def next_steps(dags_folder: Path) -> list[str]:
+    from agentjobs.jobs.spec import load_folder
+
+    jobs = dags_folder / INIT_FOLDER / "include" / "jobs"
+    loaded, broken = load_folder(jobs)
+    specs = list(loaded.values())
+    pools = sorted({spec.pool for spec in specs if spec.pool})
+    llm = sorted({spec.llm_conn_id for spec in specs})
+    others = sorted({c for spec in specs for c in _conn_ids(spec.model_dump())} - set(llm))
+    steps = [f"Edit the job specs in {jobs} (sources, schedules, channels); each YAML file is a DAG."]
+    steps += [f'Create the LLM pool: airflow pools set {pool} 4 "LLM endpoint"' for pool in pools]
+    steps += [
+        f"Define the model connection {conn}: airflow connections add {conn} --conn-type agentjobs_llm "
+        '--conn-host https://api.openai.com/v1 --conn-password "$OPENAI_API_KEY" '
+        '--conn-extra \'{"model": "gpt-4o-mini"}\' (any OpenAI-compatible endpoint)'
+        for conn in llm
+    ]
+    if others:
+        steps.append(f"Define the connections the jobs read and deliver through: {', '.join(others)}")
+    if broken:
+        steps.append(f"Fix the broken spec(s): {', '.join(str(b.path.name) for b in broken)}")
+    steps.append("The DAG processor picks the jobs up at its next scan (airflow dags list shows them).")
+    return steps
+
+
+def run_init(args: argparse.Namespace) -> int:
+    dags_folder = (args.dags_folder or configured_dags_folder()).resolve()
+    print(f"agentjobs: initialising the DAGs folder {dags_folder}")
+    result = init_folder(dags_folder, force=args.force)
+    for path in result.written:
+        print(f"  wrote {path.relative_to(dags_folder)}")
+    for path in result.kept:
+        print(f"  kept  {path.relative_to(dags_folder)} (exists; --force overwrites it)")
+    print(f"agentjobs: {len(result.written)} file(s) written, {len(result.kept)} kept. Next steps:")
+    for number, step in enumerate(next_steps(dags_folder), 1):
+        print(f"  {number}. {step}")
+    return 0

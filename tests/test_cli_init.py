@@ -1,0 +1,110 @@
+"""`agentjobs init`: the DAG files and the shipped jobs, to edit, in an existing Airflow's DAGs folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agentjobs.cli import demo_repository, main, project_dir
+from agentjobs.operators.factory import jobs_folder
+from tests.conftest import REPO
+
+PROJECT = Path("agentjobs-project")
+
+
+@pytest.fixture(autouse=True)
+def no_configured_folders(monkeypatch):
+    # The test session points the skills and jobs at the checkout; a user's Airflow does not.
+    monkeypatch.delenv("AGENTJOBS_JOBS_DIR", raising=False)
+    monkeypatch.delenv("AGENTJOBS_PROJECT_DIR", raising=False)
+
+
+def test_init_writes_the_dag_files_and_every_shipped_spec_skill_and_demo_file(tmp_path, capsys):
+    dags = tmp_path / "dags"
+    assert main(["init", str(dags)]) == 0
+    for name in ("agentjobs_jobs.py", "agentjobs_spec_errors.py"):
+        assert (dags / name).read_bytes() == (REPO / "dags" / name).read_bytes()
+    shipped = [p for p in (REPO / "include").rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    assert len(shipped) > 20
+    for path in shipped:
+        assert (dags / PROJECT / path.relative_to(REPO)).read_bytes() == path.read_bytes(), path
+    # The DAG file finds the written specs with no environment variable.
+    assert jobs_folder(str(dags / "agentjobs_jobs.py")) == dags / PROJECT / "include" / "jobs"
+    out = capsys.readouterr().out
+    assert "wrote agentjobs_jobs.py" in out
+    assert 'airflow pools set agentjobs_llm 4 "LLM endpoint"' in out
+    assert "airflow connections add agentjobs_llm_default --conn-type agentjobs_llm" in out
+    assert "slack_default" in out and "smtp_default" in out  # the delivery connections to define
+
+
+def test_init_keeps_existing_files_and_says_so_unless_forced(tmp_path, capsys):
+    dags = tmp_path / "dags"
+    main(["init", str(dags)])
+    spec = dags / PROJECT / "include" / "jobs" / "daily-digest.yaml"
+    edited = spec.read_text().replace('"0 3 * * *"', '"0 5 * * *"')
+    spec.write_text(edited)
+    capsys.readouterr()
+
+    assert main(["init", str(dags)]) == 0
+    out = capsys.readouterr().out
+    assert spec.read_text() == edited, "a user's edited spec is never overwritten"
+    assert "kept  agentjobs-project/include/jobs/daily-digest.yaml (exists; --force overwrites it)" in out
+    assert "0 file(s) written" in out
+
+    assert main(["init", str(dags), "--force"]) == 0
+    assert spec.read_bytes() == (REPO / "include" / "jobs" / "daily-digest.yaml").read_bytes()
+
+
+def test_init_without_a_folder_writes_into_airflows_configured_dags_folder(tmp_path):
+    dags = tmp_path / "configured-dags"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AGENTJOBS"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "agentjobs.cli", "init"],
+        env={**env, "AIRFLOW_HOME": str(tmp_path / "home"), "AIRFLOW__CORE__DAGS_FOLDER": str(dags)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"initialising the DAGs folder {dags}" in result.stdout
+    assert (dags / "agentjobs_jobs.py").is_file()
+    assert (dags / PROJECT / "include" / "jobs" / "daily-digest.yaml").is_file()
+
+
+def test_the_help_says_where_init_writes_by_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["init", "--help"])
+    assert "default: Airflow's configured [core] dags_folder" in " ".join(capsys.readouterr().out.split())
+
+
+def test_outside_any_project_the_commands_read_the_shipped_data(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    # An editable install ships the checkout it was installed from (a wheel: agentjobs/shipped/).
+    assert project_dir() == REPO
+    # Its demo digest reads this project's history; outside a checkout, the repository the
+    # command runs in, and none in a folder that is no repository.
+    assert demo_repository(REPO) == REPO
+    assert demo_repository(tmp_path / "installed") is None
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    assert demo_repository(tmp_path / "installed") == tmp_path.resolve()
+
+
+@pytest.mark.airflow
+def test_the_dag_processor_parses_the_initialised_folder_and_nothing_inside_the_project(airflow_db, tmp_path):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.jobs.specs import SHIPPED
+
+    dags = tmp_path / "dags"
+    main(["init", str(dags)])
+    # A helper script a user drops beside a skill is not a DAG file: .airflowignore keeps it out.
+    helper = dags / PROJECT / "include" / "skills" / "daily-digest" / "helper.py"
+    helper.write_text("# airflow dag\nraise RuntimeError('parsed a file inside agentjobs-project')\n")
+    bag = DagBag(dag_folder=str(dags))
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == {*SHIPPED, "agentjobs_health"}
