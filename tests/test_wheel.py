@@ -114,6 +114,7 @@ def in_venv(venv: Path, *args: str, cwd: Path, **env: str) -> subprocess.Complet
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # the first use installs the wheel: minutes on a busy machine
 def test_agentjobs_init_writes_a_dags_folder_airflow_parses_into_the_shipped_jobs(venv, tmp_path):
     where = in_venv(venv, "python", "-c", "import agentjobs; print(agentjobs.__file__)", cwd=tmp_path)
     assert where.stdout.strip().startswith(str(venv)), "the installed package, not the checkout"
@@ -144,6 +145,7 @@ def test_agentjobs_init_writes_a_dags_folder_airflow_parses_into_the_shipped_job
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)
 def test_agentjobs_digest_runs_from_the_installed_wheel_on_the_demo_feed(venv, model_server, tmp_path):
     model_server.default_step = respond(pick_first_refs)
     out = tmp_path / "out"

@@ -40,7 +40,7 @@ HEALTH_CHANNEL = "health"  # the health check's alerts share the ledger; they ar
 
 
 def specs_folder() -> Path:
-    """The jobs folder the DAG file reads: AGENTJOBS_JOBS_DIR, else include/jobs beside dags/."""
+    """The jobs folder the DAG file in the DAGs folder reads (factory.jobs_folder says which)."""
     return jobs_folder(str(Path(conf.get("core", "dags_folder")) / "agentjobs_jobs.py"))
 
 
