@@ -39,6 +39,7 @@ def test_init_writes_the_dag_files_and_every_shipped_spec_skill_and_demo_file(tm
     assert 'airflow pools set agentjobs_llm 4 "LLM endpoint"' in out
     assert "airflow connections add agentjobs_llm_default --conn-type agentjobs_llm" in out
     assert "slack_default" in out and "smtp_default" in out  # the delivery connections to define
+    assert "Point daily_digest's sources.git.repos at your repositories: . (relative to" in out
 
 
 def test_init_keeps_existing_files_and_says_so_unless_forced(tmp_path, capsys):

@@ -89,6 +89,17 @@ def next_steps(dags_folder: Path) -> list[str]:
     llm = sorted({spec.llm_conn_id for spec in specs})
     others = sorted({c for spec in specs for c in _conn_ids(spec.model_dump())} - set(llm))
     steps = [f"Edit the job specs in {jobs} (sources, schedules, channels); each YAML file is a DAG."]
+    # The shipped digest reads this project's own history ("."): no repository in a DAGs folder.
+    project = jobs.parent.parent
+    for spec in specs:
+        if spec.sources.git is None:
+            continue
+        missing = [r for r in spec.sources.git.repos if not (project / r / ".git").exists()]
+        if missing:
+            steps.append(
+                f"Point {spec.dag_id}'s sources.git.repos at your repositories: {', '.join(missing)} "
+                f"(relative to {project}) is no git repository"
+            )
     steps += [f'Create the LLM pool: airflow pools set {pool} 4 "LLM endpoint"' for pool in pools]
     steps += [
         f"Define the model connection {conn}: airflow connections add {conn} --conn-type agentjobs_llm "
