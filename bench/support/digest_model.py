@@ -8,7 +8,8 @@ commit it can see, highlight up to HIGHLIGHTS articles in the order given, no ac
 - Structured request (a `response_format`, as the agentjobs pipeline sends): it reads the
   `- ref: URL | kind | title` lines of the prompt and answers the judgement JSON.
 - Tool request with `web_fetch` (the agentic-fetch baseline): it fetches each URL the user
-  message names, one call per turn, then writes the digest from the HTML it was given.
+  message names, one call per turn, then writes the digest from the pages it was given (raw
+  HTML, or the markdown of a reader-mode fetch).
 
 Every reply reports `usage` counted by tiktoken on the request as sent (bench/support/tokens.py).
 """
@@ -32,6 +33,9 @@ _COMMIT_LINK = re.compile(
     r'<a class="Link--secondary" href="/[^"]+/commit/(?P<sha>[0-9a-f]{40})"[^>]*>(?P<subject>[^<]+)</a>'
 )
 _STORY_LINK = re.compile(r'<a class="story-link" href="(?P<url>[^"]+)">(?P<title>[^<]+)</a>')
+# The same items in a reader-mode fetch's markdown (bench/support/pages.readable).
+_COMMIT_MD = re.compile(r"^#+ \[(?P<subject>[^\]]+)\]\(/[^)]+/commit/(?P<sha>[0-9a-f]{40})\)$", re.MULTILINE)
+_STORY_MD = re.compile(r"^## \[(?P<title>[^\]]+)\]\((?P<url>https?://[^)]+)\)$", re.MULTILINE)
 _URL = re.compile(r"https?://[^\s)]+")
 
 
@@ -73,7 +77,9 @@ def _agentic(body: dict[str, Any]) -> Step | str:
         )
     pages = "\n".join(m["content"] for m in messages if m["role"] == "tool")
     commits = {m["sha"]: unescape(m["subject"]) for m in _COMMIT_LINK.finditer(pages)}
+    commits.update({m["sha"]: m["subject"] for m in _COMMIT_MD.finditer(pages)})
     stories = {m["url"]: unescape(m["title"]) for m in _STORY_LINK.finditer(pages)}
+    stories.update({m["url"]: m["title"] for m in _STORY_MD.finditer(pages)})
     lines = ["# Daily digest", "", "## Commits", ""]
     lines += [f"- {sha[:7]} {subject}" for sha, subject in reversed(commits.items())]  # oldest first
     lines += ["", "## Tech highlights", ""]

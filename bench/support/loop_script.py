@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 MODEL = "bench-zero-latency"
+# What agentjobs' ModelClient sends by default (EndpointOptions), for the sides that send it by hand.
+MAX_TOKENS = 4096
+REQUEST_TIMEOUT_S = 120.0
 USER_PROMPT = "Add one, nine times, with the add tool, starting from 0; then report the sum."
 SKILL_NAME = "bench-add"
 SKILL_MD = """---

@@ -22,7 +22,15 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import openai  # noqa: E402
-from bench.support.loop_script import ADD_TOOL, MODEL, USER_PROMPT, add, system_prompt  # noqa: E402
+from bench.support.loop_script import (  # noqa: E402
+    ADD_TOOL,
+    MAX_TOKENS,
+    MODEL,
+    REQUEST_TIMEOUT_S,
+    USER_PROMPT,
+    add,
+    system_prompt,
+)
 
 
 def bare_conversation(client: openai.OpenAI, system: str) -> int:
@@ -33,7 +41,15 @@ def bare_conversation(client: openai.OpenAI, system: str) -> int:
     ]
     calls = 0
     while True:
-        response = client.chat.completions.create(model=MODEL, messages=messages, tools=[ADD_TOOL])  # type: ignore[arg-type]
+        # The request agentjobs sends: the same parameters, so only the loop around it differs.
+        response = client.chat.completions.create(
+            model=MODEL,
+            messages=messages,  # type: ignore[arg-type]
+            tools=[ADD_TOOL],  # type: ignore[list-item]
+            temperature=0,
+            max_tokens=MAX_TOKENS,
+            timeout=REQUEST_TIMEOUT_S,
+        )
         calls += 1
         message = response.choices[0].message
         if not message.tool_calls:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from html import escape
+from html.parser import HTMLParser
 
 from bench.support import digest_day
 
@@ -271,3 +272,51 @@ def news_front_page() -> str:
         f"{analytics}</body></html>"
     )
     return _head("The Pipeline Post — Airflow and LLM-ops news", "pipelinepost.example", 120, 25) + body
+
+
+class _Readable(HTMLParser):
+    """HTML to the markdown a reader-mode fetch tool returns: no head, scripts, styles or icons;
+    links as [text](href), headings as #, one block a line."""
+
+    _SKIP = frozenset({"head", "script", "style", "svg", "noscript", "template"})
+    _BLOCKS = frozenset({"p", "div", "li", "ul", "ol", "nav", "header", "footer", "main", "article"})
+    _BLOCKS |= frozenset({"section", "aside", "figure", "form", "h1", "h2", "h3", "h4", "h5", "h6"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.skipping = 0
+        self.href: str | None = None
+        self.link_text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self.skipping += 1
+        elif self.skipping:
+            return
+        elif tag in self._BLOCKS:
+            self.out.append("\n" + ("#" * int(tag[1]) + " " if tag[0] == "h" and tag[1:].isdigit() else ""))
+        elif tag == "a":
+            self.href, self.link_text = dict(attrs).get("href") or "", []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP:
+            self.skipping = max(0, self.skipping - 1)
+        elif not self.skipping and tag == "a" and self.href is not None:
+            text = " ".join("".join(self.link_text).split())
+            self.out.append(f"[{text}]({self.href})" if text else "")
+            self.href = None
+
+    def handle_data(self, data: str) -> None:
+        if self.skipping:
+            return
+        (self.link_text if self.href is not None else self.out).append(data)
+
+
+def readable(html: str) -> str:
+    """What a fetch tool that converts pages to markdown (reader mode) would return."""
+    parser = _Readable()
+    parser.feed(html)
+    parser.close()
+    lines = (" ".join(line.split()) for line in "".join(parser.out).splitlines())
+    return "\n".join(line for line in lines if line)
