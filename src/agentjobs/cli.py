@@ -6,6 +6,7 @@
     agentjobs run JOB [--date YYYY-MM-DD] [--team ID]... [--out DIR] [caps as above]
     agentjobs business-db [--out PATH] [--seed N] [--postgres-uri URI]
     agentjobs init [DAGS_FOLDER] [--force]
+    agentjobs local-model [--host HOST] [--port PORT] [--ctx-size N]
 
 It runs the same DAG the scheduler runs (built from include/jobs/daily-digest.yaml), with
 `dag.test()` on a SQLite metadata DB under the output folder, so nothing needs a server.
@@ -112,6 +113,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="default: Airflow's configured [core] dags_folder (airflow config get-value core dags_folder)",
     )
     init.add_argument("--force", action="store_true", help="overwrite files that exist")
+    model = commands.add_parser(
+        "local-model", help="serve the embedded model (OpenAI-compatible) in the foreground until stopped"
+    )
+    model.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
+    model.add_argument("--port", type=int, default=8080)
+    model.add_argument("--ctx-size", type=int, default=8192, help="context window in tokens")
     return parser.parse_args(argv)
 
 
@@ -367,7 +374,23 @@ def init(args: argparse.Namespace) -> int:
     return run_init(args)
 
 
-COMMANDS = {"digest": run_digest, "run": run_job, "business-db": business_db, "init": init}
+def local_model_server(args: argparse.Namespace) -> int:
+    from agentjobs.local_model import LocalModelUnavailable, serve_local_model
+
+    try:
+        serve_local_model(host=args.host, port=args.port, ctx_size=args.ctx_size)
+    except LocalModelUnavailable as exc:
+        print(f"agentjobs: {exc}", file=sys.stderr)
+        return 1
+
+
+COMMANDS = {
+    "digest": run_digest,
+    "run": run_job,
+    "business-db": business_db,
+    "init": init,
+    "local-model": local_model_server,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

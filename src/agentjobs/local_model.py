@@ -28,6 +28,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from agentjobs.agent.model_client import EndpointOptions
 from agentjobs.atomic_file import replacing
@@ -189,12 +190,14 @@ def _cpu_threads() -> int:
     return max(1, min(available - 1, 8))
 
 
-def _server_command(binary: Path, model: Path, port: int, ctx_size: int, alias: str) -> list[str]:
+def _server_command(
+    binary: Path, model: Path, port: int, ctx_size: int, alias: str, host: str = "127.0.0.1"
+) -> list[str]:
     threads = str(_cpu_threads())
     return [
         str(binary),
         "--model", str(model),
-        "--host", "127.0.0.1",
+        "--host", host,
         "--port", str(port),
         "--ctx-size", str(ctx_size),
         "--alias", alias,
@@ -384,6 +387,28 @@ def _start(
             "To use a real model instead, set OPENAI_BASE_URL, OPENAI_API_KEY and AGENTJOBS_MODEL."
         )
     raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def serve_local_model(
+    *, host: str, port: int, ctx_size: int = 8192, cache_dir: Path | None = None
+) -> NoReturn:
+    """Become the embedded model's server on `host:port`, in the foreground, until it is stopped.
+
+    For a model service of its own (the Compose profile `local-model`): the same binary, weights
+    and flags as `running_local_model()`, but on a given address and with the server replacing
+    this process, so a container's stop signal reaches llama-server itself and its exit status
+    is the service's. Raises LocalModelUnavailable (before replacing anything) when a package is
+    missing.
+    """
+    binary = llama_server_binary()
+    weights = model_file(cache_dir)
+    command = _server_command(binary, weights, port, ctx_size, MODEL_ALIAS, host=host)
+    print(
+        f"agentjobs: serving {MODEL_ALIAS} at http://{host}:{port}/v1 (health: /health)",
+        file=sys.stderr,
+        flush=True,
+    )
+    os.execv(command[0], command)
 
 
 def _killed_by_signal(signum: int, log: Path) -> str:
