@@ -1,0 +1,250 @@
+"""docker-compose.yaml, the Dockerfile and .env.example, checked without a Docker engine: valid
+Compose by the specification's schema, and in agreement with the project and the installed
+Airflow. Each check also runs on a copy broken on purpose, to show it names the mismatch."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deploy import checks
+
+CONSTRAINTS = (checks.REPO / "constraints.txt").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def compose_text() -> str:
+    return checks.COMPOSE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def dockerfile() -> str:
+    return checks.DOCKERFILE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def document(compose_text: str) -> dict[str, Any]:
+    return checks.load_compose(compose_text, checks.example_env())
+
+
+def broken(text: str, old: str, new: str) -> str:
+    """The text with one edit; the edit must apply, or the check would pass on the real file."""
+    assert old in text, f"the mutation's anchor {old!r} is not in the file any more"
+    return text.replace(old, new, 1)
+
+
+def load(text: str) -> dict[str, Any]:
+    return checks.load_compose(text, checks.example_env())
+
+
+# -- the Compose specification ----------------------------------------------------------------
+
+
+def test_the_compose_file_is_valid_compose(document) -> None:
+    assert checks.schema_problems(document) == []
+    assert {"postgres", "redis", "airflow-init", "airflow-apiserver", "airflow-scheduler"} <= set(
+        document["services"]
+    )
+    assert {"airflow-dag-processor", "airflow-triggerer", "airflow-worker", "local-model"} <= set(
+        document["services"]
+    )
+
+
+def test_the_schema_names_an_unknown_key_and_a_wrong_type(compose_text) -> None:
+    typo = load(broken(compose_text, "    restart: always\n", "    restrat: always\n"))
+    assert any("restrat" in problem for problem in checks.schema_problems(typo))
+    wrong = load(
+        broken(compose_text, '    ports:\n      - "${AIRFLOW_API_PORT:-8080}:8080"\n', "    ports: 8080\n")
+    )
+    assert any(p.startswith("services/airflow-apiserver/ports: ") for p in checks.schema_problems(wrong))
+
+
+def test_a_missing_required_secret_stops_compose_as_docker_compose_would(compose_text) -> None:
+    env = checks.example_env()
+    del env["POSTGRES_PASSWORD"]
+    with pytest.raises(checks.InterpolationError, match=r"POSTGRES_PASSWORD: set POSTGRES_PASSWORD in \.env"):
+        checks.load_compose(compose_text, env)
+
+
+def test_every_service_has_a_health_check(document, compose_text) -> None:
+    assert checks.healthcheck_problems(document) == []
+    text = broken(compose_text, '      test: ["CMD", "redis-cli", "ping"]\n', "      disable: true\n")
+    assert checks.healthcheck_problems(load(text)) == ["service redis has no health check"]
+
+
+def test_published_ports_are_unique(document, compose_text) -> None:
+    assert checks.port_problems(document) == []
+    text = broken(compose_text, '    expose:\n      - "8080"\n', '    ports:\n      - "8080:8080"\n')
+    assert checks.port_problems(load(text)) == [
+        "host port :8080/tcp is published by airflow-apiserver and local-model"
+    ]
+
+
+def test_workers_scale(document, compose_text) -> None:
+    assert checks.scale_problems(document) == []
+    text = broken(
+        compose_text, "    command: celery worker\n", "    command: celery worker\n    container_name: w\n"
+    )
+    assert checks.scale_problems(load(text)) == [
+        "airflow-worker has container_name w: only one copy could run"
+    ]
+
+
+def test_no_secret_is_written_in_the_compose_file(compose_text) -> None:
+    assert checks.literal_secret_problems(yaml.safe_load(compose_text)) == []
+    text = broken(compose_text, "${SLACK_BOT_TOKEN:-}", "xoxb-written-here")
+    assert checks.literal_secret_problems(yaml.safe_load(text)) == [
+        "service airflow-init: SLACK_BOT_TOKEN is written in the file; take it from .env as ${VAR}"
+    ]
+
+
+def test_the_build_targets_are_stages_of_the_dockerfile(document, dockerfile, compose_text) -> None:
+    assert checks.compose_targets_problems(document, dockerfile) == []
+    text = broken(compose_text, "      target: local-model\n", "      target: llama\n")
+    assert checks.compose_targets_problems(load(text), dockerfile) == [
+        "service local-model builds target llama, which the Dockerfile lacks"
+    ]
+
+
+# -- the Dockerfile against the project -------------------------------------------------------
+
+
+def test_the_image_is_the_pinned_airflow_on_a_supported_python(dockerfile) -> None:
+    assert checks.image_problems(dockerfile, CONSTRAINTS) == []
+    old = broken(dockerfile, "apache/airflow:3.3.2-python3.11", "apache/airflow:3.2.1-python3.11")
+    problems = checks.image_problems(old, CONSTRAINTS)
+    assert "apache/airflow:3.2.1-python3.11: Airflow 3.2.1 but constraints.txt pins 3.3.2" in problems
+    assert any("outside pyproject's apache-airflow" in problem for problem in problems)
+    py39 = broken(dockerfile, "apache/airflow:3.3.2-python3.11", "apache/airflow:3.3.2-python3.9")
+    assert checks.image_problems(py39, CONSTRAINTS) == [
+        "apache/airflow:3.3.2-python3.9: Python 3.9 outside requires-python >=3.11"
+    ]
+    latest = broken(dockerfile, "apache/airflow:3.3.2-python3.11", "apache/airflow:latest")
+    assert (
+        "the tag must name the Airflow and Python versions" in checks.image_problems(latest, CONSTRAINTS)[0]
+    )
+
+
+def test_the_extras_installed_exist_in_pyproject(dockerfile) -> None:
+    assert {"postgres", "celery", "statsd", "local"} <= checks.extras_in(dockerfile)
+    assert checks.extras_problems(dockerfile) == []
+    text = broken(dockerfile, "[postgres,celery,statsd]", "[postgres,celery,statsd,kubernetes]")
+    assert checks.extras_problems(text) == ["extra [kubernetes] is not in pyproject.toml"]
+
+
+def test_every_copy_source_exists_and_survives_the_dockerignore(dockerfile) -> None:
+    assert checks.copy_problems(dockerfile) == []
+    text = broken(dockerfile, "COPY --chown=airflow:0 include/", "COPY --chown=airflow:0 includes/")
+    assert checks.copy_problems(text) == ["COPY source includes/ does not exist"]
+    ignore = (checks.REPO / ".dockerignore").read_text(encoding="utf-8")
+    assert checks.dockerignore_problems(dockerfile, ignore) == []
+    assert checks.dockerignore_problems(dockerfile, ignore + "plugins/\n") == [
+        ".dockerignore leaves out plugins/, which the Dockerfile copies"
+    ]
+    assert checks.dockerignore_problems(dockerfile, ignore.replace(".env\n", "")) == [
+        ".dockerignore does not leave out .env (the secrets)"
+    ]
+
+
+def test_the_env_file_is_ignored_by_git() -> None:
+    ignored = (checks.REPO / ".gitignore").read_text(encoding="utf-8").split()
+    assert ".env" in ignored
+
+
+# -- variables against Airflow and agentjobs --------------------------------------------------
+
+
+def test_every_airflow_variable_is_an_option_of_the_installed_airflow(document, compose_text) -> None:
+    names = checks.all_environment_names(document)
+    assert {"AIRFLOW__CORE__EXECUTOR", "AIRFLOW__CELERY__BROKER_URL"} <= names
+    assert checks.airflow_option_problems(names) == []
+    text = broken(compose_text, "AIRFLOW__CORE__EXECUTOR:", "AIRFLOW__CORE__EXECUTER:")
+    text = broken(text, "AIRFLOW__API_AUTH__JWT_SECRET:", "AIRFLOW__APIAUTH__JWT_SECRET:")
+    assert checks.airflow_option_problems(checks.all_environment_names(load(text))) == [
+        "AIRFLOW__APIAUTH__JWT_SECRET: Airflow has no [apiauth] section",
+        "AIRFLOW__CORE__EXECUTER: Airflow's [core] has no option executer",
+    ]
+
+
+def test_every_agentjobs_variable_is_one_the_code_reads(document, compose_text) -> None:
+    names = checks.all_environment_names(document)
+    assert {"AGENTJOBS_JOBS_DIR", "AGENTJOBS_ARTIFACT_BASE"} <= names
+    assert checks.agentjobs_variable_problems(names) == []
+    text = broken(compose_text, "AGENTJOBS_JOBS_DIR:", "AGENTJOBS_JOB_DIR:")
+    assert checks.agentjobs_variable_problems(checks.all_environment_names(load(text))) == [
+        "AGENTJOBS_JOB_DIR is set but no code in src/, dags/ or plugins/ reads it"
+    ]
+
+
+def test_every_variable_is_documented_in_env_example_without_a_real_secret(compose_text) -> None:
+    example = checks.ENV_EXAMPLE.read_text(encoding="utf-8")
+    assert checks.env_example_problems(compose_text, example) == []
+    undocumented = broken(example, "GITHUB_TOKEN=\n", "")
+    assert checks.env_example_problems(compose_text, undocumented) == [
+        "${GITHUB_TOKEN} is used by the Compose file but not in .env.example"
+    ]
+    leaked = broken(
+        example, "LLM_API_KEY=change-me-llm-api-key", "LLM_API_KEY=sk-proj-AbCdEf0123456789xyzXYZ"
+    )
+    problems = checks.env_example_problems(compose_text, leaked)
+    assert ".env.example holds what looks like an OpenAI key: sk-proj-AbCd..." in problems
+    assert ".env.example gives LLM_API_KEY a value; leave it empty or a change-me placeholder" in problems
+    fernet = broken(example, "AIRFLOW_FERNET_KEY=change-me-fernet-key", f"AIRFLOW_FERNET_KEY={'A' * 43}=")
+    assert any("a Fernet key" in problem for problem in checks.env_example_problems(compose_text, fernet))
+
+
+def test_the_init_hands_compose_init_every_variable_it_reads(document) -> None:
+    source = (checks.REPO / "src" / "agentjobs" / "compose_init.py").read_text(encoding="utf-8")
+    from agentjobs import compose_init
+
+    read = set(re.findall(r"_(?:value|required)\(env, \"([A-Z0-9_]+)\"", source)) | {
+        compose_init.METADATA_URL_VAR
+    }
+    assert {"LLM_BASE_URL", "SLACK_WEBHOOK_URL", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"} <= read
+    given = checks.environment_of(document["services"]["airflow-init"])
+    assert sorted(read - set(given)) == []
+    # ...and no long-running service carries the connections' secrets.
+    for name in ("airflow-apiserver", "airflow-scheduler", "airflow-worker", "airflow-triggerer"):
+        env = checks.environment_of(document["services"][name])
+        assert not {"LLM_API_KEY", "SLACK_BOT_TOKEN", "SMTP_PASSWORD", "AWS_SECRET_ACCESS_KEY"} & set(env)
+
+
+# -- Airflow CLI commands -----------------------------------------------------------------------
+
+
+def test_every_airflow_command_parses_with_airflows_own_cli(document) -> None:
+    commands = checks.airflow_commands(document)
+    ran = {(service, " ".join(argv[:2])) for service, argv in commands}
+    assert {
+        ("airflow-init", "db migrate"),
+        ("airflow-init", "connections import"),
+        ("airflow-init", "pools set"),
+        ("airflow-apiserver", "api-server"),
+        ("airflow-worker", "celery worker"),
+        ("airflow-dag-processor", "jobs check"),
+    } <= ran
+    assert checks.cli_problems(commands) == []
+
+
+def test_a_command_airflow_refuses_is_named(compose_text) -> None:
+    text = broken(compose_text, "airflow pools set agentjobs_llm", "airflow pools sett agentjobs_llm")
+    text = broken(text, "command: celery worker", "command: celery wrker")
+    text = broken(text, "--job-type TriggererJob", "--job-kind TriggererJob")
+    problems = checks.cli_problems(checks.airflow_commands(load(text)))
+    assert [problem.split(":")[0] for problem in problems] == [
+        "airflow-init",
+        "airflow-triggerer",
+        "airflow-worker",
+    ]
+    assert "airflow pools sett" in problems[0] and "invalid choice: 'sett'" in problems[0]
+    assert "airflow celery wrker" in problems[2]
+
+
+def test_the_vendored_schema_is_the_compose_specification() -> None:
+    schema = Path(checks.SCHEMA).read_text(encoding="utf-8")
+    assert '"title": "Compose Specification"' in schema
+    assert "170098ba07d9f53c383a41bfd4c5166b0a4529a6" in (checks.REPO / "docs" / "deploy.md").read_text()
