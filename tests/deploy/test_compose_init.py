@@ -197,3 +197,36 @@ def test_the_ledger_database_is_created_once_on_the_metadata_server() -> None:
         admin.dispose()
     with pytest.raises(compose_init.ComposeInitError, match="letters, digits and underscores"):
         compose_init.ensure_ledger_database({**env, "LEDGER_DB": 'x"; drop'})
+
+
+def test_airflows_connections_import_stores_them_and_a_second_up_updates_them(airflow_db, tmp_path) -> None:
+    from airflow.cli import cli_parser
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+
+    from agentjobs.hooks.llm_settings import settings_from_fields
+
+    def up(**overrides: str) -> None:
+        target = tmp_path / "connections.json"
+        args = ["--connections", str(target), "--passwords", str(tmp_path / "p.json"), "--no-ledger-db"]
+        assert compose_init.main(args, filled_env(**overrides)) == 0
+        # The init script's own command line, through Airflow's parser and command.
+        parsed = cli_parser.get_parser().parse_args(["connections", "import", "--overwrite", str(target)])
+        parsed.func(parsed)
+
+    def stored(conn_id: str) -> Connection:
+        with create_session() as session:
+            conn = session.query(Connection).filter(Connection.conn_id == conn_id).one()
+            session.expunge(conn)
+            return conn
+
+    up(LLM_MODEL="model-a")
+    up(LLM_MODEL="model-b", LLM_API_KEY="rotated-key")
+    llm = stored("agentjobs_llm_default")
+    settings = settings_from_fields(llm.conn_id, llm.host, llm.password, llm.extra_dejson)
+    assert (settings.base_url, settings.api_key, settings.model) == (
+        "https://api.openai.com/v1",
+        "rotated-key",
+        "model-b",
+    )
+    assert stored("agentjobs_ledger").schema == "agentjobs_ledger"
