@@ -1,0 +1,269 @@
+"""Fan-out throughput: weekly_insights over many teams, the LLM pool at 1, 4 and 16 slots, against a
+model endpoint that enforces a requests-per-minute limit. Achieved model requests a minute vs the limit.
+
+The real processes (tests/scheduler/harness.py: api-server, scheduler, dag-processor, triggerer,
+LocalExecutor, PostgreSQL metadata DB) run one cluster for the whole sweep. The business
+database is a SQLite file of `teams` teams, all in UTC with five weeks of transactions, so one
+run at Sunday 09:00 UTC serves every team: a mapped summarize -> validate -> deliver per team,
+summarize in the `agentjobs_llm` pool, whose slots are set through the REST API before each run.
+Each pool size has its own copy of the shipped spec (its own dag_id), as shipped otherwise:
+retries 1, retry_delay_s 120, the agent's model client with the SDK's retries off.
+
+    python bench/fanout_throughput.py [--teams 200] [--rpm 20] [--hold 3] [--pools 1,4,16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from random import Random
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # `common`, `rate_limited_model`
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `tests.scheduler.harness`, `tests.fakes`
+
+import yaml
+from common import REPO, Result, markdown_table
+from rate_limited_model import RateLimitedModel, Traffic
+from tests.scheduler.harness import AirflowCluster, create_database, drop_database
+
+POOL = "agentjobs_llm"
+LLM_CONN, BUSINESS_CONN, LEDGER_CONN = "bench_llm", "bench_business", "bench_ledger"
+# A Sunday: every UTC team's 09:00 is served by the hourly run of this logical date.
+SUNDAY_NINE = datetime(2026, 11, 29, 9, tzinfo=UTC)
+CATEGORIES = ("software", "travel", "office", "marketing")
+GOAL_FRACTION = 0.9
+
+
+@dataclass
+class PoolRun:
+    slots: int
+    teams: int
+    wall_s: float
+    traffic: Traffic
+    summarize_s: list[float]  # duration of each team's last summarize try
+    states: dict[str, int]  # final state of the summarize tasks -> count
+    retried: int  # summarize tasks that needed more than one try
+    failed_by_429: int  # summarize tasks that ended failed with a 429 in their log
+    retried_after_429: int  # summarize tries that failed on a 429 (each one retried or failed)
+
+    @property
+    def pool_allows(self) -> float:
+        """Requests a minute the pool could carry: slots busy back to back with tasks this long."""
+        return self.slots * 60.0 / statistics.mean(self.summarize_s) if self.summarize_s else 0.0
+
+
+def write_business_db(path: Path, teams: int, seed: int = 15) -> None:
+    """`teams` UTC teams with no channel or members, and five weeks of transactions each."""
+    import sqlalchemy as sa
+
+    from agentjobs.business import schema
+
+    rng = Random(seed)
+    engine = sa.create_engine(f"sqlite:///{path}")
+    schema.metadata.create_all(engine)
+    team_rows, txn_rows = [], []
+    first = SUNDAY_NINE.replace(hour=0) - timedelta(days=35)
+    for t in range(teams):
+        team_id = f"team-{t:03d}"
+        team_rows.append({"id": team_id, "name": f"Team {t}", "timezone": "UTC", "currency": "USD"})
+        for day in range(35):
+            for n in range(2):
+                kind = "income" if n == 0 else "expense"
+                txn_rows.append(
+                    {
+                        "id": f"{team_id}-{day}-{n}",
+                        "team_id": team_id,
+                        "occurred_at": first + timedelta(days=day, hours=10 + n),
+                        "kind": kind,
+                        "category": "sales" if kind == "income" else rng.choice(CATEGORIES),
+                        "amount_cents": rng.randint(1_000, 90_000),
+                        "currency": "USD",
+                        "description": f"{kind} {day}",
+                    }
+                )
+    with engine.begin() as conn:
+        conn.execute(schema.teams.insert(), team_rows)
+        conn.execute(schema.transactions.insert(), txn_rows)
+    engine.dispose()
+
+
+def job_spec(dag_id: str) -> dict[str, Any]:
+    """The shipped weekly_insights spec on the benchmark's connections, delivering nowhere."""
+    spec = yaml.safe_load((REPO / "include" / "jobs" / "weekly-insights.yaml").read_text())
+    spec.update(
+        dag_id=dag_id,
+        llm_conn_id=LLM_CONN,
+        ledger_conn_id=LEDGER_CONN,
+        sources={"sql": {"conn_id": BUSINESS_CONN}},
+        # The throughput of model calls is measured, not Slack's or SMTP's: no targets.
+        team_delivery={"slack_conn_id": None, "smtp_conn_id": None, "member_preview": False},
+        alert=None,
+        pool=POOL,
+    )
+    return spec
+
+
+def task_instances(cluster: AirflowCluster, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    while True:
+        page = cluster.api.request(
+            "GET",
+            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
+            params={"limit": 100, "offset": len(found)},
+        )
+        found.extend(page["task_instances"])
+        if not page["task_instances"] or len(found) >= page["total_entries"]:
+            return found
+
+
+def tries_that_saw_429(cluster: AirflowCluster, dag_id: str, run_id: str) -> dict[int, list[bool]]:
+    """map index -> for each try of its summarize task, whether its log names an HTTP 429."""
+    base = cluster.task_log_dir / f"dag_id={dag_id}" / f"run_id={run_id}" / "task_id=team.summarize"
+    seen: dict[int, list[bool]] = {}
+    for log in sorted(base.glob("map_index=*/attempt=*.log")):
+        index = int(log.parent.name.split("=", 1)[1])
+        seen.setdefault(index, []).append("HTTP 429" in log.read_text(errors="replace"))
+    return seen
+
+
+def run_pool(cluster: AirflowCluster, model: RateLimitedModel, slots: int, teams: int) -> PoolRun:
+    dag_id = f"bench_insights_pool{slots}"
+    body = {"name": POOL, "slots": slots, "include_deferred": False}
+    cluster.api.request("PATCH", f"/pools/{POOL}", json=body, params={"update_mask": "slots"})
+    model.reset()
+    started = time.monotonic()
+    run = cluster.api.trigger(dag_id, logical_date=SUNDAY_NINE, run_id=f"bench_{uuid.uuid4().hex[:6]}")
+    # A 429 costs a try and the shipped 120 s retry delay: leave room for two of them.
+    (final,) = cluster.api.wait_for_runs(dag_id, [run["dag_run_id"]], timeout=1800 + teams * 6, expect=None)
+    wall_s = time.monotonic() - started
+    traffic = model.reset()
+    tis = [
+        t for t in task_instances(cluster, dag_id, final["dag_run_id"]) if t["task_id"] == "team.summarize"
+    ]
+    states: dict[str, int] = {}
+    for ti in tis:
+        states[str(ti["state"])] = states.get(str(ti["state"]), 0) + 1
+    saw_429 = tries_that_saw_429(cluster, dag_id, final["dag_run_id"])
+    failed_by_429 = sum(1 for ti in tis if ti["state"] == "failed" and any(saw_429.get(ti["map_index"], [])))
+    return PoolRun(
+        slots=slots,
+        teams=teams,
+        wall_s=wall_s,
+        traffic=traffic,
+        summarize_s=[float(ti["duration"]) for ti in tis if ti.get("duration")],
+        states=states,
+        retried=sum(1 for ti in tis if ti["try_number"] > 1),
+        failed_by_429=failed_by_429,
+        retried_after_429=sum(sum(tries) for tries in saw_429.values()),
+    )
+
+
+def result(run: PoolRun, rpm: float, hold_s: float, burst: int) -> Result:
+    achieved = run.traffic.requests_per_minute() or 0.0
+    bound = min(rpm, run.pool_allows) if run.pool_allows else rpm
+    met = (
+        achieved >= GOAL_FRACTION * bound
+        and run.failed_by_429 == 0
+        and run.states.get("success") == run.teams
+    )
+    mean_s = statistics.mean(run.summarize_s) if run.summarize_s else 0.0
+    note = (
+        f"{run.teams} teams; limit {rpm:g} req/min (token bucket, burst {burst}), "
+        f"each call held {hold_s:g} s; "
+        f"pool of {run.slots} allows ≈{run.pool_allows:.1f} req/min ({run.slots} x 60 / {mean_s:.1f} s "
+        f"mean summarize task); served {len(run.traffic.served)}, 429s {len(run.traffic.rejected)}; "
+        f"summarize {run.states}; tries failed on a 429 {run.retried_after_429}, tasks retried "
+        f"{run.retried}, failed by a 429 {run.failed_by_429}; run {run.wall_s:.0f} s"
+    )
+    goal = f"≥{GOAL_FRACTION:g} x min(limit, pool), no 429 failure"
+    return Result(
+        "fan-out throughput", f"pool {run.slots}: model req/min", achieved, rpm, "req/min", goal, met, note
+    )
+
+
+def measure(
+    quick: bool = False,
+    teams: int | None = None,
+    rpm: float = 20.0,
+    hold_s: float = 3.0,
+    pools: tuple[int, ...] = (1, 4, 16),
+    burst: int = 1,
+) -> list[Result]:
+    teams = teams or (20 if quick else 200)
+    db_name = f"bench_fanout_{uuid.uuid4().hex[:8]}"
+    ledger_db = f"bench_fanout_ledger_{uuid.uuid4().hex[:8]}"
+    model = RateLimitedModel(rpm, hold_s, burst=burst).start()
+    with tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp:
+        business = Path(tmp) / "business.db"
+        write_business_db(business, teams)
+        create_database(ledger_db)
+        connections = {
+            LLM_CONN: {
+                "conn_type": "agentjobs_llm",
+                "host": model.base_url,
+                "password": "sk-bench-not-a-secret",
+                "extra": {
+                    "model": "rate-limited",
+                    "prices": {"*": {"input": 1.0, "output": 4.0}},
+                    "timeout": 60,
+                },
+            },
+            BUSINESS_CONN: {"conn_type": "sqlite", "host": str(business)},
+            LEDGER_CONN: {
+                "conn_type": "postgres",
+                "host": "127.0.0.1",
+                "port": 5432,
+                "login": "postgres",
+                "schema": ledger_db,
+            },
+        }
+        cluster = AirflowCluster(
+            Path(tmp) / "home",
+            sql_alchemy_conn=create_database(db_name),
+            connections=connections,
+            # Room for 16 summarize tasks and the validate / deliver tasks of finished teams.
+            parallelism=max(pools) + 4,
+            parse_interval_s=5,
+            extra_env={"AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(max(pools) + 4)},
+        )
+        try:
+            cluster.start()
+            cluster.api.ensure_pool(POOL, 1, "bench: model calls at once")
+            for slots in pools:
+                cluster.add_job(job_spec(f"bench_insights_pool{slots}"))
+            for slots in pools:
+                cluster.api.wait_for_dag(f"bench_insights_pool{slots}", timeout=180)
+            runs = [run_pool(cluster, model, slots, teams) for slots in pools]
+        finally:
+            cluster.stop()
+            model.stop()
+            drop_database(db_name)
+            drop_database(ledger_db)
+    return [result(run, rpm, hold_s, burst) for run in runs]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--teams", type=int, default=200)
+    parser.add_argument("--rpm", type=float, default=20.0, help="the model endpoint's limit, requests/min")
+    parser.add_argument("--hold", type=float, default=3.0, help="seconds the endpoint takes per answer")
+    parser.add_argument("--pools", default="1,4,16", help="pool sizes, comma-separated")
+    parser.add_argument("--burst", type=int, default=1, help="requests the endpoint admits at once")
+    args = parser.parse_args()
+    pools = tuple(int(p) for p in args.pools.split(","))
+    started = time.monotonic()
+    results = measure(teams=args.teams, rpm=args.rpm, hold_s=args.hold, pools=pools, burst=args.burst)
+    print(markdown_table(results))
+    print(f"\n(took {time.monotonic() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
