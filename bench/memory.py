@@ -220,8 +220,9 @@ def measure(quick: bool = False, hold_s: float | None = None, settle_s: float | 
             f"team.summarize of weekly_insights (1 team), model answer held {hold_s:g} s; "
             f"baseline: a @task sleeping {hold_s:g} s"
         ),
-        "scheduler": f"main process, {dags} DAGs loaded; baseline: an EmptyOperator DAG and a sleep DAG",
-        "dag-processor": f"main process, {dags} DAGs parsed; baseline: the same two-DAG file",
+        "scheduler": f"main process, {dags} DAGs (every shipped job, health, the one run); baseline: "
+        "an EmptyOperator DAG and a sleep DAG",
+        "dag-processor": f"main process, {dags} DAGs parsed; baseline: one file of those two DAGs",
         "scheduler tree": "PSS of the scheduler and its LocalExecutor workers and tasks",
         "dag-processor tree": "PSS of the DAG processor and its parsing processes",
     }
