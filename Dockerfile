@@ -23,9 +23,9 @@ COPY --chown=airflow:0 include/ /opt/airflow/include/
 COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/
 
 # Folders the Compose file mounts named volumes on: a new volume takes the image's ownership,
-# so the airflow user can write them. agentjobs-state holds the default SQLite ledger (the
-# shipped specs name no ledger_conn_id): $AIRFLOW_HOME/agentjobs-ledger.db links into it, so every
-# container on the host shares one ledger instead of one file each.
+# so the airflow user can write them. The Compose file points every job at the PostgreSQL ledger
+# (AGENTJOBS_LEDGER_CONN_ID); should that be unset, $AIRFLOW_HOME/agentjobs-ledger.db links into
+# agentjobs-state, so the containers on one host still share one SQLite ledger, not one file each.
 RUN mkdir -p /opt/airflow/agentjobs-out /opt/airflow/agentjobs-state /opt/airflow/auth \
     && ln -s /opt/airflow/agentjobs-state/agentjobs-ledger.db /opt/airflow/agentjobs-ledger.db
 

@@ -69,3 +69,23 @@ def test_the_password_never_appears_in_the_hooks_repr_or_log(
     assert PASSWORD not in repr(hook) and PASSWORD not in str(hook)
     assert PASSWORD not in repr(engine) and PASSWORD not in str(engine.url)
     assert engine.url.password == PASSWORD  # the engine itself still has it
+
+
+def test_a_deployment_default_ledger_serves_every_spec_that_names_none(tmp_path: Path, monkeypatch):
+    # docker-compose.yaml sets AGENTJOBS_LEDGER_CONN_ID: workers on several hosts share one ledger
+    # although the shipped specs name no ledger_conn_id; a spec's own connection still wins.
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "home"))
+    set_connection(monkeypatch, "shared_ledger", {"conn_type": "sqlite", "host": str(tmp_path / "shared.db")})
+    set_connection(monkeypatch, "own_ledger", {"conn_type": "sqlite", "host": str(tmp_path / "own.db")})
+    monkeypatch.setenv("AGENTJOBS_LEDGER_CONN_ID", "shared_ledger")
+    assert LedgerHook(None).ledger_conn_id == "shared_ledger"
+    assert DeliveryLedger.from_conn_id(None).engine.url.database == str(tmp_path / "shared.db")
+    assert run_log(None).engine.url.database == str(tmp_path / "shared.db")
+    assert LedgerHook("own_ledger").get_engine().url.database == str(tmp_path / "own.db")
+    assert not (tmp_path / "home" / "agentjobs-ledger.db").exists()
+
+
+def test_a_missing_deployment_default_ledger_names_the_variable_to_fix(monkeypatch):
+    monkeypatch.setenv("AGENTJOBS_LEDGER_CONN_ID", "no_such_ledger")
+    with pytest.raises(ValueError, match="'no_such_ledger' does not exist"):
+        LedgerHook(None).get_engine()

@@ -1,8 +1,9 @@
 """The ledger database's connection: one hook, one engine per connection, for the delivery
 ledger and the job run log alike.
 
-The connection is a `sqlite` or `postgres` Airflow connection (`ledger_conn_id` in a job spec);
-without one it is the SQLite file `$AIRFLOW_HOME/agentjobs-ledger.db`. The engine comes from the
+The connection is a `sqlite` or `postgres` Airflow connection (`ledger_conn_id` in a job spec,
+else the deployment's default `$AGENTJOBS_LEDGER_CONN_ID`); without either it is the SQLite file
+`$AIRFLOW_HOME/agentjobs-ledger.db`, which only processes on one host can share. The engine comes from the
 installed provider's hook (common-sql `DbApiHook.get_sqlalchemy_engine`, which knows IAM, SSL
 and driver fallbacks) and is built from the connection's fields only when that provider is
 missing, since the ledger needs nothing but SQLAlchemy.
@@ -20,6 +21,9 @@ from airflow.sdk.bases.hook import BaseHook
 from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
 
 DEFAULT_SQLITE_FILE = "agentjobs-ledger.db"
+# The ledger of every job whose spec names none: a deployment with workers on several hosts sets
+# it (docker-compose.yaml does), so the shipped specs need no edit to deliver exactly once.
+DEFAULT_CONN_ENV = "AGENTJOBS_LEDGER_CONN_ID"
 CONN_TYPES = ("sqlite", "postgres")
 # Several task processes on one host write one SQLite file: wait for its lock rather than fail.
 SQLITE_CONNECT_ARGS = {"timeout": 30}
@@ -58,7 +62,7 @@ class LedgerHook(BaseHook):
 
     def __init__(self, ledger_conn_id: str | None = None) -> None:
         super().__init__()
-        self.ledger_conn_id = ledger_conn_id or None
+        self.ledger_conn_id = ledger_conn_id or os.environ.get(DEFAULT_CONN_ENV) or None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(ledger_conn_id={self.ledger_conn_id!r})"
@@ -87,7 +91,8 @@ class LedgerHook(BaseHook):
         except AirflowNotFoundException:
             raise ValueError(
                 f"ledger connection {conn_id!r} does not exist; create it (conn type sqlite or "
-                "postgres) or drop ledger_conn_id from the job to use the local SQLite ledger"
+                "postgres) or drop ledger_conn_id from the job (and unset "
+                f"${DEFAULT_CONN_ENV}) to use the local SQLite ledger"
             ) from None
         if conn.conn_type not in CONN_TYPES:
             raise ValueError(
