@@ -252,15 +252,25 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 @contextlib.contextmanager
 def running_cluster(
-    sql_alchemy_conn: str, connections: dict[str, dict[str, Any]], request: pytest.FixtureRequest
+    sql_alchemy_conn: str,
+    connections: dict[str, dict[str, Any]],
+    request: pytest.FixtureRequest,
+    cluster_class: type[AirflowCluster] = AirflowCluster,
+    **options: Any,
 ) -> Iterator[AirflowCluster]:
-    """Start the four processes on `sql_alchemy_conn`; stop them and check nothing outlives them."""
+    """Start the processes on `sql_alchemy_conn`; stop them and check nothing outlives them.
+
+    `cluster_class` and `options` choose another topology (tests/scheduler/celery_cluster.py).
+    """
     global _CLUSTER
     # Not under pytest's basetemp: parallel pytest sessions prune old basetemps, and the
     # logs of a failed session must survive for a post-mortem (removed after a clean one).
     home = Path(tempfile.mkdtemp(prefix="agentjobs-sched-"))
-    cluster = AirflowCluster(
-        home, sql_alchemy_conn=sql_alchemy_conn.replace("{home}", str(home)), connections=connections
+    cluster = cluster_class(
+        home,
+        sql_alchemy_conn=sql_alchemy_conn.replace("{home}", str(home)),
+        connections=connections,
+        **options,
     )
     # SIGTERM (a CI job cancelled, `timeout`) would end Python without any finalizer: turn it
     # into the KeyboardInterrupt pytest already handles by tearing the session down.

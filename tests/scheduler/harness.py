@@ -307,7 +307,8 @@ class AirflowCluster:
     def _airflow(self) -> list[str]:
         return [sys.executable, "-m", "airflow"]
 
-    def _spawn(self, name: str, args: list[str]) -> None:
+    def _spawn(self, name: str, args: list[str], *, env: Mapping[str, str] | None = None) -> None:
+        """Start `airflow <args>` as component `name`, with `env` or the cluster's environment."""
         argv = [*self._airflow, *args]
         # If the test process dies without running its finalizers (SIGKILL, OOM), the kernel
         # sends SIGTERM to each component, which then stops its own workers.
@@ -317,7 +318,7 @@ class AirflowCluster:
         log = log_path.open("ab")
         popen = subprocess.Popen(
             argv,
-            env=self.env,
+            env=dict(env) if env is not None else self.env,
             cwd=self.home,
             stdin=subprocess.DEVNULL,
             stdout=log,
