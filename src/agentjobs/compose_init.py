@@ -192,7 +192,7 @@ def refuse_placeholders(env: Mapping[str, str]) -> None:
     if left:
         raise ComposeInitError(
             f"still the .env.example placeholder ({PLACEHOLDER_PREFIX}...): {', '.join(left)}; "
-            "replace each in .env (docs/deploy.md says how to generate them)"
+            "replace each in .env (the README's Deploy section says how to generate them)"
         )
 
 

@@ -247,4 +247,4 @@ def test_a_command_airflow_refuses_is_named(compose_text) -> None:
 def test_the_vendored_schema_is_the_compose_specification() -> None:
     schema = Path(checks.SCHEMA).read_text(encoding="utf-8")
     assert '"title": "Compose Specification"' in schema
-    assert "170098ba07d9f53c383a41bfd4c5166b0a4529a6" in (checks.REPO / "docs" / "deploy.md").read_text()
+    assert "170098ba07d9f53c383a41bfd4c5166b0a4529a6" in checks.deploy_section()
