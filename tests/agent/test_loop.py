@@ -373,3 +373,29 @@ def test_lone_surrogates_in_the_prompt_and_a_reply_do_not_break_the_next_request
     first, second = (r.body["messages"] for r in model_server.requests)
     assert first[1]["content"] == "feed item: bad \ufffd byte"
     assert second[2] == {"role": "assistant", "content": "I saw \ufffd in the feed, no result line"}
+
+
+def test_a_lone_surrogate_in_a_later_tool_result_is_replaced_before_it_is_sent(model_server, tmp_path):
+    # Each message is checked once, when it first goes out: a bad one appended turns after the
+    # start must still reach the server as U+FFFD (the request would not encode otherwise).
+    from agentjobs.agent.tools import tool_from_function
+
+    def feed(n: int) -> str:
+        """Feed item n."""
+        return f"item {n}" if n < 2 else f"item {n}: bad \udc80 byte"
+
+    model_server.script(
+        tool_call("feed", {"n": 1}, call_id="c1"),
+        tool_call("feed", {"n": 2}, call_id="c2"),
+        reply("no result line, \ud800"),
+        reply(GOOD),
+    )
+    agent = make_agent(model_server, tmp_path)
+    agent.tools.register(tool_from_function(feed))
+    assert run(agent).result.items == 2 and model_server.calls == 4
+    sent = [r.body["messages"] for r in model_server.requests]
+    assert sent[1][-1]["content"] == "item 1"
+    assert sent[2][-1] == {"role": "tool", "tool_call_id": "c2", "content": "item 2: bad \ufffd byte"}
+    assert sent[3][-2] == {"role": "assistant", "content": "no result line, \ufffd"}
+    # What went out earlier is sent again unchanged, the cleaned message included.
+    assert sent[3][: len(sent[2])] == sent[2]

@@ -370,6 +370,41 @@ def test_builtin_tool_specs(work: Path) -> None:
     assert all(isinstance(t, Tool) for t in builtin_tools(engine))
 
 
+def test_builtins_of_two_engines_share_argument_models_but_each_acts_in_its_own_jail(tmp_path: Path) -> None:
+    # The arguments models are built once per process; the functions and descriptions must still
+    # be each engine's: a cached closure would read (or write) in another run's directory.
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, text in ((first, "first notes"), (second, "second notes")):
+        folder.mkdir()
+        (folder / "notes.md").write_text(text)
+    one = registry_for(PermissionEngine(first, write_allowlist=["a.txt"]))
+    two = registry_for(PermissionEngine(second, write_allowlist=["b.txt"]))
+    assert call(one, "read_file", path="notes.md").content == "first notes"
+    assert call(two, "read_file", path="notes.md").content == "second notes"
+    assert call(two, "write_file", path="b.txt", content="2").ok
+    assert (second / "b.txt").read_text() == "2" and not (first / "b.txt").exists()
+    assert not call(one, "write_file", path="b.txt", content="1").ok
+    assert call(one, "list_files").content == "notes.md"
+    one_specs, two_specs = ({s["function"]["name"]: s["function"] for s in r.specs()} for r in (one, two))
+    assert "['a.txt']" in one_specs["write_file"]["description"]
+    assert "['b.txt']" in two_specs["write_file"]["description"]
+    assert one_specs["list_files"]["parameters"] == two_specs["list_files"]["parameters"]
+    assert call(one, "read_file", path="notes.md", extra=1).content.startswith("ERROR: invalid arguments")
+
+
+def test_a_spec_is_a_fresh_copy_each_time(work: Path) -> None:
+    # Schemas are cached per arguments model; editing one spec must not change the next run's.
+    tool = tool_from_function(search)
+    tool.spec()["function"]["parameters"]["properties"].clear()
+    assert set(tool.spec()["function"]["parameters"]["properties"]) == {
+        "query",
+        "limit",
+        "tags",
+        "order",
+        "lang",
+    }
+
+
 def test_read_file(work: Path) -> None:
     registry = registry_for(PermissionEngine(work))
     assert call(registry, "read_file", path="notes.md") == ToolOutcome(True, "hello notes")

@@ -73,3 +73,15 @@ def test_a_deep_or_huge_value_is_recorded_without_raising(tmp_path: Path) -> Non
         transcript.record("result", result={"deep": deep, "big": 10**5000, "nan": float("nan")})
     (event,) = read_back(path)
     assert event["result"]["nan"] == "nan" and event["result"]["big"].startswith("<integer of")
+
+
+def test_without_a_file_nothing_is_kept_so_nothing_unscrubbed_either(tmp_path: Path) -> None:
+    # Events of a run without a transcript are neither scrubbed (that was most of the loop's own
+    # time) nor kept raw: nothing holds them for anyone to read.
+    transcript = Transcript(None, secrets=[SECRET])
+    transcript.record("tool", name="read_file", result=f"the key {SECRET} echoed")
+    assert transcript.events == []
+    path = tmp_path / "transcript.jsonl"
+    with Transcript(path, secrets=[SECRET]) as written:
+        written.record("tool", name="read_file", result=f"the key {SECRET} echoed")
+    assert read_back(path) == written.events and written.events[0]["result"] == "the key *** echoed"

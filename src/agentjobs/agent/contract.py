@@ -12,6 +12,7 @@ import json
 import re
 import sys
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -169,6 +170,10 @@ def _json_type(value: Any) -> str:
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
+# A model class's schema does not change, and every parse quotes its shape (pydantic builds the
+# schema anew each time it is asked, a millisecond for a small one). Bounded: a run may build
+# its own result model (SkillRun.result_schema), and a cached class is kept alive.
+@lru_cache(maxsize=128)
 def _example_line(model: type[BaseModel]) -> str:
     return _example_from_schema(model.model_json_schema())
 

@@ -24,7 +24,7 @@ from agentjobs.agent.model_client import Completion, ModelClient
 from agentjobs.agent.replay import ReplayCache, fingerprint
 from agentjobs.agent.tools import ToolRegistry
 from agentjobs.agent.transcript import Transcript
-from agentjobs.agent.unicode_text import valid_unicode_json
+from agentjobs.agent.unicode_text import make_valid_from, valid_unicode_json
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,13 @@ class Agent:
         structured = response_format is not None
         tool_specs = None if structured or self.tools is None else self.tools.specs() or None
         repairs_left = self.max_repairs
+        # Feed text, tool output and replies may hold lone surrogates; sent as they are, the
+        # request (and its fingerprint) would fail to encode and the run fail with it. The history
+        # is this method's own and only grows (nothing edits a message once appended), so each
+        # message is checked once, not the whole history before every call.
+        checked = 0
         while True:
+            checked = make_valid_from(messages, checked)
             completion = self._call(messages, tool_specs, response_format)
             messages.append(completion.assistant_message())
             if completion.tool_calls and not structured:
@@ -121,9 +127,6 @@ class Agent:
         tool_specs: list[dict[str, Any]] | None,
         response_format: dict[str, Any] | None,
     ) -> Completion:
-        # Feed text, tool output and replies may hold lone surrogates; sent as they are, the
-        # request (and its fingerprint) would fail to encode and the run fail with it.
-        messages[:] = valid_unicode_json(messages)
         max_tokens = self.meter.clamp_max_tokens(self.client.options.max_tokens_per_call)
         key = None
         if self.replay is not None:

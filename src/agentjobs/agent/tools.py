@@ -8,6 +8,7 @@ correct, so one bad call costs a turn instead of the whole task.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import logging
@@ -51,9 +52,18 @@ class Tool:
             "function": {
                 "name": self.name,
                 "description": self.description,
-                "parameters": self.args_model.model_json_schema(),
+                # A fresh copy each time: the spec goes to the SDK, and callers may edit it.
+                "parameters": json.loads(_parameters_json(self.args_model)),
             },
         }
+
+
+# pydantic builds a model's JSON schema anew each time it is asked (a millisecond for a small
+# model), and every run asks again for each of its tools; a class's schema never changes.
+# Bounded, as tools may be made per run and a cached class is kept alive.
+@functools.lru_cache(maxsize=256)
+def _parameters_json(args_model: type[pydantic.BaseModel]) -> str:
+    return json.dumps(args_model.model_json_schema())
 
 
 def _first_paragraph(doc: str | None) -> str:
@@ -289,6 +299,34 @@ def _http_get(engine: PermissionEngine, url: str) -> str:
     return f"HTTP {fetched.status}\n{text}"
 
 
+# The built-ins' parameters, as the model sees them: each one's arguments model is built from
+# these signatures once per process (pydantic takes about a millisecond a model, and every run
+# registers the four anew), while its function and description are the engine's own.
+def _read_file_params(path: str) -> str: ...
+def _list_files_params(path: str = ".", pattern: str = "*") -> str: ...
+def _write_file_params(path: str, content: str) -> str: ...
+def _http_get_params(url: str) -> str: ...
+
+
+_BUILTINS: dict[str, tuple[Callable[..., str], Callable[..., str]]] = {
+    # name: (the function taking the engine first, the signature the model calls it with)
+    "read_file": (_read_file, _read_file_params),
+    "list_files": (_list_files, _list_files_params),
+    "write_file": (_write_file, _write_file_params),
+    "http_get": (_http_get, _http_get_params),
+}
+
+
+@functools.cache
+def _builtin_args_model(name: str) -> type[pydantic.BaseModel]:
+    return tool_from_function(_BUILTINS[name][1], name=name).args_model
+
+
+def _builtin(name: str, engine: PermissionEngine, description: str) -> Tool:
+    func = _BUILTINS[name][0]
+    return Tool(name, description, partial(func, engine), _builtin_args_model(name))
+
+
 def builtin_tools(engine: PermissionEngine) -> list[Tool]:
     """read_file, list_files, write_file and http_get, all confined by `engine`."""
     allowlist = list(engine.write_allowlist) or "none: the working directory is read-only"
@@ -301,38 +339,30 @@ def builtin_tools(engine: PermissionEngine) -> list[Tool]:
             "are refused)"
         )
 
-    def read_file(path: str) -> str:
-        return _read_file(engine, path)
-
-    def list_files(path: str = ".", pattern: str = "*") -> str:
-        return _list_files(engine, path, pattern)
-
-    def write_file(path: str, content: str) -> str:
-        return _write_file(engine, path, content)
-
-    def http_get(url: str) -> str:
-        return _http_get(engine, url)
-
     return [
-        tool_from_function(
-            read_file,
-            description="Read a UTF-8 text file. `path` is relative to the working directory "
+        _builtin(
+            "read_file",
+            engine,
+            "Read a UTF-8 text file. `path` is relative to the working directory "
             f"(at most {READ_MAX_BYTES} bytes are returned).",
         ),
-        tool_from_function(
-            list_files,
-            description="List files under a directory of the working directory, recursively, as paths "
+        _builtin(
+            "list_files",
+            engine,
+            "List files under a directory of the working directory, recursively, as paths "
             "relative to the working directory. `pattern` is a glob matched against the file name "
             "or the path below `path`.",
         ),
-        tool_from_function(
-            write_file,
-            description="Create or replace a UTF-8 text file; parent directories are created. `path` is "
+        _builtin(
+            "write_file",
+            engine,
+            "Create or replace a UTF-8 text file; parent directories are created. `path` is "
             f"relative to the working directory and must match the write allowlist ({allowlist}).",
         ),
-        tool_from_function(
-            http_get,
-            description="HTTP GET an http(s) URL and return the status line and the body text. "
+        _builtin(
+            "http_get",
+            engine,
+            "HTTP GET an http(s) URL and return the status line and the body text. "
             f"Redirects are not followed. Allowed hosts: {hosts}.",
         ),
     ]

@@ -23,7 +23,12 @@ _LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": 
 
 
 class Transcript:
-    """Append-only JSON-lines log; a `None` path keeps events in memory only."""
+    """Append-only JSON-lines log, its events also kept in `events`; a `None` path records nothing.
+
+    With no file an event would be scrubbed only to be dropped (nothing reads `events` of a run
+    without a transcript), and scrubbing every string of every request and reply was the largest
+    share of the agent loop's own time; so nothing is kept, and nothing unscrubbed either.
+    """
 
     def __init__(self, path: Path | None = None, secrets: Iterable[str] = ()) -> None:
         self.path = path
@@ -35,12 +40,13 @@ class Transcript:
             self._file = path.open("a", encoding="utf-8")
 
     def record(self, event: str, **data: Any) -> None:
+        if self._file is None:
+            return
         entry = scrub_json({"event": event, "ts": round(time.time(), 3), **data}, self.secrets)
         line = json.dumps(entry, ensure_ascii=False, allow_nan=False).translate(_LINE_BREAKS)
         self.events.append(entry)
-        if self._file is not None:
-            self._file.write(line + "\n")
-            self._file.flush()
+        self._file.write(line + "\n")
+        self._file.flush()
 
     def close(self) -> None:
         if self._file is not None:

@@ -31,3 +31,14 @@ def valid_unicode_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [valid_unicode_json(v) for v in value]
     return value
+
+
+def make_valid_from(messages: list[Any], start: int) -> int:
+    """Apply valid_unicode_json, in place, to `messages[start:]`; return the new checked length.
+
+    For a history that only grows (the agent loop's): each message is checked once, before the
+    first request that carries it, instead of the whole history again before every request.
+    """
+    for index in range(start, len(messages)):
+        messages[index] = valid_unicode_json(messages[index])
+    return len(messages)
