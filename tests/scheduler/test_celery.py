@@ -1,7 +1,8 @@
 """The compose topology as local processes: CeleryExecutor on a Redis broker, two Celery workers,
 the api-server, scheduler, dag-processor and triggerer on a PostgreSQL metadata DB.
 
-The daily digest runs through the workers (both take tasks), and a worker killed with SIGKILL
+The daily digest runs through the workers (both take tasks), so do weekly_insights' per-team
+mapped task groups for three teams, each target delivered once, and a worker killed with SIGKILL
 while it runs the model call loses no run and delivers nothing twice: the scheduler fails the
 orphaned try once its heartbeat times out, and the retry runs on the surviving worker.
 
@@ -11,20 +12,25 @@ whole history so far.
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 import sqlalchemy as sa
 
-from tests.fakes.model_server import RecordedRequest, Step, respond
+from tests.fakes.model_server import RecordedRequest, Step, reply, respond
 from tests.fakes.slack import SlackRequest
+from tests.jobs.business import shipped_spec
 from tests.scheduler.celery_cluster import CeleryCluster, RedisUnavailable, check_redis
 from tests.scheduler.conftest import (
     SchedulerServices,
@@ -171,6 +177,113 @@ def test_a_backfill_runs_through_both_workers_and_delivers_each_day_once(
     assert digest.services.model.calls == len(BACKFILL_DAYS)
 
 
+FAN_OUT_TEAMS = ("team-berlin", "team-london", "team-tokyo")
+
+
+def top_three_from_the_data(request: RecordedRequest) -> Step:
+    """A model that picks the first three metrics of the data, as listed (largest change first)."""
+    prompt = (request.body or {})["messages"][-1]["content"]
+    metrics = re.findall(r"^- metric: (\S+) \|", prompt, flags=re.M)[:3]
+    answer = {"findings": [{"metric": m, "comment": "Worth a look"} for m in metrics]}
+    return reply(json.dumps(answer), prompt_tokens=400, completion_tokens=60)
+
+
+def test_b_a_fanned_out_job_serves_each_team_through_the_workers_once(
+    celery_cluster: CeleryCluster, scheduler_services: SchedulerServices, tmp_path: Path
+) -> None:
+    from agentjobs.business.generate import generate
+    from agentjobs.cli_run import serving_instant
+    from agentjobs.jobs.kinds.registry import fan_out_kind
+    from agentjobs.sources.sql import read_teams
+
+    api, services = celery_cluster.api, scheduler_services
+    business = tmp_path / "business.db"
+    truth = generate(business)
+    engine = sa.create_engine(f"sqlite:///{business}")
+    try:
+        teams = {team.id: (team, members) for team, members in read_teams(engine)}
+    finally:
+        engine.dispose()
+    conn_id = f"celery_business_{uuid.uuid4().hex[:8]}"
+    api.create_connection(conn_id, {"conn_type": "sqlite", "host": str(business)})
+    delivery = {
+        "slack_conn_id": services.slack_api_conn_id,
+        "smtp_conn_id": services.smtp_conn_id,
+        "member_preview": True,
+    }
+    spec = shipped_spec(
+        "weekly-insights.yaml",
+        services.llm_conn_id,
+        conn_id,
+        team_delivery=delivery,
+        ledger_conn_id=services.ledger_conn_id,
+    )
+    kind, settings = fan_out_kind(spec.kind), spec.kind_settings()
+    # Each team is served at 09:00 on its own Sunday: one hourly run a team.
+    when = {t: serving_instant(kind, settings, teams[t][0], truth.last_day) for t in FAN_OUT_TEAMS}
+    services.reset_model()
+    services.model.default_step = respond(top_three_from_the_data)
+    try:
+        dag_id = celery_cluster.add_job(spec.model_dump(mode="json"))
+        api.wait_for_dag(dag_id)
+        run_ids = {t: api.trigger(dag_id, logical_date=when[t])["dag_run_id"] for t in FAN_OUT_TEAMS}
+        with celery_cluster.timed(f"celery: weekly_insights for {len(FAN_OUT_TEAMS)} teams"):
+            api.wait_for_runs(dag_id, list(run_ids.values()), timeout=240)
+        calls = services.model.calls
+    finally:
+        services.reset_model()
+
+    period = truth.last_day.isoformat()
+    for team_id, run_id in run_ids.items():
+        tis = api.task_instances(dag_id, run_id)
+        assert {ti["state"] for ti in tis} == {"success"}, [(ti["task_id"], ti["state"]) for ti in tis]
+        # The team's chain is a mapped task group, run on the Celery workers.
+        assert {ti["hostname"] for ti in tis} <= set(celery_cluster.worker_names), tis
+        assert api.xcom(dag_id, run_id, "fetch") == [{"team": team_id, "period": period}]
+    assert calls == len(FAN_OUT_TEAMS)  # one structured call a team, no retry
+
+    # Delivered once per target: one ledger row each (a team's rows are keyed `<dag>/<team>`),
+    # sent at the first attempt ...
+    rows = _team_ledger(services, dag_id)
+    keys = [tuple(key) for *key, _attempt, _status in rows]
+    assert len(keys) == len(set(keys)), rows
+    assert {job for job, *_rest in rows} == {f"{dag_id}/{t}" for t in FAN_OUT_TEAMS}, rows
+    assert {(attempt, status) for *_key, attempt, status in rows} == {(1, "sent")}, rows
+    # ... and received once: the Slack channel of a team that has one, its list's mail, and
+    # each member's preview.
+    for team_id in FAN_OUT_TEAMS:
+        team, members = teams[team_id]
+        if team.slack_channel:
+            posts = [
+                r
+                for r in services.slack.requests
+                if r.path == SLACK_POST and r.params.get("channel") == team.slack_channel
+            ]
+            assert len(posts) == 1, (team_id, posts)
+        mails = Counter(tuple(sorted(m.rcpt_tos)) for m in services.smtp.messages)
+        if team.email_list:
+            assert mails[tuple(sorted(team.email_list))] == 1, (team_id, mails)
+        for member in members:
+            assert mails[(member.email,)] == 1, (team_id, member.email, mails)
+
+
+def _team_ledger(services: SchedulerServices, dag_id: str) -> list[tuple[str, str, str, str, int, str]]:
+    """(job, logical_date, channel, target, attempt, status) of every team's deliveries."""
+    engine = sa.create_engine(services.ledger_url())
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "select job, logical_date, channel, target, attempt, status from agentjobs_delivery "
+                    "where job like :teams order by 1, 2, 3, 4, 5"
+                ),
+                {"teams": f"{dag_id}/%"},
+            )
+            return [tuple(row) for row in rows]
+    finally:
+        engine.dispose()
+
+
 class HeldModelCall:
     """The first chat completion waits until `release()`; every later one is answered at once."""
 
@@ -196,7 +309,7 @@ class HeldModelCall:
         self._released.set()
 
 
-def test_b_a_worker_killed_during_the_model_call_loses_no_run_and_delivers_once(
+def test_c_a_worker_killed_during_the_model_call_loses_no_run_and_delivers_once(
     celery_cluster: CeleryCluster, digest: SlackDigest
 ) -> None:
     api, services = celery_cluster.api, digest.services
@@ -272,7 +385,7 @@ def _not_zombie(pid: int) -> bool:
         return False
 
 
-def test_c_stopping_the_cluster_ends_every_worker_process_without_a_sigkill(
+def test_d_stopping_the_cluster_ends_every_worker_process_without_a_sigkill(
     celery_cluster: CeleryCluster,
 ) -> None:
     # Last in the module: stops the cluster here (the fixture's teardown then finds it stopped).
