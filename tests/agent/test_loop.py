@@ -399,3 +399,21 @@ def test_a_lone_surrogate_in_a_later_tool_result_is_replaced_before_it_is_sent(m
     assert sent[3][-2] == {"role": "assistant", "content": "no result line, \ufffd"}
     # What went out earlier is sent again unchanged, the cleaned message included.
     assert sent[3][: len(sent[2])] == sent[2]
+
+
+def test_a_tool_call_turn_goes_back_with_its_text_if_it_had_any_and_no_empty_content(model_server, tmp_path):
+    (tmp_path / "notes.txt").write_text("two")
+    model_server.script(
+        tool_call("read_file", {"path": "notes.txt"}, call_id="c1"),
+        tool_call("read_file", {"path": "notes.txt"}, call_id="c2", content="Reading it again."),
+        reply(GOOD),
+    )
+    assert run(make_agent(model_server, tmp_path)).result.items == 2
+    history = model_server.requests[2].body["messages"]
+    call = {"type": "function", "function": {"name": "read_file", "arguments": '{"path": "notes.txt"}'}}
+    assert history[2] == {"role": "assistant", "tool_calls": [{"id": "c1", **call}]}
+    assert history[4] == {
+        "role": "assistant",
+        "content": "Reading it again.",
+        "tool_calls": [{"id": "c2", **call}],
+    }

@@ -53,8 +53,15 @@ class Completion:
     raw: dict[str, Any] = field(repr=False)
 
     def assistant_message(self) -> dict[str, Any]:
-        """The reply as a message to append to the conversation."""
-        message: dict[str, Any] = {"role": "assistant", "content": self.content or ""}
+        """The reply as a message to append to the conversation.
+
+        A tool-call turn without text carries no `content`, as the API defines it (required unless
+        `tool_calls` is given) and as the SDK's own message dumps: an empty `content` on every such
+        turn made the SDK's request building, which walks the whole history each call, a fifth slower.
+        """
+        message: dict[str, Any] = {"role": "assistant"}
+        if self.content or not self.tool_calls:
+            message["content"] = self.content or ""
         if self.tool_calls:
             message["tool_calls"] = [
                 {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
