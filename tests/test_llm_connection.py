@@ -22,6 +22,7 @@ def test_fields_become_settings():
             "max_tokens_param": "max_completion_tokens",
             "reports_usage": "false",
             "max_tokens_per_call": 1024,
+            "rate_limit_waits": "5",
         },
     )
     assert settings.base_url == "http://127.0.0.1:8080/v1"
@@ -31,6 +32,7 @@ def test_fields_become_settings():
     assert settings.options.max_tokens_param == "max_completion_tokens"
     assert settings.options.reports_usage is False
     assert settings.options.max_tokens_per_call == 1024
+    assert settings.options.rate_limit_waits == 5
     assert settings.prices_for("gpt-4o-mini").output_per_million == 0.6
     assert settings.prices_for("other").input_per_million == 1
     assert "sk-abc" not in repr(settings)
@@ -55,6 +57,7 @@ def test_prices_may_be_a_json_string_as_the_form_stores_it():
         ("https://api.example/v1", {"prices": {"m": {"input": 1}}}, "prices['m']"),
         ("https://api.example/v1", {"prices": "{oops"}, "not valid JSON"),
         ("https://api.example/v1", {"timeout": "soon"}, "must be numbers"),
+        ("https://api.example/v1", {"rate_limit_waits": -1}, "rate_limit_waits must be 0 or more"),
     ],
 )
 def test_bad_fields_name_the_problem_and_the_fix(host, extra, message):

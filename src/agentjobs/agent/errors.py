@@ -24,6 +24,12 @@ class TransientAgentError(AgentError):
         self.retry_after_s = retry_after_s
 
 
+class RateLimited(TransientAgentError):
+    """HTTP 429: the endpoint refused the call before doing it, so no token was spent. With a
+    Retry-After the endpoint said when to come back, and the loop waits that long in the task
+    (agentjobs.agent.rate_limit) rather than failing the try."""
+
+
 class BudgetExceeded(PermanentAgentError):
     """A hard cap was reached; names the cap, its limit and what was used."""
 

@@ -11,6 +11,7 @@ A contract violation earns at most `max_repairs` extra turns, each counted in th
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -19,8 +20,9 @@ from pydantic import BaseModel
 
 from agentjobs.agent.budget import BudgetMeter, Usage
 from agentjobs.agent.contract import parse_result_line, parse_structured
-from agentjobs.agent.errors import ContractViolation, TransientAgentError
+from agentjobs.agent.errors import ContractViolation, RateLimited, TransientAgentError
 from agentjobs.agent.model_client import Completion, ModelClient
+from agentjobs.agent.rate_limit import rate_limit_wait
 from agentjobs.agent.replay import ReplayCache, fingerprint
 from agentjobs.agent.tools import ToolRegistry
 from agentjobs.agent.transcript import Transcript
@@ -121,6 +123,44 @@ class Agent:
                 tool_sequence=list(self.tool_sequence),
             )
 
+    def _complete(
+        self,
+        messages: list[dict[str, Any]],
+        tool_specs: list[dict[str, Any]] | None,
+        max_tokens: int | None,
+        response_format: dict[str, Any] | None,
+    ) -> Completion:
+        """One model call within the time cap; a 429 with Retry-After is waited out (rate_limit)."""
+        waits = 0
+        while True:
+            self.meter.check_before_call()
+            remaining_s = self.meter.remaining_s()
+            timeout_s = self.client.options.request_timeout_s
+            if remaining_s is not None:
+                timeout_s = min(timeout_s, remaining_s)
+            try:
+                return self.client.complete(
+                    messages,
+                    tools=tool_specs,
+                    max_tokens=max_tokens,
+                    response_format=response_format,
+                    timeout_s=timeout_s,
+                )
+            except RateLimited as exc:
+                wait_s = rate_limit_wait(
+                    exc, waits, self.client.options.rate_limit_waits, self.meter.remaining_s()
+                )
+                if wait_s is None:
+                    raise
+                waits += 1
+                self.transcript.record("rate_limited", wait_s=wait_s, error=str(exc))
+                log.info("model endpoint rate-limited the call; asking again in %.1f s", wait_s)
+                time.sleep(wait_s)
+            except TransientAgentError:
+                # A call cut short by the run's own deadline is the time cap, not a flaky endpoint.
+                self.meter.check_before_call()
+                raise
+
     def _call(
         self,
         messages: list[dict[str, Any]],
@@ -137,23 +177,7 @@ class Agent:
                 self.replay.replayed += 1
                 self.transcript.record("replayed", fingerprint=key, response=kept)
                 return self.client.from_raw(kept)
-        self.meter.check_before_call()
-        remaining_s = self.meter.remaining_s()
-        timeout_s = self.client.options.request_timeout_s
-        if remaining_s is not None:
-            timeout_s = min(timeout_s, remaining_s)
-        try:
-            completion = self.client.complete(
-                messages,
-                tools=tool_specs,
-                max_tokens=max_tokens,
-                response_format=response_format,
-                timeout_s=timeout_s,
-            )
-        except TransientAgentError:
-            # A call cut short by the run's own deadline is the time cap, not a flaky endpoint.
-            self.meter.check_before_call()
-            raise
+        completion = self._complete(messages, tool_specs, max_tokens, response_format)
         clean_raw = valid_unicode_json(completion.raw)
         if clean_raw != completion.raw:
             # A reply holding "\ud800" could not be saved for replay (the task state store

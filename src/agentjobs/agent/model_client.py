@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from agentjobs.agent.errors import ModelRequestError, TransientAgentError
+from agentjobs.agent.errors import ModelRequestError, RateLimited, TransientAgentError
 
 if TYPE_CHECKING:
     import openai
@@ -32,6 +32,9 @@ class EndpointOptions:
     reports_usage: bool = True
     request_timeout_s: float = 120.0
     max_tokens_per_call: int | None = 4096
+    # A 429 with Retry-After is waited out in the task this many times a call (each wait at most
+    # MAX_RATE_LIMIT_WAIT_S and within the time cap) before it fails the try; 0 turns it off.
+    rate_limit_waits: int = 3
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,9 @@ class ModelClient:
         except openai.APIConnectionError as exc:
             raise TransientAgentError(f"cannot reach the model endpoint: {exc}") from exc
         except openai.APIStatusError as exc:
-            if exc.status_code == 429 or exc.status_code >= 500 or exc.status_code == 408:
+            if exc.status_code == 429:
+                raise RateLimited(_error_summary(exc), _retry_after(exc)) from exc
+            if exc.status_code >= 500 or exc.status_code == 408:
                 raise TransientAgentError(_error_summary(exc), _retry_after(exc)) from exc
             if exc.status_code in _PERMANENT_STATUS:
                 raise ModelRequestError(_error_summary(exc)) from exc

@@ -15,6 +15,7 @@ from agentjobs.agent.model_client import EndpointOptions
 
 EXTRA_FIELDS = {
     "model",
+    "rate_limit_waits",
     "timeout",
     "prices",
     "structured_dialect",
@@ -112,16 +113,21 @@ def settings_from_fields(
         timeout = float(extra.get("timeout") or 120)
         per_call = extra.get("max_tokens_per_call")
         per_call_int = int(per_call) if per_call not in (None, "") else 4096
+        waits = extra.get("rate_limit_waits")
+        rate_limit_waits = int(waits) if waits not in (None, "") else 3
     except (TypeError, ValueError) as exc:
         raise LLMConnectionError(
-            f"connection {conn_id!r}: timeout and max_tokens_per_call must be numbers"
+            f"connection {conn_id!r}: timeout, max_tokens_per_call and rate_limit_waits must be numbers"
         ) from exc
+    if rate_limit_waits < 0:
+        raise LLMConnectionError(f"connection {conn_id!r}: rate_limit_waits must be 0 or more")
     options = EndpointOptions(
         structured_dialect=dialect,
         max_tokens_param=max_tokens_param,
         reports_usage=_as_bool(extra.get("reports_usage", True)),
         request_timeout_s=timeout,
         max_tokens_per_call=per_call_int,
+        rate_limit_waits=rate_limit_waits,
     )
     return LLMSettings(
         base_url=base_url.rstrip("/"),
