@@ -13,9 +13,13 @@ FROM apache/airflow:3.3.2-python3.11 AS airflow
 USER airflow
 WORKDIR /opt/airflow
 
-# The provider from this checkout. pyproject.toml's readme needs README.md to build.
-COPY --chown=airflow:0 pyproject.toml README.md constraints.txt /opt/agentjobs/
+# The provider from this checkout, built as its wheel is: pyproject.toml's readme needs README.md,
+# and setup.py copies include/ and the DAG files into the package (agentjobs/shipped/), so
+# `agentjobs init` and the CLI work in the image as they do from PyPI.
+COPY --chown=airflow:0 pyproject.toml setup.py MANIFEST.in README.md constraints.txt /opt/agentjobs/
 COPY --chown=airflow:0 src/ /opt/agentjobs/src/
+COPY --chown=airflow:0 include/ /opt/agentjobs/include/
+COPY --chown=airflow:0 dags/ /opt/agentjobs/dags/
 RUN pip install --no-cache-dir -c /opt/agentjobs/constraints.txt "/opt/agentjobs[postgres,celery,statsd]"
 
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
