@@ -82,6 +82,12 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "Upper bound on one reply (default 4096); "
                         "the budget may clamp it lower.",
                     },
+                    "rate_limit_waits": {
+                        "label": "Rate-limit waits per call",
+                        "schema": {"type": ["integer", "null"], "minimum": 0},
+                        "description": "How many 429s with Retry-After one call waits out in the task "
+                        "before failing the try (default 3; 0: fail at once).",
+                    },
                     "reports_usage": {
                         "label": "Endpoint reports usage",
                         "schema": {"type": ["boolean", "null"]},
