@@ -146,20 +146,20 @@ class Agent:
                     response_format=response_format,
                     timeout_s=timeout_s,
                 )
-            except RateLimited as exc:
-                wait_s = rate_limit_wait(
-                    exc, waits, self.client.options.rate_limit_waits, self.meter.remaining_s()
-                )
+            except TransientAgentError as exc:
+                wait_s = None
+                if isinstance(exc, RateLimited):
+                    wait_s = rate_limit_wait(
+                        exc, waits, self.client.options.rate_limit_waits, self.meter.remaining_s()
+                    )
                 if wait_s is None:
+                    # A call cut short by the run's own deadline is the time cap, not a flaky endpoint.
+                    self.meter.check_before_call()
                     raise
                 waits += 1
                 self.transcript.record("rate_limited", wait_s=wait_s, error=str(exc))
                 log.info("model endpoint rate-limited the call; asking again in %.1f s", wait_s)
                 time.sleep(wait_s)
-            except TransientAgentError:
-                # A call cut short by the run's own deadline is the time cap, not a flaky endpoint.
-                self.meter.check_before_call()
-                raise
 
     def _call(
         self,
