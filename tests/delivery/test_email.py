@@ -62,6 +62,18 @@ def test_email_has_text_and_rendered_html(smtp_server, ledger, artifact):
     assert outcome.receipt == {"message_id": msg["Message-ID"], "recipients": TO, "refused": []}
 
 
+@pytest.mark.parametrize(
+    "address", ["m@example.org\n", "m@example.org\r\nBcc: all@example.org", "Ada <ada@example.org>"]
+)
+def test_a_recipient_that_is_not_one_plain_address_is_refused_before_any_mail(smtp_server, address):
+    # A member's address from a database row with a trailing newline ended the headers after To:
+    # and the member got the raw MIME parts as text.
+    refused = r"is not a plain email address \(no display name, spaces, CR or LF\)"
+    with pytest.raises(ValueError, match=refused):
+        send_email(smtp_conn_id=smtp_server.conn_id, to=[TO[0], address], subject="Reminder", markdown="Hi")
+    assert smtp_server.messages == []
+
+
 def test_second_delivery_is_skipped_and_force_sends_again(smtp_server, ledger, artifact):
     _send(smtp_server, ledger, artifact)
     skipped = _send(smtp_server, ledger, artifact, run_id="run-2")

@@ -130,17 +130,19 @@ def test_an_invoice_paid_before_the_run_is_not_reminded_and_nothing_due_sends_no
     assert smtp_server.messages == []
 
 
-def test_an_address_that_is_not_plain_is_refused(reminders, smtp_server):
+@pytest.mark.parametrize(
+    "address",
+    # A trailing newline passed the pattern's `$`: the headers ended after To: and Hanako got raw MIME.
+    ["hanako@example.org\r\nBcc: all@example.org", "hanako@example.org\n"],
+    ids=["header-injection", "trailing-newline"],
+)
+def test_an_address_that_is_not_plain_is_refused(reminders, smtp_server, address):
     from agentjobs.business import schema
     from agentjobs.operators.factory import build_dag
 
     spec, engine = reminders
     with engine.begin() as conn:
-        conn.execute(
-            schema.users.update()
-            .where(schema.users.c.id == "u-tokyo")
-            .values(email="hanako@example.org\r\nBcc: all@example.org")
-        )
+        conn.execute(schema.users.update().where(schema.users.c.id == "u-tokyo").values(email=address))
     _run, states = run_at(build_dag(spec), datetime(2026, 11, 2, 0, tzinfo=UTC))
     assert states[("team.validate", 0)] == "success", states
     assert states[("team.deliver", 0)] == "failed", states

@@ -185,6 +185,20 @@ def test_a_minimal_spec_loads_with_its_defaults(tmp_path):
         ({**VALID, "skill": "../skills/daily-digest"}, "skill", "not a path"),
         ({**VALID, "skill": "/tmp/evil"}, "skill", "not a skill name"),
         ({**VALID, "skill": "Daily-Digest"}, "skill", "lower-case"),
+        # A trailing newline is not swallowed by a pattern's `$`: the whole value must fit.
+        ({**VALID, "dag_id": "team_digest\n"}, "dag_id", "not a usable dag_id"),
+        ({**VALID, "skill": "daily-digest\n"}, "skill", "not a skill name"),
+        (
+            {**VALID, "channels": [{"type": "email", "to": ["team@example.org\n"]}]},
+            "channels.0.email.to.0",
+            "not a plain email address",
+        ),
+        ({**VALID, "pii_review": {"allow": ["example.org\n"]}}, "pii_review.allow.0", "not a plain email"),
+        (
+            {**VALID, "sources": {"github": {"repos": ["acme/app\n"]}}},
+            "sources.github.repos.0",
+            "should match",  # pydantic's Rust regex: its `$` is the end of the text
+        ),
         # Cron as Airflow's timetable reads it, at load and not at the first run.
         ({**VALID, "schedule": "every day"}, "schedule", "not a valid cron schedule"),
         ({**VALID, "schedule": "61 * * * *"}, "schedule", "out of range"),

@@ -48,7 +48,8 @@ from agentjobs.agent.http_policy import check_allow_url
 
 SKILL_FILE = "SKILL.md"
 SKILLS_DIR_ENV = "AGENTJOBS_SKILLS_DIR"
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Used with fullmatch, as every pattern that checks input: match() and `$` accept "name\n".
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 MODES = ("loop", "structured")
 ALLOWED_KEYS = (
     "name",
@@ -102,7 +103,7 @@ def default_skills_dir() -> Path:
 
 def load_skill(name_or_path: str | Path, skills_dir: Path | None = None) -> Skill:
     """Load a skill by name (skills_dir/<name>/SKILL.md) or by a path to its folder or SKILL.md."""
-    by_name = isinstance(name_or_path, str) and NAME_RE.match(name_or_path) is not None
+    by_name = isinstance(name_or_path, str) and NAME_RE.fullmatch(name_or_path) is not None
     if by_name:
         base = Path(skills_dir) if skills_dir is not None else default_skills_dir()
         path = base / str(name_or_path) / SKILL_FILE
@@ -171,7 +172,7 @@ def _build_skill(path: Path, meta: dict[str, Any], body: str, expected_name: str
         raise fail(f"unknown frontmatter key(s) {', '.join(unknown)}; allowed: {', '.join(ALLOWED_KEYS)}.")
 
     name = meta.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise fail(
             f"'name' must be lower-case letters, digits and dashes (^[a-z0-9][a-z0-9-]*$), got {name!r}."
         )
@@ -251,7 +252,7 @@ def _build_skill(path: Path, meta: dict[str, Any], body: str, expected_name: str
     return skill
 
 
-_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
 def _http_allowlist_entry(entry: str) -> str:
@@ -277,7 +278,7 @@ def _http_allowlist_entry(entry: str) -> str:
     except UnicodeError:
         raise ValueError(f"is not a valid host name; {example}") from None
     labels = name.split(".")
-    if not all(_HOST_LABEL.match(label) for label in labels):
+    if not all(_HOST_LABEL.fullmatch(label) for label in labels):
         raise ValueError(f"is not a host name; {example}")
     if entry.startswith("*.") and len(labels) < 2:
         raise ValueError(f"would allow every host of a top-level domain; {example}")

@@ -32,7 +32,7 @@ from agentjobs.atomic_file import write_atomically
 log = logging.getLogger(__name__)
 READ_MAX_BYTES = 200_000
 LIST_MAX_FILES = 1_000
-_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what OpenAI-style endpoints accept
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what OpenAI-style endpoints accept
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ class ToolRegistry:
         self._tools: dict[str, Tool] = {}
 
     def register(self, tool: Tool) -> None:
-        if not _TOOL_NAME.match(tool.name):
+        if not _TOOL_NAME.fullmatch(tool.name):
             raise ToolRegistrationError(
                 f"tool name {tool.name!r} is invalid; use 1-64 letters, digits, '_' or '-'"
             )

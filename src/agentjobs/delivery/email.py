@@ -21,6 +21,8 @@ from typing import Any, cast
 import markdown as md
 from markdown.treeprocessors import Treeprocessor
 
+from agentjobs.jobs.spec import is_plain_address
+
 HTML_TEMPLATE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{title}</title></head>
 <body>
@@ -114,6 +116,13 @@ def send_email(
 
     if not to:
         raise ValueError("send_email needs at least one recipient")
+    # Recipients also come from database rows: a CR/LF or display name must not reach the To header.
+    for address in to:
+        if not is_plain_address(address):
+            raise ValueError(
+                f"recipient {address!r} is not a plain email address (no display name, spaces, CR or LF); "
+                "fix the address where it comes from"
+            )
     with SmtpHook(smtp_conn_id=smtp_conn_id) as hook:
         sender = from_email or hook.from_email
         if not sender:

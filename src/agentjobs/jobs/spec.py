@@ -36,20 +36,22 @@ _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 Count = Annotated[int, Strict()]
 
 # Airflow's own key characters, minus the names that are path components ('.', '..'): the
-# dag_id is also the folder of the job's files under the artifact base.
-DAG_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
+# dag_id is also the folder of the job's files under the artifact base. Checks of input use
+# fullmatch: `$` with match() also accepts a trailing newline ("team_digest\n").
+DAG_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,250}")
 RESERVED_DAG_IDS = frozenset({"agentjobs_health"})  # the health check's own DAG
 # A plain address (no display name): what the SMTP hook puts in the To header as given.
 EMAIL_RE = re.compile(
-    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 )
+EMAIL_MAX = 254
 SUBJECT_PLACEHOLDERS = ("title", "day")
 DIGEST_KIND = "digest"
 
 
 def check_dag_id(value: str) -> str:
-    if not DAG_ID_RE.match(value) or value in (".", ".."):
+    if not DAG_ID_RE.fullmatch(value) or value in (".", ".."):
         raise ValueError(
             f"{value!r} is not a usable dag_id; use 1-250 letters, digits, '_', '-' or '.' "
             "(not '.' or '..' alone, no '/' or spaces), e.g. team_digest"
@@ -66,8 +68,13 @@ def _one_line(value: str) -> str:
     return value
 
 
+def is_plain_address(value: str) -> bool:
+    """One address as the SMTP hook puts it in the To header: nothing before, after or around it."""
+    return len(value) <= EMAIL_MAX and EMAIL_RE.fullmatch(value) is not None
+
+
 def _email_address(value: str) -> str:
-    if not EMAIL_RE.match(value) or len(value) > 254:
+    if not is_plain_address(value):
         raise ValueError(
             f"{value!r} is not a plain email address; write one like team@example.org "
             "(no display name, spaces, CR or LF)"
@@ -176,7 +183,7 @@ class PiiReview(BaseModel):
     @field_validator("skill")
     @classmethod
     def _skill_name(cls, value: str) -> str:
-        if not SKILL_NAME_RE.match(value):
+        if not SKILL_NAME_RE.fullmatch(value):
             raise ValueError(
                 f"{value!r} is not a skill name; name a folder of the skills folder (pii-review)"
             )
@@ -339,7 +346,7 @@ class JobSpec(BaseModel):
     @field_validator("skill")
     @classmethod
     def _skill_name(cls, value: str) -> str:
-        if not SKILL_NAME_RE.match(value):
+        if not SKILL_NAME_RE.fullmatch(value):
             raise ValueError(
                 f"{value!r} is not a skill name; name a folder of the skills folder with lower-case "
                 "letters, digits and dashes (e.g. daily-digest), not a path"

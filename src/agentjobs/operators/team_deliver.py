@@ -23,7 +23,7 @@ from agentjobs.atomic_file import write_atomically
 from agentjobs.delivery import DeliveryLedger, deliver, send_email, send_slack
 from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.markdown_text import one_line
-from agentjobs.jobs.spec import EMAIL_RE, JobSpec
+from agentjobs.jobs.spec import JobSpec, is_plain_address
 from agentjobs.operators import metrics
 from agentjobs.operators.job_task import JobTaskOperator
 from agentjobs.operators.team_run import check_team_id, ledger_job, ledger_key, load_snapshot, team_key
@@ -169,7 +169,7 @@ class TeamDeliverOperator(JobTaskOperator):
 def check_addresses(addresses: str) -> None:
     """Addresses come from database rows: a CR/LF or display name there must not reach a mail header."""
     for address in addresses.split(","):
-        if not EMAIL_RE.match(address) or len(address) > 254:
+        if not is_plain_address(address):
             raise ValueError(
                 f"{address!r} in the business database is not a plain email address; fix the row"
             )

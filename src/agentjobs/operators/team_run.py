@@ -21,13 +21,14 @@ from agentjobs.sources.snapshot import SOURCES_DIR
 SNAPSHOT_FILE = "sql.json"
 PREVIEW_FILE = "preview.txt"
 # A team id becomes a folder name and part of the ledger's job key: a plain, short name only.
-TEAM_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Both patterns are used with fullmatch: `$` with match() would take "t1\n" as "t1".
+TEAM_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 LEDGER_JOB_MAX = 250  # the ledger's `job` column
-WINDOW_KEY_RE = re.compile(r"^(?P<day>\d{4}-\d{2}-\d{2})(?:T(?P<time>\d{4})Z)?$")
+WINDOW_KEY_RE = re.compile(r"(?P<day>\d{4}-\d{2}-\d{2})(?:T(?P<time>\d{4})Z)?")
 
 
 def check_team_id(team_id: str) -> str:
-    if not isinstance(team_id, str) or not TEAM_ID_RE.match(team_id):
+    if not isinstance(team_id, str) or not TEAM_ID_RE.fullmatch(team_id):
         raise ValueError(
             f"team id {team_id!r} cannot name a run folder; the teams table's ids must be 1-64 letters, "
             "digits, '_', '-' or '.', starting with a letter or digit"
@@ -44,7 +45,7 @@ def team_key(team_run: dict[str, Any]) -> tuple[str, str]:
 
 def check_period_key(key: Any) -> str:
     """A day (YYYY-MM-DD) or a window's end (YYYY-MM-DDTHHMMZ, UTC: batch_notifications)."""
-    match = WINDOW_KEY_RE.match(key) if isinstance(key, str) else None
+    match = WINDOW_KEY_RE.fullmatch(key) if isinstance(key, str) else None
     if match is None:
         raise ValueError(f"period {key!r} is neither a day YYYY-MM-DD nor a window YYYY-MM-DDTHHMMZ")
     day = date.fromisoformat(match["day"]).isoformat()

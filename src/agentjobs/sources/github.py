@@ -30,7 +30,7 @@ BACKOFF_S = 1.0  # doubled at each retry
 RATE_LIMIT_WAITS = 3  # waits for one request before giving up
 _TIMEOUT_S = 30
 _Numbered = TypeVar("_Numbered", PullRequest, Issue)
-_REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+_REPO = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}")  # fullmatch: no "\n" after
 
 
 def fetch_github(
@@ -48,7 +48,7 @@ def fetch_github(
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be timezone-aware datetimes")
     for repo in repos:  # all checked before the first request, so a typo costs no quota
-        if not _REPO.match(repo) or repo.split("/")[1] in (".", ".."):
+        if not _REPO.fullmatch(repo) or repo.split("/")[1] in (".", ".."):
             raise ValueError(
                 f"invalid GitHub repository {repo!r}: expected 'owner/name', e.g. 'apache/airflow'"
             )

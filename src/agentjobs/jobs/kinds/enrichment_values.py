@@ -21,9 +21,9 @@ CODE_COLUMNS: tuple[str, ...] = ("enriched_at", "enrichment_source")
 INDUSTRY_MAX = 80
 WEBSITE_MAX = 200
 EMPLOYEES_MAX = 10_000_000
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_COUNTRY = re.compile(r"[A-Z]{2}")  # fullmatch, as _WEBSITE: no trailing "\n" slips past `$`
 # A host and an optional path of visible characters; no quotes, angle brackets or backticks.
-_WEBSITE = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s<>\"'`\\]*)?$")
+_WEBSITE = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s<>\"'`\\]*)?")
 
 
 class BadValue(ValueError):
@@ -51,10 +51,10 @@ def clean_value(column: str, value: Any) -> Any:
         return text
     if column == "country":
         code = text.upper()
-        if not _COUNTRY.match(code):
+        if not _COUNTRY.fullmatch(code):
             raise BadValue(f"country must be an ISO 3166 two-letter code like 'DE', got {text[:40]!r}")
         return code
-    if len(text) > WEBSITE_MAX or not _WEBSITE.match(text) or "@" in urlsplit(text).netloc:
+    if len(text) > WEBSITE_MAX or not _WEBSITE.fullmatch(text) or "@" in urlsplit(text).netloc:
         raise BadValue(
             f"website must be a plain http(s) URL of at most {WEBSITE_MAX} characters, got {text[:60]!r}"
         )
