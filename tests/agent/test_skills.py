@@ -135,6 +135,13 @@ def test_missing_path(tmp_path: Path) -> None:
         load_skill(tmp_path / "nope" / "SKILL.md")
 
 
+def test_a_frontmatter_key_given_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
+    # A second write_allowlist below the first would widen the skill unseen.
+    frontmatter = "name: s\ndescription: S.\nwrite_allowlist: [a.md]\nmode: loop\nwrite_allowlist: ['*']\n"
+    message = load_error(tmp_path, frontmatter)
+    assert "key 'write_allowlist' is given twice, on line 4 and on line 6" in message
+
+
 def test_no_frontmatter(tmp_path: Path) -> None:
     assert "no YAML frontmatter" in load_error(tmp_path, None, "# Just markdown\n")
 

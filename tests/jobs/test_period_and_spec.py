@@ -314,6 +314,64 @@ def test_a_spec_that_is_not_a_mapping_names_the_file(tmp_path, text, says):
     assert str(caught.value).startswith(f"{path}: ") and says in str(caught.value)
 
 
+# A reviewer reads the first `caps:` and `channels:`; YAML would keep the second ones.
+SECOND_CAP = """\
+dag_id: team_digest
+title: Team digest
+start_date: 2026-11-01
+skill: daily-digest
+sources: {github: {repos: [acme/app]}}
+caps:
+  max_cost_usd: 1
+  timeout_s: 600
+  max_cost_usd: 500
+alert: {type: email, to: [ops@example.org]}
+"""
+SECOND_CHANNELS = SECOND_CAP.replace("  max_cost_usd: 500\n", "") + (
+    "channels:\n  - {type: email, to: [team@example.org]}\n"
+    "tags: [daily]\n"
+    "channels:\n  - {type: email, to: [someone@elsewhere.example]}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "lines"),
+    [
+        (SECOND_CAP, "max_cost_usd", (7, 9)),
+        (SECOND_CHANNELS, "channels", (10, 13)),
+        ("dag_id: a\ntitle: T\ndag_id: b\n", "dag_id", (1, 3)),
+        ("alert: {type: email, to: [a@example.org], to: [b@example.org]}\n", "to", (1, 1)),
+    ],
+)
+def test_a_key_given_twice_is_refused_naming_the_file_the_key_and_both_lines(tmp_path, text, key, lines):
+    path = tmp_path / "job.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(JobSpecError) as caught:
+        load_spec(path)
+    assert str(caught.value) == (
+        f"{path}: invalid job spec: key {key!r} is given twice, on line {lines[0]} and on line {lines[1]} "
+        "(YAML would silently keep the last); keep one of them"
+    )
+
+
+def test_a_yaml_merge_may_still_override_a_key_it_brings(tmp_path):
+    path = tmp_path / "job.yaml"
+    merged = "caps:\n  <<: {max_cost_usd: 1, timeout_s: 600}\n  max_cost_usd: 2\n"
+    path.write_text(yaml.safe_dump(VALID) + merged, encoding="utf-8")
+    assert load_spec(path).caps.max_cost_usd == 2
+
+
+def test_a_spec_with_a_key_given_twice_is_broken_and_nothing_of_it_is_trusted(tmp_path):
+    from agentjobs.jobs.spec import load_folder
+
+    path = tmp_path / "job.yaml"
+    path.write_text(SECOND_CAP + "alert: {type: email, to: [elsewhere@example.net]}\n", encoding="utf-8")
+    loaded, broken = load_folder(tmp_path)
+    assert loaded == {} and [b.path for b in broken] == [path]
+    assert "key 'alert' is given twice" in broken[0].error
+    assert broken[0].alert is None  # which of the two alert channels is meant is not known
+
+
 def test_load_specs_rejects_a_dag_id_used_twice(tmp_path):
     write_spec(tmp_path, VALID, name="a.yaml")
     write_spec(tmp_path, {**VALID, "title": "Copy"}, name="b.yaml")

@@ -45,6 +45,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from agentjobs.agent.errors import SkillError
 from agentjobs.agent.http_policy import check_allow_url
+from agentjobs.agent.unique_yaml import load_unique
 
 SKILL_FILE = "SKILL.md"
 SKILLS_DIR_ENV = "AGENTJOBS_SKILLS_DIR"
@@ -148,7 +149,8 @@ def _split_frontmatter(path: Path, text: str) -> tuple[dict[str, Any], str]:
     if end is None:
         raise SkillError(f"{path}: the frontmatter opened on line 1 is never closed; add a '---' line.")
     try:
-        meta = yaml.safe_load("\n".join(lines[1:end]))
+        # A second `write_allowlist:` below the first must not widen a skill unseen.
+        meta = load_unique("\n".join(lines[1:end]), line_offset=1)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         # +2: the YAML text starts on the file's second line and marks count from 0.

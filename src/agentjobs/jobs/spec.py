@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from agentjobs.agent.skills import NAME_RE as SKILL_NAME_RE
+from agentjobs.agent.unique_yaml import DuplicateKeyError, load_unique
 
 # Unknown keys are errors, and .inf / .nan are refused: an infinite timeout or cost cap passes a
 # `gt=0` check and only breaks later, when the DAG or the run does arithmetic with it.
@@ -488,15 +489,13 @@ def _one_line_error(text: str) -> str:
     return " ".join(text.split())
 
 
-# libyaml's loader when PyYAML was built with it: the DAG processor loads every spec on each parse.
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def load_spec(path: Path) -> JobSpec:
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
+        raw = load_unique(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise JobSpecError(f"{path}: cannot read the spec ({exc}); save it as UTF-8 text") from None
+    except DuplicateKeyError as exc:
+        raise JobSpecError(f"{path}: invalid job spec: {exc}") from None
     except yaml.YAMLError as exc:
         raise JobSpecError(f"{path}: not valid YAML: {_one_line_error(str(exc))}") from None
     if not isinstance(raw, dict):
@@ -534,7 +533,8 @@ _ALERT_ADAPTER: TypeAdapter[Any] = TypeAdapter(AlertChannel)
 def _salvage(path: Path, error: str) -> BrokenSpec:
     """The parts of a broken spec that are valid on their own."""
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
+        # A spec with a key given twice yields nothing: which of the two alerts is meant is unknown.
+        raw = load_unique(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         raw = None
     if not isinstance(raw, dict):
