@@ -204,6 +204,10 @@ def test_a_minimal_spec_loads_with_its_defaults(tmp_path):
         ({**VALID, "schedule": "61 * * * *"}, "schedule", "out of range"),
         ({**VALID, "schedule": "0 0 31 2 *"}, "schedule", "never fires"),
         ({**VALID, "schedule": "* * * * * *"}, "schedule", "seconds are not supported"),
+        # croniter's R draws a new minute each time the expression is read.
+        ({**VALID, "schedule": "R 3 * * *"}, "schedule", "random field (croniter's R)"),
+        ({**VALID, "schedule": "0 r(1-5) * * *"}, "schedule", "random field"),
+        ({**VALID, "schedule": "R/15 * * * *"}, "schedule", "random field"),
         # Numbers: finite, and within bounds the message states.
         ({**VALID, "caps": {"timeout_s": float("inf")}}, "caps.timeout_s", "finite number"),
         ({**VALID, "caps": {"timeout_s": 90_000}}, "caps.timeout_s", "less than or equal to 86400"),
@@ -417,7 +421,7 @@ def test_the_shipped_job_specs_load():
 CRONS = [
     "@daily", "@weekly", "@quarterly", "0 3 * * *", "*/15 * * * 1-5", "0 9 * * sun", "0 0 L * *",
     "every day", "61 * * * *", "0 25 * * *", "0 0 0 * *", "* * * *", "0 0 * * 8", "@fortnightly",
-    "0 0 31 2 *", "* * * * * *",
+    "0 0 31 2 *", "* * * * * *", "R 3 * * *", "H 3 * * *",
 ]  # fmt: skip
 
 

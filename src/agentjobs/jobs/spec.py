@@ -446,6 +446,11 @@ CRON_PRESETS: dict[str, str] = {
 }
 
 
+# croniter's `R`, `R(10-20)`, `R/15` (any case) draws a new value each time the expression is
+# read: the scheduler and every DAG parse would each compute a different next run.
+_RANDOM_CRON_FIELD = re.compile(r"r(?:\(\d+-\d+\))?(?:/\d+)?", re.IGNORECASE)
+
+
 def check_schedule(expression: str) -> None:
     """Refuse what Airflow's timetable or croniter would refuse later, and crons that never fire.
 
@@ -462,6 +467,11 @@ def check_schedule(expression: str) -> None:
         raise ValueError(f"{expression!r} is not a valid cron schedule ({exc}); {fix}") from None
     if len(resolved.split()) != 5:
         raise ValueError(f"{expression!r} is not a 5-field cron schedule (seconds are not supported); {fix}")
+    if any(_RANDOM_CRON_FIELD.fullmatch(field) for field in resolved.split()):
+        raise ValueError(
+            f"{expression!r} has a random field (croniter's R): the run time would change each time "
+            "the schedule is read; write the minute and hour themselves, e.g. '17 3 * * *'"
+        )
     try:
         croniter(resolved, datetime(2026, 1, 1)).get_next(datetime)
     except Exception:  # CroniterBadDateError: e.g. '0 0 31 2 *', February 31st
