@@ -88,6 +88,23 @@ PLANTED = [
     # The escaping backslash is not taken for the value (which left `"x\"` behind before).
     ('export PASSWORD=\\"x-hunter2\\" done', "x-hunter2", 'PASSWORD=\\"***\\" done'),
     ('{"password": "a\\"quoted\\"pw"}', "quoted", None),
+    # Shapes added for issue 21: each was left in clear, or its tail was.
+    ("password: 'it''s a long pass phrase'", "s a long pass phrase", "password: '"),
+    ("maps: AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY ok", "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY", " ok"),
+    ("charge with sk_live_51HxQ2bCz9yLmN8pR4tV6wX0a now", "sk_live_51HxQ2bCz9yLmN8pR4tV6wX0a", " now"),
+    ("read-only rk_live_51HxQ2bCz9yLmN8pR4tV6wX0a", "rk_live_51HxQ2bCz9yLmN8pR4tV6wX0a", "read-only "),
+    (
+        "DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzF"
+        "T50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;EndpointSuffix=core.windows.net",
+        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzF",
+        "AccountName=acme;AccountKey=***;EndpointSuffix=core.windows.net",
+    ),
+    (
+        "Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=send;"
+        "SharedAccessKey=q1w2e3r4t5y6u7i8o9p0AbCdEfGhIjKlMnOpQrStUvW=",
+        "q1w2e3r4t5y6u7i8o9p0",
+        "SharedAccessKeyName=send;SharedAccessKey=***",
+    ),
 ]
 
 
@@ -108,6 +125,12 @@ def test_quoted_value_keeps_its_quotes() -> None:
     assert scrub('{"password": "hunter22"}') == '{"password": "***"}'
 
 
+def test_a_quoted_value_with_a_doubled_quote_is_masked_whole() -> None:
+    # YAML and SQL write a quote inside single quotes as two: the value runs to the last quote.
+    assert scrub("password: 'it''s a long pass phrase'") == "password: '***'"
+    assert scrub("db_password = 'a''b', user = 'bob'") == "db_password = '***', user = 'bob'"
+
+
 ORDINARY = """\
 Wrote 3 rows to out/report.csv (see https://example.com/docs?page=2#top).
 Contact bob@example.com; the task-abcdefghijklmnopqrstuvwxyz id is unchanged.
@@ -121,6 +144,7 @@ docs: how to assess=3 risks; process=4 rows; the session moved
 See https://medium.com/@ana/notes and https://example.com:8443/@team and http://localhost:8080/a?to=b@c.org
 ssh://git@github.com:acme/app.git, mailto:ops@example.com, C:\\Users\\bob\\"quoted"\\path
 {"eyJ": "not a token", "key": "-----BEGIN PUBLIC KEY-----", "n": 1e3}
+Keys start with AIza or sk_live_; the rk_live_mode flag; AccountName=acme; it's 'quoted' and 'it''s' too
 """
 
 
@@ -282,8 +306,19 @@ def test_scrubbing_twice_changes_nothing_more() -> None:
         "-----BEGIN PRIVATE KEY-----" * 5_000,
         "a_session=" * 20_000,
         "http://a:b" + "@b" * 50_000,
+        "password: '" + "'" * 100_000,
     ],
-    ids=["backslashes", "open-quotes", "open-escaped", "schemes", "dots", "pem-begins", "cookies", "ats"],
+    ids=[
+        "backslashes",
+        "open-quotes",
+        "open-escaped",
+        "schemes",
+        "dots",
+        "pem-begins",
+        "cookies",
+        "ats",
+        "doubled-quotes",
+    ],
 )
 def test_scrubbing_hostile_text_takes_linear_time(text: str) -> None:
     # Quadratic patterns take minutes on these; linear ones a fraction of a second.

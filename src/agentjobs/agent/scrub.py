@@ -44,6 +44,10 @@ _TOKEN_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"),
     # JSON Web Tokens: base64url header (always `{"` → "eyJ"), payload and signature.
     re.compile(_START + r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
+    # Google API keys: "AIza" and 35 more characters (a longer run goes whole: no tail is left).
+    re.compile(_START + r"AIza[A-Za-z0-9_-]{35,}"),
+    # Stripe secret and restricted keys, live and test mode (a test key still reads the account's test data).
+    re.compile(_START + r"[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"),
 )
 
 # Slack incoming webhooks and workflow triggers: the path is the credential, the host says what it was.
@@ -72,12 +76,13 @@ _AUTH_HEADER = re.compile(
 # A bare long bearer token without the header name, as in curl command lines copied into a reply.
 _BARE_BEARER = re.compile(r"(\bBearer[ \t]+)[A-Za-z0-9._~+/=-]{16,}")
 
-# The value after a secret key: a quoted string (JSON escapes honoured, so `"a\"b"` goes whole),
+# The value after a secret key: a quoted string (JSON escapes honoured, so `"a\"b"` goes whole, and
+# YAML's and SQL's doubled quote, so `'it''s'` does),
 # an escaped-quoted one (up to the same escaped quote), or a bare word. A bare word does not take
 # a backslash that escapes a quote, so `password=x\"` keeps its `\"` and the text its shape.
 # Quoted values are bounded so that a line of unclosed quotes costs linear time.
 _VALUE = (
-    r"(?:\"(?:[^\"\\\n]|\\.){1,4096}\"|'(?:[^'\\\n]|\\.){1,4096}'"
+    r"(?:\"(?:[^\"\\\n]|\\.){1,4096}\"|'(?:[^'\\\n]|\\.|''){1,4096}'"
     r"|(?P<q>\\{1,7}[\"'])(?:(?!(?P=q))[^\n]){1,4096}(?P=q)"
     r"|(?:[^\s,;&\"'}\]\\]|\\(?![\\\"']))+)"
 )
@@ -88,7 +93,9 @@ _VALUE = (
 _SECRET_KEY = (
     r"[A-Za-z0-9_.-]*?"
     r"(?:api[_-]?key|secret[_-]?access[_-]?key|access[_-]?key|secret[_-]?key|client[_-]?secret"
-    r"|private[_-]?key|secret|password|passwd|token)"
+    r"|private[_-]?key|secret|password|passwd|token"
+    # Azure storage connection strings (`AccountKey=…`; `SharedAccessKey=…` is an access_key above).
+    r"|account[_-]?key)"
 )
 _KEY_VALUE = re.compile(
     r"(?i)(?<![A-Za-z0-9_.-])"
