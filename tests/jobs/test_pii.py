@@ -28,6 +28,11 @@ POSITIVES = [
     ("refund to DE89 3704 0044 0532 0130 00", "iban", "DE** **** **** **** **30 00"),
     ("refund to GB82WEST12345698765432", "iban", "GB****************5432"),
     ("FR14 2004 1010 0505 0001 3M02 606", "iban", "FR** **** **** **** **** ***2 606"),
+    # The same accounts written in lower case (issue 21: they were missed).
+    ("refund to de89 3704 0044 0532 0130 00", "iban", "de** **** **** **** **30 00"),
+    ("refund to gb82west12345698765432", "iban", "gb****************5432"),
+    # An address next to a remote is still an address.
+    ("git@github.com:acme/app.git, ask jane@acme.io: she knows", "email", "j***@acme.io"),
 ]
 
 NEGATIVES = [
@@ -53,6 +58,11 @@ NEGATIVES = [
     "ISBN 978-3-16-148410-0",
     "id 123e4567-e89b-12d3-a456-426614174000",
     "order 1234-5678-9012",
+    # Git remotes name a login at a host, not a person's address.
+    "git remote add origin git@github.com:acme/app.git",
+    "clone ssh://git@github.com/acme/app.git or git@gitlab.example.org:~team/app",
+    "de89 3704 0044 0532 0130 01",  # fails the IBAN checksum in lower case too
+    "commit deadbeefdeadbeefdeadbeefdeadbeefdeadbeef and de12beef",
 ]
 
 

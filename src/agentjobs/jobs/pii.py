@@ -38,6 +38,10 @@ _EMAIL = re.compile(
     r"(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})"
     r"(?![\w\-])"
 )
+# A git remote is a login at a host, not an address: scp-like `git@github.com:org/repo.git`
+# (a path right after the colon) and URL user info (`ssh://git@github.com/org/repo.git`).
+_SCP_PATH_AFTER = re.compile(r":[\w~./-]")
+_URL_USERINFO_BEFORE = "://"
 # `logo@2x.png` is a file name, not an address.
 _FILE_SUFFIXES = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "pdf"})
 
@@ -56,8 +60,9 @@ IBAN_LENGTHS: dict[str, int] = {
     "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28, "TL": 23, "TN": 24,
     "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
 }  # fmt: skip
-# Printed in groups of four (`DE89 3704 0044 0532 0130 00`) or in one piece.
-_IBAN = re.compile(_BEFORE + r"[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{1,4}){3,8}" + r"(?![\w@])")
+# Printed in groups of four (`DE89 3704 0044 0532 0130 00`) or in one piece, in either case
+# (`de89 3704 …` is the same account; the checksum reads it upper-cased).
+_IBAN = re.compile(_BEFORE + r"[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]{1,4}){3,8}" + r"(?![\w@])")
 
 # 13-19 digits in one piece, or in groups split by spaces or dashes (`4111 1111 1111 1111`).
 _CARD = re.compile(_BEFORE + r"\d(?:[ \-]?\d){12,18}" + _AFTER)
@@ -101,6 +106,8 @@ def find_pii(text: str, allow: Iterable[str] = ()) -> list[Finding]:
         local, domain = match.group("local"), match.group("domain")
         if domain.rsplit(".", 1)[-1].lower() in _FILE_SUFFIXES or allowed.covers(local, domain):
             continue
+        if _is_git_remote(text, match):
+            continue
         found.append((match.start(), Finding("email", mask_email(local, domain), _line(text, match.start()))))
     # In this order, each on what the one before left: an IBAN's digits are no card, a card's no phone.
     finders: tuple[tuple[Kind, Callable[[str], Iterator[tuple[int, int]]]], ...] = (
@@ -113,6 +120,12 @@ def find_pii(text: str, allow: Iterable[str] = ()) -> list[Finding]:
             found.append((start, Finding(kind, _mask_digits(text[start:end], kind), _line(text, start))))
             numeric = numeric[:start] + "_" * (end - start) + numeric[end:]
     return [finding for _, finding in sorted(found, key=lambda pair: pair[0])]
+
+
+def _is_git_remote(text: str, match: re.Match[str]) -> bool:
+    return bool(_SCP_PATH_AFTER.match(text, match.end())) or text.endswith(
+        _URL_USERINFO_BEFORE, 0, match.start()
+    )
 
 
 class _Allowlist:
@@ -147,7 +160,7 @@ def _line(text: str, offset: int) -> int:
 def _iban_shapes(text: str) -> Iterator[tuple[re.Match[str], bool]]:
     """Each IBAN-shaped string (a known country, its length) and whether its checksum holds."""
     for match in _IBAN.finditer(text):
-        compact = match.group().replace(" ", "")
+        compact = match.group().replace(" ", "").upper()
         if IBAN_LENGTHS.get(compact[:2]) == len(compact):
             yield match, iban_checksum_ok(compact)
 
