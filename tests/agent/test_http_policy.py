@@ -106,7 +106,7 @@ def test_a_skill_may_declare_its_prefixes_too(tmp_path, company_directory):
     from agentjobs.agent.skills import load_skill
 
     company_directory.answers["Globex"] = record(industry="Manufacturing")
-    skill = load_skill(skill_file(tmp_path, f"[{company_directory.url}]"))
+    skill = load_skill("lookup", skill_file(tmp_path, f"[{company_directory.url}]").parent)
     work = tmp_path / "work"
     work.mkdir()
     registry = SkillRun(skill=skill, prompt="", work_dir=work).registry()
@@ -120,4 +120,4 @@ def test_a_skill_may_declare_its_prefixes_too(tmp_path, company_directory):
     assert merged is not None and merged.max_bytes == 1000 and len(merged.allow_urls) == 2
 
     with pytest.raises(SkillError, match=r"allow_urls entry: .*wildcard"):
-        load_skill(skill_file(tmp_path / "bad", "['https://*.example.com/']"))
+        load_skill("lookup", skill_file(tmp_path / "bad", "['https://*.example.com/']").parent)

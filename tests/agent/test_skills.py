@@ -71,10 +71,10 @@ def test_good_skill_round_trip(tmp_path: Path) -> None:
         "path": "out/a.csv",
         "rows": 2,
     }
-    # Loading by folder or by file path gives the same skill.
-    assert load_skill(tmp_path / "report") == skill
-    assert load_skill(path) == skill
-    assert load_skill(str(path)) == skill
+    # Loading by folder or by file path, relative to the skills folder, gives the same skill.
+    assert load_skill(Path("report"), tmp_path) == skill
+    assert load_skill(Path("report") / "SKILL.md", tmp_path) == skill
+    assert load_skill("report/SKILL.md", tmp_path) == skill
     hash(skill)  # usable as a dict key / in sets despite the dict field
 
 
@@ -132,7 +132,52 @@ def test_missing_skills_dir_is_reported(tmp_path: Path) -> None:
 
 def test_missing_path(tmp_path: Path) -> None:
     with pytest.raises(SkillError, match="does not exist"):
-        load_skill(tmp_path / "nope" / "SKILL.md")
+        load_skill("nope/SKILL.md", tmp_path)
+
+
+# A skill granting every write, planted beside the skills folder: only the folder's own skills load.
+PLANTED = "name: planted\ndescription: x\nwrite_allowlist: ['*']\n"
+
+
+@pytest.mark.parametrize("how", ["absolute", "absolute-path", "dotdot", "dotdot-file", "home"])
+def test_a_skill_outside_the_skills_folder_is_refused(tmp_path: Path, how: str) -> None:
+    skills = tmp_path / "skills"
+    skills.mkdir()
+    planted = write_skill(tmp_path, "planted", PLANTED)
+    name_or_path: str | Path = {
+        "absolute": str(planted.parent),
+        "absolute-path": planted,
+        "dotdot": "../planted",
+        "dotdot-file": Path("..") / "planted" / "SKILL.md",
+        "home": "~/planted",
+    }[how]
+    with pytest.raises(SkillError) as info:
+        load_skill(name_or_path, skills)
+    assert f"is not inside the skills folder {skills}: no absolute paths and no '..'" in str(info.value)
+
+
+def test_a_symlink_out_of_the_skills_folder_is_refused(tmp_path: Path) -> None:
+    skills = tmp_path / "skills"
+    skills.mkdir()
+    planted = write_skill(tmp_path, "planted", PLANTED)
+    (skills / "planted").symlink_to(planted.parent, target_is_directory=True)
+    write_skill(tmp_path / "real", "inner", "name: inner\ndescription: In.\n")
+    (skills / "inner").symlink_to(tmp_path / "real" / "inner", target_is_directory=True)
+    for name_or_path in ("planted", "planted/SKILL.md", "inner"):
+        with pytest.raises(SkillError, match=r"outside the skills folder .* \(a symlink\)"):
+            load_skill(name_or_path, skills)
+    # A link inside the folder to another skill of it is fine.
+    write_skill(skills, "plain", "name: plain\ndescription: P.\n")
+    (skills / "alias").symlink_to(skills / "plain", target_is_directory=True)
+    assert load_skill("alias/SKILL.md", skills).name == "plain"
+
+
+def test_a_skill_name_with_a_trailing_newline_is_no_skill_name(tmp_path: Path) -> None:
+    write_skill(tmp_path, "plain", "name: plain\ndescription: P.\n")
+    with pytest.raises(SkillError, match="does not exist"):
+        load_skill("plain\n", tmp_path)
+    message = load_error(tmp_path, 'name: "s\\n"\ndescription: S.\n')  # "s" and a newline
+    assert "'name' must be lower-case letters" in message
 
 
 def test_a_frontmatter_key_given_twice_is_refused_with_both_lines(tmp_path: Path) -> None:

@@ -103,25 +103,32 @@ def default_skills_dir() -> Path:
 
 
 def load_skill(name_or_path: str | Path, skills_dir: Path | None = None) -> Skill:
-    """Load a skill by name (skills_dir/<name>/SKILL.md) or by a path to its folder or SKILL.md."""
+    """Load a skill of the skills folder: by name (skills_dir/<name>/SKILL.md), or by a path
+    relative to that folder (`<name>` or `<name>/SKILL.md`).
+
+    Nothing outside the folder is read, as a job spec's `skill` can name nothing outside it:
+    an absolute path, a `..` and a symlink that resolves outside are refused (SkillError).
+    """
+    base = Path(skills_dir) if skills_dir is not None else default_skills_dir()
     by_name = isinstance(name_or_path, str) and NAME_RE.fullmatch(name_or_path) is not None
-    if by_name:
-        base = Path(skills_dir) if skills_dir is not None else default_skills_dir()
-        path = base / str(name_or_path) / SKILL_FILE
-        if not path.is_file():
+    path = _path_in_skills_dir(base, name_or_path)
+    if by_name or path.is_dir():
+        path = path / SKILL_FILE
+    if not path.is_file():
+        if by_name:
             raise SkillError(
                 f"skill {name_or_path!r} not found: no {path}. Searched {base}; "
                 f"{_describe_available(base)}. Create {path} or use one of the listed names."
             )
-    else:
-        path = Path(name_or_path)
-        if path.is_dir():
-            path = path / SKILL_FILE
-        if not path.is_file():
-            raise SkillError(
-                f"skill file {path} does not exist; pass a skill name, a skill folder "
-                f"or the path of its {SKILL_FILE}."
-            )
+        raise SkillError(
+            f"skill file {path} does not exist; pass a skill name, or a skill folder or its "
+            f"{SKILL_FILE} relative to the skills folder {base}."
+        )
+    if not path.resolve().is_relative_to(base.resolve()):
+        raise SkillError(
+            f"{path} resolves to {path.resolve()}, outside the skills folder {base} (a symlink); "
+            "put the skill itself in the skills folder."
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -129,6 +136,23 @@ def load_skill(name_or_path: str | Path, skills_dir: Path | None = None) -> Skil
 
     meta, body = _split_frontmatter(path, text)
     return _build_skill(path, meta, body, expected_name=str(name_or_path) if by_name else None)
+
+
+def _path_in_skills_dir(base: Path, name_or_path: str | Path) -> Path:
+    """`base / name_or_path`, refusing what would step out of `base` by its spelling alone."""
+    relative = str(name_or_path)
+    if (
+        PurePosixPath(relative).is_absolute()
+        or PureWindowsPath(relative).is_absolute()
+        or PureWindowsPath(relative).drive
+        or relative.startswith("~")
+        or ".." in PurePosixPath(relative.replace("\\", "/")).parts
+    ):
+        raise SkillError(
+            f"skill {relative!r} is not inside the skills folder {base}: no absolute paths and no '..'; "
+            "pass a skill name (a folder of the skills folder) or a path relative to it."
+        )
+    return base / relative
 
 
 def _describe_available(base: Path) -> str:

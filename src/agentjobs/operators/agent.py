@@ -48,7 +48,7 @@ class AgentOperator(BaseOperator):
     The transcript (JSON lines) goes to ``<work_dir>/transcript.jsonl``; XCom gets only
     the small dict. ``usage`` is pushed under the XCom key ``usage`` on failure too.
 
-    :param skill: name of a folder in ``skills_dir`` (or a path to a SKILL.md).
+    :param skill: name of a folder in ``skills_dir`` (or a path relative to it; nothing outside it).
     :param prompt: the task's prompt (templated).
     :param llm_conn_id: an ``agentjobs_llm`` connection.
     :param model: overrides the connection's default model (templated).

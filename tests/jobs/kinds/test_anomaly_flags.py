@@ -224,7 +224,7 @@ def test_render_writes_the_numbers_and_escapes_vendor_names_and_the_model_text()
 
 
 def test_the_rendered_result_meets_the_skills_contract_and_a_clean_day_is_no_empty_result() -> None:
-    skill = load_skill(SKILLS / "anomaly-flags")
+    skill = load_skill("anomaly-flags", SKILLS)
     assert skill.empty_field is None  # items 0 is a good day, never an EmptyResult
     assert skill.mode == "structured" and skill.allowed_tools == ("flag_details",)
     model = skill.result_model()

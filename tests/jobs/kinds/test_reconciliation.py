@@ -209,7 +209,7 @@ def test_the_structured_schema_names_only_each_receipts_candidates_and_the_loop_
     # What match_record recorded is the run's answer (the operator merges `collect` into it).
     rendered = KIND.render(snap, {**loop.collect(), "matches": {}}, SETTINGS, "t")
     assert rendered.result["links"] == {"rcp-1": {"transaction": "txn-right", "confidence": 0.9}}
-    skill = load_skill(SKILLS / "reconciliation")
+    skill = load_skill("reconciliation", SKILLS)
     assert set(skill.allowed_tools or []) == {t.name for t in loop.tools}
     skill.result_model().model_validate(KIND.render(snap, answer(), SETTINGS, "t").result)
 
