@@ -6,6 +6,7 @@ fakes received.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Iterator
 from html.parser import HTMLParser
@@ -14,6 +15,8 @@ from typing import Any
 _WEB_URL = re.compile(r"https?://[^\s|<>]+")
 _SLACK_SYNTAX = re.compile(r"<([^>]*)>")
 _ACTIVE_TAGS = ("img", "script", "iframe", "form", "object", "embed", "svg", "style", "link")
+# Bidi embeddings, overrides, isolates and marks: invisible, they reorder what the reader sees.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 
 
 class _Tags(HTMLParser):
@@ -36,11 +39,18 @@ def hrefs(html: str) -> list[str]:
     return [attrs.get("href") or "" for tag, attrs in html_tags(html) if tag == "a"]
 
 
-def assert_inert_html(html: str, allowed_urls: Iterable[str] | None = None) -> None:
-    """No image or script, no attribute (on*=, style, src) but an http(s) href, and each
-    href one of `allowed_urls` when given."""
+def assert_no_bidi_controls(text: str) -> None:
+    """No bidi control in `text`, as a character or as a character reference (`&#8238;`)."""
+    found = BIDI_CONTROLS.findall(html.unescape(text))
+    assert not found, f"bidi controls {[f'U+{ord(c):04X}' for c in found]} in {text[:300]!r}"
+
+
+def assert_inert_html(page: str, allowed_urls: Iterable[str] | None = None) -> None:
+    """No image or script, no attribute (on*=, style, src) but an http(s) href, each href one
+    of `allowed_urls` when given, and no bidi control."""
     allowed = set(allowed_urls) if allowed_urls is not None else None
-    for tag, attrs in html_tags(html):
+    assert_no_bidi_controls(page)
+    for tag, attrs in html_tags(page):
         assert tag not in _ACTIVE_TAGS, (tag, attrs)
         permitted = {"href"} if tag == "a" else {"charset"} if tag == "meta" else set()
         assert set(attrs) <= permitted, (tag, attrs)
@@ -71,9 +81,11 @@ def assert_no_live_slack_syntax(mrkdwn: str, allowed_urls: Iterable[str] | None 
 
 
 def assert_inert_slack(blocks: list[dict[str, Any]], allowed_urls: Iterable[str] | None = None) -> None:
+    """Every text of the blocks without live Slack syntax, NUL or bidi control; sections verbatim."""
     allowed = list(allowed_urls) if allowed_urls is not None else None
     for kind, text in slack_texts(blocks):
         assert "\x00" not in text
+        assert_no_bidi_controls(text)
         if kind == "mrkdwn":
             assert_no_live_slack_syntax(text, allowed)
     for block in blocks:

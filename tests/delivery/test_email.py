@@ -8,9 +8,9 @@ from email import policy
 import pytest
 
 from agentjobs.delivery import deliver, send_email
-from agentjobs.delivery.email import render_html
+from agentjobs.delivery.email import build_message, render_html
 from tests.delivery.conftest import DIGEST
-from tests.delivery.inert import assert_inert_html
+from tests.delivery.inert import assert_inert_html, assert_no_bidi_controls
 
 TO = ["alice@example.test", "bob@example.test"]
 
@@ -130,12 +130,29 @@ HOSTILE = [
     "*[HTML]: Hyper <b>Text</b>\n\nHTML here",
     "note[^1]\n\n[^1]: javascript:alert(1)",
     "x\x005\x00y \x02wzxhzdk:0\x03",
+    # Bidi controls, raw and as references: `cod.exe` would show as `exe.doc`.
+    "Invoice \u202ecod.exe [\u202etxt.exe](https://x.test/\u2067a) &#8238;fdp.exe &#x202E;x &rlm;y"
+    "\n\n# \u2066T\u2069",
 ]
 
 
 @pytest.mark.parametrize("markdown", HOSTILE)
 def test_hostile_markdown_renders_inert_html(markdown):
     assert_inert_html(render_html(markdown))
+
+
+def test_bidi_controls_reach_neither_part_nor_the_subject_whoever_wrote_the_markdown():
+    markdown = "# Invoice \u202ecod.exe\n\n- \u2066paid\u2069 &#8238;fdp.exe, and &amp;#8238; as text\n"
+    message = build_message(
+        sender="a@example.org", to=["b@example.org"], subject="Due: \u202ecod.exe", markdown=markdown
+    )
+    html = message.get_body(("html",)).get_content()
+    assert_inert_html(html)
+    assert "<h1>Invoice cod.exe</h1>" in html and "<li>paid fdp.exe, and &amp;#8238; as text</li>" in html
+    plain = message.get_body(("plain",)).get_content()
+    assert_no_bidi_controls(plain)
+    assert "- paid fdp.exe, and &amp;#8238; as text" in plain
+    assert message["Subject"] == "Due: cod.exe"
 
 
 def test_bad_links_and_images_keep_their_text_and_good_links_stay():

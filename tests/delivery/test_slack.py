@@ -8,6 +8,7 @@ import pytest
 
 from agentjobs.delivery import DeliveryConflict, deliver, send_slack
 from agentjobs.delivery.slack_blocks import MAX_BLOCKS, MAX_SECTION_CHARS
+from tests.delivery.inert import assert_inert_slack, assert_no_bidi_controls
 from tests.fakes.slack import WEBHOOK_PATH
 
 
@@ -133,6 +134,25 @@ def test_api_long_markdown_goes_as_a_file(slack_server, ledger, artifact):
     file_id = outcome.receipt["file_id"]
     assert server.uploads[file_id] == long.encode()
     assert outcome.receipt == {"mode": "file", "channel": "C0DIGEST1", "file_id": file_id}
+
+
+def test_no_bidi_control_reaches_slack_in_a_message_or_a_file(slack_server, ledger, artifact):
+    # U+202E would show `cod.exe` as `exe.doc`; the markdown here was not written by a kind.
+    hostile = "# Invoice \u202ecod.exe\n\nPay \u2066\u202etxt.exe\u2069 &#8238;now\n\n"
+    artifact.write_text(hostile)
+    _deliver(ledger, artifact, slack_server.webhook_conn_id, target="webhook")
+    [hook] = slack_server.server.calls(WEBHOOK_PATH)
+    assert_inert_slack(hook.params["blocks"])
+    assert hook.params["text"] == "Invoice cod.exe"
+    assert _section_text(hook.params["blocks"]) == "Pay txt.exe now"
+
+    artifact.write_text(hostile + _long_markdown(60))
+    outcome = _deliver(ledger, artifact, slack_server.api_conn_id, target="C0DIGEST1")
+    uploaded = slack_server.server.uploads[outcome.receipt["file_id"]].decode()
+    assert_no_bidi_controls(uploaded)
+    assert uploaded.startswith("# Invoice cod.exe\n\nPay txt.exe now\n\n")
+    [complete] = slack_server.server.calls("/api/files.completeUploadExternal")
+    assert complete.params["initial_comment"] == "Invoice cod.exe"
 
 
 def test_api_error_is_raised_and_recorded(slack_server, ledger, artifact):

@@ -12,7 +12,7 @@ from agentjobs.delivery.slack_blocks import (
     markdown_blocks,
     to_mrkdwn,
 )
-from tests.delivery.inert import assert_no_live_slack_syntax
+from tests.delivery.inert import assert_inert_slack, assert_no_live_slack_syntax, slack_texts
 
 
 @pytest.mark.parametrize(
@@ -89,11 +89,30 @@ def test_fallback_text():
         ("&lt;!channel&gt; &amp; &#60;!here&#62;", "&lt;!channel&gt; &amp; &lt;!here&gt;"),
         # NUL characters are no markup: dropped, never read as the renderer's own markers.
         ("\x005\x00 and \x000\x00 [a](https://x.test)", "5 and 0 <https://x.test|a>"),
+        # Bidi controls, raw or as references, are dropped: `cod.exe` would show as `exe.doc`.
+        (
+            "\u202ecod.exe [\u2067fdp\u2069](https://x.test/\u202ea) &#8238;txt.exe &rlm;x &amp;#8238;",
+            "cod.exe <https://x.test/a|fdp> txt.exe x &amp;#8238;",
+        ),
     ],
 )
 def test_hostile_markdown_becomes_text(markdown, mrkdwn):
     assert to_mrkdwn(markdown) == mrkdwn
     assert_no_live_slack_syntax(mrkdwn)
+
+
+def test_no_bidi_control_reaches_a_header_a_section_or_the_notification_text():
+    # A header, a small heading, a fence and a bullet: each path of the renderer.
+    markdown = "# Invoice \u202ecod.exe\n\n### \u2066Due\u2069\n\n```\n\u202etxt.exe\n```\n\n"
+    markdown += "- &#x202E;fdp.exe\n"
+    blocks = markdown_blocks(markdown)
+    assert_inert_slack(blocks)
+    assert [text for _, text in slack_texts(blocks)] == [
+        "Invoice cod.exe",
+        "*Due*\n\n```\ntxt.exe\n```\n\n• fdp.exe",
+    ]
+    assert fallback_text(markdown) == "Invoice cod.exe"
+    assert fallback_text("\u202ebody", title="\u202etitle") == "title"
 
 
 def test_a_javascript_link_keeps_only_its_text():

@@ -22,7 +22,7 @@ import pytest
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.sources.snapshot import Snapshot
 from tests.airflow.conftest import run_dag, xcom
-from tests.delivery.inert import assert_inert_html, assert_inert_slack, hrefs
+from tests.delivery.inert import assert_inert_html, assert_inert_slack, assert_no_bidi_controls, hrefs
 from tests.fakes.github import commit, issue, pull, release
 from tests.fakes.model_server import reply, respond
 from tests.fakes.slack import WEBHOOK_PATH
@@ -40,6 +40,8 @@ FEED_TITLES = [
     f"![]({PIXEL}) Weekly notes",
     'Faster builds {: onclick="alert(1)" }',
     "&lt;!channel&gt; outage report",  # the feed's own escaping: the title reads "<!channel> ..."
+    # A right-to-left override: `cod.exe` would show as `exe.doc` (and a URL quoted around it).
+    "Invoice \u202ecod.exe from https://files.example.org/\u2067fdp.exe\u2069 attached",
 ]
 GITHUB_TITLES = {
     "pull": "[Advisory](!channel) merge now",
@@ -49,6 +51,7 @@ GITHUB_TITLES = {
 }
 GIT_SUBJECTS = [
     "[Deploy](javascript:alert(1)) <!channel>",
+    "Add \u202ecod.exe\u202c and \u200fnotes",
     "Add <img src=x onerror=alert(1)> {: .x onclick=alert(1)} <#C024BE7LR>",
 ]
 TAKEAWAYS = [
@@ -155,6 +158,9 @@ def test_hostile_text_from_every_source_is_delivered_as_text(hostile_job, smtp_s
     assert "[Advisory](javascript:alert(document.cookie))" in html
     assert "[Advisory](!channel) merge now" in html
     assert "[Deploy](javascript:alert(1)) &lt;!channel&gt;" in html
+    # Bidi controls are dropped (assert_inert_html): the names read in the order they were stored.
+    assert "Invoice cod.exe from https://files.example.org/fdp.exe attached" in html
+    assert "Add cod.exe and notes" in html
 
     (post,) = slack_server.server.calls("/api/chat.postMessage")
     (hook,) = slack_server.server.calls(WEBHOOK_PATH)
@@ -165,4 +171,7 @@ def test_hostile_text_from_every_source_is_delivered_as_text(hostile_job, smtp_s
         assert "[Advisory](!channel) merge now" in sections
         assert "&lt;!channel&gt; outage report" in sections
         assert "Fix 5 and 0 markers" in sections
+        assert "Invoice cod.exe from https://files.example.org/fdp.exe attached" in sections
+        assert "Add cod.exe and notes" in sections
+        assert_no_bidi_controls(payload["text"])
         assert "<https://github.com/acme/app/pull/7>" in sections

@@ -436,6 +436,7 @@ HOSTILE = [
     "[pdf](data:text/html;base64,PHNjcmlwdD4=) &lt;!channel&gt;",
     "Fix \x005\x00 and \x000\x00 markers",
     "# Breaking\n- fake bullet",
+    "Invoice \u202ecod.exe, \u2066\u200fisolated\u2069 and &#8238;txt.exe",
 ]
 
 
@@ -483,10 +484,13 @@ def test_hostile_text_reaches_email_and_slack_as_text_only(tmp_path):
     from agentjobs.delivery.email import render_html
     from agentjobs.delivery.slack_blocks import markdown_blocks
     from agentjobs.jobs.digest_check import check_digest
-    from tests.delivery.inert import assert_inert_html, assert_inert_slack, hrefs
+    from tests.delivery.inert import assert_inert_html, assert_inert_slack, assert_no_bidi_controls, hrefs
 
     snap, answer = hostile_day()
     markdown, items = render(snap, answer, cap=30)
+    # No bidi control in the digest itself (S3, the PDF, the email's text part); a reference is text.
+    assert_no_bidi_controls(markdown)
+    assert "Invoice cod.exe, isolated and &amp;#8238;txt.exe" in markdown
     # Each hostile text is one line of its bullet: no heading or bullet of its own.
     assert [line for line in markdown.splitlines() if line.startswith("#")] == [
         "# Daily digest — 2026-11-24",
@@ -508,3 +512,5 @@ def test_hostile_text_reaches_email_and_slack_as_text_only(tmp_path):
     # The team still reads the titles as written.
     assert "[Advisory](!channel) &lt;!here&gt; &lt;@U024BE7LH&gt;" in text
     assert "[Advisory](javascript:alert(document.cookie))" in html
+    assert "Invoice cod.exe, isolated and &amp;#8238;txt.exe" in html
+    assert "Invoice cod.exe, isolated and &amp;#8238;txt.exe" in text

@@ -21,6 +21,7 @@ from typing import Any, cast
 import markdown as md
 from markdown.treeprocessors import Treeprocessor
 
+from agentjobs.jobs.markdown_text import without_bidi_controls
 from agentjobs.jobs.spec import is_plain_address
 
 HTML_TEMPLATE = """<!DOCTYPE html>
@@ -58,7 +59,8 @@ def safe_html_fragment(text: str) -> str:
     converter.inlinePatterns.deregister("html")
     # After "unescape" (priority 0): hrefs and alt texts are final when checked.
     converter.treeprocessors.register(_SafeTree(converter), "safe_tree", -10)
-    return converter.convert(_CONTROL.sub("", text))
+    # Bidi controls are invisible and reorder what the reader sees (U+202E + `cod.exe` as `exe.doc`).
+    return converter.convert(without_bidi_controls(_CONTROL.sub("", text)))
 
 
 class _SafeTree(Treeprocessor):
@@ -92,6 +94,8 @@ def _replace_with_text(parent: etree.Element, index: int, text: str) -> None:
 
 
 def build_message(*, sender: str, to: Sequence[str], subject: str, markdown: str) -> EmailMessage:
+    # The text part and the subject show the characters too (the HTML drops them in render_html).
+    markdown, subject = without_bidi_controls(markdown), without_bidi_controls(subject)
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = sender

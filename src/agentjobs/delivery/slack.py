@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from agentjobs.delivery.slack_blocks import fallback_text, fit_blocks
+from agentjobs.jobs.markdown_text import without_bidi_controls
 
 WEBHOOK, API = "slackwebhook", "slack"
 
@@ -69,7 +70,12 @@ def _send_api(
         # send_file_v2 wants a channel id; a '#name' is looked up by the hook (conversations.list).
         response = hook.send_file_v2(
             channel_id=channel,
-            file_uploads={"content": markdown, "filename": filename, "title": text[:250]},
+            # The blocks drop bidi controls (slack_blocks._clean); the file shows its text as is.
+            file_uploads={
+                "content": without_bidi_controls(markdown),
+                "filename": filename,
+                "title": text[:250],
+            },
             initial_comment=text,
         )
         file_id = response["files"][0]["id"] if response.get("files") else None

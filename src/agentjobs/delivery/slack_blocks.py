@@ -17,6 +17,8 @@ import html
 import re
 from typing import Any
 
+from agentjobs.jobs.markdown_text import without_bidi_controls
+
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
 MAX_HEADER_CHARS = 150
@@ -49,7 +51,8 @@ def _escape(text: str) -> str:
 
 
 def _clean(text: str) -> str:
-    return _CONTROL.sub("", text)
+    # Bidi controls are invisible and reorder what the reader sees (U+202E + `cod.exe` as `exe.doc`).
+    return without_bidi_controls(_CONTROL.sub("", text))
 
 
 def _text(markdown: str) -> str:

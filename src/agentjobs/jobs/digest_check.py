@@ -14,7 +14,7 @@ from typing import Any
 
 from agentjobs.agent.errors import ContractViolation
 from agentjobs.jobs.digest import ALL_SECTIONS, DIGEST_FILE, SECTION_COMMITS, SECTION_HEADINGS
-from agentjobs.jobs.markdown_text import one_line, unescape
+from agentjobs.jobs.markdown_text import one_line, unescape, without_bidi_controls
 from agentjobs.sources.snapshot import Snapshot
 
 _URL = re.compile(r"https?://[^\s<>\]\"'`]+")
@@ -90,7 +90,10 @@ def check_digest(
 
 def invented_urls(markdown: str, snapshot: Snapshot) -> list[str]:
     """URLs in the digest that appear nowhere in the snapshot (links, subjects, notes, summaries)."""
-    known = snapshot.urls() | {_trim(u) for u in _URL.findall(snapshot.model_dump_json())}
+    quoted = snapshot.model_dump_json()
+    # Also as the digest quotes source text: without bidi controls (markdown_text.one_line).
+    in_text = _URL.findall(quoted) + _URL.findall(without_bidi_controls(quoted))
+    known = snapshot.urls() | {_trim(u) for u in in_text}
     invented: set[str] = set()
     # The URLs as a reader sees them: source text quoted in the digest is markdown-escaped.
     for raw in _URL.findall(unescape(markdown)):

@@ -7,10 +7,17 @@ escapes Python-Markdown knows, so the plain-text file still reads right), a `<` 
 open an autolink or a tag and an `&` that would start a character reference become
 references themselves. `unescape` is its inverse, for the checks that compare the digest
 with the snapshot.
+
+Bidirectional formatting characters are dropped with the other controls: they are invisible
+and reorder what a reader sees (U+202E before `cod.exe` shows it as `exe.doc`), in an email,
+in Slack, in a file name. Dropped rather than marked, the text reads in the order it was
+stored, as the PDF already shows it. The zero-width (non-)joiners stay: Persian, Indic
+scripts and emoji sequences need them, and they reorder nothing.
 """
 
 from __future__ import annotations
 
+import html
 import re
 
 # Anywhere in the text: code, emphasis, links and images, attribute lists, backslashes.
@@ -22,15 +29,35 @@ _ANGLE = re.compile(r"<(?=[^\s\d=<-])")
 _REFERENCE = re.compile(r"&(?=#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)")
 # At the start of a list item or a quote: a heading, quote, list or numbered-list marker.
 _BLOCK_START = re.compile(r"^(#|>|[-+](?=\s)|\d+[.)](?=\s))")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Embeddings and overrides (U+202A-U+202E), isolates (U+2066-U+2069), the marks LRM, RLM and
+# ALM. The email and Slack renderers drop them too (`without_bidi_controls`).
+_BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c"
+_BIDI = re.compile(f"[{_BIDI_CONTROLS}]")
+_CONTROL = re.compile(f"[\\x00-\\x1f\\x7f{_BIDI_CONTROLS}]")
+# Any character reference (`&#8238;`, `&#x202E;`, `&rlm;`): in markdown it is the character.
+_ANY_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _UNESCAPE = re.compile(r"\\([\\`*_{}\[\]()>#+\-.!|])|&lt;|&amp;")
 # What an autolink `<url>` can hold and stay one link to that exact URL, in email and Slack.
 _AUTOLINKABLE = re.compile(r"https?://[^\s\x00-\x1f\x7f<>`\\]+", re.IGNORECASE)
 
 
 def one_line(text: str) -> str:
-    """Whitespace (newlines included) collapsed to single spaces, control characters dropped."""
+    """Whitespace (newlines included) collapsed to single spaces, control and bidi characters dropped."""
     return _CONTROL.sub("", " ".join(text.split()))
+
+
+def without_bidi_controls(markdown: str) -> str:
+    """`markdown` without bidi controls, as characters or as character references; all else kept."""
+
+    def unless_bidi(match: re.Match[str]) -> str:
+        return "" if _BIDI.fullmatch(html.unescape(match.group(0))) else match.group(0)
+
+    # Until nothing changes: dropping one can join two pieces into another (`&#82&#8238;38;`).
+    while True:
+        cleaned = _ANY_REFERENCE.sub(unless_bidi, _BIDI.sub("", markdown))
+        if cleaned == markdown:
+            return cleaned
+        markdown = cleaned
 
 
 def as_text(text: str) -> str:

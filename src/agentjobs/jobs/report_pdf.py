@@ -8,7 +8,8 @@ Each page's footer carries the sha256 of the markdown it was rendered from.
 fpdf2's core fonts hold Latin-1 only, and no TTF ships with fpdf2: text from the database (a
 vendor named in Cyrillic, an emoji, a right-to-left override) is transliterated to Latin-1
 (`latin1`), with invisible format characters dropped and anything else shown as '?', so hostile
-text never fails a render. The markdown keeps the original text.
+text never fails a render. The markdown keeps the original text (less its bidi controls, which
+markdown_text drops for every channel).
 """
 
 from __future__ import annotations

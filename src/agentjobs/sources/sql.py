@@ -2,7 +2,8 @@
 
 `read_tables` / `read_teams` take a SQLAlchemy engine (tests, the CLI); `fetch_tables` /
 `fetch_teams` get it from an Airflow connection whose hook is a common-sql `DbApiHook`
-(`sqlite`, `postgres`, ...), one engine per connection per process.
+(`sqlite`, `postgres`, ...), one engine per connection per process. They only read: each query
+is one parsed SELECT, run in a read-only transaction (`sources/read_only.py`).
 
 The same query returns the same rows from SQLite and PostgreSQL:
 - Binds. Stored timestamps are naive UTC, so a datetime bind is converted to naive UTC
@@ -34,6 +35,7 @@ import sqlalchemy as sa
 from agentjobs.business import schema
 from agentjobs.jobs.kinds.base import Member, Query, Team
 from agentjobs.sources.errors import SourceError
+from agentjobs.sources.read_only import check_select, read_only_transaction
 
 DEFAULT_CONN_ID = "agentjobs_business"
 
@@ -55,9 +57,14 @@ class BusinessDbError(SourceError):
 
 
 def read_tables(engine: sa.Engine, queries: Mapping[str, Query]) -> dict[str, list[dict[str, Any]]]:
-    """Run each named query on one connection; its rows as dicts of JSON values, in query order."""
+    """Run each named query on one connection; its rows as dicts of JSON values, in query order.
+
+    Each query must be one SELECT, and all run in one read-only transaction (`sources/read_only.py`).
+    """
+    for query in queries.values():
+        check_select(query.sql)  # all of them before any runs
     sqlite = engine.dialect.name == "sqlite"
-    with engine.connect() as conn:
+    with engine.connect() as conn, read_only_transaction(conn):
         return {name: _rows(conn, query, sqlite) for name, query in queries.items()}
 
 

@@ -23,11 +23,13 @@ from agentjobs.jobs.kinds.snapshots import team_snapshot
 from agentjobs.jobs.period import period_of_day
 from agentjobs.sources.sql import read_tables, read_teams
 from tests.business import fixtures
+from tests.delivery.inert import assert_no_bidi_controls
 
 DAY = date(2026, 11, 28)
 TZ = "Europe/Berlin"
 SKILLS = Path(__file__).resolve().parents[3] / "include" / "skills"
-HOSTILE = "[Acme](javascript:alert(1)) <!channel> **@here** <script>x</script>"
+# A right-to-left override too: shown, `Acme` would read backwards.
+HOSTILE = "[\u202eAcme](javascript:alert(1)) <!channel> **@here** <script>x</script>"
 
 
 def team(tz: str = TZ, name: str = "Berlin") -> Team:
@@ -218,6 +220,7 @@ def test_render_writes_the_numbers_and_escapes_vendor_names_and_the_model_text()
     for raw in ("[Acme](", "<!channel>", "**@here**", "<script>", "[the vendor](", "<!here>"):
         assert raw not in rendered.markdown
     assert r"\[Acme\](javascript:alert(1)) &lt;!channel> \*\*@here\*\*" in dup
+    assert_no_bidi_controls(rendered.markdown)
     assert rendered.result == {"path": "anomalies.md", "items": 3}
     KIND.check(snap, rendered.markdown, rendered.result, SETTINGS)  # "12" is the flag's own value
     assert KIND.preview(rendered.markdown) == "3 anomalies flagged for 2026-11-28 (Europe/Berlin)."

@@ -19,10 +19,11 @@ from agentjobs.jobs.kinds.batch_notifications import KIND, Settings, closing, wi
 from agentjobs.jobs.kinds.snapshots import team_snapshot
 from agentjobs.sources.sql import read_tables, read_teams
 from tests.delivery.conftest import any_ledger, ledger, pg_ledger  # noqa: F401 (fixtures)
+from tests.delivery.inert import assert_no_bidi_controls
 from tests.postgres import built_database
 
 TEAM, QUIET = "team-a", "team-b"
-HOSTILE_RECORD = "<!channel> `x` [pay](javascript:alert(1)) @here"
+HOSTILE_RECORD = "<!channel> \u202e`x` [pay](javascript:alert(1)) @here"  # with a right-to-left override
 DAY = datetime(2026, 11, 30, tzinfo=UTC)
 
 
@@ -169,6 +170,7 @@ def test_one_summary_counts_the_window_per_kind_of_record_and_shows_database_tex
     (hostile,) = [line for line in lines if line.startswith("- 1 document matched")]
     # The id is one code span: no backtick of its own, so no live mention or link can escape it.
     assert hostile == "- 1 document matched: `<!channel> 'x' [pay](javascript:alert(1)) @here`"
+    assert_no_bidi_controls(rendered.markdown)
     assert rendered.result == {"items": 5, "summary": ""}
     assert KIND.preview(rendered.markdown) == lines[2]
     KIND.check(snapshot, rendered.markdown, rendered.result, SETTINGS)

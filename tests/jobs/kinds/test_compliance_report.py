@@ -13,6 +13,7 @@ import pytest
 from agentjobs.jobs.kinds.base import CheckFailed, PeriodRef, Team, TeamSnapshot
 from agentjobs.jobs.kinds.compliance_report import KIND, ComplianceSettings
 from agentjobs.jobs.period import Period
+from tests.delivery.inert import assert_no_bidi_controls
 
 SETTINGS = ComplianceSettings()
 LA = Team(id="team-la", name="Los Angeles", timezone="America/Los_Angeles", currency="USD")
@@ -91,6 +92,7 @@ def test_the_figures_and_the_picked_summary_pass_their_check() -> None:
     assert "- Not totalled: 1 transaction in other currencies" in text
     assert "Unpaid: 2 invoices, $6,200.00 in all; overdue: 1 invoice, $5,000.00." in text
     assert "[pay\\](javascript" in text and "[pay](" not in text  # no live link in the message
+    assert_no_bidi_controls(text)
 
 
 @pytest.mark.parametrize(

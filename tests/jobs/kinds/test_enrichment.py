@@ -17,11 +17,12 @@ from agentjobs.jobs.kinds.base import CheckFailed
 from agentjobs.jobs.kinds.enrichment import KIND, EnrichmentSettings, Staging, lookup_url
 from agentjobs.jobs.kinds.snapshots import team_snapshot
 from agentjobs.sources.sql import read_tables, read_teams
+from tests.delivery.inert import assert_no_bidi_controls
 from tests.fakes.directory import record
 from tests.postgres import built_database
 
 TEAM = "team-x"
-HOSTILE = "<!channel> Vandelay [pay](javascript:alert(1))"
+HOSTILE = "<!channel> Vandelay \u202e[pay](javascript:alert(1))"  # with a right-to-left override
 CUSTOMERS = {
     "c-good": "Globex GmbH",
     "c-hostile": HOSTILE,
@@ -72,7 +73,9 @@ def plant_answers(directory: Any) -> None:
                 website="https://globex.example",
             ),
             HOSTILE: record(
-                industry="<script>alert(1)</script> **Imports** @here", country="US", employees=12,
+                industry="<script>alert(1)</script> **Imports** \u2067@here\u2069",
+                country="US",
+                employees=12,
                 website="javascript:alert(1)",
             ),
             "Soylent Corp": Answer(200, b"<html><body>Soylent</body></html>", "text/html"),
@@ -166,6 +169,8 @@ def test_the_structured_fetch_refuses_oversized_wrong_type_and_missing_records(
     assert "website" not in by_id["c-hostile"]["fields"]  # javascript: is not a website
     text = rendered.markdown
     assert "<script" not in text and "[pay](javascript" not in text and "<!channel>" not in text
+    assert_no_bidi_controls(text)
+    assert by_id["c-hostile"]["fields"]["industry"] == "<script>alert(1)</script> **Imports** @here"
     assert "(not written: website must be a plain http(s) URL" in text
     assert "2 of 5 customers to enrich" in text
 

@@ -15,11 +15,12 @@ import sqlalchemy as sa
 from agentjobs.jobs.kinds.overdue_reminders import KIND, ReminderSettings, serves_local_hour
 from agentjobs.jobs.kinds.snapshots import team_snapshot
 from agentjobs.sources.sql import read_tables, read_teams
+from tests.delivery.inert import assert_no_bidi_controls
 from tests.postgres import built_database
 
 TEAM = "team-pacific"
 TOKYO, LA, IDLE = "u-tokyo", "u-la", "u-idle"
-HOSTILE_CUSTOMER = "<!channel> *Acme* [x](javascript:alert(1)) @here"
+HOSTILE_CUSTOMER = "<!channel> *Acme* \u202e[x](javascript:alert(1)) @here"  # with a right-to-left override
 HOSTILE_NUMBER = "INV-<script>alert(1)</script>"
 # The US leaves daylight saving time on 2026-11-01 at 02:00 local: 09:00 in Los Angeles is 16:00
 # UTC before and 17:00 UTC after; 09:00 in Tokyo (no DST) is 00:00 UTC every day.
@@ -150,6 +151,8 @@ def test_a_users_list_is_their_own_unpaid_invoices_due_in_under_three_days_and_t
     for raw in ("<!channel>", "<script>", "[x](javascript:", "*Acme*"):
         assert raw not in rendered.markdown and raw not in text
     assert "&lt;!channel&gt;" in text or "&lt;!channel>" in text
+    assert_no_bidi_controls(rendered.markdown)
+    assert_no_bidi_controls(text)
 
 
 def test_an_edited_list_fails_the_check():

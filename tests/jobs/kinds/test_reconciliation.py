@@ -18,10 +18,11 @@ from agentjobs.jobs.kinds.base import CheckFailed, PeriodRef, Team, TeamSnapshot
 from agentjobs.jobs.kinds.reconcile_rules import find_candidates, name_similarity
 from agentjobs.jobs.kinds.reconciliation import KIND, ReconciliationSettings, Work
 from agentjobs.jobs.period import period_of_day
+from tests.delivery.inert import assert_no_bidi_controls
 
 TZ = "Europe/Berlin"
 SKILLS = Path(__file__).resolve().parents[3] / "include" / "skills"
-HOSTILE = "[Acme](javascript:alert(1)) <!channel> @here"
+HOSTILE = "[\u202eAcme](javascript:alert(1)) <!channel> @here"  # a right-to-left override too
 SETTINGS = ReconciliationSettings()
 
 
@@ -171,6 +172,7 @@ def test_the_summary_is_the_decisions_and_escapes_source_text():
     text = rendered.markdown
     assert "1 receipt linked, 0 for review, 0 without a match of 1 judged" in text
     assert "[Acme](" not in text and "<!channel>" not in text and "\\[Acme\\](" in text
+    assert_no_bidi_controls(text)
     with pytest.raises(CheckFailed, match="not the summary"):
         KIND.check(snap, text.replace("confidence 0.90", "confidence 0.99"), rendered.result, SETTINGS)
 

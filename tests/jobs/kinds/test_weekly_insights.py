@@ -23,6 +23,7 @@ from agentjobs.jobs.kinds.snapshots import team_snapshot
 from agentjobs.jobs.kinds.weekly_insights import Settings, Weeks, weekly_insights
 from agentjobs.jobs.numbers import format_amount, format_pct
 from agentjobs.sources.sql import read_tables, read_teams
+from tests.delivery.inert import assert_no_bidi_controls
 
 KIND = weekly_insights
 SETTINGS = Settings()
@@ -332,11 +333,14 @@ def test_findings_are_deduplicated_trusted_only_from_the_data_and_topped_up() ->
 
 
 def test_hostile_team_name_and_comments_stay_text() -> None:
-    team = BERLIN.model_copy(update={"name": "Ops [x](javascript:alert) <!channel> @here *"})
+    team = BERLIN.model_copy(update={"name": "Ops \u202e[x](javascript:alert) <!channel> @here *"})
     snap = snapshot(team)
     hostile = {
         "findings": [
-            {"metric": "spend:software", "comment": "<script>x</script> [click](javascript:y) **now**"},
+            {
+                "metric": "spend:software",
+                "comment": "<script>x</script> [click](javascript:y) \u2067**now**\u2069",
+            },
             {"metric": "revenue", "comment": "Revenue is up 99 percent"},  # a digit: the comment is dropped
             {"metric": "expenses", "comment": "# heading\n- list"},
         ]
@@ -347,6 +351,7 @@ def test_hostile_team_name_and_comments_stay_text() -> None:
     assert "99" not in markdown
     assert "(+2.3%).\n" in markdown  # the revenue bullet, without its comment
     assert "\\# heading - list" in markdown
+    assert_no_bidi_controls(markdown)
     KIND.check(snap, markdown, result, SETTINGS)
 
 
