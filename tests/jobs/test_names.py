@@ -86,6 +86,7 @@ def test_a_name_the_data_lacks_is_found_as_written(text, invented):
         "Duplicate charge: confirm with the vendor and request a refund if needed.",
         "Likely a one-off. Consider reviewing the budget next week.",
         "I would check whether the spike is a timing issue (e.g. an early payment).",
+        "TL;DR: spend up. Verify the POS/website sync; no DNS or API outage was seen.",
     ],
 )
 def test_names_in_the_data_and_ordinary_prose_pass(text):

@@ -8,7 +8,8 @@ the names back out of its text and looks each one up in the snapshot's own strin
 What counts as a name (`candidates`):
 - a run of capitalised words (`Acme Corp`, `Jürgen Weiß`, `Coca-Cola`, `O'Neil`), wherever it
   stands, a sentence's first word included: a capitalised word that is an ordinary word of
-  English prose, a weekday, a month, a currency code or a metric word (`GENERIC`, plus the
+  English prose, a weekday, a month, a currency code, a metric word or a common abbreviation
+  such as API (`GENERIC`, plus the
   kind's own vocabulary) is no name, and such words are trimmed off a run's ends
   (`Acme Revenue` is the name `Acme`);
 - a quoted phrase of at most four words (`"misc"`, `“Cloud Nine”`), lowercase too;
@@ -18,7 +19,8 @@ What counts as a name (`candidates`):
 A name is in the data when its words, normalised (NFKC, case-folded, possessive `'s` dropped,
 a plural `s` dropped), are a run of consecutive words of one string value of the snapshot
 (`Acme` and `Acme GmbH` are in `Acme GmbH`), or when each of its words is a whole value
-(`Berlin Marketing`: the team `Berlin` and the category `marketing`). So a near miss fails:
+(`Berlin Marketing`: the team `Berlin` and the category `marketing`); a URL, an email address,
+a handle or a file name only in the first way, ordinary words or not. So a near miss fails:
 `Acme Corp` is not in `Acme Corporation`, `Globexx` is not `Globex`. Digits alone are the
 numbers check's (jobs/numbers.py), not a name. Not seen: names in scripts without letter case
 (`佐藤 花子`), and a lowercase name outside quotes (`paid payroll`).
@@ -91,7 +93,9 @@ GENERIC = frozenset(
     due duplicate duplicates anomaly anomalies flagged robust z mad tax taxes vat activity record
     records item items entry entries report reports summary action actions risk risks issue issues
     eur usd gbp jpy aud cad chf krw nzd sek nok dkk pln inr cny id ids ok fyi kpi roi n a na tbd
-    note important urgent warning attention heads http https www
+    note important urgent warning attention heads tl dr tldr asap eod eow etc eg ie
+    pos dns api crm erp sku url web website site online shop store app bank pdf csv sms
+    http https www
     """.split()
 )
 
@@ -206,13 +210,14 @@ class Names:
         """The names of every string in `data` (e.g. a snapshot as JSON: team, members, rows)."""
         return cls(strings_of(data), vocabulary)
 
-    def holds(self, words: tuple[str, ...]) -> bool:
-        """Whether `words` are consecutive words of one value, or each word is a whole value."""
+    def holds(self, words: tuple[str, ...], *, exact: bool = False) -> bool:
+        """Whether `words` are consecutive words of one value, or (unless `exact`) each word is a
+        whole value or an ordinary word."""
         if words in self._ngrams:
             return True
         if len(words) > NGRAM_MAX and any(_contains(value, words) for value in self._long):
             return True
-        return all((w,) in self._whole or _generic(w, self.vocabulary) for w in words)
+        return not exact and all((w,) in self._whole or _generic(w, self.vocabulary) for w in words)
 
     def trimmed(self, candidate: Candidate) -> str:
         """The candidate without the generic words at its ends ("Ask Acme Corp" names "Acme Corp")."""
@@ -224,8 +229,11 @@ class Names:
     def _generic_word(self, word: str) -> bool:
         return all(_generic(t, self.vocabulary) for t in tokens(word))
 
-    def known(self, name: str) -> bool:
+    def known(self, name: str, *, exact: bool = False) -> bool:
+        """Whether the data holds `name`: `exact`, as consecutive words of one value."""
         words = tokens(name)
+        if exact:
+            return self.holds(words, exact=True)
         return all(_generic(w, self.vocabulary) for w in words) or self.holds(words)
 
     def unknown(self, text: str) -> list[str]:
@@ -233,7 +241,10 @@ class Names:
         missing: list[str] = []
         for candidate in candidates(text):
             name = self.trimmed(candidate)
-            if name and name not in missing and not self.known(name):
+            # A URL, address, handle or file name of ordinary words (reports/q4.csv) is still a
+            # name; a plain path or id of them (income/expenses, 7-day) is prose.
+            exact = not candidate.trim and any(mark in name for mark in ".@:")
+            if name and name not in missing and not self.known(name, exact=exact):
                 missing.append(name)
         return missing
 
