@@ -48,6 +48,7 @@ DATA = Names(strings_of(ROWS), vocabulary=["this_week", "previous_week"])
         # A sentence-initial name, possessives, all caps.
         ("Hooli's invoices are overdue.", ["Hooli's"]),
         ("UMBRELLA paid early.", ["UMBRELLA"]),
+        ("Initech Surge: Hooli Spike Continues", ["Initech", "Hooli"]),  # a title-case heading
         # Categories, quoted or capitalised, that the data does not have.
         ('The "payroll" category rose.', ["payroll"]),
         ("Utilities spend fell while “Insurance” stayed flat.", ["Utilities", "Insurance"]),
@@ -87,6 +88,9 @@ def test_a_name_the_data_lacks_is_found_as_written(text, invented):
         "Likely a one-off. Consider reviewing the budget next week.",
         "I would check whether the spike is a timing issue (e.g. an early payment).",
         "TL;DR: spend up. Verify the POS/website sync; no DNS or API outage was seen.",
+        # Title-case headings a capable model puts before its bullets.
+        "Marketing Spend Surge: the Key Driver was the Marketing Campaign.",
+        "Big Jump in Software Supplies; Net Cash Position Weakens; Contractors Cost Rebounds.",
     ],
 )
 def test_names_in_the_data_and_ordinary_prose_pass(text):

@@ -8,8 +8,8 @@ the names back out of its text and looks each one up in the snapshot's own strin
 What counts as a name (`candidates`):
 - a run of capitalised words (`Acme Corp`, `Jürgen Weiß`, `Coca-Cola`, `O'Neil`), wherever it
   stands, a sentence's first word included: a capitalised word that is an ordinary word of
-  English prose, a weekday, a month, a currency code, a metric word or a common abbreviation
-  such as API (`GENERIC`, plus the
+  English prose, a weekday, a month, a currency code, a word of money reports and their
+  title-case headings (`Revenue Surge`) or a common abbreviation such as API (`GENERIC`, plus the
   kind's own vocabulary) is no name, and such words are trimmed off a run's ends
   (`Acme Revenue` is the name `Acme`);
 - a quoted phrase of at most four words (`"misc"`, `“Cloud Nine”`), lowercase too;
@@ -94,6 +94,15 @@ GENERIC = frozenset(
     records item items entry entries report reports summary action actions risk risks issue issues
     eur usd gbp jpy aud cad chf krw nzd sek nok dkk pln inr cny id ids ok fyi kpi roi n a na tbd
     note important urgent warning attention heads tl dr tldr asap eod eow etc eg ie
+    climb rebound weaken strengthen surge dip rise fall grow improve ease soften slide slip slow
+    recover accelerate persist return normalise normalize shrink expand widen narrow tick lag
+    outpace trail beat miss remain stay hit peak bottom flatten cool lift boost pull push trim
+    swing shift turn mover driver outlier slowdown uptick downturn upswing rebound recovery
+    pullback setback slump boom bump blip hike squeeze pressure control position supply supplies
+    firm solid healthy soft resilient mixed volatile elevated subdued muted lumpy unchanged
+    campaign promotion promo season seasonal seasonality holiday demand traffic checkout
+    conversion outlook overview highlight recap snapshot insight takeaway observation concern win
+    focus priority context bottom line
     pos dns api crm erp sku url web website site online shop store app bank pdf csv sms
     http https www
     """.split()
