@@ -239,11 +239,8 @@ class Names:
         return all(_generic(t, self.vocabulary) for t in tokens(word))
 
     def known(self, name: str, *, exact: bool = False) -> bool:
-        """Whether the data holds `name`: `exact`, as consecutive words of one value."""
-        words = tokens(name)
-        if exact:
-            return self.holds(words, exact=True)
-        return all(_generic(w, self.vocabulary) for w in words) or self.holds(words)
+        """Whether the data holds `name` (`exact`: as consecutive words of one value only)."""
+        return self.holds(tokens(name), exact=exact)
 
     def unknown(self, text: str) -> list[str]:
         """The names of `text` (as written) that no value of the data holds, each once, in order."""
