@@ -70,15 +70,15 @@ def shipped_spec(file: str, llm_conn: str, sql_conn: str, **update: Any) -> Any:
     from agentjobs.jobs.spec import JobSpec, load_spec
 
     data = load_spec(REPO / "include" / "jobs" / file).model_dump()
-    data.update(
-        dag_id=f"{data['dag_id']}_{uuid.uuid4().hex[:8]}",
-        llm_conn_id=llm_conn,
-        retries=0,
-        alert=None,
-        pool=None,
-        sources={"sql": {"conn_id": sql_conn}},
-        **update,
-    )
+    defaults = {
+        "dag_id": f"{data['dag_id']}_{uuid.uuid4().hex[:8]}",
+        "llm_conn_id": llm_conn,
+        "retries": 0,
+        "alert": None,  # a test that wants the alert passes its own
+        "pool": None,
+        "sources": {"sql": {"conn_id": sql_conn}},
+    }
+    data.update({**defaults, **update})
     return JobSpec.model_validate(data)
 
 

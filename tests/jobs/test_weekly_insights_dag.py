@@ -134,3 +134,39 @@ def test_an_invented_number_fails_validation_with_no_delivery(
     assert states[("team.validate", 0)] == "failed", states
     assert states[("team.deliver", 0)] == "upstream_failed", states
     assert smtp_server.messages == []
+
+
+def test_a_bullet_naming_a_customer_of_no_row_fails_validation_with_one_alert_quoting_it(
+    llm_conn, business_conn, business_db, model_server, smtp_server, slack_server, monkeypatch, tmp_path
+):
+    """Every number true, one name invented: nothing reaches Slack, the list or a member; one alert."""
+    from agentjobs.operators.factory import build_dag
+
+    delivery = {"slack_conn_id": slack_server.api_conn_id, "smtp_conn_id": smtp_server.conn_id}
+    spec = shipped_spec(
+        "weekly-insights.yaml",
+        llm_conn,
+        business_conn,
+        mode="loop",
+        team_delivery={**delivery, "member_preview": True},
+        alert={"type": "email", "conn_id": smtp_server.conn_id, "to": ["oncall@example.org"]},
+        ledger_conn_id=sqlite_ledger(monkeypatch, tmp_path),
+    )
+    change = planted(business_db)
+    bullets = [
+        f"{change.category.capitalize()} spend led the week.",
+        "Expenses rose while revenue held steady.",
+        "Most of the sales revenue came from Initech Holdings.",
+    ]
+    model_server.default_step = reply("RESULT: " + json.dumps({"bullets": bullets, "items": 3}))
+    run = run_dag(build_dag(spec), logical_date=serving_instant(spec, change.team_id, change.week_end))
+    states = team_states(run)
+    assert states[("team.summarize", 0)] == "success", states
+    assert states[("team.validate", 0)] == "failed", states
+    assert states[("team.deliver", 0)] == "upstream_failed", states
+    assert slack_server.server.calls("/api/chat.postMessage") == []
+    assert slack_server.server.calls("/api/files.completeUploadExternal") == []
+    (alert,) = mails(smtp_server)
+    assert alert["To"] == "oncall@example.org"
+    body = alert.get_body(("plain",)).get_content()
+    assert "bullet 3 names 'Initech Holdings', which is in no row of the snapshot" in " ".join(body.split())

@@ -277,6 +277,36 @@ def test_a_duplicates_ids_and_amount_may_be_quoted() -> None:
     KIND.check(snap, rendered.markdown, rendered.result, SETTINGS)
 
 
+@pytest.mark.parametrize(
+    ("why", "named"),
+    [
+        ("Likely Globex cancelled its standing orders", "Globex"),  # a customer of no row
+        ("Ask Stripe whether checkout was down", "Stripe"),  # a vendor of no row
+        ("Acme Corp may have billed twice", "Acme Corp"),  # a near miss of the vendor Acme GmbH
+        ("Jürgen should check the shop", "Jürgen"),  # a person of no row
+    ],
+)
+def test_an_explanation_naming_what_the_data_lacks_fails_quoting_it(why: str, named: str) -> None:
+    snap = spiky_with_hostile_duplicate()
+    answer = explain_all(snap)
+    answer["explanations"][0]["why"] = why
+    rendered = KIND.render(snap, answer, SETTINGS, "Anomalies")
+    with pytest.raises(CheckFailed) as failed:
+        KIND.check(snap, rendered.markdown, rendered.result, SETTINGS)
+    expected = f"flag 'orders:2026-11-28' names {named!r}, which is in no row of the snapshot"
+    assert expected in str(failed.value)
+
+
+def test_an_explanation_naming_the_datas_vendor_team_and_ids_passes() -> None:
+    snap = spiky_with_hostile_duplicate()
+    answer = explain_all(snap)
+    answer["explanations"][0]["why"] = "Unusual for Berlin on a Saturday; ask the owner to check it"
+    answer["explanations"][1]["why"] = "Follows the Orders drop; Order revenue moves with it"
+    answer["explanations"][-1]["why"] = "Acme GmbH charged tx-0042 after tx-0041; ask Acme for a refund"
+    rendered = KIND.render(snap, answer, SETTINGS, "Anomalies")
+    KIND.check(snap, rendered.markdown, rendered.result, SETTINGS)
+
+
 def test_unknown_twice_and_missing_explanations_fail_the_check() -> None:
     snap = spiky_with_hostile_duplicate()
     good = explain_all(snap)["explanations"]

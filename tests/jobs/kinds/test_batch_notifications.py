@@ -209,6 +209,20 @@ def test_the_models_sentence_is_kept_only_with_the_counts_and_the_check_refuses_
     assert KIND.plan(snapshot, SETTINGS, "structured").answer == {"summary": ""}
 
 
+def test_a_sentence_naming_what_the_window_lacks_is_dropped_and_refused():
+    settings = Settings(summary="model")
+    snapshot = snapshot_of([e for e in EVENTS if e[0] in (2, 3, 4, 6, 8)])
+    kept = KIND.render(snapshot, {"summary": "Alpha has mostly New transactions."}, settings, "T")
+    assert kept.result["summary"] == "Alpha has mostly New transactions."
+    KIND.check(snapshot, kept.markdown, kept.result, settings)
+    for invented in ("Most new transactions came from Globex.", "Initech's invoice was paid."):
+        dropped = KIND.render(snapshot, {"summary": invented}, settings, "T")
+        assert dropped.result["summary"] == "" and invented not in dropped.markdown
+    tampered = kept.markdown.replace("Alpha has", "Globex has")
+    with pytest.raises(CheckFailed, match="names 'Globex', which is in no row of the window"):
+        KIND.check(snapshot, tampered, kept.result, settings)
+
+
 def test_events_of_a_category_without_a_window_are_counted_for_the_log_not_claimed():
     settings = Settings(windows={"receipt_matched": 0})
     engine = sa.create_engine("sqlite://")

@@ -112,6 +112,29 @@ def test_a_narrative_number_no_figure_supports_fails_the_check(sentence: str) ->
     KIND.check(snap, good.markdown, {**good.result}, SETTINGS)
 
 
+@pytest.mark.parametrize(
+    ("sentence", "named"),
+    [
+        ("Globex owes the largest unpaid invoice.", "Globex"),  # a customer of no row
+        ("Most software spend went to Cloudnine Inc.", "Cloudnine Inc"),  # a vendor of no row
+        ("Vandelay Industries sent no receipt.", "Vandelay Industries"),  # a near miss of a vendor
+        ('The "payroll" category was empty.', "payroll"),  # a category of no row
+    ],
+)
+def test_a_narrative_naming_what_the_data_lacks_fails_quoting_the_name(sentence: str, named: str) -> None:
+    snap = month()
+    out = rendered(snap, {"narrative": ["Net result was $9,000.00.", sentence], "items": 2})
+    with pytest.raises(CheckFailed) as failed:
+        KIND.check(snap, out.markdown, out.result, SETTINGS)
+    assert f"the summary names {named!r}, which is in no row of the snapshot" in str(failed.value)
+    good = (
+        f"Vandelay sent a receipt, {HOSTILE[1]} owes LA-2; "  # a name in Cyrillic, as the row has it
+        "Software and Travel led October's expenses in Los Angeles."
+    )
+    fine = rendered(snap, {"narrative": ["Net result was $9,000.00.", good], "items": 2})
+    KIND.check(snap, fine.markdown, fine.result, SETTINGS)
+
+
 def test_an_edited_figure_or_an_empty_summary_fails_the_check() -> None:
     snap = month()
     out = rendered(snap, {"summary": ["net_result", "unmatched_receipts"]})

@@ -426,6 +426,48 @@ def test_a_bullet_is_held_to_the_numbers_of_the_metric_it_names() -> None:
     KIND.check(snap, *loop_artifact(snap, "The week closed at €9,000.00 in."), SETTINGS)
 
 
+@pytest.mark.parametrize(
+    ("third", "named"),
+    [
+        ("Most of the software spend went to Acme Corp.", "Acme Corp"),  # a vendor the rows lack
+        ("Globex paid the largest sales invoice.", "Globex"),  # a customer, first word of the bullet
+        ("The Munich team drove the office spend.", "Munich"),  # a team that is not this one
+        ("Ask Anna Schmidt why travel fell.", "Anna Schmidt"),  # a person of no row
+        ('The "payroll" category stayed flat.', "payroll"),  # a category the week does not have
+        ("Sofware spend rose.", "Sofware"),  # a near miss of the category software
+    ],
+)
+def test_a_bullet_naming_what_the_data_lacks_fails_quoting_the_name(third: str, named: str) -> None:
+    snap = snapshot()
+    assert f"bullet 3 names {named!r}, which is in no row of the snapshot" in failure(
+        snap, *loop_artifact(snap, third)
+    )
+
+
+def test_names_of_the_data_and_ordinary_prose_pass_the_name_check() -> None:
+    snap = snapshot()
+    for third in (
+        "Berlin's Software spend led the week; Office and Travel were steady.",
+        "Compared with previous_week, Sales revenue held up on Monday and Friday.",
+        "Overall, Expenses in EUR were flat. Worth a look next week.",
+    ):
+        KIND.check(snap, *loop_artifact(snap, third), SETTINGS)
+
+
+def test_a_structured_comment_naming_what_the_data_lacks_is_dropped() -> None:
+    snap = snapshot()
+    answer = top_answer(snap, comment="Mostly Acme Corp seat licences")
+    markdown, result = render(snap, answer)
+    assert "Acme" not in markdown and result["items"] == 3
+    KIND.check(snap, markdown, result, SETTINGS)
+    kept, kept_result = render(snap, top_answer(snap, comment="Software and travel moved"))
+    assert kept.count("Software and travel moved") == 3
+    KIND.check(snap, kept, kept_result, SETTINGS)
+    # Written into the artifact anyway (not by the renderer), the name fails the check.
+    broken = kept.replace("Software and travel moved", "Mostly Acme Corp seat licences", 1)
+    assert "bullet 1 names 'Acme Corp'" in failure(snap, broken, kept_result)
+
+
 def loop_artifact(snap: TeamSnapshot, third: str) -> tuple[str, dict[str, Any]]:
     bullets = ["Revenue grew +2.3%.", "Travel fell -2.0%.", third]
     rendered = KIND.render(snap, {"bullets": bullets, "items": 3}, SETTINGS, "Weekly insights")

@@ -3,8 +3,9 @@
 Detection is code (anomaly_detect.py); the model is asked only to say, per flag, why it may
 have happened or what to check, in a structured answer whose ids are an enum of the day's
 flags. anomalies.md is rendered here with every number written by code, and the check holds
-the model's words to the numbers of their own flag. A clean day needs no model at all and is
-a normal, good result (`items` 0).
+the model's words to the numbers of their own flag and to the names of the snapshot (a vendor,
+customer or person it does not hold fails, jobs/names.py). A clean day needs no model at all
+and is a normal, good result (`items` 0).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from agentjobs.jobs.kinds.anomaly_detect import (
 )
 from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Query, Rendered, Team, TeamSnapshot
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
+from agentjobs.jobs.names import Names
 from agentjobs.jobs.numbers import (
     extract,
     format_amount,
@@ -234,7 +236,8 @@ class AnomalyFlagsKind:
             f"Anomalies were flagged in the data of team {_as_data(snapshot.team.name)} for "
             f"{snapshot.period.key} ({snapshot.team.timezone}). For each flag write one short line "
             f"(`why`, at most {WHY_MAX} characters): what it may mean or what to check first.",
-            "The numbers are printed beside your line already: write no numbers of your own.",
+            "The numbers are printed beside your line already: write no numbers of your own, and "
+            "name no vendor, customer or person that the data does not name.",
         ]
         if mode == "loop":
             lines.append("Call flag_details with a flag's id for what it measures and how it was computed.")
@@ -290,6 +293,7 @@ class AnomalyFlagsKind:
         if len(lines) < 2 or lines[1] != expected_summary:
             raise CheckFailed(f"{ARTIFACT_FILE}'s summary line is not {expected_summary!r}")
         explained: set[str] = set()
+        names = known_names(snapshot, found)
         for line in lines[2:]:
             flag_id, rest = _parse_bullet(line)
             flag = flags.get(flag_id)
@@ -313,6 +317,12 @@ class AnomalyFlagsKind:
                     f"the explanation of flag {flag_id!r} states {', '.join(invented)}, which the data of "
                     f"{snapshot.period.key} does not support: {why!r}"
                 )
+            unnamed = names.unknown(why)
+            if unnamed:
+                raise CheckFailed(
+                    f"the explanation of flag {flag_id!r} names {unnamed[0]!r}, which is in no row of "
+                    f"the snapshot: {why!r}"
+                )
         missing = [flag_id for flag_id in flags if flag_id not in explained]
         if missing:
             raise CheckFailed(f"{ARTIFACT_FILE} does not explain flag(s) {', '.join(missing)}")
@@ -326,6 +336,12 @@ class AnomalyFlagsKind:
             if line.strip() and not line.startswith("#"):
                 return line.strip()
         return ""
+
+
+def known_names(snapshot: TeamSnapshot, found: Detection) -> Names:
+    """What a `why` may name: the snapshot's strings (vendors, ids, the team), the metrics and flag ids."""
+    vocabulary = [*METRIC_LABELS.values(), *METRICS, *(flag.id for flag in found.flags)]
+    return Names.of(snapshot.model_dump(mode="json"), vocabulary=vocabulary)
 
 
 def _code(text: str) -> str:

@@ -28,7 +28,8 @@ read, so never notified: the bound is the price of not scanning the whole table 
 
 The counts and the lists are code's. With `summary: model` the model adds one sentence; the
 renderer drops it when it states a number that is not one of the counts (numbers.unsupported
-_numbers), and the check refuses an artifact that still has one. Default `none`: no model call.
+_numbers), names a category the window lacks or a name in no claimed row (jobs/names.py), and
+the check refuses an artifact that still has one. Default `none`: no model call.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from agentjobs.jobs.kinds.base import (
     check_heading,
 )
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
+from agentjobs.jobs.names import Names
 from agentjobs.jobs.period import Period
 
 ARTIFACT_FILE = "notifications.md"
@@ -271,8 +273,14 @@ MENTIONS = {
 }
 
 
-def sentence_problem(line: str, c: Counts) -> str | None:
-    """What in the model's sentence the window's counts do not support, if anything."""
+def known_names(snapshot: TeamSnapshot) -> Names:
+    """What the sentence may name: the window's claimed rows, the team, and the labels code writes."""
+    labels = [text for label in LABELS.values() for text in (label.one, label.many)]
+    return Names.of(snapshot.model_dump(mode="json"), vocabulary=labels)
+
+
+def sentence_problem(line: str, c: Counts, names: Names) -> str | None:
+    """What in the model's sentence the window's counts and rows do not support, if anything."""
     missing = numbers.unsupported_numbers(line, c.allowed())
     if missing:
         return f"states {missing[0]!r}, which is none of the counts {sorted(set(c.by_category.values()))}"
@@ -280,10 +288,13 @@ def sentence_problem(line: str, c: Counts) -> str | None:
     for category, words in MENTIONS.items():
         if category not in c.by_category and any(re.search(rf"\b{re.escape(w)}", lower) for w in words):
             return f"names {LABELS[category].many}, of which the window has none"
+    invented = names.unknown(line)
+    if invented:
+        return f"names {invented[0]!r}, which is in no row of the window"
     return None
 
 
-def _clean_sentence(text: Any, c: Counts) -> str:
+def _clean_sentence(text: Any, c: Counts, names: Names) -> str:
     """The model's first sentence as one inert line, or "" when it is empty, too long or says what
     the counts do not support (an omitted sentence costs nothing; a wrong one misleads)."""
     line = one_line(scrub(str(text or ""))).strip()
@@ -291,7 +302,7 @@ def _clean_sentence(text: Any, c: Counts) -> str:
     line = first.group(1) if first else line  # a base model repeats itself: one sentence only
     if not line or len(line) > SUMMARY_MAX or not any(ch.isalpha() for ch in line):
         return ""
-    return "" if sentence_problem(line, c) else line
+    return "" if sentence_problem(line, c, names) else line
 
 
 # ------------------------------------------------------------------ the kind
@@ -372,7 +383,9 @@ class BatchNotifications:
         self, snapshot: TeamSnapshot, answer: dict[str, Any], settings: Settings, title: str
     ) -> Rendered:
         c = counts(snapshot, settings)
-        sentence = _clean_sentence(answer.get("summary"), c) if settings.summary == "model" else ""
+        sentence = ""
+        if settings.summary == "model":
+            sentence = _clean_sentence(answer.get("summary"), c, known_names(snapshot))
         lines = [self.heading(snapshot, title), "", *self.body(snapshot, settings)]
         if sentence and c.total:
             lines[4:4] = [as_text(sentence), ""]  # after the headline, before the lists
@@ -390,7 +403,7 @@ class BatchNotifications:
         sentence = ""
         if c.total and len(lines) > 4 and lines[4] and not lines[4].startswith("- "):
             sentence = lines[4]
-            problem = sentence_problem(unescape(sentence), c)
+            problem = sentence_problem(unescape(sentence), c, known_names(snapshot))
             if problem:
                 raise CheckFailed(f"the summary sentence {problem}: {sentence[:200]!r}")
             if settings.summary != "model":

@@ -8,8 +8,10 @@ matches. The model writes only the short narrative on top:
 - loop mode (a capable model): it words 1-4 sentences itself from the figures in the prompt.
 Either way `check` rebuilds everything but the narrative and needs the artifact to equal it,
 and reads every number back out of the narrative: one the figures do not support fails the
-run (no fallback to code's sentences). report.md is then rendered to PDF (`document`), stored
-once per team and month, and linked in the team's message (operators/team_publish.py).
+run (no fallback to code's sentences), and so does a name in no row of the snapshot (a
+customer, vendor or category it does not hold, jobs/names.py). report.md is then rendered to
+PDF (`document`), stored once per team and month, and linked in the team's message
+(operators/team_publish.py).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from agentjobs.jobs.kinds.base import (
 )
 from agentjobs.jobs.kinds.overdue_reminders import serves_local_hour
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
+from agentjobs.jobs.names import Names
 from agentjobs.jobs.period import Period
 
 ARTIFACT_FILE = "report.md"
@@ -398,7 +401,8 @@ class ComplianceReport:
             f"Write the summary of the team's month-end compliance report for {f.month} in 1 to "
             f"{settings.sentences_max} sentences, most important first. Use ONLY the figures below, written "
             "exactly as they are (every number you write is checked against them; no rounding, no sums of "
-            "your own). Put the sentences in the RESULT's `narrative` and their count in `items`.",
+            "your own), and name no customer, vendor or category the figures do not name. Put the "
+            "sentences in the RESULT's `narrative` and their count in `items`.",
             *data,
         ]
         return KindPlan(prompt="\n".join(prompt), result_schema=_loop_schema(settings))
@@ -474,6 +478,13 @@ class ComplianceReport:
             raise CheckFailed(
                 f"the summary states {missing[0]!r}, which no figure of the report supports at that "
                 f"precision: {text[:200]!r}"
+            )
+        # The words of code's own statements (what structured mode picks from) are the kind's.
+        names = Names.of(snapshot.model_dump(mode="json"), vocabulary=sentences(figures(snapshot)).values())
+        invented = names.unknown(text)
+        if invented:
+            raise CheckFailed(
+                f"the summary names {invented[0]!r}, which is in no row of the snapshot: {text[:200]!r}"
             )
 
     def preview(self, markdown: str) -> str:

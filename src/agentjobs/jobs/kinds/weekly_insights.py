@@ -10,7 +10,9 @@ metric, and every comparison between two weeks (`compare_periods`, also the mode
   enum, and adds a short comment that may hold no digits; the renderer writes the numbers.
 - loop mode (a capable model): the model words 3-5 bullets itself from the tools' answers.
 Either way `check` reads every number back out of the bullets and needs a value of the
-comparisons that rounds to it: "use ONLY the data provided" is enforced here, not asked for.
+comparisons that rounds to it, and every name (a customer, a vendor, a category, a person:
+jobs/names.py) needs a string of the snapshot that holds it: "use ONLY the data provided" is
+enforced here, not asked for. A structured comment that names what the data lacks is dropped.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from agentjobs.agent.tools import Tool, tool_from_function
 from agentjobs.jobs import numbers
 from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Query, Rendered, Team, TeamSnapshot
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
+from agentjobs.jobs.names import Names
 from agentjobs.jobs.period import Period, period_for
 
 TABLE = "transactions"
@@ -258,6 +261,11 @@ class Weeks:
         return Allowed(general | amounts | percents, percents, amounts)
 
     @cached_property
+    def known_names(self) -> Names:
+        """The names a bullet may write: the snapshot's strings, the week and metric names of the tools."""
+        return Names.of(self.snapshot.model_dump(mode="json"), vocabulary=[*self.names, *self.values])
+
+    @cached_property
     def days(self) -> set[date]:
         return {day for name in self.names for day in self.dates(name)}
 
@@ -364,10 +372,11 @@ def _bullet(c: Comparison, comment: str) -> str:
     return f"{line} {as_text(comment)}" if comment else line
 
 
-def _clean_comment(text: Any) -> str:
+def _clean_comment(text: Any, names: Names) -> str:
     comment = one_line(scrub(str(text or "")))[:COMMENT_MAX].strip()
-    # A digit in a comment is a number the renderer did not write: drop the comment, keep the bullet.
-    return "" if numbers.extract(comment) else comment
+    # A digit in a comment is a number the renderer did not write, a name the data lacks one the
+    # model made up: drop the comment, keep the bullet.
+    return "" if numbers.extract(comment) or names.unknown(comment) else comment
 
 
 _BOLD = re.compile(r"(?<!\\)\*\*")
@@ -442,7 +451,8 @@ class WeeklyInsights:
             f"money in the week {first} to {last} (this_week) against earlier weeks, at most "
             f"{settings.words_max} words in all, the most important first. Call list_metrics, then "
             f"compare_periods; earlier weeks go back to {week_name(settings.weeks_back)}. Use ONLY the "
-            "numbers the tools return, written exactly as they format them. Put the bullets' text (no "
+            "numbers the tools return, written exactly as they format them, and name only what they "
+            "return (no customer, vendor or person: every name is checked). Put the bullets' text (no "
             "leading dash) in the RESULT's `bullets` and their count in `items`."
         )
         return KindPlan(prompt=prompt, result_schema=_loop_schema(settings), tools=tools(snapshot, settings))
@@ -476,7 +486,7 @@ class WeeklyInsights:
             metric = finding.get("metric") if isinstance(finding, dict) else None
             # Grammars do not enforce uniqueItems, and an enum is not trusted after the fact either.
             if metric in ranked and metric not in picked and len(picked) < settings.bullets_max:
-                picked[metric] = _clean_comment(finding.get("comment"))
+                picked[metric] = _clean_comment(finding.get("comment"), weeks.known_names)
         # Too few findings: the largest remaining changes, computed here, fill up to bullets_min.
         for metric in ranked:
             if len(picked) >= min(settings.bullets_min, len(ranked)):
@@ -522,6 +532,13 @@ class WeeklyInsights:
                 raise CheckFailed(
                     f"bullet {n} states {missing[0]!r}, which no value of the snapshot supports "
                     f"at that precision: {text[:200]!r}"
+                )
+        for n, line in enumerate(body, start=1):
+            text = plain(line)
+            invented = weeks.known_names.unknown(text)
+            if invented:
+                raise CheckFailed(
+                    f"bullet {n} names {invented[0]!r}, which is in no row of the snapshot: {text[:200]!r}"
                 )
         # Last, so that an unsupported number is what a failure names first.
         claimed = result.get("bullets")
