@@ -141,3 +141,26 @@ def test_digest_on_the_embedded_local_model(tmp_path):
     assert text in result.stdout
     # Whatever the tiny model picked, it could only pick real items: the validate task passed.
     assert "## Tech highlights" in text and "https://example.org/" in text
+
+
+def test_digest_of_a_day_before_the_specs_start_date_digests_that_day(endpoint, tmp_path):
+    """The shipped spec starts 2026-11-01; a one-off digest of an earlier day still runs its tasks."""
+    repo = make_repo(tmp_path / "repo", [("2025-09-10T09:00:00+00:00", "Parse the old config format")])
+    out = tmp_path / "out"
+    result = agentjobs(
+        "digest",
+        "--repo",
+        str(repo),
+        "--date",
+        "2025-09-10",
+        "--timezone",
+        "UTC",
+        "--out",
+        str(out),
+        env=endpoint,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    digest = out / "daily_digest" / "2025-09-10" / "digest.md"
+    assert f"digest written to {digest}" in result.stdout
+    assert "Parse the old config format" in digest.read_text()

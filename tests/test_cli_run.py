@@ -115,3 +115,27 @@ def test_run_enrichment_serves_the_sample_directory_and_writes_each_customer_onc
     engine.dispose()
     # Berlin's 12 but the 3 refused answers (too large, HTML, none); no other team was run.
     assert dict(rows) == {"team-berlin": 9, "team-la": 0, "team-london": 0, "team-sydney": 0, "team-tokyo": 0}
+
+
+def test_run_a_day_before_the_specs_start_date_serves_that_day(model_server, tmp_path):
+    """anomaly_flags starts 2026-11-01; the sample's Sydney duplicate of 2026-10-29 is still flagged."""
+    out = tmp_path / "out"
+    env = endpoint_env(model_server)
+    result = agentjobs(
+        "run",
+        "anomaly_flags",
+        "--team",
+        "team-sydney",
+        "--date",
+        "2026-10-29",
+        "--out",
+        str(out),
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    truth = json.loads((out / "business.truth.json").read_text())
+    duplicate = next(d for d in truth["duplicate_charges"] if d["team_id"] == "team-sydney")
+    assert duplicate["day"] == "2026-10-29"
+    assert duplicate["duplicate_id"] in result.stdout, result.stdout
+    assert "nothing to report" not in result.stdout and model_server.calls == 1

@@ -251,6 +251,9 @@ def build_spec(args: argparse.Namespace, project: Path, endpoint: Endpoint, day:
         # The local model cannot call tools: it runs the skill's structured mode.
         mode="structured" if endpoint.local else (args.mode or spec.mode),
         ledger_conn_id=None,
+        # Airflow runs no task for a logical date before the DAG's start_date: the one-off run
+        # digests the day asked for whatever the spec says (the scheduled DAG keeps its own).
+        start_date=min(spec.start_date, day),
     )
     return type(spec).model_validate(data)
 
@@ -318,6 +321,9 @@ def _run(spec: Any, day: date, tz: str, out: Path) -> int:
         print(f"agentjobs: transcript and snapshot in {work_dir}", file=sys.stderr)
         return 1
     digest = work_dir / "digest.md"
+    if not digest.is_file():
+        print(f"agentjobs: digest failed: the run ended without writing {digest}", file=sys.stderr)
+        return 1
     print(f"agentjobs: digest written to {digest}\n")
     print(digest.read_text(encoding="utf-8"))
     return 0

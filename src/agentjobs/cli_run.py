@@ -16,6 +16,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 SAMPLE_DB_ENV = "AGENTJOBS_BUSINESS_DB"
 
@@ -98,12 +99,13 @@ def run_fan_out(args: argparse.Namespace, project: Path, out: Path) -> int:
     from agentjobs.cli_sources import sample_sources
 
     with model_endpoint() as endpoint, sample_sources(spec) as spec:
-        spec = cli_spec(spec, args, endpoint)
+        spec = cli_spec(spec, args, endpoint, first_run=min(runs))
         print(f"agentjobs: {spec.dag_id} for {day}, {len(teams)} team(s), with {endpoint.described}")
         return _run_all(spec, kind, keys, runs)
 
 
-def cli_spec(spec: Any, args: argparse.Namespace, endpoint: Any) -> Any:
+def cli_spec(spec: Any, args: argparse.Namespace, endpoint: Any, first_run: datetime) -> Any:
+    """`spec` as the command runs it once, its first run at `first_run`."""
     data = spec.model_dump()
     caps = data["caps"]
     for name, value in (
@@ -126,6 +128,9 @@ def cli_spec(spec: Any, args: argparse.Namespace, endpoint: Any) -> Any:
         ledger_conn_id=None,
         # The command shows the artifacts; delivering them is the scheduled job's business.
         team_delivery={"slack_conn_id": None, "smtp_conn_id": None, "member_preview": False},
+        # Airflow runs no task for a logical date before the DAG's start_date: the one-off run
+        # serves the day asked for whatever the spec says (the scheduled DAG keeps its own).
+        start_date=min(spec.start_date, first_run.astimezone(ZoneInfo(spec.timezone)).date()),
     )
     return type(spec).model_validate(data)
 
