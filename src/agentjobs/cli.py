@@ -4,7 +4,7 @@
                      [--date YYYY-MM-DD] [--out DIR] [--max-iterations N] [--max-tokens N]
                      [--max-cost-usd X]
     agentjobs run JOB [--date YYYY-MM-DD] [--team ID]... [--out DIR] [caps as above]
-    agentjobs business-db [--out PATH] [--seed N] [--postgres-uri URI]
+    agentjobs business-db [--out PATH] [--seed N] [--postgres-uri URI] [--force]
     agentjobs init [DAGS_FOLDER] [--force]
     agentjobs local-model [--host HOST] [--port PORT] [--ctx-size N]
 
@@ -98,6 +98,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     db.add_argument("--out", type=Path, default=Path("agentjobs-out") / "business.db", help="SQLite file")
     db.add_argument("--seed", type=int, default=7)
     db.add_argument("--postgres-uri", help="also load it into this database, e.g. postgresql://user@host/db")
+    db.add_argument("--force", action="store_true", help="replace the file (and its truth) if it exists")
     init = commands.add_parser(
         "init",
         help="write the DAG files and the shipped jobs and skills (to edit) into a DAGs folder",
@@ -356,6 +357,11 @@ def business_db(args: argparse.Namespace) -> int:
     from agentjobs.business.truth import truth_path
 
     path = args.out.resolve()
+    if path.exists() and not args.force:
+        # It may hold another seed, or the enrichment job's writes: replacing it is asked for.
+        raise SystemExit(
+            f"agentjobs: {path} exists and is kept; add --force to replace it and its truth file"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     truth = generate(path, seed=args.seed)
     print(f"agentjobs: wrote {path} and {truth_path(path)} ({truth.first_day} .. {truth.last_day})")
