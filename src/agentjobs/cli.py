@@ -213,7 +213,7 @@ def build_spec(args: argparse.Namespace, project: Path, endpoint: Endpoint, day:
         sources["github"] = {"repos": args.github}
     if args.feed:
         sources["rss"] = {"feeds": [f if "://" in f else str(Path(f).resolve()) for f in args.feed]}
-    if not sources:
+    if not names_a_source(args):
         # The demo: this project's own history (or the repository here) and the bundled feed,
         # dated to the day asked for.
         feed = args.out.resolve() / f"demo-feed-{day.isoformat()}.xml"
@@ -259,6 +259,36 @@ def build_spec(args: argparse.Namespace, project: Path, endpoint: Endpoint, day:
     return type(spec).model_validate(data)
 
 
+def names_a_source(args: argparse.Namespace) -> bool:
+    return bool(args.repo or args.github or args.feed)
+
+
+def default_day(args: argparse.Namespace, project: Path, tz: str) -> date:
+    """Yesterday in `tz`; for the demo sources, when the demo repository has no commit that day
+    (a fresh clone's history may end days ago), its latest day with commits, said on one line:
+    the demo is there to show what the job does, and a digest of nothing shows little."""
+    yesterday = datetime.now(ZoneInfo(tz)).date() - timedelta(days=1)
+    if names_a_source(args):
+        return yesterday
+    repository = demo_repository(project)
+    if repository is None:
+        return yesterday  # the demo feed alone, re-dated to any day
+    from agentjobs.sources.local_git import latest_commit_before
+
+    today = datetime.combine(yesterday + timedelta(days=1), datetime.min.time(), ZoneInfo(tz))
+    latest = latest_commit_before(repository, today)
+    if latest is None:
+        return yesterday
+    active = latest.astimezone(ZoneInfo(tz)).date()
+    if active < yesterday:
+        print(
+            f"agentjobs: no commits on {yesterday} in {repository}: digesting {active}, "
+            "its latest day with commits (--date picks the day)"
+        )
+        return active
+    return yesterday
+
+
 def run_digest(args: argparse.Namespace) -> int:
     project = project_dir()
     out = args.out.resolve()
@@ -268,7 +298,7 @@ def run_digest(args: argparse.Namespace) -> int:
     from agentjobs.jobs.spec import load_spec
 
     tz = args.timezone or load_spec(project / "include" / "jobs" / "daily-digest.yaml").timezone
-    day = args.date or (datetime.now(ZoneInfo(tz)).date() - timedelta(days=1))
+    day = args.date or default_day(args, project, tz)
     with model_endpoint() as endpoint:
         spec = build_spec(args, project, endpoint, day, tz)
         print(f"agentjobs: digesting {day} ({', '.join(spec.sources.names())}) with {endpoint.described}")
