@@ -6,10 +6,12 @@ import os
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from agentjobs.cli import default_day, parse_args
 from tests.conftest import REPO
 from tests.fakes.model_server import error, respond
 from tests.jobs.test_digest_dag import make_repo, pick_first_refs
@@ -41,8 +43,6 @@ def endpoint(model_server) -> dict[str, str]:
 def test_digest_of_a_local_repo_and_feed_against_an_openai_compatible_endpoint(endpoint, tmp_path):
     repo = make_repo(tmp_path / "repo", [("2026-11-24T09:00:00+00:00", "Teach the digest to count")])
     feed = tmp_path / "feed.xml"
-    from datetime import date
-
     from agentjobs.sources.demo_feed import render_demo_feed
 
     feed.write_text(render_demo_feed(date(2026, 11, 24)))
@@ -141,3 +141,81 @@ def test_digest_on_the_embedded_local_model(tmp_path):
     assert text in result.stdout
     # Whatever the tiny model picked, it could only pick real items: the validate task passed.
     assert "## Tech highlights" in text and "https://example.org/" in text
+
+
+def test_digest_of_a_day_before_the_specs_start_date_digests_that_day(endpoint, tmp_path):
+    """The shipped spec starts 2026-11-01; a one-off digest of an earlier day still runs its tasks."""
+    repo = make_repo(tmp_path / "repo", [("2025-09-10T09:00:00+00:00", "Parse the old config format")])
+    out = tmp_path / "out"
+    result = agentjobs(
+        "digest",
+        "--repo",
+        str(repo),
+        "--date",
+        "2025-09-10",
+        "--timezone",
+        "UTC",
+        "--out",
+        str(out),
+        env=endpoint,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    digest = out / "daily_digest" / "2025-09-10" / "digest.md"
+    assert f"digest written to {digest}" in result.stdout
+    assert "Parse the old config format" in digest.read_text()
+
+
+def demo_project(tmp_path: Path, commits: list[tuple[str, str]]) -> Path:
+    """A checkout whose own history is `commits`, with the shipped include/ (what the demo reads)."""
+    project = make_repo(tmp_path / "project", commits)
+    (project / "include").symlink_to(REPO / "include")
+    return project
+
+
+def days_ago(days: int) -> date:
+    return datetime.now(UTC).date() - timedelta(days=days)
+
+
+def test_the_demo_digests_yesterday_when_the_history_has_commits_that_day(tmp_path, capsys):
+    project = demo_project(tmp_path, [(f"{days_ago(1)}T12:00:00+00:00", "Yesterday's work")])
+    assert default_day(parse_args(["digest"]), project, "UTC") == days_ago(1)
+    assert capsys.readouterr().out == ""
+
+
+def test_a_named_source_is_digested_for_yesterday_even_when_the_demo_history_is_older(tmp_path):
+    project = demo_project(tmp_path, [(f"{days_ago(6)}T12:00:00+00:00", "Older work")])
+    args = parse_args(["digest", "--feed", "https://example.org/feed.xml"])
+    assert default_day(args, project, "UTC") == days_ago(1)
+
+
+def test_the_demo_without_a_date_digests_the_latest_day_with_commits_and_says_so(endpoint, tmp_path):
+    """A fresh clone whose history ends days ago: the README's first command still shows commits."""
+    project = demo_project(
+        tmp_path,
+        [
+            (f"{days_ago(9)}T12:00:00+00:00", "Start the parser"),
+            (f"{days_ago(4)}T08:00:00+00:00", "Teach the parser comments"),
+            (f"{days_ago(4)}T15:00:00+00:00", "Document the parser"),
+        ],
+    )
+    out = tmp_path / "out"
+    result = agentjobs(
+        "digest",
+        "--timezone",
+        "UTC",
+        "--out",
+        str(out),
+        env={**endpoint, "AGENTJOBS_PROJECT_DIR": str(project)},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    said = [line for line in result.stdout.splitlines() if "latest day with commits" in line]
+    assert said == [
+        f"agentjobs: no commits on {days_ago(1)} in {project}: digesting {days_ago(4)}, "
+        "its latest day with commits (--date picks the day)"
+    ]
+    digest = (out / "daily_digest" / days_ago(4).isoformat() / "digest.md").read_text()
+    assert "Teach the parser comments" in digest and "Document the parser" in digest
+    assert "Start the parser" not in digest
+    assert "## Tech highlights" in digest and "https://example.org/" in digest  # the re-dated feed

@@ -115,3 +115,79 @@ def test_run_enrichment_serves_the_sample_directory_and_writes_each_customer_onc
     engine.dispose()
     # Berlin's 12 but the 3 refused answers (too large, HTML, none); no other team was run.
     assert dict(rows) == {"team-berlin": 9, "team-la": 0, "team-london": 0, "team-sydney": 0, "team-tokyo": 0}
+
+
+def test_a_database_of_another_seed_is_read_as_it_is_and_replaced_only_with_force(model_server, tmp_path):
+    out = tmp_path / "out"
+    database = out / "business.db"
+    env = endpoint_env(model_server)
+    made = agentjobs("business-db", "--seed", "42", "--out", str(database), env=env, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    written = database.read_bytes()
+    truth = json.loads((out / "business.truth.json").read_text())
+    # Seed 42 plants Berlin's last-day duplicate under another id than seed 7 does.
+    duplicate = next(
+        d
+        for d in truth["duplicate_charges"]
+        if d["team_id"] == "team-berlin" and d["day"] == truth["last_day"]
+    )
+    result = agentjobs(
+        "run", "anomaly_flags", "--team", "team-berlin", "--out", str(out), env=env, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"reading the business database {database}" in result.stdout
+    assert "it is the sample of seed 42" in result.stdout and "generating" not in result.stdout
+    assert duplicate["duplicate_id"] in result.stdout, result.stdout
+    assert (
+        database.read_bytes() == written
+        and json.loads((out / "business.truth.json").read_text())["seed"] == 42
+    )
+
+    again = agentjobs("business-db", "--out", str(database), env=env, cwd=tmp_path)
+    assert again.returncode == 1
+    assert again.stderr.strip() == (
+        f"agentjobs: {database} exists and is kept; add --force to replace it and its truth file"
+    )
+    assert database.read_bytes() == written
+    forced = agentjobs("business-db", "--out", str(database), "--force", env=env, cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert json.loads((out / "business.truth.json").read_text())["seed"] == 7
+
+
+def test_a_file_that_is_no_sample_database_is_kept_and_named_with_the_flag_that_replaces_it(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "business.db").write_bytes(b"the user's own notes")
+    result = agentjobs("run", "weekly_insights", "--out", str(out), env={}, cwd=tmp_path)
+    assert result.returncode == 1
+    database = out / "business.db"
+    assert result.stderr.strip() == (
+        f"agentjobs: {database} has no business.truth.json beside it, so it is not read and kept as it is; "
+        f"`agentjobs business-db --force --out {database}` replaces it with the sample, "
+        "or give this command another --out"
+    )
+    assert database.read_bytes() == b"the user's own notes" and not (out / "business.truth.json").exists()
+
+
+def test_run_a_day_before_the_specs_start_date_serves_that_day(model_server, tmp_path):
+    """anomaly_flags starts 2026-11-01; the sample's Sydney duplicate of 2026-10-29 is still flagged."""
+    out = tmp_path / "out"
+    env = endpoint_env(model_server)
+    result = agentjobs(
+        "run",
+        "anomaly_flags",
+        "--team",
+        "team-sydney",
+        "--date",
+        "2026-10-29",
+        "--out",
+        str(out),
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    truth = json.loads((out / "business.truth.json").read_text())
+    duplicate = next(d for d in truth["duplicate_charges"] if d["team_id"] == "team-sydney")
+    assert duplicate["day"] == "2026-10-29"
+    assert duplicate["duplicate_id"] in result.stdout, result.stdout
+    assert "nothing to report" not in result.stdout and model_server.calls == 1

@@ -4,7 +4,7 @@
                      [--date YYYY-MM-DD] [--out DIR] [--max-iterations N] [--max-tokens N]
                      [--max-cost-usd X]
     agentjobs run JOB [--date YYYY-MM-DD] [--team ID]... [--out DIR] [caps as above]
-    agentjobs business-db [--out PATH] [--seed N] [--postgres-uri URI]
+    agentjobs business-db [--out PATH] [--seed N] [--postgres-uri URI] [--force]
     agentjobs init [DAGS_FOLDER] [--force]
     agentjobs local-model [--host HOST] [--port PORT] [--ctx-size N]
 
@@ -98,6 +98,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     db.add_argument("--out", type=Path, default=Path("agentjobs-out") / "business.db", help="SQLite file")
     db.add_argument("--seed", type=int, default=7)
     db.add_argument("--postgres-uri", help="also load it into this database, e.g. postgresql://user@host/db")
+    db.add_argument("--force", action="store_true", help="replace the file (and its truth) if it exists")
     init = commands.add_parser(
         "init",
         help="write the DAG files and the shipped jobs and skills (to edit) into a DAGs folder",
@@ -212,7 +213,7 @@ def build_spec(args: argparse.Namespace, project: Path, endpoint: Endpoint, day:
         sources["github"] = {"repos": args.github}
     if args.feed:
         sources["rss"] = {"feeds": [f if "://" in f else str(Path(f).resolve()) for f in args.feed]}
-    if not sources:
+    if not names_a_source(args):
         # The demo: this project's own history (or the repository here) and the bundled feed,
         # dated to the day asked for.
         feed = args.out.resolve() / f"demo-feed-{day.isoformat()}.xml"
@@ -251,8 +252,41 @@ def build_spec(args: argparse.Namespace, project: Path, endpoint: Endpoint, day:
         # The local model cannot call tools: it runs the skill's structured mode.
         mode="structured" if endpoint.local else (args.mode or spec.mode),
         ledger_conn_id=None,
+        # Airflow runs no task for a logical date before the DAG's start_date: the one-off run
+        # digests the day asked for whatever the spec says (the scheduled DAG keeps its own).
+        start_date=min(spec.start_date, day),
     )
     return type(spec).model_validate(data)
+
+
+def names_a_source(args: argparse.Namespace) -> bool:
+    return bool(args.repo or args.github or args.feed)
+
+
+def default_day(args: argparse.Namespace, project: Path, tz: str) -> date:
+    """Yesterday in `tz`; for the demo sources, when the demo repository has no commit that day
+    (a fresh clone's history may end days ago), its latest day with commits, said on one line:
+    the demo is there to show what the job does, and a digest of nothing shows little."""
+    yesterday = datetime.now(ZoneInfo(tz)).date() - timedelta(days=1)
+    if names_a_source(args):
+        return yesterday
+    repository = demo_repository(project)
+    if repository is None:
+        return yesterday  # the demo feed alone, re-dated to any day
+    from agentjobs.sources.local_git import latest_commit_before
+
+    today = datetime.combine(yesterday + timedelta(days=1), datetime.min.time(), ZoneInfo(tz))
+    latest = latest_commit_before(repository, today)
+    if latest is None:
+        return yesterday
+    active = latest.astimezone(ZoneInfo(tz)).date()
+    if active < yesterday:
+        print(
+            f"agentjobs: no commits on {yesterday} in {repository}: digesting {active}, "
+            "its latest day with commits (--date picks the day)"
+        )
+        return active
+    return yesterday
 
 
 def run_digest(args: argparse.Namespace) -> int:
@@ -264,7 +298,7 @@ def run_digest(args: argparse.Namespace) -> int:
     from agentjobs.jobs.spec import load_spec
 
     tz = args.timezone or load_spec(project / "include" / "jobs" / "daily-digest.yaml").timezone
-    day = args.date or (datetime.now(ZoneInfo(tz)).date() - timedelta(days=1))
+    day = args.date or default_day(args, project, tz)
     with model_endpoint() as endpoint:
         spec = build_spec(args, project, endpoint, day, tz)
         print(f"agentjobs: digesting {day} ({', '.join(spec.sources.names())}) with {endpoint.described}")
@@ -318,6 +352,9 @@ def _run(spec: Any, day: date, tz: str, out: Path) -> int:
         print(f"agentjobs: transcript and snapshot in {work_dir}", file=sys.stderr)
         return 1
     digest = work_dir / "digest.md"
+    if not digest.is_file():
+        print(f"agentjobs: digest failed: the run ended without writing {digest}", file=sys.stderr)
+        return 1
     print(f"agentjobs: digest written to {digest}\n")
     print(digest.read_text(encoding="utf-8"))
     return 0
@@ -350,6 +387,11 @@ def business_db(args: argparse.Namespace) -> int:
     from agentjobs.business.truth import truth_path
 
     path = args.out.resolve()
+    if path.exists() and not args.force:
+        # It may hold another seed, or the enrichment job's writes: replacing it is asked for.
+        raise SystemExit(
+            f"agentjobs: {path} exists and is kept; add --force to replace it and its truth file"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     truth = generate(path, seed=args.seed)
     print(f"agentjobs: wrote {path} and {truth_path(path)} ({truth.first_day} .. {truth.last_day})")

@@ -1,10 +1,11 @@
 """`agentjobs run JOB`: run one shipped job once on the embedded default and print its artifact(s).
 
 For the digest it is `agentjobs digest`. For the business-database kinds it reads the
-job's `sql` connection when one is defined, else the generated sample database (created on
-first use, seed 7); for each team it runs the DAG at the hour that team is served for
-`--date` (e.g. weekly insights: the Sunday 09:00, team time, after the week ending on
-that Saturday), with delivery off: the command shows, the scheduled job delivers.
+job's `sql` connection when one is defined, else the sample database in the output folder
+(generated with seed 7 when none is there; one that is there is read, never replaced); for
+each team it runs the DAG at the hour that team is served for `--date` (e.g. weekly insights:
+the Sunday 09:00, team time, after the week ending on that Saturday), with delivery
+off: the command shows, the scheduled job delivers.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 SAMPLE_DB_ENV = "AGENTJOBS_BUSINESS_DB"
 
@@ -36,20 +38,34 @@ def find_spec(project: Path, job: str) -> Any:
 
 
 def business_db(out: Path, conn_id: str) -> date | None:
-    """Point `conn_id` at the sample database unless it is defined; the data's last day, if generated."""
+    """Point `conn_id` at the sample database unless it is defined; the data's last day, if sampled.
+
+    A database already at the path is read as it is (whatever its seed), never regenerated:
+    `agentjobs business-db --force` is the one way to replace it."""
     variable = f"AIRFLOW_CONN_{conn_id.upper()}"
     if os.environ.get(variable):
         print(f"agentjobs: reading the business database of the {conn_id} connection")
         return None
-    from agentjobs.business.generate import ensure_sample_db
-    from agentjobs.business.truth import load_truth
+    from agentjobs.business.generate import UnusableSampleDb, ensure_sample_db
 
-    path = Path(os.environ.get(SAMPLE_DB_ENV) or out / "business.db").resolve()
-    if not path.exists():
+    configured = os.environ.get(SAMPLE_DB_ENV)
+    path = Path(configured or out / "business.db").resolve()
+    if path.exists():
+        print(f"agentjobs: reading the business database {path}")
+    else:
         print(f"agentjobs: generating the sample business database {path} (seed 7) …")
-    ensure_sample_db(path)
+    try:
+        truth = ensure_sample_db(path)
+    except UnusableSampleDb as exc:
+        raise SystemExit(
+            f"agentjobs: {exc}, so it is not read and kept as it is; "
+            f"`agentjobs business-db --force --out {path}` replaces it with the sample, "
+            f"or give this command another {SAMPLE_DB_ENV if configured else '--out'}"
+        ) from None
+    if truth.seed != 7:
+        print(f"agentjobs: it is the sample of seed {truth.seed} (its truth file says so)")
     os.environ[variable] = f"sqlite:///{path}"
-    return load_truth(path).last_day
+    return truth.last_day
 
 
 def serving_instant(kind: Any, settings: Any, team: Any, day: date) -> datetime | None:
@@ -98,12 +114,13 @@ def run_fan_out(args: argparse.Namespace, project: Path, out: Path) -> int:
     from agentjobs.cli_sources import sample_sources
 
     with model_endpoint() as endpoint, sample_sources(spec) as spec:
-        spec = cli_spec(spec, args, endpoint)
+        spec = cli_spec(spec, args, endpoint, first_run=min(runs))
         print(f"agentjobs: {spec.dag_id} for {day}, {len(teams)} team(s), with {endpoint.described}")
         return _run_all(spec, kind, keys, runs)
 
 
-def cli_spec(spec: Any, args: argparse.Namespace, endpoint: Any) -> Any:
+def cli_spec(spec: Any, args: argparse.Namespace, endpoint: Any, first_run: datetime) -> Any:
+    """`spec` as the command runs it once, its first run at `first_run`."""
     data = spec.model_dump()
     caps = data["caps"]
     for name, value in (
@@ -126,6 +143,9 @@ def cli_spec(spec: Any, args: argparse.Namespace, endpoint: Any) -> Any:
         ledger_conn_id=None,
         # The command shows the artifacts; delivering them is the scheduled job's business.
         team_delivery={"slack_conn_id": None, "smtp_conn_id": None, "member_preview": False},
+        # Airflow runs no task for a logical date before the DAG's start_date: the one-off run
+        # serves the day asked for whatever the spec says (the scheduled DAG keeps its own).
+        start_date=min(spec.start_date, first_run.astimezone(ZoneInfo(spec.timezone)).date()),
     )
     return type(spec).model_validate(data)
 

@@ -21,9 +21,9 @@ import sqlalchemy as sa
 
 from agentjobs.business import generate as gen_module
 from agentjobs.business import schema
-from agentjobs.business.generate import _Generator, ensure_sample_db, generate
+from agentjobs.business.generate import UnusableSampleDb, _Generator, ensure_sample_db, generate
 from agentjobs.business.schema import EVENT_CATEGORIES, EXPENSE_CATEGORIES, INCOME_CATEGORIES, TABLES
-from agentjobs.business.truth import load_truth, truth_path
+from agentjobs.business.truth import Truth, load_truth, truth_path
 from agentjobs.jobs.kinds.base import Query
 from agentjobs.jobs.period import period_of_day
 from agentjobs.sources.sql import read_tables
@@ -450,10 +450,10 @@ def test_a_failed_generation_leaves_the_old_files_and_no_temp_file(tmp_path, mon
     assert sorted(p.name for p in tmp_path.iterdir()) == ["business.db"]
 
 
-def test_ensure_sample_db_generates_once_and_again_when_the_truth_is_missing(tmp_path, monkeypatch):
+def test_ensure_sample_db_generates_only_when_no_file_is_there_and_never_replaces_one(tmp_path, monkeypatch):
     calls = []
 
-    def fake_generate(path: Path, seed: int = 7) -> None:
+    def fake_generate(path: Path, seed: int = 7) -> Truth:
         calls.append(seed)
         path.unlink(missing_ok=True)
         engine = sa.create_engine(f"sqlite:///{path}")
@@ -473,19 +473,33 @@ def test_ensure_sample_db_generates_once_and_again_when_the_truth_is_missing(tmp
                 }
             )
         )
+        return load_truth(path)
 
     monkeypatch.setattr(gen_module, "generate", fake_generate)
     path = tmp_path / "sub" / "business.db"
     path.parent.mkdir()
-    assert ensure_sample_db(path) == path and calls == [7]
-    assert ensure_sample_db(path) == path and calls == [7]  # reused
-    assert ensure_sample_db(path, seed=9) == path and calls == [7, 9]  # another seed: regenerated
-    truth_path(path).unlink()  # a run killed between the two files
-    ensure_sample_db(path, seed=9)
-    assert calls == [7, 9, 9]
+    assert ensure_sample_db(path).seed == 7 and calls == [7]
+    assert ensure_sample_db(path).seed == 7 and calls == [7]  # reused
+    # Another seed asked for: the file there is read as it is (it may be the user's), not replaced.
+    assert ensure_sample_db(path, seed=9).seed == 7 and calls == [7]
+
+    truth_path(path).unlink()  # e.g. a run killed between the two files
+    with pytest.raises(UnusableSampleDb, match=r"business\.db has no business\.truth\.json beside it"):
+        ensure_sample_db(path)
+    truth_path(path).write_text("{not json")
+    with pytest.raises(UnusableSampleDb, match=r"business\.truth\.json is not a truth file"):
+        ensure_sample_db(path)
+    fake_generate(path)
+    calls.clear()
     engine = sa.create_engine(f"sqlite:///{path}")
     with engine.begin() as conn:  # a file from before the customers' enrichment columns
         conn.exec_driver_sql("ALTER TABLE customers DROP COLUMN enriched_at")
     engine.dispose()
-    ensure_sample_db(path, seed=9)
-    assert calls == [7, 9, 9, 9]
+    before = path.read_bytes()
+    with pytest.raises(UnusableSampleDb, match=r"lacks customers\.enriched_at of this version's schema"):
+        ensure_sample_db(path)
+    assert path.read_bytes() == before
+    path.write_bytes(b"not a database")
+    with pytest.raises(UnusableSampleDb, match="lacks a readable SQLite schema"):
+        ensure_sample_db(path)
+    assert calls == [] and path.read_bytes() == b"not a database"

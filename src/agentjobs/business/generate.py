@@ -743,31 +743,48 @@ def _write_sqlite(path: Path, rows: dict[str, list[dict[str, Any]]]) -> None:
         engine.dispose()
 
 
-def ensure_sample_db(path: Path, seed: int = 7) -> Path:
-    """The sample database at `path`: generated on first use, reused while it and its truth exist
-    with the same seed (a run killed between the two files regenerates both)."""
+class UnusableSampleDb(ValueError):
+    """A file at the sample database's path that cannot be read as one; it is left as it is."""
+
+
+def ensure_sample_db(path: Path, seed: int = 7) -> Truth:
+    """The truth of the sample database at `path`, generated (with `seed`) only when no file is
+    there. A file that is there is read whatever its seed and never replaced: it may be one the
+    user generated with another seed, or hold the enrichment job's writes; one that cannot be read
+    as a sample database (no truth file beside it, unreadable truth, a schema older than this
+    version's) raises UnusableSampleDb saying why."""
     path = Path(path)
-    if path.exists() and truth_path(path).exists():
-        try:
-            if load_truth(path).seed == seed and _has_current_schema(path):
-                return path
-        except ValueError:
-            pass  # an unreadable truth file: regenerate
-    generate(path, seed=seed)
-    return path
+    if not path.exists():
+        return generate(path, seed=seed)
+    truth_file = truth_path(path)
+    if not truth_file.exists():
+        raise UnusableSampleDb(f"{path} has no {truth_file.name} beside it")
+    try:
+        truth = load_truth(path)
+    except ValueError as exc:
+        raise UnusableSampleDb(f"{truth_file} is not a truth file ({type(exc).__name__})") from None
+    missing = _missing_columns(path)
+    if missing:
+        raise UnusableSampleDb(f"{path} lacks {', '.join(missing)} of this version's schema")
+    return truth
 
 
-def _has_current_schema(path: Path) -> bool:
-    """Whether the file has every column of today's schema (one written before a column was added,
-    e.g. the customers' enrichment columns, is generated again: same seed, same rows)."""
+def _missing_columns(path: Path) -> list[str]:
+    """The tables and columns of today's schema the file lacks (one written before a column was
+    added, e.g. the customers' enrichment columns, or not a database at all)."""
     engine = sa.create_engine(f"sqlite:///{path}")
     try:
         inspector = sa.inspect(engine)
-        return all(
-            {c.name for c in table.columns} <= {c["name"] for c in inspector.get_columns(table.name)}
-            for table in schema.TABLES
-        )
-    except sa.exc.SQLAlchemyError:
-        return False
+        present = set(inspector.get_table_names())
+        missing = []
+        for table in schema.TABLES:
+            if table.name not in present:
+                missing.append(f"table {table.name}")
+                continue
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+            missing += [f"{table.name}.{c.name}" for c in table.columns if c.name not in have]
+        return missing
+    except sa.exc.SQLAlchemyError as exc:
+        return [f"a readable SQLite schema ({type(exc).__name__})"]
     finally:
         engine.dispose()

@@ -118,3 +118,24 @@ def _read_repo(path: Path, start: datetime, end: datetime, *, ref: str, first_pa
         if start <= date < end:
             commits.append(Commit(repo=name, sha=sha, subject=subject, author=author, date=date))
     return commits
+
+
+def latest_commit_before(
+    path: Path, end: datetime, *, ref: str = "HEAD", first_parent: bool = True
+) -> datetime | None:
+    """The committer date of the newest commit on `ref` dated before `end` (what the demo digest
+    shows when the day asked for has none), or None: no such commit or no readable repository."""
+    if end.tzinfo is None:
+        raise ValueError("end must be a timezone-aware datetime")
+    args = ["log", "--no-color", "--format=%cI", "-n", "100", f"--until={(end + _SLACK).isoformat()}"]
+    if first_parent:
+        args.append("--first-parent")
+    try:
+        result = _git(path, *args, ref, "--")
+    except _Skipped:
+        return None
+    if result.returncode != 0:
+        return None
+    dates = [datetime.fromisoformat(line) for line in result.stdout.decode().split()]
+    # git's --until is lax (and history need not be in date order): the exact check is here.
+    return max((d for d in dates if d < end), default=None)
