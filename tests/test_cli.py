@@ -219,3 +219,16 @@ def test_the_demo_without_a_date_digests_the_latest_day_with_commits_and_says_so
     assert "Teach the parser comments" in digest and "Document the parser" in digest
     assert "Start the parser" not in digest
     assert "## Tech highlights" in digest and "https://example.org/" in digest  # the re-dated feed
+
+
+def test_a_day_airflow_would_not_run_is_refused_in_plain_words(monkeypatch, capsys):
+    from agentjobs import cli
+    from agentjobs.dag_test import NothingRan
+
+    def refuse(_args):
+        raise NothingRan("daily_digest: the logical date 2025-09-10 is before the DAG's start_date")
+
+    monkeypatch.setitem(cli.COMMANDS, "digest", refuse)
+    assert cli.main(["digest"]) == 1
+    err = capsys.readouterr().err
+    assert err == "agentjobs: daily_digest: the logical date 2025-09-10 is before the DAG's start_date\n"

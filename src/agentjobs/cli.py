@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from agentjobs.dag_test import NothingRan
+
 CLI_CONN_ID = "agentjobs_llm_cli"
 DEFAULT_CONN_ID = "agentjobs_llm_default"
 
@@ -442,6 +444,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("agentjobs: interrupted", file=sys.stderr)
         return 130
+    except NothingRan as exc:  # the user's choice of day, not a fault: say why, no class name
+        print(f"agentjobs: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:
         from agentjobs.agent.scrub import scrub
 
