@@ -51,15 +51,19 @@ def resolve_paths(spec: JobSpec, base_dir: Path) -> JobSpec:
 
 
 def alert_callbacks(spec: JobSpec) -> list[Any]:
-    """For every task: record its final failure in the job's run log, and send one alert."""
+    """For every task: record its final failure (and why) in the job's run log. Nobody is paged
+    from here: the run's last task, `alert_on_failure`, sends one alert listing them all."""
     from agentjobs.operators.run_log import RecordFailure
 
-    record = RecordFailure(spec.dag_id, spec.ledger_conn_id)
-    if spec.alert is None:
-        return [record]
-    from agentjobs.notifications.alert import JobAlertNotifier
+    return [RecordFailure(spec.dag_id, spec.ledger_conn_id)]
 
-    return [record, JobAlertNotifier(**spec.alert_kwargs())]
+
+def run_alert_task(spec: JobSpec, dag: DAG) -> None:
+    """The run's one failure alert, after every task the DAG has so far (see operators/run_alert.py)."""
+    from agentjobs.operators.run_alert import RunAlertOperator
+
+    last = dag.leaves
+    last >> RunAlertOperator(spec=spec)
 
 
 def dagrun_timeout(spec: JobSpec) -> timedelta:
@@ -145,6 +149,7 @@ def build_dag(spec: JobSpec, skills_dir: Path | None = None) -> DAG:
             fan_out_tasks(spec, skills_dir)
         else:
             digest_tasks(spec, skills_dir)
+        run_alert_task(spec, dag)
     return dag
 
 
