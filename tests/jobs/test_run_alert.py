@@ -113,3 +113,21 @@ def test_a_run_where_nothing_failed_pages_no_one(batch_job, model_server, smtp_s
     assert run.state == "success", team_states(run)
     assert team_states(run)[("alert_on_failure", -1)] == "success"
     assert smtp_server.messages == []
+
+
+def test_a_team_that_recovers_on_its_retry_pages_no_one(batch_job, model_server, smtp_server):
+    """The alert task runs only once every task is done, retries included: a failure that a
+    retry mends is no failure of the run."""
+    import json
+
+    from agentjobs.operators.factory import build_dag
+    from tests.fakes.model_server import reply
+
+    spec = type(batch_job).model_validate({**batch_job.model_dump(), "retries": 1, "retry_delay_s": 0.1})
+    model_server.script(error(503, "a blip"))  # the first call of the run fails, then all answer
+    model_server.default_step = reply(json.dumps({"summary": "One receipt was matched."}))
+    run = run_dag(build_dag(spec), logical_date=at(10, 5))
+    assert run.state == "success", team_states(run)
+    tries = {ti.map_index: ti.try_number for ti in run.get_task_instances() if ti.task_id == "team.summarize"}
+    assert sorted(tries.values()) == [1, 1, 2] and model_server.calls == 4
+    assert smtp_server.messages == []
