@@ -61,6 +61,22 @@ def test_run_anomaly_flags_for_one_team_and_day(model_server, tmp_path):
     assert model_server.calls == 1
 
 
+def test_a_team_whose_run_fails_is_named_with_its_own_reason(model_server, tmp_path):
+    """The one line on failure quotes the team's failed task, not the run's alert task after it."""
+    from tests.fakes.model_server import error
+
+    env = endpoint_env(model_server)
+    model_server.default_step = error(401, "invalid api key")
+    result = agentjobs(
+        "run", "anomaly_flags", "--team", "team-berlin", "--out", str(tmp_path / "out"), env=env, cwd=tmp_path
+    )
+    assert result.returncode == 1
+    failed = "agentjobs: team-berlin failed"
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith(failed)]
+    assert "team.summarize: ModelRequestError" in line and "401" in line, line
+    assert "alert_on_failure" not in line
+
+
 def test_run_names_the_shipped_jobs_when_the_job_is_unknown(tmp_path):
     result = agentjobs("run", "weekly_insight", "--out", str(tmp_path / "out"), env={}, cwd=tmp_path)
     assert result.returncode != 0

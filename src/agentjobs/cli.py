@@ -330,8 +330,12 @@ def prepared_dag(spec: Any) -> tuple[Any, list[str]]:
             f"{context['ti'].task_id}: {type(exc).__name__}: {exc}" if exc else context["ti"].task_id
         )
 
+    from agentjobs.operators.run_alert import ALERT_TASK_ID
+
     for task in dag.tasks:
-        task.on_failure_callback = [remember]
+        # The run's alert task fails only to mark the run failed; the reason is its upstream's.
+        if task.task_id != ALERT_TASK_ID:
+            task.on_failure_callback = [remember]
     return dag, failures
 
 

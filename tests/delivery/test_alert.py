@@ -156,3 +156,33 @@ def test_an_alert_quoting_a_reply_with_a_lone_surrogate_is_still_sent(smtp_serve
     notifier(smtp_server).notify(context)
     (mail,) = smtp_server.messages
     assert "End of the reply: a\ufffdb" in text_of(mail)
+
+
+def test_a_run_failing_for_many_teams_is_one_bounded_alert_with_no_secret(smtp_server):
+    """The run's alert task hands over every failed task instance; the message stays one mail of
+    a readable size, names the teams, and carries none of the secrets the reasons quoted."""
+    from agentjobs.notifications.alert import FAILURES_LISTED, TaskFailure
+
+    failures = [
+        TaskFailure(
+            task="team.summarize", team=f"team-{n:02d}", reason=f"TransientAgentError: 503 {SECRETS[n % 4]}"
+        )
+        for n in range(40)
+    ]
+    context = {
+        "dag_run": SimpleNamespace(dag_id="weekly_insights", run_id="scheduled__2026-11-29T09:00:00+00:00"),
+        "logical_date": datetime(2026, 11, 29, 9, 0, tzinfo=UTC),
+        "failures": failures,
+        "teams_served": 45,
+    }
+    notifier(smtp_server).notify(context)
+    (mail,) = smtp_server.messages
+    text = text_of(mail)
+    assert text.strip().startswith(
+        "[agentjobs] weekly_insights 2026-11-29T09:00:00+00:00: 40 of 45 teams failed"
+    )
+    assert text.count("`team.summarize`: TransientAgentError: 503") == FAILURES_LISTED
+    assert "team team-00:" in text and f"team team-{FAILURES_LISTED - 1:02d}:" in text
+    assert f"… and {40 - FAILURES_LISTED} more" in text
+    for secret in SECRETS:
+        assert secret not in text

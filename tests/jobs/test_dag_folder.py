@@ -24,21 +24,25 @@ def test_the_shipped_jobs_parse_into_dags(airflow_db):
     assert bag.import_errors == {}
     assert set(bag.dag_ids) == {*SHIPPED, "agentjobs_health"}
     insights = bag.get_dag("weekly_insights")
-    # The same shape for every fan-out kind: fetch, then one mapped task group per due team.
+    # The same shape for every fan-out kind: fetch, then one mapped task group per due team,
+    # then the run's one failure alert.
     assert [t.task_id for t in insights.topological_sort()] == [
         "fetch",
         "team.summarize",
         "team.validate",
         "team.deliver",
+        "alert_on_failure",
     ]
     assert type(insights.task_group_dict["team"]).__name__ == "MappedTaskGroup"
     assert (insights.timetable.expression, str(insights.timetable.timezone)) == ("0 * * * 0,6", "UTC")
     assert "teams" in insights.params
     # A kind that writes to the business database writes after the check, before the delivery.
     enrichment = [t.task_id for t in bag.get_dag("enrichment").topological_sort()]
-    assert enrichment == ["fetch", "team.summarize", "team.validate", "team.apply", "team.deliver"]
+    team_chain = ["fetch", "team.summarize", "team.validate", "team.apply", "team.deliver"]
+    team_chain.append("alert_on_failure")
+    assert enrichment == team_chain
     reconciliation = [t.task_id for t in bag.get_dag("reconciliation").topological_sort()]
-    assert reconciliation == ["fetch", "team.summarize", "team.validate", "team.apply", "team.deliver"]
+    assert reconciliation == team_chain
     digest = bag.get_dag("daily_digest")
     assert [t.task_id for t in digest.topological_sort()][:3] == ["fetch_git", "fetch_github", "fetch_rss"]
     assert {t.task_id for t in digest.tasks} >= {"summarize", "validate", "deliver_email_0", "deliver_s3_2"}
@@ -54,7 +58,18 @@ def test_the_shipped_jobs_parse_into_dags(airflow_db):
     assert digest.params["max_iterations"] == 40 and digest.params["max_cost_usd"] == 0.5
     assert (digest.timetable.expression, str(digest.timetable.timezone)) == ("0 3 * * *", "Europe/Berlin")
     newsletter = bag.get_dag("weekly_newsletter")
-    assert {t.task_id for t in newsletter.tasks} == {"fetch_rss", "summarize", "validate", "deliver_email_0"}
+    assert {t.task_id for t in newsletter.tasks} == {
+        "fetch_rss",
+        "summarize",
+        "validate",
+        "deliver_email_0",
+        "alert_on_failure",
+    }
+    # Every job's run ends in its one failure alert, after every other task.
+    for dag_id in SHIPPED:
+        dag = bag.get_dag(dag_id)
+        last = dag.get_task("alert_on_failure")
+        assert [t.task_id for t in dag.leaves] == ["alert_on_failure"] and last.trigger_rule == "all_done"
 
 
 def project_with(tmp_path: Path, monkeypatch, edit=lambda text: text) -> Path:

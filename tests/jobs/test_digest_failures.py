@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -52,6 +54,39 @@ def test_a_missing_repository_is_skipped_and_noted(llm_conn, model_server, githu
     assert "https://github.com/acme/app/releases/tag/v1.2.0" in digest
     # The token went to GitHub as a header and nowhere else.
     assert all(r.headers.get("authorization") == "Bearer ghp_" + "x" * 36 for r in github_api.requests)
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "says"),
+    [
+        (401, "Bad credentials", "wrong, expired or revoked"),  # a wrong or revoked token
+        (403, "Resource not accessible by personal access token", "grant it read access"),
+    ],
+    ids=["bad-credentials", "forbidden-repository"],
+)
+def test_a_refused_github_token_fails_at_once_with_one_alert(
+    llm_conn, model_server, github_api, smtp_server, monkeypatch, status, message, says
+):
+    """A refusal a retry would only repeat: no retry after the retry delay, one alert, no model call."""
+    from agentjobs.operators.factory import build_dag
+
+    github_api.add_repo("acme/app", commits=[commit("acme/app", "a1b2c3d", "Ship it", NOON)])
+    github_api.fail_next(5, status=status, message=message)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GITHUB_TEST",
+        json.dumps({"conn_type": "generic", "host": github_api.base_url, "password": "ghp_" + "r" * 36}),
+    )
+    alert = {"type": "email", "conn_id": smtp_server.conn_id, "to": ["oncall@example.org"]}
+    sources = {"github": {"repos": ["acme/app"], "conn_id": "github_test"}}
+    spec = digest_spec("digest_denied", llm_conn, sources=sources, alert=alert, retries=3, retry_delay_s=0.1)
+    run = run_dag(build_dag(spec), logical_date=LOGICAL)
+    assert states(run)["fetch_github"] == "failed", states(run)  # not up_for_retry
+    assert len(github_api.requests) == 1 and model_server.calls == 0
+    (mail,) = smtp_server.messages
+    parsed = email.message_from_bytes(mail.content, policy=email.policy.default)
+    text = parsed.get_body(("plain",)).get_content()
+    assert "GitHubAccessDenied" in text and f"{status} {message}" in text and says in text
+    assert "ghp_" not in text
 
 
 def test_an_empty_day_fails_and_sends_one_alert(llm_conn, model_server, smtp_server, tmp_path):

@@ -252,7 +252,8 @@ def test_with_review_on_a_person_approves_some_proposals_and_only_those_are_link
     settings = {**(spec.reconciliation or {}), "review": {"enabled": True, "timeout_minutes": 30}}
     spec = spec.model_copy(update={"reconciliation": settings})
     dag = build_dag(spec)
-    assert dag.get_task("team.review").downstream_task_ids == set()
+    # Beside deliver, not before it: only the run's failure alert waits for the review.
+    assert dag.get_task("team.review").downstream_task_ids == {"alert_on_failure"}
     before, _ = book(engine)
     model_server.default_step = respond(middling)
     answered: list = []

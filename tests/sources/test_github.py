@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from agentjobs.sources import github
-from agentjobs.sources.errors import GitHubError, GitHubRateLimited, GitHubUnavailable, SourceError
+from agentjobs.sources.errors import (
+    GitHubAccessDenied,
+    GitHubError,
+    GitHubRateLimited,
+    GitHubUnavailable,
+    PermanentSourceError,
+    SourceError,
+)
 from agentjobs.sources.github import fetch_github
 from agentjobs.sources.snapshot import SourceSnapshot
 from tests.fakes.github import GitHubReplay, commit, issue, pull, release
@@ -168,11 +175,39 @@ def test_the_token_appears_in_no_error_and_no_log_line(github_api: GitHubReplay,
     assert all(TOKEN not in r.getMessage() for r in records)
 
 
-def test_bad_credentials_say_so(github_api: GitHubReplay) -> None:
+def test_bad_credentials_say_so_and_are_permanent(github_api: GitHubReplay) -> None:
     full_repo(github_api)
     github_api.fail_next(1, status=401, message="Bad credentials")
-    with pytest.raises(GitHubError, match="401 Bad credentials"):
+    with pytest.raises(GitHubAccessDenied, match="401 Bad credentials") as caught:
         run(github_api)
+    assert isinstance(caught.value, PermanentSourceError)  # the retry policy fails it at once
+    assert "wrong, expired or revoked" in str(caught.value)
+    assert len(github_api.requests) == 1
+
+
+def test_a_forbidden_repository_is_refused_with_the_fix(github_api: GitHubReplay) -> None:
+    """A fine-grained token not granted the repository: 403 with quota left, not a rate limit."""
+    full_repo(github_api)
+    github_api.fail_next(1, status=403, message="Resource not accessible by personal access token")
+    with pytest.raises(GitHubAccessDenied, match="403 Resource not accessible") as caught:
+        run(github_api)
+    assert "grant it read access" in str(caught.value)
+    assert len(github_api.requests) == 1
+
+
+def test_a_secondary_rate_limit_named_only_in_its_message_is_waited_out(github_api: GitHubReplay) -> None:
+    """GitHub may send the secondary limit as a bare 403 (quota left, no retry-after): GitHub's
+    advice is to wait a minute, and it is not a refused token."""
+    full_repo(github_api)
+    github_api.fail_next(
+        1,
+        status=403,
+        message="You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+    )
+    sleeps: list[float] = []
+    snap = run(github_api, sleep=sleeps.append)
+    assert sleeps == [60.0]
+    assert len(snap.commits) == 2
 
 
 def test_a_missing_repository_is_noted_and_the_others_still_read(github_api: GitHubReplay) -> None:
@@ -304,6 +339,24 @@ def test_repositories_are_merged_oldest_first(github_api: GitHubReplay) -> None:
 def test_an_answer_of_an_unknown_shape_fails_loudly(github_api: GitHubReplay) -> None:
     odd = commit(REPO, "c1", "no html_url", NOON)
     del odd["html_url"]
+    github_api.add_repo(REPO, commits=[odd])
+    with pytest.raises(GitHubError, match="unexpected shape"):
+        run(github_api)
+
+
+def test_a_commit_with_neither_a_github_nor_a_git_author_is_kept_without_one(
+    github_api: GitHubReplay,
+) -> None:
+    nobody = commit(REPO, "c2", "Imported from svn", NOON, login=None)
+    nobody["commit"]["author"] = None
+    github_api.add_repo(REPO, commits=[nobody, commit(REPO, "c3", "Known", NOON + timedelta(hours=1))])
+    snap = run(github_api)
+    assert [(c.subject, c.author) for c in snap.commits] == [("Imported from svn", ""), ("Known", "octocat")]
+
+
+def test_an_author_of_another_type_is_a_source_error_not_a_crash(github_api: GitHubReplay) -> None:
+    odd = commit(REPO, "c4", "author as a bare string", NOON)
+    odd["author"] = "octocat"
     github_api.add_repo(REPO, commits=[odd])
     with pytest.raises(GitHubError, match="unexpected shape"):
         run(github_api)

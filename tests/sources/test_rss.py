@@ -155,7 +155,31 @@ def test_rss_entries_inside_the_interval_only_oldest_first(tmp_path: Path) -> No
         ("late", START + timedelta(hours=20)),
     ]
     assert {e.feed for e in snap.entries} == {"Airflow News"}
-    assert snap.notes == []
+    # The undated entry cannot be placed in a day; the snapshot says it was left out.
+    assert [(n.source, n.problem) for n in snap.notes] == [
+        (f"rss:{feed}", "1 entry without a date (published or updated): skipped")
+    ]
+
+
+def test_undated_entries_are_counted_per_feed(tmp_path: Path) -> None:
+    """A feed that stopped dating its items must not look like a quiet day: each feed's count of
+    undated entries is a note of its own, and a feed with none has no note."""
+    undated = write(
+        tmp_path / "undated.xml",
+        rss(
+            "No dates",
+            ("a", "https://example.org/a", None, "x"),
+            ("b", "https://example.org/b", None, "x"),
+            ("c", "javascript:alert(1)", None, "x"),
+            ("dated", "https://example.org/dated", START + timedelta(hours=1), "x"),
+        ),
+    )
+    dated = write(tmp_path / "dated.xml", rss("Dated", ("d", "https://example.org/d", START, "x")))
+    snap = fetch_feeds([undated, dated], START, END)
+    assert [e.title for e in snap.entries] == ["d", "dated"]
+    assert [(n.source, n.problem) for n in snap.notes] == [
+        (f"rss:{undated}", "3 entries without a date (published or updated): skipped")
+    ]
 
 
 def test_atom_uses_published_else_updated(tmp_path: Path) -> None:

@@ -55,6 +55,16 @@ class JobRunLog:
                 )
             )
 
+    def run_failures(self, job: str, run_id: str) -> list[str]:
+        """The failure details recorded for one run of `job`, oldest first."""
+        query = (
+            sa.select(_runs.c.detail)
+            .where(_runs.c.job == job, _runs.c.run_id == run_id, _runs.c.outcome == "failure")
+            .order_by(_runs.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [row.detail for row in conn.execute(query)]
+
     def recent(self, job: str, limit: int = 50) -> list[dict[str, Any]]:
         query = (
             sa.select(_runs)

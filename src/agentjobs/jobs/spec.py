@@ -276,6 +276,9 @@ class JobSpec(BaseModel):
     alert: AlertChannel | None = None  # where failures go
     # A run not finished this many minutes after it was queued pages the alert channel.
     deadline_minutes: Count | None = Field(None, gt=0, le=7 * 24 * 60)  # a week at most
+    # Fan-out kinds: the most teams one run is expected to serve. The run's dagrun_timeout is
+    # sized for that many teams, one after another (operators/factory.py); a digest ignores it.
+    max_teams_per_run: Count = Field(10, ge=1, le=10_000)
     pool: str | None = None  # e.g. "agentjobs_llm": caps LLM concurrency across jobs (create the pool first)
     # Transient failures (429, 5xx, timeouts, a killed worker) retry after retry_delay_s, doubled
     # on each further try (Airflow's exponential backoff); permanent ones never retry.

@@ -1,17 +1,19 @@
-"""JobAlertNotifier: one alert through the job's alert channel, for a failure or a late run.
+"""JobAlertNotifier: one alert through the job's alert channel, for a failed, late or timed-out run.
 
-It is a `BaseNotifier` with both `notify` and `async_notify`, so the same class serves a
-task's `on_failure_callback` (in the worker), a DAG's deadline callback (in the triggerer,
-which imports it from this installed package by its dotted path) and, through
-`OnRunTimedOut`, the DAG's own `on_failure_callback` (in the DAG processor). The text
-names the job, the logical date and the reason, and is scrubbed of secrets first:
-exception messages can quote model replies, tool output or connection URIs.
+It is a `BaseNotifier` with both `notify` and `async_notify`, so the same class serves the
+run's alert task (in the worker, with the run's failed tasks in the context under
+`failures`), a DAG's deadline callback (in the triggerer, which imports it from this
+installed package by its dotted path) and, through `OnRunTimedOut`, the DAG's own
+`on_failure_callback` (in the DAG processor). The text names the job, the logical date and
+the reasons, and is scrubbed of secrets first: exception messages can quote model replies,
+tool output or connection URIs.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +22,21 @@ from airflow.sdk import BaseNotifier
 from agentjobs.agent.scrub import scrub
 
 REASON_CHARS = 600
+FAILURES_LISTED = 30  # a run failing for hundreds of teams still fits one message
+
+
+@dataclass(frozen=True)
+class TaskFailure:
+    """One task instance of a run that failed for good, as the run's alert lists it."""
+
+    task: str  # task_id
+    reason: str  # "<Exception>: <message>", scrubbed
+    team: str | None = None  # the team of a fan-out's per-team task
+
+
+def _short(reason: str) -> str:
+    reason = scrub(reason)
+    return reason if len(reason) <= REASON_CHARS else reason[: REASON_CHARS - 1] + "…"
 
 
 def _clean(text: str) -> str:
@@ -95,6 +112,10 @@ class JobAlertNotifier(BaseNotifier):
                 f"Run: {run_id}"
             )
             return _clean(subject), _clean(body)
+        failures = context.get("failures")
+        if self.kind == "failure" and failures:
+            subject, body = self._run_failed(failures, context.get("teams_served"), title, day, covers)
+            return _clean(f"[agentjobs] {job} {day}: {subject}"), _clean(f"{body}\nRun: {run_id}")
         task = _field(ti, "task_id") or "?"
         if self.kind == "timeout":
             subject = f"[agentjobs] {job} {day}: timed out"
@@ -106,9 +127,7 @@ class JobAlertNotifier(BaseNotifier):
             return _clean(subject), _clean(body)
         exc = context.get("exception")
         reason = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else str(exc or "unknown")
-        reason = scrub(reason)
-        if len(reason) > REASON_CHARS:
-            reason = reason[: REASON_CHARS - 1] + "…"
+        reason = _short(reason)
         subject = f"[agentjobs] {job} {day}: {task} failed"
         body = (
             f"{title}: run for {day}{covers} failed at task `{task}` "
@@ -116,6 +135,32 @@ class JobAlertNotifier(BaseNotifier):
             f"Reason: {reason}\nRun: {run_id}"
         )
         return _clean(subject), _clean(body)
+
+    @staticmethod
+    def _run_failed(
+        failures: Sequence[TaskFailure], teams_served: int | None, title: str, day: str, covers: str
+    ) -> tuple[str, str]:
+        """(subject without the job and day, body without the run id) of a run's one failure alert."""
+        if len(failures) == 1 and failures[0].team is None:
+            (only,) = failures
+            body = f"{title}: run for {day}{covers} failed at task `{only.task}`."
+            return f"{only.task} failed", f"{body}\nReason: {_short(only.reason)}"
+        teams = sorted({f.team for f in failures if f.team is not None})
+        if all(f.team is not None for f in failures):
+            of = f" of {teams_served}" if teams_served else ""
+            subject = f"{len(teams)}{of} teams failed" if len(teams) > 1 else f"team {teams[0]} failed"
+            head = f"{title}: run for {day}{covers} failed for {len(teams)}{of} teams: {', '.join(teams)}."
+        else:
+            subject = f"{len(failures)} tasks failed"
+            head = f"{title}: run for {day}{covers} failed at {len(failures)} tasks."
+        lines = [
+            f"- {f'team {f.team}: ' if f.team is not None else ''}`{f.task}`: {_short(f.reason)}"
+            for f in failures[:FAILURES_LISTED]
+        ]
+        if len(failures) > FAILURES_LISTED:
+            more = len(failures) - FAILURES_LISTED
+            lines.append(f"- … and {more} more (the run's Grid view lists them all)")
+        return subject, "\n".join([head, *lines])
 
     def _covers(self, when: Any) -> str:
         """Which days the run digests, as its reader thinks of them (the run of the 25th: the 24th)."""
@@ -168,10 +213,10 @@ class OnRunTimedOut:
     """A DAG's `on_failure_callback` that runs `callbacks` only for a run stopped by its
     `dagrun_timeout`.
 
-    The scheduler then marks the unfinished tasks *skipped*, not failed, so no task failure
-    callback runs and nobody would hear of it; it asks the DAG processor to run the DAG's
-    failure callbacks with `reason` "timed_out". A run failed by a task has already alerted
-    from that task, so every other reason is ignored here (one page per incident).
+    The scheduler then marks the unfinished tasks *skipped*, not failed (the run's alert task
+    included), so nobody would hear of it; it asks the DAG processor to run the DAG's failure
+    callbacks with `reason` "timed_out". A run failed by a task has already alerted from its
+    alert task, so every other reason is ignored here (one page per incident).
     """
 
     REASON = "timed_out"

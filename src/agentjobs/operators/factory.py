@@ -51,20 +51,48 @@ def resolve_paths(spec: JobSpec, base_dir: Path) -> JobSpec:
 
 
 def alert_callbacks(spec: JobSpec) -> list[Any]:
-    """For every task: record its final failure in the job's run log, and send one alert."""
+    """For every task: record its final failure (and why) in the job's run log. Nobody is paged
+    from here: the run's last task, `alert_on_failure`, sends one alert listing them all."""
     from agentjobs.operators.run_log import RecordFailure
 
-    record = RecordFailure(spec.dag_id, spec.ledger_conn_id)
-    if spec.alert is None:
-        return [record]
-    from agentjobs.notifications.alert import JobAlertNotifier
+    return [RecordFailure(spec.dag_id, spec.ledger_conn_id)]
 
-    return [record, JobAlertNotifier(**spec.alert_kwargs())]
+
+def run_alert_task(spec: JobSpec, dag: DAG) -> None:
+    """The run's one failure alert, after every task the DAG has so far (see operators/run_alert.py)."""
+    from agentjobs.operators.run_alert import RunAlertOperator
+
+    last = dag.leaves
+    last >> RunAlertOperator(spec=spec)
+
+
+FETCH_AND_DELIVER_S = 600  # what a run spends outside its agent tasks, at most
 
 
 def dagrun_timeout(spec: JobSpec) -> timedelta:
-    """Three agent budgets (a try and its retries) plus ten minutes for fetching and delivering."""
-    return timedelta(seconds=(spec.caps.timeout_s or 900) * 3 + 600)
+    """How long a run may take before the scheduler stops it: the backstop for a hung run, so
+    long enough for a run that uses every budget it has.
+
+    The digest: three agent budgets (a try and its retries) plus ten minutes for fetching and
+    delivering. A fan-out runs one agent task per team: each with its retries and their
+    (doubling) delays, for `max_teams_per_run` teams one after another (a one-slot LLM pool
+    runs them so; more slots only finish sooner), plus a person's review when the kind asks
+    for one, plus the same ten minutes. It is a DAG-level value, fixed when the DAG is parsed,
+    so it is sized from the spec, not from the teams a run turns out to serve.
+    """
+    budget = spec.caps.timeout_s or 900
+    if not spec.fans_out:
+        return timedelta(seconds=budget * 3 + FETCH_AND_DELIVER_S)
+    per_team = budget * (spec.retries + 1) + spec.retry_delay_s * (2**spec.retries - 1)
+    review = review_timeout(spec) or timedelta(0)
+    return timedelta(seconds=per_team * spec.max_teams_per_run + FETCH_AND_DELIVER_S) + review
+
+
+def review_timeout(spec: JobSpec) -> timedelta | None:
+    """How long a fan-out's per-team review waits for a person; None when the kind has none."""
+    from agentjobs.jobs.kinds.registry import fan_out_kind
+
+    return getattr(fan_out_kind(spec.kind), "review_timeout", lambda settings: None)(spec.kind_settings())
 
 
 def timeout_callbacks(spec: JobSpec) -> list[Any]:
@@ -88,6 +116,13 @@ def deadline_alert(spec: JobSpec) -> Any:
     """
     if spec.deadline_minutes is None or spec.alert is None:
         return None
+    stopped_after = dagrun_timeout(spec)
+    if timedelta(minutes=spec.deadline_minutes) >= stopped_after:
+        raise JobSpecError(
+            f"job {spec.dag_id!r}: deadline_minutes {spec.deadline_minutes} is not below the run's "
+            f"dagrun_timeout ({stopped_after.total_seconds() / 60:g} minutes), so a slow run would be "
+            "stopped before it could be late; lower deadline_minutes (or raise caps.timeout_s)"
+        )
     from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
 
     kwargs = {
@@ -145,6 +180,7 @@ def build_dag(spec: JobSpec, skills_dir: Path | None = None) -> DAG:
             fan_out_tasks(spec, skills_dir)
         else:
             digest_tasks(spec, skills_dir)
+        run_alert_task(spec, dag)
     return dag
 
 
@@ -258,9 +294,7 @@ def fan_out_tasks(spec: JobSpec, skills_dir: Path | None) -> None:
 def review_task(spec: JobSpec, team_run: Any) -> Any:
     """A person's review of what the kind would not decide alone, when its spec asks for one
     (reconciliation's `review.enabled`); None otherwise."""
-    from agentjobs.jobs.kinds.registry import fan_out_kind
-
-    timeout = getattr(fan_out_kind(spec.kind), "review_timeout", lambda settings: None)(spec.kind_settings())
+    timeout = review_timeout(spec)
     if timeout is None:
         return None
     from agentjobs.operators.team_review import TeamReviewOperator

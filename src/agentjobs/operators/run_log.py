@@ -19,6 +19,12 @@ def run_log(conn_id: str | None) -> JobRunLog:
     return JobRunLog(LedgerHook(conn_id).get_engine())
 
 
+def failure_label(task_id: str, map_index: int | None) -> str:
+    """A task instance as the run log names it: `team.summarize[2]` for a mapped one. The run's
+    alert (RunAlertOperator) finds each failed task instance's reason by this label."""
+    return f"{task_id}[{map_index}]" if map_index is not None and map_index >= 0 else task_id
+
+
 class RecordFailure:
     """A task (or DAG) failure callback that writes the failure to the job's run log."""
 
@@ -34,5 +40,6 @@ class RecordFailure:
             what = "the run timed out (dagrun_timeout)"
         else:
             what = f"{type(exc).__name__}: {exc}"
-        detail = scrub(f"{getattr(ti, 'task_id', '?')}: {what}")
+        label = failure_label(getattr(ti, "task_id", "?"), getattr(ti, "map_index", None))
+        detail = scrub(f"{label}: {what}")
         run_log(self.ledger_conn_id).record(self.job, context["run_id"], "failure", detail)

@@ -79,6 +79,13 @@ class TeamFetchOperator(JobTaskOperator):
             run_log(self.spec.ledger_conn_id).record(self.spec.dag_id, context["run_id"], "success")
         else:
             self.log.info("Serving %s", ", ".join(f"{s['team']} ({s['period']})" for s in served))
+        if len(served) > self.spec.max_teams_per_run:
+            self.log.warning(
+                "Serving %d teams, more than the spec's max_teams_per_run (%d) the run's dagrun_timeout "
+                "is sized for: a slow run may be stopped before every team is done; raise max_teams_per_run",
+                len(served),
+                self.spec.max_teams_per_run,
+            )
         return served
 
     @staticmethod

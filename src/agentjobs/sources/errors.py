@@ -11,12 +11,22 @@ class SourceError(Exception):
     """Base class of every error a source raises on purpose."""
 
 
+class PermanentSourceError(SourceError):
+    """The same request would be refused the same way (bad credentials, no access): the job's
+    retry policy fails the task at once instead of paging again after the retry delay."""
+
+
 class FeedError(SourceError):
     """One feed could not be read (too large, too slow, unsupported location)."""
 
 
 class GitHubError(SourceError):
     """GitHub answered something this fetcher cannot use (bad token, unexpected status, too many pages)."""
+
+
+class GitHubAccessDenied(GitHubError, PermanentSourceError):
+    """401 or 403 that is not a rate limit: the token is wrong, expired or revoked, or it may
+    not read the repository. Only a person can fix that."""
 
 
 class GitHubUnavailable(GitHubError):

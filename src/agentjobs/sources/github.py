@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from agentjobs.sources.errors import GitHubError, GitHubRateLimited, GitHubUnavailable
+from agentjobs.sources.errors import GitHubAccessDenied, GitHubError, GitHubRateLimited, GitHubUnavailable
 from agentjobs.sources.snapshot import Commit, Issue, PullRequest, Release, SourceNote, SourceSnapshot
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def fetch_github(
             part = SourceSnapshot(source="github", interval_start=start, interval_end=end)
             try:
                 _fetch_repo(api, repo, start, end, part)
-            except (KeyError, TypeError, ValueError) as exc:
+            except (AttributeError, KeyError, TypeError, ValueError) as exc:
                 # GitHub's answer is data from outside: a shape we do not know fails loudly.
                 raise GitHubError(f"GitHub answered {repo} with an unexpected shape ({exc!r})") from None
             except _RepoMissing:
@@ -99,7 +99,9 @@ def _fetch_repo(api: _Api, repo: str, start: datetime, end: datetime, out: Sourc
             date = inside(c["commit"]["committer"]["date"])
             if date:
                 subject = (c["commit"]["message"] or "").split("\n", 1)[0].strip()
-                author = (c.get("author") or {}).get("login") or c["commit"]["author"].get("name", "")
+                # GitHub's user, else the git author's name; a commit may have neither.
+                git_author = c["commit"].get("author") or {}
+                author = (c.get("author") or {}).get("login") or git_author.get("name") or ""
                 out.commits.append(
                     Commit(
                         repo=repo, sha=c["sha"], subject=subject, author=author, date=date, url=c["html_url"]
@@ -190,6 +192,8 @@ class _Api:
                 raise _RepoMissing(repo)
             if response.status_code == 409 and empty_ok:  # "Git Repository is empty."
                 return
+            if response.status_code in (401, 403):  # rate limits were waited out or raised in _get
+                raise GitHubAccessDenied(self._denied(response, f"{repo} {kind}"))
             if response.status_code != 200:
                 raise GitHubError(f"GitHub answered {_status(response)} listing {repo} {kind}")
             try:
@@ -253,6 +257,18 @@ class _Api:
             return f"{type(exc).__name__}: {exc}"
         return f"HTTP {response.status_code}" if response.status_code >= 500 else response
 
+    def _denied(self, response: httpx.Response, what: str) -> str:
+        if response.status_code == 401 and self.has_token:
+            fix = "the token is wrong, expired or revoked; put a valid one in the GitHub connection"
+        elif response.status_code == 401:
+            fix = "this GitHub needs a token; set one in the GitHub connection"
+        else:
+            fix = (
+                "the token may not read this repository; grant it read access (a fine-grained token: "
+                "Contents, Issues, Pull requests and Metadata) or remove the repository from the spec"
+            )
+        return f"GitHub refused {what} ({_status(response)}): {fix}; a retry would be refused too"
+
     def _fix(self) -> str:
         if self.has_token:
             return "run again after the reset, or use a token with more quota"
@@ -262,24 +278,34 @@ class _Api:
 def _rate_limit_wait(response: httpx.Response) -> tuple[float, datetime] | None:
     """Seconds to wait and when the limit lifts, or None when the answer is not a rate limit."""
     headers = response.headers
+    # A secondary limit may come without either header; its message then says what it is.
     limited = response.status_code in (403, 429) and (
-        headers.get("x-ratelimit-remaining") == "0" or "retry-after" in headers
+        headers.get("x-ratelimit-remaining") == "0"
+        or "retry-after" in headers
+        or "rate limit" in _message(response).lower()
     )
     if not limited:
         return None
     now = time.time()
+    reset = headers.get("x-ratelimit-reset", "")
     if (after := headers.get("retry-after", "")).isdigit():
         wait = float(after)  # the secondary (abuse) limit says exactly how long
-    elif (reset := headers.get("x-ratelimit-reset", "")).isdigit():
+    elif headers.get("x-ratelimit-remaining") == "0" and reset.isdigit():
         wait = max(0.0, int(reset) - now) + 1  # +1: the reset is whole seconds and clocks drift
     else:
-        wait = 60.0  # GitHub's advice when it names no time
+        # GitHub's advice when it names no time; a secondary limit with quota left must not
+        # wait for the primary window's reset, an hour off.
+        wait = 60.0
     return wait, datetime.fromtimestamp(now + wait, UTC)
 
 
-def _status(response: httpx.Response) -> str:
+def _message(response: httpx.Response) -> str:
+    """GitHub's own words on an error answer (its JSON `message`), short; "" when it has none."""
     try:
-        message = str(response.json().get("message", ""))[:200]
+        return str(response.json().get("message", ""))[:200]
     except (ValueError, AttributeError):
-        message = ""
-    return f"{response.status_code} {message}".strip()
+        return ""
+
+
+def _status(response: httpx.Response) -> str:
+    return f"{response.status_code} {_message(response)}".strip()

@@ -72,13 +72,17 @@ def fetch_feeds(
         shown = _display(feed)
         try:
             data = download(feed) if _is_url(feed) else _read_file(feed, max_bytes=max_bytes)
-            entries = _parse(data, shown, start, end)
+            entries, undated = _parse(data, shown, start, end)
         except (FeedError, OSError, http.client.HTTPException, PermissionDenied, FetchFailed) as exc:
             problem = _describe(exc, timeout_s)
             if password := urlsplit(feed).password:  # an error text may quote the URL it failed on
                 problem = problem.replace(password, "***")
             snapshot.notes.append(SourceNote(source=f"rss:{shown}", problem=problem))
             continue
+        if undated:  # said, not silently dropped: a feed that stopped dating its items looks quiet
+            entries_word = "entry" if undated == 1 else "entries"
+            problem = f"{undated} {entries_word} without a date (published or updated): skipped"
+            snapshot.notes.append(SourceNote(source=f"rss:{shown}", problem=problem))
         for entry in entries:
             # The same story often appears in several feeds; the first feed listed wins.
             if entry.url not in seen:
@@ -148,7 +152,8 @@ def _declared_encoding(data: bytes) -> str | None:
     return match.group(1).decode("utf-8", errors="replace").strip().lower() if match else None
 
 
-def _parse(data: bytes, shown: str, start: datetime, end: datetime) -> list[FeedEntry]:
+def _parse(data: bytes, shown: str, start: datetime, end: datetime) -> tuple[list[FeedEntry], int]:
+    """The entries inside [start, end), and how many entries had no date to place them by."""
     declared = _declared_encoding(data)
     try:
         codec = codecs.lookup(declared).name if declared else None
@@ -166,11 +171,15 @@ def _parse(data: bytes, shown: str, start: datetime, end: datetime) -> list[Feed
         raise FeedError(f"malformed feed ({_text(str(reason), 160) if reason else 'not RSS or Atom'})")
     title = _text(parsed.feed.get("title", ""), _TITLE_CHARS) or shown
     kept = []
+    undated = 0
     for item in parsed.entries:
         stamp = item.get("published_parsed") or item.get("updated_parsed")
+        if stamp is None:  # cannot be placed in the interval
+            undated += 1
+            continue
         link = (item.get("link") or "").strip()
-        if stamp is None or not _is_url(link):
-            continue  # undated entries cannot be placed in the interval; other links are unsafe
+        if not _is_url(link):
+            continue  # javascript:, data:, relative... links are unsafe to pass on
         date = datetime.fromtimestamp(calendar.timegm(stamp), tz=UTC)  # feedparser gives UTC
         if not start <= date < end:
             continue
@@ -183,7 +192,7 @@ def _parse(data: bytes, shown: str, start: datetime, end: datetime) -> list[Feed
                 summary=_text(item.get("summary", ""), SUMMARY_CHARS),
             )
         )
-    return kept
+    return kept, undated
 
 
 class _TextOnly(HTMLParser):

@@ -1,0 +1,102 @@
+"""RunAlertOperator: a job run's one failure alert, sent once every other task has finished.
+
+Alerting from each failed task paged once per task instance: a model endpoint down while a
+fan-out served 30 teams paged 30 times, and one changed artifact failed every delivery
+task of a digest and paged once per channel. This task, the last of every job's DAG
+(trigger rule `all_done`, so it runs once the others have finished, after their retries),
+asks Airflow which task instances of the run failed, reads why from the job's run log (each
+task's failure callback, `RecordFailure`, wrote it there before the task was marked failed),
+and sends one alert listing them, with the team of each per-team task.
+
+It then fails itself, without a retry, so the run is marked failed: a run's state follows
+its last tasks, and a green last task would hide the failures. In the Grid view the run
+ends in a red `alert_on_failure` whose log repeats the list; a run with no failure ends
+green and sends nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import TriggerRule
+
+from agentjobs.notifications.alert import TaskFailure
+from agentjobs.operators.errors import PermanentTaskError
+from agentjobs.operators.job_task import JobTaskOperator
+from agentjobs.operators.run_log import failure_label, run_log
+
+ALERT_TASK_ID = "alert_on_failure"
+FAN_OUT_FETCH_TASK_ID = "fetch"  # its XCom lists the teams, in map-index order
+NO_REASON = "no reason recorded (the run log could not be written); see the task's log"
+
+
+class RunFailed(PermanentTaskError):
+    """Tasks of this run failed; the alert listing them has gone out."""
+
+
+class RunAlertOperator(JobTaskOperator):
+    ui_color = "#fde2e1"
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("task_id", ALERT_TASK_ID)
+        kwargs.setdefault("trigger_rule", TriggerRule.ALL_DONE)
+        # Its own failure is the run's verdict, already alerted: recording or paging it again
+        # would count the run twice.
+        kwargs.setdefault("on_failure_callback", None)
+        kwargs.setdefault("doc_md", "Sends the run's one failure alert and fails if any task failed.")
+        super().__init__(**kwargs)
+
+    def run(self, context: Any) -> None:
+        failures, served = self.failures(context)
+        if not failures:
+            self.log.info("No task of this run failed: no alert")
+            return
+        listing = "; ".join(f"{f'{f.team}: ' if f.team else ''}{f.task}: {f.reason}" for f in failures)
+        if self.spec.alert is None:
+            self.log.warning("The job has no `alert` channel; nobody is paged for: %s", listing)
+        else:
+            from agentjobs.notifications.alert import JobAlertNotifier
+
+            notifier = JobAlertNotifier(**self.spec.alert_kwargs())
+            notifier.notify({**context, "failures": failures, "teams_served": served})
+        raise RunFailed(f"{len(failures)} task(s) of this run failed: {listing}")
+
+    def failures(self, context: Any) -> tuple[list[TaskFailure], int | None]:
+        """The run's failed task instances with their reasons, and how many teams it served."""
+        ti, run_id = context["ti"], context["run_id"]
+        failed = [
+            (crumb["task_id"], int(crumb.get("map_index", -1)))
+            for crumb in ti.get_task_breadcrumbs(dag_id=self.dag_id, run_id=run_id)
+            if crumb.get("state") == "failed" and crumb["task_id"] != self.task_id
+        ]
+        teams = self.teams(context) if self.spec.fans_out else []
+        reasons = self.recorded_reasons(run_id)
+        found = []
+        for task_id, map_index in sorted(failed, key=lambda item: (item[1], item[0])):
+            label = failure_label(task_id, map_index)
+            team = teams[map_index] if 0 <= map_index < len(teams) else None
+            reason = reasons.get(label, NO_REASON)
+            found.append(TaskFailure(task=task_id, reason=reason, team=team))
+        return found, (len(teams) if self.spec.fans_out else None)
+
+    def teams(self, context: Any) -> list[str]:
+        """The team of each map index: the fetch task's list, in order ([] if fetch failed)."""
+        served = context["ti"].xcom_pull(task_ids=FAN_OUT_FETCH_TASK_ID)
+        if not isinstance(served, list):
+            return []
+        return [str(item.get("team", "?")) if isinstance(item, dict) else "?" for item in served]
+
+    def recorded_reasons(self, run_id: str) -> dict[str, str]:
+        """label → the latest reason the run log holds for it in this run (a cleared and rerun
+        task may have failed before, for another reason)."""
+        try:
+            details = run_log(self.spec.ledger_conn_id).run_failures(self.spec.dag_id, run_id)
+        except Exception as exc:  # the alert must still go out, with the states Airflow knows
+            self.log.warning("Cannot read the run log (%s); the alert lacks the reasons", type(exc).__name__)
+            return {}
+        reasons: dict[str, str] = {}
+        for detail in details:
+            label, separator, reason = detail.partition(": ")
+            if separator:
+                reasons[label] = reason
+        return reasons
