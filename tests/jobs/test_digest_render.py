@@ -248,8 +248,8 @@ def test_a_takeaway_cannot_inject_lines_bullets_or_headings():
         "highlights": [
             {
                 "ref": pr.url,
-                "takeaway": "Real point\n- fake bullet (https://evil.example.com)"
-                "\n## Commits\n\t- deadbee x  ",
+                # The URL is the snapshot's: an invented one would drop the takeaway (names).
+                "takeaway": f"Real point\n- fake bullet ({pr.url})\n## Commits\n\t- deadbee x  ",
             }
         ],
         "action_items": [{"ref": pr.url, "action": "Do it\r\n# New title"}],
@@ -257,8 +257,7 @@ def test_a_takeaway_cannot_inject_lines_bullets_or_headings():
     markdown, items = render(snapshot(pull_requests=[pr]), answer)
 
     assert section(markdown, SECTION_HIGHLIGHTS) == [
-        f"- acme/app#7 Add importer — Real point - fake bullet (https://evil.example.com) "
-        f"## Commits - deadbee x (<{pr.url}>)"
+        f"- acme/app#7 Add importer — Real point - fake bullet ({pr.url}) ## Commits - deadbee x (<{pr.url}>)"
     ]
     assert section(markdown, SECTION_ACTIONS) == [
         f"- acme/app#7 Add importer — Do it # New title (<{pr.url}>)"
@@ -467,7 +466,8 @@ def hostile_day() -> tuple[Snapshot, dict]:
 def test_hostile_titles_subjects_and_takeaways_read_as_text_in_the_markdown():
     pr = pull(7, "[Advisory](javascript:alert(1)) <https://evil.example> *now*")
     c = commit("Use `Vec<u8>` in __init__ {: onclick=x}", 0)
-    answer = {"highlights": [{"ref": pr.url, "takeaway": "![](https://t.example/p.gif) see [this](data:x)"}]}
+    # An image of a URL the snapshot holds (an invented one would drop the takeaway: names).
+    answer = {"highlights": [{"ref": pr.url, "takeaway": "![](https://evil.example) see [this](data:x)"}]}
     markdown, items = render(snapshot(commits=[c], pull_requests=[pr]), answer)
 
     assert section(markdown, SECTION_COMMITS) == [
@@ -475,7 +475,7 @@ def test_hostile_titles_subjects_and_takeaways_read_as_text_in_the_markdown():
     ]
     assert section(markdown, SECTION_HIGHLIGHTS) == [
         "- acme/app#7 \\[Advisory\\](javascript:alert(1)) &lt;https://evil.example> \\*now\\* — "
-        f"!\\[\\](https://t.example/p.gif) see \\[this\\](data:x) (<{pr.url}>)"
+        f"!\\[\\](https://evil.example) see \\[this\\](data:x) (<{pr.url}>)"
     ]
     assert items == 2
 

@@ -111,3 +111,21 @@ def test_candidates_are_in_the_order_the_text_writes_them():
 
 def test_strings_of_walks_nested_rows_and_skips_other_values():
     assert list(strings_of({"a": [1, {"b": "x", "c": None}], "d": ("y", 2.5)})) == ["x", "y"]
+
+
+def test_prose_options_open_sentences_with_ordinary_words_and_join_words_of_any_value():
+    prose = ["Scheduler tests: a locked SQLite metadata DB refused the backfill", "acme/app"]
+    strict = Names(prose)
+    loose = Names(prose, ordinary_openers=True, words_anywhere=True)
+    text = "Useful: backfills on a SQLite DB. Cheaper retries; Explains why"
+    assert strict.unknown(text) == ["Useful", "SQLite DB", "Cheaper", "Explains"]
+    assert loose.unknown(text) == []
+    # A word no value has, a name's marks, an identifier's words apart: still names.
+    assert loose.unknown("Grace Hopper asked. GitHub users and SMTP. See acme/web and SKILL_DB") == [
+        "Hopper",
+        "GitHub",
+        "SMTP",
+        "acme/web",
+        "SKILL_DB",
+    ]
+    assert loose.unknown("Initech paid") == [] and strict.unknown("Initech paid") == ["Initech"]

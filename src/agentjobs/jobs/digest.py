@@ -3,9 +3,12 @@
 Deterministic parts (the commit list, links, counts) come from the snapshot. The model
 only judges: which items deserve a highlight or an action, and a one-line takeaway for
 each. In structured mode it names items by reference, and the references are an enum of
-the snapshot's URLs, so it cannot invent a link. Every text from a source or the model is
-written as markdown text (`markdown_text.as_text`): the only links in the digest are the
-snapshot's http(s) URLs of the items it names.
+the snapshot's URLs, so it cannot invent a link. Its takeaways and actions are free text, so
+every name in them (a repository, a file, a person, a product: jobs/names.py) is looked up in
+the snapshot's strings, and a text naming what the snapshot lacks is dropped at render: the
+item stays with its title and link (`Dropped` says what went and why). Every text from a
+source or the model is written as markdown text (`markdown_text.as_text`): the only links in
+the digest are the snapshot's http(s) URLs of the items it names.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentjobs.agent.scrub import scrub
-from agentjobs.jobs.markdown_text import as_link, as_text
+from agentjobs.jobs.markdown_text import as_link, as_text, one_line
+from agentjobs.jobs.names import Names
 from agentjobs.jobs.period import Period
 from agentjobs.sources.snapshot import Commit, Snapshot
 
@@ -27,6 +31,22 @@ NO_ACTIONS = "None today."
 ALL_SECTIONS = ("commits", "highlights", "actions")
 SECTION_HEADINGS = {"commits": SECTION_COMMITS, "highlights": SECTION_HIGHLIGHTS, "actions": SECTION_ACTIONS}
 TAKEAWAY_MAX = 120
+# The digest's own words, which a takeaway or action may use as a word, not a name: its
+# sections and the kinds of item it offers ("Worth a look before the next Release").
+VOCABULARY = (
+    "Commits",
+    "Tech highlights",
+    "Action items",
+    "Notes",
+    "commit",
+    "pull request",
+    "PR",
+    "issue",
+    "release",
+    "article",
+    "feed",
+    "digest",
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +73,43 @@ def candidates(snapshot: Snapshot) -> list[Candidate]:
     for c in found:
         unique.setdefault(c.ref, c)  # a PR both opened and merged in one day is one item
     return list(unique.values())
+
+
+def known_names(snapshot: Snapshot) -> Names:
+    """The names a takeaway or action may write: every string of the snapshot (repositories,
+    authors, commit subjects, titles, summaries, feed names, URLs), and the digest's own words.
+
+    Text and data are prose here: tech prose opens sentences with words no fixed list holds
+    ("Useful for", "Cheaper retries"), so a clause's first plain word is no name, and a name
+    may join words that stand apart in the data ("SQLite DB" from "a locked SQLite metadata
+    DB"); a word the data lacks is still a name that fails (jobs/names.py)."""
+    return Names.of(
+        snapshot.model_dump(mode="json"), vocabulary=VOCABULARY, ordinary_openers=True, words_anywhere=True
+    )
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A takeaway or action not delivered: it names what the snapshot lacks."""
+
+    section: str  # "highlights" or "actions"
+    ref: str
+    text: str
+    name: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"section": self.section, "ref": self.ref, "text": self.text, "name": self.name}
+
+    def reason(self) -> str:
+        where = f"the {self.section} text for {self.ref}"
+        return f"{where} names {self.name!r}, which is in no item of the snapshot"
+
+
+@dataclass(frozen=True)
+class RenderedDigest:
+    markdown: str
+    items: int  # the bullets of the job's sections
+    dropped: list[Dropped]
 
 
 def judgement_schema(
@@ -158,9 +215,28 @@ def render_digest(
     sections: Sequence[str] = ALL_SECTIONS,
 ) -> tuple[str, int]:
     """The digest markdown and its item count (the bullets of the job's sections)."""
-    by_ref = {c.ref: c for c in candidates(snapshot)}
+    rendered = render(
+        snapshot, answer, title=title, period=period, commits_cap=commits_cap, sections=sections
+    )
+    return rendered.markdown, rendered.items
 
-    def picked(entries: list[dict[str, Any]], text_field: str) -> list[str]:
+
+def render(
+    snapshot: Snapshot,
+    answer: dict[str, Any],
+    *,
+    title: str,
+    period: Period,
+    commits_cap: int,
+    sections: Sequence[str] = ALL_SECTIONS,
+) -> RenderedDigest:
+    """The digest markdown, its item count, and the model's texts dropped for naming what the
+    snapshot lacks."""
+    by_ref = {c.ref: c for c in candidates(snapshot)}
+    names = known_names(snapshot)
+    dropped: list[Dropped] = []
+
+    def picked(section: str, entries: list[dict[str, Any]], text_field: str) -> list[str]:
         seen: set[str] = set()
         lines = []
         for entry in entries:
@@ -170,12 +246,21 @@ def render_digest(
                 continue
             seen.add(ref)
             # No secret a model may have copied from its input into a message; one line of text.
-            text = as_text(scrub(" ".join(str(entry[text_field]).split())))
-            lines.append(f"- {as_text(by_ref[ref].title)} — {text} ({as_link(ref)})")
+            text = one_line(scrub(str(entry[text_field])))
+            invented = names.unknown(text)
+            item = f"- {as_text(by_ref[ref].title)}"
+            if invented:
+                # The pick is the model's judgement and stays; its words are not delivered.
+                dropped.append(Dropped(section, ref, text, invented[0]))
+                lines.append(f"{item} ({as_link(ref)})")
+            else:
+                lines.append(f"{item} — {as_text(text)} ({as_link(ref)})")
         return lines
 
-    highlights = picked(answer.get("highlights", []), "takeaway") if "highlights" in sections else []
-    actions = picked(answer.get("action_items", []), "action") if "actions" in sections else []
+    highlights = (
+        picked("highlights", answer.get("highlights", []), "takeaway") if "highlights" in sections else []
+    )
+    actions = picked("actions", answer.get("action_items", []), "action") if "actions" in sections else []
     commits = unique_commits(snapshot) if "commits" in sections else []
     bodies = {
         "commits": _commit_lines(commits, commits_cap),
@@ -189,7 +274,7 @@ def render_digest(
         lines += ["## Notes", ""]
         lines += [f"> {as_text(n.source)}: {as_text(n.problem)}" for n in snapshot.notes] + [""]
     items = min(len(commits), commits_cap) + len(highlights) + len(actions)
-    return "\n".join(lines), items
+    return RenderedDigest("\n".join(lines), items, dropped)
 
 
 def unique_commits(snapshot: Snapshot) -> list[Commit]:

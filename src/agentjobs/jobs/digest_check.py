@@ -2,7 +2,8 @@
 
 Whoever wrote digest.md (a capable model with tools, or the renderer after a structured
 answer), the same checks hold: the bullets equal `items`, every link and SHA comes from
-the snapshot, and the Commits section lists each commit of the period exactly once.
+the snapshot, the Commits section lists each commit of the period exactly once, and the
+highlights and action items name only what the snapshot holds (jobs/names.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agentjobs.agent.errors import ContractViolation
-from agentjobs.jobs.digest import ALL_SECTIONS, DIGEST_FILE, SECTION_COMMITS, SECTION_HEADINGS
+from agentjobs.jobs.digest import ALL_SECTIONS, DIGEST_FILE, SECTION_COMMITS, SECTION_HEADINGS, known_names
 from agentjobs.jobs.markdown_text import one_line, unescape, without_bidi_controls
 from agentjobs.sources.snapshot import Snapshot
 
@@ -79,6 +80,7 @@ def check_digest(
     foreign = foreign_links(markdown, snapshot)
     if foreign:
         problems.append(f"links or images to what is not an item of the snapshot: {foreign[:5]}")
+    problems += invented_names(found, snapshot, job_sections)
     if "commits" in job_sections:
         problems += _check_commits(found.get(SECTION_COMMITS, []), snapshot, commits_cap)
     if counted == 0 and not allow_empty:
@@ -86,6 +88,29 @@ def check_digest(
     if problems:
         raise ContractViolation("digest.md breaks the contract: " + "; ".join(problems))
     return markdown
+
+
+# The judged sections: what the model words itself. Commits are checked against their subjects.
+_JUDGED = ("highlights", "actions")
+_EMPHASIS = re.compile(r"(?<!\\)(?:\*\*|__)")
+
+
+def invented_names(found: dict[str, list[str]], snapshot: Snapshot, job_sections: Sequence[str]) -> list[str]:
+    """One problem per highlight or action bullet that names what no string of the snapshot holds,
+    quoting the first such name and the bullet."""
+    names = known_names(snapshot)
+    problems = []
+    for section in (s for s in _JUDGED if s in job_sections):
+        heading = SECTION_HEADINGS[section]
+        for n, bullet in enumerate(bullets(found.get(heading, [])), start=1):
+            text = one_line(unescape(_EMPHASIS.sub("", bullet)))
+            invented = names.unknown(text)
+            if invented:
+                problems.append(
+                    f"{heading.removeprefix('## ')} bullet {n} names {invented[0]!r}, which is in no "
+                    f"item of the snapshot: {text[:200]!r}"
+                )
+    return problems
 
 
 def invented_urls(markdown: str, snapshot: Snapshot) -> list[str]:

@@ -24,6 +24,19 @@ a handle or a file name only in the first way, ordinary words or not. So a near 
 `Acme Corp` is not in `Acme Corporation`, `Globexx` is not `Globex`. Digits alone are the
 numbers check's (jobs/numbers.py), not a name. Not seen: names in scripts without letter case
 (`佐藤 花子`), and a lowercase name outside quotes (`paid payroll`).
+
+Two options are for a kind whose text and data are both prose (the digest: takeaways on tech
+articles and commits, checked against titles, subjects and summaries):
+- `ordinary_openers`: the first word of a sentence or clause (at the start, or after `.`, `!`,
+  `?`, `:`, `;` or a dash), when it is a plain capitalised word (letters, only the first upper
+  case), is an ordinary word and trimmed off its run: such prose opens with words no fixed list
+  holds (`Useful for`, `Explains why`, `Cheaper retries`). A one-word name opening a sentence
+  (`Kubernetes users ...`) is then not seen; `Grace Hopper asked` still names `Hopper`, and
+  `GitHub`, `SMTP` or `ExternalTaskSensor` have a name's marks and stay names.
+- `words_anywhere`: a capitalised run or a quotation also passes when each of its words is a
+  word of some value, not only a whole value (`SQLite DB` from "a locked SQLite metadata DB"); a
+  word no value has still fails (`SQLLite`, `Hopper`), and an identifier (a path, `org/repo`, a
+  snake_case word) must still be consecutive words of one value (`acme/web`, `SKILL_DIR`).
 """
 
 from __future__ import annotations
@@ -154,6 +167,7 @@ class Candidate:
 
     text: str
     trim: bool  # generic words at its ends are no part of the name (a capitalised run, a quotation)
+    opener: bool = False  # its first word is a plain capitalised word opening a sentence ("Useful")
 
 
 def _capitalised(word: str) -> bool:
@@ -175,6 +189,22 @@ def _runs(text: str) -> Iterator[tuple[int, str]]:
         yield run[0].start(), text[run[0].start() : run[-1].end()]
 
 
+# What may stand before a sentence's or a clause's first word: nothing, the end of a sentence,
+# a colon, a semicolon or a dash ("Title — Useful for ..."), with markdown emphasis or an
+# opening quote or parenthesis between.
+_SENTENCE_END = re.compile(r"(?:^|[.!?:;\u2013\u2014])[\s*_(\"\u201c\u2018]*$")
+
+
+def _plain(word: str) -> bool:
+    return word.isalpha() and word[0].isupper() and (len(word) == 1 or word[1:].islower())
+
+
+def _opener(text: str, start: int, run: str) -> bool:
+    """Whether the first word of `run`, at `start`, is a plain capitalised word opening a sentence."""
+    first = _WORD.match(run)
+    return first is not None and _plain(first.group()) and _SENTENCE_END.search(text[:start]) is not None
+
+
 def _blanked(match: re.Match[str]) -> str:
     # Same length, so positions stay the text's; no word, and no run continues across it.
     return "\x00" * len(match.group())
@@ -190,15 +220,23 @@ def candidates(text: str) -> list[Candidate]:
         phrase = next(g for g in match.groups() if g is not None)
         if len(phrase.split()) <= QUOTED_MAX:
             found.append((match.start(), Candidate(phrase.strip(), trim=True)))
-    for start, run in _runs(_QUOTED.sub(_blanked, rest)):
-        found.append((start, Candidate(run, trim=True)))
+    words = _QUOTED.sub(_blanked, rest)
+    for start, run in _runs(words):
+        found.append((start, Candidate(run, trim=True, opener=_opener(words, start, run))))
     return [candidate for _, candidate in sorted(found, key=lambda pair: pair[0])]
 
 
 class Names:
     """The names a text may write: every string value of the data, by its normalised words."""
 
-    def __init__(self, values: Iterable[str], vocabulary: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        values: Iterable[str],
+        vocabulary: Iterable[str] = (),
+        *,
+        ordinary_openers: bool = False,
+        words_anywhere: bool = False,
+    ) -> None:
         self._ngrams: set[tuple[str, ...]] = set()
         self._long: list[tuple[str, ...]] = []
         self._whole: set[tuple[str, ...]] = set()
@@ -213,26 +251,42 @@ class Names:
                 for start in range(len(words) - size + 1):
                     self._ngrams.add(words[start : start + size])
         self.vocabulary = frozenset(w for v in vocabulary for w in tokens(v))
+        self.ordinary_openers = ordinary_openers
+        self.words_anywhere = words_anywhere
+        self._words = {n for n in self._ngrams if len(n) == 1}
 
     @classmethod
-    def of(cls, data: Any, vocabulary: Iterable[str] = ()) -> Names:
+    def of(
+        cls,
+        data: Any,
+        vocabulary: Iterable[str] = (),
+        *,
+        ordinary_openers: bool = False,
+        words_anywhere: bool = False,
+    ) -> Names:
         """The names of every string in `data` (e.g. a snapshot as JSON: team, members, rows)."""
-        return cls(strings_of(data), vocabulary)
+        return cls(
+            strings_of(data), vocabulary, ordinary_openers=ordinary_openers, words_anywhere=words_anywhere
+        )
 
-    def holds(self, words: tuple[str, ...], *, exact: bool = False) -> bool:
+    def holds(self, words: tuple[str, ...], *, exact: bool = False, anywhere: bool = False) -> bool:
         """Whether `words` are consecutive words of one value, or (unless `exact`) each word is a
-        whole value or an ordinary word."""
+        whole value (`anywhere`: a word of any value) or an ordinary word."""
         if words in self._ngrams:
             return True
         if len(words) > NGRAM_MAX and any(_contains(value, words) for value in self._long):
             return True
-        return not exact and all((w,) in self._whole or _generic(w, self.vocabulary) for w in words)
+        single = self._words if anywhere else self._whole
+        return not exact and all((w,) in single or _generic(w, self.vocabulary) for w in words)
 
     def trimmed(self, candidate: Candidate) -> str:
         """The candidate without the generic words at its ends ("Ask Acme Corp" names "Acme Corp")."""
         if not candidate.trim:
             return candidate.text
-        words = [m for m in _WORD.finditer(candidate.text) if not self._generic_word(m.group())]
+        words = list(_WORD.finditer(candidate.text))
+        if candidate.opener and self.ordinary_openers:
+            words = words[1:]
+        words = [m for m in words if not self._generic_word(m.group())]
         return candidate.text[words[0].start() : words[-1].end()] if words else ""
 
     def _generic_word(self, word: str) -> bool:
@@ -250,7 +304,10 @@ class Names:
             # A URL, address, handle or file name of ordinary words (reports/q4.csv) is still a
             # name; a plain path or id of them (income/expenses, 7-day) is prose.
             exact = not candidate.trim and any(mark in name for mark in ".@:")
-            if name and name not in missing and not self.known(name, exact=exact):
+            # Words of a run or a quotation only: a path, a repository or a snake_case identifier
+            # is one name, whose words must stand together in the data (acme/web, SKILL_DIR).
+            anywhere = self.words_anywhere and candidate.trim and "_" not in name
+            if name and name not in missing and not self.holds(tokens(name), exact=exact, anywhere=anywhere):
                 missing.append(name)
         return missing
 

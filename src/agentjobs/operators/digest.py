@@ -1,7 +1,9 @@
 """DigestAgentOperator: the AgentOperator with the digest's prompt, schema and renderer.
 
 In structured mode the model only judges (highlights and actions, picked by reference
-from the snapshot) and digest.md is rendered here. In loop mode a capable model reads
+from the snapshot) and digest.md is rendered here; a takeaway or action naming what the
+snapshot lacks is dropped, and each drop is logged, added to the transcript and pushed to
+XCom (key `dropped`). In loop mode a capable model reads
 the snapshot with tools and writes digest.md itself. The validate task checks both alike.
 """
 
@@ -11,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from agentjobs.agent.skills import Skill
+from agentjobs.agent.transcript import Transcript
 from agentjobs.atomic_file import write_atomically
-from agentjobs.jobs.digest import DIGEST_FILE, judgement_schema, loop_prompt, render_digest, structured_prompt
+from agentjobs.jobs.digest import DIGEST_FILE, judgement_schema, loop_prompt, render, structured_prompt
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.agent import AgentOperator, RunPlan
 from agentjobs.operators.delivered import delivered_result, write_result
@@ -68,7 +71,7 @@ class DigestAgentOperator(AgentOperator):
     def finish(self, result: dict[str, Any], plan: RunPlan, work_dir: Path, context: Any) -> dict[str, Any]:
         if plan.mode == "loop" or plan.data.get("delivered"):
             return result
-        markdown, items = render_digest(
+        rendered = render(
             plan.data["snapshot"],
             result,
             title=self.spec.title,
@@ -76,5 +79,13 @@ class DigestAgentOperator(AgentOperator):
             commits_cap=self.spec.commits_cap,
             sections=self.spec.sections,
         )
-        write_atomically(work_dir / DIGEST_FILE, markdown)
-        return {"path": DIGEST_FILE, "items": items}
+        if rendered.dropped:
+            # Beside the model's answer in the transcript, so a reader sees what it wrote and why
+            # that text is not in the digest.
+            with Transcript(work_dir / "transcript.jsonl") as transcript:
+                for drop in rendered.dropped:
+                    self.log.warning("Dropped from the digest: %s: %r", drop.reason(), drop.text)
+                    transcript.record("dropped", reason=drop.reason(), **drop.as_json())
+        context["ti"].xcom_push(key="dropped", value=[drop.as_json() for drop in rendered.dropped])
+        write_atomically(work_dir / DIGEST_FILE, rendered.markdown)
+        return {"path": DIGEST_FILE, "items": rendered.items}
