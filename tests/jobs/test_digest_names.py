@@ -205,16 +205,25 @@ def _as_md(title: str) -> str:
     return as_text(title)
 
 
-def test_a_copy_of_the_prompts_example_is_not_dropped():
-    """The embedded model copies the example takeaway; it must hold no name, whatever the day."""
+def test_a_copy_of_the_prompts_example_is_dropped_and_the_pick_stays():
+    """The embedded model copies the example takeaway onto any item, where it claims what the
+    item never said: the highlight stays (title and link), the copied words are not delivered."""
     snap = snapshot(pull_requests=[pull(7, "Add importer")])
     prompt = structured_prompt(snap, PERIOD, highlights_max=3)
     example = json.loads(re.search(r"^Example: (\{.*\})$", prompt, re.MULTILINE).group(1))
     (taken,) = example["highlights"]
-    assert known_names(snap).unknown(taken["takeaway"]) == []
-    copied = {"highlights": [{"ref": snap.pull_requests[0].url, "takeaway": taken["takeaway"]}]}
-    rendered = render(snap, copied, title="Daily digest", period=PERIOD, commits_cap=30)
-    assert rendered.dropped == [] and taken["takeaway"] in rendered.markdown
+    assert known_names(snap).unknown(taken["takeaway"]) == []  # the example names nothing
+    url = snap.pull_requests[0].url
+    for copy in (taken["takeaway"], taken["takeaway"].lower() + ".", "  " + taken["takeaway"] + "!"):
+        copied = {"highlights": [{"ref": url, "takeaway": copy}]}
+        rendered = render(snap, copied, title="Daily digest", period=PERIOD, commits_cap=30)
+        assert "back off" not in rendered.markdown and "Add importer" in rendered.markdown
+        assert rendered.items == 1
+        (drop,) = rendered.dropped
+        assert drop.ref == url and "copies the prompt's example" in drop.reason()
+    own = {"highlights": [{"ref": url, "takeaway": "Retries back off now, per the importer PR"}]}
+    rendered = render(snap, own, title="Daily digest", period=PERIOD, commits_cap=30)
+    assert rendered.dropped == [] and "Retries back off now" in rendered.markdown
 
 
 def loop_digest(snap: Snapshot, takeaway: str, action: str = "None today.") -> str:

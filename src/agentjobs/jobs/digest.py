@@ -88,9 +88,15 @@ def known_names(snapshot: Snapshot) -> Names:
     )
 
 
+# The prompt's example takeaway. Small models copy it word for word onto any item, where it
+# states something the item never said: a copy is dropped like an invented name.
+EXAMPLE_TAKEAWAY = "Retries now back off exponentially, so flaky APIs stop paging on-call"
+
+
 @dataclass(frozen=True)
 class Dropped:
-    """A takeaway or action not delivered: it names what the snapshot lacks."""
+    """A takeaway or action not delivered: it names what the snapshot lacks, or (name "") it
+    copies the prompt's example."""
 
     section: str  # "highlights" or "actions"
     ref: str
@@ -102,7 +108,18 @@ class Dropped:
 
     def reason(self) -> str:
         where = f"the {self.section} text for {self.ref}"
+        if not self.name:
+            return f"{where} copies the prompt's example instead of saying what the item holds"
         return f"{where} names {self.name!r}, which is in no item of the snapshot"
+
+
+def copies_example(text: str) -> bool:
+    """`text` is the prompt's example takeaway, give or take case, spacing and punctuation."""
+
+    def letters(value: str) -> str:
+        return "".join(ch for ch in value.casefold() if ch.isalnum())
+
+    return letters(text) == letters(EXAMPLE_TAKEAWAY)
 
 
 @dataclass(frozen=True)
@@ -157,8 +174,10 @@ def structured_prompt(
         f"{period.key}, each with a one-line takeaway"
         + (", and any item that needs someone to act." if actions else "."),
         # A concrete example: small models copy a placeholder like "why it matters" verbatim.
-        'Example: {"highlights": [{"ref": "https://example.com/post", "takeaway": "Retries now back off '
-        'exponentially, so flaky APIs stop paging on-call"}]' + (', "action_items": []}' if actions else "}"),
+        'Example: {"highlights": [{"ref": "https://example.com/post", "takeaway": "'
+        + EXAMPLE_TAKEAWAY
+        + '"}]'
+        + (', "action_items": []}' if actions else "}"),
         "<data>",
     ]
     for c in candidates(snapshot):
@@ -247,7 +266,7 @@ def render(
             seen.add(ref)
             # No secret a model may have copied from its input into a message; one line of text.
             text = one_line(scrub(str(entry[text_field])))
-            invented = names.unknown(text)
+            invented = [""] if copies_example(text) else names.unknown(text)
             item = f"- {as_text(by_ref[ref].title)}"
             if invented:
                 # The pick is the model's judgement and stays; its words are not delivered.
