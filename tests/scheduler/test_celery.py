@@ -49,7 +49,8 @@ HEARTBEAT_TIMEOUT_S = 15
 RETRY_DELAY_S = 2
 BACKFILL_DAYS = [TODAY - timedelta(days=n) for n in (6, 5, 4)]
 KILL_DAY = TODAY - timedelta(days=2)
-TASKS = {"fetch_git", "fetch_rss", "summarize", "validate", "deliver_slack_0"}
+# alert_on_failure is every run's last task: it runs (all_done) and succeeds when nothing failed.
+TASKS = {"fetch_git", "fetch_rss", "summarize", "validate", "deliver_slack_0", "alert_on_failure"}
 SLACK_POST = "/api/chat.postMessage"
 
 

@@ -39,7 +39,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.scheduler, pytest.mark.timeout(480)]
 DAYS = [TODAY - timedelta(days=n) for n in (5, 4, 3)]
 CHANNELS = ("email", "s3", "slack")
 DELIVER_TASKS = ("deliver_email_0", "deliver_slack_1", "deliver_s3_2")
-TASKS = {"fetch_git", "fetch_rss", "summarize", "validate", *DELIVER_TASKS}
+# alert_on_failure is every run's last task: it runs (all_done) and succeeds when nothing failed.
+TASKS = {"fetch_git", "fetch_rss", "summarize", "validate", *DELIVER_TASKS, "alert_on_failure"}
 SLACK_POST, SLACK_UPDATE = "/api/chat.postMessage", "/api/chat.update"
 
 
