@@ -51,11 +51,10 @@ def test_the_shipped_jobs_parse_into_dags(airflow_db):
         "force_redeliver",
         "refetch",
         "resummarize",
-        "max_iterations",
-        "max_total_tokens",
-        "max_cost_usd",
+        "caps",
     }
-    assert digest.params["max_iterations"] == 40 and digest.params["max_cost_usd"] == 0.5
+    caps = digest.params["caps"]
+    assert caps["max_iterations"] == 40 and caps["max_cost_usd"] == 0.5
     assert (digest.timetable.expression, str(digest.timetable.timezone)) == ("0 3 * * *", "Europe/Berlin")
     newsletter = bag.get_dag("weekly_newsletter")
     assert {t.task_id for t in newsletter.tasks} == {
