@@ -96,6 +96,14 @@ def test_caps_rendered_from_a_param_are_validated_once_at_run_time(llm_conn, mod
     assert model_server.calls == 2
     assert "max_iterations limit 2" in xcom(run, "summarize", key="usage")["error"]
 
+    model_server.reset()
+    model_server.default_step = tool_call("list_files", {}, prompt_tokens=10, completion_tokens=10)
+    each = build_dag("agent_each_cap", llm_conn, tmp_path, caps={"max_iterations": "{{ params.n }}"})
+    each.params = {"n": 1}
+    run = run_dag(each, logical_date=LOGICAL_DATE)
+    assert model_server.calls == 1
+    assert "max_iterations limit 1" in xcom(run, "summarize", key="usage")["error"]
+
     bad = build_dag(
         "agent_bad_caps",
         llm_conn,
@@ -106,7 +114,7 @@ def test_caps_rendered_from_a_param_are_validated_once_at_run_time(llm_conn, mod
     )
     bad.params = {"caps": {"max_iteration": 2}}
     run = run_dag(bad, logical_date=LOGICAL_DATE)
-    assert task_state(run) == "failed" and model_server.calls == 2  # refused before any call
+    assert task_state(run) == "failed" and model_server.calls == 1  # refused before any call
     (ti,) = run.get_task_instances()
     assert ti.try_number == 1  # bad caps fail every try alike: not retried
 

@@ -58,8 +58,9 @@ class AgentOperator(BaseOperator):
         ``$AGENTJOBS_ARTIFACT_BASE/<dag_id>/<logical date>``.
     :param allow_empty: accept a result whose item count (the skill's ``empty_field``) is 0.
     :param caps: the run's caps (templated): a ``Caps``, a mapping of the caps to change from
-        the defaults (``{"max_cost_usd": 0.5}``), or a template rendering one as JSON
-        (``"{{ params.caps | tojson }}"``); validated once, when the task runs.
+        the defaults (``{"max_cost_usd": 0.5}``, values may be templates), or a template
+        rendering one as JSON (``"{{ params.caps | tojson }}"``). Validated once: when the DAG
+        is parsed if nothing in it is templated, else when the task runs.
     """
 
     template_fields: Sequence[str] = (
@@ -90,8 +91,8 @@ class AgentOperator(BaseOperator):
     ) -> None:
         _refuse_single_caps(kwargs)
         kwargs.setdefault("retry_policy", AGENT_RETRY_POLICY)
-        if not isinstance(caps, str):
-            # Known now (not a template): a bad cap fails the DAG file, not the run.
+        if not _templated(caps):
+            # Known now: a bad cap fails the DAG file, not the run.
             caps = Caps.of(caps)
             if caps.timeout_s is not None:
                 # The budget's clock stops the loop; execution_timeout is the backstop for a hang
@@ -256,6 +257,13 @@ def _check_caps_enforceable(caps: Caps, reports_usage: bool, has_prices: bool, m
             f"max_cost_usd is set but the LLM connection has no price for model {model!r}; add it "
             "to the connection's prices extra, e.g. {\"" + model + '": {"input": 0.15, "output": 0.6}}'
         )
+
+
+def _templated(caps: Any) -> bool:
+    """Whether the caps are known only once rendered: a template, or a mapping holding one."""
+    if isinstance(caps, Mapping):
+        return any(isinstance(value, str) for value in caps.values())
+    return isinstance(caps, str)
 
 
 def _refuse_single_caps(kwargs: dict[str, Any]) -> None:
