@@ -201,4 +201,7 @@ def test_a_cap_named_outside_caps_in_the_conf_is_refused_before_any_model_call(
     assert states(run)["summarize"] == "failed"
     assert model_server.calls == 0
     (mail,) = smtp_server.messages
-    assert 'trigger with {"caps": {"max_total_tokens": 300}} instead' in mail.content.decode()
+    text = (
+        email.message_from_bytes(mail.content, policy=email.policy.default).get_body(("plain",)).get_content()
+    )
+    assert 'trigger with {"caps": {"max_total_tokens": 300}} instead' in text
