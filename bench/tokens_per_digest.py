@@ -44,7 +44,7 @@ from bench.support.digest_model import MODEL, TokenLedger, digest_model_server  
 from common import Result, header, markdown_table  # noqa: E402
 from tests.fakes.github import GitHubReplay  # noqa: E402
 
-from agentjobs.agent.budget import Budget, BudgetMeter  # noqa: E402
+from agentjobs.agent.budget import BudgetMeter  # noqa: E402
 from agentjobs.agent.model_client import ModelClient  # noqa: E402
 from agentjobs.agent.runner import SkillRun, run_skill  # noqa: E402
 from agentjobs.agent.skills import load_skill  # noqa: E402
@@ -151,14 +151,7 @@ def run_pipeline(
         mode="structured",
         result_schema=schema,
     )
-    caps = spec.caps
-    meter = BudgetMeter(
-        Budget(
-            max_iterations=caps.max_iterations,
-            max_total_tokens=caps.max_total_tokens,
-            timeout_s=caps.timeout_s,
-        )
-    )
+    meter = BudgetMeter(spec.caps.overridden({"max_cost_usd": None}))  # the stand-in model has no prices
     client = ModelClient(openai.OpenAI(base_url=model_url, api_key="bench", max_retries=0), MODEL)
     try:
         outcome = run_skill(run, client, meter)

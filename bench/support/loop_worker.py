@@ -64,7 +64,8 @@ def agentjobs_side(client: openai.OpenAI, work_dir: Path) -> Callable[[], int]:
     """A conversation through run_skill: the skill, the registry, the budget meter, the contract."""
     from bench.support.loop_script import skill
 
-    from agentjobs.agent.budget import Budget, BudgetMeter
+    from agentjobs.agent.budget import BudgetMeter
+    from agentjobs.agent.caps import Caps
     from agentjobs.agent.model_client import ModelClient
     from agentjobs.agent.runner import SkillRun, run_skill
     from agentjobs.agent.tools import tool_from_function
@@ -79,7 +80,7 @@ def agentjobs_side(client: openai.OpenAI, work_dir: Path) -> Callable[[], int]:
     )
 
     def conversation() -> int:
-        meter = BudgetMeter(Budget(max_iterations=40, max_total_tokens=1_000_000, timeout_s=600))
+        meter = BudgetMeter(Caps(max_iterations=40, max_total_tokens=1_000_000, timeout_s=600))
         run_skill(run, model_client, meter)
         return meter.usage.iterations
 

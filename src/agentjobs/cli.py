@@ -230,18 +230,13 @@ def build_spec(args: argparse.Namespace, project: Path, endpoint: Endpoint, day:
         print(
             "agentjobs: no prices known for this endpoint, so no cost cap (set AGENTJOBS_PRICES to enable it)"
         )
-        spec.caps.max_cost_usd = None
-    caps = spec.caps.model_copy(
-        update={
-            k: v
-            for k, v in {
-                "max_iterations": args.max_iterations,
-                "max_total_tokens": args.max_tokens,
-                "max_cost_usd": args.max_cost_usd,
-            }.items()
-            if v is not None
-        }
-    )
+        spec = spec.model_copy(update={"caps": spec.caps.overridden({"max_cost_usd": None})})
+    given = {
+        "max_iterations": args.max_iterations,
+        "max_total_tokens": args.max_tokens,
+        "max_cost_usd": args.max_cost_usd,
+    }
+    caps = spec.caps.overridden({k: v for k, v in given.items() if v is not None})
     data = spec.model_dump()
     data.update(
         sources=sources,

@@ -10,7 +10,9 @@ import openai
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from agentjobs.agent.budget import Budget, BudgetMeter, Prices
+from agentjobs.agent import prompt_size
+from agentjobs.agent.budget import BudgetMeter, Prices
+from agentjobs.agent.caps import Caps
 from agentjobs.agent.errors import BudgetExceeded, ContractViolation, ModelRequestError, TransientAgentError
 from agentjobs.agent.loop import Agent
 from agentjobs.agent.model_client import EndpointOptions, ModelClient
@@ -29,7 +31,7 @@ class Answer(BaseModel):
 GOOD = 'Done.\nRESULT: {"path": "answer.txt", "items": 2}'
 
 
-def make_agent(server, tmp_path: Path, budget: Budget | None = None, **kwargs) -> Agent:
+def make_agent(server, tmp_path: Path, budget: Caps | None = None, **kwargs) -> Agent:
     options = kwargs.pop("options", EndpointOptions(max_tokens_per_call=4096, request_timeout_s=10))
     client = ModelClient(
         openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0), "m", options
@@ -39,7 +41,7 @@ def make_agent(server, tmp_path: Path, budget: Budget | None = None, **kwargs) -
     for tool in builtin_tools(engine):
         registry.register(tool)
     prices = kwargs.pop("prices", Prices())
-    return Agent(client=client, meter=BudgetMeter(budget or Budget(), prices), tools=registry, **kwargs)
+    return Agent(client=client, meter=BudgetMeter(budget or Caps(), prices), tools=registry, **kwargs)
 
 
 def run(agent: Agent, **kwargs):
@@ -115,7 +117,7 @@ def test_tool_errors_are_fed_back_and_the_run_goes_on(model_server, tmp_path, st
 
 def test_iteration_cap_stops_at_exactly_the_cap(model_server, tmp_path):
     model_server.default_step = tool_call("list_files", {})
-    agent = make_agent(model_server, tmp_path, Budget(max_iterations=3))
+    agent = make_agent(model_server, tmp_path, Caps(max_iterations=3))
     with pytest.raises(BudgetExceeded) as err:
         run(agent)
     assert err.value.cap == "max_iterations"
@@ -124,7 +126,7 @@ def test_iteration_cap_stops_at_exactly_the_cap(model_server, tmp_path):
 
 def test_token_cap_stops_before_the_call_that_has_nothing_left(model_server, tmp_path):
     model_server.default_step = tool_call("list_files", {}, prompt_tokens=80, completion_tokens=20)
-    agent = make_agent(model_server, tmp_path, Budget(max_total_tokens=200))
+    agent = make_agent(model_server, tmp_path, Caps(max_total_tokens=200))
     with pytest.raises(BudgetExceeded) as err:
         run(agent)
     assert (err.value.cap, err.value.used) == ("max_total_tokens", 200)
@@ -134,7 +136,7 @@ def test_token_cap_stops_before_the_call_that_has_nothing_left(model_server, tmp
 def test_token_cap_fails_on_the_reply_that_crosses_it(model_server, tmp_path):
     model_server.script(tool_call("list_files", {}, prompt_tokens=80, completion_tokens=20))
     model_server.script(reply(GOOD, prompt_tokens=150, completion_tokens=20))
-    agent = make_agent(model_server, tmp_path, Budget(max_total_tokens=250))
+    agent = make_agent(model_server, tmp_path, Caps(max_total_tokens=250))
     with pytest.raises(BudgetExceeded) as err:
         run(agent)
     assert err.value.used == 270
@@ -146,7 +148,7 @@ def test_max_tokens_of_each_call_is_clamped_to_the_budget_left(model_server, tmp
         tool_call("list_files", {}, prompt_tokens=250, completion_tokens=50),
         reply(GOOD, prompt_tokens=300, completion_tokens=10),
     )
-    run(make_agent(model_server, tmp_path, Budget(max_total_tokens=1000)))
+    run(make_agent(model_server, tmp_path, Caps(max_total_tokens=1000)))
     assert [r.body["max_tokens"] for r in model_server.requests] == [1000, 700]
 
 
@@ -161,7 +163,7 @@ def test_clamp_uses_the_connection_parameter_name(model_server, tmp_path):
 def test_cost_cap_stops_the_loop(model_server, tmp_path):
     model_server.default_step = tool_call("list_files", {}, prompt_tokens=1000, completion_tokens=1000)
     prices = Prices(input_per_million=1.0, output_per_million=4.0)  # $0.005 a call
-    agent = make_agent(model_server, tmp_path, Budget(max_cost_usd=0.012), prices=prices)
+    agent = make_agent(model_server, tmp_path, Caps(max_cost_usd=0.012), prices=prices)
     with pytest.raises(BudgetExceeded) as err:
         run(agent)
     assert err.value.cap == "max_cost_usd"
@@ -171,11 +173,47 @@ def test_cost_cap_stops_the_loop(model_server, tmp_path):
 
 def test_time_cap_cuts_a_model_that_never_answers(model_server, tmp_path):
     model_server.script(slow(30, reply(GOOD)))
-    agent = make_agent(model_server, tmp_path, Budget(timeout_s=0.5))
+    agent = make_agent(model_server, tmp_path, Caps(timeout_s=0.5))
     with pytest.raises(BudgetExceeded) as err:
         run(agent)
     assert err.value.cap == "timeout_s"
     assert agent.meter.elapsed_s < 5
+
+
+def test_context_cap_refuses_a_prompt_too_big_before_any_call(model_server, tmp_path):
+    model_server.default_step = reply(GOOD)
+    agent = make_agent(model_server, tmp_path, Caps(max_context_tokens=5_000))
+    with pytest.raises(BudgetExceeded) as err:
+        agent.run(system="sys", prompt="word " * 8_000, result_model=Answer)  # 40,000 bytes
+    assert (err.value.cap, err.value.limit) == ("max_context_tokens", 5_000)
+    assert err.value.used > 10_000
+    assert "max_context_tokens limit 5000" in str(err.value)
+    assert model_server.calls == 0  # the endpoint never saw the prompt
+    assert agent.meter.usage.iterations == 0
+
+
+def test_context_cap_counts_the_history_before_each_call(model_server, tmp_path):
+    (tmp_path / "big.txt").write_text("line of text\n" * 3_000)  # cut to the tools' 20,000 characters
+    model_server.script(tool_call("read_file", {"path": "big.txt"}, call_id="c1"))
+    model_server.default_step = reply(GOOD)
+    agent = make_agent(model_server, tmp_path, Caps(max_context_tokens=5_000))
+    with pytest.raises(BudgetExceeded) as err:
+        run(agent)
+    # The first prompt (system, task, tool definitions) was under the cap and sent; the second
+    # would have carried the file back, so it was not.
+    assert model_server.calls == 1
+    first = model_server.requests[0].body
+    first_tokens = prompt_size.prompt_tokens(first["messages"], first["tools"])
+    assert first_tokens < 5_000
+    assert err.value.cap == "max_context_tokens" and err.value.used - first_tokens >= 5_000
+
+
+def test_context_cap_lets_a_prompt_under_it_through(model_server, tmp_path):
+    (tmp_path / "notes.txt").write_text("the answer is two")
+    model_server.script(tool_call("read_file", {"path": "notes.txt"}, call_id="c1"), reply(GOOD))
+    result = run(make_agent(model_server, tmp_path, Caps(max_context_tokens=5_000)))
+    assert result.result == Answer(path="answer.txt", items=2)
+    assert model_server.calls == 2
 
 
 def test_a_reply_without_usage_is_an_error(model_server, tmp_path):
@@ -239,7 +277,7 @@ def test_no_repair_when_repairs_are_off(model_server, tmp_path):
 def test_a_repair_counts_against_the_budget(model_server, tmp_path):
     model_server.script(reply("nope"), reply(GOOD))
     with pytest.raises(BudgetExceeded):
-        run(make_agent(model_server, tmp_path, Budget(max_iterations=1)))
+        run(make_agent(model_server, tmp_path, Caps(max_iterations=1)))
     assert model_server.calls == 1
 
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from agentjobs.agent.budget import Budget
+from agentjobs.agent.caps import Caps
 from agentjobs.agent.errors import BudgetExceeded, RateLimited
 from agentjobs.agent.model_client import EndpointOptions
 from agentjobs.agent.transcript import Transcript
@@ -52,7 +52,7 @@ def test_the_waits_of_one_call_are_bounded_then_the_try_fails(model_server, tmp_
 def test_a_wait_past_the_time_cap_is_not_taken(model_server, tmp_path):
     # Waiting 30 s inside a 2 s budget would only end at the cap: fail the try now instead.
     model_server.script(error(429, retry_after=30), reply(GOOD))
-    agent = make_agent(model_server, tmp_path, budget=Budget(timeout_s=2))
+    agent = make_agent(model_server, tmp_path, budget=Caps(timeout_s=2))
     started = time.monotonic()
     with pytest.raises(RateLimited):
         run(agent)
@@ -78,7 +78,7 @@ def test_waiting_can_be_turned_off_in_the_connection(model_server, tmp_path):
 
 def test_the_time_spent_waiting_counts_against_the_time_cap(model_server, tmp_path):
     model_server.script(error(429, retry_after=0.6), error(429, retry_after=0.6), reply(GOOD))
-    agent = make_agent(model_server, tmp_path, budget=Budget(timeout_s=1.0))
+    agent = make_agent(model_server, tmp_path, budget=Caps(timeout_s=1.0))
     with pytest.raises((BudgetExceeded, RateLimited)):
         run(agent)
     assert model_server.calls <= 2  # the second wait would cross the cap

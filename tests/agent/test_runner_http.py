@@ -10,7 +10,8 @@ from pathlib import Path
 import openai
 import pytest
 
-from agentjobs.agent.budget import Budget, BudgetMeter, Prices
+from agentjobs.agent.budget import BudgetMeter, Prices
+from agentjobs.agent.caps import Caps
 from agentjobs.agent.model_client import EndpointOptions, ModelClient
 from agentjobs.agent.runner import SkillRun, run_skill
 from agentjobs.agent.skills import load_skill
@@ -54,7 +55,7 @@ def fetch_through_skill(model_server, tmp_path: Path, url: str, allowlist_line: 
     )
     # allow_private_addresses: only so the fake page on loopback is reachable at all.
     run = SkillRun(skill=skill, prompt="go", work_dir=tmp_path / "work", allow_private_addresses=True)
-    run_skill(run, client, BudgetMeter(Budget(), Prices()))
+    run_skill(run, client, BudgetMeter(Caps(), Prices()))
     fed_back = model_server.requests[-1].body["messages"][-1]  # the call after the tool ran
     assert fed_back["role"] == "tool"
     return fed_back["content"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -69,21 +69,59 @@ def test_success_pushes_the_small_dict_and_writes_the_transcript(llm_conn, model
     assert "sk-test-planted-secret" not in (work_dir / "transcript.jsonl").read_text()
 
 
-def test_caps_are_rendered_template_fields(llm_conn, tmp_path):
+def test_caps_are_one_rendered_template_field(llm_conn, tmp_path):
+    from agentjobs.agent.caps import Caps
     from agentjobs.operators.agent import AgentOperator
 
-    dag = build_dag("agent_fields", llm_conn, tmp_path, max_iterations=7, max_cost_usd=0.5)
+    dag = build_dag("agent_fields", llm_conn, tmp_path, caps={"max_iterations": 7, "max_cost_usd": 0.5})
     task = dag.get_task("summarize")
     assert isinstance(task, AgentOperator)
-    for field in ("max_iterations", "max_total_tokens", "max_cost_usd", "timeout_s", "prompt"):
-        assert field in task.template_fields
-    assert (task.max_iterations, task.max_cost_usd) == (7, 0.5)
-    assert task.execution_timeout.total_seconds() == task.timeout_s + 60
+    assert "caps" in task.template_fields and "prompt" in task.template_fields
+    # The caps not named keep the one set of defaults (agent/caps.py).
+    assert task.caps == Caps(max_iterations=7, max_cost_usd=0.5)
+    assert task.caps.max_total_tokens == Caps().max_total_tokens
+    assert task.execution_timeout.total_seconds() == task.caps.timeout_s + 60
+
+
+def test_single_cap_arguments_are_refused_with_the_one_argument_to_use(llm_conn, tmp_path):
+    with pytest.raises(TypeError, match=r'pass caps=\{"max_iterations": 7\}'):
+        build_dag("agent_old_caps", llm_conn, tmp_path, max_iterations=7)
+
+
+def test_caps_rendered_from_a_param_are_validated_once_at_run_time(llm_conn, model_server, tmp_path):
+    model_server.default_step = tool_call("list_files", {}, prompt_tokens=10, completion_tokens=10)
+    dag = build_dag("agent_param_caps", llm_conn, tmp_path, caps="{{ params.caps | tojson }}")
+    dag.params = {"caps": {"max_iterations": 2}}
+    run = run_dag(dag, logical_date=LOGICAL_DATE)
+    assert model_server.calls == 2
+    assert "max_iterations limit 2" in xcom(run, "summarize", key="usage")["error"]
+
+    model_server.reset()
+    model_server.default_step = tool_call("list_files", {}, prompt_tokens=10, completion_tokens=10)
+    each = build_dag("agent_each_cap", llm_conn, tmp_path, caps={"max_iterations": "{{ params.n }}"})
+    each.params = {"n": 1}
+    run = run_dag(each, logical_date=LOGICAL_DATE)
+    assert model_server.calls == 1
+    assert "max_iterations limit 1" in xcom(run, "summarize", key="usage")["error"]
+
+    bad = build_dag(
+        "agent_bad_caps",
+        llm_conn,
+        tmp_path,
+        caps="{{ params.caps | tojson }}",
+        retries=2,
+        retry_delay=timedelta(0),
+    )
+    bad.params = {"caps": {"max_iteration": 2}}
+    run = run_dag(bad, logical_date=LOGICAL_DATE)
+    assert task_state(run) == "failed" and model_server.calls == 1  # refused before any call
+    (ti,) = run.get_task_instances()
+    assert ti.try_number == 1  # bad caps fail every try alike: not retried
 
 
 def test_budget_exceeded_fails_without_retry_and_still_pushes_usage(llm_conn, model_server, tmp_path):
     model_server.default_step = tool_call("list_files", {}, prompt_tokens=10, completion_tokens=10)
-    dag = build_dag("agent_budget", llm_conn, tmp_path, max_iterations=2, retries=3)
+    dag = build_dag("agent_budget", llm_conn, tmp_path, caps={"max_iterations": 2}, retries=3)
     run = run_dag(dag, logical_date=LOGICAL_DATE)
     assert task_state(run) == "failed"  # not up_for_retry: the policy FAILs budget errors
     assert model_server.calls == 2
@@ -145,7 +183,7 @@ def test_the_budget_spans_retries_of_the_task_instance(llm_conn, model_server, t
         "agent_retry_budget",
         llm_conn,
         tmp_path,
-        max_iterations=2,
+        caps={"max_iterations": 2},
         retries=2,
         retry_delay=timedelta(seconds=0),
     )
@@ -160,7 +198,7 @@ def test_the_budget_clock_ends_a_model_that_never_answers(llm_conn, model_server
     from tests.fakes.model_server import slow
 
     model_server.script(slow(60, reply("late")))
-    dag = build_dag("agent_hang_budget", llm_conn, tmp_path, timeout_s=1, retries=2)
+    dag = build_dag("agent_hang_budget", llm_conn, tmp_path, caps={"timeout_s": 1}, retries=2)
     run = run_dag(dag, logical_date=LOGICAL_DATE)
     assert task_state(run) == "failed"
     assert model_server.calls == 1  # a budget timeout is not retried
@@ -174,7 +212,11 @@ def test_execution_timeout_ends_a_hang_the_budget_does_not_cover(llm_conn, model
 
     model_server.script(slow(60, reply("late")))
     dag = build_dag(
-        "agent_hang_exec", llm_conn, tmp_path, timeout_s=None, execution_timeout=timedelta(seconds=2)
+        "agent_hang_exec",
+        llm_conn,
+        tmp_path,
+        caps={"timeout_s": None},
+        execution_timeout=timedelta(seconds=2),
     )
     run = run_dag(dag, logical_date=LOGICAL_DATE)
     assert task_state(run) == "failed"
@@ -229,7 +271,12 @@ def test_replayed_calls_do_not_let_a_retry_pass_the_cap(llm_conn, model_server, 
     )
     model_server.default_step = tool_call("list_files", {}, prompt_tokens=100, completion_tokens=10)
     dag = build_dag(
-        "agent_replay_cap", llm_conn, tmp_path, retries=1, retry_delay=timedelta(seconds=0), max_iterations=2
+        "agent_replay_cap",
+        llm_conn,
+        tmp_path,
+        retries=1,
+        retry_delay=timedelta(seconds=0),
+        caps={"max_iterations": 2},
     )
     run = run_dag(dag, logical_date=LOGICAL_DATE)
     assert task_state(run) == "failed"

@@ -45,7 +45,7 @@ def test_a_budget_stop_is_counted_with_the_cap_that_stopped_it(
 ):
     model_server.default_step = tool_call("list_files", {}, prompt_tokens=10, completion_tokens=10)
     run = run_dag(
-        build_dag("metrics_budget", llm_conn, tmp_path, max_iterations=2), logical_date=LOGICAL_DATE
+        build_dag("metrics_budget", llm_conn, tmp_path, caps={"max_iterations": 2}), logical_date=LOGICAL_DATE
     )
     assert task_state(run) == "failed"
     statsd_server.settle()

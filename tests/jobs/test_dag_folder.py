@@ -51,11 +51,16 @@ def test_the_shipped_jobs_parse_into_dags(airflow_db):
         "force_redeliver",
         "refetch",
         "resummarize",
-        "max_iterations",
-        "max_total_tokens",
-        "max_cost_usd",
+        "caps",
     }
-    assert digest.params["max_iterations"] == 40 and digest.params["max_cost_usd"] == 0.5
+    caps = digest.params["caps"]
+    assert caps["max_iterations"] == 40 and caps["max_cost_usd"] == 0.5
+    # A triggered run names the caps it changes; a misspelt or impossible one is refused at once.
+    caps_param = digest.params.get_param("caps")
+    assert caps_param.resolve({"max_cost_usd": 1.5}) == {"max_cost_usd": 1.5}
+    for bad in ({"max_iteration": 3}, {"max_cost_usd": "x"}, {"max_iterations": 0}):
+        with pytest.raises(ValueError):
+            caps_param.resolve(bad)
     assert (digest.timetable.expression, str(digest.timetable.timezone)) == ("0 3 * * *", "Europe/Berlin")
     newsletter = bag.get_dag("weekly_newsletter")
     assert {t.task_id for t in newsletter.tasks} == {

@@ -161,8 +161,47 @@ def test_caps_come_from_the_dag_params_of_the_triggered_run(llm_conn, model_serv
 
     feed.write_text(render_demo_feed(LOGICAL.date() - timedelta(days=1)))
     spec = spec_for(llm_conn, {"git": {"repos": [str(repo)]}, "rss": {"feeds": [str(feed)]}})
-    run = run_dag(build_dag(spec), logical_date=LOGICAL, run_conf={"max_total_tokens": 300})
+    run = run_dag(build_dag(spec), logical_date=LOGICAL, run_conf={"caps": {"max_total_tokens": 300}})
     assert states(run)["summarize"] == "failed"
     failure = xcom(run, "summarize", key="usage")
     assert "max_total_tokens limit 300, used 460" in failure["error"]
     assert model_server.requests[0].body["max_tokens"] == 300  # clamped to the Param's budget
+
+
+def test_a_run_that_changes_one_cap_keeps_the_specs_other_caps(llm_conn, model_server, tmp_path):
+    from agentjobs.operators.factory import build_dag
+    from tests.fakes.model_server import respond
+
+    model_server.default_step = respond(pick_first_refs)  # 400 prompt + 60 completion tokens
+    from agentjobs.sources.demo_feed import render_demo_feed
+
+    repo = make_repo(tmp_path / "repo", [("2026-11-24T09:00:00+00:00", "One change")])
+    feed = tmp_path / "feed.xml"
+    feed.write_text(render_demo_feed(LOGICAL.date() - timedelta(days=1)))
+    sources = {"git": {"repos": [str(repo)]}, "rss": {"feeds": [str(feed)]}}
+    spec = digest_spec("digest_caps", llm_conn, sources=sources, caps={"max_total_tokens": 300})
+    # The run's conf names another cap: the spec's token cap still holds.
+    run = run_dag(build_dag(spec), logical_date=LOGICAL, run_conf={"caps": {"max_iterations": 5}})
+    assert states(run)["summarize"] == "failed"
+    assert "max_total_tokens limit 300, used 460" in xcom(run, "summarize", key="usage")["error"]
+
+
+def test_a_cap_named_outside_caps_in_the_conf_is_refused_before_any_model_call(
+    llm_conn, model_server, smtp_server, tmp_path
+):
+    from agentjobs.operators.factory import build_dag
+    from tests.fakes.model_server import respond
+
+    model_server.default_step = respond(pick_first_refs)
+    repo = make_repo(tmp_path / "repo", [("2026-11-24T09:00:00+00:00", "One change")])
+    alert = {"type": "email", "conn_id": smtp_server.conn_id, "to": ["oncall@example.org"]}
+    spec = spec_for(llm_conn, {"git": {"repos": [str(repo)]}}, alert=alert)
+    # How the job DAGs took a cap before it was one `caps` Param: not silently ignored.
+    run = run_dag(build_dag(spec), logical_date=LOGICAL, run_conf={"max_total_tokens": 300})
+    assert states(run)["summarize"] == "failed"
+    assert model_server.calls == 0
+    (mail,) = smtp_server.messages
+    text = (
+        email.message_from_bytes(mail.content, policy=email.policy.default).get_body(("plain",)).get_content()
+    )
+    assert 'trigger with {"caps": {"max_total_tokens": 300}} instead' in text

@@ -164,7 +164,7 @@ def test_transient_errors_retry_with_exponential_backoff(
         (error(401, "Incorrect API key provided"), {}, "401"),
         (error(400, "Invalid value for 'response_format'"), {}, "400"),
         # 460 tokens on the first reply against a cap of 100 set on this run.
-        (respond(answer_structured), {"max_total_tokens": 100}, "BudgetExceeded"),
+        (respond(answer_structured), {"caps": {"max_total_tokens": 100}}, "BudgetExceeded"),
     ],
     ids=["401", "400", "budget"],
 )

@@ -1,8 +1,9 @@
-"""Hard caps on one agent run: iterations, tokens, cost and wall-clock time.
+"""Enforcing the caps of one agent run (agent/caps.py): iterations, tokens, cost, time
+and the prompt one call may send.
 
-Every model call is checked *before* it is made and its usage is recorded from the
-API's own `usage` block right after. A call's `max_tokens` is clamped to what the
-token and cost budgets have left, so a single reply cannot run far past a cap.
+Every model call is checked *before* it is made (its counted prompt too) and its usage is
+recorded from the API's own `usage` block right after. A call's `max_tokens` is clamped to
+what the token and cost budgets have left, so a single reply cannot run far past a cap.
 """
 
 from __future__ import annotations
@@ -12,25 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+from agentjobs.agent.caps import Caps
 from agentjobs.agent.errors import BudgetExceeded
-
-
-@dataclass(frozen=True)
-class Budget:
-    """The caps of one run. `None` means that cap is off (iterations always apply)."""
-
-    max_iterations: int = 40
-    max_total_tokens: int | None = None
-    max_cost_usd: float | None = None
-    timeout_s: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.max_iterations < 1:
-            raise ValueError(f"max_iterations must be >= 1, got {self.max_iterations}")
-        for name in ("max_total_tokens", "max_cost_usd", "timeout_s"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ValueError(f"{name} must be > 0 or None (no cap), got {value}")
 
 
 @dataclass(frozen=True)
@@ -76,9 +60,9 @@ class Usage:
 
 @dataclass
 class BudgetMeter:
-    """Enforces a Budget over one run, starting from what earlier tries already spent."""
+    """Enforces the caps over one run, starting from what earlier tries already spent."""
 
-    budget: Budget
+    caps: Caps
     prices: Prices = field(default_factory=Prices)
     usage: Usage = field(default_factory=Usage)
     clock: Callable[[], float] = time.monotonic
@@ -93,22 +77,32 @@ class BudgetMeter:
         return self.elapsed_before_s + (self.clock() - self._started)
 
     def remaining_s(self) -> float | None:
-        if self.budget.timeout_s is None:
+        if self.caps.timeout_s is None:
             return None
-        return self.budget.timeout_s - self.elapsed_s
+        return self.caps.timeout_s - self.elapsed_s
 
-    def check_before_call(self) -> None:
-        """Raise BudgetExceeded if one more model call would break a cap."""
-        b, u = self.budget, self.usage
+    @property
+    def counts_prompts(self) -> bool:
+        """Whether a call's prompt must be counted before it is sent (a context cap is set)."""
+        return self.caps.max_context_tokens is not None
+
+    def check_before_call(self, prompt_tokens: int | None = None) -> None:
+        """Raise BudgetExceeded if one more model call, sending `prompt_tokens`, would break a cap."""
+        b, u = self.caps, self.usage
         if u.iterations >= b.max_iterations:
             raise BudgetExceeded("max_iterations", b.max_iterations, u.iterations, "no final answer yet")
+        context_cap = b.max_context_tokens
+        if context_cap is not None and prompt_tokens is not None and prompt_tokens > context_cap:
+            raise BudgetExceeded(
+                "max_context_tokens", b.max_context_tokens, prompt_tokens, "the prompt was not sent"
+            )
         self._check_spend()
         remaining = self.remaining_s()
         if remaining is not None and remaining <= 0:
             raise BudgetExceeded("timeout_s", b.timeout_s or 0, round(self.elapsed_s, 3))
 
     def _check_spend(self) -> None:
-        b, u = self.budget, self.usage
+        b, u = self.caps, self.usage
         if b.max_total_tokens is not None and u.total_tokens >= b.max_total_tokens:
             raise BudgetExceeded("max_total_tokens", b.max_total_tokens, u.total_tokens)
         if b.max_cost_usd is not None and u.cost_usd >= b.max_cost_usd:
@@ -117,7 +111,7 @@ class BudgetMeter:
     def clamp_max_tokens(self, requested: int | None) -> int | None:
         """The largest completion this call may ask for, given what the budget has left."""
         limits = [requested] if requested is not None else []
-        b, u = self.budget, self.usage
+        b, u = self.caps, self.usage
         if b.max_total_tokens is not None:
             limits.append(b.max_total_tokens - u.total_tokens)
         if b.max_cost_usd is not None and self.prices.output_per_million > 0:
@@ -138,7 +132,7 @@ class BudgetMeter:
         u.cost_usd += self.prices.cost(prompt_tokens, completion_tokens)
         # The prompt of a call is only known once the API answers, so a call can overshoot;
         # its reply is then not used: a cap is a cap, not a suggestion.
-        b = self.budget
+        b = self.caps
         if b.max_total_tokens is not None and u.total_tokens > b.max_total_tokens:
             raise BudgetExceeded("max_total_tokens", b.max_total_tokens, u.total_tokens)
         if b.max_cost_usd is not None and u.cost_usd > b.max_cost_usd:

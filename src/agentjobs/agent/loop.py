@@ -22,6 +22,7 @@ from agentjobs.agent.budget import BudgetMeter, Usage
 from agentjobs.agent.contract import parse_result_line, parse_structured
 from agentjobs.agent.errors import ContractViolation, RateLimited, TransientAgentError
 from agentjobs.agent.model_client import Completion, ModelClient
+from agentjobs.agent.prompt_size import message_tokens, request_tokens
 from agentjobs.agent.rate_limit import rate_limit_wait
 from agentjobs.agent.replay import ReplayCache, fingerprint
 from agentjobs.agent.tools import ToolRegistry
@@ -55,6 +56,10 @@ class Agent:
     on_iteration: Callable[[Usage, Completion], None] | None = None
     tool_sequence: list[str] = field(default_factory=list)
     replay: ReplayCache | None = None  # answers of an earlier try of the same task
+    # The counted prompt so far (only with a context cap): the history only grows, so each
+    # message is counted once, not the whole history before every call.
+    _counted_messages: int = field(default=0, init=False)
+    _history_tokens: int = field(default=0, init=False)
 
     def run(
         self,
@@ -68,6 +73,7 @@ class Agent:
     ) -> AgentResult:
         """Run to a valid result. `schema` is the JSON schema sent in structured mode
         (default: the result model's own); the reply is always validated by the model."""
+        self._counted_messages = self._history_tokens = 0
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": system},
             {"role": "user", "content": prompt},
@@ -130,10 +136,13 @@ class Agent:
         max_tokens: int | None,
         response_format: dict[str, Any] | None,
     ) -> Completion:
-        """One model call within the time cap; a 429 with Retry-After is waited out (rate_limit)."""
+        """One model call within the caps; a 429 with Retry-After is waited out (rate_limit)."""
+        prompt = None
+        if self.meter.counts_prompts:
+            prompt = self._prompt_tokens(messages, tool_specs, response_format)
         waits = 0
         while True:
-            self.meter.check_before_call()
+            self.meter.check_before_call(prompt)
             remaining_s = self.meter.remaining_s()
             timeout_s = self.client.options.request_timeout_s
             if remaining_s is not None:
@@ -160,6 +169,17 @@ class Agent:
                 self.transcript.record("rate_limited", wait_s=wait_s, error=str(exc))
                 log.info("model endpoint rate-limited the call; asking again in %.1f s", wait_s)
                 time.sleep(wait_s)
+
+    def _prompt_tokens(
+        self,
+        messages: list[dict[str, Any]],
+        tool_specs: list[dict[str, Any]] | None,
+        response_format: dict[str, Any] | None,
+    ) -> int:
+        for message in messages[self._counted_messages :]:
+            self._history_tokens += message_tokens(message)
+        self._counted_messages = len(messages)
+        return self._history_tokens + request_tokens(tool_specs, response_format)
 
     def _call(
         self,

@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from agentjobs.agent.caps import Caps
 from agentjobs.agent.skills import NAME_RE as SKILL_NAME_RE
 from agentjobs.agent.unique_yaml import DuplicateKeyError, load_unique
 
@@ -189,14 +190,6 @@ class PiiReview(BaseModel):
                 f"{value!r} is not a skill name; name a folder of the skills folder (pii-review)"
             )
         return value
-
-
-class Caps(BaseModel):
-    model_config = _STRICT
-    max_iterations: Count = Field(40, ge=1, le=1000)
-    max_total_tokens: Count | None = Field(60_000, gt=0, le=10_000_000)
-    max_cost_usd: float | None = Field(None, gt=0, le=1000)
-    timeout_s: float | None = Field(900, gt=0, le=86_400)  # a day at most
 
 
 class EmailChannel(BaseModel):

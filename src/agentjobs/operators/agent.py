@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -11,7 +11,8 @@ from typing import Any, ClassVar, Literal
 
 from airflow.sdk import BaseOperator
 
-from agentjobs.agent.budget import Budget, BudgetMeter, Prices, Usage
+from agentjobs.agent.budget import BudgetMeter, Prices, Usage
+from agentjobs.agent.caps import Caps
 from agentjobs.agent.contract import parse_result_dict
 from agentjobs.agent.errors import BudgetExceeded, ContractViolation, PermanentAgentError
 from agentjobs.agent.http_policy import HttpPolicy
@@ -37,8 +38,8 @@ class AgentOperator(BaseOperator):
     """
     Run a skill's agent under hard caps and push ``{"result", "usage", "artifact", "model"}``.
 
-    **Budget scope.** ``max_iterations``, ``max_total_tokens``, ``max_cost_usd`` and
-    ``timeout_s`` bound the *whole task instance across its retries*: what earlier tries
+    **Budget scope.** The ``caps`` (``agentjobs.agent.caps.Caps``: iterations, tokens, cost,
+    time, the prompt of one call) bound the *whole task instance across its retries*: what earlier tries
     spent is kept in Airflow's task state store and a retry starts from there. A clear
     from the UI (or ``airflow tasks clear``) starts a fresh budget. Crossing a cap raises
     ``BudgetExceeded``; a broken output contract raises ``ContractViolation`` after
@@ -56,16 +57,17 @@ class AgentOperator(BaseOperator):
     :param work_dir: the run's work directory (templated); default
         ``$AGENTJOBS_ARTIFACT_BASE/<dag_id>/<logical date>``.
     :param allow_empty: accept a result whose item count (the skill's ``empty_field``) is 0.
+    :param caps: the run's caps (templated): a ``Caps``, a mapping of the caps to change from
+        the defaults (``{"max_cost_usd": 0.5}``, values may be templates), or a template
+        rendering one as JSON (``"{{ params.caps | tojson }}"``). Validated once: when the DAG
+        is parsed if nothing in it is templated, else when the task runs.
     """
 
     template_fields: Sequence[str] = (
         "prompt",
         "model",
         "work_dir",
-        "max_iterations",
-        "max_total_tokens",
-        "max_cost_usd",
-        "timeout_s",
+        "caps",
         "max_repairs",
         "allow_empty",
     )
@@ -80,54 +82,40 @@ class AgentOperator(BaseOperator):
         llm_conn_id: str = LLMHook.default_conn_name,
         model: str | None = None,
         tools: Sequence[str] | None = None,
-        max_iterations: int = 40,
-        max_total_tokens: int | None = 200_000,
-        max_cost_usd: float | None = None,
-        timeout_s: float | None = 900,
+        caps: Caps | Mapping[str, Any] | str | None = None,
         max_repairs: int = 1,
         work_dir: str | None = None,
         skills_dir: str | None = None,
         allow_empty: bool = False,
         **kwargs: Any,
     ) -> None:
+        _refuse_single_caps(kwargs)
         kwargs.setdefault("retry_policy", AGENT_RETRY_POLICY)
-        if timeout_s is not None:
-            # The budget's clock stops the loop; execution_timeout is the backstop for a hang
-            # outside it (a tool stuck in I/O), so it gets a margin above the budget.
-            kwargs.setdefault("execution_timeout", timedelta(seconds=float(timeout_s) + 60))
+        if not _templated(caps):
+            # Known now: a bad cap fails the DAG file, not the run.
+            caps = Caps.of(caps)
+            if caps.timeout_s is not None:
+                # The budget's clock stops the loop; execution_timeout is the backstop for a hang
+                # outside it (a tool stuck in I/O), so it gets a margin above the budget.
+                kwargs.setdefault("execution_timeout", timedelta(seconds=caps.timeout_s + 60))
         super().__init__(**kwargs)
         self.skill = skill
         self.prompt = prompt
         self.llm_conn_id = llm_conn_id
         self.model = model
         self.tools = list(tools) if tools is not None else None
-        self.max_iterations = max_iterations
-        self.max_total_tokens = max_total_tokens
-        self.max_cost_usd = max_cost_usd
-        self.timeout_s = timeout_s
+        self.caps = caps
         self.max_repairs = max_repairs
         self.work_dir = work_dir
         self.skills_dir = skills_dir
         self.allow_empty = allow_empty
 
-    def budget(self) -> Budget:
-        """The caps as rendered: templated values arrive as strings, and "None" means no cap."""
-
-        def number(value: Any, kind: type) -> Any:
-            if value is None or (isinstance(value, str) and value.strip() in ("", "None", "null")):
-                return None
-            try:
-                return kind(float(value)) if kind is int else kind(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"a cap must be a number or None, got {value!r}") from None
-
-        iterations = number(self.max_iterations, int)
-        return Budget(
-            max_iterations=40 if iterations is None else iterations,
-            max_total_tokens=number(self.max_total_tokens, int),
-            max_cost_usd=number(self.max_cost_usd, float),
-            timeout_s=number(self.timeout_s, float),
-        )
+    def run_caps(self) -> Caps:
+        """The caps as rendered: a Caps, a mapping, or JSON text, validated here once."""
+        try:
+            return Caps.of(self.caps)
+        except ValueError as exc:  # the same caps would fail every retry the same way
+            raise PermanentAgentError(str(exc)) from None
 
     def prepare(self, context: Any, skill: Skill, work_dir: Path) -> RunPlan:
         """What to ask the model this run. Subclasses add data, a mode or a run-made schema."""
@@ -149,10 +137,11 @@ class AgentOperator(BaseOperator):
         plan = self.prepare(context, skill, work_dir)
         hook = LLMHook(self.llm_conn_id)
         settings = hook.get_settings()
-        budget = self.budget()
+        _refuse_single_cap_conf(context, self.dag.params if self.has_dag() else {})
+        caps = self.run_caps()
         client = hook.get_model_client(self.model)
         prices = settings.prices_for(client.model)
-        _check_caps_enforceable(budget, settings.options.reports_usage, prices is not None, client.model)
+        _check_caps_enforceable(caps, settings.options.reports_usage, prices is not None, client.model)
 
         spend = SpendStore.from_context(context)
         spent, elapsed_before, kept_calls = spend.load()
@@ -164,7 +153,7 @@ class AgentOperator(BaseOperator):
                 len(kept_calls),
             )
         replay = ReplayCache(kept_calls)
-        meter = BudgetMeter(budget, prices or Prices(), usage=spent, elapsed_before_s=elapsed_before)
+        meter = BudgetMeter(caps, prices or Prices(), usage=spent, elapsed_before_s=elapsed_before)
         secrets = [settings.api_key] if settings.api_key != "not-needed" else []
 
         def on_iteration(usage: Usage, completion: Completion) -> None:
@@ -172,11 +161,11 @@ class AgentOperator(BaseOperator):
             self.log.info(
                 "iteration %d/%d: %d tokens so far (limit %s), $%.4f (limit %s), %s",
                 usage.iterations,
-                budget.max_iterations,
+                caps.max_iterations,
                 usage.total_tokens,
-                budget.max_total_tokens,
+                caps.max_total_tokens,
                 usage.cost_usd,
-                budget.max_cost_usd,
+                caps.max_cost_usd,
                 f"{len(completion.tool_calls)} tool call(s)" if completion.tool_calls else "final answer",
             )
 
@@ -233,7 +222,7 @@ class AgentOperator(BaseOperator):
                 self.log.info(
                     "Replayed %d model call(s) of earlier tries without calling the model", replay.replayed
                 )
-            log_run_summary(self.log, budget, meter, run.tool_sequence)
+            log_run_summary(self.log, caps, meter, run.tool_sequence)
             used = metrics.this_try(meter.usage, spent_before)
             metrics.agent_try(self.dag_id, self.task_id, used, outcome, cap=stopped_cap)
         # Every string scrubbed: XCom is readable by anyone who can see the run.
@@ -256,17 +245,48 @@ class RunPlan:
     http_policy: HttpPolicy | None = None  # the job's own URL prefixes for http_get (its spec)
 
 
-def _check_caps_enforceable(budget: Budget, reports_usage: bool, has_prices: bool, model: str) -> None:
+def _check_caps_enforceable(caps: Caps, reports_usage: bool, has_prices: bool, model: str) -> None:
     """Refuse a cap that could never trip rather than run without it."""
-    if not reports_usage and (budget.max_total_tokens or budget.max_cost_usd):
+    if not reports_usage and (caps.max_total_tokens or caps.max_cost_usd):
         raise PermanentAgentError(
             "the LLM connection says its endpoint does not report usage, so max_total_tokens and "
             "max_cost_usd cannot be enforced; set both to None or use an endpoint that reports usage"
         )
-    if budget.max_cost_usd and not has_prices:
+    if caps.max_cost_usd and not has_prices:
         raise PermanentAgentError(
             f"max_cost_usd is set but the LLM connection has no price for model {model!r}; add it "
             "to the connection's prices extra, e.g. {\"" + model + '": {"input": 0.15, "output": 0.6}}'
+        )
+
+
+def _templated(caps: Any) -> bool:
+    """Whether the caps are known only once rendered: a template, or a mapping holding one."""
+    if isinstance(caps, Mapping):
+        return any(isinstance(value, str) for value in caps.values())
+    return isinstance(caps, str)
+
+
+def _refuse_single_caps(kwargs: dict[str, Any]) -> None:
+    """The caps were four arguments of their own once; say where they went rather than let
+    BaseOperator refuse an unknown argument."""
+    named = [name for name in Caps.model_fields if name in kwargs]
+    if named:
+        example = ", ".join(f'"{name}": {kwargs[name]!r}' for name in named)
+        raise TypeError(
+            f"AgentOperator takes its caps as one argument: pass caps={{{example}}} "
+            f"instead of {', '.join(named)}"
+        )
+
+
+def _refuse_single_cap_conf(context: Any, declared: Mapping[str, Any]) -> None:
+    """A triggered run's conf naming a cap at its top level (`{"max_total_tokens": 300}`, how
+    the job DAGs took caps once) would be ignored: fail before any model call and say how."""
+    stray = [n for n in Caps.model_fields if n in context.get("params", {}) and n not in declared]
+    if stray:
+        example = ", ".join(f'"{n}": {context["params"][n]!r}' for n in stray)
+        raise PermanentAgentError(
+            f"the run's conf names {', '.join(stray)} outside `caps`, where no cap is read; "
+            f'trigger with {{"caps": {{{example}}}}} instead'
         )
 
 

@@ -6,15 +6,18 @@ DB, no Variables, so parsing the DAG folder stays fast.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from datetime import datetime, time, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from airflow.sdk import DAG, CronTriggerTimetable, Param
 
+from agentjobs.agent.caps import Caps
 from agentjobs.agent.skills import SKILLS_DIR_ENV
 from agentjobs.jobs.spec import BrokenSpec, JobSpec, JobSpecError, load_folder
 from agentjobs.operators.retry import AGENT_RETRY_POLICY
@@ -137,6 +140,24 @@ def deadline_alert(spec: JobSpec) -> Any:
     )
 
 
+@cache
+def _caps_properties() -> dict[str, Any]:
+    # pydantic builds the schema in ~3 ms; the DAG processor would pay that for every job.
+    return Caps.model_json_schema()["properties"]
+
+
+def caps_param(spec: JobSpec) -> Param:
+    """The agent's caps as one Param: the spec's by default; a triggered run names the ones it
+    changes (`{"caps": {"max_cost_usd": 0.5}}`), the others keep the spec's values."""
+    return Param(
+        spec.caps.model_dump(),
+        type="object",
+        properties=copy.deepcopy(_caps_properties()),
+        additionalProperties=False,
+        description="The agent's caps for this run; name only those to change.",
+    )
+
+
 def build_dag(spec: JobSpec, skills_dir: Path | None = None) -> DAG:
     """The job's DAG; `skills_dir` None means $AGENTJOBS_SKILLS_DIR or ./include/skills at run time."""
     tz = ZoneInfo(spec.timezone)
@@ -165,10 +186,7 @@ def build_dag(spec: JobSpec, skills_dir: Path | None = None) -> DAG:
                 description="Ask the model again even if this day was delivered "
                 "(send the new digest with force_redeliver).",
             ),
-            # The agent's caps, overridable per triggered run; the spec gives the defaults.
-            "max_iterations": Param(spec.caps.max_iterations, type="integer", minimum=1),
-            "max_total_tokens": Param(spec.caps.max_total_tokens, type=["null", "integer"], minimum=1),
-            "max_cost_usd": Param(spec.caps.max_cost_usd, type=["null", "number"], exclusiveMinimum=0),
+            "caps": caps_param(spec),
             **(team_params() if spec.fans_out else {}),
         },
         tags=["agentjobs", *spec.tags],

@@ -6,6 +6,7 @@ to, and lets no exception leave with a secret in it: task logs and alerts quote 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +30,29 @@ def job_run_dir(spec: JobSpec, context: Any) -> Path:
 def agent_defaults(spec: JobSpec, kwargs: dict[str, Any], *, skill: str, allow_empty: bool) -> dict[str, Any]:
     """An agent task's AgentOperator arguments from its job's spec, where the caller gave none.
 
-    Caps come from the DAG's Params (defaults: the spec), so a triggered run may change them.
+    The caps are the spec's, with those a triggered run names in its `caps` Param laid over
+    them (see `caps_template`).
     """
     kwargs.setdefault("skill", skill)
     kwargs.setdefault("prompt", "")
     kwargs.setdefault("llm_conn_id", spec.llm_conn_id)
     kwargs.setdefault("model", spec.model)
     kwargs.setdefault("allow_empty", allow_empty)
-    for name in ("max_iterations", "max_total_tokens", "max_cost_usd"):
-        kwargs.setdefault(name, "{{ params." + name + " }}")
-    kwargs.setdefault("timeout_s", spec.caps.timeout_s)
+    kwargs.setdefault("caps", caps_template(spec))
+    if spec.caps.timeout_s is not None:
+        # The backstop for a hang outside the budget's clock, fixed when the DAG is parsed.
+        kwargs.setdefault("execution_timeout", timedelta(seconds=spec.caps.timeout_s + 60))
     return kwargs
+
+
+def caps_template(spec: JobSpec) -> str:
+    """The agent's caps for one run: the spec's, with those in the run's `caps` Param over them.
+
+    Airflow lays a run's conf over the Params one level deep, so `{"caps": {"max_cost_usd": 0.5}}`
+    replaces the whole Param; the spec's caps are written into the template so that the caps
+    the conf does not name keep the spec's values. The Rendered Template tab shows the result.
+    """
+    return "{{ dict(" + repr(spec.caps.model_dump()) + ", **params.caps) | tojson }}"
 
 
 class JobTaskOperator(BaseOperator):
