@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agentjobs.jobs.kinds.registry import FAN_OUT_KINDS
 from tests.conftest import REPO
 from tests.jobs.specs import SHIPPED
 
@@ -187,6 +188,21 @@ def test_the_errors_file_reports_the_jobs_files_verdict_without_loading_the_kind
     newsletter.write_text(newsletter.read_text().replace("title:", "tittle:"))
     errors, _ = _parse_alone(dags / "agentjobs_spec_errors.py")
     assert "2 job spec(s)" in errors and "weekly-newsletter.yaml: invalid job spec: field 'title'" in errors
+
+
+def test_a_kinds_modules_load_only_when_a_spec_of_that_kind_is_in_the_folder(
+    airflow_db, tmp_path, monkeypatch
+):
+    dags = project_with(tmp_path, monkeypatch)
+    for spec in (tmp_path / "include" / "jobs").glob("*.yaml"):
+        if spec.name not in ("daily-digest.yaml", "weekly-insights.yaml"):
+            spec.unlink()
+    errors, kinds = _parse_alone(dags / "agentjobs_jobs.py")
+    assert errors == ""
+    loaded = {name.rsplit(".", 1)[1] for name in kinds.strip("[]").replace("'", "").split(", ")}
+    assert "weekly_insights" in loaded
+    # No other kind's module (each is hundreds of lines of prompts, tools, renderers and checks).
+    assert not loaded & (set(FAN_OUT_KINDS) - {"weekly_insights"})
 
 
 def test_the_job_folder_parses_without_the_network_and_fast(airflow_db, tmp_path, monkeypatch):
