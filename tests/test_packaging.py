@@ -145,3 +145,20 @@ def test_no_import_in_the_job_domain_reaches_airflow_even_inside_a_function():
                 or name.startswith(("agentjobs.operators", "agentjobs.hooks"))
             ]
     assert reached == []
+
+
+def test_parsing_the_jobs_dag_file_leaves_the_senders_unimported():
+    # Email's markdown renderer and Slack's blocks load when a delivery sends, not when the DAG
+    # processor (every few seconds) or a task (at start-up) parses the file (bench/dag_parse.py).
+    dag_file = Path(__file__).resolve().parents[1] / "dags" / "agentjobs_jobs.py"
+    result = _run(
+        "import runpy, sys\n"
+        f"namespace = runpy.run_path({str(dag_file)!r})\n"
+        "print(sorted(k for k, v in namespace.items() if type(v).__name__ == 'DAG'))\n"
+        "print(sorted(m for m in ('markdown', 'agentjobs.delivery.email', 'agentjobs.delivery.slack')"
+        " if m in sys.modules))\n"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    dags, senders = result.stdout.strip().splitlines()[-2:]
+    assert "daily_digest" in dags and "weekly_insights" in dags
+    assert senders == "[]"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from agentjobs.jobs.kinds.registry import FAN_OUT_KINDS
 from tests.conftest import REPO
 from tests.jobs.specs import SHIPPED
 
@@ -157,6 +160,54 @@ def test_a_dag_id_used_twice_keeps_the_first_file_and_reports_the_second(airflow
         "zz-copy.yaml: invalid job spec: field 'dag_id': 'weekly_newsletter' is already the dag_id of "
         "weekly-newsletter.yaml; give this job its own dag_id"
     ) in error
+
+
+def _parse_alone(dag_file: Path) -> list[str]:
+    """Parse one DAG file in a fresh process, as the DAG processor does; its import errors, then
+    the kind modules it loaded."""
+    code = (
+        "import sys\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(dag_file)!r})\n"
+        "print(' '.join(bag.import_errors.values()).replace(chr(10), ' '))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('agentjobs.jobs.kinds.')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.strip().splitlines()[-2:]
+
+
+def test_the_errors_file_reports_the_jobs_files_verdict_without_loading_the_kinds(
+    airflow_db, tmp_path, monkeypatch
+):
+    dags = project_with(tmp_path, monkeypatch, lambda text: text.replace("title:", "titel:"))
+    _parse_alone(dags / "agentjobs_jobs.py")  # validates every spec and leaves the verdict
+    errors, kinds = _parse_alone(dags / "agentjobs_spec_errors.py")
+    assert (
+        "daily-digest.yaml: invalid job spec: field 'title': Field required" in errors
+        and "1 job spec(s)" in errors
+    )
+    assert kinds == "[]"  # the verdict was reported as it stands: no spec validated again
+    # A spec edited since is judged again: the verdict holds only for the bytes it judged.
+    newsletter = tmp_path / "include" / "jobs" / "weekly-newsletter.yaml"
+    newsletter.write_text(newsletter.read_text().replace("title:", "tittle:"))
+    errors, _ = _parse_alone(dags / "agentjobs_spec_errors.py")
+    assert "2 job spec(s)" in errors and "weekly-newsletter.yaml: invalid job spec: field 'title'" in errors
+
+
+def test_a_kinds_modules_load_only_when_a_spec_of_that_kind_is_in_the_folder(
+    airflow_db, tmp_path, monkeypatch
+):
+    dags = project_with(tmp_path, monkeypatch)
+    for spec in (tmp_path / "include" / "jobs").glob("*.yaml"):
+        if spec.name not in ("daily-digest.yaml", "weekly-insights.yaml"):
+            spec.unlink()
+    errors, kinds = _parse_alone(dags / "agentjobs_jobs.py")
+    assert errors == ""
+    loaded = {name.rsplit(".", 1)[1] for name in kinds.strip("[]").replace("'", "").split(", ")}
+    assert "weekly_insights" in loaded
+    # No other kind's module (each is hundreds of lines of prompts, tools, renderers and checks).
+    assert not loaded & (set(FAN_OUT_KINDS) - {"weekly_insights"})
 
 
 def test_the_job_folder_parses_without_the_network_and_fast(airflow_db, tmp_path, monkeypatch):

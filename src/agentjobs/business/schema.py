@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+# The category values live apart from the tables (the kinds check specs against them at parse).
+from agentjobs.business.categories import EVENT_CATEGORIES as EVENT_CATEGORIES
+from agentjobs.business.categories import EXPENSE_CATEGORIES as EXPENSE_CATEGORIES
+from agentjobs.business.categories import INCOME_CATEGORIES as INCOME_CATEGORIES
+
 metadata = sa.MetaData()
 
 
@@ -158,16 +163,6 @@ processed_records = sa.Table(
     ),
 )
 
-EXPENSE_CATEGORIES = ("software", "travel", "office", "marketing", "utilities", "contractors")
-INCOME_CATEGORIES = ("sales", "services")
-EVENT_CATEGORIES = (
-    "receipt_matched",
-    "document_matched",
-    "transaction_created",
-    "invoice_paid",
-    "invoice_overdue",
-    "recurring_invoice_upcoming",
-)
 
 # Parents before children: the order rows are inserted in (and deleted in reverse).
 TABLES: tuple[sa.Table, ...] = tuple(metadata.sorted_tables)

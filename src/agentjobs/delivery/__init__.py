@@ -8,23 +8,46 @@
                              dag_id=dag_id, logical_date="2026-11-24", artifact=...),
     )
 
-The senders import their provider hooks when called, so importing this package stays cheap.
+Importing this package stays cheap: each name below is imported from its module when it is
+first used (PEP 562), so parsing a DAG file whose operators deliver loads neither the
+markdown renderer of email nor Slack's blocks; the senders import their provider hooks when
+called.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# Imported at once: the function `deliver` must shadow its own module's name in this package.
 from agentjobs.delivery.deliver import DeliveryOutcome, deliver, sha256_file
-from agentjobs.delivery.email import send_email
-from agentjobs.delivery.ledger import (
-    Claim,
-    DeliveryConflict,
-    DeliveryError,
-    DeliveryLedger,
-    DeliveryRecord,
-    DeliveryStateUnknown,
-)
-from agentjobs.delivery.s3 import digest_key, send_s3
-from agentjobs.delivery.slack import send_slack
+
+if TYPE_CHECKING:
+    from agentjobs.delivery.email import send_email
+    from agentjobs.delivery.ledger import (
+        Claim,
+        DeliveryConflict,
+        DeliveryError,
+        DeliveryLedger,
+        DeliveryRecord,
+        DeliveryStateUnknown,
+    )
+    from agentjobs.delivery.s3 import digest_key, send_s3
+    from agentjobs.delivery.slack import send_slack
+
+# name -> the module of this package that defines it
+_MODULE_OF = {
+    "send_email": "email",
+    "Claim": "ledger",
+    "DeliveryConflict": "ledger",
+    "DeliveryError": "ledger",
+    "DeliveryLedger": "ledger",
+    "DeliveryRecord": "ledger",
+    "DeliveryStateUnknown": "ledger",
+    "digest_key": "s3",
+    "send_s3": "s3",
+    "send_slack": "slack",
+}
 
 __all__ = [
     "Claim",
@@ -41,3 +64,10 @@ __all__ = [
     "send_slack",
     "sha256_file",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{module}"), name)

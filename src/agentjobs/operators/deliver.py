@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agentjobs.delivery import DeliveryLedger, deliver, digest_key, send_email, send_s3, send_slack
+from agentjobs import delivery as senders  # each sender's module (markdown, Slack blocks) loads when it sends
+from agentjobs.delivery import DeliveryLedger, deliver, digest_key
 from agentjobs.delivery.deliver import sha256_file
 from agentjobs.jobs.spec import Channel, EmailChannel, JobSpec, S3Channel, SlackChannel
 from agentjobs.operators import metrics
@@ -81,12 +82,12 @@ class DeliverOperator(JobTaskOperator):
         markdown = artifact.read_text(encoding="utf-8")
         if isinstance(channel, EmailChannel):
             subject = channel.subject.format(title=spec.title, day=day)
-            return lambda: send_email(
+            return lambda: senders.send_email(
                 smtp_conn_id=channel.conn_id, to=channel.to, subject=subject, markdown=markdown
             )
         if isinstance(channel, SlackChannel):
             title = f"{spec.title} — {day}"
-            return lambda: send_slack(
+            return lambda: senders.send_slack(
                 slack_conn_id=channel.conn_id,
                 markdown=markdown,
                 channel=channel.channel,
@@ -94,7 +95,7 @@ class DeliverOperator(JobTaskOperator):
                 replace=previous,
             )
         assert isinstance(channel, S3Channel)
-        return lambda: send_s3(
+        return lambda: senders.send_s3(
             aws_conn_id=channel.conn_id,
             bucket=channel.bucket,
             prefix=channel.prefix,

@@ -19,6 +19,7 @@ from airflow.sdk import DAG, CronTriggerTimetable, Param
 
 from agentjobs.agent.caps import Caps
 from agentjobs.agent.skills import SKILLS_DIR_ENV
+from agentjobs.jobs import spec_verdict
 from agentjobs.jobs.spec import BrokenSpec, JobSpec, JobSpecError, load_folder
 from agentjobs.operators.retry import AGENT_RETRY_POLICY
 from agentjobs.shipped import INIT_FOLDER
@@ -374,7 +375,9 @@ def dags_from_folder(folder: Path) -> dict[str, DAG]:
     error. Raising here instead would hide every job behind one typo.
     """
     project = folder.parent.parent
+    fingerprint = spec_verdict.fingerprint(folder)  # before reading: an edit meanwhile changes it
     loaded, broken = load_folder(folder)
+    spec_verdict.remember(folder, fingerprint, [spec.error for spec in broken])
     # The skills beside the specs, whatever folder the worker runs in, unless the environment
     # names another folder (read at run time).
     skills_dir = None if os.environ.get(SKILLS_DIR_ENV) else project / "include" / "skills"
@@ -397,8 +400,17 @@ def dags_from_folder(folder: Path) -> dict[str, DAG]:
 
 def raise_for_broken_specs(folder: Path) -> None:
     """Raise one JobSpecError listing every spec of `folder` that does not load (the DAG file
-    agentjobs_spec_errors.py calls it, so they show as an import error of that file alone)."""
-    _, broken = load_folder(folder)
-    if broken:
-        count = f"{len(broken)} job spec(s) left out; fix them and the jobs come back"
-        raise JobSpecError("\n".join([count, *(spec.error for spec in broken)]))
+    agentjobs_spec_errors.py calls it, so they show as an import error of that file alone).
+
+    The verdict the jobs DAG file left for the same specs and code is reported as it stands
+    (jobs/spec_verdict.py); only without one are the specs validated (and the verdict left).
+    """
+    errors = spec_verdict.recall(folder)
+    if errors is None:
+        fingerprint = spec_verdict.fingerprint(folder)
+        _, broken = load_folder(folder)
+        errors = [spec.error for spec in broken]
+        spec_verdict.remember(folder, fingerprint, errors)
+    if errors:
+        count = f"{len(errors)} job spec(s) left out; fix them and the jobs come back"
+        raise JobSpecError("\n".join([count, *errors]))

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agentjobs import delivery as senders  # each sender's module (markdown, Slack blocks) loads when it sends
 from agentjobs.atomic_file import write_atomically
-from agentjobs.delivery import DeliveryLedger, deliver, send_email, send_slack
+from agentjobs.delivery import DeliveryLedger, deliver
 from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.markdown_text import one_line
 from agentjobs.jobs.spec import JobSpec, is_plain_address
@@ -115,7 +116,7 @@ class TeamDeliverOperator(JobTaskOperator):
                     "slack",
                     f"{slack_conn}:{channel}",
                     artifact,
-                    lambda: send_slack(
+                    lambda: senders.send_slack(
                         slack_conn_id=slack_conn,
                         markdown=markdown,
                         channel=channel,
@@ -131,7 +132,9 @@ class TeamDeliverOperator(JobTaskOperator):
                     "email",
                     ",".join(to),
                     artifact,
-                    lambda: send_email(smtp_conn_id=smtp_conn, to=to, subject=title, markdown=markdown),
+                    lambda: senders.send_email(
+                        smtp_conn_id=smtp_conn, to=to, subject=title, markdown=markdown
+                    ),
                 )
             )
         if smtp_conn and delivery.member_preview:
@@ -176,4 +179,4 @@ def check_addresses(addresses: str) -> None:
 
 
 def _mail(conn_id: str, to: str, subject: str, markdown: str) -> Callable[[], dict[str, Any]]:
-    return lambda: send_email(smtp_conn_id=conn_id, to=[to], subject=subject, markdown=markdown)
+    return lambda: senders.send_email(smtp_conn_id=conn_id, to=[to], subject=subject, markdown=markdown)

@@ -20,7 +20,9 @@ SOURCES_DIR = "sources"
 
 
 class _Item(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use, not at import: the DAG processor imports this module with the digest's
+    # operators and never validates a snapshot (bench/dag_parse.py).
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     @field_validator("*", mode="after")
     @classmethod

@@ -21,11 +21,15 @@ from agentjobs.agent.http_policy import HttpPolicy
 from agentjobs.agent.tools import Tool
 from agentjobs.jobs.period import Period
 
+# The models below are built on first use, not at import: a DAG parse imports this module with
+# the kinds and never validates a team or a snapshot (bench/dag_parse.py).
+_RUN_TIME = ConfigDict(extra="forbid", defer_build=True)
+
 
 class Team(BaseModel):
     """A row of the `teams` table: who a fan-out run is for, and where its artifact goes."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(**_RUN_TIME, frozen=True)
     id: str
     name: str
     timezone: str  # IANA name: the team's own day, week and 09:00
@@ -37,7 +41,7 @@ class Team(BaseModel):
 class Member(BaseModel):
     """A row of the `users` table of one team."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(**_RUN_TIME, frozen=True)
     id: str
     name: str
     email: str
@@ -53,7 +57,7 @@ class Query:
 
 
 class PeriodRef(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(**_RUN_TIME, frozen=True)
     key: str  # the last day covered, YYYY-MM-DD in the team's time zone
     start: datetime  # inclusive, timezone-aware
     end: datetime  # exclusive
@@ -70,7 +74,7 @@ class TeamSnapshot(BaseModel):
     in UTC, amounts integer minor units, so a clear or a backfill reads exactly the same data.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _RUN_TIME
     kind: str
     team: Team
     members: list[Member] = []

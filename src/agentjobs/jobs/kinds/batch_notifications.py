@@ -44,7 +44,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from agentjobs.agent.scrub import scrub
-from agentjobs.business.schema import EVENT_CATEGORIES
+from agentjobs.business.categories import EVENT_CATEGORIES
 from agentjobs.jobs import numbers
 from agentjobs.jobs.kinds.base import (
     CheckFailed,
