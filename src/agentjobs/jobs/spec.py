@@ -7,7 +7,6 @@ message naming the file and the field, instead of a job that silently does less.
 from __future__ import annotations
 
 import re
-import string
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -30,6 +29,11 @@ from pydantic import (
 from agentjobs.agent.caps import Caps
 from agentjobs.agent.skills import NAME_RE as SKILL_NAME_RE
 from agentjobs.agent.unique_yaml import DuplicateKeyError, load_unique
+from agentjobs.delivery.channels.base import ChannelSpec
+from agentjobs.delivery.channels.registry import AlertChannel, Channel
+from agentjobs.jobs.addresses import EmailAddress, OneLine
+from agentjobs.jobs.addresses import email_address as _email_address
+from agentjobs.jobs.addresses import is_plain_address as is_plain_address  # where callers found it
 
 # Unknown keys are errors, and .inf / .nan are refused: an infinite timeout or cost cap passes a
 # `gt=0` check and only breaks later, when the DAG or the run does arithmetic with it.
@@ -42,13 +46,6 @@ Count = Annotated[int, Strict()]
 # fullmatch: `$` with match() also accepts a trailing newline ("team_digest\n").
 DAG_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,250}")
 RESERVED_DAG_IDS = frozenset({"agentjobs_health"})  # the health check's own DAG
-# A plain address (no display name): what the SMTP hook puts in the To header as given.
-EMAIL_RE = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
-)
-EMAIL_MAX = 254
-SUBJECT_PLACEHOLDERS = ("title", "day")
 DIGEST_KIND = "digest"
 
 
@@ -61,54 +58,6 @@ def check_dag_id(value: str) -> str:
     if value in RESERVED_DAG_IDS:
         raise ValueError(f"{value!r} is the health check's own DAG; pick another dag_id")
     return value
-
-
-def _one_line(value: str) -> str:
-    """Names that end up in mail headers and message titles: no CR, LF or other control characters."""
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-        raise ValueError("must be one line without control characters (no CR, LF or tab); remove them")
-    return value
-
-
-def is_plain_address(value: str) -> bool:
-    """One address as the SMTP hook puts it in the To header: nothing before, after or around it."""
-    return len(value) <= EMAIL_MAX and EMAIL_RE.fullmatch(value) is not None
-
-
-def _email_address(value: str) -> str:
-    if not is_plain_address(value):
-        raise ValueError(
-            f"{value!r} is not a plain email address; write one like team@example.org "
-            "(no display name, spaces, CR or LF)"
-        )
-    return value
-
-
-def _subject_template(value: str) -> str:
-    """Only `{title}` and `{day}`: positional, attribute, index and nested fields are refused, since
-    str.format would evaluate them (`{title.__class__}`) or fail at delivery, after the model ran."""
-    _one_line(value)
-    allowed = ", ".join("{" + name + "}" for name in SUBJECT_PLACEHOLDERS)
-    try:
-        fields = [(name, conv, spec) for _, name, spec, conv in string.Formatter().parse(value)]
-    except ValueError as exc:
-        raise ValueError(
-            f"not a valid template ({exc}); use {allowed}, and {{{{ }}}} for literal braces"
-        ) from None
-    for name, conversion, format_spec in fields:
-        if name is None:
-            continue
-        if name not in SUBJECT_PLACEHOLDERS or conversion or format_spec:
-            raise ValueError(
-                f"placeholder {{{name}{'!' + conversion if conversion else ''}"
-                f"{':' + format_spec if format_spec else ''}}} is not allowed; use only {allowed}, "
-                "and {{ }} for literal braces"
-            )
-    return value
-
-
-OneLine = Annotated[str, AfterValidator(_one_line)]
-EmailAddress = Annotated[str, AfterValidator(_email_address)]
 
 
 class JobSpecError(ValueError):
@@ -192,45 +141,10 @@ class PiiReview(BaseModel):
         return value
 
 
-class EmailChannel(BaseModel):
-    model_config = _STRICT
-    type: Literal["email"]
-    conn_id: str = "smtp_default"
-    to: list[EmailAddress] = Field(min_length=1)
-    subject: Annotated[str, AfterValidator(_subject_template)] = "{title} — {day}"  # {title}, {day}
-
-
-class SlackChannel(BaseModel):
-    model_config = _STRICT
-    type: Literal["slack"]
-    conn_id: str = "slack_default"  # a `slack` (API token) or `slackwebhook` connection
-    channel: str | None = None  # needed for `slack` API connections
-    # A forced re-delivery edits the message posted before (by its stored ts) instead of posting
-    # a second one; webhooks cannot edit, so there it always posts.
-    update_on_redeliver: bool = True
-
-
-class S3Channel(BaseModel):
-    model_config = _STRICT
-    type: Literal["s3"]
-    conn_id: str = "aws_default"
-    bucket: str
-    prefix: str = "reports"
-
-
-Channel = Annotated[EmailChannel | SlackChannel | S3Channel, Field(discriminator="type")]
-AlertChannel = Annotated[EmailChannel | SlackChannel, Field(discriminator="type")]
-
-
-def alert_kwargs(
-    alert: EmailChannel | SlackChannel, title: str, timezone: str = "UTC", period_days: int = 1
-) -> dict[str, Any]:
-    """JobAlertNotifier's arguments for one alert channel."""
+def alert_kwargs(alert: ChannelSpec, title: str, timezone: str = "UTC", period_days: int = 1) -> dict[str, Any]:
+    """JobAlertNotifier's arguments for one alert channel (plain data: a deadline callback stores them)."""
     return {
-        "channel_type": alert.type,
-        "conn_id": alert.conn_id,
-        "slack_channel": getattr(alert, "channel", None),
-        "to": list(getattr(alert, "to", ())),
+        "channel": alert.model_dump(mode="json"),
         "job_title": title,
         "timezone": timezone,
         "period_days": period_days,
@@ -524,7 +438,7 @@ class BrokenSpec:
     path: Path
     error: str  # one line naming the file, the field and the fix
     dag_id: str | None = None  # as written, when it is a usable dag_id
-    alert: EmailChannel | SlackChannel | None = None  # the spec's alert channel, when that part is valid
+    alert: ChannelSpec | None = None  # the spec's alert channel, when that part is valid
     ledger_conn_id: str | None = None
 
     @property

@@ -1,5 +1,8 @@
 """JobAlertNotifier: one alert through the job's alert channel, for a failed, late or timed-out run.
 
+The channel is any channel type that can alert (email, Slack, webhook: delivery/channels/);
+the notifier builds the text and the channel object sends it.
+
 It is a `BaseNotifier` with both `notify` and `async_notify`, so the same class serves the
 run's alert task (in the worker, with the run's failed tasks in the context under
 `failures`), a DAG's deadline callback (in the triggerer, which imports it from this
@@ -12,7 +15,7 @@ tool output or connection URIs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,6 +54,23 @@ def _clean(text: str) -> str:
     return str(redact(text))
 
 
+def _stored_before_channels(
+    channel_type: str | None, conn_id: str | None, slack_channel: str | None, to: Sequence[str]
+) -> dict[str, Any]:
+    """The alert channel from the arguments deadline callbacks were stored with before channels
+    were objects (`channel_type`, `conn_id`, `slack_channel`, `to`): a run queued then still pages."""
+    if channel_type is None:
+        raise ValueError("JobAlertNotifier needs `channel` (the spec's alert channel as a mapping)")
+    channel: dict[str, Any] = {"type": channel_type}
+    if conn_id is not None:
+        channel["conn_id"] = conn_id
+    if slack_channel:
+        channel["channel"] = slack_channel
+    if to or channel_type == "email":
+        channel["to"] = list(to)
+    return channel
+
+
 def _field(obj: Any, name: str) -> Any:
     """Deadline callbacks get plain dicts; task callbacks get objects."""
     if isinstance(obj, dict):
@@ -59,13 +79,14 @@ def _field(obj: Any, name: str) -> Any:
 
 
 class JobAlertNotifier(BaseNotifier):
-    """Send `"<job> <logical date>: <what went wrong>"` by Slack or email."""
+    """Send `"<job> <logical date>: <what went wrong>"` through the job's alert channel."""
 
     def __init__(
         self,
         *,
-        channel_type: str,
-        conn_id: str,
+        channel: Mapping[str, Any] | None = None,
+        channel_type: str | None = None,
+        conn_id: str | None = None,
         slack_channel: str | None = None,
         to: Sequence[str] = (),
         job_title: str = "",
@@ -77,16 +98,15 @@ class JobAlertNotifier(BaseNotifier):
         context: Any = None,
     ) -> None:
         super().__init__(context)
-        if channel_type not in ("slack", "email"):
-            raise ValueError(f"alert channel type must be 'slack' or 'email', got {channel_type!r}")
-        if channel_type == "email" and not to:
-            raise ValueError("an email alert needs at least one recipient in `to`")
+        from agentjobs.delivery.channels.registry import alert_channel_of
+
+        if channel is None:
+            channel = _stored_before_channels(channel_type, conn_id, slack_channel, to)
         if kind not in ("failure", "deadline", "timeout"):
             raise ValueError(f"alert kind must be 'failure', 'deadline' or 'timeout', got {kind!r}")
-        self.channel_type = channel_type
-        self.conn_id = conn_id
-        self.slack_channel = slack_channel
-        self.to = list(to)
+        # The spec's `alert:` as plain data (a deadline callback's kwargs are stored as JSON),
+        # made the channel object that sends it; a type that cannot alert is refused here.
+        self.channel = alert_channel_of(channel)
         self.job_title = job_title
         self.kind = kind
         self.late_after = late_after
@@ -180,14 +200,7 @@ class JobAlertNotifier(BaseNotifier):
         return f", covering {period.day}" if first == period.day else f", covering {first} to {period.day}"
 
     def send(self, subject: str, body: str) -> None:
-        if self.channel_type == "email":
-            from agentjobs.delivery import send_email
-
-            send_email(smtp_conn_id=self.conn_id, to=self.to, subject=subject, markdown=body)
-            return
-        from agentjobs.delivery import send_slack
-
-        send_slack(slack_conn_id=self.conn_id, markdown=body, channel=self.slack_channel, title=subject)
+        self.channel.alert(subject, body)
 
     def already_paged(self, context: Any) -> bool:
         """A deadline passed by a run that has failed meanwhile: its failure (a task's, or the

@@ -7,34 +7,23 @@ alone. Clearing, retrying or backfilling never delivers twice; a run triggered w
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agentjobs import delivery as senders  # each sender's module (markdown, Slack blocks) loads when it sends
-from agentjobs.delivery import DeliveryLedger, deliver, digest_key
+from agentjobs.delivery import DeliveryLedger, deliver
+from agentjobs.delivery.channels.base import ChannelSpec, Message
 from agentjobs.delivery.deliver import sha256_file
-from agentjobs.jobs.spec import Channel, EmailChannel, JobSpec, S3Channel, SlackChannel
+from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators import metrics
 from agentjobs.operators.errors import ArtifactChanged
 from agentjobs.operators.job_task import JobTaskOperator
-from agentjobs.sources.snapshot import SOURCES_DIR
-
-
-def channel_target(channel: Channel, dag_id: str, day: str) -> str:
-    """The ledger's `target`: where this channel sends, without any credential."""
-    if isinstance(channel, EmailChannel):
-        return ",".join(sorted(channel.to))
-    if isinstance(channel, SlackChannel):
-        return f"{channel.conn_id}:{channel.channel or 'webhook'}"
-    return f"s3://{channel.bucket}/{digest_key(channel.prefix, dag_id, day)}"
 
 
 class DeliverOperator(JobTaskOperator):
     ui_color = "#e8eefc"
 
     def __init__(
-        self, *, spec: JobSpec, channel: Channel, validate_task_id: str = "validate", **kwargs: Any
+        self, *, spec: JobSpec, channel: ChannelSpec, validate_task_id: str = "validate", **kwargs: Any
     ) -> None:
         super().__init__(spec=spec, **kwargs)
         self.channel = channel
@@ -54,53 +43,31 @@ class DeliverOperator(JobTaskOperator):
         day = validated["day"]
         force = bool(context["params"].get("force_redeliver", False))
         ledger = DeliveryLedger.from_conn_id(self.spec.ledger_conn_id)
-        target = channel_target(self.channel, self.spec.dag_id, day)
+        channel, job = self.channel, self.spec.dag_id
+        target = channel.target(job, day)
         previous = None
-        if force and isinstance(self.channel, SlackChannel) and self.channel.update_on_redeliver:
-            previous = ledger.last_receipt(
-                job=self.spec.dag_id, logical_date=day, channel="slack", target=target
-            )
+        if force and channel.edits_on_redeliver():
+            previous = ledger.last_receipt(job=job, logical_date=day, channel=channel.type, target=target)
+        message = Message(
+            job=job,
+            day=day,
+            title=f"{self.spec.title} — {day}",
+            job_title=self.spec.title,
+            markdown=artifact.read_text(encoding="utf-8"),
+            artifact=artifact,
+            previous=previous,
+        )
         outcome = deliver(
             ledger=ledger,
-            job=self.spec.dag_id,
+            job=job,
             logical_date=day,
             run_id=context["run_id"],
-            channel=self.channel.type,
+            channel=channel.type,
             target=target,
             artifact=artifact,
             force=force,
-            send=self._sender(artifact, day, previous),
+            send=lambda: channel.send(message),
         )
         self.log.info(outcome.message)
-        metrics.delivery(self.spec.dag_id, self.channel.type, outcome.delivered)
+        metrics.delivery(job, channel.type, outcome.delivered)
         return {"delivered": outcome.delivered, "attempt": outcome.attempt, "message": outcome.message}
-
-    def _sender(
-        self, artifact: Path, day: str, previous: dict[str, Any] | None = None
-    ) -> Callable[[], dict[str, Any]]:
-        channel, spec = self.channel, self.spec
-        markdown = artifact.read_text(encoding="utf-8")
-        if isinstance(channel, EmailChannel):
-            subject = channel.subject.format(title=spec.title, day=day)
-            return lambda: senders.send_email(
-                smtp_conn_id=channel.conn_id, to=channel.to, subject=subject, markdown=markdown
-            )
-        if isinstance(channel, SlackChannel):
-            title = f"{spec.title} — {day}"
-            return lambda: senders.send_slack(
-                slack_conn_id=channel.conn_id,
-                markdown=markdown,
-                channel=channel.channel,
-                title=title,
-                replace=previous,
-            )
-        assert isinstance(channel, S3Channel)
-        return lambda: senders.send_s3(
-            aws_conn_id=channel.conn_id,
-            bucket=channel.bucket,
-            prefix=channel.prefix,
-            dag_id=spec.dag_id,
-            logical_date=day,
-            artifact=artifact,
-            sources_dir=artifact.parent / SOURCES_DIR,
-        )

@@ -12,6 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from agentjobs.agent.scrub import scrub
 from agentjobs.delivery import DeliveryLedger
+from agentjobs.delivery.channels.registry import alert_channel_of
 from agentjobs.jobs.health import check_job
 from agentjobs.jobs.spec import BrokenSpec, JobSpec, alert_kwargs
 from agentjobs.notifications.alert import JobAlertNotifier
@@ -79,7 +80,7 @@ class JobHealthOperator(BaseOperator):
         outcomes: list[str] = []
         for kwargs, ledger_conn_id in targets:
             ledger = DeliveryLedger.from_conn_id(ledger_conn_id)
-            where = f"{kwargs['channel_type']}:{kwargs['conn_id']}:{kwargs['slack_channel'] or kwargs['to']}"
+            where = alert_channel_of(kwargs["channel"]).alert_key()
             claim = ledger.claim(
                 job=job,
                 logical_date=now.date(),

@@ -19,12 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agentjobs import delivery as senders  # each sender's module (markdown, Slack blocks) loads when it sends
 from agentjobs.atomic_file import write_atomically
 from agentjobs.delivery import DeliveryLedger, deliver
+from agentjobs.delivery.channels.base import ChannelSpec, Message
+from agentjobs.delivery.channels.email import EmailChannel
+from agentjobs.delivery.channels.slack import SlackChannel
 from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.markdown_text import one_line
-from agentjobs.jobs.spec import JobSpec, is_plain_address
+from agentjobs.jobs.addresses import is_plain_address
+from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators import metrics
 from agentjobs.operators.job_task import JobTaskOperator
 from agentjobs.operators.team_run import check_team_id, ledger_job, ledger_key, load_snapshot, team_key
@@ -106,44 +109,24 @@ class TeamDeliverOperator(JobTaskOperator):
         snapshot = load_snapshot(artifact.parent)
         team, delivery = snapshot.team, self.spec.team_delivery
         title = f"{self.spec.title} — {team.name}, {period_key}"
-        markdown = artifact.read_text(encoding="utf-8")
         found: list[Target] = []
         slack_conn, smtp_conn = delivery.slack_conn_id, delivery.smtp_conn_id
+        # The team's targets come from its database row, so the channels are built here, not in a spec.
         if slack_conn and team.slack_channel:
-            channel = team.slack_channel
-            found.append(
-                Target(
-                    "slack",
-                    f"{slack_conn}:{channel}",
-                    artifact,
-                    lambda: senders.send_slack(
-                        slack_conn_id=slack_conn,
-                        markdown=markdown,
-                        channel=channel,
-                        title=title,
-                        filename=artifact.name,
-                    ),
-                )
-            )
+            slack = SlackChannel(type="slack", conn_id=slack_conn, channel=team.slack_channel)
+            found.append(_target(slack, self._message(title, artifact, period_key)))
         if smtp_conn and team.email_list:
-            to = sorted(team.email_list)
-            found.append(
-                Target(
-                    "email",
-                    ",".join(to),
-                    artifact,
-                    lambda: senders.send_email(
-                        smtp_conn_id=smtp_conn, to=to, subject=title, markdown=markdown
-                    ),
-                )
-            )
+            mail = _mail(smtp_conn, sorted(team.email_list))
+            found.append(_target(mail, self._message(title, artifact, period_key)))
         if smtp_conn and delivery.member_preview:
-            line = preview.read_text(encoding="utf-8")
+            line = self._message(title, preview, period_key)
             for member in sorted(snapshot.members, key=lambda m: m.email):
-                found.append(
-                    Target("preview", member.email, preview, _mail(smtp_conn, member.email, title, line))
-                )
+                found.append(_target(_mail(smtp_conn, [member.email]), line, name="preview"))
         return found
+
+    def _message(self, title: str, path: Path, day: str, text: str | None = None) -> Message:
+        markdown = path.read_text(encoding="utf-8") if text is None else text
+        return Message(self.spec.dag_id, day, title, title, markdown, path)
 
     def member_targets(self, kind: Any, artifact: Path) -> list[Target]:
         """One email per member the kind has a message for, each to the member's own address."""
@@ -164,8 +147,8 @@ class TeamDeliverOperator(JobTaskOperator):
             path.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(path, messages[member.id])
             title = f"{self.spec.title} — {one_line(member.name)}, {day}"
-            send = _mail(smtp_conn, member.email, title, messages[member.id])
-            found.append(Target("reminder", member.email, path, send, logical_date=day))
+            message = self._message(title, path, day, messages[member.id])
+            found.append(_target(_mail(smtp_conn, [member.email]), message, name="reminder", logical_date=day))
         return found
 
 
@@ -178,5 +161,25 @@ def check_addresses(addresses: str) -> None:
             )
 
 
-def _mail(conn_id: str, to: str, subject: str, markdown: str) -> Callable[[], dict[str, Any]]:
-    return lambda: senders.send_email(smtp_conn_id=conn_id, to=[to], subject=subject, markdown=markdown)
+def _mail(conn_id: str, to: list[str]) -> EmailChannel:
+    """An email channel to addresses from database rows, checked per target by `check_addresses`
+    (not here), so one bad row fails only its own delivery; the subject is the title as given."""
+    return EmailChannel.model_construct(type="email", conn_id=conn_id, to=to, subject="{title}")
+
+
+def _target(
+    sender: ChannelSpec,
+    message: Message,
+    *,
+    name: str | None = None,
+    logical_date: str | None = None,
+) -> Target:
+    """One ledger row's delivery: `message` through `sender`, keyed under `name` (the channel's type
+    unless a preview or reminder) and the channel's own target key."""
+    return Target(
+        name or sender.type,
+        sender.target(message.job, message.day),
+        message.artifact,
+        lambda: sender.send(message),
+        logical_date=logical_date,
+    )

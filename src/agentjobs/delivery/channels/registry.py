@@ -1,0 +1,60 @@
+"""Every channel type, keyed by the `type:` a spec writes, and the spec's unions built from them.
+
+The channel modules are the modules of this package (all but `base` and `registry`); each
+names its class as `CHANNEL`. Adding a channel is adding a module here: the spec's
+`channels:` and `alert:` accept its `type:` from then on, and nothing else lists it.
+A class that cannot send (`send` or `target` left abstract) is left out, so a spec naming
+its type fails to load with the list of the types that can.
+"""
+
+from __future__ import annotations
+
+import inspect
+import pkgutil
+from collections.abc import Mapping
+from functools import reduce
+from importlib import import_module
+from operator import or_
+from typing import Annotated, Any
+
+from pydantic import Field, TypeAdapter
+
+from agentjobs.delivery import channels as _package
+from agentjobs.delivery.channels.base import ChannelSpec
+
+_NOT_CHANNELS = frozenset({"base", "registry"})
+
+
+def _discover() -> dict[str, type[ChannelSpec]]:
+    found: dict[str, type[ChannelSpec]] = {}
+    for info in sorted(pkgutil.iter_modules(_package.__path__), key=lambda m: m.name):
+        if info.name in _NOT_CHANNELS or info.name.startswith("_"):
+            continue
+        cls = getattr(import_module(f"{_package.__name__}.{info.name}"), "CHANNEL", None)
+        if not (isinstance(cls, type) and issubclass(cls, ChannelSpec)) or inspect.isabstract(cls):
+            continue
+        (kind,) = cls.model_fields["type"].annotation.__args__  # Literal["name"]
+        found[kind] = cls
+    return found
+
+
+CHANNEL_TYPES: dict[str, type[ChannelSpec]] = _discover()
+ALERT_TYPES: dict[str, type[ChannelSpec]] = {k: c for k, c in CHANNEL_TYPES.items() if c.alerts}
+
+# The spec's `channels:` items and its `alert:`: discriminated by `type`, so an error names the
+# type's own fields (`channels.0.email.to`) and an unknown type lists the known ones.
+Channel = Annotated[reduce(or_, CHANNEL_TYPES.values()), Field(discriminator="type")]  # type: ignore[valid-type]
+AlertChannel = Annotated[reduce(or_, ALERT_TYPES.values()), Field(discriminator="type")]  # type: ignore[valid-type]
+
+_CHANNEL: TypeAdapter[Any] = TypeAdapter(Channel)
+_ALERT: TypeAdapter[Any] = TypeAdapter(AlertChannel)
+
+
+def channel_of(value: Mapping[str, Any] | ChannelSpec) -> ChannelSpec:
+    """A channel from its spec mapping (ValidationError, a ValueError, when it is not one)."""
+    return value if isinstance(value, ChannelSpec) else _CHANNEL.validate_python(value)
+
+
+def alert_channel_of(value: Mapping[str, Any] | ChannelSpec) -> ChannelSpec:
+    """An alert channel from its spec mapping, e.g. a deadline callback's stored kwargs."""
+    return _ALERT.validate_python(value.model_dump() if isinstance(value, ChannelSpec) else value)
