@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from agentjobs.delivery.ledger import DeliveryLedger
 from tests.fakes.slack import TOKEN, FakeSlack
+from tests.fakes.webhook import FakeWebhook
 
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
@@ -231,3 +232,30 @@ def pg_ledger() -> Iterator[DeliveryLedger]:
 def any_ledger(request: pytest.FixtureRequest) -> DeliveryLedger:
     """The same test on the SQLite and the PostgreSQL ledger."""
     return request.getfixturevalue("ledger" if request.param == "sqlite" else "pg_ledger")
+
+
+# -- webhook ---------------------------------------------------------------------------------
+
+# Where a receiver's token often sits: in the URL's path (set in the connection) and a header.
+WEBHOOK_PATH_TOKEN = "T0KEN-in-the-path-5f3a9c"
+WEBHOOK_HEADER_TOKEN = "Bearer planted-webhook-token-8e1d"
+
+
+@dataclass
+class WebhookFake:
+    server: FakeWebhook
+    conn_id: str
+
+
+@pytest.fixture
+def webhook_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[WebhookFake]:
+    server = FakeWebhook().start()
+    conn = {
+        "conn_type": "http",
+        "host": f"http://127.0.0.1:{server.port}/hooks/{WEBHOOK_PATH_TOKEN}",
+        "extra": {"Authorization": WEBHOOK_HEADER_TOKEN},  # HttpHook sends extra as headers
+    }
+    try:
+        yield WebhookFake(server, set_connection(monkeypatch, "webhook_test", conn))
+    finally:
+        server.stop()
