@@ -23,7 +23,13 @@ def webhook(conn_id: str, endpoint: str = "/digest"):
 
 
 def message(artifact: Path) -> Message:
-    return Message("digest_job", "2026-11-24", "Daily digest — 2026-11-24", "Daily digest", artifact.read_text(), artifact)
+    title = "Daily digest — 2026-11-24"
+    return Message("digest_job", "2026-11-24", title, "Daily digest", artifact.read_text(), artifact)
+
+
+def key_of(webhook_server) -> dict[str, str]:
+    target = f"{webhook_server.conn_id}:/digest"
+    return {"job": "digest_job", "logical_date": "2026-11-24", "channel": "webhook", "target": target}
 
 
 def send_through_ledger(ledger, channel, artifact: Path, force: bool = False):
@@ -59,11 +65,13 @@ def test_a_delivery_is_one_json_post_with_the_connections_headers_and_is_not_sen
     assert post.headers["idempotency-key"] == first.receipt["idempotency_key"]
     assert not again.delivered and "skipped: already delivered" in again.message
     # The ledger key names the connection and the endpoint, never the URL's secret path.
-    (row,) = ledger.history(job="digest_job", logical_date="2026-11-24", channel="webhook", target=f"{webhook_server.conn_id}:/digest")
+    (row,) = ledger.history(**key_of(webhook_server))
     assert row.status == SENT and WEBHOOK_PATH_TOKEN not in row.target
 
 
-def test_a_forced_redelivery_posts_again_with_the_same_idempotency_key(webhook_server, ledger, artifact):
+def test_a_forced_redelivery_posts_again_with_the_same_idempotency_key(
+    webhook_server, ledger, artifact
+):
     channel = webhook(webhook_server.conn_id)
     send_through_ledger(ledger, channel, artifact)
     forced = send_through_ledger(ledger, channel, artifact, force=True)
@@ -74,7 +82,9 @@ def test_a_forced_redelivery_posts_again_with_the_same_idempotency_key(webhook_s
 
 def test_markup_from_sources_arrives_as_text_never_as_tags(webhook_server, tmp_path):
     hostile = tmp_path / "digest.md"
-    hostile.write_text("# Day\n\nRaw <img src=x onerror=alert(1)> & <b>bold</b>\u202etxt.exe\x07\n\n- tab\there\n")
+    hostile.write_text(
+        "# Day\n\nRaw <img src=x onerror=alert(1)> & <b>bold</b>\u202etxt.exe\x07\n\n- tab\there\n"
+    )
     webhook(webhook_server.conn_id).send(message(hostile))
     (post,) = webhook_server.server.posts
     text = post.body["text"]
@@ -84,7 +94,9 @@ def test_markup_from_sources_arrives_as_text_never_as_tags(webhook_server, tmp_p
     assert "tab\there" in text and text.startswith("# Day\n\n")
 
 
-def test_a_server_error_fails_the_attempt_and_the_retry_posts_once_more(webhook_server, ledger, artifact):
+def test_a_server_error_fails_the_attempt_and_the_retry_posts_once_more(
+    webhook_server, ledger, artifact
+):
     channel = webhook(webhook_server.conn_id)
     webhook_server.server.fail_next(503)
     with pytest.raises(Exception) as failed:
@@ -95,10 +107,11 @@ def test_a_server_error_fails_the_attempt_and_the_retry_posts_once_more(webhook_
     retried = send_through_ledger(ledger, channel, artifact)
     assert retried.delivered and retried.attempt == 2
     assert len(webhook_server.server.posts) == 2
-    rows = ledger.history(job="digest_job", logical_date="2026-11-24", channel="webhook", target=f"{webhook_server.conn_id}:/digest")
+    rows = ledger.history(**key_of(webhook_server))
     assert [r.status for r in rows] == [FAILED, SENT]
     for row in rows:
-        assert WEBHOOK_PATH_TOKEN not in (row.error or "") and "planted-response-secret" not in (row.error or "")
+        error = row.error or ""
+        assert WEBHOOK_PATH_TOKEN not in error and "planted-response-secret" not in error
 
 
 @pytest.mark.parametrize("status", [400, 401, 404])
@@ -123,16 +136,16 @@ def test_a_host_name_that_resolves_to_a_private_address_is_refused_before_sendin
     webhook_server, monkeypatch, artifact
 ):
     port = webhook_server.server.port
-    conn_id = set_connection(monkeypatch, "webhook_named", {"conn_type": "http", "host": f"http://localhost:{port}"})
+    conn = {"conn_type": "http", "host": f"http://localhost:{port}"}
+    conn_id = set_connection(monkeypatch, "webhook_named", conn)
     with pytest.raises(PermanentAgentError, match="loopback"):
         webhook(conn_id).send(message(artifact))
     assert webhook_server.server.posts == []
 
 
 def test_nothing_listens_is_a_transient_failure_without_the_url(monkeypatch, artifact):
-    conn_id = set_connection(
-        monkeypatch, "webhook_down", {"conn_type": "http", "host": f"http://127.0.0.1:9/hooks/{WEBHOOK_PATH_TOKEN}"}
-    )
+    conn = {"conn_type": "http", "host": f"http://127.0.0.1:9/hooks/{WEBHOOK_PATH_TOKEN}"}
+    conn_id = set_connection(monkeypatch, "webhook_down", conn)
     with pytest.raises(Exception) as failed:
         webhook(conn_id).send(message(artifact))
     assert not isinstance(failed.value, PermanentAgentError)

@@ -20,7 +20,10 @@ pytestmark = pytest.mark.airflow
 def job(tmp_path, model_server, llm_conn, webhook_server, monkeypatch):  # noqa: F811
     repo = make_repo(
         tmp_path / "repo",
-        [("2026-11-24T09:00:00+00:00", "Add the fetch step"), ("2026-11-24T15:30:00+00:00", "Fix <b>retry</b>")],
+        [
+            ("2026-11-24T09:00:00+00:00", "Add the fetch step"),
+            ("2026-11-24T15:30:00+00:00", "Fix <b>retry</b>"),
+        ],
     )
     feed = tmp_path / "feed.xml"
     feed.write_text(render_demo_feed(DAY))

@@ -141,7 +141,9 @@ class PiiReview(BaseModel):
         return value
 
 
-def alert_kwargs(alert: ChannelSpec, title: str, timezone: str = "UTC", period_days: int = 1) -> dict[str, Any]:
+def alert_kwargs(
+    alert: ChannelSpec, title: str, timezone: str = "UTC", period_days: int = 1
+) -> dict[str, Any]:
     """JobAlertNotifier's arguments for one alert channel (plain data: a deadline callback stores them)."""
     return {
         "channel": alert.model_dump(mode="json"),

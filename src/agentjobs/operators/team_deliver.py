@@ -148,7 +148,8 @@ class TeamDeliverOperator(JobTaskOperator):
             write_atomically(path, messages[member.id])
             title = f"{self.spec.title} — {one_line(member.name)}, {day}"
             message = self._message(title, path, day, messages[member.id])
-            found.append(_target(_mail(smtp_conn, [member.email]), message, name="reminder", logical_date=day))
+            mail = _mail(smtp_conn, [member.email])
+            found.append(_target(mail, message, name="reminder", logical_date=day))
         return found
 
 

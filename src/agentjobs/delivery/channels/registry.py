@@ -43,8 +43,10 @@ ALERT_TYPES: dict[str, type[ChannelSpec]] = {k: c for k, c in CHANNEL_TYPES.item
 
 # The spec's `channels:` items and its `alert:`: discriminated by `type`, so an error names the
 # type's own fields (`channels.0.email.to`) and an unknown type lists the known ones.
-Channel = Annotated[reduce(or_, CHANNEL_TYPES.values()), Field(discriminator="type")]  # type: ignore[valid-type]
-AlertChannel = Annotated[reduce(or_, ALERT_TYPES.values()), Field(discriminator="type")]  # type: ignore[valid-type]
+_ALL: Any = reduce(or_, CHANNEL_TYPES.values())
+_ALERTING: Any = reduce(or_, ALERT_TYPES.values())
+Channel = Annotated[_ALL, Field(discriminator="type")]
+AlertChannel = Annotated[_ALERTING, Field(discriminator="type")]
 
 _CHANNEL: TypeAdapter[Any] = TypeAdapter(Channel)
 _ALERT: TypeAdapter[Any] = TypeAdapter(AlertChannel)

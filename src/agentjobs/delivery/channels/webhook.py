@@ -83,9 +83,9 @@ class WebhookChannel(ChannelSpec):
 
     def send(self, message: Message) -> dict[str, Any]:
         payload = self.render(message)
-        key = hashlib.sha256(
-            f"{message.job}\n{message.day}\n{self.target(message.job, message.day)}\n{payload['sha256']}".encode()
-        ).hexdigest()
+        where = self.target(message.job, message.day)
+        named = f"{message.job}\n{message.day}\n{where}\n{payload['sha256']}"
+        key = hashlib.sha256(named.encode()).hexdigest()
         status = self.post(payload, key)
         return {"status": status, "sha256": payload["sha256"], "idempotency_key": key}
 
