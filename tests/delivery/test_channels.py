@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 import yaml
 
-from agentjobs.delivery.channels.base import ChannelSpec
-from agentjobs.delivery.channels.registry import ALERT_TYPES, CHANNEL_TYPES
+import agentjobs.jobs as jobs_package
+from agentjobs.delivery.channels.base import AlertNotSupported, Channel
+from agentjobs.delivery.channels.registry import NoSender, channel_for
+from agentjobs.jobs.channels.base import ChannelSpec
+from agentjobs.jobs.channels.registry import ALERT_TYPES, CHANNEL_TYPES
 from agentjobs.jobs.spec import JobSpecError, load_spec
 
 SPEC = {
@@ -55,7 +61,7 @@ def test_an_alert_channel_must_be_one_that_can_page(tmp_path):
     [("hooks/x", "starting with '/'"), ("/x?token=1", "no query"), ("/x\r\nHost: evil", "one line")],
 )
 def test_a_webhook_endpoint_is_a_plain_path(tmp_path, endpoint, why):
-    with pytest.raises(JobSpecError, match="channels.0.webhook.endpoint") as broken:
+    with pytest.raises(JobSpecError, match=r"channels\.0\.webhook\.endpoint") as broken:
         load_spec(write(tmp_path, channels=[{"type": "webhook", "endpoint": endpoint}]))
     assert why in str(broken.value)
 
@@ -74,20 +80,72 @@ def test_the_existing_channels_keep_their_ledger_targets():
     assert slack.alert_key() == "slack:slack_default:C1" and webhook_slack.alert_key() == "slack:hook:[]"
 
 
-def test_a_channel_class_that_cannot_send_cannot_be_built():
-    class Fax(ChannelSpec):
-        type: Literal["fax"]
-        conn_id: str = "fax_default"
+class Fax(ChannelSpec):
+    """A spec model whose sender nobody wrote."""
 
-        def target(self, job: str, day: str) -> str:
-            return self.conn_id
+    type: Literal["fax"]
+    conn_id: str = "fax_default"
+
+    def target(self, job: str, day: str) -> str:
+        return self.conn_id
+
+
+def test_a_channel_type_no_code_sends_fails_when_the_dag_is_built():
+    with pytest.raises(NoSender, match="'fax' has no sender"):
+        channel_for(Fax(type="fax"))
+
+    class FaxSender(Channel[Fax]):
+        spec_model = Fax
 
     with pytest.raises(TypeError, match="send"):
-        Fax.model_validate({"type": "fax"})
+        FaxSender(Fax(type="fax"))
 
 
-def test_every_registered_channel_can_send_and_every_alert_channel_can_alert():
+def test_a_digest_job_naming_a_type_without_a_sender_is_refused_before_any_run():
+    from agentjobs.operators.deliver import DeliverOperator
+    from tests.jobs.specs import digest_spec
+
+    spec = digest_spec("fax_job", "llm_test", sources={"rss": {"feeds": ["feed.xml"]}})
+    with pytest.raises(NoSender):
+        DeliverOperator(task_id="deliver_fax_0", spec=spec, channel=Fax(type="fax"))
+
+
+def test_every_spec_type_has_a_sender_and_every_alert_type_can_alert():
     assert set(CHANNEL_TYPES) >= {"email", "slack", "s3", "webhook"}
     assert set(ALERT_TYPES) == {"email", "slack", "webhook"}
-    for cls in ALERT_TYPES.values():
-        assert cls.alert is not ChannelSpec.alert
+    for kind, cls in CHANNEL_TYPES.items():
+        spec = cls.model_construct(type=kind)
+        assert channel_for(spec).spec is spec
+        if kind in ALERT_TYPES:
+            assert type(channel_for(spec, alerting=True)).alert is not Channel.alert
+        else:
+            with pytest.raises(AlertNotSupported):
+                channel_for(spec, alerting=True)
+
+
+def test_the_job_domain_imports_nothing_from_delivery():
+    # jobs/ holds the channels' spec models; their senders are delivery's, which imports jobs.
+    root = Path(jobs_package.__file__).parent
+    reached = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            reached += [f"{path.name}:{node.lineno} {n}" for n in names if n.startswith("agentjobs.delivery")]
+    assert reached == []
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import importlib, pkgutil, sys, agentjobs.jobs as j\n"
+            "for m in pkgutil.walk_packages(j.__path__, 'agentjobs.jobs.'):\n"
+            "    importlib.import_module(m.name)\n"
+            "print(sorted(m for m in sys.modules if m.startswith('agentjobs.delivery')))\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert loaded.stdout.strip() == "[]"

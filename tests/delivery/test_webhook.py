@@ -4,6 +4,7 @@ ledger, inert text, no secret in an error, and the destination checked before an
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,13 +14,15 @@ import pytest
 from agentjobs.agent.errors import PermanentAgentError
 from agentjobs.delivery import deliver
 from agentjobs.delivery.channels.base import Message
-from agentjobs.delivery.channels.registry import channel_of
+from agentjobs.delivery.channels.registry import channel_for
+from agentjobs.delivery.channels.webhook import WebhookFailed
 from agentjobs.delivery.ledger import FAILED, SENT
+from agentjobs.jobs.channels.registry import channel_of
 from tests.delivery.conftest import WEBHOOK_HEADER_TOKEN, WEBHOOK_PATH_TOKEN, set_connection
 
 
 def webhook(conn_id: str, endpoint: str = "/digest"):
-    return channel_of({"type": "webhook", "conn_id": conn_id, "endpoint": endpoint})
+    return channel_for(channel_of({"type": "webhook", "conn_id": conn_id, "endpoint": endpoint}))
 
 
 def message(artifact: Path) -> Message:
@@ -69,9 +72,7 @@ def test_a_delivery_is_one_json_post_with_the_connections_headers_and_is_not_sen
     assert row.status == SENT and WEBHOOK_PATH_TOKEN not in row.target
 
 
-def test_a_forced_redelivery_posts_again_with_the_same_idempotency_key(
-    webhook_server, ledger, artifact
-):
+def test_a_forced_redelivery_posts_again_with_the_same_idempotency_key(webhook_server, ledger, artifact):
     channel = webhook(webhook_server.conn_id)
     send_through_ledger(ledger, channel, artifact)
     forced = send_through_ledger(ledger, channel, artifact, force=True)
@@ -94,9 +95,7 @@ def test_markup_from_sources_arrives_as_text_never_as_tags(webhook_server, tmp_p
     assert "tab\there" in text and text.startswith("# Day\n\n")
 
 
-def test_a_server_error_fails_the_attempt_and_the_retry_posts_once_more(
-    webhook_server, ledger, artifact
-):
+def test_a_server_error_fails_the_attempt_and_the_retry_posts_once_more(webhook_server, ledger, artifact):
     channel = webhook(webhook_server.conn_id)
     webhook_server.server.fail_next(503)
     with pytest.raises(Exception) as failed:
@@ -150,6 +149,26 @@ def test_nothing_listens_is_a_transient_failure_without_the_url(monkeypatch, art
         webhook(conn_id).send(message(artifact))
     assert not isinstance(failed.value, PermanentAgentError)
     assert WEBHOOK_PATH_TOKEN not in str(failed.value) and failed.value.__cause__ is None
+
+
+def test_the_connections_path_is_masked_where_the_hook_logs_the_url(monkeypatch, artifact):
+    from airflow.sdk._shared.secrets_masker import redact
+
+    token = f"path-token-{uuid.uuid4().hex}"  # its own: the masker is process-wide
+    conn = {"conn_type": "http", "host": f"http://127.0.0.1:9/{token}"}
+    conn_id = set_connection(monkeypatch, "webhook_masked", conn)
+    with pytest.raises(WebhookFailed):
+        webhook(conn_id).send(message(artifact))
+    # What HttpHook logs when nothing answers ("Sending 'POST' to url: ...", requests' error).
+    logged = f"Max retries exceeded with url: /{token}/digest (Caused by NewConnectionError)"
+    assert token not in str(redact(logged))
+
+
+def test_a_connection_with_srv_lookup_is_refused_before_anything_is_sent(monkeypatch, artifact):
+    conn = {"conn_type": "http", "host": "_hooks._tcp.example.org", "extra": {"srv_lookup": True}}
+    conn_id = set_connection(monkeypatch, "webhook_srv", conn)
+    with pytest.raises(PermanentAgentError, match="srv_lookup"):
+        webhook(conn_id).send(message(artifact))
 
 
 def test_a_failure_alert_through_a_webhook_carries_no_secret(webhook_server):

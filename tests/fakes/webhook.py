@@ -3,6 +3,8 @@
     server = FakeWebhook().start()
     server.fail_next(503)            # the next request gets a 503
     server.posts                     # [WebhookRequest(path, headers, body), ...]
+
+A GET is recorded too: a client that followed a redirect would arrive as one.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class FakeWebhook:
 
 def _handler(fake: FakeWebhook) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:  # http.server's name
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             headers = {k.lower(): v for k, v in self.headers.items()}
             with fake._lock:
@@ -68,7 +70,7 @@ def _handler(fake: FakeWebhook) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        do_GET = do_POST  # noqa: N815 (a followed redirect would arrive as a GET)
+        do_GET = do_POST  # a followed redirect would arrive as a GET
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet test output
             return

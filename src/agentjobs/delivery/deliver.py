@@ -9,11 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    # Not at run time: the channels' spec models import this package, and a spec load needs no ledger.
-    from agentjobs.delivery.ledger import DeliveryLedger
+from agentjobs.delivery.ledger import SENT, DeliveryLedger
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +71,6 @@ def deliver(
 
 
 def _skipped(ledger: DeliveryLedger, key: dict[str, Any], digest: str) -> DeliveryOutcome:
-    from agentjobs.delivery.ledger import SENT
-
     sent = [r for r in ledger.history(**key) if r.status == SENT][-1]
     message = (
         f"skipped: already delivered at {sent.updated_at.isoformat()} "

@@ -21,8 +21,8 @@ from typing import Any, cast
 import markdown as md
 from markdown.treeprocessors import Treeprocessor
 
+from agentjobs.jobs.addresses import is_plain_address
 from agentjobs.jobs.markdown_text import without_bidi_controls
-from agentjobs.jobs.spec import is_plain_address
 
 HTML_TEMPLATE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{title}</title></head>

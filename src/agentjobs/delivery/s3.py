@@ -11,11 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from agentjobs.delivery.ledger import normalize_date
-
-
-def digest_key(prefix: str, dag_id: str, logical_date: str | date) -> str:
-    return "/".join(p for p in (prefix.strip("/"), dag_id, f"{normalize_date(logical_date)}.md") if p)
+from agentjobs.jobs.channels.s3 import digest_key  # the key is the spec's ledger target too
 
 
 def send_s3(

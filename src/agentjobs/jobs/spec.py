@@ -29,11 +29,11 @@ from pydantic import (
 from agentjobs.agent.caps import Caps
 from agentjobs.agent.skills import NAME_RE as SKILL_NAME_RE
 from agentjobs.agent.unique_yaml import DuplicateKeyError, load_unique
-from agentjobs.delivery.channels.base import ChannelSpec
-from agentjobs.delivery.channels.registry import AlertChannel, Channel
-from agentjobs.jobs.addresses import EmailAddress, OneLine
+from agentjobs.jobs.addresses import OneLine
 from agentjobs.jobs.addresses import email_address as _email_address
 from agentjobs.jobs.addresses import is_plain_address as is_plain_address  # where callers found it
+from agentjobs.jobs.channels.base import ChannelSpec
+from agentjobs.jobs.channels.registry import AlertChannel, Channel
 
 # Unknown keys are errors, and .inf / .nan are refused: an infinite timeout or cost cap passes a
 # `gt=0` check and only breaks later, when the DAG or the run does arithmetic with it.

@@ -1,7 +1,7 @@
 """JobAlertNotifier: one alert through the job's alert channel, for a failed, late or timed-out run.
 
-The channel is any channel type that can alert (email, Slack, webhook: delivery/channels/);
-the notifier builds the text and the channel object sends it.
+The channel is any channel type that can alert (email, Slack, webhook): the notifier builds
+the text and the channel object (agentjobs.delivery.channels) sends it.
 
 It is a `BaseNotifier` with both `notify` and `async_notify`, so the same class serves the
 run's alert task (in the worker, with the run's failed tasks in the context under
@@ -98,7 +98,8 @@ class JobAlertNotifier(BaseNotifier):
         context: Any = None,
     ) -> None:
         super().__init__(context)
-        from agentjobs.delivery.channels.registry import alert_channel_of
+        from agentjobs.delivery.channels.registry import channel_for
+        from agentjobs.jobs.channels.registry import alert_channel_of
 
         if channel is None:
             channel = _stored_before_channels(channel_type, conn_id, slack_channel, to)
@@ -107,6 +108,7 @@ class JobAlertNotifier(BaseNotifier):
         # The spec's `alert:` as plain data (a deadline callback's kwargs are stored as JSON),
         # made the channel object that sends it; a type that cannot alert is refused here.
         self.channel = alert_channel_of(channel)
+        self.sender = channel_for(self.channel, alerting=True)
         self.job_title = job_title
         self.kind = kind
         self.late_after = late_after
@@ -200,7 +202,7 @@ class JobAlertNotifier(BaseNotifier):
         return f", covering {period.day}" if first == period.day else f", covering {first} to {period.day}"
 
     def send(self, subject: str, body: str) -> None:
-        self.channel.alert(subject, body)
+        self.sender.alert(subject, body)
 
     def already_paged(self, context: Any) -> bool:
         """A deadline passed by a run that has failed meanwhile: its failure (a task's, or the

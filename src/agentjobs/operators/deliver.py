@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from agentjobs.delivery import DeliveryLedger, deliver
-from agentjobs.delivery.channels.base import ChannelSpec, Message
+from agentjobs.delivery.channels.base import Message
+from agentjobs.delivery.channels.registry import channel_for
 from agentjobs.delivery.deliver import sha256_file
+from agentjobs.jobs.channels.base import ChannelSpec
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators import metrics
 from agentjobs.operators.errors import ArtifactChanged
@@ -27,6 +29,8 @@ class DeliverOperator(JobTaskOperator):
     ) -> None:
         super().__init__(spec=spec, **kwargs)
         self.channel = channel
+        # Found now, when the DAG is built: a type no code sends fails the parse, not a paid run.
+        self.sender = channel_for(channel)
         self.validate_task_id = validate_task_id
 
     def run(self, context: Any) -> dict[str, Any]:
@@ -43,7 +47,7 @@ class DeliverOperator(JobTaskOperator):
         day = validated["day"]
         force = bool(context["params"].get("force_redeliver", False))
         ledger = DeliveryLedger.from_conn_id(self.spec.ledger_conn_id)
-        channel, job = self.channel, self.spec.dag_id
+        channel, job = self.sender, self.spec.dag_id
         target = channel.target(job, day)
         previous = None
         if force and channel.edits_on_redeliver():

@@ -12,7 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from agentjobs.agent.scrub import scrub
 from agentjobs.delivery import DeliveryLedger
-from agentjobs.delivery.channels.registry import alert_channel_of
+from agentjobs.jobs.channels.registry import alert_channel_of
 from agentjobs.jobs.health import check_job
 from agentjobs.jobs.spec import BrokenSpec, JobSpec, alert_kwargs
 from agentjobs.notifications.alert import JobAlertNotifier

@@ -21,12 +21,14 @@ from typing import Any
 
 from agentjobs.atomic_file import write_atomically
 from agentjobs.delivery import DeliveryLedger, deliver
-from agentjobs.delivery.channels.base import ChannelSpec, Message
-from agentjobs.delivery.channels.email import EmailChannel
-from agentjobs.delivery.channels.slack import SlackChannel
+from agentjobs.delivery.channels.base import Channel, Message
+from agentjobs.delivery.channels.registry import channel_for
+from agentjobs.jobs.addresses import is_plain_address
+from agentjobs.jobs.channels.base import ChannelSpec
+from agentjobs.jobs.channels.email import EmailChannel
+from agentjobs.jobs.channels.slack import SlackChannel
 from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.markdown_text import one_line
-from agentjobs.jobs.addresses import is_plain_address
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators import metrics
 from agentjobs.operators.job_task import JobTaskOperator
@@ -169,14 +171,15 @@ def _mail(conn_id: str, to: list[str]) -> EmailChannel:
 
 
 def _target(
-    sender: ChannelSpec,
+    spec: ChannelSpec,
     message: Message,
     *,
     name: str | None = None,
     logical_date: str | None = None,
 ) -> Target:
-    """One ledger row's delivery: `message` through `sender`, keyed under `name` (the channel's type
-    unless a preview or reminder) and the channel's own target key."""
+    """One ledger row's delivery: `message` through `spec`'s channel, keyed under `name` (the
+    channel's type unless a preview or reminder) and the channel's own target key."""
+    sender: Channel[ChannelSpec] = channel_for(spec)
     return Target(
         name or sender.type,
         sender.target(message.job, message.day),

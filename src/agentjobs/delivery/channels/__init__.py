@@ -1,5 +1,6 @@
-"""Delivery channels as objects: one module per channel type (its spec model and how it sends).
+"""How each channel type sends: one module per type, named as the `type:` a spec writes.
 
-`base.ChannelSpec` is the interface, `registry` finds the channel modules of this package and
-builds the spec's `channels:` and `alert:` unions from them. See README "Channels".
+`base.Channel` is the interface every delivery path uses (target, render, send, alert); each
+module wraps its type's spec model (agentjobs.jobs.channels.<type>) and names its class
+`CHANNEL`; `channel_for(spec)` (registry.py) finds it. See README "Channels".
 """

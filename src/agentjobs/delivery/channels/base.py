@@ -1,36 +1,34 @@
-"""The one channel interface: what a spec's `channels:` entry (and its `alert:`) is, and does.
+"""The one channel interface: what deliveries, per-team deliveries and alerts ask of a channel.
 
-A channel is a pydantic model (its fields are the spec's YAML keys, its `type` a Literal)
-with the four things every delivery path asks of it:
+A `Channel` wraps its type's spec model (agentjobs.jobs.channels) and adds the sending half:
 
-- `target(job, day)`: the delivery ledger's `target`, where it sends, never a credential;
+- `target(job, day)`: the delivery ledger's `target` (the spec model's), never a credential;
 - `render(message)`: what goes out (a subject, blocks, a JSON body), without sending;
 - `send(message)`: send it once, return the receipt the ledger stores;
-- `alert(subject, body)`: page someone, for the channels with `alerts = True`.
+- `alert(subject, body)`: page someone, for the types whose spec model has `alerts = True`.
 
-`send` and `target` are abstract: a channel class that lacks one cannot be built, so a spec
-naming it fails when the spec loads, before any model call is paid. The provider hooks are
-imported inside `send`/`alert`, so loading a spec (and parsing a DAG file) imports none.
+`send` is abstract: a channel class that lacks it cannot be built, and `channel_for` refuses
+it when the DAG is built (parse time), before any model call is paid. The provider hooks are
+imported inside `send`/`alert`, so building a DAG imports none.
 """
 
 from __future__ import annotations
 
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from agentjobs.jobs.channels.base import ChannelSpec
 
-# The spec's rules: unknown keys are errors, and .inf / .nan are refused.
-STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+S = TypeVar("S", bound=ChannelSpec)
 
 
 @dataclass(frozen=True)
 class Message:
     """One delivery's content and the names it goes out under."""
 
-    job: str  # the job's dag_id
+    job: str  # the job's dag_id (the ledger's job)
     day: str  # the day (or period key) the ledger keys it by
     title: str  # the heading a reader sees: "<job title> — <day>"
     job_title: str  # what a subject template's {title} stands for
@@ -43,20 +41,21 @@ class AlertNotSupported(ValueError):
     """The channel delivers artifacts but cannot page anyone."""
 
 
-class ChannelSpec(BaseModel):
-    """Base of every channel model; subclasses set `type: Literal[...]` and a default `conn_id`."""
+class Channel(ABC, Generic[S]):
+    """A channel type's sender around its spec model `spec`."""
 
-    model_config = STRICT
+    # The spec model this class sends for (registry.channel_for checks they match).
+    spec_model: ClassVar[type[ChannelSpec]]
 
-    type: str
-    conn_id: str
+    def __init__(self, spec: S) -> None:
+        self.spec = spec
 
-    # Whether the spec's `alert:` may name this channel (failures, deadlines, health).
-    alerts: ClassVar[bool] = False
+    @property
+    def type(self) -> str:
+        return self.spec.type
 
-    @abstractmethod
     def target(self, job: str, day: str) -> str:
-        """Where this channel sends, as the delivery ledger keys it; never a credential."""
+        return self.spec.target(job, day)
 
     def render(self, message: Message) -> Any:
         """What `send` sends for `message`; by default the markdown itself."""
@@ -72,7 +71,3 @@ class ChannelSpec(BaseModel):
 
     def alert(self, subject: str, body: str) -> None:
         raise AlertNotSupported(f"channel type {self.type!r} cannot send alerts")
-
-    def alert_key(self) -> str:
-        """How the health check names this alert channel in its ledger rows (kept as it was)."""
-        return f"{self.type}:{self.conn_id}"

@@ -2,43 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any
 
-from pydantic import Field
-
-from agentjobs.delivery.channels.base import ChannelSpec, Message
-from agentjobs.jobs.addresses import EmailAddress, SubjectTemplate
+from agentjobs.delivery.channels.base import Channel, Message
+from agentjobs.jobs.channels.email import EmailChannel
 
 
-class EmailChannel(ChannelSpec):
-    type: Literal["email"]
-    conn_id: str = "smtp_default"
-    to: list[EmailAddress] = Field(min_length=1)
-    subject: SubjectTemplate = "{title} — {day}"  # {title}, {day}
-
-    alerts: ClassVar[bool] = True
-
-    def target(self, job: str, day: str) -> str:
-        return ",".join(sorted(self.to))
+class EmailSender(Channel[EmailChannel]):
+    spec_model = EmailChannel
 
     def render(self, message: Message) -> str:
         """The subject line."""
-        return self.subject.format(title=message.job_title, day=message.day)
+        return self.spec.subject.format(title=message.job_title, day=message.day)
 
     def send(self, message: Message) -> dict[str, Any]:
         from agentjobs.delivery.email import send_email
 
+        spec = self.spec
         return send_email(
-            smtp_conn_id=self.conn_id, to=self.to, subject=self.render(message), markdown=message.markdown
+            smtp_conn_id=spec.conn_id, to=spec.to, subject=self.render(message), markdown=message.markdown
         )
 
     def alert(self, subject: str, body: str) -> None:
         from agentjobs.delivery.email import send_email
 
-        send_email(smtp_conn_id=self.conn_id, to=self.to, subject=subject, markdown=body)
-
-    def alert_key(self) -> str:
-        return f"email:{self.conn_id}:{list(self.to)}"
+        send_email(smtp_conn_id=self.spec.conn_id, to=self.spec.to, subject=subject, markdown=body)
 
 
-CHANNEL = EmailChannel
+CHANNEL = EmailSender

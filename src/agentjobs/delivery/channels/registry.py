@@ -1,62 +1,39 @@
-"""Every channel type, keyed by the `type:` a spec writes, and the spec's unions built from them.
+"""The sender of a channel spec: `agentjobs.delivery.channels.<type>`'s `CHANNEL`, by its `type:`.
 
-The channel modules are the modules of this package (all but `base` and `registry`); each
-names its class as `CHANNEL`. Adding a channel is adding a module here: the spec's
-`channels:` and `alert:` accept its `type:` from then on, and nothing else lists it.
-A class that cannot send (`send` or `target` left abstract) is left out, so a spec naming
-its type fails to load with the list of the types that can.
+The spec's unions (agentjobs.jobs.channels.registry) decide which types a spec may name; this
+finds the code that sends each. The factory asks for every channel of a job when it builds the
+DAG (parse time), so a type with a spec model and no sender fails there, not after the model
+was paid; tests/delivery/test_channels.py checks that every spec type has one.
 """
 
 from __future__ import annotations
 
 import inspect
-import pkgutil
-from collections.abc import Mapping
-from functools import reduce
 from importlib import import_module
-from operator import or_
-from typing import Annotated, Any
 
-from pydantic import Field, TypeAdapter
-
-from agentjobs.delivery import channels as _package
-from agentjobs.delivery.channels.base import ChannelSpec
-
-_NOT_CHANNELS = frozenset({"base", "registry"})
+from agentjobs.delivery.channels.base import AlertNotSupported, Channel
+from agentjobs.jobs.channels.base import ChannelSpec
 
 
-def _discover() -> dict[str, type[ChannelSpec]]:
-    found: dict[str, type[ChannelSpec]] = {}
-    for info in sorted(pkgutil.iter_modules(_package.__path__), key=lambda m: m.name):
-        if info.name in _NOT_CHANNELS or info.name.startswith("_"):
-            continue
-        cls = getattr(import_module(f"{_package.__name__}.{info.name}"), "CHANNEL", None)
-        if not (isinstance(cls, type) and issubclass(cls, ChannelSpec)) or inspect.isabstract(cls):
-            continue
-        (kind,) = cls.model_fields["type"].annotation.__args__  # Literal["name"]
-        found[kind] = cls
-    return found
+class NoSender(TypeError):
+    """A channel type a spec may name but no code sends."""
 
 
-CHANNEL_TYPES: dict[str, type[ChannelSpec]] = _discover()
-ALERT_TYPES: dict[str, type[ChannelSpec]] = {k: c for k, c in CHANNEL_TYPES.items() if c.alerts}
-
-# The spec's `channels:` items and its `alert:`: discriminated by `type`, so an error names the
-# type's own fields (`channels.0.email.to`) and an unknown type lists the known ones.
-_ALL: Any = reduce(or_, CHANNEL_TYPES.values())
-_ALERTING: Any = reduce(or_, ALERT_TYPES.values())
-Channel = Annotated[_ALL, Field(discriminator="type")]
-AlertChannel = Annotated[_ALERTING, Field(discriminator="type")]
-
-_CHANNEL: TypeAdapter[Any] = TypeAdapter(Channel)
-_ALERT: TypeAdapter[Any] = TypeAdapter(AlertChannel)
-
-
-def channel_of(value: Mapping[str, Any] | ChannelSpec) -> ChannelSpec:
-    """A channel from its spec mapping (ValidationError, a ValueError, when it is not one)."""
-    return value if isinstance(value, ChannelSpec) else _CHANNEL.validate_python(value)
-
-
-def alert_channel_of(value: Mapping[str, Any] | ChannelSpec) -> ChannelSpec:
-    """An alert channel from its spec mapping, e.g. a deadline callback's stored kwargs."""
-    return _ALERT.validate_python(value.model_dump() if isinstance(value, ChannelSpec) else value)
+def channel_for(spec: ChannelSpec, *, alerting: bool = False) -> Channel[ChannelSpec]:
+    """The channel that sends for `spec` (NoSender when none can; AlertNotSupported when
+    `alerting` and the type cannot page)."""
+    try:
+        module = import_module(f"{__package__}.{spec.type}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__package__}.{spec.type}":
+            raise  # the sender's module exists and fails to import: show that
+        raise NoSender(f"channel type {spec.type!r} has no sender (agentjobs/delivery/channels/)") from None
+    cls = getattr(module, "CHANNEL", None)
+    if not (isinstance(cls, type) and issubclass(cls, Channel)) or inspect.isabstract(cls):
+        raise NoSender(f"{module.__name__}.CHANNEL is not a Channel class that can send")
+    if not isinstance(spec, cls.spec_model):
+        sends, given = cls.spec_model.__name__, type(spec).__name__
+        raise NoSender(f"{module.__name__}.CHANNEL sends {sends}, not {given}")
+    if alerting and (not spec.alerts or cls.alert is Channel.alert):
+        raise AlertNotSupported(f"channel type {spec.type!r} cannot send alerts")
+    return cls(spec)

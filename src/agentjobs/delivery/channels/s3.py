@@ -2,37 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from agentjobs.delivery.channels.base import ChannelSpec, Message
+from agentjobs.delivery.channels.base import Channel, Message
+from agentjobs.jobs.channels.s3 import S3Channel, digest_key
 
 
-class S3Channel(ChannelSpec):
-    type: Literal["s3"]
-    conn_id: str = "aws_default"
-    bucket: str
-    prefix: str = "reports"
-
-    def target(self, job: str, day: str) -> str:
-        return f"s3://{self.bucket}/{self.render_key(job, day)}"
-
-    def render_key(self, job: str, day: str) -> str:
-        from agentjobs.delivery.s3 import digest_key
-
-        return digest_key(self.prefix, job, day)
+class S3Sender(Channel[S3Channel]):
+    spec_model = S3Channel
 
     def render(self, message: Message) -> str:
         """The object key the artifact goes to."""
-        return self.render_key(message.job, message.day)
+        return digest_key(self.spec.prefix, message.job, message.day)
 
     def send(self, message: Message) -> dict[str, Any]:
         from agentjobs.delivery.s3 import send_s3
         from agentjobs.sources.snapshot import SOURCES_DIR
 
         return send_s3(
-            aws_conn_id=self.conn_id,
-            bucket=self.bucket,
-            prefix=self.prefix,
+            aws_conn_id=self.spec.conn_id,
+            bucket=self.spec.bucket,
+            prefix=self.spec.prefix,
             dag_id=message.job,
             logical_date=message.day,
             artifact=message.artifact,
@@ -40,4 +30,4 @@ class S3Channel(ChannelSpec):
         )
 
 
-CHANNEL = S3Channel
+CHANNEL = S3Sender

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any
 
-from agentjobs.delivery.channels.base import ChannelSpec, Message
+from agentjobs.delivery.channels.base import Channel, Message
+from agentjobs.jobs.channels.slack import SlackChannel
 
 
-class SlackChannel(ChannelSpec):
-    type: Literal["slack"]
-    conn_id: str = "slack_default"  # a `slack` (API token) or `slackwebhook` connection
-    channel: str | None = None  # needed for `slack` API connections
-    # A forced re-delivery edits the message posted before (by its stored ts) instead of posting
-    # a second one; webhooks cannot edit, so there it always posts.
-    update_on_redeliver: bool = True
-
-    alerts: ClassVar[bool] = True
-
-    def target(self, job: str, day: str) -> str:
-        return f"{self.conn_id}:{self.channel or 'webhook'}"
+class SlackSender(Channel[SlackChannel]):
+    spec_model = SlackChannel
 
     def render(self, message: Message) -> list[dict[str, Any]]:
         """The blocks (cut to Slack's limits; `send` uploads a file instead when they are)."""
@@ -27,15 +18,15 @@ class SlackChannel(ChannelSpec):
         return fit_blocks(message.markdown, title=message.title)[0]
 
     def edits_on_redeliver(self) -> bool:
-        return self.update_on_redeliver
+        return self.spec.update_on_redeliver
 
     def send(self, message: Message) -> dict[str, Any]:
         from agentjobs.delivery.slack import send_slack
 
         return send_slack(
-            slack_conn_id=self.conn_id,
+            slack_conn_id=self.spec.conn_id,
             markdown=message.markdown,
-            channel=self.channel,
+            channel=self.spec.channel,
             title=message.title,
             filename=message.artifact.name,
             replace=message.previous,
@@ -44,11 +35,7 @@ class SlackChannel(ChannelSpec):
     def alert(self, subject: str, body: str) -> None:
         from agentjobs.delivery.slack import send_slack
 
-        send_slack(slack_conn_id=self.conn_id, markdown=body, channel=self.channel, title=subject)
-
-    def alert_key(self) -> str:
-        # As the health check wrote it before channels were objects: ledger rows keep matching.
-        return f"slack:{self.conn_id}:{self.channel or []}"
+        send_slack(slack_conn_id=self.spec.conn_id, markdown=body, channel=self.spec.channel, title=subject)
 
 
-CHANNEL = SlackChannel
+CHANNEL = SlackSender
