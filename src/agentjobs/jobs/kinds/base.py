@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from agentjobs.agent.http_policy import HttpPolicy
+from agentjobs.agent.plan import RunPlan
 from agentjobs.agent.tools import Tool
 from agentjobs.jobs.period import Period
 
@@ -82,19 +82,9 @@ class TeamSnapshot(BaseModel):
     tables: dict[str, list[dict[str, Any]]]
 
 
-@dataclass
-class KindPlan:
-    """What the summarize task asks the model for one team (or, with `answer`, asks nothing)."""
-
-    prompt: str
-    result_schema: dict[str, Any] | None = None  # None: the skill's own
-    tools: list[Tool] = field(default_factory=list)  # read-only tools over the snapshot
-    answer: dict[str, Any] | None = None  # set: no model call (e.g. nothing was flagged)
-    answer_reason: str = "Nothing for the model to judge this run"
-    http_policy: HttpPolicy | None = None  # the URLs http_get may fetch for this run (loop mode)
-    # What the plan's tools gathered during the run (e.g. staged writes), merged into the
-    # answer before `render`, so render sees what the model did and not only what it said.
-    collect: Callable[[], dict[str, Any]] | None = None
+# What the summarize task asks the model for one team (or, with `answer`, asks nothing): the
+# runtime's one plan type; a kind sets the prompt, schema, tools, URLs, answer and `collect`.
+KindPlan = RunPlan
 
 
 @dataclass(frozen=True)
