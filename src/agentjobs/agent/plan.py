@@ -42,7 +42,7 @@ class RunPlan:
     # snapshot's identifiers as an enum); None keeps the skill's own.
     mode: Literal["loop", "structured"] | None = None
     result_schema: dict[str, Any] | None = None
-    tools: Sequence[Tool] = ()  # the job's own tools (loop mode), besides the built-in ones
+    tools: list[Tool] = field(default_factory=list)  # the job's own tools (loop mode), beside the built-ins
     http_policy: HttpPolicy | None = None  # the job's URL prefixes and response caps (its spec)
     answer: dict[str, Any] | None = None  # set: no model call (nothing to judge, or already done)
     answer_reason: str = NOTHING_TO_JUDGE  # logged when `answer` is set
