@@ -78,6 +78,7 @@ class RunPlan:
 
     def bind(self, skill: Skill, work_dir: Path, **settings: Any) -> RunPlan:
         """This plan run as `skill` in `work_dir`, with the runner's `settings` (fields above)."""
+        settings.setdefault("tool_sequence", [])  # the run's own record, not shared with the plan
         return replace(self, skill=skill, work_dir=work_dir, **settings)
 
     @property
