@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agentjobs.cli import demo_repository, main, project_dir
-from agentjobs.operators.factory import jobs_folder
+from agentjobs.jobs.folder import jobs_folder
 from tests.conftest import REPO
 
 PROJECT = Path("agentjobs-project")

@@ -154,8 +154,8 @@ def _run_all(spec: Any, kind: Any, keys: dict[str, str], runs: dict[datetime, li
     from agentjobs.agent.scrub import scrub
     from agentjobs.cli import prepared_dag
     from agentjobs.dag_test import run_dag_once
+    from agentjobs.jobs.team_run import team_dir
     from agentjobs.operators.team_publish import MESSAGE_FILE
-    from agentjobs.operators.team_run import team_dir
 
     dag, failures = prepared_dag(spec)
     status = 0
