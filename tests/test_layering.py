@@ -57,10 +57,7 @@ TOP_LEVEL = {
 }
 
 # (importing module, imported module) arrows that point the wrong way, not fixed yet.
-KNOWN_WRONG_WAY: frozenset[tuple[str, str]] = frozenset(
-    {
-    }
-)
+KNOWN_WRONG_WAY: frozenset[tuple[str, str]] = frozenset()
 # Import cycles not broken yet, each as the set of modules on it.
 KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset(
     {

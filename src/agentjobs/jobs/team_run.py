@@ -88,4 +88,3 @@ def load_snapshot(work_dir: Path) -> TeamSnapshot:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; clear the run from its 'fetch' task to fetch again")
     return TeamSnapshot.model_validate_json(path.read_text(encoding="utf-8"))
-
