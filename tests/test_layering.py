@@ -50,7 +50,6 @@ TOP_LEVEL = {
     f"{PACKAGE}.pools": "deploy",
     f"{PACKAGE}.local_model": "deploy",
     f"{PACKAGE}.compose_init": "deploy",
-    f"{PACKAGE}.cli": "cli",
     f"{PACKAGE}.cli_run": "cli",
     f"{PACKAGE}.cli_init": "cli",
     f"{PACKAGE}.cli_sources": "cli",

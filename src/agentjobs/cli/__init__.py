@@ -451,7 +451,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"agentjobs: {type(exc).__name__}: {scrub(' '.join(str(exc).split()))[:500]}", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
