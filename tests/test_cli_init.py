@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agentjobs.cli import demo_repository, main, project_dir
+from agentjobs.cli import main
+from agentjobs.cli.project import demo_repository, project_dir
 from agentjobs.jobs.folder import jobs_folder
 from tests.conftest import REPO
 
