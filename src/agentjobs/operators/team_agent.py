@@ -16,10 +16,10 @@ from agentjobs.agent.skills import Skill
 from agentjobs.atomic_file import write_atomically
 from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.spec import JobSpec
+from agentjobs.jobs.team_run import ledger_key, load_snapshot, team_dir, team_key
 from agentjobs.operators.agent import AgentOperator, RunPlan
 from agentjobs.operators.delivered import delivered_result, write_result
 from agentjobs.operators.job_task import agent_defaults
-from agentjobs.operators.team_run import ledger_key, load_snapshot, team_dir, team_key
 
 
 class TeamAgentOperator(AgentOperator):

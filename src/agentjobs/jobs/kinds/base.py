@@ -20,40 +20,11 @@ from pydantic import BaseModel, ConfigDict
 from agentjobs.agent.plan import RunPlan
 from agentjobs.agent.tools import Tool
 from agentjobs.jobs.period import Period
+from agentjobs.sources.teams import Member, Query, Team  # kinds import them from here too
 
 # The models below are built on first use, not at import: a DAG parse imports this module with
 # the kinds and never validates a team or a snapshot (bench/dag_parse.py).
 _RUN_TIME = ConfigDict(extra="forbid", defer_build=True)
-
-
-class Team(BaseModel):
-    """A row of the `teams` table: who a fan-out run is for, and where its artifact goes."""
-
-    model_config = ConfigDict(**_RUN_TIME, frozen=True)
-    id: str
-    name: str
-    timezone: str  # IANA name: the team's own day, week and 09:00
-    currency: str  # ISO 4217, e.g. EUR; amounts are integer minor units (cents; yen have none)
-    slack_channel: str | None = None  # e.g. "#team-berlin"
-    email_list: list[str] = []  # the team's own addresses (the `email_list` column, comma-separated)
-
-
-class Member(BaseModel):
-    """A row of the `users` table of one team."""
-
-    model_config = ConfigDict(**_RUN_TIME, frozen=True)
-    id: str
-    name: str
-    email: str
-    timezone: str
-
-
-@dataclass(frozen=True)
-class Query:
-    """One parameterised query of the `sql` source: named binds (`:team_id`), never string formatting."""
-
-    sql: str
-    params: dict[str, Any] = field(default_factory=dict)
 
 
 class PeriodRef(BaseModel):
