@@ -76,7 +76,7 @@ def agentjobs_side(client: openai.OpenAI, work_dir: Path) -> Callable[[], int]:
         prompt=USER_PROMPT,
         work_dir=work_dir / "run",
         tool_names=["add"],
-        extra_tools=[tool_from_function(add)],
+        tools=[tool_from_function(add)],
     )
 
     def conversation() -> int:
