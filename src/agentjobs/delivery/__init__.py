@@ -1,4 +1,4 @@
-"""Delivery of a run's markdown artifact by email, Slack and S3, behind one idempotency ledger.
+"""A run's markdown artifact by email, Slack, S3 or webhook (channels/), behind one idempotency ledger.
 
     ledger = DeliveryLedger.from_conn_id("agentjobs_ledger")
     outcome = deliver(
