@@ -108,3 +108,30 @@ def test_a_broken_third_party_kind_leaves_out_its_own_job_alone(installed_kinds,
     assert count.startswith("1 job spec(s) left out")
     assert error.startswith(f"{jobs / 'broken.yaml'}: invalid job spec: field 'kind': kind 'broken_kind'")
     assert "ModuleNotFoundError" in error
+
+
+def test_a_third_party_kind_that_is_no_fan_out_builds_its_own_tasks(installed_kinds):
+    from datetime import timedelta
+
+    from pydantic import ValidationError
+
+    from agentjobs.jobs.spec import JobSpec
+    from agentjobs.operators.factory import build_dag
+
+    data = {
+        "dag_id": f"ping_{uuid.uuid4().hex[:8]}",
+        "kind": "ping",
+        "title": "Ping",
+        "start_date": "2026-11-01",
+        "skill": "echo",
+        "sources": {"rss": {"feeds": ["feed.xml"]}},
+        "ping": {"message": "hello from a plug-in", "minutes": 7},
+    }
+    dag = build_dag(JobSpec.model_validate(data))
+    assert {t.task_id for t in dag.tasks} == {"ping", "alert_on_failure"}
+    assert dag.dagrun_timeout == timedelta(minutes=7)  # sized by the kind's graph
+    run = run_dag(dag, logical_date=datetime(2026, 11, 2, tzinfo=UTC))
+    assert xcom(run, "ping") == "hello from a plug-in"
+    # The kind's own rule on the rest of the spec (capabilities.ChecksSpec), pinned on its section.
+    with pytest.raises(ValidationError, match="a ping delivers nothing; remove channels"):
+        JobSpec.model_validate({**data, "channels": [{"type": "email", "to": ["a@example.org"]}]})
