@@ -22,6 +22,7 @@ from typing import Any
 from agentjobs import delivery as senders  # each sender's module (markdown, Slack blocks) loads when it sends
 from agentjobs.atomic_file import write_atomically
 from agentjobs.delivery import DeliveryLedger, deliver
+from agentjobs.jobs.kinds.base import PerMemberKind
 from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.markdown_text import one_line
 from agentjobs.jobs.spec import JobSpec, is_plain_address
@@ -57,7 +58,7 @@ class TeamDeliverOperator(JobTaskOperator):
         team_id, period_key = team_key(self.team_run)
         validated, artifact = pull_unchanged_artifact(context, self.validate_task_id, team_id)
         kind = fan_out_kind(self.spec.kind)
-        per_member = getattr(kind, "member_messages", None) is not None
+        per_member = isinstance(kind, PerMemberKind)
         if per_member:
             targets = self.member_targets(kind, artifact)
         else:
