@@ -347,3 +347,28 @@ def test_scrub_json_scrubs_every_string_and_always_encodes() -> None:
     assert out["3"]["big"].startswith("<integer of ") and out["3"]["b"] is True
     assert out["lone"] == "a\ufffdb" and out["object"] == "/tmp/x"
     assert "nested deeper than 100 levels" in line
+
+
+def test_the_shortcut_for_text_without_a_trigger_word_masks_exactly_what_the_patterns_do(monkeypatch) -> None:
+    # Text without any trigger word skips the patterns; were a trigger missing for one of them,
+    # a secret of that shape would go through unmasked. Every pattern run on every text must
+    # give the same result.
+    import re
+
+    from agentjobs.agent import scrub as module
+
+    texts = [t for t, _, _ in PLANTED] + HOSTILE + [ORDINARY] + _random_hostile(3000, seed=22)
+    secrets = ["hunter22", 'pa"ss']
+    fast = [scrub(t, secrets) for t in texts]
+    monkeypatch.setattr(module, "_TRIGGERS", re.compile(""))  # matches everything: no shortcut
+    assert [scrub(t, secrets) for t in texts] == fast
+
+
+def test_scrub_json_remembers_short_strings_per_set_of_secrets() -> None:
+    # The same string in two runs with different secrets is masked by each run's own secrets.
+    event = {"result": "the key hunter22 and pa55word-x", "again": "the key hunter22 and pa55word-x"}
+    assert scrub_json(event, ["hunter22"]) == {"result": "the key *** and pa55word-x"} | {
+        "again": "the key *** and pa55word-x"
+    }
+    assert scrub_json(event, ["pa55word-x"])["result"] == "the key hunter22 and ***"
+    assert scrub_json(event)["result"] == "the key hunter22 and pa55word-x"

@@ -126,6 +126,20 @@ _URL_CREDENTIALS = re.compile(
 )
 
 
+# Every pattern above needs one of these in the text to match (a superset: case is ignored). Text
+# with none of them, most of what a transcript holds (keys, ids, roles, short tool results), skips
+# the patterns after one search; text with one runs them all, as before.
+_TRIGGERS = re.compile(
+    r"(?i)://|authorization|bearer|key|secret|passw|token|sess|sid|hooks\.slack\.com"
+    r"|sk-|gh[pousr]_|github_pat_|xox[abprs]-|xapp-|akia|asia|eyj|aiza|k_live_|k_test_"
+)
+
+# Strings up to this long are remembered with their scrubbed form: a transcript repeats the same
+# keys and values ("role", "assistant", "tool_calls", …) in every event.
+_MEMO_MAX_LEN = 256
+_MEMO_MAX_ENTRIES = 8192
+
+
 def scrub(text: str, extra_secrets: Iterable[str] = ()) -> str:
     """Return `text` with every known secret shape and every literal in `extra_secrets` masked.
 
@@ -133,10 +147,19 @@ def scrub(text: str, extra_secrets: Iterable[str] = ()) -> str:
     unchanged, except that lone surrogates become U+FFFD: what leaves the process must encode
     as UTF-8 (an alert quoting a reply with one could not be sent).
     """
+    return _scrub(text, _literal_pattern(_secret_key(extra_secrets)))
+
+
+def _secret_key(extra_secrets: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({s for s in extra_secrets if isinstance(s, str)}))
+
+
+def _scrub(text: str, literals: re.Pattern[str] | None) -> str:
     text = valid_unicode(text)
-    literals = _literal_pattern(tuple(sorted({s for s in extra_secrets if isinstance(s, str)})))
     if literals is not None:
         text = literals.sub(MASK, text)
+    if not _TRIGGERS.search(text):
+        return text
     # Key-value and header shapes before bare tokens: they keep the key visible, which tells the
     # reader which credential was there.
     text = _mask_private_keys(text)
@@ -154,6 +177,32 @@ def scrub(text: str, extra_secrets: Iterable[str] = ()) -> str:
     for pattern in _TOKEN_PATTERNS:
         text = pattern.sub(MASK, text)
     return text
+
+
+class _Scrubber:
+    """scrub() for many strings under the same secrets: the literal pattern resolved once, and
+    short strings remembered (the memo belongs to one set of secrets, so it cannot mix them up)."""
+
+    def __init__(self, extra_secrets: Iterable[str]) -> None:
+        self.literals = _literal_pattern(_secret_key(extra_secrets))
+        self.memo: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str:
+        if len(text) > _MEMO_MAX_LEN:
+            return _scrub(text, self.literals)
+        cleaned = self.memo.get(text)
+        if cleaned is None:
+            cleaned = _scrub(text, self.literals)
+            if len(self.memo) >= _MEMO_MAX_ENTRIES:
+                self.memo.clear()
+            self.memo[text] = cleaned
+        return cleaned
+
+
+@lru_cache(maxsize=16)
+def scrubber(extra_secrets: tuple[str, ...] = ()) -> _Scrubber:
+    """The shared scrubber of these secrets (a transcript scrubs every event with one)."""
+    return _Scrubber(extra_secrets)
 
 
 @lru_cache(maxsize=64)
@@ -225,11 +274,11 @@ def scrub_json(value: Any, extra_secrets: Iterable[str] = (), *, max_depth: int 
     their names, an integer too long for `str()` its size, other objects their `str()`, and
     containers nested deeper than `max_depth` a note (hostile input may nest 10,000 levels).
     """
-    secrets = tuple(extra_secrets)
+    scrub_text = scrubber(_secret_key(extra_secrets))
 
     def clean(item: Any, depth: int) -> Any:
         if isinstance(item, str):
-            return scrub(item, secrets)
+            return scrub_text(item)
         if item is None or isinstance(item, bool):
             return item
         if isinstance(item, int):

@@ -4,6 +4,13 @@ It goes next to the artifact, never to XCom. Every string in an event is scrubbe
 secrets before the event is encoded, because transcripts outlive the run; scrubbing the encoded
 line instead could eat an escaping backslash (`password=\\"x\\"`) and leave a line that is not JSON.
 Whatever the tools and the model produced, each line is one valid JSON object.
+
+Each event is scrubbed once, when it is recorded, with one scrubber for the run's secrets (short
+strings, which repeat in every event, are scrubbed once, not in every event). Lines reach the
+file at checkpoints rather than one write each: every event but a tool's is flushed as it is
+recorded, and the loop calls `checkpoint()` before it waits on the model, so a task killed at
+any moment leaves a transcript that shows everything up to its last completed model call and
+the tool results that call led to.
 """
 
 from __future__ import annotations
@@ -16,6 +23,9 @@ from types import TracebackType
 from typing import Any, TextIO
 
 from agentjobs.agent.scrub import scrub_json
+
+# Recorded several times a call; written out at the next checkpoint (see above).
+_BUFFERED = frozenset({"tool"})
 
 # Characters JSON leaves raw but `str.splitlines()` (and some editors) break lines on; escaped, the
 # line stays one line for every reader.
@@ -46,7 +56,13 @@ class Transcript:
         line = json.dumps(entry, ensure_ascii=False, allow_nan=False).translate(_LINE_BREAKS)
         self.events.append(entry)
         self._file.write(line + "\n")
-        self._file.flush()
+        if event not in _BUFFERED:
+            self._file.flush()
+
+    def checkpoint(self) -> None:
+        """Put every recorded line in the file (the loop calls this before each model call)."""
+        if self._file is not None:
+            self._file.flush()
 
     def close(self) -> None:
         if self._file is not None:
