@@ -199,7 +199,9 @@ def start_sides(base_url: str, calls: int, peer_command: list[str] | None) -> tu
     return sides, peer_missing
 
 
-def timed_sides(base_url: str, calls: int, repetitions: int, peer_command: list[str] | None) -> tuple[dict[str, Side], str]:
+def timed_sides(
+    base_url: str, calls: int, repetitions: int, peer_command: list[str] | None
+) -> tuple[dict[str, Side], str]:
     sides, peer_missing = start_sides(base_url, calls, peer_command)
     try:
         for rep in range(repetitions):
@@ -247,7 +249,12 @@ def measure(quick: bool = False, peer: bool = True) -> list[Result]:
         for calls in CONVERSATION_LENGTHS:
             peer_command = None
             if peer_python_path is not None and calls == CONVERSATION_LENGTHS[0]:
-                peer_command = [str(peer_python_path), str(SUPPORT / "peer_worker.py"), base_url, str(system_file)]
+                peer_command = [
+                    str(peer_python_path),
+                    str(SUPPORT / "peer_worker.py"),
+                    base_url,
+                    str(system_file),
+                ]
             by_name, missing = timed_sides(base_url, calls, repetitions, peer_command)
             peer_missing = missing or peer_missing
             bare = by_name["bare"]
@@ -264,7 +271,16 @@ def peer_rows(by_name: dict[str, Side], peer_missing: str) -> list[Result]:
     ours = by_name["operator"].cpu_per_call_ms
     if "peer" not in by_name:
         return [
-            Result(BENCHMARK, "CPU ms per model call vs the peer", ours, None, "ms", "ratio < 1", None, peer_missing)
+            Result(
+                BENCHMARK,
+                "CPU ms per model call vs the peer",
+                ours,
+                None,
+                "ms",
+                "ratio < 1",
+                None,
+                peer_missing,
+            )
         ]
     bare, peer = by_name["bare"].cpu_per_call_ms, by_name["peer"].cpu_per_call_ms
     return [

@@ -8,8 +8,8 @@ context (a task instance whose XCom pushes go nowhere), the LLM connection comes
 AIRFLOW_CONN_* variable, and the tool is a pydantic-ai FunctionToolset. Everything the
 operator does per task (building the agent through PydanticAIHook, masking tool results,
 tool logging, usage bookkeeping) is inside the timed part, as ours is. Protocol as
-bench/support/loop_worker.py: `ready`, then one JSON line per `run N` (wall and CPU seconds). Imports nothing from
-agentjobs: this venv does not have it.
+bench/support/loop_worker.py: `ready`, then one JSON line per `run N` (wall and CPU seconds).
+Imports nothing from agentjobs: this venv does not have it.
 """
 
 from __future__ import annotations

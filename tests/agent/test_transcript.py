@@ -119,7 +119,9 @@ os.kill(os.getpid(), signal.SIGKILL)
     ]
 
 
-def test_the_tool_results_are_in_the_file_before_the_model_is_asked_again(model_server, tmp_path: Path) -> None:
+def test_the_tool_results_are_in_the_file_before_the_model_is_asked_again(
+    model_server, tmp_path: Path
+) -> None:
     from tests.agent.test_loop import GOOD, make_agent, run
     from tests.fakes.model_server import reply, respond, tool_call
 

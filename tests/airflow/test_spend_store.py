@@ -87,7 +87,12 @@ def test_a_try_cut_off_mid_loop_leaves_each_answer_with_its_spend():
         first.save(Usage(iterations=n, total_tokens=10 * n), float(n), calls)
     second = SpendStore.from_context(context(store, 2, 2, 2))
     usage, elapsed, kept = second.load()
-    assert (usage.iterations, usage.total_tokens, elapsed, list(kept)) == (3, 30, 3.0, ["r1-1", "r1-2", "r1-3"])
+    assert (usage.iterations, usage.total_tokens, elapsed, list(kept)) == (
+        3,
+        30,
+        3.0,
+        ["r1-1", "r1-2", "r1-3"],
+    )
     second.save(Usage(iterations=3, total_tokens=30), 3.5, kept)  # a spend record, no new answer
     kept["r1-4"] = answer(4)
     second.save(Usage(iterations=4, total_tokens=40), 4.0, kept)  # one more call, then the worker dies
@@ -98,7 +103,12 @@ def test_a_try_cut_off_mid_loop_leaves_each_answer_with_its_spend():
 def test_spend_saved_by_the_earlier_single_record_layout_is_read_and_carried_forward():
     store = Store()
     old = {"whole-request-key": answer(1)}
-    store["agentjobs_spend"] = {"epoch": 1, "usage": {"iterations": 1, "total_tokens": 9}, "elapsed_s": 3.0, "calls": old}
+    store["agentjobs_spend"] = {
+        "epoch": 1,
+        "usage": {"iterations": 1, "total_tokens": 9},
+        "elapsed_s": 3.0,
+        "calls": old,
+    }
     retry = SpendStore.from_context(context(store, 2, 2, 2))
     usage, elapsed, kept = retry.load()
     assert (usage.iterations, elapsed, kept) == (1, 3.0, old)

@@ -134,6 +134,41 @@ _TRIGGERS = re.compile(
     r"|sk-|gh[pousr]_|github_pat_|xox[abprs]-|xapp-|akia|asia|eyj|aiza|k_live_|k_test_"
 )
 
+# What each pattern needs, as it shows in JSON text (a string's `"`, `\\` and tab escaped): a JSON
+# line that holds none of these holds no string any pattern would change (see json_line). Plain
+# substring searches: Python's regex alternations cost ~100 times more on a line of JSON.
+_CASED_WORDS = ("sk-", "github_pat_", "xapp-", "AKIA", "ASIA", "eyJ", "AIza", "k_live_", "k_test_", "Bearer")
+_CASED_PATTERNS = (re.compile("gh[pousr]_"), re.compile("xox[abprs]-"))
+_ANY_CASE_WORDS = ("authorization", "hooks.slack.com", "private key-----")
+# A secret key or cookie name counts only followed by its separator, so `"prompt_tokens": 10`
+# does not: the name may end in a quote escaped up to seven times (twice as many backslashes
+# once in JSON), then spaces or tabs (`\t` in JSON), then `:` or `=`.
+_SEPARATED_WORDS = {  # a word, and the endings that make the whole names from it
+    "key": ("",),
+    "secret": ("",),
+    "passw": ("d", "ord"),
+    "token": ("",),
+    "sess": ("", "ion", "ionid", "ion_id", "ion-id"),
+    "sid": ("",),
+}
+_SEPARATOR_AFTER = re.compile(r"(?:\\{0,15}[\"'])?(?: |\\t)*[:=]")
+# IGNORECASE also matches these four letters to ASCII ones (re's documentation), `.lower()` does not.
+_CASE_FOLDS = str.maketrans({"\u017f": "s", "\u212a": "k", "\u0131": "i", "\u0130": "i"})
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_separated_word(lowered: str) -> bool:
+    for word, endings in _SEPARATED_WORDS.items():
+        at = lowered.find(word)
+        while at != -1:
+            end = at + len(word)
+            for ending in endings:
+                if lowered.startswith(ending, end) and _SEPARATOR_AFTER.match(lowered, end + len(ending)):
+                    return True
+            at = lowered.find(word, end)
+    return False
+
+
 # Strings up to this long are remembered with their scrubbed form: a transcript repeats the same
 # keys and values ("role", "assistant", "tool_calls", …) in every event.
 _MEMO_MAX_LEN = 256
@@ -197,6 +232,21 @@ class _Scrubber:
                 self.memo.clear()
             self.memo[text] = cleaned
         return cleaned
+
+    def could_mask(self, line: str) -> bool:
+        """Whether scrubbing the strings of the JSON text `line` could change any (False: none)."""
+        ascii_only = line.isascii()
+        if (
+            line.count("[") + line.count("{") > MAX_JSON_DEPTH  # maybe deeper than scrub_json keeps
+            or (not ascii_only and _SURROGATE.search(line))
+            or (self.literals is not None and self.literals.search(line))
+            or ("://" in line and "@" in line)
+            or any(word in line for word in _CASED_WORDS)
+            or any(pattern.search(line) for pattern in _CASED_PATTERNS)
+        ):
+            return True
+        lowered = (line if ascii_only else line.translate(_CASE_FOLDS)).lower()
+        return any(word in lowered for word in _ANY_CASE_WORDS) or _has_separated_word(lowered)
 
 
 @lru_cache(maxsize=16)
@@ -298,6 +348,21 @@ def scrub_json(value: Any, extra_secrets: Iterable[str] = (), *, max_depth: int 
         return clean(str(item), depth)
 
     return clean(value, 0)
+
+
+def json_line(value: Any, extra_secrets: Iterable[str] = ()) -> str:
+    """`json.dumps(scrub_json(value, extra_secrets), ensure_ascii=False, allow_nan=False)`, without
+    copying `value` string by string when its JSON text shows that nothing in it could be masked
+    or changed (most events of a transcript). Keys that are not strings are written as JSON
+    writes them."""
+    scrub_text = scrubber(_secret_key(extra_secrets))
+    try:
+        line = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):  # NaN, a huge integer, an object, deep nesting
+        line = None
+    if line is None or scrub_text.could_mask(line):
+        line = json.dumps(scrub_json(value, extra_secrets), ensure_ascii=False, allow_nan=False)
+    return line
 
 
 def tail(text: str, limit: int = 500, extra_secrets: Iterable[str] = ()) -> str:

@@ -107,8 +107,10 @@ class SpendStore:
         spend = {"epoch": self.epoch, "usage": usage.as_dict(), "elapsed_s": elapsed_s}
         new = list(islice(calls.items(), self._saved_calls, None)) if calls else []
         for key, response in new:
-            # Every entry of a batch carries the whole spend: a cut-off batch counts too much, never too little.
-            self.store.set(call_key(self.epoch, self._saved_calls), {**spend, "key": key, "response": response})
+            # Each entry of a batch carries the whole spend: cut off, it counts too much, never too little.
+            self.store.set(
+                call_key(self.epoch, self._saved_calls), {**spend, "key": key, "response": response}
+            )
             self._saved_calls += 1
         if not new:
             self.store.set(SPEND_KEY, {**spend, "call_count": self._saved_calls})
