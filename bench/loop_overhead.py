@@ -47,6 +47,9 @@ from agentjobs.agent.tools import tool_from_function  # noqa: E402
 BENCHMARK = "agent-loop overhead"
 CALLS = 200  # model calls a repetition: 20 conversations of 10 calls, or one of 200
 CONVERSATION_LENGTHS = (10, 200)  # model calls a conversation
+# Repetitions by conversation length: a call of a 200-call conversation costs ~10x one of a
+# 10-call one (the SDK encodes the whole history each call), so fewer are taken there.
+REPETITIONS = {10: 7, 200: 3}
 GOAL_RATIO = 1.10
 SUPPORT = REPO / "bench" / "support"
 PEER_VENV = REPO / "bench" / ".cache" / "peer-venv"
@@ -234,7 +237,6 @@ def side_row(side: Side, bare: Side, what: str, calls: int, repetitions: int) ->
 def measure(quick: bool = False, peer: bool = True) -> list[Result]:
     # The bare side sends ADD_TOOL as written; it must be what agentjobs derives from `add`.
     assert tool_from_function(add).spec() == ADD_TOOL, tool_from_function(add).spec()
-    repetitions = 2 if quick else 7
     if not peer:
         peer_python_path, peer_missing = None, "not run (--no-peer)"
     elif quick and not peer_ready():
@@ -255,6 +257,7 @@ def measure(quick: bool = False, peer: bool = True) -> list[Result]:
                     base_url,
                     str(system_file),
                 ]
+            repetitions = 2 if quick else REPETITIONS[calls]
             by_name, missing = timed_sides(base_url, calls, repetitions, peer_command)
             peer_missing = missing or peer_missing
             bare = by_name["bare"]
@@ -310,7 +313,7 @@ def peer_rows(by_name: dict[str, Side], peer_missing: str) -> list[Result]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 repetitions, peer only if installed")
+    parser.add_argument("--quick", action="store_true", help="2 repetitions a length, peer only if installed")
     parser.add_argument("--no-peer", action="store_true", help="skip the peer (no venv install)")
     args = parser.parse_args()
     print(header())

@@ -27,7 +27,7 @@ from agentjobs.agent.rate_limit import rate_limit_wait
 from agentjobs.agent.replay import ReplayCache, RunningFingerprint
 from agentjobs.agent.tools import ToolRegistry
 from agentjobs.agent.transcript import Transcript
-from agentjobs.agent.unicode_text import make_valid_from, valid_unicode_json
+from agentjobs.agent.unicode_text import has_lone_surrogates, make_valid_from, valid_unicode_json
 
 log = logging.getLogger(__name__)
 
@@ -209,11 +209,10 @@ class Agent:
         # The tool events since the last call reach the file before the wait, which a kill may cut.
         self.transcript.checkpoint()
         completion = self._complete(messages, tool_specs, max_tokens, response_format)
-        clean_raw = valid_unicode_json(completion.raw)
-        if clean_raw != completion.raw:
+        if has_lone_surrogates(completion.raw):
             # A reply holding "\ud800" could not be saved for replay (the task state store
             # encodes UTF-8) nor sent back in the next request; the run goes on with U+FFFD.
-            completion = self.client.from_raw(clean_raw)
+            completion = self.client.from_raw(valid_unicode_json(completion.raw))
         self.transcript.record("completion", max_tokens=max_tokens, response=completion.raw)
         if self.replay is not None and key is not None:
             self.replay.put(key, completion.raw)

@@ -151,6 +151,7 @@ _SEPARATED_WORDS = {  # a word, and the endings that make the whole names from i
     "sess": ("", "ion", "ionid", "ion_id", "ion-id"),
     "sid": ("",),
 }
+_SEPARATOR_STARTS = frozenset("\\\"' :=")
 _SEPARATOR_AFTER = re.compile(r"(?:\\{0,15}[\"'])?(?: |\\t)*[:=]")
 # IGNORECASE also matches these four letters to ASCII ones (re's documentation), `.lower()` does not.
 _CASE_FOLDS = str.maketrans({"\u017f": "s", "\u212a": "k", "\u0131": "i", "\u0130": "i"})
@@ -163,7 +164,13 @@ def _has_separated_word(lowered: str) -> bool:
         while at != -1:
             end = at + len(word)
             for ending in endings:
-                if lowered.startswith(ending, end) and _SEPARATOR_AFTER.match(lowered, end + len(ending)):
+                after = end + len(ending)
+                # The character after the name opens the separator, or it is no name ("tokens").
+                if (
+                    lowered.startswith(ending, end)
+                    and lowered[after : after + 1] in _SEPARATOR_STARTS
+                    and _SEPARATOR_AFTER.match(lowered, after)
+                ):
                     return True
             at = lowered.find(word, end)
     return False
