@@ -261,7 +261,7 @@ def measure(quick: bool = False) -> list[Result]:
             "tokens",
             f"ratio <= {GOAL_RATIO} at equal coverage",
             ratio <= GOAL_RATIO and equal,
-            f"baseline: agent with web_fetch of raw HTML ({pages_note})",
+            f"baseline: agent with web_fetch of raw HTML, both pages in one turn ({pages_note})",
         ),
         Result(
             BENCHMARK,
