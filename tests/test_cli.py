@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from agentjobs.cli import default_day, parse_args
+from agentjobs.cli.args import parse_args
+from agentjobs.cli.digest import default_day
 from tests.conftest import REPO
 from tests.fakes.model_server import error, respond
 from tests.jobs.test_digest_dag import make_repo, pick_first_refs

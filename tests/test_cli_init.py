@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agentjobs.cli import demo_repository, main, project_dir
-from agentjobs.operators.factory import jobs_folder
+from agentjobs.cli import main
+from agentjobs.cli.project import demo_repository, project_dir
+from agentjobs.jobs.folder import jobs_folder
 from tests.conftest import REPO
 
 PROJECT = Path("agentjobs-project")

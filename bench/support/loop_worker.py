@@ -101,7 +101,7 @@ def agentjobs_side(client: openai.OpenAI, work_dir: Path, calls: int, operator: 
         prompt=USER_PROMPT,
         work_dir=work_dir / "run",
         tool_names=["add"],
-        extra_tools=[tool_from_function(add)],
+        tools=[tool_from_function(add)],
     )
     if operator:
         return operator_conversation(run, model_client, caps, work_dir)

@@ -24,9 +24,9 @@ from agentjobs.business import schema
 from agentjobs.business.generate import UnusableSampleDb, _Generator, ensure_sample_db, generate
 from agentjobs.business.schema import EVENT_CATEGORIES, EXPENSE_CATEGORIES, INCOME_CATEGORIES, TABLES
 from agentjobs.business.truth import Truth, load_truth, truth_path
-from agentjobs.jobs.kinds.base import Query
 from agentjobs.jobs.period import period_of_day
 from agentjobs.sources.sql import read_tables
+from agentjobs.sources.teams import Query
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,8 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from agentjobs.delivery.ledger import DeliveryLedger
-from agentjobs.hooks.ledger import LedgerHook
-from agentjobs.operators.run_log import run_log
+from agentjobs.hooks.ledger import LedgerHook, run_log
 from tests.delivery.conftest import set_connection
 
 PASSWORD = "pw-never-logged-7f3a"

@@ -84,7 +84,7 @@ def shipped_spec(file: str, llm_conn: str, sql_conn: str, **update: Any) -> Any:
 
 def serving_instant(spec: Any, team_id: str, day: Any) -> datetime:
     """The logical date of the hourly run that serves `team_id` for the period ending `day`."""
-    from agentjobs.cli_run import serving_instant as find
+    from agentjobs.cli.run import serving_instant as find
     from agentjobs.jobs.kinds.registry import fan_out_kind
     from agentjobs.sources.sql import fetch_teams
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from agentjobs.hooks.ledger import run_log
 from agentjobs.jobs.health import JobRunLog, check_job, job_interval
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.operators.run_log import run_log
 from tests.airflow.conftest import run_dag, xcom
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -67,8 +67,8 @@ def timed_job(tmp_path, llm_conn, model_server, smtp_server):
 
 
 def test_a_run_stopped_by_its_dagrun_timeout_pages_the_alert_channel_once(timed_job, smtp_server):
+    from agentjobs.hooks.ledger import run_log
     from agentjobs.operators.factory import build_dag
-    from agentjobs.operators.run_log import run_log
 
     dag = build_dag(timed_job)
     assert dag.dagrun_timeout.total_seconds() == 55 * 60  # 3 * timeout_s 900 + 600

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentjobs.operators.team_run import check_period_key, check_team_id, ledger_key, team_dir
+from agentjobs.jobs.team_run import check_period_key, check_team_id, ledger_key, team_dir
 
 
 def test_plain_team_ids_and_period_keys_make_the_folder_and_the_ledger_key(tmp_path, monkeypatch):

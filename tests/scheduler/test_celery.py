@@ -193,7 +193,7 @@ def test_b_a_fanned_out_job_serves_each_team_through_the_workers_once(
     celery_cluster: CeleryCluster, scheduler_services: SchedulerServices, tmp_path: Path
 ) -> None:
     from agentjobs.business.generate import generate
-    from agentjobs.cli_run import serving_instant
+    from agentjobs.cli.run import serving_instant
     from agentjobs.jobs.kinds.registry import fan_out_kind
     from agentjobs.sources.sql import read_teams
 

@@ -14,7 +14,6 @@ import pytest
 import sqlalchemy as sa
 
 from agentjobs.business.load import load_into
-from agentjobs.jobs.kinds.base import Query
 from agentjobs.jobs.period import period_of_day
 from agentjobs.sources import sql
 from agentjobs.sources.sql import (
@@ -26,6 +25,7 @@ from agentjobs.sources.sql import (
     read_tables,
     read_teams,
 )
+from agentjobs.sources.teams import Query
 from tests.business import fixtures
 
 # The business fixtures (one generated database per session, a fresh PostgreSQL schema per test).

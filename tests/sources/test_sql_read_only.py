@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from agentjobs.jobs.kinds.base import Query
 from agentjobs.sources.errors import SourceError
 from agentjobs.sources.read_only import WritingQueryError, check_select, read_only_transaction
 from agentjobs.sources.sql import read_tables
+from agentjobs.sources.teams import Query
 from tests.business import fixtures
 
 pg_schema = fixtures.pg_schema

@@ -19,8 +19,8 @@ def test_each_team_of_a_fan_out_run_is_a_row_with_its_own_numbers_and_deliveries
     llm_conn, business_conn, business_db, slack_server, model_server, tmp_path, monkeypatch, auth_manager
 ):
     from agentjobs.delivery.ledger import DeliveryLedger
+    from agentjobs.jobs.team_run import ledger_job
     from agentjobs.operators.factory import build_dag
-    from agentjobs.operators.team_run import ledger_job
 
     delivery = {"slack_conn_id": slack_server.api_conn_id, "smtp_conn_id": None, "member_preview": False}
     spec = shipped_spec("anomaly-flags.yaml", llm_conn, business_conn, team_delivery=delivery)

@@ -172,7 +172,7 @@ def _json_type(value: Any) -> str:
 
 # A model class's schema does not change, and every parse quotes its shape (pydantic builds the
 # schema anew each time it is asked, a millisecond for a small one). Bounded: a run may build
-# its own result model (SkillRun.result_schema), and a cached class is kept alive.
+# its own result model (RunPlan.result_schema), and a cached class is kept alive.
 @lru_cache(maxsize=128)
 def _example_line(model: type[BaseModel]) -> str:
     return _example_from_schema(model.model_json_schema())

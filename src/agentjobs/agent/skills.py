@@ -79,7 +79,7 @@ class Skill:
     # no HTTP. The one place it is set, so it travels with the instructions that need it.
     http_allowlist: tuple[str, ...] = ()
     # URL prefixes http_get may fetch (normalized by http_policy.check_allow_url); JSON answers
-    # only, at most the default cap. A job's spec may add its own (SkillRun.http_policy).
+    # only, at most the default cap. A job's spec may add its own (RunPlan.http_policy).
     allow_urls: tuple[str, ...] = ()
     # JSON Schema of the RESULT object; the default accepts any object. hash=False because a dict
     # cannot be hashed and a skill is identified by its other fields anyway.

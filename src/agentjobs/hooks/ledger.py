@@ -14,11 +14,14 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sqlalchemy as sa
 from airflow.sdk.bases.hook import BaseHook
 from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
+
+if TYPE_CHECKING:
+    from agentjobs.jobs.health import JobRunLog
 
 DEFAULT_SQLITE_FILE = "agentjobs-ledger.db"
 # The ledger of every job whose spec names none: a deployment with workers on several hosts sets
@@ -119,6 +122,14 @@ class LedgerHook(BaseHook):
             )
             return sa.create_engine(url)
         return hook.get_sqlalchemy_engine(engine_kwargs=engine_kwargs)
+
+
+def run_log(conn_id: str | None) -> JobRunLog:
+    """The job run log in the ledger's database, on the engine the delivery ledger uses."""
+    # Imported here: the job spec's models load with it, and the hook alone needs none of them.
+    from agentjobs.jobs.health import JobRunLog
+
+    return JobRunLog(LedgerHook(conn_id).get_engine())
 
 
 def _sqlite_engine(path: str) -> sa.Engine:

@@ -7,16 +7,24 @@ price table and endpoint dialect live in *extra* and get their own form fields.
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.bases.hook import BaseHook
 
 from agentjobs.agent.model_client import ModelClient
 from agentjobs.hooks.llm_settings import LLMConnectionError, LLMSettings, settings_from_fields
 
+if TYPE_CHECKING:
+    import openai
+
 
 class LLMHook(BaseHook):
-    """Reads an `agentjobs_llm` connection and builds clients for it."""
+    """Reads an `agentjobs_llm` connection and builds clients for it.
+
+    One hook serves one task: it reads and parses its connection once and keeps the settings
+    and the client (`settings`, `conn`), as the official providers' hooks keep their client.
+    """
 
     conn_name_attr = "llm_conn_id"
     default_conn_name = "agentjobs_llm_default"
@@ -38,18 +46,28 @@ class LLMHook(BaseHook):
             },
         }
 
-    def get_settings(self) -> LLMSettings:
+    @cached_property
+    def settings(self) -> LLMSettings:
+        """The connection, read and parsed once for this hook."""
         conn = self.get_connection(self.llm_conn_id)
         # Keys of a secret-bearing connection must never reach a log or an alert.
         if conn.password:
             self.mask_secret(conn.password)
         return settings_from_fields(self.llm_conn_id, conn.host, conn.password, conn.extra_dejson)
 
-    def get_conn(self) -> Any:
-        """An `openai.OpenAI` client; retries are Airflow's job, so the SDK's own are off."""
+    def get_settings(self) -> LLMSettings:
+        return self.settings
+
+    @cached_property
+    def conn(self) -> openai.OpenAI:
+        """This hook's client, built once (closing it is the caller's, see `get_model_client`)."""
+        return self.get_conn()
+
+    def get_conn(self) -> openai.OpenAI:
+        """A new `openai.OpenAI` client; retries are Airflow's job, so the SDK's own are off."""
         import openai
 
-        settings = self.get_settings()
+        settings = self.settings
         return openai.OpenAI(
             base_url=settings.base_url,
             api_key=settings.api_key,
@@ -58,14 +76,17 @@ class LLMHook(BaseHook):
         )
 
     def get_model_client(self, model: str | None = None) -> ModelClient:
-        settings = self.get_settings()
+        """A client of `model` (else the connection's) on this hook's client; closing it closes that."""
+        settings = self.settings
         chosen = model or settings.model
         if not chosen:
             raise LLMConnectionError(
                 f"no model given: set the operator's `model` or the `model` extra of connection "
                 f"{self.llm_conn_id!r}"
             )
-        return ModelClient(self.get_conn(), chosen, settings.options)
+        if self.conn.is_closed():  # an earlier run closed it: a new one, on the settings read already
+            del self.conn
+        return ModelClient(self.conn, chosen, settings.options)
 
     def test_connection(self) -> tuple[bool, str]:
         try:

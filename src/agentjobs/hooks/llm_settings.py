@@ -24,6 +24,8 @@ EXTRA_FIELDS = {
     "max_tokens_per_call",
 }
 
+NO_KEY = "not-needed"  # local servers (llama.cpp, vLLM, Ollama) take any key; the SDK refuses an empty one
+
 
 class LLMConnectionError(ValueError):
     """The LLM connection is incomplete or malformed; the message names the field and the fix."""
@@ -36,6 +38,11 @@ class LLMSettings:
     model: str | None
     options: EndpointOptions
     prices: dict[str, Prices]
+
+    @property
+    def secrets(self) -> list[str]:
+        """What must be scrubbed from everything a run writes: the API key, when there is one."""
+        return [self.api_key] if self.api_key != NO_KEY else []
 
     def prices_for(self, model: str) -> Prices | None:
         """Prices of `model`, else the `*` row, else None (unknown)."""
@@ -131,8 +138,7 @@ def settings_from_fields(
     )
     return LLMSettings(
         base_url=base_url.rstrip("/"),
-        # Local servers (llama.cpp, vLLM, Ollama) take any key; the SDK refuses an empty one.
-        api_key=password or "not-needed",
+        api_key=password or NO_KEY,
         model=(extra.get("model") or None),
         options=options,
         prices=_parse_prices(extra.get("prices"), conn_id),

@@ -21,6 +21,7 @@ from agentjobs.agent.scrub import scrub
 from agentjobs.jobs.markdown_text import as_link, as_text, one_line
 from agentjobs.jobs.names import Names
 from agentjobs.jobs.period import Period
+from agentjobs.jobs.prompt_data import as_data
 from agentjobs.sources.snapshot import Commit, Snapshot
 
 DIGEST_FILE = "digest.md"
@@ -181,15 +182,10 @@ def structured_prompt(
         "<data>",
     ]
     for c in candidates(snapshot):
-        extra = f" | {_as_data(c.context)}" if c.context else ""
-        lines.append(f"- ref: {c.ref} | {c.kind} | {_as_data(c.title)}{extra}")
+        extra = f" | {as_data(c.context)}" if c.context else ""
+        lines.append(f"- ref: {c.ref} | {c.kind} | {as_data(c.title)}{extra}")
     lines.append("</data>")
     return "\n".join(lines)
-
-
-def _as_data(text: str) -> str:
-    """Source text cannot close the <data> block: its angle brackets become look-alikes."""
-    return text.replace("<", "\u2039").replace(">", "\u203a")  # single angle quotation marks
 
 
 def loop_prompt(period: Period, commits_cap: int, highlights_max: int) -> str:

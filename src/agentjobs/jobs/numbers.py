@@ -28,7 +28,7 @@ The formatting helpers are what the renderers write, so a round trip is supporte
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -134,6 +134,18 @@ def unsupported_numbers(
         if not ok:
             missing.append(written.text)
     return missing
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """What a kind's text may state, as code computed it: plain numbers, percentages and amounts
+    apart (a share is not a sum of money), and the days it may name. Pass the fields to
+    `unsupported_numbers`."""
+
+    values: Collection[Decimal]  # what a plain number may be
+    percents: Collection[Decimal]  # what a number written with % may be
+    amounts: Collection[Decimal]  # what a number written with a currency symbol may be (major units)
+    days: Collection[date] = ()  # the ISO dates it may write
 
 
 # ------------------------------------------------------------------ what renderers write

@@ -3,35 +3,28 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
 from agentjobs.agent.budget import BudgetMeter, Prices, Usage
 from agentjobs.agent.caps import Caps
-from agentjobs.agent.contract import parse_result_dict
 from agentjobs.agent.errors import BudgetExceeded, ContractViolation, PermanentAgentError
-from agentjobs.agent.http_policy import HttpPolicy
 from agentjobs.agent.model_client import Completion
+from agentjobs.agent.plan import RunPlan
 from agentjobs.agent.replay import ReplayCache
-from agentjobs.agent.runner import SkillRun, run_skill
-from agentjobs.agent.scrub import scrub, scrub_exception, scrub_json, scrubbed_errors
+from agentjobs.agent.runner import EmptyResult, answer_plan, check_caps_enforceable, scrub_failure, settle
+from agentjobs.agent.scrub import scrubbed_errors
 from agentjobs.agent.skills import Skill, default_skills_dir, load_skill
-from agentjobs.agent.tools import Tool
 from agentjobs.hooks.llm import LLMHook
 from agentjobs.operators import metrics
 from agentjobs.operators.artifacts import run_dir
 from agentjobs.operators.retry import AGENT_RETRY_POLICY
 from agentjobs.operators.run_summary import log_run_summary
 from agentjobs.operators.spend_store import SpendStore
-
-
-class EmptyResult(PermanentAgentError):
-    """The skill's item count is 0 and the job does not allow empty results."""
 
 
 class AgentOperator(BaseOperator):
@@ -51,7 +44,7 @@ class AgentOperator(BaseOperator):
 
     :param skill: name of a folder in ``skills_dir`` (or a path relative to it; nothing outside it).
     :param prompt: the task's prompt (templated).
-    :param llm_conn_id: an ``agentjobs_llm`` connection.
+    :param llm_conn_id: an ``agentjobs_llm`` connection (templated, e.g. ``"{{ params.llm }}"``).
     :param model: overrides the connection's default model (templated).
     :param tools: names of tools to offer (default: all the skill allows).
     :param work_dir: the run's work directory (templated); default
@@ -70,6 +63,7 @@ class AgentOperator(BaseOperator):
         "caps",
         "max_repairs",
         "allow_empty",
+        "llm_conn_id",
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {"prompt": "md"}
     ui_color = "#e8f0fe"
@@ -131,18 +125,75 @@ class AgentOperator(BaseOperator):
             return self._run(context)
 
     def _run(self, context: Any) -> dict[str, Any]:
+        # Airflow's side of the run: the context, the connection, the task state store, XCom and
+        # metrics. What the run itself must obey is the agent runtime's (agent/runner.py).
         skill = load_skill(self.skill, Path(self.skills_dir) if self.skills_dir else default_skills_dir())
         work_dir = Path(self.work_dir) if self.work_dir else run_dir(context)
         work_dir.mkdir(parents=True, exist_ok=True)
         plan = self.prepare(context, skill, work_dir)
         hook = LLMHook(self.llm_conn_id)
-        settings = hook.get_settings()
         _refuse_single_cap_conf(context, self.dag.params if self.has_dag() else {})
         caps = self.run_caps()
         client = hook.get_model_client(self.model)
-        prices = settings.prices_for(client.model)
-        _check_caps_enforceable(caps, settings.options.reports_usage, prices is not None, client.model)
+        prices = hook.settings.prices_for(client.model)
+        check_caps_enforceable(caps, client.options, prices, client.model)
 
+        spend, meter, replay, spent_before = self._resume(context, caps, prices)
+        run = plan.bind(
+            skill,
+            work_dir,
+            transcript_path=work_dir / "transcript.jsonl",
+            tool_names=self.tools,
+            max_repairs=int(self.max_repairs),
+            secrets=hook.settings.secrets,
+            on_iteration=self._on_iteration(spend, meter, replay),
+            replay=replay,
+        )
+        payload: dict[str, Any] = {
+            "result": None,
+            "usage": meter.usage.as_dict(),
+            "artifact": str(work_dir),
+            "model": client.model,
+        }
+        if run.answer is not None:
+            self.log.info("%s; no model call made", run.answer_reason)
+        outcome, stopped_cap = metrics.ERROR, None
+        try:
+            answer, payload["model"] = answer_plan(run, client, meter)
+            result = settle(
+                run,
+                answer,
+                finish=lambda a: self.finish(a, run, work_dir, context),
+                allow_empty=self.allow_empty,
+            )
+            outcome = metrics.SUCCESS
+        except BaseException as exc:  # AirflowTaskTimeout is a BaseException, and its spend counts too
+            if isinstance(exc, BudgetExceeded):
+                outcome, stopped_cap = metrics.BUDGET_STOP, exc.cap
+            elif isinstance(exc, ContractViolation):
+                outcome = metrics.CONTRACT_FAILURE
+            payload.update(usage=meter.usage.as_dict(), error=scrub_failure(exc, run.secrets))
+            context["ti"].xcom_push(key="usage", value=payload)
+            raise
+        finally:
+            spend.save(meter.usage, meter.elapsed_s, replay.entries)
+            client.close()
+            if replay.replayed:
+                self.log.info(
+                    "Replayed %d model call(s) of earlier tries without calling the model", replay.replayed
+                )
+            log_run_summary(self.log, caps, meter, run.tool_sequence)
+            used = metrics.this_try(meter.usage, spent_before)
+            metrics.agent_try(self.dag_id, self.task_id, used, outcome, cap=stopped_cap)
+        payload.update(result=result, usage=meter.usage.as_dict())
+        context["ti"].xcom_push(key="usage", value=payload["usage"])
+        return payload
+
+    def _resume(
+        self, context: Any, caps: Caps, prices: Prices | None
+    ) -> tuple[SpendStore, BudgetMeter, ReplayCache, Usage]:
+        """The spend and the paid answers of this task instance's earlier tries (the task state
+        store), so a retry starts from them: the meter, the replay cache, and the spend before."""
         spend = SpendStore.from_context(context)
         spent, elapsed_before, kept_calls = spend.load()
         spent_before = dataclasses.replace(spent)  # the meter adds to `spent` in place
@@ -152,9 +203,14 @@ class AgentOperator(BaseOperator):
                 spent.as_dict(),
                 len(kept_calls),
             )
-        replay = ReplayCache(kept_calls)
         meter = BudgetMeter(caps, prices or Prices(), usage=spent, elapsed_before_s=elapsed_before)
-        secrets = [settings.api_key] if settings.api_key != "not-needed" else []
+        return spend, meter, ReplayCache(kept_calls), spent_before
+
+    def _on_iteration(
+        self, spend: SpendStore, meter: BudgetMeter, replay: ReplayCache
+    ) -> Callable[[Usage, Completion], None]:
+        """After each model call: the spend saved for a retry, and a line in the task log."""
+        caps = meter.caps
 
         def on_iteration(usage: Usage, completion: Completion) -> None:
             spend.save(usage, meter.elapsed_s, replay.entries)
@@ -169,94 +225,7 @@ class AgentOperator(BaseOperator):
                 f"{len(completion.tool_calls)} tool call(s)" if completion.tool_calls else "final answer",
             )
 
-        run = SkillRun(
-            skill=skill,
-            prompt=plan.prompt,
-            work_dir=work_dir,
-            transcript_path=work_dir / "transcript.jsonl",
-            tool_names=self.tools,
-            max_repairs=int(self.max_repairs),
-            secrets=secrets,
-            on_iteration=on_iteration,
-            mode=plan.mode,
-            result_schema=plan.result_schema,
-            replay=replay,
-            extra_tools=plan.tools,
-            http_policy=plan.http_policy,
-        )
-        payload: dict[str, Any] = {
-            "result": None,
-            "usage": meter.usage.as_dict(),
-            "artifact": str(work_dir),
-            "model": client.model,
-        }
-        outcome, stopped_cap = metrics.ERROR, None
-        try:
-            if plan.answer is not None:
-                self.log.info("%s; no model call made", plan.answer_reason)
-                answer = plan.answer
-            else:
-                outcome = run_skill(run, client, meter)
-                answer = outcome.result.model_dump(mode="json", by_alias=True)
-                payload["model"] = outcome.model
-            result = self.finish(answer, plan, work_dir, context)
-            # The skill's contract is the last word, whatever the mode produced.
-            result = parse_result_dict(result, skill.result_model())
-            _check_not_empty(skill.empty_field, result, self.allow_empty)
-            outcome = metrics.SUCCESS
-        except BaseException as exc:  # AirflowTaskTimeout is a BaseException, and its spend counts too
-            if isinstance(exc, BudgetExceeded):
-                outcome, stopped_cap = metrics.BUDGET_STOP, exc.cap
-            elif isinstance(exc, ContractViolation):
-                outcome = metrics.CONTRACT_FAILURE
-            # The task log renders the whole chain, an endpoint's error body included.
-            scrub_exception(exc, secrets)
-            payload["usage"] = meter.usage.as_dict()
-            payload["error"] = scrub(f"{type(exc).__name__}: {exc}", secrets)[:1000]
-            context["ti"].xcom_push(key="usage", value=payload)
-            raise
-        finally:
-            spend.save(meter.usage, meter.elapsed_s, replay.entries)
-            client.close()
-            if replay.replayed:
-                self.log.info(
-                    "Replayed %d model call(s) of earlier tries without calling the model", replay.replayed
-                )
-            log_run_summary(self.log, caps, meter, run.tool_sequence)
-            used = metrics.this_try(meter.usage, spent_before)
-            metrics.agent_try(self.dag_id, self.task_id, used, outcome, cap=stopped_cap)
-        # Every string scrubbed: XCom is readable by anyone who can see the run.
-        payload.update(result=scrub_json(result, secrets), usage=meter.usage.as_dict())
-        context["ti"].xcom_push(key="usage", value=payload["usage"])
-        return payload
-
-
-@dataclass
-class RunPlan:
-    """One run's request to the model, as a subclass's `prepare` shapes it."""
-
-    prompt: str
-    mode: Literal["loop", "structured"] | None = None
-    result_schema: dict[str, Any] | None = None
-    answer: dict[str, Any] | None = None  # set to skip the model (nothing to judge, or already done)
-    answer_reason: str = "Nothing for the model to judge this run"  # logged when `answer` is set
-    data: dict[str, Any] = field(default_factory=dict)  # whatever `finish` needs from `prepare`
-    tools: list[Tool] = field(default_factory=list)  # the job's own read-only tools (loop mode)
-    http_policy: HttpPolicy | None = None  # the job's own URL prefixes for http_get (its spec)
-
-
-def _check_caps_enforceable(caps: Caps, reports_usage: bool, has_prices: bool, model: str) -> None:
-    """Refuse a cap that could never trip rather than run without it."""
-    if not reports_usage and (caps.max_total_tokens or caps.max_cost_usd):
-        raise PermanentAgentError(
-            "the LLM connection says its endpoint does not report usage, so max_total_tokens and "
-            "max_cost_usd cannot be enforced; set both to None or use an endpoint that reports usage"
-        )
-    if caps.max_cost_usd and not has_prices:
-        raise PermanentAgentError(
-            f"max_cost_usd is set but the LLM connection has no price for model {model!r}; add it "
-            "to the connection's prices extra, e.g. {\"" + model + '": {"input": 0.15, "output": 0.6}}'
-        )
+        return on_iteration
 
 
 def _templated(caps: Any) -> bool:
@@ -290,14 +259,4 @@ def _refuse_single_cap_conf(context: Any, declared: Mapping[str, Any]) -> None:
         )
 
 
-def _check_not_empty(empty_field: str | None, result: dict[str, Any], allow_empty: bool) -> None:
-    if empty_field is None or allow_empty:
-        return
-    if result.get(empty_field) == 0:
-        raise EmptyResult(
-            f"the result's {empty_field!r} is 0 and this job does not allow empty results; "
-            "pass allow_empty=True if an empty day is normal"
-        )
-
-
-__all__ = ["AgentOperator", "ContractViolation", "EmptyResult"]
+__all__ = ["AgentOperator", "ContractViolation", "EmptyResult", "RunPlan"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,3 +19,8 @@ def run_key(context: Any) -> str:
 
 def run_dir(context: Any) -> Path:
     return dag_folder(context["dag"].dag_id) / run_key(context)
+
+
+def run_instant(context: Any) -> datetime:
+    """The run's logical date (a manual run without one: its run_after), which decides who is due."""
+    return context.get("logical_date") or context["dag_run"].run_after

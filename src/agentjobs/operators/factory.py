@@ -20,12 +20,11 @@ from airflow.sdk import DAG, CronTriggerTimetable, Param
 from agentjobs.agent.caps import Caps
 from agentjobs.agent.skills import SKILLS_DIR_ENV
 from agentjobs.jobs import spec_verdict
+from agentjobs.jobs.folder import jobs_folder as jobs_folder  # the DAG files `agentjobs init` copied use it
 from agentjobs.jobs.spec import BrokenSpec, JobSpec, JobSpecError, load_folder
 from agentjobs.operators.retry import AGENT_RETRY_POLICY
-from agentjobs.shipped import INIT_FOLDER
 
 log = logging.getLogger(__name__)
-JOBS_DIR_ENV = "AGENTJOBS_JOBS_DIR"
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "agentjobs",
@@ -353,18 +352,6 @@ def health_dag(specs: list[JobSpec], broken: list[BrokenSpec] | None = None) -> 
     ) as dag:
         JobHealthOperator(task_id="check_jobs", specs=specs, broken=list(broken or ()))
     return dag
-
-
-def jobs_folder(dag_file: str) -> Path:
-    """$AGENTJOBS_JOBS_DIR; else the jobs folder `agentjobs init` wrote beside `dag_file`
-    (agentjobs-project/include/jobs in the DAGs folder); else include/jobs beside the dags/
-    folder holding `dag_file` (the project layout of this repository)."""
-    configured = os.environ.get(JOBS_DIR_ENV)
-    if configured:
-        return Path(configured)
-    dags = Path(dag_file).resolve().parent
-    initialised = dags / INIT_FOLDER / "include" / "jobs"
-    return initialised if initialised.is_dir() else dags.parent / "include" / "jobs"
 
 
 def dags_from_folder(folder: Path) -> dict[str, DAG]:

@@ -12,10 +12,10 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from agentjobs.agent.scrub import scrub
 from agentjobs.delivery import DeliveryLedger
+from agentjobs.hooks.ledger import run_log
 from agentjobs.jobs.health import check_job
 from agentjobs.jobs.spec import BrokenSpec, JobSpec, alert_kwargs
 from agentjobs.notifications.alert import JobAlertNotifier
-from agentjobs.operators.run_log import run_log
 
 # JobAlertNotifier's arguments, and the ledger that counts the alerts sent through them.
 AlertTarget = tuple[dict[str, Any], str | None]

@@ -20,10 +20,11 @@ from typing import Any
 
 from airflow.sdk import TriggerRule
 
+from agentjobs.hooks.ledger import run_log
 from agentjobs.notifications.alert import TaskFailure
 from agentjobs.operators.errors import PermanentTaskError
 from agentjobs.operators.job_task import JobTaskOperator
-from agentjobs.operators.run_log import failure_label, run_log
+from agentjobs.operators.run_log import failure_label
 
 ALERT_TASK_ID = "alert_on_failure"
 FAN_OUT_FETCH_TASK_ID = "fetch"  # its XCom lists the teams, in map-index order

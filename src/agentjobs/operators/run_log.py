@@ -1,8 +1,8 @@
-"""The job run log on the ledger's connection, and the failure callback that writes to it.
+"""The failure callback that writes a failed task or run to the job's run log.
 
 The run log itself (`agentjobs.jobs.health.JobRunLog`) is domain code: it takes an engine
-and knows nothing of Airflow. This is the assembly side: the engine comes from the ledger's
-connection (`LedgerHook`), and a failure is read from an Airflow callback context.
+and knows nothing of Airflow; `hooks.ledger.run_log` opens it on the ledger's connection.
+This is the assembly side: a failure is read from an Airflow callback context.
 """
 
 from __future__ import annotations
@@ -10,13 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from agentjobs.agent.scrub import scrub
-from agentjobs.hooks.ledger import LedgerHook
-from agentjobs.jobs.health import JobRunLog
-
-
-def run_log(conn_id: str | None) -> JobRunLog:
-    """The run log in the ledger's database, on the engine the ledger uses."""
-    return JobRunLog(LedgerHook(conn_id).get_engine())
+from agentjobs.hooks.ledger import run_log
 
 
 def failure_label(task_id: str, map_index: int | None) -> str:

@@ -7,6 +7,7 @@ period that was delivered keeps the artifact as sent, without a model call (as t
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,10 @@ from agentjobs.agent.skills import Skill
 from agentjobs.atomic_file import write_atomically
 from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.spec import JobSpec
+from agentjobs.jobs.team_run import ledger_key, load_snapshot, team_dir, team_key
 from agentjobs.operators.agent import AgentOperator, RunPlan
 from agentjobs.operators.delivered import delivered_result, write_result
 from agentjobs.operators.job_task import agent_defaults
-from agentjobs.operators.team_run import ledger_key, load_snapshot, team_dir, team_key
 
 
 class TeamAgentOperator(AgentOperator):
@@ -64,22 +65,13 @@ class TeamAgentOperator(AgentOperator):
             )
         (work_dir / kind.artifact_file).unlink(missing_ok=True)  # an earlier try's must not pass for this one
         plan = kind.plan(snapshot, settings, mode)
-        return RunPlan(
-            prompt=plan.prompt,
-            mode=mode,
-            result_schema=plan.result_schema,
-            answer=plan.answer,
-            answer_reason=plan.answer_reason,
-            data={**data, "collect": plan.collect},
-            tools=plan.tools,
-            http_policy=plan.http_policy,
-        )
+        return dataclasses.replace(plan, mode=mode, data={**plan.data, **data})
 
     def finish(self, result: dict[str, Any], plan: RunPlan, work_dir: Path, context: Any) -> dict[str, Any]:
         if plan.data.get("delivered"):
             return result
         kind = fan_out_kind(self.spec.kind)
-        collect = plan.data.get("collect")
+        collect = plan.collect
         answer = {**result, **collect()} if collect is not None else result
         rendered = kind.render(plan.data["snapshot"], answer, self.spec.kind_settings(), self.spec.title)
         write_atomically(work_dir / kind.artifact_file, rendered.markdown)

@@ -14,8 +14,8 @@ from typing import Any
 from agentjobs.jobs.kinds.base import CheckFailed
 from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.spec import JobSpec
+from agentjobs.jobs.team_run import load_snapshot, team_dir, team_key
 from agentjobs.operators.job_task import JobTaskOperator
-from agentjobs.operators.team_run import load_snapshot, team_dir, team_key
 from agentjobs.operators.team_validate import ArtifactUnsupported
 from agentjobs.operators.team_validated import pull_validated
 

@@ -15,7 +15,7 @@ from typing import Any
 from agentjobs.delivery.claims import EventClaims
 from agentjobs.jobs.kinds.base import TeamSnapshot
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.operators.team_run import ledger_job
+from agentjobs.jobs.team_run import ledger_job
 
 
 def claims_kind(kind: Any) -> bool:

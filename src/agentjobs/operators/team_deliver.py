@@ -25,9 +25,9 @@ from agentjobs.delivery import DeliveryLedger, deliver
 from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.markdown_text import one_line
 from agentjobs.jobs.spec import JobSpec, is_plain_address
+from agentjobs.jobs.team_run import check_team_id, ledger_job, ledger_key, load_snapshot, team_key
 from agentjobs.operators import metrics
 from agentjobs.operators.job_task import JobTaskOperator
-from agentjobs.operators.team_run import check_team_id, ledger_job, ledger_key, load_snapshot, team_key
 from agentjobs.operators.team_validated import pull_unchanged_artifact
 
 MEMBERS_DIR = "members"

@@ -18,14 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from agentjobs.atomic_file import write_atomically
+from agentjobs.hooks.ledger import run_log
 from agentjobs.jobs.kinds.base import TeamSnapshot
 from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.kinds.snapshots import due_teams, team_snapshot
 from agentjobs.jobs.spec import JobSpec
+from agentjobs.jobs.team_run import check_team_id, ledger_job, snapshot_path, team_dir
+from agentjobs.operators.artifacts import run_instant
 from agentjobs.operators.job_task import JobTaskOperator
-from agentjobs.operators.run_log import run_log
 from agentjobs.operators.team_claims import claim_snapshot, claims_kind
-from agentjobs.operators.team_run import check_team_id, ledger_job, run_instant, snapshot_path, team_dir
 
 
 class TeamFetchOperator(JobTaskOperator):

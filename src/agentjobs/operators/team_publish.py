@@ -20,9 +20,9 @@ from agentjobs.delivery.deliver import sha256_file
 from agentjobs.delivery.report_store import ReportConflict, location, store_once
 from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.spec import JobSpec
+from agentjobs.jobs.team_run import ledger_job, load_snapshot, team_key
 from agentjobs.operators.errors import PermanentTaskError
 from agentjobs.operators.job_task import JobTaskOperator
-from agentjobs.operators.team_run import ledger_job, load_snapshot, team_key
 from agentjobs.operators.team_validated import pull_unchanged_artifact
 
 MESSAGE_FILE = "message.md"

@@ -19,7 +19,7 @@ from airflow.providers.standard.operators.hitl import HITLOperator
 
 from agentjobs.jobs.markdown_text import as_text, one_line
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.operators.team_run import team_key
+from agentjobs.jobs.team_run import team_key
 from agentjobs.operators.team_validated import pull_validated
 
 # HITLOperator checks its options when built; the real ones are the run's proposals.

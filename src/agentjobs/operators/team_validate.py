@@ -11,14 +11,14 @@ from typing import Any
 
 from agentjobs.atomic_file import write_atomically
 from agentjobs.delivery.deliver import sha256_file
+from agentjobs.hooks.ledger import run_log
 from agentjobs.jobs.kinds.base import CheckFailed
 from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.spec import JobSpec
+from agentjobs.jobs.team_run import PREVIEW_FILE, load_snapshot, team_dir, team_key
 from agentjobs.operators import metrics
 from agentjobs.operators.errors import PermanentTaskError
 from agentjobs.operators.job_task import JobTaskOperator
-from agentjobs.operators.run_log import run_log
-from agentjobs.operators.team_run import PREVIEW_FILE, load_snapshot, team_dir, team_key
 
 
 class ArtifactUnsupported(PermanentTaskError):

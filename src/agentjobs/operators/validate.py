@@ -12,13 +12,13 @@ from typing import Any
 from airflow.sdk import Asset
 
 from agentjobs.agent.errors import ContractViolation
+from agentjobs.hooks.ledger import run_log
 from agentjobs.jobs.digest import DIGEST_FILE
 from agentjobs.jobs.digest_check import check_digest
 from agentjobs.jobs.period import job_dir
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators import metrics
 from agentjobs.operators.job_task import JobTaskOperator, run_period
-from agentjobs.operators.run_log import run_log
 from agentjobs.sources.snapshot import Snapshot
 
 

@@ -33,9 +33,9 @@ from uuid import UUID
 import sqlalchemy as sa
 
 from agentjobs.business import schema
-from agentjobs.jobs.kinds.base import Member, Query, Team
 from agentjobs.sources.errors import SourceError
 from agentjobs.sources.read_only import check_select, read_only_transaction
+from agentjobs.sources.teams import Member, Query, Team
 
 DEFAULT_CONN_ID = "agentjobs_business"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from agentjobs.jobs.artifacts import artifact_base, dag_folder
 from agentjobs.jobs.digest import DIGEST_FILE
-from agentjobs.operators.team_run import team_dir
+from agentjobs.jobs.team_run import team_dir
 
 TRANSCRIPT_FILE = "transcript.jsonl"
 MAX_ARTIFACT_BYTES = 2_000_000  # a page shows at most this much of an artifact

@@ -23,12 +23,12 @@ from sqlalchemy.orm import Session
 
 from agentjobs.agent.scrub import scrub
 from agentjobs.delivery.ledger import DeliveryLedger, DeliveryRecord
+from agentjobs.hooks.ledger import run_log
+from agentjobs.jobs.folder import jobs_folder
 from agentjobs.jobs.health import JobHealth, job_health
 from agentjobs.jobs.period import period_for
 from agentjobs.jobs.spec import JobSpec, load_folder
-from agentjobs.operators.factory import jobs_folder
-from agentjobs.operators.run_log import run_log
-from agentjobs.operators.team_run import ledger_key
+from agentjobs.jobs.team_run import ledger_key
 from agentjobs.ui.records import AgentRun, Delivery, contract_status, usage_fields
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ HEALTH_CHANNEL = "health"  # the health check's alerts share the ledger; they ar
 
 
 def specs_folder() -> Path:
-    """The jobs folder the DAG file in the DAGs folder reads (factory.jobs_folder says which)."""
+    """The jobs folder the DAG file in the DAGs folder reads (jobs/folder.py says which)."""
     return jobs_folder(str(Path(conf.get("core", "dags_folder")) / "agentjobs_jobs.py"))
 
 

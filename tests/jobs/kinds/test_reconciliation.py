@@ -231,7 +231,7 @@ def test_precision_and_recall_on_the_sample_with_a_model_that_names_the_top_cand
     truth.receipt_matches (the README quotes the numbers this prints)."""
     import sqlalchemy as sa
 
-    from agentjobs.cli_run import serving_instant
+    from agentjobs.cli.run import serving_instant
     from agentjobs.jobs.kinds.snapshots import team_snapshot
     from agentjobs.sources.sql import read_tables, read_teams
 

@@ -11,7 +11,6 @@ and is a normal, good result (`items` 0).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
@@ -34,6 +33,7 @@ from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Query, Rendered, Te
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
 from agentjobs.jobs.names import Names
 from agentjobs.jobs.numbers import (
+    Allowed,
     extract,
     format_amount,
     format_count,
@@ -42,6 +42,7 @@ from agentjobs.jobs.numbers import (
     unsupported_numbers,
 )
 from agentjobs.jobs.period import Period, period_for
+from agentjobs.jobs.prompt_data import as_data
 
 ARTIFACT_FILE = "anomalies.md"
 WHY_MAX = 160
@@ -80,11 +81,6 @@ def _utc_naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def _as_data(text: str) -> str:
-    """Source text cannot close the prompt's <data> block: its angle brackets become look-alikes."""
-    return one_line(text).replace("<", "\u2039").replace(">", "\u203a")
-
-
 def _count(value: float) -> str:
     return format_count(int(value)) if float(value).is_integer() else f"{value:,.1f}"
 
@@ -116,15 +112,6 @@ def fact(flag: Flag, currency: str) -> str:
         f"{as_text(flag.transaction_id)}, the same vendor and amount as {as_text(flag.original_id)} "
         "earlier that day"
     )
-
-
-@dataclass(frozen=True)
-class Allowed:
-    """What a `why` may state about one flag (besides its day): the values code computed for it."""
-
-    values: list[Decimal]  # plain numbers
-    percents: list[Decimal]  # a number written with %
-    amounts: list[Decimal]  # a number written with a currency symbol, in major units
 
 
 def allowed_numbers(flag: Flag, currency: str) -> Allowed:
@@ -233,7 +220,7 @@ class AnomalyFlagsKind:
             return KindPlan(prompt="", answer={"explanations": []}, answer_reason="no anomalies flagged")
         currency = snapshot.team.currency
         lines = [
-            f"Anomalies were flagged in the data of team {_as_data(snapshot.team.name)} for "
+            f"Anomalies were flagged in the data of team {as_data(snapshot.team.name)} for "
             f"{snapshot.period.key} ({snapshot.team.timezone}). For each flag write one short line "
             f"(`why`, at most {WHY_MAX} characters): what it may mean or what to check first.",
             "The numbers are printed beside your line already: write no numbers of your own, and "
@@ -242,7 +229,7 @@ class AnomalyFlagsKind:
         if mode == "loop":
             lines.append("Call flag_details with a flag's id for what it measures and how it was computed.")
         lines += [f"Example: {_EXAMPLE}", "<data>"]
-        lines += [f"- id: {flag.id} | {_as_data(unescape(fact(flag, currency)))}" for flag in found.flags]
+        lines += [f"- id: {flag.id} | {as_data(unescape(fact(flag, currency)))}" for flag in found.flags]
         lines.append("</data>")
         tools = [flag_details_tool(snapshot, found)] if mode == "loop" else []
         return KindPlan(
@@ -405,7 +392,7 @@ def flag_details_tool(snapshot: TeamSnapshot, found: Detection) -> Tool:
                 "kind": "duplicate charge",
                 "transaction_id": flag.transaction_id,
                 "same_as_transaction_id": flag.original_id,
-                "vendor": _as_data(flag.vendor_name),
+                "vendor": as_data(flag.vendor_name),
                 "amount": format_amount(flag.amount_cents, flag.currency or currency),
             }
         return json.dumps(details, ensure_ascii=False)

@@ -11,49 +11,20 @@ artifact against the snapshot.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from agentjobs.agent.http_policy import HttpPolicy
+from agentjobs.agent.plan import RunPlan
 from agentjobs.agent.tools import Tool
 from agentjobs.jobs.period import Period
+from agentjobs.sources.teams import Member, Query, Team  # kinds import them from here too
 
 # The models below are built on first use, not at import: a DAG parse imports this module with
 # the kinds and never validates a team or a snapshot (bench/dag_parse.py).
 _RUN_TIME = ConfigDict(extra="forbid", defer_build=True)
-
-
-class Team(BaseModel):
-    """A row of the `teams` table: who a fan-out run is for, and where its artifact goes."""
-
-    model_config = ConfigDict(**_RUN_TIME, frozen=True)
-    id: str
-    name: str
-    timezone: str  # IANA name: the team's own day, week and 09:00
-    currency: str  # ISO 4217, e.g. EUR; amounts are integer minor units (cents; yen have none)
-    slack_channel: str | None = None  # e.g. "#team-berlin"
-    email_list: list[str] = []  # the team's own addresses (the `email_list` column, comma-separated)
-
-
-class Member(BaseModel):
-    """A row of the `users` table of one team."""
-
-    model_config = ConfigDict(**_RUN_TIME, frozen=True)
-    id: str
-    name: str
-    email: str
-    timezone: str
-
-
-@dataclass(frozen=True)
-class Query:
-    """One parameterised query of the `sql` source: named binds (`:team_id`), never string formatting."""
-
-    sql: str
-    params: dict[str, Any] = field(default_factory=dict)
 
 
 class PeriodRef(BaseModel):
@@ -82,19 +53,9 @@ class TeamSnapshot(BaseModel):
     tables: dict[str, list[dict[str, Any]]]
 
 
-@dataclass
-class KindPlan:
-    """What the summarize task asks the model for one team (or, with `answer`, asks nothing)."""
-
-    prompt: str
-    result_schema: dict[str, Any] | None = None  # None: the skill's own
-    tools: list[Tool] = field(default_factory=list)  # read-only tools over the snapshot
-    answer: dict[str, Any] | None = None  # set: no model call (e.g. nothing was flagged)
-    answer_reason: str = "Nothing for the model to judge this run"
-    http_policy: HttpPolicy | None = None  # the URLs http_get may fetch for this run (loop mode)
-    # What the plan's tools gathered during the run (e.g. staged writes), merged into the
-    # answer before `render`, so render sees what the model did and not only what it said.
-    collect: Callable[[], dict[str, Any]] | None = None
+# What the summarize task asks the model for one team (or, with `answer`, asks nothing): the
+# runtime's one plan type; a kind sets the prompt, schema, tools, URLs, answer and `collect`.
+KindPlan = RunPlan
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,9 @@ from agentjobs.jobs.kinds.base import (
 from agentjobs.jobs.kinds.overdue_reminders import serves_local_hour
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
 from agentjobs.jobs.names import Names
+from agentjobs.jobs.numbers import Allowed
 from agentjobs.jobs.period import Period
+from agentjobs.jobs.prompt_data import as_data
 
 ARTIFACT_FILE = "report.md"
 SUMMARY_HEADING = "## Summary"
@@ -222,14 +224,6 @@ def sentences(f: Figures) -> dict[str, str]:
     return found
 
 
-@dataclass(frozen=True)
-class Allowed:
-    values: set[Decimal]
-    percents: set[Decimal]
-    amounts: set[Decimal]
-    days: set[date]
-
-
 def allowed(f: Figures) -> Allowed:
     """Every number the narrative may state: the report's figures, and the month's own numbers."""
     major = [f.total("income"), f.total("expense"), f.net, f.sum_of(f.unpaid), f.sum_of(f.overdue)]
@@ -299,11 +293,6 @@ def figure_lines(f: Figures, snapshot: TeamSnapshot, settings: ComplianceSetting
     else:
         lines.append("Unmatched: none.")
     return [*lines, ""]
-
-
-def _as_data(text: str) -> str:
-    """Source text cannot close the prompt's <data> block."""
-    return one_line(text).replace("<", "\u2039").replace(">", "\u203a")
 
 
 def _structured_schema(ids: list[str], settings: ComplianceSettings) -> dict[str, Any]:
@@ -386,7 +375,7 @@ class ComplianceReport:
         found = sentences(f)
         # What a person signing off the month acts on first: open invoices and receipts, then results.
         order = sorted(found, key=lambda k: (k not in ATTENTION, list(found).index(k)))
-        data = ["<data>", *(f"- {key}: {_as_data(unescape(found[key]))}" for key in order), "</data>"]
+        data = ["<data>", *(f"- {key}: {as_data(unescape(found[key]))}" for key in order), "</data>"]
         if mode == "structured":
             prompt = [
                 f"Pick the 2 to {settings.sentences_max} statements that say the most about the team's "

@@ -47,6 +47,7 @@ from agentjobs.jobs.kinds.overdue_reminders import hour_period, serves_local_hou
 from agentjobs.jobs.markdown_text import as_text, one_line
 from agentjobs.jobs.numbers import format_count
 from agentjobs.jobs.period import Period
+from agentjobs.jobs.prompt_data import as_data
 
 log = logging.getLogger(__name__)
 ARTIFACT_FILE = "enrichment.md"
@@ -104,11 +105,6 @@ def lookup_url(settings: EnrichmentSettings, name: str) -> str:
 
 def customers_of(snapshot: TeamSnapshot) -> list[dict[str, Any]]:
     return list(snapshot.tables.get("customers", []))
-
-
-def _as_data(text: str) -> str:
-    """Source text cannot close the prompt's <data> block: its angle brackets become look-alikes."""
-    return one_line(text).replace("<", "\u2039").replace(">", "\u203a")
 
 
 def _reason(text: Any) -> str:
@@ -339,7 +335,7 @@ class EnrichmentKind:
             *(f"- {column}: {MEANING[column]}" for column in choices),
             "The keys you may pick, each with one example value:",
             "<data>",
-            *(f"- {_as_data(key)}: {_as_data(json.dumps(examples[key]))[:80]}" for key in offered),
+            *(f"- {as_data(key)}: {as_data(json.dumps(examples[key]))[:80]}" for key in offered),
             "</data>",
             "Example: " + json.dumps({"mapping": {column: "<a key>" for column in choices}}),
         ]
@@ -351,7 +347,7 @@ class EnrichmentKind:
         sources = self.sources(snapshot, settings)
         staging = Staging(snapshot, sources, settings.policy())
         lines = [
-            f"Enrich the customers of team {_as_data(snapshot.team.name)} from the company directory. "
+            f"Enrich the customers of team {as_data(snapshot.team.name)} from the company directory. "
             "For each customer below, call http_get on its url; when the answer is a JSON record of "
             "that company, call update_enrichment with its id and the fields you found "
             f"({', '.join(COLUMNS)}).",
@@ -360,7 +356,7 @@ class EnrichmentKind:
             f"`skipped` (customer id -> one short reason, at most {REASON_MAX} characters).",
             "<data>",
             *(
-                f"- id: {_as_data(str(row['id']))} | name: {_as_data(str(row['name']))} | "
+                f"- id: {as_data(str(row['id']))} | name: {as_data(str(row['name']))} | "
                 f"url: {sources[str(row['id'])]}"
                 for row in customers_of(snapshot)
             ),

@@ -47,6 +47,7 @@ from agentjobs.jobs.kinds.reconcile_rules import (
 from agentjobs.jobs.markdown_text import as_text, one_line
 from agentjobs.jobs.numbers import format_amount
 from agentjobs.jobs.period import Period, period_for
+from agentjobs.jobs.prompt_data import as_data
 
 ARTIFACT_FILE = "reconciliation.md"
 LINK_ABOVE = 0.8  # a link needs a confidence above this (the issue's rule; not a setting)
@@ -93,11 +94,6 @@ class ReconciliationSettings(BaseModel):
 
 def _utc_naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def _as_data(text: str) -> str:
-    """Source text cannot close the prompt's <data> block."""
-    return one_line(text).replace("<", "\u2039").replace(">", "\u203a")
 
 
 def _code(text: str) -> str:
@@ -248,7 +244,7 @@ def match_schema(work: Work) -> dict[str, Any]:
 def _receipt_line(receipt: dict[str, Any], currency: str) -> str:
     amount = format_amount(int(receipt["amount_cents"]), str(receipt.get("currency") or currency))
     return (
-        f"{amount} from {_as_data(str(receipt.get('vendor_name') or '?'))}, "
+        f"{amount} from {as_data(str(receipt.get('vendor_name') or '?'))}, "
         f"received {str(receipt['received_on'])[:10]}"
     )
 
@@ -256,7 +252,7 @@ def _receipt_line(receipt: dict[str, Any], currency: str) -> str:
 def _candidate_line(found: Candidate, currency: str) -> str:
     return (
         f"{found.transaction_id}: {format_amount(found.amount_cents, currency)}, "
-        f"{_as_data(found.vendor_name)}, {found.day.isoformat()} (score {found.score:.2f})"
+        f"{as_data(found.vendor_name)}, {found.day.isoformat()} (score {found.score:.2f})"
     )
 
 
@@ -301,7 +297,7 @@ class ReconciliationKind:
             return KindPlan(prompt="", answer={"matches": {}}, answer_reason="no receipt has a candidate")
         currency = snapshot.team.currency
         lines = [
-            f"Match each receipt of team {_as_data(snapshot.team.name)} to the transaction it pays. Its "
+            f"Match each receipt of team {as_data(snapshot.team.name)} to the transaction it pays. Its "
             "candidates were found by code (amount within 0.5 %, date within 5 days, a similar vendor "
             "name), best first; choose the one it pays, with a confidence from 0 to 1: above "
             f"{LINK_ABOVE} only when you are sure, 0 when none of them is the receipt's.",

@@ -36,7 +36,9 @@ from agentjobs.jobs import numbers
 from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Query, Rendered, Team, TeamSnapshot
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
 from agentjobs.jobs.names import Names
+from agentjobs.jobs.numbers import Allowed
 from agentjobs.jobs.period import Period, period_for
+from agentjobs.jobs.prompt_data import as_data
 
 TABLE = "transactions"
 COMMENT_MAX = 90  # characters: one short clause per bullet keeps 5 bullets under words_max
@@ -97,13 +99,6 @@ def _utc(value: Any) -> datetime:
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     # The table stores naive UTC; the sql source writes ISO strings in UTC.
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-@dataclass(frozen=True)
-class Allowed:
-    values: set[Decimal]  # what a plain number may be
-    percents: set[Decimal]  # what a percentage may be
-    amounts: set[Decimal]  # what an amount written with its currency symbol may be
 
 
 @dataclass(frozen=True)
@@ -351,14 +346,10 @@ def _loop_schema(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _as_data(text: str) -> str:
-    return text.replace("<", "\u2039").replace(">", "\u203a")
-
-
 def _comparison_line(c: Comparison) -> str:
     pct = f" ({c.change_pct_text})" if c.change_pct_text else ""
     return (
-        f"- metric: {_as_data(c.metric)} | this week {c.formatted(c.value1)} | "
+        f"- metric: {as_data(c.metric)} | this week {c.formatted(c.value1)} | "
         f"previous week {c.formatted(c.value2)} | change {c.change_text}{pct}"
     )
 

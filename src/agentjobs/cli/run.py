@@ -19,7 +19,33 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from agentjobs.cli.args import parse_args
+from agentjobs.cli.dag_run import prepared_dag
+from agentjobs.cli.digest import run_digest
+from agentjobs.cli.endpoint import model_endpoint
+from agentjobs.cli.project import prepare_environment, project_dir
+
 SAMPLE_DB_ENV = "AGENTJOBS_BUSINESS_DB"
+
+
+def run_job(args: argparse.Namespace) -> int:
+    """`agentjobs run JOB`: the digest's own command for digest kinds, else a fan-out run per team."""
+    project = project_dir()
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    prepare_environment(out, project, args.verbose)
+    spec = find_spec(project, args.job)
+    if not spec.fans_out:
+        if spec.dag_id != "daily_digest":
+            raise SystemExit(
+                f"agentjobs: run {spec.dag_id} is not supported yet; `agentjobs digest` runs the digest"
+            )
+        digest_args = parse_args(["digest", "--out", str(out)])
+        digest_args.date, digest_args.mode, digest_args.verbose = args.date, args.mode, args.verbose
+        for name in ("max_iterations", "max_tokens", "max_cost_usd"):
+            setattr(digest_args, name, getattr(args, name))
+        return run_digest(digest_args)
+    return run_fan_out(args, project, out)
 
 
 def find_spec(project: Path, job: str) -> Any:
@@ -83,7 +109,6 @@ def serving_instant(kind: Any, settings: Any, team: Any, day: date) -> datetime 
 
 
 def run_fan_out(args: argparse.Namespace, project: Path, out: Path) -> int:
-    from agentjobs.cli import model_endpoint
     from agentjobs.jobs.kinds.registry import fan_out_kind
 
     spec = find_spec(project, args.job)
@@ -111,7 +136,7 @@ def run_fan_out(args: argparse.Namespace, project: Path, out: Path) -> int:
             )
         runs[when].append(team.id)
         keys[team.id] = kind.period(team, when, settings).key
-    from agentjobs.cli_sources import sample_sources
+    from agentjobs.cli.sources import sample_sources
 
     with model_endpoint() as endpoint, sample_sources(spec) as spec:
         spec = cli_spec(spec, args, endpoint, first_run=min(runs))
@@ -152,10 +177,9 @@ def cli_spec(spec: Any, args: argparse.Namespace, endpoint: Any, first_run: date
 
 def _run_all(spec: Any, kind: Any, keys: dict[str, str], runs: dict[datetime, list[str]]) -> int:
     from agentjobs.agent.scrub import scrub
-    from agentjobs.cli import prepared_dag
     from agentjobs.dag_test import run_dag_once
+    from agentjobs.jobs.team_run import team_dir
     from agentjobs.operators.team_publish import MESSAGE_FILE
-    from agentjobs.operators.team_run import team_dir
 
     dag, failures = prepared_dag(spec)
     status = 0

@@ -5,12 +5,15 @@ per-team tasks get one each. Everything of that team's run lives in
 `<artifact base>/<dag_id>/<team id>/<period key>/`, so a clear or a backfill of the same
 run finds and overwrites the same place, and the ledger keys its deliveries by
 (`<dag_id>/<team id>`, period key, channel, target).
+
+Domain code (no Airflow): the per-team tasks in operators/, the UI and the CLI all find a team's
+run here, so each of them names the same folder and the same ledger key.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +88,3 @@ def load_snapshot(work_dir: Path) -> TeamSnapshot:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; clear the run from its 'fetch' task to fetch again")
     return TeamSnapshot.model_validate_json(path.read_text(encoding="utf-8"))
-
-
-def run_instant(context: Any) -> datetime:
-    """The run's logical date (a manual run without one: its run_after), which decides who is due."""
-    return context.get("logical_date") or context["dag_run"].run_after

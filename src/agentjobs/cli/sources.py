@@ -1,6 +1,6 @@
 """What `agentjobs run` puts in place of a job's outside sources on the embedded default.
 
-The business database has its generated sample (cli_run.business_db); the enrichment job's
+The business database has its generated sample (cli/run.py's business_db); the enrichment job's
 company directory has the packaged sample directory (business/directory.py), served on
 127.0.0.1 for the length of the run, with the job's `source_url` and `allow_urls` pointed at
 it: no internet, nothing started by hand.

@@ -1,0 +1,68 @@
+"""The `agentjobs` command's arguments: one parser, every subcommand and its options."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+DESCRIPTION = "The `agentjobs` command: run a job once on the embedded default."
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="agentjobs", description=DESCRIPTION)
+    commands = parser.add_subparsers(dest="command", required=True)
+    digest = commands.add_parser("digest", help="run the daily digest once and show it")
+    digest.add_argument("--repo", action="append", default=[], metavar="PATH", help="local git repository")
+    digest.add_argument(
+        "--github", action="append", default=[], metavar="OWNER/NAME", help="GitHub repository"
+    )
+    digest.add_argument("--feed", action="append", default=[], metavar="URL|PATH", help="RSS or Atom feed")
+    digest.add_argument("--date", type=date.fromisoformat, help="the day to digest (default: yesterday)")
+    digest.add_argument("--out", type=Path, default=Path("agentjobs-out"), help="output folder")
+    digest.add_argument("--timezone", help="time zone of the day (default: the job's)")
+    digest.add_argument("--max-iterations", type=int)
+    digest.add_argument("--max-tokens", type=int, help="total token budget")
+    digest.add_argument("--max-cost-usd", type=float)
+    digest.add_argument("--mode", choices=["structured", "loop"], help="default: the job's mode")
+    digest.add_argument("--verbose", action="store_true", help="show Airflow's own logs")
+    run = commands.add_parser("run", help="run any shipped job once (include/jobs/*.yaml) and show it")
+    run.add_argument("job", help="the job's dag_id, e.g. weekly_insights, anomaly_flags, daily_digest")
+    run.add_argument(
+        "--date", type=date.fromisoformat, help="the last day covered (default: the data's last)"
+    )
+    run.add_argument("--team", action="append", default=[], metavar="ID", help="only this team (repeatable)")
+    run.add_argument("--out", type=Path, default=Path("agentjobs-out"), help="output folder")
+    run.add_argument("--max-iterations", type=int)
+    run.add_argument("--max-tokens", type=int, help="total token budget")
+    run.add_argument("--max-cost-usd", type=float)
+    run.add_argument("--mode", choices=["structured", "loop"], help="default: the job's mode")
+    run.add_argument("--verbose", action="store_true", help="show Airflow's own logs")
+    db = commands.add_parser("business-db", help="write the sample business database (and its truth.json)")
+    db.add_argument("--out", type=Path, default=Path("agentjobs-out") / "business.db", help="SQLite file")
+    db.add_argument("--seed", type=int, default=7)
+    db.add_argument("--postgres-uri", help="also load it into this database, e.g. postgresql://user@host/db")
+    db.add_argument("--force", action="store_true", help="replace the file (and its truth) if it exists")
+    init = commands.add_parser(
+        "init",
+        help="write the DAG files and the shipped jobs and skills (to edit) into a DAGs folder",
+        description="Write agentjobs_jobs.py, agentjobs_spec_errors.py and agentjobs-project/include/"
+        "{jobs,skills,demo} into DAGS_FOLDER, where the DAG file finds them without any environment "
+        "variable. Existing files are kept unless --force.",
+    )
+    init.add_argument(
+        "dags_folder",
+        nargs="?",
+        type=Path,
+        metavar="DAGS_FOLDER",
+        help="default: Airflow's configured [core] dags_folder (airflow config get-value core dags_folder)",
+    )
+    init.add_argument("--force", action="store_true", help="overwrite files that exist")
+    model = commands.add_parser(
+        "local-model", help="serve the embedded model (OpenAI-compatible) in the foreground until stopped"
+    )
+    model.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
+    model.add_argument("--port", type=int, default=8080)
+    model.add_argument("--ctx-size", type=int, default=8192, help="context window in tokens")
+    return parser.parse_args(argv)

@@ -1,0 +1,46 @@
+"""Who a fan-out run is for and how the `sql` source asks for it: plain data, no Airflow.
+
+These sit below sources/ (not in the job domain) because the `sql` source reads teams and
+members with them; the kinds in jobs/kinds/ use them through jobs/kinds/base.py as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+# Built on first use, not at import: a DAG parse imports this module with the kinds and never
+# validates a team (bench/dag_parse.py).
+_RUN_TIME = ConfigDict(extra="forbid", defer_build=True, frozen=True)
+
+
+class Team(BaseModel):
+    """A row of the `teams` table: who a fan-out run is for, and where its artifact goes."""
+
+    model_config = _RUN_TIME
+    id: str
+    name: str
+    timezone: str  # IANA name: the team's own day, week and 09:00
+    currency: str  # ISO 4217, e.g. EUR; amounts are integer minor units (cents; yen have none)
+    slack_channel: str | None = None  # e.g. "#team-berlin"
+    email_list: list[str] = []  # the team's own addresses (the `email_list` column, comma-separated)
+
+
+class Member(BaseModel):
+    """A row of the `users` table of one team."""
+
+    model_config = _RUN_TIME
+    id: str
+    name: str
+    email: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Query:
+    """One parameterised query of the `sql` source: named binds (`:team_id`), never string formatting."""
+
+    sql: str
+    params: dict[str, Any] = field(default_factory=dict)
