@@ -11,7 +11,8 @@ deterministic stand-in model that counts every request and reply with tiktoken's
   (include/jobs/daily-digest.yaml) apply.
 - baseline: the agentic-fetch design of the seed: an agent loop whose `web_fetch` tool returns
   the raw HTML of the repository's commits page and of a news front page (synthetic pages
-  with real pages' chrome, bench/support/pages.py), then the model writes the digest.
+  with real pages' chrome, bench/support/pages.py), both fetched in one turn (parallel tool
+  calls, as a capable agent would), then the model writes the digest.
 
 Coverage is the items of the day (commits by short SHA, everything else by URL) found in the
 final digest. The stand-in's editorial choice is the same in both designs, so coverage is
@@ -260,7 +261,7 @@ def measure(quick: bool = False) -> list[Result]:
             "tokens",
             f"ratio <= {GOAL_RATIO} at equal coverage",
             ratio <= GOAL_RATIO and equal,
-            f"baseline: agent with web_fetch of raw HTML ({pages_note})",
+            f"baseline: agent with web_fetch of raw HTML, both pages in one turn ({pages_note})",
         ),
         Result(
             BENCHMARK,

@@ -7,9 +7,10 @@ commit it can see, highlight up to HIGHLIGHTS articles in the order given, no ac
 
 - Structured request (a `response_format`, as the agentjobs pipeline sends): it reads the
   `- ref: URL | kind | title` lines of the prompt and answers the judgement JSON.
-- Tool request with `web_fetch` (the agentic-fetch baseline): it fetches each URL the user
-  message names, one call per turn, then writes the digest from the pages it was given (raw
-  HTML, or the markdown of a reader-mode fetch).
+- Tool request with `web_fetch` (the agentic-fetch baseline): it fetches every URL the user
+  message names in one turn (parallel tool calls, as a capable agent does, so no page is sent
+  back to it more than once before the answer), then writes the digest from the pages it was
+  given (raw HTML, or the markdown of a reader-mode fetch).
 
 Every reply reports `usage` counted by tiktoken on the request as sent (bench/support/tokens.py).
 """
@@ -24,7 +25,7 @@ from html import unescape
 from typing import Any
 
 from bench.support import tokens
-from tests.fakes.model_server import RecordedRequest, ScriptedModelServer, Step, reply, respond, tool_call
+from tests.fakes.model_server import RecordedRequest, ScriptedModelServer, Step, reply, respond, tool_calls
 
 HIGHLIGHTS = 5
 MODEL = "bench-digest-model"
@@ -67,12 +68,11 @@ def _agentic(body: dict[str, Any]) -> Step | str:
     ]
     wanted = [u for u in _URL.findall(user) if u not in fetched]
     if wanted:
-        arguments = json.dumps({"url": wanted[0]})
-        return tool_call(
-            "web_fetch",
-            arguments,
+        calls = [("web_fetch", json.dumps({"url": url})) for url in wanted]
+        return tool_calls(
+            calls,
             prompt_tokens=tokens.prompt_tokens(body),
-            completion_tokens=tokens.completion_tokens(None, [("web_fetch", arguments)]),
+            completion_tokens=tokens.completion_tokens(None, calls),
             model=MODEL,
         )
     pages = "\n".join(m["content"] for m in messages if m["role"] == "tool")

@@ -10,6 +10,10 @@ from pathlib import Path
 from typing import Any
 
 MODEL = "bench-zero-latency"
+# A conversation's model calls when nothing else is asked: nine tool calls and the answer.
+CONVERSATION_CALLS = 10
+# A key the runtime masks wherever it shows up (the operator scrubs the connection's key).
+API_KEY = "sk-bench-0000-not-a-real-key"
 # What agentjobs' ModelClient sends by default (EndpointOptions), for the sides that send it by hand.
 MAX_TOKENS = 4096
 REQUEST_TIMEOUT_S = 120.0
@@ -46,6 +50,11 @@ ADD_TOOL: dict[str, Any] = {
         },
     },
 }
+
+
+def model_for(calls: int) -> str:
+    """The model name that makes the zero-latency server script `calls` model calls a conversation."""
+    return MODEL if calls == CONVERSATION_CALLS else f"{MODEL}@{calls - 1}"
 
 
 def add(a: int, b: int) -> str:

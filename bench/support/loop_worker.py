@@ -1,15 +1,20 @@
-"""One side of bench/loop_overhead.py in a process of its own: the agentjobs runtime or the bare SDK.
+"""One side of bench/loop_overhead.py in a process of its own: the bare SDK, the agentjobs
+runtime as a library, or that runtime configured as AgentOperator configures it.
 
-    python bench/support/loop_worker.py agentjobs|bare BASE_URL
+    python bench/support/loop_worker.py bare|agentjobs|operator BASE_URL [CALLS_A_CONVERSATION]
 
 It prints `ready` once set up (and warmed up by one conversation), then for each `run N`
-line on stdin holds N conversations and prints one JSON line: {"seconds": ..., "calls": ...}.
-The timed part is the conversations only, not the interpreter's start or imports.
+line on stdin holds N conversations and prints one JSON line:
+{"seconds": ..., "cpu_seconds": ..., "calls": ...}. The timed part is the conversations only,
+not the interpreter's start or imports; CPU time is this process's own (the server runs in
+another), so it is the client's work alone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import sys
 import tempfile
 import time
@@ -24,16 +29,18 @@ if str(REPO) not in sys.path:
 import openai  # noqa: E402
 from bench.support.loop_script import (  # noqa: E402
     ADD_TOOL,
+    API_KEY,
+    CONVERSATION_CALLS,
     MAX_TOKENS,
-    MODEL,
     REQUEST_TIMEOUT_S,
     USER_PROMPT,
     add,
+    model_for,
     system_prompt,
 )
 
 
-def bare_conversation(client: openai.OpenAI, system: str) -> int:
+def bare_conversation(client: openai.OpenAI, system: str, model: str) -> int:
     """The same conversation with the openai client in a hand-written tool loop."""
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": system},
@@ -43,7 +50,7 @@ def bare_conversation(client: openai.OpenAI, system: str) -> int:
     while True:
         # The request agentjobs sends: the same parameters, so only the loop around it differs.
         response = client.chat.completions.create(
-            model=MODEL,
+            model=model,
             messages=messages,  # type: ignore[arg-type]
             tools=[ADD_TOOL],  # type: ignore[list-item]
             temperature=0,
@@ -60,8 +67,25 @@ def bare_conversation(client: openai.OpenAI, system: str) -> int:
             messages.append({"role": "tool", "tool_call_id": call.id, "content": add(**arguments)})
 
 
-def agentjobs_side(client: openai.OpenAI, work_dir: Path) -> Callable[[], int]:
-    """A conversation through run_skill: the skill, the registry, the budget meter, the contract."""
+class EncodingStore:
+    """Stands in for Airflow's task state store: every value is JSON-encoded when it is set and
+    decoded when it is read, as it is on its way to the API server, so a save costs what its size
+    costs (the round trip to the server is Airflow's, not the loop's)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        raw = self.data.get(key)
+        return default if raw is None else json.loads(raw)
+
+    def set(self, key: str, value: Any) -> None:
+        self.data[key] = json.dumps(value)
+
+
+def agentjobs_side(client: openai.OpenAI, work_dir: Path, calls: int, operator: bool) -> Callable[[], int]:
+    """A conversation through run_skill: the skill, the registry, the budget meter, the contract;
+    with `operator`, also what AgentOperator adds around it (see operator_conversation)."""
     from bench.support.loop_script import skill
 
     from agentjobs.agent.budget import BudgetMeter
@@ -70,7 +94,8 @@ def agentjobs_side(client: openai.OpenAI, work_dir: Path) -> Callable[[], int]:
     from agentjobs.agent.runner import SkillRun, run_skill
     from agentjobs.agent.tools import tool_from_function
 
-    model_client = ModelClient(client, MODEL)
+    model_client = ModelClient(client, model_for(calls))
+    caps = Caps(max_iterations=max(40, calls), max_total_tokens=1_000_000, timeout_s=600)
     run = SkillRun(
         skill=skill(work_dir),
         prompt=USER_PROMPT,
@@ -78,10 +103,64 @@ def agentjobs_side(client: openai.OpenAI, work_dir: Path) -> Callable[[], int]:
         tool_names=["add"],
         tools=[tool_from_function(add)],
     )
+    if operator:
+        return operator_conversation(run, model_client, caps, work_dir)
 
     def conversation() -> int:
-        meter = BudgetMeter(Caps(max_iterations=40, max_total_tokens=1_000_000, timeout_s=600))
-        run_skill(run, model_client, meter)
+        meter = BudgetMeter(caps)
+        run_skill(dataclasses.replace(run, tool_sequence=[]), model_client, meter)
+        return meter.usage.iterations
+
+    return conversation
+
+
+def operator_conversation(run: Any, model_client: Any, caps: Any, work_dir: Path) -> Callable[[], int]:
+    """One task of AgentOperator's, its runtime configured as `operators/agent.py` configures it:
+    the transcript file next to the artifact, the connection's key scrubbed from it, the replay
+    cache loaded from and saved to the task state store after every call with the spend, and the
+    iteration logged. Airflow's own work per task (the context, the connection, XCom) is not here."""
+    from agentjobs.agent.budget import BudgetMeter, Prices, Usage
+    from agentjobs.agent.model_client import Completion
+    from agentjobs.agent.replay import ReplayCache
+    from agentjobs.agent.runner import run_skill
+    from agentjobs.operators.spend_store import SpendStore
+
+    log = logging.getLogger("bench.operator")
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    log.addHandler(logging.FileHandler(work_dir / "task.log", encoding="utf-8"))
+
+    def conversation() -> int:
+        spend = SpendStore(store=EncodingStore(), epoch=1)  # a fresh task instance
+        spent, elapsed_before, kept_calls = spend.load()
+        replay = ReplayCache(kept_calls)
+        meter = BudgetMeter(caps, Prices(), usage=spent, elapsed_before_s=elapsed_before)
+
+        def on_iteration(usage: Usage, completion: Completion) -> None:
+            spend.save(usage, meter.elapsed_s, replay.entries)
+            log.info(
+                "iteration %d/%d: %d tokens so far (limit %s), $%.4f (limit %s), %s",
+                usage.iterations,
+                caps.max_iterations,
+                usage.total_tokens,
+                caps.max_total_tokens,
+                usage.cost_usd,
+                caps.max_cost_usd,
+                f"{len(completion.tool_calls)} tool call(s)" if completion.tool_calls else "final answer",
+            )
+
+        task_run = dataclasses.replace(
+            run,
+            transcript_path=run.work_dir / "transcript.jsonl",
+            secrets=[API_KEY],
+            on_iteration=on_iteration,
+            replay=replay,
+            tool_sequence=[],
+        )
+        try:
+            run_skill(task_run, model_client, meter)
+        finally:
+            spend.save(meter.usage, meter.elapsed_s, replay.entries)
         return meter.usage.iterations
 
     return conversation
@@ -89,25 +168,27 @@ def agentjobs_side(client: openai.OpenAI, work_dir: Path) -> Callable[[], int]:
 
 def main() -> None:
     side, base_url = sys.argv[1], sys.argv[2]
-    client = openai.OpenAI(base_url=base_url, api_key="bench", max_retries=0)
+    calls = int(sys.argv[3]) if len(sys.argv) > 3 else CONVERSATION_CALLS
+    client = openai.OpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
     with tempfile.TemporaryDirectory() as tmp:
-        if side == "agentjobs":
-            conversation = agentjobs_side(client, Path(tmp))
+        if side in ("agentjobs", "operator"):
+            conversation = agentjobs_side(client, Path(tmp), calls, operator=side == "operator")
         elif side == "bare":
             system = system_prompt(Path(tmp))
 
             def conversation() -> int:
-                return bare_conversation(client, system)
+                return bare_conversation(client, system, model_for(calls))
 
         else:
-            raise SystemExit(f"unknown side {side!r}: agentjobs or bare")
+            raise SystemExit(f"unknown side {side!r}: bare, agentjobs or operator")
         conversation()  # warm-up: connections open, caches filled, nothing lazy left
         print("ready", flush=True)
         for line in sys.stdin:
             count = int(line.split()[1])
-            started = time.perf_counter()
-            calls = sum(conversation() for _ in range(count))
-            print(json.dumps({"seconds": time.perf_counter() - started, "calls": calls}), flush=True)
+            started, cpu_started = time.perf_counter(), time.process_time()
+            made = sum(conversation() for _ in range(count))
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+            print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "calls": made}), flush=True)
 
 
 if __name__ == "__main__":

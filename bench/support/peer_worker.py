@@ -8,8 +8,8 @@ context (a task instance whose XCom pushes go nowhere), the LLM connection comes
 AIRFLOW_CONN_* variable, and the tool is a pydantic-ai FunctionToolset. Everything the
 operator does per task (building the agent through PydanticAIHook, masking tool results,
 tool logging, usage bookkeeping) is inside the timed part, as ours is. Protocol as
-bench/support/loop_worker.py: `ready`, then one JSON line per `run N`. Imports nothing from
-agentjobs: this venv does not have it.
+bench/support/loop_worker.py: `ready`, then one JSON line per `run N` (wall and CPU seconds).
+Imports nothing from agentjobs: this venv does not have it.
 """
 
 from __future__ import annotations
@@ -85,11 +85,10 @@ def main() -> None:
     print("ready", file=protocol, flush=True)
     for line in sys.stdin:
         count = int(line.split()[1])
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         calls = sum(conversation() for _ in range(count))
-        print(
-            json.dumps({"seconds": time.perf_counter() - started, "calls": calls}), file=protocol, flush=True
-        )
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "calls": calls}), file=protocol, flush=True)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Every conversation is the same: the model calls the `add` tool TOOL_TURNS times, one call a
 turn, then answers `RESULT: {"sum": N}`. The answer depends only on how many tool results the
-request holds, so any client, any framework and any number of them get the same script.
+request holds, so any client, any framework and any number of them get the same script. A
+model name ending in `@N` asks for N tool turns instead (longer conversations, same script).
 
 Each response leaves in one TCP segment with Nagle off: written in two (headers, then body),
 as http.server does by default, a keep-alive client waits out a 40 ms delayed ACK per call,
@@ -28,7 +29,9 @@ USAGE = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
 def answer(body: dict[str, Any], serial: int) -> dict[str, Any]:
     messages = body.get("messages", [])
     results = sum(1 for m in messages if m.get("role") == "tool")
-    if results < TOOL_TURNS:
+    model = str(body.get("model", ""))
+    turns = int(model.rsplit("@", 1)[1]) if "@" in model else TOOL_TURNS
+    if results < turns:
         arguments = json.dumps({"a": results, "b": 1})
         call = {
             "id": f"call_{serial}",
@@ -38,7 +41,7 @@ def answer(body: dict[str, Any], serial: int) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": None, "tool_calls": [call]}
         finish = "tool_calls"
     else:
-        message = {"role": "assistant", "content": f'RESULT: {{"sum": {TOOL_TURNS}}}'}
+        message = {"role": "assistant", "content": f'RESULT: {{"sum": {turns}}}'}
         finish = "stop"
     return {
         "id": f"chatcmpl-{serial}",

@@ -347,3 +347,60 @@ def test_scrub_json_scrubs_every_string_and_always_encodes() -> None:
     assert out["3"]["big"].startswith("<integer of ") and out["3"]["b"] is True
     assert out["lone"] == "a\ufffdb" and out["object"] == "/tmp/x"
     assert "nested deeper than 100 levels" in line
+
+
+def test_the_shortcut_for_text_without_a_trigger_word_masks_exactly_what_the_patterns_do(monkeypatch) -> None:
+    # Text without any trigger word skips the patterns; were a trigger missing for one of them,
+    # a secret of that shape would go through unmasked. Every pattern run on every text must
+    # give the same result.
+    import re
+
+    from agentjobs.agent import scrub as module
+
+    texts = [t for t, _, _ in PLANTED] + HOSTILE + [ORDINARY] + _random_hostile(3000, seed=22)
+    secrets = ["hunter22", 'pa"ss']
+    fast = [scrub(t, secrets) for t in texts]
+    monkeypatch.setattr(module, "_TRIGGERS", re.compile(""))  # matches everything: no shortcut
+    assert [scrub(t, secrets) for t in texts] == fast
+
+
+def test_scrub_json_remembers_short_strings_per_set_of_secrets() -> None:
+    # The same string in two runs with different secrets is masked by each run's own secrets.
+    event = {"result": "the key hunter22 and pa55word-x", "again": "the key hunter22 and pa55word-x"}
+    assert scrub_json(event, ["hunter22"]) == {"result": "the key *** and pa55word-x"} | {
+        "again": "the key *** and pa55word-x"
+    }
+    assert scrub_json(event, ["pa55word-x"])["result"] == "the key hunter22 and ***"
+    assert scrub_json(event)["result"] == "the key hunter22 and pa55word-x"
+
+
+def test_json_line_writes_exactly_what_scrubbing_every_string_writes() -> None:
+    # json_line writes an event as it is when its JSON text shows nothing maskable; were that
+    # check to miss a shape, a secret would reach the transcript. Every hostile string, as a key,
+    # a value and inside a quoted document, gives the line scrub_json would have given.
+    from agentjobs.agent.scrub import json_line
+
+    folded = ["pa\u017f\u017fword=abcdefg-x", "api_\u212aey: abcdefgh", "\u0130d_token=x", "SESSION\tid=abc"]
+    separated = ['password\t= "x"', 'token\\\\\\"   : y', "passw" + "\\" * 7 + "'=z", "sid=1", "key : 2"]
+    texts = (
+        [t for t, _, _ in PLANTED] + HOSTILE + [ORDINARY] + folded + separated + _random_hostile(3000, seed=7)
+    )
+    secrets = ["hunter22", 'pa"ss']
+    for text in texts:
+        for value in (
+            {"event": "tool", "result": text, "n": 1},
+            {"event": "tool", text: [text, {"k": text}]},
+            {"event": "completion", "arguments": json.dumps({"q": text})},
+        ):
+            expected = json.dumps(scrub_json(value, secrets), ensure_ascii=False, allow_nan=False)
+            assert json_line(value, secrets) == expected, repr(text)
+
+
+def test_json_line_takes_the_careful_path_for_what_json_cannot_hold_exactly() -> None:
+    from agentjobs.agent.scrub import json_line
+
+    deep: list = []
+    for _ in range(150):
+        deep = [deep]
+    for value in ({"big": 10**5000}, {"nan": float("nan")}, {"path": Path("/tmp/x")}, {"deep": deep}):
+        assert json_line(value) == json.dumps(scrub_json(value), ensure_ascii=False, allow_nan=False)

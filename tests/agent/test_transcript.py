@@ -85,3 +85,56 @@ def test_without_a_file_nothing_is_kept_so_nothing_unscrubbed_either(tmp_path: P
     with Transcript(path, secrets=[SECRET]) as written:
         written.record("tool", name="read_file", result=f"the key {SECRET} echoed")
     assert read_back(path) == written.events and written.events[0]["result"] == "the key *** echoed"
+
+
+def test_a_killed_run_leaves_every_event_up_to_its_last_completed_model_call(tmp_path: Path) -> None:
+    # SIGKILL: no close, no exit handler, nothing flushed on the way out.
+    import subprocess
+    import sys
+
+    path = tmp_path / "transcript.jsonl"
+    script = f"""
+import os, signal
+from pathlib import Path
+from agentjobs.agent.transcript import Transcript
+t = Transcript(Path({str(path)!r}))
+t.record("start", messages=[])
+t.record("completion", response={{"n": 1}})
+t.record("tool", name="read_file", result="one")
+t.record("tool", name="read_file", result="two")
+t.checkpoint()  # the loop, before it waits on the next call
+t.record("completion", response={{"n": 2}})
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=60)
+    assert done.returncode == -9, done.stderr
+    events = [(e["event"], e.get("result") or e.get("response")) for e in read_back(path)]
+    assert events == [
+        ("start", None),
+        ("completion", {"n": 1}),
+        ("tool", "one"),
+        ("tool", "two"),
+        ("completion", {"n": 2}),
+    ]
+
+
+def test_the_tool_results_are_in_the_file_before_the_model_is_asked_again(
+    model_server, tmp_path: Path
+) -> None:
+    from tests.agent.test_loop import GOOD, make_agent, run
+    from tests.fakes.model_server import reply, respond, tool_call
+
+    (tmp_path / "notes.txt").write_text("alpha")
+    path = tmp_path / "transcript.jsonl"
+    seen: list[list[str]] = []
+
+    def second_call(request):
+        # What a kill during this call would leave behind.
+        seen.append([json.loads(line)["event"] for line in path.read_text().splitlines()])
+        return reply(GOOD)
+
+    model_server.script(tool_call("read_file", {"path": "notes.txt"}, call_id="c1"), respond(second_call))
+    with Transcript(path) as transcript:
+        run(make_agent(model_server, tmp_path, transcript=transcript))
+    assert seen == [["start", "completion", "tool"]]

@@ -38,3 +38,87 @@ def test_no_state_store_means_a_fresh_budget_each_try():
     spend = SpendStore.from_context(ctx)
     spend.save(Usage(iterations=1), 1.0)
     assert spend.load()[0].iterations == 1
+
+
+class CountingStore(Store):
+    """The task state store as a worker sees it: what each save writes, in bytes."""
+
+    def __init__(self):
+        super().__init__()
+        self.written: list[tuple[str, int]] = []
+
+    def set(self, key, value):
+        import json
+
+        self.written.append((key, len(json.dumps(value))))
+        super().set(key, value)
+
+
+def answer(n: int) -> dict:
+    return {"id": f"chatcmpl-{n}", "choices": [{"message": {"content": "x" * 500}}]}
+
+
+def test_each_save_writes_the_new_answer_only_and_a_retry_gets_them_all_back():
+    store = CountingStore()
+    spend = SpendStore.from_context(context(store, 1, 2, 2))
+    calls: dict = {}
+    for n in range(1, 51):
+        calls[f"r1-{n}"] = answer(n)
+        store.written.clear()
+        spend.save(Usage(iterations=n, total_tokens=10 * n), float(n), calls)
+        # One write, the new answer with the spend so far: it does not grow with the conversation.
+        assert [key for key, _ in store.written] == [f"agentjobs_call_1_{n - 1}"]
+        assert store.written[0][1] < 1000
+    spend.save(Usage(iterations=50, total_tokens=500), 51.5, calls)  # the end of the try
+    usage, elapsed, kept = SpendStore.from_context(context(store, 2, 2, 2)).load()
+    assert (usage.iterations, elapsed) == (50, 51.5)
+    assert kept == calls and list(kept) == list(calls)  # every answer, in the order it was paid
+
+
+def test_a_try_cut_off_mid_loop_leaves_each_answer_with_its_spend():
+    # Killed after its third call: no end-of-try record, yet the retry resumes the spend of the
+    # last logged call, and the retry after that the spend of both tries.
+    store = Store()
+    first = SpendStore.from_context(context(store, 1, 2, 2))
+    first.load()
+    calls: dict = {}
+    for n in range(1, 4):
+        calls[f"r1-{n}"] = answer(n)
+        first.save(Usage(iterations=n, total_tokens=10 * n), float(n), calls)
+    second = SpendStore.from_context(context(store, 2, 2, 2))
+    usage, elapsed, kept = second.load()
+    assert (usage.iterations, usage.total_tokens, elapsed, list(kept)) == (
+        3,
+        30,
+        3.0,
+        ["r1-1", "r1-2", "r1-3"],
+    )
+    second.save(Usage(iterations=3, total_tokens=30), 3.5, kept)  # a spend record, no new answer
+    kept["r1-4"] = answer(4)
+    second.save(Usage(iterations=4, total_tokens=40), 4.0, kept)  # one more call, then the worker dies
+    usage, elapsed, kept = SpendStore.from_context(context(store, 3, 2, 2)).load()
+    assert (usage.iterations, elapsed, len(kept)) == (4, 4.0, 4)
+
+
+def test_spend_saved_by_the_earlier_single_record_layout_is_read_and_carried_forward():
+    store = Store()
+    old = {"whole-request-key": answer(1)}
+    store["agentjobs_spend"] = {
+        "epoch": 1,
+        "usage": {"iterations": 1, "total_tokens": 9},
+        "elapsed_s": 3.0,
+        "calls": old,
+    }
+    retry = SpendStore.from_context(context(store, 2, 2, 2))
+    usage, elapsed, kept = retry.load()
+    assert (usage.iterations, elapsed, kept) == (1, 3.0, old)
+    kept["r1-new"] = answer(2)
+    retry.save(Usage(iterations=2, total_tokens=19), 4.0, kept)
+    # The next retry finds both, the old answer now in the new layout too.
+    assert SpendStore.from_context(context(store, 3, 2, 2)).load()[2] == {**old, "r1-new": answer(2)}
+
+
+def test_a_clear_does_not_replay_the_answers_of_the_earlier_epoch():
+    store = Store()
+    SpendStore.from_context(context(store, 1, 2, 2)).save(Usage(iterations=1), 1.0, {"r1-a": answer(1)})
+    assert SpendStore.from_context(context(store, 4, 3 + 2, 2)).load()[2] == {}

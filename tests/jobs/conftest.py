@@ -5,4 +5,5 @@ from tests.business.fixtures import sample_db  # noqa: F401
 from tests.delivery.conftest import _moto_endpoint, s3_server, slack_server, smtp_server  # noqa: F401
 from tests.jobs.business import any_business_conn, business_conn, business_db, business_pg  # noqa: F401
 from tests.jobs.specs import any_ledger  # noqa: F401
+from tests.kinds_plugin.fixtures import installed_kinds  # noqa: F401
 from tests.sources.conftest import github_api  # noqa: F401

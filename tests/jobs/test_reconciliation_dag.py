@@ -249,8 +249,8 @@ def test_with_review_on_a_person_approves_some_proposals_and_only_those_are_link
     from agentjobs.operators.factory import build_dag
 
     spec, engine = reconcile
-    settings = {**(spec.reconciliation or {}), "review": {"enabled": True, "timeout_minutes": 30}}
-    spec = spec.model_copy(update={"reconciliation": settings})
+    settings = {**spec.kind_section(), "review": {"enabled": True, "timeout_minutes": 30}}
+    spec = spec.with_kind_section(settings)
     dag = build_dag(spec)
     # Beside deliver, not before it: only the run's failure alert waits for the review.
     assert dag.get_task("team.review").downstream_task_ids == {"alert_on_failure"}

@@ -60,8 +60,8 @@ def test_a_fan_out_with_a_review_waits_for_the_person_too():
     from agentjobs.operators.factory import dagrun_timeout
 
     spec = load_spec(REPO / "include" / "jobs" / "reconciliation.yaml")
-    settings = {**(spec.reconciliation or {}), "review": {"enabled": True, "timeout_minutes": 45}}
-    reviewed = spec.model_copy(update={"reconciliation": settings})
+    settings = {**spec.kind_section(), "review": {"enabled": True, "timeout_minutes": 45}}
+    reviewed = spec.with_kind_section(settings)
     assert dagrun_timeout(reviewed) - dagrun_timeout(spec) == timedelta(minutes=45)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from agentjobs.agent.caps import Caps
 from agentjobs.agent.errors import BudgetExceeded
@@ -41,9 +41,14 @@ class Usage:
     cost_usd: float = 0.0
 
     def as_dict(self) -> dict[str, int | float]:
-        data = asdict(self)
-        data["cost_usd"] = round(self.cost_usd, 6)
-        return data
+        # Spelled out rather than dataclasses.asdict (a deep copy): it is saved after every call.
+        return {
+            "iterations": self.iterations,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "cost_usd": round(self.cost_usd, 6),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, int | float] | None) -> Usage:

@@ -24,10 +24,10 @@ from agentjobs.agent.errors import ContractViolation, RateLimited, TransientAgen
 from agentjobs.agent.model_client import Completion, ModelClient
 from agentjobs.agent.prompt_size import message_tokens, request_tokens
 from agentjobs.agent.rate_limit import rate_limit_wait
-from agentjobs.agent.replay import ReplayCache, fingerprint
+from agentjobs.agent.replay import ReplayCache, RunningFingerprint
 from agentjobs.agent.tools import ToolRegistry
 from agentjobs.agent.transcript import Transcript
-from agentjobs.agent.unicode_text import make_valid_from, valid_unicode_json
+from agentjobs.agent.unicode_text import has_lone_surrogates, make_valid_from, valid_unicode_json
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,8 @@ class Agent:
     # message is counted once, not the whole history before every call.
     _counted_messages: int = field(default=0, init=False)
     _history_tokens: int = field(default=0, init=False)
+    # The replay fingerprint of the history so far, for the same reason (see agent/replay.py).
+    _fingerprint: RunningFingerprint | None = field(default=None, init=False)
 
     def run(
         self,
@@ -74,6 +76,7 @@ class Agent:
         """Run to a valid result. `schema` is the JSON schema sent in structured mode
         (default: the result model's own); the reply is always validated by the model."""
         self._counted_messages = self._history_tokens = 0
+        self._fingerprint = None
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": system},
             {"role": "user", "content": prompt},
@@ -190,19 +193,26 @@ class Agent:
         max_tokens = self.meter.clamp_max_tokens(self.client.options.max_tokens_per_call)
         key = None
         if self.replay is not None:
-            key = fingerprint(self.client.request_fingerprint_fields(messages, tool_specs, response_format))
-            kept = self.replay.get(key)
+            if self._fingerprint is None:  # tools and response format are fixed for a conversation
+                self._fingerprint = RunningFingerprint(
+                    self.client.request_fingerprint_fields([], tool_specs, response_format)
+                )
+            key = self._fingerprint.of(messages)
+            kept = self.replay.find(
+                key, lambda: self.client.request_fingerprint_fields(messages, tool_specs, response_format)
+            )
             if kept is not None:
                 # Paid for and counted by the try that made it: no budget check, no new spend.
                 self.replay.replayed += 1
                 self.transcript.record("replayed", fingerprint=key, response=kept)
                 return self.client.from_raw(kept)
+        # The tool events since the last call reach the file before the wait, which a kill may cut.
+        self.transcript.checkpoint()
         completion = self._complete(messages, tool_specs, max_tokens, response_format)
-        clean_raw = valid_unicode_json(completion.raw)
-        if clean_raw != completion.raw:
+        if has_lone_surrogates(completion.raw):
             # A reply holding "\ud800" could not be saved for replay (the task state store
             # encodes UTF-8) nor sent back in the next request; the run goes on with U+FFFD.
-            completion = self.client.from_raw(clean_raw)
+            completion = self.client.from_raw(valid_unicode_json(completion.raw))
         self.transcript.record("completion", max_tokens=max_tokens, response=completion.raw)
         if self.replay is not None and key is not None:
             self.replay.put(key, completion.raw)

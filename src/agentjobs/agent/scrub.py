@@ -126,6 +126,62 @@ _URL_CREDENTIALS = re.compile(
 )
 
 
+# Every pattern above needs one of these in the text to match (a superset: case is ignored). Text
+# with none of them, most of what a transcript holds (keys, ids, roles, short tool results), skips
+# the patterns after one search; text with one runs them all, as before.
+_TRIGGERS = re.compile(
+    r"(?i)://|authorization|bearer|key|secret|passw|token|sess|sid|hooks\.slack\.com"
+    r"|sk-|gh[pousr]_|github_pat_|xox[abprs]-|xapp-|akia|asia|eyj|aiza|k_live_|k_test_"
+)
+
+# What each pattern needs, as it shows in JSON text (a string's `"`, `\\` and tab escaped): a JSON
+# line that holds none of these holds no string any pattern would change (see json_line). Plain
+# substring searches: Python's regex alternations cost ~100 times more on a line of JSON.
+_CASED_WORDS = ("sk-", "github_pat_", "xapp-", "AKIA", "ASIA", "eyJ", "AIza", "k_live_", "k_test_", "Bearer")
+_CASED_PATTERNS = (re.compile("gh[pousr]_"), re.compile("xox[abprs]-"))
+_ANY_CASE_WORDS = ("authorization", "hooks.slack.com", "private key-----")
+# A secret key or cookie name counts only followed by its separator, so `"prompt_tokens": 10`
+# does not: the name may end in a quote escaped up to seven times (twice as many backslashes
+# once in JSON), then spaces or tabs (`\t` in JSON), then `:` or `=`.
+_SEPARATED_WORDS = {  # a word, and the endings that make the whole names from it
+    "key": ("",),
+    "secret": ("",),
+    "passw": ("d", "ord"),
+    "token": ("",),
+    "sess": ("", "ion", "ionid", "ion_id", "ion-id"),
+    "sid": ("",),
+}
+_SEPARATOR_STARTS = frozenset("\\\"' :=")
+_SEPARATOR_AFTER = re.compile(r"(?:\\{0,15}[\"'])?(?: |\\t)*[:=]")
+# IGNORECASE also matches these four letters to ASCII ones (re's documentation), `.lower()` does not.
+_CASE_FOLDS = str.maketrans({"\u017f": "s", "\u212a": "k", "\u0131": "i", "\u0130": "i"})
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_separated_word(lowered: str) -> bool:
+    for word, endings in _SEPARATED_WORDS.items():
+        at = lowered.find(word)
+        while at != -1:
+            end = at + len(word)
+            for ending in endings:
+                after = end + len(ending)
+                # The character after the name opens the separator, or it is no name ("tokens").
+                if (
+                    lowered.startswith(ending, end)
+                    and lowered[after : after + 1] in _SEPARATOR_STARTS
+                    and _SEPARATOR_AFTER.match(lowered, after)
+                ):
+                    return True
+            at = lowered.find(word, end)
+    return False
+
+
+# Strings up to this long are remembered with their scrubbed form: a transcript repeats the same
+# keys and values ("role", "assistant", "tool_calls", …) in every event.
+_MEMO_MAX_LEN = 256
+_MEMO_MAX_ENTRIES = 8192
+
+
 def scrub(text: str, extra_secrets: Iterable[str] = ()) -> str:
     """Return `text` with every known secret shape and every literal in `extra_secrets` masked.
 
@@ -133,10 +189,19 @@ def scrub(text: str, extra_secrets: Iterable[str] = ()) -> str:
     unchanged, except that lone surrogates become U+FFFD: what leaves the process must encode
     as UTF-8 (an alert quoting a reply with one could not be sent).
     """
+    return _scrub(text, _literal_pattern(_secret_key(extra_secrets)))
+
+
+def _secret_key(extra_secrets: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({s for s in extra_secrets if isinstance(s, str)}))
+
+
+def _scrub(text: str, literals: re.Pattern[str] | None) -> str:
     text = valid_unicode(text)
-    literals = _literal_pattern(tuple(sorted({s for s in extra_secrets if isinstance(s, str)})))
     if literals is not None:
         text = literals.sub(MASK, text)
+    if not _TRIGGERS.search(text):
+        return text
     # Key-value and header shapes before bare tokens: they keep the key visible, which tells the
     # reader which credential was there.
     text = _mask_private_keys(text)
@@ -154,6 +219,47 @@ def scrub(text: str, extra_secrets: Iterable[str] = ()) -> str:
     for pattern in _TOKEN_PATTERNS:
         text = pattern.sub(MASK, text)
     return text
+
+
+class _Scrubber:
+    """scrub() for many strings under the same secrets: the literal pattern resolved once, and
+    short strings remembered (the memo belongs to one set of secrets, so it cannot mix them up)."""
+
+    def __init__(self, extra_secrets: Iterable[str]) -> None:
+        self.literals = _literal_pattern(_secret_key(extra_secrets))
+        self.memo: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str:
+        if len(text) > _MEMO_MAX_LEN:
+            return _scrub(text, self.literals)
+        cleaned = self.memo.get(text)
+        if cleaned is None:
+            cleaned = _scrub(text, self.literals)
+            if len(self.memo) >= _MEMO_MAX_ENTRIES:
+                self.memo.clear()
+            self.memo[text] = cleaned
+        return cleaned
+
+    def could_mask(self, line: str) -> bool:
+        """Whether scrubbing the strings of the JSON text `line` could change any (False: none)."""
+        ascii_only = line.isascii()
+        if (
+            line.count("[") + line.count("{") > MAX_JSON_DEPTH  # maybe deeper than scrub_json keeps
+            or (not ascii_only and _SURROGATE.search(line))
+            or (self.literals is not None and self.literals.search(line))
+            or ("://" in line and "@" in line)
+            or any(word in line for word in _CASED_WORDS)
+            or any(pattern.search(line) for pattern in _CASED_PATTERNS)
+        ):
+            return True
+        lowered = (line if ascii_only else line.translate(_CASE_FOLDS)).lower()
+        return any(word in lowered for word in _ANY_CASE_WORDS) or _has_separated_word(lowered)
+
+
+@lru_cache(maxsize=16)
+def scrubber(extra_secrets: tuple[str, ...] = ()) -> _Scrubber:
+    """The shared scrubber of these secrets (a transcript scrubs every event with one)."""
+    return _Scrubber(extra_secrets)
 
 
 @lru_cache(maxsize=64)
@@ -225,11 +331,11 @@ def scrub_json(value: Any, extra_secrets: Iterable[str] = (), *, max_depth: int 
     their names, an integer too long for `str()` its size, other objects their `str()`, and
     containers nested deeper than `max_depth` a note (hostile input may nest 10,000 levels).
     """
-    secrets = tuple(extra_secrets)
+    scrub_text = scrubber(_secret_key(extra_secrets))
 
     def clean(item: Any, depth: int) -> Any:
         if isinstance(item, str):
-            return scrub(item, secrets)
+            return scrub_text(item)
         if item is None or isinstance(item, bool):
             return item
         if isinstance(item, int):
@@ -249,6 +355,21 @@ def scrub_json(value: Any, extra_secrets: Iterable[str] = (), *, max_depth: int 
         return clean(str(item), depth)
 
     return clean(value, 0)
+
+
+def json_line(value: Any, extra_secrets: Iterable[str] = ()) -> str:
+    """`json.dumps(scrub_json(value, extra_secrets), ensure_ascii=False, allow_nan=False)`, without
+    copying `value` string by string when its JSON text shows that nothing in it could be masked
+    or changed (most events of a transcript). Keys that are not strings are written as JSON
+    writes them."""
+    scrub_text = scrubber(_secret_key(extra_secrets))
+    try:
+        line = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):  # NaN, a huge integer, an object, deep nesting
+        line = None
+    if line is None or scrub_text.could_mask(line):
+        line = json.dumps(scrub_json(value, extra_secrets), ensure_ascii=False, allow_nan=False)
+    return line
 
 
 def tail(text: str, limit: int = 500, extra_secrets: Iterable[str] = ()) -> str:

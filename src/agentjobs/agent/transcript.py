@@ -4,6 +4,14 @@ It goes next to the artifact, never to XCom. Every string in an event is scrubbe
 secrets before the event is encoded, because transcripts outlive the run; scrubbing the encoded
 line instead could eat an escaping backslash (`password=\\"x\\"`) and leave a line that is not JSON.
 Whatever the tools and the model produced, each line is one valid JSON object.
+
+Each event is scrubbed once, when it is recorded (scrub.json_line): an event whose JSON text
+shows nothing that could be a secret is written as it is, the others string by string, short
+strings that repeat in every event remembered with their scrubbed form. Lines reach the
+file at checkpoints rather than one write each: every event but a tool's is flushed as it is
+recorded, and the loop calls `checkpoint()` before it waits on the model, so a task killed at
+any moment leaves a transcript that shows everything up to its last completed model call and
+the tool results that call led to.
 """
 
 from __future__ import annotations
@@ -15,7 +23,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 
-from agentjobs.agent.scrub import scrub_json
+from agentjobs.agent.scrub import json_line
+
+# Recorded several times a call; written out at the next checkpoint (see above).
+_BUFFERED = frozenset({"tool"})
 
 # Characters JSON leaves raw but `str.splitlines()` (and some editors) break lines on; escaped, the
 # line stays one line for every reader.
@@ -23,7 +34,7 @@ _LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": 
 
 
 class Transcript:
-    """Append-only JSON-lines log, its events also kept in `events`; a `None` path records nothing.
+    """Append-only JSON-lines log, its events also readable from `events`; a `None` path records nothing.
 
     With no file an event would be scrubbed only to be dropped (nothing reads `events` of a run
     without a transcript), and scrubbing every string of every request and reply was the largest
@@ -33,7 +44,7 @@ class Transcript:
     def __init__(self, path: Path | None = None, secrets: Iterable[str] = ()) -> None:
         self.path = path
         self.secrets = tuple(secrets)
-        self.events: list[dict[str, Any]] = []
+        self._lines: list[str] = []
         self._file: TextIO | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,11 +53,22 @@ class Transcript:
     def record(self, event: str, **data: Any) -> None:
         if self._file is None:
             return
-        entry = scrub_json({"event": event, "ts": round(time.time(), 3), **data}, self.secrets)
-        line = json.dumps(entry, ensure_ascii=False, allow_nan=False).translate(_LINE_BREAKS)
-        self.events.append(entry)
+        line = json_line({"event": event, "ts": round(time.time(), 3), **data}, self.secrets)
+        line = line.translate(_LINE_BREAKS)
+        self._lines.append(line)
         self._file.write(line + "\n")
-        self._file.flush()
+        if event not in _BUFFERED:
+            self._file.flush()
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The events recorded so far, as written (scrubbed)."""
+        return [json.loads(line) for line in self._lines]
+
+    def checkpoint(self) -> None:
+        """Put every recorded line in the file (the loop calls this before each model call)."""
+        if self._file is not None:
+            self._file.flush()
 
     def close(self) -> None:
         if self._file is not None:

@@ -9,6 +9,7 @@ character.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -20,6 +21,16 @@ def valid_unicode(text: str) -> str:
     if not _SURROGATE.search(text):
         return text
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def has_lone_surrogates(value: Any) -> bool:
+    """Whether any string in the JSON-shaped `value` (keys too) holds a surrogate, found by the C
+    encoder in one pass rather than by copying `value` string by string."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return True  # not plain JSON: valid_unicode_json tells
+    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 def valid_unicode_json(value: Any) -> Any:
@@ -40,5 +51,6 @@ def make_valid_from(messages: list[Any], start: int) -> int:
     first request that carries it, instead of the whole history again before every request.
     """
     for index in range(start, len(messages)):
-        messages[index] = valid_unicode_json(messages[index])
+        if has_lone_surrogates(messages[index]):
+            messages[index] = valid_unicode_json(messages[index])
     return len(messages)

@@ -97,9 +97,10 @@ def business_db(out: Path, conn_id: str) -> date | None:
 def serving_instant(kind: Any, settings: Any, team: Any, day: date) -> datetime | None:
     """The first hourly instant (UTC) at which the job serves `team` for the period ending `day`
     (or the instant the kind itself picks, e.g. batch_notifications: the window ending the day)."""
-    pick = getattr(kind, "serving_instant", None)
-    if pick is not None:
-        return pick(team, day, settings)
+    from agentjobs.jobs.kinds.capabilities import PicksServingInstant
+
+    if isinstance(kind, PicksServingInstant):
+        return kind.serving_instant(team, day, settings)
     start = datetime.combine(day, time(0), tzinfo=UTC) - timedelta(days=1)
     for hour in range(24 * 10):
         when = start + timedelta(hours=hour)
@@ -178,6 +179,7 @@ def cli_spec(spec: Any, args: argparse.Namespace, endpoint: Any, first_run: date
 def _run_all(spec: Any, kind: Any, keys: dict[str, str], runs: dict[datetime, list[str]]) -> int:
     from agentjobs.agent.scrub import scrub
     from agentjobs.dag_test import run_dag_once
+    from agentjobs.jobs.kinds.capabilities import Documents
     from agentjobs.jobs.team_run import team_dir
     from agentjobs.operators.team_publish import MESSAGE_FILE
 
@@ -196,7 +198,7 @@ def _run_all(spec: Any, kind: Any, keys: dict[str, str], runs: dict[datetime, li
             status = 1
             continue
         # A kind with a document shows the team's message: the artifact and where its PDF went.
-        shown = MESSAGE_FILE if getattr(kind, "document", None) is not None else kind.artifact_file
+        shown = MESSAGE_FILE if isinstance(kind, Documents) else kind.artifact_file
         for team_id in team_ids:
             artifact = team_dir(spec.dag_id, team_id, keys[team_id]) / shown
             if not artifact.is_file():  # not served (e.g. no new events): nothing was written

@@ -19,12 +19,18 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
     Strict,
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
+from pydantic_core import to_jsonable_python
 
 from agentjobs.agent.caps import Caps
 from agentjobs.agent.skills import NAME_RE as SKILL_NAME_RE
@@ -156,7 +162,9 @@ def alert_kwargs(
 class JobSpec(BaseModel):
     model_config = _STRICT
     dag_id: str
-    # What the job is (agentjobs.jobs.kinds.registry): `digest` when absent, so older specs keep working.
+    # What the job is (agentjobs.jobs.kinds.registry): `digest` when absent, so older specs keep
+    # working. The kind's own section is the top-level key named after it (`weekly_insights:`),
+    # validated by the kind's model (see _with_kind): no kind is listed here.
     kind: str = DIGEST_KIND
     title: OneLine = Field(min_length=1)
     description: str = ""
@@ -194,55 +202,77 @@ class JobSpec(BaseModel):
     retries: Count = Field(1, ge=0, le=10)  # the seed's backoffLimit: 1
     retry_delay_s: float = Field(120, gt=0, le=86_400)
     tags: list[str] = Field(default_factory=list)
-    # Fan-out kinds: where each team's artifact goes, and the kind's own section (e.g. `weekly_insights:`).
+    # Fan-out kinds: where each team's artifact goes.
     team_delivery: TeamDelivery = Field(default_factory=TeamDelivery)
-    weekly_insights: dict[str, Any] | None = None
-    anomaly_flags: dict[str, Any] | None = None
-    overdue_reminders: dict[str, Any] | None = None
-    enrichment: dict[str, Any] | None = None
-    reconciliation: dict[str, Any] | None = None
-    compliance_report: dict[str, Any] | None = None
-    batch_notifications: dict[str, Any] | None = None
+    # The kind's section as written (None: absent), and as its model validated it (None: the kind
+    # has no section model). Private: set by _with_kind, written back by _with_section.
+    _section: Any = PrivateAttr(default=None)
+    _settings: Any = PrivateAttr(default=None)
 
     @property
     def fans_out(self) -> bool:
-        """A job run once per team of the business database (every kind but the digest)."""
-        return self.kind != DIGEST_KIND
+        """A job run once per team of the business database (a kind implementing FanOutKind)."""
+        from agentjobs.jobs.kinds.base import FanOutKind
+        from agentjobs.jobs.kinds.registry import kind
+
+        return isinstance(kind(self.kind), FanOutKind)
 
     def kind_settings(self) -> Any:
         """The kind's section, validated (defaults where the spec has none); None for the digest."""
-        if not self.fans_out:
-            return None
-        from agentjobs.jobs.kinds.registry import fan_out_kind
+        return self._settings
 
-        return fan_out_kind(self.kind).settings_model.model_validate(getattr(self, self.kind) or {})
+    def kind_section(self) -> dict[str, Any]:
+        """The kind's section as the spec writes it ({} when absent)."""
+        return dict(self._section or {})
 
-    @model_validator(mode="before")
+    def with_kind_section(self, section: dict[str, Any]) -> JobSpec:
+        """This spec with another section for its kind, validated as a spec file's would be."""
+        return type(self).model_validate({**self.model_dump(), self.kind: section})
+
+    @model_validator(mode="wrap")
     @classmethod
-    def _kind_defaults(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("schedule") is None:
-            from agentjobs.jobs.kinds.registry import default_schedule
+    def _with_kind(cls, data: Any, handler: ModelWrapValidatorHandler[JobSpec]) -> JobSpec:
+        """The spec's kind (registry), its default schedule and its section, validated by the
+        kind's own model. A kind that does not load breaks only the specs that name it."""
+        if not isinstance(data, dict) or not isinstance(data.get("kind", DIGEST_KIND), str):
+            return handler(data)  # a JobSpec already, or `kind` of the wrong type: the field says so
+        name = data.get("kind", DIGEST_KIND)
+        kind = _registered_kind(name, cls.model_fields)
+        section = data.get(name)
+        rest = {key: value for key, value in data.items() if key != name}
+        strays = [key for key in rest if key not in cls.model_fields and _is_kind_name(key)]
+        for key in strays:
+            del rest[key]
+        if rest.get("schedule") is None:
+            rest["schedule"] = kind.default_schedule
+        spec = handler(rest)  # every field valid first, as pydantic reports them all at once
+        if strays:
+            other = strays[0]
+            raise KindMismatch(
+                other,
+                f"a section for kind {other!r}, but this job's kind is {name!r}; "
+                f"remove it or set kind: {other}",
+            )
+        spec._section = section
+        check_kind(spec, kind)
+        spec._settings = _validated_section(kind, section)
+        if spec.pii_review.enabled and name != DIGEST_KIND:
+            raise KindMismatch("pii_review", f"pii_review reviews a digest; kind {name!r} has none")
+        return spec
 
-            kind = data.get("kind", DIGEST_KIND)
-            data = {**data, "schedule": default_schedule(kind) if isinstance(kind, str) else "0 3 * * *"}
+    @model_serializer(mode="wrap")
+    def _with_section(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        """The kind's section back under the kind's name, so a dumped spec validates again."""
+        data = handler(self)
+        if isinstance(data, dict) and (self._section is not None or self._settings is not None):
+            data[self.kind] = self._section if info.mode == "python" else to_jsonable_python(self._section)
         return data
-
-    @model_validator(mode="after")
-    def _kind_fits(self) -> JobSpec:
-        check_kind(self)
-        return self
 
     def alert_kwargs(self) -> dict[str, Any]:
         """JobAlertNotifier's arguments for this job's alert channel (which must be set)."""
         if self.alert is None:
             raise ValueError(f"job {self.dag_id!r} has no alert channel")
         return alert_kwargs(self.alert, self.title, self.timezone, self.period_days)
-
-    @model_validator(mode="after")
-    def _pii_review_on_digests(self) -> JobSpec:
-        if self.fans_out and self.pii_review.enabled:
-            raise KindMismatch("pii_review", f"pii_review reviews a digest; kind {self.kind!r} has none")
-        return self
 
     @field_validator("sections")
     @classmethod
@@ -288,15 +318,6 @@ class JobSpec(BaseModel):
             raise ValueError("name at least one source: git, github, rss (a digest) or sql (the other kinds)")
         return value
 
-    @field_validator("kind")
-    @classmethod
-    def _known_kind(cls, value: str) -> str:
-        from agentjobs.jobs.kinds.registry import KIND_NAMES
-
-        if value not in KIND_NAMES:
-            raise ValueError(f"unknown job kind {value!r}; use one of {', '.join(KIND_NAMES)}")
-        return value
-
 
 class KindMismatch(ValueError):
     """A spec field that does not fit the job's kind; `field` is where the fix goes."""
@@ -306,24 +327,52 @@ class KindMismatch(ValueError):
         self.field = field
 
 
-def check_kind(spec: JobSpec) -> None:
-    """The parts of a spec that depend on its kind: sources, sections, channels."""
-    from agentjobs.jobs.kinds.registry import FAN_OUT_KINDS
+def _registered_kind(name: str, fields: dict[str, Any]) -> Any:
+    """The kind called `name` (registry.kind), or KindMismatch on `kind` saying why it cannot be used."""
+    from agentjobs.jobs.kinds.registry import KindError, kind
 
-    for other in FAN_OUT_KINDS:
-        if getattr(spec, other) is not None and other != spec.kind:
-            raise KindMismatch(
-                other,
-                f"a section for kind {other!r}, but this job's kind is {spec.kind!r}; "
-                f"remove it or set kind: {other}",
-            )
-    if not spec.fans_out:
-        if spec.sources.sql is not None:
-            raise KindMismatch(
-                "sources.sql",
-                "a digest reads git, github and rss; sql is for the "
-                "business-database kinds (" + ", ".join(FAN_OUT_KINDS) + ")",
-            )
+    if name in fields:  # its section would be one of every spec's own fields
+        raise KindMismatch("kind", f"{name!r} cannot be a job kind: it is a field of every spec")
+    try:
+        return kind(name)
+    except KindError as exc:
+        raise KindMismatch("kind", str(exc)) from None
+
+
+def _is_kind_name(key: str) -> bool:
+    from agentjobs.jobs.kinds.registry import known
+
+    return known(key)
+
+
+def _validated_section(kind: Any, section: Any) -> Any:
+    """The kind's section validated by its own model; KindMismatch names the first bad field."""
+    if kind.settings_model is None:
+        if section is not None:
+            raise KindMismatch(kind.name, f"kind {kind.name!r} has no section of its own; remove it")
+        return None
+    try:
+        return kind.settings_model.model_validate({} if section is None else section)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join([kind.name, *(str(p) for p in first["loc"])])
+        raise KindMismatch(where, _message(first)) from None
+
+
+def check_kind(spec: JobSpec, kind: Any) -> None:
+    """The parts of a spec that depend on its kind: the kind's own rules (capabilities.ChecksSpec);
+    a fan-out's sources and channels."""
+    from agentjobs.jobs.kinds.base import FanOutKind
+    from agentjobs.jobs.kinds.capabilities import ChecksSpec
+
+    if isinstance(kind, ChecksSpec):
+        try:
+            kind.check_spec(spec)
+        except KindMismatch:
+            raise
+        except ValueError as exc:  # a kind's plain refusal: pinned on the kind's own section
+            raise KindMismatch(kind.name, str(exc)) from None
+    if not isinstance(kind, FanOutKind):
         return
     digest_sources = [name for name in spec.sources.names() if name != "sql"]
     if digest_sources or spec.sources.sql is None:
@@ -338,12 +387,6 @@ def check_kind(spec: JobSpec) -> None:
             f"kind {spec.kind!r} delivers to each team's own slack_channel, "
             "email_list and members; set their connections under team_delivery",
         )
-    try:
-        spec.kind_settings()
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join([spec.kind, *(str(p) for p in first["loc"])])
-        raise KindMismatch(where, _message(first)) from None
 
 
 # Airflow's presets (airflow.sdk.definitions.timetables._cron.CRON_PRESETS), copied so the

@@ -22,6 +22,7 @@ from agentjobs.agent.skills import SKILLS_DIR_ENV
 from agentjobs.jobs import spec_verdict
 from agentjobs.jobs.folder import jobs_folder as jobs_folder  # the DAG files `agentjobs init` copied use it
 from agentjobs.jobs.spec import BrokenSpec, JobSpec, JobSpecError, load_folder
+from agentjobs.operators.graph import task_graph
 from agentjobs.operators.retry import AGENT_RETRY_POLICY
 
 log = logging.getLogger(__name__)
@@ -69,33 +70,11 @@ def run_alert_task(spec: JobSpec, dag: DAG) -> None:
     last >> RunAlertOperator(spec=spec)
 
 
-FETCH_AND_DELIVER_S = 600  # what a run spends outside its agent tasks, at most
-
-
 def dagrun_timeout(spec: JobSpec) -> timedelta:
     """How long a run may take before the scheduler stops it: the backstop for a hung run, so
-    long enough for a run that uses every budget it has.
-
-    The digest: three agent budgets (a try and its retries) plus ten minutes for fetching and
-    delivering. A fan-out runs one agent task per team: each with its retries and their
-    (doubling) delays, for `max_teams_per_run` teams one after another (a one-slot LLM pool
-    runs them so; more slots only finish sooner), plus a person's review when the kind asks
-    for one, plus the same ten minutes. It is a DAG-level value, fixed when the DAG is parsed,
-    so it is sized from the spec, not from the teams a run turns out to serve.
-    """
-    budget = spec.caps.timeout_s or 900
-    if not spec.fans_out:
-        return timedelta(seconds=budget * 3 + FETCH_AND_DELIVER_S)
-    per_team = budget * (spec.retries + 1) + spec.retry_delay_s * (2**spec.retries - 1)
-    review = review_timeout(spec) or timedelta(0)
-    return timedelta(seconds=per_team * spec.max_teams_per_run + FETCH_AND_DELIVER_S) + review
-
-
-def review_timeout(spec: JobSpec) -> timedelta | None:
-    """How long a fan-out's per-team review waits for a person; None when the kind has none."""
-    from agentjobs.jobs.kinds.registry import fan_out_kind
-
-    return getattr(fan_out_kind(spec.kind), "review_timeout", lambda settings: None)(spec.kind_settings())
+    long enough for a run that uses every budget it has. It depends on the kind's task graph
+    (a fan-out runs one agent task per team): the graph sizes it (operators/graph.py)."""
+    return task_graph(spec).dagrun_timeout(spec)
 
 
 def timeout_callbacks(spec: JobSpec) -> list[Any]:
@@ -159,8 +138,13 @@ def caps_param(spec: JobSpec) -> Param:
 
 
 def build_dag(spec: JobSpec, skills_dir: Path | None = None) -> DAG:
-    """The job's DAG; `skills_dir` None means $AGENTJOBS_SKILLS_DIR or ./include/skills at run time."""
+    """The job's DAG; `skills_dir` None means $AGENTJOBS_SKILLS_DIR or ./include/skills at run time.
+
+    Around the tasks the kind's graph builds (operators/graph.py): schedule, retries, caps, the
+    callbacks and deadline, and the run's one failure alert after every task.
+    """
     tz = ZoneInfo(spec.timezone)
+    graph = task_graph(spec)
     with DAG(
         dag_id=spec.dag_id,
         description=spec.description or spec.title,
@@ -169,7 +153,7 @@ def build_dag(spec: JobSpec, skills_dir: Path | None = None) -> DAG:
         start_date=datetime.combine(spec.start_date, time(0), tzinfo=tz),
         catchup=spec.catchup,
         max_active_runs=1,  # the CronJob's concurrencyPolicy: Forbid
-        dagrun_timeout=dagrun_timeout(spec),
+        dagrun_timeout=graph.dagrun_timeout(spec),
         on_failure_callback=timeout_callbacks(spec),
         default_args={
             **DEFAULT_ARGS,
@@ -187,148 +171,16 @@ def build_dag(spec: JobSpec, skills_dir: Path | None = None) -> DAG:
                 "(send the new digest with force_redeliver).",
             ),
             "caps": caps_param(spec),
-            **(team_params() if spec.fans_out else {}),
+            **graph.params(spec),
         },
         tags=["agentjobs", *spec.tags],
         deadline=deadline_alert(spec),
         # Only what the DAG file exports is a DAG: a build that fails half-way leaves nothing behind.
         auto_register=False,
     ) as dag:
-        if spec.fans_out:
-            fan_out_tasks(spec, skills_dir)
-        else:
-            digest_tasks(spec, skills_dir)
+        graph.build(spec, skills_dir)
         run_alert_task(spec, dag)
     return dag
-
-
-def digest_tasks(spec: JobSpec, skills_dir: Path | None) -> None:
-    """fetch_<source> (one per source) → summarize → validate [→ pii_review] → deliver_<channel>_<i>."""
-    from agentjobs.operators.deliver import DeliverOperator
-    from agentjobs.operators.digest import DigestAgentOperator
-    from agentjobs.operators.fetch import FetchSourceOperator
-    from agentjobs.operators.validate import ValidateDigestOperator
-
-    fetches = [
-        FetchSourceOperator(task_id=f"fetch_{name}", source=name, spec=spec) for name in spec.sources.names()
-    ]
-    # The pool caps concurrent LLM calls across all jobs (a 30-day backfill included).
-    summarize = DigestAgentOperator(
-        task_id="summarize",
-        spec=spec,
-        skills_dir=str(skills_dir) if skills_dir else None,
-        **({"pool": spec.pool} if spec.pool else {}),
-    )
-    validate = ValidateDigestOperator(task_id="validate", spec=spec)
-    delivers = [
-        DeliverOperator(task_id=f"deliver_{channel.type}_{i}", spec=spec, channel=channel)
-        for i, channel in enumerate(spec.channels)
-    ]
-    fetches >> summarize >> validate
-    review = pii_review_tasks(spec, skills_dir)
-    if review:
-        # The deliver tasks still read validate's XCom; the review only stands in their way.
-        validate >> review[0]
-        review[-1] >> delivers
-    else:
-        validate >> delivers
-
-
-def pii_review_tasks(spec: JobSpec, skills_dir: Path | None) -> list[Any]:
-    """pii_review (the detector), then pii_review_agent when asked: none when the review is off."""
-    if not spec.pii_review.enabled:
-        return []
-    from agentjobs.operators.pii_review import PiiReviewAgentOperator, PiiReviewOperator
-
-    tasks: list[Any] = [PiiReviewOperator(task_id="pii_review", spec=spec)]
-    if spec.pii_review.agent:
-        # After the detector, so a digest it already blocks costs no model call.
-        tasks.append(
-            PiiReviewAgentOperator(
-                task_id="pii_review_agent",
-                spec=spec,
-                skills_dir=str(skills_dir) if skills_dir else None,
-                **({"pool": spec.pool} if spec.pool else {}),
-            )
-        )
-        tasks[0] >> tasks[1]
-    return tasks
-
-
-def fan_out_tasks(spec: JobSpec, skills_dir: Path | None) -> None:
-    """fetch (who is due, and their snapshots) → team[i]: summarize → validate → deliver.
-
-    The per-team tasks are one mapped task group (dynamic task mapping over the fetch task's
-    list), so each team's chain runs, retries and fails on its own: one team's bad data does
-    not hold back another team's delivery. A run that serves nobody maps zero teams.
-    """
-    from airflow.sdk import chain, task_group
-
-    from agentjobs.jobs.kinds.registry import fan_out_kind
-    from agentjobs.operators.team_agent import TeamAgentOperator
-    from agentjobs.operators.team_apply import TeamApplyOperator
-    from agentjobs.operators.team_deliver import TeamDeliverOperator
-    from agentjobs.operators.team_fetch import TeamFetchOperator
-    from agentjobs.operators.team_validate import TeamValidateOperator
-
-    writes = getattr(fan_out_kind(spec.kind), "apply", None) is not None
-    fetch = TeamFetchOperator(task_id="fetch", spec=spec)
-
-    @task_group(group_id="team")
-    def team(team_run: Any) -> None:
-        summarize = TeamAgentOperator(
-            task_id="summarize",
-            spec=spec,
-            team_run=team_run,
-            skills_dir=str(skills_dir) if skills_dir else None,
-            **({"pool": spec.pool} if spec.pool else {}),
-        )
-        validate = TeamValidateOperator(task_id="validate", spec=spec, team_run=team_run)
-        kind = fan_out_kind(spec.kind)
-        # A kind with a document (a PDF) stores it once and delivers the message that links it.
-        publishes = getattr(kind, "document", None) is not None
-        deliver = TeamDeliverOperator(
-            task_id="deliver",
-            spec=spec,
-            team_run=team_run,
-            **({"validate_task_id": "team.publish"} if publishes else {}),
-        )
-        steps: list[Any] = [summarize, validate]
-        if writes:  # the kind's writes to the business database: checked first, reported after
-            apply = TeamApplyOperator(task_id="apply", spec=spec, team_run=team_run)
-            steps.append(apply)
-            review = review_task(spec, team_run)
-            if review is not None:
-                apply >> review  # beside deliver: the summary does not wait for a person
-        if publishes:
-            from agentjobs.operators.team_publish import TeamPublishOperator
-
-            steps.append(TeamPublishOperator(task_id="publish", spec=spec, team_run=team_run))
-        chain(*steps, deliver)
-
-    team.expand(team_run=fetch.output)
-
-
-def review_task(spec: JobSpec, team_run: Any) -> Any:
-    """A person's review of what the kind would not decide alone, when its spec asks for one
-    (reconciliation's `review.enabled`); None otherwise."""
-    timeout = review_timeout(spec)
-    if timeout is None:
-        return None
-    from agentjobs.operators.team_review import TeamReviewOperator
-
-    return TeamReviewOperator(task_id="review", spec=spec, team_run=team_run, timeout=timeout)
-
-
-def team_params() -> dict[str, Any]:
-    return {
-        "teams": Param(
-            [],
-            type="array",
-            items={"type": "string"},
-            description="Serve only these team ids (of those due at the run's time); empty: all due.",
-        )
-    }
 
 
 HEALTH_DAG_ID = "agentjobs_health"

@@ -7,13 +7,21 @@ spent. A clear from the UI starts a fresh budget: Airflow sets `max_tries` to
 current clear, the same sum Airflow uses for reschedules) names a "budget epoch", and
 spend saved under another epoch is ignored.
 
-Spend and answers are saved under one key, in one write, after every model call: a worker
-killed between two writes could otherwise leave an answer replayed without its cost.
+The answers are a log: after every model call one write saves that call's answer together
+with the spend so far, under a key of its own (`agentjobs_call_<epoch>_<n>`), so an answer is
+never kept without its cost, and a save costs the same at the 200th call as at the first
+(saving every answer again each time grew with the square of the conversation, and soon past
+the store's 64 KB a value). SPEND_KEY holds the spend at the end of a try and how many
+answers it covers; a retry reads the log on from there, and the later of the two is the spend.
+
+Spend saved by an earlier version held every answer in that one record (`calls`); it is read
+as it is, and its answers are written to the log with the next save.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, Protocol
 
 from agentjobs.agent.budget import Usage
@@ -39,10 +47,17 @@ class _MemoryStore:
         self.data[key] = value
 
 
+def call_key(epoch: int, index: int) -> str:
+    """Where the epoch's `index`-th answer is kept (the epoch in the name: a clear starts over)."""
+    return f"agentjobs_call_{epoch}_{index}"
+
+
 @dataclass
 class SpendStore:
     store: StateStore
     epoch: int
+    # How many of the answers, in the order they were kept, are in the log already.
+    _saved_calls: int = field(default=0, init=False)
 
     @classmethod
     def from_context(cls, context: Any) -> SpendStore:
@@ -56,16 +71,46 @@ class SpendStore:
 
     def load(self) -> tuple[Usage, float, dict[str, Any]]:
         """Spend, wall time and model answers of earlier tries in this epoch (none after a clear)."""
+        self._saved_calls = 0
         saved = self.store.get(SPEND_KEY)
         if not isinstance(saved, dict) or saved.get("epoch") != self.epoch:
-            return Usage(), 0.0, {}
-        calls = saved.get("calls")
-        return (
-            Usage.from_dict(saved.get("usage")),
-            float(saved.get("elapsed_s", 0.0)),
-            dict(calls) if isinstance(calls, dict) else {},
-        )
+            saved = {}
+        calls, last = self._read_log()
+        if calls:
+            covered = saved.get("call_count")
+            if last is not None and (not isinstance(covered, int) or len(calls) > covered):
+                saved = last  # a try went on after the record was written (and was cut off)
+        elif isinstance(saved.get("calls"), dict):  # every answer in the record: logged at the next save
+            calls = dict(saved["calls"])
+        return Usage.from_dict(saved.get("usage")), float(saved.get("elapsed_s", 0.0)), calls
+
+    def _read_log(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The epoch's answers in order, and the last log entry (None without one)."""
+        calls: dict[str, Any] = {}
+        last = None
+        while True:
+            entry = self.store.get(call_key(self.epoch, len(calls)))
+            if not (
+                isinstance(entry, dict)
+                and isinstance(entry.get("key"), str)
+                and isinstance(entry.get("response"), dict)
+            ):
+                break
+            calls[entry["key"]] = entry["response"]
+            last = entry
+        self._saved_calls = len(calls)
+        return calls, last
 
     def save(self, usage: Usage, elapsed_s: float, calls: dict[str, Any] | None = None) -> None:
-        value = {"epoch": self.epoch, "usage": usage.as_dict(), "elapsed_s": elapsed_s, "calls": calls or {}}
-        self.store.set(SPEND_KEY, value)
+        """Log the answers of `calls` (all so far, in order) not logged yet, each with this spend;
+        with none new, save the spend record (the end of a try, or a spend without an answer)."""
+        spend = {"epoch": self.epoch, "usage": usage.as_dict(), "elapsed_s": elapsed_s}
+        new = list(islice(calls.items(), self._saved_calls, None)) if calls else []
+        for key, response in new:
+            # Each entry of a batch carries the whole spend: cut off, it counts too much, never too little.
+            self.store.set(
+                call_key(self.epoch, self._saved_calls), {**spend, "key": key, "response": response}
+            )
+            self._saved_calls += 1
+        if not new:
+            self.store.set(SPEND_KEY, {**spend, "call_count": self._saved_calls})

@@ -1,8 +1,9 @@
 """The claim step of a fetch for kinds that batch events (batch_notifications): the rows read
 become the window's claimed events, through the claims ledger in the ledger database.
 
-A kind opts in with `claimable(snapshot, settings)` (the read rows its window may take) and
-`with_claimed(snapshot, rows)` (the snapshot made of the claimed rows). The claim is keyed by
+A kind opts in by implementing capabilities.Claims: `claimable(snapshot, settings)` (the read
+rows its window may take) and `with_claimed(snapshot, rows)` (the snapshot made of the claimed
+rows); with capabilities.ReportsIgnored it also names the rows no window takes. The claim is keyed by
 the team's ledger job and the period's key (the window), so a retry or a refetch of the
 window gets the same rows back, and no two windows of the team share an event.
 """
@@ -14,22 +15,22 @@ from typing import Any
 
 from agentjobs.delivery.claims import EventClaims
 from agentjobs.jobs.kinds.base import TeamSnapshot
+from agentjobs.jobs.kinds.capabilities import Claims, ReportsIgnored
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.team_run import ledger_job
 
 
 def claims_kind(kind: Any) -> bool:
-    return callable(getattr(kind, "claimable", None)) and callable(getattr(kind, "with_claimed", None))
+    return isinstance(kind, Claims)
 
 
 def claim_snapshot(
-    kind: Any, settings: Any, snapshot: TeamSnapshot, spec: JobSpec, run_id: str, log: logging.Logger
+    kind: Claims, settings: Any, snapshot: TeamSnapshot, spec: JobSpec, run_id: str, log: logging.Logger
 ) -> TeamSnapshot | None:
     """The window's snapshot of claimed events; None when it claimed none (nothing to send)."""
     from agentjobs.hooks.ledger import LedgerHook
 
-    unknown = getattr(kind, "unknown_categories", None)
-    ignored = unknown(snapshot, settings) if unknown else {}
+    ignored = kind.unknown_categories(snapshot, settings) if isinstance(kind, ReportsIgnored) else {}
     if ignored:
         # Database text in a log line: counted and cut short, never trusted as markup.
         named = ", ".join(f"{str(c)[:40]!r}: {n}" for c, n in sorted(ignored.items()))

@@ -27,6 +27,7 @@ from agentjobs.jobs.addresses import is_plain_address
 from agentjobs.jobs.channels.base import ChannelSpec
 from agentjobs.jobs.channels.email import EmailChannel
 from agentjobs.jobs.channels.slack import SlackChannel
+from agentjobs.jobs.kinds.base import PerMemberKind
 from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.markdown_text import one_line
 from agentjobs.jobs.spec import JobSpec
@@ -62,7 +63,7 @@ class TeamDeliverOperator(JobTaskOperator):
         team_id, period_key = team_key(self.team_run)
         validated, artifact = pull_unchanged_artifact(context, self.validate_task_id, team_id)
         kind = fan_out_kind(self.spec.kind)
-        per_member = getattr(kind, "member_messages", None) is not None
+        per_member = isinstance(kind, PerMemberKind)
         if per_member:
             targets = self.member_targets(kind, artifact)
         else:

@@ -19,7 +19,7 @@ from typing import Any
 
 from agentjobs.atomic_file import write_atomically
 from agentjobs.hooks.ledger import run_log
-from agentjobs.jobs.kinds.base import TeamSnapshot
+from agentjobs.jobs.kinds.base import PerMemberKind, TeamSnapshot
 from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.kinds.snapshots import due_teams, team_snapshot
 from agentjobs.jobs.spec import JobSpec
@@ -91,10 +91,9 @@ class TeamFetchOperator(JobTaskOperator):
 
     @staticmethod
     def due(kind: Any, settings: Any, teams: list[tuple[Any, list[Any]]], when: Any) -> list[Any]:
-        by_member = getattr(kind, "due_members", None)
-        if by_member is None:
+        if not isinstance(kind, PerMemberKind):
             return due_teams(kind, settings, teams, when)
-        pairs = [(team, by_member(team, members, when, settings)) for team, members in teams]
+        pairs = [(team, kind.due_members(team, members, when, settings)) for team, members in teams]
         return sorted((pair for pair in pairs if pair[1]), key=lambda p: p[0].id)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -79,13 +79,26 @@ def check_heading(markdown: str, artifact_file: str, suffix: str) -> str:
     return first
 
 
-class FanOutKind(Protocol):
-    """One kind of fan-out job. Implementations are module-level singletons registered in registry.py."""
+@runtime_checkable
+class Kind(Protocol):
+    """What every kind declares, the digest too. Implementations are module-level singletons,
+    found by name through registry.py (shipped, or an `agentjobs.kinds` entry point); what a kind
+    may do beyond this is declared by the protocols of capabilities.py, checked with isinstance."""
 
-    name: ClassVar[str]
+    name: ClassVar[str]  # as specs write it in `kind:`; also the name of the spec's section
+    # The model of the spec's section named after the kind (`weekly_insights:`), extra keys
+    # forbidden; None: the kind has no section of its own (the digest's settings are the spec's).
+    settings_model: ClassVar[type[BaseModel] | None]
+    default_schedule: ClassVar[str]  # cron used when the spec gives none
+
+
+@runtime_checkable
+class FanOutKind(Kind, Protocol):
+    """A kind run once per team of the business database. It gets the per-team task graph
+    (operators/fan_out_graph.py) unless it declares its own (capabilities.OwnTaskGraph)."""
+
     settings_model: ClassVar[type[BaseModel]]  # the spec's per-kind section (extra keys forbidden)
     artifact_file: ClassVar[str]  # e.g. "insights.md", in the team's run folder
-    default_schedule: ClassVar[str]  # cron in UTC used when the spec gives none
 
     def due(self, team: Team, when: datetime, settings: Any) -> bool:
         """Whether the run at `when` (its logical date, UTC) serves `team`."""
@@ -119,10 +132,11 @@ class FanOutKind(Protocol):
 ToolFactory = Callable[[TeamSnapshot], list[Tool]]
 
 
+@runtime_checkable
 class PerMemberKind(FanOutKind, Protocol):
     """A fan-out kind that serves members, not teams (e.g. overdue_reminders: each user at their
-    own 09:00). Optional: the fetch and deliver tasks use these methods when a kind has them,
-    and every other kind keeps its team-wide behaviour."""
+    own 09:00). Optional: the fetch and deliver tasks use these methods when the kind is one
+    (isinstance), and every other kind keeps its team-wide behaviour."""
 
     def due_members(self, team: Team, members: list[Member], when: datetime, settings: Any) -> list[Member]:
         """The members the run at `when` serves; the team is served when there is one. The

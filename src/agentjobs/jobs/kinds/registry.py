@@ -1,16 +1,29 @@
-"""The job kinds this package ships, by name. Kind modules are imported only when a spec uses them."""
+"""The job kinds by name: the ones this package ships, and those other packages declare.
+
+A kind is a module-level singleton implementing base.Kind. The shipped ones are listed below
+as "module:attribute"; another package adds one with an entry point in the group
+`agentjobs.kinds` (name = the kind's name, value = "module:attribute"), without touching
+agentjobs. A kind's module is imported only when a spec names the kind, and the installed
+packages' entry points are read only when a spec names a kind that is not shipped (reading
+them costs a DAG parse milliseconds). A kind that does not import or does not implement
+base.Kind raises KindError: the spec that names it is broken, every other spec still loads.
+"""
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import import_module
-from typing import TYPE_CHECKING
+from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agentjobs.jobs.kinds.base import FanOutKind
+    from agentjobs.jobs.kinds.base import FanOutKind, Kind
 
+ENTRY_POINT_GROUP = "agentjobs.kinds"
 DIGEST = "digest"
 # name -> "module:attribute" of the kind's singleton
-FAN_OUT_KINDS: dict[str, str] = {
+SHIPPED: dict[str, str] = {
+    DIGEST: "agentjobs.jobs.kinds.digest:KIND",
     "weekly_insights": "agentjobs.jobs.kinds.weekly_insights:weekly_insights",
     "anomaly_flags": "agentjobs.jobs.kinds.anomaly_flags:KIND",
     "overdue_reminders": "agentjobs.jobs.kinds.overdue_reminders:KIND",
@@ -19,21 +32,109 @@ FAN_OUT_KINDS: dict[str, str] = {
     "compliance_report": "agentjobs.jobs.kinds.compliance_report:KIND",
     "batch_notifications": "agentjobs.jobs.kinds.batch_notifications:KIND",
 }
-KIND_NAMES: tuple[str, ...] = (DIGEST, *FAN_OUT_KINDS)
-DIGEST_SCHEDULE = "0 3 * * *"
+FAN_OUT_KINDS = tuple(name for name in SHIPPED if name != DIGEST)  # the shipped business-database kinds
+FAN_OUT_GRAPH = "agentjobs.operators.fan_out_graph:GRAPH"  # a fan-out kind's tasks unless it has its own
+
+
+class KindError(ValueError):
+    """A kind a spec names that cannot be used: unknown, not importable, or not a base.Kind."""
+
+
+@cache
+def installed() -> dict[str, EntryPoint]:
+    """The kinds other packages declare, by name; a shipped name is not theirs to replace."""
+    found = entry_points(group=ENTRY_POINT_GROUP)
+    return {point.name: point for point in found if point.name not in SHIPPED}
+
+
+def known(name: str) -> bool:
+    return name in SHIPPED or name in installed()
+
+
+def names() -> tuple[str, ...]:
+    """Every kind a spec may name: the shipped ones first, then the installed ones by name."""
+    return (*SHIPPED, *sorted(installed()))
+
+
+_loaded: dict[str, Kind | KindError] = {}
+
+
+def kind(name: str) -> Kind:
+    """The kind called `name`, imported on first use; KindError says why it cannot be used (the
+    failure is remembered, so a broken kind is not imported again for each of its specs)."""
+    if name not in _loaded:
+        try:
+            _loaded[name] = _load(name)
+        except KindError as exc:
+            _loaded[name] = exc
+    found = _loaded[name]
+    if isinstance(found, KindError):
+        raise found
+    return found
+
+
+def _load(name: str) -> Kind:
+    from agentjobs.jobs.kinds.base import FanOutKind, Kind
+    from agentjobs.jobs.kinds.capabilities import OwnTaskGraph
+
+    where, obj = _import(name)
+    if not isinstance(obj, Kind):
+        raise KindError(
+            f"kind {name!r} ({where}) is not a kind: it lacks "
+            + ", ".join(m for m in ("name", "settings_model", "default_schedule") if not hasattr(obj, m))
+        )
+    if obj.name != name:
+        raise KindError(f"kind {name!r} ({where}) calls itself {obj.name!r}; the two names must be the same")
+    if not isinstance(obj, FanOutKind) and not isinstance(obj, OwnTaskGraph):
+        raise KindError(
+            f"kind {name!r} ({where}) has no task graph: implement base.FanOutKind (the per-team "
+            "fan-out) or declare `task_graph` (capabilities.OwnTaskGraph)"
+        )
+    return obj
+
+
+def _import(name: str) -> tuple[str, Any]:
+    """Where the kind comes from (for messages), and its singleton."""
+    point = None if name in SHIPPED else installed().get(name)
+    if name in SHIPPED:
+        where = SHIPPED[name]
+    elif point is not None:
+        where = f"entry point {point.value!r} of {point.dist.name if point.dist else 'an installed package'}"
+    else:
+        raise KindError(f"unknown job kind {name!r}; use one of {', '.join(names())}")
+    try:
+        if point is not None:
+            return where, point.load()
+        module, attribute = where.split(":")
+        return where, getattr(import_module(module), attribute)
+    except Exception as exc:  # an import error of any type takes down the kind's specs only
+        raise KindError(f"kind {name!r} did not load from {where}: {type(exc).__name__}: {exc}") from None
+
+
+def task_graph(found: Kind) -> str:
+    """The "module:attribute" of the operators.graph.TaskGraph that builds `found`'s tasks."""
+    from agentjobs.jobs.kinds.capabilities import OwnTaskGraph
+
+    return found.task_graph if isinstance(found, OwnTaskGraph) else FAN_OUT_GRAPH
 
 
 def fan_out_kind(name: str) -> FanOutKind:
-    try:
-        module_name, attribute = FAN_OUT_KINDS[name].split(":")
-    except KeyError:
-        known = ", ".join(FAN_OUT_KINDS)
-        raise ValueError(f"{name!r} is not a fan-out job kind; use one of {known}") from None
-    return getattr(import_module(module_name), attribute)
+    from agentjobs.jobs.kinds.base import FanOutKind
+
+    found = kind(name)
+    if not isinstance(found, FanOutKind):
+        raise ValueError(f"{name!r} is not a fan-out job kind")
+    return found
 
 
 def default_schedule(name: str) -> str:
-    """The kind's own cron when the spec gives none (an unknown kind fails on its own field)."""
-    if name in FAN_OUT_KINDS:
-        return fan_out_kind(name).default_schedule
-    return DIGEST_SCHEDULE
+    """The kind's own cron when the spec gives none."""
+    return kind(name).default_schedule
+
+
+def forget_installed() -> None:
+    """Read the installed packages' kinds again on next use (a package installed into a running
+    process, e.g. by a test): the shipped kinds stay loaded."""
+    installed.cache_clear()
+    for name in [name for name in _loaded if name not in SHIPPED]:
+        del _loaded[name]

@@ -1,0 +1,110 @@
+"""The per-team tasks every fan-out kind gets: fetch (who is due, and their snapshots) →
+team[i]: summarize → validate [→ apply [→ review]] [→ publish] → deliver.
+
+The per-team tasks are one mapped task group (dynamic task mapping over the fetch task's
+list), so each team's chain runs, retries and fails on its own: one team's bad data does
+not hold back another team's delivery. A run that serves nobody maps zero teams. The optional
+steps are the kind's declared capabilities (jobs/kinds/capabilities.py).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from agentjobs.jobs.kinds.capabilities import Applies, Documents, Reviewed
+from agentjobs.jobs.kinds.registry import fan_out_kind
+from agentjobs.jobs.spec import JobSpec
+from agentjobs.operators.graph import FETCH_AND_DELIVER_S
+
+
+def review_timeout(spec: JobSpec) -> timedelta | None:
+    """How long a fan-out's per-team review waits for a person; None when the kind has none."""
+    kind = fan_out_kind(spec.kind)
+    return kind.review_timeout(spec.kind_settings()) if isinstance(kind, Reviewed) else None
+
+
+class FanOutGraph:
+    def params(self, spec: JobSpec) -> dict[str, Any]:
+        from airflow.sdk import Param
+
+        return {
+            "teams": Param(
+                [],
+                type="array",
+                items={"type": "string"},
+                description="Serve only these team ids (of those due at the run's time); empty: all due.",
+            )
+        }
+
+    def dagrun_timeout(self, spec: JobSpec) -> timedelta:
+        """One agent task per team: each with its retries and their (doubling) delays, for
+        `max_teams_per_run` teams one after another (a one-slot LLM pool runs them so; more slots
+        only finish sooner), plus a person's review when the kind asks for one, plus ten minutes.
+        It is fixed when the DAG is parsed, so it is sized from the spec, not from the teams a run
+        turns out to serve."""
+        budget = spec.caps.timeout_s or 900
+        per_team = budget * (spec.retries + 1) + spec.retry_delay_s * (2**spec.retries - 1)
+        review = review_timeout(spec) or timedelta(0)
+        return timedelta(seconds=per_team * spec.max_teams_per_run + FETCH_AND_DELIVER_S) + review
+
+    def build(self, spec: JobSpec, skills_dir: Path | None) -> None:
+        from airflow.sdk import chain, task_group
+
+        from agentjobs.operators.team_agent import TeamAgentOperator
+        from agentjobs.operators.team_apply import TeamApplyOperator
+        from agentjobs.operators.team_deliver import TeamDeliverOperator
+        from agentjobs.operators.team_fetch import TeamFetchOperator
+        from agentjobs.operators.team_validate import TeamValidateOperator
+
+        kind = fan_out_kind(spec.kind)
+        writes = isinstance(kind, Applies)
+        # A kind with a document (a PDF) stores it once and delivers the message that links it.
+        publishes = isinstance(kind, Documents)
+        fetch = TeamFetchOperator(task_id="fetch", spec=spec)
+
+        @task_group(group_id="team")
+        def team(team_run: Any) -> None:
+            summarize = TeamAgentOperator(
+                task_id="summarize",
+                spec=spec,
+                team_run=team_run,
+                skills_dir=str(skills_dir) if skills_dir else None,
+                **({"pool": spec.pool} if spec.pool else {}),
+            )
+            validate = TeamValidateOperator(task_id="validate", spec=spec, team_run=team_run)
+            deliver = TeamDeliverOperator(
+                task_id="deliver",
+                spec=spec,
+                team_run=team_run,
+                **({"validate_task_id": "team.publish"} if publishes else {}),
+            )
+            steps: list[Any] = [summarize, validate]
+            if writes:  # the kind's writes to the business database: checked first, reported after
+                apply = TeamApplyOperator(task_id="apply", spec=spec, team_run=team_run)
+                steps.append(apply)
+                review = review_task(spec, team_run)
+                if review is not None:
+                    apply >> review  # beside deliver: the summary does not wait for a person
+            if publishes:
+                from agentjobs.operators.team_publish import TeamPublishOperator
+
+                steps.append(TeamPublishOperator(task_id="publish", spec=spec, team_run=team_run))
+            chain(*steps, deliver)
+
+        team.expand(team_run=fetch.output)
+
+
+def review_task(spec: JobSpec, team_run: Any) -> Any:
+    """A person's review of what the kind would not decide alone, when its spec asks for one
+    (reconciliation's `review.enabled`); None otherwise."""
+    timeout = review_timeout(spec)
+    if timeout is None:
+        return None
+    from agentjobs.operators.team_review import TeamReviewOperator
+
+    return TeamReviewOperator(task_id="review", spec=spec, team_run=team_run, timeout=timeout)
+
+
+GRAPH = FanOutGraph()
