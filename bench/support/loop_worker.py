@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -119,10 +120,10 @@ def operator_conversation(run: Any, model_client: Any, caps: Any, work_dir: Path
     the transcript file next to the artifact, the connection's key scrubbed from it, the replay
     cache loaded from and saved to the task state store after every call with the spend, and the
     iteration logged. Airflow's own work per task (the context, the connection, XCom) is not here."""
-    from agentjobs.agent.budget import BudgetMeter, Prices, Usage
-    from agentjobs.agent.model_client import Completion
+    from agentjobs.agent.budget import BudgetMeter, Prices
     from agentjobs.agent.replay import ReplayCache
     from agentjobs.agent.runner import run_skill
+    from agentjobs.operators.agent import iteration_callback
     from agentjobs.operators.spend_store import SpendStore
 
     log = logging.getLogger("bench.operator")
@@ -136,18 +137,7 @@ def operator_conversation(run: Any, model_client: Any, caps: Any, work_dir: Path
         replay = ReplayCache(kept_calls)
         meter = BudgetMeter(caps, Prices(), usage=spent, elapsed_before_s=elapsed_before)
 
-        def on_iteration(usage: Usage, completion: Completion) -> None:
-            spend.save(usage, meter.elapsed_s, replay.entries)
-            log.info(
-                "iteration %d/%d: %d tokens so far (limit %s), $%.4f (limit %s), %s",
-                usage.iterations,
-                caps.max_iterations,
-                usage.total_tokens,
-                caps.max_total_tokens,
-                usage.cost_usd,
-                caps.max_cost_usd,
-                f"{len(completion.tool_calls)} tool call(s)" if completion.tool_calls else "final answer",
-            )
+        on_iteration = iteration_callback(spend, meter, replay, log)
 
         task_run = dataclasses.replace(
             run,
@@ -168,6 +158,10 @@ def operator_conversation(run: Any, model_client: Any, caps: Any, work_dir: Path
 
 def main() -> None:
     side, base_url = sys.argv[1], sys.argv[2]
+    # Answer on a copy of stdout and send fd 1 to stderr: the operator side imports Airflow,
+    # whose logging setup prints to stdout, the channel this worker answers on.
+    answers = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
     calls = int(sys.argv[3]) if len(sys.argv) > 3 else CONVERSATION_CALLS
     client = openai.OpenAI(base_url=base_url, api_key=API_KEY, max_retries=0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -182,13 +176,14 @@ def main() -> None:
         else:
             raise SystemExit(f"unknown side {side!r}: bare, agentjobs or operator")
         conversation()  # warm-up: connections open, caches filled, nothing lazy left
-        print("ready", flush=True)
+        print("ready", file=answers, flush=True)
         for line in sys.stdin:
             count = int(line.split()[1])
             started, cpu_started = time.perf_counter(), time.process_time()
             made = sum(conversation() for _ in range(count))
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-            print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "calls": made}), flush=True)
+            answer = {"seconds": seconds, "cpu_seconds": cpu, "calls": made}
+            print(json.dumps(answer), file=answers, flush=True)
 
 
 if __name__ == "__main__":

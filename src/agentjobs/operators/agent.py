@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -146,7 +147,7 @@ class AgentOperator(BaseOperator):
             tool_names=self.tools,
             max_repairs=int(self.max_repairs),
             secrets=hook.settings.secrets,
-            on_iteration=self._on_iteration(spend, meter, replay),
+            on_iteration=iteration_callback(spend, meter, replay, self.log),
             replay=replay,
         )
         payload: dict[str, Any] = {
@@ -206,27 +207,6 @@ class AgentOperator(BaseOperator):
         meter = BudgetMeter(caps, prices or Prices(), usage=spent, elapsed_before_s=elapsed_before)
         return spend, meter, ReplayCache(kept_calls), spent_before
 
-    def _on_iteration(
-        self, spend: SpendStore, meter: BudgetMeter, replay: ReplayCache
-    ) -> Callable[[Usage, Completion], None]:
-        """After each model call: the spend saved for a retry, and a line in the task log."""
-        caps = meter.caps
-
-        def on_iteration(usage: Usage, completion: Completion) -> None:
-            spend.save(usage, meter.elapsed_s, replay.entries)
-            self.log.info(
-                "iteration %d/%d: %d tokens so far (limit %s), $%.4f (limit %s), %s",
-                usage.iterations,
-                caps.max_iterations,
-                usage.total_tokens,
-                caps.max_total_tokens,
-                usage.cost_usd,
-                caps.max_cost_usd,
-                f"{len(completion.tool_calls)} tool call(s)" if completion.tool_calls else "final answer",
-            )
-
-        return on_iteration
-
 
 def _templated(caps: Any) -> bool:
     """Whether the caps are known only once rendered: a template, or a mapping holding one."""
@@ -260,3 +240,26 @@ def _refuse_single_cap_conf(context: Any, declared: Mapping[str, Any]) -> None:
 
 
 __all__ = ["AgentOperator", "ContractViolation", "EmptyResult", "RunPlan"]
+
+
+def iteration_callback(
+    spend: SpendStore, meter: BudgetMeter, replay: ReplayCache, log: logging.Logger
+) -> Callable[[Usage, Completion], None]:
+    """After each model call: the spend saved for a retry, and a line in the task log.
+    A module function so bench/loop_overhead.py times this very code."""
+    caps = meter.caps
+
+    def on_iteration(usage: Usage, completion: Completion) -> None:
+        spend.save(usage, meter.elapsed_s, replay.entries)
+        log.info(
+            "iteration %d/%d: %d tokens so far (limit %s), $%.4f (limit %s), %s",
+            usage.iterations,
+            caps.max_iterations,
+            usage.total_tokens,
+            caps.max_total_tokens,
+            usage.cost_usd,
+            caps.max_cost_usd,
+            f"{len(completion.tool_calls)} tool call(s)" if completion.tool_calls else "final answer",
+        )
+
+    return on_iteration
