@@ -14,15 +14,14 @@ from typing import Any
 
 from agentjobs.agent.skills import Skill
 from agentjobs.atomic_file import write_atomically
-from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.jobs.team_run import ledger_key, load_snapshot, team_dir, team_key
 from agentjobs.operators.agent import AgentOperator, RunPlan
 from agentjobs.operators.delivered import delivered_result, write_result
 from agentjobs.operators.job_task import agent_defaults
+from agentjobs.operators.team_task import TeamTask
 
 
-class TeamAgentOperator(AgentOperator):
+class TeamAgentOperator(TeamTask, AgentOperator):
     template_fields: Sequence[str] = (*AgentOperator.template_fields, "team_run")
 
     def __init__(self, *, spec: JobSpec, team_run: Any, **kwargs: Any) -> None:
@@ -32,19 +31,19 @@ class TeamAgentOperator(AgentOperator):
         self.team_run = team_run
 
     def execute(self, context: Any) -> dict[str, Any]:
-        team_id, period_key = team_key(self.team_run)
-        self.work_dir = str(team_dir(self.spec.dag_id, team_id, period_key))
+        team = self.team_context()
+        self.work_dir = str(team.work_dir)
         pushed = super().execute(context)
-        write_result(Path(self.work_dir), pushed["result"])
-        return {**pushed, "team": team_id, "period": period_key}
+        write_result(team.work_dir, pushed["result"])
+        return {**pushed, "team": team.team_id, "period": team.period_key}
 
     def prepare(self, context: Any, skill: Skill, work_dir: Path) -> RunPlan:
-        kind, settings = fan_out_kind(self.spec.kind), self.spec.kind_settings()
-        team_id, period_key = team_key(self.team_run)
-        snapshot = load_snapshot(work_dir)
+        team = self.team_context()
+        kind, team_id, period_key = team.kind, team.team_id, team.period_key
+        snapshot = team.snapshot()
         mode = self.spec.mode or skill.mode
         data: dict[str, Any] = {"snapshot": snapshot}
-        job, day = ledger_key(self.spec.dag_id, team_id, period_key)
+        job, day = team.ledger_key()
         delivered = delivered_result(
             self.spec,
             day,
@@ -64,15 +63,15 @@ class TeamAgentOperator(AgentOperator):
                 data={**data, "delivered": True},
             )
         (work_dir / kind.artifact_file).unlink(missing_ok=True)  # an earlier try's must not pass for this one
-        plan = kind.plan(snapshot, settings, mode)
+        plan = kind.plan(snapshot, team.settings, mode)
         return dataclasses.replace(plan, mode=mode, data={**plan.data, **data})
 
     def finish(self, result: dict[str, Any], plan: RunPlan, work_dir: Path, context: Any) -> dict[str, Any]:
         if plan.data.get("delivered"):
             return result
-        kind = fan_out_kind(self.spec.kind)
+        team = self.team_context()
         collect = plan.collect
         answer = {**result, **collect()} if collect is not None else result
-        rendered = kind.render(plan.data["snapshot"], answer, self.spec.kind_settings(), self.spec.title)
-        write_atomically(work_dir / kind.artifact_file, rendered.markdown)
+        rendered = team.kind.render(plan.data["snapshot"], answer, team.settings, self.spec.title)
+        write_atomically(work_dir / team.kind.artifact_file, rendered.markdown)
         return rendered.result

@@ -8,41 +8,36 @@ record at most once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from agentjobs.jobs.kinds.base import CheckFailed
-from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.jobs.team_run import load_snapshot, team_dir, team_key
-from agentjobs.operators.job_task import JobTaskOperator
+from agentjobs.operators.team_task import TeamTaskOperator, sql_conn_id
 from agentjobs.operators.team_validate import ArtifactUnsupported
 from agentjobs.operators.team_validated import pull_validated
 
 
-class TeamApplyOperator(JobTaskOperator):
-    template_fields: Sequence[str] = ("team_run",)
+class TeamApplyOperator(TeamTaskOperator):
     ui_color = "#f3e8fd"
 
     def __init__(
         self, *, spec: JobSpec, team_run: Any, validate_task_id: str = "team.validate", **kwargs: Any
     ) -> None:
-        super().__init__(spec=spec, **kwargs)
-        if spec.sources.sql is None:
-            raise ValueError(f"job {spec.dag_id!r} has no sql source")
-        self.conn_id = spec.sources.sql.conn_id
-        self.team_run = team_run
+        super().__init__(spec=spec, team_run=team_run, **kwargs)
+        self.conn_id = sql_conn_id(spec)
         self.validate_task_id = validate_task_id
 
     def run(self, context: Any) -> dict[str, Any]:
         from agentjobs.sources.sql import connection_engine
 
-        kind, settings = fan_out_kind(self.spec.kind), self.spec.kind_settings()
-        team_id, period_key = team_key(self.team_run)
+        team = self.team_context()
+        team_id, period_key = team.team_id, team.period_key
         validated = pull_validated(context, self.validate_task_id, team_id)
-        snapshot = load_snapshot(team_dir(self.spec.dag_id, team_id, period_key))
+        snapshot = team.snapshot()
         try:
-            outcome = kind.apply(snapshot, validated["result"], settings, connection_engine(self.conn_id))
+            outcome = team.kind.apply(
+                snapshot, validated["result"], team.settings, connection_engine(self.conn_id)
+            )
         except CheckFailed as exc:
             raise ArtifactUnsupported(f"{team_id} {period_key}: not written: {exc}") from None
         self.log.info("%s %s: %s", team_id, period_key, {k: len(v) for k, v in outcome.items()})

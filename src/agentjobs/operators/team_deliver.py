@@ -14,7 +14,7 @@ date (`member_day`) and address, so a member is mailed once a day whatever rerun
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,13 +27,12 @@ from agentjobs.jobs.addresses import is_plain_address
 from agentjobs.jobs.channels.base import ChannelSpec
 from agentjobs.jobs.channels.email import EmailChannel
 from agentjobs.jobs.channels.slack import SlackChannel
-from agentjobs.jobs.kinds.base import PerMemberKind
-from agentjobs.jobs.kinds.registry import fan_out_kind
+from agentjobs.jobs.kinds.base import PerMemberKind, TeamSnapshot
 from agentjobs.jobs.markdown_text import one_line
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.jobs.team_run import check_team_id, ledger_job, ledger_key, load_snapshot, team_key
+from agentjobs.jobs.team_run import check_team_id
 from agentjobs.operators import metrics
-from agentjobs.operators.job_task import JobTaskOperator
+from agentjobs.operators.team_task import TeamTaskOperator
 from agentjobs.operators.team_validated import pull_unchanged_artifact
 
 MEMBERS_DIR = "members"
@@ -48,26 +47,25 @@ class Target:
     logical_date: str | None = None  # the ledger's; None: the team's period key
 
 
-class TeamDeliverOperator(JobTaskOperator):
-    template_fields: Sequence[str] = ("team_run",)
+class TeamDeliverOperator(TeamTaskOperator):
     ui_color = "#e8eefc"
 
     def __init__(
         self, *, spec: JobSpec, team_run: Any, validate_task_id: str = "team.validate", **kwargs: Any
     ) -> None:
-        super().__init__(spec=spec, **kwargs)
-        self.team_run = team_run
+        super().__init__(spec=spec, team_run=team_run, **kwargs)
         self.validate_task_id = validate_task_id
 
     def run(self, context: Any) -> dict[str, Any]:
-        team_id, period_key = team_key(self.team_run)
+        team = self.team_context()
+        kind, team_id, period_key = team.kind, team.team_id, team.period_key
         validated, artifact = pull_unchanged_artifact(context, self.validate_task_id, team_id)
-        kind = fan_out_kind(self.spec.kind)
+        snapshot = team.snapshot()
         per_member = isinstance(kind, PerMemberKind)
         if per_member:
-            targets = self.member_targets(kind, artifact)
+            targets = self.member_targets(kind, team.settings, snapshot, artifact)
         else:
-            targets = self.targets(artifact, Path(validated["preview"]), period_key)
+            targets = self.targets(snapshot, artifact, Path(validated["preview"]), period_key)
         delivery = self.spec.team_delivery
         if per_member and not targets:
             self.log.info("%s: no member due now has anything to be reminded of", team_id)
@@ -80,10 +78,10 @@ class TeamDeliverOperator(JobTaskOperator):
             try:
                 if target.channel != "slack":
                     check_addresses(target.target)
-                job, day = ledger_key(self.spec.dag_id, team_id, period_key)
+                job, day = team.ledger_key()
                 outcome = deliver(
                     ledger=ledger,
-                    job=ledger_job(self.spec.dag_id, team_id) if target.logical_date else job,
+                    job=team.ledger_job() if target.logical_date else job,
                     logical_date=target.logical_date or day,
                     run_id=context["run_id"],
                     channel=target.channel,
@@ -107,9 +105,8 @@ class TeamDeliverOperator(JobTaskOperator):
             raise RuntimeError(f"{len(failures)} of {len(targets)} deliveries failed: {'; '.join(failures)}")
         return {"team": team_id, "period": period_key, "deliveries": outcomes}
 
-    def targets(self, artifact: Path, preview: Path, period_key: str) -> list[Target]:
+    def targets(self, snapshot: TeamSnapshot, artifact: Path, preview: Path, period_key: str) -> list[Target]:
         """The team's slack channel, its email list, and one preview per member (by email)."""
-        snapshot = load_snapshot(artifact.parent)
         team, delivery = snapshot.team, self.spec.team_delivery
         title = f"{self.spec.title} — {team.name}, {period_key}"
         found: list[Target] = []
@@ -131,13 +128,12 @@ class TeamDeliverOperator(JobTaskOperator):
         markdown = path.read_text(encoding="utf-8") if text is None else text
         return Message(self.spec.dag_id, day, title, title, markdown, path)
 
-    def member_targets(self, kind: Any, artifact: Path) -> list[Target]:
+    def member_targets(
+        self, kind: PerMemberKind, settings: Any, snapshot: TeamSnapshot, artifact: Path
+    ) -> list[Target]:
         """One email per member the kind has a message for, each to the member's own address."""
-        snapshot = load_snapshot(artifact.parent)
         smtp_conn = self.spec.team_delivery.smtp_conn_id
-        messages = kind.member_messages(
-            snapshot, artifact.read_text(encoding="utf-8"), self.spec.kind_settings()
-        )
+        messages = kind.member_messages(snapshot, artifact.read_text(encoding="utf-8"), settings)
         if not smtp_conn:
             return []
         folder = artifact.parent / MEMBERS_DIR

@@ -20,13 +20,13 @@ from typing import Any
 from agentjobs.atomic_file import write_atomically
 from agentjobs.hooks.ledger import run_log
 from agentjobs.jobs.kinds.base import PerMemberKind, TeamSnapshot
-from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.kinds.snapshots import due_teams, team_snapshot
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.team_run import check_team_id, ledger_job, snapshot_path, team_dir
 from agentjobs.operators.artifacts import run_instant
 from agentjobs.operators.job_task import JobTaskOperator
 from agentjobs.operators.team_claims import claim_snapshot, claims_kind
+from agentjobs.operators.team_task import job_kind, sql_conn_id
 
 
 class TeamFetchOperator(JobTaskOperator):
@@ -34,14 +34,12 @@ class TeamFetchOperator(JobTaskOperator):
 
     def __init__(self, *, spec: JobSpec, **kwargs: Any) -> None:
         super().__init__(spec=spec, **kwargs)
-        if spec.sources.sql is None:
-            raise ValueError(f"job {spec.dag_id!r} has no sql source")
-        self.conn_id = spec.sources.sql.conn_id
+        self.conn_id = sql_conn_id(spec)
 
     def run(self, context: Any) -> list[dict[str, str]]:
         from agentjobs.sources.sql import fetch_tables, fetch_teams
 
-        kind, settings = fan_out_kind(self.spec.kind), self.spec.kind_settings()
+        kind, settings = job_kind(self.spec)
         when = run_instant(context)
         wanted = [str(t) for t in context["params"].get("teams") or []]
         teams = [pair for pair in fetch_teams(self.conn_id) if not wanted or pair[0].id in wanted]

@@ -11,18 +11,15 @@ plus the PDF's location (`message.md`), handed to the deliver task in validate's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from agentjobs.atomic_file import write_atomically
 from agentjobs.delivery import DeliveryLedger, deliver
 from agentjobs.delivery.deliver import sha256_file
 from agentjobs.delivery.report_store import ReportConflict, location, store_once
-from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.jobs.team_run import ledger_job, load_snapshot, team_key
 from agentjobs.operators.errors import PermanentTaskError
-from agentjobs.operators.job_task import JobTaskOperator
+from agentjobs.operators.team_task import TeamTaskOperator
 from agentjobs.operators.team_validated import pull_unchanged_artifact
 
 MESSAGE_FILE = "message.md"
@@ -38,22 +35,20 @@ def message(markdown: str, uri: str) -> str:
     return f"{markdown.rstrip()}\n\n## The PDF\n\n`{uri.replace('`', '%60')}`\n"
 
 
-class TeamPublishOperator(JobTaskOperator):
-    template_fields: Sequence[str] = ("team_run",)
+class TeamPublishOperator(TeamTaskOperator):
     ui_color = "#f3e8fc"
 
     def __init__(
         self, *, spec: JobSpec, team_run: Any, validate_task_id: str = "team.validate", **kwargs: Any
     ) -> None:
-        super().__init__(spec=spec, **kwargs)
-        self.team_run = team_run
+        super().__init__(spec=spec, team_run=team_run, **kwargs)
         self.validate_task_id = validate_task_id
 
     def run(self, context: Any) -> dict[str, Any]:
-        team_id, period_key = team_key(self.team_run)
+        team = self.team_context()
+        kind, settings, team_id, period_key = team.kind, team.settings, team.team_id, team.period_key
         validated, artifact = pull_unchanged_artifact(context, self.validate_task_id, team_id)
-        kind, settings = fan_out_kind(self.spec.kind), self.spec.kind_settings()
-        snapshot = load_snapshot(artifact.parent)
+        snapshot = team.snapshot()
         markdown = artifact.read_text(encoding="utf-8")
         pdf = kind.document(snapshot, markdown, settings)
         where = location(settings.storage, artifact.parent, team_id, kind.document_name(snapshot))
@@ -66,7 +61,7 @@ class TeamPublishOperator(JobTaskOperator):
         try:
             outcome = deliver(
                 ledger=DeliveryLedger.from_conn_id(self.spec.ledger_conn_id),
-                job=ledger_job(self.spec.dag_id, team_id),
+                job=team.ledger_job(),
                 logical_date=period_key,
                 run_id=context["run_id"],
                 channel=CHANNEL,

@@ -19,7 +19,7 @@ from airflow.providers.standard.operators.hitl import HITLOperator
 
 from agentjobs.jobs.markdown_text import as_text, one_line
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.jobs.team_run import team_key
+from agentjobs.operators.team_task import TeamTask, sql_conn_id
 from agentjobs.operators.team_validated import pull_validated
 
 # HITLOperator checks its options when built; the real ones are the run's proposals.
@@ -30,7 +30,7 @@ def option(record_id: str, item: dict[str, Any]) -> str:
     return f"{one_line(record_id)} → {one_line(str(item['transaction']))} ({float(item['confidence']):.2f})"
 
 
-class TeamReviewOperator(HITLOperator):
+class TeamReviewOperator(TeamTask, HITLOperator):
     template_fields: Sequence[str] = (*HITLOperator.template_fields, "team_run")
     ui_color = "#fde8e8"
 
@@ -51,16 +51,15 @@ class TeamReviewOperator(HITLOperator):
             response_timeout=timeout,
             **kwargs,
         )
-        if spec.sources.sql is None:
-            raise ValueError(f"job {spec.dag_id!r} has no sql source")
         self.spec = spec
-        self.conn_id = spec.sources.sql.conn_id
+        self.conn_id = sql_conn_id(spec)
         self.team_run = team_run
         self.validate_task_id = validate_task_id
 
     def proposals(self, context: Any) -> dict[str, dict[str, Any]]:
         """The run's review band from validate's RESULT, and the options they become."""
-        team_id, period_key = team_key(self.team_run)
+        team = self.team_context()
+        team_id, period_key = team.team_id, team.period_key
         validated = pull_validated(context, self.validate_task_id, team_id)
         items = dict(sorted((validated["result"].get("review") or {}).items()))
         self.options = [option(rid, item) for rid, item in items.items()]
@@ -93,7 +92,7 @@ class TeamReviewOperator(HITLOperator):
             rid: str(item["transaction"]) for rid, item in items.items() if option(rid, item) in chosen
         }
         rejected = [rid for rid in items if rid not in approved]
-        team_id, _ = team_key(self.team_run)
+        team_id = self.team_context().team_id
         written = resolve_review(
             connection_engine(self.conn_id),
             reviewer=str(user.get("name") or user.get("id")),

@@ -6,40 +6,35 @@ the same artifact would fail again, so the task fails at once with one alert, no
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from agentjobs.atomic_file import write_atomically
 from agentjobs.delivery.deliver import sha256_file
 from agentjobs.hooks.ledger import run_log
 from agentjobs.jobs.kinds.base import CheckFailed
-from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.jobs.team_run import PREVIEW_FILE, load_snapshot, team_dir, team_key
+from agentjobs.jobs.team_run import PREVIEW_FILE
 from agentjobs.operators import metrics
 from agentjobs.operators.errors import PermanentTaskError
-from agentjobs.operators.job_task import JobTaskOperator
+from agentjobs.operators.team_task import TeamTaskOperator
 
 
 class ArtifactUnsupported(PermanentTaskError):
     """The artifact says something its snapshot does not support."""
 
 
-class TeamValidateOperator(JobTaskOperator):
-    template_fields: Sequence[str] = ("team_run",)
+class TeamValidateOperator(TeamTaskOperator):
     ui_color = "#fff4e0"
 
     def __init__(
         self, *, spec: JobSpec, team_run: Any, summarize_task_id: str = "team.summarize", **kwargs: Any
     ) -> None:
-        super().__init__(spec=spec, **kwargs)
-        self.team_run = team_run
+        super().__init__(spec=spec, team_run=team_run, **kwargs)
         self.summarize_task_id = summarize_task_id
 
     def run(self, context: Any) -> dict[str, Any]:
-        kind, settings = fan_out_kind(self.spec.kind), self.spec.kind_settings()
-        team_id, period_key = team_key(self.team_run)
-        work_dir = team_dir(self.spec.dag_id, team_id, period_key)
+        team = self.team_context()
+        kind, team_id, period_key, work_dir = team.kind, team.team_id, team.period_key, team.work_dir
         ti = context["ti"]
         pushed = ti.xcom_pull(task_ids=self.summarize_task_id, map_indexes=ti.map_index)
         if not pushed or not isinstance(pushed.get("result"), dict):
@@ -49,7 +44,7 @@ class TeamValidateOperator(JobTaskOperator):
             raise ArtifactUnsupported(f"{artifact} is missing; clear the run from 'summarize' to write it")
         markdown = artifact.read_text(encoding="utf-8")
         try:
-            kind.check(load_snapshot(work_dir), markdown, pushed["result"], settings)
+            kind.check(team.snapshot(), markdown, pushed["result"], team.settings)
         except CheckFailed as exc:
             metrics.contract_failure(self.spec.dag_id, self.task_id)
             raise ArtifactUnsupported(

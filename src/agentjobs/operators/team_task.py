@@ -1,0 +1,88 @@
+"""What every per-team task of a fan-out job shares: the team's run it was mapped over, resolved once.
+
+The fetch task hands each mapped task one `team_run` ({"team": id, "period": key}); every task
+after it needs the same things from it: the job's kind and its settings, the team and period
+(checked: they name a folder and a ledger key), the team's folder and its snapshot. The
+operators have different Airflow bases (AgentOperator, HITLOperator, JobTaskOperator), so the
+shared part is a mixin, `TeamTask`, and a plain task's base, `TeamTaskOperator`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agentjobs.jobs.kinds.registry import fan_out_kind
+from agentjobs.jobs.spec import JobSpec
+from agentjobs.jobs.team_run import ledger_job, ledger_key, load_snapshot, team_dir, team_key
+from agentjobs.operators.job_task import JobTaskOperator
+
+if TYPE_CHECKING:
+    from agentjobs.jobs.kinds.base import FanOutKind, TeamSnapshot
+
+
+@dataclass(frozen=True)
+class TeamContext:
+    """One mapped task's team and period, with the kind and the folder they resolve to."""
+
+    dag_id: str
+    kind: FanOutKind
+    settings: Any  # the kind's spec section, validated
+    team_id: str
+    period_key: str
+    work_dir: Path
+
+    def snapshot(self) -> TeamSnapshot:
+        """Read when asked, not when built: a task that fails before needing it names the real cause."""
+        return load_snapshot(self.work_dir)
+
+    def ledger_key(self) -> tuple[str, str]:
+        """(job, logical date) of the ledger's rows for this team's period."""
+        return ledger_key(self.dag_id, self.team_id, self.period_key)
+
+    def ledger_job(self) -> str:
+        """The ledger's job for rows keyed by a day of their own (a member's day, a stored report)."""
+        return ledger_job(self.dag_id, self.team_id)
+
+
+def job_kind(spec: JobSpec) -> tuple[FanOutKind, Any]:
+    """The fan-out job's kind and its validated settings."""
+    return fan_out_kind(spec.kind), spec.kind_settings()
+
+
+def team_context(spec: JobSpec, team_run: Any) -> TeamContext:
+    kind, settings = job_kind(spec)
+    team_id, period_key = team_key(team_run)
+    return TeamContext(
+        spec.dag_id, kind, settings, team_id, period_key, team_dir(spec.dag_id, team_id, period_key)
+    )
+
+
+def sql_conn_id(spec: JobSpec) -> str:
+    """The business database's connection of a task that reads or writes it; refused when the
+    DAG is built, so a spec without one never gets as far as a run."""
+    if spec.sources.sql is None:
+        raise ValueError(f"job {spec.dag_id!r} has no sql source")
+    return spec.sources.sql.conn_id
+
+
+class TeamTask:
+    """Mixin of a task mapped over the fetch task's teams: holds the spec and the team's run."""
+
+    spec: JobSpec
+    team_run: Any  # templated: rendered to this mapped task's dict before `execute`
+
+    def team_context(self) -> TeamContext:
+        return team_context(self.spec, self.team_run)
+
+
+class TeamTaskOperator(TeamTask, JobTaskOperator):
+    """A plain per-team task (validate, apply, publish, deliver). Subclasses implement `run`."""
+
+    template_fields: Sequence[str] = ("team_run",)
+
+    def __init__(self, *, spec: JobSpec, team_run: Any, **kwargs: Any) -> None:
+        super().__init__(spec=spec, **kwargs)
+        self.team_run = team_run
