@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.airflow.conftest import run_dag, xcom
-from tests.airflow.test_agent_operator import LOGICAL_DATE, build_dag, task_state
 from tests.fakes.model_server import reply, tool_call
+from tests.operators.test_agent_operator import LOGICAL_DATE, build_dag, task_state
 
 pytestmark = pytest.mark.airflow
 
