@@ -7,14 +7,13 @@ from collections import Counter
 
 import pytest
 
+from tests.fakes.connection_reads import count_connection_reads
 from tests.fakes.model_server import reply
 
 
 @pytest.fixture
 def counted_conn(model_server, monkeypatch) -> tuple[str, Counter[str]]:
     """An agentjobs_llm connection from the environment, and a count of its reads."""
-    from airflow.sdk.definitions.connection import Connection
-
     conn = {
         "conn_type": "agentjobs_llm",
         "host": model_server.base_url,
@@ -22,15 +21,7 @@ def counted_conn(model_server, monkeypatch) -> tuple[str, Counter[str]]:
         "extra": {"model": "m"},
     }
     monkeypatch.setenv("AIRFLOW_CONN_LLM_COUNTED", json.dumps(conn))
-    real_get = Connection.get.__func__
-    read: Counter[str] = Counter()
-
-    def counting_get(cls, conn_id: str, *args, **kwargs):
-        read[conn_id] += 1
-        return real_get(cls, conn_id, *args, **kwargs)
-
-    monkeypatch.setattr(Connection, "get", classmethod(counting_get))
-    return "llm_counted", read
+    return "llm_counted", count_connection_reads(monkeypatch)
 
 
 def test_settings_and_clients_come_from_one_read_of_the_connection(counted_conn, model_server):

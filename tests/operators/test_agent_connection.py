@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.airflow.conftest import run_dag, xcom
+from tests.fakes.connection_reads import count_connection_reads
 from tests.fakes.model_server import ScriptedModelServer, reply, tool_call
 
 pytestmark = pytest.mark.airflow
@@ -73,17 +73,7 @@ def test_llm_conn_id_is_rendered_from_the_params_and_the_runs_conf(
 
 
 def test_the_task_reads_its_llm_connection_once(llm_conn, model_server, tmp_path, monkeypatch):
-    from airflow.sdk.definitions.connection import Connection
-
-    real_get = Connection.get.__func__
-    read: Counter[str] = Counter()
-
-    def counting_get(cls, conn_id: str, *args, **kwargs):
-        read[conn_id] += 1
-        return real_get(cls, conn_id, *args, **kwargs)
-
-    # Every read of a connection in the task passes here, whoever asks for it.
-    monkeypatch.setattr(Connection, "get", classmethod(counting_get))
+    read = count_connection_reads(monkeypatch)  # every read in the task, whoever asks
     model_server.script(tool_call("list_files", {}), tool_call("list_files", {}), reply(RESULT))
     run = run_dag(agent_dag("agent_conn_once", tmp_path, llm_conn), logical_date=LOGICAL_DATE)
     assert xcom(run, "summarize")["usage"]["iterations"] == 3

@@ -22,11 +22,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     digest.add_argument("--date", type=date.fromisoformat, help="the day to digest (default: yesterday)")
     digest.add_argument("--out", type=Path, default=Path("agentjobs-out"), help="output folder")
     digest.add_argument("--timezone", help="time zone of the day (default: the job's)")
-    digest.add_argument("--max-iterations", type=int)
-    digest.add_argument("--max-tokens", type=int, help="total token budget")
-    digest.add_argument("--max-cost-usd", type=float)
-    digest.add_argument("--mode", choices=["structured", "loop"], help="default: the job's mode")
-    digest.add_argument("--verbose", action="store_true", help="show Airflow's own logs")
+    add_run_options(digest)
     run = commands.add_parser("run", help="run any shipped job once (include/jobs/*.yaml) and show it")
     run.add_argument("job", help="the job's dag_id, e.g. weekly_insights, anomaly_flags, daily_digest")
     run.add_argument(
@@ -34,11 +30,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     run.add_argument("--team", action="append", default=[], metavar="ID", help="only this team (repeatable)")
     run.add_argument("--out", type=Path, default=Path("agentjobs-out"), help="output folder")
-    run.add_argument("--max-iterations", type=int)
-    run.add_argument("--max-tokens", type=int, help="total token budget")
-    run.add_argument("--max-cost-usd", type=float)
-    run.add_argument("--mode", choices=["structured", "loop"], help="default: the job's mode")
-    run.add_argument("--verbose", action="store_true", help="show Airflow's own logs")
+    add_run_options(run)
     db = commands.add_parser("business-db", help="write the sample business database (and its truth.json)")
     db.add_argument("--out", type=Path, default=Path("agentjobs-out") / "business.db", help="SQLite file")
     db.add_argument("--seed", type=int, default=7)
@@ -66,3 +58,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     model.add_argument("--port", type=int, default=8080)
     model.add_argument("--ctx-size", type=int, default=8192, help="context window in tokens")
     return parser.parse_args(argv)
+
+
+def add_run_options(command: argparse.ArgumentParser) -> None:
+    """The caps, mode and verbosity that `digest` and `run` both take for their one run."""
+    command.add_argument("--max-iterations", type=int)
+    command.add_argument("--max-tokens", type=int, help="total token budget")
+    command.add_argument("--max-cost-usd", type=float)
+    command.add_argument("--mode", choices=["structured", "loop"], help="default: the job's mode")
+    command.add_argument("--verbose", action="store_true", help="show Airflow's own logs")
