@@ -53,13 +53,6 @@ def test_a_kind_mistake_names_the_file_the_field_and_the_fix(tmp_path, edit, mes
     assert message in str(raised.value)
 
 
-def test_a_digest_spec_without_a_kind_is_a_digest_and_may_not_read_sql(tmp_path):
-    digest = (REPO / "include" / "jobs" / "daily-digest.yaml").read_text()
-    assert load_spec(spec_file(tmp_path, digest)).kind == "digest"
-    with pytest.raises(JobSpecError, match=r"field 'sources.sql': a digest reads git, github and rss"):
-        load_spec(spec_file(tmp_path, digest.replace("sources:\n", "sources:\n  sql: {}\n")))
-
-
 def test_a_fan_out_kind_gets_its_own_schedule_unless_the_spec_names_one(tmp_path):
     assert load_spec(spec_file(tmp_path, INSIGHTS)).schedule == "0 * * * 0,6"
     custom = INSIGHTS.replace("kind: weekly_insights\n", "kind: weekly_insights\nschedule: '30 * * * 0,6'\n")
