@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from agentjobs.agent.tools import ToolRegistry
 from agentjobs.business.directory import Answer
 from agentjobs.jobs.kinds.base import CheckFailed
-from agentjobs.jobs.kinds.enrichment import KIND, EnrichmentSettings, Staging, lookup_url
+from agentjobs.jobs.kinds.enrichment import KIND, EnrichmentSettings, Staging
 from agentjobs.jobs.kinds.snapshots import team_snapshot
 from agentjobs.sources.sql import read_tables, read_teams
 from tests.delivery.inert import assert_no_bidi_controls
@@ -173,55 +173,6 @@ def test_the_structured_fetch_refuses_oversized_wrong_type_and_missing_records(
     assert by_id["c-hostile"]["fields"]["industry"] == "<script>alert(1)</script> **Imports** @here"
     assert "(not written: website must be a plain http(s) URL" in text
     assert "2 of 5 customers to enrich" in text
-
-
-def test_the_database_write_is_once_per_record_and_only_enrichment_columns(enrichment_db, company_directory):
-    engine = sa.create_engine(enrichment_db)
-    settings = settings_for(company_directory)
-    snapshot = snapshot_of(engine, settings)
-    source = lookup_url(settings, "Globex GmbH")
-    update = {"customer_id": "c-good", "fields": {"industry": "Manufacturing"}, "source": source}
-    first = {"path": "enrichment.md", "items": 1, "refused": [], "updates": [update]}
-    assert KIND.apply(snapshot, first, settings, engine) == {"enriched": ["c-good"], "already_enriched": []}
-    written = customers(engine)["c-good"]
-    assert written["industry"] == "Manufacturing" and written["enrichment_source"] == source
-    assert written["enriched_at"] is not None
-
-    # A retry, clear or backfill with other values (the same snapshot) changes nothing.
-    again = {**first, "updates": [{**first["updates"][0], "fields": {"industry": "Changed"}}]}
-    assert KIND.apply(snapshot, again, settings, engine) == {"enriched": [], "already_enriched": ["c-good"]}
-    assert customers(engine)["c-good"] == written
-
-    # A result naming another column, another customer or another source is not written at all.
-    for bad in (
-        {"customer_id": "c-html", "fields": {"name": "Evil"}, "source": lookup_url(settings, "Soylent Corp")},
-        {"customer_id": "c-done", "fields": {"industry": "New"}, "source": source},
-        {"customer_id": "c-html", "fields": {"industry": "X"}, "source": "https://elsewhere.example/x"},
-    ):
-        with pytest.raises(CheckFailed):
-            KIND.apply(snapshot, {**first, "updates": [bad]}, settings, engine)
-    after = customers(engine)
-    assert after["c-html"]["name"] == "Soylent Corp" and after["c-html"]["industry"] is None
-    assert after["c-done"]["industry"] == "Old"
-
-
-def test_one_bad_update_writes_nothing_of_the_run(enrichment_db, company_directory):
-    engine = sa.create_engine(enrichment_db)
-    settings = settings_for(company_directory)
-    snapshot = snapshot_of(engine, settings)
-    good = {
-        "customer_id": "c-good",
-        "fields": {"industry": "Manufacturing"},
-        "source": lookup_url(settings, "Globex GmbH"),
-    }
-    bad = {
-        "customer_id": "c-html",
-        "fields": {"team_id": "team-y"},
-        "source": lookup_url(settings, "Soylent Corp"),
-    }
-    with pytest.raises(CheckFailed, match="'team_id' is not an enrichment column"):
-        KIND.apply(snapshot, {"updates": [good, bad]}, settings, engine)
-    assert all(row["enriched_at"] is None for cid, row in customers(engine).items() if cid != "c-done")
 
 
 def test_the_check_refuses_an_artifact_or_result_the_snapshot_does_not_support(
