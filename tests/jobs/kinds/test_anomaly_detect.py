@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pydantic
 import pytest
 
-from agentjobs.jobs.kinds.anomaly_detect import AnomalySettings, detect, robust_z
-from tests.jobs.kinds.test_anomaly_flags import DAY, SETTINGS, TZ, expense, history_tables
+from agentjobs.jobs.kinds.anomaly_detect import AnomalySettings, detect, local_day, parse_utc, robust_z
+from tests.jobs.kinds.test_anomaly_flags import DAY, SETTINGS, TZ, calm_orders, expense, history_tables
 
 
 def test_a_spike_and_a_drop_flag_with_their_numbers() -> None:
@@ -69,3 +70,49 @@ def test_settings_are_strict() -> None:
     with pytest.raises(pydantic.ValidationError, match="no day could ever be judged"):
         AnomalySettings(window_days=10)
     assert AnomalySettings.model_validate({"threshold": 3}).threshold == 3.0
+
+
+def test_cancelled_orders_are_neither_volume_nor_revenue() -> None:
+    tables = history_tables(today_orders=40)
+    tables["orders"] += [{**row, "status": "cancelled"} for row in calm_orders(DAY, 60)]
+    assert detect(tables, TZ, DAY, SETTINGS).flags == ()
+    as_placed = history_tables(today_orders=40)
+    as_placed["orders"] += calm_orders(DAY, 60)
+    assert {"orders:2026-11-28", "order_revenue:2026-11-28"} <= set(
+        detect(as_placed, TZ, DAY, SETTINGS).by_id()
+    )
+
+
+def test_income_counts_as_a_transaction_but_not_as_an_expense() -> None:
+    tables = history_tables()
+    tables["transactions"] += [
+        expense(f"tx-in-{n}", DAY, 12, 50_000, f"cus-{n}", kind="income") for n in range(30)
+    ]
+    flagged = detect(tables, TZ, DAY, AnomalySettings(duplicate_charges=False)).by_id()
+    assert set(flagged) == {"transactions:2026-11-28"}
+    assert flagged["transactions:2026-11-28"].value == 36
+
+
+def test_days_before_the_business_had_any_data_are_not_zero_days() -> None:
+    # Eleven days of data in a 28-day window: the seventeen empty days before are no history.
+    young = history_tables(days=11, today_orders=200)
+    assert detect(young, TZ, DAY, SETTINGS).history_days == 11
+    assert detect(young, TZ, DAY, SETTINGS).flags == ()  # under min_history_days: judged not at all
+    judged = detect(young, TZ, DAY, AnomalySettings(min_history_days=11)).by_id()
+    assert judged["orders:2026-11-28"].history_days == 11 and judged["orders:2026-11-28"].median == 40
+
+
+def test_a_day_exactly_at_the_threshold_is_flagged_and_just_under_it_is_not() -> None:
+    steady = history_tables(today_orders=48, jitter=False)  # (48 - 40) / 2 = z 4.0
+    assert "orders:2026-11-28" in detect(steady, TZ, DAY, SETTINGS).by_id()
+    assert "orders:2026-11-28" not in detect(steady, TZ, DAY, AnomalySettings(threshold=4.1)).by_id()
+    under = history_tables(today_orders=47, jitter=False)  # z 3.5
+    assert "orders:2026-11-28" not in detect(under, TZ, DAY, SETTINGS).by_id()
+
+
+def test_stored_times_without_an_offset_are_utc_and_with_one_are_kept() -> None:
+    assert parse_utc("2026-11-28T23:30:00") == datetime(2026, 11, 28, 23, 30, tzinfo=UTC)
+    assert parse_utc("2026-11-28T23:30:00+01:00") == datetime(2026, 11, 28, 22, 30, tzinfo=UTC)
+    assert parse_utc(datetime(2026, 11, 28, 23, 30)).tzinfo is UTC
+    # 23:30 UTC is the next local day in Berlin: the day a team member would say.
+    assert local_day("2026-11-28T23:30:00", ZoneInfo("Europe/Berlin")) == date(2026, 11, 29)
