@@ -390,7 +390,7 @@ def check_kind(spec: JobSpec, kind: Any) -> None:
 
 
 # Airflow's presets (airflow.sdk.definitions.timetables._cron.CRON_PRESETS), copied so the
-# domain needs no Airflow; tests/jobs/test_period_and_spec.py fails if the two drift apart.
+# domain needs no Airflow; tests/jobs/test_spec.py fails if the two drift apart.
 CRON_PRESETS: dict[str, str] = {
     "@hourly": "0 * * * *",
     "@daily": "0 0 * * *",
