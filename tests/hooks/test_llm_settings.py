@@ -1,8 +1,6 @@
-"""The LLM connection: fields to settings, and the hook against a real loopback endpoint."""
+"""The LLM connection's fields become the run's settings; bad fields are refused naming the fix."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 
@@ -64,41 +62,3 @@ def test_bad_fields_name_the_problem_and_the_fix(host, extra, message):
     with pytest.raises(LLMConnectionError) as err:
         settings_from_fields("my_llm", host, "k", extra)
     assert message in str(err.value) and "'my_llm'" in str(err.value)
-
-
-@pytest.fixture
-def env_conn(model_server, monkeypatch):
-    conn = {"conn_type": "agentjobs_llm", "host": model_server.base_url, "password": "sk-x", "extra": {}}
-    monkeypatch.setenv("AIRFLOW_CONN_LLM_ENV", json.dumps(conn))
-    return "llm_env"
-
-
-def test_the_hook_builds_a_client_for_the_endpoint(env_conn, model_server):
-    from agentjobs.hooks.llm import LLMHook
-    from tests.fakes.model_server import reply
-
-    model_server.script(reply("hi"))
-    client = LLMHook(env_conn).get_model_client("chosen-model")
-    completion = client.complete([{"role": "user", "content": "hello"}])
-    client.close()
-    assert completion.content == "hi"
-    request = model_server.requests[0]
-    assert request.body["model"] == "chosen-model"
-    assert request.headers["authorization"] == "Bearer sk-x"
-
-
-def test_the_hook_needs_a_model_from_somewhere(env_conn):
-    from agentjobs.hooks.llm import LLMHook
-
-    with pytest.raises(LLMConnectionError, match="no model given"):
-        LLMHook(env_conn).get_model_client()
-
-
-def test_connection_test_reaches_the_endpoint(env_conn, model_server):
-    from agentjobs.hooks.llm import LLMHook
-
-    ok, message = LLMHook(env_conn).test_connection()
-    assert ok, message
-    model_server.stop()
-    ok, message = LLMHook(env_conn).test_connection()
-    assert not ok and "Connection" in message
