@@ -62,3 +62,73 @@ def test_bad_fields_name_the_problem_and_the_fix(host, extra, message):
     with pytest.raises(LLMConnectionError) as err:
         settings_from_fields("my_llm", host, "k", extra)
     assert message in str(err.value) and "'my_llm'" in str(err.value)
+
+
+def test_an_empty_extra_gives_the_documented_defaults():
+    settings = settings_from_fields("llm", " https://api.example/v1 ", "sk-key-123", {})
+    assert settings.base_url == "https://api.example/v1" and settings.model is None
+    options = settings.options
+    assert (options.request_timeout_s, options.max_tokens_per_call, options.rate_limit_waits) == (
+        120,
+        4096,
+        3,
+    )
+    assert (options.structured_dialect, options.max_tokens_param, options.reports_usage) == (
+        "json_schema",
+        "max_tokens",
+        True,
+    )
+    assert settings.prices == {} and settings.prices_for("any") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "reports"),
+    [
+        *[("false", False), (" Off ", False), ("NO", False), ("0", False), (False, False), (0, False)],
+        *[("true", True), ("yes", True), (True, True), (1, True)],
+    ],
+)
+def test_reports_usage_reads_the_ways_a_form_or_json_writes_a_boolean(value, reports):
+    assert (
+        settings_from_fields(
+            "llm", "https://x.example/v1", None, {"reports_usage": value}
+        ).options.reports_usage
+        is reports
+    )
+
+
+def test_the_api_key_is_what_runs_scrub_and_a_keyless_local_server_has_nothing_to_scrub():
+    assert settings_from_fields("llm", "http://127.0.0.1:8080/v1", "sk-live-abc", {}).secrets == [
+        "sk-live-abc"
+    ]
+    assert settings_from_fields("llm", "http://127.0.0.1:8080/v1", "", {}).secrets == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"prices": ["gpt", 1, 2]}, "extra 'prices' must map a model name (or '*') to"),
+        ({"prices": {"m": "cheap"}}, "prices['m'] must be {\"input\""),
+        ({"prices": {"m": {"input": "free", "output": 1}}}, "prices['m'] must hold numbers"),
+        (
+            {"max_tokens_param": "max_new_tokens"},
+            "max_tokens_param must be 'max_tokens' or 'max_completion_tokens'",
+        ),
+        (
+            {"max_tokens_per_call": "lots"},
+            "timeout, max_tokens_per_call and rate_limit_waits must be numbers",
+        ),
+    ],
+)
+def test_more_bad_fields_name_the_field_and_what_it_must_be(extra, message):
+    with pytest.raises(LLMConnectionError) as err:
+        settings_from_fields("team_llm", "https://api.example/v1", "k", extra)
+    assert str(err.value).startswith("connection 'team_llm': ") and message in str(err.value)
+
+
+def test_a_bad_base_url_is_echoed_so_the_typo_can_be_seen_but_a_key_in_it_is_not():
+    with pytest.raises(LLMConnectionError, match=r"got 'ftp://api\.example/v1'"):
+        settings_from_fields("llm", "ftp://api.example/v1", None, {})
+    with pytest.raises(LLMConnectionError) as err:
+        settings_from_fields("llm", "https://sk-secret-1@api.example/v1", None, {})
+    assert "sk-secret-1" not in str(err.value)
