@@ -97,7 +97,7 @@ def get(url: str, check: Callable[[str], Target], **kwargs) -> Fetched:
 
 
 def test_the_connection_goes_to_the_checked_address_not_a_second_lookup(serve):
-    # A rebinding name: public-looking on the check, internal on any later lookup.
+    # A rebinding name: an allowed address on the check, a private one on any later lookup.
     site = serve({"/": (200, {}, b"the checked host")})
     check, looked_up = loopback_check(site.port, answers=["127.0.0.1", "10.0.0.5"])
     fetched = get(site.url("/"), check)
