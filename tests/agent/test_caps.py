@@ -7,7 +7,6 @@ import pytest
 from agentjobs.agent.budget import BudgetMeter
 from agentjobs.agent.caps import Caps
 from agentjobs.agent.errors import BudgetExceeded
-from agentjobs.agent.prompt_size import prompt_tokens, text_tokens
 
 
 def test_the_spec_the_operator_and_the_meter_share_one_set_of_defaults():
@@ -67,18 +66,3 @@ def test_the_context_cap_refuses_a_counted_prompt_over_it_and_passes_one_at_it()
     with pytest.raises(BudgetExceeded) as err:
         meter.check_before_call(101)
     assert (err.value.cap, err.value.limit, err.value.used) == ("max_context_tokens", 100, 101)
-
-
-def test_the_prompt_is_counted_from_everything_a_request_bills_as_prompt():
-    assert text_tokens("abcd") == 1 and text_tokens("abcde") == 2 and text_tokens("é" * 4) == 2
-    plain = prompt_tokens([{"role": "user", "content": "x" * 400}])
-    assert plain == 3 + 3 + 100  # priming, the message's wrapping, its text
-    call = {
-        "role": "assistant",
-        "content": None,
-        "tool_calls": [{"function": {"name": "read_file", "arguments": "{}"}}],
-    }
-    assert prompt_tokens([call]) > prompt_tokens([{"role": "assistant", "content": None}])
-    tools = [{"type": "function", "function": {"name": "read_file", "parameters": {"type": "object"}}}]
-    assert prompt_tokens([], tools) > prompt_tokens([])
-    assert prompt_tokens([], None, {"type": "json_schema"}) > prompt_tokens([])

@@ -1,4 +1,5 @@
-"""LLMHook keeps what it read: one connection read per hook, one client until it is closed."""
+"""LLMHook against a real loopback endpoint: the client it builds, the model it needs, the connection test;
+and it keeps what it read: one connection read per hook, one client until it is closed."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections import Counter
 
 import pytest
 
+from agentjobs.hooks.llm_settings import LLMConnectionError
 from tests.fakes.connection_reads import count_connection_reads
 from tests.fakes.model_server import reply
 
@@ -55,3 +57,41 @@ def test_each_hook_reads_the_connection_as_it_is_now(counted_conn, model_server,
     monkeypatch.setenv("AIRFLOW_CONN_LLM_COUNTED", json.dumps(conn))
     assert LLMHook(conn_id).get_settings().model == "changed"  # a new task sees an edited connection
     assert read[conn_id] == 2
+
+
+@pytest.fixture
+def env_conn(model_server, monkeypatch):
+    conn = {"conn_type": "agentjobs_llm", "host": model_server.base_url, "password": "sk-x", "extra": {}}
+    monkeypatch.setenv("AIRFLOW_CONN_LLM_ENV", json.dumps(conn))
+    return "llm_env"
+
+
+def test_the_hook_builds_a_client_for_the_endpoint(env_conn, model_server):
+    from agentjobs.hooks.llm import LLMHook
+    from tests.fakes.model_server import reply
+
+    model_server.script(reply("hi"))
+    client = LLMHook(env_conn).get_model_client("chosen-model")
+    completion = client.complete([{"role": "user", "content": "hello"}])
+    client.close()
+    assert completion.content == "hi"
+    request = model_server.requests[0]
+    assert request.body["model"] == "chosen-model"
+    assert request.headers["authorization"] == "Bearer sk-x"
+
+
+def test_the_hook_needs_a_model_from_somewhere(env_conn):
+    from agentjobs.hooks.llm import LLMHook
+
+    with pytest.raises(LLMConnectionError, match="no model given"):
+        LLMHook(env_conn).get_model_client()
+
+
+def test_connection_test_reaches_the_endpoint(env_conn, model_server):
+    from agentjobs.hooks.llm import LLMHook
+
+    ok, message = LLMHook(env_conn).test_connection()
+    assert ok, message
+    model_server.stop()
+    ok, message = LLMHook(env_conn).test_connection()
+    assert not ok and "Connection" in message

@@ -3,7 +3,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -11,12 +11,10 @@ from typing import Any
 
 import pytest
 
-from agentjobs.sources.demo_feed import DEMO_ITEMS, demo_item_urls, render_demo_feed
 from agentjobs.sources.rss import SUMMARY_CHARS, fetch_feeds
 
 START = datetime(2025, 3, 10, tzinfo=UTC)
 END = START + timedelta(days=1)
-REPO = Path(__file__).resolve().parents[2]
 
 
 def rss(title: str | None, *items: tuple[str, str, datetime | None, str]) -> bytes:
@@ -383,20 +381,3 @@ def test_feed_bytes_that_look_like_a_path_are_not_opened(tmp_path: Path) -> None
     snap = fetch_feeds(["https://feeds.invalid/a.xml"], START, END, fetch=lambda url: secret.encode())
     assert snap.entries == []
     assert [n.problem.split(" (")[0] for n in snap.notes] == ["malformed feed"]
-
-
-def test_the_demo_feed_renders_inside_any_day(tmp_path: Path) -> None:
-    day = date(2031, 7, 4)
-    feed = write(tmp_path / "demo.xml", render_demo_feed(day).encode())
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    snap = fetch_feeds([feed], start, start + timedelta(days=1))
-
-    assert [e.url for e in snap.entries] == demo_item_urls()
-    assert len(snap.entries) == len(DEMO_ITEMS) == 8
-    assert snap.entries[0].date.hour == 1 and snap.entries[-1].date.hour == 22
-    assert all(e.summary and "<" not in e.summary for e in snap.entries)
-
-
-def test_the_bundled_demo_feed_is_the_rendering_of_its_day() -> None:
-    bundled = (REPO / "include" / "demo" / "feeds" / "agentjobs-demo.xml").read_text(encoding="utf-8")
-    assert bundled == render_demo_feed(date(2026, 1, 15))

@@ -129,3 +129,16 @@ def test_an_autocommit_postgres_connection_is_refused_rather_than_read_writable(
     autocommit = pg_notes.execution_options(isolation_level="AUTOCOMMIT")
     with pytest.raises(SourceError, match=r"did not open a read-only transaction .*autocommit"):
         read_tables(autocommit, {"n": Query("SELECT COUNT(*) AS n FROM notes")})
+
+
+def test_write_words_inside_a_string_or_a_quoted_name_are_only_text():
+    check_select("SELECT 'DROP TABLE notes; DELETE FROM notes' AS note, \"update\" FROM notes")
+
+
+def test_a_long_query_is_named_on_one_line_and_cut_short():
+    query = "DELETE FROM notes\n    WHERE id IN (" + ", ".join(str(i) for i in range(500)) + ")"
+    with pytest.raises(WritingQueryError) as refused:
+        check_select(query)
+    quoted = str(refused.value).split(": ", 1)[1].split("; kinds that write")[0]
+    assert quoted.startswith("'DELETE FROM notes WHERE id IN (0, 1, 2") and quoted.endswith("…'")
+    assert "\n" not in str(refused.value) and len(quoted) == 202  # 200 characters and the quotes
