@@ -56,6 +56,10 @@ def test_prices_may_be_a_json_string_as_the_form_stores_it():
         ("https://api.example/v1", {"prices": "{oops"}, "not valid JSON"),
         ("https://api.example/v1", {"timeout": "soon"}, "must be numbers"),
         ("https://api.example/v1", {"rate_limit_waits": -1}, "rate_limit_waits must be 0 or more"),
+        # 0 once read as "unset" and became 120 s without a word.
+        ("https://api.example/v1", {"timeout": 0}, "timeout must be more than 0 seconds (got 0)"),
+        ("https://api.example/v1", {"timeout": "-5"}, "timeout must be more than 0 seconds (got -5)"),
+        ("https://api.example/v1", {"max_tokens_per_call": 0}, "max_tokens_per_call must be more than 0"),
     ],
 )
 def test_bad_fields_name_the_problem_and_the_fix(host, extra, message):

@@ -117,7 +117,8 @@ def settings_from_fields(
             f"connection {conn_id!r}: max_tokens_param must be 'max_tokens' or 'max_completion_tokens'"
         )
     try:
-        timeout = float(extra.get("timeout") or 120)
+        raw_timeout = extra.get("timeout")
+        timeout = float(raw_timeout) if raw_timeout not in (None, "") else 120.0
         per_call = extra.get("max_tokens_per_call")
         per_call_int = int(per_call) if per_call not in (None, "") else 4096
         waits = extra.get("rate_limit_waits")
@@ -128,6 +129,15 @@ def settings_from_fields(
         ) from exc
     if rate_limit_waits < 0:
         raise LLMConnectionError(f"connection {conn_id!r}: rate_limit_waits must be 0 or more")
+    # A 0 or negative value would otherwise pass silently: 0 used to read as "unset" (120 s), and a
+    # call with no time or no tokens can never answer.
+    if not timeout > 0:
+        raise LLMConnectionError(f"connection {conn_id!r}: timeout must be more than 0 seconds (got {timeout:g})")
+    if per_call_int <= 0:
+        raise LLMConnectionError(
+            f"connection {conn_id!r}: max_tokens_per_call must be more than 0 (got {per_call_int}); "
+            "leave it out for the default 4096"
+        )
     options = EndpointOptions(
         structured_dialect=dialect,
         max_tokens_param=max_tokens_param,
