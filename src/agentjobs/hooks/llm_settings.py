@@ -132,7 +132,9 @@ def settings_from_fields(
     # A 0 or negative value would otherwise pass silently: 0 used to read as "unset" (120 s), and a
     # call with no time or no tokens can never answer.
     if not timeout > 0:
-        raise LLMConnectionError(f"connection {conn_id!r}: timeout must be more than 0 seconds (got {timeout:g})")
+        raise LLMConnectionError(
+            f"connection {conn_id!r}: timeout must be more than 0 seconds (got {timeout:g})"
+        )
     if per_call_int <= 0:
         raise LLMConnectionError(
             f"connection {conn_id!r}: max_tokens_per_call must be more than 0 (got {per_call_int}); "
