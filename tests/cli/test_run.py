@@ -6,27 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.fakes.model_server import reply, respond
-from tests.postgres import fresh_database
-from tests.test_cli import agentjobs
-
-
-def pick_the_listed_metrics(request):
-    body = request.body["response_format"]["json_schema"]["schema"]["properties"]
-    if "explanations" in body:
-        ids = body["explanations"]["required"]
-        return reply(json.dumps({"explanations": {i: "Check it first" for i in ids}}))
-    metrics = re.findall(r"^- metric: (\S+) \|", request.body["messages"][-1]["content"], flags=re.M)[:3]
-    return reply(json.dumps({"findings": [{"metric": m, "comment": "Worth a look"} for m in metrics]}))
-
-
-def endpoint_env(model_server) -> dict[str, str]:
-    model_server.default_step = respond(pick_the_listed_metrics)
-    return {
-        "OPENAI_BASE_URL": model_server.base_url,
-        "OPENAI_API_KEY": "sk-cli",
-        "AGENTJOBS_MODEL": "scripted",
-    }
+from tests.cli.helpers import agentjobs, endpoint_env
 
 
 def test_run_weekly_insights_makes_the_sample_database_and_prints_each_teams_week(model_server, tmp_path):
@@ -81,56 +61,6 @@ def test_run_names_the_shipped_jobs_when_the_job_is_unknown(tmp_path):
     result = agentjobs("run", "weekly_insight", "--out", str(tmp_path / "out"), env={}, cwd=tmp_path)
     assert result.returncode != 0
     assert "no job 'weekly_insight'" in result.stderr and "weekly_insights" in result.stderr
-
-
-def test_business_db_loads_the_sample_into_postgresql(tmp_path):
-    import sqlalchemy as sa
-
-    with fresh_database("agentjobs_cli") as name:
-        uri = f"postgresql://postgres@127.0.0.1:5432/{name}"
-        result = agentjobs(
-            "business-db", "--out", str(tmp_path / "b.db"), "--postgres-uri", uri, env={}, cwd=tmp_path
-        )
-        assert result.returncode == 0, result.stderr
-        truth = json.loads((tmp_path / "b.truth.json").read_text())
-        engine = sa.create_engine(uri.replace("postgresql://", "postgresql+psycopg2://"))
-        with engine.connect() as conn:
-            teams = conn.execute(sa.text("select count(*) from teams")).scalar()
-            planted = truth["duplicate_charges"][0]["duplicate_id"]
-            found = conn.execute(sa.text("select count(*) from transactions where id = :id"), {"id": planted})
-            assert (teams, found.scalar()) == (5, 1)
-        engine.dispose()
-        assert f"into postgresql://postgres@127.0.0.1:5432/{name}" in result.stdout
-
-
-def map_the_directory_keys(request):
-    asked = request.body["response_format"]["json_schema"]["schema"]["properties"]["mapping"]["properties"]
-    return reply(json.dumps({"mapping": {column: pick["enum"][0] for column, pick in asked.items()}}))
-
-
-def test_run_enrichment_serves_the_sample_directory_and_writes_each_customer_once(model_server, tmp_path):
-    import sqlalchemy as sa
-
-    out = tmp_path / "out"
-    env = {**endpoint_env(model_server), "AGENTJOBS_MODEL": "scripted"}
-    model_server.default_step = respond(map_the_directory_keys)
-    result = agentjobs("run", "enrichment", "--team", "team-berlin", "--out", str(out), env=env, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "serving the sample company directory at http://127.0.0.1:" in result.stdout
-    text = result.stdout
-    assert "Globex GmbH: industry Manufacturing, country DE, 1,200 employees" in text, text
-    assert "larger than the 65536-byte cap" in text and "content type is 'text/html'" in text
-    assert "HTTP 404" in text and "<script" not in text
-    engine = sa.create_engine(f"sqlite:///{out / 'business.db'}")
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "SELECT team_id, count(enriched_at) AS n FROM customers GROUP BY team_id ORDER BY team_id"
-            )
-        ).all()
-    engine.dispose()
-    # Berlin's 12 but the 3 refused answers (too large, HTML, none); no other team was run.
-    assert dict(rows) == {"team-berlin": 9, "team-la": 0, "team-london": 0, "team-sydney": 0, "team-tokyo": 0}
 
 
 def test_a_database_of_another_seed_is_read_as_it_is_and_replaced_only_with_force(model_server, tmp_path):

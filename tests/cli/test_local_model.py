@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from agentjobs import cli, local_model
-
-from .test_local_model import local_packages  # noqa: F401  (the fixture, by name)
+from tests.test_local_model import local_packages  # noqa: F401  (the fixture, by name)
 
 
 def _free_port() -> int:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -13,22 +11,10 @@ import pytest
 
 from agentjobs.cli.args import parse_args
 from agentjobs.cli.digest import default_day
+from tests.cli.helpers import agentjobs
 from tests.conftest import REPO
 from tests.fakes.model_server import error, respond
 from tests.jobs.test_digest_dag import make_repo, pick_first_refs
-
-
-def agentjobs(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AGENTJOBS", "OPENAI"))}
-    return subprocess.run(
-        [sys.executable, "-m", "agentjobs.cli", *args],
-        env={**clean, "AGENTJOBS_PROJECT_DIR": str(REPO), **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from agentjobs.cli import main
-from agentjobs.cli.project import demo_repository, project_dir
 from agentjobs.jobs.folder import jobs_folder
 from tests.conftest import REPO
 
@@ -76,24 +75,6 @@ def test_init_without_a_folder_writes_into_airflows_configured_dags_folder(tmp_p
     assert f"initialising the DAGs folder {dags}" in result.stdout
     assert (dags / "agentjobs_jobs.py").is_file()
     assert (dags / PROJECT / "include" / "jobs" / "daily-digest.yaml").is_file()
-
-
-def test_the_help_says_where_init_writes_by_default(capsys):
-    with pytest.raises(SystemExit):
-        main(["init", "--help"])
-    assert "default: Airflow's configured [core] dags_folder" in " ".join(capsys.readouterr().out.split())
-
-
-def test_outside_any_project_the_commands_read_the_shipped_data(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    # An editable install ships the checkout it was installed from (a wheel: agentjobs/shipped/).
-    assert project_dir() == REPO
-    # Its demo digest reads this project's history; outside a checkout, the repository the
-    # command runs in, and none in a folder that is no repository.
-    assert demo_repository(REPO) == REPO
-    assert demo_repository(tmp_path / "installed") is None
-    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    assert demo_repository(tmp_path / "installed") == tmp_path.resolve()
 
 
 @pytest.mark.airflow

@@ -1,0 +1,62 @@
+"""The `agentjobs` command's arguments: what each subcommand takes and what its help says."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from agentjobs.cli import main
+from agentjobs.cli.args import parse_args
+
+
+def test_the_help_says_where_init_writes_by_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["init", "--help"])
+    assert "default: Airflow's configured [core] dags_folder" in " ".join(capsys.readouterr().out.split())
+
+
+def test_digest_takes_repeatable_sources_a_day_and_the_run_caps():
+    sources = ["--repo", "a", "--repo", "b", "--feed", "https://example.org/feed.xml", "--date", "2026-11-24"]
+    caps = ["--max-iterations", "3", "--max-cost-usd", "0.5", "--mode", "loop"]
+    args = parse_args(["digest", *sources, *caps])
+    assert (args.repo, args.github, args.feed) == (["a", "b"], [], ["https://example.org/feed.xml"])
+    assert args.date == date(2026, 11, 24) and args.out == Path("agentjobs-out")
+    assert (args.max_iterations, args.max_tokens, args.max_cost_usd) == (3, None, 0.5)
+    assert args.mode == "loop" and args.verbose is False and args.timezone is None
+
+
+def test_run_and_business_db_take_their_own_defaults():
+    run = parse_args(["run", "anomaly_flags", "--team", "team-la", "--team", "team-berlin", "--verbose"])
+    assert (run.job, run.team, run.date, run.verbose) == (
+        "anomaly_flags",
+        ["team-la", "team-berlin"],
+        None,
+        True,
+    )
+    db = parse_args(["business-db"])
+    assert (db.out, db.seed, db.postgres_uri, db.force) == (
+        Path("agentjobs-out") / "business.db",
+        7,
+        None,
+        False,
+    )
+    model = parse_args(["local-model"])
+    assert (model.host, model.port, model.ctx_size) == ("127.0.0.1", 8080, 8192)
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["digest", "--date", "24.11.2026"], "invalid fromisoformat value: '24.11.2026'"),
+        (["run", "weekly_insights", "--mode", "agent"], "invalid choice: 'agent'"),
+        (["run"], "the following arguments are required: job"),
+        ([], "the following arguments are required: command"),
+    ],
+)
+def test_a_wrong_argument_exits_2_naming_it(argv, named, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    assert named in capsys.readouterr().err
