@@ -3,7 +3,7 @@
 The spec's unions (agentjobs.jobs.channels.registry) decide which types a spec may name; this
 finds the code that sends each. The factory asks for every channel of a job when it builds the
 DAG (parse time), so a type with a spec model and no sender fails there, not after the model
-was paid; tests/delivery/test_channels.py checks that every spec type has one.
+was paid; tests/delivery/channels/test_registry.py checks that every spec type has one.
 """
 
 from __future__ import annotations

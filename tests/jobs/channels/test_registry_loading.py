@@ -1,0 +1,74 @@
+"""How a spec's channels load (jobs/channels/registry.py): a spec names only channels that code can
+send, with their defaults, and fails at load otherwise; the ledger targets of the shipped channels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from agentjobs.jobs.channels.registry import CHANNEL_TYPES
+from agentjobs.jobs.spec import JobSpecError, load_spec
+
+SPEC = {
+    "dag_id": "webhook_digest",
+    "title": "Daily digest",
+    "start_date": "2026-11-01",
+    "skill": "daily-digest",
+    "sources": {"rss": {"feeds": ["feed.xml"]}},
+}
+
+
+def write(tmp_path: Path, **fields: Any) -> Path:
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump({**SPEC, **fields}))
+    return path
+
+
+def test_a_webhook_channel_loads_from_a_spec_with_its_defaults(tmp_path):
+    spec = load_spec(write(tmp_path, channels=[{"type": "webhook", "conn_id": "reports_hook"}]))
+    (channel,) = spec.channels
+    assert channel.type == "webhook" and channel.endpoint == "/"
+    assert channel.target(spec.dag_id, "2026-11-24") == "reports_hook:/"
+
+
+def test_a_channel_type_no_code_can_send_fails_at_load_listing_those_that_can(tmp_path):
+    with pytest.raises(JobSpecError) as broken:
+        load_spec(write(tmp_path, channels=[{"type": "teams", "conn_id": "x"}]))
+    message = str(broken.value)
+    assert "field 'channels.0'" in message
+    for known in ("email", "slack", "s3", "webhook"):
+        assert f"'{known}'" in message
+
+
+def test_an_alert_channel_must_be_one_that_can_page(tmp_path):
+    with pytest.raises(JobSpecError, match="field 'alert'"):
+        load_spec(write(tmp_path, alert={"type": "s3", "bucket": "reports"}))
+    spec = load_spec(write(tmp_path, alert={"type": "webhook", "conn_id": "pager", "endpoint": "/page"}))
+    assert spec.alert is not None and spec.alert.type == "webhook"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "why"),
+    [("hooks/x", "starting with '/'"), ("/x?token=1", "no query"), ("/x\r\nHost: evil", "one line")],
+)
+def test_a_webhook_endpoint_is_a_plain_path(tmp_path, endpoint, why):
+    with pytest.raises(JobSpecError, match=r"channels\.0\.webhook\.endpoint") as broken:
+        load_spec(write(tmp_path, channels=[{"type": "webhook", "endpoint": endpoint}]))
+    assert why in str(broken.value)
+
+
+def test_the_existing_channels_keep_their_ledger_targets():
+    email = CHANNEL_TYPES["email"].model_validate({"type": "email", "to": ["b@example.org", "a@example.org"]})
+    slack = CHANNEL_TYPES["slack"].model_validate({"type": "slack", "channel": "C1"})
+    webhook_slack = CHANNEL_TYPES["slack"].model_validate({"type": "slack", "conn_id": "hook"})
+    s3 = CHANNEL_TYPES["s3"].model_validate({"type": "s3", "bucket": "b", "prefix": "/digests/"})
+    assert email.target("job", "2026-11-24") == "a@example.org,b@example.org"
+    assert slack.target("job", "2026-11-24") == "slack_default:C1"
+    assert webhook_slack.target("job", "2026-11-24") == "hook:webhook"
+    assert s3.target("job", "2026-11-24") == "s3://b/digests/job/2026-11-24.md"
+    # The health check's per-channel ledger target, as it was written before channels were objects.
+    assert email.alert_key() == "email:smtp_default:['b@example.org', 'a@example.org']"
+    assert slack.alert_key() == "slack:slack_default:C1" and webhook_slack.alert_key() == "slack:hook:[]"
