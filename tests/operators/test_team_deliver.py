@@ -7,6 +7,7 @@ from __future__ import annotations
 import email
 import email.policy
 import hashlib
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,7 +21,6 @@ from agentjobs.jobs.team_run import snapshot_path, team_dir
 from agentjobs.operators.factory import resolve_paths
 from agentjobs.operators.team_deliver import TeamDeliverOperator
 from agentjobs.sources.teams import Member, Team
-from tests.jobs.specs import sqlite_ledger
 
 REPO = Path(__file__).resolve().parents[2]
 TEAM, PERIOD = "team-berlin", "2026-11-29"
@@ -31,6 +31,13 @@ POSTS = ("/api/chat.postMessage", "/api/files.completeUploadExternal")
 def team_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("AGENTJOBS_ARTIFACT_BASE", str(tmp_path / "artifacts"))
     return team_dir("weekly_insights", TEAM, PERIOD)
+
+
+def sqlite_ledger(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """The id of a delivery-ledger connection to a fresh SQLite file under `tmp_path`."""
+    conn = {"conn_type": "sqlite", "host": str(tmp_path / "ledger.db")}
+    monkeypatch.setenv("AIRFLOW_CONN_LEDGER_TEAM_DELIVER", json.dumps(conn))
+    return "ledger_team_deliver"
 
 
 def spec(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **delivery: Any) -> JobSpec:
