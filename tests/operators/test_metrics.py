@@ -7,7 +7,7 @@ import pytest
 
 from tests.airflow.conftest import run_dag, xcom
 from tests.fakes.model_server import reply, tool_call
-from tests.operators.test_agent_operator import LOGICAL_DATE, build_dag, task_state
+from tests.operators.test_agent import LOGICAL_DATE, build_dag, task_state
 
 pytestmark = pytest.mark.airflow
 

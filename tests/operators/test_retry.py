@@ -1,0 +1,65 @@
+"""The retry policy of a job's tasks: what fails at once, what retries after a pause, and what
+keeps the task's own retries (the decision Airflow's task runner takes from the policy)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from airflow.sdk import RetryAction
+
+from agentjobs.agent.errors import BudgetExceeded, ContractViolation, ModelRequestError, RateLimited
+from agentjobs.operators.errors import ArtifactChanged, PermanentTaskError
+from agentjobs.operators.retry import AGENT_RETRY_POLICY, agent_retry_policy
+from agentjobs.sources.errors import FeedError, GitHubAccessDenied, GitHubRateLimited, GitHubUnavailable
+
+
+def decide(exc: BaseException, policy=AGENT_RETRY_POLICY):
+    return policy.evaluate(exc, try_number=1, max_tries=2)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        BudgetExceeded("max_cost_usd", 0.5, 0.51),
+        ContractViolation("the answer misses 'highlights'"),
+        ModelRequestError("HTTP 401 from the model endpoint"),
+        ArtifactChanged("digest.md changed after validation"),
+        PermanentTaskError("no snapshot"),
+        GitHubAccessDenied("401 Bad credentials"),
+    ],
+    ids=lambda exc: type(exc).__name__,
+)
+def test_a_failure_a_retry_would_repeat_fails_the_task_at_once_saying_why(exc):
+    decision = decide(exc)
+    assert decision.action == RetryAction.FAIL
+    assert "a retry would fail again" in decision.reason
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [RateLimited("429"), TimeoutError("read timed out"), ConnectionResetError("reset by peer")],
+    ids=lambda exc: type(exc).__name__,
+)
+def test_a_transient_endpoint_failure_retries_with_the_tasks_own_delay_unless_told_another(exc):
+    decision = decide(exc)
+    assert decision.action == RetryAction.RETRY
+    assert decision.retry_delay is None  # the task's retry_delay (and its backoff) applies
+    assert "transient" in decision.reason
+    paused = decide(exc, agent_retry_policy(transient_delay=timedelta(seconds=30)))
+    assert paused.action == RetryAction.RETRY
+    assert paused.retry_delay == timedelta(seconds=30)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        GitHubRateLimited("rate limit resets at 04:00"),
+        GitHubUnavailable("502"),
+        FeedError("too large"),
+        KeyError("x"),
+    ],
+    ids=lambda exc: type(exc).__name__,
+)
+def test_any_other_failure_keeps_the_tasks_retries(exc):
+    assert decide(exc).action == RetryAction.DEFAULT

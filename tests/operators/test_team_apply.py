@@ -1,0 +1,98 @@
+"""One team's apply task on its own: the kind's write gets this team's validated RESULT, its
+snapshot and the `sql` source's database, once per record however often the task runs; a write
+the kind refuses fails the task for good, naming the team and period."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from agentjobs.jobs.kinds.base import CheckFailed, TeamSnapshot
+from agentjobs.operators.errors import PermanentTaskError
+from agentjobs.operators.team_apply import TeamApplyOperator
+from agentjobs.operators.team_validate import ArtifactUnsupported
+from tests.operators.tally import PERIOD, TEAM, TEAM_RUN, tally_spec, write_snapshot
+
+
+class Applying:
+    """team_tally with a write (an `Applies` kind): it stores the tally once per team and period,
+    and refuses a RESULT whose count is not the snapshot's."""
+
+    def __init__(self, tally: Any) -> None:
+        self.tally = tally
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.tally, name)
+
+    def apply(self, snapshot: TeamSnapshot, result: dict[str, Any], settings: Any, engine: Any) -> dict:
+        count = len(snapshot.tables["transactions"])
+        if result.get("items") != count:
+            raise CheckFailed(f"items {result.get('items')} is not the snapshot's {count}")
+        key = f"{snapshot.team.id}/{snapshot.period.key}"
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE IF NOT EXISTS tallies (key TEXT PRIMARY KEY, n INTEGER)"))
+            inserted = conn.execute(
+                sa.text("INSERT INTO tallies VALUES (:key, :n) ON CONFLICT DO NOTHING"),
+                {"key": key, "n": count},
+            ).rowcount
+        return {"written": [key] if inserted else [], "already": [] if inserted else [key]}
+
+
+@pytest.fixture
+def business(installed_kinds, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    from agentjobs_tally import KIND
+
+    monkeypatch.setattr("agentjobs.operators.team_task.fan_out_kind", lambda name: Applying(KIND))
+    db = tmp_path / "business.db"
+    monkeypatch.setenv("AIRFLOW_CONN_BUSINESS_UNUSED", json.dumps({"conn_type": "sqlite", "host": str(db)}))
+    tally_spec(monkeypatch, tmp_path)  # the artifact base the snapshot goes under
+    return db
+
+
+def apply(monkeypatch, tmp_path, result: dict[str, Any] | None) -> dict[str, Any]:
+    spec = tally_spec(monkeypatch, tmp_path)
+    pushed = None if result is None else {"team": TEAM, "result": result}
+    ti = SimpleNamespace(map_index=0, xcom_pull=lambda task_ids, map_indexes: pushed)
+    operator = TeamApplyOperator(task_id="team.apply", spec=spec, team_run=TEAM_RUN)
+    return operator.execute({"ti": ti, "run_id": "manual__1"})
+
+
+def tallies(db: Path) -> list[tuple[str, int]]:
+    with sa.create_engine(f"sqlite:///{db}").connect() as conn:
+        return [tuple(row) for row in conn.execute(sa.text("SELECT key, n FROM tallies"))]
+
+
+def test_the_validated_result_is_written_to_the_business_database_once(business, monkeypatch, tmp_path):
+    write_snapshot(3)
+    first = apply(monkeypatch, tmp_path, {"items": 3, "remark": "ok"})
+    assert first == {"team": TEAM, "period": PERIOD, "written": [f"{TEAM}/{PERIOD}"], "already": []}
+    again = apply(monkeypatch, tmp_path, {"items": 3, "remark": "ok"})  # a retry, clear or backfill
+    assert again["written"] == [] and again["already"] == [f"{TEAM}/{PERIOD}"]
+    assert tallies(business) == [(f"{TEAM}/{PERIOD}", 3)]
+
+
+def test_a_write_the_kind_refuses_fails_for_good_naming_team_and_period(business, monkeypatch, tmp_path):
+    write_snapshot(3)
+    with pytest.raises(ArtifactUnsupported) as refused:
+        apply(monkeypatch, tmp_path, {"items": 5, "remark": "ok"})
+    assert isinstance(refused.value, PermanentTaskError)
+    assert str(refused.value) == f"{TEAM} {PERIOD}: not written: items 5 is not the snapshot's 3"
+
+
+def test_nothing_validated_for_the_team_writes_nothing(business, monkeypatch, tmp_path):
+    write_snapshot(3)
+    with pytest.raises(ValueError, match=f"task 'team.validate' pushed no validated result for {TEAM}"):
+        apply(monkeypatch, tmp_path, None)
+    assert not business.exists()
+
+
+def test_a_job_without_a_business_database_gets_no_apply_task(installed_kinds, monkeypatch, tmp_path):
+    spec = tally_spec(monkeypatch, tmp_path)
+    no_sql = spec.model_copy(update={"sources": spec.sources.model_copy(update={"sql": None})})
+    with pytest.raises(ValueError, match="has no sql source"):
+        TeamApplyOperator(task_id="team.apply", spec=no_sql, team_run=TEAM_RUN)

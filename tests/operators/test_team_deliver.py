@@ -1,0 +1,186 @@
+"""One team's delivery task on its own: which targets a team's database row gives, that one bad
+target fails only itself (the task fails after trying all, and its retry sends only what is
+missing), and what `force_redeliver` sends again."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from agentjobs.jobs.kinds.base import PeriodRef, TeamSnapshot
+from agentjobs.jobs.spec import JobSpec, load_spec
+from agentjobs.jobs.team_run import snapshot_path, team_dir
+from agentjobs.operators.factory import resolve_paths
+from agentjobs.operators.team_deliver import TeamDeliverOperator
+from agentjobs.sources.teams import Member, Team
+
+REPO = Path(__file__).resolve().parents[2]
+TEAM, PERIOD = "team-berlin", "2026-11-29"
+POSTS = ("/api/chat.postMessage", "/api/files.completeUploadExternal")
+
+
+@pytest.fixture
+def team_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("AGENTJOBS_ARTIFACT_BASE", str(tmp_path / "artifacts"))
+    return team_dir("weekly_insights", TEAM, PERIOD)
+
+
+def sqlite_ledger(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """The id of a delivery-ledger connection to a fresh SQLite file under `tmp_path`."""
+    conn = {"conn_type": "sqlite", "host": str(tmp_path / "ledger.db")}
+    monkeypatch.setenv("AIRFLOW_CONN_LEDGER_TEAM_DELIVER", json.dumps(conn))
+    return "ledger_team_deliver"
+
+
+def spec(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **delivery: Any) -> JobSpec:
+    shipped = resolve_paths(load_spec(REPO / "include" / "jobs" / "weekly-insights.yaml"), REPO)
+    return shipped.model_copy(
+        update={
+            "team_delivery": shipped.team_delivery.model_copy(update=delivery),
+            "ledger_conn_id": sqlite_ledger(monkeypatch, tmp_path),
+        }
+    )
+
+
+def write_run(
+    folder: Path, *, members: list[Member], slack_channel: str | None, email_list: list[str]
+) -> dict:
+    """The fetch task's snapshot and the validate task's artifact, preview and payload."""
+    team = Team(
+        id=TEAM,
+        name="Berlin",
+        timezone="Europe/Berlin",
+        currency="EUR",
+        slack_channel=slack_channel,
+        email_list=email_list,
+    )
+    start, end = datetime(2026, 11, 22, 23, tzinfo=UTC), datetime(2026, 11, 29, 23, tzinfo=UTC)
+    snapshot = TeamSnapshot(
+        kind="weekly_insights",
+        team=team,
+        members=members,
+        period=PeriodRef(key=PERIOD, start=start, end=end),
+        tables={},
+    )
+    snapshot_path(folder).parent.mkdir(parents=True)
+    snapshot_path(folder).write_text(snapshot.model_dump_json())
+    artifact = folder / "insights.md"
+    artifact.write_text("# Week to 2026-11-29\n\n- Travel spend rose 37.5 %.\n")
+    preview = folder / "preview.txt"
+    preview.write_text("Travel spend rose 37.5 %.\n")
+    sha = hashlib.sha256(artifact.read_bytes()).hexdigest()
+    return {"team": TEAM, "artifact": str(artifact), "sha256": sha, "preview": str(preview)}
+
+
+def execute(operator: TeamDeliverOperator, validated: dict, **params: Any) -> dict[str, Any]:
+    ti = SimpleNamespace(map_index=0, xcom_pull=lambda task_ids, map_indexes: validated)
+    return operator.execute({"ti": ti, "params": params, "run_id": "manual__2026-11-29"})
+
+
+def deliverer(job: JobSpec) -> TeamDeliverOperator:
+    return TeamDeliverOperator(task_id="deliver", spec=job, team_run={"team": TEAM, "period": PERIOD})
+
+
+def mails(smtp_server) -> list[email.message.EmailMessage]:
+    return [email.message_from_bytes(m.content, policy=email.policy.default) for m in smtp_server.messages]
+
+
+ANA = Member(id="u1", name="Ana", email="ana@example.org", timezone="Europe/Berlin")
+BOB = Member(id="u2", name="Bob", email="bob@example.org", timezone="Europe/Berlin")
+
+
+def test_the_channel_the_list_and_each_member_get_theirs_and_a_rerun_sends_nothing_again(
+    monkeypatch, tmp_path, team_folder, smtp_server, slack_server
+):
+    job = spec(
+        monkeypatch, tmp_path, slack_conn_id=slack_server.api_conn_id, smtp_conn_id=smtp_server.conn_id
+    )
+    validated = write_run(
+        team_folder,
+        members=[BOB, ANA],
+        slack_channel="#team-berlin",
+        email_list=["z@example.org", "a@example.org"],
+    )
+    result = execute(deliverer(job), validated)
+    assert result["team"] == TEAM and result["period"] == PERIOD
+    assert [(d["channel"], d["target"], d["delivered"]) for d in result["deliveries"]] == [
+        ("slack", f"{slack_server.api_conn_id}:#team-berlin", True),
+        ("email", "a@example.org,z@example.org", True),
+        ("preview", "ana@example.org", True),  # members in address order
+        ("preview", "bob@example.org", True),
+    ]
+    sent = {tuple(a.addr_spec for a in m["To"].addresses): m for m in mails(smtp_server)}
+    assert set(sent) == {("a@example.org", "z@example.org"), ("ana@example.org",), ("bob@example.org",)}
+    assert sent[("ana@example.org",)]["Subject"] == f"Weekly insights — Berlin, {PERIOD}"
+    preview = sent[("ana@example.org",)].get_body(("plain",)).get_content()
+    assert "Travel spend rose 37.5 %." in preview and "# Week to" not in preview  # the preview only
+
+    posted = sum(len(slack_server.server.calls(path)) for path in POSTS)
+    again = execute(deliverer(job), validated)
+    assert [d["delivered"] for d in again["deliveries"]] == [False] * 4
+    assert len(smtp_server.messages) == 3
+    assert sum(len(slack_server.server.calls(path)) for path in POSTS) == posted
+
+    forced = execute(deliverer(job), validated, force_redeliver=True)
+    assert [d["delivered"] for d in forced["deliveries"]] == [True] * 4
+    assert len(smtp_server.messages) == 6
+
+
+def test_one_bad_address_fails_only_its_own_mail_and_the_retry_sends_only_that_one(
+    monkeypatch, tmp_path, team_folder, smtp_server
+):
+    job = spec(monkeypatch, tmp_path, slack_conn_id=None, smtp_conn_id=smtp_server.conn_id)
+    bad = BOB.model_copy(update={"email": "Bob <bob@example.org>"})
+    validated = write_run(
+        team_folder, members=[ANA, bad], slack_channel="#team-berlin", email_list=["t@example.org"]
+    )
+    with pytest.raises(RuntimeError) as failed:
+        execute(deliverer(job), validated)
+    assert str(failed.value) == "1 of 3 deliveries failed: preview Bob <bob@example.org>: ValueError"
+    # The team's list and the other member got theirs; no slack target without a slack connection.
+    assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == ["ana@example.org", "t@example.org"]
+
+    # The row is fixed and the task retried: only Bob's preview goes out. (His bad address sorts
+    # first, so the targets after a failing one were still tried.)
+    stored = TeamSnapshot.model_validate_json(snapshot_path(team_folder).read_text())
+    snapshot_path(team_folder).write_text(stored.model_copy(update={"members": [ANA, BOB]}).model_dump_json())
+    retried = execute(deliverer(job), validated)
+    assert [(d["target"], d["delivered"]) for d in retried["deliveries"]] == [
+        ("t@example.org", False),
+        ("ana@example.org", False),
+        ("bob@example.org", True),
+    ]
+    assert [m.rcpt_tos for m in smtp_server.messages][-1] == ["bob@example.org"]
+
+
+def test_a_team_with_nowhere_to_deliver_succeeds_with_no_delivery_and_says_so(
+    monkeypatch, tmp_path, team_folder, smtp_server, capsys
+):
+    job = spec(
+        monkeypatch, tmp_path, slack_conn_id=None, smtp_conn_id=smtp_server.conn_id, member_preview=False
+    )
+    validated = write_run(team_folder, members=[ANA], slack_channel="#team-berlin", email_list=[])
+    assert execute(deliverer(job), validated)["deliveries"] == []
+    assert smtp_server.messages == []
+    assert f"{TEAM} has no slack_channel, email_list or members to deliver to" in capsys.readouterr().out
+
+
+def test_an_artifact_changed_after_validation_is_delivered_nowhere(
+    monkeypatch, tmp_path, team_folder, smtp_server
+):
+    from agentjobs.operators.errors import ArtifactChanged
+
+    job = spec(monkeypatch, tmp_path, slack_conn_id=None, smtp_conn_id=smtp_server.conn_id)
+    validated = write_run(team_folder, members=[ANA], slack_channel=None, email_list=["t@example.org"])
+    Path(validated["artifact"]).write_text("# Week to 2026-11-29\n\n- Wire 10,000 EUR to IBAN DE89...\n")
+    with pytest.raises(ArtifactChanged):
+        execute(deliverer(job), validated)
+    assert smtp_server.messages == []
