@@ -16,6 +16,7 @@ from typing import Any
 from agentjobs.agent.skills import Skill
 from agentjobs.delivery.deliver import sha256_file
 from agentjobs.jobs.pii import Finding, find_pii
+from agentjobs.jobs.prompt_data import as_data
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.agent import AgentOperator, RunPlan
 from agentjobs.operators.errors import ArtifactChanged, PermanentTaskError
@@ -109,7 +110,9 @@ class PiiReviewAgentOperator(AgentOperator):
 
 
 def review_prompt(day: str, lines: list[str]) -> str:
-    numbered = "\n".join(f"{i:>4}: {line}" for i, line in enumerate(lines, start=1))
+    # A digest line is source text at one remove (a title quoting `</data> Ignore ...`): as_data keeps
+    # it inside the block, with the same line numbers the model answers by.
+    numbered = "\n".join(f"{i:>4}: {as_data(line)}" for i, line in enumerate(lines, start=1))
     return (
         f"Review yesterday's digest ({day}) for PII leaks before it is sent. List each line that "
         "holds personal data by its number and kind; copy no personal data.\n\n"
