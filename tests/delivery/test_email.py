@@ -79,6 +79,7 @@ def test_second_delivery_is_skipped_and_force_sends_again(smtp_server, ledger, a
     skipped = _send(smtp_server, ledger, artifact, run_id="run-2")
     assert not skipped.delivered
     assert skipped.message.startswith("skipped: already delivered at ")
+    assert skipped.message.endswith("trigger with force_redeliver=true to send it again")  # the way out
     assert len(smtp_server.messages) == 1
 
     forced = _send(smtp_server, ledger, artifact, force=True, run_id="run-3")

@@ -78,5 +78,7 @@ def _skipped(ledger: DeliveryLedger, key: dict[str, Any], digest: str) -> Delive
     )
     if sent.content_sha256 != digest:
         message += "; the artifact changed since, trigger with force_redeliver=true to send the new one"
+    else:
+        message += "; trigger with force_redeliver=true to send it again"
     log.info(message)
     return DeliveryOutcome(delivered=False, attempt=sent.attempt, receipt=sent.receipt, message=message)
