@@ -22,6 +22,7 @@ import yaml
 
 from agentjobs.jobs.inputs import (
     SOURCE_INPUTS,
+    ContractError,
     Input,
     check_columns,
     kind_inputs,
@@ -161,5 +162,11 @@ def kind_pairs(
     return [(i, queries[i.name]) for i in inputs if i.name in queries]
 
 
-class ContractMismatch(ValueError):
-    """Mapped queries do not return what their inputs' contracts say; one line per mismatch."""
+def raise_on_mismatch(verdicts: list[InputVerdict]) -> None:
+    """ContractError listing every mismatch, when there is one."""
+    problems = [p for v in verdicts for p in v.problems]
+    if problems:
+        raise ContractError(
+            "the business database does not match the inputs' contracts (no team was read, no "
+            "model called): " + "; ".join(problems)
+        )

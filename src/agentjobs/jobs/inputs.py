@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
+from agentjobs.sources.errors import PermanentSourceError
 from agentjobs.sources.sql import TEAMS_QUERY, USERS_QUERY
 from agentjobs.sources.teams import Query
 
@@ -83,11 +84,11 @@ class InputMappingError(ValueError):
     """A spec's mapping names an input the kind does not read, or a bind the input does not give."""
 
 
-class ContractError(ValueError):
+class ContractError(PermanentSourceError, ValueError):
     """A mapped query's columns do not match its input's contract; one line per mismatch."""
 
 
-class RowContractError(ValueError):
+class RowContractError(PermanentSourceError, ValueError):
     """Rows of one team break an input's contract: the team fails, the model never sees them."""
 
 
