@@ -29,8 +29,11 @@ def load_job(project: Path, job: str) -> tuple[Any, Path | None]:
             return load_spec(path), path.resolve()
         except JobSpecError as exc:
             raise SystemExit(f"agentjobs: {exc}") from None
+    from agentjobs.jobs.spec import load_folder
+
     spec = find_spec(project, job)
-    return spec, project / "include" / "jobs" / f"{spec.dag_id}.yaml"
+    loaded, _ = load_folder(project / "include" / "jobs")
+    return spec, next((path for path, s in loaded.items() if s.dag_id == spec.dag_id), None)
 
 
 def check_job(args: argparse.Namespace) -> int:
@@ -39,8 +42,6 @@ def check_job(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     prepare_environment(out, project, False)
     spec, spec_path = load_job(project, args.job)
-    if spec_path is not None and not spec_path.is_file():
-        spec_path = None  # a shipped spec whose file is not named after its dag_id
     if not spec.fans_out or spec.sources.sql is None:
         raise SystemExit(f"agentjobs: {spec.dag_id} reads no business database; there is nothing to check")
     from agentjobs.jobs.input_check import check_inputs, kind_pairs, source_pairs
