@@ -28,6 +28,7 @@ from agentjobs.jobs.inputs import (
     kind_inputs,
     mapped,
     sampled_type,
+    sql_binds,
     team_queries,
 )
 from agentjobs.sources.read_only import check_select, read_only_transaction
@@ -76,7 +77,9 @@ class InputVerdict:
 def found_types(engine: sa.Engine, query: Query, input_: Input) -> dict[str, str | None]:
     """column -> the contract type the mapped query returns there (None: cannot tell)."""
     check_select(query.sql)
-    sample = Query(f"SELECT * FROM ({query.sql}) AS contract_sample LIMIT {SAMPLE_ROWS}", query.params)
+    used = sql_binds(query.sql)  # a mapped query may leave out binds the kind gives
+    params = {k: v for k, v in query.params.items() if k in used}
+    sample = Query(f"SELECT * FROM ({query.sql}) AS contract_sample LIMIT {SAMPLE_ROWS}", params)
     wrapped, params = statement(sample)
     with engine.connect() as conn, read_only_transaction(conn):
         utc_session(conn)
