@@ -1,7 +1,7 @@
 """Fixtures for whole-DAG tests: the delivery fakes (aiosmtpd, moto, Slack) and the LLM connection."""
 
 from tests.airflow.conftest import llm_conn  # noqa: F401
-from tests.business.fixtures import sample_db  # noqa: F401
+from tests.business.fixtures import pg_schema, sample_db  # noqa: F401
 from tests.delivery.conftest import _moto_endpoint, s3_server, slack_server, smtp_server  # noqa: F401
 from tests.jobs.business import any_business_conn, business_conn, business_db, business_pg  # noqa: F401
 from tests.jobs.specs import any_ledger  # noqa: F401

@@ -4,6 +4,7 @@
                      [--date YYYY-MM-DD] [--out DIR] [--max-iterations N] [--max-tokens N]
                      [--max-cost-usd X]
     agentjobs run JOB [--date YYYY-MM-DD] [--team ID]... [--out DIR] [caps as above]
+    agentjobs check JOB|SPEC.yaml [--date YYYY-MM-DD] [--out DIR]
     agentjobs business-db [--out PATH] [--seed N] [--postgres-uri URI] [--force]
     agentjobs init [DAGS_FOLDER] [--force]
     agentjobs local-model [--host HOST] [--port PORT] [--ctx-size N]
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 
 from agentjobs.cli.args import parse_args
 from agentjobs.cli.business_db import business_db
+from agentjobs.cli.check import check_job
 from agentjobs.cli.digest import run_digest
 from agentjobs.cli.init import run_init
 from agentjobs.cli.local_model import local_model_server
@@ -30,6 +32,7 @@ from agentjobs.dag_test import NothingRan
 COMMANDS = {
     "digest": run_digest,
     "run": run_job,
+    "check": check_job,
     "business-db": business_db,
     "init": run_init,
     "local-model": local_model_server,

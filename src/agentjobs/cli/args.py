@@ -31,6 +31,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     run.add_argument("--team", action="append", default=[], metavar="ID", help="only this team (repeatable)")
     run.add_argument("--out", type=Path, default=Path("agentjobs-out"), help="output folder")
     add_run_options(run)
+    check = commands.add_parser(
+        "check", help="check the business database against a job's inputs (before enabling it)"
+    )
+    check.add_argument("job", help="a shipped job's dag_id, or the path of a spec file")
+    check.add_argument(
+        "--date", type=date.fromisoformat, help="the day whose binds are sampled (default: today)"
+    )
+    check.add_argument("--out", type=Path, default=Path("agentjobs-out"), help="output folder")
     db = commands.add_parser("business-db", help="write the sample business database (and its truth.json)")
     db.add_argument("--out", type=Path, default=Path("agentjobs-out") / "business.db", help="SQLite file")
     db.add_argument("--seed", type=int, default=7)

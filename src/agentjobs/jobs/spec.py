@@ -86,12 +86,33 @@ class RssSource(BaseModel):
     feeds: list[str] = Field(min_length=1)  # URLs or file paths
 
 
+# A table or view name, optionally schema-qualified: it goes into SQL, so nothing else.
+_TABLE_NAME = r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$"
+
+
+class InputMapping(BaseModel):
+    """Where one declared input (jobs/inputs.py) comes from in the user's database: a whole
+    query with the input's named binds (`:team_id`), or a table/view exposing its columns."""
+
+    model_config = _STRICT
+    sql: str | None = Field(None, min_length=1)
+    table: str | None = Field(None, pattern=_TABLE_NAME)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> InputMapping:
+        if (self.sql is None) == (self.table is None):
+            raise ValueError("map an input with exactly one of `sql` (a query) or `table` (a table or view)")
+        return self
+
+
 class SqlSource(BaseModel):
     """The business database, read through an Airflow SQL connection (common-sql's hooks)."""
 
     model_config = _STRICT
     # `sqlite` (the embedded default: the generated sample database) or `postgres` in production.
     conn_id: str = "agentjobs_business"
+    # input name -> its mapping; an input not named here reads the sample database's SQL.
+    inputs: dict[str, InputMapping] = Field(default_factory=dict)
 
 
 class Sources(BaseModel):
@@ -374,6 +395,8 @@ def check_kind(spec: JobSpec, kind: Any) -> None:
             raise KindMismatch(kind.name, str(exc)) from None
     if not isinstance(kind, FanOutKind):
         return
+    if spec.sources.sql is not None and spec.sources.sql.inputs:
+        _check_inputs(spec.sources.sql.inputs, kind)
     digest_sources = [name for name in spec.sources.names() if name != "sql"]
     if digest_sources or spec.sources.sql is None:
         raise KindMismatch(
@@ -387,6 +410,17 @@ def check_kind(spec: JobSpec, kind: Any) -> None:
             f"kind {spec.kind!r} delivers to each team's own slack_channel, "
             "email_list and members; set their connections under team_delivery",
         )
+
+
+def _check_inputs(mapping: dict[str, InputMapping], kind: Any) -> None:
+    """A mapped input the kind reads, with binds it gives (jobs/inputs.py); else KindMismatch there."""
+    from agentjobs.jobs.inputs import SOURCE_INPUTS, InputMappingError, check_mapping, kind_inputs
+
+    for name, target in mapping.items():
+        try:
+            check_mapping([*SOURCE_INPUTS, *kind_inputs(kind)], {name: target}, f"kind {kind.name!r}")
+        except InputMappingError as exc:
+            raise KindMismatch(f"sources.sql.inputs.{name}", str(exc)) from None
 
 
 # Airflow's presets (airflow.sdk.definitions.timetables._cron.CRON_PRESETS), copied so the

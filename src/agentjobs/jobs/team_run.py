@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from agentjobs.jobs.artifacts import dag_folder
+from agentjobs.jobs.inputs import RowContractError
 from agentjobs.jobs.kinds.base import TeamSnapshot
 from agentjobs.sources.snapshot import SOURCES_DIR
 
 SNAPSHOT_FILE = "sql.json"
+CONTRACT_ERROR_FILE = "contract-error.txt"
 PREVIEW_FILE = "preview.txt"
 # A team id becomes a folder name and part of the ledger's job key: a plain, short name only.
 # Both patterns are used with fullmatch: `$` with match() would take "t1\n" as "t1".
@@ -83,8 +85,16 @@ def snapshot_path(work_dir: Path) -> Path:
     return work_dir / SOURCES_DIR / SNAPSHOT_FILE
 
 
+def contract_error_path(work_dir: Path) -> Path:
+    """Where the fetch leaves why the team's rows broke their contract (instead of a snapshot)."""
+    return work_dir / SOURCES_DIR / CONTRACT_ERROR_FILE
+
+
 def load_snapshot(work_dir: Path) -> TeamSnapshot:
     path = snapshot_path(work_dir)
+    broken = contract_error_path(work_dir)
+    if broken.is_file():  # this team alone fails, in its own mapped task, before any model call
+        raise RowContractError(broken.read_text(encoding="utf-8").strip())
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; clear the run from its 'fetch' task to fetch again")
     return TeamSnapshot.model_validate_json(path.read_text(encoding="utf-8"))

@@ -19,10 +19,12 @@ from typing import Any
 
 from agentjobs.atomic_file import write_atomically
 from agentjobs.hooks.ledger import run_log
+from agentjobs.jobs.input_check import check_inputs, kind_pairs, raise_on_mismatch, source_pairs
+from agentjobs.jobs.inputs import RowContractError, team_queries
 from agentjobs.jobs.kinds.base import PerMemberKind, TeamSnapshot
 from agentjobs.jobs.kinds.snapshots import due_teams, team_snapshot
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.jobs.team_run import check_team_id, ledger_job, snapshot_path, team_dir
+from agentjobs.jobs.team_run import check_team_id, contract_error_path, ledger_job, snapshot_path, team_dir
 from agentjobs.operators.artifacts import run_instant
 from agentjobs.operators.job_task import JobTaskOperator
 from agentjobs.operators.team_claims import claim_snapshot, claims_kind
@@ -37,12 +39,21 @@ class TeamFetchOperator(JobTaskOperator):
         self.conn_id = sql_conn_id(spec)
 
     def run(self, context: Any) -> list[dict[str, str]]:
-        from agentjobs.sources.sql import fetch_tables, fetch_teams
+        from agentjobs.sources.sql import connection_engine, fetch_tables, fetch_teams
 
         kind, settings = job_kind(self.spec)
         when = run_instant(context)
         wanted = [str(t) for t in context["params"].get("teams") or []]
-        teams = [pair for pair in fetch_teams(self.conn_id) if not wanted or pair[0].id in wanted]
+        mapping = self.spec.sources.sql.inputs if self.spec.sources.sql else {}
+        engine = connection_engine(self.conn_id)
+        # The contracts first: a mapping that cannot fit fails the run before any team is read.
+        raise_on_mismatch(check_inputs(engine, source_pairs(mapping), mapping))
+        all_teams = fetch_teams(self.conn_id, team_queries(mapping))
+        if all_teams:
+            first, members = all_teams[0]
+            pairs = kind_pairs(kind, settings, first, members, when, mapping)
+            raise_on_mismatch(check_inputs(engine, pairs, mapping))
+        teams = [pair for pair in all_teams if not wanted or pair[0].id in wanted]
         missing = sorted(set(wanted) - {team.id for team, _ in teams})
         if missing:
             raise ValueError(f"no team {', '.join(missing)} in the teams table of {self.conn_id!r}")
@@ -51,7 +62,8 @@ class TeamFetchOperator(JobTaskOperator):
             check_team_id(team.id)
             ledger_job(self.spec.dag_id, team.id)
             period = kind.period(team, when, settings)
-            path = snapshot_path(team_dir(self.spec.dag_id, team.id, period.key))
+            work_dir = team_dir(self.spec.dag_id, team.id, period.key)
+            path = snapshot_path(work_dir)
             if (
                 path.exists()
                 and not context["params"].get("refetch", False)
@@ -59,9 +71,20 @@ class TeamFetchOperator(JobTaskOperator):
             ):
                 self.log.info("%s: reusing %s (trigger with refetch=true to read again)", team.id, path)
             else:
-                snapshot = team_snapshot(
-                    kind, settings, team, members, when, lambda q: fetch_tables(self.conn_id, q)
-                )
+                broken = contract_error_path(work_dir)
+                broken.unlink(missing_ok=True)
+                try:
+                    snapshot = team_snapshot(
+                        kind, settings, team, members, when, lambda q: fetch_tables(self.conn_id, q), mapping
+                    )
+                except RowContractError as exc:
+                    # This team alone fails: its mapped tasks find the reason instead of a snapshot.
+                    self.log.error("%s: %s", team.id, exc)
+                    path.unlink(missing_ok=True)
+                    broken.parent.mkdir(parents=True, exist_ok=True)
+                    write_atomically(broken, str(exc))
+                    served.append({"team": team.id, "period": period.key})
+                    continue
                 rows = {name: len(rows) for name, rows in snapshot.tables.items()}
                 self.log.info("%s: %s .. %s: %s", team.id, period.start, period.end, rows)
                 if claims_kind(kind):  # batch_notifications: the window's claimed events, or no one

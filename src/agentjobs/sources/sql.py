@@ -52,6 +52,10 @@ TEAMS_QUERY = Query("SELECT id, name, timezone, currency, slack_channel, email_l
 USERS_QUERY = Query("SELECT id, team_id, name, email, timezone FROM users ORDER BY team_id, id")
 
 
+_MEMBER_FIELDS = ("id", "name", "email", "timezone")
+_TEAM_FIELDS = ("id", "name", "timezone", "currency", "slack_channel")
+
+
 class BusinessDbError(SourceError):
     """The business database's connection is missing or is not a SQL connection."""
 
@@ -65,20 +69,36 @@ def read_tables(engine: sa.Engine, queries: Mapping[str, Query]) -> dict[str, li
         check_select(query.sql)  # all of them before any runs
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as conn, read_only_transaction(conn):
+        utc_session(conn)
         return {name: _rows(conn, query, sqlite) for name, query in queries.items()}
 
 
-def read_teams(engine: sa.Engine) -> list[tuple[Team, list[Member]]]:
-    """Every team (id order) with its members (id order)."""
-    tables = read_tables(engine, {"teams": TEAMS_QUERY, "users": USERS_QUERY})
+def utc_session(conn: sa.Connection) -> None:
+    """Pin PostgreSQL's session zone to UTC for this transaction only (SET LOCAL).
+
+    Binds are naive UTC. Against a `timestamp` column (the sample's naive UTC) they compare as
+    written; against a `timestamptz` column PostgreSQL reads a naive bind in the session's
+    TimeZone, so a server or role set to Pacific/Auckland would shift the period by 13 hours.
+    In UTC both compare the same instant, whatever the server's default."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
+
+
+def read_teams(
+    engine: sa.Engine, queries: Mapping[str, Query] | None = None
+) -> list[tuple[Team, list[Member]]]:
+    """Every team (id order) with its members (id order); `queries`: the spec's mapped
+    `teams` and `users` queries (default: the sample's)."""
+    tables = read_tables(engine, queries or {"teams": TEAMS_QUERY, "users": USERS_QUERY})
     members: dict[str, list[Member]] = {}
     for row in tables["users"]:
         team_id = row.pop("team_id")
-        members.setdefault(team_id, []).append(Member(**row))
+        # Only the model's fields: a mapped view may return more columns than the contract.
+        members.setdefault(team_id, []).append(Member(**{k: row[k] for k in _MEMBER_FIELDS}))
     teams = []
     for row in tables["teams"]:
         emails = [a.strip() for a in (row.pop("email_list") or "").split(",") if a.strip()]
-        team = Team(**row, email_list=emails)
+        team = Team(**{k: row[k] for k in _TEAM_FIELDS}, email_list=emails)
         teams.append((team, members.get(team.id, [])))
     return teams
 
@@ -88,9 +108,11 @@ def fetch_tables(conn_id: str, queries: Mapping[str, Query]) -> dict[str, list[d
     return read_tables(connection_engine(conn_id), queries)
 
 
-def fetch_teams(conn_id: str = DEFAULT_CONN_ID) -> list[tuple[Team, list[Member]]]:
+def fetch_teams(
+    conn_id: str = DEFAULT_CONN_ID, queries: Mapping[str, Query] | None = None
+) -> list[tuple[Team, list[Member]]]:
     """`read_teams` on the database of Airflow connection `conn_id`."""
-    return read_teams(connection_engine(conn_id))
+    return read_teams(connection_engine(conn_id), queries)
 
 
 teams_and_members = fetch_teams  # the name BUSINESS.md gives it

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from agentjobs.agent.scrub import scrub
 from agentjobs.agent.tools import Tool, tool_from_function
+from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.kinds.anomaly_detect import (
     AMOUNT_METRICS,
     METRICS,
@@ -73,6 +74,44 @@ TRANSACTIONS_SQL = (
     "v.name AS vendor_name FROM transactions t LEFT JOIN vendors v ON v.id = t.vendor_id "
     "WHERE t.team_id = :team_id AND t.occurred_at >= :start AND t.occurred_at < :end "
     "ORDER BY t.occurred_at, t.id"
+)
+
+INPUTS = (
+    Input(
+        "orders",
+        "the team's orders of the window",
+        (
+            Column("id", "text"),
+            Column("placed_at", "timestamp", meaning="when it was placed (UTC)"),
+            Column("customer_id", "text"),
+            Column("amount_cents", "integer", meaning="the amount in minor units"),
+            Column("status", "text"),
+        ),
+        ("team_id", "start", "end"),
+        ORDERS_SQL,
+        "src.team_id = :team_id AND src.placed_at >= :start AND src.placed_at < :end",
+        "src.placed_at, src.id",
+        ("team_id",),
+    ),
+    Input(
+        "transactions",
+        "the team's transactions of the window, with the vendor's name",
+        (
+            Column("id", "text"),
+            Column("occurred_at", "timestamp", meaning="when it was booked (UTC)"),
+            Column("kind", "text", meaning="'income' or 'expense'"),
+            Column("category", "text"),
+            Column("amount_cents", "integer", meaning="the amount in minor units, positive"),
+            Column("currency", "text", meaning="ISO 4217 code", check="currency"),
+            Column("vendor_id", "text", nullable=True),
+            Column("vendor_name", "text", nullable=True),
+        ),
+        ("team_id", "start", "end"),
+        TRANSACTIONS_SQL,
+        "src.team_id = :team_id AND src.occurred_at >= :start AND src.occurred_at < :end",
+        "src.occurred_at, src.id",
+        ("team_id",),
+    ),
 )
 
 
@@ -173,6 +212,7 @@ class AnomalyFlagsKind:
     """Hourly in UTC; each team is served once a day, at its own `local_hour`, for its previous day."""
 
     name: ClassVar[str] = "anomaly_flags"
+    inputs: ClassVar[tuple[Input, ...]] = INPUTS  # the datasets it reads (jobs/inputs.py)
     settings_model: ClassVar[type[BaseModel]] = AnomalySettings
     artifact_file: ClassVar[str] = ARTIFACT_FILE
     default_schedule: ClassVar[str] = "0 * * * *"

@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, m
 from agentjobs.agent.scrub import scrub
 from agentjobs.business.categories import EVENT_CATEGORIES
 from agentjobs.jobs import numbers
+from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.kinds.base import (
     CheckFailed,
     KindPlan,
@@ -70,6 +71,24 @@ EVENTS_SQL = (
     "SELECT id, occurred_at, category, record_id FROM events "
     "WHERE team_id = :team_id AND occurred_at >= :since AND occurred_at < :end "
     "ORDER BY occurred_at, id"
+)
+
+INPUTS = (
+    Input(
+        CANDIDATES,
+        "the team's events of the lookback, each a notification to batch",
+        (
+            Column("id", "integer", meaning="the event's id (the claims ledger keys on it)"),
+            Column("occurred_at", "timestamp", meaning="when it happened (UTC)"),
+            Column("category", "text", meaning="the batching window's category"),
+            Column("record_id", "text", meaning="the record the event is about"),
+        ),
+        ("team_id", "since", "end"),
+        EVENTS_SQL,
+        "src.team_id = :team_id AND src.occurred_at >= :since AND src.occurred_at < :end",
+        "src.occurred_at, src.id",
+        ("team_id",),
+    ),
 )
 
 DEFAULT_WINDOWS = {
@@ -312,6 +331,7 @@ class BatchNotifications:
     """Every `run_every_minutes` (UTC); every team each run, served when it has new events."""
 
     name: ClassVar[str] = "batch_notifications"
+    inputs: ClassVar[tuple[Input, ...]] = INPUTS  # the datasets it reads (jobs/inputs.py)
     settings_model: ClassVar[type[BaseModel]] = Settings
     artifact_file: ClassVar[str] = ARTIFACT_FILE
     default_schedule: ClassVar[str] = "*/5 * * * *"

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from agentjobs.agent.scrub import scrub
 from agentjobs.jobs import numbers
+from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.kinds.base import (
     CheckFailed,
     KindPlan,
@@ -65,6 +66,61 @@ UNMATCHED_SQL = (
     "FROM receipts r LEFT JOIN vendors v ON v.id = r.vendor_id "
     "WHERE r.team_id = :team_id AND r.received_on >= :first_day AND r.received_on <= :last_day "
     "AND r.transaction_id IS NULL ORDER BY r.received_on, r.id"
+)
+
+INPUTS = (
+    Input(
+        "transactions",
+        "the team's transactions of the month",
+        (
+            Column("id", "text"),
+            Column("occurred_at", "timestamp", meaning="when it was booked (UTC)"),
+            Column("kind", "text", meaning="'income' or 'expense'"),
+            Column("category", "text"),
+            Column("amount_cents", "integer", meaning="the amount in minor units, positive"),
+            Column("currency", "text", meaning="ISO 4217 code", check="currency"),
+        ),
+        ("team_id", "start", "end"),
+        TRANSACTIONS_SQL,
+        "src.team_id = :team_id AND src.occurred_at >= :start AND src.occurred_at < :end",
+        "src.occurred_at, src.id",
+        ("team_id",),
+    ),
+    Input(
+        "unpaid_invoices",
+        "invoices issued by the month's last day and not paid before it ended",
+        (
+            Column("id", "text"),
+            Column("number", "text", meaning="the invoice number people know it by"),
+            Column("due_on", "date"),
+            Column("amount_cents", "integer", meaning="the amount in minor units"),
+            Column("currency", "text", meaning="ISO 4217 code", check="currency"),
+            Column("customer_name", "text", nullable=True),
+        ),
+        ("team_id", "last_day", "end"),
+        UNPAID_SQL,
+        "src.team_id = :team_id AND src.issued_on <= :last_day "
+        "AND (src.paid_at IS NULL OR src.paid_at >= :end)",
+        "src.due_on, src.id",
+        ("team_id", "issued_on", "paid_at"),
+    ),
+    Input(
+        "unmatched",
+        "receipts of the month with no transaction linked",
+        (
+            Column("id", "text"),
+            Column("received_on", "date"),
+            Column("amount_cents", "integer", meaning="the amount in minor units"),
+            Column("currency", "text", meaning="ISO 4217 code", check="currency"),
+            Column("vendor_name", "text", nullable=True),
+        ),
+        ("team_id", "first_day", "last_day"),
+        UNMATCHED_SQL,
+        "src.team_id = :team_id AND src.received_on >= :first_day AND src.received_on <= :last_day "
+        "AND src.transaction_id IS NULL",
+        "src.received_on, src.id",
+        ("team_id", "transaction_id"),
+    ),
 )
 
 
@@ -336,6 +392,7 @@ class ComplianceReport:
     """Hourly on the UTC days that can be a team's 1st; each team served once, at its own local_hour."""
 
     name: ClassVar[str] = "compliance_report"
+    inputs: ClassVar[tuple[Input, ...]] = INPUTS  # the datasets it reads (jobs/inputs.py)
     settings_model: ClassVar[type[BaseModel]] = ComplianceSettings
     artifact_file: ClassVar[str] = ARTIFACT_FILE
     # The 1st, 06:00, in UTC-12 .. UTC+14 is an hour of the last day of a month or of the 1st in UTC.

@@ -33,6 +33,7 @@ from agentjobs.agent.guarded_http import guarded_get
 from agentjobs.agent.http_policy import DEFAULT_MAX_BYTES, HttpPolicy, check_allow_url
 from agentjobs.agent.scrub import scrub
 from agentjobs.agent.tools import Tool, tool_from_function
+from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.kinds.base import (
     CheckFailed,
     KindPlan,
@@ -56,6 +57,19 @@ KEYS_MAX = 40  # record keys offered to the model as an enum
 FETCH_TIMEOUT_S = 10.0
 CUSTOMERS_SQL = (
     "SELECT id, name FROM customers WHERE team_id = :team_id AND enriched_at IS NULL ORDER BY id LIMIT :limit"
+)
+
+INPUTS = (
+    Input(
+        "customers",
+        "the team's customers not enriched yet, at most the batch size",
+        (Column("id", "text"), Column("name", "text", meaning="the company's name, looked up")),
+        ("team_id", "limit"),
+        CUSTOMERS_SQL,
+        "src.team_id = :team_id AND src.enriched_at IS NULL",
+        "src.id LIMIT :limit",
+        ("team_id", "enriched_at"),
+    ),
 )
 MEANING = {
     "industry": "the company's industry or sector (text)",
@@ -277,6 +291,7 @@ class EnrichmentKind:
     """Daily at each team's `local_hour`: its customers not yet enriched, up to `batch_size`."""
 
     name: ClassVar[str] = "enrichment"
+    inputs: ClassVar[tuple[Input, ...]] = INPUTS  # the datasets it reads (jobs/inputs.py)
     settings_model: ClassVar[type[BaseModel]] = EnrichmentSettings
     artifact_file: ClassVar[str] = ARTIFACT_FILE
     default_schedule: ClassVar[str] = "0 * * * *"

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.kinds.base import (
     CheckFailed,
     KindPlan,
@@ -39,6 +40,27 @@ INVOICES_SQL = (
     "FROM invoices i LEFT JOIN customers c ON c.id = i.customer_id "
     "WHERE i.team_id = :team_id AND i.status = 'unpaid' AND i.paid_at IS NULL AND i.due_on < :before "
     "ORDER BY i.due_on, i.id"
+)
+
+INPUTS = (
+    Input(
+        "invoices",
+        "the team's unpaid invoices due before the horizon",
+        (
+            Column("id", "text"),
+            Column("number", "text", meaning="the invoice number people know it by"),
+            Column("owner_user_id", "text", meaning="the member who is reminded"),
+            Column("due_on", "date"),
+            Column("amount_cents", "integer", meaning="the amount in minor units"),
+            Column("currency", "text", meaning="ISO 4217 code", check="currency"),
+            Column("customer_name", "text", nullable=True),
+        ),
+        ("team_id", "before"),
+        INVOICES_SQL,
+        "src.team_id = :team_id AND src.due_on < :before",
+        "src.due_on, src.id",
+        ("team_id",),
+    ),
 )
 
 
@@ -140,6 +162,7 @@ class OverdueRemindersKind:
     """Hourly in UTC; each member is served once a local day, at their own `local_hour`."""
 
     name: ClassVar[str] = "overdue_reminders"
+    inputs: ClassVar[tuple[Input, ...]] = INPUTS  # the datasets it reads (jobs/inputs.py)
     settings_model: ClassVar[type[BaseModel]] = ReminderSettings
     artifact_file: ClassVar[str] = ARTIFACT_FILE
     default_schedule: ClassVar[str] = "0 * * * *"

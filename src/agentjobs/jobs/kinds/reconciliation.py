@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentjobs.agent.tools import Tool, tool_from_function
+from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.kinds.base import (
     CheckFailed,
     KindPlan,
@@ -71,6 +72,47 @@ TRANSACTIONS_SQL = (
     "WHERE t.team_id = :team_id AND t.kind = 'expense' AND t.occurred_at >= :start AND t.occurred_at < :end "
     "AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.transaction_id = t.id) "
     "ORDER BY t.occurred_at, t.id"
+)
+
+INPUTS = (
+    Input(
+        "receipts",
+        "the team's receipts of the lookback not linked and not yet judged",
+        (
+            Column("id", "text"),
+            Column("vendor_id", "text"),
+            Column("vendor_name", "text", nullable=True),
+            Column("received_on", "date"),
+            Column("amount_cents", "integer", meaning="the amount in minor units"),
+            Column("currency", "text", meaning="ISO 4217 code", check="currency"),
+        ),
+        ("team_id", "first", "last"),
+        RECEIPTS_SQL,
+        "src.team_id = :team_id AND src.transaction_id IS NULL "
+        "AND src.received_on >= :first AND src.received_on <= :last "
+        "AND NOT EXISTS (SELECT 1 FROM processed_records p "
+        "WHERE p.record_type = 'receipt' AND p.record_id = src.id)",
+        "src.received_on, src.id",
+        ("team_id", "transaction_id"),
+    ),
+    Input(
+        "transactions",
+        "the team's expenses around the lookback with no receipt linked",
+        (
+            Column("id", "text"),
+            Column("occurred_at", "timestamp", meaning="when it was booked (UTC)"),
+            Column("category", "text"),
+            Column("amount_cents", "integer", meaning="the amount in minor units, positive"),
+            Column("currency", "text", meaning="ISO 4217 code", check="currency"),
+            Column("vendor_id", "text", nullable=True),
+            Column("vendor_name", "text", nullable=True),
+        ),
+        ("team_id", "start", "end"),
+        TRANSACTIONS_SQL,
+        "src.team_id = :team_id AND src.occurred_at >= :start AND src.occurred_at < :end",
+        "src.occurred_at, src.id",
+        ("team_id",),
+    ),
 )
 
 
@@ -260,6 +302,7 @@ class ReconciliationKind:
     """Hourly in UTC; each team once a day at its own `local_hour`."""
 
     name: ClassVar[str] = "reconciliation"
+    inputs: ClassVar[tuple[Input, ...]] = INPUTS  # the datasets it reads (jobs/inputs.py)
     settings_model: ClassVar[type[BaseModel]] = ReconciliationSettings
     artifact_file: ClassVar[str] = ARTIFACT_FILE
     default_schedule: ClassVar[str] = "0 * * * *"

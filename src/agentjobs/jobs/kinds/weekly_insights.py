@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 from agentjobs.agent.scrub import scrub
 from agentjobs.agent.tools import Tool, tool_from_function
 from agentjobs.jobs import numbers
+from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Query, Rendered, Team, TeamSnapshot
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
 from agentjobs.jobs.names import Names
@@ -51,6 +52,27 @@ TRANSACTIONS_SQL = (
     "SELECT id, occurred_at, kind, category, amount_cents, currency FROM transactions "
     "WHERE team_id = :team_id AND occurred_at >= :start AND occurred_at < :end "
     "ORDER BY occurred_at, id"
+)
+
+TX_COLUMNS = (
+    Column("id", "text", meaning="the transaction's id"),
+    Column("occurred_at", "timestamp", meaning="when it was booked (UTC)"),
+    Column("kind", "text", meaning="'income' or 'expense'"),
+    Column("category", "text", meaning="its category"),
+    Column("amount_cents", "integer", meaning="the amount in minor units, positive"),
+    Column("currency", "text", meaning="ISO 4217 code", check="currency"),
+)
+INPUTS = (
+    Input(
+        TABLE,
+        "the team's transactions of the weeks compared",
+        TX_COLUMNS,
+        ("team_id", "start", "end"),
+        TRANSACTIONS_SQL,
+        "src.team_id = :team_id AND src.occurred_at >= :start AND src.occurred_at < :end",
+        "src.occurred_at, src.id",
+        ("team_id",),
+    ),
 )
 
 
@@ -385,6 +407,7 @@ def _week_span(snapshot: TeamSnapshot) -> tuple[date, date]:
 
 class WeeklyInsights:
     name: ClassVar[str] = "weekly_insights"
+    inputs: ClassVar[tuple[Input, ...]] = INPUTS  # the datasets it reads (jobs/inputs.py)
     settings_model: ClassVar[type[BaseModel]] = Settings
     artifact_file: ClassVar[str] = "insights.md"
     # Every zone's Sunday 09:00 (UTC-12 .. UTC+14) is an hour of a Saturday or Sunday in UTC.

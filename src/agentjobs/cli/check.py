@@ -1,0 +1,76 @@
+"""`agentjobs check JOB`: does the business database fit the job's inputs? Run it before enabling a job.
+
+JOB is a shipped job's dag_id (include/jobs/) or the path of a spec file. Each input the job
+reads (the teams and users, then the kind's own, with the first team's binds) runs once on a
+small sample through the spec's mapping, and its columns and types are compared with the
+input's contract (jobs/inputs.py): one line per input, exit 0 when all match, 1 otherwise.
+No model is called and nothing is written. The database is the job's `sql` connection when
+one is defined, else the sample database in the output folder (as `agentjobs run`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import Any
+
+from agentjobs.cli.project import prepare_environment, project_dir
+from agentjobs.cli.run import business_db, find_spec
+
+
+def load_job(project: Path, job: str) -> tuple[Any, Path | None]:
+    """The spec of `job` (a dag_id, or a spec file's path) and its file when given as one."""
+    path = Path(job)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        from agentjobs.jobs.spec import JobSpecError, load_spec
+
+        try:
+            return load_spec(path), path.resolve()
+        except JobSpecError as exc:
+            raise SystemExit(f"agentjobs: {exc}") from None
+    from agentjobs.jobs.spec import load_folder
+
+    spec = find_spec(project, job)
+    loaded, _ = load_folder(project / "include" / "jobs")
+    return spec, next((path for path, s in loaded.items() if s.dag_id == spec.dag_id), None)
+
+
+def check_job(args: argparse.Namespace) -> int:
+    project = project_dir()
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    prepare_environment(out, project, False)
+    spec, spec_path = load_job(project, args.job)
+    if not spec.fans_out or spec.sources.sql is None:
+        raise SystemExit(f"agentjobs: {spec.dag_id} reads no business database; there is nothing to check")
+    from agentjobs.jobs.input_check import check_inputs, kind_pairs, source_pairs
+    from agentjobs.jobs.kinds.registry import fan_out_kind
+    from agentjobs.sources.sql import connection_engine, read_teams
+
+    conn_id = spec.sources.sql.conn_id
+    business_db(out, conn_id)
+    mapping = spec.sources.sql.inputs
+    engine = connection_engine(conn_id)
+    verdicts = check_inputs(engine, source_pairs(mapping), mapping, spec_path)
+    if all(not v.problems for v in verdicts):
+        from agentjobs.jobs.inputs import team_queries
+
+        teams = read_teams(engine, team_queries(mapping))
+        if not teams:
+            print("agentjobs: the teams input has no rows: the kind's inputs need a team's binds")
+            return 1
+        kind = fan_out_kind(spec.kind)
+        day = args.date or datetime.now(UTC).date()
+        when = datetime.combine(day, time(12), tzinfo=UTC)
+        team, members = teams[0]
+        pairs = kind_pairs(kind, spec.kind_settings(), team, members, when, mapping)
+        verdicts += check_inputs(engine, pairs, mapping, spec_path)
+    for verdict in verdicts:
+        print(verdict.line())
+    failed = sum(1 for v in verdicts if v.problems)
+    print(
+        f"agentjobs: {spec.dag_id}: "
+        + (f"{failed} input(s) do not match" if failed else "every input matches")
+    )
+    return 1 if failed else 0

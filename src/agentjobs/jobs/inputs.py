@@ -1,0 +1,298 @@
+"""Declared inputs: the datasets a business kind reads, each with a column contract, and how a
+spec maps them onto the user's own SQL. Plain data, no Airflow.
+
+A kind's `queries()` still builds each input's default query (the sample database's SQL) and
+its binds; the spec's `sources.sql.inputs` may replace the SQL (a query with the same named
+binds, or a table/view exposing the contract's columns), never the binds. `mapped` does the
+replacing; `check_columns` compares what a mapped query returns with the contract (before the
+model is paid); `check_rows` refuses rows that break it (the team fails, the model never sees
+them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+
+from agentjobs.sources.errors import PermanentSourceError
+from agentjobs.sources.sql import TEAMS_QUERY, USERS_QUERY
+from agentjobs.sources.teams import Query
+
+ColumnType = Literal["text", "integer", "decimal", "timestamp", "date", "boolean"]
+ColumnCheck = Literal["currency", "timezone", "email"]
+
+# What a found type may stand in for: an integer amount is a fine decimal, not the other way round.
+_ACCEPTS: dict[str, frozenset[str]] = {
+    "text": frozenset({"text"}),
+    "integer": frozenset({"integer"}),
+    "decimal": frozenset({"decimal", "integer"}),
+    "timestamp": frozenset({"timestamp"}),
+    "date": frozenset({"date"}),
+    "boolean": frozenset({"boolean"}),
+}
+_CURRENCY = re.compile(r"[A-Z]{3}")
+# One address, no spaces or list separators: what the delivery can send to.
+_EMAIL = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column an input's rows must have: its type, whether it may be NULL, what it means."""
+
+    name: str
+    type: ColumnType
+    nullable: bool = False
+    meaning: str = ""
+    check: ColumnCheck | None = None  # a value rule beyond the type
+
+
+@dataclass(frozen=True)
+class Input:
+    """A named dataset a kind reads: its column contract, the binds the kind gives its query,
+    and the sample database's SQL (the default mapping).
+
+    `table_where` / `order_by` make the query over a mapped table or view (`src` is its alias):
+    `SELECT <contract columns> FROM <table> src WHERE <table_where> ORDER BY <order_by>`, so
+    the view must also expose the columns those name (e.g. team_id).
+    """
+
+    name: str
+    meaning: str
+    columns: tuple[Column, ...]
+    binds: tuple[str, ...]
+    default_sql: str
+    table_where: str = ""
+    order_by: str = "id"
+    filter_columns: tuple[str, ...] = field(default=())  # what table_where reads besides the contract
+
+    def table_query(self, table: str) -> str:
+        columns = ", ".join(f"src.{c.name}" for c in self.columns)
+        where = f" WHERE {self.table_where}" if self.table_where else ""
+        return f"SELECT {columns} FROM {table} src{where} ORDER BY {self.order_by}"
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+class InputMappingError(ValueError):
+    """A spec's mapping names an input the kind does not read, or a bind the input does not give."""
+
+
+class ContractError(PermanentSourceError, ValueError):
+    """A mapped query's columns do not match its input's contract; one line per mismatch."""
+
+
+class RowContractError(PermanentSourceError, ValueError):
+    """Rows of one team break an input's contract: the team fails, the model never sees them."""
+
+
+def sql_binds(sql: str) -> set[str]:
+    """The named binds (`:team_id`) of a query, as SQLAlchemy's text() finds them (not `::int`)."""
+    return set(sa.text(sql).compile().params)
+
+
+def check_mapping(inputs: Iterable[Input], mapping: Mapping[str, Any], where: str) -> None:
+    """Refuse a mapping of an input not in `inputs` or a query with a bind the input lacks.
+
+    `mapping` is name -> object with `sql` / `table` (the spec's InputMapping); `where` names the
+    kind or source in the message.
+    """
+    declared = {i.name: i for i in inputs}
+    for name, target in mapping.items():
+        known = declared.get(name)
+        if known is None:
+            raise InputMappingError(
+                f"input {name!r} is not one {where} reads; map one of: {', '.join(sorted(declared))}"
+            )
+        sql = getattr(target, "sql", None)
+        if sql is None:
+            continue
+        unknown = sorted(sql_binds(sql) - set(known.binds))
+        if unknown:
+            given = ", ".join(f":{b}" for b in known.binds) or "none"
+            raise InputMappingError(
+                f"input {name!r}: the query uses {', '.join(':' + b for b in unknown)}, which the input "
+                f"does not give; its binds are {given}"
+            )
+
+
+def mapped_sql(input_: Input, target: Any | None) -> str:
+    """The SQL that reads `input_` under the spec's mapping `target` (None: the default)."""
+    if target is None:
+        return input_.default_sql
+    if getattr(target, "sql", None):
+        return str(target.sql)
+    return input_.table_query(str(target.table))
+
+
+def mapped(
+    inputs: Iterable[Input], queries: Mapping[str, Query], mapping: Mapping[str, Any] | None
+) -> dict[str, Query]:
+    """The kind's queries with each mapped input's SQL swapped in; binds the SQL does not use dropped."""
+    declared = {i.name: i for i in inputs}
+    out: dict[str, Query] = {}
+    for name, query in queries.items():
+        target = (mapping or {}).get(name)
+        if target is None or name not in declared:
+            out[name] = query
+            continue
+        sql = mapped_sql(declared[name], target)
+        used = sql_binds(sql)
+        out[name] = Query(sql, {k: v for k, v in query.params.items() if k in used})
+    return out
+
+
+# --- the contract check: columns and types ------------------------------------------------------
+
+
+def check_columns(input_: Input, found: Mapping[str, str | None], fix: str) -> list[str]:
+    """One line per contract column missing from `found` (column -> found type, None: unknown)
+    or of another type; extra columns are fine. `fix` ends each line (where to change it)."""
+    problems = []
+    for column in input_.columns:
+        if column.name not in found:
+            problems.append(
+                f"input {input_.name!r}: column {column.name!r} ({column.type}) is missing; "
+                f"the query returns {', '.join(found) or 'no columns'}; {fix}"
+            )
+            continue
+        got = found[column.name]
+        if got is not None and got not in _ACCEPTS[column.type]:
+            problems.append(
+                f"input {input_.name!r}: column {column.name!r} should be {column.type}, found {got}; "
+                f"cast it in the query (e.g. CAST(... AS {_sql_type(column.type)})); {fix}"
+            )
+    return problems
+
+
+def _sql_type(type_: str) -> str:
+    return {"text": "TEXT", "integer": "BIGINT", "decimal": "NUMERIC", "timestamp": "TIMESTAMP"}.get(
+        type_, type_.upper()
+    )
+
+
+# --- rows at run time -------------------------------------------------------------------------
+
+
+def _value_problem(column: Column, value: Any) -> str | None:
+    if value is None:
+        return None if column.nullable else "NULL, but the column may not be NULL"
+    if column.check == "currency" and not (isinstance(value, str) and _CURRENCY.fullmatch(value)):
+        return f"{value!r}, not an ISO 4217 currency code (three capital letters, e.g. EUR)"
+    if column.check == "timezone":
+        try:
+            ZoneInfo(str(value))
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            return f"{value!r}, not an IANA time zone (e.g. Europe/Berlin)"
+    if column.check == "email" and not (isinstance(value, str) and _EMAIL.fullmatch(value)):
+        return f"{value!r}, not an e-mail address"
+    return None
+
+
+def row_problems(input_: Input, rows: Iterable[Mapping[str, Any]], team: str = "") -> list[str]:
+    """One line per value of `rows` that breaks the contract (NULL where not allowed, a bad code)."""
+    problems = []
+    for row in rows:
+        for column in input_.columns:
+            if column.name not in row:
+                continue
+            problem = _value_problem(column, row[column.name])
+            if problem:
+                who = f"team {team!r}, " if team else ""
+                problems.append(
+                    f"{who}input {input_.name!r}, row id {row.get('id')!r}, column {column.name!r}: {problem}"
+                )
+    return problems
+
+
+def check_rows(inputs: Iterable[Input], tables: Mapping[str, list[dict[str, Any]]], team: str) -> None:
+    """RowContractError naming every bad value of the team's rows (at most 20 lines)."""
+    problems = [p for i in inputs if i.name in tables for p in row_problems(i, tables[i.name], team)]
+    if problems:
+        more = f"; and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise RowContractError(
+            "rows break the input contract, so the team's data does not reach the model: "
+            + "; ".join(problems[:20])
+            + more
+            + "; fix the rows or filter them out in the spec's sources.sql.inputs query"
+        )
+
+
+# --- what a sampled value says about its column's type (SQLite has no result types) -------------
+
+
+def sampled_type(value: Any, expected: ColumnType) -> str | None:
+    """The contract type a value read from the database shows, judged for the `expected` one
+    (SQLite stores timestamps as text and booleans as 0/1); None for NULL."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "boolean" if expected == "boolean" and value in (0, 1) else "integer"
+    if isinstance(value, float):
+        return "decimal"
+    if isinstance(value, datetime):
+        return "timestamp"
+    if isinstance(value, date):
+        return "date"
+    if isinstance(value, str) and expected in ("timestamp", "date"):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return "text"
+        is_date = len(value) == 10 and parsed.hour == parsed.minute == 0
+        return "date" if is_date else "timestamp"
+    if isinstance(value, str) and expected in ("integer", "decimal"):
+        return "text"
+    return "text" if isinstance(value, str) else type(value).__name__
+
+
+# --- the sql source's own inputs: who the teams are ---------------------------------------------
+
+TEAMS_INPUT = Input(
+    "teams",
+    "every team a fan-out job serves, and where its artifacts go",
+    (
+        Column("id", "text", meaning="the team's id (a folder name: letters, digits, - and _)"),
+        Column("name", "text"),
+        Column("timezone", "text", meaning="IANA time zone of the team's day", check="timezone"),
+        Column("currency", "text", meaning="ISO 4217 code of its amounts", check="currency"),
+        Column("slack_channel", "text", nullable=True, meaning="e.g. #team-berlin"),
+        Column("email_list", "text", nullable=True, meaning="the team's addresses, comma-separated"),
+    ),
+    (),
+    TEAMS_QUERY.sql,
+)
+USERS_INPUT = Input(
+    "users",
+    "the members of every team",
+    (
+        Column("id", "text"),
+        Column("team_id", "text"),
+        Column("name", "text"),
+        Column("email", "text", meaning="where the member's messages go", check="email"),
+        Column("timezone", "text", meaning="IANA time zone of the member's 09:00", check="timezone"),
+    ),
+    (),
+    USERS_QUERY.sql,
+    order_by="src.team_id, src.id",
+)
+SOURCE_INPUTS = (TEAMS_INPUT, USERS_INPUT)
+
+
+def kind_inputs(kind: Any) -> tuple[Input, ...]:
+    """The inputs a kind declares (none: a kind from before inputs, read as it always was)."""
+    return tuple(getattr(kind, "inputs", ()))
+
+
+def team_queries(mapping: Mapping[str, Any] | None) -> dict[str, Query]:
+    """The sql source's teams and users queries under the spec's mapping."""
+    defaults = {"teams": TEAMS_QUERY, "users": USERS_QUERY}
+    return mapped(SOURCE_INPUTS, defaults, mapping)

@@ -1,0 +1,52 @@
+"""`agentjobs check SPEC`: one line per input, exit 0 when the database fits the mapping, 1 when not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from agentjobs.cli import main
+from tests.business.fixtures import sample_db  # noqa: F401
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def spec_file(folder: Path, inputs: dict[str, Any]) -> Path:
+    data = yaml.safe_load((REPO / "include" / "jobs" / "overdue-reminders.yaml").read_text(encoding="utf-8"))
+    data["sources"] = {"sql": {"conn_id": "check_db", "inputs": inputs}}
+    path = folder / "reminders.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def check_db(sample_db: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CHECK_DB", json.dumps({"conn_type": "sqlite", "host": str(sample_db[0])})
+    )
+
+
+def test_check_passes_a_good_mapping_and_names_a_bad_one(
+    check_db: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    good = "SELECT id, team_id, name, email, timezone FROM users ORDER BY team_id, id"
+    assert (
+        main(["check", str(spec_file(tmp_path, {"users": {"sql": good}})), "--out", str(tmp_path / "o")]) == 0
+    )
+    out = capsys.readouterr().out
+    assert (
+        "ok    teams (default)" in out and "ok    users (mapped)" in out and "ok    invoices (default)" in out
+    )
+    assert "every input matches" in out
+
+    bad = "SELECT id, team_id, name, timezone FROM users ORDER BY team_id, id"  # no email
+    path = spec_file(tmp_path, {"users": {"sql": bad}})
+    assert main(["check", str(path), "--out", str(tmp_path / "o")]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  users (mapped): input 'users': column 'email' (text) is missing" in out
+    assert f"fix sources.sql.inputs.users in {path.resolve()}:" in out
+    assert "1 input(s) do not match" in out
