@@ -1,5 +1,5 @@
 """`type: webhook`: an endpoint path that holds no credential (the ledger stores and logs it), a
-bounded timeout, its ledger target and alert key. (Loading from a spec: tests/delivery/channels/test_registry.py.)"""
+bounded timeout, its ledger target and alert key. (Loading from a spec: test_registry_loading.py.)"""
 
 from __future__ import annotations
 
