@@ -15,7 +15,7 @@ from agentjobs.cli.args import parse_args
 from agentjobs.cli.digest import default_day
 from tests.conftest import REPO
 from tests.fakes.model_server import error, respond
-from tests.jobs.test_digest_dag import make_repo, pick_first_refs
+from tests.scenarios.digest_job import make_repo, pick_first_refs
 
 
 def agentjobs(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
