@@ -245,7 +245,9 @@ class _Generator:
             contact = CONTACTS[i % len(CONTACTS)]
             email = f"{contact.split()[0].lower()}@{name.split()[0].lower()}.example"
             if hostile:
-                notes, kinds = HOSTILE_NOTES[i % len(HOSTILE_NOTES)], ()
+                # Two hostile notes per workspace, so the four workspaces hold all of them.
+                turn = 2 * self.workspaces.index(ws) + i - len(CUSTOMERS)
+                notes, kinds = HOSTILE_NOTES[turn % len(HOSTILE_NOTES)], ()
             else:
                 template_note, kinds = NOTES[i % len(NOTES)]
                 notes = template_note.format(contact=contact, contact_email=email) if template_note else None
