@@ -14,6 +14,8 @@ SRC = REPO / "src" / "agentjobs"
 WITHOUT_LOGIC: dict[str, str] = {
     "agent/errors": "exception declarations (messages asserted where raised: test_loop.py)",
     "business/categories": "constants of the sample generator",
+    "business/ledgerly/profiles": "the generator's cast as plain data (test_generate.py, test_edges.py)",
+    "business/ledgerly/schema": "SQLAlchemy table declarations (used by test_load.py, test_truth_sql.py)",
     "business/schema": "SQLAlchemy table declarations (used by test_generate.py, test_sql.py)",
     "cli/__main__": "calls cli.main() under `if __name__ == '__main__'`",
     "jobs/kinds/capabilities": "runtime_checkable Protocol declarations",
