@@ -106,3 +106,17 @@ def test_a_stored_job_dag_validates_a_triggers_conf(
     else:
         with pytest.raises(ParamValidationError):
             params.validate()
+
+
+def test_each_task_gets_its_own_copy_of_a_params_value() -> None:
+    """The schemas are shared between the DAG's Params and the tasks' copies; the values are not."""
+    from airflow.sdk import DAG
+    from airflow.sdk.bases.operator import BaseOperator
+
+    with DAG("copies", schedule=None, params={"caps": caps_param(Caps())}) as dag:
+        task = BaseOperator(task_id="t")
+    task.params["caps"]["max_iterations"] = 7
+    assert dag.params["caps"]["max_iterations"] == 40
+    assert task.params.get_param("caps").resolve({"max_iterations": 7}) == {"max_iterations": 7}
+    with pytest.raises(ValueError):
+        task.params.get_param("caps").resolve({"max_iterations": 0})

@@ -23,9 +23,22 @@ from agentjobs.agent.caps import Caps
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 
 
+class _SharedSchema(dict[str, Any]):
+    """A Param's schema that the Param's deep copies share instead of copying.
+
+    Airflow deep-copies the DAG's Params into every operator, once per class in the operator's
+    __init__ chain (three times per task here), and copying the schemas was a third of building
+    the job DAGs. Nothing changes a schema once the DAG is built (Param.__copy__ shares it
+    too); a copy of the Param still gets its own value. Serialized, it is a plain dict.
+    """
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _SharedSchema:
+        return self
+
+
 def param(default: Any, description: str, **schema: Any) -> Param:
     """A Param whose schema (`type=...` and the other keywords) is checked as draft-07."""
-    return Param(default, description=description, **{"$schema": DRAFT_07, **schema})
+    return Param(default, description=description, schema=_SharedSchema({"$schema": DRAFT_07, **schema}))
 
 
 @cache
