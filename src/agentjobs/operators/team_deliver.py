@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agentjobs.atomic_file import write_atomically
-from agentjobs.delivery import DeliveryLedger, deliver
+from agentjobs.delivery import deliver, ledger_for
 from agentjobs.delivery.channels.base import Channel, Message
 from agentjobs.delivery.channels.registry import channel_for
 from agentjobs.jobs.addresses import is_plain_address
@@ -71,7 +71,7 @@ class TeamDeliverOperator(TeamTaskOperator):
             self.log.info("%s: no member due now has anything to be reminded of", team_id)
         elif not targets and (delivery.slack_conn_id or delivery.smtp_conn_id):
             self.log.warning("%s has no slack_channel, email_list or members to deliver to", team_id)
-        ledger = DeliveryLedger.from_conn_id(self.spec.ledger_conn_id)
+        ledger = ledger_for(self.spec.ledger_conn_id)
         force = bool(context["params"].get("force_redeliver", False))
         outcomes, failures = [], []
         for target in targets:
