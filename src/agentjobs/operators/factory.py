@@ -196,7 +196,6 @@ def dags_from_folder(folder: Path) -> dict[str, DAG]:
     project = folder.parent.parent
     fingerprint = spec_verdict.fingerprint(folder)  # before reading: an edit meanwhile changes it
     loaded, broken = load_folder(folder)
-    spec_verdict.remember(folder, fingerprint, [spec.error for spec in broken])
     # The skills beside the specs, whatever folder the worker runs in, unless the environment
     # names another folder (read at run time).
     skills_dir = None if os.environ.get(SKILLS_DIR_ENV) else project / "include" / "skills"
@@ -210,6 +209,9 @@ def dags_from_folder(folder: Path) -> dict[str, DAG]:
             broken.append(BrokenSpec(path, error, spec.dag_id, spec.alert, spec.ledger_conn_id))
             continue
         built.append(spec)
+    # After the builds: a spec that loads but whose DAG Airflow refuses is reported by
+    # agentjobs_spec_errors.py too, not only by the health DAG.
+    spec_verdict.remember(folder, fingerprint, [spec.error for spec in broken])
     for spec in broken:
         log.error("job spec left out: %s", spec.error)
     if built or broken:
