@@ -40,9 +40,11 @@ class TeamFetchOperator(JobTaskOperator):
         from agentjobs.sources.sql import fetch_tables, fetch_teams
 
         kind, settings = job_kind(self.spec)
+        assert self.spec.sources.sql is not None  # sql_conn_id refused a spec without one
+        limits = self.spec.sources.sql.limits()  # the spec's row cap and statement timeout
         when = run_instant(context)
         wanted = [str(t) for t in context["params"].get("teams") or []]
-        teams = [pair for pair in fetch_teams(self.conn_id) if not wanted or pair[0].id in wanted]
+        teams = [pair for pair in fetch_teams(self.conn_id, limits) if not wanted or pair[0].id in wanted]
         missing = sorted(set(wanted) - {team.id for team, _ in teams})
         if missing:
             raise ValueError(f"no team {', '.join(missing)} in the teams table of {self.conn_id!r}")
@@ -60,7 +62,7 @@ class TeamFetchOperator(JobTaskOperator):
                 self.log.info("%s: reusing %s (trigger with refetch=true to read again)", team.id, path)
             else:
                 snapshot = team_snapshot(
-                    kind, settings, team, members, when, lambda q: fetch_tables(self.conn_id, q)
+                    kind, settings, team, members, when, lambda q: fetch_tables(self.conn_id, q, limits)
                 )
                 rows = {name: len(rows) for name, rows in snapshot.tables.items()}
                 self.log.info("%s: %s .. %s: %s", team.id, period.start, period.end, rows)
