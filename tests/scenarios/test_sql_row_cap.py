@@ -9,7 +9,7 @@ import pytest
 from tests.airflow.conftest import run_dag
 from tests.jobs.business import BUSINESS_CONN, team_states
 from tests.jobs.kinds.test_batch_notifications import at
-from tests.jobs.test_run_alert import alerts, batch_job
+from tests.scenarios.test_run_alert import alerts, batch_job
 
 pytestmark = pytest.mark.airflow
 __all__ = ["batch_job"]  # the fixture: four teams, three with an event in the 10:05 window
