@@ -251,3 +251,16 @@ def test_null_amounts_are_listed_as_unknown_and_left_out_of_every_sum_never_a_cr
         "4 invoices totalling $6,270.00 (1 with amount unknown, not in the sum) were unpaid at month end."
     )
     assert b"%PDF" in KIND.document(snap, out.markdown, SETTINGS)[:8]
+
+
+def test_a_currency_iso_4217_does_not_list_fails_the_team_before_the_model_naming_the_code() -> None:
+    tables = {name: [dict(r) for r in rows] for name, rows in month().tables.items()}
+    tables["unmatched"][0]["currency"] = "USDT"
+    with pytest.raises(ValueError, match="currency 'USDT' is not an ISO 4217 code"):
+        KIND.plan(snapshot(**tables), SETTINGS, "structured")
+    kuwait = Team(id="team-kw", name="Kuwait", timezone="Asia/Kuwait", currency="KWD")
+    rows = [{"id": "t1", "occurred_at": "2026-10-02T09:00:00", "kind": "income", "category": "sales",
+             "amount_cents": 1_234_567, "currency": "KWD"}]  # fmt: skip
+    out = rendered(snapshot(kuwait, transactions=rows), {"summary": ["net_result", "unpaid_invoices"]})
+    assert "- Income, sales: 1,234.567 KWD (1 transaction)" in out.markdown  # fils: three decimals
+    KIND.check(snapshot(kuwait, transactions=rows), out.markdown, out.result, SETTINGS)

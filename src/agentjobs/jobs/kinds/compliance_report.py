@@ -181,7 +181,8 @@ def _by_amount(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def figures(snapshot: TeamSnapshot) -> Figures:
-    currency = snapshot.team.currency.upper()
+    # A code ISO 4217 does not list fails the team here, naming it, before any model call.
+    currency = numbers.check_currency(snapshot.team.currency)
     tz = ZoneInfo(snapshot.team.timezone)
     first_day = snapshot.period.start.astimezone(tz).date()
     last_day = date.fromisoformat(snapshot.period.key)
@@ -190,7 +191,7 @@ def figures(snapshot: TeamSnapshot) -> Figures:
     for row in snapshot.tables.get("transactions", []):
         if row.get("kind") not in ("income", "expense"):
             continue
-        if str(row.get("currency") or currency).upper() != currency:
+        if numbers.check_currency(row.get("currency") or currency) != currency:
             other += 1  # an amount in another currency cannot be added to the team's
             continue
         minor = amount_of(row)
@@ -205,7 +206,7 @@ def figures(snapshot: TeamSnapshot) -> Figures:
 
     def own(table: str) -> list[dict[str, Any]]:
         rows = snapshot.tables.get(table, [])
-        return [r for r in rows if str(r.get("currency") or currency).upper() == currency]
+        return [r for r in rows if numbers.check_currency(r.get("currency") or currency) == currency]
 
     unpaid = _by_amount(own("unpaid_invoices"))
     # An invoice without a due date is unpaid, but cannot be said to be overdue.
