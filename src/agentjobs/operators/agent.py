@@ -132,6 +132,7 @@ class AgentOperator(BaseOperator):
         # Imported here, not at the top: every parse of the jobs DAG file imports this module,
         # and the model client, the agent loop and the hook are only needed when a task runs.
         from agentjobs.agent.runner import answer_plan, check_caps_enforceable, scrub_failure, settle
+        from agentjobs.agent.scrub import scrub
         from agentjobs.hooks.llm import LLMHook
 
         skill = load_skill(self.skill, Path(self.skills_dir) if self.skills_dir else default_skills_dir())
@@ -142,6 +143,8 @@ class AgentOperator(BaseOperator):
         _refuse_single_cap_conf(context, self.dag.params if self.has_dag() else {})
         caps = self.run_caps()
         client = hook.get_model_client(self.model)
+        quiet_http_request_log()
+        self.log.info("Model %s at %s", client.model, scrub(str(client.client.base_url)))
         prices = hook.settings.prices_for(client.model)
         check_caps_enforceable(caps, client.options, prices, client.model)
 
@@ -248,6 +251,23 @@ def _refuse_single_cap_conf(context: Any, declared: Mapping[str, Any]) -> None:
 
 
 __all__ = ["AgentOperator", "ContractViolation", "EmptyResult", "RunPlan"]
+
+
+# Loggers of the model's HTTP client that write a line per request at INFO. Airflow's logging
+# config quiets `httpx` as "too chatty even at info"; the openai SDK now sends through `httpx2`,
+# which that config does not name, so every model call put an `HTTP Request: POST …` line in
+# the task log beside the iteration line, and its formatting was the largest share of what the
+# operator added to a call (bench/loop_overhead.py). The endpoint is logged once instead.
+CHATTY_HTTP_LOGGERS = ("httpx2",)
+
+
+def quiet_http_request_log() -> None:
+    """Raise the HTTP client's loggers to WARNING, as Airflow does for httpx, unless a logging
+    config chose their level: failures still reach the task log, a line per request does not."""
+    for name in CHATTY_HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
 
 
 def iteration_callback(
