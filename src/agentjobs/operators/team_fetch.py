@@ -19,7 +19,13 @@ from typing import Any
 
 from agentjobs.atomic_file import write_atomically
 from agentjobs.hooks.ledger import run_log
-from agentjobs.jobs.input_check import check_inputs, kind_pairs, raise_on_mismatch, source_pairs
+from agentjobs.jobs.input_check import (
+    check_inputs,
+    check_writes,
+    kind_pairs,
+    raise_on_mismatch,
+    source_pairs,
+)
 from agentjobs.jobs.inputs import RowContractError, team_queries
 from agentjobs.jobs.kinds.base import PerMemberKind, TeamSnapshot
 from agentjobs.jobs.kinds.snapshots import due_teams, team_snapshot
@@ -48,6 +54,8 @@ class TeamFetchOperator(JobTaskOperator):
         engine = connection_engine(self.conn_id)
         # The contracts first: a mapping that cannot fit fails the run before any team is read.
         raise_on_mismatch(check_inputs(engine, source_pairs(mapping), mapping))
+        if self.spec.sources.sql is not None and self.spec.sources.sql.writes:  # where results go
+            raise_on_mismatch(check_writes(engine, kind, self.spec.sources.sql.writes))
         all_teams = fetch_teams(self.conn_id, team_queries(mapping))
         if all_teams:
             first, members = all_teams[0]
