@@ -5,8 +5,10 @@ reads (the teams and users, then the kind's own, with the first team's binds) ru
 small sample through the spec's mapping, and its columns and types are compared with the
 input's contract (jobs/inputs.py); each mapped write target's table must have the columns the
 mapping names (jobs/writes.py): one line per input and target, exit 0 when all match, 1 otherwise.
-No model is called and nothing is written. The database is the job's `sql` connection when
-one is defined, else the sample database in the output folder (as `agentjobs run`).
+No model is called and none of the user's rows is written (agentjobs' own ledger table, in
+its own schema, is created when a mapped write target keeps one: the mapped reads may name it).
+The database is the job's `sql` connection when one is defined, else the sample database in
+the output folder (as `agentjobs run`).
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ def check_job(args: argparse.Namespace) -> int:
     verdicts = check_inputs(engine, source_pairs(mapping), mapping, spec_path)
     kind = fan_out_kind(spec.kind)
     verdicts += check_writes(engine, kind, spec.sources.sql.writes, spec_path)
+    if all(not v.problems for v in verdicts):  # agentjobs' own ledger, which a mapped query may read
+        from agentjobs.jobs.own_tables import ensure_own_tables
+        from agentjobs.jobs.writes import SpecWrites
+
+        ensure_own_tables(engine, kind, SpecWrites.of(spec.sources.sql))
     if all(not v.problems for v in verdicts):
         from agentjobs.jobs.inputs import team_queries
 

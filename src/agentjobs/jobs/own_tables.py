@@ -46,3 +46,13 @@ def ensure_ledger(engine: sa.Engine, schema: str) -> sa.Table:
             conn.execute(sa.schema.CreateSchema(table.schema, if_not_exists=True))
         table.create(conn, checkfirst=True)
     return table
+
+
+def ensure_own_tables(engine: sa.Engine, kind: object, writes: object) -> None:
+    """Before the first read: the tables agentjobs keeps for `kind` under the spec's `writes`
+    (a jobs/writes.SpecWrites), so a mapped query may already name them (e.g. to leave out the
+    receipts judged before). Nothing when the spec maps no target that keeps a ledger."""
+    from agentjobs.jobs.writes import SpecWrites
+
+    if isinstance(writes, SpecWrites) and writes.needs_ledger(kind):
+        ensure_ledger(engine, writes.own_schema)

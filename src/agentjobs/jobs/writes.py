@@ -49,6 +49,8 @@ class WriteTarget:
     meaning: str
     columns: tuple[WriteColumn, ...]
     unique: tuple[str, ...]
+    # The kind keeps agentjobs' ledger of judged records beside it (jobs/own_tables.py).
+    ledger: bool = False
 
     @property
     def key(self) -> str:
@@ -226,6 +228,10 @@ class SpecWrites:
         if sql_source is None:
             return cls({})
         return cls(dict(sql_source.writes), sql_source.own_schema)
+
+    def needs_ledger(self, kind: Any) -> bool:
+        """Whether a target of `kind` this spec maps keeps agentjobs' ledger (created before a read)."""
+        return any(t.ledger and t.name in self.mapping for t in kind_writes(kind))
 
     def destination(self, target: WriteTarget) -> Destination | None:
         """Where the spec sends `target` (None: the kind's own sample-database write)."""

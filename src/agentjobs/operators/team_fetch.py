@@ -29,8 +29,10 @@ from agentjobs.jobs.input_check import (
 from agentjobs.jobs.inputs import RowContractError, team_queries
 from agentjobs.jobs.kinds.base import PerMemberKind, TeamSnapshot
 from agentjobs.jobs.kinds.snapshots import due_teams, team_snapshot
+from agentjobs.jobs.own_tables import ensure_own_tables
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.team_run import check_team_id, contract_error_path, ledger_job, snapshot_path, team_dir
+from agentjobs.jobs.writes import SpecWrites
 from agentjobs.operators.artifacts import run_instant
 from agentjobs.operators.job_task import JobTaskOperator
 from agentjobs.operators.team_claims import claim_snapshot, claims_kind
@@ -56,6 +58,7 @@ class TeamFetchOperator(JobTaskOperator):
         raise_on_mismatch(check_inputs(engine, source_pairs(mapping), mapping))
         if self.spec.sources.sql is not None and self.spec.sources.sql.writes:  # where results go
             raise_on_mismatch(check_writes(engine, kind, self.spec.sources.sql.writes))
+            ensure_own_tables(engine, kind, SpecWrites.of(self.spec.sources.sql))
         all_teams = fetch_teams(self.conn_id, team_queries(mapping))
         if all_teams:
             first, members = all_teams[0]

@@ -40,6 +40,7 @@ LINKS = WriteTarget(
         WriteColumn("linked_at", "timestamp", "when the link was written (UTC)"),
     ),
     unique=("receipt_id", "transaction_id"),
+    ledger=True,
 )
 
 
