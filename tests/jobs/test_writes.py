@@ -379,3 +379,20 @@ def test_the_spec_refuses_a_write_mapping_the_kind_cannot_use(
     with pytest.raises(JobSpecError) as caught:
         load_spec(path)
     assert f"field '{field}'" in str(caught.value) and says in str(caught.value)
+
+
+def test_a_review_answer_links_into_the_mapped_table_once(db: UserDb, tmp_path: Path) -> None:
+    from agentjobs.jobs.kinds.reconcile_write import resolve_review
+
+    spec, _ = reconciliation_spec(db, tmp_path, LINK_TABLE.format(at=db.at))
+    writes = SpecWrites.of(spec.sources.sql)
+    _, result, written = run_recon(db, spec, {2: 0.7, 3: 0.6})  # both for review: nothing linked yet
+    assert sorted(result["review"]) == [DOCS[2], DOCS[3]] and written["linked"] == []
+    assert db.rows("receipt_links", "doc_id") == []
+    answer = {"approved": {DOCS[2]: TXS[2]}, "rejected": [DOCS[3]]}
+    first = resolve_review(db.engine, reviewer="Controller", team_id=TEAM.id, writes=writes, **answer)
+    assert first.linked == [DOCS[2]] and first.recorded == [DOCS[3]]
+    again = resolve_review(db.engine, reviewer="Controller", team_id=TEAM.id, writes=writes, **answer)
+    assert sorted(again.already) == [DOCS[2], DOCS[3]]
+    links = db.rows("receipt_links", "doc_id")
+    assert [(str(r[0]), str(r[1]), float(r[2])) for r in links] == [(DOCS[2], TXS[2], 0.7)]
