@@ -140,7 +140,8 @@ class Destination:
         schema, name = _split(self.table)
         return sa.table(name, *(sa.column(c) for c in self.user_columns()), schema=schema)
 
-    def _column_for(self, target_column: str) -> str:
+    def column_for(self, target_column: str) -> str:
+        """The user's column a target column is written to."""
         if self.key_column and target_column == self.target.key:
             return self.key_column
         return self.columns[target_column]
@@ -160,7 +161,7 @@ def write_once(conn: sa.Connection, dest: Destination, values: Mapping[str, Any]
     update, the row is missing, of another record or written before)."""
     _lock(conn, dest.table)
     table = dest.table_clause()
-    col = {c: table.c[dest._column_for(c)] for c in values if c == dest.target.key or c in dest.columns}
+    col = {c: table.c[dest.column_for(c)] for c in values if c == dest.target.key or c in dest.columns}
     if dest.key_column is None:
         held = [col[u] == values[u] for u in dest.target.unique if u in col]
         if conn.execute(sa.select(sa.literal(1)).select_from(table).where(sa.or_(*held)).limit(1)).first():
@@ -169,9 +170,9 @@ def write_once(conn: sa.Connection, dest: Destination, values: Mapping[str, Any]
         return True
     written = {c: v for c, v in values.items() if c in col and c != dest.target.key}
     guard = [col[c].is_(None) for c in written]
-    other = table.alias("held")  # another row of the table, not the one updated
+    other = table.alias("agentjobs_other")  # another row of the table, not the one updated
     taken = [
-        other.c[dest._column_for(u)] == values[u]
+        other.c[dest.column_for(u)] == values[u]
         for u in dest.target.unique
         if u in col and u != dest.target.key
     ]
