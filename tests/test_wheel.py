@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import REPO
 from tests.fakes.model_server import respond
 from tests.jobs.specs import SHIPPED
-from tests.jobs.test_digest_dag import pick_first_refs
+from tests.scenarios.digest_job import pick_first_refs
 
 # Never copied into the build: the checkout's own environment and build leftovers.
 NOT_SOURCE = shutil.ignore_patterns(

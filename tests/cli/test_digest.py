@@ -14,7 +14,7 @@ from agentjobs.cli.digest import default_day
 from tests.cli.helpers import agentjobs
 from tests.conftest import REPO
 from tests.fakes.model_server import error, respond
-from tests.jobs.test_digest_dag import make_repo, pick_first_refs
+from tests.scenarios.digest_job import make_repo, pick_first_refs
 
 
 @pytest.fixture

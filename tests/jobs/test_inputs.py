@@ -116,24 +116,6 @@ def test_the_spec_wants_either_a_query_or_a_table(tmp_path: Path):
         load_spec(write_spec(tmp_path, {"transactions": {"table": "ledger; DROP TABLE teams"}}))
 
 
-def test_the_contract_check_names_a_missing_column_and_a_wrong_type(acme_db: sa.Engine, tmp_path: Path):
-    missing = ACME_TX_SQL.replace("ccy AS currency", "ccy AS currency_code")
-    wrong = ACME_TX_SQL.replace("cents AS amount_cents", "CAST(cents AS TEXT) || ' EUR' AS amount_cents")
-    for sql, expected in [
-        (missing, "column 'currency' (text) is missing"),
-        (wrong, "column 'amount_cents' should be integer, found text"),
-    ]:
-        path = write_spec(tmp_path, {"transactions": {"sql": sql}})
-        spec = load_spec(path)
-        mapping = spec.sources.sql.inputs
-        team, members = read_teams(acme_db)[0]
-        pairs = kind_pairs(kind("weekly_insights"), spec.kind_settings(), team, members, WHEN, mapping)
-        (verdict,) = check_inputs(acme_db, pairs, mapping, path)
-        assert verdict.problems and expected in verdict.problems[0]
-        line = path.read_text(encoding="utf-8").splitlines().index("    inputs:") + 2
-        assert f"fix sources.sql.inputs.transactions in {path}:{line}" in verdict.problems[0]
-
-
 def test_a_bad_row_fails_its_team_only(acme_db: sa.Engine, tmp_path: Path):
     insights = kind("weekly_insights")
     settings = insights.settings_model.model_validate({})

@@ -9,7 +9,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from agentjobs.jobs.input_check import check_inputs
 from agentjobs.jobs.inputs import Column, Input
 from agentjobs.sources.sql import read_tables
 from agentjobs.sources.teams import Query
@@ -60,19 +59,3 @@ def test_a_session_time_zone_cannot_shift_the_period(pg_schema: tuple[sa.Engine,
             {"id": 2, "at": "2026-11-28T00:30:00Z"},
             {"id": 3, "at": "2026-11-28T23:30:00Z"},
         ], name
-
-
-def test_result_types_are_checked_with_no_rows(pg_schema: tuple[sa.Engine, Any]):
-    engine, _ = pg_schema
-    with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE ev (id bigint, at timestamptz, amount numeric(12, 3), note text)")
-    params = {"start": START, "end": END}
-    good = Query("SELECT id, at, amount FROM ev WHERE at >= :start AND at < :end", params)
-    wrong = Query("SELECT id, CAST(at AS date) AS at, note AS amount FROM ev WHERE at >= :start", params)
-    (ok,) = check_inputs(engine, [(EVENTS, good)], {})
-    assert ok.problems == []
-    (bad,) = check_inputs(engine, [(EVENTS, wrong)], {"events": object()})
-    assert len(bad.problems) == 2
-    assert "column 'at' should be timestamp, found date" in bad.problems[0]
-    assert "column 'amount' should be decimal, found text" in bad.problems[1]
-    assert bad.line().startswith("FAIL  events (mapped): ")

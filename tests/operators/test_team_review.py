@@ -1,7 +1,7 @@
 """A team's review task on its own: the proposals of validate's review band become one option each
 (database text on one line), the subject counts them and the body shows them as text; with none it
 asks nobody; unanswered in time, or answered by no one, nothing is approved or rejected.
-(tests/jobs/test_reconciliation_dag.py has a person approve some through the HITL API.)"""
+(tests/scenarios/test_reconciliation.py has a person approve some through the HITL API.)"""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tests.airflow.conftest import run_dag, xcom
-from tests.jobs.test_digest_dag import LOGICAL, job  # noqa: F401 (a fixture)
+from tests.scenarios.digest_job import LOGICAL, job  # noqa: F401 (a fixture)
 from tests.ui.helpers import PREFIX, admin, client
 
 pytestmark = pytest.mark.airflow

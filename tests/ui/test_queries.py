@@ -9,7 +9,7 @@ import yaml
 from tests.airflow.conftest import run_dag, xcom
 from tests.fakes.model_server import respond
 from tests.jobs.business import serving_instant, shipped_spec, team_states
-from tests.jobs.test_anomaly_flags_dag import explain_every_flag
+from tests.scenarios.test_anomaly_flags import explain_every_flag
 from tests.ui.helpers import PREFIX, admin, client
 
 pytestmark = pytest.mark.airflow

@@ -5,7 +5,7 @@
                      [--max-cost-usd X]
     agentjobs run JOB [--date YYYY-MM-DD] [--team ID]... [--out DIR] [caps as above]
     agentjobs check JOB|SPEC.yaml [--date YYYY-MM-DD] [--out DIR]
-    agentjobs business-db [--out PATH] [--seed N] [--postgres-uri URI] [--force]
+    agentjobs business-db [--out PATH] [--seed N] [--postgres-uri URI] [--force] [--schema ledgerly]
     agentjobs init [DAGS_FOLDER] [--force]
     agentjobs local-model [--host HOST] [--port PORT] [--ctx-size N]
 

@@ -44,6 +44,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     db.add_argument("--seed", type=int, default=7)
     db.add_argument("--postgres-uri", help="also load it into this database, e.g. postgresql://user@host/db")
     db.add_argument("--force", action="store_true", help="replace the file (and its truth) if it exists")
+    db.add_argument(
+        "--schema",
+        choices=("sample", "ledgerly"),
+        default="sample",
+        help="which database: the sample (SQLite, copied to --postgres-uri if given) or ledgerly, a "
+        "product-shaped schema on PostgreSQL only (needs --postgres-uri; its truth is written "
+        "beside --out as ledgerly.truth.json)",
+    )
+    db.add_argument("--pg-schema", default="ledgerly", help="the PostgreSQL schema ledgerly is loaded into")
     init = commands.add_parser(
         "init",
         help="write the DAG files and the shipped jobs and skills (to edit) into a DAGs folder",

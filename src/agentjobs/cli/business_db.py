@@ -1,4 +1,5 @@
-"""`agentjobs business-db`: write the sample business database and its truth.json."""
+"""`agentjobs business-db`: write the sample business database and its truth.json, or load the
+product-shaped Ledgerly schema into PostgreSQL and write its truth (`--schema ledgerly`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import argparse
 
 
 def business_db(args: argparse.Namespace) -> int:
+    if args.schema == "ledgerly":
+        return _ledgerly(args)
     from agentjobs.business.generate import generate
     from agentjobs.business.truth import truth_path
 
@@ -30,4 +33,35 @@ def business_db(args: argparse.Namespace) -> int:
             engine.dispose()
         where = engine.url.render_as_string(hide_password=True)
         print(f"agentjobs: loaded {sum(counts.values())} rows into {where}")
+    return 0
+
+
+def _ledgerly(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from agentjobs.business.ledgerly.generate import generate
+    from agentjobs.business.ledgerly.load import has_rows, load
+    from agentjobs.business.ledgerly.truth import write_truth
+
+    if not args.postgres_uri:
+        raise SystemExit("agentjobs: --schema ledgerly is PostgreSQL's; give --postgres-uri")
+    truth_file = args.out.resolve().with_name("ledgerly.truth.json")
+    engine = sa.create_engine(args.postgres_uri)
+    try:
+        # The schema may hold the jobs' writes (links, enrichment): replacing it is asked for.
+        if not args.force and (truth_file.exists() or has_rows(engine, args.pg_schema)):
+            raise SystemExit(
+                f"agentjobs: {truth_file} or schema {args.pg_schema} exists and is kept; "
+                "add --force to replace them"
+            )
+        rows, truth = generate(seed=args.seed)
+        counts = load(engine, rows, args.pg_schema)
+    finally:
+        engine.dispose()
+    write_truth(truth_file, truth)
+    where = engine.url.render_as_string(hide_password=True)
+    print(
+        f"agentjobs: loaded {sum(counts.values())} rows into {where} schema {args.pg_schema} "
+        f"({truth.first_day} .. {truth.last_day}) and wrote {truth_file}"
+    )
     return 0

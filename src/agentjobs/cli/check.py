@@ -54,8 +54,9 @@ def check_job(args: argparse.Namespace) -> int:
     conn_id = spec.sources.sql.conn_id
     business_db(out, conn_id)
     mapping = spec.sources.sql.inputs
+    limits = spec.sources.sql.limits()  # the row cap and statement timeout a run reads with
     engine = connection_engine(conn_id)
-    verdicts = check_inputs(engine, source_pairs(mapping), mapping, spec_path)
+    verdicts = check_inputs(engine, source_pairs(mapping), mapping, spec_path, limits)
     kind = fan_out_kind(spec.kind)
     verdicts += check_writes(engine, kind, spec.sources.sql.writes, spec_path)
     if all(not v.problems for v in verdicts):  # agentjobs' own ledger, which a mapped query may read
@@ -66,7 +67,7 @@ def check_job(args: argparse.Namespace) -> int:
     if all(not v.problems for v in verdicts):
         from agentjobs.jobs.inputs import team_queries
 
-        teams = read_teams(engine, team_queries(mapping))
+        teams = read_teams(engine, team_queries(mapping), limits)
         if not teams:
             print("agentjobs: the teams input has no rows: the kind's inputs need a team's binds")
             return 1
@@ -74,7 +75,7 @@ def check_job(args: argparse.Namespace) -> int:
         when = datetime.combine(day, time(12), tzinfo=UTC)
         team, members = teams[0]
         pairs = kind_pairs(kind, spec.kind_settings(), team, members, when, mapping)
-        verdicts += check_inputs(engine, pairs, mapping, spec_path)
+        verdicts += check_inputs(engine, pairs, mapping, spec_path, limits)
     for verdict in verdicts:
         print(verdict.line())
     failed = sum(1 for v in verdicts if v.problems)

@@ -31,8 +31,15 @@ from agentjobs.jobs.inputs import (
     sql_binds,
     team_queries,
 )
-from agentjobs.sources.read_only import check_select, read_only_transaction
+from agentjobs.sources.errors import SourceError
+from agentjobs.sources.read_only import (
+    check_select,
+    read_only_transaction,
+    sqlglot_dialect,
+    statement_deadline,
+)
 from agentjobs.sources.sql import statement, utc_session
+from agentjobs.sources.sql_limits import DEFAULT_LIMITS, ReadLimits
 from agentjobs.sources.teams import Member, Query, Team
 
 SAMPLE_ROWS = 20
@@ -74,19 +81,24 @@ class InputVerdict:
         return f"FAIL  {self.name} ({source}): " + "; ".join(self.problems)
 
 
-def found_types(engine: sa.Engine, query: Query, input_: Input) -> dict[str, str | None]:
-    """column -> the contract type the mapped query returns there (None: cannot tell)."""
-    check_select(query.sql)
+def found_types(
+    engine: sa.Engine, query: Query, input_: Input, limits: ReadLimits = DEFAULT_LIMITS
+) -> dict[str, str | None]:
+    """column -> the contract type the mapped query returns there (None: cannot tell); the
+    sample runs as every read does: parsed in the database's dialect, read-only, under the
+    spec's statement timeout."""
+    check_select(query.sql, sqlglot_dialect(engine.dialect.name))
     used = sql_binds(query.sql)  # a mapped query may leave out binds the kind gives
     params = {k: v for k, v in query.params.items() if k in used}
     sample = Query(f"SELECT * FROM ({query.sql}) AS contract_sample LIMIT {SAMPLE_ROWS}", params)
     wrapped, params = statement(sample)
     with engine.connect() as conn, read_only_transaction(conn):
         utc_session(conn)
-        result = conn.execute(wrapped, params)
-        description = result.cursor.description if result.cursor is not None else None
-        names = list(result.keys())
-        rows = result.fetchall()
+        with statement_deadline(conn, input_.name, query.sql, limits.statement_timeout_s):
+            result = conn.execute(wrapped, params)
+            description = result.cursor.description if result.cursor is not None else None
+            names = list(result.keys())
+            rows = result.fetchall()
     found: dict[str, str | None] = {}
     for index, name in enumerate(names):
         expected = input_.column(name)
@@ -132,14 +144,16 @@ def check_inputs(
     pairs: list[tuple[Input, Query]],
     mapping: Mapping[str, Any],
     spec_path: Path | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> list[InputVerdict]:
-    """Each input's verdict, in the order given; a query that fails to run is a problem too."""
+    """Each input's verdict, in the order given; a query that fails to run (or is refused as a
+    write, or runs past the statement timeout) is a problem too."""
     verdicts = []
     for input_, query in pairs:
         fix = _fix(input_, mapping, spec_path)
         try:
-            problems = check_columns(input_, found_types(engine, query, input_), fix)
-        except (sa.exc.SQLAlchemyError, ValueError) as exc:
+            problems = check_columns(input_, found_types(engine, query, input_, limits), fix)
+        except (sa.exc.SQLAlchemyError, ValueError, SourceError) as exc:
             first = " ".join(str(exc).split("\n")[0].split())[:300]
             problems = [f"input {input_.name!r}: the query does not run ({first}); {fix}"]
         verdicts.append(InputVerdict(input_.name, problems, input_.name in mapping))

@@ -40,6 +40,13 @@ from agentjobs.jobs.addresses import email_address as _email_address
 from agentjobs.jobs.addresses import is_plain_address as is_plain_address  # where callers found it
 from agentjobs.jobs.channels.base import ChannelSpec
 from agentjobs.jobs.channels.registry import AlertChannel, Channel
+from agentjobs.sources.sql_limits import (
+    DEFAULT_ROW_CAP,
+    DEFAULT_STATEMENT_TIMEOUT_S,
+    MAX_ROW_CAP,
+    MAX_STATEMENT_TIMEOUT_S,
+    ReadLimits,
+)
 
 # Unknown keys are errors, and .inf / .nan are refused: an infinite timeout or cost cap passes a
 # `gt=0` check and only breaks later, when the DAG or the run does arithmetic with it.
@@ -152,6 +159,13 @@ class SqlSource(BaseModel):
     writes: dict[str, WriteMapping] = Field(default_factory=dict)
     # PostgreSQL: the schema of agentjobs' own tables (created when missing) once writes are mapped.
     own_schema: str = Field("agentjobs", pattern=_COLUMN_NAME)
+    # The reader's limits (sources/read_only.py): a query returning more rows than `row_cap`, or a
+    # statement running longer than `statement_timeout_s`, fails the read naming the query.
+    row_cap: Count = Field(DEFAULT_ROW_CAP, ge=1, le=MAX_ROW_CAP)
+    statement_timeout_s: float = Field(DEFAULT_STATEMENT_TIMEOUT_S, gt=0, le=MAX_STATEMENT_TIMEOUT_S)
+
+    def limits(self) -> ReadLimits:
+        return ReadLimits(row_cap=self.row_cap, statement_timeout_s=self.statement_timeout_s)
 
 
 class Sources(BaseModel):

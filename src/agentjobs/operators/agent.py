@@ -7,25 +7,26 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
 from agentjobs.agent.budget import BudgetMeter, Prices, Usage
 from agentjobs.agent.caps import Caps
-from agentjobs.agent.errors import BudgetExceeded, ContractViolation, PermanentAgentError
-from agentjobs.agent.model_client import Completion
+from agentjobs.agent.errors import BudgetExceeded, ContractViolation, EmptyResult, PermanentAgentError
 from agentjobs.agent.plan import RunPlan
-from agentjobs.agent.replay import ReplayCache
-from agentjobs.agent.runner import EmptyResult, answer_plan, check_caps_enforceable, scrub_failure, settle
 from agentjobs.agent.scrub import scrubbed_errors
 from agentjobs.agent.skills import Skill, default_skills_dir, load_skill
-from agentjobs.hooks.llm import LLMHook
+from agentjobs.hooks import DEFAULT_LLM_CONN_ID
 from agentjobs.operators import metrics
 from agentjobs.operators.artifacts import run_dir
 from agentjobs.operators.retry import AGENT_RETRY_POLICY
 from agentjobs.operators.run_summary import log_run_summary
 from agentjobs.operators.spend_store import SpendStore
+
+if TYPE_CHECKING:
+    from agentjobs.agent.model_client import Completion
+    from agentjobs.agent.replay import ReplayCache
 
 
 class AgentOperator(BaseOperator):
@@ -74,7 +75,7 @@ class AgentOperator(BaseOperator):
         *,
         skill: str,
         prompt: str,
-        llm_conn_id: str = LLMHook.default_conn_name,
+        llm_conn_id: str = DEFAULT_LLM_CONN_ID,
         model: str | None = None,
         tools: Sequence[str] | None = None,
         caps: Caps | Mapping[str, Any] | str | None = None,
@@ -128,6 +129,11 @@ class AgentOperator(BaseOperator):
     def _run(self, context: Any) -> dict[str, Any]:
         # Airflow's side of the run: the context, the connection, the task state store, XCom and
         # metrics. What the run itself must obey is the agent runtime's (agent/runner.py).
+        # Imported here, not at the top: every parse of the jobs DAG file imports this module,
+        # and the model client, the agent loop and the hook are only needed when a task runs.
+        from agentjobs.agent.runner import answer_plan, check_caps_enforceable, scrub_failure, settle
+        from agentjobs.hooks.llm import LLMHook
+
         skill = load_skill(self.skill, Path(self.skills_dir) if self.skills_dir else default_skills_dir())
         work_dir = Path(self.work_dir) if self.work_dir else run_dir(context)
         work_dir.mkdir(parents=True, exist_ok=True)
@@ -195,6 +201,8 @@ class AgentOperator(BaseOperator):
     ) -> tuple[SpendStore, BudgetMeter, ReplayCache, Usage]:
         """The spend and the paid answers of this task instance's earlier tries (the task state
         store), so a retry starts from them: the meter, the replay cache, and the spend before."""
+        from agentjobs.agent.replay import ReplayCache  # at run time only, as in _run
+
         spend = SpendStore.from_context(context)
         spent, elapsed_before, kept_calls = spend.load()
         spent_before = dataclasses.replace(spent)  # the meter adds to `spent` in place

@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from agentjobs.atomic_file import write_atomically
-from agentjobs.delivery import DeliveryLedger, deliver
+from agentjobs.delivery import deliver, ledger_for
 from agentjobs.delivery.channels.base import Channel, Message
 from agentjobs.delivery.channels.registry import channel_for
 from agentjobs.jobs.addresses import is_plain_address
 from agentjobs.jobs.channels.base import ChannelSpec
 from agentjobs.jobs.channels.email import EmailChannel
 from agentjobs.jobs.channels.slack import SlackChannel
-from agentjobs.jobs.kinds.base import PerMemberKind, TeamSnapshot
+from agentjobs.jobs.kinds.base import Member, PerMemberKind, TeamSnapshot
 from agentjobs.jobs.markdown_text import one_line
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.team_run import check_team_id
@@ -71,7 +71,7 @@ class TeamDeliverOperator(TeamTaskOperator):
             self.log.info("%s: no member due now has anything to be reminded of", team_id)
         elif not targets and (delivery.slack_conn_id or delivery.smtp_conn_id):
             self.log.warning("%s has no slack_channel, email_list or members to deliver to", team_id)
-        ledger = DeliveryLedger.from_conn_id(self.spec.ledger_conn_id)
+        ledger = ledger_for(self.spec.ledger_conn_id)
         force = bool(context["params"].get("force_redeliver", False))
         outcomes, failures = [], []
         for target in targets:
@@ -120,9 +120,23 @@ class TeamDeliverOperator(TeamTaskOperator):
             found.append(_target(mail, self._message(title, artifact, period_key)))
         if smtp_conn and delivery.member_preview:
             line = self._message(title, preview, period_key)
-            for member in sorted(snapshot.members, key=lambda m: m.email):
+            for member in self._reachable(snapshot):
+                assert member.email is not None
                 found.append(_target(_mail(smtp_conn, [member.email]), line, name="preview"))
         return found
+
+    def _reachable(self, snapshot: TeamSnapshot, only: set[str] | None = None) -> list[Member]:
+        """The members (of `only`, by id) to mail, by email; one without an address is skipped
+        with a note in the run log, never a failure of the team's other deliveries."""
+        wanted = [m for m in snapshot.members if only is None or m.id in only]
+        for member in wanted:
+            if not member.email:
+                self.log.warning(
+                    "%s: member %s has no email address in the users table: no mail sent to them",
+                    snapshot.team.id,
+                    member.id,
+                )
+        return sorted((m for m in wanted if m.email), key=lambda m: str(m.email))
 
     def _message(self, title: str, path: Path, day: str, text: str | None = None) -> Message:
         markdown = path.read_text(encoding="utf-8") if text is None else text
@@ -138,9 +152,8 @@ class TeamDeliverOperator(TeamTaskOperator):
             return []
         folder = artifact.parent / MEMBERS_DIR
         found: list[Target] = []
-        for member in sorted(snapshot.members, key=lambda m: m.email):
-            if member.id not in messages:
-                continue  # nothing for this member: no mail at all
+        for member in self._reachable(snapshot, only=set(messages)):
+            assert member.email is not None
             day = kind.member_day(snapshot, member)
             path = folder / f"{check_team_id(member.id)}.md"
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -233,3 +233,17 @@ def test_events_of_a_category_without_a_window_are_counted_for_the_log_not_claim
     assert [r["id"] for r in KIND.claimable(snapshot, settings)] == [1]
     assert KIND.unknown_categories(snapshot, settings)["transaction_created"] == 3
     assert snapshot.period.start == at(10, 10) - timedelta(hours=24)
+
+
+def test_claimed_events_with_uuid_or_text_ids_are_listed_and_integer_ids_in_numeric_order():
+    snapshot = snapshot_of([])
+    when = "2026-11-30T10:02:00+00:00"  # one instant: the id alone orders them
+    uid = "0b8f6c0e-4a4e-4d8e-9a57-1c2f3e4d5a6b"
+    claimed = [
+        {"id": i, "team_id": TEAM, "occurred_at": when, "category": "transaction_created", "record_id": r}
+        for i, r in ((uid, "txn-u"), (10, "txn-10"), (9, "txn-9"))
+    ]
+    window = KIND.with_claimed(snapshot, claimed)
+    rendered = KIND.render(window, {"summary": ""}, SETTINGS, "New activity")
+    assert "- 3 new transactions: `txn-9`, `txn-10`, `txn-u`" in rendered.markdown.splitlines()
+    KIND.check(window, rendered.markdown, rendered.result, SETTINGS)

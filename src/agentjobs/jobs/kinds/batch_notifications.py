@@ -59,6 +59,7 @@ from agentjobs.jobs.kinds.base import (
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
 from agentjobs.jobs.names import Names
 from agentjobs.jobs.period import Period
+from agentjobs.jobs.record_ids import id_order
 
 ARTIFACT_FILE = "notifications.md"
 CANDIDATES = "candidates"  # the events read (what the claim chooses from)
@@ -210,7 +211,8 @@ def unknown_categories(snapshot: TeamSnapshot, settings: Settings) -> Counter[st
 
 def with_claimed(snapshot: TeamSnapshot, claimed: list[dict[str, Any]]) -> TeamSnapshot:
     """The snapshot the summary is made of: the window's claimed events, and nothing read around them."""
-    rows = sorted(claimed, key=lambda r: (str(r["occurred_at"]), int(r["id"])))
+    # Ids may be uuids or text (a company's own events); integer ids still sort as numbers.
+    rows = sorted(claimed, key=lambda r: (str(r["occurred_at"]), id_order(r["id"])))
     return snapshot.model_copy(update={"tables": {EVENTS: rows}})
 
 

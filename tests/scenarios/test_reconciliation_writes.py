@@ -15,9 +15,9 @@ from tests.airflow.conftest import run_dag, xcom
 from tests.fakes.model_server import respond
 from tests.jobs.business import BUSINESS_CONN, serving_instant, shipped_spec, team_states
 from tests.jobs.specs import sqlite_ledger
-from tests.jobs.test_reconciliation_dag import TEAM, forget_runs, slack_posts, top_candidate, writable_db
+from tests.scenarios.test_reconciliation import TEAM, forget_runs, slack_posts, top_candidate, writable_db
 
-__all__ = ["writable_db"]  # the fixture, shared with test_reconciliation_dag.py
+__all__ = ["writable_db"]  # the fixture, shared with test_reconciliation.py
 pytestmark = pytest.mark.airflow
 
 

@@ -19,7 +19,7 @@ from agentjobs.sources.demo_feed import demo_item_urls, render_demo_feed
 from tests.airflow.conftest import run_dag, xcom
 from tests.fakes.model_server import reply, respond, tool_call
 from tests.jobs.specs import digest_spec
-from tests.jobs.test_digest_dag import DAY, LOGICAL, make_repo, states
+from tests.scenarios.digest_job import DAY, LOGICAL, make_repo, states
 
 pytestmark = pytest.mark.airflow
 

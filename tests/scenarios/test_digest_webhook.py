@@ -11,7 +11,7 @@ from agentjobs.sources.demo_feed import render_demo_feed
 from tests.airflow.conftest import llm_conn, run_dag, xcom  # noqa: F401 (llm_conn: a fixture)
 from tests.fakes.model_server import respond
 from tests.jobs.specs import digest_spec, sqlite_ledger
-from tests.jobs.test_digest_dag import DAY, LOGICAL, make_repo, pick_first_refs, rerun, states
+from tests.scenarios.digest_job import DAY, LOGICAL, make_repo, pick_first_refs, rerun, states
 
 pytestmark = pytest.mark.airflow
 

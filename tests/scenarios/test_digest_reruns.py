@@ -14,11 +14,11 @@ import pytest
 
 from tests.airflow.conftest import run_dag, xcom
 from tests.fakes.model_server import reply, respond
-from tests.jobs import test_digest_dag
-from tests.jobs.test_digest_dag import DAY, LOGICAL, rerun, states
+from tests.scenarios import digest_job
+from tests.scenarios.digest_job import DAY, LOGICAL, rerun, states
 
 pytestmark = pytest.mark.airflow
-job = test_digest_dag.job  # the digest job's fixture: git + RSS sources, email, Slack and S3
+job = digest_job.job  # the digest job's fixture: git + RSS sources, email, Slack and S3
 
 ONCALL = "oncall@example.org"
 

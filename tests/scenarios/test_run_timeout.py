@@ -21,7 +21,7 @@ import pytest
 from tests.airflow.conftest import run_dag
 from tests.fakes.model_server import respond
 from tests.jobs.specs import digest_spec
-from tests.jobs.test_digest_dag import LOGICAL, make_repo, pick_first_refs, states
+from tests.scenarios.digest_job import LOGICAL, make_repo, pick_first_refs, states
 
 pytestmark = pytest.mark.airflow
 

@@ -15,7 +15,7 @@ import pytest
 from agentjobs.sources.demo_feed import render_demo_feed
 from tests.airflow.conftest import run_dag, xcom
 from tests.fakes.model_server import reply, respond
-from tests.jobs.test_digest_dag import states
+from tests.scenarios.digest_job import states
 
 pytestmark = pytest.mark.airflow
 

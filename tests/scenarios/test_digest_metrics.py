@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.airflow.conftest import run_dag
-from tests.jobs.test_digest_dag import LOGICAL, job, rerun, states  # noqa: F401 (job: a fixture)
+from tests.scenarios.digest_job import LOGICAL, job, rerun, states  # noqa: F401 (job: a fixture)
 
 pytestmark = pytest.mark.airflow
 

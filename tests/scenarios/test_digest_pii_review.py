@@ -11,7 +11,7 @@ from agentjobs.delivery.ledger import DeliveryLedger
 from tests.airflow.conftest import run_dag, xcom
 from tests.fakes.model_server import reply, respond
 from tests.jobs.specs import digest_spec, sqlite_ledger
-from tests.jobs.test_digest_dag import LOGICAL, make_repo, pick_first_refs, states
+from tests.scenarios.digest_job import LOGICAL, make_repo, pick_first_refs, states
 
 pytestmark = pytest.mark.airflow
 

@@ -27,7 +27,7 @@ from tests.fakes.github import commit, issue, pull, release
 from tests.fakes.model_server import reply, respond
 from tests.fakes.slack import WEBHOOK_PATH
 from tests.jobs.specs import digest_spec, sqlite_ledger
-from tests.jobs.test_digest_dag import LOGICAL, make_repo, states
+from tests.scenarios.digest_job import LOGICAL, make_repo, states
 
 pytestmark = pytest.mark.airflow
 

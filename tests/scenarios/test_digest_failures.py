@@ -13,7 +13,7 @@ from tests.airflow.conftest import run_dag, xcom
 from tests.fakes.github import commit, pull, release
 from tests.fakes.model_server import reply, tool_call
 from tests.jobs.specs import digest_spec
-from tests.jobs.test_digest_dag import LOGICAL, make_repo, pick_first_refs, states
+from tests.scenarios.digest_job import LOGICAL, make_repo, pick_first_refs, states
 
 pytestmark = pytest.mark.airflow
 NOON = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
