@@ -179,6 +179,27 @@ def kind_pairs(
     return [(i, queries[i.name]) for i in inputs if i.name in queries]
 
 
+def check_writes(
+    engine: sa.Engine, kind: Any, writes: Mapping[str, Any], spec_path: Path | None = None
+) -> list[InputVerdict]:
+    """Each mapped write target's verdict (jobs/writes.py): its table exists and has every column
+    the mapping names. Read from the catalog only; nothing is written."""
+    from agentjobs.jobs.writes import check_destinations, kind_writes
+
+    verdicts = []
+    for name in writes:
+        where = f"{spec_path}" if spec_path else "the spec"
+        line = spec_line(spec_path, ["sources", "sql", "writes", name])
+        fix = f"sources.sql.writes.{name} in {where}" + (f":{line}" if line else "")
+        try:
+            problems = check_destinations(engine, kind_writes(kind), {name: writes[name]}, fix)
+        except sa.exc.SQLAlchemyError as exc:
+            first = " ".join(str(exc).split("\n")[0].split())[:300]
+            problems = [f"write target {name!r}: its table cannot be read ({first}); fix {fix}"]
+        verdicts.append(InputVerdict(f"writes.{name}", problems, True))
+    return verdicts
+
+
 def raise_on_mismatch(verdicts: list[InputVerdict]) -> None:
     """ContractError listing every mismatch, when there is one."""
     problems = [p for v in verdicts for p in v.problems]

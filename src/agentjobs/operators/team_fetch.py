@@ -19,12 +19,20 @@ from typing import Any
 
 from agentjobs.atomic_file import write_atomically
 from agentjobs.hooks.ledger import run_log
-from agentjobs.jobs.input_check import check_inputs, kind_pairs, raise_on_mismatch, source_pairs
+from agentjobs.jobs.input_check import (
+    check_inputs,
+    check_writes,
+    kind_pairs,
+    raise_on_mismatch,
+    source_pairs,
+)
 from agentjobs.jobs.inputs import RowContractError, team_queries
 from agentjobs.jobs.kinds.base import PerMemberKind, TeamSnapshot
 from agentjobs.jobs.kinds.snapshots import due_teams, team_snapshot
+from agentjobs.jobs.own_tables import ensure_own_tables
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.team_run import check_team_id, contract_error_path, ledger_job, snapshot_path, team_dir
+from agentjobs.jobs.writes import SpecWrites
 from agentjobs.operators.artifacts import run_instant
 from agentjobs.operators.job_task import JobTaskOperator
 from agentjobs.operators.team_claims import claim_snapshot, claims_kind
@@ -50,6 +58,9 @@ class TeamFetchOperator(JobTaskOperator):
         engine = connection_engine(self.conn_id)
         # The contracts first: a mapping that cannot fit fails the run before any team is read.
         raise_on_mismatch(check_inputs(engine, source_pairs(mapping), mapping, limits=limits))
+        if self.spec.sources.sql is not None and self.spec.sources.sql.writes:  # where results go
+            raise_on_mismatch(check_writes(engine, kind, self.spec.sources.sql.writes))
+            ensure_own_tables(engine, kind, SpecWrites.of(self.spec.sources.sql))
         all_teams = fetch_teams(self.conn_id, team_queries(mapping), limits)
         if all_teams:
             first, members = all_teams[0]

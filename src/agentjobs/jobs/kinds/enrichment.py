@@ -44,11 +44,13 @@ from agentjobs.jobs.kinds.base import (
     check_heading,
 )
 from agentjobs.jobs.kinds.enrichment_values import COLUMNS, BadValue, clean_fields, clean_value
+from agentjobs.jobs.kinds.enrichment_write import ENRICHMENT
 from agentjobs.jobs.kinds.overdue_reminders import hour_period, serves_local_hour
 from agentjobs.jobs.markdown_text import as_text, one_line
 from agentjobs.jobs.numbers import format_count
 from agentjobs.jobs.period import Period
 from agentjobs.jobs.prompt_data import as_data
+from agentjobs.jobs.writes import WriteTarget
 
 log = logging.getLogger(__name__)
 ARTIFACT_FILE = "enrichment.md"
@@ -292,6 +294,7 @@ class EnrichmentKind:
 
     name: ClassVar[str] = "enrichment"
     inputs: ClassVar[tuple[Input, ...]] = INPUTS  # the datasets it reads (jobs/inputs.py)
+    writes: ClassVar[tuple[WriteTarget, ...]] = (ENRICHMENT,)  # what it writes (jobs/writes.py)
     settings_model: ClassVar[type[BaseModel]] = EnrichmentSettings
     artifact_file: ClassVar[str] = ARTIFACT_FILE
     default_schedule: ClassVar[str] = "0 * * * *"
@@ -525,13 +528,19 @@ class EnrichmentKind:
     # ------------------------------------------------------------------ the write
 
     def apply(
-        self, snapshot: TeamSnapshot, result: dict[str, Any], settings: EnrichmentSettings, engine: Any
+        self,
+        snapshot: TeamSnapshot,
+        result: dict[str, Any],
+        settings: EnrichmentSettings,
+        engine: Any,
+        writes: Any = None,
     ) -> dict[str, list[str]]:
-        """Write the validated updates (once each: see enrichment_write)."""
+        """Write the validated updates (once each: see enrichment_write), where the spec's
+        `writes` (jobs/writes.SpecWrites; None: the sample's customers) sends them."""
         from agentjobs.jobs.kinds.enrichment_write import write_updates
 
         return write_updates(
-            engine, snapshot, list(result.get("updates", [])), self.sources(snapshot, settings)
+            engine, snapshot, list(result.get("updates", [])), self.sources(snapshot, settings), writes
         )
 
 

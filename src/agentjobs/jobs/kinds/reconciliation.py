@@ -45,10 +45,12 @@ from agentjobs.jobs.kinds.reconcile_rules import (
     local_day,
     rule_failures,
 )
+from agentjobs.jobs.kinds.reconcile_write import LINKS
 from agentjobs.jobs.markdown_text import as_text, one_line
 from agentjobs.jobs.numbers import format_amount
 from agentjobs.jobs.period import Period, period_for
 from agentjobs.jobs.prompt_data import as_data
+from agentjobs.jobs.writes import WriteTarget
 
 ARTIFACT_FILE = "reconciliation.md"
 LINK_ABOVE = 0.8  # a link needs a confidence above this (the issue's rule; not a setting)
@@ -303,6 +305,7 @@ class ReconciliationKind:
 
     name: ClassVar[str] = "reconciliation"
     inputs: ClassVar[tuple[Input, ...]] = INPUTS  # the datasets it reads (jobs/inputs.py)
+    writes: ClassVar[tuple[WriteTarget, ...]] = (LINKS,)  # what it writes (jobs/writes.py)
     settings_model: ClassVar[type[BaseModel]] = ReconciliationSettings
     artifact_file: ClassVar[str] = ARTIFACT_FILE
     default_schedule: ClassVar[str] = "0 * * * *"
@@ -509,13 +512,23 @@ class ReconciliationKind:
         return timedelta(minutes=settings.review.timeout_minutes)
 
     def apply(
-        self, snapshot: TeamSnapshot, result: dict[str, Any], settings: ReconciliationSettings, engine: Any
+        self,
+        snapshot: TeamSnapshot,
+        result: dict[str, Any],
+        settings: ReconciliationSettings,
+        engine: Any,
+        writes: Any = None,
     ) -> dict[str, list[str]]:
-        """Write the validated decisions with their ledger rows, in one transaction (reconcile_write)."""
+        """Write the validated decisions with their ledger rows, in one transaction (reconcile_write),
+        where the spec's `writes` (jobs/writes.SpecWrites; None: the sample's tables) sends them."""
         from agentjobs.jobs.kinds.reconcile_write import decisions_of, write_decisions
 
         written = write_decisions(
-            engine, period=snapshot.period.key, team_id=snapshot.team.id, decisions=decisions_of(result)
+            engine,
+            period=snapshot.period.key,
+            team_id=snapshot.team.id,
+            decisions=decisions_of(result),
+            writes=writes,
         )
         return {
             "linked": written.linked,
