@@ -162,7 +162,7 @@ def check_inputs(
 
 def source_pairs(mapping: Mapping[str, Any]) -> list[tuple[Input, Query]]:
     queries = team_queries(mapping)
-    return [(i, queries[i.name]) for i in SOURCE_INPUTS]
+    return [(i, queries[i.name]) for i in SOURCE_INPUTS if i.name in queries]  # team_targets if mapped
 
 
 def kind_pairs(

@@ -25,7 +25,7 @@ from agentjobs.sources.sql import TEAMS_QUERY, USERS_QUERY
 from agentjobs.sources.teams import Query
 
 ColumnType = Literal["text", "integer", "decimal", "timestamp", "date", "boolean"]
-ColumnCheck = Literal["currency", "timezone", "email"]
+ColumnCheck = Literal["currency", "timezone", "email", "channel"]
 
 # What a found type may stand in for: an integer amount is a fine decimal, not the other way round.
 _ACCEPTS: dict[str, frozenset[str]] = {
@@ -37,6 +37,7 @@ _ACCEPTS: dict[str, frozenset[str]] = {
     "boolean": frozenset({"boolean"}),
 }
 _CURRENCY = re.compile(r"[A-Z]{3}")
+TARGET_CHANNELS = ("slack", "email")  # what a team_targets row may name
 # One address, no spaces or list separators: what the delivery can send to.
 _EMAIL = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
 
@@ -190,6 +191,8 @@ def _value_problem(column: Column, value: Any) -> str | None:
             ZoneInfo(str(value))
         except (ZoneInfoNotFoundError, ValueError, OSError):
             return f"{value!r}, not an IANA time zone (e.g. Europe/Berlin)"
+    if column.check == "channel" and value not in TARGET_CHANNELS:
+        return f"{value!r}, not a delivery channel ({' or '.join(TARGET_CHANNELS)})"
     if column.check == "email" and not (isinstance(value, str) and _EMAIL.fullmatch(value)):
         return f"{value!r}, not an e-mail address"
     return None
@@ -205,9 +208,8 @@ def row_problems(input_: Input, rows: Iterable[Mapping[str, Any]], team: str = "
             problem = _value_problem(column, row[column.name])
             if problem:
                 who = f"team {team!r}, " if team else ""
-                problems.append(
-                    f"{who}input {input_.name!r}, row id {row.get('id')!r}, column {column.name!r}: {problem}"
-                )
+                row_id = f", row id {row['id']!r}" if "id" in row else ""  # team_targets rows have none
+                problems.append(f"{who}input {input_.name!r}{row_id}, column {column.name!r}: {problem}")
     return problems
 
 
@@ -284,7 +286,21 @@ USERS_INPUT = Input(
     USERS_QUERY.sql,
     order_by="src.team_id, src.id",
 )
-SOURCE_INPUTS = (TEAMS_INPUT, USERS_INPUT)
+# Optional: read only when the spec maps it (the sample database has no such table); each row
+# is one more delivery of the team's artifact, beside the teams row's own channel and list.
+TEAM_TARGETS_INPUT = Input(
+    "team_targets",
+    "further places each team's artifact goes, one delivery per row",
+    (
+        Column("team_id", "text"),
+        Column("channel", "text", meaning="slack or email", check="channel"),
+        Column("target", "text", meaning="a slack channel (#name or id), or addresses, comma-separated"),
+    ),
+    (),
+    "",
+    order_by="src.team_id, src.channel, src.target",
+)
+SOURCE_INPUTS = (TEAMS_INPUT, USERS_INPUT, TEAM_TARGETS_INPUT)
 
 
 def kind_inputs(kind: Any) -> tuple[Input, ...]:
@@ -293,6 +309,9 @@ def kind_inputs(kind: Any) -> tuple[Input, ...]:
 
 
 def team_queries(mapping: Mapping[str, Any] | None) -> dict[str, Query]:
-    """The sql source's teams and users queries under the spec's mapping."""
+    """The sql source's teams and users queries under the spec's mapping, and its team_targets
+    query when the spec maps one."""
     defaults = {"teams": TEAMS_QUERY, "users": USERS_QUERY}
+    if mapping and TEAM_TARGETS_INPUT.name in mapping:
+        defaults[TEAM_TARGETS_INPUT.name] = Query(TEAM_TARGETS_INPUT.default_sql)
     return mapped(SOURCE_INPUTS, defaults, mapping)

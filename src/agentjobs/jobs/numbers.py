@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from agentjobs.sources.errors import PermanentSourceError
+
 # ISO 4217's minor-unit exponents (list one, current codes and a few withdrawn ones old rows may
 # still hold: HRK, SLL, ANG, CUC, ZWL). Codes without a minor unit (gold XAU, the SDR XDR, XXX...)
 # are no currency a team books in, so they are unknown here like any other code.
@@ -169,8 +171,11 @@ class Allowed:
 # ------------------------------------------------------------------ what renderers write
 
 
-class UnknownCurrency(ValueError):
-    """A currency code ISO 4217 does not list: its amounts cannot be written (how many decimals?)."""
+class UnknownCurrency(PermanentSourceError, ValueError):
+    """A currency code ISO 4217 does not list: its amounts cannot be written (how many decimals?).
+
+    A value of the business database's rows: the same snapshot fails the same way, so the job's
+    retry policy fails the team's task at once (PermanentSourceError) instead of retrying it."""
 
 
 def currency_decimals(currency: str) -> int:

@@ -1,7 +1,8 @@
 """TeamDeliverOperator: one team's artifact to the team's channel, list and members, via the ledger.
 
-Targets come from the business database (the team's `slack_channel` and `email_list`, and
-each member's email for the one-line preview). Every target is its own ledger row keyed by
+Targets come from the business database (the team's `slack_channel` and `email_list`, the
+rows of `team_targets` when the spec maps it, and each member's email for the one-line
+preview). Every target is its own ledger row keyed by
 (`<dag_id>/<team>`, period, channel, target): a retry, clear or backfill sends only what was
 not sent, and `force_redeliver` sends again. One failing target does not stop the others;
 the task fails after trying them all, so its retry resends only the failed ones.
@@ -14,6 +15,7 @@ date (`member_day`) and address, so a member is mailed once a day whatever rerun
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,9 @@ from agentjobs.operators.team_task import TeamTaskOperator
 from agentjobs.operators.team_validated import pull_unchanged_artifact
 
 MEMBERS_DIR = "members"
+# Slack's names: at most 80 lowercase letters, digits, -, _ (non-Latin letters allowed); ids are
+# capitals and digits. Whitespace, controls, <>&|@!,: and quotes never.
+_SLACK_CHANNEL = re.compile(r"#?[^\s\x00-\x1f\x7f<>&|@!,:'\"`]{1,80}")
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class Target:
     artifact: Path
     send: Callable[[], dict[str, Any]]
     logical_date: str | None = None  # the ledger's; None: the team's period key
+    to: str = ""  # the channel name or addresses, as the database row gave them (checked per target)
 
 
 class TeamDeliverOperator(TeamTaskOperator):
@@ -76,7 +82,9 @@ class TeamDeliverOperator(TeamTaskOperator):
         outcomes, failures = [], []
         for target in targets:
             try:
-                if target.channel != "slack":
+                if target.channel == "slack":
+                    check_slack_channel(target.to)
+                else:
                     check_addresses(target.target)
                 job, day = team.ledger_key()
                 outcome = deliver(
@@ -91,10 +99,9 @@ class TeamDeliverOperator(TeamTaskOperator):
                     send=target.send,
                 )
             except Exception as exc:  # the other targets still get theirs; this one is retried
-                self.log.error(
-                    "%s → %s failed: %s: %s", target.channel, target.target, type(exc).__name__, exc
-                )
-                failures.append(f"{target.channel} {target.target}: {type(exc).__name__}")
+                shown = printable(target.target)
+                self.log.error("%s → %s failed: %s: %s", target.channel, shown, type(exc).__name__, exc)
+                failures.append(f"{target.channel} {shown}: {type(exc).__name__}")
                 continue
             self.log.info(outcome.message)
             metrics.delivery(self.spec.dag_id, target.channel, outcome.delivered)
@@ -106,17 +113,20 @@ class TeamDeliverOperator(TeamTaskOperator):
         return {"team": team_id, "period": period_key, "deliveries": outcomes}
 
     def targets(self, snapshot: TeamSnapshot, artifact: Path, preview: Path, period_key: str) -> list[Target]:
-        """The team's slack channel, its email list, and one preview per member (by email)."""
+        """The team's slack channels, its email lists (the row's and team_targets'), and one
+        preview per member (by email)."""
         team, delivery = snapshot.team, self.spec.team_delivery
         title = f"{self.spec.title} — {team.name}, {period_key}"
         found: list[Target] = []
         slack_conn, smtp_conn = delivery.slack_conn_id, delivery.smtp_conn_id
         # The team's targets come from its database row, so the channels are built here, not in a spec.
-        if slack_conn and team.slack_channel:
-            slack = SlackChannel(type="slack", conn_id=slack_conn, channel=team.slack_channel)
-            found.append(_target(slack, self._message(title, artifact, period_key)))
-        if smtp_conn and team.email_list:
-            mail = _mail(smtp_conn, sorted(team.email_list))
+        for channel in team.slack_channels if slack_conn else []:
+            # model_construct: the name is checked per target (check_slack_channel), so a bad row
+            # fails only its own delivery.
+            slack = SlackChannel.model_construct(type="slack", conn_id=slack_conn, channel=channel)
+            found.append(_target(slack, self._message(title, artifact, period_key), to=channel))
+        for addresses in team.email_lists if smtp_conn else []:
+            mail = _mail(smtp_conn, addresses)
             found.append(_target(mail, self._message(title, artifact, period_key)))
         if smtp_conn and delivery.member_preview:
             line = self._message(title, preview, period_key)
@@ -165,6 +175,21 @@ class TeamDeliverOperator(TeamTaskOperator):
         return found
 
 
+def printable(target: str) -> str:
+    """A target as the log and the failure show it: as is, or quoted when a database row put a
+    line break or control character in it (it must not forge a log line)."""
+    return target if target.isprintable() else repr(target)
+
+
+def check_slack_channel(channel: str) -> None:
+    """A channel name comes from a database row: one name or id (`#team-berlin`, `C0123ABC`),
+    nothing that could be read as markup, a mention or a second line in a log or a message."""
+    if not _SLACK_CHANNEL.fullmatch(channel):
+        raise ValueError(
+            f"{channel!r} in the business database is not a slack channel name or id; fix the row"
+        )
+
+
 def check_addresses(addresses: str) -> None:
     """Addresses come from database rows: a CR/LF or display name there must not reach a mail header."""
     for address in addresses.split(","):
@@ -186,6 +211,7 @@ def _target(
     *,
     name: str | None = None,
     logical_date: str | None = None,
+    to: str = "",
 ) -> Target:
     """One ledger row's delivery: `message` through `spec`'s channel, keyed under `name` (the
     channel's type unless a preview or reminder) and the channel's own target key."""
@@ -196,4 +222,5 @@ def _target(
         message.artifact,
         lambda: sender.send(message),
         logical_date=logical_date,
+        to=to,
     )

@@ -37,7 +37,7 @@ from agentjobs.business import schema
 from agentjobs.sources.errors import SourceError
 from agentjobs.sources.read_only import check_select, read_only_transaction, read_rows, sqlglot_dialect
 from agentjobs.sources.sql_limits import DEFAULT_LIMITS, ReadLimits
-from agentjobs.sources.teams import Member, Query, Team
+from agentjobs.sources.teams import Member, Query, Team, TeamTarget, split_addresses
 
 DEFAULT_CONN_ID = "agentjobs_business"
 
@@ -92,18 +92,24 @@ def utc_session(conn: sa.Connection) -> None:
 def read_teams(
     engine: sa.Engine, queries: Mapping[str, Query] | None = None, limits: ReadLimits = DEFAULT_LIMITS
 ) -> list[tuple[Team, list[Member]]]:
-    """Every team (id order) with its members (id order); `queries`: the spec's mapped
-    `teams` and `users` queries (default: the sample's)."""
+    """Every team (id order) with its members (id order) and, when `queries` has
+    `team_targets`, its further delivery targets; `queries`: the spec's mapped `teams`, `users`
+    (default: the sample's) and `team_targets` queries."""
     tables = read_tables(engine, queries or {"teams": TEAMS_QUERY, "users": USERS_QUERY}, limits)
     members: dict[str, list[Member]] = {}
     for row in tables["users"]:
         team_id = row.pop("team_id")
         # Only the model's fields: a mapped view may return more columns than the contract.
         members.setdefault(team_id, []).append(Member(**{k: row[k] for k in _MEMBER_FIELDS}))
+    targets: dict[str, list[TeamTarget]] = {}
+    for row in tables.get("team_targets", []):  # read only when the spec maps it
+        target = TeamTarget(channel=str(row["channel"]), target=str(row["target"] or ""))
+        targets.setdefault(str(row["team_id"]), []).append(target)
     teams = []
     for row in tables["teams"]:
-        emails = [a.strip() for a in (row.pop("email_list") or "").split(",") if a.strip()]
-        team = Team(**{k: row[k] for k in _TEAM_FIELDS}, email_list=emails)
+        emails = split_addresses(row.pop("email_list"))
+        more = targets.get(str(row["id"]), [])
+        team = Team(**{k: row[k] for k in _TEAM_FIELDS}, email_list=emails, targets=more)
         teams.append((team, members.get(team.id, [])))
     return teams
 

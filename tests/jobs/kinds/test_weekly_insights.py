@@ -535,3 +535,29 @@ def test_null_amounts_and_categories_are_left_out_of_totals_and_an_unknown_curre
     team = BERLIN.model_copy(update={"currency": "E"})
     with pytest.raises(ValueError, match="currency 'E' is not an ISO 4217 code"):
         KIND.plan(snapshot(team), SETTINGS, "structured")
+
+
+def test_an_artifact_whose_totals_leave_out_null_amounts_says_so() -> None:
+    clean = snapshot()
+    tables = {"transactions": [dict(r) for r in clean.tables["transactions"]]}
+    when = tables["transactions"][0]["occurred_at"]  # in the week reported
+    tables["transactions"] += [
+        {"id": f"ocr-{n}", "occurred_at": when, "kind": "expense", "category": "travel",
+         "amount_cents": None, "currency": "EUR"}
+        for n in (1, 2)
+    ]  # fmt: skip
+    snap = clean.model_copy(update={"tables": tables})
+    markdown, result = render(snap)
+    note = "Not totalled: 2 transactions with amount unknown (in the weeks compared)."
+    assert markdown.rstrip("\n").splitlines()[-1] == note
+    assert result["items"] == 3 and note not in result["bullets"]
+    KIND.check(snap, markdown, result, SETTINGS)
+    assert KIND.preview(markdown).startswith(result["bullets"][0][:20])  # the preview is a bullet still
+    # Written without the line (a hand edit, an older renderer), the artifact fails its check.
+    dropped = markdown.replace(f"\n{note}\n", "")
+    assert "amounts are missing: the artifact must end with" in failure(snap, dropped, result)
+    # With every amount known there is no such line, and the line alone is refused.
+    clean_markdown, clean_result = render(clean)
+    assert "Not totalled" not in clean_markdown
+    added = f"{clean_markdown}\n{note}\n"
+    assert "only bullets may follow the heading" in failure(clean, added, clean_result)

@@ -82,7 +82,8 @@ INPUTS = (
             Column("id", "integer", meaning="the event's id (the claims ledger keys on it)"),
             Column("occurred_at", "timestamp", meaning="when it happened (UTC)"),
             Column("category", "text", meaning="the batching window's category"),
-            Column("record_id", "text", meaning="the record the event is about"),
+            # NULL where an import lost it: the event is still counted, its line says "no record id".
+            Column("record_id", "text", nullable=True, meaning="the record the event is about"),
         ),
         ("team_id", "since", "end"),
         EVENTS_SQL,
@@ -273,13 +274,16 @@ def _code(text: str) -> str:
 
 def category_line(snapshot: TeamSnapshot, category: str, n: int, settings: Settings) -> str:
     label = LABELS[category]
-    refs = [str(r["record_id"]) for r in snapshot.tables.get(EVENTS, []) if r["category"] == category]
+    ids = [r["record_id"] for r in snapshot.tables.get(EVENTS, []) if r["category"] == category]
+    refs = [str(r) for r in ids if r is not None]  # never the text "None"
     named = ", ".join(_code(r) for r in refs[: settings.list_max])
     more = len(refs) - settings.list_max
     if more > 0:
         named += f" and {numbers.format_count(more)} more"
     line = f"- {_plural(n, label.one, label.many)}"
-    return f"{line}: {named}" if named else line
+    line = f"{line}: {named}" if named else line
+    unknown = len(ids) - len(refs)
+    return f"{line} ({numbers.format_count(unknown)} with no record id)" if unknown else line
 
 
 # Words that name a category: the sentence may name only categories the window has ("paid

@@ -211,7 +211,7 @@ class Weeks:
             totals[kind][week] += amount
             category = str(row.get("category") or "uncategorized")
             totals.setdefault(prefix + category, [0] * self.count)[week] += amount
-        if self.unknown_amounts:
+        if self.unknown_amounts:  # the artifact says so too (not_totalled)
             log.warning(
                 "%s: %d transaction(s) with a NULL amount are counted but left out of the totals",
                 snapshot.team.id,
@@ -220,6 +220,16 @@ class Weeks:
         fixed = ["revenue", "expenses", "transactions"]
         categories = sorted(m for m in totals if m not in fixed)
         self.values = {m: totals[m] for m in fixed + categories}
+
+    @property
+    def not_totalled(self) -> str | None:
+        """The artifact's last line when amounts are missing (as compliance_report says it): a
+        reader must not take totals that leave rows out for the whole week's."""
+        if not self.unknown_amounts:
+            return None
+        n = self.unknown_amounts
+        count = f"{numbers.format_count(n)} transaction{'' if n == 1 else 's'}"
+        return f"Not totalled: {count} with amount unknown (in the weeks compared)."
 
     def dates(self, name: str) -> tuple[date, date]:
         """First and last local day of the named week."""
@@ -504,7 +514,8 @@ class WeeklyInsights:
                 line = one_line(scrub(str(text))).removeprefix("- ").strip()
                 if line:
                     bullets.append(f"- {as_text(line)}")
-        markdown = "\n".join([heading, "", *bullets, ""])
+        note = ["", weeks.not_totalled] if weeks.not_totalled else []
+        markdown = "\n".join([heading, "", *bullets, *note, ""])
         return Rendered(markdown, {"bullets": [plain(b) for b in bullets], "items": len(bullets)})
 
     def _structured_bullets(self, weeks: Weeks, findings: Any, settings: Settings) -> list[str]:
@@ -537,6 +548,10 @@ class WeeklyInsights:
             if body != [NO_TRANSACTIONS] or items != 0:
                 raise CheckFailed(f"the week has no transactions: the artifact must say {NO_TRANSACTIONS!r}")
             return
+        if weeks.not_totalled:  # code's line, rebuilt from the snapshot: not a bullet
+            if not body or body[-1] != weeks.not_totalled:
+                raise CheckFailed(f"amounts are missing: the artifact must end with {weeks.not_totalled!r}")
+            body = body[:-1]
         for line in body:
             if not line.startswith("- "):
                 raise CheckFailed(f"only bullets may follow the heading, found: {line[:120]!r}")
