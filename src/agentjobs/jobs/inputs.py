@@ -279,8 +279,16 @@ USERS_INPUT = Input(
         Column("id", "text"),
         Column("team_id", "text"),
         Column("name", "text"),
-        Column("email", "text", meaning="where the member's messages go", check="email"),
-        Column("timezone", "text", meaning="IANA time zone of the member's 09:00", check="timezone"),
+        # Both may be missing in a real directory: a member without an e-mail is skipped with a
+        # note in the run log, one without a time zone gets the team's (NULL-safe kinds).
+        Column("email", "text", nullable=True, meaning="where the member's messages go", check="email"),
+        Column(
+            "timezone",
+            "text",
+            nullable=True,
+            meaning="IANA time zone of the member's 09:00 (NULL: the team's)",
+            check="timezone",
+        ),
     ),
     (),
     USERS_QUERY.sql,
