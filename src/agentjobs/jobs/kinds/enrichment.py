@@ -63,7 +63,15 @@ INPUTS = (
     Input(
         "customers",
         "the team's customers not enriched yet, at most the batch size",
-        (Column("id", "text"), Column("name", "text", meaning="the company's name, looked up")),
+        (
+            Column("id", "text"),
+            Column(
+                "name",
+                "text",
+                meaning="the company's name, looked up",
+                needed_as_is="its lookup URL is built from it, so the model must see it",
+            ),
+        ),
         ("team_id", "limit"),
         CUSTOMERS_SQL,
         "src.team_id = :team_id AND src.enriched_at IS NULL",
