@@ -4,6 +4,7 @@ checked against the input's columns and keeps the sample's SQL."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from agentjobs.jobs.inputs import Column, Input, mapped, personal_columns
 from agentjobs.jobs.kinds.base import Member, PeriodRef, Team, TeamSnapshot
 from agentjobs.jobs.kinds.registry import kind
+from agentjobs.jobs.markdown_text import as_text
 from agentjobs.jobs.period import period_of_day
 from agentjobs.jobs.pii import find_pii
 from agentjobs.jobs.pseudonyms import label_of, pseudonymize
@@ -177,3 +179,25 @@ def test_the_spec_refuses_a_personal_column_the_input_lacks_or_the_kind_must_rea
 def test_a_mapping_with_neither_query_table_nor_personal_columns_is_refused(tmp_path: Path):
     with pytest.raises(JobSpecError, match="or mark its `personal` columns"):
         load_spec(write_spec(tmp_path, {"transactions": {}}, "compliance_report"))
+
+
+def test_the_models_token_becomes_the_vendor_and_an_invented_token_fails_the_kinds_check():
+    from agentjobs.jobs.kinds.anomaly_flags import KIND
+    from agentjobs.jobs.kinds.base import CheckFailed
+    from tests.jobs.kinds.test_anomaly_flags import SETTINGS, explain_all, spiky_with_hostile_duplicate
+
+    real = spiky_with_hostile_duplicate()
+    view, names = pseudonymize(real, KIND.inputs, personal_columns(KIND.inputs, {}))
+    prompt = KIND.plan(view, SETTINGS, "structured").prompt
+    token = re.search(r"Duplicate charge: .+? to (\S+) in transaction", prompt)[1]
+    vendor = names.values[token]  # the duplicate's vendor, a hostile name
+    assert vendor not in prompt and "Acme" not in prompt
+    answer = explain_all(real)
+    answer["explanations"][-1]["why"] = f"Ask {token} for a refund"
+    rendered = KIND.render(real, names.restore(answer), SETTINGS, "Anomalies")
+    assert f"Ask {as_text(vendor)} for a refund" in rendered.markdown
+    KIND.check(real, rendered.markdown, rendered.result, SETTINGS)
+    answer["explanations"][-1]["why"] = "Ask Vendor-77 for a refund"  # maps to nothing: stays, and fails
+    rendered = KIND.render(real, names.restore(answer), SETTINGS, "Anomalies")
+    with pytest.raises(CheckFailed, match="Vendor-77"):
+        KIND.check(real, rendered.markdown, rendered.result, SETTINGS)
