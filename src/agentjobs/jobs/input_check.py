@@ -27,6 +27,7 @@ from agentjobs.jobs.inputs import (
     check_columns,
     kind_inputs,
     mapped,
+    maps_query,
     sampled_type,
     sql_binds,
     team_queries,
@@ -131,7 +132,7 @@ def spec_line(path: Path | None, keys: list[str]) -> int | None:
 
 
 def _fix(input_: Input, mapping: Mapping[str, Any], spec_path: Path | None) -> str:
-    if input_.name in mapping:
+    if maps_query(mapping.get(input_.name)):
         where = f"{spec_path}" if spec_path else "the spec"
         line = spec_line(spec_path, ["sources", "sql", "inputs", input_.name])
         at = f"{where}:{line}" if line else where
@@ -156,7 +157,7 @@ def check_inputs(
         except (sa.exc.SQLAlchemyError, ValueError, SourceError) as exc:
             first = " ".join(str(exc).split("\n")[0].split())[:300]
             problems = [f"input {input_.name!r}: the query does not run ({first}); {fix}"]
-        verdicts.append(InputVerdict(input_.name, problems, input_.name in mapping))
+        verdicts.append(InputVerdict(input_.name, problems, maps_query(mapping.get(input_.name))))
     return verdicts
 
 

@@ -51,6 +51,12 @@ class Column:
     nullable: bool = False
     meaning: str = ""
     check: ColumnCheck | None = None  # a value rule beyond the type
+    # Personal data (a name, an e-mail, a phone, an IBAN, a free-text note): the model gets a
+    # pseudonym instead (jobs/pseudonyms.py). A spec may mark more columns (InputMapping.personal).
+    personal: bool = False
+    # Why code needs the real value where the model works (e.g. a lookup URL is built from it):
+    # such a column cannot be marked personal, and the spec is told why.
+    needed_as_is: str = ""
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,17 @@ def check_mapping(inputs: Iterable[Input], mapping: Mapping[str, Any], where: st
             raise InputMappingError(
                 f"input {name!r} is not one {where} reads; map one of: {', '.join(sorted(declared))}"
             )
+        for column_name in getattr(target, "personal", None) or ():
+            column = known.column(column_name)
+            if column is None:
+                raise InputMappingError(
+                    f"input {name!r}: personal column {column_name!r} is not one of its columns "
+                    f"({', '.join(c.name for c in known.columns)})"
+                )
+            if column.needed_as_is:
+                raise InputMappingError(
+                    f"input {name!r}: column {column_name!r} cannot be personal: {column.needed_as_is}"
+                )
         sql = getattr(target, "sql", None)
         if sql is None:
             continue
@@ -123,13 +140,21 @@ def check_mapping(inputs: Iterable[Input], mapping: Mapping[str, Any], where: st
             )
 
 
+def maps_query(target: Any | None) -> bool:
+    """Whether a spec's mapping gives the input its own SQL (not only its personal columns)."""
+    return bool(getattr(target, "sql", None) or getattr(target, "table", None))
+
+
 def mapped_sql(input_: Input, target: Any | None) -> str:
-    """The SQL that reads `input_` under the spec's mapping `target` (None: the default)."""
+    """The SQL that reads `input_` under the spec's mapping `target` (None, or a mapping that
+    only marks personal columns: the default)."""
     if target is None:
         return input_.default_sql
     if getattr(target, "sql", None):
         return str(target.sql)
-    return input_.table_query(str(target.table))
+    if getattr(target, "table", None):
+        return input_.table_query(str(target.table))
+    return input_.default_sql
 
 
 def mapped(
@@ -140,12 +165,23 @@ def mapped(
     out: dict[str, Query] = {}
     for name, query in queries.items():
         target = (mapping or {}).get(name)
-        if target is None or name not in declared:
+        if name not in declared or not maps_query(target):
             out[name] = query
             continue
         sql = mapped_sql(declared[name], target)
         used = sql_binds(sql)
         out[name] = Query(sql, {k: v for k, v in query.params.items() if k in used})
+    return out
+
+
+def personal_columns(inputs: Iterable[Input], mapping: Mapping[str, Any] | None) -> dict[str, frozenset[str]]:
+    """input name -> its personal columns: the contract's, and those the spec's mapping marks."""
+    out: dict[str, frozenset[str]] = {}
+    for input_ in inputs:
+        marked = getattr((mapping or {}).get(input_.name), "personal", None) or ()
+        columns = frozenset(c.name for c in input_.columns if c.personal) | frozenset(marked)
+        if columns:
+            out[input_.name] = columns
     return out
 
 
@@ -267,7 +303,13 @@ TEAMS_INPUT = Input(
         Column("timezone", "text", meaning="IANA time zone of the team's day", check="timezone"),
         Column("currency", "text", meaning="ISO 4217 code of its amounts", check="currency"),
         Column("slack_channel", "text", nullable=True, meaning="e.g. #team-berlin"),
-        Column("email_list", "text", nullable=True, meaning="the team's addresses, comma-separated"),
+        Column(
+            "email_list",
+            "text",
+            nullable=True,
+            meaning="the team's addresses, comma-separated",
+            personal=True,
+        ),
     ),
     (),
     TEAMS_QUERY.sql,
@@ -278,10 +320,17 @@ USERS_INPUT = Input(
     (
         Column("id", "text"),
         Column("team_id", "text"),
-        Column("name", "text"),
+        Column("name", "text", personal=True),
         # Both may be missing in a real directory: a member without an e-mail is skipped with a
         # note in the run log, one without a time zone gets the team's (NULL-safe kinds).
-        Column("email", "text", nullable=True, meaning="where the member's messages go", check="email"),
+        Column(
+            "email",
+            "text",
+            nullable=True,
+            meaning="where the member's messages go",
+            check="email",
+            personal=True,
+        ),
         Column(
             "timezone",
             "text",

@@ -99,16 +99,24 @@ _TABLE_NAME = r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$"
 
 class InputMapping(BaseModel):
     """Where one declared input (jobs/inputs.py) comes from in the user's database: a whole
-    query with the input's named binds (`:team_id`), or a table/view exposing its columns."""
+    query with the input's named binds (`:team_id`), or a table/view exposing its columns;
+    `personal` marks more of its columns as personal data (pseudonymized before the model sees
+    them), and alone keeps the sample's SQL."""
 
     model_config = _STRICT
     sql: str | None = Field(None, min_length=1)
     table: str | None = Field(None, pattern=_TABLE_NAME)
+    personal: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_of(self) -> InputMapping:
-        if (self.sql is None) == (self.table is None):
+        if self.sql is not None and self.table is not None:
             raise ValueError("map an input with exactly one of `sql` (a query) or `table` (a table or view)")
+        if self.sql is None and self.table is None and not self.personal:
+            raise ValueError(
+                "map an input with exactly one of `sql` (a query) or `table` (a table or view), "
+                "or mark its `personal` columns"
+            )
         return self
 
 

@@ -68,7 +68,13 @@ INPUTS = (
         (
             Column("id", "text"),
             # NULL where an import lost it: that customer is refused (nothing to look up), not the team.
-            Column("name", "text", nullable=True, meaning="the company's name, looked up"),
+            Column(
+                "name",
+                "text",
+                nullable=True,
+                meaning="the company's name, looked up",
+                needed_as_is="its lookup URL is built from it, so the model must see it",
+            ),
         ),
         ("team_id", "limit"),
         CUSTOMERS_SQL,

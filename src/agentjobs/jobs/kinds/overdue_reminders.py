@@ -53,7 +53,7 @@ INPUTS = (
             Column("due_on", "date"),
             Column("amount_cents", "integer", meaning="the amount in minor units"),
             Column("currency", "text", meaning="ISO 4217 code", check="currency"),
-            Column("customer_name", "text", nullable=True),
+            Column("customer_name", "text", nullable=True, personal=True),
         ),
         ("team_id", "before"),
         INVOICES_SQL,

@@ -76,6 +76,8 @@ TRANSACTIONS_SQL = (
     "ORDER BY t.occurred_at, t.id"
 )
 
+# The candidates are ranked by how similar the vendor names are: tokens would hide that.
+_NAME_RULE = "the matching rules compare vendor names by similarity, so the model must see them"
 INPUTS = (
     Input(
         "receipts",
@@ -83,7 +85,7 @@ INPUTS = (
         (
             Column("id", "text"),
             Column("vendor_id", "text"),
-            Column("vendor_name", "text", nullable=True),
+            Column("vendor_name", "text", nullable=True, needed_as_is=_NAME_RULE),
             Column("received_on", "date"),
             Column("amount_cents", "integer", meaning="the amount in minor units"),
             Column("currency", "text", meaning="ISO 4217 code", check="currency"),
@@ -107,7 +109,7 @@ INPUTS = (
             Column("amount_cents", "integer", meaning="the amount in minor units, positive"),
             Column("currency", "text", meaning="ISO 4217 code", check="currency"),
             Column("vendor_id", "text", nullable=True),
-            Column("vendor_name", "text", nullable=True),
+            Column("vendor_name", "text", nullable=True, needed_as_is=_NAME_RULE),
         ),
         ("team_id", "start", "end"),
         TRANSACTIONS_SQL,
