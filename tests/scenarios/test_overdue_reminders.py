@@ -150,8 +150,10 @@ def test_an_address_that_is_not_plain_is_refused(reminders, smtp_server, address
     with engine.begin() as conn:
         conn.execute(schema.users.update().where(schema.users.c.id == "u-tokyo").values(email=address))
     _run, states = run_at(build_dag(spec), datetime(2026, 11, 2, 0, tzinfo=UTC))
-    assert states[("team.validate", 0)] == "success", states
-    assert states[("team.deliver", 0)] == "failed", states
+    # The users contract refuses the row at fetch (jobs/inputs.py, check "email"): the team fails at
+    # its first task with the reason, before anything is rendered or sent.
+    assert states[("team.summarize", 0)] == "failed", states
+    assert states[("team.deliver", 0)] != "success", states
     assert smtp_server.messages == []
 
 
