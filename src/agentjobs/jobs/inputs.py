@@ -277,8 +277,16 @@ USERS_INPUT = Input(
         Column("id", "text"),
         Column("team_id", "text"),
         Column("name", "text"),
-        Column("email", "text", meaning="where the member's messages go", check="email"),
-        Column("timezone", "text", meaning="IANA time zone of the member's 09:00", check="timezone"),
+        # NULL where an import left it out (sources/teams.py Member): no mail for that member, and
+        # the team's zone for one without a zone; a value given must still be a valid one.
+        Column("email", "text", nullable=True, meaning="where the member's messages go", check="email"),
+        Column(
+            "timezone",
+            "text",
+            nullable=True,
+            meaning="IANA time zone of the member's 09:00",
+            check="timezone",
+        ),
     ),
     (),
     USERS_QUERY.sql,
