@@ -76,3 +76,34 @@ def ledgerly_spec(file: str, llm_conn: str, **update: Any) -> Any:
 def query(engine: sa.Engine, sql: str, **params: Any) -> list[sa.Row]:
     with engine.connect() as conn:
         return list(conn.execute(sa.text(sql), params))
+
+
+def ledgerly_teams(spec: Any) -> list[tuple[Any, list[Any]]]:
+    """The workspaces and their members, read through the spec's own teams/users mapping."""
+    from agentjobs.jobs.inputs import team_queries
+    from agentjobs.sources.sql import fetch_teams
+
+    return fetch_teams(spec.sources.sql.conn_id, team_queries(spec.sources.sql.inputs))
+
+
+def workspace(spec: Any, slug: str) -> tuple[Any, list[Any]]:
+    """The team (and members) of the workspace `slug`, by the id the database gives it."""
+    (ws_id,) = [r[0] for r in _slug_ids(spec) if r[1] == slug]
+    return next(p for p in ledgerly_teams(spec) if p[0].id == ws_id)
+
+
+def _slug_ids(spec: Any) -> list[tuple[str, str]]:
+    from agentjobs.sources.sql import connection_engine
+
+    with connection_engine(spec.sources.sql.conn_id).connect() as conn:
+        return [(str(r[0]), r[1]) for r in conn.exec_driver_sql("SELECT id, slug FROM ledgerly.workspaces")]
+
+
+def serving_instant(spec: Any, team: Any, day: Any) -> Any:
+    """The logical date of the run that serves `team` for the period ending `day`."""
+    from agentjobs.cli.run import serving_instant as find
+    from agentjobs.jobs.kinds.registry import fan_out_kind
+
+    when = find(fan_out_kind(spec.kind), spec.kind_settings(), team, day)
+    assert when is not None, f"no run serves {team.id} for {day}"
+    return when
