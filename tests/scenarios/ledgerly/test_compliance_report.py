@@ -5,9 +5,11 @@ written with its currency's exponent (¥ with none, KWD with three)."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import re
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -115,3 +117,44 @@ def test_the_pdf_states_octobers_totals_as_sql_on_the_raw_tables_and_the_truth(
         if (t.workspace_id, t.month, t.currency) == (team.id, MONTH, currency)
     }
     assert {c: total if k == "income" else -total for (k, c), (total, _) in found.items()} == planted
+
+
+def test_a_hostile_vendor_of_an_unmatched_receipt_is_delivered_as_text(
+    ledgerly_db, ledgerly_conn, llm_conn, model_server, smtp_server, monkeypatch, tmp_path
+):
+    """The OCR read a receipt's vendor as '@here refund **now** ...': the PDF and the mail show it
+    as written, no mention, no bold, no markup."""
+    from agentjobs.operators.factory import build_dag
+    from tests.delivery.inert import assert_inert_html, assert_no_bidi_controls
+
+    ((vendor, uploaded),) = query(
+        ledgerly_db.engine,
+        """SELECT d.vendor_text, (d.uploaded_at AT TIME ZONE w.timezone)::date FROM inbox_documents d
+        JOIN workspaces w ON w.id = d.workspace_id WHERE w.slug = 'nordlicht-roesterei'
+        AND d.vendor_text LIKE '@here%' AND NOT EXISTS (SELECT 1 FROM document_links k
+        WHERE k.document_id = d.id) AND d.amount_minor IS NOT NULL""",
+    )
+    spec = ledgerly_spec(
+        "compliance-report.yaml",
+        llm_conn,
+        team_delivery={"slack_conn_id": None, "smtp_conn_id": smtp_server.conn_id, "member_preview": False},
+        ledger_conn_id=sqlite_ledger(monkeypatch, tmp_path),
+    )
+    team, _members = workspace(spec, "nordlicht-roesterei")
+    month_end = date(uploaded.year, uploaded.month + 1, 1) - timedelta(days=1)
+    model_server.default_step = respond(first_two_ids)
+    run = run_dag(build_dag(spec), logical_date=serving_instant(spec, team, month_end))
+    assert set(team_states(run).values()) == {"success"}, team_states(run)
+    published = xcom(run, "team.publish")
+    text = pdf_text(Path(urlsplit(published["report"]["uri"]).path).read_bytes())
+    assert vendor in text.replace("\n", " "), text  # the asterisks as written: not bold
+    (message,) = [m for m in smtp_server.messages if team.email_list[0] in m.rcpt_tos]
+    parsed = email.message_from_bytes(message.content, policy=email.policy.default)
+    html_part = parsed.get_body(preferencelist=("html",))
+    assert html_part is not None
+    page = html_part.get_content()
+    assert_inert_html(page)
+    assert "<strong>now</strong>" not in page and "<b>now</b>" not in page
+    plain = parsed.get_body(preferencelist=("plain",)).get_content()
+    assert_no_bidi_controls(plain)
+    assert "refund" in plain and "BRIGHTADS" in plain
