@@ -83,7 +83,7 @@ INPUTS = (
         (
             Column("id", "text"),
             Column("placed_at", "timestamp", meaning="when it was placed (UTC)"),
-            Column("customer_id", "text"),
+            Column("customer_id", "text", nullable=True, meaning="NULL for a guest checkout"),
             Column("amount_cents", "integer", meaning="the amount in minor units"),
             Column("status", "text"),
         ),
