@@ -7,10 +7,7 @@ and applying the same result again writes nothing twice."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,11 +19,10 @@ from agentjobs.jobs.kinds.invoice_reconciliation import KIND, InvoiceReconciliat
 from agentjobs.jobs.kinds.payment_rules import find_candidates, link_blocker, names_number, rule_failures
 from agentjobs.jobs.period import period_of_day
 from tests.business.ledgerly.conftest import ledgerly  # noqa: F401  (the session's generated rows)
+from tests.business.ledgerly.jobs import LEDGERLY_JOBS, ledgerly_db, ledgerly_spec  # noqa: F401
 from tests.delivery.inert import assert_no_bidi_controls
 
 TZ = "Europe/Berlin"
-REPO = Path(__file__).resolve().parents[3]
-LEDGERLY_JOBS = REPO / "src" / "agentjobs" / "business" / "ledgerly" / "jobs"
 HOSTILE = "[\u202eGlobex](javascript:alert(1)) <!channel> @here"
 SETTINGS = InvoiceReconciliationSettings()
 
@@ -184,44 +180,6 @@ def test_a_spec_without_the_payment_mappings_is_refused_where_the_fix_goes():
 
 
 # --- on Ledgerly, mapped by YAML only -----------------------------------------------------------
-
-
-def ledgerly_spec(file: str, schema: str, own: str) -> Any:
-    """The Ledgerly spec of `file` read as a user with their tables in `schema` would edit it."""
-    from agentjobs.agent.unique_yaml import load_unique
-    from agentjobs.jobs.spec import JobSpec
-
-    text = (LEDGERLY_JOBS / file).read_text(encoding="utf-8")
-    text = text.replace("ledgerly.", f"{schema}.").replace(
-        "agentjobs.processed_records", f"{own}.processed_records"
-    )
-    data = load_unique(text)
-    data["sources"]["sql"]["own_schema"] = own
-    return JobSpec.model_validate(data)
-
-
-@pytest.fixture
-def ledgerly_db(ledgerly) -> Iterator[tuple[sa.Engine, str, str]]:  # noqa: F811
-    """(engine, schema, own schema): the generated Ledgerly loaded into a schema of this test's own."""
-    from agentjobs.business.ledgerly.load import load
-    from tests.business.fixtures import PG_URL
-
-    engine = sa.create_engine(PG_URL, connect_args={"options": "-ctimezone=America/Caracas"})
-    try:
-        with engine.connect():
-            pass
-    except sa.exc.OperationalError as exc:
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {exc.orig}")
-    suffix = uuid.uuid4().hex[:10]
-    schema, own = f"ledgerly_{suffix}", f"agentjobs_{suffix}"
-    load(engine, ledgerly[0], schema)
-    try:
-        yield engine, schema, own
-    finally:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{own}" CASCADE')
-        engine.dispose()
 
 
 def run_kind(kind: Any, spec: Any, engine: sa.Engine, day: date, pick: float = 0.9) -> list[dict[str, Any]]:
