@@ -292,3 +292,29 @@ def test_ledgerly_receipts_are_linked_as_document_links_with_precision(ledgerly,
     assert {by for _, _, by in written} == {"agentjobs"}
     judged = {rid for r in results for group in ("links", "review", "no_match") for rid in r["result"][group]}
     print(f"ledgerly document links: {len(written)} written, {len(right)} true of {len(judged)} judged")
+
+
+@pytest.mark.parametrize("file", ["invoice-reconciliation.yaml", "reconciliation.yaml"])
+def test_both_ledgerly_specs_pass_the_contract_check_before_a_model_is_called(file, ledgerly_db):  # noqa: F811
+    """What `agentjobs check` and the first fetch run: every mapped input's columns and types, and
+    every mapped write target's table and columns, on Ledgerly."""
+    from agentjobs.jobs.input_check import check_inputs, check_writes, kind_pairs, source_pairs
+    from agentjobs.jobs.inputs import team_queries
+    from agentjobs.jobs.kinds.registry import fan_out_kind
+    from agentjobs.jobs.own_tables import ensure_ledger
+    from agentjobs.sources.sql import read_teams
+
+    engine, schema, own = ledgerly_db
+    spec = ledgerly_spec(file, schema, own)
+    sql, kind = spec.sources.sql, fan_out_kind(spec.kind)
+    ensure_ledger(engine, own)  # the mapped reads leave out what agentjobs' ledger holds
+    (team, members), *_ = read_teams(engine, team_queries(sql.inputs))
+    when = datetime(2026, 11, 28, 6, tzinfo=UTC)
+    pairs = [
+        *source_pairs(sql.inputs),
+        *kind_pairs(kind, spec.kind_settings(), team, members, when, sql.inputs),
+    ]
+    verdicts = check_inputs(engine, pairs, sql.inputs) + check_writes(engine, kind, sql.writes)
+    assert [p for v in verdicts for p in v.problems] == []
+    checked = {"teams", "users", *(i.name for i in kind.inputs), *(f"writes.{t.name}" for t in kind.writes)}
+    assert {v.name for v in verdicts} == checked
