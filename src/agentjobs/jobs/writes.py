@@ -155,11 +155,21 @@ def _lock(conn: sa.Connection, table: str) -> None:
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
 
+def _bound(conn: sa.Connection, values: Mapping[str, Any]) -> dict[str, Any]:
+    """PostgreSQL: each value an untyped bind, so the server gives it the column's own type. A typed
+    one would not fit every column: psycopg 3 sends a str as varchar, which a uuid column neither
+    compares with nor takes (`operator does not exist: uuid = character varying`)."""
+    if conn.dialect.name != "postgresql":
+        return dict(values)
+    return {k: sa.bindparam(None, v, type_=sa.types.NullType()) for k, v in values.items()}
+
+
 def write_once(conn: sa.Connection, dest: Destination, values: Mapping[str, Any]) -> bool:
     """Write one row (target column -> value; the key column and the required ones given) in the
     caller's transaction; False, writing nothing, when a unique value is held already (or, for an
     update, the row is missing, of another record or written before)."""
     _lock(conn, dest.table)
+    values = _bound(conn, values)
     table = dest.table_clause()
     col = {c: table.c[dest.column_for(c)] for c in values if c == dest.target.key or c in dest.columns}
     if dest.key_column is None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from airflow.providers.standard.operators.hitl import HITLOperator
 
+from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.markdown_text import as_text, one_line
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.team_task import TeamTask, sql_conn_id
@@ -26,8 +27,10 @@ from agentjobs.operators.team_validated import pull_validated
 _BUILD_OPTION = "(the run's proposals)"
 
 
-def option(record_id: str, item: dict[str, Any]) -> str:
-    return f"{one_line(record_id)} → {one_line(str(item['transaction']))} ({float(item['confidence']):.2f})"
+def option(record_id: str, item: dict[str, Any], pick: str = "transaction") -> str:
+    """One proposal as an option: the record, the candidate under `pick` (the kind's
+    `review_pick`: a receipt's transaction, a payment's invoice) and the confidence."""
+    return f"{one_line(record_id)} → {one_line(str(item[pick]))} ({float(item['confidence']):.2f})"
 
 
 class TeamReviewOperator(TeamTask, HITLOperator):
@@ -55,6 +58,9 @@ class TeamReviewOperator(TeamTask, HITLOperator):
         self.conn_id = sql_conn_id(spec)
         self.team_run = team_run
         self.validate_task_id = validate_task_id
+        kind = fan_out_kind(spec.kind)
+        self.pick = str(getattr(kind, "review_pick", "transaction"))
+        self.noun = str(getattr(kind, "review_noun", "receipt"))
 
     def proposals(self, context: Any) -> dict[str, dict[str, Any]]:
         """The run's review band from validate's RESULT, and the options they become."""
@@ -62,10 +68,10 @@ class TeamReviewOperator(TeamTask, HITLOperator):
         team_id, period_key = team.team_id, team.period_key
         validated = pull_validated(context, self.validate_task_id, team_id)
         items = dict(sorted((validated["result"].get("review") or {}).items()))
-        self.options = [option(rid, item) for rid, item in items.items()]
-        self.subject = f"{self.spec.title}: {len(items)} receipt(s) of {team_id} to review, {period_key}"
+        self.options = [option(rid, item, self.pick) for rid, item in items.items()]
+        self.subject = f"{self.spec.title}: {len(items)} {self.noun}(s) of {team_id} to review, {period_key}"
         self.body = "\n".join(
-            f"- {as_text(option(rid, item))}: {as_text(str(item.get('why', '')))}"
+            f"- {as_text(option(rid, item, self.pick))}: {as_text(str(item.get('why', '')))}"
             for rid, item in items.items()
         )
         return items
@@ -90,18 +96,24 @@ class TeamReviewOperator(TeamTask, HITLOperator):
             return {"approved": [], "rejected": [], "answered": False}
         chosen = set(answer.get("chosen_options") or [])
         approved = {
-            rid: str(item["transaction"]) for rid, item in items.items() if option(rid, item) in chosen
+            rid: str(item[self.pick]) for rid, item in items.items() if option(rid, item, self.pick) in chosen
         }
         rejected = [rid for rid in items if rid not in approved]
         team_id = self.team_context().team_id
-        written = resolve_review(
-            connection_engine(self.conn_id),
-            reviewer=str(user.get("name") or user.get("id")),
-            team_id=team_id,
-            approved=approved,
-            rejected=rejected,
-            writes=SpecWrites.of(self.spec.sources.sql),
-        )
+        answer_of = {
+            "reviewer": str(user.get("name") or user.get("id")),
+            "team_id": team_id,
+            "approved": approved,
+            "rejected": rejected,
+            "writes": SpecWrites.of(self.spec.sources.sql),
+        }
+        # A kind with writes of its own (invoice_reconciliation's allocations) resolves them itself.
+        own = getattr(fan_out_kind(self.spec.kind), "resolve_review", None)
+        engine = connection_engine(self.conn_id)
+        if own is not None:
+            written = own(engine, proposals=items, **answer_of)
+        else:
+            written = resolve_review(engine, **answer_of)
         self.log.info(
             "%s: %d approved and linked, %d rejected, %d conflict(s), %d decided before",
             team_id,

@@ -13,6 +13,10 @@ the same database transaction as its link, so either both are there or neither:
 A spec that maps the `links` write target (jobs/writes.py) gets a row in the user's own table
 (or an UPDATE of the user's own column) instead, with the same once-only rule, and the ledger
 is agentjobs' own table without foreign keys (jobs/own_tables.py); else both are the sample's.
+
+invoice_reconciliation writes through the same path with its own record type ('payment') and
+target (`allocations`, which it must map: the sample has no payments); the ledger's
+`transaction_id` then holds the invoice's id (the record's chosen candidate, whatever it is).
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ from agentjobs.business.schema import processed_records, receipts, transactions
 from agentjobs.jobs.kinds.base import CheckFailed
 from agentjobs.jobs.own_tables import ensure_ledger
 from agentjobs.jobs.writes import Destination, SpecWrites, WriteColumn, WriteTarget, write_once
+from agentjobs.sources.sql import utc_session
 
 RECORD_TYPE = "receipt"
+AUTO = "agentjobs"  # `linked_by` of a link the run wrote on its own
 
 LINKS = WriteTarget(
     "links",
@@ -38,6 +44,7 @@ LINKS = WriteTarget(
         WriteColumn("transaction_id", "text", "the id of the transaction it pays", required=True),
         WriteColumn("confidence", "decimal", "the model's confidence, 0 to 1"),
         WriteColumn("linked_at", "timestamp", "when the link was written (UTC)"),
+        WriteColumn("linked_by", "text", f"who linked it: {AUTO!r} (the run) or the reviewer's name"),
     ),
     unique=("receipt_id", "transaction_id"),
     ledger=True,
@@ -52,9 +59,10 @@ class LedgerDisagrees(CheckFailed):
 class Decision:
     record_id: str
     outcome: str  # linked | review | no_match
-    transaction_id: str | None = None
+    transaction_id: str | None = None  # the chosen candidate: a transaction, or an invoice
     confidence: float | None = None
     note: str = ""
+    amount_cents: int | None = None  # what the link allocates, for a target with that column
 
 
 @dataclass
@@ -119,21 +127,31 @@ class Target:
     links: Destination | None  # None: UPDATE the sample's receipts
 
     @classmethod
-    def of(cls, engine: sa.Engine, writes: SpecWrites | None) -> Target:
-        links = writes.destination(LINKS) if writes is not None else None
+    def of(cls, engine: sa.Engine, writes: SpecWrites | None, target: WriteTarget = LINKS) -> Target:
+        links = writes.destination(target) if writes is not None else None
         if links is None or writes is None:
+            if target is not LINKS:  # only receipts have a sample-database write
+                raise CheckFailed(
+                    f"nothing to write the {target.name!r} to: map sources.sql.writes.{target.name} "
+                    "onto a table of the business database"
+                )
             return cls(processed_records, None)
         return cls(ensure_ledger(engine, writes.own_schema), links)
 
-    def link(self, conn: sa.Connection, team_id: str, decision: Decision, now: datetime) -> bool:
+    def link(
+        self, conn: sa.Connection, team_id: str, decision: Decision, now: datetime, by: str = AUTO
+    ) -> bool:
         assert decision.transaction_id is not None
         if self.links is None:
             return _link(conn, team_id, decision.record_id, decision.transaction_id)
+        target = self.links.target
         row = {
-            "receipt_id": decision.record_id,
-            "transaction_id": decision.transaction_id,
+            target.key: decision.record_id,
+            target.columns[1].name: decision.transaction_id,  # the chosen candidate's id
             "confidence": decision.confidence,
+            "amount_cents": decision.amount_cents,
             "linked_at": now,
+            "linked_by": by,
         }
         return write_once(conn, self.links, {k: v for k, v in row.items() if k in self._mapped()})
 
@@ -149,16 +167,19 @@ def write_decisions(
     team_id: str,
     decisions: list[Decision],
     writes: SpecWrites | None = None,
+    record_type: str = RECORD_TYPE,
+    write_target: WriteTarget = LINKS,
 ) -> Written:
     """Write every decision with its ledger row, all in one transaction (see the module docstring)."""
     written = Written()
     now = datetime.now(UTC).replace(tzinfo=None)
     ids = [d.record_id for d in decisions]
-    target = Target.of(engine, writes)
+    target = Target.of(engine, writes, write_target)
     ledger = target.ledger
     with engine.begin() as conn:
+        utc_session(conn)  # `linked_at` is naive UTC: a timestamptz column must not read it as local
         rows = conn.execute(
-            sa.select(ledger).where(ledger.c.record_type == RECORD_TYPE, ledger.c.record_id.in_(ids))
+            sa.select(ledger).where(ledger.c.record_type == record_type, ledger.c.record_id.in_(ids))
         ).mappings()
         known = {row["record_id"]: row for row in rows}
         for decision in decisions:
@@ -169,7 +190,7 @@ def write_decisions(
                     said = ("linked", row["transaction_id"])  # an earlier try found it taken
                 if said != (decision.outcome, decision.transaction_id):
                     raise LedgerDisagrees(
-                        f"receipt {decision.record_id} was judged already ({row['outcome']}"
+                        f"{record_type} {decision.record_id} was judged already ({row['outcome']}"
                         f"{' ' + row['transaction_id'] if row['transaction_id'] else ''}, for "
                         f"{row['judged_for']}); this run says {decision.outcome}"
                         f"{' ' + decision.transaction_id if decision.transaction_id else ''}. Nothing "
@@ -182,13 +203,14 @@ def write_decisions(
                 if target.link(conn, team_id, decision, now):
                     written.linked.append(decision.record_id)
                 else:
-                    outcome, note = "conflict", "the receipt or the transaction was linked meanwhile"
+                    other = write_target.columns[1].name.removesuffix("_id")  # transaction, invoice
+                    outcome, note = "conflict", f"the {record_type} or the {other} was linked meanwhile"
                     written.conflicts.append(decision.record_id)
             else:
                 written.recorded.append(decision.record_id)
             conn.execute(
                 ledger.insert().values(
-                    record_type=RECORD_TYPE,
+                    record_type=record_type,
                     record_id=decision.record_id,
                     team_id=team_id,
                     judged_for=period,
@@ -210,19 +232,24 @@ def resolve_review(
     approved: dict[str, str],
     rejected: list[str],
     writes: SpecWrites | None = None,
+    record_type: str = RECORD_TYPE,
+    write_target: WriteTarget = LINKS,
+    amounts: dict[str, int] | None = None,
 ) -> Written:
     """A person's answer to the review: approved receipts linked (receipt id -> transaction id, as
-    proposed), rejected ones closed; only rows still in `review`, in one transaction."""
+    proposed), rejected ones closed; only rows still in `review`, in one transaction. `amounts`:
+    what each approved link allocates, for a target that writes it (a payment's amount)."""
     written = Written()
-    target = Target.of(engine, writes)
+    target = Target.of(engine, writes, write_target)
     ledger = target.ledger
     now = datetime.now(UTC).replace(tzinfo=None)
     with engine.begin() as conn:
+        utc_session(conn)
         for record_id in sorted({*approved, *rejected}):
             row = (
                 conn.execute(
                     sa.select(ledger).where(
-                        ledger.c.record_type == RECORD_TYPE,
+                        ledger.c.record_type == record_type,
                         ledger.c.record_id == record_id,
                     )
                 )
@@ -236,11 +263,12 @@ def resolve_review(
             if record_id in approved:
                 if approved[record_id] != row["transaction_id"]:
                     raise LedgerDisagrees(
-                        f"receipt {record_id} was proposed for {row['transaction_id']}, not "
+                        f"{record_type} {record_id} was proposed for {row['transaction_id']}, not "
                         f"{approved[record_id]}"
                     )
-                proposed = Decision(record_id, "linked", approved[record_id], _confidence(row))
-                linked = target.link(conn, team_id, proposed, now)
+                amount = (amounts or {}).get(record_id)
+                proposed = Decision(record_id, "linked", approved[record_id], _confidence(row), "", amount)
+                linked = target.link(conn, team_id, proposed, now, reviewer)
                 outcome = "linked" if linked else "conflict"
                 (written.linked if linked else written.conflicts).append(record_id)
             else:
@@ -248,7 +276,7 @@ def resolve_review(
             conn.execute(
                 ledger.update()
                 .where(
-                    ledger.c.record_type == RECORD_TYPE,
+                    ledger.c.record_type == record_type,
                     ledger.c.record_id == record_id,
                     ledger.c.outcome == "review",
                 )

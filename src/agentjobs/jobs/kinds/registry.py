@@ -29,6 +29,7 @@ SHIPPED: dict[str, str] = {
     "overdue_reminders": "agentjobs.jobs.kinds.overdue_reminders:KIND",
     "enrichment": "agentjobs.jobs.kinds.enrichment:KIND",
     "reconciliation": "agentjobs.jobs.kinds.reconciliation:KIND",
+    "invoice_reconciliation": "agentjobs.jobs.kinds.invoice_reconciliation:KIND",
     "compliance_report": "agentjobs.jobs.kinds.compliance_report:KIND",
     "batch_notifications": "agentjobs.jobs.kinds.batch_notifications:KIND",
 }
