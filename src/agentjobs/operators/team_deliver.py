@@ -10,12 +10,20 @@ A kind with `member_messages` (overdue_reminders) delivers instead one email per
 that member's own part of the validated artifact, written to `members/<member id>.md` in the
 team's folder so the ledger hashes what was sent; its row is keyed by the member's own local
 date (`member_day`) and address, so a member is mailed once a day whatever reruns.
+
+A kind whose previews go out on each member's clock (capabilities.MembersOnOwnClock, e.g.
+weekly_insights) sends at each run only what is due then: the channel and list when the team
+is (`due`), the previews of `members_due`, titled with the member's own `member_stamp`. Such a
+preview's ledger row hashes the team's artifact the line is cut from, so a later run of the same
+period keeps that artifact as delivered (operators/delivered.py) instead of asking the model
+for another: the team's channel gets the insights the members' lines were taken from.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +36,12 @@ from agentjobs.jobs.channels.base import ChannelSpec
 from agentjobs.jobs.channels.email import EmailChannel
 from agentjobs.jobs.channels.slack import SlackChannel
 from agentjobs.jobs.kinds.base import PerMemberKind, TeamSnapshot
+from agentjobs.jobs.kinds.capabilities import MembersOnOwnClock
 from agentjobs.jobs.markdown_text import one_line
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.team_run import check_team_id
 from agentjobs.operators import metrics
+from agentjobs.operators.artifacts import run_instant
 from agentjobs.operators.team_task import TeamTaskOperator
 from agentjobs.operators.team_validated import pull_unchanged_artifact
 
@@ -65,7 +75,10 @@ class TeamDeliverOperator(TeamTaskOperator):
         if per_member:
             targets = self.member_targets(kind, team.settings, snapshot, artifact)
         else:
-            targets = self.targets(snapshot, artifact, Path(validated["preview"]), period_key)
+            clock = (
+                (kind, team.settings, run_instant(context)) if isinstance(kind, MembersOnOwnClock) else None
+            )
+            targets = self.targets(snapshot, artifact, Path(validated["preview"]), period_key, clock)
         delivery = self.spec.team_delivery
         if per_member and not targets:
             self.log.info("%s: no member due now has anything to be reminded of", team_id)
@@ -105,23 +118,43 @@ class TeamDeliverOperator(TeamTaskOperator):
             raise RuntimeError(f"{len(failures)} of {len(targets)} deliveries failed: {'; '.join(failures)}")
         return {"team": team_id, "period": period_key, "deliveries": outcomes}
 
-    def targets(self, snapshot: TeamSnapshot, artifact: Path, preview: Path, period_key: str) -> list[Target]:
-        """The team's slack channel, its email list, and one preview per member (by email)."""
+    def targets(
+        self,
+        snapshot: TeamSnapshot,
+        artifact: Path,
+        preview: Path,
+        period_key: str,
+        clock: tuple[MembersOnOwnClock, Any, datetime] | None = None,
+    ) -> list[Target]:
+        """The team's slack channel, its email list, and one preview per member (by email); with
+        `clock` (kind, settings, the run's instant) only those of them due at that instant."""
         team, delivery = snapshot.team, self.spec.team_delivery
         title = f"{self.spec.title} — {team.name}, {period_key}"
         found: list[Target] = []
         slack_conn, smtp_conn = delivery.slack_conn_id, delivery.smtp_conn_id
+        team_due = clock is None or clock[0].due(team, clock[2], clock[1])
         # The team's targets come from its database row, so the channels are built here, not in a spec.
-        if slack_conn and team.slack_channel:
+        if team_due and slack_conn and team.slack_channel:
             slack = SlackChannel(type="slack", conn_id=slack_conn, channel=team.slack_channel)
             found.append(_target(slack, self._message(title, artifact, period_key)))
-        if smtp_conn and team.email_list:
+        if team_due and smtp_conn and team.email_list:
             mail = _mail(smtp_conn, sorted(team.email_list))
             found.append(_target(mail, self._message(title, artifact, period_key)))
         if smtp_conn and delivery.member_preview:
             line = self._message(title, preview, period_key)
-            for member in sorted(snapshot.members, key=lambda m: m.email):
-                found.append(_target(_mail(smtp_conn, [member.email]), line, name="preview"))
+            members = (
+                snapshot.members
+                if clock is None
+                else clock[0].members_due(team, snapshot.members, clock[2], clock[1])
+            )
+            for member in sorted(members, key=lambda m: str(m.email)):
+                mail = _mail(smtp_conn, [str(member.email)])
+                if clock is None:
+                    found.append(_target(mail, line, name="preview"))
+                    continue
+                stamp = clock[0].member_stamp(snapshot, member)
+                own = self._message(f"{self.spec.title} — {team.name}, {stamp}", preview, period_key)
+                found.append(replace(_target(mail, own, name="preview"), artifact=artifact))
         return found
 
     def _message(self, title: str, path: Path, day: str, text: str | None = None) -> Message:

@@ -34,8 +34,10 @@ class Member(BaseModel):
     model_config = _RUN_TIME
     id: str
     name: str
-    email: str
-    timezone: str
+    # NULL where an import left it out: a member without an email gets no mail (the delivery logs
+    # it); one without a time zone lives in the team's (jobs/kinds/overdue_reminders.member_zone).
+    email: str | None = None
+    timezone: str | None = None
 
 
 @dataclass(frozen=True)
