@@ -114,7 +114,15 @@ def test_each_member_gets_the_insights_once_at_their_own_nine_and_the_channel_on
 ):
     from agentjobs.operators.factory import build_dag
 
-    spec = spec_of("weekly-insights.yaml", llm_conn, smtp_server, slack_server, monkeypatch, tmp_path)
+    spec = spec_of(
+        "weekly-insights.yaml",
+        llm_conn,
+        smtp_server,
+        slack_server,
+        monkeypatch,
+        tmp_path,
+        weekly_insights={"local_hour": 9, "member_local_time": True},
+    )
     model_server.default_step = respond(top_two)
     dag = build_dag(spec)
     berlin = ZoneInfo("Europe/Berlin")

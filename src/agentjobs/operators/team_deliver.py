@@ -41,7 +41,6 @@ from agentjobs.jobs.markdown_text import one_line
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.team_run import check_team_id
 from agentjobs.operators import metrics
-from agentjobs.operators.artifacts import run_instant
 from agentjobs.operators.team_task import TeamTaskOperator
 from agentjobs.operators.team_validated import pull_unchanged_artifact
 
@@ -75,9 +74,10 @@ class TeamDeliverOperator(TeamTaskOperator):
         if per_member:
             targets = self.member_targets(kind, team.settings, snapshot, artifact)
         else:
-            clock = (
-                (kind, team.settings, run_instant(context)) if isinstance(kind, MembersOnOwnClock) else None
-            )
+            # A run with no instant at all (a bare context) sends every target, as before clocks.
+            when = context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None)
+            own_clock = isinstance(kind, MembersOnOwnClock) and when is not None
+            clock = (kind, team.settings, when) if own_clock else None
             targets = self.targets(snapshot, artifact, Path(validated["preview"]), period_key, clock)
         delivery = self.spec.team_delivery
         if per_member and not targets:

@@ -15,7 +15,7 @@ from agentjobs.jobs.kinds.base import Member, Team
 from agentjobs.jobs.kinds.weekly_insights import Settings, weekly_insights
 
 KIND = weekly_insights
-SETTINGS = Settings()
+SETTINGS = Settings(member_local_time=True)
 BERLIN = Team(id="team-berlin", name="Berlin", timezone="Europe/Berlin", currency="EUR")
 
 
@@ -81,3 +81,10 @@ def test_a_member_whose_own_monday_nine_is_past_the_schedule_gets_it_with_the_te
     # Tokyo's Monday 09:00 is Monday 00:00 UTC, which the Saturday/Sunday schedule never runs:
     # Hanako is mailed with the team (23:00 in Tokyo), once, rather than never.
     assert served == {"team": [("Sun 29 09:00", "2026-11-28")], "hanako": [("Sun 29 23:00", "2026-11-28")]}
+
+
+def test_without_member_local_time_every_member_is_due_with_the_team():
+    members = [member("priya", "Asia/Kolkata"), member("aroha", "Pacific/Auckland")]
+    for when in scheduled(datetime(2026, 11, 28, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC)):
+        due = KIND.members_due(BERLIN, members, when, Settings())
+        assert due == (members if KIND.due(BERLIN, when, Settings()) else []), when

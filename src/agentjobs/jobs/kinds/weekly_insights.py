@@ -4,16 +4,17 @@ Runs hourly on Saturdays and Sundays UTC and serves each team at its own Sunday 
 half-hour zone such as Asia/Kolkata once, at 09:30). The week is the 7 local days before that
 Sunday; the snapshot holds `weeks_back` more weeks so a comparison can reach back.
 
-Members get their preview e-mail on their own clock (capabilities.MembersOnOwnClock), the
-channel and the list stay at the team's 09:00. A member's e-mail goes out at the first hourly run
-after the team's week has ended that is `local_hour` in the member's zone (the team's where the
-users table has none) on the member's Sunday or later: their own Sunday 09:00, or, for a member
-more than 9 hours east of the team (whose Sunday morning comes before the team's week is over),
-their Monday 09:00. Every such run is of the team's one week (`period`: the latest team-local
-Sunday), so the snapshot, the artifact and the ledger keys (period, member's address) are the
-same whichever run comes first: the model is asked once, each member is mailed once, a clear or
-backfill sends nothing twice. A Monday 09:00 that falls on a Monday in UTC (e.g. Tokyo in a New
-York team) is past the schedule: that member's e-mail goes out with the team's instead.
+With `member_local_time`, members get their preview e-mail on their own clock
+(capabilities.MembersOnOwnClock); the channel and the list stay at the team's 09:00. A member's
+e-mail goes out at the first hourly run after the team's week has ended that is `local_hour` in
+the member's zone (the team's where the users table has none) on the member's Sunday or later:
+their own Sunday 09:00, or, for a member more than 9 hours east of the team (whose Sunday
+morning comes before the team's week is over), their Monday 09:00. Every such run is of the
+team's one week (`period`: the latest team-local Sunday), so the snapshot, the artifact and the
+ledger keys (period, member's address) are the same whichever run comes first: the model is
+asked once, each member is mailed once, a clear or backfill sends nothing twice. A Monday 09:00
+that falls on a Monday in UTC (e.g. Tokyo in a New York team) is past the schedule: that
+member's e-mail goes out with the team's instead. Off (the default): every member with the team.
 
 All arithmetic is done here, from the snapshot rows, in the team's weeks: a week's totals per
 metric, and every comparison between two weeks (`compare_periods`, also the model's tool).
@@ -99,6 +100,9 @@ class Settings(BaseModel):
     bullets_max: Annotated[StrictInt, Field(ge=1, le=10)] = 5
     words_max: Annotated[StrictInt, Field(ge=20, le=2000)] = 200
     weeks_back: Annotated[StrictInt, Field(ge=1, le=12)] = 4  # earlier weeks compare_periods can reach
+    # Each member's preview at their own local_hour (the users table's timezone) instead of with
+    # the team's channel; off: every member with the team, as before.
+    member_local_time: bool = False
 
     @model_validator(mode="after")
     def _bullets_range(self) -> Settings:
@@ -469,8 +473,10 @@ class WeeklyInsights:
         self, team: Team, members: list[Member], when: datetime, settings: Settings
     ) -> list[Member]:
         moment = _aware(when).replace(second=0, microsecond=0)
-        end = self.period(team, moment, settings).end
         team_run = self.due(team, moment, settings)
+        if not settings.member_local_time:
+            return members if team_run else []
+        end = self.period(team, moment, settings).end
         due = []
         for member in members:
             slot = member_slot(team, member, end, moment.minute, settings)
