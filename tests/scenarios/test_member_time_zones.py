@@ -27,6 +27,7 @@ SUNDAY = datetime(2026, 11, 29)  # the team's Sunday: its week is Sun 22 .. Sat 
 # The NULL member's zone is stored as '' and read as NULL through the spec's mapping of `users`,
 # as a real users table without a zone would give it.
 USERS_SQL = "SELECT id, team_id, name, email, NULLIF(timezone, '') AS timezone FROM users"
+WINDOW = datetime(2026, 11, 30, 10, 10)  # a batch window's close (UTC) with one receipt matched before it
 MEMBERS = {  # email -> zone (None: the team's Europe/Berlin)
     "priya@example.org": "Asia/Kolkata",
     "aroha@example.org": "Pacific/Auckland",
@@ -66,6 +67,11 @@ def build_db(path: Path) -> str:
                  "category": "sales", "amount_cents": sales, "currency": "EUR", "description": "invoice"},
             ]  # fmt: skip
         conn.execute(schema.transactions.insert(), rows)
+        conn.execute(
+            schema.events.insert(),
+            [{"id": 1, "team_id": TEAM, "occurred_at": WINDOW - timedelta(minutes=3),
+              "category": "receipt_matched", "record_id": "rcpt-1"}],
+        )  # fmt: skip
     engine.dispose()
     return json.dumps({"conn_type": "sqlite", "host": str(path)})
 
@@ -167,3 +173,31 @@ def test_each_member_gets_the_insights_once_at_their_own_nine_and_the_channel_on
     assert len(smtp_server.messages) == len(MEMBERS)
     assert len(slack_server.server.calls("/api/chat.postMessage")) == 1
     assert model_server.calls == 1
+
+
+def test_each_member_gets_a_batch_window_once_at_its_close_named_in_their_own_time(
+    llm_conn, smtp_server, slack_server, model_server, monkeypatch, tmp_path
+):
+    from agentjobs.operators.factory import build_dag
+
+    spec = spec_of("batch-notifications.yaml", llm_conn, smtp_server, slack_server, monkeypatch, tmp_path)
+    dag = build_dag(spec)
+    run = run_dag(dag, logical_date=WINDOW.replace(tzinfo=UTC))
+    assert set(team_states(run).values()) == {"success"}, team_states(run)
+    assert len(slack_server.server.calls("/api/chat.postMessage")) == 1
+    # A window is one instant everywhere: every member at its close, titled in their own zone.
+    assert sorted((to, subject) for to, subject, _ in mails(smtp_server)) == [
+        ("aroha@example.org", "New activity — Berlin, 2026-11-30 23:10 Pacific/Auckland"),
+        ("nozone@example.org", "New activity — Berlin, 2026-11-30 11:10 Europe/Berlin"),
+        ("priya@example.org", "New activity — Berlin, 2026-11-30 15:40 Asia/Kolkata"),
+    ]
+    assert {text.strip() for _, _, text in mails(smtp_server)} == {"You have 1 new receipt."}
+
+    # A clear of the window and the next one: nothing is sent twice.
+    forget_runs(dag)
+    for when in (WINDOW, WINDOW + timedelta(minutes=5)):
+        run = run_dag(dag, logical_date=when.replace(tzinfo=UTC))
+        assert "failed" not in team_states(run).values(), team_states(run)
+    assert len(smtp_server.messages) == len(MEMBERS)
+    assert len(slack_server.server.calls("/api/chat.postMessage")) == 1
+    assert model_server.calls == 0
