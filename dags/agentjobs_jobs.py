@@ -11,10 +11,12 @@ AGENTJOBS_JOBS_DIR to read them from elsewhere.
 
 from __future__ import annotations
 
-# The Airflow module the fan-out DAGs' mapped task groups are built with, named here so the
-# DAG processor imports it once before it forks each parse (parsing_pre_import_modules looks
-# for airflow.* imports in the DAG file itself), instead of every parse importing it again.
-import airflow.sdk.definitions.decorators.task_group  # noqa: F401
+# Airflow modules the jobs' DAGs are built with (the fan-out DAGs' mapped task groups, the
+# agent tasks' retry policy), named here so the DAG processor imports them once before it
+# forks each parse (parsing_pre_import_modules looks for airflow.* imports in the DAG file
+# itself), instead of every parse importing them again.
+import airflow.sdk.definitions.decorators.task_group
+import airflow.sdk.definitions.retry_policy  # noqa: F401
 
 from agentjobs.operators.factory import dags_from_folder, jobs_folder
 

@@ -119,17 +119,19 @@ def operator_conversation(run: Any, model_client: Any, caps: Any, work_dir: Path
     """One task of AgentOperator's, its runtime configured as `operators/agent.py` configures it:
     the transcript file next to the artifact, the connection's key scrubbed from it, the replay
     cache loaded from and saved to the task state store after every call with the spend, and the
-    iteration logged. Airflow's own work per task (the context, the connection, XCom) is not here."""
+    iteration logged, the HTTP client's per-request log line quieted. Airflow's own work per task
+    (the context, the connection, XCom) is not here."""
     from agentjobs.agent.budget import BudgetMeter, Prices
     from agentjobs.agent.replay import ReplayCache
     from agentjobs.agent.runner import run_skill
-    from agentjobs.operators.agent import iteration_callback
+    from agentjobs.operators.agent import iteration_callback, quiet_http_request_log
     from agentjobs.operators.spend_store import SpendStore
 
     log = logging.getLogger("bench.operator")
     log.propagate = False
     log.setLevel(logging.INFO)
     log.addHandler(logging.FileHandler(work_dir / "task.log", encoding="utf-8"))
+    quiet_http_request_log()  # as AgentOperator._run does once it has the model client
 
     def conversation() -> int:
         spend = SpendStore(store=EncodingStore(), epoch=1)  # a fresh task instance

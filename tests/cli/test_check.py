@@ -50,3 +50,30 @@ def test_check_passes_a_good_mapping_and_names_a_bad_one(
     assert "FAIL  users (mapped): input 'users': column 'email' (text) is missing" in out
     assert f"fix sources.sql.inputs.users in {path.resolve()}:" in out
     assert "1 input(s) do not match" in out
+
+
+def reconciliation_file(folder: Path, writes: dict[str, Any]) -> Path:
+    data = yaml.safe_load((REPO / "include" / "jobs" / "reconciliation.yaml").read_text(encoding="utf-8"))
+    data["sources"] = {"sql": {"conn_id": "check_db", "writes": writes}}
+    path = folder / "reconciliation.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_check_names_a_write_target_column_the_table_does_not_have(
+    check_db: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    good = {
+        "links": {
+            "update": {"table": "receipts", "key": "id", "columns": {"transaction_id": "transaction_id"}}
+        }
+    }
+    assert main(["check", str(reconciliation_file(tmp_path, good)), "--out", str(tmp_path / "o")]) == 0
+    assert "ok    writes.links (mapped)" in capsys.readouterr().out
+
+    bad = {"links": {"update": {"table": "receipts", "key": "id", "columns": {"transaction_id": "txn_id"}}}}
+    path = reconciliation_file(tmp_path, bad)
+    assert main(["check", str(path), "--out", str(tmp_path / "o")]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  writes.links (mapped): write target 'links': table 'receipts' has no column 'txn_id'" in out
+    assert f"fix sources.sql.writes.links in {path.resolve()}:" in out

@@ -7,7 +7,7 @@ the ledger's own rules with plain rows, on SQLite and PostgreSQL (the `any_ledge
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -92,3 +92,76 @@ def test_the_tables_are_made_once_beside_an_existing_ledger(tmp_path):
         sa.inspect(engine).get_table_names()
     )
     engine.dispose()
+
+
+def test_uuid_and_text_ids_are_claimed_once_and_the_same_number_as_int_or_text_is_one_event(claims):
+    a, b = "0b8f6c0e-4a4e-4d8e-9a57-1c2f3e4d5a6b", "INV-2026-0042"
+    first = [{"id": a, "n": 1}, {"id": b, "n": 2}, {"id": 7, "n": 3}]
+    assert claims.claim(job=JOB, window="w1", candidates=first, run_id="r1") == first
+    # The next window reads them again (still unsent), with the integer id now given as text.
+    again = [{"id": b, "n": 2}, {"id": "7", "n": 3}, {"id": a.upper(), "n": 4}]
+    assert claims.claim(job=JOB, window="w2", candidates=again, run_id="r2") == [{"id": a.upper(), "n": 4}]
+    assert claims.window_of(JOB, a) == "w1" and claims.window_of(JOB, "7") == "w1"
+    assert claims.window_of(JOB, 7) == "w1"
+
+
+def test_a_retry_reads_integer_ids_back_in_numeric_order_and_text_ids_after(claims):
+    taken = [{"id": "b-2"}, {"id": 10}, {"id": "a-1"}, {"id": 9}, {"id": 100}]
+    claims.claim(job=JOB, window="w1", candidates=taken, run_id="r")
+    reread = claims.claim(job=JOB, window="w1", candidates=[], run_id="r2")
+    assert [r["id"] for r in reread] == [9, 10, 100, "a-1", "b-2"]
+
+
+def _released_claim_table(engine: sa.Engine) -> None:
+    """The claim table as the released code made it: event ids as BIGINT."""
+    old = sa.MetaData()
+    table = sa.Table(
+        claims_module.CLAIM_TABLE,
+        old,
+        sa.Column("job", sa.String(250), primary_key=True),
+        sa.Column("event_id", sa.BigInteger, primary_key=True),
+        sa.Column("window_key", sa.String(32), nullable=False),
+        sa.Column("row_json", sa.Text, nullable=False),
+        sa.Index("ix_agentjobs_event_claim_window", "job", "window_key"),
+    )
+    windows = sa.Table(
+        claims_module.WINDOW_TABLE,
+        old,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("job", sa.String(250), nullable=False),
+        sa.Column("window_key", sa.String(32), nullable=False),
+        sa.Column("run_id", sa.String(250), nullable=False),
+        sa.Column("events", sa.Integer, nullable=False),
+        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("job", "window_key", name="uq_agentjobs_event_window"),
+    )
+    old.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            windows.insert().values(
+                job=JOB, window_key="w1", run_id="r", events=2, claimed_at=datetime.now(UTC)
+            )
+        )
+        conn.execute(
+            table.insert(),
+            [
+                {"job": JOB, "event_id": 10, "window_key": "w1", "row_json": '{"id": 10}'},
+                {"job": JOB, "event_id": 9, "window_key": "w1", "row_json": '{"id": 9}'},
+            ],
+        )
+
+
+def test_a_claim_table_made_by_the_released_code_keeps_its_claims_and_takes_uuids(any_ledger):
+    engine = any_ledger.engine
+    _released_claim_table(engine)
+    claims = EventClaims(engine)  # the first open migrates event_id to text
+    assert claims.window_of(JOB, 9) == "w1" and claims.window_of(JOB, "10") == "w1"
+    # Its windows read back as before, and the claimed events stay claimed.
+    assert claims.claim(job=JOB, window="w1", candidates=[], run_id="retry") == [{"id": 9}, {"id": 10}]
+    uid = "5f0c2d7e-8a61-4b0f-9a0e-2b7c3d4e5f60"
+    fresh = claims.claim(job=JOB, window="w2", candidates=[{"id": 9}, {"id": uid}], run_id="r2")
+    assert fresh == [{"id": uid}]
+    columns = sa.inspect(engine).get_columns(claims_module.CLAIM_TABLE)
+    column = next(c for c in columns if c["name"] == "event_id")
+    assert not isinstance(column["type"], sa.Integer)
+    assert EventClaims(engine).window_of(JOB, uid) == "w2"  # a second open leaves it as it is

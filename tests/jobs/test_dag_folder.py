@@ -210,6 +210,28 @@ def test_a_kinds_modules_load_only_when_a_spec_of_that_kind_is_in_the_folder(
     assert not loaded & (set(FAN_OUT_KINDS) - {"weekly_insights"})
 
 
+def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(airflow_db):
+    # The DAG processor imports what the DAG file imports on every parse: the model client, the
+    # agent loop, the LLM hook and the delivery ledger are needed only when a task runs.
+    run_time = [
+        "agentjobs.agent.loop",
+        "agentjobs.agent.model_client",
+        "agentjobs.agent.runner",
+        "agentjobs.delivery.ledger",
+        "agentjobs.hooks.llm",
+    ]
+    code = (
+        "import sys\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(REPO / 'dags' / 'agentjobs_jobs.py')!r})\n"
+        "print(len(bag.dags), len(bag.import_errors))\n"
+        f"print(sorted(m for m in {run_time!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-2:] == [f"{len(SHIPPED) + 1} 0", "[]"]
+
+
 def test_the_job_folder_parses_without_the_network_and_fast(airflow_db, tmp_path, monkeypatch):
     import socket
     import time

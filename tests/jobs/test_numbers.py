@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -9,6 +10,8 @@ import pytest
 
 from agentjobs.jobs.markdown_text import as_text
 from agentjobs.jobs.numbers import (
+    UnknownCurrency,
+    check_currency,
     extract,
     format_amount,
     format_count,
@@ -147,3 +150,45 @@ def test_what_the_renderer_writes_is_supported_exactly(minor: int, currency: str
     text = f"{format_amount(minor, currency)} {format_amount(minor, currency, code=True, signed=True)}"
     assert unsupported_numbers(text, [major]) == []
     assert unsupported_numbers(text, [major + D(1)]) != []
+
+
+@pytest.mark.parametrize(
+    ("minor", "currency", "written", "major"),
+    [
+        (1234567, "KWD", "1,234.567 KWD", D("1234.567")),  # three decimals: fils
+        (-1500, "BHD", "-1.500 BHD", D("-1.500")),
+        (98000, "KRW", "98,000 KRW", D(98000)),  # none: won, pesos, dong, krónur
+        (4_990, "CLP", "4,990 CLP", D(4990)),
+        (123456, "VND", "123,456 VND", D(123456)),
+        (12345, "CLF", "1.2345 CLF", D("1.2345")),  # four: unidad de fomento
+        (-25, "isk", "-25 ISK", D(-25)),
+    ],
+)
+def test_every_iso_currency_has_its_own_decimals_written_and_grounded(
+    minor, currency, written, major
+) -> None:
+    assert format_amount(minor, currency) == written
+    assert minor_to_major(minor, currency) == major
+    # What a renderer writes is supported by the amount, and not by the amount read with 2 decimals.
+    assert unsupported_numbers(written, [major]) == []
+    wrong = D(minor).scaleb(-2)
+    if wrong != major:
+        assert unsupported_numbers(written, [wrong]) == [written.split()[0]]
+
+
+@pytest.mark.parametrize("code", ["XYZ", "EURO", "", "us$", "XAU"])
+def test_a_code_iso_4217_does_not_list_is_refused_naming_it_never_written_with_two_decimals(code) -> None:
+    with pytest.raises(UnknownCurrency, match=re.escape(f"currency {code!r} is not an ISO 4217 code")):
+        format_amount(1234, code)
+    with pytest.raises(UnknownCurrency, match=re.escape(repr(code))):
+        minor_to_major(1234, code)
+    assert check_currency(" eur ") == "EUR"
+
+
+def test_a_refund_is_written_with_its_minus_sign_not_as_a_bigger_amount() -> None:
+    assert format_amount(-4_999, "EUR") == "-€49.99"
+    assert format_amount(-4_999, "EUR", signed=True) == "-€49.99"
+    assert format_amount(-4_999, "KWD", code=True) == "-4.999 KWD"
+    # The check keeps the sign: "-€49.99" is supported by -49.99, not by +49.99.
+    assert unsupported_numbers("-€49.99", [D("-49.99")]) == []
+    assert unsupported_numbers("-€49.99", [D("49.99")]) == ["-€49.99"]

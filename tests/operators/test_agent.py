@@ -336,3 +336,49 @@ def test_a_reply_holding_a_lone_surrogate_does_not_fail_the_task(llm_conn, model
     assert task_state(run) == "success" and model_server.calls == 2
     transcript = (tmp_path / "agent_surrogate" / "2026-11-24" / "transcript.jsonl").read_text("utf-8")
     assert "The feed said \ufffd." in transcript
+
+
+@pytest.fixture
+def http_loggers_unset():
+    """The HTTP client's loggers at NOTSET, as a process starts them (an earlier test may have
+    quieted them), and as they were after the test."""
+    import logging
+
+    from agentjobs.operators.agent import CHATTY_HTTP_LOGGERS
+
+    loggers = [logging.getLogger(name) for name in CHATTY_HTTP_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.NOTSET)
+    yield loggers
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
+
+
+def test_the_task_log_has_the_iteration_lines_not_a_line_per_http_request(
+    llm_conn, model_server, tmp_path, capfd, http_loggers_unset
+):
+    model_server.script(
+        tool_call("write_file", {"path": "answer.txt", "content": "a\n"}),
+        reply('RESULT: {"path": "answer.txt", "items": 1}'),
+    )
+    run = run_dag(build_dag("agent_log", llm_conn, tmp_path), logical_date=LOGICAL_DATE)
+    assert task_state(run) == "success"
+    task_log = capfd.readouterr().out  # where dag.test writes the task's log
+    assert task_log.count("iteration 1/40") == 1 and task_log.count("iteration 2/40") == 1
+    # The endpoint, once; not the HTTP client's INFO line for every request (Airflow quiets httpx's).
+    assert f"Model scripted-model at {model_server.base_url}/" in task_log
+    assert "HTTP Request: POST" not in task_log
+
+
+def test_quieting_the_http_client_log_keeps_its_warnings_and_a_configured_level(http_loggers_unset):
+    import logging
+
+    from agentjobs.operators.agent import quiet_http_request_log
+
+    (httpx2,) = http_loggers_unset
+    quiet_http_request_log()
+    assert not httpx2.isEnabledFor(logging.INFO) and httpx2.isEnabledFor(logging.WARNING)
+    httpx2.setLevel(logging.DEBUG)  # as a deployment's logging config may ask
+    quiet_http_request_log()
+    assert httpx2.isEnabledFor(logging.DEBUG)

@@ -16,6 +16,7 @@ from agentjobs.operators.factory import (
     build_dag,
     dagrun_timeout,
     dags_from_folder,
+    raise_for_broken_specs,
     resolve_paths,
 )
 
@@ -154,6 +155,10 @@ def test_a_spec_whose_dag_cannot_be_built_leaves_out_its_own_job_and_the_health_
     assert "deadline_minutes 10080" in broken.error
     assert "\n" not in broken.error  # one line in the log and in the alert
     assert broken.error in caplog.text
+    # ... and the spec-errors DAG file reports it as well, from the verdict the parse left.
+    with pytest.raises(JobSpecError) as reported:
+        raise_for_broken_specs(jobs)
+    assert broken.error in str(reported.value)
 
 
 def test_an_empty_jobs_folder_builds_no_dag_not_even_the_health_check(tmp_path, monkeypatch):

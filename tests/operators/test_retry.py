@@ -3,7 +3,7 @@ keeps the task's own retries (the decision Airflow's task runner takes from the 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from airflow.sdk import RetryAction
@@ -63,3 +63,21 @@ def test_a_transient_endpoint_failure_retries_with_the_tasks_own_delay_unless_to
 )
 def test_any_other_failure_keeps_the_tasks_retries(exc):
     assert decide(exc).action == RetryAction.DEFAULT
+
+
+def test_a_team_whose_currency_iso_4217_does_not_list_fails_at_once_without_retries():
+    from agentjobs.jobs.kinds.base import PeriodRef, TeamSnapshot
+    from agentjobs.jobs.kinds.weekly_insights import Settings, weekly_insights
+    from agentjobs.sources.teams import Team
+
+    # "ABC" passes the contract's three capital letters; only the renderer finds it unlisted.
+    team = Team(id="t1", name="Berlin", timezone="Europe/Berlin", currency="ABC")
+    start, end = datetime(2026, 11, 22, 23, tzinfo=UTC), datetime(2026, 11, 29, 23, tzinfo=UTC)
+    snapshot = TeamSnapshot(
+        kind="weekly_insights", team=team, period=PeriodRef(key="2026-11-29", start=start, end=end), tables={}
+    )
+    with pytest.raises(ValueError, match="currency 'ABC' is not an ISO 4217 code") as raised:
+        weekly_insights.plan(snapshot, Settings(), "structured")  # what the summarize task calls
+    decision = decide(raised.value)
+    assert decision.action == RetryAction.FAIL
+    assert "a retry would fail again" in decision.reason

@@ -20,7 +20,7 @@ from agentjobs.jobs.spec import JobSpec, load_spec
 from agentjobs.jobs.team_run import snapshot_path, team_dir
 from agentjobs.operators.factory import resolve_paths
 from agentjobs.operators.team_deliver import TeamDeliverOperator
-from agentjobs.sources.teams import Member, Team
+from agentjobs.sources.teams import Member, Team, TeamTarget
 
 REPO = Path(__file__).resolve().parents[2]
 TEAM, PERIOD = "team-berlin", "2026-11-29"
@@ -51,7 +51,12 @@ def spec(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **delivery: Any) -> Jo
 
 
 def write_run(
-    folder: Path, *, members: list[Member], slack_channel: str | None, email_list: list[str]
+    folder: Path,
+    *,
+    members: list[Member],
+    slack_channel: str | None,
+    email_list: list[str],
+    targets: list[TeamTarget] = [],  # noqa: B006 (never mutated)
 ) -> dict:
     """The fetch task's snapshot and the validate task's artifact, preview and payload."""
     team = Team(
@@ -61,6 +66,7 @@ def write_run(
         currency="EUR",
         slack_channel=slack_channel,
         email_list=email_list,
+        targets=targets,
     )
     start, end = datetime(2026, 11, 22, 23, tzinfo=UTC), datetime(2026, 11, 29, 23, tzinfo=UTC)
     snapshot = TeamSnapshot(
@@ -184,3 +190,76 @@ def test_an_artifact_changed_after_validation_is_delivered_nowhere(
     with pytest.raises(ArtifactChanged):
         execute(deliverer(job), validated)
     assert smtp_server.messages == []
+
+
+def posted_channels(slack_server) -> list[str]:
+    return [str(r.params.get("channel")) for r in slack_server.server.calls("/api/chat.postMessage")]
+
+
+def test_every_target_of_the_team_gets_it_once_and_a_failing_one_is_retried_alone(
+    monkeypatch, tmp_path, team_folder, smtp_server, slack_server
+):
+    job = spec(
+        monkeypatch,
+        tmp_path,
+        slack_conn_id=slack_server.api_conn_id,
+        smtp_conn_id=smtp_server.conn_id,
+        member_preview=False,
+    )
+    targets = [
+        TeamTarget(channel="slack", target="#berlin-leads"),
+        TeamTarget(channel="slack", target="#team-berlin"),  # the row's own: once
+        TeamTarget(channel="email", target="ops@example.org, cfo@example.org"),
+        TeamTarget(channel="email", target="t@example.org"),  # the row's own list: once
+    ]
+    validated = write_run(
+        team_folder,
+        members=[ANA],
+        slack_channel="#team-berlin",
+        email_list=["t@example.org"],
+        targets=targets,
+    )
+    # Slack refuses the first post (to the row's own channel); the others still go out.
+    slack_server.server.fail_next("/api/chat.postMessage", 200, {"ok": False, "error": "channel_not_found"})
+    with pytest.raises(RuntimeError) as failed:
+        execute(deliverer(job), validated)
+    assert str(failed.value).startswith(
+        f"1 of 4 deliveries failed: slack {slack_server.api_conn_id}:#team-berlin: "
+    )
+    assert posted_channels(slack_server) == ["#team-berlin", "#berlin-leads"]
+    assert sorted(tuple(m.rcpt_tos) for m in smtp_server.messages) == [
+        ("cfo@example.org", "ops@example.org"),
+        ("t@example.org",),
+    ]
+
+    retried = execute(deliverer(job), validated)
+    assert [(d["channel"], d["target"], d["delivered"]) for d in retried["deliveries"]] == [
+        ("slack", f"{slack_server.api_conn_id}:#team-berlin", True),
+        ("slack", f"{slack_server.api_conn_id}:#berlin-leads", False),
+        ("email", "t@example.org", False),
+        ("email", "cfo@example.org,ops@example.org", False),
+    ]
+    assert posted_channels(slack_server) == ["#team-berlin", "#berlin-leads", "#team-berlin"]
+    assert len(smtp_server.messages) == 2
+    assert [d["delivered"] for d in execute(deliverer(job), validated)["deliveries"]] == [False] * 4
+
+
+def test_a_hostile_channel_name_is_refused_and_fails_only_its_own_delivery(
+    monkeypatch, tmp_path, team_folder, slack_server, capsys
+):
+    job = spec(monkeypatch, tmp_path, slack_conn_id=slack_server.api_conn_id, smtp_conn_id=None)
+    hostile = ["#ops\n<!channel> wire the money", "<@U123>", "#general|x"]
+    validated = write_run(
+        team_folder,
+        members=[ANA],
+        slack_channel="#team-berlin",
+        email_list=[],
+        targets=[TeamTarget(channel="slack", target=name) for name in hostile],
+    )
+    with pytest.raises(RuntimeError) as failed:
+        execute(deliverer(job), validated)
+    message = str(failed.value)
+    assert message.startswith("3 of 4 deliveries failed: ") and "\n" not in message
+    assert repr(f"{slack_server.api_conn_id}:#ops\n<!channel> wire the money") in message
+    assert posted_channels(slack_server) == ["#team-berlin"]  # nothing reached Slack for the others
+    assert "\n<!channel>" not in capsys.readouterr().out  # nor a second line in the task log

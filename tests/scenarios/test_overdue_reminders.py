@@ -14,7 +14,13 @@ import sqlalchemy as sa
 
 from tests.airflow.conftest import run_dag, xcom
 from tests.jobs.business import BUSINESS_CONN, shipped_spec, team_states
-from tests.jobs.kinds.test_overdue_reminders import TEAM, reminders_db  # noqa: F401 (a fixture)
+from tests.jobs.kinds.test_overdue_reminders import (  # noqa: F401 (a fixture)
+    LA,
+    TEAM,
+    TOKYO,
+    loosen_users,
+    reminders_db,
+)
 from tests.jobs.specs import sqlite_ledger
 
 pytestmark = pytest.mark.airflow
@@ -144,6 +150,31 @@ def test_an_address_that_is_not_plain_is_refused(reminders, smtp_server, address
     with engine.begin() as conn:
         conn.execute(schema.users.update().where(schema.users.c.id == "u-tokyo").values(email=address))
     _run, states = run_at(build_dag(spec), datetime(2026, 11, 2, 0, tzinfo=UTC))
-    assert states[("team.validate", 0)] == "success", states
-    assert states[("team.deliver", 0)] == "failed", states
+    # The users contract refuses the row at fetch (jobs/inputs.py, check "email"): the team fails at
+    # its first task with the reason, before anything is rendered or sent.
+    assert states[("team.summarize", 0)] == "failed", states
+    assert states[("team.deliver", 0)] != "success", states
     assert smtp_server.messages == []
+
+
+def test_a_member_without_an_email_is_skipped_and_one_without_a_time_zone_mailed_at_the_teams_nine(
+    reminders, smtp_server, capfd
+):
+    from agentjobs.operators.factory import build_dag
+
+    spec, engine = reminders
+    loosen_users(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE users SET email = NULL WHERE id = :id"), {"id": TOKYO})
+        conn.execute(sa.text("UPDATE users SET timezone = NULL WHERE id = :id"), {"id": LA})
+    # Mon 2 Nov 09:00 in Tokyo, the team's zone: Hanako (no address) and Maria (no zone) are due.
+    _run, states = run_at(build_dag(spec), datetime(2026, 11, 2, 0, tzinfo=UTC))
+    assert set(states.values()) == {"success"}, states  # Hanako's missing address fails nothing
+    sent = mails(smtp_server)
+    assert [(to, subject) for to, subject, _ in sent] == [
+        (("maria@example.org",), "Invoices to follow up — Maria, 2026-11-02")
+    ]
+    assert "inv-l-soon" in sent[0][2] and "inv-t-" not in sent[0][2]
+    # The skip is a note in the deliver task's log, naming the member.
+    note = f"member {TOKYO} has no email address in the users table: no mail sent to them"
+    assert note in "".join(capfd.readouterr())

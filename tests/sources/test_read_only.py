@@ -30,9 +30,9 @@ WRITES = [
     ("WITH d AS (DELETE FROM notes RETURNING *) SELECT * FROM d", "but DELETE appears"),
     ("WITH u AS (UPDATE notes SET name = 'x' RETURNING id) SELECT * FROM u", "but UPDATE appears"),
     ("SELECT * INTO copied FROM notes", "but INTO appears"),
-    ("SELECT * FROM notes FOR UPDATE", "but UPDATE appears"),
-    ("PRAGMA query_only = OFF", "got UNKNOWN"),
-    ("SET TRANSACTION READ WRITE", "got UNKNOWN"),
+    ("SELECT * FROM notes FOR UPDATE", "but FOR UPDATE appears"),
+    ("PRAGMA query_only = OFF", "got PRAGMA"),
+    ("SET TRANSACTION READ WRITE", "got SET"),
     ("INSERT INTO notes (name) SELECT name FROM notes", "got INSERT"),
     ("  -- nothing\n", "exactly one statement, got 0"),
 ]

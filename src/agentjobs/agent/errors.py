@@ -47,6 +47,10 @@ class ContractViolation(PermanentAgentError):
     """The model's final answer does not satisfy the skill's output contract."""
 
 
+class EmptyResult(PermanentAgentError):
+    """The skill's item count is 0 and the job does not allow empty results."""
+
+
 class SkillError(PermanentAgentError):
     """A skill file is missing or malformed."""
 

@@ -25,8 +25,13 @@ from typing import Any
 RUNNING_PREFIX = "r1-"
 
 
+# One encoder for every fingerprint: json.dumps with options builds a new one each call, and a
+# conversation encodes every message it sends.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def _canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 def fingerprint(request: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from agentjobs.agent.budget import BudgetMeter, Prices
 from agentjobs.agent.caps import Caps
 from agentjobs.agent.contract import parse_result_dict
+from agentjobs.agent.errors import EmptyResult as EmptyResult  # where callers found it
 from agentjobs.agent.errors import PermanentAgentError
 from agentjobs.agent.loop import Agent, AgentResult
 from agentjobs.agent.model_client import EndpointOptions, ModelClient
@@ -26,10 +27,6 @@ from agentjobs.agent.transcript import Transcript
 SkillRun = RunPlan  # the name the runner's callers knew it by
 
 ERROR_TEXT_LIMIT = 1000  # characters of a failure kept beside the usage in XCom
-
-
-class EmptyResult(PermanentAgentError):
-    """The skill's item count is 0 and the job does not allow empty results."""
 
 
 def run_skill(run: RunPlan, client: ModelClient, meter: BudgetMeter) -> AgentResult:

@@ -158,6 +158,15 @@ _CASE_FOLDS = str.maketrans({"\u017f": "s", "\u212a": "k", "\u0131": "i", "\u013
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def _has_any(text: str, words: tuple[str, ...]) -> bool:
+    # A loop rather than any() over a generator: half the time, and could_mask runs on every
+    # transcript event.
+    for word in words:
+        if word in text:
+            return True
+    return False
+
+
 def _has_separated_word(lowered: str) -> bool:
     for word, endings in _SEPARATED_WORDS.items():
         at = lowered.find(word)
@@ -248,12 +257,12 @@ class _Scrubber:
             or (not ascii_only and _SURROGATE.search(line))
             or (self.literals is not None and self.literals.search(line))
             or ("://" in line and "@" in line)
-            or any(word in line for word in _CASED_WORDS)
+            or _has_any(line, _CASED_WORDS)
             or any(pattern.search(line) for pattern in _CASED_PATTERNS)
         ):
             return True
         lowered = (line if ascii_only else line.translate(_CASE_FOLDS)).lower()
-        return any(word in lowered for word in _ANY_CASE_WORDS) or _has_separated_word(lowered)
+        return _has_any(lowered, _ANY_CASE_WORDS) or _has_separated_word(lowered)
 
 
 @lru_cache(maxsize=16)
@@ -364,12 +373,17 @@ def json_line(value: Any, extra_secrets: Iterable[str] = ()) -> str:
     writes them."""
     scrub_text = scrubber(_secret_key(extra_secrets))
     try:
-        line = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        line = _JSON_LINE.encode(value)
     except (TypeError, ValueError, RecursionError):  # NaN, a huge integer, an object, deep nesting
         line = None
     if line is None or scrub_text.could_mask(line):
-        line = json.dumps(scrub_json(value, extra_secrets), ensure_ascii=False, allow_nan=False)
+        line = _JSON_LINE.encode(scrub_json(value, extra_secrets))
     return line
+
+
+# json_line's encoder, made once: json.dumps with options builds a new one each call, and a
+# transcript encodes a few events every model call.
+_JSON_LINE = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 
 
 def tail(text: str, limit: int = 500, extra_secrets: Iterable[str] = ()) -> str:

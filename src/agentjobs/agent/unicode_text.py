@@ -14,6 +14,9 @@ import re
 from typing import Any
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# has_lone_surrogates' encoder, made once: it runs on every message and every reply, and
+# json.dumps with options builds a new encoder each call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 def valid_unicode(text: str) -> str:
@@ -27,7 +30,7 @@ def has_lone_surrogates(value: Any) -> bool:
     """Whether any string in the JSON-shaped `value` (keys too) holds a surrogate, found by the C
     encoder in one pass rather than by copying `value` string by string."""
     try:
-        text = json.dumps(value, ensure_ascii=False)
+        text = _ENCODER.encode(value)
     except (TypeError, ValueError, RecursionError):
         return True  # not plain JSON: valid_unicode_json tells
     return not text.isascii() and _SURROGATE.search(text) is not None

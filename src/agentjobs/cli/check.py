@@ -3,9 +3,12 @@
 JOB is a shipped job's dag_id (include/jobs/) or the path of a spec file. Each input the job
 reads (the teams and users, then the kind's own, with the first team's binds) runs once on a
 small sample through the spec's mapping, and its columns and types are compared with the
-input's contract (jobs/inputs.py): one line per input, exit 0 when all match, 1 otherwise.
-No model is called and nothing is written. The database is the job's `sql` connection when
-one is defined, else the sample database in the output folder (as `agentjobs run`).
+input's contract (jobs/inputs.py); each mapped write target's table must have the columns the
+mapping names (jobs/writes.py): one line per input and target, exit 0 when all match, 1 otherwise.
+No model is called and none of the user's rows is written (agentjobs' own ledger table, in
+its own schema, is created when a mapped write target keeps one: the mapped reads may name it).
+The database is the job's `sql` connection when one is defined, else the sample database in
+the output folder (as `agentjobs run`).
 """
 
 from __future__ import annotations
@@ -44,28 +47,35 @@ def check_job(args: argparse.Namespace) -> int:
     spec, spec_path = load_job(project, args.job)
     if not spec.fans_out or spec.sources.sql is None:
         raise SystemExit(f"agentjobs: {spec.dag_id} reads no business database; there is nothing to check")
-    from agentjobs.jobs.input_check import check_inputs, kind_pairs, source_pairs
+    from agentjobs.jobs.input_check import check_inputs, check_writes, kind_pairs, source_pairs
     from agentjobs.jobs.kinds.registry import fan_out_kind
     from agentjobs.sources.sql import connection_engine, read_teams
 
     conn_id = spec.sources.sql.conn_id
     business_db(out, conn_id)
     mapping = spec.sources.sql.inputs
+    limits = spec.sources.sql.limits()  # the row cap and statement timeout a run reads with
     engine = connection_engine(conn_id)
-    verdicts = check_inputs(engine, source_pairs(mapping), mapping, spec_path)
+    verdicts = check_inputs(engine, source_pairs(mapping), mapping, spec_path, limits)
+    kind = fan_out_kind(spec.kind)
+    verdicts += check_writes(engine, kind, spec.sources.sql.writes, spec_path)
+    if all(not v.problems for v in verdicts):  # agentjobs' own ledger, which a mapped query may read
+        from agentjobs.jobs.own_tables import ensure_own_tables
+        from agentjobs.jobs.writes import SpecWrites
+
+        ensure_own_tables(engine, kind, SpecWrites.of(spec.sources.sql))
     if all(not v.problems for v in verdicts):
         from agentjobs.jobs.inputs import team_queries
 
-        teams = read_teams(engine, team_queries(mapping))
+        teams = read_teams(engine, team_queries(mapping), limits)
         if not teams:
             print("agentjobs: the teams input has no rows: the kind's inputs need a team's binds")
             return 1
-        kind = fan_out_kind(spec.kind)
         day = args.date or datetime.now(UTC).date()
         when = datetime.combine(day, time(12), tzinfo=UTC)
         team, members = teams[0]
         pairs = kind_pairs(kind, spec.kind_settings(), team, members, when, mapping)
-        verdicts += check_inputs(engine, pairs, mapping, spec_path)
+        verdicts += check_inputs(engine, pairs, mapping, spec_path, limits)
     for verdict in verdicts:
         print(verdict.line())
     failed = sum(1 for v in verdicts if v.problems)

@@ -118,7 +118,7 @@ def run_fan_out(args: argparse.Namespace, project: Path, out: Path) -> int:
     from agentjobs.sources.sql import fetch_teams
 
     kind, settings = fan_out_kind(spec.kind), spec.kind_settings()
-    teams = [team for team, _ in fetch_teams(spec.sources.sql.conn_id)]
+    teams = [team for team, _ in fetch_teams(spec.sources.sql.conn_id, spec.sources.sql.limits())]
     if args.team:
         unknown = sorted(set(args.team) - {t.id for t in teams})
         if unknown:

@@ -20,7 +20,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 # Imported at once: the function `deliver` must shadow its own module's name in this package.
-from agentjobs.delivery.deliver import DeliveryOutcome, deliver, sha256_file
+from agentjobs.delivery.deliver import DeliveryOutcome, deliver, ledger_for, sha256_file
 
 if TYPE_CHECKING:
     from agentjobs.delivery.email import send_email
@@ -59,6 +59,7 @@ __all__ = [
     "DeliveryStateUnknown",
     "deliver",
     "digest_key",
+    "ledger_for",
     "send_email",
     "send_s3",
     "send_slack",

@@ -9,9 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agentjobs.delivery.ledger import SENT, DeliveryLedger
+if TYPE_CHECKING:
+    # At run time only (in _skipped): the DAG processor imports this module with the operators
+    # that deliver on every parse, and the ledger builds its SQLAlchemy table when imported.
+    from agentjobs.delivery.ledger import DeliveryLedger
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +28,18 @@ class DeliveryOutcome:
     attempt: int | None  # the attempt sent now, or the one already sent when skipped
     receipt: dict[str, Any] | None
     message: str
+
+
+def ledger_for(conn_id: str) -> DeliveryLedger:
+    """The delivery ledger in the database of connection `conn_id` (DeliveryLedger.from_conn_id).
+
+    The operators that deliver call this rather than import the ledger: the DAG processor
+    imports them on every parse of the jobs DAG file, and the ledger module builds its
+    SQLAlchemy table when imported, which only a running task needs.
+    """
+    from agentjobs.delivery.ledger import DeliveryLedger
+
+    return DeliveryLedger.from_conn_id(conn_id)
 
 
 def sha256_file(path: Path) -> str:
@@ -71,6 +86,8 @@ def deliver(
 
 
 def _skipped(ledger: DeliveryLedger, key: dict[str, Any], digest: str) -> DeliveryOutcome:
+    from agentjobs.delivery.ledger import SENT
+
     sent = [r for r in ledger.history(**key) if r.status == SENT][-1]
     message = (
         f"skipped: already delivered at {sent.updated_at.isoformat()} "

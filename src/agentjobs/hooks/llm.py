@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.bases.hook import BaseHook
 
 from agentjobs.agent.model_client import ModelClient
+from agentjobs.hooks import DEFAULT_LLM_CONN_ID
 from agentjobs.hooks.llm_settings import LLMConnectionError, LLMSettings, settings_from_fields
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ class LLMHook(BaseHook):
     """
 
     conn_name_attr = "llm_conn_id"
-    default_conn_name = "agentjobs_llm_default"
+    default_conn_name = DEFAULT_LLM_CONN_ID
     conn_type = "agentjobs_llm"
     hook_name = "agentjobs LLM endpoint (OpenAI-compatible)"
 

@@ -27,12 +27,20 @@ from agentjobs.jobs.inputs import (
     check_columns,
     kind_inputs,
     mapped,
+    maps_query,
     sampled_type,
     sql_binds,
     team_queries,
 )
-from agentjobs.sources.read_only import check_select, read_only_transaction
+from agentjobs.sources.errors import SourceError
+from agentjobs.sources.read_only import (
+    check_select,
+    read_only_transaction,
+    sqlglot_dialect,
+    statement_deadline,
+)
 from agentjobs.sources.sql import statement, utc_session
+from agentjobs.sources.sql_limits import DEFAULT_LIMITS, ReadLimits
 from agentjobs.sources.teams import Member, Query, Team
 
 SAMPLE_ROWS = 20
@@ -74,19 +82,24 @@ class InputVerdict:
         return f"FAIL  {self.name} ({source}): " + "; ".join(self.problems)
 
 
-def found_types(engine: sa.Engine, query: Query, input_: Input) -> dict[str, str | None]:
-    """column -> the contract type the mapped query returns there (None: cannot tell)."""
-    check_select(query.sql)
+def found_types(
+    engine: sa.Engine, query: Query, input_: Input, limits: ReadLimits = DEFAULT_LIMITS
+) -> dict[str, str | None]:
+    """column -> the contract type the mapped query returns there (None: cannot tell); the
+    sample runs as every read does: parsed in the database's dialect, read-only, under the
+    spec's statement timeout."""
+    check_select(query.sql, sqlglot_dialect(engine.dialect.name))
     used = sql_binds(query.sql)  # a mapped query may leave out binds the kind gives
     params = {k: v for k, v in query.params.items() if k in used}
     sample = Query(f"SELECT * FROM ({query.sql}) AS contract_sample LIMIT {SAMPLE_ROWS}", params)
     wrapped, params = statement(sample)
     with engine.connect() as conn, read_only_transaction(conn):
         utc_session(conn)
-        result = conn.execute(wrapped, params)
-        description = result.cursor.description if result.cursor is not None else None
-        names = list(result.keys())
-        rows = result.fetchall()
+        with statement_deadline(conn, input_.name, query.sql, limits.statement_timeout_s):
+            result = conn.execute(wrapped, params)
+            description = result.cursor.description if result.cursor is not None else None
+            names = list(result.keys())
+            rows = result.fetchall()
     found: dict[str, str | None] = {}
     for index, name in enumerate(names):
         expected = input_.column(name)
@@ -119,7 +132,7 @@ def spec_line(path: Path | None, keys: list[str]) -> int | None:
 
 
 def _fix(input_: Input, mapping: Mapping[str, Any], spec_path: Path | None) -> str:
-    if input_.name in mapping:
+    if maps_query(mapping.get(input_.name)):
         where = f"{spec_path}" if spec_path else "the spec"
         line = spec_line(spec_path, ["sources", "sql", "inputs", input_.name])
         at = f"{where}:{line}" if line else where
@@ -132,23 +145,25 @@ def check_inputs(
     pairs: list[tuple[Input, Query]],
     mapping: Mapping[str, Any],
     spec_path: Path | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> list[InputVerdict]:
-    """Each input's verdict, in the order given; a query that fails to run is a problem too."""
+    """Each input's verdict, in the order given; a query that fails to run (or is refused as a
+    write, or runs past the statement timeout) is a problem too."""
     verdicts = []
     for input_, query in pairs:
         fix = _fix(input_, mapping, spec_path)
         try:
-            problems = check_columns(input_, found_types(engine, query, input_), fix)
-        except (sa.exc.SQLAlchemyError, ValueError) as exc:
+            problems = check_columns(input_, found_types(engine, query, input_, limits), fix)
+        except (sa.exc.SQLAlchemyError, ValueError, SourceError) as exc:
             first = " ".join(str(exc).split("\n")[0].split())[:300]
             problems = [f"input {input_.name!r}: the query does not run ({first}); {fix}"]
-        verdicts.append(InputVerdict(input_.name, problems, input_.name in mapping))
+        verdicts.append(InputVerdict(input_.name, problems, maps_query(mapping.get(input_.name))))
     return verdicts
 
 
 def source_pairs(mapping: Mapping[str, Any]) -> list[tuple[Input, Query]]:
     queries = team_queries(mapping)
-    return [(i, queries[i.name]) for i in SOURCE_INPUTS]
+    return [(i, queries[i.name]) for i in SOURCE_INPUTS if i.name in queries]  # team_targets if mapped
 
 
 def kind_pairs(
@@ -163,6 +178,27 @@ def kind_pairs(
     inputs = kind_inputs(kind)
     queries = mapped(inputs, kind.queries(team, kind.period(team, when, settings), settings), mapping)
     return [(i, queries[i.name]) for i in inputs if i.name in queries]
+
+
+def check_writes(
+    engine: sa.Engine, kind: Any, writes: Mapping[str, Any], spec_path: Path | None = None
+) -> list[InputVerdict]:
+    """Each mapped write target's verdict (jobs/writes.py): its table exists and has every column
+    the mapping names. Read from the catalog only; nothing is written."""
+    from agentjobs.jobs.writes import check_destinations, kind_writes
+
+    verdicts = []
+    for name in writes:
+        where = f"{spec_path}" if spec_path else "the spec"
+        line = spec_line(spec_path, ["sources", "sql", "writes", name])
+        fix = f"sources.sql.writes.{name} in {where}" + (f":{line}" if line else "")
+        try:
+            problems = check_destinations(engine, kind_writes(kind), {name: writes[name]}, fix)
+        except sa.exc.SQLAlchemyError as exc:
+            first = " ".join(str(exc).split("\n")[0].split())[:300]
+            problems = [f"write target {name!r}: its table cannot be read ({first}); fix {fix}"]
+        verdicts.append(InputVerdict(f"writes.{name}", problems, True))
+    return verdicts
 
 
 def raise_on_mismatch(verdicts: list[InputVerdict]) -> None:

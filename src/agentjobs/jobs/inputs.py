@@ -25,7 +25,7 @@ from agentjobs.sources.sql import TEAMS_QUERY, USERS_QUERY
 from agentjobs.sources.teams import Query
 
 ColumnType = Literal["text", "integer", "decimal", "timestamp", "date", "boolean"]
-ColumnCheck = Literal["currency", "timezone", "email"]
+ColumnCheck = Literal["currency", "timezone", "email", "channel"]
 
 # What a found type may stand in for: an integer amount is a fine decimal, not the other way round.
 _ACCEPTS: dict[str, frozenset[str]] = {
@@ -37,6 +37,7 @@ _ACCEPTS: dict[str, frozenset[str]] = {
     "boolean": frozenset({"boolean"}),
 }
 _CURRENCY = re.compile(r"[A-Z]{3}")
+TARGET_CHANNELS = ("slack", "email")  # what a team_targets row may name
 # One address, no spaces or list separators: what the delivery can send to.
 _EMAIL = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
 
@@ -50,6 +51,12 @@ class Column:
     nullable: bool = False
     meaning: str = ""
     check: ColumnCheck | None = None  # a value rule beyond the type
+    # Personal data (a name, an e-mail, a phone, an IBAN, a free-text note): the model gets a
+    # pseudonym instead (jobs/pseudonyms.py). A spec may mark more columns (InputMapping.personal).
+    personal: bool = False
+    # Why code needs the real value where the model works (e.g. a lookup URL is built from it):
+    # such a column cannot be marked personal, and the spec is told why.
+    needed_as_is: str = ""
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,17 @@ def check_mapping(inputs: Iterable[Input], mapping: Mapping[str, Any], where: st
             raise InputMappingError(
                 f"input {name!r} is not one {where} reads; map one of: {', '.join(sorted(declared))}"
             )
+        for column_name in getattr(target, "personal", None) or ():
+            column = known.column(column_name)
+            if column is None:
+                raise InputMappingError(
+                    f"input {name!r}: personal column {column_name!r} is not one of its columns "
+                    f"({', '.join(c.name for c in known.columns)})"
+                )
+            if column.needed_as_is:
+                raise InputMappingError(
+                    f"input {name!r}: column {column_name!r} cannot be personal: {column.needed_as_is}"
+                )
         sql = getattr(target, "sql", None)
         if sql is None:
             continue
@@ -122,13 +140,21 @@ def check_mapping(inputs: Iterable[Input], mapping: Mapping[str, Any], where: st
             )
 
 
+def maps_query(target: Any | None) -> bool:
+    """Whether a spec's mapping gives the input its own SQL (not only its personal columns)."""
+    return bool(getattr(target, "sql", None) or getattr(target, "table", None))
+
+
 def mapped_sql(input_: Input, target: Any | None) -> str:
-    """The SQL that reads `input_` under the spec's mapping `target` (None: the default)."""
+    """The SQL that reads `input_` under the spec's mapping `target` (None, or a mapping that
+    only marks personal columns: the default)."""
     if target is None:
         return input_.default_sql
     if getattr(target, "sql", None):
         return str(target.sql)
-    return input_.table_query(str(target.table))
+    if getattr(target, "table", None):
+        return input_.table_query(str(target.table))
+    return input_.default_sql
 
 
 def mapped(
@@ -139,12 +165,23 @@ def mapped(
     out: dict[str, Query] = {}
     for name, query in queries.items():
         target = (mapping or {}).get(name)
-        if target is None or name not in declared:
+        if name not in declared or not maps_query(target):
             out[name] = query
             continue
         sql = mapped_sql(declared[name], target)
         used = sql_binds(sql)
         out[name] = Query(sql, {k: v for k, v in query.params.items() if k in used})
+    return out
+
+
+def personal_columns(inputs: Iterable[Input], mapping: Mapping[str, Any] | None) -> dict[str, frozenset[str]]:
+    """input name -> its personal columns: the contract's, and those the spec's mapping marks."""
+    out: dict[str, frozenset[str]] = {}
+    for input_ in inputs:
+        marked = getattr((mapping or {}).get(input_.name), "personal", None) or ()
+        columns = frozenset(c.name for c in input_.columns if c.personal) | frozenset(marked)
+        if columns:
+            out[input_.name] = columns
     return out
 
 
@@ -190,6 +227,8 @@ def _value_problem(column: Column, value: Any) -> str | None:
             ZoneInfo(str(value))
         except (ZoneInfoNotFoundError, ValueError, OSError):
             return f"{value!r}, not an IANA time zone (e.g. Europe/Berlin)"
+    if column.check == "channel" and value not in TARGET_CHANNELS:
+        return f"{value!r}, not a delivery channel ({' or '.join(TARGET_CHANNELS)})"
     if column.check == "email" and not (isinstance(value, str) and _EMAIL.fullmatch(value)):
         return f"{value!r}, not an e-mail address"
     return None
@@ -205,9 +244,8 @@ def row_problems(input_: Input, rows: Iterable[Mapping[str, Any]], team: str = "
             problem = _value_problem(column, row[column.name])
             if problem:
                 who = f"team {team!r}, " if team else ""
-                problems.append(
-                    f"{who}input {input_.name!r}, row id {row.get('id')!r}, column {column.name!r}: {problem}"
-                )
+                row_id = f", row id {row['id']!r}" if "id" in row else ""  # team_targets rows have none
+                problems.append(f"{who}input {input_.name!r}{row_id}, column {column.name!r}: {problem}")
     return problems
 
 
@@ -265,7 +303,13 @@ TEAMS_INPUT = Input(
         Column("timezone", "text", meaning="IANA time zone of the team's day", check="timezone"),
         Column("currency", "text", meaning="ISO 4217 code of its amounts", check="currency"),
         Column("slack_channel", "text", nullable=True, meaning="e.g. #team-berlin"),
-        Column("email_list", "text", nullable=True, meaning="the team's addresses, comma-separated"),
+        Column(
+            "email_list",
+            "text",
+            nullable=True,
+            meaning="the team's addresses, comma-separated",
+            personal=True,
+        ),
     ),
     (),
     TEAMS_QUERY.sql,
@@ -276,13 +320,22 @@ USERS_INPUT = Input(
     (
         Column("id", "text"),
         Column("team_id", "text"),
-        Column("name", "text"),
-        Column("email", "text", meaning="where the member's messages go", check="email"),
+        Column("name", "text", personal=True),
+        # Both may be missing in a real directory: a member without an e-mail is skipped with a
+        # note in the run log, one without a time zone gets the team's (NULL-safe kinds).
+        Column(
+            "email",
+            "text",
+            nullable=True,
+            meaning="where the member's messages go",
+            check="email",
+            personal=True,
+        ),
         Column(
             "timezone",
             "text",
             nullable=True,
-            meaning="IANA time zone of the member's 09:00; NULL: the team's",
+            meaning="IANA time zone of the member's 09:00 (NULL: the team's)",
             check="timezone",
         ),
     ),
@@ -290,7 +343,21 @@ USERS_INPUT = Input(
     USERS_QUERY.sql,
     order_by="src.team_id, src.id",
 )
-SOURCE_INPUTS = (TEAMS_INPUT, USERS_INPUT)
+# Optional: read only when the spec maps it (the sample database has no such table); each row
+# is one more delivery of the team's artifact, beside the teams row's own channel and list.
+TEAM_TARGETS_INPUT = Input(
+    "team_targets",
+    "further places each team's artifact goes, one delivery per row",
+    (
+        Column("team_id", "text"),
+        Column("channel", "text", meaning="slack or email", check="channel"),
+        Column("target", "text", meaning="a slack channel (#name or id), or addresses, comma-separated"),
+    ),
+    (),
+    "",
+    order_by="src.team_id, src.channel, src.target",
+)
+SOURCE_INPUTS = (TEAMS_INPUT, USERS_INPUT, TEAM_TARGETS_INPUT)
 
 
 def kind_inputs(kind: Any) -> tuple[Input, ...]:
@@ -299,6 +366,9 @@ def kind_inputs(kind: Any) -> tuple[Input, ...]:
 
 
 def team_queries(mapping: Mapping[str, Any] | None) -> dict[str, Query]:
-    """The sql source's teams and users queries under the spec's mapping."""
+    """The sql source's teams and users queries under the spec's mapping, and its team_targets
+    query when the spec maps one."""
     defaults = {"teams": TEAMS_QUERY, "users": USERS_QUERY}
+    if mapping and TEAM_TARGETS_INPUT.name in mapping:
+        defaults[TEAM_TARGETS_INPUT.name] = Query(TEAM_TARGETS_INPUT.default_sql)
     return mapped(SOURCE_INPUTS, defaults, mapping)

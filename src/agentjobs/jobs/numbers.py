@@ -33,8 +33,28 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-# Minor-unit exponent per currency (ISO 4217); a currency not listed has two decimals.
-CURRENCY_DECIMALS = {"EUR": 2, "USD": 2, "GBP": 2, "AUD": 2, "CAD": 2, "CHF": 2, "JPY": 0, "KRW": 0}
+from agentjobs.sources.errors import PermanentSourceError
+
+# ISO 4217's minor-unit exponents (list one, current codes and a few withdrawn ones old rows may
+# still hold: HRK, SLL, ANG, CUC, ZWL). Codes without a minor unit (gold XAU, the SDR XDR, XXX...)
+# are no currency a team books in, so they are unknown here like any other code.
+_DECIMALS_0 = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
+_DECIMALS_3 = "BHD IQD JOD KWD LYD OMR TND"
+_DECIMALS_4 = "CLF UYW"
+_DECIMALS_2 = (
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN BWP BYN "
+    "BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP "
+    "GBP GEL GHS GIP GMD GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT "
+    "LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO "
+    "NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS "
+    "SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VED VES WST XCD "
+    "XCG YER ZAR ZMW ZWG ZWL"
+)
+CURRENCY_DECIMALS: dict[str, int] = {
+    code: decimals
+    for decimals, codes in ((0, _DECIMALS_0), (2, _DECIMALS_2), (3, _DECIMALS_3), (4, _DECIMALS_4))
+    for code in codes.split()
+}
 CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "AUD": "A$", "JPY": "¥"}
 SCALES = {"k": Decimal(1000), "K": Decimal(1000), "M": Decimal(1_000_000), "bn": Decimal(1_000_000_000)}
 MINUS_SIGNS = "-\u2212"
@@ -151,8 +171,30 @@ class Allowed:
 # ------------------------------------------------------------------ what renderers write
 
 
+class UnknownCurrency(PermanentSourceError, ValueError):
+    """A currency code ISO 4217 does not list: its amounts cannot be written (how many decimals?).
+
+    A value of the business database's rows: the same snapshot fails the same way, so the job's
+    retry policy fails the team's task at once (PermanentSourceError) instead of retrying it."""
+
+
 def currency_decimals(currency: str) -> int:
-    return CURRENCY_DECIMALS.get(currency.upper(), 2)
+    """The minor-unit exponent of `currency` (JPY 0, EUR 2, KWD 3, CLF 4); UnknownCurrency names a
+    code ISO 4217 does not list, rather than guess two decimals and misstate an amount 10- or 100-fold."""
+    code = str(currency).strip().upper()
+    try:
+        return CURRENCY_DECIMALS[code]
+    except KeyError:
+        raise UnknownCurrency(
+            f"currency {str(currency)[:16]!r} is not an ISO 4217 code (e.g. EUR, USD, JPY); "
+            "fix the team's or the row's currency column"
+        ) from None
+
+
+def check_currency(currency: str) -> str:
+    """`currency` as its upper-case ISO 4217 code; UnknownCurrency if it is none."""
+    currency_decimals(currency)
+    return str(currency).strip().upper()
 
 
 def minor_to_major(minor_units: int, currency: str) -> Decimal:
@@ -169,7 +211,7 @@ def format_amount(minor_units: int, currency: str, *, code: bool = False, signed
     """`€12,345.67`, `¥98,000`, `A$5.00`; `12,345.67 EUR` with `code` or an unknown symbol.
 
     `signed` writes a `+` on a positive amount (a change); a negative amount always gets `-`."""
-    currency = currency.upper()
+    currency = check_currency(currency)
     decimals = currency_decimals(currency)
     major = minor_to_major(minor_units, currency)
     number = _grouped(major, decimals)

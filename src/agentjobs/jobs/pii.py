@@ -93,8 +93,31 @@ def find_pii(text: str, allow: Iterable[str] = ()) -> list[Finding]:
     `allow` holds the addresses a job expects to send (`team@example.org`) and whole domains
     (`example.org` or `@example.org`, subdomains included); they are no findings.
     """
+    findings = []
+    for span in find_spans(text, allow):
+        value = text[span.start : span.end]
+        if span.kind == "email":
+            local, _, domain = value.rpartition("@")
+            masked = mask_email(local, domain)
+        else:
+            masked = _mask_digits(value, span.kind)
+        findings.append(Finding(span.kind, masked, _line(text, span.start)))
+    return findings
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where in a text one finding is: what replaces it (a pseudonym) needs the offsets."""
+
+    kind: Kind
+    start: int
+    end: int
+
+
+def find_spans(text: str, allow: Iterable[str] = ()) -> list[Span]:
+    """The offsets of what `find_pii` finds, in reading order (the same rules, the same `allow`)."""
     allowed = _Allowlist(allow)
-    found: list[tuple[int, Finding]] = []
+    found: list[Span] = []
     # Numbers are looked for in a copy where URLs and emails are blanked out (same offsets),
     # so an id in a URL or the digits of an address are never read as a phone number too.
     numeric = _blank(text, _URL.finditer(text))
@@ -108,7 +131,7 @@ def find_pii(text: str, allow: Iterable[str] = ()) -> list[Finding]:
             continue
         if _is_git_remote(text, match):
             continue
-        found.append((match.start(), Finding("email", mask_email(local, domain), _line(text, match.start()))))
+        found.append(Span("email", match.start(), match.end()))
     # In this order, each on what the one before left: an IBAN's digits are no card, a card's no phone.
     finders: tuple[tuple[Kind, Callable[[str], Iterator[tuple[int, int]]]], ...] = (
         ("iban", _ibans),
@@ -117,9 +140,9 @@ def find_pii(text: str, allow: Iterable[str] = ()) -> list[Finding]:
     )
     for kind, finder in finders:
         for start, end in list(finder(numeric)):
-            found.append((start, Finding(kind, _mask_digits(text[start:end], kind), _line(text, start))))
+            found.append(Span(kind, start, end))
             numeric = numeric[:start] + "_" * (end - start) + numeric[end:]
-    return [finding for _, finding in sorted(found, key=lambda pair: pair[0])]
+    return sorted(found, key=lambda span: span.start)
 
 
 def _is_git_remote(text: str, match: re.Match[str]) -> bool:

@@ -40,6 +40,13 @@ from agentjobs.jobs.addresses import email_address as _email_address
 from agentjobs.jobs.addresses import is_plain_address as is_plain_address  # where callers found it
 from agentjobs.jobs.channels.base import ChannelSpec
 from agentjobs.jobs.channels.registry import AlertChannel, Channel
+from agentjobs.sources.sql_limits import (
+    DEFAULT_ROW_CAP,
+    DEFAULT_STATEMENT_TIMEOUT_S,
+    MAX_ROW_CAP,
+    MAX_STATEMENT_TIMEOUT_S,
+    ReadLimits,
+)
 
 # Unknown keys are errors, and .inf / .nan are refused: an infinite timeout or cost cap passes a
 # `gt=0` check and only breaks later, when the DAG or the run does arithmetic with it.
@@ -92,16 +99,59 @@ _TABLE_NAME = r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$"
 
 class InputMapping(BaseModel):
     """Where one declared input (jobs/inputs.py) comes from in the user's database: a whole
-    query with the input's named binds (`:team_id`), or a table/view exposing its columns."""
+    query with the input's named binds (`:team_id`), or a table/view exposing its columns;
+    `personal` marks more of its columns as personal data (pseudonymized before the model sees
+    them), and alone keeps the sample's SQL."""
 
     model_config = _STRICT
     sql: str | None = Field(None, min_length=1)
     table: str | None = Field(None, pattern=_TABLE_NAME)
+    personal: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_of(self) -> InputMapping:
-        if (self.sql is None) == (self.table is None):
+        if self.sql is not None and self.table is not None:
             raise ValueError("map an input with exactly one of `sql` (a query) or `table` (a table or view)")
+        if self.sql is None and self.table is None and not self.personal:
+            raise ValueError(
+                "map an input with exactly one of `sql` (a query) or `table` (a table or view), "
+                "or mark its `personal` columns"
+            )
+        return self
+
+
+_COLUMN_NAME = r"^[A-Za-z_][A-Za-z0-9_$]*$"
+ColumnName = Annotated[str, Field(pattern=_COLUMN_NAME)]
+
+
+class UpdateTarget(BaseModel):
+    """A write target as an UPDATE of the user's rows: the row whose `key` column is the record's
+    id, the target's columns -> the user's, written only while they are NULL (jobs/writes.py)."""
+
+    model_config = _STRICT
+    table: str = Field(pattern=_TABLE_NAME)
+    key: ColumnName
+    columns: dict[str, ColumnName] = Field(min_length=1)
+
+
+class WriteMapping(BaseModel):
+    """Where one declared write target (jobs/writes.py) goes in the user's database: rows inserted
+    into `table` (target column -> the user's column in `columns`), or an `update` of their rows.
+    Never SQL of the user's: the statements are built from these names."""
+
+    model_config = _STRICT
+    table: str | None = Field(None, pattern=_TABLE_NAME)
+    columns: dict[str, ColumnName] = Field(default_factory=dict)
+    update: UpdateTarget | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> WriteMapping:
+        if (self.table is None) == (self.update is None):
+            raise ValueError("map a write target with exactly one of `table` (+ `columns`) or `update`")
+        if self.table is not None and not self.columns:
+            raise ValueError(f"name the columns of {self.table} the target writes, under `columns`")
+        if self.update is not None and self.columns:
+            raise ValueError("an `update` names its columns under update.columns")
         return self
 
 
@@ -113,6 +163,17 @@ class SqlSource(BaseModel):
     conn_id: str = "agentjobs_business"
     # input name -> its mapping; an input not named here reads the sample database's SQL.
     inputs: dict[str, InputMapping] = Field(default_factory=dict)
+    # write target name -> where it goes; a target not named here writes the sample's tables.
+    writes: dict[str, WriteMapping] = Field(default_factory=dict)
+    # PostgreSQL: the schema of agentjobs' own tables (created when missing) once writes are mapped.
+    own_schema: str = Field("agentjobs", pattern=_COLUMN_NAME)
+    # The reader's limits (sources/read_only.py): a query returning more rows than `row_cap`, or a
+    # statement running longer than `statement_timeout_s`, fails the read naming the query.
+    row_cap: Count = Field(DEFAULT_ROW_CAP, ge=1, le=MAX_ROW_CAP)
+    statement_timeout_s: float = Field(DEFAULT_STATEMENT_TIMEOUT_S, gt=0, le=MAX_STATEMENT_TIMEOUT_S)
+
+    def limits(self) -> ReadLimits:
+        return ReadLimits(row_cap=self.row_cap, statement_timeout_s=self.statement_timeout_s)
 
 
 class Sources(BaseModel):
@@ -397,6 +458,8 @@ def check_kind(spec: JobSpec, kind: Any) -> None:
         return
     if spec.sources.sql is not None and spec.sources.sql.inputs:
         _check_inputs(spec.sources.sql.inputs, kind)
+    if spec.sources.sql is not None and spec.sources.sql.writes:
+        _check_writes(spec.sources.sql.writes, kind)
     digest_sources = [name for name in spec.sources.names() if name != "sql"]
     if digest_sources or spec.sources.sql is None:
         raise KindMismatch(
@@ -421,6 +484,17 @@ def _check_inputs(mapping: dict[str, InputMapping], kind: Any) -> None:
             check_mapping([*SOURCE_INPUTS, *kind_inputs(kind)], {name: target}, f"kind {kind.name!r}")
         except InputMappingError as exc:
             raise KindMismatch(f"sources.sql.inputs.{name}", str(exc)) from None
+
+
+def _check_writes(mapping: dict[str, WriteMapping], kind: Any) -> None:
+    """A mapped write target the kind writes, with its columns (jobs/writes.py); else KindMismatch."""
+    from agentjobs.jobs.writes import WriteMappingError, check_write_mapping, kind_writes
+
+    for name, target in mapping.items():
+        try:
+            check_write_mapping(kind_writes(kind), {name: target}, f"kind {kind.name!r}")
+        except WriteMappingError as exc:
+            raise KindMismatch(f"sources.sql.writes.{name}", str(exc)) from None
 
 
 # Airflow's presets (airflow.sdk.definitions.timetables._cron.CRON_PRESETS), copied so the

@@ -7,25 +7,26 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
 from agentjobs.agent.budget import BudgetMeter, Prices, Usage
 from agentjobs.agent.caps import Caps
-from agentjobs.agent.errors import BudgetExceeded, ContractViolation, PermanentAgentError
-from agentjobs.agent.model_client import Completion
+from agentjobs.agent.errors import BudgetExceeded, ContractViolation, EmptyResult, PermanentAgentError
 from agentjobs.agent.plan import RunPlan
-from agentjobs.agent.replay import ReplayCache
-from agentjobs.agent.runner import EmptyResult, answer_plan, check_caps_enforceable, scrub_failure, settle
 from agentjobs.agent.scrub import scrubbed_errors
 from agentjobs.agent.skills import Skill, default_skills_dir, load_skill
-from agentjobs.hooks.llm import LLMHook
+from agentjobs.hooks import DEFAULT_LLM_CONN_ID
 from agentjobs.operators import metrics
 from agentjobs.operators.artifacts import run_dir
 from agentjobs.operators.retry import AGENT_RETRY_POLICY
 from agentjobs.operators.run_summary import log_run_summary
 from agentjobs.operators.spend_store import SpendStore
+
+if TYPE_CHECKING:
+    from agentjobs.agent.model_client import Completion
+    from agentjobs.agent.replay import ReplayCache
 
 
 class AgentOperator(BaseOperator):
@@ -74,7 +75,7 @@ class AgentOperator(BaseOperator):
         *,
         skill: str,
         prompt: str,
-        llm_conn_id: str = LLMHook.default_conn_name,
+        llm_conn_id: str = DEFAULT_LLM_CONN_ID,
         model: str | None = None,
         tools: Sequence[str] | None = None,
         caps: Caps | Mapping[str, Any] | str | None = None,
@@ -128,6 +129,12 @@ class AgentOperator(BaseOperator):
     def _run(self, context: Any) -> dict[str, Any]:
         # Airflow's side of the run: the context, the connection, the task state store, XCom and
         # metrics. What the run itself must obey is the agent runtime's (agent/runner.py).
+        # Imported here, not at the top: every parse of the jobs DAG file imports this module,
+        # and the model client, the agent loop and the hook are only needed when a task runs.
+        from agentjobs.agent.runner import answer_plan, check_caps_enforceable, scrub_failure, settle
+        from agentjobs.agent.scrub import scrub
+        from agentjobs.hooks.llm import LLMHook
+
         skill = load_skill(self.skill, Path(self.skills_dir) if self.skills_dir else default_skills_dir())
         work_dir = Path(self.work_dir) if self.work_dir else run_dir(context)
         work_dir.mkdir(parents=True, exist_ok=True)
@@ -136,6 +143,8 @@ class AgentOperator(BaseOperator):
         _refuse_single_cap_conf(context, self.dag.params if self.has_dag() else {})
         caps = self.run_caps()
         client = hook.get_model_client(self.model)
+        quiet_http_request_log()
+        self.log.info("Model %s at %s", client.model, scrub(str(client.client.base_url)))
         prices = hook.settings.prices_for(client.model)
         check_caps_enforceable(caps, client.options, prices, client.model)
 
@@ -195,6 +204,8 @@ class AgentOperator(BaseOperator):
     ) -> tuple[SpendStore, BudgetMeter, ReplayCache, Usage]:
         """The spend and the paid answers of this task instance's earlier tries (the task state
         store), so a retry starts from them: the meter, the replay cache, and the spend before."""
+        from agentjobs.agent.replay import ReplayCache  # at run time only, as in _run
+
         spend = SpendStore.from_context(context)
         spent, elapsed_before, kept_calls = spend.load()
         spent_before = dataclasses.replace(spent)  # the meter adds to `spent` in place
@@ -240,6 +251,23 @@ def _refuse_single_cap_conf(context: Any, declared: Mapping[str, Any]) -> None:
 
 
 __all__ = ["AgentOperator", "ContractViolation", "EmptyResult", "RunPlan"]
+
+
+# Loggers of the model's HTTP client that write a line per request at INFO. Airflow's logging
+# config quiets `httpx` as "too chatty even at info"; the openai SDK now sends through `httpx2`,
+# which that config does not name, so every model call put an `HTTP Request: POST …` line in
+# the task log beside the iteration line, and its formatting was the largest share of what the
+# operator added to a call (bench/loop_overhead.py). The endpoint is logged once instead.
+CHATTY_HTTP_LOGGERS = ("httpx2",)
+
+
+def quiet_http_request_log() -> None:
+    """Raise the HTTP client's loggers to WARNING, as Airflow does for httpx, unless a logging
+    config chose their level: failures still reach the task log, a line per request does not."""
+    for name in CHATTY_HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
 
 
 def iteration_callback(

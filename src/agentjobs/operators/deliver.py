@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agentjobs.delivery import DeliveryLedger, deliver
+from agentjobs.delivery import deliver, ledger_for
 from agentjobs.delivery.channels.base import Message
 from agentjobs.delivery.channels.registry import channel_for
 from agentjobs.delivery.deliver import sha256_file
@@ -46,7 +46,7 @@ class DeliverOperator(JobTaskOperator):
             )
         day = validated["day"]
         force = bool(context["params"].get("force_redeliver", False))
-        ledger = DeliveryLedger.from_conn_id(self.spec.ledger_conn_id)
+        ledger = ledger_for(self.spec.ledger_conn_id)
         channel, job = self.sender, self.spec.dag_id
         target = channel.target(job, day)
         previous = None

@@ -16,7 +16,6 @@ from typing import Any
 
 from agentjobs.atomic_file import write_atomically
 from agentjobs.delivery.deliver import sha256_file
-from agentjobs.delivery.ledger import SENT, DeliveryLedger
 from agentjobs.jobs.digest import DIGEST_FILE
 from agentjobs.jobs.spec import JobSpec
 
@@ -45,6 +44,10 @@ def delivered_result(
     if params.get("resummarize", False) or params.get("refetch", False):
         log.info("Asked to summarize again (resummarize or refetch): the model is called")
         return None
+    # Imported when a task asks, not with the module: each parse of the jobs DAG file imports
+    # this module, and the ledger builds its SQLAlchemy table when imported.
+    from agentjobs.delivery.ledger import SENT, DeliveryLedger
+
     sent = [
         r
         for r in DeliveryLedger.from_conn_id(spec.ledger_conn_id).history(

@@ -6,23 +6,21 @@ DB, no Variables, so parsing the DAG folder stays fast.
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 from datetime import datetime, time, timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from airflow.sdk import DAG, CronTriggerTimetable, Param
+from airflow.sdk import DAG, CronTriggerTimetable
 
-from agentjobs.agent.caps import Caps
 from agentjobs.agent.skills import SKILLS_DIR_ENV
 from agentjobs.jobs import spec_verdict
 from agentjobs.jobs.folder import jobs_folder as jobs_folder  # the DAG files `agentjobs init` copied use it
 from agentjobs.jobs.spec import BrokenSpec, JobSpec, JobSpecError, load_folder
 from agentjobs.operators.graph import task_graph
+from agentjobs.operators.params import caps_param, param
 from agentjobs.operators.retry import AGENT_RETRY_POLICY
 
 log = logging.getLogger(__name__)
@@ -119,24 +117,6 @@ def deadline_alert(spec: JobSpec) -> Any:
     )
 
 
-@cache
-def _caps_properties() -> dict[str, Any]:
-    # pydantic builds the schema in ~3 ms; the DAG processor would pay that for every job.
-    return Caps.model_json_schema()["properties"]
-
-
-def caps_param(spec: JobSpec) -> Param:
-    """The agent's caps as one Param: the spec's by default; a triggered run names the ones it
-    changes (`{"caps": {"max_cost_usd": 0.5}}`), the others keep the spec's values."""
-    return Param(
-        spec.caps.model_dump(),
-        type="object",
-        properties=copy.deepcopy(_caps_properties()),
-        additionalProperties=False,
-        description="The agent's caps for this run; name only those to change.",
-    )
-
-
 def build_dag(spec: JobSpec, skills_dir: Path | None = None) -> DAG:
     """The job's DAG; `skills_dir` None means $AGENTJOBS_SKILLS_DIR or ./include/skills at run time.
 
@@ -162,15 +142,15 @@ def build_dag(spec: JobSpec, skills_dir: Path | None = None) -> DAG:
             "on_failure_callback": alert_callbacks(spec),
         },
         params={
-            "force_redeliver": Param(False, type="boolean", description="Deliver again even if delivered."),
-            "refetch": Param(False, type="boolean", description="Fetch the sources again, not the snapshot."),
-            "resummarize": Param(
+            "force_redeliver": param(False, "Deliver again even if delivered.", type="boolean"),
+            "refetch": param(False, "Fetch the sources again, not the snapshot.", type="boolean"),
+            "resummarize": param(
                 False,
-                type="boolean",
-                description="Ask the model again even if this day was delivered "
+                "Ask the model again even if this day was delivered "
                 "(send the new digest with force_redeliver).",
+                type="boolean",
             ),
-            "caps": caps_param(spec),
+            "caps": caps_param(spec.caps),
             **graph.params(spec),
         },
         tags=["agentjobs", *spec.tags],
@@ -216,7 +196,6 @@ def dags_from_folder(folder: Path) -> dict[str, DAG]:
     project = folder.parent.parent
     fingerprint = spec_verdict.fingerprint(folder)  # before reading: an edit meanwhile changes it
     loaded, broken = load_folder(folder)
-    spec_verdict.remember(folder, fingerprint, [spec.error for spec in broken])
     # The skills beside the specs, whatever folder the worker runs in, unless the environment
     # names another folder (read at run time).
     skills_dir = None if os.environ.get(SKILLS_DIR_ENV) else project / "include" / "skills"
@@ -230,6 +209,9 @@ def dags_from_folder(folder: Path) -> dict[str, DAG]:
             broken.append(BrokenSpec(path, error, spec.dag_id, spec.alert, spec.ledger_conn_id))
             continue
         built.append(spec)
+    # After the builds: a spec that loads but whose DAG Airflow refuses is reported by
+    # agentjobs_spec_errors.py too, not only by the health DAG.
+    spec_verdict.remember(folder, fingerprint, [spec.error for spec in broken])
     for spec in broken:
         log.error("job spec left out: %s", spec.error)
     if built or broken:

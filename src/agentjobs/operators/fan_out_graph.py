@@ -27,14 +27,14 @@ def review_timeout(spec: JobSpec) -> timedelta | None:
 
 class FanOutGraph:
     def params(self, spec: JobSpec) -> dict[str, Any]:
-        from airflow.sdk import Param
+        from agentjobs.operators.params import param
 
         return {
-            "teams": Param(
+            "teams": param(
                 [],
+                "Serve only these team ids (of those due at the run's time); empty: all due.",
                 type="array",
                 items={"type": "string"},
-                description="Serve only these team ids (of those due at the run's time); empty: all due.",
             )
         }
 

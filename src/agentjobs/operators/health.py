@@ -11,7 +11,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from agentjobs.agent.scrub import scrub
-from agentjobs.delivery import DeliveryLedger
+from agentjobs.delivery import ledger_for
 from agentjobs.hooks.ledger import run_log
 from agentjobs.jobs.channels.registry import alert_channel_of
 from agentjobs.jobs.health import check_job
@@ -79,7 +79,7 @@ class JobHealthOperator(BaseOperator):
             return "no alert channel"
         outcomes: list[str] = []
         for kwargs, ledger_conn_id in targets:
-            ledger = DeliveryLedger.from_conn_id(ledger_conn_id)
+            ledger = ledger_for(ledger_conn_id)
             where = alert_channel_of(kwargs["channel"]).alert_key()
             claim = ledger.claim(
                 job=job,

@@ -14,6 +14,8 @@ from typing import Any
 
 from agentjobs.agent.skills import Skill
 from agentjobs.atomic_file import write_atomically
+from agentjobs.jobs.inputs import kind_inputs, personal_columns
+from agentjobs.jobs.pseudonyms import pseudonymize
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.agent import AgentOperator, RunPlan
 from agentjobs.operators.delivered import delivered_result, write_result
@@ -63,7 +65,12 @@ class TeamAgentOperator(TeamTask, AgentOperator):
                 data={**data, "delivered": True},
             )
         (work_dir / kind.artifact_file).unlink(missing_ok=True)  # an earlier try's must not pass for this one
-        plan = kind.plan(snapshot, team.settings, mode)
+        # The model and the plan's tools see pseudonyms for personal data; render and check get
+        # the real snapshot, and `finish` puts the real values back into the answer.
+        mapping = self.spec.sources.sql.inputs if self.spec.sources.sql else {}
+        inputs = kind_inputs(kind)
+        view, data["pseudonyms"] = pseudonymize(snapshot, inputs, personal_columns(inputs, mapping))
+        plan = kind.plan(view, team.settings, mode)
         return dataclasses.replace(plan, mode=mode, data={**plan.data, **data})
 
     def finish(self, result: dict[str, Any], plan: RunPlan, work_dir: Path, context: Any) -> dict[str, Any]:
@@ -72,6 +79,7 @@ class TeamAgentOperator(TeamTask, AgentOperator):
         team = self.team_context()
         collect = plan.collect
         answer = {**result, **collect()} if collect is not None else result
+        answer = plan.data["pseudonyms"].restore(answer)
         rendered = team.kind.render(plan.data["snapshot"], answer, team.settings, self.spec.title)
         write_atomically(work_dir / team.kind.artifact_file, rendered.markdown)
         return rendered.result

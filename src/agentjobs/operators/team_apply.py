@@ -3,7 +3,8 @@
 Only kinds with an `apply` method get this task (enrichment). It writes what the validate task
 passed, from validate's XCom, through the `sql` source's connection; the kind's write is
 idempotent (e.g. `... WHERE enriched_at IS NULL`), so a retry, clear or backfill writes a
-record at most once.
+record at most once. A spec that maps write targets (`sources.sql.writes`) hands them to the
+kind as `writes=` (jobs/writes.SpecWrites); a spec that maps none calls apply as before.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from agentjobs.jobs.kinds.base import CheckFailed
 from agentjobs.jobs.spec import JobSpec
+from agentjobs.jobs.writes import SpecWrites
 from agentjobs.operators.team_task import TeamTaskOperator, sql_conn_id
 from agentjobs.operators.team_validate import ArtifactUnsupported
 from agentjobs.operators.team_validated import pull_validated
@@ -34,9 +36,11 @@ class TeamApplyOperator(TeamTaskOperator):
         team_id, period_key = team.team_id, team.period_key
         validated = pull_validated(context, self.validate_task_id, team_id)
         snapshot = team.snapshot()
+        writes = SpecWrites.of(self.spec.sources.sql)
+        mapped = {"writes": writes} if writes.mapping else {}
         try:
             outcome = team.kind.apply(
-                snapshot, validated["result"], team.settings, connection_engine(self.conn_id)
+                snapshot, validated["result"], team.settings, connection_engine(self.conn_id), **mapped
             )
         except CheckFailed as exc:
             raise ArtifactUnsupported(f"{team_id} {period_key}: not written: {exc}") from None

@@ -1,7 +1,8 @@
 """TeamDeliverOperator: one team's artifact to the team's channel, list and members, via the ledger.
 
-Targets come from the business database (the team's `slack_channel` and `email_list`, and
-each member's email for the one-line preview). Every target is its own ledger row keyed by
+Targets come from the business database (the team's `slack_channel` and `email_list`, the
+rows of `team_targets` when the spec maps it, and each member's email for the one-line
+preview). Every target is its own ledger row keyed by
 (`<dag_id>/<team>`, period, channel, target): a retry, clear or backfill sends only what was
 not sent, and `force_redeliver` sends again. One failing target does not stop the others;
 the task fails after trying them all, so its retry resends only the failed ones.
@@ -21,6 +22,7 @@ for another: the team's channel gets the insights the members' lines were taken 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -28,14 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from agentjobs.atomic_file import write_atomically
-from agentjobs.delivery import DeliveryLedger, deliver
+from agentjobs.delivery import deliver, ledger_for
 from agentjobs.delivery.channels.base import Channel, Message
 from agentjobs.delivery.channels.registry import channel_for
 from agentjobs.jobs.addresses import is_plain_address
 from agentjobs.jobs.channels.base import ChannelSpec
 from agentjobs.jobs.channels.email import EmailChannel
 from agentjobs.jobs.channels.slack import SlackChannel
-from agentjobs.jobs.kinds.base import PerMemberKind, TeamSnapshot
+from agentjobs.jobs.kinds.base import Member, PerMemberKind, TeamSnapshot
 from agentjobs.jobs.kinds.capabilities import MembersOnOwnClock
 from agentjobs.jobs.markdown_text import one_line
 from agentjobs.jobs.spec import JobSpec
@@ -45,6 +47,9 @@ from agentjobs.operators.team_task import TeamTaskOperator
 from agentjobs.operators.team_validated import pull_unchanged_artifact
 
 MEMBERS_DIR = "members"
+# Slack's names: at most 80 lowercase letters, digits, -, _ (non-Latin letters allowed); ids are
+# capitals and digits. Whitespace, controls, <>&|@!,: and quotes never.
+_SLACK_CHANNEL = re.compile(r"#?[^\s\x00-\x1f\x7f<>&|@!,:'\"`]{1,80}")
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class Target:
     artifact: Path
     send: Callable[[], dict[str, Any]]
     logical_date: str | None = None  # the ledger's; None: the team's period key
+    to: str = ""  # the channel name or addresses, as the database row gave them (checked per target)
 
 
 class TeamDeliverOperator(TeamTaskOperator):
@@ -84,12 +90,14 @@ class TeamDeliverOperator(TeamTaskOperator):
             self.log.info("%s: no member due now has anything to be reminded of", team_id)
         elif not targets and (delivery.slack_conn_id or delivery.smtp_conn_id):
             self.log.warning("%s has no slack_channel, email_list or members to deliver to", team_id)
-        ledger = DeliveryLedger.from_conn_id(self.spec.ledger_conn_id)
+        ledger = ledger_for(self.spec.ledger_conn_id)
         force = bool(context["params"].get("force_redeliver", False))
         outcomes, failures = [], []
         for target in targets:
             try:
-                if target.channel != "slack":
+                if target.channel == "slack":
+                    check_slack_channel(target.to)
+                else:
                     check_addresses(target.target)
                 job, day = team.ledger_key()
                 outcome = deliver(
@@ -104,10 +112,9 @@ class TeamDeliverOperator(TeamTaskOperator):
                     send=target.send,
                 )
             except Exception as exc:  # the other targets still get theirs; this one is retried
-                self.log.error(
-                    "%s → %s failed: %s: %s", target.channel, target.target, type(exc).__name__, exc
-                )
-                failures.append(f"{target.channel} {target.target}: {type(exc).__name__}")
+                shown = printable(target.target)
+                self.log.error("%s → %s failed: %s: %s", target.channel, shown, type(exc).__name__, exc)
+                failures.append(f"{target.channel} {shown}: {type(exc).__name__}")
                 continue
             self.log.info(outcome.message)
             metrics.delivery(self.spec.dag_id, target.channel, outcome.delivered)
@@ -126,29 +133,29 @@ class TeamDeliverOperator(TeamTaskOperator):
         period_key: str,
         clock: tuple[MembersOnOwnClock, Any, datetime] | None = None,
     ) -> list[Target]:
-        """The team's slack channel, its email list, and one preview per member (by email); with
-        `clock` (kind, settings, the run's instant) only those of them due at that instant."""
+        """The team's slack channels, its email lists (the row's and team_targets'), and one
+        preview per member (by email); with `clock` (kind, settings, the run's instant) only
+        those of them due at that instant."""
         team, delivery = snapshot.team, self.spec.team_delivery
         title = f"{self.spec.title} — {team.name}, {period_key}"
         found: list[Target] = []
         slack_conn, smtp_conn = delivery.slack_conn_id, delivery.smtp_conn_id
         team_due = clock is None or clock[0].due(team, clock[2], clock[1])
         # The team's targets come from its database row, so the channels are built here, not in a spec.
-        if team_due and slack_conn and team.slack_channel:
-            slack = SlackChannel(type="slack", conn_id=slack_conn, channel=team.slack_channel)
-            found.append(_target(slack, self._message(title, artifact, period_key)))
-        if team_due and smtp_conn and team.email_list:
-            mail = _mail(smtp_conn, sorted(team.email_list))
+        for channel in team.slack_channels if slack_conn and team_due else []:
+            # model_construct: the name is checked per target (check_slack_channel), so a bad row
+            # fails only its own delivery.
+            slack = SlackChannel.model_construct(type="slack", conn_id=slack_conn, channel=channel)
+            found.append(_target(slack, self._message(title, artifact, period_key), to=channel))
+        for addresses in team.email_lists if smtp_conn and team_due else []:
+            mail = _mail(smtp_conn, addresses)
             found.append(_target(mail, self._message(title, artifact, period_key)))
         if smtp_conn and delivery.member_preview:
             line = self._message(title, preview, period_key)
-            members = (
-                snapshot.members
-                if clock is None
-                else clock[0].members_due(team, snapshot.members, clock[2], clock[1])
-            )
-            for member in sorted(members, key=lambda m: str(m.email)):
-                mail = _mail(smtp_conn, [str(member.email)])
+            due = None if clock is None else clock[0].members_due(team, snapshot.members, clock[2], clock[1])
+            for member in self._reachable(snapshot, only=None if due is None else {m.id for m in due}):
+                assert member.email is not None
+                mail = _mail(smtp_conn, [member.email])
                 if clock is None:
                     found.append(_target(mail, line, name="preview"))
                     continue
@@ -156,6 +163,19 @@ class TeamDeliverOperator(TeamTaskOperator):
                 own = self._message(f"{self.spec.title} — {team.name}, {stamp}", preview, period_key)
                 found.append(replace(_target(mail, own, name="preview"), artifact=artifact))
         return found
+
+    def _reachable(self, snapshot: TeamSnapshot, only: set[str] | None = None) -> list[Member]:
+        """The members (of `only`, by id) to mail, by email; one without an address is skipped
+        with a note in the run log, never a failure of the team's other deliveries."""
+        wanted = [m for m in snapshot.members if only is None or m.id in only]
+        for member in wanted:
+            if not member.email:
+                self.log.warning(
+                    "%s: member %s has no email address in the users table: no mail sent to them",
+                    snapshot.team.id,
+                    member.id,
+                )
+        return sorted((m for m in wanted if m.email), key=lambda m: str(m.email))
 
     def _message(self, title: str, path: Path, day: str, text: str | None = None) -> Message:
         markdown = path.read_text(encoding="utf-8") if text is None else text
@@ -171,9 +191,8 @@ class TeamDeliverOperator(TeamTaskOperator):
             return []
         folder = artifact.parent / MEMBERS_DIR
         found: list[Target] = []
-        for member in sorted(snapshot.members, key=lambda m: m.email):
-            if member.id not in messages:
-                continue  # nothing for this member: no mail at all
+        for member in self._reachable(snapshot, only=set(messages)):
+            assert member.email is not None
             day = kind.member_day(snapshot, member)
             path = folder / f"{check_team_id(member.id)}.md"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -183,6 +202,21 @@ class TeamDeliverOperator(TeamTaskOperator):
             mail = _mail(smtp_conn, [member.email])
             found.append(_target(mail, message, name="reminder", logical_date=day))
         return found
+
+
+def printable(target: str) -> str:
+    """A target as the log and the failure show it: as is, or quoted when a database row put a
+    line break or control character in it (it must not forge a log line)."""
+    return target if target.isprintable() else repr(target)
+
+
+def check_slack_channel(channel: str) -> None:
+    """A channel name comes from a database row: one name or id (`#team-berlin`, `C0123ABC`),
+    nothing that could be read as markup, a mention or a second line in a log or a message."""
+    if not _SLACK_CHANNEL.fullmatch(channel):
+        raise ValueError(
+            f"{channel!r} in the business database is not a slack channel name or id; fix the row"
+        )
 
 
 def check_addresses(addresses: str) -> None:
@@ -206,6 +240,7 @@ def _target(
     *,
     name: str | None = None,
     logical_date: str | None = None,
+    to: str = "",
 ) -> Target:
     """One ledger row's delivery: `message` through `spec`'s channel, keyed under `name` (the
     channel's type unless a preview or reminder) and the channel's own target key."""
@@ -216,4 +251,5 @@ def _target(
         message.artifact,
         lambda: sender.send(message),
         logical_date=logical_date,
+        to=to,
     )

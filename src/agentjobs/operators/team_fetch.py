@@ -23,13 +23,21 @@ from typing import Any
 
 from agentjobs.atomic_file import write_atomically
 from agentjobs.hooks.ledger import run_log
-from agentjobs.jobs.input_check import check_inputs, kind_pairs, raise_on_mismatch, source_pairs
+from agentjobs.jobs.input_check import (
+    check_inputs,
+    check_writes,
+    kind_pairs,
+    raise_on_mismatch,
+    source_pairs,
+)
 from agentjobs.jobs.inputs import RowContractError, team_queries
 from agentjobs.jobs.kinds.base import PerMemberKind, TeamSnapshot
 from agentjobs.jobs.kinds.capabilities import MembersOnOwnClock
 from agentjobs.jobs.kinds.snapshots import due_teams, team_snapshot
+from agentjobs.jobs.own_tables import ensure_own_tables
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.team_run import check_team_id, contract_error_path, ledger_job, snapshot_path, team_dir
+from agentjobs.jobs.writes import SpecWrites
 from agentjobs.operators.artifacts import run_instant
 from agentjobs.operators.job_task import JobTaskOperator
 from agentjobs.operators.team_claims import claim_snapshot, claims_kind
@@ -47,17 +55,22 @@ class TeamFetchOperator(JobTaskOperator):
         from agentjobs.sources.sql import connection_engine, fetch_tables, fetch_teams
 
         kind, settings = job_kind(self.spec)
+        assert self.spec.sources.sql is not None  # sql_conn_id refused a spec without one
+        limits = self.spec.sources.sql.limits()  # the spec's row cap and statement timeout
         when = run_instant(context)
         wanted = [str(t) for t in context["params"].get("teams") or []]
         mapping = self.spec.sources.sql.inputs if self.spec.sources.sql else {}
         engine = connection_engine(self.conn_id)
         # The contracts first: a mapping that cannot fit fails the run before any team is read.
-        raise_on_mismatch(check_inputs(engine, source_pairs(mapping), mapping))
-        all_teams = fetch_teams(self.conn_id, team_queries(mapping))
+        raise_on_mismatch(check_inputs(engine, source_pairs(mapping), mapping, limits=limits))
+        if self.spec.sources.sql is not None and self.spec.sources.sql.writes:  # where results go
+            raise_on_mismatch(check_writes(engine, kind, self.spec.sources.sql.writes))
+            ensure_own_tables(engine, kind, SpecWrites.of(self.spec.sources.sql))
+        all_teams = fetch_teams(self.conn_id, team_queries(mapping), limits)
         if all_teams:
             first, members = all_teams[0]
             pairs = kind_pairs(kind, settings, first, members, when, mapping)
-            raise_on_mismatch(check_inputs(engine, pairs, mapping))
+            raise_on_mismatch(check_inputs(engine, pairs, mapping, limits=limits))
         teams = [pair for pair in all_teams if not wanted or pair[0].id in wanted]
         missing = sorted(set(wanted) - {team.id for team, _ in teams})
         if missing:
@@ -81,7 +94,13 @@ class TeamFetchOperator(JobTaskOperator):
                 broken.unlink(missing_ok=True)
                 try:
                     snapshot = team_snapshot(
-                        kind, settings, team, members, when, lambda q: fetch_tables(self.conn_id, q), mapping
+                        kind,
+                        settings,
+                        team,
+                        members,
+                        when,
+                        lambda q: fetch_tables(self.conn_id, q, limits),
+                        mapping,
                     )
                 except RowContractError as exc:
                     # This team alone fails: its mapped tasks find the reason instead of a snapshot.

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from agentjobs.atomic_file import write_atomically
-from agentjobs.delivery import DeliveryLedger, deliver
+from agentjobs.delivery import deliver, ledger_for
 from agentjobs.delivery.deliver import sha256_file
 from agentjobs.delivery.report_store import ReportConflict, location, store_once
 from agentjobs.jobs.spec import JobSpec
@@ -60,7 +60,7 @@ class TeamPublishOperator(TeamTaskOperator):
 
         try:
             outcome = deliver(
-                ledger=DeliveryLedger.from_conn_id(self.spec.ledger_conn_id),
+                ledger=ledger_for(self.spec.ledger_conn_id),
                 job=team.ledger_job(),
                 logical_date=period_key,
                 run_id=context["run_id"],

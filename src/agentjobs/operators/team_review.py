@@ -79,6 +79,7 @@ class TeamReviewOperator(TeamTask, HITLOperator):
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         from agentjobs.jobs.kinds.reconcile_write import resolve_review
+        from agentjobs.jobs.writes import SpecWrites
         from agentjobs.sources.sql import connection_engine
 
         items = self.proposals(context)  # a resumed task is built afresh: the options again
@@ -99,6 +100,7 @@ class TeamReviewOperator(TeamTask, HITLOperator):
             team_id=team_id,
             approved=approved,
             rejected=rejected,
+            writes=SpecWrites.of(self.spec.sources.sql),
         )
         self.log.info(
             "%s: %d approved and linked, %d rejected, %d conflict(s), %d decided before",

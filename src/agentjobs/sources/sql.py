@@ -3,7 +3,8 @@
 `read_tables` / `read_teams` take a SQLAlchemy engine (tests, the CLI); `fetch_tables` /
 `fetch_teams` get it from an Airflow connection whose hook is a common-sql `DbApiHook`
 (`sqlite`, `postgres`, ...), one engine per connection per process. They only read: each query
-is one parsed SELECT, run in a read-only transaction (`sources/read_only.py`).
+is one parsed SELECT, run in a read-only transaction under a statement timeout and a row cap
+(`sources/read_only.py`, `sql_limits.py`).
 
 The same query returns the same rows from SQLite and PostgreSQL:
 - Binds. Stored timestamps are naive UTC, so a datetime bind is converted to naive UTC
@@ -34,8 +35,9 @@ import sqlalchemy as sa
 
 from agentjobs.business import schema
 from agentjobs.sources.errors import SourceError
-from agentjobs.sources.read_only import check_select, read_only_transaction
-from agentjobs.sources.teams import Member, Query, Team
+from agentjobs.sources.read_only import check_select, read_only_transaction, read_rows, sqlglot_dialect
+from agentjobs.sources.sql_limits import DEFAULT_LIMITS, ReadLimits
+from agentjobs.sources.teams import Member, Query, Team, TeamTarget, split_addresses
 
 DEFAULT_CONN_ID = "agentjobs_business"
 
@@ -60,17 +62,20 @@ class BusinessDbError(SourceError):
     """The business database's connection is missing or is not a SQL connection."""
 
 
-def read_tables(engine: sa.Engine, queries: Mapping[str, Query]) -> dict[str, list[dict[str, Any]]]:
+def read_tables(
+    engine: sa.Engine, queries: Mapping[str, Query], limits: ReadLimits = DEFAULT_LIMITS
+) -> dict[str, list[dict[str, Any]]]:
     """Run each named query on one connection; its rows as dicts of JSON values, in query order.
 
-    Each query must be one SELECT, and all run in one read-only transaction (`sources/read_only.py`).
+    Each query must be one SELECT, and all run in one read-only transaction within `limits`
+    (a statement timeout, a row cap per query: `sources/read_only.py`).
     """
     for query in queries.values():
-        check_select(query.sql)  # all of them before any runs
+        check_select(query.sql, sqlglot_dialect(engine.dialect.name))  # all of them before any runs
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as conn, read_only_transaction(conn):
         utc_session(conn)
-        return {name: _rows(conn, query, sqlite) for name, query in queries.items()}
+        return {name: _rows(conn, name, query, sqlite, limits) for name, query in queries.items()}
 
 
 def utc_session(conn: sa.Connection) -> None:
@@ -85,34 +90,44 @@ def utc_session(conn: sa.Connection) -> None:
 
 
 def read_teams(
-    engine: sa.Engine, queries: Mapping[str, Query] | None = None
+    engine: sa.Engine, queries: Mapping[str, Query] | None = None, limits: ReadLimits = DEFAULT_LIMITS
 ) -> list[tuple[Team, list[Member]]]:
-    """Every team (id order) with its members (id order); `queries`: the spec's mapped
-    `teams` and `users` queries (default: the sample's)."""
-    tables = read_tables(engine, queries or {"teams": TEAMS_QUERY, "users": USERS_QUERY})
+    """Every team (id order) with its members (id order) and, when `queries` has
+    `team_targets`, its further delivery targets; `queries`: the spec's mapped `teams`, `users`
+    (default: the sample's) and `team_targets` queries."""
+    tables = read_tables(engine, queries or {"teams": TEAMS_QUERY, "users": USERS_QUERY}, limits)
     members: dict[str, list[Member]] = {}
     for row in tables["users"]:
         team_id = row.pop("team_id")
         # Only the model's fields: a mapped view may return more columns than the contract.
         members.setdefault(team_id, []).append(Member(**{k: row[k] for k in _MEMBER_FIELDS}))
+    targets: dict[str, list[TeamTarget]] = {}
+    for row in tables.get("team_targets", []):  # read only when the spec maps it
+        target = TeamTarget(channel=str(row["channel"]), target=str(row["target"] or ""))
+        targets.setdefault(str(row["team_id"]), []).append(target)
     teams = []
     for row in tables["teams"]:
-        emails = [a.strip() for a in (row.pop("email_list") or "").split(",") if a.strip()]
-        team = Team(**{k: row[k] for k in _TEAM_FIELDS}, email_list=emails)
+        emails = split_addresses(row.pop("email_list"))
+        more = targets.get(str(row["id"]), [])
+        team = Team(**{k: row[k] for k in _TEAM_FIELDS}, email_list=emails, targets=more)
         teams.append((team, members.get(team.id, [])))
     return teams
 
 
-def fetch_tables(conn_id: str, queries: Mapping[str, Query]) -> dict[str, list[dict[str, Any]]]:
+def fetch_tables(
+    conn_id: str, queries: Mapping[str, Query], limits: ReadLimits = DEFAULT_LIMITS
+) -> dict[str, list[dict[str, Any]]]:
     """`read_tables` on the database of Airflow connection `conn_id`."""
-    return read_tables(connection_engine(conn_id), queries)
+    return read_tables(connection_engine(conn_id), queries, limits)
 
 
 def fetch_teams(
-    conn_id: str = DEFAULT_CONN_ID, queries: Mapping[str, Query] | None = None
+    conn_id: str = DEFAULT_CONN_ID,
+    queries: Mapping[str, Query] | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> list[tuple[Team, list[Member]]]:
     """`read_teams` on the database of Airflow connection `conn_id`."""
-    return read_teams(connection_engine(conn_id), queries)
+    return read_teams(connection_engine(conn_id), queries, limits)
 
 
 teams_and_members = fetch_teams  # the name BUSINESS.md gives it
@@ -148,13 +163,14 @@ def statement(query: Query) -> tuple[sa.TextClause, dict[str, Any]]:
     return sa.text(query.sql).bindparams(*binds), params
 
 
-def _rows(conn: sa.Connection, query: Query, sqlite: bool) -> list[dict[str, Any]]:
+def _rows(
+    conn: sa.Connection, name: str, query: Query, sqlite: bool, limits: ReadLimits
+) -> list[dict[str, Any]]:
     clause, params = statement(query)
-    result = conn.execute(clause, params)
-    columns = list(result.keys())
+    columns, rows = read_rows(conn, name, query.sql, clause, params, limits)
     return [
         {column: json_value(value, column, sqlite) for column, value in zip(columns, row, strict=True)}
-        for row in result
+        for row in rows
     ]
 
 

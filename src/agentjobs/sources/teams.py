@@ -16,8 +16,25 @@ from pydantic import BaseModel, ConfigDict
 _RUN_TIME = ConfigDict(extra="forbid", defer_build=True, frozen=True)
 
 
+class TeamTarget(BaseModel):
+    """A row of the optional `team_targets` input: one more place a team's artifact goes.
+
+    `channel` is "slack" (target: a channel name or id) or "email" (target: addresses,
+    comma-separated, one mail to all of them); anything else fails the team at its snapshot
+    (jobs/inputs.py), so it is a plain str here and one bad row never fails the other teams."""
+
+    model_config = _RUN_TIME
+    channel: str
+    target: str
+
+
 class Team(BaseModel):
-    """A row of the `teams` table: who a fan-out run is for, and where its artifact goes."""
+    """A row of the `teams` table: who a fan-out run is for, and where its artifact goes.
+
+    Its own row gives one slack channel and one email list; `targets` (the `team_targets`
+    input, when the spec maps it) adds more. `slack_channels` and `email_lists` are all of them,
+    each once, the row's first: every one is a delivery of its own.
+    """
 
     model_config = _RUN_TIME
     id: str
@@ -26,6 +43,21 @@ class Team(BaseModel):
     currency: str  # ISO 4217, e.g. EUR; amounts are integer minor units (cents; yen have none)
     slack_channel: str | None = None  # e.g. "#team-berlin"
     email_list: list[str] = []  # the team's own addresses (the `email_list` column, comma-separated)
+    targets: list[TeamTarget] = []  # from `team_targets`, in its query's order
+
+    @property
+    def slack_channels(self) -> list[str]:
+        """The row's channel and every slack target, each once: a list of one for the sample's teams."""
+        found = [self.slack_channel] if self.slack_channel else []
+        found += [t.target for t in self.targets if t.channel == "slack"]
+        return list(dict.fromkeys(c for c in found if c))
+
+    @property
+    def email_lists(self) -> list[list[str]]:
+        """The row's list and every email target, each once (as sorted addresses): one mail each."""
+        found = [self.email_list] + [split_addresses(t.target) for t in self.targets if t.channel == "email"]
+        unique = dict.fromkeys(tuple(sorted(addresses)) for addresses in found if addresses)
+        return [list(addresses) for addresses in unique]
 
 
 class Member(BaseModel):
@@ -38,6 +70,11 @@ class Member(BaseModel):
     # it); one without a time zone lives in the team's (jobs/kinds/overdue_reminders.member_zone).
     email: str | None = None
     timezone: str | None = None
+
+
+def split_addresses(text: str | None) -> list[str]:
+    """A comma-separated address list from a database row, as its non-empty addresses."""
+    return [a.strip() for a in (text or "").split(",") if a.strip()]
 
 
 @dataclass(frozen=True)

@@ -116,3 +116,15 @@ def test_stored_times_without_an_offset_are_utc_and_with_one_are_kept() -> None:
     assert parse_utc(datetime(2026, 11, 28, 23, 30)).tzinfo is UTC
     # 23:30 UTC is the next local day in Berlin: the day a team member would say.
     assert local_day("2026-11-28T23:30:00", ZoneInfo("Europe/Berlin")) == date(2026, 11, 29)
+
+
+def test_a_null_amount_still_counts_as_a_transaction_adds_nothing_and_is_no_duplicate() -> None:
+    tables = history_tables()
+    tables["transactions"] += [
+        expense("tx-null-1", DAY, 10, None, "ven-9"),  # type: ignore[arg-type]
+        expense("tx-null-2", DAY, 15, None, "ven-9"),  # type: ignore[arg-type]
+    ]
+    found = detect(tables, TZ, DAY, SETTINGS)
+    assert not [f for f in found.flags if f.id.startswith("duplicate:")]
+    calm = detect(history_tables(), TZ, DAY, SETTINGS)
+    assert {f.id for f in found.flags} == {f.id for f in calm.flags}  # two more of 6 a day: no spike

@@ -235,6 +235,43 @@ def test_events_of_a_category_without_a_window_are_counted_for_the_log_not_claim
     assert snapshot.period.start == at(10, 10) - timedelta(hours=24)
 
 
+def test_claimed_events_with_uuid_or_text_ids_are_listed_and_integer_ids_in_numeric_order():
+    snapshot = snapshot_of([])
+    when = "2026-11-30T10:02:00+00:00"  # one instant: the id alone orders them
+    uid = "0b8f6c0e-4a4e-4d8e-9a57-1c2f3e4d5a6b"
+    claimed = [
+        {"id": i, "team_id": TEAM, "occurred_at": when, "category": "transaction_created", "record_id": r}
+        for i, r in ((uid, "txn-u"), (10, "txn-10"), (9, "txn-9"))
+    ]
+    window = KIND.with_claimed(snapshot, claimed)
+    rendered = KIND.render(window, {"summary": ""}, SETTINGS, "New activity")
+    assert "- 3 new transactions: `txn-9`, `txn-10`, `txn-u`" in rendered.markdown.splitlines()
+    KIND.check(window, rendered.markdown, rendered.result, SETTINGS)
+
+
+def test_an_event_with_no_record_id_is_counted_and_says_so_never_none():
+    from agentjobs.jobs.inputs import check_rows
+
+    when = "2026-11-30T10:02:00+00:00"
+    claimed = [
+        {"id": i, "team_id": TEAM, "occurred_at": when, "category": c, "record_id": r}
+        for i, c, r in (
+            (1, "transaction_created", "txn-1"),
+            (2, "transaction_created", None),  # what a failed import leaves
+            (3, "invoice_paid", None),
+        )
+    ]
+    (candidates,) = KIND.inputs  # the events read, before the claim
+    check_rows(KIND.inputs, {candidates.name: claimed}, TEAM)  # the team is not failed for it
+    window = KIND.with_claimed(snapshot_of([]), claimed)
+    rendered = KIND.render(window, {"summary": ""}, SETTINGS, "New activity")
+    lines = rendered.markdown.splitlines()
+    assert "- 2 new transactions: `txn-1` (1 with no record id)" in lines
+    assert "- 1 invoice paid (1 with no record id)" in lines
+    assert "None" not in rendered.markdown and rendered.result["items"] == 3
+    KIND.check(window, rendered.markdown, rendered.result, SETTINGS)
+
+
 def test_every_member_gets_the_window_at_its_close_named_in_their_own_zone():
     snapshot = TeamSnapshot.model_validate(
         {

@@ -218,3 +218,42 @@ def test_a_week_of_hourly_runs_twice_reminds_each_invoice_once_per_user_per_day(
                                                       "2026-11-03", "2026-11-04"]  # fmt: skip
     assert not any(m == IDLE for m, _ in mails)
     assert ("inv-t-far", TOKYO, "2026-11-04") not in sent
+
+
+def loosen_users(engine: sa.Engine) -> None:
+    """The users table of a company whose import leaves email and time zone NULL (the sample's
+    columns are NOT NULL): SQLite rebuilds the table without the constraints, PostgreSQL drops them."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("CREATE TABLE users_loose AS SELECT * FROM users")
+            conn.exec_driver_sql("DROP TABLE users")
+            conn.exec_driver_sql("ALTER TABLE users_loose RENAME TO users")
+        else:
+            conn.exec_driver_sql("ALTER TABLE users ALTER COLUMN email DROP NOT NULL")
+            conn.exec_driver_sql("ALTER TABLE users ALTER COLUMN timezone DROP NOT NULL")
+
+
+def test_a_member_without_a_time_zone_is_reminded_at_the_teams_nine_and_an_unknown_amount_is_named():
+    engine = sa.create_engine("sqlite://")
+    build_db(engine)
+    loosen_users(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE users SET timezone = NULL WHERE id = ?", (LA,))
+        conn.exec_driver_sql("UPDATE users SET email = NULL WHERE id = ?", (TOKYO,))
+    tokyo_nine = datetime(2026, 11, 2, 0, tzinfo=UTC)  # Mon 2 Nov 09:00 in Tokyo, the team's zone
+    snapshot = snapshot_at(engine, tokyo_nine)
+    assert [m.id for m in snapshot.members] == [LA, TOKYO]  # Maria lives in the team's zone now
+    invoices = [dict(r) for r in snapshot.tables["invoices"]]
+    for row in invoices:
+        if row["id"] == "inv-l-soon":
+            row["amount_cents"] = None  # an import that lost the amount
+        if row["id"] == "inv-l-later":
+            row["due_on"] = None  # and one that lost the due date
+    snapshot = snapshot.model_copy(update={"tables": {"invoices": invoices}})
+    rendered = KIND.render(snapshot, {}, SETTINGS, "T")
+    KIND.check(snapshot, rendered.markdown, rendered.result, SETTINGS)
+    assert "## Maria (Asia/Tokyo, 2026-11-02)" in rendered.markdown.splitlines()
+    assert KIND.member_day(snapshot, snapshot.members[0]) == "2026-11-02"
+    text = KIND.member_messages(snapshot, rendered.markdown, SETTINGS)[LA]
+    assert "`inv-l-soon`" in text and ": amount unknown, due 2026-11-02 (due today)" in text
+    assert "inv-l-later" not in text  # no due date: nothing to remind of

@@ -113,3 +113,28 @@ def test_code_links_only_an_exact_amount_without_a_rival_of_that_amount():
     assert link_blocker(exact, [exact, near]) is None  # an inexact rival does not block
     assert link_blocker(exact, [exact, rival, near]) == "txn-rival has the same amount"
     assert link_blocker(near, [near]) == "the amount is 0.30 % off, not exact"
+
+
+def test_a_receipt_whose_amount_or_date_ocr_lost_has_no_candidate_and_waits_never_a_crash():
+    lost = {**receipt(), "amount_cents": None}
+    assert rule_failures(lost, txn("txn-right"), TZ) == ["amount: the receipt's amount is unknown"]
+    assert find_candidates(lost, [txn("txn-right")], TZ) == []
+    no_amount = {**txn("txn-null"), "amount_cents": None}
+    assert rule_failures(receipt(), no_amount, TZ, all_rules=False) == [
+        "amount: the transaction's amount is unknown"
+    ]
+    undated = {**receipt(), "received_on": None}
+    assert rule_failures(undated, txn("txn-right"), TZ) == ["date: the receipt has no date"]
+    assert find_candidates(undated, [txn("txn-right")], TZ) == []
+
+
+def test_a_refund_matches_a_refund_of_its_size_never_a_charge_and_zero_only_zero():
+    refund = receipt(amount=-10_000)
+    assert [c.transaction_id for c in find_candidates(refund, [txn("txn-back", amount=-10_050)], TZ)] == [
+        "txn-back"
+    ]  # 0.5 % of its size, as for a charge
+    assert rule_failures(refund, txn("txn-charge", amount=10_000), TZ, all_rules=False) == [
+        "amount: 10000 is not within 0.5 % of the receipt's -10000"
+    ]
+    assert rule_failures(receipt(amount=0), txn("txn-zero", amount=0), TZ) == []
+    assert rule_failures(receipt(amount=0), txn("txn-cent", amount=1), TZ, all_rules=False) != []

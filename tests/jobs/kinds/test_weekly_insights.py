@@ -508,3 +508,56 @@ def test_the_planted_weekly_change_leads_the_generated_databases_insights(tmp_pa
         )
         assert f"({format_pct(Decimal(str(change.change_pct)), signed=True)})" in first
     engine.dispose()
+
+
+def test_null_amounts_and_categories_are_left_out_of_totals_and_an_unknown_currency_is_named() -> None:
+    clean = snapshot()
+    tables = {"transactions": [dict(r) for r in clean.tables["transactions"]]}
+    when = tables["transactions"][0]["occurred_at"]  # in the week reported
+    tables["transactions"] += [
+        {"id": "ocr-1", "occurred_at": when, "kind": "expense", "category": "travel",
+         "amount_cents": None, "currency": "EUR"},
+        {"id": "imp-1", "occurred_at": when, "kind": "expense", "category": None,
+         "amount_cents": 700, "currency": None},
+    ]  # fmt: skip
+    snap = clean.model_copy(update={"tables": tables})
+    weeks, before = Weeks(snap, SETTINGS.weeks_back), Weeks(clean, SETTINGS.weeks_back)
+    # The NULL amount adds nothing; the NULL category is "uncategorized"; both are transactions.
+    assert weeks.values["spend:travel"] == before.values["spend:travel"]
+    assert weeks.values["spend:uncategorized"][0] == 700
+    assert weeks.values["expenses"][0] == before.values["expenses"][0] + 700
+    assert weeks.values["transactions"][0] == before.values["transactions"][0] + 2
+    markdown, result = render(snap)
+    KIND.check(snap, markdown, result, SETTINGS)
+    tables["transactions"][-1] = {**tables["transactions"][-1], "currency": "EURO"}
+    with pytest.raises(ValueError, match="currency 'EURO' is not an ISO 4217 code"):
+        Weeks(clean.model_copy(update={"tables": tables}), SETTINGS.weeks_back)
+    team = BERLIN.model_copy(update={"currency": "E"})
+    with pytest.raises(ValueError, match="currency 'E' is not an ISO 4217 code"):
+        KIND.plan(snapshot(team), SETTINGS, "structured")
+
+
+def test_an_artifact_whose_totals_leave_out_null_amounts_says_so() -> None:
+    clean = snapshot()
+    tables = {"transactions": [dict(r) for r in clean.tables["transactions"]]}
+    when = tables["transactions"][0]["occurred_at"]  # in the week reported
+    tables["transactions"] += [
+        {"id": f"ocr-{n}", "occurred_at": when, "kind": "expense", "category": "travel",
+         "amount_cents": None, "currency": "EUR"}
+        for n in (1, 2)
+    ]  # fmt: skip
+    snap = clean.model_copy(update={"tables": tables})
+    markdown, result = render(snap)
+    note = "Not totalled: 2 transactions with amount unknown (in the weeks compared)."
+    assert markdown.rstrip("\n").splitlines()[-1] == note
+    assert result["items"] == 3 and note not in result["bullets"]
+    KIND.check(snap, markdown, result, SETTINGS)
+    assert KIND.preview(markdown).startswith(result["bullets"][0][:20])  # the preview is a bullet still
+    # Written without the line (a hand edit, an older renderer), the artifact fails its check.
+    dropped = markdown.replace(f"\n{note}\n", "")
+    assert "amounts are missing: the artifact must end with" in failure(snap, dropped, result)
+    # With every amount known there is no such line, and the line alone is refused.
+    clean_markdown, clean_result = render(clean)
+    assert "Not totalled" not in clean_markdown
+    added = f"{clean_markdown}\n{note}\n"
+    assert "only bullets may follow the heading" in failure(clean, added, clean_result)

@@ -109,6 +109,13 @@ def robust_z(value: float, history: Sequence[float]) -> tuple[float, float]:
     return median, (value - median) / scale
 
 
+def _minor(row: Mapping[str, Any]) -> int:
+    """The row's amount; a NULL one (a failed import) adds nothing to a day's sum, not a crash.
+    The row still counts as an order or a transaction."""
+    value = row.get("amount_cents")
+    return 0 if value is None else int(value)
+
+
 def daily_series(tables: Mapping[str, list[dict[str, Any]]], metric: Metric, tz: ZoneInfo) -> dict[date, int]:
     """The metric's value per local day that has rows; a day without any is 0."""
     series: dict[date, int] = defaultdict(int)
@@ -116,14 +123,12 @@ def daily_series(tables: Mapping[str, list[dict[str, Any]]], metric: Metric, tz:
         for row in tables.get("orders", []):
             if row.get("status") != "placed":
                 continue  # a cancelled order is neither volume nor revenue
-            series[local_day(row["placed_at"], tz)] += 1 if metric == "orders" else int(row["amount_cents"])
+            series[local_day(row["placed_at"], tz)] += 1 if metric == "orders" else _minor(row)
     else:
         for row in tables.get("transactions", []):
             if metric == "expenses" and row.get("kind") != "expense":
                 continue
-            series[local_day(row["occurred_at"], tz)] += (
-                1 if metric == "transactions" else int(row["amount_cents"])
-            )
+            series[local_day(row["occurred_at"], tz)] += 1 if metric == "transactions" else _minor(row)
     return series
 
 
@@ -167,8 +172,8 @@ def duplicate_flags(transactions: Iterable[dict[str, Any]], timezone: str, day: 
     tz = ZoneInfo(timezone)
     groups: dict[tuple[str, int, str], list[dict[str, Any]]] = defaultdict(list)
     for row in transactions:
-        if row.get("kind") != "expense" or not row.get("vendor_id"):
-            continue
+        if row.get("kind") != "expense" or not row.get("vendor_id") or row.get("amount_cents") is None:
+            continue  # two charges whose amounts are unknown are not "the same amount"
         if local_day(row["occurred_at"], tz) != day:
             continue
         groups[(str(row["vendor_id"]), int(row["amount_cents"]), str(row.get("currency") or ""))].append(row)

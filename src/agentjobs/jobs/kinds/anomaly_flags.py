@@ -104,7 +104,7 @@ INPUTS = (
             Column("amount_cents", "integer", meaning="the amount in minor units, positive"),
             Column("currency", "text", meaning="ISO 4217 code", check="currency"),
             Column("vendor_id", "text", nullable=True),
-            Column("vendor_name", "text", nullable=True),
+            Column("vendor_name", "text", nullable=True, personal=True),
         ),
         ("team_id", "start", "end"),
         TRANSACTIONS_SQL,

@@ -69,6 +69,7 @@ from agentjobs.jobs.kinds.capabilities import member_zone
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
 from agentjobs.jobs.names import Names
 from agentjobs.jobs.period import Period
+from agentjobs.jobs.record_ids import id_order
 
 ARTIFACT_FILE = "notifications.md"
 CANDIDATES = "candidates"  # the events read (what the claim chooses from)
@@ -91,7 +92,8 @@ INPUTS = (
             Column("id", "integer", meaning="the event's id (the claims ledger keys on it)"),
             Column("occurred_at", "timestamp", meaning="when it happened (UTC)"),
             Column("category", "text", meaning="the batching window's category"),
-            Column("record_id", "text", meaning="the record the event is about"),
+            # NULL where an import lost it: the event is still counted, its line says "no record id".
+            Column("record_id", "text", nullable=True, meaning="the record the event is about"),
         ),
         ("team_id", "since", "end"),
         EVENTS_SQL,
@@ -220,7 +222,8 @@ def unknown_categories(snapshot: TeamSnapshot, settings: Settings) -> Counter[st
 
 def with_claimed(snapshot: TeamSnapshot, claimed: list[dict[str, Any]]) -> TeamSnapshot:
     """The snapshot the summary is made of: the window's claimed events, and nothing read around them."""
-    rows = sorted(claimed, key=lambda r: (str(r["occurred_at"]), int(r["id"])))
+    # Ids may be uuids or text (a company's own events); integer ids still sort as numbers.
+    rows = sorted(claimed, key=lambda r: (str(r["occurred_at"]), id_order(r["id"])))
     return snapshot.model_copy(update={"tables": {EVENTS: rows}})
 
 
@@ -281,13 +284,16 @@ def _code(text: str) -> str:
 
 def category_line(snapshot: TeamSnapshot, category: str, n: int, settings: Settings) -> str:
     label = LABELS[category]
-    refs = [str(r["record_id"]) for r in snapshot.tables.get(EVENTS, []) if r["category"] == category]
+    ids = [r["record_id"] for r in snapshot.tables.get(EVENTS, []) if r["category"] == category]
+    refs = [str(r) for r in ids if r is not None]  # never the text "None"
     named = ", ".join(_code(r) for r in refs[: settings.list_max])
     more = len(refs) - settings.list_max
     if more > 0:
         named += f" and {numbers.format_count(more)} more"
     line = f"- {_plural(n, label.one, label.many)}"
-    return f"{line}: {named}" if named else line
+    line = f"{line}: {named}" if named else line
+    unknown = len(ids) - len(refs)
+    return f"{line} ({numbers.format_count(unknown)} with no record id)" if unknown else line
 
 
 # Words that name a category: the sentence may name only categories the window has ("paid

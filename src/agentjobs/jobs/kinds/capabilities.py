@@ -36,7 +36,10 @@ class ChecksSpec(Protocol):
 
 @runtime_checkable
 class Applies(Protocol):
-    """A fan-out kind that writes its validated result to the business database (the apply task)."""
+    """A fan-out kind that writes its validated result to the business database (the apply task).
+
+    A kind that declares write targets (`writes`, jobs/writes.py) also takes `writes=` (a
+    jobs/writes.SpecWrites) when the spec maps any of them."""
 
     def apply(
         self, snapshot: TeamSnapshot, result: dict[str, Any], settings: Any, engine: Any

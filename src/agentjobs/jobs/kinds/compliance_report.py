@@ -95,7 +95,7 @@ INPUTS = (
             Column("due_on", "date"),
             Column("amount_cents", "integer", meaning="the amount in minor units"),
             Column("currency", "text", meaning="ISO 4217 code", check="currency"),
-            Column("customer_name", "text", nullable=True),
+            Column("customer_name", "text", nullable=True, personal=True),
         ),
         ("team_id", "last_day", "end"),
         UNPAID_SQL,
@@ -112,7 +112,7 @@ INPUTS = (
             Column("received_on", "date"),
             Column("amount_cents", "integer", meaning="the amount in minor units"),
             Column("currency", "text", meaning="ISO 4217 code", check="currency"),
-            Column("vendor_name", "text", nullable=True),
+            Column("vendor_name", "text", nullable=True, personal=True),
         ),
         ("team_id", "first_day", "last_day"),
         UNMATCHED_SQL,
@@ -174,6 +174,8 @@ class Figures:
     unpaid: list[dict[str, Any]]  # largest first
     overdue: list[dict[str, Any]]
     unmatched: list[dict[str, Any]]  # largest first
+    # Transactions whose amount is NULL (an import or OCR that failed): counted, never totalled.
+    unknown_amount: int = 0
 
     @property
     def month(self) -> str:
@@ -197,7 +199,32 @@ class Figures:
         return numbers.format_amount(minor, self.currency)
 
     def sum_of(self, rows: list[dict[str, Any]]) -> int:
-        return sum(int(r["amount_cents"]) for r in rows)
+        """The rows' amounts that are known; a NULL amount is listed as unknown, never guessed."""
+        return sum(m for r in rows if (m := amount_of(r)) is not None)
+
+    def shown(self, row: dict[str, Any]) -> str:
+        minor = amount_of(row)
+        return "amount unknown" if minor is None else self.amount(minor)
+
+
+def amount_of(row: dict[str, Any]) -> int | None:
+    """The row's amount in minor units; None where the database holds NULL (a failed import/OCR)."""
+    value = row.get("amount_cents")
+    return None if value is None else int(value)
+
+
+def unknown_count(rows: list[dict[str, Any]]) -> int:
+    return sum(1 for r in rows if amount_of(r) is None)
+
+
+def _not_summed(rows: list[dict[str, Any]]) -> str:
+    """What a sum of `rows` leaves out: " (1 with amount unknown, not in the sum)", or nothing."""
+    n = unknown_count(rows)
+    return f" ({numbers.format_count(n)} with amount unknown, not in the sum)" if n else ""
+
+
+def _day(value: Any) -> date | None:
+    return None if value is None else date.fromisoformat(str(value)[:10])
 
 
 def _utc_naive(moment: datetime) -> datetime:
@@ -205,36 +232,51 @@ def _utc_naive(moment: datetime) -> datetime:
 
 
 def _by_amount(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(rows, key=lambda r: (-int(r["amount_cents"]), str(r["id"])))
+    # Largest first; a row whose amount is unknown after every known one.
+    return sorted(rows, key=lambda r: (amount_of(r) is None, -(amount_of(r) or 0), str(r["id"])))
 
 
 def figures(snapshot: TeamSnapshot) -> Figures:
-    currency = snapshot.team.currency.upper()
+    # A code ISO 4217 does not list fails the team here, naming it, before any model call.
+    currency = numbers.check_currency(snapshot.team.currency)
     tz = ZoneInfo(snapshot.team.timezone)
     first_day = snapshot.period.start.astimezone(tz).date()
     last_day = date.fromisoformat(snapshot.period.key)
     totals: dict[tuple[str, str], list[int]] = {}
-    other = 0
+    other = unknown = 0
     for row in snapshot.tables.get("transactions", []):
         if row.get("kind") not in ("income", "expense"):
             continue
-        if str(row.get("currency") or currency).upper() != currency:
+        if numbers.check_currency(row.get("currency") or currency) != currency:
             other += 1  # an amount in another currency cannot be added to the team's
             continue
-        entry = totals.setdefault((str(row["kind"]), str(row["category"])), [0, 0])
+        minor = amount_of(row)
+        if minor is None:
+            unknown += 1
+            continue
+        entry = totals.setdefault((str(row["kind"]), str(row.get("category") or "uncategorized")), [0, 0])
         entry[0] += 1
-        entry[1] += int(row["amount_cents"])
+        entry[1] += minor
     categories = [CategoryTotal(k, c, n, t) for (k, c), (n, t) in totals.items()]
     categories.sort(key=lambda c: (c.kind != "income", -c.total, c.category))
 
     def own(table: str) -> list[dict[str, Any]]:
         rows = snapshot.tables.get(table, [])
-        return [r for r in rows if str(r.get("currency") or currency).upper() == currency]
+        return [r for r in rows if numbers.check_currency(r.get("currency") or currency) == currency]
 
     unpaid = _by_amount(own("unpaid_invoices"))
-    overdue = [r for r in unpaid if date.fromisoformat(str(r["due_on"])[:10]) <= last_day]
+    # An invoice without a due date is unpaid, but cannot be said to be overdue.
+    overdue = [r for r in unpaid if (due := _day(r.get("due_on"))) is not None and due <= last_day]
     return Figures(
-        currency, first_day, last_day, categories, other, unpaid, overdue, _by_amount(own("unmatched"))
+        currency,
+        first_day,
+        last_day,
+        categories,
+        other,
+        unpaid,
+        overdue,
+        _by_amount(own("unmatched")),
+        unknown,
     )
 
 
@@ -260,20 +302,20 @@ def sentences(f: Figures) -> dict[str, str]:
             )
     if f.unpaid:
         found["unpaid_invoices"] = (
-            f"{_plural(len(f.unpaid), 'invoice')} totalling {f.amount(f.sum_of(f.unpaid))} "
-            f"{'was' if len(f.unpaid) == 1 else 'were'} unpaid at month end."
+            f"{_plural(len(f.unpaid), 'invoice')} totalling {f.amount(f.sum_of(f.unpaid))}"
+            f"{_not_summed(f.unpaid)} {'was' if len(f.unpaid) == 1 else 'were'} unpaid at month end."
         )
         found["overdue_invoices"] = (
-            f"{_plural(len(f.overdue), 'unpaid invoice')} totalling {f.amount(f.sum_of(f.overdue))} "
-            f"{'was' if len(f.overdue) == 1 else 'were'} past due at month end."
+            f"{_plural(len(f.overdue), 'unpaid invoice')} totalling {f.amount(f.sum_of(f.overdue))}"
+            f"{_not_summed(f.overdue)} {'was' if len(f.overdue) == 1 else 'were'} past due at month end."
             if f.overdue
             else "No unpaid invoice was past due at month end."
         )
     else:
         found["unpaid_invoices"] = "Every invoice issued by month end was paid."
     found["unmatched_receipts"] = (
-        f"{_plural(len(f.unmatched), 'receipt')} of the month totalling {f.amount(f.sum_of(f.unmatched))} "
-        f"{'has' if len(f.unmatched) == 1 else 'have'} no matching transaction."
+        f"{_plural(len(f.unmatched), 'receipt')} of the month totalling {f.amount(f.sum_of(f.unmatched))}"
+        f"{_not_summed(f.unmatched)} {'has' if len(f.unmatched) == 1 else 'have'} no matching transaction."
         if f.unmatched
         else "Every receipt of the month is matched to a transaction."
     )
@@ -284,10 +326,16 @@ def allowed(f: Figures) -> Allowed:
     """Every number the narrative may state: the report's figures, and the month's own numbers."""
     major = [f.total("income"), f.total("expense"), f.net, f.sum_of(f.unpaid), f.sum_of(f.overdue)]
     major += [f.sum_of(f.unmatched), *(c.total for c in f.categories)]
-    major += [int(r["amount_cents"]) for r in f.unpaid + f.unmatched]
+    major += [m for r in f.unpaid + f.unmatched if (m := amount_of(r)) is not None]
     amounts = {numbers.minor_to_major(m, f.currency) for m in major}
     counts = [len(f.unpaid), len(f.overdue), len(f.unmatched), f.count("income"), f.count("expense")]
     counts += [c.count for c in f.categories]
+    counts += [
+        f.unknown_amount,
+        unknown_count(f.unpaid),
+        unknown_count(f.overdue),
+        unknown_count(f.unmatched),
+    ]
     percents = {s for c in f.categories if (s := f.share(c)) is not None}
     calendar = {f.first_day.year, f.first_day.month, f.first_day.day, f.last_day.day}
     values = amounts | percents | {Decimal(n) for n in counts} | {Decimal(n) for n in calendar}
@@ -313,20 +361,24 @@ def figure_lines(f: Figures, snapshot: TeamSnapshot, settings: ComplianceSetting
     lines.append(f"- Net result: {f.amount(f.net)}")
     if f.other_currency:
         lines.append(f"- Not totalled: {_plural(f.other_currency, 'transaction')} in other currencies")
+    if f.unknown_amount:
+        lines.append(f"- Not totalled: {_plural(f.unknown_amount, 'transaction')} with amount unknown")
     lines += ["", "## Unpaid invoices at month end", ""]
     if f.unpaid:
         lines.append(
-            f"Unpaid: {_plural(len(f.unpaid), 'invoice')}, {f.amount(f.sum_of(f.unpaid))} in all; "
-            f"overdue: {_plural(len(f.overdue), 'invoice')}, {f.amount(f.sum_of(f.overdue))}."
+            f"Unpaid: {_plural(len(f.unpaid), 'invoice')}, {f.amount(f.sum_of(f.unpaid))} in all"
+            f"{_not_summed(f.unpaid)}; overdue: {_plural(len(f.overdue), 'invoice')}, "
+            f"{f.amount(f.sum_of(f.overdue))}{_not_summed(f.overdue)}."
         )
         lines.append("")
         for row in f.unpaid[: settings.top_n]:
-            due_on = date.fromisoformat(str(row["due_on"])[:10])
+            due_on = _day(row.get("due_on"))
             customer = as_text(str(row.get("customer_name") or "unknown customer"))
-            late = " (overdue)" if due_on <= f.last_day else ""
+            late = " (overdue)" if due_on is not None and due_on <= f.last_day else ""
+            due = f"due {due_on.isoformat()}" if due_on is not None else "no due date"
             lines.append(
                 f"- `{_code(str(row['id']))}` {as_text(str(row.get('number') or ''))} — {customer}: "
-                f"{f.amount(int(row['amount_cents']))}, due {due_on.isoformat()}{late}"
+                f"{f.shown(row)}, {due}{late}"
             )
         if len(f.unpaid) > settings.top_n:
             lines.append(f"- and {_plural(len(f.unpaid) - settings.top_n, 'smaller invoice')}")
@@ -336,13 +388,13 @@ def figure_lines(f: Figures, snapshot: TeamSnapshot, settings: ComplianceSetting
     if f.unmatched:
         lines.append(
             f"Received in {f.month} with no matching transaction: {_plural(len(f.unmatched), 'receipt')}, "
-            f"{f.amount(f.sum_of(f.unmatched))} in all."
+            f"{f.amount(f.sum_of(f.unmatched))} in all{_not_summed(f.unmatched)}."
         )
         lines.append("")
         for row in f.unmatched[: settings.top_n]:
             vendor = as_text(str(row.get("vendor_name") or "unknown vendor"))
             received = str(row["received_on"])[:10]
-            amount = f.amount(int(row["amount_cents"]))
+            amount = f.shown(row)
             lines.append(f"- `{_code(str(row['id']))}` {vendor}: {amount}, received {received}")
         if len(f.unmatched) > settings.top_n:
             lines.append(f"- and {_plural(len(f.unmatched) - settings.top_n, 'smaller receipt')}")

@@ -44,11 +44,13 @@ from agentjobs.jobs.kinds.base import (
     check_heading,
 )
 from agentjobs.jobs.kinds.enrichment_values import COLUMNS, BadValue, clean_fields, clean_value
+from agentjobs.jobs.kinds.enrichment_write import ENRICHMENT
 from agentjobs.jobs.kinds.overdue_reminders import hour_period, serves_local_hour
 from agentjobs.jobs.markdown_text import as_text, one_line
 from agentjobs.jobs.numbers import format_count
 from agentjobs.jobs.period import Period
 from agentjobs.jobs.prompt_data import as_data
+from agentjobs.jobs.writes import WriteTarget
 
 log = logging.getLogger(__name__)
 ARTIFACT_FILE = "enrichment.md"
@@ -63,7 +65,17 @@ INPUTS = (
     Input(
         "customers",
         "the team's customers not enriched yet, at most the batch size",
-        (Column("id", "text"), Column("name", "text", meaning="the company's name, looked up")),
+        (
+            Column("id", "text"),
+            # NULL where an import lost it: that customer is refused (nothing to look up), not the team.
+            Column(
+                "name",
+                "text",
+                nullable=True,
+                meaning="the company's name, looked up",
+                needed_as_is="its lookup URL is built from it, so the model must see it",
+            ),
+        ),
         ("team_id", "limit"),
         CUSTOMERS_SQL,
         "src.team_id = :team_id AND src.enriched_at IS NULL",
@@ -119,6 +131,20 @@ def lookup_url(settings: EnrichmentSettings, name: str) -> str:
 
 def customers_of(snapshot: TeamSnapshot) -> list[dict[str, Any]]:
     return list(snapshot.tables.get("customers", []))
+
+
+def _name(row: dict[str, Any]) -> str | None:
+    name = row.get("name")
+    return (str(name).strip() or None) if name is not None else None
+
+
+def unnamed(snapshot: TeamSnapshot) -> list[str]:
+    """The ids of the customers with no name (NULL or blank): refused with NO_NAME, never looked
+    up (a lookup of "None" would fetch, and maybe write, another company's record)."""
+    return sorted(str(row["id"]) for row in customers_of(snapshot) if _name(row) is None)
+
+
+NO_NAME = "no name in the customers table: nothing to look up"
 
 
 def _reason(text: Any) -> str:
@@ -292,6 +318,7 @@ class EnrichmentKind:
 
     name: ClassVar[str] = "enrichment"
     inputs: ClassVar[tuple[Input, ...]] = INPUTS  # the datasets it reads (jobs/inputs.py)
+    writes: ClassVar[tuple[WriteTarget, ...]] = (ENRICHMENT,)  # what it writes (jobs/writes.py)
     settings_model: ClassVar[type[BaseModel]] = EnrichmentSettings
     artifact_file: ClassVar[str] = ARTIFACT_FILE
     default_schedule: ClassVar[str] = "0 * * * *"
@@ -308,7 +335,11 @@ class EnrichmentKind:
 
     def sources(self, snapshot: TeamSnapshot, settings: EnrichmentSettings) -> dict[str, str]:
         """customer id -> its one lookup URL."""
-        return {str(row["id"]): lookup_url(settings, str(row["name"])) for row in customers_of(snapshot)}
+        return {
+            str(row["id"]): lookup_url(settings, name)
+            for row in customers_of(snapshot)
+            if (name := _name(row)) is not None
+        }
 
     # ------------------------------------------------------------------ the model
 
@@ -318,6 +349,8 @@ class EnrichmentKind:
         rows = customers_of(snapshot)
         if not rows:
             return KindPlan(prompt="", answer={}, answer_reason="every customer is enriched already")
+        if len(unnamed(snapshot)) == len(rows):
+            return KindPlan(prompt="", answer={}, answer_reason="no customer has a name to look up")
         if mode == "loop":
             return self._loop_plan(snapshot, settings)
         policy, sources = settings.policy(), self.sources(snapshot, settings)
@@ -374,6 +407,7 @@ class EnrichmentKind:
                 f"- id: {as_data(str(row['id']))} | name: {as_data(str(row['name']))} | "
                 f"url: {sources[str(row['id'])]}"
                 for row in customers_of(snapshot)
+                if str(row["id"]) in sources
             ),
             "</data>",
         ]
@@ -437,6 +471,8 @@ class EnrichmentKind:
                 else:
                     why = "; ".join(notes) or "the record holds none of the columns"
                     refused.append({"customer_id": cid, "reason": _reason(why)})
+        refused += [{"customer_id": cid, "reason": NO_NAME} for cid in unnamed(snapshot)]
+        refused.sort(key=lambda entry: entry["customer_id"])
         return {"path": ARTIFACT_FILE, "items": len(updates), "updates": updates, "refused": refused}
 
     # ------------------------------------------------------------------ the artifact
@@ -447,7 +483,7 @@ class EnrichmentKind:
     def expected(
         self, snapshot: TeamSnapshot, result: dict[str, Any], settings: EnrichmentSettings, title_line: str
     ) -> str:
-        names = {str(row["id"]): str(row["name"]) for row in customers_of(snapshot)}
+        names = {str(row["id"]): _name(row) or "(no name)" for row in customers_of(snapshot)}
         updates, refused = result.get("updates", []), result.get("refused", [])
         total = len(names)
         lines = [
@@ -505,13 +541,14 @@ class EnrichmentKind:
                     raise BadValue("its values are not as the job stores them")
             except BadValue as exc:
                 raise CheckFailed(f"the update of {cid!r} is refused: {exc}") from None
+        nameless = set(unnamed(snapshot))
         for entry in result.get("refused", []):
             cid = str(entry.get("customer_id"))
-            if cid not in sources or cid in seen:
+            if (cid not in sources and cid not in nameless) or cid in seen:
                 raise CheckFailed(f"{cid!r} is refused but is not a customer of this run left unenriched")
             seen.add(cid)
-        if seen != set(sources):
-            missing = ", ".join(sorted(set(sources) - seen))
+        if seen != set(sources) | nameless:
+            missing = ", ".join(sorted((set(sources) | nameless) - seen))
             raise CheckFailed(f"{ARTIFACT_FILE} says nothing of customer(s) {missing}")
         if markdown != self.expected(snapshot, result, settings, first):
             raise CheckFailed(f"{ARTIFACT_FILE} is not the rendering of the run's updates and refusals")
@@ -525,13 +562,19 @@ class EnrichmentKind:
     # ------------------------------------------------------------------ the write
 
     def apply(
-        self, snapshot: TeamSnapshot, result: dict[str, Any], settings: EnrichmentSettings, engine: Any
+        self,
+        snapshot: TeamSnapshot,
+        result: dict[str, Any],
+        settings: EnrichmentSettings,
+        engine: Any,
+        writes: Any = None,
     ) -> dict[str, list[str]]:
-        """Write the validated updates (once each: see enrichment_write)."""
+        """Write the validated updates (once each: see enrichment_write), where the spec's
+        `writes` (jobs/writes.SpecWrites; None: the sample's customers) sends them."""
         from agentjobs.jobs.kinds.enrichment_write import write_updates
 
         return write_updates(
-            engine, snapshot, list(result.get("updates", [])), self.sources(snapshot, settings)
+            engine, snapshot, list(result.get("updates", [])), self.sources(snapshot, settings), writes
         )
 
 

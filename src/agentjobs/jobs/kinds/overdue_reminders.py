@@ -53,7 +53,7 @@ INPUTS = (
             Column("due_on", "date"),
             Column("amount_cents", "integer", meaning="the amount in minor units"),
             Column("currency", "text", meaning="ISO 4217 code", check="currency"),
-            Column("customer_name", "text", nullable=True),
+            Column("customer_name", "text", nullable=True, personal=True),
         ),
         ("team_id", "before"),
         INVOICES_SQL,
@@ -98,15 +98,22 @@ def local_day(timezone: str, when: datetime) -> date:
     return _aware(when).astimezone(ZoneInfo(timezone)).date()
 
 
+def member_zone(member: Member, team: Team) -> str:
+    """The member's own time zone; the team's where the users table has none."""
+    return member.timezone or team.timezone
+
+
 def member_invoices(
     snapshot: TeamSnapshot, member: Member, settings: ReminderSettings
 ) -> list[dict[str, Any]]:
     """The member's own unpaid invoices due in under `horizon_days` of their local today (and
     the overdue ones), oldest due first."""
-    today = local_day(member.timezone, snapshot.period.start)
+    today = local_day(member_zone(member, snapshot.team), snapshot.period.start)
     before = today + timedelta(days=settings.horizon_days)
     found = []
     for row in snapshot.tables.get("invoices", []):
+        if row.get("due_on") is None:
+            continue  # no due date: nothing to remind of, and no day to remind on
         due_on = date.fromisoformat(str(row["due_on"])[:10])
         if row.get("owner_user_id") != member.id or due_on >= before:
             continue
@@ -135,14 +142,14 @@ def _code(text: str) -> str:
     return one_line(text).replace("`", "'")
 
 
-def member_heading(member: Member, today: date) -> str:
-    return f"## {as_text(member.name)} ({as_text(member.timezone)}, {today.isoformat()})"
+def member_heading(member: Member, team: Team, today: date) -> str:
+    return f"## {as_text(member.name)} ({as_text(member_zone(member, team))}, {today.isoformat()})"
 
 
 def member_section(snapshot: TeamSnapshot, member: Member, settings: ReminderSettings) -> list[str]:
-    today = local_day(member.timezone, snapshot.period.start)
+    today = local_day(member_zone(member, snapshot.team), snapshot.period.start)
     rows = member_invoices(snapshot, member, settings)
-    lines = [member_heading(member, today), ""]
+    lines = [member_heading(member, snapshot.team, today), ""]
     if not rows:
         return [*lines, f"Nothing due in the next {settings.horizon_days} days: no reminder is sent.", ""]
     count = f"{len(rows)} unpaid invoice{'s' if len(rows) != 1 else ''}"
@@ -150,7 +157,11 @@ def member_section(snapshot: TeamSnapshot, member: Member, settings: ReminderSet
     for row in rows:
         due_on = date.fromisoformat(str(row["due_on"])[:10])
         customer = as_text(str(row.get("customer_name") or row.get("customer_id") or "unknown customer"))
-        amount = format_amount(int(row["amount_cents"]), str(row.get("currency") or snapshot.team.currency))
+        amount = (
+            "amount unknown"  # NULL where an import failed: the reminder still names the invoice
+            if row.get("amount_cents") is None
+            else format_amount(int(row["amount_cents"]), str(row.get("currency") or snapshot.team.currency))
+        )
         lines.append(
             f"- `{_code(str(row['id']))}` {as_text(str(row.get('number') or ''))} — {customer}: {amount}, "
             f"due {due_on.isoformat()} ({_when_due(due_on, today)})"
@@ -174,7 +185,7 @@ class OverdueRemindersKind:
     ) -> list[Member]:
         """The members whose own local time is `local_hour` at `when` (the fetch serves a team
         when this is not empty, whatever `due` says)."""
-        return [m for m in members if serves_local_hour(m.timezone, when, settings.local_hour)]
+        return [m for m in members if serves_local_hour(member_zone(m, team), when, settings.local_hour)]
 
     def due(self, team: Team, when: datetime, settings: ReminderSettings) -> bool:
         """Without the members at hand (`agentjobs run` picking an hour): the team's own 09:00,
@@ -191,7 +202,7 @@ class OverdueRemindersKind:
         return {"invoices": Query(INVOICES_SQL, {"team_id": team.id, "before": before})}
 
     def member_day(self, snapshot: TeamSnapshot, member: Member) -> str:
-        return local_day(member.timezone, snapshot.period.start).isoformat()
+        return local_day(member_zone(member, snapshot.team), snapshot.period.start).isoformat()
 
     # ------------------------------------------------------------------ no model
 
@@ -261,7 +272,8 @@ class OverdueRemindersKind:
         for member in snapshot.members:
             if not member_invoices(snapshot, member, settings):
                 continue
-            heading = member_heading(member, local_day(member.timezone, snapshot.period.start))
+            today = local_day(member_zone(member, snapshot.team), snapshot.period.start)
+            heading = member_heading(member, snapshot.team, today)
             if heading not in lines:
                 raise CheckFailed(f"{ARTIFACT_FILE} has no section for member {member.id!r}")
             start = lines.index(heading)

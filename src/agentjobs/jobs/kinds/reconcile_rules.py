@@ -92,12 +92,20 @@ def rule_failures(
     limit; with `all_rules` False only the first one (the cheap rules come first: most of a
     team's transactions fail on the amount, and the name is compared last)."""
     failed: list[str] = []
-    amount, other = int(receipt["amount_cents"]), int(txn["amount_cents"])
-    if receipt.get("currency") != txn.get("currency"):
+    if receipt.get("amount_cents") is None or txn.get("amount_cents") is None:
+        # NULL where OCR or an import failed: nothing to compare; the receipt waits, unjudged.
+        which = "receipt's" if receipt.get("amount_cents") is None else "transaction's"
+        failed.append(f"amount: the {which} amount is unknown")
+    elif receipt.get("currency") != txn.get("currency"):
         failed.append(f"currency: {txn.get('currency')} is not the receipt's {receipt.get('currency')}")
-    elif 1000 * abs(other - amount) > AMOUNT_TOLERANCE_PERMILLE * amount:
+    elif not _within_tolerance(int(receipt["amount_cents"]), int(txn["amount_cents"])):
+        # Signed amounts (a refund and its credit note) compare by size, and only with the same sign.
+        amount, other = int(receipt["amount_cents"]), int(txn["amount_cents"])
         failed.append(f"amount: {other} is not within 0.5 % of the receipt's {amount}")
     if failed and not all_rules:
+        return failed
+    if receipt.get("received_on") is None:
+        failed.append("date: the receipt has no date")
         return failed
     received = date.fromisoformat(str(receipt["received_on"])[:10])
     days_off = abs((local_day(txn["occurred_at"], timezone) - received).days)
@@ -112,6 +120,25 @@ def rule_failures(
             f"{receipt.get('vendor_name')!r}, under {NAME_MIN_SIMILARITY}"
         )
     return failed
+
+
+def _within_tolerance(amount: int, other: int) -> bool:
+    """Whether `other` is within the amount rule of `amount`, in exact integers (the limit passes)."""
+    if other == amount:
+        return True
+    if amount == 0 or (amount < 0) != (other < 0):
+        return False
+    return 1000 * abs(other - amount) <= AMOUNT_TOLERANCE_PERMILLE * abs(amount)
+
+
+def _off_permille(amount: int, other: int) -> float:
+    """How far `other` is from `amount`, in permille of the amount's size: 0 for equal amounts
+    (zero included), infinite for a zero amount against another, or for the other sign."""
+    if other == amount:
+        return 0.0
+    if amount == 0 or (amount < 0) != (other < 0):
+        return float("inf")
+    return 1000 * abs(other - amount) / abs(amount)
 
 
 def amount_score(off_permille: float) -> float:
@@ -134,8 +161,7 @@ def candidate(receipt: dict[str, Any], txn: dict[str, Any], timezone: str) -> Ca
     """`txn` as a ranked candidate of `receipt`, or None when a rule fails (`rule_failures` says which)."""
     if rule_failures(receipt, txn, timezone, all_rules=False):
         return None
-    amount, other = int(receipt["amount_cents"]), int(txn["amount_cents"])
-    off = 1000 * abs(other - amount) / amount
+    off = _off_permille(int(receipt["amount_cents"]), int(txn["amount_cents"]))
     day = local_day(txn["occurred_at"], timezone)
     received = date.fromisoformat(str(receipt["received_on"])[:10])
     days_off = abs((day - received).days)

@@ -9,6 +9,10 @@ the same database transaction as its link, so either both are there or neither:
   and only when no other receipt holds that transaction, with the transaction's row locked
   (PostgreSQL) so two jobs cannot link one transaction to two receipts. A link that finds the
   receipt or the transaction taken is recorded as a `conflict`, never forced.
+
+A spec that maps the `links` write target (jobs/writes.py) gets a row in the user's own table
+(or an UPDATE of the user's own column) instead, with the same once-only rule, and the ledger
+is agentjobs' own table without foreign keys (jobs/own_tables.py); else both are the sample's.
 """
 
 from __future__ import annotations
@@ -21,8 +25,23 @@ import sqlalchemy as sa
 
 from agentjobs.business.schema import processed_records, receipts, transactions
 from agentjobs.jobs.kinds.base import CheckFailed
+from agentjobs.jobs.own_tables import ensure_ledger
+from agentjobs.jobs.writes import Destination, SpecWrites, WriteColumn, WriteTarget, write_once
 
 RECORD_TYPE = "receipt"
+
+LINKS = WriteTarget(
+    "links",
+    "one row per receipt linked to the transaction it pays (a receipt once, a transaction once)",
+    (
+        WriteColumn("receipt_id", "text", "the receipt's id, as the receipts input reads it", required=True),
+        WriteColumn("transaction_id", "text", "the id of the transaction it pays", required=True),
+        WriteColumn("confidence", "decimal", "the model's confidence, 0 to 1"),
+        WriteColumn("linked_at", "timestamp", "when the link was written (UTC)"),
+    ),
+    unique=("receipt_id", "transaction_id"),
+    ledger=True,
+)
 
 
 class LedgerDisagrees(CheckFailed):
@@ -64,6 +83,11 @@ def _permille(confidence: float | None) -> int | None:
     return None if confidence is None else round(confidence * 1000)
 
 
+def _confidence(row: Any) -> float | None:
+    permille = row["confidence_permille"]
+    return None if permille is None else permille / 1000
+
+
 def _link(conn: sa.Connection, team_id: str, record_id: str, transaction_id: str) -> bool:
     """Link one receipt; False when the receipt or the transaction is taken already."""
     locked = (
@@ -87,16 +111,54 @@ def _link(conn: sa.Connection, team_id: str, record_id: str, transaction_id: str
     return updated.rowcount == 1
 
 
-def write_decisions(engine: sa.Engine, *, period: str, team_id: str, decisions: list[Decision]) -> Written:
+@dataclass(frozen=True)
+class Target:
+    """Where this spec's links and ledger rows go: the sample's tables, or the mapped ones."""
+
+    ledger: sa.Table
+    links: Destination | None  # None: UPDATE the sample's receipts
+
+    @classmethod
+    def of(cls, engine: sa.Engine, writes: SpecWrites | None) -> Target:
+        links = writes.destination(LINKS) if writes is not None else None
+        if links is None or writes is None:
+            return cls(processed_records, None)
+        return cls(ensure_ledger(engine, writes.own_schema), links)
+
+    def link(self, conn: sa.Connection, team_id: str, decision: Decision, now: datetime) -> bool:
+        assert decision.transaction_id is not None
+        if self.links is None:
+            return _link(conn, team_id, decision.record_id, decision.transaction_id)
+        row = {
+            "receipt_id": decision.record_id,
+            "transaction_id": decision.transaction_id,
+            "confidence": decision.confidence,
+            "linked_at": now,
+        }
+        return write_once(conn, self.links, {k: v for k, v in row.items() if k in self._mapped()})
+
+    def _mapped(self) -> set[str]:
+        assert self.links is not None
+        return {LINKS.key, *self.links.columns}
+
+
+def write_decisions(
+    engine: sa.Engine,
+    *,
+    period: str,
+    team_id: str,
+    decisions: list[Decision],
+    writes: SpecWrites | None = None,
+) -> Written:
     """Write every decision with its ledger row, all in one transaction (see the module docstring)."""
     written = Written()
     now = datetime.now(UTC).replace(tzinfo=None)
     ids = [d.record_id for d in decisions]
+    target = Target.of(engine, writes)
+    ledger = target.ledger
     with engine.begin() as conn:
         rows = conn.execute(
-            sa.select(processed_records).where(
-                processed_records.c.record_type == RECORD_TYPE, processed_records.c.record_id.in_(ids)
-            )
+            sa.select(ledger).where(ledger.c.record_type == RECORD_TYPE, ledger.c.record_id.in_(ids))
         ).mappings()
         known = {row["record_id"]: row for row in rows}
         for decision in decisions:
@@ -117,8 +179,7 @@ def write_decisions(engine: sa.Engine, *, period: str, team_id: str, decisions: 
                 continue
             outcome, note = decision.outcome, decision.note
             if outcome == "linked":
-                assert decision.transaction_id is not None
-                if _link(conn, team_id, decision.record_id, decision.transaction_id):
+                if target.link(conn, team_id, decision, now):
                     written.linked.append(decision.record_id)
                 else:
                     outcome, note = "conflict", "the receipt or the transaction was linked meanwhile"
@@ -126,7 +187,7 @@ def write_decisions(engine: sa.Engine, *, period: str, team_id: str, decisions: 
             else:
                 written.recorded.append(decision.record_id)
             conn.execute(
-                processed_records.insert().values(
+                ledger.insert().values(
                     record_type=RECORD_TYPE,
                     record_id=decision.record_id,
                     team_id=team_id,
@@ -142,18 +203,27 @@ def write_decisions(engine: sa.Engine, *, period: str, team_id: str, decisions: 
 
 
 def resolve_review(
-    engine: sa.Engine, *, reviewer: str, team_id: str, approved: dict[str, str], rejected: list[str]
+    engine: sa.Engine,
+    *,
+    reviewer: str,
+    team_id: str,
+    approved: dict[str, str],
+    rejected: list[str],
+    writes: SpecWrites | None = None,
 ) -> Written:
     """A person's answer to the review: approved receipts linked (receipt id -> transaction id, as
     proposed), rejected ones closed; only rows still in `review`, in one transaction."""
     written = Written()
+    target = Target.of(engine, writes)
+    ledger = target.ledger
+    now = datetime.now(UTC).replace(tzinfo=None)
     with engine.begin() as conn:
         for record_id in sorted({*approved, *rejected}):
             row = (
                 conn.execute(
-                    sa.select(processed_records).where(
-                        processed_records.c.record_type == RECORD_TYPE,
-                        processed_records.c.record_id == record_id,
+                    sa.select(ledger).where(
+                        ledger.c.record_type == RECORD_TYPE,
+                        ledger.c.record_id == record_id,
                     )
                 )
                 .mappings()
@@ -169,17 +239,18 @@ def resolve_review(
                         f"receipt {record_id} was proposed for {row['transaction_id']}, not "
                         f"{approved[record_id]}"
                     )
-                linked = _link(conn, team_id, record_id, approved[record_id])
+                proposed = Decision(record_id, "linked", approved[record_id], _confidence(row))
+                linked = target.link(conn, team_id, proposed, now)
                 outcome = "linked" if linked else "conflict"
                 (written.linked if linked else written.conflicts).append(record_id)
             else:
                 written.recorded.append(record_id)
             conn.execute(
-                processed_records.update()
+                ledger.update()
                 .where(
-                    processed_records.c.record_type == RECORD_TYPE,
-                    processed_records.c.record_id == record_id,
-                    processed_records.c.outcome == "review",
+                    ledger.c.record_type == RECORD_TYPE,
+                    ledger.c.record_id == record_id,
+                    ledger.c.outcome == "review",
                 )
                 .values(outcome=outcome, note=f"{row['note']}; {outcome} by {reviewer}"[:500])
             )

@@ -45,10 +45,12 @@ from agentjobs.jobs.kinds.reconcile_rules import (
     local_day,
     rule_failures,
 )
+from agentjobs.jobs.kinds.reconcile_write import LINKS
 from agentjobs.jobs.markdown_text import as_text, one_line
 from agentjobs.jobs.numbers import format_amount
 from agentjobs.jobs.period import Period, period_for
 from agentjobs.jobs.prompt_data import as_data
+from agentjobs.jobs.writes import WriteTarget
 
 ARTIFACT_FILE = "reconciliation.md"
 LINK_ABOVE = 0.8  # a link needs a confidence above this (the issue's rule; not a setting)
@@ -74,6 +76,8 @@ TRANSACTIONS_SQL = (
     "ORDER BY t.occurred_at, t.id"
 )
 
+# The candidates are ranked by how similar the vendor names are: tokens would hide that.
+_NAME_RULE = "the matching rules compare vendor names by similarity, so the model must see them"
 INPUTS = (
     Input(
         "receipts",
@@ -81,7 +85,7 @@ INPUTS = (
         (
             Column("id", "text"),
             Column("vendor_id", "text"),
-            Column("vendor_name", "text", nullable=True),
+            Column("vendor_name", "text", nullable=True, needed_as_is=_NAME_RULE),
             Column("received_on", "date"),
             Column("amount_cents", "integer", meaning="the amount in minor units"),
             Column("currency", "text", meaning="ISO 4217 code", check="currency"),
@@ -105,7 +109,7 @@ INPUTS = (
             Column("amount_cents", "integer", meaning="the amount in minor units, positive"),
             Column("currency", "text", meaning="ISO 4217 code", check="currency"),
             Column("vendor_id", "text", nullable=True),
-            Column("vendor_name", "text", nullable=True),
+            Column("vendor_name", "text", nullable=True, needed_as_is=_NAME_RULE),
         ),
         ("team_id", "start", "end"),
         TRANSACTIONS_SQL,
@@ -303,6 +307,7 @@ class ReconciliationKind:
 
     name: ClassVar[str] = "reconciliation"
     inputs: ClassVar[tuple[Input, ...]] = INPUTS  # the datasets it reads (jobs/inputs.py)
+    writes: ClassVar[tuple[WriteTarget, ...]] = (LINKS,)  # what it writes (jobs/writes.py)
     settings_model: ClassVar[type[BaseModel]] = ReconciliationSettings
     artifact_file: ClassVar[str] = ARTIFACT_FILE
     default_schedule: ClassVar[str] = "0 * * * *"
@@ -509,13 +514,23 @@ class ReconciliationKind:
         return timedelta(minutes=settings.review.timeout_minutes)
 
     def apply(
-        self, snapshot: TeamSnapshot, result: dict[str, Any], settings: ReconciliationSettings, engine: Any
+        self,
+        snapshot: TeamSnapshot,
+        result: dict[str, Any],
+        settings: ReconciliationSettings,
+        engine: Any,
+        writes: Any = None,
     ) -> dict[str, list[str]]:
-        """Write the validated decisions with their ledger rows, in one transaction (reconcile_write)."""
+        """Write the validated decisions with their ledger rows, in one transaction (reconcile_write),
+        where the spec's `writes` (jobs/writes.SpecWrites; None: the sample's tables) sends them."""
         from agentjobs.jobs.kinds.reconcile_write import decisions_of, write_decisions
 
         written = write_decisions(
-            engine, period=snapshot.period.key, team_id=snapshot.team.id, decisions=decisions_of(result)
+            engine,
+            period=snapshot.period.key,
+            team_id=snapshot.team.id,
+            decisions=decisions_of(result),
+            writes=writes,
         )
         return {
             "linked": written.linked,

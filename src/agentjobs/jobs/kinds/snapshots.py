@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from agentjobs.jobs.inputs import (
+    TEAM_TARGETS_INPUT,
     TEAMS_INPUT,
     USERS_INPUT,
     RowContractError,
@@ -49,12 +50,17 @@ def team_snapshot(
     inputs = kind_inputs(kind)
     tables = read(mapped(inputs, kind.queries(team, period, settings), mapping))
     check_rows(inputs, tables, team.id)
-    team_rows = [team.model_dump(exclude={"email_list"})]
-    problems = row_problems(TEAMS_INPUT, team_rows, team.id) + row_problems(
-        USERS_INPUT, [m.model_dump() for m in members], team.id
+    team_rows = [team.model_dump(exclude={"email_list", "targets"})]
+    target_rows = [{"team_id": team.id, **t.model_dump()} for t in team.targets]
+    problems = (
+        row_problems(TEAMS_INPUT, team_rows, team.id)
+        + row_problems(USERS_INPUT, [m.model_dump() for m in members], team.id)
+        + row_problems(TEAM_TARGETS_INPUT, target_rows, team.id)
     )
     if problems:
-        raise RowContractError("the team's own rows break the teams/users contract: " + "; ".join(problems))
+        raise RowContractError(
+            "the team's own rows break the teams/users/team_targets contract: " + "; ".join(problems)
+        )
     return TeamSnapshot(
         kind=kind.name, team=team, members=members, period=PeriodRef.of(period), tables=tables
     )

@@ -30,6 +30,7 @@ enforced here, not asked for. A structured comment that names what the data lack
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -54,6 +55,7 @@ from agentjobs.jobs.numbers import Allowed
 from agentjobs.jobs.period import Period, period_for
 from agentjobs.jobs.prompt_data import as_data
 
+log = logging.getLogger(__name__)
 TABLE = "transactions"
 COMMENT_MAX = 90  # characters: one short clause per bullet keeps 5 bullets under words_max
 BULLET_MAX = 400  # characters of a bullet the model words itself (loop mode)
@@ -199,7 +201,9 @@ class Weeks:
 
     def __init__(self, snapshot: TeamSnapshot, weeks_back: int) -> None:
         self.snapshot = snapshot
-        self.currency = snapshot.team.currency.upper()
+        # A code ISO 4217 does not list fails the team here, naming it, before any model call.
+        self.currency = numbers.check_currency(snapshot.team.currency)
+        self.unknown_amounts = 0  # transactions whose amount is NULL (failed import): counted, not summed
         self.tz = ZoneInfo(snapshot.team.timezone)
         self.end_day = snapshot.period.end.astimezone(self.tz).date()  # the run's Sunday, exclusive
         self.count = weeks_back + 1
@@ -212,18 +216,38 @@ class Weeks:
                 continue  # outside the weeks asked for (a reader's bound is not trusted)
             week = (index - 1) // 7
             totals["transactions"][week] += 1
-            if str(row.get("currency", self.currency)).upper() != self.currency:
+            if numbers.check_currency(row.get("currency") or self.currency) != self.currency:
                 continue  # an amount in another currency cannot be added to the team's
             if row.get("kind") not in ("income", "expense"):
+                continue
+            if row.get("amount_cents") is None:
+                self.unknown_amounts += 1  # never guessed as zero into a total; logged below
                 continue
             kind = "revenue" if row["kind"] == "income" else "expenses"
             prefix = "revenue:" if kind == "revenue" else "spend:"
             amount = int(row["amount_cents"])
             totals[kind][week] += amount
-            totals.setdefault(prefix + str(row["category"]), [0] * self.count)[week] += amount
+            category = str(row.get("category") or "uncategorized")
+            totals.setdefault(prefix + category, [0] * self.count)[week] += amount
+        if self.unknown_amounts:  # the artifact says so too (not_totalled)
+            log.warning(
+                "%s: %d transaction(s) with a NULL amount are counted but left out of the totals",
+                snapshot.team.id,
+                self.unknown_amounts,
+            )
         fixed = ["revenue", "expenses", "transactions"]
         categories = sorted(m for m in totals if m not in fixed)
         self.values = {m: totals[m] for m in fixed + categories}
+
+    @property
+    def not_totalled(self) -> str | None:
+        """The artifact's last line when amounts are missing (as compliance_report says it): a
+        reader must not take totals that leave rows out for the whole week's."""
+        if not self.unknown_amounts:
+            return None
+        n = self.unknown_amounts
+        count = f"{numbers.format_count(n)} transaction{'' if n == 1 else 's'}"
+        return f"Not totalled: {count} with amount unknown (in the weeks compared)."
 
     def dates(self, name: str) -> tuple[date, date]:
         """First and last local day of the named week."""
@@ -555,7 +579,8 @@ class WeeklyInsights:
                 line = one_line(scrub(str(text))).removeprefix("- ").strip()
                 if line:
                     bullets.append(f"- {as_text(line)}")
-        markdown = "\n".join([heading, "", *bullets, ""])
+        note = ["", weeks.not_totalled] if weeks.not_totalled else []
+        markdown = "\n".join([heading, "", *bullets, *note, ""])
         return Rendered(markdown, {"bullets": [plain(b) for b in bullets], "items": len(bullets)})
 
     def _structured_bullets(self, weeks: Weeks, findings: Any, settings: Settings) -> list[str]:
@@ -588,6 +613,10 @@ class WeeklyInsights:
             if body != [NO_TRANSACTIONS] or items != 0:
                 raise CheckFailed(f"the week has no transactions: the artifact must say {NO_TRANSACTIONS!r}")
             return
+        if weeks.not_totalled:  # code's line, rebuilt from the snapshot: not a bullet
+            if not body or body[-1] != weeks.not_totalled:
+                raise CheckFailed(f"amounts are missing: the artifact must end with {weeks.not_totalled!r}")
+            body = body[:-1]
         for line in body:
             if not line.startswith("- "):
                 raise CheckFailed(f"only bullets may follow the heading, found: {line[:120]!r}")
