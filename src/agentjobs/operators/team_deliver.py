@@ -11,13 +11,21 @@ A kind with `member_messages` (overdue_reminders) delivers instead one email per
 that member's own part of the validated artifact, written to `members/<member id>.md` in the
 team's folder so the ledger hashes what was sent; its row is keyed by the member's own local
 date (`member_day`) and address, so a member is mailed once a day whatever reruns.
+
+A kind whose previews go out on each member's clock (capabilities.MembersOnOwnClock, e.g.
+weekly_insights) sends at each run only what is due then: the channel and list when the team
+is (`due`), the previews of `members_due`, titled with the member's own `member_stamp`. Such a
+preview's ledger row hashes the team's artifact the line is cut from, so a later run of the same
+period keeps that artifact as delivered (operators/delivered.py) instead of asking the model
+for another: the team's channel gets the insights the members' lines were taken from.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +38,7 @@ from agentjobs.jobs.channels.base import ChannelSpec
 from agentjobs.jobs.channels.email import EmailChannel
 from agentjobs.jobs.channels.slack import SlackChannel
 from agentjobs.jobs.kinds.base import Member, PerMemberKind, TeamSnapshot
+from agentjobs.jobs.kinds.capabilities import MembersOnOwnClock
 from agentjobs.jobs.markdown_text import one_line
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.team_run import check_team_id
@@ -71,7 +80,11 @@ class TeamDeliverOperator(TeamTaskOperator):
         if per_member:
             targets = self.member_targets(kind, team.settings, snapshot, artifact)
         else:
-            targets = self.targets(snapshot, artifact, Path(validated["preview"]), period_key)
+            # A run with no instant at all (a bare context) sends every target, as before clocks.
+            when = context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None)
+            own_clock = isinstance(kind, MembersOnOwnClock) and when is not None
+            clock = (kind, team.settings, when) if own_clock else None
+            targets = self.targets(snapshot, artifact, Path(validated["preview"]), period_key, clock)
         delivery = self.spec.team_delivery
         if per_member and not targets:
             self.log.info("%s: no member due now has anything to be reminded of", team_id)
@@ -112,27 +125,43 @@ class TeamDeliverOperator(TeamTaskOperator):
             raise RuntimeError(f"{len(failures)} of {len(targets)} deliveries failed: {'; '.join(failures)}")
         return {"team": team_id, "period": period_key, "deliveries": outcomes}
 
-    def targets(self, snapshot: TeamSnapshot, artifact: Path, preview: Path, period_key: str) -> list[Target]:
+    def targets(
+        self,
+        snapshot: TeamSnapshot,
+        artifact: Path,
+        preview: Path,
+        period_key: str,
+        clock: tuple[MembersOnOwnClock, Any, datetime] | None = None,
+    ) -> list[Target]:
         """The team's slack channels, its email lists (the row's and team_targets'), and one
-        preview per member (by email)."""
+        preview per member (by email); with `clock` (kind, settings, the run's instant) only
+        those of them due at that instant."""
         team, delivery = snapshot.team, self.spec.team_delivery
         title = f"{self.spec.title} — {team.name}, {period_key}"
         found: list[Target] = []
         slack_conn, smtp_conn = delivery.slack_conn_id, delivery.smtp_conn_id
+        team_due = clock is None or clock[0].due(team, clock[2], clock[1])
         # The team's targets come from its database row, so the channels are built here, not in a spec.
-        for channel in team.slack_channels if slack_conn else []:
+        for channel in team.slack_channels if slack_conn and team_due else []:
             # model_construct: the name is checked per target (check_slack_channel), so a bad row
             # fails only its own delivery.
             slack = SlackChannel.model_construct(type="slack", conn_id=slack_conn, channel=channel)
             found.append(_target(slack, self._message(title, artifact, period_key), to=channel))
-        for addresses in team.email_lists if smtp_conn else []:
+        for addresses in team.email_lists if smtp_conn and team_due else []:
             mail = _mail(smtp_conn, addresses)
             found.append(_target(mail, self._message(title, artifact, period_key)))
         if smtp_conn and delivery.member_preview:
             line = self._message(title, preview, period_key)
-            for member in self._reachable(snapshot):
+            due = None if clock is None else clock[0].members_due(team, snapshot.members, clock[2], clock[1])
+            for member in self._reachable(snapshot, only=None if due is None else {m.id for m in due}):
                 assert member.email is not None
-                found.append(_target(_mail(smtp_conn, [member.email]), line, name="preview"))
+                mail = _mail(smtp_conn, [member.email])
+                if clock is None:
+                    found.append(_target(mail, line, name="preview"))
+                    continue
+                stamp = clock[0].member_stamp(snapshot, member)
+                own = self._message(f"{self.spec.title} — {team.name}, {stamp}", preview, period_key)
+                found.append(replace(_target(mail, own, name="preview"), artifact=artifact))
         return found
 
     def _reachable(self, snapshot: TeamSnapshot, only: set[str] | None = None) -> list[Member]:

@@ -9,6 +9,10 @@ A kind that serves members (`due_members`, e.g. overdue_reminders) serves a team
 its members is due, and its snapshot holds only those members. Two runs of one local day
 (members in two time zones) share the team's folder: a snapshot of another hour is read
 again, never reused.
+
+A kind whose member previews go out on each member's clock (capabilities.MembersOnOwnClock, e.g.
+weekly_insights) serves a team also at a run where only a member's preview is due, when the
+spec sends previews; its snapshot is the team's, with every member, the same at every such run.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from agentjobs.jobs.input_check import (
 )
 from agentjobs.jobs.inputs import RowContractError, team_queries
 from agentjobs.jobs.kinds.base import PerMemberKind, TeamSnapshot
+from agentjobs.jobs.kinds.capabilities import MembersOnOwnClock
 from agentjobs.jobs.kinds.snapshots import due_teams, team_snapshot
 from agentjobs.jobs.own_tables import ensure_own_tables
 from agentjobs.jobs.spec import JobSpec
@@ -71,7 +76,8 @@ class TeamFetchOperator(JobTaskOperator):
         if missing:
             raise ValueError(f"no team {', '.join(missing)} in the teams table of {self.conn_id!r}")
         served: list[dict[str, str]] = []
-        for team, members in self.due(kind, settings, teams, when):
+        previews = bool(self.spec.team_delivery.smtp_conn_id and self.spec.team_delivery.member_preview)
+        for team, members in self.due(kind, settings, teams, when, previews=previews):
             check_team_id(team.id)
             ledger_job(self.spec.dag_id, team.id)
             period = kind.period(team, when, settings)
@@ -130,7 +136,18 @@ class TeamFetchOperator(JobTaskOperator):
         return served
 
     @staticmethod
-    def due(kind: Any, settings: Any, teams: list[tuple[Any, list[Any]]], when: Any) -> list[Any]:
+    def due(
+        kind: Any, settings: Any, teams: list[tuple[Any, list[Any]]], when: Any, *, previews: bool = False
+    ) -> list[Any]:
+        if previews and isinstance(kind, MembersOnOwnClock):
+            return sorted(
+                (
+                    (team, members)
+                    for team, members in teams
+                    if kind.due(team, when, settings) or kind.members_due(team, members, when, settings)
+                ),
+                key=lambda p: p[0].id,
+            )
         if not isinstance(kind, PerMemberKind):
             return due_teams(kind, settings, teams, when)
         pairs = [(team, kind.due_members(team, members, when, settings)) for team, members in teams]

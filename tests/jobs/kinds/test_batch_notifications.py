@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from agentjobs.delivery.claims import EventClaims
-from agentjobs.jobs.kinds.base import CheckFailed, TeamSnapshot
+from agentjobs.jobs.kinds.base import CheckFailed, Member, TeamSnapshot
 from agentjobs.jobs.kinds.batch_notifications import KIND, Settings, closing, window_end
 from agentjobs.jobs.kinds.snapshots import team_snapshot
 from agentjobs.sources.sql import read_tables, read_teams
@@ -270,3 +270,29 @@ def test_an_event_with_no_record_id_is_counted_and_says_so_never_none():
     assert "- 1 invoice paid (1 with no record id)" in lines
     assert "None" not in rendered.markdown and rendered.result["items"] == 3
     KIND.check(window, rendered.markdown, rendered.result, SETTINGS)
+
+
+def test_every_member_gets_the_window_at_its_close_named_in_their_own_zone():
+    snapshot = TeamSnapshot.model_validate(
+        {
+            "kind": KIND.name,
+            "team": {"id": TEAM, "name": "Alpha", "timezone": "Europe/Berlin", "currency": "EUR"},
+            "period": {
+                "key": "2026-11-30T1010Z",
+                "start": at(10, 10) - timedelta(hours=24),
+                "end": at(10, 10),
+            },
+            "tables": {},
+        }
+    )
+    members = [
+        Member(id=f"u-{n}", name=n, email=f"{n}@example.org", timezone=zone)
+        for n, zone in [("priya", "Asia/Kolkata"), ("aroha", "Pacific/Auckland"), ("nozone", None)]
+    ]
+    # A window closes at one instant everywhere: every member with the team's summary, at once.
+    assert KIND.members_due(snapshot.team, members, at(10, 10), Settings()) == members
+    assert [KIND.member_stamp(snapshot, m) for m in members] == [
+        "2026-11-30 15:40 Asia/Kolkata",
+        "2026-11-30 23:10 Pacific/Auckland",
+        "2026-11-30 11:10 Europe/Berlin",  # no zone in the users table: the team's
+    ]

@@ -26,6 +26,13 @@ read-only (the sql source never writes), and the claim commits in the same datab
 deliveries it leads to. An event inserted more than `lookback_hours` after it occurred is never
 read, so never notified: the bound is the price of not scanning the whole table every 5 minutes.
 
+A member's preview e-mail (`team_delivery.member_preview`) goes out with the team's summary, at
+the window's close: a window is one instant everywhere, and holding an immediate event back to
+a member's morning would defeat it. What the member's own time zone changes is how the e-mail
+names the window (`member_stamp`: "2026-11-30 15:40 Asia/Kolkata"; the team's zone where the
+users table has none); its ledger row is keyed by the window and the member's address, so each
+member gets a window once whatever reruns.
+
 The counts and the lists are code's. With `summary: model` the model adds one sentence; the
 renderer drops it when it states a number that is not one of the counts (numbers.unsupported
 _numbers), names a category the window lacks or a name in no claimed row (jobs/names.py), and
@@ -40,6 +47,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
@@ -50,12 +58,14 @@ from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.kinds.base import (
     CheckFailed,
     KindPlan,
+    Member,
     Query,
     Rendered,
     Team,
     TeamSnapshot,
     check_heading,
 )
+from agentjobs.jobs.kinds.capabilities import member_zone
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
 from agentjobs.jobs.names import Names
 from agentjobs.jobs.period import Period
@@ -352,6 +362,15 @@ class BatchNotifications:
     def queries(self, team: Team, period: Period, settings: Settings) -> dict[str, Query]:
         params = {"team_id": team.id, "since": period.start, "end": period.end}
         return {CANDIDATES: Query(EVENTS_SQL, params)}
+
+    def members_due(
+        self, team: Team, members: list[Member], when: datetime, settings: Settings
+    ) -> list[Member]:
+        return members  # a window closes at one instant everywhere: every member with the team
+
+    def member_stamp(self, snapshot: TeamSnapshot, member: Member) -> str:
+        zone = member_zone(member, snapshot.team)
+        return f"{snapshot.period.end.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} {zone}"
 
     def serving_instant(self, team: Team, day: Any, settings: Settings) -> datetime:
         """`agentjobs run`: the window at the end of `day` (UTC midnight closes every category),

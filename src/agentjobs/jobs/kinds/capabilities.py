@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from agentjobs.jobs.kinds.base import PerMemberKind, Team, TeamSnapshot
+from agentjobs.jobs.kinds.base import Member, PerMemberKind, Team, TeamSnapshot
 
 
 @runtime_checkable
@@ -88,6 +88,30 @@ class PicksServingInstant(Protocol):
     def serving_instant(self, team: Team, day: date, settings: Any) -> datetime | None: ...
 
 
+@runtime_checkable
+class MembersOnOwnClock(Protocol):
+    """A team-wide kind whose member e-mails (the previews) go out on each member's own clock.
+
+    The run at `when` sends the team's channel and list when `due` says so, and the preview of
+    each member `members_due` names; the fetch serves the team when either has someone. The
+    team's period (and so its snapshot, artifact and ledger keys) is the same for every run that
+    serves it, so the artifact is made once and each target is sent once a period.
+    """
+
+    def members_due(self, team: Team, members: list[Member], when: datetime, settings: Any) -> list[Member]:
+        """The members whose preview the run at `when` sends (none may be due while the team is)."""
+        ...
+
+    def member_stamp(self, snapshot: TeamSnapshot, member: Member) -> str:
+        """The period as the member's e-mail title names it, in the member's own time zone."""
+        ...
+
+
+def member_zone(member: Member, team: Team) -> str:
+    """The member's own time zone; the team's where the users table has none (NULL)."""
+    return member.timezone or team.timezone
+
+
 PerMember = PerMemberKind  # listed here with the others; defined beside FanOutKind, which it extends
 
 __all__ = [
@@ -95,9 +119,11 @@ __all__ = [
     "ChecksSpec",
     "Claims",
     "Documents",
+    "MembersOnOwnClock",
     "OwnTaskGraph",
     "PerMember",
     "PicksServingInstant",
     "ReportsIgnored",
     "Reviewed",
+    "member_zone",
 ]

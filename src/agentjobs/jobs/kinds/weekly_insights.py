@@ -4,6 +4,18 @@ Runs hourly on Saturdays and Sundays UTC and serves each team at its own Sunday 
 half-hour zone such as Asia/Kolkata once, at 09:30). The week is the 7 local days before that
 Sunday; the snapshot holds `weeks_back` more weeks so a comparison can reach back.
 
+With `member_local_time`, members get their preview e-mail on their own clock
+(capabilities.MembersOnOwnClock); the channel and the list stay at the team's 09:00. A member's
+e-mail goes out at the first hourly run after the team's week has ended that is `local_hour` in
+the member's zone (the team's where the users table has none) on the member's Sunday or later:
+their own Sunday 09:00, or, for a member more than 9 hours east of the team (whose Sunday
+morning comes before the team's week is over), their Monday 09:00. Every such run is of the
+team's one week (`period`: the latest team-local Sunday), so the snapshot, the artifact and the
+ledger keys (period, member's address) are the same whichever run comes first: the model is
+asked once, each member is mailed once, a clear or backfill sends nothing twice. A Monday 09:00
+that falls on a Monday in UTC (e.g. Tokyo in a New York team) is past the schedule: that
+member's e-mail goes out with the team's instead. Off (the default): every member with the team.
+
 All arithmetic is done here, from the snapshot rows, in the team's weeks: a week's totals per
 metric, and every comparison between two weeks (`compare_periods`, also the model's tool).
 - structured mode (the embedded model): the model only picks which metrics matter, from an
@@ -35,7 +47,8 @@ from agentjobs.agent.scrub import scrub
 from agentjobs.agent.tools import Tool, tool_from_function
 from agentjobs.jobs import numbers
 from agentjobs.jobs.inputs import Column, Input
-from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Query, Rendered, Team, TeamSnapshot
+from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Member, Query, Rendered, Team, TeamSnapshot
+from agentjobs.jobs.kinds.capabilities import member_zone
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
 from agentjobs.jobs.names import Names
 from agentjobs.jobs.numbers import Allowed
@@ -49,6 +62,8 @@ BULLET_MAX = 400  # characters of a bullet the model words itself (loop mode)
 NO_TRANSACTIONS = "No transactions this week."
 EN_DASH = "\u2013"  # between the first and the last day in the heading
 WEEK_NAMES = ("this_week", "previous_week")
+SERVING_DAYS_UTC = (5, 6)  # Saturday and Sunday: the days of default_schedule
+SUNDAY = 6
 
 TRANSACTIONS_SQL = (
     "SELECT id, occurred_at, kind, category, amount_cents, currency FROM transactions "
@@ -87,6 +102,9 @@ class Settings(BaseModel):
     bullets_max: Annotated[StrictInt, Field(ge=1, le=10)] = 5
     words_max: Annotated[StrictInt, Field(ge=20, le=2000)] = 200
     weeks_back: Annotated[StrictInt, Field(ge=1, le=12)] = 4  # earlier weeks compare_periods can reach
+    # Each member's preview at their own local_hour (the users table's timezone) instead of with
+    # the team's channel; off: every member with the team, as before.
+    member_local_time: bool = False
 
     @model_validator(mode="after")
     def _bullets_range(self) -> Settings:
@@ -311,6 +329,30 @@ class Weeks:
         return {day for name in self.names for day in self.dates(name)}
 
 
+def _aware(when: datetime) -> datetime:
+    return when.astimezone(UTC) if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def member_slot(
+    team: Team, member: Member, end: datetime, minute: int, settings: Settings
+) -> datetime | None:
+    """The run (UTC, at `minute` past each hour) that mails `member` the team's week ending at
+    `end`: the first at or after `end` in the member's `local_hour` on the member's Sunday or
+    later. None when no run of the serving days is one (the team's run mails them instead)."""
+    tz = ZoneInfo(member_zone(member, team))
+    team_sunday = end.astimezone(ZoneInfo(team.timezone)).date()
+    slot = end.astimezone(UTC).replace(minute=minute, second=0, microsecond=0)
+    if slot < end:
+        slot += timedelta(hours=1)
+    while slot.weekday() in SERVING_DAYS_UTC:
+        local = slot.astimezone(tz)
+        # The member's Saturday 09:00 may come after a team's week far east has ended: not yet.
+        if local.hour == settings.local_hour and local.date() >= team_sunday:
+            return slot
+        slot += timedelta(hours=1)
+    return None
+
+
 def tools(snapshot: TeamSnapshot, settings: Settings) -> list[Tool]:
     """The read-only tools over one snapshot: list_metrics and compare_periods."""
     weeks = Weeks(snapshot, settings.weeks_back)
@@ -444,7 +486,30 @@ class WeeklyInsights:
         return local.weekday() == 6 and local.hour == settings.local_hour
 
     def period(self, team: Team, when: datetime, settings: Settings) -> Period:
-        return period_for(when, team.timezone, 7)
+        """The team's week that ended at the latest team-local Sunday 00:00 at or before `when`:
+        the same week for the team's run and for every member's run after it (a Monday too)."""
+        tz = ZoneInfo(team.timezone)
+        local_day = _aware(when).astimezone(tz).date()
+        sunday = local_day - timedelta(days=(local_day.weekday() - SUNDAY) % 7)
+        return period_for(datetime.combine(sunday, time(12), tzinfo=tz), team.timezone, 7)
+
+    def members_due(
+        self, team: Team, members: list[Member], when: datetime, settings: Settings
+    ) -> list[Member]:
+        moment = _aware(when).replace(second=0, microsecond=0)
+        team_run = self.due(team, moment, settings)
+        if not settings.member_local_time:
+            return members if team_run else []
+        end = self.period(team, moment, settings).end
+        due = []
+        for member in members:
+            slot = member_slot(team, member, end, moment.minute, settings)
+            if slot == moment or (slot is None and team_run):
+                due.append(member)
+        return due
+
+    def member_stamp(self, snapshot: TeamSnapshot, member: Member) -> str:
+        return snapshot.period.key  # the team's week, whoever reads it
 
     def queries(self, team: Team, period: Period, settings: Settings) -> dict[str, Query]:
         tz = ZoneInfo(team.timezone)
