@@ -43,13 +43,12 @@ import pydantic
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
-from agentjobs.agent import SKILLS_DIR_ENV as SKILLS_DIR_ENV
 from agentjobs.agent.errors import SkillError
+from agentjobs.agent.skill_names import NAME_RE as NAME_RE
+from agentjobs.agent.skill_names import SKILLS_DIR_ENV as SKILLS_DIR_ENV
 from agentjobs.agent.unique_yaml import load_unique
 
 SKILL_FILE = "SKILL.md"
-# Used with fullmatch, as every pattern that checks input: match() and `$` accept "name\n".
-NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 MODES = ("loop", "structured")
 ALLOWED_KEYS = (
     "name",
