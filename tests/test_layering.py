@@ -45,6 +45,7 @@ NOT_THROUGH = {"ui": frozenset({"operators", "deploy"})}
 TOP_LEVEL = {
     PACKAGE: "base",
     f"{PACKAGE}.atomic_file": "base",
+    f"{PACKAGE}.lazy_pattern": "base",
     f"{PACKAGE}.shipped": "base",
     f"{PACKAGE}.dag_test": "deploy",
     f"{PACKAGE}.pools": "deploy",

@@ -13,6 +13,7 @@ SRC = REPO / "src" / "agentjobs"
 # Modules with nothing of their own to test: each line says why.
 WITHOUT_LOGIC: dict[str, str] = {
     "agent/errors": "exception declarations (messages asserted where raised: test_loop.py)",
+    "agent/skill_names": "two constants the skill loader re-exports (used by test_skills.py)",
     "business/categories": "constants of the sample generator",
     "business/ledgerly/profiles": "the generator's cast as plain data (test_generate.py, test_edges.py)",
     "business/ledgerly/schema": "SQLAlchemy table declarations (used by test_load.py, test_truth_sql.py)",

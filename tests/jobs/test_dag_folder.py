@@ -212,13 +212,26 @@ def test_a_kinds_modules_load_only_when_a_spec_of_that_kind_is_in_the_folder(
 
 def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(airflow_db):
     # The DAG processor imports what the DAG file imports on every parse: the model client, the
-    # agent loop, the LLM hook and the delivery ledger are needed only when a task runs.
+    # agent loop, the LLM hook and the delivery ledger are needed only when a task runs, and so
+    # are the SQL reader and the inputs' contract check (sqlglot alone costs ~100 ms a parse),
+    # the skill loader, the budget, the health checks, the digest's renderer, the snapshot
+    # models and the report store.
     run_time = [
+        "agentjobs.agent.budget",
         "agentjobs.agent.loop",
         "agentjobs.agent.model_client",
         "agentjobs.agent.runner",
+        "agentjobs.agent.skills",
         "agentjobs.delivery.ledger",
+        "agentjobs.delivery.report_store",
         "agentjobs.hooks.llm",
+        "agentjobs.jobs.digest",
+        "agentjobs.jobs.health",
+        "agentjobs.jobs.input_check",
+        "agentjobs.sources.read_only",
+        "agentjobs.sources.snapshot",
+        "agentjobs.sources.sql",
+        "sqlglot",
     ]
     code = (
         "import sys\n"

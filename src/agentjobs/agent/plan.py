@@ -13,12 +13,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from agentjobs.agent.http_policy import HttpPolicy
-
 if TYPE_CHECKING:  # a DAG parse imports this module through the kinds: only what it needs loads
     from pydantic import BaseModel
 
     from agentjobs.agent.budget import Usage
+    from agentjobs.agent.http_policy import HttpPolicy
     from agentjobs.agent.model_client import Completion
     from agentjobs.agent.replay import ReplayCache
     from agentjobs.agent.skills import Skill
@@ -122,6 +121,8 @@ class RunPlan:
         if not skill.allow_urls:
             return self.http_policy
         if self.http_policy is None:
+            from agentjobs.agent.http_policy import HttpPolicy  # run time only, as the others above
+
             return HttpPolicy.of(skill.allow_urls)
         prefixes = tuple(dict.fromkeys((*self.http_policy.allow_urls, *skill.allow_urls)))
         return replace(self.http_policy, allow_urls=prefixes)

@@ -17,8 +17,10 @@ from functools import lru_cache
 from typing import Any
 
 from agentjobs.agent.unicode_text import valid_unicode
+from agentjobs.lazy_pattern import lazy
 
 MASK = "***"
+
 
 # Containers nested deeper than this are not copied by scrub_json (see there).
 MAX_JSON_DEPTH = 100
@@ -33,35 +35,35 @@ _START = r"(?<![A-Za-z0-9_-])"
 # Self-identifying token formats: the whole match is replaced.
 _TOKEN_PATTERNS: tuple[re.Pattern[str], ...] = (
     # OpenAI-style keys, including sk-proj-... and sk-svcacct-... (the suffix allows - and _).
-    re.compile(_START + r"sk-[A-Za-z0-9_-]{16,}"),
+    lazy(_START + r"sk-[A-Za-z0-9_-]{16,}"),
     # GitHub classic tokens and fine-grained personal access tokens.
-    re.compile(_START + r"gh[pousr]_[A-Za-z0-9]{20,}"),
-    re.compile(_START + r"github_pat_[A-Za-z0-9_]{20,}"),
+    lazy(_START + r"gh[pousr]_[A-Za-z0-9]{20,}"),
+    lazy(_START + r"github_pat_[A-Za-z0-9_]{20,}"),
     # Slack bot/user/app tokens.
-    re.compile(_START + r"xox[abprs]-[A-Za-z0-9-]{10,}"),
-    re.compile(_START + r"xapp-[A-Za-z0-9-]{10,}"),
+    lazy(_START + r"xox[abprs]-[A-Za-z0-9-]{10,}"),
+    lazy(_START + r"xapp-[A-Za-z0-9-]{10,}"),
     # AWS access key ids (long-term AKIA, temporary ASIA).
-    re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"),
+    lazy(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"),
     # JSON Web Tokens: base64url header (always `{"` → "eyJ"), payload and signature.
-    re.compile(_START + r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
+    lazy(_START + r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
     # Google API keys: "AIza" and 35 more characters (a longer run goes whole: no tail is left).
-    re.compile(_START + r"AIza[A-Za-z0-9_-]{35,}"),
+    lazy(_START + r"AIza[A-Za-z0-9_-]{35,}"),
     # Stripe secret and restricted keys, live and test mode (a test key still reads the account's test data).
-    re.compile(_START + r"[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"),
+    lazy(_START + r"[sr]k_(?:live|test)_[A-Za-z0-9]{16,}"),
 )
 
 # Slack incoming webhooks and workflow triggers: the path is the credential, the host says what it was.
-_SLACK_WEBHOOK = re.compile(r"(?i)(\bhooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]+")
+_SLACK_WEBHOOK = lazy(r"(?i)(\bhooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]+")
 
 # PEM private keys: keep the armour lines, mask everything between them. A block cut short (a tail,
 # a truncated page) has no END line; then the base64 lines after BEGIN go. The body may hold real
 # newlines or, in JSON-escaped text, literal `\n`.
 _PEM_LABEL = r"(?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
-_PEM_BEGIN = re.compile(r"-----BEGIN " + _PEM_LABEL)
-_PEM_END = re.compile(r"-----END " + _PEM_LABEL)
+_PEM_BEGIN = lazy(r"-----BEGIN " + _PEM_LABEL)
+_PEM_END = lazy(r"-----END " + _PEM_LABEL)
 _PEM_LINE = r"(?:[A-Za-z0-9+/=]{16,}|Proc-Type:[^\n\\]*|DEK-Info:[^\n\\]*)"
 _PEM_SEP = r"(?:\s|\\[rn])"
-_PEM_CUT_BODY = re.compile(rf"(?:\*\*\*)?(?:{_PEM_SEP}*{_PEM_LINE}(?:{_PEM_SEP}+{_PEM_LINE})*)?")
+_PEM_CUT_BODY = lazy(rf"(?:\*\*\*)?(?:{_PEM_SEP}*{_PEM_LINE}(?:{_PEM_SEP}+{_PEM_LINE})*)?")
 
 # A quote around a key or a value: plain, or escaped once or more (`\"password\": \"x\"` is how a
 # JSON document looks inside another JSON string, e.g. tool arguments quoted in an error body).
@@ -69,12 +71,12 @@ _PEM_CUT_BODY = re.compile(rf"(?:\*\*\*)?(?:{_PEM_SEP}*{_PEM_LINE}(?:{_PEM_SEP}+
 _QUOTE = r"\\{0,7}[\"']"
 
 # `Authorization: Bearer <value>` (also Basic and token): keep the header and the scheme, mask the value.
-_AUTH_HEADER = re.compile(
+_AUTH_HEADER = lazy(
     rf"(?i)(\bauthorization(?:{_QUOTE})?[ \t]*[:=][ \t]*(?:{_QUOTE})?(?:bearer|basic|token)[ \t]+)"
     r"[^\s\"',;\\]+"
 )
 # A bare long bearer token without the header name, as in curl command lines copied into a reply.
-_BARE_BEARER = re.compile(r"(\bBearer[ \t]+)[A-Za-z0-9._~+/=-]{16,}")
+_BARE_BEARER = lazy(r"(\bBearer[ \t]+)[A-Za-z0-9._~+/=-]{16,}")
 
 # The value after a secret key: a quoted string (JSON escapes honoured, so `"a\"b"` goes whole, and
 # YAML's and SQL's doubled quote, so `'it''s'` does),
@@ -97,7 +99,7 @@ _SECRET_KEY = (
     # Azure storage connection strings (`AccountKey=…`; `SharedAccessKey=…` is an access_key above).
     r"|account[_-]?key)"
 )
-_KEY_VALUE = re.compile(
+_KEY_VALUE = lazy(
     r"(?i)(?<![A-Za-z0-9_.-])"
     rf"(?P<key>(?:{_QUOTE})?{_SECRET_KEY}(?:{_QUOTE})?[ \t]*[:=][ \t]*)" + _VALUE
 )
@@ -106,7 +108,7 @@ _KEY_VALUE = re.compile(
 # also an ordinary word ("session: 2"), so only the cookie form `name=value` and a quoted JSON key
 # count.
 _COOKIE_KEY = r"(?:(?:[A-Za-z0-9_.-]*[_.-])?(?:session(?:[_-]?id)?|sess|sid)|phpsessid|jsessionid|sessionid)"
-_SESSION_COOKIE = re.compile(
+_SESSION_COOKIE = lazy(
     r"(?i)(?<![A-Za-z0-9_.-])"
     rf"(?P<key>(?P<kq>{_QUOTE}){_COOKIE_KEY}(?P=kq)[ \t]*:[ \t]*|{_COOKIE_KEY}[ \t]*=[ \t]*)" + _VALUE
 )
@@ -117,7 +119,7 @@ _SESSION_COOKIE = re.compile(
 # a `/` after the colon say port), and quotes or backslashes end it (they end the URL in JSON).
 # Every part is bounded so that hostile text cannot make the match quadratic.
 _URL_END = r"(?:[/?#\s\"'<>\\)\],;]|$)"
-_URL_CREDENTIALS = re.compile(
+_URL_CREDENTIALS = lazy(
     r"(?<![A-Za-z0-9+.-])(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,30}://)"
     r"[^\s/?#@:\[\]\"'<>\\]{0,256}:"
     rf"(?!\d{{1,5}}{_URL_END})"
@@ -129,7 +131,7 @@ _URL_CREDENTIALS = re.compile(
 # Every pattern above needs one of these in the text to match (a superset: case is ignored). Text
 # with none of them, most of what a transcript holds (keys, ids, roles, short tool results), skips
 # the patterns after one search; text with one runs them all, as before.
-_TRIGGERS = re.compile(
+_TRIGGERS = lazy(
     r"(?i)://|authorization|bearer|key|secret|passw|token|sess|sid|hooks\.slack\.com"
     r"|sk-|gh[pousr]_|github_pat_|xox[abprs]-|xapp-|akia|asia|eyj|aiza|k_live_|k_test_"
 )
@@ -138,7 +140,7 @@ _TRIGGERS = re.compile(
 # line that holds none of these holds no string any pattern would change (see json_line). Plain
 # substring searches: Python's regex alternations cost ~100 times more on a line of JSON.
 _CASED_WORDS = ("sk-", "github_pat_", "xapp-", "AKIA", "ASIA", "eyJ", "AIza", "k_live_", "k_test_", "Bearer")
-_CASED_PATTERNS = (re.compile("gh[pousr]_"), re.compile("xox[abprs]-"))
+_CASED_PATTERNS = (lazy("gh[pousr]_"), lazy("xox[abprs]-"))
 _ANY_CASE_WORDS = ("authorization", "hooks.slack.com", "private key-----")
 # A secret key or cookie name counts only followed by its separator, so `"prompt_tokens": 10`
 # does not: the name may end in a quote escaped up to seven times (twice as many backslashes
@@ -152,10 +154,10 @@ _SEPARATED_WORDS = {  # a word, and the endings that make the whole names from i
     "sid": ("",),
 }
 _SEPARATOR_STARTS = frozenset("\\\"' :=")
-_SEPARATOR_AFTER = re.compile(r"(?:\\{0,15}[\"'])?(?: |\\t)*[:=]")
+_SEPARATOR_AFTER = lazy(r"(?:\\{0,15}[\"'])?(?: |\\t)*[:=]")
 # IGNORECASE also matches these four letters to ASCII ones (re's documentation), `.lower()` does not.
 _CASE_FOLDS = str.maketrans({"\u017f": "s", "\u212a": "k", "\u0131": "i", "\u0130": "i"})
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = lazy("[\ud800-\udfff]")
 
 
 def _has_any(text: str, words: tuple[str, ...]) -> bool:

@@ -44,13 +44,11 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from agentjobs.agent.errors import SkillError
-from agentjobs.agent.http_policy import check_allow_url
+from agentjobs.agent.skill_names import NAME_RE as NAME_RE
+from agentjobs.agent.skill_names import SKILLS_DIR_ENV as SKILLS_DIR_ENV
 from agentjobs.agent.unique_yaml import load_unique
 
 SKILL_FILE = "SKILL.md"
-SKILLS_DIR_ENV = "AGENTJOBS_SKILLS_DIR"
-# Used with fullmatch, as every pattern that checks input: match() and `$` accept "name\n".
-NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 MODES = ("loop", "structured")
 ALLOWED_KEYS = (
     "name",
@@ -229,6 +227,10 @@ def _build_skill(path: Path, meta: dict[str, Any], body: str, expected_name: str
         except ValueError as exc:
             raise fail(f"http_allowlist entry {entry!r} {exc}.") from None
     http_allowlist = tuple(hosts)
+    # Here, not at the top: http_policy brings guarded_http (~2 ms), which a DAG parse, importing
+    # this module for its names only, does not need.
+    from agentjobs.agent.http_policy import check_allow_url
+
     prefixes: list[str] = []
     for entry in _str_list(meta.get("allow_urls", []), "allow_urls", fail):
         try:

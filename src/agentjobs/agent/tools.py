@@ -25,7 +25,6 @@ from typing import Any
 import pydantic
 
 from agentjobs.agent.errors import PermissionDenied, ToolRegistrationError
-from agentjobs.agent.guarded_http import guarded_get
 from agentjobs.agent.permissions import PermissionEngine
 from agentjobs.atomic_file import write_atomically
 
@@ -272,6 +271,10 @@ def _write_file(engine: PermissionEngine, path: str, content: str) -> str:
 
 
 def _http_get(engine: PermissionEngine, url: str) -> str:
+    # Here, not at the top: every DAG parse imports this module through the kinds, and the
+    # guarded client (TLS, DNS pinning) costs ~1.5 ms to import.
+    from agentjobs.agent.guarded_http import guarded_get
+
     fetched = guarded_get(
         url,
         check=engine.check_target,

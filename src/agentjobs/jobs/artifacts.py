@@ -10,6 +10,9 @@ import os
 from pathlib import Path
 
 ARTIFACT_BASE_ENV = "AGENTJOBS_ARTIFACT_BASE"
+# The digest job's artifact in its run folder. Here rather than in jobs/digest.py (which re-exports
+# it) so the operators that name it while a DAG is built do not import the digest's renderer.
+DIGEST_FILE = "digest.md"
 
 
 def artifact_base() -> Path:

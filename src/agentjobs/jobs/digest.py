@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentjobs.agent.scrub import scrub
+from agentjobs.jobs.artifacts import DIGEST_FILE as DIGEST_FILE
 from agentjobs.jobs.markdown_text import as_link, as_text, one_line
 from agentjobs.jobs.names import Names
 from agentjobs.jobs.period import Period
 from agentjobs.jobs.prompt_data import as_data
 from agentjobs.sources.snapshot import Commit, Snapshot
 
-DIGEST_FILE = "digest.md"
 SECTION_COMMITS = "## Commits"
 SECTION_HIGHLIGHTS = "## Tech highlights"
 SECTION_ACTIONS = "## Action items (if any)"

@@ -21,8 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 
 from agentjobs.sources.errors import PermanentSourceError
-from agentjobs.sources.sql import TEAMS_QUERY, USERS_QUERY
-from agentjobs.sources.teams import Query
+from agentjobs.sources.teams import TEAMS_QUERY, USERS_QUERY, Query
 
 ColumnType = Literal["text", "integer", "decimal", "timestamp", "date", "boolean"]
 ColumnCheck = Literal["currency", "timezone", "email", "channel"]

@@ -20,25 +20,27 @@ from __future__ import annotations
 import html
 import re
 
+from agentjobs.lazy_pattern import lazy
+
 # Anywhere in the text: code, emphasis, links and images, attribute lists, backslashes.
-_ALWAYS = re.compile(r"([\\`*\[\]{}])")
+_ALWAYS = lazy(r"([\\`*\[\]{}])")
 # `_` is emphasis only at a word's edge; snake_case stays as it is.
-_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_UNDERSCORE = lazy(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 # A `<` not followed by a space, digit, `=`, `<` or `-` could start an autolink, a mail link, a tag.
-_ANGLE = re.compile(r"<(?=[^\s\d=<-])")
-_REFERENCE = re.compile(r"&(?=#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)")
+_ANGLE = lazy(r"<(?=[^\s\d=<-])")
+_REFERENCE = lazy(r"&(?=#[0-9]+;|#[xX][0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)")
 # At the start of a list item or a quote: a heading, quote, list or numbered-list marker.
-_BLOCK_START = re.compile(r"^(#|>|[-+](?=\s)|\d+[.)](?=\s))")
+_BLOCK_START = lazy(r"^(#|>|[-+](?=\s)|\d+[.)](?=\s))")
 # Embeddings and overrides (U+202A-U+202E), isolates (U+2066-U+2069), the marks LRM, RLM and
 # ALM. The email and Slack renderers drop them too (`without_bidi_controls`).
 _BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c"
-_BIDI = re.compile(f"[{_BIDI_CONTROLS}]")
-_CONTROL = re.compile(f"[\\x00-\\x1f\\x7f{_BIDI_CONTROLS}]")
+_BIDI = lazy(f"[{_BIDI_CONTROLS}]")
+_CONTROL = lazy(f"[\\x00-\\x1f\\x7f{_BIDI_CONTROLS}]")
 # Any character reference (`&#8238;`, `&#x202E;`, `&rlm;`): in markdown it is the character.
-_ANY_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
-_UNESCAPE = re.compile(r"\\([\\`*_{}\[\]()>#+\-.!|])|&lt;|&amp;")
+_ANY_REFERENCE = lazy(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_UNESCAPE = lazy(r"\\([\\`*_{}\[\]()>#+\-.!|])|&lt;|&amp;")
 # What an autolink `<url>` can hold and stay one link to that exact URL, in email and Slack.
-_AUTOLINKABLE = re.compile(r"https?://[^\s\x00-\x1f\x7f<>`\\]+", re.IGNORECASE)
+_AUTOLINKABLE = lazy(r"https?://[^\s\x00-\x1f\x7f<>`\\]+", re.IGNORECASE)
 
 
 def one_line(text: str) -> str:

@@ -45,7 +45,10 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
+
+from agentjobs.lazy_pattern import lazy
 
 NGRAM_MAX = 8  # words of the longest name looked up by index; a longer one is scanned for
 QUOTED_MAX = 4  # words: a longer quotation is prose, not a name
@@ -122,15 +125,15 @@ GENERIC = frozenset(
 )
 
 # A word: letters and digits, inner apostrophes, dots and ampersands (O'Neil, U.S, AT&T).
-_WORD = re.compile(r"[^\W_](?:[\w'\u2019.&]*[^\W_])?")
+_WORD = lazy(r"[^\W_](?:[\w'\u2019.&]*[^\W_])?")
 # Between the words of one capitalised run: a space or a hyphen (Coca-Cola), nothing else.
-_RUN_GAP = re.compile(r"(?:[ \u00a0]|-)")
-_POSSESSIVE = re.compile(r"(?<=[^\W_])['\u2019]s\b")
+_RUN_GAP = lazy(r"(?:[ \u00a0]|-)")
+_POSSESSIVE = lazy(r"(?<=[^\W_])['\u2019]s\b")
 # Straight double quotes, curly double and single quotes, and code spans.
-_QUOTED = re.compile(
+_QUOTED = lazy(
     r"\"([^\"\n]{1,80})\"|\u201c([^\u201d\n]{1,80})\u201d|\u2018([^\u2019\n]{1,80})\u2019|`([^`\n]{1,80})`"
 )
-_IDENTIFIER = re.compile(
+_IDENTIFIER = lazy(
     r"https?://[^\s<>()\"'`]+[^\s<>()\"'`.,;:!?]"  # a URL
     r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # an email address
     r"|(?<![\w@])@[A-Za-z][\w.-]*\w"  # a handle
@@ -138,7 +141,7 @@ _IDENTIFIER = re.compile(
     r"|(?<![\w.])[A-Za-z][\w-]*\.[A-Za-z][A-Za-z0-9]{1,4}(?!\w|\.\w)"  # a file name
     r"|(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)+(?![\w-])"  # an id
 )
-_TOKEN = re.compile(r"[^\W_]+")
+_TOKEN = lazy(r"[^\W_]+")
 
 
 def tokens(text: str) -> tuple[str, ...]:
@@ -154,11 +157,14 @@ def tokens(text: str) -> tuple[str, ...]:
     return tuple(words)
 
 
-_GENERIC_TOKENS = frozenset(t for word in GENERIC for t in tokens(word))
+@cache
+def _generic_tokens() -> frozenset[str]:
+    # On first use, not at import: it runs the patterns above, which a DAG parse never needs.
+    return frozenset(t for word in GENERIC for t in tokens(word))
 
 
 def _generic(token: str, extra: frozenset[str]) -> bool:
-    return token.isdigit() or token in _GENERIC_TOKENS or token in extra
+    return token.isdigit() or token in _generic_tokens() or token in extra
 
 
 @dataclass(frozen=True)
@@ -192,7 +198,7 @@ def _runs(text: str) -> Iterator[tuple[int, str]]:
 # What may stand before a sentence's or a clause's first word: nothing, the end of a sentence,
 # a colon, a semicolon or a dash ("Title — Useful for ..."), with markdown emphasis or an
 # opening quote or parenthesis between.
-_SENTENCE_END = re.compile(r"(?:^|[.!?:;\u2013\u2014])[\s*_(\"\u201c\u2018]*$")
+_SENTENCE_END = lazy(r"(?:^|[.!?:;\u2013\u2014])[\s*_(\"\u201c\u2018]*$")
 
 
 def _plain(word: str) -> bool:

@@ -27,12 +27,12 @@ The formatting helpers are what the renderers write, so a round trip is supporte
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from agentjobs.lazy_pattern import lazy
 from agentjobs.sources.errors import PermanentSourceError
 
 # ISO 4217's minor-unit exponents (list one, current codes and a few withdrawn ones old rows may
@@ -68,7 +68,7 @@ _NUMBER = (
     r"(?P<scale>(?:k|K|M|bn)(?![^\W\d_]))?"  # 1.2k, 3M, 2bn; not the M of "12Mbps"
     r"(?P<pct>[ \u00a0\u202f]*%)?"
 )
-_TOKEN = re.compile(f"{_DATE}|{_NUMBER}")
+_TOKEN = lazy(f"{_DATE}|{_NUMBER}")
 
 
 @dataclass(frozen=True)

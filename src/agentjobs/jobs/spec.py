@@ -33,7 +33,7 @@ from pydantic import (
 from pydantic_core import to_jsonable_python
 
 from agentjobs.agent.caps import Caps
-from agentjobs.agent.skills import NAME_RE as SKILL_NAME_RE
+from agentjobs.agent.skill_names import NAME_RE as SKILL_NAME_RE
 from agentjobs.agent.unique_yaml import DuplicateKeyError, load_unique
 from agentjobs.jobs.addresses import OneLine
 from agentjobs.jobs.addresses import email_address as _email_address

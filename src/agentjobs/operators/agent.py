@@ -11,22 +11,20 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from agentjobs.agent.budget import BudgetMeter, Prices, Usage
 from agentjobs.agent.caps import Caps
 from agentjobs.agent.errors import BudgetExceeded, ContractViolation, EmptyResult, PermanentAgentError
 from agentjobs.agent.plan import RunPlan
 from agentjobs.agent.scrub import scrubbed_errors
-from agentjobs.agent.skills import Skill, default_skills_dir, load_skill
 from agentjobs.hooks import DEFAULT_LLM_CONN_ID
-from agentjobs.operators import metrics
 from agentjobs.operators.artifacts import run_dir
 from agentjobs.operators.retry import AGENT_RETRY_POLICY
-from agentjobs.operators.run_summary import log_run_summary
-from agentjobs.operators.spend_store import SpendStore
 
 if TYPE_CHECKING:
+    from agentjobs.agent.budget import BudgetMeter, Prices, Usage
     from agentjobs.agent.model_client import Completion
     from agentjobs.agent.replay import ReplayCache
+    from agentjobs.agent.skills import Skill
+    from agentjobs.operators.spend_store import SpendStore
 
 
 class AgentOperator(BaseOperator):
@@ -133,7 +131,10 @@ class AgentOperator(BaseOperator):
         # and the model client, the agent loop and the hook are only needed when a task runs.
         from agentjobs.agent.runner import answer_plan, check_caps_enforceable, scrub_failure, settle
         from agentjobs.agent.scrub import scrub
+        from agentjobs.agent.skills import default_skills_dir, load_skill
         from agentjobs.hooks.llm import LLMHook
+        from agentjobs.operators import metrics
+        from agentjobs.operators.run_summary import log_run_summary
 
         skill = load_skill(self.skill, Path(self.skills_dir) if self.skills_dir else default_skills_dir())
         work_dir = Path(self.work_dir) if self.work_dir else run_dir(context)
@@ -204,7 +205,9 @@ class AgentOperator(BaseOperator):
     ) -> tuple[SpendStore, BudgetMeter, ReplayCache, Usage]:
         """The spend and the paid answers of this task instance's earlier tries (the task state
         store), so a retry starts from them: the meter, the replay cache, and the spend before."""
+        from agentjobs.agent.budget import BudgetMeter, Prices
         from agentjobs.agent.replay import ReplayCache  # at run time only, as in _run
+        from agentjobs.operators.spend_store import SpendStore
 
         spend = SpendStore.from_context(context)
         spent, elapsed_before, kept_calls = spend.load()

@@ -16,7 +16,7 @@ from typing import Any
 
 from agentjobs.atomic_file import write_atomically
 from agentjobs.delivery.deliver import sha256_file
-from agentjobs.jobs.digest import DIGEST_FILE
+from agentjobs.jobs.artifacts import DIGEST_FILE
 from agentjobs.jobs.spec import JobSpec
 
 RESULT_FILE = "result.json"

@@ -10,17 +10,18 @@ the snapshot with tools and writes digest.md itself. The validate task checks bo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agentjobs.agent.skills import Skill
 from agentjobs.agent.transcript import Transcript
 from agentjobs.atomic_file import write_atomically
-from agentjobs.jobs.digest import DIGEST_FILE, judgement_schema, loop_prompt, render, structured_prompt
+from agentjobs.jobs.artifacts import DIGEST_FILE
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.agent import AgentOperator, RunPlan
 from agentjobs.operators.delivered import delivered_result, write_result
 from agentjobs.operators.job_task import agent_defaults, job_run_dir, run_period
-from agentjobs.sources.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from agentjobs.agent.skills import Skill  # annotations only: its module is run-time
 
 
 class DigestAgentOperator(AgentOperator):
@@ -37,6 +38,11 @@ class DigestAgentOperator(AgentOperator):
         return pushed
 
     def prepare(self, context: Any, skill: Skill, work_dir: Path) -> RunPlan:
+        # Run-time only: the digest's prompts, renderer and snapshot models cost ~5 ms of every
+        # DAG parse (bench/dag_parse.py).
+        from agentjobs.jobs.digest import judgement_schema, loop_prompt, structured_prompt
+        from agentjobs.sources.snapshot import Snapshot
+
         spec = self.spec
         period = run_period(spec, context)
         snapshot = Snapshot.load(work_dir)
@@ -71,6 +77,8 @@ class DigestAgentOperator(AgentOperator):
     def finish(self, result: dict[str, Any], plan: RunPlan, work_dir: Path, context: Any) -> dict[str, Any]:
         if plan.mode == "loop" or plan.data.get("delivered"):
             return result
+        from agentjobs.jobs.digest import render  # at run time, as in prepare
+
         rendered = render(
             plan.data["snapshot"],
             result,

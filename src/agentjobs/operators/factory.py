@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from airflow.sdk import DAG, CronTriggerTimetable
 
-from agentjobs.agent.skills import SKILLS_DIR_ENV
+from agentjobs.agent.skill_names import SKILLS_DIR_ENV
 from agentjobs.jobs import spec_verdict
 from agentjobs.jobs.folder import jobs_folder as jobs_folder  # the DAG files `agentjobs init` copied use it
 from agentjobs.jobs.spec import BrokenSpec, JobSpec, JobSpecError, load_folder

@@ -11,12 +11,9 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from agentjobs.agent.scrub import scrub
-from agentjobs.delivery import ledger_for
 from agentjobs.hooks.ledger import run_log
 from agentjobs.jobs.channels.registry import alert_channel_of
-from agentjobs.jobs.health import check_job
 from agentjobs.jobs.spec import BrokenSpec, JobSpec, alert_kwargs
-from agentjobs.notifications.alert import JobAlertNotifier
 
 # JobAlertNotifier's arguments, and the ledger that counts the alerts sent through them.
 AlertTarget = tuple[dict[str, Any], str | None]
@@ -33,6 +30,10 @@ class JobHealthOperator(BaseOperator):
         self.broken = list(broken or ())
 
     def execute(self, context: Any) -> list[dict[str, str]]:
+        # Run-time only: every parse of the jobs DAG file builds this task, and the checks and
+        # the notifier (their dataclasses, the delivery package) cost ~4 ms to import.
+        from agentjobs.jobs.health import check_job
+
         now = datetime.now(UTC)
         found: list[dict[str, str]] = []
         for spec in self.specs:
@@ -77,6 +78,9 @@ class JobHealthOperator(BaseOperator):
         """One alert a day per job, problem and channel: the delivery ledger keeps the count."""
         if not targets:
             return "no alert channel"
+        from agentjobs.delivery import ledger_for  # at run time, as in execute
+        from agentjobs.notifications.alert import JobAlertNotifier
+
         outcomes: list[str] = []
         for kwargs, ledger_conn_id in targets:
             ledger = ledger_for(ledger_conn_id)

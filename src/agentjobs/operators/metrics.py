@@ -12,11 +12,13 @@ Metrics never fail a task: a backend that cannot send is logged and ignored.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.observability import stats
 
-from agentjobs.agent.budget import Usage
+if TYPE_CHECKING:
+    from agentjobs.agent.budget import Usage
+
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ def _incr(name: str, count: int, tags: dict[str, Any]) -> None:
 
 def this_try(total: Usage, before: Usage) -> Usage:
     """The spend of this try alone: a retry resumes the budget of earlier tries, already counted."""
+    from agentjobs.agent.budget import Usage  # a DAG parse imports this module, never counts a try
+
     return Usage(
         iterations=total.iterations - before.iterations,
         prompt_tokens=total.prompt_tokens - before.prompt_tokens,

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agentjobs.agent.skills import Skill
 from agentjobs.delivery.deliver import sha256_file
 from agentjobs.jobs.pii import Finding, find_pii
 from agentjobs.jobs.prompt_data import as_data
@@ -21,6 +20,9 @@ from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.agent import AgentOperator, RunPlan
 from agentjobs.operators.errors import ArtifactChanged, PermanentTaskError
 from agentjobs.operators.job_task import JobTaskOperator, agent_defaults, job_run_dir
+
+if TYPE_CHECKING:
+    from agentjobs.agent.skills import Skill  # annotations only: its module is run-time
 
 AGENT_KINDS = ("email", "phone", "card", "iban", "postal_address", "person_id", "other")
 MAX_AGENT_LEAKS = 50

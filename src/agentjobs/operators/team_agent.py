@@ -10,9 +10,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agentjobs.agent.skills import Skill
 from agentjobs.atomic_file import write_atomically
 from agentjobs.jobs.inputs import kind_inputs, personal_columns
 from agentjobs.jobs.pseudonyms import pseudonymize
@@ -21,6 +20,9 @@ from agentjobs.operators.agent import AgentOperator, RunPlan
 from agentjobs.operators.delivered import delivered_result, write_result
 from agentjobs.operators.job_task import agent_defaults
 from agentjobs.operators.team_task import TeamTask
+
+if TYPE_CHECKING:
+    from agentjobs.agent.skills import Skill  # annotations only: its module is run-time
 
 
 class TeamAgentOperator(TeamTask, AgentOperator):

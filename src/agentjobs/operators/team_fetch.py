@@ -23,13 +23,6 @@ from typing import Any
 
 from agentjobs.atomic_file import write_atomically
 from agentjobs.hooks.ledger import run_log
-from agentjobs.jobs.input_check import (
-    check_inputs,
-    check_writes,
-    kind_pairs,
-    raise_on_mismatch,
-    source_pairs,
-)
 from agentjobs.jobs.inputs import RowContractError, team_queries
 from agentjobs.jobs.kinds.base import PerMemberKind, TeamSnapshot
 from agentjobs.jobs.kinds.capabilities import MembersOnOwnClock
@@ -52,6 +45,15 @@ class TeamFetchOperator(JobTaskOperator):
         self.conn_id = sql_conn_id(spec)
 
     def run(self, context: Any) -> list[dict[str, str]]:
+        # Run-time only: the contract check and the SQL reader import sqlglot (~100 ms), which a
+        # DAG parse must not pay (bench/dag_parse.py).
+        from agentjobs.jobs.input_check import (
+            check_inputs,
+            check_writes,
+            kind_pairs,
+            raise_on_mismatch,
+            source_pairs,
+        )
         from agentjobs.sources.sql import connection_engine, fetch_tables, fetch_teams
 
         kind, settings = job_kind(self.spec)

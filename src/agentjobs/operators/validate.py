@@ -13,13 +13,11 @@ from airflow.sdk import Asset
 
 from agentjobs.agent.errors import ContractViolation
 from agentjobs.hooks.ledger import run_log
-from agentjobs.jobs.digest import DIGEST_FILE
-from agentjobs.jobs.digest_check import check_digest
+from agentjobs.jobs.artifacts import DIGEST_FILE
 from agentjobs.jobs.period import job_dir
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators import metrics
 from agentjobs.operators.job_task import JobTaskOperator, run_period
-from agentjobs.sources.snapshot import Snapshot
 
 
 def digest_asset(dag_id: str) -> Asset:
@@ -38,6 +36,10 @@ class ValidateDigestOperator(JobTaskOperator):
         self.summarize_task_id = summarize_task_id
 
     def run(self, context: Any) -> dict[str, Any]:
+        # Run-time only: the check and the snapshot models cost ~4 ms of every DAG parse.
+        from agentjobs.jobs.digest_check import check_digest
+        from agentjobs.sources.snapshot import Snapshot
+
         period = run_period(self.spec, context)
         work_dir = job_dir(self.spec.dag_id, period)
         pushed = context["ti"].xcom_pull(task_ids=self.summarize_task_id)

@@ -37,7 +37,7 @@ from agentjobs.business import schema
 from agentjobs.sources.errors import SourceError
 from agentjobs.sources.read_only import check_select, read_only_transaction, read_rows, sqlglot_dialect
 from agentjobs.sources.sql_limits import DEFAULT_LIMITS, ReadLimits
-from agentjobs.sources.teams import Member, Query, Team, TeamTarget, split_addresses
+from agentjobs.sources.teams import TEAMS_QUERY, USERS_QUERY, Member, Query, Team, TeamTarget, split_addresses
 
 DEFAULT_CONN_ID = "agentjobs_business"
 
@@ -49,9 +49,6 @@ _BOOLEAN_COLUMNS = frozenset(
 )
 # SQLAlchemy's SQLite DateTime storage format ("2026-11-28 06:04:28.000000").
 _SQLITE_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?")
-
-TEAMS_QUERY = Query("SELECT id, name, timezone, currency, slack_channel, email_list FROM teams ORDER BY id")
-USERS_QUERY = Query("SELECT id, team_id, name, email, timezone FROM users ORDER BY team_id, id")
 
 
 _MEMBER_FIELDS = ("id", "name", "email", "timezone")

@@ -83,3 +83,10 @@ class Query:
 
     sql: str
     params: dict[str, Any] = field(default_factory=dict)
+
+
+# The sample database's teams and users: the `sql` source's default read, and the default
+# mapping of the `teams` / `users` inputs (jobs/inputs.py). Here, not in sources/sql.py, so the
+# kinds' input declarations do not import the SQL reader (sqlglot) when a DAG file is parsed.
+TEAMS_QUERY = Query("SELECT id, name, timezone, currency, slack_channel, email_list FROM teams ORDER BY id")
+USERS_QUERY = Query("SELECT id, team_id, name, email, timezone FROM users ORDER BY team_id, id")

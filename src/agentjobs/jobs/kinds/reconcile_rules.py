@@ -18,7 +18,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
-from difflib import SequenceMatcher
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -50,6 +49,8 @@ def name_similarity(a: str, b: str) -> float:
     key_a, key_b = name_key(a), name_key(b)
     if not key_a or not key_b:
         return 0.0
+    from difflib import SequenceMatcher  # at run time: a DAG parse imports this module, never compares
+
     return round(SequenceMatcher(None, key_a, key_b).ratio(), 4)
 
 

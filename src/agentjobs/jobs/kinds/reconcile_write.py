@@ -31,7 +31,6 @@ from agentjobs.business.schema import processed_records, receipts, transactions
 from agentjobs.jobs.kinds.base import CheckFailed
 from agentjobs.jobs.own_tables import ensure_ledger
 from agentjobs.jobs.writes import Destination, SpecWrites, WriteColumn, WriteTarget, write_once
-from agentjobs.sources.sql import utc_session
 
 RECORD_TYPE = "receipt"
 AUTO = "agentjobs"  # `linked_by` of a link the run wrote on its own
@@ -177,6 +176,9 @@ def write_decisions(
     target = Target.of(engine, writes, write_target)
     ledger = target.ledger
     with engine.begin() as conn:
+        # Here, not at the top: sources.sql brings sqlglot, which a DAG parse must not load.
+        from agentjobs.sources.sql import utc_session
+
         utc_session(conn)  # `linked_at` is naive UTC: a timestamptz column must not read it as local
         rows = conn.execute(
             sa.select(ledger).where(ledger.c.record_type == record_type, ledger.c.record_id.in_(ids))
@@ -244,6 +246,9 @@ def resolve_review(
     ledger = target.ledger
     now = datetime.now(UTC).replace(tzinfo=None)
     with engine.begin() as conn:
+        # Here, not at the top: sources.sql brings sqlglot, which a DAG parse must not load.
+        from agentjobs.sources.sql import utc_session
+
         utc_session(conn)
         for record_id in sorted({*approved, *rejected}):
             row = (
