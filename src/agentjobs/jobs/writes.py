@@ -21,7 +21,7 @@ SQLAlchemy quotes any that need it); every value is a bound parameter.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +51,9 @@ class WriteTarget:
     unique: tuple[str, ...]
     # The kind keeps agentjobs' ledger of judged records beside it (jobs/own_tables.py).
     ledger: bool = False
+    # Rows only (no `update` form): a write is a group of rows (e.g. a team's insights of one
+    # week) sharing the values of `group`, written together once (write_group_once).
+    group: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -91,6 +94,10 @@ def check_write_mapping(targets: Iterable[WriteTarget], mapping: Mapping[str, An
             raise WriteMappingError(
                 f"write target {name!r} has no column {', '.join(map(repr, unknown))}; its columns: "
                 f"{', '.join(c.name for c in target.columns)}"
+            )
+        if target_map.update is not None and target.group:
+            raise WriteMappingError(
+                f"write target {name!r} writes rows: map it with `table` and `columns`, not `update`"
             )
         if target_map.update is not None and target.key in columns:
             raise WriteMappingError(
@@ -184,6 +191,24 @@ def write_once(conn: sa.Connection, dest: Destination, values: Mapping[str, Any]
         .values({col[c].name: v for c, v in written.items()})
     )
     return conn.execute(statement).rowcount == 1
+
+
+def write_group_once(conn: sa.Connection, dest: Destination, rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Insert `rows` (target column -> value; every row holds the same values of the target's
+    `group`) in the caller's transaction, only when no row of the table holds that group yet:
+    False, writing nothing, when one does. Columns the mapping leaves out are not written, and
+    a group column left out does not take part in the guard."""
+    if not rows:
+        return False
+    _lock(conn, dest.table)
+    table = dest.table_clause()
+    mapped = [c for c in rows[0] if c == dest.target.key or c in dest.columns]
+    col = {c: table.c[dest.column_for(c)] for c in mapped}
+    held = [col[g] == rows[0][g] for g in dest.target.group if g in col]
+    if conn.execute(sa.select(sa.literal(1)).select_from(table).where(*held).limit(1)).first():
+        return False
+    conn.execute(sa.insert(table), [{col[c].name: row[c] for c in mapped} for row in rows])
+    return True
 
 
 # --- the check before the model: do the mapped tables and columns exist? -----------------------
