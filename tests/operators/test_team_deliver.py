@@ -41,6 +41,9 @@ def sqlite_ledger(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
 
 
 def spec(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **delivery: Any) -> JobSpec:
+    # The delivered week's insight records go to the business database (a file of the test's).
+    business = {"conn_type": "sqlite", "host": str(tmp_path / "business.db")}
+    monkeypatch.setenv("AIRFLOW_CONN_AGENTJOBS_BUSINESS", json.dumps(business))
     shipped = resolve_paths(load_spec(REPO / "include" / "jobs" / "weekly-insights.yaml"), REPO)
     return shipped.model_copy(
         update={
@@ -77,7 +80,8 @@ def write_run(
     preview = folder / "preview.txt"
     preview.write_text("Travel spend rose 37.5 %.\n")
     sha = hashlib.sha256(artifact.read_bytes()).hexdigest()
-    return {"team": TEAM, "artifact": str(artifact), "sha256": sha, "preview": str(preview)}
+    result = {"bullets": ["Travel spend rose 37.5 %."], "items": 1}
+    return {"team": TEAM, "artifact": str(artifact), "sha256": sha, "preview": str(preview), "result": result}
 
 
 def execute(operator: TeamDeliverOperator, validated: dict, **params: Any) -> dict[str, Any]:
