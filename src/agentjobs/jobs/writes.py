@@ -162,12 +162,23 @@ def _lock(conn: sa.Connection, table: str) -> None:
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
 
+def _typed(conn: sa.Connection, dest: Destination) -> sa.Table | sa.TableClause:
+    """The user's table with its columns' types as the database has them, so every value is bound
+    as its column's type: a uuid column compares with a uuid (psycopg 3, Airflow's PostgreSQL
+    driver, binds an untyped str as varchar, and `uuid = varchar` is an error)."""
+    schema, name = _split(dest.table)
+    try:
+        return sa.Table(name, sa.MetaData(), schema=schema, autoload_with=conn)
+    except sa.exc.NoSuchTableError:
+        return dest.table_clause()  # the statement then names what is missing
+
+
 def write_once(conn: sa.Connection, dest: Destination, values: Mapping[str, Any]) -> bool:
     """Write one row (target column -> value; the key column and the required ones given) in the
     caller's transaction; False, writing nothing, when a unique value is held already (or, for an
     update, the row is missing, of another record or written before)."""
     _lock(conn, dest.table)
-    table = dest.table_clause()
+    table = _typed(conn, dest)
     col = {c: table.c[dest.column_for(c)] for c in values if c == dest.target.key or c in dest.columns}
     if dest.key_column is None:
         held = [col[u] == values[u] for u in dest.target.unique if u in col]
@@ -201,7 +212,7 @@ def write_group_once(conn: sa.Connection, dest: Destination, rows: Sequence[Mapp
     if not rows:
         return False
     _lock(conn, dest.table)
-    table = dest.table_clause()
+    table = _typed(conn, dest)
     mapped = [c for c in rows[0] if c == dest.target.key or c in dest.columns]
     col = {c: table.c[dest.column_for(c)] for c in mapped}
     held = [col[g] == rows[0][g] for g in dest.target.group if g in col]
