@@ -188,3 +188,47 @@ def test_an_artifact_changed_after_validation_is_delivered_nowhere(
     with pytest.raises(ArtifactChanged):
         execute(deliverer(job), validated)
     assert smtp_server.messages == []
+
+
+def _records(tmp_path: Path) -> list[tuple[str, str, str]]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'business.db'}")
+    try:
+        if "insight_records" not in sa.inspect(engine).get_table_names():
+            return []
+        with engine.connect() as conn:
+            return [
+                tuple(r) for r in conn.execute(sa.text("SELECT team_id, week, text FROM insight_records"))
+            ]
+    finally:
+        engine.dispose()
+
+
+def test_the_week_is_recorded_only_once_every_target_has_its_delivery(
+    monkeypatch, tmp_path, team_folder, smtp_server
+):
+    job = spec(monkeypatch, tmp_path, slack_conn_id=None, smtp_conn_id=smtp_server.conn_id)
+    bad = BOB.model_copy(update={"email": "Bob <bob@example.org>"})
+    validated = write_run(team_folder, members=[ANA, bad], slack_channel=None, email_list=["t@example.org"])
+    with pytest.raises(RuntimeError):
+        execute(deliverer(job), validated)
+    assert _records(tmp_path) == []  # Bob's preview was not sent: the week is not recorded as sent
+
+    stored = TeamSnapshot.model_validate_json(snapshot_path(team_folder).read_text())
+    snapshot_path(team_folder).write_text(stored.model_copy(update={"members": [ANA, BOB]}).model_dump_json())
+    assert execute(deliverer(job), validated)["recorded"] == 1
+    assert _records(tmp_path) == [(TEAM, PERIOD, "No transactions this week.")]  # the snapshot's week
+    assert execute(deliverer(job), validated, force_redeliver=True)["recorded"] == 0
+    assert len(_records(tmp_path)) == 1
+
+
+def test_a_team_with_nowhere_to_deliver_records_nothing_as_sent(
+    monkeypatch, tmp_path, team_folder, smtp_server
+):
+    job = spec(
+        monkeypatch, tmp_path, slack_conn_id=None, smtp_conn_id=smtp_server.conn_id, member_preview=False
+    )
+    validated = write_run(team_folder, members=[ANA], slack_channel=None, email_list=[])
+    assert "recorded" not in execute(deliverer(job), validated)
+    assert _records(tmp_path) == []

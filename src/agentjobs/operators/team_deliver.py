@@ -105,7 +105,8 @@ class TeamDeliverOperator(TeamTaskOperator):
         if failures:
             raise RuntimeError(f"{len(failures)} of {len(targets)} deliveries failed: {'; '.join(failures)}")
         done = {"team": team_id, "period": period_key, "deliveries": outcomes}
-        if isinstance(kind, Records):  # what was sent, in the database too, now that it was
+        # What was sent, in the database too, now that it was (a team with nowhere to go sent nothing).
+        if isinstance(kind, Records) and targets:
             done["recorded"] = self.record(kind, team, snapshot, validated)
         return done
 
