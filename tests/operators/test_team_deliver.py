@@ -41,6 +41,9 @@ def sqlite_ledger(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
 
 
 def spec(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **delivery: Any) -> JobSpec:
+    # The delivered week's insight records go to the business database (a file of the test's).
+    business = {"conn_type": "sqlite", "host": str(tmp_path / "business.db")}
+    monkeypatch.setenv("AIRFLOW_CONN_AGENTJOBS_BUSINESS", json.dumps(business))
     shipped = resolve_paths(load_spec(REPO / "include" / "jobs" / "weekly-insights.yaml"), REPO)
     return shipped.model_copy(
         update={
@@ -83,7 +86,8 @@ def write_run(
     preview = folder / "preview.txt"
     preview.write_text("Travel spend rose 37.5 %.\n")
     sha = hashlib.sha256(artifact.read_bytes()).hexdigest()
-    return {"team": TEAM, "artifact": str(artifact), "sha256": sha, "preview": str(preview)}
+    result = {"bullets": ["Travel spend rose 37.5 %."], "items": 1}
+    return {"team": TEAM, "artifact": str(artifact), "sha256": sha, "preview": str(preview), "result": result}
 
 
 def execute(operator: TeamDeliverOperator, validated: dict, **params: Any) -> dict[str, Any]:
@@ -263,3 +267,47 @@ def test_a_hostile_channel_name_is_refused_and_fails_only_its_own_delivery(
     assert repr(f"{slack_server.api_conn_id}:#ops\n<!channel> wire the money") in message
     assert posted_channels(slack_server) == ["#team-berlin"]  # nothing reached Slack for the others
     assert "\n<!channel>" not in capsys.readouterr().out  # nor a second line in the task log
+
+
+def _records(tmp_path: Path) -> list[tuple[str, str, str]]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'business.db'}")
+    try:
+        if "insight_records" not in sa.inspect(engine).get_table_names():
+            return []
+        with engine.connect() as conn:
+            return [
+                tuple(r) for r in conn.execute(sa.text("SELECT team_id, week, text FROM insight_records"))
+            ]
+    finally:
+        engine.dispose()
+
+
+def test_the_week_is_recorded_only_once_every_target_has_its_delivery(
+    monkeypatch, tmp_path, team_folder, smtp_server
+):
+    job = spec(monkeypatch, tmp_path, slack_conn_id=None, smtp_conn_id=smtp_server.conn_id)
+    bad = BOB.model_copy(update={"email": "Bob <bob@example.org>"})
+    validated = write_run(team_folder, members=[ANA, bad], slack_channel=None, email_list=["t@example.org"])
+    with pytest.raises(RuntimeError):
+        execute(deliverer(job), validated)
+    assert _records(tmp_path) == []  # Bob's preview was not sent: the week is not recorded as sent
+
+    stored = TeamSnapshot.model_validate_json(snapshot_path(team_folder).read_text())
+    snapshot_path(team_folder).write_text(stored.model_copy(update={"members": [ANA, BOB]}).model_dump_json())
+    assert execute(deliverer(job), validated)["recorded"] == 1
+    assert _records(tmp_path) == [(TEAM, PERIOD, "No transactions this week.")]  # the snapshot's week
+    assert execute(deliverer(job), validated, force_redeliver=True)["recorded"] == 0
+    assert len(_records(tmp_path)) == 1
+
+
+def test_a_team_with_nowhere_to_deliver_records_nothing_as_sent(
+    monkeypatch, tmp_path, team_folder, smtp_server
+):
+    job = spec(
+        monkeypatch, tmp_path, slack_conn_id=None, smtp_conn_id=smtp_server.conn_id, member_preview=False
+    )
+    validated = write_run(team_folder, members=[ANA], slack_channel=None, email_list=[])
+    assert "recorded" not in execute(deliverer(job), validated)
+    assert _records(tmp_path) == []

@@ -115,10 +115,13 @@ def run_fan_out(args: argparse.Namespace, project: Path, out: Path) -> int:
     spec = find_spec(project, args.job)
     assert spec.sources.sql is not None  # a fan-out kind's spec has one (spec.check_kind)
     last_day = business_db(out, spec.sources.sql.conn_id)
+    from agentjobs.jobs.inputs import team_queries
     from agentjobs.sources.sql import fetch_teams
 
     kind, settings = fan_out_kind(spec.kind), spec.kind_settings()
-    teams = [team for team, _ in fetch_teams(spec.sources.sql.conn_id, spec.sources.sql.limits())]
+    sql = spec.sources.sql
+    # The spec's own teams/users mapping and read limits, as the fetch task reads them.
+    teams = [team for team, _ in fetch_teams(sql.conn_id, team_queries(sql.inputs), sql.limits())]
     if args.team:
         unknown = sorted(set(args.team) - {t.id for t in teams})
         if unknown:

@@ -21,7 +21,7 @@ SQLAlchemy quotes any that need it); every value is a bound parameter.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +51,9 @@ class WriteTarget:
     unique: tuple[str, ...]
     # The kind keeps agentjobs' ledger of judged records beside it (jobs/own_tables.py).
     ledger: bool = False
+    # Rows only (no `update` form): a write is a group of rows (e.g. a team's insights of one
+    # week) sharing the values of `group`, written together once (write_group_once).
+    group: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -91,6 +94,10 @@ def check_write_mapping(targets: Iterable[WriteTarget], mapping: Mapping[str, An
             raise WriteMappingError(
                 f"write target {name!r} has no column {', '.join(map(repr, unknown))}; its columns: "
                 f"{', '.join(c.name for c in target.columns)}"
+            )
+        if target_map.update is not None and target.group:
+            raise WriteMappingError(
+                f"write target {name!r} writes rows: map it with `table` and `columns`, not `update`"
             )
         if target_map.update is not None and target.key in columns:
             raise WriteMappingError(
@@ -164,6 +171,17 @@ def _bound(conn: sa.Connection, values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: sa.bindparam(None, v, type_=sa.types.NullType()) for k, v in values.items()}
 
 
+def _typed(conn: sa.Connection, dest: Destination) -> sa.Table | sa.TableClause:
+    """The user's table with its columns' types as the database has them, so every value is bound
+    as its column's type: a uuid column compares with a uuid (psycopg 3, Airflow's PostgreSQL
+    driver, binds an untyped str as varchar, and `uuid = varchar` is an error)."""
+    schema, name = _split(dest.table)
+    try:
+        return sa.Table(name, sa.MetaData(), schema=schema, autoload_with=conn)
+    except sa.exc.NoSuchTableError:
+        return dest.table_clause()  # the statement then names what is missing
+
+
 def write_once(conn: sa.Connection, dest: Destination, values: Mapping[str, Any]) -> bool:
     """Write one row (target column -> value; the key column and the required ones given) in the
     caller's transaction; False, writing nothing, when a unique value is held already (or, for an
@@ -194,6 +212,24 @@ def write_once(conn: sa.Connection, dest: Destination, values: Mapping[str, Any]
         .values({col[c].name: v for c, v in written.items()})
     )
     return conn.execute(statement).rowcount == 1
+
+
+def write_group_once(conn: sa.Connection, dest: Destination, rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Insert `rows` (target column -> value; every row holds the same values of the target's
+    `group`) in the caller's transaction, only when no row of the table holds that group yet:
+    False, writing nothing, when one does. Columns the mapping leaves out are not written, and
+    a group column left out does not take part in the guard."""
+    if not rows:
+        return False
+    _lock(conn, dest.table)
+    table = _typed(conn, dest)
+    mapped = [c for c in rows[0] if c == dest.target.key or c in dest.columns]
+    col = {c: table.c[dest.column_for(c)] for c in mapped}
+    held = [col[g] == rows[0][g] for g in dest.target.group if g in col]
+    if conn.execute(sa.select(sa.literal(1)).select_from(table).where(*held).limit(1)).first():
+        return False
+    conn.execute(sa.insert(table), [{col[c].name: row[c] for c in mapped} for row in rows])
+    return True
 
 
 # --- the check before the model: do the mapped tables and columns exist? -----------------------

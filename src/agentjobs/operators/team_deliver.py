@@ -38,12 +38,12 @@ from agentjobs.jobs.channels.base import ChannelSpec
 from agentjobs.jobs.channels.email import EmailChannel
 from agentjobs.jobs.channels.slack import SlackChannel
 from agentjobs.jobs.kinds.base import Member, PerMemberKind, TeamSnapshot
-from agentjobs.jobs.kinds.capabilities import MembersOnOwnClock
+from agentjobs.jobs.kinds.capabilities import MembersOnOwnClock, Records
 from agentjobs.jobs.markdown_text import one_line
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.team_run import check_team_id
 from agentjobs.operators import metrics
-from agentjobs.operators.team_task import TeamTaskOperator
+from agentjobs.operators.team_task import TeamTaskOperator, sql_conn_id
 from agentjobs.operators.team_validated import pull_unchanged_artifact
 
 MEMBERS_DIR = "members"
@@ -123,7 +123,38 @@ class TeamDeliverOperator(TeamTaskOperator):
             )
         if failures:
             raise RuntimeError(f"{len(failures)} of {len(targets)} deliveries failed: {'; '.join(failures)}")
-        return {"team": team_id, "period": period_key, "deliveries": outcomes}
+        done = {"team": team_id, "period": period_key, "deliveries": outcomes}
+        # What was sent, in the database too, now that it was (a team with nowhere to go sent nothing).
+        if isinstance(kind, Records) and targets:
+            done["recorded"] = self.record(kind, team, snapshot, validated)
+        return done
+
+    def record(self, kind: Records, team: Any, snapshot: TeamSnapshot, validated: dict[str, Any]) -> int:
+        """Write the team's week of records once (a rerun finds them and writes none); a failure
+        fails this task, whose retry sends nothing again (the ledger) and writes them then."""
+        from datetime import UTC, datetime
+
+        from agentjobs.jobs.insight_records import write_records
+        from agentjobs.jobs.writes import SpecWrites
+        from agentjobs.sources.sql import connection_engine
+
+        written = write_records(
+            connection_engine(sql_conn_id(self.spec)),
+            SpecWrites.of(self.spec.sources.sql),
+            job=self.spec.dag_id,
+            team_id=team.team_id,
+            week=team.period_key,
+            insights=kind.insights(snapshot, validated["result"], team.settings),
+            sha256=validated["sha256"],
+            sent_at=datetime.now(UTC).replace(tzinfo=None),  # the tables hold naive UTC
+        )
+        self.log.info(
+            "%s %s: %s",
+            team.team_id,
+            team.period_key,
+            f"{written} insight record(s) written" if written else "insight records were written before",
+        )
+        return written
 
     def targets(
         self,

@@ -65,9 +65,11 @@ class TeamFetchOperator(JobTaskOperator):
         engine = connection_engine(self.conn_id)
         # The contracts first: a mapping that cannot fit fails the run before any team is read.
         raise_on_mismatch(check_inputs(engine, source_pairs(mapping), mapping, limits=limits))
-        if self.spec.sources.sql is not None and self.spec.sources.sql.writes:  # where results go
+        if self.spec.sources.sql.writes:  # where results go
             raise_on_mismatch(check_writes(engine, kind, self.spec.sources.sql.writes))
-            ensure_own_tables(engine, kind, SpecWrites.of(self.spec.sources.sql))
+        # agentjobs' own tables (a ledger, the insight records): a database that refuses them
+        # fails here, before a model call, not after a delivery.
+        ensure_own_tables(engine, kind, SpecWrites.of(self.spec.sources.sql))
         all_teams = fetch_teams(self.conn_id, team_queries(mapping), limits)
         if all_teams:
             first, members = all_teams[0]

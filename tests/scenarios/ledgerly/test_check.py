@@ -18,6 +18,7 @@ KINDS = {
     "compliance-report.yaml": ("transactions", "unpaid_invoices", "unmatched"),
     "reconciliation.yaml": ("receipts", "transactions"),
     "invoice-reconciliation.yaml": ("payments", "open_invoices"),
+    "enrichment.yaml": ("customers",),
 }
 
 

@@ -47,6 +47,17 @@ class Applies(Protocol):
 
 
 @runtime_checkable
+class Records(Protocol):
+    """A kind that keeps what it sent in the business database too (weekly_insights): the deliver
+    task writes these records once every target of the team has its delivery
+    (jobs/insight_records.py)."""
+
+    def insights(self, snapshot: TeamSnapshot, result: dict[str, Any], settings: Any) -> list[dict[str, Any]]:
+        """The validated result as records, each {text, metric, numbers}, in the order sent."""
+        ...
+
+
+@runtime_checkable
 class Reviewed(Protocol):
     """An applying kind whose writes a person may review (the review task, beside deliver)."""
 

@@ -47,6 +47,7 @@ from agentjobs.agent.scrub import scrub
 from agentjobs.agent.tools import Tool, tool_from_function
 from agentjobs.jobs import numbers
 from agentjobs.jobs.inputs import Column, Input
+from agentjobs.jobs.insight_records import INSIGHT_RECORDS
 from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Member, Query, Rendered, Team, TeamSnapshot
 from agentjobs.jobs.kinds.capabilities import member_zone
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
@@ -54,6 +55,7 @@ from agentjobs.jobs.names import Names
 from agentjobs.jobs.numbers import Allowed
 from agentjobs.jobs.period import Period, period_for
 from agentjobs.jobs.prompt_data import as_data
+from agentjobs.jobs.writes import WriteTarget
 
 log = logging.getLogger(__name__)
 TABLE = "transactions"
@@ -474,6 +476,8 @@ def _week_span(snapshot: TeamSnapshot) -> tuple[date, date]:
 class WeeklyInsights:
     name: ClassVar[str] = "weekly_insights"
     inputs: ClassVar[tuple[Input, ...]] = INPUTS  # the datasets it reads (jobs/inputs.py)
+    # What was sent, per team and week, kept in the database too (jobs/insight_records.py).
+    writes: ClassVar[tuple[WriteTarget, ...]] = (INSIGHT_RECORDS,)
     settings_model: ClassVar[type[BaseModel]] = Settings
     artifact_file: ClassVar[str] = "insights.md"
     # Every zone's Sunday 09:00 (UTC-12 .. UTC+14) is an hour of a Saturday or Sunday in UTC.
@@ -652,6 +656,33 @@ class WeeklyInsights:
         claimed = result.get("bullets")
         if claimed is not None and [one_line(str(b)) for b in claimed] != [plain(line) for line in body]:
             raise CheckFailed("the RESULT's bullets are not the bullets of the artifact")
+
+    def insights(
+        self, snapshot: TeamSnapshot, result: dict[str, Any], settings: Settings
+    ) -> list[dict[str, Any]]:
+        """The validated insights as records ({text, metric, numbers}, in the order sent): a bullet
+        the renderer wrote about one metric ("Travel spend: ...") carries that metric and its two
+        weeks' values (minor units, or a count); every bullet carries the numbers it states."""
+        weeks = Weeks(snapshot, settings.weeks_back)
+        if weeks.empty:
+            return [{"text": NO_TRANSACTIONS, "metric": None, "numbers": {}}]
+        labels = sorted(weeks.values, key=lambda m: -len(_metric_label(m)))
+        found = []
+        for bullet in result.get("bullets") or []:
+            text = one_line(str(bullet))
+            numbers_: dict[str, Any] = {"stated": [w.text for w in numbers.extract(text)]}
+            metric = next((m for m in labels if text.startswith(f"{_metric_label(m)}:")), None)
+            if metric is not None:
+                c = weeks.compare(metric, "this_week", "previous_week")
+                numbers_.update(
+                    unit="count" if not _is_money(metric) else f"{c.currency} minor units",
+                    this_week=c.value1,
+                    previous_week=c.value2,
+                    change=c.change,
+                    change_pct=None if c.change_pct is None else str(c.change_pct),
+                )
+            found.append({"text": text, "metric": metric, "numbers": numbers_})
+        return found
 
     def preview(self, markdown: str) -> str:
         lines = [line for line in markdown.splitlines() if line.strip() and not line.startswith("# ")]
