@@ -152,7 +152,7 @@ def operator_conversation(run: Any, model_client: Any, caps: Any, work_dir: Path
         try:
             run_skill(task_run, model_client, meter)
         finally:
-            spend.save(meter.usage, meter.elapsed_s, replay.entries)
+            spend.save(meter.usage, meter.elapsed_s, replay.entries, replay.texts)
         return meter.usage.iterations
 
     return conversation

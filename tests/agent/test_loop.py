@@ -455,3 +455,33 @@ def test_a_tool_call_turn_goes_back_with_its_text_if_it_had_any_and_no_empty_con
         "content": "Reading it again.",
         "tool_calls": [{"id": "c2", **call}],
     }
+
+
+def test_each_reply_reaches_the_transcript_and_the_replay_cache_scrubbed_and_valid_unicode(
+    model_server, tmp_path
+):
+    # The reply is encoded once a call and that text serves the surrogate check, the transcript
+    # line and the store's save: a lone surrogate must still become U+FFFD in all three, and a
+    # key the reply echoes must still be masked in the transcript.
+    from agentjobs.agent.replay import ReplayCache
+
+    model_server.script(reply("echoing sk-test-0000 and \ud800, no result line"), reply(GOOD))
+    path = tmp_path / "transcript.jsonl"
+    cache = ReplayCache()
+    agent = make_agent(
+        model_server, tmp_path, transcript=Transcript(path, secrets=["sk-test-0000"]), replay=cache
+    )
+    assert run(agent).result.items == 2
+    agent.transcript.close()
+    completions = [
+        e
+        for e in map(json.loads, path.read_text(encoding="utf-8").splitlines())
+        if e["event"] == "completion"
+    ]
+    contents = [e["response"]["choices"][0]["message"]["content"] for e in completions]
+    assert contents == ["echoing *** and \ufffd, no result line", GOOD]
+    assert [e["max_tokens"] for e in completions] == [4096, 4096]
+    # What the task state store gets for a retry: the reply as the run went on with it, unscrubbed.
+    saved = [json.loads(cache.texts[key]) for key in cache.entries]
+    assert saved == list(cache.entries.values())
+    assert saved[0]["choices"][0]["message"]["content"] == "echoing sk-test-0000 and \ufffd, no result line"

@@ -396,6 +396,26 @@ def test_json_line_writes_exactly_what_scrubbing_every_string_writes() -> None:
             assert json_line(value, secrets) == expected, repr(text)
 
 
+def test_json_line_with_a_member_already_encoded_writes_what_scrubbing_every_string_writes() -> None:
+    # The agent loop hands the transcript the reply's JSON text it made for the surrogate check;
+    # spliced into the line, it must be checked and scrubbed like any other member.
+    from agentjobs.agent.scrub import json_line
+    from agentjobs.agent.unicode_text import json_text
+
+    texts = [t for t, _, _ in PLANTED] + HOSTILE + [ORDINARY] + _random_hostile(1000, seed=11)
+    secrets = ["hunter22", 'pa"ss']
+    for text in texts:
+        response = {"choices": [{"message": {"content": text, "tool_calls": [{"arguments": text}]}}], text: 1}
+        for value in (
+            {"event": "completion", "ts": 1.5, "max_tokens": 9, "response": response},
+            {"response": response},
+        ):
+            encoded = json_text(response)
+            assert encoded is not None
+            expected = json.dumps(scrub_json(value, secrets), ensure_ascii=False, allow_nan=False)
+            assert json_line(value, secrets, encoded={"response": encoded}) == expected, repr(text)
+
+
 def test_json_line_takes_the_careful_path_for_what_json_cannot_hold_exactly() -> None:
     from agentjobs.agent.scrub import json_line
 

@@ -122,3 +122,40 @@ def test_a_clear_does_not_replay_the_answers_of_the_earlier_epoch():
     store = Store()
     SpendStore.from_context(context(store, 1, 2, 2)).save(Usage(iterations=1), 1.0, {"r1-a": answer(1)})
     assert SpendStore.from_context(context(store, 4, 3 + 2, 2)).load()[2] == {}
+
+
+def test_answers_are_kept_as_their_json_text_and_entries_of_the_earlier_log_layout_still_replay():
+    import json
+
+    store = CountingStore()
+    # A try of the previous version logged the reply itself (`response`) with its spend.
+    store["agentjobs_call_1_0"] = {
+        "epoch": 1,
+        "usage": {"iterations": 1, "total_tokens": 10},
+        "elapsed_s": 1.0,
+        "key": "r1-1",
+        "response": answer(1),
+    }
+    retry = SpendStore.from_context(context(store, 2, 2, 2))
+    usage, _, kept = retry.load()
+    assert (usage.iterations, kept) == (1, {"r1-1": answer(1)})
+    kept["r1-2"] = answer(2)
+    text = json.dumps(answer(2), ensure_ascii=False)
+    retry.save(Usage(iterations=2, total_tokens=20), 2.0, kept, {"r1-2": text})
+    # The new answer goes to the store as the text the loop made (one string to encode).
+    assert store["agentjobs_call_1_1"]["response_json"] == text
+    usage, elapsed, kept = SpendStore.from_context(context(store, 3, 2, 2)).load()
+    assert (usage.iterations, elapsed, kept) == (2, 2.0, {"r1-1": answer(1), "r1-2": answer(2)})
+
+
+def test_a_log_entry_whose_text_is_not_an_answer_ends_the_log():
+    store = Store()
+    spend = SpendStore.from_context(context(store, 1, 2, 2))
+    calls = {"r1-1": answer(1)}
+    spend.save(Usage(iterations=1, total_tokens=10), 1.0, calls)
+    calls["r1-2"] = answer(2)
+    spend.save(Usage(iterations=2, total_tokens=20), 2.0, calls)
+    store["agentjobs_call_1_1"] = {**store["agentjobs_call_1_1"], "response_json": "{cut"}
+    usage, _, kept = SpendStore.from_context(context(store, 2, 2, 2)).load()
+    # The first answer replays with its spend; the damaged one runs live again.
+    assert (usage.iterations, list(kept)) == (1, ["r1-1"])

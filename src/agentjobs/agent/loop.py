@@ -27,7 +27,13 @@ from agentjobs.agent.rate_limit import rate_limit_wait
 from agentjobs.agent.replay import ReplayCache, RunningFingerprint
 from agentjobs.agent.tools import ToolRegistry
 from agentjobs.agent.transcript import Transcript
-from agentjobs.agent.unicode_text import has_lone_surrogates, make_valid_from, valid_unicode_json
+from agentjobs.agent.unicode_text import (
+    has_lone_surrogates,
+    json_text,
+    make_valid_from,
+    text_has_lone_surrogates,
+    valid_unicode_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -209,13 +215,23 @@ class Agent:
         # The tool events since the last call reach the file before the wait, which a kill may cut.
         self.transcript.checkpoint()
         completion = self._complete(messages, tool_specs, max_tokens, response_format)
-        if has_lone_surrogates(completion.raw):
+        # The reply's JSON text, made once a call: it is what the surrogate check reads, and the
+        # transcript line and the replay cache's save (the task state store) take it as it is
+        # rather than each encoding the reply again. None if the reply is not plain JSON.
+        text = json_text(completion.raw)
+        if has_lone_surrogates(completion.raw) if text is None else text_has_lone_surrogates(text):
             # A reply holding "\ud800" could not be saved for replay (the task state store
             # encodes UTF-8) nor sent back in the next request; the run goes on with U+FFFD.
             completion = self.client.from_raw(valid_unicode_json(completion.raw))
-        self.transcript.record("completion", max_tokens=max_tokens, response=completion.raw)
+            text = json_text(completion.raw)
+        self.transcript.record_encoded(
+            "completion",
+            None if text is None else {"response": text},
+            max_tokens=max_tokens,
+            response=completion.raw,
+        )
         if self.replay is not None and key is not None:
-            self.replay.put(key, completion.raw)
+            self.replay.put(key, completion.raw, text)
         try:
             if completion.prompt_tokens is None or completion.completion_tokens is None:
                 self.meter.record_call_without_usage()

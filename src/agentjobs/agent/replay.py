@@ -66,6 +66,9 @@ class ReplayCache:
 
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     replayed: int = 0
+    # The JSON text of answers put with one (unicode_text.json_text), by fingerprint: the loop
+    # encodes each reply once, and the save to the task state store reuses that text.
+    texts: dict[str, str] = field(default_factory=dict)
     # Whether some entry was saved under a whole-request fingerprint (an earlier version's try).
     legacy: bool = field(default=False, init=False)
 
@@ -82,5 +85,10 @@ class ReplayCache:
             kept = self.entries.get(fingerprint(request()))
         return kept
 
-    def put(self, key: str, response: dict[str, Any]) -> None:
+    def put(self, key: str, response: dict[str, Any], text: str | None = None) -> None:
+        """Keep `response` under `key`; `text`, when given, is its JSON text (json_text's)."""
         self.entries[key] = response
+        if text is not None:
+            self.texts[key] = text
+        else:
+            self.texts.pop(key, None)

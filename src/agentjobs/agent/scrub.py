@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -368,19 +368,33 @@ def scrub_json(value: Any, extra_secrets: Iterable[str] = (), *, max_depth: int 
     return clean(value, 0)
 
 
-def json_line(value: Any, extra_secrets: Iterable[str] = ()) -> str:
+def json_line(
+    value: Any, extra_secrets: Iterable[str] = (), *, encoded: Mapping[str, str] | None = None
+) -> str:
     """`json.dumps(scrub_json(value, extra_secrets), ensure_ascii=False, allow_nan=False)`, without
     copying `value` string by string when its JSON text shows that nothing in it could be masked
     or changed (most events of a transcript). Keys that are not strings are written as JSON
-    writes them."""
+    writes them.
+
+    `encoded` gives members of the dict `value` already encoded by unicode_text.json_text (the
+    same encoding): their text is used as it is rather than encoded again, and they are written
+    after the other members (callers put them last). The whole line is still checked, and
+    scrubbed from `value` when it shows anything maskable."""
     scrub_text = scrubber(_secret_key(extra_secrets))
     try:
-        line = _JSON_LINE.encode(value)
+        line = _JSON_LINE.encode(value) if not encoded else _spliced_line(value, encoded)
     except (TypeError, ValueError, RecursionError):  # NaN, a huge integer, an object, deep nesting
         line = None
     if line is None or scrub_text.could_mask(line):
         line = _JSON_LINE.encode(scrub_json(value, extra_secrets))
     return line
+
+
+def _spliced_line(value: dict[str, Any], encoded: Mapping[str, str]) -> str:
+    """The JSON text of `value`, the members named in `encoded` as their given text, last."""
+    head = _JSON_LINE.encode({k: v for k, v in value.items() if k not in encoded})
+    members = ", ".join(f"{_JSON_LINE.encode(name)}: {text}" for name, text in encoded.items())
+    return (head[:-1] + ", " if len(head) > 2 else "{") + members + "}"
 
 
 # json_line's encoder, made once: json.dumps with options builds a new one each call, and a

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
@@ -51,9 +51,14 @@ class Transcript:
             self._file = path.open("a", encoding="utf-8")
 
     def record(self, event: str, **data: Any) -> None:
+        self.record_encoded(event, None, **data)
+
+    def record_encoded(self, event: str, encoded: Mapping[str, str] | None, **data: Any) -> None:
+        """record(), with members of `data` the caller has already encoded (unicode_text.json_text)
+        named in `encoded` with their text, so they are not encoded again (see scrub.json_line)."""
         if self._file is None:
             return
-        line = json_line({"event": event, "ts": round(time.time(), 3), **data}, self.secrets)
+        line = json_line({"event": event, "ts": round(time.time(), 3), **data}, self.secrets, encoded=encoded)
         if not line.isascii():  # the three breaks are not ASCII; translating costs ~5 us an event
             line = line.translate(_LINE_BREAKS)
         self._lines.append(line)

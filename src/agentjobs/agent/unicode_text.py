@@ -17,6 +17,9 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # has_lone_surrogates' encoder, made once: it runs on every message and every reply, and
 # json.dumps with options builds a new encoder each call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
+# json_text's encoder: the transcript's way of writing JSON (scrub.json_line), so a text made
+# here can be spliced into a transcript line as it is.
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 
 
 def valid_unicode(text: str) -> str:
@@ -33,6 +36,21 @@ def has_lone_surrogates(value: Any) -> bool:
         text = _ENCODER.encode(value)
     except (TypeError, ValueError, RecursionError):
         return True  # not plain JSON: valid_unicode_json tells
+    return text_has_lone_surrogates(text)
+
+
+def json_text(value: Any) -> str | None:
+    """`value` as JSON text, non-ASCII characters as they are and NaN refused (the transcript's
+    encoding); None when `value` is not plain JSON. The agent loop encodes each reply once with
+    it: the text finds lone surrogates, and the transcript line and the task state store reuse it."""
+    try:
+        return _JSON_TEXT.encode(value)
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+def text_has_lone_surrogates(text: str) -> bool:
+    """Whether the JSON text `text` (as json_text or has_lone_surrogates writes it) holds a surrogate."""
     return not text.isascii() and _SURROGATE.search(text) is not None
 
 

@@ -187,7 +187,7 @@ class AgentOperator(BaseOperator):
             context["ti"].xcom_push(key="usage", value=payload)
             raise
         finally:
-            spend.save(meter.usage, meter.elapsed_s, replay.entries)
+            spend.save(meter.usage, meter.elapsed_s, replay.entries, replay.texts)
             client.close()
             if replay.replayed:
                 self.log.info(
@@ -281,7 +281,7 @@ def iteration_callback(
     caps = meter.caps
 
     def on_iteration(usage: Usage, completion: Completion) -> None:
-        spend.save(usage, meter.elapsed_s, replay.entries)
+        spend.save(usage, meter.elapsed_s, replay.entries, replay.texts)
         log.info(
             "iteration %d/%d: %d tokens so far (limit %s), $%.4f (limit %s), %s",
             usage.iterations,

@@ -7,24 +7,29 @@ spent. A clear from the UI starts a fresh budget: Airflow sets `max_tries` to
 current clear, the same sum Airflow uses for reschedules) names a "budget epoch", and
 spend saved under another epoch is ignored.
 
-The answers are a log: after every model call one write saves that call's answer together
-with the spend so far, under a key of its own (`agentjobs_call_<epoch>_<n>`), so an answer is
-never kept without its cost, and a save costs the same at the 200th call as at the first
-(saving every answer again each time grew with the square of the conversation, and soon past
-the store's 64 KB a value). SPEND_KEY holds the spend at the end of a try and how many
-answers it covers; a retry reads the log on from there, and the later of the two is the spend.
+The answers are a log: after every model call one write saves that call's answer (its JSON
+text, which the agent loop made once for the transcript too) together with the spend so far,
+under a key of its own (`agentjobs_call_<epoch>_<n>`), so an answer is never kept without its
+cost, and a save costs the same at the 200th call as at the first (saving every answer again
+each time grew with the square of the conversation, and soon past the store's 64 KB a value).
+SPEND_KEY holds the spend at the end of a try and how many answers it covers; a retry reads
+the log on from there, and the later of the two is the spend.
 
 Spend saved by an earlier version held every answer in that one record (`calls`); it is read
-as it is, and its answers are written to the log with the next save.
+as it is, and its answers are written to the log with the next save; so are log entries that
+hold the answer itself (`response`) rather than its text.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Protocol
 
 from agentjobs.agent.budget import Usage
+from agentjobs.agent.unicode_text import json_text
 
 SPEND_KEY = "agentjobs_spend"
 
@@ -90,27 +95,50 @@ class SpendStore:
         last = None
         while True:
             entry = self.store.get(call_key(self.epoch, len(calls)))
-            if not (
-                isinstance(entry, dict)
-                and isinstance(entry.get("key"), str)
-                and isinstance(entry.get("response"), dict)
-            ):
+            response = _logged_response(entry)
+            if response is None or not isinstance(entry.get("key"), str):
                 break
-            calls[entry["key"]] = entry["response"]
+            calls[entry["key"]] = response
             last = entry
         self._saved_calls = len(calls)
         return calls, last
 
-    def save(self, usage: Usage, elapsed_s: float, calls: dict[str, Any] | None = None) -> None:
+    def save(
+        self,
+        usage: Usage,
+        elapsed_s: float,
+        calls: dict[str, Any] | None = None,
+        texts: Mapping[str, str] | None = None,
+    ) -> None:
         """Log the answers of `calls` (all so far, in order) not logged yet, each with this spend;
-        with none new, save the spend record (the end of a try, or a spend without an answer)."""
+        with none new, save the spend record (the end of a try, or a spend without an answer).
+        `texts` holds answers' JSON text already made (ReplayCache.texts), kept as it is."""
         spend = {"epoch": self.epoch, "usage": usage.as_dict(), "elapsed_s": elapsed_s}
         new = list(islice(calls.items(), self._saved_calls, None)) if calls else []
         for key, response in new:
+            text = texts.get(key) if texts else None
+            if text is None:
+                text = json_text(response)
+            # The answer as JSON text: the store encodes (and Airflow's validates) one string,
+            # not the whole reply again; an answer JSON cannot hold as text is kept as it is.
+            answer = {"response_json": text} if text is not None else {"response": response}
             # Each entry of a batch carries the whole spend: cut off, it counts too much, never too little.
-            self.store.set(
-                call_key(self.epoch, self._saved_calls), {**spend, "key": key, "response": response}
-            )
+            self.store.set(call_key(self.epoch, self._saved_calls), {**spend, "key": key, **answer})
             self._saved_calls += 1
         if not new:
             self.store.set(SPEND_KEY, {**spend, "call_count": self._saved_calls})
+
+
+def _logged_response(entry: Any) -> dict[str, Any] | None:
+    """The answer of a log entry: its JSON text (`response_json`), or the reply itself as an
+    earlier version kept it (`response`); None when the entry holds no answer."""
+    if not isinstance(entry, dict):
+        return None
+    response = entry.get("response")
+    text = entry.get("response_json")
+    if response is None and isinstance(text, str):
+        try:
+            response = json.loads(text)
+        except ValueError:
+            return None
+    return response if isinstance(response, dict) else None
