@@ -105,13 +105,14 @@ def test_the_digest_has_no_section_of_its_own(tmp_path):
     ("name", "declared"),
     [
         ("digest", {"OwnTaskGraph", "ChecksSpec"}),
-        ("weekly_insights", set()),
+        ("weekly_insights", {"MembersOnOwnClock", "Records"}),
         ("anomaly_flags", set()),
         ("overdue_reminders", {"PerMember"}),
         ("enrichment", {"Applies"}),
         ("reconciliation", {"Applies", "Reviewed"}),
         ("compliance_report", {"Documents"}),
-        ("batch_notifications", {"Claims", "ReportsIgnored", "PicksServingInstant"}),
+        ("batch_notifications", {"Claims", "ReportsIgnored", "PicksServingInstant", "MembersOnOwnClock"}),
+        ("invoice_reconciliation", {"Applies", "ChecksSpec", "Reviewed"}),
     ],
 )
 def test_each_shipped_kind_declares_the_optional_steps_its_graph_runs(name, declared):

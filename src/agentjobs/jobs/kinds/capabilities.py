@@ -134,7 +134,7 @@ __all__ = [
     "OwnTaskGraph",
     "PerMember",
     "PicksServingInstant",
+    "Records",
     "ReportsIgnored",
     "Reviewed",
-    "member_zone",
-]
+]  # the capability protocols only (member_zone is a helper the MembersOnOwnClock kinds share)
