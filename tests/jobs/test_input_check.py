@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from agentjobs.jobs.input_check import check_inputs, kind_pairs
 from agentjobs.jobs.kinds.registry import kind
-from agentjobs.jobs.spec import load_spec
+from agentjobs.jobs.spec import InputMapping, load_spec
 from agentjobs.sources.sql import read_teams
 from agentjobs.sources.teams import Query
 from tests.jobs.test_inputs import ACME_TX_SQL, WHEN, write_spec
@@ -46,7 +46,7 @@ def test_result_types_are_checked_with_no_rows(pg_schema: tuple[sa.Engine, Any])
     wrong = Query("SELECT id, CAST(at AS date) AS at, note AS amount FROM ev WHERE at >= :start", params)
     (ok,) = check_inputs(engine, [(EVENTS, good)], {})
     assert ok.problems == []
-    (bad,) = check_inputs(engine, [(EVENTS, wrong)], {"events": object()})
+    (bad,) = check_inputs(engine, [(EVENTS, wrong)], {"events": InputMapping(sql=wrong.sql)})
     assert len(bad.problems) == 2
     assert "column 'at' should be timestamp, found date" in bad.problems[0]
     assert "column 'amount' should be decimal, found text" in bad.problems[1]
