@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -22,6 +23,31 @@ import pytest  # noqa: E402
 
 from tests.fakes.fixtures import company_directory, model_server  # noqa: E402, F401
 from tests.fakes.statsd import statsd_server  # noqa: E402, F401
+
+# What the session set above and `agentjobs` commands run in-process rewrite (cli/project.py
+# prepare_environment points Airflow at the command's output folder). Restored after every test:
+# in-process Airflow keeps the settings it read, but a subprocess started later (a worker killed
+# mid-run, the CLI) would inherit a metadata DB of a test that is gone.
+_SESSION_ENV = (
+    "AIRFLOW_HOME",
+    "AIRFLOW__CORE__DAGS_FOLDER",
+    "AIRFLOW__CORE__LOAD_EXAMPLES",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    "AIRFLOW__LOGGING__LOGGING_LEVEL",
+    "AGENTJOBS_ARTIFACT_BASE",
+    "AGENTJOBS_SKILLS_DIR",
+)
+
+
+@pytest.fixture(autouse=True)
+def _session_environment_kept() -> Iterator[None]:
+    before = {name: os.environ.get(name) for name in _SESSION_ENV}
+    yield
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,10 @@ import yaml
 from agentjobs.cli import main
 from tests.business.fixtures import sample_db  # noqa: F401
 
+# `agentjobs check` runs in-process here: the session's metadata DB is set up first, so the
+# command reads connections from it and does not leave Airflow pointed at its own output folder.
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
 REPO = Path(__file__).resolve().parents[2]
 
 

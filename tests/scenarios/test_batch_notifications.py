@@ -141,13 +141,18 @@ def run_in_subprocess(spec, when: datetime, tmp_path: Path, artifacts: Path) -> 
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(spec.model_dump_json(), encoding="utf-8")
     env = {**os.environ, "AGENTJOBS_ARTIFACT_BASE": str(artifacts)}
+    artifacts.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
         [sys.executable, "-m", "tests.jobs.batch_run", str(spec_file), when.isoformat()],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(artifacts / "worker.stderr").open("wb"),  # what a failed worker said, for the assertion
     )
+
+
+def worker_said(artifacts: Path) -> str:
+    return (artifacts / "worker.stderr").read_text(encoding="utf-8", errors="replace")[-3000:]
 
 
 def test_a_run_killed_between_its_claim_and_its_delivery_loses_no_event_and_doubles_none(
@@ -172,7 +177,9 @@ def test_a_run_killed_between_its_claim_and_its_delivery_loses_no_event_and_doub
         deadline = time.monotonic() + 120  # a bound on waiting, not an assertion on time
         while model_server.calls == 0 and worker.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert model_server.calls == 1, f"the worker never asked the model (exit {worker.poll()})"
+        assert model_server.calls == 1, (
+            f"the worker never asked the model (exit {worker.poll()}): {worker_said(tmp_path / 'worker-1')}"
+        )
         worker.send_signal(signal.SIGKILL)
     finally:
         worker.kill()

@@ -10,6 +10,10 @@ import pytest
 from agentjobs.cli import main
 from tests.scenarios.ledgerly.conftest import SPECS
 
+# `agentjobs check` runs in-process here: the session's metadata DB is set up first, so the
+# command reads connections from it and does not leave Airflow pointed at its own output folder.
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
 KINDS = {
     "weekly-insights.yaml": ("transactions",),
     "anomaly-flags.yaml": ("orders", "transactions"),
