@@ -67,7 +67,7 @@ class Member(BaseModel):
     id: str
     name: str
     # NULL where an import left it out: a member without an email gets no mail (the delivery logs
-    # it); one without a time zone lives in the team's (jobs/kinds/overdue_reminders.member_zone).
+    # it); one without a time zone lives in the team's (jobs/kinds/capabilities.member_zone).
     email: str | None = None
     timezone: str | None = None
 

@@ -28,6 +28,7 @@ from agentjobs.jobs.kinds.base import (
     TeamSnapshot,
     check_heading,
 )
+from agentjobs.jobs.kinds.capabilities import member_zone
 from agentjobs.jobs.markdown_text import as_text, one_line
 from agentjobs.jobs.numbers import format_amount
 from agentjobs.jobs.period import Period
@@ -96,11 +97,6 @@ def serves_local_hour(timezone: str, when: datetime, hour: int) -> bool:
 
 def local_day(timezone: str, when: datetime) -> date:
     return _aware(when).astimezone(ZoneInfo(timezone)).date()
-
-
-def member_zone(member: Member, team: Team) -> str:
-    """The member's own time zone; the team's where the users table has none."""
-    return member.timezone or team.timezone
 
 
 def member_invoices(
