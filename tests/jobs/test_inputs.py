@@ -151,26 +151,41 @@ def test_a_bad_row_fails_its_team_only(acme_db: sa.Engine, tmp_path: Path):
     assert not snapshot_path(work).exists()
 
 
-def test_a_null_where_the_contract_forbids_it_is_named(acme_db: sa.Engine):
+def test_a_null_where_the_contract_forbids_it_is_named_and_an_unread_receipt_passes(acme_db: sa.Engine):
+    from agentjobs.jobs.spec import InputMapping
+
     compliance = kind("compliance_report")
     settings = compliance.settings_model.model_validate({})
     team, members = read_teams(acme_db)[0]
     when = datetime(2026, 11, 1, 8, tzinfo=UTC)
-    with acme_db.begin() as conn:  # what a failed import leaves: a receipt with no amount
+    with acme_db.begin() as conn:  # what failed imports leave: no amount on a receipt, a transaction
         conn.exec_driver_sql("CREATE TABLE receipts_import AS SELECT * FROM receipts")
-    sql = textwrap.dedent(
+        conn.exec_driver_sql("CREATE TABLE transactions_import AS SELECT * FROM transactions")
+    # A receipt OCR could not read (no amount, no currency) is one the report must list: allowed.
+    receipts = textwrap.dedent(
         """\
-        SELECT r.id, r.received_on, NULL AS amount_cents, r.currency, NULL AS vendor_name
+        SELECT r.id, r.received_on, NULL AS amount_cents, NULL AS currency, NULL AS vendor_name
         FROM receipts_import r WHERE r.team_id = :team_id AND r.received_on >= :first_day
         AND r.received_on <= :last_day AND r.transaction_id IS NULL ORDER BY r.received_on, r.id"""
     )
-    from agentjobs.jobs.spec import InputMapping
+    mapping = {"unmatched": InputMapping(sql=receipts)}
 
-    mapping = {"unmatched": InputMapping(sql=sql)}
-    tables = read_tables(acme_db, compliance.queries(team, compliance.period(team, when, settings), settings))
-    assert tables["unmatched"], "the month has unmatched receipts"
+    def read(queries: Any) -> Any:
+        return read_tables(acme_db, queries)
+
+    snapshot = team_snapshot(compliance, settings, team, members, when, read, mapping)
+    assert snapshot.tables["unmatched"], "the month has unmatched receipts"
+    assert {r["amount_cents"] for r in snapshot.tables["unmatched"]} == {None}
+    # A transaction without an amount is not: the team fails, naming the column.
+    transactions = textwrap.dedent(
+        """\
+        SELECT t.id, t.occurred_at, t.kind, t.category, NULL AS amount_cents, t.currency
+        FROM transactions_import t WHERE t.team_id = :team_id AND t.occurred_at >= :start
+        AND t.occurred_at < :end ORDER BY t.occurred_at, t.id"""
+    )
+    mapping = {"transactions": InputMapping(sql=transactions)}
     with pytest.raises(RowContractError, match="column 'amount_cents': NULL, but the column may not be NULL"):
-        team_snapshot(compliance, settings, team, members, when, lambda q: read_tables(acme_db, q), mapping)
+        team_snapshot(compliance, settings, team, members, when, read, mapping)
 
 
 def test_every_kind_declares_the_binds_its_queries_give(acme_db: sa.Engine):

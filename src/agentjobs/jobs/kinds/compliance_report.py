@@ -107,11 +107,24 @@ INPUTS = (
     Input(
         "unmatched",
         "receipts of the month with no transaction linked",
+        # A receipt whose OCR failed has no amount or currency, and is one the officer must see:
+        # listed as "amount unknown", counted, never added to a total.
         (
             Column("id", "text"),
             Column("received_on", "date"),
-            Column("amount_cents", "integer", meaning="the amount in minor units"),
-            Column("currency", "text", meaning="ISO 4217 code", check="currency"),
+            Column(
+                "amount_cents",
+                "integer",
+                nullable=True,
+                meaning="the amount in minor units; NULL: not read (listed as amount unknown)",
+            ),
+            Column(
+                "currency",
+                "text",
+                nullable=True,
+                meaning="ISO 4217 code; NULL: not read (the amount is then unknown too)",
+                check="currency",
+            ),
             Column("vendor_name", "text", nullable=True, personal=True),
         ),
         ("team_id", "first_day", "last_day"),
@@ -173,7 +186,7 @@ class Figures:
     other_currency: int  # transactions not in the team's currency: counted, not totalled
     unpaid: list[dict[str, Any]]  # largest first
     overdue: list[dict[str, Any]]
-    unmatched: list[dict[str, Any]]  # largest first
+    unmatched: list[dict[str, Any]]  # amount unknown first, then largest first
     # Transactions whose amount is NULL (an import or OCR that failed): counted, never totalled.
     unknown_amount: int = 0
 
@@ -208,9 +221,13 @@ class Figures:
 
 
 def amount_of(row: dict[str, Any]) -> int | None:
-    """The row's amount in minor units; None where the database holds NULL (a failed import/OCR)."""
+    """The row's amount in minor units; None where the database holds NULL (a failed import/OCR),
+    or where the row's currency is NULL: minor units of an unread currency are no known amount
+    of the team's (not even their exponent is known), so they are not guessed into a sum."""
     value = row.get("amount_cents")
-    return None if value is None else int(value)
+    if value is None or ("currency" in row and row["currency"] is None):
+        return None
+    return int(value)
 
 
 def unknown_count(rows: list[dict[str, Any]]) -> int:
@@ -231,9 +248,12 @@ def _utc_naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)  # the tables' naive UTC timestamps
 
 
-def _by_amount(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # Largest first; a row whose amount is unknown after every known one.
-    return sorted(rows, key=lambda r: (amount_of(r) is None, -(amount_of(r) or 0), str(r["id"])))
+def _by_amount(rows: list[dict[str, Any]], unknown_first: bool = False) -> list[dict[str, Any]]:
+    # Largest first; a row whose amount is unknown after every known one, or before them all
+    # (a receipt OCR could not read needs a person most, so `top_n` never hides it behind others).
+    return sorted(
+        rows, key=lambda r: ((amount_of(r) is None) != unknown_first, -(amount_of(r) or 0), str(r["id"]))
+    )
 
 
 def figures(snapshot: TeamSnapshot) -> Figures:
@@ -261,6 +281,8 @@ def figures(snapshot: TeamSnapshot) -> Figures:
     categories.sort(key=lambda c: (c.kind != "income", -c.total, c.category))
 
     def own(table: str) -> list[dict[str, Any]]:
+        # A row in another currency is left out; one whose currency is NULL (unread) is kept and
+        # listed, its amount unknown (amount_of).
         rows = snapshot.tables.get(table, [])
         return [r for r in rows if numbers.check_currency(r.get("currency") or currency) == currency]
 
@@ -275,7 +297,7 @@ def figures(snapshot: TeamSnapshot) -> Figures:
         other,
         unpaid,
         overdue,
-        _by_amount(own("unmatched")),
+        _by_amount(own("unmatched"), unknown_first=True),
         unknown,
     )
 
@@ -396,8 +418,11 @@ def figure_lines(f: Figures, snapshot: TeamSnapshot, settings: ComplianceSetting
             received = str(row["received_on"])[:10]
             amount = f.shown(row)
             lines.append(f"- `{_code(str(row['id']))}` {vendor}: {amount}, received {received}")
-        if len(f.unmatched) > settings.top_n:
-            lines.append(f"- and {_plural(len(f.unmatched) - settings.top_n, 'smaller receipt')}")
+        rest = f.unmatched[settings.top_n :]
+        if rest and unknown_count(rest):
+            lines.append(f"- and {_plural(len(rest), 'more receipt')}{_not_summed(rest)}")
+        elif rest:
+            lines.append(f"- and {_plural(len(rest), 'smaller receipt')}")
     else:
         lines.append("Unmatched: none.")
     return [*lines, ""]
