@@ -5,6 +5,7 @@
                      [--max-cost-usd X]
     agentjobs run JOB [--date YYYY-MM-DD] [--team ID]... [--out DIR] [caps as above]
     agentjobs check JOB|SPEC.yaml [--date YYYY-MM-DD] [--out DIR]
+    agentjobs inputs [KIND] [--markdown]
     agentjobs business-db [--out PATH] [--seed N] [--postgres-uri URI] [--force] [--schema ledgerly]
     agentjobs init [DAGS_FOLDER] [--force]
     agentjobs local-model [--host HOST] [--port PORT] [--ctx-size N]
@@ -25,6 +26,7 @@ from agentjobs.cli.business_db import business_db
 from agentjobs.cli.check import check_job
 from agentjobs.cli.digest import run_digest
 from agentjobs.cli.init import run_init
+from agentjobs.cli.inputs import list_inputs
 from agentjobs.cli.local_model import local_model_server
 from agentjobs.cli.run import run_job
 from agentjobs.dag_test import NothingRan
@@ -33,6 +35,7 @@ COMMANDS = {
     "digest": run_digest,
     "run": run_job,
     "check": check_job,
+    "inputs": list_inputs,
     "business-db": business_db,
     "init": run_init,
     "local-model": local_model_server,

@@ -39,6 +39,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--date", type=date.fromisoformat, help="the day whose binds are sampled (default: today)"
     )
     check.add_argument("--out", type=Path, default=Path("agentjobs-out"), help="output folder")
+    inputs = commands.add_parser(
+        "inputs", help="print the columns each kind's inputs and write targets need (to map your schema)"
+    )
+    inputs.add_argument("kind", nargs="?", metavar="KIND", help="only this kind (default: every kind)")
+    inputs.add_argument("--markdown", action="store_true", help="Markdown tables (as docs/inputs.md)")
     db = commands.add_parser("business-db", help="write the sample business database (and its truth.json)")
     db.add_argument("--out", type=Path, default=Path("agentjobs-out") / "business.db", help="SQLite file")
     db.add_argument("--seed", type=int, default=7)
