@@ -23,7 +23,6 @@ WITHOUT_LOGIC: dict[str, str] = {
     "operators/errors": "exception declarations",
     "sources/errors": "exception declarations",
     "sources/sql_limits": "the two read limits' defaults and dataclass (test_read_only_limits.py)",
-    "sources/teams": "data models and a dataclass, validated where the sql source reads them",
 }
 
 

@@ -171,17 +171,6 @@ def _bound(conn: sa.Connection, values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: sa.bindparam(None, v, type_=sa.types.NullType()) for k, v in values.items()}
 
 
-def _typed(conn: sa.Connection, dest: Destination) -> sa.Table | sa.TableClause:
-    """The user's table with its columns' types as the database has them, so every value is bound
-    as its column's type: a uuid column compares with a uuid (psycopg 3, Airflow's PostgreSQL
-    driver, binds an untyped str as varchar, and `uuid = varchar` is an error)."""
-    schema, name = _split(dest.table)
-    try:
-        return sa.Table(name, sa.MetaData(), schema=schema, autoload_with=conn)
-    except sa.exc.NoSuchTableError:
-        return dest.table_clause()  # the statement then names what is missing
-
-
 def write_once(conn: sa.Connection, dest: Destination, values: Mapping[str, Any]) -> bool:
     """Write one row (target column -> value; the key column and the required ones given) in the
     caller's transaction; False, writing nothing, when a unique value is held already (or, for an
@@ -222,12 +211,15 @@ def write_group_once(conn: sa.Connection, dest: Destination, rows: Sequence[Mapp
     if not rows:
         return False
     _lock(conn, dest.table)
-    table = _typed(conn, dest)
+    table = dest.table_clause()
     mapped = [c for c in rows[0] if c == dest.target.key or c in dest.columns]
     col = {c: table.c[dest.column_for(c)] for c in mapped}
-    held = [col[g] == rows[0][g] for g in dest.target.group if g in col]
+    group = _bound(conn, {g: rows[0][g] for g in dest.target.group if g in col})
+    held = [col[g] == value for g, value in group.items()]
     if conn.execute(sa.select(sa.literal(1)).select_from(table).where(*held).limit(1)).first():
         return False
+    # The INSERT's binds are the table clause's untyped columns (no value to type them by when
+    # the statement is compiled once for every row), so they take the columns' types as well.
     conn.execute(sa.insert(table), [{col[c].name: row[c] for c in mapped} for row in rows])
     return True
 

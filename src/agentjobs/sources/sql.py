@@ -26,7 +26,7 @@ import hashlib
 import os
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -37,7 +37,16 @@ from agentjobs.business import schema
 from agentjobs.sources.errors import SourceError
 from agentjobs.sources.read_only import check_select, read_only_transaction, read_rows, sqlglot_dialect
 from agentjobs.sources.sql_limits import DEFAULT_LIMITS, ReadLimits
-from agentjobs.sources.teams import TEAMS_QUERY, USERS_QUERY, Member, Query, Team, TeamTarget, split_addresses
+from agentjobs.sources.teams import (
+    TEAMS_QUERY,
+    USERS_QUERY,
+    Member,
+    Query,
+    Team,
+    TeamTarget,
+    split_addresses,
+    utc_naive,
+)
 
 DEFAULT_CONN_ID = "agentjobs_business"
 
@@ -133,12 +142,8 @@ teams_and_members = fetch_teams  # the name BUSINESS.md gives it
 # --- binds and values -------------------------------------------------------------------------
 
 
-def _utc_naive(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
-
-
 def _bind(value: Any) -> Any:
-    return _utc_naive(value) if isinstance(value, datetime) else value
+    return utc_naive(value) if isinstance(value, datetime) else value
 
 
 def statement(query: Query) -> tuple[sa.TextClause, dict[str, Any]]:
@@ -172,7 +177,7 @@ def _rows(
 
 
 def _iso_utc(value: datetime) -> str:
-    return _utc_naive(value).isoformat() + "Z"
+    return utc_naive(value).isoformat() + "Z"
 
 
 def json_value(value: Any, column: str = "", sqlite: bool = False) -> Any:

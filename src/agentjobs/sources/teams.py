@@ -7,6 +7,7 @@ members with them; the kinds in jobs/kinds/ use them through jobs/kinds/base.py 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -83,6 +84,13 @@ class Query:
 
     sql: str
     params: dict[str, Any] = field(default_factory=dict)
+
+
+def utc_naive(moment: datetime) -> datetime:
+    """`moment` as the business tables store a timestamp, naive UTC: an aware one converted from
+    its zone, a naive one taken as UTC already (`astimezone` would read it as the machine's
+    local time). The `sql` source binds every datetime so; a kind's query window uses it too."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
 
 
 # The sample database's teams and users: the `sql` source's default read, and the default

@@ -30,7 +30,7 @@ from agentjobs.jobs.kinds.anomaly_detect import (
     MetricFlag,
     detect,
 )
-from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Query, Rendered, Team, TeamSnapshot
+from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Query, Rendered, Team, TeamSnapshot, utc_naive
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
 from agentjobs.jobs.names import Names
 from agentjobs.jobs.numbers import (
@@ -113,11 +113,6 @@ INPUTS = (
         ("team_id",),
     ),
 )
-
-
-def _utc_naive(moment: datetime) -> datetime:
-    """The tables store naive UTC timestamps; a bind must be one too."""
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _count(value: float) -> str:
@@ -238,8 +233,8 @@ class AnomalyFlagsKind:
         # Aware arithmetic keeps local wall time: the window starts at a local midnight.
         params = {
             "team_id": team.id,
-            "start": _utc_naive(period.start - timedelta(days=settings.window_days)),
-            "end": _utc_naive(period.end),
+            "start": utc_naive(period.start - timedelta(days=settings.window_days)),
+            "end": utc_naive(period.end),
         }
         return {
             "orders": Query(ORDERS_SQL, dict(params)),

@@ -21,6 +21,7 @@ from agentjobs.agent.plan import RunPlan
 from agentjobs.agent.tools import Tool
 from agentjobs.jobs.period import Period
 from agentjobs.sources.teams import Member, Query, Team  # kinds import them from here too
+from agentjobs.sources.teams import utc_naive as utc_naive  # a query window's bounds, for kinds
 
 # The models below are built on first use, not at import: a DAG parse imports this module with
 # the kinds and never validates a team or a snapshot (bench/dag_parse.py).

@@ -36,6 +36,7 @@ from agentjobs.jobs.kinds.base import (
     Team,
     TeamSnapshot,
     check_heading,
+    utc_naive,
 )
 from agentjobs.jobs.kinds.overdue_reminders import serves_local_hour
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
@@ -242,10 +243,6 @@ def _not_summed(rows: list[dict[str, Any]]) -> str:
 
 def _day(value: Any) -> date | None:
     return None if value is None else date.fromisoformat(str(value)[:10])
-
-
-def _utc_naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)  # the tables' naive UTC timestamps
 
 
 def _by_amount(rows: list[dict[str, Any]], unknown_first: bool = False) -> list[dict[str, Any]]:
@@ -489,11 +486,11 @@ class ComplianceReport:
 
     def queries(self, team: Team, period: Period, settings: ComplianceSettings) -> dict[str, Query]:
         first_day = period.start.astimezone(ZoneInfo(team.timezone)).date()
-        span = {"team_id": team.id, "start": _utc_naive(period.start), "end": _utc_naive(period.end)}
+        span = {"team_id": team.id, "start": utc_naive(period.start), "end": utc_naive(period.end)}
         return {
             "transactions": Query(TRANSACTIONS_SQL, span),
             "unpaid_invoices": Query(
-                UNPAID_SQL, {"team_id": team.id, "last_day": period.day, "end": _utc_naive(period.end)}
+                UNPAID_SQL, {"team_id": team.id, "last_day": period.day, "end": utc_naive(period.end)}
             ),
             "unmatched": Query(
                 UNMATCHED_SQL, {"team_id": team.id, "first_day": first_day, "last_day": period.day}

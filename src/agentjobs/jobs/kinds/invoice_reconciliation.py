@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from agentjobs.jobs.inputs import Column, Input
-from agentjobs.jobs.kinds.base import CheckFailed, Query, Team, TeamSnapshot
+from agentjobs.jobs.kinds.base import CheckFailed, Query, Team, TeamSnapshot, utc_naive
 from agentjobs.jobs.kinds.payment_rules import (
     LATE_DAYS,
     InvoiceCandidate,
@@ -42,7 +42,6 @@ from agentjobs.jobs.kinds.reconcile_core import (
     Rules,
     Wording,
     code,
-    utc_naive,
 )
 from agentjobs.jobs.kinds.reconcile_rules import local_day
 from agentjobs.jobs.kinds.reconcile_write import AUTO, Decision

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -77,10 +77,6 @@ class Wording:
     taken: str  # two records on one target: "is linked to"
     linked: str  # the summary's heading of the links: "Linked"
     link: str  # what a person does by hand: "link"
-
-
-def utc_naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def code(text: str) -> str:

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from agentjobs.jobs.inputs import Column, Input
-from agentjobs.jobs.kinds.base import Query, Team, TeamSnapshot
+from agentjobs.jobs.kinds.base import Query, Team, TeamSnapshot, utc_naive
 from agentjobs.jobs.kinds.reconcile_core import (
     LINK_ABOVE,
     NONE,
@@ -35,7 +35,6 @@ from agentjobs.jobs.kinds.reconcile_core import (
     Rules,
     Wording,
     code,
-    utc_naive,
 )
 from agentjobs.jobs.kinds.reconcile_rules import (
     Candidate,

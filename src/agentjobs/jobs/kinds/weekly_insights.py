@@ -48,7 +48,16 @@ from agentjobs.agent.tools import Tool, tool_from_function
 from agentjobs.jobs import numbers
 from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.insight_records import INSIGHT_RECORDS
-from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Member, Query, Rendered, Team, TeamSnapshot
+from agentjobs.jobs.kinds.base import (
+    CheckFailed,
+    KindPlan,
+    Member,
+    Query,
+    Rendered,
+    Team,
+    TeamSnapshot,
+    utc_naive,
+)
 from agentjobs.jobs.kinds.capabilities import member_zone
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
 from agentjobs.jobs.names import Names
@@ -519,10 +528,6 @@ class WeeklyInsights:
         tz = ZoneInfo(team.timezone)
         first = period.start.astimezone(tz).date() - timedelta(weeks=settings.weeks_back)
         start = datetime.combine(first, time(0), tzinfo=tz)
-
-        def utc_naive(moment: datetime) -> datetime:
-            return moment.astimezone(UTC).replace(tzinfo=None)  # the table's naive UTC values
-
         params = {"team_id": team.id, "start": utc_naive(start), "end": utc_naive(period.end)}
         return {TABLE: Query(TRANSACTIONS_SQL, params)}
 

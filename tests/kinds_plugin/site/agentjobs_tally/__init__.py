@@ -6,7 +6,7 @@ words. It uses only agentjobs' public kind interface: base.FanOutKind and its ty
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from agentjobs.jobs.kinds.base import (
     Team,
     TeamSnapshot,
     check_heading,
+    utc_naive,
 )
 from agentjobs.jobs.markdown_text import as_text, one_line
 from agentjobs.jobs.period import Period, period_for
@@ -38,10 +39,6 @@ class TallySettings(BaseModel):
     local_hour: Annotated[StrictInt, Field(ge=0, le=23)] = 8
 
 
-def _utc_naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
 class TeamTally:
     name: ClassVar[str] = "team_tally"
     settings_model: ClassVar[type[BaseModel]] = TallySettings
@@ -55,7 +52,7 @@ class TeamTally:
         return period_for(when, team.timezone, 1)
 
     def queries(self, team: Team, period: Period, settings: TallySettings) -> dict[str, Query]:
-        params = {"team_id": team.id, "start": _utc_naive(period.start), "end": _utc_naive(period.end)}
+        params = {"team_id": team.id, "start": utc_naive(period.start), "end": utc_naive(period.end)}
         return {"transactions": Query(TRANSACTIONS_SQL, params)}
 
     def plan(
