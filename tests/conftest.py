@@ -30,6 +30,7 @@ from tests.fakes.statsd import statsd_server  # noqa: E402, F401
 # mid-run, the CLI) would inherit a metadata DB of a test that is gone.
 _SESSION_ENV = (
     "AIRFLOW_HOME",
+    "AIRFLOW__CORE__EXECUTOR",
     "AIRFLOW__CORE__DAGS_FOLDER",
     "AIRFLOW__CORE__LOAD_EXAMPLES",
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",

@@ -42,6 +42,36 @@ def test_init_writes_the_dag_files_and_every_shipped_spec_skill_and_demo_file(tm
     assert "Point daily_digest's sources.git.repos at your repositories: . (relative to" in out
 
 
+def test_init_says_which_ledger_the_jobs_use_and_what_to_set_when_workers_run_on_several_hosts(
+    tmp_path, capsys, monkeypatch
+):
+    dags = tmp_path / "dags"
+    monkeypatch.delenv("AGENTJOBS_LEDGER_CONN_ID", raising=False)
+    monkeypatch.delenv("AGENTJOBS_LEDGER_SINGLE_HOST", raising=False)
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "LocalExecutor")
+    main(["init", str(dags)])
+    out = capsys.readouterr().out
+    assert "The delivery ledger of every job is the SQLite file $AIRFLOW_HOME/agentjobs-ledger.db" in out
+    assert "fine while every task runs on this host (LocalExecutor)" in out
+
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
+    main(["init", str(dags)])
+    out = capsys.readouterr().out
+    assert "but your executor CeleryExecutor runs tasks on several hosts" in out
+    assert "these DAGs are refused until you set AGENTJOBS_LEDGER_CONN_ID=<a postgres connection" in out
+    assert "airflow connections add agentjobs_ledger --conn-type postgres" in out
+
+    monkeypatch.setenv("AIRFLOW_CONN_AGENTJOBS_LEDGER", "postgresql://agentjobs@ledger-db:5432/ledger")
+    monkeypatch.setenv("AGENTJOBS_LEDGER_CONN_ID", "agentjobs_ledger")
+    main(["init", str(dags)])
+    out = capsys.readouterr().out
+    assert (
+        "The delivery ledger of every job is the postgres database of connection 'agentjobs_ledger': "
+        "every worker that reaches it shares it." in out
+    )
+    assert "refused" not in out
+
+
 def test_init_keeps_existing_files_and_says_so_unless_forced(tmp_path, capsys):
     dags = tmp_path / "dags"
     main(["init", str(dags)])

@@ -295,3 +295,34 @@ def test_the_agent_finds_the_skills_beside_the_specs_from_any_working_folder(
     # A folder named in the environment still wins (read when the task runs).
     monkeypatch.setenv("AGENTJOBS_SKILLS_DIR", str(tmp_path / "skills"))
     assert dagbag(REPO / "dags").get_dag("daily_digest").get_task("summarize").skills_dir is None
+
+
+def test_under_celery_a_job_whose_ledger_is_a_hosts_sqlite_file_is_not_built(
+    airflow_db, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
+    monkeypatch.delenv("AGENTJOBS_LEDGER_CONN_ID", raising=False)
+    monkeypatch.delenv("AGENTJOBS_LEDGER_SINGLE_HOST", raising=False)
+    dags = project_with(tmp_path, monkeypatch)
+    bag = dagbag(dags)
+    # The shipped specs name no ledger: each would keep it in its worker host's own file.
+    assert set(bag.dag_ids) == {"agentjobs_health"}
+    ((where, error),) = bag.import_errors.items()
+    assert where.endswith("agentjobs_spec_errors.py")
+    assert f"{len(SHIPPED)} job spec(s) left out" in error
+    (line,) = [line for line in error.splitlines() if "job 'daily_digest'" in line]
+    assert line.startswith(str(tmp_path / "include" / "jobs" / "daily-digest.yaml"))
+    assert "the executor CeleryExecutor runs tasks on several hosts" in line
+    assert "set AGENTJOBS_LEDGER_CONN_ID=<a postgres connection every worker reaches>" in line
+    # ...and the health check, which stays, names every job left out in its alert.
+    broken = bag.get_dag("agentjobs_health").get_task("check_jobs").broken
+    assert {b.dag_id for b in broken} == set(SHIPPED)
+
+    # The fix the message names: a postgres connection every worker reaches, as the default.
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AGENTJOBS_LEDGER", "postgresql://agentjobs@ledger-db.internal:5432/ledger"
+    )
+    monkeypatch.setenv("AGENTJOBS_LEDGER_CONN_ID", "agentjobs_ledger")
+    bag = dagbag(dags)
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == {*SHIPPED, "agentjobs_health"}

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from agentjobs.hooks.ledger_hosts import SplitLedgerError
 from agentjobs.jobs.channels.email import EmailChannel
 from agentjobs.jobs.spec import JobSpec, load_spec
 from agentjobs.operators.deliver import DeliverOperator
@@ -77,3 +78,19 @@ def test_a_digest_changed_after_validation_is_not_sent(spec, smtp_server, tmp_pa
     with pytest.raises(ArtifactChanged, match="changed after validation; clear the run from 'summarize'"):
         deliver(spec, smtp_server, pushed)
     assert smtp_server.messages == []
+
+
+def test_under_an_executor_that_spreads_tasks_a_sqlite_ledger_sends_nothing(
+    spec, smtp_server, tmp_path, monkeypatch
+):
+    # Its type was unknown at parse (a connection in the metadata DB): the task refuses instead.
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
+    monkeypatch.delenv("AGENTJOBS_LEDGER_SINGLE_HOST", raising=False)
+    pushed = validated(tmp_path)
+    with pytest.raises(SplitLedgerError, match=r"job 'daily_digest' .* CeleryExecutor runs tasks on several"):
+        deliver(spec, smtp_server, pushed)
+    assert smtp_server.messages == []
+    # A deployment whose Celery workers all run on this host says so, and delivers.
+    monkeypatch.setenv("AGENTJOBS_LEDGER_SINGLE_HOST", "1")
+    assert deliver(spec, smtp_server, pushed)["delivered"] is True
+    assert len(smtp_server.messages) == 1

@@ -166,3 +166,21 @@ def test_an_empty_jobs_folder_builds_no_dag_not_even_the_health_check(tmp_path, 
     jobs = tmp_path / "project" / "include" / "jobs"
     jobs.mkdir(parents=True)
     assert dags_from_folder(jobs) == {}
+
+
+def test_the_errors_file_judging_alone_also_refuses_a_ledger_that_can_split(tmp_path, monkeypatch):
+    # No verdict of the jobs file yet (a fresh $AIRFLOW_HOME): the errors file checks itself.
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", "KubernetesExecutor")
+    monkeypatch.delenv("AGENTJOBS_LEDGER_CONN_ID", raising=False)
+    monkeypatch.delenv("AGENTJOBS_LEDGER_SINGLE_HOST", raising=False)
+    jobs = tmp_path / "project" / "include" / "jobs"
+    jobs.mkdir(parents=True)
+    (jobs / "daily-digest.yaml").write_text(DIGEST_YAML.read_text())
+    with pytest.raises(JobSpecError, match=r"job 'daily_digest' .* KubernetesExecutor runs tasks"):
+        raise_for_broken_specs(jobs)
+    # Its verdict is not recalled once the deployment sets a shared ledger.
+    monkeypatch.setenv("AIRFLOW_CONN_SHARED_LEDGER", "postgresql://agentjobs@ledger-db:5432/ledger")
+    monkeypatch.setenv("AGENTJOBS_LEDGER_CONN_ID", "shared_ledger")
+    raise_for_broken_specs(jobs)
+    assert set(dags_from_folder(jobs)) == {"daily_digest", HEALTH_DAG_ID}

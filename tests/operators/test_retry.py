@@ -9,6 +9,7 @@ import pytest
 from airflow.sdk import RetryAction
 
 from agentjobs.agent.errors import BudgetExceeded, ContractViolation, ModelRequestError, RateLimited
+from agentjobs.hooks.ledger_hosts import SplitLedgerError
 from agentjobs.operators.errors import ArtifactChanged, PermanentTaskError
 from agentjobs.operators.retry import AGENT_RETRY_POLICY, agent_retry_policy
 from agentjobs.sources.errors import FeedError, GitHubAccessDenied, GitHubRateLimited, GitHubUnavailable
@@ -27,6 +28,7 @@ def decide(exc: BaseException, policy=AGENT_RETRY_POLICY):
         ArtifactChanged("digest.md changed after validation"),
         PermanentTaskError("no snapshot"),
         GitHubAccessDenied("401 Bad credentials"),
+        SplitLedgerError("job 'x' keeps its delivery ledger in the SQLite file ..."),
     ],
     ids=lambda exc: type(exc).__name__,
 )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentjobs.hooks import ledger_hosts
 from agentjobs.shipped import INIT_FOLDER, dag_files, shipped_project
 
 SHIPPED_FOLDERS = ("jobs", "skills", "demo")
@@ -79,6 +80,53 @@ def _conn_ids(value: Any) -> Iterator[str]:
             yield from _conn_ids(item)
 
 
+# What a deployment with workers on several hosts sets: one ledger database they all reach.
+SHARED_LEDGER_HOWTO = (
+    "airflow connections add agentjobs_ledger --conn-type postgres --conn-host DB_HOST "
+    '--conn-login DB_USER --conn-password "$DB_PASSWORD" --conn-schema agentjobs_ledger, then '
+    f"{ledger_hosts.DEFAULT_CONN_ENV}=agentjobs_ledger in the environment of the scheduler, the DAG "
+    "processor and every worker"
+)
+
+
+def ledger_steps(specs: list[Any]) -> list[str]:
+    """Which delivery ledger the jobs use, and what to set when the configured executor may run
+    their tasks on several hosts while that ledger is a file on one (their DAGs are refused)."""
+    executors = ledger_hosts.configured_executors()
+    spread = ledger_hosts.spreading(executors)
+    single_host = ledger_hosts.single_host()
+    jobs_by_place: dict[ledger_hosts.LedgerPlace, list[str]] = {}
+    for spec in specs:
+        place = ledger_hosts.place_at_parse(spec.ledger_conn_id)
+        jobs_by_place.setdefault(place, []).append(spec.dag_id)
+    steps = []
+    for place, jobs in jobs_by_place.items():
+        who = "every job" if len(jobs) == len(specs) else ", ".join(jobs)
+        line = f"The delivery ledger of {who} is {place.describe()}"
+        if not place.on_one_host:
+            steps.append(f"{line}: every worker that reaches it shares it.")
+        elif not spread:
+            steps.append(
+                f"{line}: fine while every task runs on this host ({', '.join(executors)}). Before "
+                f"moving to workers on several hosts (CeleryExecutor, KubernetesExecutor) set up a "
+                f"shared one, or these DAGs are refused: {SHARED_LEDGER_HOWTO}."
+            )
+        elif single_host:
+            steps.append(
+                f"{line}, and {ledger_hosts.SINGLE_HOST_ENV} says every worker of "
+                f"{', '.join(spread)} runs on this one host: keep it so."
+            )
+        else:
+            steps.append(
+                f"{line}, but your executor {', '.join(spread)} runs tasks on several hosts, where a "
+                f"retry would deliver again: these DAGs are refused until you set "
+                f"{ledger_hosts.DEFAULT_CONN_ENV}=<a postgres connection every worker reaches>: "
+                f"{SHARED_LEDGER_HOWTO} (or ledger_conn_id in a spec; or "
+                f"{ledger_hosts.SINGLE_HOST_ENV}=1 if every worker runs on this one host)."
+            )
+    return steps
+
+
 def next_steps(dags_folder: Path) -> list[str]:
     from agentjobs.jobs.spec import load_folder
 
@@ -109,6 +157,7 @@ def next_steps(dags_folder: Path) -> list[str]:
     ]
     if others:
         steps.append(f"Define the connections the jobs read and deliver through: {', '.join(others)}")
+    steps += ledger_steps(specs)
     if broken:
         steps.append(f"Fix the broken spec(s): {', '.join(str(b.path.name) for b in broken)}")
     steps.append("The DAG processor picks the jobs up at its next scan (airflow dags list shows them).")

@@ -48,6 +48,9 @@ def prepare_environment(out: Path, project: Path, verbose: bool) -> None:
     os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(home / "dags")
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{home / 'airflow.db'}"
+    # dag.test() runs every task in this process, on this host, whatever executor a deployment
+    # configures: its SQLite ledger cannot split (hooks/ledger_hosts.py).
+    os.environ["AIRFLOW__CORE__EXECUTOR"] = "LocalExecutor"
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     os.environ["AGENTJOBS_ARTIFACT_BASE"] = str(out)
     os.environ.setdefault("AGENTJOBS_SKILLS_DIR", str(project / "include" / "skills"))

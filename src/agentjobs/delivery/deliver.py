@@ -30,8 +30,9 @@ class DeliveryOutcome:
     message: str
 
 
-def ledger_for(conn_id: str) -> DeliveryLedger:
-    """The delivery ledger in the database of connection `conn_id` (DeliveryLedger.from_conn_id).
+def ledger_for(conn_id: str | None, job: str | None = None) -> DeliveryLedger:
+    """The delivery ledger in the database of connection `conn_id` (DeliveryLedger.from_conn_id);
+    `job` names the job about to deliver through it, which refuses a ledger that can split.
 
     The operators that deliver call this rather than import the ledger: the DAG processor
     imports them on every parse of the jobs DAG file, and the ledger module builds its
@@ -39,7 +40,7 @@ def ledger_for(conn_id: str) -> DeliveryLedger:
     """
     from agentjobs.delivery.ledger import DeliveryLedger
 
-    return DeliveryLedger.from_conn_id(conn_id)
+    return DeliveryLedger.from_conn_id(conn_id, job)
 
 
 def sha256_file(path: Path) -> str:

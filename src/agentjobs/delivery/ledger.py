@@ -148,17 +148,19 @@ class DeliveryLedger:
         self._create_table()
 
     @classmethod
-    def from_conn_id(cls, conn_id: str | None) -> DeliveryLedger:
+    def from_conn_id(cls, conn_id: str | None, job: str | None = None) -> DeliveryLedger:
         """The ledger in the database of an Airflow connection (conn types `sqlite`, `postgres`).
 
         Without a connection id the ledger is the SQLite file `$AIRFLOW_HOME/agentjobs-ledger.db`.
         That file is only shared by workers on one host: with several worker hosts, give every
         delivery the same database connection. The engine is `LedgerHook`'s, shared with the job
-        run log; a named connection that does not exist is an error, not a fallback.
+        run log; a named connection that does not exist is an error, not a fallback. `job`, the
+        job about to deliver, refuses a SQLite ledger its next try might not find
+        (hooks/ledger_hosts.py).
         """
         from agentjobs.hooks.ledger import LedgerHook
 
-        return cls(LedgerHook(conn_id).get_engine())
+        return cls(LedgerHook(conn_id).get_engine(job=job))
 
     def _create_table(self) -> None:
         try:

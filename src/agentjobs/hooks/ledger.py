@@ -3,7 +3,9 @@ ledger and the job run log alike.
 
 The connection is a `sqlite` or `postgres` Airflow connection (`ledger_conn_id` in a job spec,
 else the deployment's default `$AGENTJOBS_LEDGER_CONN_ID`); without either it is the SQLite file
-`$AIRFLOW_HOME/agentjobs-ledger.db`, which only processes on one host can share. The engine comes from the
+`$AIRFLOW_HOME/agentjobs-ledger.db`, which only processes on one host can share (so a job about
+to deliver through a SQLite ledger under an executor that spreads tasks over hosts is refused:
+hooks/ledger_hosts.py). The engine comes from the
 installed provider's hook (common-sql `DbApiHook.get_sqlalchemy_engine`, which knows IAM, SSL
 and driver fallbacks) and is built from the connection's fields only when that provider is
 missing, since the ledger needs nothing but SQLAlchemy.
@@ -20,13 +22,17 @@ import sqlalchemy as sa
 from airflow.sdk.bases.hook import BaseHook
 from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
 
+from agentjobs.hooks.ledger_hosts import (
+    DEFAULT_CONN_ENV,
+    DEFAULT_SQLITE_FILE,
+    LedgerPlace,
+    default_conn_id,
+    refuse_split,
+)
+
 if TYPE_CHECKING:
     from agentjobs.jobs.health import JobRunLog
 
-DEFAULT_SQLITE_FILE = "agentjobs-ledger.db"
-# The ledger of every job whose spec names none: a deployment with workers on several hosts sets
-# it (docker-compose.yaml does), so the shipped specs need no edit to deliver exactly once.
-DEFAULT_CONN_ENV = "AGENTJOBS_LEDGER_CONN_ID"
 CONN_TYPES = ("sqlite", "postgres")
 # Several task processes on one host write one SQLite file: wait for its lock rather than fail.
 SQLITE_CONNECT_ARGS = {"timeout": 30}
@@ -65,17 +71,27 @@ class LedgerHook(BaseHook):
 
     def __init__(self, ledger_conn_id: str | None = None) -> None:
         super().__init__()
-        self.ledger_conn_id = ledger_conn_id or os.environ.get(DEFAULT_CONN_ENV) or None
+        self.ledger_conn_id = default_conn_id(ledger_conn_id)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(ledger_conn_id={self.ledger_conn_id!r})"
 
-    def get_engine(self) -> sa.Engine:
-        """The shared engine for this connection, built on first use."""
+    def get_engine(self, *, job: str | None = None) -> sa.Engine:
+        """The shared engine for this connection, built on first use.
+
+        `job`: the job about to deliver or claim through it. Given, a SQLite ledger is refused
+        (SplitLedgerError) under an executor that may run the job's next try on another host,
+        before anything is sent. The run log and the alerts' ledger pass no job: a health
+        alert about that very refusal must still go out.
+        """
         if self.ledger_conn_id is None:
+            if job is not None:
+                refuse_split(job, LedgerPlace(None, "sqlite"))
             path = default_sqlite_path()
             return self._cached(str(path), lambda: _sqlite_engine(str(path)))
         conn = self._connection()
+        if job is not None:
+            refuse_split(job, LedgerPlace(self.ledger_conn_id, conn.conn_type))
         return self._cached(conn.get_uri(), lambda: self._engine_for(conn))
 
     def _cached(self, uri: str, build: Any) -> sa.Engine:

@@ -28,9 +28,11 @@ VERDICTS_DIR = "agentjobs-spec-verdicts"
 _PACKAGE = Path(__file__).resolve().parents[1]  # src/agentjobs
 
 
-def fingerprint(folder: Path) -> str:
-    """Changes whenever a spec of `folder` (its name or bytes) or agentjobs' code changes."""
+def fingerprint(folder: Path, settings: str = "") -> str:
+    """Changes whenever a spec of `folder` (its name or bytes), agentjobs' code or `settings`
+    (what else the caller's verdict depends on, e.g. the executor) changes."""
     digest = hashlib.sha256(__version__.encode())
+    digest.update(f"{settings}\n".encode())
     for line in sorted(_module_stamps(str(_PACKAGE))):
         digest.update(line.encode())
     for spec in sorted(folder.glob("*.yaml")):  # as load_folder reads them

@@ -46,7 +46,7 @@ class DeliverOperator(JobTaskOperator):
             )
         day = validated["day"]
         force = bool(context["params"].get("force_redeliver", False))
-        ledger = ledger_for(self.spec.ledger_conn_id)
+        ledger = ledger_for(self.spec.ledger_conn_id, job=self.spec.dag_id)
         channel, job = self.sender, self.spec.dag_id
         target = channel.target(job, day)
         previous = None

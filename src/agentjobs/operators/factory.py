@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from airflow.sdk import DAG, CronTriggerTimetable
 
 from agentjobs.agent.skill_names import SKILLS_DIR_ENV
+from agentjobs.hooks import ledger_hosts
 from agentjobs.jobs import spec_verdict
 from agentjobs.jobs.folder import jobs_folder as jobs_folder  # the DAG files `agentjobs init` copied use it
 from agentjobs.jobs.spec import BrokenSpec, JobSpec, JobSpecError, load_folder
@@ -186,15 +187,31 @@ def health_dag(specs: list[JobSpec], broken: list[BrokenSpec] | None = None) -> 
     return dag
 
 
+def split_ledger(path: Path, spec: JobSpec) -> BrokenSpec | None:
+    """The job, left out, when its ledger is a file on one host while the configured executor
+    may run its tasks on others (hooks/ledger_hosts.py); None when its ledger is fine here."""
+    problem = ledger_hosts.refusal_at_parse(spec.dag_id, spec.ledger_conn_id)
+    if problem is None:
+        return None
+    return BrokenSpec(path, f"{path}: {problem}", spec.dag_id, spec.alert, spec.ledger_conn_id)
+
+
+def verdict_fingerprint(folder: Path) -> str:
+    # The executor and the ledger settings decide a verdict too (split_ledger): a changed one
+    # is judged again, not recalled.
+    return spec_verdict.fingerprint(folder, ledger_hosts.parse_inputs())
+
+
 def dags_from_folder(folder: Path) -> dict[str, DAG]:
     """One DAG per good spec in `folder`, plus the health check.
 
-    A broken spec (or one whose DAG fails to build) leaves out only its own job: it is logged,
-    the health DAG names it in its alert, and dags/agentjobs_spec_errors.py shows it as an import
-    error. Raising here instead would hide every job behind one typo.
+    A broken spec (or one whose DAG fails to build, or whose ledger could split across worker
+    hosts) leaves out only its own job: it is logged, the health DAG names it in its alert, and
+    dags/agentjobs_spec_errors.py shows it as an import error. Raising here instead would hide
+    every job behind one typo.
     """
     project = folder.parent.parent
-    fingerprint = spec_verdict.fingerprint(folder)  # before reading: an edit meanwhile changes it
+    fingerprint = verdict_fingerprint(folder)  # before reading: an edit meanwhile changes it
     loaded, broken = load_folder(folder)
     # The skills beside the specs, whatever folder the worker runs in, unless the environment
     # names another folder (read at run time).
@@ -202,6 +219,10 @@ def dags_from_folder(folder: Path) -> dict[str, DAG]:
     dags: dict[str, DAG] = {}
     built: list[JobSpec] = []
     for path, spec in loaded.items():
+        refused = split_ledger(path, spec)
+        if refused is not None:
+            broken.append(refused)
+            continue
         try:
             dags[spec.dag_id] = build_dag(resolve_paths(spec, project), skills_dir)
         except Exception as exc:  # an Airflow refusal the spec checks missed: still only this job
@@ -220,16 +241,19 @@ def dags_from_folder(folder: Path) -> dict[str, DAG]:
 
 
 def raise_for_broken_specs(folder: Path) -> None:
-    """Raise one JobSpecError listing every spec of `folder` that does not load (the DAG file
-    agentjobs_spec_errors.py calls it, so they show as an import error of that file alone).
+    """Raise one JobSpecError listing every spec of `folder` that does not load, or whose ledger
+    could split across worker hosts (the DAG file agentjobs_spec_errors.py calls it, so they show
+    as an import error of that file alone).
 
-    The verdict the jobs DAG file left for the same specs and code is reported as it stands
-    (jobs/spec_verdict.py); only without one are the specs validated (and the verdict left).
+    The verdict the jobs DAG file left for the same specs, code and ledger settings is reported
+    as it stands (jobs/spec_verdict.py); only without one are the specs validated (and the
+    verdict left).
     """
-    errors = spec_verdict.recall(folder)
+    fingerprint = verdict_fingerprint(folder)
+    errors = spec_verdict.recall(folder, fingerprint)
     if errors is None:
-        fingerprint = spec_verdict.fingerprint(folder)
-        _, broken = load_folder(folder)
+        loaded, broken = load_folder(folder)
+        broken += filter(None, (split_ledger(path, spec) for path, spec in loaded.items()))
         errors = [spec.error for spec in broken]
         spec_verdict.remember(folder, fingerprint, errors)
     if errors:

@@ -41,7 +41,7 @@ def claim_snapshot(
             named,
             kind.name,
         )
-    claims = EventClaims(LedgerHook(spec.ledger_conn_id).get_engine())
+    claims = EventClaims(LedgerHook(spec.ledger_conn_id).get_engine(job=spec.dag_id))
     rows = claims.claim(
         job=ledger_job(spec.dag_id, snapshot.team.id),
         window=snapshot.period.key,

@@ -90,7 +90,7 @@ class TeamDeliverOperator(TeamTaskOperator):
             self.log.info("%s: no member due now has anything to be reminded of", team_id)
         elif not targets and (delivery.slack_conn_id or delivery.smtp_conn_id):
             self.log.warning("%s has no slack_channel, email_list or members to deliver to", team_id)
-        ledger = ledger_for(self.spec.ledger_conn_id)
+        ledger = ledger_for(self.spec.ledger_conn_id, job=self.spec.dag_id)
         force = bool(context["params"].get("force_redeliver", False))
         outcomes, failures = [], []
         for target in targets:

@@ -62,7 +62,7 @@ class TeamPublishOperator(TeamTaskOperator):
 
         try:
             outcome = deliver(
-                ledger=ledger_for(self.spec.ledger_conn_id),
+                ledger=ledger_for(self.spec.ledger_conn_id, job=self.spec.dag_id),
                 job=team.ledger_job(),
                 logical_date=period_key,
                 run_id=context["run_id"],
