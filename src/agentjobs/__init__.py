@@ -88,6 +88,23 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "How many 429s with Retry-After one call waits out in the task "
                         "before failing the try (default 3; 0: fail at once).",
                     },
+                    "requests_per_minute": {
+                        "label": "Requests per minute",
+                        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
+                        "description": "Shared rate limit of this connection across all workers "
+                        "(empty: none). With a limit, a 429 is waited out until the time cap.",
+                    },
+                    "tokens_per_minute": {
+                        "label": "Tokens per minute",
+                        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
+                        "description": "Shared token limit (prompt + max tokens, settled by usage).",
+                    },
+                    "rate_limit_store": {
+                        "label": "Rate limiter store",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Where the shared bucket lives: ledger (default) or a "
+                        "redis://host:6379/0 URL.",
+                    },
                     "reports_usage": {
                         "label": "Endpoint reports usage",
                         "schema": {"type": ["boolean", "null"]},

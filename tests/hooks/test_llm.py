@@ -95,3 +95,52 @@ def test_connection_test_reaches_the_endpoint(env_conn, model_server):
     model_server.stop()
     ok, message = LLMHook(env_conn).test_connection()
     assert not ok and "Connection" in message
+
+
+def test_without_limits_the_client_has_no_limiter(env_conn):
+    from agentjobs.hooks.llm import LLMHook
+
+    client = LLMHook(env_conn).get_model_client("m")
+    assert client.limiter is None
+    client.close()
+
+
+def test_limits_give_every_hook_of_the_connection_one_shared_bucket_in_the_ledger(
+    model_server, monkeypatch, tmp_path
+):
+    from agentjobs.agent.rate_limit_sql import SqlBucketStore
+    from agentjobs.hooks.llm import LLMHook
+
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    monkeypatch.delenv("AGENTJOBS_LEDGER_CONN_ID", raising=False)
+    extra = {"model": "m", "requests_per_minute": 6}
+    conn = {"conn_type": "agentjobs_llm", "host": model_server.base_url, "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_LLM_LIMITED", json.dumps(conn))
+    first, second = LLMHook("llm_limited").get_model_client(), LLMHook("llm_limited").get_model_client()
+    assert isinstance(first.limiter.store, SqlBucketStore)  # `ledger` is the default store
+    assert first.limiter.store.engine.url.database == str(tmp_path / "agentjobs-ledger.db")
+    # Two tasks' hooks, one bucket: the second call waits for the slot the first one took.
+    assert first.limiter.acquire() == 0.0
+    assert second.limiter.acquire() > 9
+    first.close()
+    second.close()
+
+
+def test_a_redis_store_is_keyed_by_the_connection_and_its_password_is_a_secret(model_server, monkeypatch):
+    pytest.importorskip("redis")
+    from agentjobs.agent.rate_limit_redis import RedisBucketStore
+    from agentjobs.hooks.llm import LLMHook
+
+    extra = {
+        "model": "m",
+        "tokens_per_minute": 1000,
+        "rate_limit_store": "redis://:r3dis-pw@127.0.0.1:6379/0",
+    }
+    conn = {"conn_type": "agentjobs_llm", "host": model_server.base_url, "password": "sk-x", "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_LLM_REDIS", json.dumps(conn))
+    hook = LLMHook("llm_redis")
+    store = hook.limiter.store
+    assert isinstance(store, RedisBucketStore)
+    assert store.key == "agentjobs:ratelimit:llm_redis"
+    assert hook.settings.secrets == ["sk-x", "r3dis-pw"]  # scrubbed from transcripts and alerts
+    store.client.close()

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from agentjobs.agent.budget import BudgetMeter, Usage
 from agentjobs.agent.contract import parse_result_line, parse_structured
-from agentjobs.agent.errors import ContractViolation, RateLimited, TransientAgentError
+from agentjobs.agent.errors import BudgetExceeded, ContractViolation, RateLimited, TransientAgentError
 from agentjobs.agent.model_client import Completion, ModelClient
 from agentjobs.agent.prompt_size import message_tokens, request_tokens
 from agentjobs.agent.rate_limit import rate_limit_wait
@@ -145,19 +145,29 @@ class Agent:
         max_tokens: int | None,
         response_format: dict[str, Any] | None,
     ) -> Completion:
-        """One model call within the caps; a 429 with Retry-After is waited out (rate_limit)."""
+        """One model call within the caps. With the connection's rate limiter (client.limiter) the
+        call first waits for its slot and a 429 is waited out until the time cap; without one, a
+        429 with Retry-After is waited out a few times (rate_limit)."""
+        limiter = self.client.limiter
         prompt = None
-        if self.meter.counts_prompts:
+        if self.meter.counts_prompts or (limiter is not None and limiter.counts_tokens):
             prompt = self._prompt_tokens(messages, tool_specs, response_format)
+        # What the limiter takes before the call: the prompt as counted and the most it may answer.
+        estimate = (prompt or 0) + (max_tokens or 0)
         waits = 0
         while True:
             self.meter.check_before_call(prompt)
+            if limiter is not None:
+                wait_s = limiter.acquire(estimate)
+                if wait_s > 0:
+                    self._wait(wait_s, "the rate limiter's next slot")
+                    continue
             remaining_s = self.meter.remaining_s()
             timeout_s = self.client.options.request_timeout_s
             if remaining_s is not None:
                 timeout_s = min(timeout_s, remaining_s)
             try:
-                return self.client.complete(
+                completion = self.client.complete(
                     messages,
                     tools=tool_specs,
                     max_tokens=max_tokens,
@@ -167,9 +177,13 @@ class Agent:
             except TransientAgentError as exc:
                 wait_s = None
                 if isinstance(exc, RateLimited):
-                    wait_s = rate_limit_wait(
-                        exc, waits, self.client.options.rate_limit_waits, self.meter.remaining_s()
-                    )
+                    if limiter is not None and self.meter.remaining_s() is not None:
+                        # The limiter is set: the time cap, not a count of waits, bounds them.
+                        wait_s = limiter.retry_after_429(exc.retry_after_s)
+                    else:
+                        wait_s = rate_limit_wait(
+                            exc, waits, self.client.options.rate_limit_waits, self.meter.remaining_s()
+                        )
                 if wait_s is None:
                     # A call cut short by the run's own deadline is the time cap, not a flaky endpoint.
                     self.meter.check_before_call()
@@ -177,7 +191,25 @@ class Agent:
                 waits += 1
                 self.transcript.record("rate_limited", wait_s=wait_s, error=str(exc))
                 log.info("model endpoint rate-limited the call; asking again in %.1f s", wait_s)
-                time.sleep(wait_s)
+                self._wait(wait_s, "a 429's wait")
+                continue
+            if limiter is not None:
+                limiter.settle(estimate, completion.total_tokens)
+            return completion
+
+    def _wait(self, wait_s: float, what: str) -> None:
+        """Sleep `wait_s`, or fail with the time cap's message if the wait would end past it."""
+        remaining = self.meter.remaining_s()
+        if remaining is not None and wait_s >= remaining:
+            caps = self.meter.caps
+            raise BudgetExceeded(
+                "timeout_s",
+                caps.timeout_s or 0,
+                round(self.meter.elapsed_s, 3),
+                f"{what} is {wait_s:.1f} s away, past the time cap",
+            )
+        log.debug("waiting %.2f s for %s", wait_s, what)
+        time.sleep(wait_s)
 
     def _prompt_tokens(
         self,

@@ -15,6 +15,8 @@ from agentjobs.agent.errors import ModelRequestError, RateLimited, TransientAgen
 if TYPE_CHECKING:
     import openai
 
+    from agentjobs.agent.rate_limiter import RateLimiter
+
 StructuredDialect = Literal["json_schema", "json_object_schema"]
 MaxTokensParam = Literal["max_tokens", "max_completion_tokens"]
 
@@ -91,12 +93,23 @@ def _error_summary(exc: openai.APIStatusError) -> str:
 
 
 class ModelClient:
-    """A thin wrapper over `openai.OpenAI` for one model on one endpoint."""
+    """A thin wrapper over `openai.OpenAI` for one model on one endpoint.
 
-    def __init__(self, client: openai.OpenAI, model: str, options: EndpointOptions | None = None) -> None:
+    `limiter` is the connection's shared rate limiter (None: no limits configured); the agent
+    loop consults it before each call (agent/rate_limiter.py).
+    """
+
+    def __init__(
+        self,
+        client: openai.OpenAI,
+        model: str,
+        options: EndpointOptions | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self.client = client
         self.model = model
         self.options = options or EndpointOptions()
+        self.limiter = limiter
 
     def close(self) -> None:
         self.client.close()

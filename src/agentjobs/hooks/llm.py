@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.bases.hook import BaseHook
 
 from agentjobs.agent.model_client import ModelClient
+from agentjobs.agent.rate_limiter import BucketStore, RateLimiter
 from agentjobs.hooks import DEFAULT_LLM_CONN_ID
 from agentjobs.hooks.llm_settings import LLMConnectionError, LLMSettings, settings_from_fields
+from agentjobs.hooks.rate_limit_settings import LEDGER_STORE
 
 if TYPE_CHECKING:
     import openai
@@ -54,7 +56,10 @@ class LLMHook(BaseHook):
         # Keys of a secret-bearing connection must never reach a log or an alert.
         if conn.password:
             self.mask_secret(conn.password)
-        return settings_from_fields(self.llm_conn_id, conn.host, conn.password, conn.extra_dejson)
+        settings = settings_from_fields(self.llm_conn_id, conn.host, conn.password, conn.extra_dejson)
+        for secret in settings.secrets:  # the rate limiter's Redis password, too
+            self.mask_secret(secret)
+        return settings
 
     def get_settings(self) -> LLMSettings:
         return self.settings
@@ -87,7 +92,27 @@ class LLMHook(BaseHook):
             )
         if self.conn.is_closed():  # an earlier run closed it: a new one, on the settings read already
             del self.conn
-        return ModelClient(self.conn, chosen, settings.options)
+        return ModelClient(self.conn, chosen, settings.options, limiter=self.limiter)
+
+    @cached_property
+    def limiter(self) -> RateLimiter | None:
+        """The connection's rate limiter (None: it sets no limit). Its bucket is keyed by the
+        connection id, so every task on every worker that uses this connection shares it."""
+        rate_limit = self.settings.rate_limit
+        if rate_limit is None:
+            return None
+        store: BucketStore
+        if rate_limit.store == LEDGER_STORE:
+            from agentjobs.agent.rate_limit_sql import SqlBucketStore
+            from agentjobs.hooks.ledger import LedgerHook
+
+            # The deployment's ledger ($AGENTJOBS_LEDGER_CONN_ID, else the local SQLite file).
+            store = SqlBucketStore(LedgerHook().get_engine(), self.llm_conn_id)
+        else:
+            from agentjobs.agent.rate_limit_redis import redis_store
+
+            store = redis_store(rate_limit.store, self.llm_conn_id)
+        return RateLimiter(rate_limit.limits, store)
 
     def test_connection(self) -> tuple[bool, str]:
         try:

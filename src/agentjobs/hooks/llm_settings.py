@@ -12,8 +12,14 @@ from urllib.parse import urlsplit
 
 from agentjobs.agent.budget import Prices
 from agentjobs.agent.model_client import EndpointOptions
+from agentjobs.hooks.rate_limit_settings import (
+    RATE_LIMIT_FIELDS,
+    RateLimitSettings,
+    RateLimitSettingsError,
+    rate_limit_from_extra,
+)
 
-EXTRA_FIELDS = {
+EXTRA_FIELDS = RATE_LIMIT_FIELDS | {
     "model",
     "rate_limit_waits",
     "timeout",
@@ -38,11 +44,16 @@ class LLMSettings:
     model: str | None
     options: EndpointOptions
     prices: dict[str, Prices]
+    rate_limit: RateLimitSettings | None = None  # None: the connection sets no limit
 
     @property
     def secrets(self) -> list[str]:
-        """What must be scrubbed from everything a run writes: the API key, when there is one."""
-        return [self.api_key] if self.api_key != NO_KEY else []
+        """What must be scrubbed from everything a run writes: the API key, when there is one,
+        and the password of the rate limiter's Redis URL."""
+        found = [self.api_key] if self.api_key != NO_KEY else []
+        if self.rate_limit is not None and self.rate_limit.redis_password:
+            found.append(self.rate_limit.redis_password)
+        return found
 
     def prices_for(self, model: str) -> Prices | None:
         """Prices of `model`, else the `*` row, else None (unknown)."""
@@ -148,10 +159,15 @@ def settings_from_fields(
         max_tokens_per_call=per_call_int,
         rate_limit_waits=rate_limit_waits,
     )
+    try:
+        rate_limit = rate_limit_from_extra(conn_id, extra)
+    except RateLimitSettingsError as exc:
+        raise LLMConnectionError(str(exc)) from None
     return LLMSettings(
         base_url=base_url.rstrip("/"),
         api_key=password or NO_KEY,
         model=(extra.get("model") or None),
         options=options,
         prices=_parse_prices(extra.get("prices"), conn_id),
+        rate_limit=rate_limit,
     )
