@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psutil
 import pytest
@@ -240,7 +241,14 @@ def test_b_a_fanned_out_job_serves_each_team_through_the_workers_once(
         assert {ti["state"] for ti in tis} == {"success"}, [(ti["task_id"], ti["state"]) for ti in tis]
         # The team's chain is a mapped task group, run on the Celery workers.
         assert {ti["hostname"] for ti in tis} <= set(celery_cluster.worker_names), tis
-        assert api.xcom(dag_id, run_id, "fetch") == [{"team": team_id, "period": period}]
+        # The team, and any other only for a member whose own Sunday 09:00 it is too (at London's,
+        # Berlin's member in Lisbon).
+        served = api.xcom(dag_id, run_id, "fetch")
+        assert {"team": team_id, "period": period} in served, served
+        for other in (s["team"] for s in served if s["team"] != team_id):
+            team, members = teams[other]
+            zones = [ZoneInfo(m.timezone or team.timezone) for m in members]
+            assert any(when[team_id].astimezone(z).strftime("%a %H") == "Sun 09" for z in zones), other
     assert calls == len(FAN_OUT_TEAMS)  # one structured call a team, no retry
 
     # Delivered once per target: one ledger row each (a team's rows are keyed `<dag>/<team>`),
