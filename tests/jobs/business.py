@@ -94,5 +94,16 @@ def serving_instant(spec: Any, team_id: str, day: Any) -> datetime:
     return when
 
 
+def on_the_teams_clock(team: Any, members: list[Any], when: datetime) -> list[Any]:
+    """The members whose own clock (their zone; the team's where they have none) reads the
+    team's at `when`: those weekly_insights mails at the team's run, the others at their own."""
+    from zoneinfo import ZoneInfo
+
+    def wall(zone: str) -> str:
+        return when.astimezone(ZoneInfo(zone)).strftime("%a %H:%M")
+
+    return [m for m in members if wall(m.timezone or team.timezone) == wall(team.timezone)]
+
+
 def team_states(run: Any) -> dict[tuple[str, int], str]:
     return {(ti.task_id, ti.map_index): ti.state for ti in run.get_task_instances()}

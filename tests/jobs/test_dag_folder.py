@@ -37,7 +37,7 @@ def test_the_shipped_jobs_parse_into_dags(airflow_db):
         "alert_on_failure",
     ]
     assert type(insights.task_group_dict["team"]).__name__ == "MappedTaskGroup"
-    assert (insights.timetable.expression, str(insights.timetable.timezone)) == ("0 * * * 0,6", "UTC")
+    assert (insights.timetable.expression, str(insights.timetable.timezone)) == ("0 * * * 0,1,6", "UTC")
     assert "teams" in insights.params
     # A kind that writes to the business database writes after the check, before the delivery.
     enrichment = [t.task_id for t in bag.get_dag("enrichment").topological_sort()]

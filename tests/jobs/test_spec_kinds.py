@@ -54,6 +54,20 @@ def test_a_kind_mistake_names_the_file_the_field_and_the_fix(tmp_path, edit, mes
 
 
 def test_a_fan_out_kind_gets_its_own_schedule_unless_the_spec_names_one(tmp_path):
-    assert load_spec(spec_file(tmp_path, INSIGHTS)).schedule == "0 * * * 0,6"
+    assert load_spec(spec_file(tmp_path, INSIGHTS)).schedule == "0 * * * 0,1,6"
     custom = INSIGHTS.replace("kind: weekly_insights\n", "kind: weekly_insights\nschedule: '30 * * * 0,6'\n")
     assert load_spec(spec_file(tmp_path, custom)).schedule == "30 * * * 0,6"
+
+
+def test_the_kinds_settings_know_the_jobs_own_schedule_in_its_time_zone(tmp_path):
+    from datetime import UTC, datetime
+
+    monday = datetime(2026, 11, 30, 0, 30, tzinfo=UTC)  # Monday 00:30 UTC, Sunday 19:30 in New York
+    assert not load_spec(spec_file(tmp_path, INSIGHTS)).kind_settings().runs_at(monday)  # :00 only
+    sundays_there = "schedule: '30 * * * 0'\ntimezone: America/New_York\n"
+    custom = INSIGHTS.replace("kind: weekly_insights\n", f"kind: weekly_insights\n{sundays_there}")
+    settings = load_spec(spec_file(tmp_path, custom)).kind_settings()
+    assert settings.runs_at(monday)  # a Sunday in the schedule's own zone
+    assert not settings.runs_at(datetime(2026, 11, 29, 0, 30, tzinfo=UTC))  # Saturday 19:30 there
+    daily = INSIGHTS.replace("kind: weekly_insights\n", "kind: weekly_insights\nschedule: '@daily'\n")
+    assert load_spec(spec_file(tmp_path, daily)).kind_settings().runs_at(datetime(2026, 11, 30, tzinfo=UTC))

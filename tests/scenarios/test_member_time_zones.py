@@ -1,6 +1,7 @@
 """weekly_insights and batch_notifications end to end with dag.test(): each member's e-mail on the
-member's own clock (a half-hour zone, one across the date line, one without a zone: the team's),
-the team's channel at the team's hour, every target once whatever the reruns."""
+member's own clock (a half-hour zone, one across the date line, one without a zone: the team's,
+Tokyo in a New York team on a Monday in UTC), the team's channel at the team's hour, every target
+once whatever the reruns, and an hour nobody is due at a run that asks and sends nothing."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from tests.airflow.conftest import run_dag
+from tests.airflow.conftest import run_dag, xcom
 from tests.fakes.model_server import reply, respond
 from tests.jobs.business import BUSINESS_CONN, shipped_spec, team_states
 from tests.jobs.specs import sqlite_ledger
@@ -35,24 +36,35 @@ MEMBERS = {  # email -> zone (None: the team's Europe/Berlin)
 }
 
 
-def build_db(path: Path) -> str:
-    """One team in Berlin with a member in each zone of MEMBERS and two weeks of transactions."""
+NEW_YORK_MEMBERS = {  # a New York team's: Tokyo's Monday 09:00 is Monday 00:00 UTC
+    "hanako@example.org": "Asia/Tokyo",
+    "maria@example.org": "America/Los_Angeles",
+    "nozone@example.org": None,
+}
+
+
+def build_db(
+    path: Path, zone: str = "Europe/Berlin", members: dict[str, str | None] = MEMBERS, currency: str = "EUR"
+) -> str:
+    """One team (TEAM, named after its zone's city) with a member in each zone of `members` and two
+    weeks of transactions."""
     from agentjobs.business import schema
 
     engine = sa.create_engine(f"sqlite:///{path}")
     schema.metadata.create_all(engine)
+    name = zone.split("/")[-1].replace("_", " ")
     with engine.begin() as conn:
         conn.execute(
             schema.teams.insert(),
-            [{"id": TEAM, "name": "Berlin", "timezone": "Europe/Berlin", "currency": "EUR",
-              "slack_channel": "#team-berlin"}],
+            [{"id": TEAM, "name": name, "timezone": zone, "currency": currency,
+              "slack_channel": "#team"}],
         )  # fmt: skip
         conn.execute(
             schema.users.insert(),
             [
                 {"id": f"u-{n}", "team_id": TEAM, "name": address.split("@")[0].capitalize(),
                  "email": address, "timezone": zone or ""}
-                for n, (address, zone) in enumerate(MEMBERS.items())
+                for n, (address, zone) in enumerate(members.items())
             ],
         )  # fmt: skip
         rows = []
@@ -62,9 +74,9 @@ def build_db(path: Path) -> str:
             )  # a Thursday of the week reported, then the one before
             rows += [
                 {"id": f"t-{week}-1", "team_id": TEAM, "occurred_at": day, "kind": "expense",
-                 "category": "travel", "amount_cents": travel, "currency": "EUR", "description": "train"},
+                 "category": "travel", "amount_cents": travel, "currency": currency, "description": "train"},
                 {"id": f"t-{week}-2", "team_id": TEAM, "occurred_at": day, "kind": "income",
-                 "category": "sales", "amount_cents": sales, "currency": "EUR", "description": "invoice"},
+                 "category": "sales", "amount_cents": sales, "currency": currency, "description": "invoice"},
             ]  # fmt: skip
         conn.execute(schema.transactions.insert(), rows)
         conn.execute(
@@ -101,8 +113,8 @@ def forget_runs(dag) -> None:
         session.query(DagRun).filter(DagRun.dag_id == dag.dag_id).delete()
 
 
-def spec_of(kind_file, llm_conn, smtp_server, slack_server, monkeypatch, tmp_path, **update):
-    monkeypatch.setenv(f"AIRFLOW_CONN_{BUSINESS_CONN.upper()}", build_db(tmp_path / "berlin.db"))
+def spec_of(kind_file, llm_conn, smtp_server, slack_server, monkeypatch, tmp_path, db=None, **update):
+    monkeypatch.setenv(f"AIRFLOW_CONN_{BUSINESS_CONN.upper()}", build_db(tmp_path / "team.db", **(db or {})))
     delivery = {"slack_conn_id": slack_server.api_conn_id, "smtp_conn_id": smtp_server.conn_id}
     return shipped_spec(
         kind_file,
@@ -120,15 +132,8 @@ def test_each_member_gets_the_insights_once_at_their_own_nine_and_the_channel_on
 ):
     from agentjobs.operators.factory import build_dag
 
-    spec = spec_of(
-        "weekly-insights.yaml",
-        llm_conn,
-        smtp_server,
-        slack_server,
-        monkeypatch,
-        tmp_path,
-        weekly_insights={"local_hour": 9, "member_local_time": True},
-    )
+    # The shipped spec as it is: members on their own clock is its default.
+    spec = spec_of("weekly-insights.yaml", llm_conn, smtp_server, slack_server, monkeypatch, tmp_path)
     model_server.default_step = respond(top_two)
     dag = build_dag(spec)
     berlin = ZoneInfo("Europe/Berlin")
@@ -172,6 +177,100 @@ def test_each_member_gets_the_insights_once_at_their_own_nine_and_the_channel_on
         assert set(team_states(run).values()) == {"success"}, (when, team_states(run))
     assert len(smtp_server.messages) == len(MEMBERS)
     assert len(slack_server.server.calls("/api/chat.postMessage")) == 1
+    assert model_server.calls == 1
+
+
+def test_tokyo_in_a_new_york_team_gets_hers_at_her_monday_nine_and_nobody_gets_two(
+    llm_conn, smtp_server, slack_server, model_server, monkeypatch, tmp_path
+):
+    from agentjobs.operators.factory import build_dag
+
+    db = {"zone": "America/New_York", "members": NEW_YORK_MEMBERS, "currency": "USD"}
+    spec = spec_of("weekly-insights.yaml", llm_conn, smtp_server, slack_server, monkeypatch, tmp_path, db)
+    model_server.default_step = respond(top_two)
+    dag = build_dag(spec)
+    # The weekend's hours where someone's clock says 09:00, and the Monday hours (UTC) around
+    # Hanako's: Tokyo's Sunday 09:00 (Sunday 00:00 UTC) comes before the New York week is over and
+    # sends nothing; the team and the member without a zone at 09:00 New York (14:00 UTC), Maria
+    # at 09:00 Los Angeles, Hanako at her Monday 09:00 (Monday 00:00 UTC), nobody at 01:00.
+    hours = [
+        datetime(2026, 11, 29, 0, tzinfo=UTC),
+        datetime(2026, 11, 29, 14, tzinfo=UTC),
+        datetime(2026, 11, 29, 17, tzinfo=UTC),
+        datetime(2026, 11, 30, 0, tzinfo=UTC),
+        datetime(2026, 11, 30, 1, tzinfo=UTC),
+    ]
+    sent_at: dict[str, datetime] = {}
+    posts_at: list[datetime] = []
+    served: dict[datetime, list] = {}
+    for when in hours:
+        before, posts = len(smtp_server.messages), len(slack_server.server.calls("/api/chat.postMessage"))
+        calls = model_server.calls
+        run = run_dag(dag, logical_date=when)
+        assert "failed" not in team_states(run).values(), (when, team_states(run))
+        served[when] = xcom(run, "fetch")
+        for to, _subject, _text in mails(smtp_server)[before:]:
+            assert to not in sent_at, f"{to} mailed twice: {sent_at[to]} and {when}"
+            sent_at[to] = when
+        posts_at += [when] * (len(slack_server.server.calls("/api/chat.postMessage")) - posts)
+        if not served[when]:  # a run nobody is due at: no model call, nothing sent
+            assert (model_server.calls, len(smtp_server.messages)) == (calls, before), when
+
+    new_york = ZoneInfo("America/New_York")
+    local = {
+        to: sent_at[to].astimezone(ZoneInfo(NEW_YORK_MEMBERS[to] or "America/New_York")) for to in sent_at
+    }
+    assert {to: t.strftime("%a %d %H:%M") for to, t in local.items()} == {
+        "nozone@example.org": "Sun 29 09:00",  # no zone: the team's New York
+        "maria@example.org": "Sun 29 09:00",  # Los Angeles
+        "hanako@example.org": "Mon 30 09:00",  # Tokyo: Monday 00:00 UTC, a run of the schedule's Mondays
+    }
+    assert [t.astimezone(new_york).strftime("%a %H:%M") for t in posts_at] == ["Sun 09:00"]
+    assert served[hours[0]] == [] and served[hours[-1]] == []  # Tokyo's Sunday 09:00; Monday 01:00 UTC
+    assert model_server.calls == 1  # the week's one artifact, at the team's hour
+    assert {subject for _, subject, _ in mails(smtp_server)} == {"Weekly insights — New York, 2026-11-28"}
+
+    # A clear and rerun of the whole weekend, Mondays too: nothing twice, no new model call.
+    forget_runs(dag)
+    for when in hours:
+        run = run_dag(dag, logical_date=when)
+        assert "failed" not in team_states(run).values(), (when, team_states(run))
+    assert len(smtp_server.messages) == len(NEW_YORK_MEMBERS)
+    assert len(slack_server.server.calls("/api/chat.postMessage")) == 1
+    assert model_server.calls == 1
+
+
+def test_turning_member_local_time_on_mid_week_sends_nobody_a_second_mail(
+    llm_conn, smtp_server, slack_server, model_server, monkeypatch, tmp_path
+):
+    from agentjobs.operators.factory import build_dag
+
+    db = {"zone": "America/New_York", "members": NEW_YORK_MEMBERS, "currency": "USD"}
+    off = spec_of(
+        "weekly-insights.yaml",
+        llm_conn,
+        smtp_server,
+        slack_server,
+        monkeypatch,
+        tmp_path,
+        db,
+        weekly_insights={"local_hour": 9, "member_local_time": False},
+    )
+    model_server.default_step = respond(top_two)
+    run = run_dag(build_dag(off), logical_date=datetime(2026, 11, 29, 14, tzinfo=UTC))  # 09:00 New York
+    assert set(team_states(run).values()) == {"success"}, team_states(run)
+    assert sorted(to for to, _, _ in mails(smtp_server)) == sorted(NEW_YORK_MEMBERS)  # all with the team
+
+    # The same job (its ledger, its folder) with the default on: Maria's and Hanako's own 09:00
+    # come later the same week, and the ledger's (week, address) rows say they have theirs.
+    on = off.with_kind_section({"local_hour": 9})
+    assert on.dag_id == off.dag_id and on.kind_settings().member_local_time
+    dag = build_dag(on)
+    for when in (datetime(2026, 11, 29, 17, tzinfo=UTC), datetime(2026, 11, 30, 0, tzinfo=UTC)):
+        run = run_dag(dag, logical_date=when)
+        assert set(team_states(run).values()) == {"success"}, (when, team_states(run))
+        assert xcom(run, "fetch"), when  # the member's run serves the team's week ...
+    assert len(smtp_server.messages) == len(NEW_YORK_MEMBERS)  # ... and sends her nothing again
     assert model_server.calls == 1
 
 

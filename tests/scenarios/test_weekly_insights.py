@@ -13,7 +13,7 @@ import pytest
 
 from tests.airflow.conftest import run_dag, xcom
 from tests.fakes.model_server import reply, respond
-from tests.jobs.business import serving_instant, shipped_spec, team_states
+from tests.jobs.business import on_the_teams_clock, serving_instant, shipped_spec, team_states
 from tests.jobs.specs import sqlite_ledger
 
 pytestmark = pytest.mark.airflow
@@ -73,10 +73,13 @@ def test_the_planted_change_reaches_its_team_at_its_own_sunday_nine(
     assert re.search(rf"\*\*[^*]*{category}[^*]*\*\*", text, flags=re.I), text
     assert f"{change.change_pct:.1f}" in text, text
 
-    # One post to the team's channel, one mail to its list, one preview line to each member.
+    # One post to the team's channel, one mail to its list, one preview line to each member whose
+    # own clock says Sunday 09:00 too (the others get theirs at their own 09:00).
     sent_to = sorted(tuple(m.rcpt_tos) for m in smtp_server.messages)
+    at_nine = on_the_teams_clock(team, members, when)
+    assert at_nine, members
     expected = sorted(
-        [(m.email,) for m in members] + ([tuple(sorted(team.email_list))] if team.email_list else [])
+        [(m.email,) for m in at_nine] + ([tuple(sorted(team.email_list))] if team.email_list else [])
     )
     assert sent_to == expected
     posts = slack_server.server.calls("/api/chat.postMessage") + slack_server.server.calls(

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psutil
 import pytest
@@ -30,7 +31,7 @@ import sqlalchemy as sa
 
 from tests.fakes.model_server import RecordedRequest, Step, reply, respond
 from tests.fakes.slack import SlackRequest
-from tests.jobs.business import shipped_spec
+from tests.jobs.business import on_the_teams_clock, shipped_spec
 from tests.scheduler.celery_cluster import CeleryCluster, RedisUnavailable, check_redis
 from tests.scheduler.conftest import (
     SchedulerServices,
@@ -240,7 +241,14 @@ def test_b_a_fanned_out_job_serves_each_team_through_the_workers_once(
         assert {ti["state"] for ti in tis} == {"success"}, [(ti["task_id"], ti["state"]) for ti in tis]
         # The team's chain is a mapped task group, run on the Celery workers.
         assert {ti["hostname"] for ti in tis} <= set(celery_cluster.worker_names), tis
-        assert api.xcom(dag_id, run_id, "fetch") == [{"team": team_id, "period": period}]
+        # The team, and any other only for a member whose own Sunday 09:00 it is too (at London's,
+        # Berlin's member in Lisbon).
+        served = api.xcom(dag_id, run_id, "fetch")
+        assert {"team": team_id, "period": period} in served, served
+        for other in (s["team"] for s in served if s["team"] != team_id):
+            team, members = teams[other]
+            zones = [ZoneInfo(m.timezone or team.timezone) for m in members]
+            assert any(when[team_id].astimezone(z).strftime("%a %H") == "Sun 09" for z in zones), other
     assert calls == len(FAN_OUT_TEAMS)  # one structured call a team, no retry
 
     # Delivered once per target: one ledger row each (a team's rows are keyed `<dag>/<team>`),
@@ -250,8 +258,8 @@ def test_b_a_fanned_out_job_serves_each_team_through_the_workers_once(
     assert len(keys) == len(set(keys)), rows
     assert {job for job, *_rest in rows} == {f"{dag_id}/{t}" for t in FAN_OUT_TEAMS}, rows
     assert {(attempt, status) for *_key, attempt, status in rows} == {(1, "sent")}, rows
-    # ... and received once: the Slack channel of a team that has one, its list's mail, and
-    # each member's preview.
+    # ... and received once: the Slack channel of a team that has one, its list's mail, and the
+    # preview of each member whose own clock reads the team's (the others' is at their own 09:00).
     for team_id in FAN_OUT_TEAMS:
         team, members = teams[team_id]
         if team.slack_channel:
@@ -264,7 +272,7 @@ def test_b_a_fanned_out_job_serves_each_team_through_the_workers_once(
         mails = Counter(tuple(sorted(m.rcpt_tos)) for m in services.smtp.messages)
         if team.email_list:
             assert mails[tuple(sorted(team.email_list))] == 1, (team_id, mails)
-        for member in members:
+        for member in on_the_teams_clock(team, members, when[team_id]):
             assert mails[(member.email,)] == 1, (team_id, member.email, mails)
 
 

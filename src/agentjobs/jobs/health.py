@@ -83,7 +83,7 @@ def _aware(moment: datetime) -> datetime:
 def job_interval(spec: JobSpec, now: datetime | None = None) -> timedelta:
     """The longest time between two scheduled runs over the coming week, in the job's time zone.
 
-    The longest, not the next: weekly insights run hourly on weekends only, and a job whose
+    The longest, not the next: weekly insights run hourly from Saturday to Monday only, and a job whose
     next gap is an hour must not be called stale after a quiet Tuesday.
     """
     from zoneinfo import ZoneInfo

@@ -337,7 +337,7 @@ class JobSpec(BaseModel):
             )
         spec._section = section
         check_kind(spec, kind)
-        spec._settings = _validated_section(kind, section)
+        spec._settings = _validated_section(kind, section, spec.schedule, spec.timezone)
         if spec.pii_review.enabled and name != DIGEST_KIND:
             raise KindMismatch("pii_review", f"pii_review reviews a digest; kind {name!r} has none")
         return spec
@@ -427,14 +427,19 @@ def _is_kind_name(key: str) -> bool:
     return known(key)
 
 
-def _validated_section(kind: Any, section: Any) -> Any:
-    """The kind's section validated by its own model; KindMismatch names the first bad field."""
+def _validated_section(kind: Any, section: Any, schedule: str, timezone: str) -> Any:
+    """The kind's section validated by its own model; KindMismatch names the first bad field.
+
+    The model's validators get the job's schedule as context ({"schedule": 5 cron fields,
+    "timezone"}): a kind whose timing depends on which hours run (weekly_insights' members) reads
+    it there; the others ignore it."""
     if kind.settings_model is None:
         if section is not None:
             raise KindMismatch(kind.name, f"kind {kind.name!r} has no section of its own; remove it")
         return None
+    context = {"schedule": CRON_PRESETS.get(schedule, schedule), "timezone": timezone}
     try:
-        return kind.settings_model.model_validate({} if section is None else section)
+        return kind.settings_model.model_validate({} if section is None else section, context=context)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join([kind.name, *(str(p) for p in first["loc"])])

@@ -15,7 +15,7 @@ import pytest
 from agentjobs.jobs import numbers
 from tests.airflow.conftest import run_dag, xcom
 from tests.fakes.model_server import respond
-from tests.jobs.business import team_states
+from tests.jobs.business import on_the_teams_clock, team_states
 from tests.jobs.specs import sqlite_ledger
 from tests.scenarios.ledgerly.conftest import ledgerly_spec, ledgerly_teams, query, serving_instant
 from tests.scenarios.test_weekly_insights import top_three_from_the_data
@@ -69,7 +69,8 @@ def test_the_planted_change_reaches_its_workspace_at_its_own_sunday_nine(
     assert re.search(rf"\*\*[^*]*{category}[^*]*\*\*", text, flags=re.I), text
     assert f"{change.change_pct:.1f}" in text, text
     assert numbers.format_amount(now, currency) in text, text
-    # Members with an address get the preview; the one without gets nothing and fails nothing.
+    # Members with an address whose own clock says Sunday 09:00 too (no zone: the workspace's) get
+    # the preview now; one without an address gets nothing and fails nothing.
     to = sorted(r for m in smtp_server.messages for r in m.rcpt_tos)
-    expected = [m.email for m in members if m.email] + list(team.email_list)
+    expected = [m.email for m in on_the_teams_clock(team, members, when) if m.email] + list(team.email_list)
     assert to == sorted(expected)

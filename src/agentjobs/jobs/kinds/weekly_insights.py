@@ -1,20 +1,22 @@
 """weekly_insights: what changed in a team's money this week, in 3-5 bullets, every number checked.
 
-Runs hourly on Saturdays and Sundays UTC and serves each team at its own Sunday 09:00 (a
-half-hour zone such as Asia/Kolkata once, at 09:30). The week is the 7 local days before that
+Runs hourly on Saturdays, Sundays and Mondays UTC and serves each team at its own Sunday 09:00
+(a half-hour zone such as Asia/Kolkata once, at 09:30). The week is the 7 local days before that
 Sunday; the snapshot holds `weeks_back` more weeks so a comparison can reach back.
 
-With `member_local_time`, members get their preview e-mail on their own clock
-(capabilities.MembersOnOwnClock); the channel and the list stay at the team's 09:00. A member's
+Members get their preview e-mail on their own clock (`member_local_time`, on by default;
+capabilities.MembersOnOwnClock); the channel and the list stay at the team's 09:00. A member's
 e-mail goes out at the first hourly run after the team's week has ended that is `local_hour` in
-the member's zone (the team's where the users table has none) on the member's Sunday or later:
-their own Sunday 09:00, or, for a member more than 9 hours east of the team (whose Sunday
-morning comes before the team's week is over), their Monday 09:00. Every such run is of the
-team's one week (`period`: the latest team-local Sunday), so the snapshot, the artifact and the
-ledger keys (period, member's address) are the same whichever run comes first: the model is
-asked once, each member is mailed once, a clear or backfill sends nothing twice. A Monday 09:00
-that falls on a Monday in UTC (e.g. Tokyo in a New York team) is past the schedule: that
-member's e-mail goes out with the team's instead. Off (the default): every member with the team.
+the member's zone (the team's where the users table has none, NULL) on the member's Sunday or
+later: their own Sunday 09:00, or, for a member more than 9 hours east of the team (whose Sunday
+morning comes before the team's week is over), their Monday 09:00, which may be a Monday in UTC
+(Tokyo in a New York team: Monday 00:00 UTC), hence the Mondays of the schedule. Every such run
+is of the team's one week (`period`: the latest team-local Sunday), so the snapshot, the artifact
+and the ledger keys (period, member's address) are the same whichever run comes first: the model
+is asked once, each member is mailed once, a clear or backfill sends nothing twice. A spec's own
+schedule that has no run at a member's slot (e.g. the older "0 * * * 0,6", without Mondays)
+sends that member's e-mail with the team's instead, rather than never. `member_local_time:
+false`: every member with the team.
 
 All arithmetic is done here, from the snapshot rows, in the team's weeks: a week's totals per
 metric, and every comparison between two weeks (`compare_periods`, also the model's tool).
@@ -41,7 +43,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, ValidationInfo, model_validator
 
 from agentjobs.agent.scrub import scrub
 from agentjobs.agent.tools import Tool, tool_from_function
@@ -73,8 +75,13 @@ BULLET_MAX = 400  # characters of a bullet the model words itself (loop mode)
 NO_TRANSACTIONS = "No transactions this week."
 EN_DASH = "\u2013"  # between the first and the last day in the heading
 WEEK_NAMES = ("this_week", "previous_week")
-SERVING_DAYS_UTC = (5, 6)  # Saturday and Sunday: the days of default_schedule
+# Every zone's Sunday 09:00 (UTC-12 .. UTC+14) is an hour of a Saturday or Sunday in UTC, and
+# every member's slot (member_slot) one of a Saturday, Sunday or Monday: the Monday 09:00 of a
+# member more than 9 hours east of the team is as late as Monday 11:00 UTC (a member at UTC-2
+# in a team at UTC-12), Tokyo's Monday 00:00 UTC. Hours nobody is due at serve no one.
+DEFAULT_SCHEDULE = "0 * * * 0,1,6"
 SUNDAY = 6
+SLOT_SEARCH = timedelta(days=7)  # a member's local_hour comes within a day (two over a DST gap)
 
 TRANSACTIONS_SQL = (
     "SELECT id, occurred_at, kind, category, amount_cents, currency FROM transactions "
@@ -113,15 +120,34 @@ class Settings(BaseModel):
     bullets_max: Annotated[StrictInt, Field(ge=1, le=10)] = 5
     words_max: Annotated[StrictInt, Field(ge=20, le=2000)] = 200
     weeks_back: Annotated[StrictInt, Field(ge=1, le=12)] = 4  # earlier weeks compare_periods can reach
-    # Each member's preview at their own local_hour (the users table's timezone) instead of with
-    # the team's channel; off: every member with the team, as before.
-    member_local_time: bool = False
+    # Each member's preview at their own local_hour (the users table's timezone; none: the
+    # team's) instead of with the team's channel; false: every member with the team.
+    member_local_time: bool = True
+    # The job's schedule (5 cron fields) and its time zone: the spec passes them as validation
+    # context; settings built without a spec have the kind's default.
+    _schedule: tuple[str, str] = PrivateAttr(default=(DEFAULT_SCHEDULE, "UTC"))
 
     @model_validator(mode="after")
     def _bullets_range(self) -> Settings:
         if self.bullets_min > self.bullets_max:
             raise ValueError(f"bullets_min ({self.bullets_min}) is above bullets_max ({self.bullets_max})")
         return self
+
+    @model_validator(mode="after")
+    def _jobs_schedule(self, info: ValidationInfo) -> Settings:
+        context = info.context or {}
+        if context.get("schedule"):
+            self._schedule = (str(context["schedule"]), str(context.get("timezone") or "UTC"))
+        return self
+
+    def runs_at(self, moment: datetime) -> bool:
+        """Whether the job's schedule has a run at `moment` (to the minute)."""
+        from croniter import croniter  # Airflow's own cron library, as jobs/spec.py reads it
+
+        cron, zone = self._schedule
+        local = _aware(moment).astimezone(ZoneInfo(zone)).replace(second=0, microsecond=0)
+        following = croniter(cron, local - timedelta(minutes=1)).get_next(datetime)
+        return bool(following == local)
 
 
 # ------------------------------------------------------------------ the weeks, in code
@@ -349,13 +375,13 @@ def member_slot(
 ) -> datetime | None:
     """The run (UTC, at `minute` past each hour) that mails `member` the team's week ending at
     `end`: the first at or after `end` in the member's `local_hour` on the member's Sunday or
-    later. None when no run of the serving days is one (the team's run mails them instead)."""
+    later (None only if a zone skipped that hour for a week)."""
     tz = ZoneInfo(member_zone(member, team))
     team_sunday = end.astimezone(ZoneInfo(team.timezone)).date()
     slot = end.astimezone(UTC).replace(minute=minute, second=0, microsecond=0)
     if slot < end:
         slot += timedelta(hours=1)
-    while slot.weekday() in SERVING_DAYS_UTC:
+    while slot < end + SLOT_SEARCH:
         local = slot.astimezone(tz)
         # The member's Saturday 09:00 may come after a team's week far east has ended: not yet.
         if local.hour == settings.local_hour and local.date() >= team_sunday:
@@ -489,8 +515,7 @@ class WeeklyInsights:
     writes: ClassVar[tuple[WriteTarget, ...]] = (INSIGHT_RECORDS,)
     settings_model: ClassVar[type[BaseModel]] = Settings
     artifact_file: ClassVar[str] = "insights.md"
-    # Every zone's Sunday 09:00 (UTC-12 .. UTC+14) is an hour of a Saturday or Sunday in UTC.
-    default_schedule: ClassVar[str] = "0 * * * 0,6"
+    default_schedule: ClassVar[str] = DEFAULT_SCHEDULE  # every team's and every member's hour
 
     def due(self, team: Team, when: datetime, settings: Settings) -> bool:
         moment = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
@@ -517,7 +542,11 @@ class WeeklyInsights:
         due = []
         for member in members:
             slot = member_slot(team, member, end, moment.minute, settings)
-            if slot == moment or (slot is None and team_run):
+            if slot != moment and not team_run:
+                continue  # neither the member's run nor the team's: the common case, no cron read
+            # A slot the job's schedule never runs (a spec's own cron): with the team, not never.
+            own_clock = slot is not None and settings.runs_at(slot)
+            if (own_clock and slot == moment) or (not own_clock and team_run):
                 due.append(member)
         return due
 
