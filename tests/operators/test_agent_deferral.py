@@ -115,7 +115,10 @@ def test_a_long_wait_defers_until_the_slot_and_the_resume_replays_the_paid_call(
     assert pushed["result"] == {"path": "answer.txt", "items": 1}
     assert pushed["usage"]["iterations"] == 2
     assert pushed["usage"]["total_tokens"] == (100 + 10) + (150 + 5)
-    events = [json.loads(line)["event"] for line in (tmp_path / "work" / "transcript.jsonl").read_text().splitlines()]
+    events = [
+        json.loads(line)["event"]
+        for line in (tmp_path / "work" / "transcript.jsonl").read_text().splitlines()
+    ]
     assert events.count("waiting") == 1 and events.count("replayed") == 1 and events.count("completion") == 2
 
 
@@ -171,7 +174,9 @@ def slow_llm_conn(model_server, monkeypatch, airflow_db) -> str:
     return conn_id
 
 
-def test_a_task_waiting_for_the_limiter_defers_and_completes_in_dag_test(slow_llm_conn, model_server, tmp_path):
+def test_a_task_waiting_for_the_limiter_defers_and_completes_in_dag_test(
+    slow_llm_conn, model_server, tmp_path
+):
     from airflow.sdk import DAG
 
     from agentjobs.operators.agent import AgentOperator
@@ -191,7 +196,10 @@ def test_a_task_waiting_for_the_limiter_defers_and_completes_in_dag_test(slow_ll
     assert {ti.task_id: ti.state for ti in run.get_task_instances()}["summarize"] == "success"
     pushed = xcom(run, "summarize")
     assert pushed["usage"]["iterations"] == 2 and model_server.calls == 2
-    events = [json.loads(line)["event"] for line in (tmp_path / "work" / "transcript.jsonl").read_text().splitlines()]
+    events = [
+        json.loads(line)["event"]
+        for line in (tmp_path / "work" / "transcript.jsonl").read_text().splitlines()
+    ]
     assert events.count("waiting") == 1 and events.count("replayed") == 1
     # The resume asked the model for the second call only, with the first call's answer in it.
     assert [m["role"] for m in model_server.requests[1].body["messages"]][-2:] == ["assistant", "tool"]

@@ -217,8 +217,9 @@ class Agent:
                 round(self.meter.elapsed_s, 3),
                 f"{what} is {wait_s:.1f} s away, past the time cap",
             )
-        limit = self.defer_waits_from_s
-        if limit is not None and self.client.limiter is not None and wait_s >= limit:
+        # Only under a time cap: it bounds the waits across resumes, where a count would start over.
+        limit = self.defer_waits_from_s if self.client.limiter is not None else None
+        if limit is not None and remaining is not None and wait_s >= limit:
             raise WaitRequested(wait_s, what)
         log.debug("waiting %.2f s for %s", wait_s, what)
         time.sleep(wait_s)
