@@ -198,3 +198,40 @@ def test_a_ledger_that_cannot_be_opened_is_a_transient_error(tmp_path):
     engine.dispose()
     with pytest.raises(TransientAgentError, match="rate limiter's ledger store failed"):
         store.take(Limits(requests_per_minute=60), 0)
+
+
+class _WaitOnce(_Store):
+    """A bucket whose first answer is a wait, then the call may go."""
+
+    def take(self, limits: Limits, tokens: float) -> float:
+        self.taken.append(tokens)
+        return self.wait if len(self.taken) == 1 else 0.0
+
+
+def test_a_wait_from_the_threshold_is_handed_to_the_runner_not_slept(model_server, tmp_path):
+    from agentjobs.agent.errors import WaitRequested
+
+    model_server.script(reply(GOOD))
+    agent = make_agent(model_server, tmp_path, defer_waits_from_s=5.0)
+    agent.client.limiter = RateLimiter(
+        Limits(requests_per_minute=2), _WaitOnce(wait=30.0), jitter=lambda w: w
+    )
+    started = time.monotonic()
+    with pytest.raises(WaitRequested, match=r"next slot is 30\.0 s away") as asked:
+        run(agent)
+    assert asked.value.wait_s == 30.0 and time.monotonic() - started < 1.5
+    assert model_server.calls == 0  # nothing sent: the runner waits, then asks again
+
+
+def test_a_wait_below_the_threshold_or_without_a_time_cap_is_slept(model_server, tmp_path):
+    model_server.script(reply(GOOD), reply(GOOD))
+    for caps, threshold in ((Caps(), 5.0), (Caps(timeout_s=None), 0.1)):
+        # Without a time cap nothing would bound the waits across resumes: they are slept.
+        agent = make_agent(model_server, tmp_path, budget=caps, defer_waits_from_s=threshold)
+        agent.client.limiter = RateLimiter(
+            Limits(requests_per_minute=60), _WaitOnce(wait=0.3), jitter=lambda w: w
+        )
+        started = time.monotonic()
+        assert run(agent).result.items == 2
+        assert time.monotonic() - started >= 0.3
+    assert model_server.calls == 2

@@ -159,3 +159,12 @@ def test_a_log_entry_whose_text_is_not_an_answer_ends_the_log():
     usage, _, kept = SpendStore.from_context(context(store, 2, 2, 2)).load()
     # The first answer replays with its spend; the damaged one runs live again.
     assert (usage.iterations, list(kept)) == (1, ["r1-1"])
+
+
+def test_a_deferral_moment_is_read_back_in_its_epoch_only():
+    store = Store()
+    SpendStore.from_context(context(store, 1, 2, 2)).mark_deferred(1_800_000_000.5)
+    assert SpendStore.from_context(context(store, 1, 2, 2)).deferred_at() == 1_800_000_000.5
+    # After a clear, the old deferral's wait is not this budget's.
+    assert SpendStore.from_context(context(store, 2, 1 + 2, 2)).deferred_at() is None
+    assert SpendStore.from_context(context(Store(), 1, 2, 2)).deferred_at() is None

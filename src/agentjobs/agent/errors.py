@@ -30,6 +30,19 @@ class RateLimited(TransientAgentError):
     (agentjobs.agent.rate_limit) rather than failing the try."""
 
 
+class WaitRequested(AgentError):
+    """The connection's rate limiter (or a 429 while it is set) asks for a wait of `wait_s`
+    seconds, at least what the runner chose to sleep in place (Agent.defer_waits_from_s). Nothing
+    was sent and nothing taken from the limiter. A runner that can park the run (Airflow: defer to
+    the triggerer) does so and then runs the agent again, which replays the calls already paid
+    for; neither a failure nor a retry."""
+
+    def __init__(self, wait_s: float, what: str) -> None:
+        super().__init__(f"{what} is {wait_s:.1f} s away")
+        self.wait_s = wait_s
+        self.what = what
+
+
 class BudgetExceeded(PermanentAgentError):
     """A hard cap was reached; names the cap, its limit and what was used."""
 

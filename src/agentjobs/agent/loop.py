@@ -20,7 +20,13 @@ from pydantic import BaseModel
 
 from agentjobs.agent.budget import BudgetMeter, Usage
 from agentjobs.agent.contract import parse_result_line, parse_structured
-from agentjobs.agent.errors import BudgetExceeded, ContractViolation, RateLimited, TransientAgentError
+from agentjobs.agent.errors import (
+    BudgetExceeded,
+    ContractViolation,
+    RateLimited,
+    TransientAgentError,
+    WaitRequested,
+)
 from agentjobs.agent.model_client import Completion, ModelClient
 from agentjobs.agent.prompt_size import message_tokens, request_tokens
 from agentjobs.agent.rate_limit import rate_limit_wait
@@ -62,6 +68,9 @@ class Agent:
     on_iteration: Callable[[Usage, Completion], None] | None = None
     tool_sequence: list[str] = field(default_factory=list)
     replay: ReplayCache | None = None  # answers of an earlier try of the same task
+    # A wait of the connection's rate limiter this long or longer raises WaitRequested instead of
+    # sleeping, so a runner can park the run (None: always sleep). A shorter one is cheaper slept.
+    defer_waits_from_s: float | None = None
     # The counted prompt so far (only with a context cap): the history only grows, so each
     # message is counted once, not the whole history before every call.
     _counted_messages: int = field(default=0, init=False)
@@ -208,6 +217,10 @@ class Agent:
                 round(self.meter.elapsed_s, 3),
                 f"{what} is {wait_s:.1f} s away, past the time cap",
             )
+        # Only under a time cap: it bounds the waits across resumes, where a count would start over.
+        limit = self.defer_waits_from_s if self.client.limiter is not None else None
+        if limit is not None and remaining is not None and wait_s >= limit:
+            raise WaitRequested(wait_s, what)
         log.debug("waiting %.2f s for %s", wait_s, what)
         time.sleep(wait_s)
 

@@ -62,6 +62,7 @@ class RunPlan:
     on_iteration: Callable[[Usage, Completion], None] | None = None
     tool_sequence: list[str] = field(default_factory=list)
     replay: ReplayCache | None = None
+    defer_waits_from_s: float | None = None  # see Agent.defer_waits_from_s
 
     @property
     def bound_skill(self) -> Skill:

@@ -17,7 +17,7 @@ from agentjobs.agent.budget import BudgetMeter, Prices
 from agentjobs.agent.caps import Caps
 from agentjobs.agent.contract import parse_result_dict
 from agentjobs.agent.errors import EmptyResult as EmptyResult  # where callers found it
-from agentjobs.agent.errors import PermanentAgentError
+from agentjobs.agent.errors import PermanentAgentError, WaitRequested
 from agentjobs.agent.loop import Agent, AgentResult
 from agentjobs.agent.model_client import EndpointOptions, ModelClient
 from agentjobs.agent.plan import RunPlan
@@ -45,6 +45,7 @@ def run_skill(run: RunPlan, client: ModelClient, meter: BudgetMeter) -> AgentRes
             on_iteration=run.on_iteration,
             tool_sequence=run.tool_sequence,
             replay=run.replay,
+            defer_waits_from_s=run.defer_waits_from_s,
         )
         try:
             return agent.run(
@@ -55,6 +56,9 @@ def run_skill(run: RunPlan, client: ModelClient, meter: BudgetMeter) -> AgentRes
                 schema_name=run.bound_skill.name.replace("-", "_"),
                 schema=run.schema(),
             )
+        except WaitRequested as wait:  # not a failure: the run goes on once the runner has waited
+            transcript.record("waiting", wait_s=round(wait.wait_s, 3), reason=wait.what)
+            raise
         except Exception as exc:
             transcript.record("failed", error_type=type(exc).__name__, error=str(exc))
             raise

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
 from agentjobs.agent.caps import Caps
-from agentjobs.agent.errors import BudgetExceeded, ContractViolation, EmptyResult, PermanentAgentError
+from agentjobs.agent.errors import (
+    BudgetExceeded,
+    ContractViolation,
+    EmptyResult,
+    PermanentAgentError,
+    WaitRequested,
+)
 from agentjobs.agent.plan import RunPlan
 from agentjobs.agent.scrub import scrubbed_errors
 from agentjobs.hooks import DEFAULT_LLM_CONN_ID
@@ -20,11 +27,19 @@ from agentjobs.operators.artifacts import run_dir
 from agentjobs.operators.retry import AGENT_RETRY_POLICY
 
 if TYPE_CHECKING:
+    from airflow.sdk.exceptions import TaskDeferred
+
     from agentjobs.agent.budget import BudgetMeter, Prices, Usage
     from agentjobs.agent.model_client import Completion
     from agentjobs.agent.replay import ReplayCache
     from agentjobs.agent.skills import Skill
     from agentjobs.operators.spend_store import SpendStore
+
+# A wait for the connection's rate limiter at least this long defers the task to the triggerer,
+# freeing its worker slot; a shorter one is slept in the task, cheaper than a deferral's round
+# trip through the triggerer and the scheduler (a few seconds each way).
+DEFER_WAITS_FROM_S = 5.0
+RESUME_METHOD = "resume_after_wait"
 
 
 class AgentOperator(BaseOperator):
@@ -50,6 +65,10 @@ class AgentOperator(BaseOperator):
     :param work_dir: the run's work directory (templated); default
         ``$AGENTJOBS_ARTIFACT_BASE/<dag_id>/<logical date>``.
     :param allow_empty: accept a result whose item count (the skill's ``empty_field``) is 0.
+    :param defer_waits_from_s: with a rate limit on the connection, a wait for it at least this
+        long (default ``DEFER_WAITS_FROM_S``, 5 s) defers the task to the triggerer instead of
+        holding a worker slot; back from it, the task replays the calls it already made (no call
+        paid twice, caps counted once, the wait counted toward ``timeout_s``). None: always sleep.
     :param caps: the run's caps (templated): a ``Caps``, a mapping of the caps to change from
         the defaults (``{"max_cost_usd": 0.5}``, values may be templates), or a template
         rendering one as JSON (``"{{ params.caps | tojson }}"``). Validated once: when the DAG
@@ -81,6 +100,7 @@ class AgentOperator(BaseOperator):
         work_dir: str | None = None,
         skills_dir: str | None = None,
         allow_empty: bool = False,
+        defer_waits_from_s: float | None = DEFER_WAITS_FROM_S,
         **kwargs: Any,
     ) -> None:
         _refuse_single_caps(kwargs)
@@ -103,6 +123,8 @@ class AgentOperator(BaseOperator):
         self.work_dir = work_dir
         self.skills_dir = skills_dir
         self.allow_empty = allow_empty
+        self.defer_waits_from_s = defer_waits_from_s
+        self._resumed = False  # set when the triggerer hands the task back after a wait
 
     def run_caps(self) -> Caps:
         """The caps as rendered: a Caps, a mapping, or JSON text, validated here once."""
@@ -118,6 +140,12 @@ class AgentOperator(BaseOperator):
     def finish(self, result: dict[str, Any], plan: RunPlan, work_dir: Path, context: Any) -> dict[str, Any]:
         """Turn the model's validated answer into the skill's RESULT (default: as it is)."""
         return result
+
+    def resume_after_wait(self, context: Any, event: Any = None) -> Any:
+        """Back from the triggerer after a rate limiter's wait: run the task again from `execute`
+        (a subclass's too). The calls of this try so far replay from the task state store."""
+        self._resumed = True
+        return self.execute(context)
 
     def execute(self, context: Any) -> dict[str, Any]:
         # Set-up errors (connection, skill, sources) reach the log and the alert scrubbed too.
@@ -159,6 +187,7 @@ class AgentOperator(BaseOperator):
             secrets=hook.settings.secrets,
             on_iteration=iteration_callback(spend, meter, replay, self.log),
             replay=replay,
+            defer_waits_from_s=self.defer_waits_from_s,
         )
         payload: dict[str, Any] = {
             "result": None,
@@ -178,6 +207,12 @@ class AgentOperator(BaseOperator):
                 allow_empty=self.allow_empty,
             )
             outcome = metrics.SUCCESS
+        except WaitRequested as wait:
+            # Not a failure: the spend so far is saved (finally, below) and the task resumes.
+            outcome = metrics.DEFERRED
+            spend.mark_deferred(time.time())
+            self.log.info("%s: deferring to the triggerer rather than holding a worker slot", wait)
+            raise wait_deferral(wait.wait_s, datetime.now(UTC)) from None
         except BaseException as exc:  # AirflowTaskTimeout is a BaseException, and its spend counts too
             if isinstance(exc, BudgetExceeded):
                 outcome, stopped_cap = metrics.BUDGET_STOP, exc.cap
@@ -211,6 +246,12 @@ class AgentOperator(BaseOperator):
 
         spend = SpendStore.from_context(context)
         spent, elapsed_before, kept_calls = spend.load()
+        deferred_at = spend.deferred_at() if self._resumed else None
+        if deferred_at is not None:
+            # The time cap runs from the try's first start: the deferred wait counts too.
+            waited = max(0.0, time.time() - deferred_at)
+            elapsed_before += waited
+            self.log.info("Resumed after %.1f s deferred for the rate limiter", waited)
         spent_before = dataclasses.replace(spent)  # the meter adds to `spent` in place
         if spent.iterations:
             self.log.info(
@@ -220,6 +261,17 @@ class AgentOperator(BaseOperator):
             )
         meter = BudgetMeter(caps, prices or Prices(), usage=spent, elapsed_before_s=elapsed_before)
         return spend, meter, ReplayCache(kept_calls), spent_before
+
+
+def wait_deferral(wait_s: float, now: datetime) -> TaskDeferred:
+    """The deferral of a task that waits `wait_s` seconds from `now`: a DateTimeTrigger (the
+    standard provider's) in the triggerer, then `resume_after_wait` on a worker."""
+    from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+    from airflow.sdk.exceptions import TaskDeferred
+
+    return TaskDeferred(
+        trigger=DateTimeTrigger(moment=now + timedelta(seconds=wait_s)), method_name=RESUME_METHOD
+    )
 
 
 def _templated(caps: Any) -> bool:

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 PREFIX = "agentjobs"
 # The outcomes of one try of an agent task (the `outcome` tag of agentjobs.agent_runs).
 SUCCESS, BUDGET_STOP, CONTRACT_FAILURE, ERROR = "success", "budget_stop", "contract_failure", "error"
+DEFERRED = "deferred"  # a part of a try that ended waiting for the rate limiter in the triggerer
 
 
 def _incr(name: str, count: int, tags: dict[str, Any]) -> None:

@@ -32,6 +32,9 @@ from agentjobs.agent.budget import Usage
 from agentjobs.agent.unicode_text import json_text
 
 SPEND_KEY = "agentjobs_spend"
+# When the try last deferred to wait for the rate limiter (wall clock): the resume counts the
+# time it spent deferred toward the time cap, which runs from the try's first start.
+DEFERRED_KEY = "agentjobs_deferred"
 
 
 class StateStore(Protocol):
@@ -127,6 +130,18 @@ class SpendStore:
             self._saved_calls += 1
         if not new:
             self.store.set(SPEND_KEY, {**spend, "call_count": self._saved_calls})
+
+    def mark_deferred(self, at: float) -> None:
+        """Note that the try defers now (`at`, seconds since the epoch) to wait."""
+        self.store.set(DEFERRED_KEY, {"epoch": self.epoch, "at": at})
+
+    def deferred_at(self) -> float | None:
+        """When this epoch's try last deferred, or None."""
+        saved = self.store.get(DEFERRED_KEY)
+        if not isinstance(saved, dict) or saved.get("epoch") != self.epoch:
+            return None
+        at = saved.get("at")
+        return float(at) if isinstance(at, int | float) and not isinstance(at, bool) else None
 
 
 def _logged_response(entry: Any) -> dict[str, Any] | None:
