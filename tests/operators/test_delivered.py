@@ -1,6 +1,8 @@
 """When a rerun keeps the artifact that was delivered instead of asking the model again: only
 when the ledger shows exactly the file on disk sent, its RESULT kept beside it, and no Param
-asks for a new summary; anything else summarizes again."""
+asks for a new summary; anything else summarizes again. A team's period is kept the same way
+when its writes were applied or it had nowhere to deliver (done.json), while the artifact and
+RESULT are exactly the ones validated."""
 
 from __future__ import annotations
 
@@ -14,7 +16,17 @@ import pytest
 
 from agentjobs.delivery.ledger import DeliveryLedger
 from agentjobs.jobs.spec import JobSpec, load_spec
-from agentjobs.operators.delivered import RESULT_FILE, delivered_result, write_result
+from agentjobs.operators.delivered import (
+    APPLIED,
+    DELIVERED,
+    DONE_FILE,
+    NOWHERE,
+    RESULT_FILE,
+    delivered_result,
+    kept_team_result,
+    write_done,
+    write_result,
+)
 from agentjobs.operators.factory import resolve_paths
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,3 +127,59 @@ def test_another_artifact_file_is_checked_in_place_of_the_digest(spec, work_dir)
     ledger_row(spec, report)
     assert kept(spec, work_dir) is None  # digest.md is not what was sent
     assert kept(spec, work_dir, artifact_file="report.md") == RESULT
+
+
+def team_kept(spec: JobSpec, work_dir: Path, params: dict[str, Any] | None = None) -> Any:
+    return kept_team_result(
+        spec, DAY, work_dir, params or {}, LOG, artifact_file="digest.md", job=f"{spec.dag_id}/team-a"
+    )
+
+
+def validated(work_dir: Path, result: dict[str, Any] = RESULT) -> dict[str, Any]:
+    """What the validate task hands on for the artifact on disk."""
+    artifact = work_dir / "digest.md"
+    return {
+        "artifact": str(artifact),
+        "sha256": hashlib.sha256(artifact.read_bytes()).hexdigest(),
+        "result": result,
+    }
+
+
+@pytest.mark.parametrize("how", [APPLIED, NOWHERE])
+def test_a_team_applied_or_with_nowhere_to_deliver_keeps_its_summary_until_asked_again(spec, work_dir, how):
+    assert team_kept(spec, work_dir) is None  # neither delivered nor done: summarize
+    write_done(work_dir, validated(work_dir), how)
+    assert team_kept(spec, work_dir) == (RESULT, how)
+    assert team_kept(spec, work_dir, {"resummarize": True}) is None
+    assert team_kept(spec, work_dir, {"refetch": True}) is None
+
+
+def test_a_team_delivered_is_kept_by_the_ledger_as_before(spec, work_dir):
+    ledger_row(spec, work_dir / "digest.md", job=f"{spec.dag_id}/team-a")
+    assert team_kept(spec, work_dir) == (RESULT, DELIVERED)
+    assert not (work_dir / DONE_FILE).exists()
+
+
+def test_done_counts_only_for_the_artifact_and_result_that_were_validated(spec, work_dir):
+    write_done(work_dir, validated(work_dir), APPLIED)
+    sent = (work_dir / "digest.md").read_text()
+    (work_dir / "digest.md").write_text(sent + "- Edited since\n")
+    assert team_kept(spec, work_dir) is None  # not the file the writes were made from
+
+    (work_dir / "digest.md").write_text(sent)
+    write_result(work_dir, {**RESULT, "items": 2})  # a later summary's RESULT beside the same file
+    assert team_kept(spec, work_dir) is None
+
+    write_result(work_dir, RESULT)
+    assert team_kept(spec, work_dir) == (RESULT, APPLIED)
+    (work_dir / RESULT_FILE).unlink()
+    assert team_kept(spec, work_dir) is None
+
+
+def test_done_for_another_file_or_unreadable_is_not_stood_on(spec, work_dir):
+    report = work_dir / "message.md"
+    report.write_text("# Report\n")
+    write_done(work_dir, {**validated(work_dir), "artifact": str(report)}, NOWHERE)
+    assert team_kept(spec, work_dir) is None
+    (work_dir / DONE_FILE).write_text("{not json")
+    assert team_kept(spec, work_dir) is None

@@ -1,6 +1,7 @@
 """One team's delivery task on its own: which targets a team's database row gives, that one bad
 target fails only itself (the task fails after trying all, and its retry sends only what is
-missing), and what `force_redeliver` sends again."""
+missing), what `force_redeliver` sends again, and that a team with nowhere to deliver is done
+with its validated summary (a clear keeps it) while one whose delivery failed is not."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 from agentjobs.jobs.kinds.base import PeriodRef, TeamSnapshot
 from agentjobs.jobs.spec import JobSpec, load_spec
 from agentjobs.jobs.team_run import snapshot_path, team_dir
+from agentjobs.operators.delivered import NOWHERE, kept_team_result, write_result
 from agentjobs.operators.factory import resolve_paths
 from agentjobs.operators.team_deliver import TeamDeliverOperator
 from agentjobs.sources.teams import Member, Team, TeamTarget
@@ -181,6 +183,29 @@ def test_a_team_with_nowhere_to_deliver_succeeds_with_no_delivery_and_says_so(
     assert execute(deliverer(job), validated)["deliveries"] == []
     assert smtp_server.messages == []
     assert f"{TEAM} has no slack_channel, email_list or members to deliver to" in capsys.readouterr().out
+    assert kept_on_clear(job, team_folder, validated) == (validated["result"], NOWHERE)
+
+
+def test_a_team_whose_only_delivery_failed_is_not_done(monkeypatch, tmp_path, team_folder, smtp_server):
+    job = spec(
+        monkeypatch, tmp_path, slack_conn_id=None, smtp_conn_id=smtp_server.conn_id, member_preview=False
+    )
+    validated = write_run(team_folder, members=[ANA], slack_channel=None, email_list=["Team <t@example.org>"])
+    with pytest.raises(RuntimeError, match="1 of 1 deliveries failed"):
+        execute(deliverer(job), validated)
+    assert kept_on_clear(job, team_folder, validated) is None  # nobody got it: a clear summarizes again
+
+
+def kept_on_clear(job: JobSpec, folder: Path, validated: dict) -> Any:
+    """What a clear's summarize task would stand on instead of asking the model (its RESULT beside
+    the artifact, as the summarize task leaves it)."""
+    import logging
+
+    write_result(folder, validated["result"])
+    log = logging.getLogger("test_team_deliver")
+    return kept_team_result(
+        job, PERIOD, folder, {}, log, artifact_file="insights.md", job=f"{job.dag_id}/{TEAM}"
+    )
 
 
 def test_an_artifact_changed_after_validation_is_delivered_nowhere(

@@ -2,7 +2,8 @@
 
 The kind gives the prompt, the schema (structured mode) or the read-only tools (loop mode),
 and renders the artifact in code from the snapshot and the answer. A rerun of a team's
-period that was delivered keeps the artifact as sent, without a model call (as the digest).
+period that is done (delivered, its writes applied, or validated with nowhere to deliver:
+operators/delivered.py) keeps the artifact and its RESULT, without a model call.
 """
 
 from __future__ import annotations
@@ -17,12 +18,18 @@ from agentjobs.jobs.inputs import kind_inputs, personal_columns
 from agentjobs.jobs.pseudonyms import pseudonymize
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.agent import AgentOperator, RunPlan
-from agentjobs.operators.delivered import delivered_result, write_result
+from agentjobs.operators.delivered import APPLIED, DELIVERED, NOWHERE, kept_team_result, write_result
 from agentjobs.operators.job_task import agent_defaults
 from agentjobs.operators.team_task import TeamTask
 
 if TYPE_CHECKING:
     from agentjobs.agent.skills import Skill  # annotations only: its module is run-time
+
+WHY_KEPT = {
+    DELIVERED: "was delivered: kept as sent",
+    APPLIED: "had its writes applied: kept as applied",
+    NOWHERE: "was validated and had nowhere to be delivered: kept",
+}
 
 
 class TeamAgentOperator(TeamTask, AgentOperator):
@@ -48,23 +55,23 @@ class TeamAgentOperator(TeamTask, AgentOperator):
         mode = self.spec.mode or skill.mode
         data: dict[str, Any] = {"snapshot": snapshot}
         job, day = team.ledger_key()
-        delivered = delivered_result(
+        kept = kept_team_result(
             self.spec,
             day,
             work_dir,
             context["params"],
             self.log,
             artifact_file=kind.artifact_file,
-            delivers=True,
             job=job,
         )
-        if delivered is not None:
+        if kept is not None:
+            answer, how = kept
             return RunPlan(
                 prompt="",
                 mode=mode,
-                answer=delivered,
-                answer_reason=f"{kind.artifact_file} of {team_id} {period_key} was delivered: kept as sent",
-                data={**data, "delivered": True},
+                answer=answer,
+                answer_reason=f"{kind.artifact_file} of {team_id} {period_key} {WHY_KEPT[how]}",
+                data={**data, "kept": True},
             )
         (work_dir / kind.artifact_file).unlink(missing_ok=True)  # an earlier try's must not pass for this one
         # The model and the plan's tools see pseudonyms for personal data; render and check get
@@ -76,7 +83,7 @@ class TeamAgentOperator(TeamTask, AgentOperator):
         return dataclasses.replace(plan, mode=mode, data={**plan.data, **data})
 
     def finish(self, result: dict[str, Any], plan: RunPlan, work_dir: Path, context: Any) -> dict[str, Any]:
-        if plan.data.get("delivered"):
+        if plan.data.get("kept"):
             return result
         team = self.team_context()
         collect = plan.collect

@@ -5,6 +5,8 @@ passed, from validate's XCom, through the `sql` source's connection; the kind's 
 idempotent (e.g. `... WHERE enriched_at IS NULL`), so a retry, clear or backfill writes a
 record at most once. A spec that maps write targets (`sources.sql.writes`) hands them to the
 kind as `writes=` (jobs/writes.SpecWrites); a spec that maps none calls apply as before.
+Once the writes committed, `done.json` beside the artifact says so, so a clear of the run keeps
+the summary they were made from instead of asking the model again (operators/delivered.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from agentjobs.jobs.kinds.base import CheckFailed
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.writes import SpecWrites
+from agentjobs.operators.delivered import APPLIED, write_done
 from agentjobs.operators.team_task import TeamTaskOperator, sql_conn_id
 from agentjobs.operators.team_validate import ArtifactUnsupported
 from agentjobs.operators.team_validated import pull_validated
@@ -45,4 +48,5 @@ class TeamApplyOperator(TeamTaskOperator):
         except CheckFailed as exc:
             raise ArtifactUnsupported(f"{team_id} {period_key}: not written: {exc}") from None
         self.log.info("%s %s: %s", team_id, period_key, {k: len(v) for k, v in outcome.items()})
+        write_done(team.work_dir, validated, APPLIED)
         return {"team": team_id, "period": period_key, **outcome}

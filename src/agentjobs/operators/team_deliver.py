@@ -18,6 +18,11 @@ is (`due`), the previews of `members_due`, titled with the member's own `member_
 preview's ledger row hashes the team's artifact the line is cut from, so a later run of the same
 period keeps that artifact as delivered (operators/delivered.py) instead of asking the model
 for another: the team's channel gets the insights the members' lines were taken from.
+
+A team of a kind that writes nothing, with no target at this run (no channel, list or member
+address, none due, or no connection to send with), is done with its validated artifact:
+`done.json` beside it says so, and a clear of the run keeps it instead of asking the model for
+another nobody would get (operators/delivered.py; a kind that writes has apply's done.json).
 """
 
 from __future__ import annotations
@@ -38,11 +43,12 @@ from agentjobs.jobs.channels.base import ChannelSpec
 from agentjobs.jobs.channels.email import EmailChannel
 from agentjobs.jobs.channels.slack import SlackChannel
 from agentjobs.jobs.kinds.base import Member, PerMemberKind, TeamSnapshot
-from agentjobs.jobs.kinds.capabilities import MembersOnOwnClock, Records
+from agentjobs.jobs.kinds.capabilities import Applies, MembersOnOwnClock, Records
 from agentjobs.jobs.markdown_text import one_line
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.team_run import check_team_id
 from agentjobs.operators import metrics
+from agentjobs.operators.delivered import NOWHERE, write_done
 from agentjobs.operators.team_task import TeamTaskOperator, sql_conn_id
 from agentjobs.operators.team_validated import pull_unchanged_artifact
 
@@ -90,6 +96,9 @@ class TeamDeliverOperator(TeamTaskOperator):
             self.log.info("%s: no member due now has anything to be reminded of", team_id)
         elif not targets and (delivery.slack_conn_id or delivery.smtp_conn_id):
             self.log.warning("%s has no slack_channel, email_list or members to deliver to", team_id)
+        if not targets and not isinstance(kind, Applies) and artifact.name == kind.artifact_file:
+            # (A published report's message is not the artifact: the report's ledger row vouches.)
+            write_done(team.work_dir, validated, NOWHERE)
         ledger = ledger_for(self.spec.ledger_conn_id, job=self.spec.dag_id)
         force = bool(context["params"].get("force_redeliver", False))
         outcomes, failures = [], []

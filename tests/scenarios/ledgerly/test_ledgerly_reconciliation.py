@@ -2,9 +2,9 @@
 inbox documents against card payments and direct debits, links as rows of document_links), end
 to end with dag.test() on PostgreSQL and the scripted model: every workspace's links are true ones
 by Ledgerly's truth (precision and recall as on the sample), a document and a transaction each
-linked once; a clear of the same runs writes and sends nothing again; hostile vendor text stays
-inert in the mails; with the review band on, a person approves two proposals and only those are
-linked."""
+linked once; a clear of the same runs writes, sends and asks the model nothing again; hostile
+vendor text stays inert in the mails; with the review band on, a person approves two proposals
+and only those are linked."""
 
 from __future__ import annotations
 
@@ -141,7 +141,7 @@ def test_every_workspace_links_true_receipts_once_and_a_clear_does_nothing_again
     model_server.default_step = respond(top_candidate)
     dag = build_dag(spec)
     runs = [(team, serving_instant(spec, team, truth.last_day)) for team in teams]
-    read, results = [], {}
+    read, results, summaries = [], {}, {}
     for team, when in runs:
         run = run_dag(dag, logical_date=when)  # the hourly run at the workspace's 06:00
         assert set(team_states(run).values()) == {"success"}, (team.name, team_states(run))
@@ -150,6 +150,7 @@ def test_every_workspace_links_true_receipts_once_and_a_clear_does_nothing_again
         snapshot = json.loads((Path(out["artifact"]).parent / "sources" / "sql.json").read_text())
         read += [str(r["id"]) for r in snapshot["tables"]["receipts"]]
         results[team.id] = out["result"]
+        summaries[team.id] = Path(out["artifact"]).read_bytes()
 
     after = set(rows(books, LINKS))
     written = after - before
@@ -193,18 +194,24 @@ def test_every_workspace_links_true_receipts_once_and_a_clear_does_nothing_again
     assert generated and set(generated) <= set(read) and not set(generated) & set(judged)
     assert not any("@here" in m.get_body(preferencelist=("plain",)).get_content() for m in mails(smtp_server))
 
-    # A clear of every run: nothing written or sent again. A workspace with an address keeps its
-    # delivered summary without asking the model; one with nowhere to deliver (Sakura) has none
-    # to keep, so the model is asked again, and its apply finds every receipt in the ledger.
+    # A clear of every run: nothing written, sent or asked again. A workspace with an address
+    # keeps its delivered summary; one with nowhere to deliver (Sakura) keeps the one its links
+    # were applied from, so no model call for it either, and its apply finds every receipt done.
+    (unaddressed,) = [team for team in teams if team not in addressed]
+    assert unaddressed.id == workspace(spec, "sakura-design")[0].id and results[unaddressed.id]["links"]
     forget_runs(dag)
     for team, when in runs:
+        calls = model_server.calls
         run = run_dag(dag, logical_date=when)
         assert set(team_states(run).values()) == {"success"}, (team.name, team_states(run))
+        assert model_server.calls == calls, f"{team.name}: the clear asked the model again"
+        out = xcom(run, "team.validate", map_index=0)
+        assert out["result"] == results[team.id] and Path(out["artifact"]).read_bytes() == summaries[team.id]
         applied = xcom(run, "team.apply", map_index=0)
         assert applied["linked"] == applied["recorded"] == [], (team.name, applied)
     assert set(rows(books, LINKS)) == after and ledger(books) == judged
     assert len(smtp_server.messages) == 3
-    assert model_server.calls == len(teams) + len(teams) - len(addressed)
+    assert model_server.calls == len(teams)
 
 
 def test_with_review_on_a_person_approves_two_proposals_and_only_those_are_linked(
