@@ -215,19 +215,23 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
     # agent loop, the LLM hook and the delivery ledger are needed only when a task runs, and so
     # are the SQL reader and the inputs' contract check (sqlglot alone costs ~100 ms a parse),
     # the skill loader, the budget, the health checks, the digest's renderer, the snapshot
-    # models and the report store.
+    # models and the report store; the PII detector and the pseudonyms (the agent task's), and the
+    # sample business schema's tables (the reconciliation's write).
     run_time = [
         "agentjobs.agent.budget",
         "agentjobs.agent.loop",
         "agentjobs.agent.model_client",
         "agentjobs.agent.runner",
         "agentjobs.agent.skills",
+        "agentjobs.business.schema",
         "agentjobs.delivery.ledger",
         "agentjobs.delivery.report_store",
         "agentjobs.hooks.llm",
         "agentjobs.jobs.digest",
         "agentjobs.jobs.health",
         "agentjobs.jobs.input_check",
+        "agentjobs.jobs.pii",
+        "agentjobs.jobs.pseudonyms",
         "agentjobs.sources.read_only",
         "agentjobs.sources.snapshot",
         "agentjobs.sources.sql",
