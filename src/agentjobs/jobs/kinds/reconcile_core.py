@@ -13,11 +13,10 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentjobs.agent.tools import Tool, tool_from_function
 from agentjobs.jobs.kinds.base import (
     CheckFailed,
     KindPlan,
@@ -29,6 +28,9 @@ from agentjobs.jobs.kinds.base import (
 from agentjobs.jobs.kinds.overdue_reminders import serves_local_hour
 from agentjobs.jobs.markdown_text import as_text, one_line
 from agentjobs.jobs.period import Period, period_for
+
+if TYPE_CHECKING:  # annotations only: the tools' module loads when a task runs
+    from agentjobs.agent.tools import Tool
 
 LINK_ABOVE = 0.8  # a link needs a confidence above this (the issue's rule; not a setting)
 NONE = "none"
@@ -256,6 +258,8 @@ def match_tools(
     match_doc: str,
 ) -> list[Tool]:
     """find_candidates and match_record, described to the model in the kind's words."""
+    from agentjobs.agent.tools import tool_from_function  # run time: the tools' module is not parse's
+
     noun = work.wording.noun
 
     def known(record_id: str) -> None:
