@@ -216,7 +216,7 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
     # are the SQL reader and the inputs' contract check (sqlglot alone costs ~100 ms a parse),
     # the skill loader, the budget, the health checks, the digest's renderer, the snapshot
     # models and the report store; the PII detector and the pseudonyms (the agent task's), and the
-    # sample business schema's tables (the reconciliation's write), the kinds' tools and their
+    # sample business schema's tables (the reconciliation's write and its module), the kinds' tools and their
     # permission engine.
     run_time = [
         "agentjobs.agent.budget",
@@ -233,6 +233,7 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
         "agentjobs.jobs.digest",
         "agentjobs.jobs.health",
         "agentjobs.jobs.input_check",
+        "agentjobs.jobs.kinds.reconcile_write",
         "agentjobs.jobs.pii",
         "agentjobs.jobs.pseudonyms",
         "agentjobs.sources.read_only",

@@ -28,25 +28,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from agentjobs.jobs.kinds.base import CheckFailed
+from agentjobs.jobs.kinds.reconcile_core import AUTO, LINKS
 from agentjobs.jobs.own_tables import ensure_ledger
-from agentjobs.jobs.writes import Destination, SpecWrites, WriteColumn, WriteTarget, write_once
+from agentjobs.jobs.writes import Destination, SpecWrites, WriteTarget, write_once
 
 RECORD_TYPE = "receipt"
-AUTO = "agentjobs"  # `linked_by` of a link the run wrote on its own
-
-LINKS = WriteTarget(
-    "links",
-    "one row per receipt linked to the transaction it pays (a receipt once, a transaction once)",
-    (
-        WriteColumn("receipt_id", "text", "the receipt's id, as the receipts input reads it", required=True),
-        WriteColumn("transaction_id", "text", "the id of the transaction it pays", required=True),
-        WriteColumn("confidence", "decimal", "the model's confidence, 0 to 1"),
-        WriteColumn("linked_at", "timestamp", "when the link was written (UTC)"),
-        WriteColumn("linked_by", "text", f"who linked it: {AUTO!r} (the run) or the reviewer's name"),
-    ),
-    unique=("receipt_id", "transaction_id"),
-    ledger=True,
-)
+# AUTO and LINKS live in reconcile_core: the kinds declare them when a DAG is parsed, and this
+# module (the write itself) loads only when a task runs.
 
 
 class LedgerDisagrees(CheckFailed):

@@ -27,6 +27,7 @@ from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.kinds.base import Query, Team, TeamSnapshot
 from agentjobs.jobs.kinds.reconcile_core import (
     LINK_ABOVE,
+    LINKS,
     NONE,
     MatchKind,
     MatchSettings,
@@ -45,7 +46,6 @@ from agentjobs.jobs.kinds.reconcile_rules import (
     local_day,
     rule_failures,
 )
-from agentjobs.jobs.kinds.reconcile_write import LINKS
 from agentjobs.jobs.markdown_text import as_text
 from agentjobs.jobs.numbers import format_amount
 from agentjobs.jobs.period import Period
