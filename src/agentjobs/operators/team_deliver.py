@@ -22,7 +22,6 @@ for another: the team's channel gets the insights the members' lines were taken 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -42,6 +41,7 @@ from agentjobs.jobs.kinds.capabilities import MembersOnOwnClock, Records
 from agentjobs.jobs.markdown_text import one_line
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.team_run import check_team_id
+from agentjobs.lazy_pattern import lazy
 from agentjobs.operators import metrics
 from agentjobs.operators.team_task import TeamTaskOperator, sql_conn_id
 from agentjobs.operators.team_validated import pull_unchanged_artifact
@@ -49,7 +49,7 @@ from agentjobs.operators.team_validated import pull_unchanged_artifact
 MEMBERS_DIR = "members"
 # Slack's names: at most 80 lowercase letters, digits, -, _ (non-Latin letters allowed); ids are
 # capitals and digits. Whitespace, controls, <>&|@!,: and quotes never.
-_SLACK_CHANNEL = re.compile(r"#?[^\s\x00-\x1f\x7f<>&|@!,:'\"`]{1,80}")
+_SLACK_CHANNEL = lazy(r"#?[^\s\x00-\x1f\x7f<>&|@!,:'\"`]{1,80}")
 
 
 @dataclass(frozen=True)
