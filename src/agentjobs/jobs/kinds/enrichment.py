@@ -235,7 +235,7 @@ def mapping_schema(choices: dict[str, list[str]]) -> dict[str, Any]:
 
 
 class UpdateArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # a task's tool's: built when it runs
     customer_id: Annotated[str, Field(description="The id of a customer of the task's list")]
     fields: Annotated[
         dict[str, Any],

@@ -57,8 +57,10 @@ LINKS = WriteTarget(
 Row = dict[str, Any]
 
 
+# Built when first validated (defer_build), not at import: these two are validated only inside
+# a kind's own settings model, and building each alone too cost every DAG parse their schemas.
 class ReviewSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     # On: a review task (Airflow's human-in-the-loop operator) asks a person about the review band.
     enabled: bool = False
     min_confidence: float = Field(0.5, ge=0, le=LINK_ABOVE)  # below: no match
@@ -68,7 +70,7 @@ class ReviewSettings(BaseModel):
 
 
 class MatchSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # its subclasses too
     local_hour: int = Field(7, ge=0, le=23)  # the team's own hour of the daily run
     lookback_days: int = Field(90, ge=1, le=400)  # records received in this many days up to yesterday
     max_records: int = Field(20, ge=1, le=500)  # records judged per run; the rest wait a day
