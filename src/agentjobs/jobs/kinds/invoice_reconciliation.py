@@ -35,7 +35,6 @@ from agentjobs.jobs.kinds.payment_rules import (
     rule_failures,
 )
 from agentjobs.jobs.kinds.reconcile_core import (
-    AUTO,
     LINK_ABOVE,
     MatchKind,
     MatchSettings,
@@ -45,6 +44,7 @@ from agentjobs.jobs.kinds.reconcile_core import (
     code,
     utc_naive,
 )
+from agentjobs.jobs.kinds.reconcile_links import AUTO
 from agentjobs.jobs.kinds.reconcile_rules import local_day
 from agentjobs.jobs.markdown_text import as_text
 from agentjobs.jobs.numbers import format_amount

@@ -28,7 +28,6 @@ from agentjobs.jobs.kinds.base import (
 from agentjobs.jobs.kinds.overdue_reminders import serves_local_hour
 from agentjobs.jobs.markdown_text import as_text, one_line
 from agentjobs.jobs.period import Period, period_for
-from agentjobs.jobs.writes import WriteColumn, WriteTarget
 
 if TYPE_CHECKING:  # annotations only: the tools' module loads when a task runs
     from agentjobs.agent.tools import Tool
@@ -36,23 +35,6 @@ if TYPE_CHECKING:  # annotations only: the tools' module loads when a task runs
 LINK_ABOVE = 0.8  # a link needs a confidence above this (the issue's rule; not a setting)
 NONE = "none"
 GROUPS = ("links", "review", "no_match")
-
-# What the reconciliation writes (its `writes`, jobs/writes.py); the write is reconcile_write's.
-AUTO = "agentjobs"  # `linked_by` of a link the run wrote on its own
-
-LINKS = WriteTarget(
-    "links",
-    "one row per receipt linked to the transaction it pays (a receipt once, a transaction once)",
-    (
-        WriteColumn("receipt_id", "text", "the receipt's id, as the receipts input reads it", required=True),
-        WriteColumn("transaction_id", "text", "the id of the transaction it pays", required=True),
-        WriteColumn("confidence", "decimal", "the model's confidence, 0 to 1"),
-        WriteColumn("linked_at", "timestamp", "when the link was written (UTC)"),
-        WriteColumn("linked_by", "text", f"who linked it: {AUTO!r} (the run) or the reviewer's name"),
-    ),
-    unique=("receipt_id", "transaction_id"),
-    ledger=True,
-)
 
 Row = dict[str, Any]
 

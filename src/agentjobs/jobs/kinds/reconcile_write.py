@@ -28,13 +28,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from agentjobs.jobs.kinds.base import CheckFailed
-from agentjobs.jobs.kinds.reconcile_core import AUTO, LINKS
+from agentjobs.jobs.kinds.reconcile_links import AUTO, LINKS
 from agentjobs.jobs.own_tables import ensure_ledger
 from agentjobs.jobs.writes import Destination, SpecWrites, WriteTarget, write_once
 
 RECORD_TYPE = "receipt"
-# AUTO and LINKS live in reconcile_core: the kinds declare them when a DAG is parsed, and this
-# module (the write itself) loads only when a task runs.
 
 
 class LedgerDisagrees(CheckFailed):

@@ -27,7 +27,6 @@ from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.kinds.base import Query, Team, TeamSnapshot
 from agentjobs.jobs.kinds.reconcile_core import (
     LINK_ABOVE,
-    LINKS,
     NONE,
     MatchKind,
     MatchSettings,
@@ -38,6 +37,7 @@ from agentjobs.jobs.kinds.reconcile_core import (
     code,
     utc_naive,
 )
+from agentjobs.jobs.kinds.reconcile_links import LINKS
 from agentjobs.jobs.kinds.reconcile_rules import (
     Candidate,
     candidate,
