@@ -20,6 +20,7 @@ WITHOUT_LOGIC: dict[str, str] = {
     "business/schema": "SQLAlchemy table declarations (used by test_generate.py, test_sql.py)",
     "cli/__main__": "calls cli.main() under `if __name__ == '__main__'`",
     "jobs/kinds/capabilities": "runtime_checkable Protocol declarations",
+    "jobs/kinds/reconcile_links": "the reconciliation's write target, declared (test_reconcile_write.py)",
     "operators/errors": "exception declarations",
     "sources/errors": "exception declarations",
     "sources/sql_limits": "the two read limits' defaults and dataclass (test_read_only_limits.py)",

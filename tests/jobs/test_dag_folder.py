@@ -215,19 +215,27 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
     # agent loop, the LLM hook and the delivery ledger are needed only when a task runs, and so
     # are the SQL reader and the inputs' contract check (sqlglot alone costs ~100 ms a parse),
     # the skill loader, the budget, the health checks, the digest's renderer, the snapshot
-    # models and the report store.
+    # models and the report store; the PII detector and the pseudonyms (the agent task's), and the
+    # sample business schema's tables (the reconciliation's write and its module), the kinds' tools and their
+    # permission engine.
     run_time = [
         "agentjobs.agent.budget",
         "agentjobs.agent.loop",
         "agentjobs.agent.model_client",
         "agentjobs.agent.runner",
+        "agentjobs.agent.permissions",
         "agentjobs.agent.skills",
+        "agentjobs.agent.tools",
+        "agentjobs.business.schema",
         "agentjobs.delivery.ledger",
         "agentjobs.delivery.report_store",
         "agentjobs.hooks.llm",
         "agentjobs.jobs.digest",
         "agentjobs.jobs.health",
         "agentjobs.jobs.input_check",
+        "agentjobs.jobs.kinds.reconcile_write",
+        "agentjobs.jobs.pii",
+        "agentjobs.jobs.pseudonyms",
         "agentjobs.sources.read_only",
         "agentjobs.sources.snapshot",
         "agentjobs.sources.sql",

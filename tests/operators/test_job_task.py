@@ -68,6 +68,10 @@ def test_no_agent_time_limit_means_no_execution_timeout_from_the_spec():
 
 
 class Leaky(JobTaskOperator):
+    def __init__(self, *, spec: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+
     def run(self, context: Any) -> Any:
         raise RuntimeError(
             "SMTP login failed for postgresql://bob:hunter22@db/x with sk-proj-" + "a1B2c3D4" * 4
@@ -79,3 +83,35 @@ def test_an_exception_leaving_a_task_carries_no_secret():
         Leaky(task_id="deliver_email_0", spec=digest()).execute({})
     assert "SMTP login failed" in str(raised.value)
     assert "hunter22" not in str(raised.value) and "a1B2c3D4" not in str(raised.value)
+
+
+def test_each_task_of_ours_runs_one_init_of_its_own_over_airflows():
+    # Airflow wraps every __init__ in an operator's class chain, and each wrapper deep-copies the
+    # DAG's Params again: a base class's __init__ would cost every task a copy on every parse.
+    from airflow.sdk import BaseOperator
+
+    from agentjobs.operators.deliver import DeliverOperator
+    from agentjobs.operators.fetch import FetchSourceOperator
+    from agentjobs.operators.pii_review import PiiReviewOperator
+    from agentjobs.operators.run_alert import RunAlertOperator
+    from agentjobs.operators.team_apply import TeamApplyOperator
+    from agentjobs.operators.team_deliver import TeamDeliverOperator
+    from agentjobs.operators.team_fetch import TeamFetchOperator
+    from agentjobs.operators.team_publish import TeamPublishOperator
+    from agentjobs.operators.team_validate import TeamValidateOperator
+    from agentjobs.operators.validate import ValidateDigestOperator
+
+    for task in (
+        DeliverOperator,
+        FetchSourceOperator,
+        PiiReviewOperator,
+        RunAlertOperator,
+        TeamApplyOperator,
+        TeamDeliverOperator,
+        TeamFetchOperator,
+        TeamPublishOperator,
+        TeamValidateOperator,
+        ValidateDigestOperator,
+    ):
+        inits = [c for c in task.__mro__ if "__init__" in vars(c) and issubclass(c, BaseOperator)]
+        assert inits == [task, BaseOperator], task

@@ -10,7 +10,8 @@ import pytest
 
 from agentjobs.jobs.spec import JobSpec, load_spec
 from agentjobs.operators.factory import resolve_paths
-from agentjobs.operators.team_task import TeamTaskOperator, job_kind, sql_conn_id, team_context
+from agentjobs.operators.team_task import job_kind, sql_conn_id, team_context
+from agentjobs.operators.team_validate import TeamValidateOperator
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,5 +70,6 @@ def test_a_task_that_reads_the_business_database_needs_the_specs_sql_source():
 
 
 def test_the_team_run_is_a_template_field_so_each_mapped_task_gets_its_own():
-    task = TeamTaskOperator(task_id="t", spec=shipped("weekly-insights.yaml"), team_run="{{ ti.map_index }}")
+    spec = shipped("weekly-insights.yaml")
+    task = TeamValidateOperator(task_id="t", spec=spec, team_run="{{ ti.map_index }}")
     assert "team_run" in task.template_fields and task.team_run == "{{ ti.map_index }}"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from agentjobs.lazy_pattern import lazy
 
 if TYPE_CHECKING:
     # At run time only (in _skipped): the DAG processor imports this module with the operators
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # A Slack incoming-webhook URL is its own credential, and HTTP errors may quote it.
-_WEBHOOK_PATH = re.compile(r"/services/[A-Za-z0-9_-]+/[A-Za-z0-9_-]+/[A-Za-z0-9_-]+")
+_WEBHOOK_PATH = lazy(r"/services/[A-Za-z0-9_-]+/[A-Za-z0-9_-]+/[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ them).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
+from agentjobs.lazy_pattern import lazy
 from agentjobs.sources.errors import PermanentSourceError
 from agentjobs.sources.teams import TEAMS_QUERY, USERS_QUERY, Query
 
@@ -35,10 +35,10 @@ _ACCEPTS: dict[str, frozenset[str]] = {
     "date": frozenset({"date"}),
     "boolean": frozenset({"boolean"}),
 }
-_CURRENCY = re.compile(r"[A-Z]{3}")
+_CURRENCY = lazy(r"[A-Z]{3}")
 TARGET_CHANNELS = ("slack", "email")  # what a team_targets row may name
 # One address, no spaces or list separators: what the delivery can send to.
-_EMAIL = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
+_EMAIL = lazy(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from pydantic import (
     SerializationInfo,
     SerializerFunctionWrapHandler,
     Strict,
-    TypeAdapter,
     ValidationError,
     field_validator,
     model_serializer,
@@ -39,7 +38,7 @@ from agentjobs.jobs.addresses import OneLine
 from agentjobs.jobs.addresses import email_address as _email_address
 from agentjobs.jobs.addresses import is_plain_address as is_plain_address  # where callers found it
 from agentjobs.jobs.channels.base import ChannelSpec
-from agentjobs.jobs.channels.registry import AlertChannel, Channel
+from agentjobs.jobs.channels.registry import AlertChannel, Channel, alert_channel_of
 from agentjobs.sources.sql_limits import (
     DEFAULT_ROW_CAP,
     DEFAULT_STATEMENT_TIMEOUT_S,
@@ -50,7 +49,7 @@ from agentjobs.sources.sql_limits import (
 
 # Unknown keys are errors, and .inf / .nan are refused: an infinite timeout or cost cap passes a
 # `gt=0` check and only breaks later, when the DAG or the run does arithmetic with it.
-_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)
 # Counts are YAML integers: `retries: yes` is a mistake, not 1.
 Count = Annotated[int, Strict()]
 
@@ -605,9 +604,6 @@ class BrokenSpec:
         return self.dag_id or self.path.name
 
 
-_ALERT_ADAPTER: TypeAdapter[Any] = TypeAdapter(AlertChannel)
-
-
 def _salvage(path: Path, error: str) -> BrokenSpec:
     """The parts of a broken spec that are valid on their own."""
     try:
@@ -623,7 +619,7 @@ def _salvage(path: Path, error: str) -> BrokenSpec:
     except ValueError:
         usable_id = None
     try:
-        alert = _ALERT_ADAPTER.validate_python(raw.get("alert"))
+        alert = alert_channel_of(raw.get("alert"))
     except ValidationError:
         alert = None
     ledger = raw.get("ledger_conn_id")

@@ -12,7 +12,6 @@ run here, so each of them names the same folder and the same ledger key.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,15 +19,16 @@ from typing import Any
 from agentjobs.jobs.artifacts import dag_folder
 from agentjobs.jobs.inputs import RowContractError
 from agentjobs.jobs.kinds.base import TeamSnapshot
+from agentjobs.lazy_pattern import lazy
 
 SNAPSHOT_FILE = "sql.json"
 CONTRACT_ERROR_FILE = "contract-error.txt"
 PREVIEW_FILE = "preview.txt"
 # A team id becomes a folder name and part of the ledger's job key: a plain, short name only.
 # Both patterns are used with fullmatch: `$` with match() would take "t1\n" as "t1".
-TEAM_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+TEAM_ID_RE = lazy(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 LEDGER_JOB_MAX = 250  # the ledger's `job` column
-WINDOW_KEY_RE = re.compile(r"(?P<day>\d{4}-\d{2}-\d{2})(?:T(?P<time>\d{4})Z)?")
+WINDOW_KEY_RE = lazy(r"(?P<day>\d{4}-\d{2}-\d{2})(?:T(?P<time>\d{4})Z)?")
 
 
 def check_team_id(team_id: str) -> str:

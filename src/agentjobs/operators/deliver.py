@@ -27,7 +27,8 @@ class DeliverOperator(JobTaskOperator):
     def __init__(
         self, *, spec: JobSpec, channel: ChannelSpec, validate_task_id: str = "validate", **kwargs: Any
     ) -> None:
-        super().__init__(spec=spec, **kwargs)
+        super().__init__(**kwargs)
+        self.spec = spec
         self.channel = channel
         # Found now, when the DAG is built: a type no code sends fails the parse, not a paid run.
         self.sender = channel_for(channel)

@@ -21,7 +21,8 @@ class FetchSourceOperator(JobTaskOperator):
     ui_color = "#eef7ee"
 
     def __init__(self, *, source: str, spec: JobSpec, **kwargs: Any) -> None:
-        super().__init__(spec=spec, **kwargs)
+        super().__init__(**kwargs)
+        self.spec = spec
         if source not in spec.sources.names():
             raise ValueError(f"job {spec.dag_id!r} has no {source!r} source; it has {spec.sources.names()}")
         self.source = source

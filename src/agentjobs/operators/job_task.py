@@ -56,11 +56,15 @@ def caps_template(spec: JobSpec) -> str:
 
 
 class JobTaskOperator(BaseOperator):
-    """A task of a job's DAG. Subclasses implement `run` instead of `execute`."""
+    """A task of a job's DAG. Subclasses implement `run` instead of `execute`, and take the job's
+    `spec` in their own __init__ (`self.spec = spec`), straight after BaseOperator's.
 
-    def __init__(self, *, spec: JobSpec, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.spec = spec
+    No __init__ here on purpose: Airflow wraps each __init__ of an operator's class chain, and
+    every wrapper deep-copies the DAG's Params again, so a base class's __init__ costs each of
+    its tasks a copy on every DAG parse (bench/dag_parse.py).
+    """
+
+    spec: JobSpec
 
     def execute(self, context: Any) -> Any:
         with scrubbed_errors():

@@ -62,7 +62,8 @@ class PiiReviewOperator(JobTaskOperator):
     ui_color = "#fde8e8"
 
     def __init__(self, *, spec: JobSpec, validate_task_id: str = "validate", **kwargs: Any) -> None:
-        super().__init__(spec=spec, **kwargs)
+        super().__init__(**kwargs)
+        self.spec = spec
         self.validate_task_id = validate_task_id
 
     def run(self, context: Any) -> dict[str, Any]:

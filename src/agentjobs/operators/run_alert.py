@@ -21,6 +21,7 @@ from typing import Any
 from airflow.sdk import TriggerRule
 
 from agentjobs.hooks.ledger import run_log
+from agentjobs.jobs.spec import JobSpec
 from agentjobs.notifications.alert import TaskFailure
 from agentjobs.operators.errors import PermanentTaskError
 from agentjobs.operators.job_task import JobTaskOperator
@@ -38,7 +39,7 @@ class RunFailed(PermanentTaskError):
 class RunAlertOperator(JobTaskOperator):
     ui_color = "#fde2e1"
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, spec: JobSpec, **kwargs: Any) -> None:
         kwargs.setdefault("task_id", ALERT_TASK_ID)
         kwargs.setdefault("trigger_rule", TriggerRule.ALL_DONE)
         # Its own failure is the run's verdict, already alerted: recording or paging it again
@@ -46,6 +47,7 @@ class RunAlertOperator(JobTaskOperator):
         kwargs.setdefault("on_failure_callback", None)
         kwargs.setdefault("doc_md", "Sends the run's one failure alert and fails if any task failed.")
         super().__init__(**kwargs)
+        self.spec = spec
 
     def run(self, context: Any) -> None:
         failures, served = self.failures(context)

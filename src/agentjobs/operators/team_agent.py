@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentjobs.atomic_file import write_atomically
-from agentjobs.jobs.inputs import kind_inputs, personal_columns
-from agentjobs.jobs.pseudonyms import pseudonymize
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.agent import AgentOperator, RunPlan
 from agentjobs.operators.delivered import APPLIED, DELIVERED, NOWHERE, kept_team_result, write_result
@@ -77,6 +75,10 @@ class TeamAgentOperator(TeamTask, AgentOperator):
         # The model and the plan's tools see pseudonyms for personal data; render and check get
         # the real snapshot, and `finish` puts the real values back into the answer.
         mapping = self.spec.sources.sql.inputs if self.spec.sources.sql else {}
+        # Run time only: the PII detector's patterns cost a DAG parse milliseconds.
+        from agentjobs.jobs.inputs import kind_inputs, personal_columns
+        from agentjobs.jobs.pseudonyms import pseudonymize
+
         inputs = kind_inputs(kind)
         view, data["pseudonyms"] = pseudonymize(snapshot, inputs, personal_columns(inputs, mapping))
         plan = kind.plan(view, team.settings, mode)

@@ -27,7 +27,6 @@ another nobody would get (operators/delivered.py; a kind that writes has apply's
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -47,6 +46,7 @@ from agentjobs.jobs.kinds.capabilities import Applies, MembersOnOwnClock, Record
 from agentjobs.jobs.markdown_text import one_line
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.team_run import check_team_id
+from agentjobs.lazy_pattern import lazy
 from agentjobs.operators import metrics
 from agentjobs.operators.delivered import NOWHERE, write_done
 from agentjobs.operators.team_task import TeamTaskOperator, sql_conn_id
@@ -55,7 +55,7 @@ from agentjobs.operators.team_validated import pull_unchanged_artifact
 MEMBERS_DIR = "members"
 # Slack's names: at most 80 lowercase letters, digits, -, _ (non-Latin letters allowed); ids are
 # capitals and digits. Whitespace, controls, <>&|@!,: and quotes never.
-_SLACK_CHANNEL = re.compile(r"#?[^\s\x00-\x1f\x7f<>&|@!,:'\"`]{1,80}")
+_SLACK_CHANNEL = lazy(r"#?[^\s\x00-\x1f\x7f<>&|@!,:'\"`]{1,80}")
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,8 @@ class TeamDeliverOperator(TeamTaskOperator):
     def __init__(
         self, *, spec: JobSpec, team_run: Any, validate_task_id: str = "team.validate", **kwargs: Any
     ) -> None:
-        super().__init__(spec=spec, team_run=team_run, **kwargs)
+        super().__init__(**kwargs)
+        self.spec, self.team_run = spec, team_run
         self.validate_task_id = validate_task_id
 
     def run(self, context: Any) -> dict[str, Any]:

@@ -41,7 +41,8 @@ class TeamFetchOperator(JobTaskOperator):
     ui_color = "#eef7ee"
 
     def __init__(self, *, spec: JobSpec, **kwargs: Any) -> None:
-        super().__init__(spec=spec, **kwargs)
+        super().__init__(**kwargs)
+        self.spec = spec
         self.conn_id = sql_conn_id(spec)
 
     def run(self, context: Any) -> list[dict[str, str]]:

@@ -40,7 +40,8 @@ class TeamPublishOperator(TeamTaskOperator):
     def __init__(
         self, *, spec: JobSpec, team_run: Any, validate_task_id: str = "team.validate", **kwargs: Any
     ) -> None:
-        super().__init__(spec=spec, team_run=team_run, **kwargs)
+        super().__init__(**kwargs)
+        self.spec, self.team_run = spec, team_run
         self.validate_task_id = validate_task_id
 
     def run(self, context: Any) -> dict[str, Any]:

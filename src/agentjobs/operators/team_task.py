@@ -78,11 +78,11 @@ class TeamTask:
         return team_context(self.spec, self.team_run)
 
 
-class TeamTaskOperator(TeamTask, JobTaskOperator):
-    """A plain per-team task (validate, apply, publish, deliver). Subclasses implement `run`."""
+class TeamTaskOperator(JobTaskOperator, TeamTask):
+    """A plain per-team task (validate, apply, publish, deliver). Subclasses implement `run` and
+    set `spec` and `team_run` in their own __init__ (no __init__ here: see JobTaskOperator).
+
+    The operator base comes first: Airflow wraps a class's __init__ again whenever it differs
+    from its first base's, and the mixin's (object's) would differ."""
 
     template_fields: Sequence[str] = ("team_run",)
-
-    def __init__(self, *, spec: JobSpec, team_run: Any, **kwargs: Any) -> None:
-        super().__init__(spec=spec, **kwargs)
-        self.team_run = team_run

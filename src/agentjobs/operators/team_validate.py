@@ -29,7 +29,8 @@ class TeamValidateOperator(TeamTaskOperator):
     def __init__(
         self, *, spec: JobSpec, team_run: Any, summarize_task_id: str = "team.summarize", **kwargs: Any
     ) -> None:
-        super().__init__(spec=spec, team_run=team_run, **kwargs)
+        super().__init__(**kwargs)
+        self.spec, self.team_run = spec, team_run
         self.summarize_task_id = summarize_task_id
 
     def run(self, context: Any) -> dict[str, Any]:

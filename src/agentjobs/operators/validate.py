@@ -32,7 +32,8 @@ class ValidateDigestOperator(JobTaskOperator):
 
     def __init__(self, *, spec: JobSpec, summarize_task_id: str = "summarize", **kwargs: Any) -> None:
         kwargs.setdefault("outlets", [digest_asset(spec.dag_id)])
-        super().__init__(spec=spec, **kwargs)
+        super().__init__(**kwargs)
+        self.spec = spec
         self.summarize_task_id = summarize_task_id
 
     def run(self, context: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import ClassVar, get_args
 from pydantic import BaseModel, ConfigDict
 
 # The spec's rules: unknown keys are errors, and .inf / .nan are refused.
-STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)
 
 
 class ChannelSpec(BaseModel):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import pkgutil
 from collections.abc import Mapping
-from functools import reduce
+from functools import cache, reduce
 from importlib import import_module
 from operator import or_
 from typing import Annotated, Any
@@ -51,13 +51,17 @@ _ALERTING: Any = reduce(or_, ALERT_TYPES.values())
 Channel = Annotated[_ALL, Field(discriminator="type")]
 AlertChannel = Annotated[_ALERTING, Field(discriminator="type")]
 
-_CHANNEL: TypeAdapter[Any] = TypeAdapter(Channel)
-_ALERT: TypeAdapter[Any] = TypeAdapter(AlertChannel)
+
+@cache
+def _adapter(alerting: bool) -> TypeAdapter[Any]:
+    """Built on first use, not at import: a DAG parse validates its channels inside JobSpec and
+    never needs these (building the two costs it milliseconds)."""
+    return TypeAdapter(AlertChannel if alerting else Channel)
 
 
 def channel_of(value: Mapping[str, Any] | ChannelSpec) -> ChannelSpec:
     """A channel from its spec mapping (ValidationError, a ValueError, when it is not one)."""
-    return value if isinstance(value, ChannelSpec) else _CHANNEL.validate_python(value)
+    return value if isinstance(value, ChannelSpec) else _adapter(False).validate_python(value)
 
 
 def alert_channel_of(value: Mapping[str, Any] | ChannelSpec) -> ChannelSpec:
@@ -66,4 +70,4 @@ def alert_channel_of(value: Mapping[str, Any] | ChannelSpec) -> ChannelSpec:
         if type(value) is not ALERT_TYPES.get(value.type):
             raise ValueError(f"channel type {value.type!r} cannot send alerts")
         return value
-    return _ALERT.validate_python(value)
+    return _adapter(True).validate_python(value)

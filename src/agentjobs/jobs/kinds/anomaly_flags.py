@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
 from agentjobs.agent.scrub import scrub
-from agentjobs.agent.tools import Tool, tool_from_function
 from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.kinds.anomaly_detect import (
     AMOUNT_METRICS,
@@ -44,6 +43,9 @@ from agentjobs.jobs.numbers import (
 )
 from agentjobs.jobs.period import Period, period_for
 from agentjobs.jobs.prompt_data import as_data
+
+if TYPE_CHECKING:  # annotations only: the tools' module loads when a task runs
+    from agentjobs.agent.tools import Tool
 
 ARTIFACT_FILE = "anomalies.md"
 WHY_MAX = 160
@@ -399,6 +401,8 @@ def summary_line(snapshot: TeamSnapshot, found: Detection, settings: AnomalySett
 
 
 def flag_details_tool(snapshot: TeamSnapshot, found: Detection) -> Tool:
+    from agentjobs.agent.tools import tool_from_function  # run time: the tools' module is not parse's
+
     flags = found.by_id()
     currency = snapshot.team.currency
 

@@ -13,15 +13,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
 from agentjobs.agent.plan import RunPlan
-from agentjobs.agent.tools import Tool
 from agentjobs.jobs.period import Period
 from agentjobs.sources.teams import Member, Query, Team  # kinds import them from here too
 from agentjobs.sources.teams import utc_naive as utc_naive  # a query window's bounds, for kinds
+
+if TYPE_CHECKING:  # the tools' module (and its permission engine) loads when a task runs
+    from agentjobs.agent.tools import Tool
 
 # The models below are built on first use, not at import: a DAG parse imports this module with
 # the kinds and never validates a team or a snapshot (bench/dag_parse.py).
@@ -130,7 +132,7 @@ class FanOutKind(Kind, Protocol):
         ...
 
 
-ToolFactory = Callable[[TeamSnapshot], list[Tool]]
+ToolFactory = Callable[[TeamSnapshot], "list[Tool]"]
 
 
 @runtime_checkable

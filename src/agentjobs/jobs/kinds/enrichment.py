@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -32,7 +32,6 @@ from agentjobs.agent.errors import AgentError, PermissionDenied
 from agentjobs.agent.guarded_http import guarded_get
 from agentjobs.agent.http_policy import DEFAULT_MAX_BYTES, HttpPolicy, check_allow_url
 from agentjobs.agent.scrub import scrub
-from agentjobs.agent.tools import Tool, tool_from_function
 from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.kinds.base import (
     CheckFailed,
@@ -51,6 +50,9 @@ from agentjobs.jobs.numbers import format_count
 from agentjobs.jobs.period import Period
 from agentjobs.jobs.prompt_data import as_data
 from agentjobs.jobs.writes import WriteTarget
+
+if TYPE_CHECKING:  # annotations only: the tools' module loads when a task runs
+    from agentjobs.agent.tools import Tool
 
 log = logging.getLogger(__name__)
 ARTIFACT_FILE = "enrichment.md"
@@ -233,7 +235,7 @@ def mapping_schema(choices: dict[str, list[str]]) -> dict[str, Any]:
 
 
 class UpdateArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # a task's tool's: built when it runs
     customer_id: Annotated[str, Field(description="The id of a customer of the task's list")]
     fields: Annotated[
         dict[str, Any],
@@ -299,6 +301,8 @@ class Staging:
         return f"staged {customer_id}: {', '.join(values)}"
 
     def tool(self) -> Tool:
+        from agentjobs.agent.tools import tool_from_function  # run time: the tools' module is not parse's
+
         return tool_from_function(
             self.update_enrichment,
             name="update_enrichment",

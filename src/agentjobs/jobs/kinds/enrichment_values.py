@@ -8,11 +8,11 @@ one plain line (its markup stays inert: renderers escape it, nothing here interp
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlsplit
 
 from agentjobs.jobs.markdown_text import one_line
+from agentjobs.lazy_pattern import lazy
 
 # What the job may write, and only while the row's `enriched_at` is NULL.
 COLUMNS: tuple[str, ...] = ("industry", "country", "employee_count", "website")
@@ -21,9 +21,9 @@ CODE_COLUMNS: tuple[str, ...] = ("enriched_at", "enrichment_source")
 INDUSTRY_MAX = 80
 WEBSITE_MAX = 200
 EMPLOYEES_MAX = 10_000_000
-_COUNTRY = re.compile(r"[A-Z]{2}")  # fullmatch, as _WEBSITE: no trailing "\n" slips past `$`
+_COUNTRY = lazy(r"[A-Z]{2}")  # fullmatch, as _WEBSITE: no trailing "\n" slips past `$`
 # A host and an optional path of visible characters; no quotes, angle brackets or backticks.
-_WEBSITE = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s<>\"'`\\]*)?")
+_WEBSITE = lazy(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s<>\"'`\\]*)?")
 
 
 class BadValue(ValueError):

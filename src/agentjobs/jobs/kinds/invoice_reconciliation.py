@@ -20,7 +20,7 @@ once), since what it still owes is read again each day.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
@@ -43,13 +43,16 @@ from agentjobs.jobs.kinds.reconcile_core import (
     Wording,
     code,
 )
+from agentjobs.jobs.kinds.reconcile_links import AUTO
 from agentjobs.jobs.kinds.reconcile_rules import local_day
-from agentjobs.jobs.kinds.reconcile_write import AUTO, Decision
 from agentjobs.jobs.markdown_text import as_text
 from agentjobs.jobs.numbers import format_amount
 from agentjobs.jobs.period import Period
 from agentjobs.jobs.prompt_data import as_data
 from agentjobs.jobs.writes import WriteColumn, WriteTarget
+
+if TYPE_CHECKING:  # annotations only: the write's module loads when a task runs
+    from agentjobs.jobs.kinds.reconcile_write import Decision
 
 ARTIFACT_FILE = "invoice-reconciliation.md"
 RECORD_TYPE = "payment"  # agentjobs' ledger's record type (receipts are 'receipt')
@@ -310,6 +313,8 @@ class InvoiceReconciliationKind(MatchKind):
 def decisions_of(result: dict[str, Any]) -> list[Decision]:
     """The decisions of a validated RESULT, in payment id order; the ledger's `transaction_id`
     holds the invoice."""
+    from agentjobs.jobs.kinds.reconcile_write import Decision  # run time: the write's module
+
     found = [
         Decision(pid, "linked", str(v[PICK]), float(v["confidence"]), "", int(v["amount_cents"]))
         for pid, v in (result.get("links") or {}).items()

@@ -13,11 +13,10 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentjobs.agent.tools import Tool, tool_from_function
 from agentjobs.jobs.kinds.base import (
     CheckFailed,
     KindPlan,
@@ -30,6 +29,9 @@ from agentjobs.jobs.kinds.overdue_reminders import serves_local_hour
 from agentjobs.jobs.markdown_text import as_text, one_line
 from agentjobs.jobs.period import Period, period_for
 
+if TYPE_CHECKING:  # annotations only: the tools' module loads when a task runs
+    from agentjobs.agent.tools import Tool
+
 LINK_ABOVE = 0.8  # a link needs a confidence above this (the issue's rule; not a setting)
 NONE = "none"
 GROUPS = ("links", "review", "no_match")
@@ -37,8 +39,10 @@ GROUPS = ("links", "review", "no_match")
 Row = dict[str, Any]
 
 
+# Built when first validated (defer_build), not at import: these two are validated only inside
+# a kind's own settings model, and building each alone too cost every DAG parse their schemas.
 class ReviewSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     # On: a review task (Airflow's human-in-the-loop operator) asks a person about the review band.
     enabled: bool = False
     min_confidence: float = Field(0.5, ge=0, le=LINK_ABOVE)  # below: no match
@@ -48,7 +52,7 @@ class ReviewSettings(BaseModel):
 
 
 class MatchSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # its subclasses too
     local_hour: int = Field(7, ge=0, le=23)  # the team's own hour of the daily run
     lookback_days: int = Field(90, ge=1, le=400)  # records received in this many days up to yesterday
     max_records: int = Field(20, ge=1, le=500)  # records judged per run; the rest wait a day
@@ -252,6 +256,8 @@ def match_tools(
     match_doc: str,
 ) -> list[Tool]:
     """find_candidates and match_record, described to the model in the kind's words."""
+    from agentjobs.agent.tools import tool_from_function  # run time: the tools' module is not parse's
+
     noun = work.wording.noun
 
     def known(record_id: str) -> None:

@@ -14,13 +14,14 @@ that names the rule it broke, never a link.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from agentjobs.lazy_pattern import lazy
 
 AMOUNT_TOLERANCE_PERMILLE = 5  # 0.5 %, compared in integers: 1000 * |a - b| <= 5 * amount
 DATE_WINDOW_DAYS = 5
@@ -31,7 +32,7 @@ LEGAL_WORDS = frozenset(
     "gmbh ag kg inc incorporated corp corporation co llc ltd limited pty plc kk kabushiki kaisha "
     "sa sarl bv".split()
 )
-_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+_NOT_ALNUM = lazy(r"[^0-9a-z]+")
 
 
 def name_key(name: str) -> str:

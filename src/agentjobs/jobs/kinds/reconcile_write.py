@@ -27,27 +27,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from agentjobs.business.schema import processed_records, receipts, transactions
 from agentjobs.jobs.kinds.base import CheckFailed
+from agentjobs.jobs.kinds.reconcile_links import AUTO, LINKS
 from agentjobs.jobs.own_tables import ensure_ledger
-from agentjobs.jobs.writes import Destination, SpecWrites, WriteColumn, WriteTarget, write_once
+from agentjobs.jobs.writes import Destination, SpecWrites, WriteTarget, write_once
 
 RECORD_TYPE = "receipt"
-AUTO = "agentjobs"  # `linked_by` of a link the run wrote on its own
-
-LINKS = WriteTarget(
-    "links",
-    "one row per receipt linked to the transaction it pays (a receipt once, a transaction once)",
-    (
-        WriteColumn("receipt_id", "text", "the receipt's id, as the receipts input reads it", required=True),
-        WriteColumn("transaction_id", "text", "the id of the transaction it pays", required=True),
-        WriteColumn("confidence", "decimal", "the model's confidence, 0 to 1"),
-        WriteColumn("linked_at", "timestamp", "when the link was written (UTC)"),
-        WriteColumn("linked_by", "text", f"who linked it: {AUTO!r} (the run) or the reviewer's name"),
-    ),
-    unique=("receipt_id", "transaction_id"),
-    ledger=True,
-)
 
 
 class LedgerDisagrees(CheckFailed):
@@ -97,6 +82,8 @@ def _confidence(row: Any) -> float | None:
 
 def _link(conn: sa.Connection, team_id: str, record_id: str, transaction_id: str) -> bool:
     """Link one receipt; False when the receipt or the transaction is taken already."""
+    from agentjobs.business.schema import receipts, transactions  # run time: ~4 ms of tables at parse
+
     locked = (
         sa.select(transactions.c.id)
         .where(transactions.c.id == transaction_id, transactions.c.team_id == team_id)
@@ -134,6 +121,8 @@ class Target:
                     f"nothing to write the {target.name!r} to: map sources.sql.writes.{target.name} "
                     "onto a table of the business database"
                 )
+            from agentjobs.business.schema import processed_records
+
             return cls(processed_records, None)
         return cls(ensure_ledger(engine, writes.own_schema), links)
 

@@ -36,6 +36,7 @@ from agentjobs.jobs.kinds.reconcile_core import (
     Wording,
     code,
 )
+from agentjobs.jobs.kinds.reconcile_links import LINKS
 from agentjobs.jobs.kinds.reconcile_rules import (
     Candidate,
     candidate,
@@ -44,7 +45,6 @@ from agentjobs.jobs.kinds.reconcile_rules import (
     local_day,
     rule_failures,
 )
-from agentjobs.jobs.kinds.reconcile_write import LINKS
 from agentjobs.jobs.markdown_text import as_text
 from agentjobs.jobs.numbers import format_amount
 from agentjobs.jobs.period import Period

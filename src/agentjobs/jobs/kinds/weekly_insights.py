@@ -39,14 +39,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cached_property
 from itertools import combinations
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, ValidationInfo, model_validator
 
 from agentjobs.agent.scrub import scrub
-from agentjobs.agent.tools import Tool, tool_from_function
 from agentjobs.jobs import numbers
 from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.insight_records import INSIGHT_RECORDS
@@ -67,6 +66,9 @@ from agentjobs.jobs.numbers import Allowed
 from agentjobs.jobs.period import Period, period_for
 from agentjobs.jobs.prompt_data import as_data
 from agentjobs.jobs.writes import WriteTarget
+
+if TYPE_CHECKING:  # annotations only: the tools' module loads when a task runs
+    from agentjobs.agent.tools import Tool
 
 log = logging.getLogger(__name__)
 TABLE = "transactions"
@@ -392,6 +394,8 @@ def member_slot(
 
 def tools(snapshot: TeamSnapshot, settings: Settings) -> list[Tool]:
     """The read-only tools over one snapshot: list_metrics and compare_periods."""
+    from agentjobs.agent.tools import tool_from_function  # run time: the tools' module is not parse's
+
     weeks = Weeks(snapshot, settings.weeks_back)
 
     def list_metrics() -> str:
