@@ -138,3 +138,14 @@ def test_the_tool_results_are_in_the_file_before_the_model_is_asked_again(
     with Transcript(path) as transcript:
         run(make_agent(model_server, tmp_path, transcript=transcript))
     assert seen == [["start", "completion", "tool"]]
+
+
+def test_a_transcript_in_a_folder_not_made_yet_makes_it_and_appends_to_an_existing_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "runs" / "2026-12-06" / "transcript.jsonl"
+    with Transcript(path) as first:
+        first.record("start", mode="loop")
+    with Transcript(path) as retry:  # a retry of the task appends to the same file
+        retry.record("start", mode="loop")
+    assert [event["event"] for event in read_back(path)] == ["start", "start"]

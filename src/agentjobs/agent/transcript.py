@@ -47,8 +47,13 @@ class Transcript:
         self._lines: list[str] = []
         self._file: TextIO | None = None
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = path.open("a", encoding="utf-8")
+            # The folder is almost always there (run_skill made it): opening first spares every
+            # task a mkdir call and the FileExistsError pathlib raises and swallows inside it.
+            try:
+                self._file = path.open("a", encoding="utf-8")
+            except FileNotFoundError:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = path.open("a", encoding="utf-8")
 
     def record(self, event: str, **data: Any) -> None:
         self.record_encoded(event, None, **data)
