@@ -217,7 +217,7 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
     # the skill loader, the budget, the health checks, the digest's renderer, the snapshot
     # models and the report store; the PII detector and the pseudonyms (the agent task's), and the
     # sample business schema's tables (the reconciliation's write and its module), the kinds' tools and their
-    # permission engine.
+    # permission engine; the kinds' run-time bodies (anomaly_detect: the detection's flags and code).
     run_time = [
         "agentjobs.agent.budget",
         "agentjobs.agent.loop",
@@ -233,6 +233,7 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
         "agentjobs.jobs.digest",
         "agentjobs.jobs.health",
         "agentjobs.jobs.input_check",
+        "agentjobs.jobs.kinds.anomaly_detect",
         "agentjobs.jobs.kinds.reconcile_write",
         "agentjobs.jobs.pii",
         "agentjobs.jobs.pseudonyms",

@@ -93,3 +93,39 @@ def test_a_period_delivered_already_is_kept_as_sent_without_a_model_call(spec, m
 
     run = run_dag(one_task_dag(spec, "asked"), logical_date=LOGICAL, run_conf={"resummarize": True})
     assert model_server.calls == 1
+
+
+def test_an_agent_task_copies_its_dags_params_once_of_its_own_over_airflows(spec, monkeypatch):
+    # Airflow's wrapper around each __init__ of an operator's class chain deep-copies the DAG's
+    # Params again; the agent subclasses skip AgentOperator's, so each agent task costs a DAG parse
+    # two copies (its own class's and BaseOperator's), and still gets AgentOperator's set-up.
+    import airflow.sdk.bases.operator as airflow_operator
+    from airflow.sdk import DAG
+
+    from agentjobs.operators.agent import AGENT_RETRY_POLICY
+    from agentjobs.operators.digest import DigestAgentOperator
+    from agentjobs.operators.pii_review import PiiReviewAgentOperator
+    from agentjobs.operators.team_agent import TeamAgentOperator
+    from tests.operators.test_pii_review import digest_spec
+
+    merged = airflow_operator.get_merged_defaults
+    copies: list[str] = []
+
+    def counted(*args, **kwargs):
+        copies.append("params")
+        return merged(*args, **kwargs)
+
+    monkeypatch.setattr(airflow_operator, "get_merged_defaults", counted)
+    digest = digest_spec()
+    with DAG("param_copies", schedule=None, start_date=LOGICAL, params=PARAMS):
+        for build in (
+            lambda: TeamAgentOperator(task_id="team", spec=spec, team_run=TEAM_RUN),
+            lambda: DigestAgentOperator(task_id="digest", spec=digest),
+            lambda: PiiReviewAgentOperator(task_id="review", spec=digest),
+        ):
+            copies.clear()
+            task = build()
+            assert len(copies) == 2, task.task_id
+            assert task.params["resummarize"] is False
+            assert task.retry_policy is AGENT_RETRY_POLICY and task.skill and task.llm_conn_id
+            assert task.spec in (spec, digest) and task.caps is not None

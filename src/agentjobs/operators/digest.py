@@ -16,7 +16,7 @@ from agentjobs.agent.transcript import Transcript
 from agentjobs.atomic_file import write_atomically
 from agentjobs.jobs.artifacts import DIGEST_FILE
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.operators.agent import AgentOperator, RunPlan
+from agentjobs.operators.agent import AgentOperator, RunPlan, init_agent
 from agentjobs.operators.delivered import delivered_result, write_result
 from agentjobs.operators.job_task import agent_defaults, job_run_dir, run_period
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 class DigestAgentOperator(AgentOperator):
     def __init__(self, *, spec: JobSpec, **kwargs: Any) -> None:
-        super().__init__(**agent_defaults(spec, kwargs, skill=spec.skill, allow_empty=spec.allow_empty))
+        init_agent(self, **agent_defaults(spec, kwargs, skill=spec.skill, allow_empty=spec.allow_empty))
         self.spec = spec
 
     def execute(self, context: Any) -> dict[str, Any]:

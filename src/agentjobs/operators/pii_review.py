@@ -17,7 +17,7 @@ from agentjobs.delivery.deliver import sha256_file
 from agentjobs.jobs.pii import Finding, find_pii
 from agentjobs.jobs.prompt_data import as_data
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.operators.agent import AgentOperator, RunPlan
+from agentjobs.operators.agent import AgentOperator, RunPlan, init_agent
 from agentjobs.operators.errors import ArtifactChanged, PermanentTaskError
 from agentjobs.operators.job_task import JobTaskOperator, agent_defaults, job_run_dir
 
@@ -84,7 +84,7 @@ class PiiReviewAgentOperator(AgentOperator):
 
     def __init__(self, *, spec: JobSpec, validate_task_id: str = "validate", **kwargs: Any) -> None:
         kwargs.setdefault("tools", [])
-        super().__init__(**agent_defaults(spec, kwargs, skill=spec.pii_review.skill, allow_empty=True))
+        init_agent(self, **agent_defaults(spec, kwargs, skill=spec.pii_review.skill, allow_empty=True))
         self.spec = spec
         self.validate_task_id = validate_task_id
 

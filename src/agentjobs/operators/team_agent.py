@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentjobs.atomic_file import write_atomically
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.operators.agent import AgentOperator, RunPlan
+from agentjobs.operators.agent import AgentOperator, RunPlan, init_agent
 from agentjobs.operators.delivered import APPLIED, DELIVERED, NOWHERE, kept_team_result, write_result
 from agentjobs.operators.job_task import agent_defaults
 from agentjobs.operators.team_task import TeamTask
@@ -35,7 +35,7 @@ class TeamAgentOperator(TeamTask, AgentOperator):
 
     def __init__(self, *, spec: JobSpec, team_run: Any, **kwargs: Any) -> None:
         # A team's empty period is a normal run of these jobs: the kind's artifact says so.
-        super().__init__(**agent_defaults(spec, kwargs, skill=spec.skill, allow_empty=True))
+        init_agent(self, **agent_defaults(spec, kwargs, skill=spec.skill, allow_empty=True))
         self.spec = spec
         self.team_run = team_run
 

@@ -16,8 +16,9 @@ from agentjobs.agent.skills import load_skill, model_from_json_schema
 from agentjobs.agent.tools import ToolRegistry
 from agentjobs.business.load import load_into
 from agentjobs.business.truth import Truth
-from agentjobs.jobs.kinds.anomaly_detect import AnomalySettings, detect
+from agentjobs.jobs.kinds.anomaly_detect import detect
 from agentjobs.jobs.kinds.anomaly_flags import KIND
+from agentjobs.jobs.kinds.anomaly_settings import AnomalySettings
 from agentjobs.jobs.kinds.base import CheckFailed, PeriodRef, Team, TeamSnapshot
 from agentjobs.jobs.kinds.snapshots import team_snapshot
 from agentjobs.jobs.period import period_of_day

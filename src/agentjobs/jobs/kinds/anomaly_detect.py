@@ -16,15 +16,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-Metric = Literal["orders", "order_revenue", "transactions", "expenses"]
-METRICS: tuple[Metric, ...] = ("orders", "order_revenue", "transactions", "expenses")
-# Metrics whose values are amounts (integer minor units of the team's currency), not counts.
-AMOUNT_METRICS: frozenset[str] = frozenset({"order_revenue", "expenses"})
+# The settings live with the kind's parse-time face (anomaly_settings.py); still importable from here.
+from agentjobs.jobs.kinds.anomaly_settings import AnomalySettings, Metric
 
 MAD_SCALE = 1.4826  # MAD * 1.4826 = the standard deviation, for normally distributed noise
 # A steady series has MAD 0 (every day alike), and one extra order would then be an infinite z.
@@ -33,29 +29,6 @@ MAD_SCALE = 1.4826  # MAD * 1.4826 = the standard deviation, for normally distri
 # order, one transaction, one minor unit of money).
 MIN_SCALE_FRACTION = 0.05
 MIN_SCALE = 1.0
-
-
-class AnomalySettings(BaseModel):
-    """The spec's `anomaly_flags` section."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-    local_hour: int = Field(7, ge=0, le=23)  # the team-local hour its run of the day starts
-    window_days: int = Field(28, ge=2, le=366)  # the trailing days each day is compared with
-    min_history_days: int = Field(14, ge=2, le=366)  # fewer days of data before the day: no flag
-    threshold: float = Field(4.0, gt=0)  # |robust z| at or above which a day is flagged
-    metrics: list[Metric] = Field(default_factory=lambda: list(METRICS))
-    duplicate_charges: bool = True
-
-    @model_validator(mode="after")
-    def _consistent(self) -> AnomalySettings:
-        if len(set(self.metrics)) != len(self.metrics):
-            raise ValueError(f"metrics lists a metric twice: {self.metrics}")
-        if self.min_history_days > self.window_days:
-            raise ValueError(
-                f"min_history_days ({self.min_history_days}) is more than window_days ({self.window_days}): "
-                "no day could ever be judged"
-            )
-        return self
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,7 @@ from pydantic import BaseModel
 
 from agentjobs.agent.scrub import scrub
 from agentjobs.jobs.inputs import Column, Input
-from agentjobs.jobs.kinds.anomaly_detect import (
-    AMOUNT_METRICS,
-    METRICS,
-    AnomalySettings,
-    Detection,
-    Flag,
-    MetricFlag,
-    detect,
-)
+from agentjobs.jobs.kinds.anomaly_settings import AMOUNT_METRICS, METRICS, AnomalySettings
 from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Query, Rendered, Team, TeamSnapshot, utc_naive
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
 from agentjobs.jobs.names import Names
@@ -44,8 +36,9 @@ from agentjobs.jobs.numbers import (
 from agentjobs.jobs.period import Period, period_for
 from agentjobs.jobs.prompt_data import as_data
 
-if TYPE_CHECKING:  # annotations only: the tools' module loads when a task runs
+if TYPE_CHECKING:  # annotations only: the tools' and the detection's modules load when a task runs
     from agentjobs.agent.tools import Tool
+    from agentjobs.jobs.kinds.anomaly_detect import Detection, Flag, MetricFlag
 
 ARTIFACT_FILE = "anomalies.md"
 WHY_MAX = 160
@@ -135,6 +128,8 @@ def change_pct(flag: MetricFlag) -> Decimal:
 
 def fact(flag: Flag, currency: str) -> str:
     """What code says of a flag: the text before the model's `why` in its bullet (escaped)."""
+    from agentjobs.jobs.kinds.anomaly_detect import MetricFlag  # run time: the detection is not parse's
+
     if isinstance(flag, MetricFlag):
         change = f"{format_pct(change_pct(flag), signed=True)}, " if flag.median else ""
         return (
@@ -151,6 +146,8 @@ def fact(flag: Flag, currency: str) -> str:
 
 
 def allowed_numbers(flag: Flag, currency: str) -> Allowed:
+    from agentjobs.jobs.kinds.anomaly_detect import MetricFlag  # run time: the detection is not parse's
+
     day = flag.day
     values = [Decimal(day.year), Decimal(day.month), Decimal(day.day)]
     percents: list[Decimal] = []
@@ -246,6 +243,9 @@ class AnomalyFlagsKind:
     # ------------------------------------------------------------------ detection and the model
 
     def detection(self, snapshot: TeamSnapshot, settings: AnomalySettings) -> Detection:
+        # Run time only: the detection's flags and code cost every DAG parse milliseconds.
+        from agentjobs.jobs.kinds.anomaly_detect import detect
+
         day = date.fromisoformat(snapshot.period.key)
         return detect(snapshot.tables, snapshot.team.timezone, day, settings)
 
@@ -402,6 +402,7 @@ def summary_line(snapshot: TeamSnapshot, found: Detection, settings: AnomalySett
 
 def flag_details_tool(snapshot: TeamSnapshot, found: Detection) -> Tool:
     from agentjobs.agent.tools import tool_from_function  # run time: the tools' module is not parse's
+    from agentjobs.jobs.kinds.anomaly_detect import MetricFlag
 
     flags = found.by_id()
     currency = snapshot.team.currency
