@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urljoin, urlsplit
 
 from agentjobs.agent.errors import AgentError, PermissionDenied
+from agentjobs.agent.http_allow import DEFAULT_PORTS, normalize_host
 
 Resolver = Callable[[str, int], list[str]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-DEFAULT_PORTS = {"http": 80, "https": 443}
 # Canonical codecs.lookup() names of the charsets a body may be decoded with; all are linear.
 ALLOWED_CHARSETS = frozenset(
     {"utf-8", "utf-8-sig", "ascii", "iso8859-1", "cp1252", "utf-16", "utf-16-le", "utf-16-be"}
@@ -82,18 +82,6 @@ def non_global_reason(addr: IPAddress) -> str | None:
             return label
     # Catches the rest, e.g. 100.64.0.0/10 (carrier-grade NAT) which is neither private nor global.
     return None if addr.is_global else "non-global"
-
-
-def normalize_host(host: str) -> str:
-    """Lower-case, drop a trailing dot, IDNA-encode, and write IP literals in canonical form."""
-    host = host.strip().lower().rstrip(".")
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        pass
-    if not host.isascii():
-        host = host.encode("idna").decode("ascii")
-    return host
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agentjobs.agent.errors import AgentError, PermissionDenied
-from agentjobs.agent.guarded_http import guarded_get
-from agentjobs.agent.http_policy import DEFAULT_MAX_BYTES, HttpPolicy, check_allow_url
+from agentjobs.agent.http_allow import DEFAULT_MAX_BYTES, check_allow_url
 from agentjobs.agent.scrub import scrub
 from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.kinds.base import (
@@ -52,6 +51,7 @@ from agentjobs.jobs.prompt_data import as_data
 from agentjobs.jobs.writes import WriteTarget
 
 if TYPE_CHECKING:  # annotations only: the tools' module loads when a task runs
+    from agentjobs.agent.http_policy import HttpPolicy
     from agentjobs.agent.tools import Tool
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,8 @@ class EnrichmentSettings(BaseModel):
         return self
 
     def policy(self) -> HttpPolicy:
+        from agentjobs.agent.http_policy import HttpPolicy  # with the fetcher, when a task fetches
+
         return HttpPolicy.of(self.allow_urls or [self.source_url], self.max_response_bytes)
 
 
@@ -163,6 +165,8 @@ def _code(text: str) -> str:
 def fetch_record(url: str, policy: HttpPolicy) -> dict[str, Any] | str:
     """The JSON object at `url`, or why it was refused (logged): the structured mode's fetch, with
     the same checks as `http_get` (allowlisted prefix, size cap, content type)."""
+    from agentjobs.agent.guarded_http import guarded_get  # sockets and TLS: a task's, not a parse's
+
     try:
         fetched = guarded_get(
             url,
