@@ -18,6 +18,47 @@ import sqlalchemy as sa
 PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
 
+def reachable_engine(url: str = PG_ADMIN_URL) -> sa.Engine:
+    """An engine on `url` once a connection to it works; else the test skips (fails in CI)."""
+    probe = sa.create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with probe.connect():
+            pass
+    except sa.exc.OperationalError as exc:
+        probe.dispose()
+        reason = f"PostgreSQL at 127.0.0.1:5432 (db test, user postgres) is unreachable: {exc.orig}"
+        if os.environ.get("AGENTJOBS_REQUIRE_SERVICES") == "1":
+            pytest.fail(reason + " (AGENTJOBS_REQUIRE_SERVICES=1)")
+        pytest.skip(reason)
+    return probe
+
+
+@contextlib.contextmanager
+def own_schema(
+    prefix: str,
+    url: str = PG_ADMIN_URL,
+    options: str = "",
+    fill: Callable[[sa.Engine, str], None] | None = None,
+) -> Iterator[tuple[sa.Engine, str]]:
+    """(engine, schema): a schema of the test's own in the test database (created empty, or by
+    `fill(probe, schema)`), the engine's search_path set to it plus `options`; dropped afterwards."""
+    probe = reachable_engine(url)
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    if fill is None:
+        with probe.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    else:
+        fill(probe, schema)
+    engine = sa.create_engine(url, connect_args={"options": f"-csearch_path={schema} {options}".strip()})
+    try:
+        yield engine, schema
+    finally:
+        engine.dispose()
+        with probe.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        probe.dispose()
+
+
 @contextlib.contextmanager
 def fresh_database(prefix: str) -> Iterator[str]:
     """The name of a new, empty database (dropped afterwards, open connections and all)."""

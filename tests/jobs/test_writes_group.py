@@ -8,7 +8,6 @@ is an error). A second write of the same group writes nothing; another team's we
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -20,6 +19,7 @@ import sqlalchemy as sa
 from agentjobs.jobs.insight_records import write_records
 from agentjobs.jobs.spec import WriteMapping
 from agentjobs.jobs.writes import SpecWrites
+from tests.postgres import own_schema
 
 TEAMS = [str(uuid.UUID(int=n)) for n in (1, 2)]
 INSIGHTS = [
@@ -47,30 +47,10 @@ def user_pg(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
     if driver == "psycopg":
         pytest.importorskip("psycopg", reason="psycopg 3 is not installed (the postgres provider brings it)")
     url = f"postgresql+{driver}://postgres@127.0.0.1:5432/test"
-    probe = sa.create_engine(url, connect_args={"connect_timeout": 3})
-    try:
-        with probe.connect():
-            pass
-    except sa.exc.OperationalError as exc:
-        probe.dispose()
-        reason = f"PostgreSQL at 127.0.0.1:5432 (db test, user postgres) is unreachable: {exc.orig}"
-        if os.environ.get("AGENTJOBS_REQUIRE_SERVICES") == "1":
-            pytest.fail(reason + " (AGENTJOBS_REQUIRE_SERVICES=1)")
-        pytest.skip(reason)
-    schema = f"writes_group_{uuid.uuid4().hex[:10]}"
-    with probe.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     # UTC sessions: a naive datetime or a bare day stored in a timestamptz column is read in the
     # session's zone (what the user's server does with it is theirs; here it is fixed).
-    options = f"-csearch_path={schema} -ctimezone=UTC"
-    engine = sa.create_engine(url, connect_args={"options": options})
-    try:
+    with own_schema("writes_group", url, "-ctimezone=UTC") as (engine, _):
         yield engine
-    finally:
-        engine.dispose()
-        with probe.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        probe.dispose()
 
 
 def _write(engine: sa.Engine, team: str) -> int:

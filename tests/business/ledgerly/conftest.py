@@ -4,8 +4,6 @@ schema (tests/business/fixtures.py's pg_schema)."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +14,7 @@ from agentjobs.business.ledgerly.generate import generate
 from agentjobs.business.ledgerly.load import load
 from agentjobs.business.ledgerly.truth import Truth
 from tests.business.fixtures import PG_URL
+from tests.postgres import own_schema
 
 Rows = dict[str, list[dict[str, Any]]]
 
@@ -28,25 +27,10 @@ def ledgerly() -> tuple[Rows, Truth]:
 @pytest.fixture(scope="session")
 def ledgerly_pg(ledgerly: tuple[Rows, Truth]) -> Iterator[sa.Engine]:
     """An engine whose search_path is a schema the generated database was loaded into."""
-    probe = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
-    try:
-        with probe.connect():
-            pass
-    except sa.exc.OperationalError as exc:
-        probe.dispose()
-        reason = f"PostgreSQL at 127.0.0.1:5432 (db test, user postgres) is unreachable: {exc.orig}"
-        if os.environ.get("AGENTJOBS_REQUIRE_SERVICES") == "1":
-            pytest.fail(reason + " (AGENTJOBS_REQUIRE_SERVICES=1)")
-        pytest.skip(reason)
-    schema = f"ledgerly_{uuid.uuid4().hex[:10]}"
-    load(probe, ledgerly[0], schema)
+
+    def fill(probe: sa.Engine, schema: str) -> None:
+        load(probe, ledgerly[0], schema)
+
     # A session time zone far from every workspace's: no query below may depend on it.
-    options = f"-csearch_path={schema} -ctimezone=America/Caracas"
-    engine = sa.create_engine(PG_URL, connect_args={"options": options})
-    try:
+    with own_schema("ledgerly", PG_URL, "-ctimezone=America/Caracas", fill) as (engine, _):
         yield engine
-    finally:
-        engine.dispose()
-        with probe.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        probe.dispose()
