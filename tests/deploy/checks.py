@@ -147,10 +147,17 @@ def schema_problems(document: Mapping[str, Any]) -> list[str]:
 
 
 def healthcheck_problems(document: Mapping[str, Any]) -> list[str]:
+    """Every service says how it restarts, and every long-running one (restarted: not "no") has a
+    health check. A run-once service (airflow-init, airflow-cli) is judged by its exit code, and a
+    forgotten `restart` cannot hide a long-running service among them."""
     problems = []
     for name, service in document.get("services", {}).items():
+        restart = service.get("restart")
+        if restart is None:
+            problems.append(f"service {name} states no restart policy")
+            continue
         check = service.get("healthcheck") or {}
-        if check.get("disable") or not check.get("test") or check.get("test") == ["NONE"]:
+        if restart != "no" and (check.get("disable") or not check.get("test") or check.get("test") == ["NONE"]):
             problems.append(f"service {name} has no health check")
     return problems
 
@@ -356,7 +363,7 @@ _SECRET_SHAPES = {
     "a random hex secret": r"\b[0-9a-f]{32,}\b",
 }
 # Values in .env.example that are fine as written: names, hosts, numbers, the placeholders.
-_SECRET_NAMES = ("PASSWORD", "SECRET", "KEY", "TOKEN", "WEBHOOK")
+_SECRET_NAMES = ("PASSWORD", "SECRET", "KEY", "TOKEN", "WEBHOOK", "AUTH")
 
 
 def env_example_problems(compose_text: str, env_example: str) -> list[str]:
@@ -390,20 +397,26 @@ def airflow_commands(document: Mapping[str, Any]) -> list[tuple[str, list[str]]]
     found = []
     for name, service in document.get("services", {}).items():
         command = service.get("command")
+        argv = shlex.split(command) if isinstance(command, str) else [str(c) for c in command or []]
         airflow_image = "build" in service and service.get("build", {}).get("target") == "airflow"
-        if airflow_image and "entrypoint" not in service and command is not None:
-            argv = shlex.split(command) if isinstance(command, str) else [str(c) for c in command]
-            found.append((name, argv))
         scripts = []
-        if isinstance(command, list) and service.get("entrypoint") in ("/bin/bash", "bash", ["/bin/bash"]):
-            scripts.extend(str(part) for part in command)
+        if airflow_image and "entrypoint" not in service and argv:
+            # The image's entrypoint runs `bash ...` and `python ...` as given and hands anything
+            # else to `airflow`.
+            if argv[0] in ("bash", "/bin/bash"):
+                scripts.extend(argv[1:])
+            elif argv[0] != "python":
+                found.append((name, argv))
+        if argv and service.get("entrypoint") in ("/bin/bash", "bash", ["/bin/bash"]):
+            scripts.extend(argv)
         test = (service.get("healthcheck") or {}).get("test")
         if isinstance(test, list) and test and test[0] in ("CMD", "CMD-SHELL"):
             scripts.append(" ".join(test[1:]) if test[0] == "CMD-SHELL" else shlex.join(test[1:]))
         for script in scripts:
             for line in script.splitlines():
                 words = _shell_words(line)
-                if words[:1] == ["airflow"]:
+                # A bare `airflow` prints the usage (airflow-cli's default); nothing to parse.
+                if words[:1] == ["airflow"] and words[1:]:
                     found.append((name, words[1:]))
     return found
 
@@ -448,6 +461,29 @@ def deploy_section(readme: str | None = None) -> str:
     return text[start : end if end != -1 else len(text)]
 
 
+def doc_airflow_commands(doc: str) -> list[tuple[str, list[str]]]:
+    """("README", argv after `airflow`) of every Airflow command the Deploy section runs in a
+    container: `docker compose run [--rm] airflow-cli ARGS` (the image's entrypoint hands ARGS to
+    `airflow`) and `docker compose exec SERVICE airflow ARGS`."""
+    found = []
+    for command in re.findall(r"docker compose [^`\n#]*", doc):
+        words = _shell_words(command)
+        for sub in ("run", "exec"):
+            if sub not in words:
+                continue
+            rest = words[words.index(sub) + 1 :]
+            while rest and rest[0].startswith("-"):
+                rest = rest[1:]
+            if not rest:
+                continue
+            service, args = rest[0], rest[1:]
+            if sub == "run" and service == "airflow-cli" and args:
+                found.append((f"README: docker compose run {service}", args))
+            elif args[:1] == ["airflow"] and args[1:]:
+                found.append((f"README: docker compose {sub} {service}", args[1:]))
+    return found
+
+
 def doc_problems(doc: str, document: Mapping[str, Any], compose_text: str, env_example: str) -> list[str]:
     """Every service, profile and variable the README's Deploy section names exists in the Compose file."""
     services = set(document.get("services", {}))
@@ -478,9 +514,173 @@ def doc_problems(doc: str, document: Mapping[str, Any], compose_text: str, env_e
             continue
         problems.append(f"README Deploy names {name}, which neither the Compose file nor .env.example has")
     volumes = set(document.get("volumes") or {})
-    for name in sorted(set(re.findall(r"`(airflow-[a-z-]+|local-model|postgres|redis)`", doc))):
+    for name in sorted(set(re.findall(r"`(airflow-[a-z-]+|local-model|postgres|redis|flower)`", doc))):
         if name not in services | volumes:
             problems.append(f"README Deploy names service {name}, which the Compose file lacks")
+    return problems
+
+
+# -- mounts, profiles and the broker -------------------------------------------------------------
+
+# The services only a profile starts (`docker compose up` starts none of them), and their profiles.
+PROFILES: dict[str, list[str]] = {
+    "airflow-cli": ["debug"],
+    "flower": ["flower"],
+    "local-model": ["local-model"],
+}
+INIT_SERVICE = "airflow-init"
+
+
+def _mounts(service: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
+    """(type, source, target) of each volume of a service: type "bind" (a host path) or "volume"."""
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, dict):
+            kind, source, target = volume.get("type", "volume"), str(volume.get("source", "")), volume["target"]
+        else:
+            source, _, rest = str(volume).partition(":")
+            target = rest.partition(":")[0]
+            if not rest:  # a bare container path: an anonymous volume
+                source, target = "", source
+            kind = "bind" if source.startswith((".", "/", "~")) else "volume"
+        yield kind, source, target
+
+
+def _tracked(root: Path, relative: str) -> bool:
+    """A file of the repository (git's index) lies at or under `relative`: what a fresh clone has,
+    not a folder a local run left behind."""
+    import subprocess
+
+    try:
+        listed = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "--", relative],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):  # no git here: what is on disk
+        return (root / relative).exists()
+    return bool(listed.strip())
+
+
+def _init_script_words(document: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The paths every `mkdir` of the init's script names, and the argument lists of its `chown`s."""
+    init = document.get("services", {}).get(INIT_SERVICE) or {}
+    raw = init.get("command") or []
+    script = "\n".join(raw if isinstance(raw, list) else [raw])
+    made, chowns = [], []
+    for line in script.splitlines():
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError:
+            continue
+        args = [word for word in words[1:] if not word.startswith("-")]
+        if words[:1] == ["mkdir"]:
+            made.extend(args)
+        elif words[:1] == ["chown"]:
+            chowns.append(args)
+    return made, chowns
+
+
+def mount_problems(document: Mapping[str, Any], root: Path = REPO) -> list[str]:
+    """Every bind mount's host path is in the repository or created by airflow-init (a folder Docker
+    creates for a missing path is root's, which the Airflow user cannot write), and inside the
+    project; every named volume is declared."""
+    declared = set(document.get("volumes") or {})
+    init = document.get("services", {}).get(INIT_SERVICE) or {}
+    init_binds = {(source, target) for kind, source, target in _mounts(init) if kind == "bind"}
+    made, _ = _init_script_words(document)
+    problems = []
+    for name, service in document.get("services", {}).items():
+        for kind, source, target in _mounts(service):
+            if kind == "volume":
+                if source and source not in declared:
+                    problems.append(f"service {name} mounts volume {source}, which volumes: does not declare")
+                continue
+            host = (root / source).resolve()
+            if not host.is_relative_to(root.resolve()):
+                problems.append(f"service {name} mounts {source}, outside the project")
+                continue
+            relative = host.relative_to(root.resolve()).as_posix()
+            if _tracked(root, relative):
+                continue
+            if (source, target) not in init_binds or target not in made:
+                problems.append(
+                    f"service {name} mounts ./{relative}, which is neither in the repository nor "
+                    f"created by {INIT_SERVICE}"
+                )
+    return sorted(set(problems))
+
+
+def ownership_problems(document: Mapping[str, Any], root: Path = REPO) -> list[str]:
+    """What the Airflow services write (their named volumes and the bind mounts airflow-init
+    creates) airflow-init hands to the user they run as, so any AIRFLOW_UID can write it."""
+    _, chowns = _init_script_words(document)
+    owned: dict[str, set[str]] = {}
+    for args in chowns:
+        if args:
+            owned.setdefault(args[0], set()).update(args[1:])
+    problems = []
+    for name, service in document.get("services", {}).items():
+        airflow_image = (service.get("build") or {}).get("target") == "airflow"
+        if name == INIT_SERVICE or not airflow_image:
+            continue
+        user = str(service.get("user", ""))
+        for kind, source, target in _mounts(service):
+            host = (root / source).resolve() if kind == "bind" else None
+            written = kind == "volume" or (
+                host is not None
+                and host.is_relative_to(root.resolve())
+                and not _tracked(root, host.relative_to(root.resolve()).as_posix())
+            )
+            if written and target not in owned.get(user, set()):
+                problems.append(f"{INIT_SERVICE} does not chown {target} to {user}, whom {name} runs as")
+    return sorted(set(problems))
+
+
+def profile_problems(document: Mapping[str, Any], expected: Mapping[str, list[str]] = PROFILES) -> list[str]:
+    """The services behind a profile are exactly `expected`, and a service's dependencies are
+    active whenever it is (else `up` fails, or starts it without them)."""
+    services = document.get("services", {})
+    problems = []
+    for name, service in services.items():
+        profiles = list(service.get("profiles") or [])
+        if profiles != list(expected.get(name, [])):
+            want = expected.get(name) or "none"
+            problems.append(f"service {name} has profiles {profiles or 'none'}, expected {want}")
+    for name, service in services.items():
+        profiles = set(service.get("profiles") or [])
+        depends = service.get("depends_on") or []
+        for dependency in depends if isinstance(depends, list) else list(depends):
+            theirs = set((services.get(dependency) or {}).get("profiles") or [])
+            if dependency not in services:
+                problems.append(f"service {name} depends on {dependency}, which the file lacks")
+            elif theirs and not (profiles and profiles <= theirs):
+                problems.append(f"service {name} depends on {dependency}, which only profile {sorted(theirs)} starts")
+    return problems
+
+
+def celery_problems(document: Mapping[str, Any], reference: str = "airflow-scheduler") -> list[str]:
+    """Every Celery process (the workers, Flower) talks to the broker and result backend the
+    scheduler's executor sends tasks through, and waits for the broker's service."""
+    services = document.get("services", {})
+    env = environment_of(services.get(reference) or {})
+    problems = []
+    for name, service in services.items():
+        command = service.get("command")
+        argv = shlex.split(command) if isinstance(command, str) else [str(c) for c in command or []]
+        if argv[:1] != ["celery"]:
+            continue
+        theirs = environment_of(service)
+        for option in ("AIRFLOW__CELERY__BROKER_URL", "AIRFLOW__CELERY__RESULT_BACKEND"):
+            if not theirs.get(option):
+                problems.append(f"service {name} ({' '.join(argv)}) has no {option}")
+            elif theirs[option] != env.get(option):
+                problems.append(f"service {name} ({' '.join(argv)}): {option} is not {reference}'s")
+        broker_host = re.sub(r"^[a-z+]+://(?:[^@/]*@)?", "", theirs.get("AIRFLOW__CELERY__BROKER_URL", ""))
+        broker_host = re.split(r"[:/]", broker_host)[0]
+        depends = service.get("depends_on") or []
+        if broker_host in services and broker_host not in depends:
+            problems.append(f"service {name} does not wait for the broker {broker_host}")
     return problems
 
 
@@ -489,8 +689,15 @@ def doc_problems(doc: str, document: Mapping[str, Any], compose_text: str, env_e
 _SECRET_KEY_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|FERNET|API_KEY|_AUTH$|WEBHOOK", re.I)
 
 
+# The password of a URL's user-info (scheme://user:PASSWORD@host), as Airflow's own file writes
+# `postgresql+psycopg2://airflow:airflow@postgres/airflow`.
+_URL_PASSWORD = re.compile(r"://[^\s:/@]*:(?P<password>[^\s@/]+)@")
+
+
 def literal_secret_problems(raw_document: Mapping[str, Any]) -> list[str]:
-    """Before interpolation, every secret-bearing variable of every service is a ${VAR} from .env."""
+    """Before interpolation, every secret of every service is a ${VAR} from .env: the variables
+    whose names say secret, the passwords inside URLs, and no value anywhere in the file (commands,
+    health checks, ports) has a real credential's shape."""
     problems = []
     for name, service in raw_document.get("services", {}).items():
         for key, value in environment_of(service).items():
@@ -499,6 +706,17 @@ def literal_secret_problems(raw_document: Mapping[str, Any]) -> list[str]:
                 problems.append(
                     f"service {name}: {key} is written in the file; take it from .env as ${{VAR}}"
                 )
+        for text in _strings(service):
+            # Each ${...} as one NUL first: its default or message may hold spaces, ':' and '@'.
+            masked = _VARIABLE.sub(lambda m: "$" if m["escaped"] else "\0", text)
+            for match in _URL_PASSWORD.finditer(masked):
+                if "\0" not in match["password"]:
+                    # The scheme only: the message must not repeat the password.
+                    scheme = text.partition("://")[0]
+                    problems.append(f"service {name}: a {scheme}:// URL's password is written in the file")
+            for kind, pattern in _SECRET_SHAPES.items():
+                if re.search(pattern, text):
+                    problems.append(f"service {name}: a value looks like {kind}")
     return problems
 
 

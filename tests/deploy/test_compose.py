@@ -37,8 +37,21 @@ def broken(text: str, old: str, new: str) -> str:
     return text.replace(old, new, 1)
 
 
-def load(text: str) -> dict[str, Any]:
-    return checks.load_compose(text, checks.example_env())
+def load(text: str, **env: str) -> dict[str, Any]:
+    return checks.load_compose(text, {**checks.example_env(), **env})
+
+
+# The services of the Airflow image (the common block's environment, volumes and user).
+AIRFLOW_SERVICES = (
+    "airflow-init",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+    "airflow-cli",
+    "flower",
+)
 
 
 # -- the Compose specification ----------------------------------------------------------------
@@ -52,6 +65,7 @@ def test_the_compose_file_is_valid_compose(document) -> None:
     assert {"airflow-dag-processor", "airflow-triggerer", "airflow-worker", "local-model"} <= set(
         document["services"]
     )
+    assert {"airflow-cli", "flower"} <= set(document["services"])
 
 
 def test_the_schema_names_an_unknown_key_and_a_wrong_type(compose_text) -> None:
@@ -70,10 +84,20 @@ def test_a_missing_required_secret_stops_compose_as_docker_compose_would(compose
         checks.load_compose(compose_text, env)
 
 
-def test_every_service_has_a_health_check(document, compose_text) -> None:
+def test_every_long_running_service_has_a_health_check(document, compose_text) -> None:
     assert checks.healthcheck_problems(document) == []
+    # The run-once services are the only ones without a restart policy that restarts them.
+    assert {name for name, s in document["services"].items() if s["restart"] == "no"} == {
+        "airflow-init",
+        "airflow-cli",
+    }
     text = broken(compose_text, '      test: ["CMD", "redis-cli", "ping"]\n', "      disable: true\n")
     assert checks.healthcheck_problems(load(text)) == ["service redis has no health check"]
+    flower = compose_text[compose_text.index("  flower:\n") :]
+    text = broken(compose_text, flower, flower.replace('    healthcheck:\n      # Flower', "    x-was:\n      # Flower", 1))
+    assert checks.healthcheck_problems(load(text)) == ["service flower has no health check"]
+    text = broken(compose_text, '    command: ["bash", "-c", "airflow"]\n    restart: "no"\n', '    command: ["bash", "-c", "airflow"]\n')
+    assert checks.healthcheck_problems(load(text)) == ["service airflow-cli states no restart policy"]
 
 
 def test_published_ports_are_unique(document, compose_text) -> None:
@@ -98,8 +122,22 @@ def test_no_secret_is_written_in_the_compose_file(compose_text) -> None:
     assert checks.literal_secret_problems(yaml.safe_load(compose_text)) == []
     text = broken(compose_text, "${SLACK_BOT_TOKEN:-}", "xoxb-written-here")
     assert checks.literal_secret_problems(yaml.safe_load(text)) == [
-        "service airflow-init: SLACK_BOT_TOKEN is written in the file; take it from .env as ${VAR}"
+        "service airflow-init: SLACK_BOT_TOKEN is written in the file; take it from .env as ${VAR}",
+        "service airflow-init: a value looks like a Slack token",
     ]
+    text = broken(compose_text, "${FLOWER_BASIC_AUTH:-}", "admin:hunter2")
+    assert checks.literal_secret_problems(yaml.safe_load(text)) == [
+        "service flower: AIRFLOW__CELERY__FLOWER_BASIC_AUTH is written in the file; take it from .env as ${VAR}"
+    ]
+    # A password inside a URL, as Airflow's own file writes its metadata DB's: every service with the
+    # common environment carries it.
+    text = broken(compose_text, "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}@postgres:5432/airflow\n", "airflow@postgres:5432/airflow\n")
+    problems = checks.literal_secret_problems(yaml.safe_load(text))
+    assert "service flower: a postgresql+psycopg2:// URL's password is written in the file" in problems
+    assert {p.split(":")[0] for p in problems} == {f"service {n}" for n in AIRFLOW_SERVICES}
+    # A credential's shape anywhere, here in a command line.
+    text = broken(compose_text, "command: celery flower", "command: celery flower --basic-auth=ops:ghp_0123456789abcdefghijABCDEFGHIJ")
+    assert checks.literal_secret_problems(yaml.safe_load(text)) == ["service flower: a value looks like a GitHub token"]
 
 
 def test_the_build_targets_are_stages_of_the_dockerfile(document, dockerfile, compose_text) -> None:
@@ -107,6 +145,97 @@ def test_the_build_targets_are_stages_of_the_dockerfile(document, dockerfile, co
     text = broken(compose_text, "      target: local-model\n", "      target: llama\n")
     assert checks.compose_targets_problems(load(text), dockerfile) == [
         "service local-model builds target llama, which the Dockerfile lacks"
+    ]
+
+
+# -- mounts, profiles and the broker, as Airflow's own Compose file has them ----------------------
+
+
+def test_the_project_folders_are_bind_mounted_as_in_airflows_compose_file(document) -> None:
+    assert checks.mount_problems(document) == []
+    binds = {(s, t) for kind, s, t in checks._mounts(document["services"]["airflow-worker"]) if kind == "bind"}
+    assert binds == {
+        ("./dags", "/opt/airflow/dags"),
+        ("./plugins", "/opt/airflow/plugins"),
+        ("./config", "/opt/airflow/config"),
+        ("./logs", "/opt/airflow/logs"),
+        ("./include", "/opt/airflow/include"),
+    }
+    # Every Airflow service sees the same project files (the common block's volumes).
+    for name in AIRFLOW_SERVICES:
+        assert binds <= {(s, t) for _, s, t in checks._mounts(document["services"][name])}, name
+    # The job specs and skills the DAG file and the tasks read are under the mounted include/.
+    env = checks.environment_of(document["services"]["airflow-worker"])
+    assert env["AGENTJOBS_JOBS_DIR"].startswith("/opt/airflow/include/")
+    assert env["AGENTJOBS_SKILLS_DIR"].startswith("/opt/airflow/include/")
+    assert (checks.REPO / "include" / "jobs" / "daily-digest.yaml").is_file()
+
+
+def test_a_mount_neither_in_the_repository_nor_made_by_the_init_is_named(document, compose_text) -> None:
+    typo = checks.mount_problems(load(broken(compose_text, "/dags:/opt/airflow/dags", "/dag:/opt/airflow/dags")))
+    assert typo == sorted(
+        f"service {n} mounts ./dag, which is neither in the repository nor created by airflow-init"
+        for n in AIRFLOW_SERVICES
+    )
+    # logs/ is in no clone: the init must create it.
+    text = broken(compose_text, "mkdir -p /opt/airflow/logs /opt/airflow/config", "mkdir -p /opt/airflow/config")
+    problems = checks.mount_problems(load(text))
+    assert len(problems) == len(AIRFLOW_SERVICES) and all("mounts ./logs, which" in p for p in problems)
+    undeclared = broken(compose_text, "\n  agentjobs-state:\n", "\n  agentjobs-stat:\n")
+    assert "service flower mounts volume agentjobs-state, which volumes: does not declare" in checks.mount_problems(
+        load(undeclared)
+    )
+    outside = checks.mount_problems(load(compose_text, AIRFLOW_PROJ_DIR="/srv/elsewhere"))
+    assert "service airflow-worker mounts /srv/elsewhere/dags, outside the project" in outside
+
+
+def test_what_the_services_write_belongs_to_the_user_they_run_as(document, compose_text) -> None:
+    assert checks.ownership_problems(document) == []
+    assert document["services"]["airflow-worker"]["user"] == "50000:0"
+    assert document["services"]["airflow-init"]["user"] == "0:0"
+    # AIRFLOW_UID moves the services and the init's chown together.
+    assert checks.ownership_problems(load(compose_text, AIRFLOW_UID="1000")) == []
+    text = broken(compose_text, " /opt/airflow/agentjobs-state\n", "\n")
+    problems = checks.ownership_problems(load(text))
+    assert "airflow-init does not chown /opt/airflow/agentjobs-state to 50000:0, whom airflow-worker runs as" in problems
+    assert len(problems) == len(AIRFLOW_SERVICES) - 1
+
+
+def test_the_debug_flower_and_local_model_profiles(document, compose_text) -> None:
+    assert checks.profile_problems(document) == []
+    assert {name: s.get("profiles") for name, s in document["services"].items() if s.get("profiles")} == {
+        "airflow-cli": ["debug"],
+        "flower": ["flower"],
+        "local-model": ["local-model"],
+    }
+    text = broken(compose_text, '    profiles: ["flower"]\n', "")
+    assert checks.profile_problems(load(text)) == ["service flower has profiles none, expected ['flower']"]
+    worker = compose_text.index("  airflow-worker:\n")
+    head, tail = compose_text[:worker], compose_text[worker:]
+    tail = broken(
+        tail,
+        "      airflow-apiserver:\n        condition: service_healthy\n",
+        "      airflow-apiserver:\n        condition: service_healthy\n      local-model:\n        condition: service_healthy\n",
+    )
+    assert checks.profile_problems(load(head + tail)) == [
+        "service airflow-worker depends on local-model, which only profile ['local-model'] starts"
+    ]
+
+
+def test_flower_and_the_workers_use_the_schedulers_broker(document, compose_text) -> None:
+    assert checks.celery_problems(document) == []
+    celery = [n for n, s in document["services"].items() if str(s.get("command", "")).startswith("celery")]
+    assert celery == ["airflow-worker", "flower"]
+    assert checks.environment_of(document["services"]["flower"])["AIRFLOW__CELERY__BROKER_URL"].startswith(
+        "redis://:change-me-redis-password@redis:6379/"
+    )
+    text = broken(
+        compose_text,
+        "      AIRFLOW__CELERY__FLOWER_BASIC_AUTH:",
+        "      AIRFLOW__CELERY__BROKER_URL: redis://redis:6379/1\n      AIRFLOW__CELERY__FLOWER_BASIC_AUTH:",
+    )
+    assert checks.celery_problems(load(text)) == [
+        "service flower (celery flower): AIRFLOW__CELERY__BROKER_URL is not airflow-scheduler's"
     ]
 
 
@@ -195,6 +324,10 @@ def test_every_variable_is_documented_in_env_example_without_a_real_secret(compo
     assert ".env.example gives LLM_API_KEY a value; leave it empty or a change-me placeholder" in problems
     fernet = broken(example, "AIRFLOW_FERNET_KEY=change-me-fernet-key", f"AIRFLOW_FERNET_KEY={'A' * 43}=")
     assert any("a Fernet key" in problem for problem in checks.env_example_problems(compose_text, fernet))
+    flower = broken(example, "FLOWER_BASIC_AUTH=\n", "FLOWER_BASIC_AUTH=admin:admin\n")
+    assert checks.env_example_problems(compose_text, flower) == [
+        ".env.example gives FLOWER_BASIC_AUTH a value; leave it empty or a change-me placeholder"
+    ]
 
 
 def test_the_init_hands_compose_init_every_variable_it_reads(document) -> None:
@@ -208,7 +341,7 @@ def test_the_init_hands_compose_init_every_variable_it_reads(document) -> None:
     given = checks.environment_of(document["services"]["airflow-init"])
     assert sorted(read - set(given)) == []
     # ...and no long-running service carries the connections' secrets.
-    for name in ("airflow-apiserver", "airflow-scheduler", "airflow-worker", "airflow-triggerer"):
+    for name in ("airflow-apiserver", "airflow-scheduler", "airflow-worker", "airflow-triggerer", "flower"):
         env = checks.environment_of(document["services"][name])
         assert not {"LLM_API_KEY", "SLACK_BOT_TOKEN", "SMTP_PASSWORD", "AWS_SECRET_ACCESS_KEY"} & set(env)
 
@@ -226,8 +359,20 @@ def test_every_airflow_command_parses_with_airflows_own_cli(document) -> None:
         ("airflow-apiserver", "api-server"),
         ("airflow-worker", "celery worker"),
         ("airflow-dag-processor", "jobs check"),
+        ("flower", "celery flower"),
     } <= ran
+    # airflow-cli's default command is a bare `airflow` (the usage): nothing to parse.
+    assert not [argv for service, argv in commands if service == "airflow-cli"]
     assert checks.cli_problems(commands) == []
+
+
+def test_the_readmes_airflow_cli_commands_parse(document) -> None:
+    commands = checks.doc_airflow_commands(checks.deploy_section())
+    assert ("README: docker compose run airflow-cli", ["dags", "list"]) in commands
+    assert checks.cli_problems(commands) == []
+    wrong = checks.doc_airflow_commands("    docker compose run --rm airflow-cli dags lsit\n")
+    problems = checks.cli_problems(wrong)
+    assert len(problems) == 1 and problems[0].startswith("README: docker compose run airflow-cli: airflow dags lsit:")
 
 
 def test_a_command_airflow_refuses_is_named(compose_text) -> None:
