@@ -157,7 +157,9 @@ def healthcheck_problems(document: Mapping[str, Any]) -> list[str]:
             problems.append(f"service {name} states no restart policy")
             continue
         check = service.get("healthcheck") or {}
-        if restart != "no" and (check.get("disable") or not check.get("test") or check.get("test") == ["NONE"]):
+        if restart != "no" and (
+            check.get("disable") or not check.get("test") or check.get("test") == ["NONE"]
+        ):
             problems.append(f"service {name} has no health check")
     return problems
 
@@ -535,7 +537,11 @@ def _mounts(service: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
     """(type, source, target) of each volume of a service: type "bind" (a host path) or "volume"."""
     for volume in service.get("volumes") or []:
         if isinstance(volume, dict):
-            kind, source, target = volume.get("type", "volume"), str(volume.get("source", "")), volume["target"]
+            kind, source, target = (
+                volume.get("type", "volume"),
+                str(volume.get("source", "")),
+                volume["target"],
+            )
         else:
             source, _, rest = str(volume).partition(":")
             target = rest.partition(":")[0]
@@ -655,7 +661,9 @@ def profile_problems(document: Mapping[str, Any], expected: Mapping[str, list[st
             if dependency not in services:
                 problems.append(f"service {name} depends on {dependency}, which the file lacks")
             elif theirs and not (profiles and profiles <= theirs):
-                problems.append(f"service {name} depends on {dependency}, which only profile {sorted(theirs)} starts")
+                problems.append(
+                    f"service {name} depends on {dependency}, which only profile {sorted(theirs)} starts"
+                )
     return problems
 
 

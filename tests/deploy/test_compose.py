@@ -94,9 +94,17 @@ def test_every_long_running_service_has_a_health_check(document, compose_text) -
     text = broken(compose_text, '      test: ["CMD", "redis-cli", "ping"]\n', "      disable: true\n")
     assert checks.healthcheck_problems(load(text)) == ["service redis has no health check"]
     flower = compose_text[compose_text.index("  flower:\n") :]
-    text = broken(compose_text, flower, flower.replace('    healthcheck:\n      # Flower', "    x-was:\n      # Flower", 1))
+    text = broken(
+        compose_text,
+        flower,
+        flower.replace("    healthcheck:\n      # Flower", "    x-was:\n      # Flower", 1),
+    )
     assert checks.healthcheck_problems(load(text)) == ["service flower has no health check"]
-    text = broken(compose_text, '    command: ["bash", "-c", "airflow"]\n    restart: "no"\n', '    command: ["bash", "-c", "airflow"]\n')
+    text = broken(
+        compose_text,
+        '    command: ["bash", "-c", "airflow"]\n    restart: "no"\n',
+        '    command: ["bash", "-c", "airflow"]\n',
+    )
     assert checks.healthcheck_problems(load(text)) == ["service airflow-cli states no restart policy"]
 
 
@@ -127,17 +135,28 @@ def test_no_secret_is_written_in_the_compose_file(compose_text) -> None:
     ]
     text = broken(compose_text, "${FLOWER_BASIC_AUTH:-}", "admin:hunter2")
     assert checks.literal_secret_problems(yaml.safe_load(text)) == [
-        "service flower: AIRFLOW__CELERY__FLOWER_BASIC_AUTH is written in the file; take it from .env as ${VAR}"
+        "service flower: AIRFLOW__CELERY__FLOWER_BASIC_AUTH is written in the file; "
+        "take it from .env as ${VAR}"
     ]
     # A password inside a URL, as Airflow's own file writes its metadata DB's: every service with the
     # common environment carries it.
-    text = broken(compose_text, "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}@postgres:5432/airflow\n", "airflow@postgres:5432/airflow\n")
+    text = broken(
+        compose_text,
+        "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}@postgres:5432/airflow\n",
+        "airflow@postgres:5432/airflow\n",
+    )
     problems = checks.literal_secret_problems(yaml.safe_load(text))
     assert "service flower: a postgresql+psycopg2:// URL's password is written in the file" in problems
     assert {p.split(":")[0] for p in problems} == {f"service {n}" for n in AIRFLOW_SERVICES}
     # A credential's shape anywhere, here in a command line.
-    text = broken(compose_text, "command: celery flower", "command: celery flower --basic-auth=ops:ghp_0123456789abcdefghijABCDEFGHIJ")
-    assert checks.literal_secret_problems(yaml.safe_load(text)) == ["service flower: a value looks like a GitHub token"]
+    text = broken(
+        compose_text,
+        "command: celery flower",
+        "command: celery flower --basic-auth=ops:ghp_0123456789abcdefghijABCDEFGHIJ",
+    )
+    assert checks.literal_secret_problems(yaml.safe_load(text)) == [
+        "service flower: a value looks like a GitHub token"
+    ]
 
 
 def test_the_build_targets_are_stages_of_the_dockerfile(document, dockerfile, compose_text) -> None:
@@ -153,7 +172,9 @@ def test_the_build_targets_are_stages_of_the_dockerfile(document, dockerfile, co
 
 def test_the_project_folders_are_bind_mounted_as_in_airflows_compose_file(document) -> None:
     assert checks.mount_problems(document) == []
-    binds = {(s, t) for kind, s, t in checks._mounts(document["services"]["airflow-worker"]) if kind == "bind"}
+    binds = {
+        (s, t) for kind, s, t in checks._mounts(document["services"]["airflow-worker"]) if kind == "bind"
+    }
     assert binds == {
         ("./dags", "/opt/airflow/dags"),
         ("./plugins", "/opt/airflow/plugins"),
@@ -172,18 +193,23 @@ def test_the_project_folders_are_bind_mounted_as_in_airflows_compose_file(docume
 
 
 def test_a_mount_neither_in_the_repository_nor_made_by_the_init_is_named(document, compose_text) -> None:
-    typo = checks.mount_problems(load(broken(compose_text, "/dags:/opt/airflow/dags", "/dag:/opt/airflow/dags")))
+    typo = checks.mount_problems(
+        load(broken(compose_text, "/dags:/opt/airflow/dags", "/dag:/opt/airflow/dags"))
+    )
     assert typo == sorted(
         f"service {n} mounts ./dag, which is neither in the repository nor created by airflow-init"
         for n in AIRFLOW_SERVICES
     )
     # logs/ is in no clone: the init must create it.
-    text = broken(compose_text, "mkdir -p /opt/airflow/logs /opt/airflow/config", "mkdir -p /opt/airflow/config")
+    text = broken(
+        compose_text, "mkdir -p /opt/airflow/logs /opt/airflow/config", "mkdir -p /opt/airflow/config"
+    )
     problems = checks.mount_problems(load(text))
     assert len(problems) == len(AIRFLOW_SERVICES) and all("mounts ./logs, which" in p for p in problems)
     undeclared = broken(compose_text, "\n  agentjobs-state:\n", "\n  agentjobs-stat:\n")
-    assert "service flower mounts volume agentjobs-state, which volumes: does not declare" in checks.mount_problems(
-        load(undeclared)
+    assert (
+        "service flower mounts volume agentjobs-state, which volumes: does not declare"
+        in checks.mount_problems(load(undeclared))
     )
     outside = checks.mount_problems(load(compose_text, AIRFLOW_PROJ_DIR="/srv/elsewhere"))
     assert "service airflow-worker mounts /srv/elsewhere/dags, outside the project" in outside
@@ -197,7 +223,10 @@ def test_what_the_services_write_belongs_to_the_user_they_run_as(document, compo
     assert checks.ownership_problems(load(compose_text, AIRFLOW_UID="1000")) == []
     text = broken(compose_text, " /opt/airflow/agentjobs-state\n", "\n")
     problems = checks.ownership_problems(load(text))
-    assert "airflow-init does not chown /opt/airflow/agentjobs-state to 50000:0, whom airflow-worker runs as" in problems
+    assert (
+        "airflow-init does not chown /opt/airflow/agentjobs-state to 50000:0, whom airflow-worker runs as"
+        in problems
+    )
     assert len(problems) == len(AIRFLOW_SERVICES) - 1
 
 
@@ -212,11 +241,8 @@ def test_the_debug_flower_and_local_model_profiles(document, compose_text) -> No
     assert checks.profile_problems(load(text)) == ["service flower has profiles none, expected ['flower']"]
     worker = compose_text.index("  airflow-worker:\n")
     head, tail = compose_text[:worker], compose_text[worker:]
-    tail = broken(
-        tail,
-        "      airflow-apiserver:\n        condition: service_healthy\n",
-        "      airflow-apiserver:\n        condition: service_healthy\n      local-model:\n        condition: service_healthy\n",
-    )
+    waits = "      airflow-apiserver:\n        condition: service_healthy\n"
+    tail = broken(tail, waits, waits + "      local-model:\n        condition: service_healthy\n")
     assert checks.profile_problems(load(head + tail)) == [
         "service airflow-worker depends on local-model, which only profile ['local-model'] starts"
     ]
@@ -372,7 +398,9 @@ def test_the_readmes_airflow_cli_commands_parse(document) -> None:
     assert checks.cli_problems(commands) == []
     wrong = checks.doc_airflow_commands("    docker compose run --rm airflow-cli dags lsit\n")
     problems = checks.cli_problems(wrong)
-    assert len(problems) == 1 and problems[0].startswith("README: docker compose run airflow-cli: airflow dags lsit:")
+    assert len(problems) == 1 and problems[0].startswith(
+        "README: docker compose run airflow-cli: airflow dags lsit:"
+    )
 
 
 def test_a_command_airflow_refuses_is_named(compose_text) -> None:
