@@ -551,6 +551,7 @@ def _mounts(service: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
         yield kind, source, target
 
 
+@cache
 def _tracked(root: Path, relative: str) -> bool:
     """A file of the repository (git's index) lies at or under `relative`: what a fresh clone has,
     not a folder a local run left behind."""

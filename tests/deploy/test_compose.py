@@ -263,6 +263,10 @@ def test_flower_and_the_workers_use_the_schedulers_broker(document, compose_text
     assert checks.celery_problems(load(text)) == [
         "service flower (celery flower): AIRFLOW__CELERY__BROKER_URL is not airflow-scheduler's"
     ]
+    flower = compose_text[compose_text.index("  flower:\n") :]
+    waits = "    depends_on:\n      <<: *airflow-common-depends-on\n      airflow-init:\n"
+    text = broken(compose_text, flower, broken(flower, waits, "    depends_on:\n      airflow-init:\n"))
+    assert checks.celery_problems(load(text)) == ["service flower does not wait for the broker redis"]
 
 
 # -- the Dockerfile against the project -------------------------------------------------------
