@@ -2,7 +2,9 @@
 
 Every figure is computed here from the snapshot: income and expenses by category, the invoices
 still unpaid at month end (and the overdue ones), the receipts of the month that no transaction
-matches. The model writes only the short narrative on top:
+matches. Invoices and receipts in another currency than the team's are in none of those sums
+and are listed apart, totalled per currency (a month-end report does not leave money out
+without a word). The model writes only the short narrative on top:
 - structured mode (the embedded model): it picks, from an enum, which of the sentences written
   here from the figures say the most about the month, most important first;
 - loop mode (a capable model): it words 1-4 sentences itself from the figures in the prompt.
@@ -16,7 +18,7 @@ PDF (`document`), stored once per team and month, and linked in the team's messa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
@@ -48,7 +50,8 @@ from agentjobs.jobs.prompt_data import as_data
 ARTIFACT_FILE = "report.md"
 SUMMARY_HEADING = "## Summary"
 SENTENCE_MAX = 300  # characters of one sentence the model words itself (loop mode)
-ATTENTION = ("overdue_invoices", "unpaid_invoices", "unmatched_receipts")  # listed first to the model
+# Listed first to the model: what a person signing off the month must look at.
+ATTENTION = ("overdue_invoices", "unpaid_invoices", "unmatched_receipts", "other_currencies")
 
 TRANSACTIONS_SQL = (
     "SELECT id, occurred_at, kind, category, amount_cents, currency FROM transactions "
@@ -190,6 +193,15 @@ class Figures:
     unmatched: list[dict[str, Any]]  # amount unknown first, then largest first
     # Transactions whose amount is NULL (an import or OCR that failed): counted, never totalled.
     unknown_amount: int = 0
+    # Unpaid invoices and unmatched receipts in another currency than the team's: no sum of the
+    # team's money can hold them, and a month-end report cannot leave them out without a word,
+    # so they are listed apart, with a total per currency (currency, then largest first).
+    other_unpaid: list[dict[str, Any]] = field(default_factory=list)
+    other_unmatched: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def other_overdue(self) -> list[dict[str, Any]]:
+        return [r for r in self.other_unpaid if _overdue(r, self.last_day)]
 
     @property
     def month(self) -> str:
@@ -245,6 +257,30 @@ def _day(value: Any) -> date | None:
     return None if value is None else date.fromisoformat(str(value)[:10])
 
 
+def _overdue(row: dict[str, Any], last_day: date) -> bool:
+    # An invoice without a due date is unpaid, but cannot be said to be overdue.
+    return (due := _day(row.get("due_on"))) is not None and due <= last_day
+
+
+def _foreign_amount(row: dict[str, Any]) -> str:
+    """A row's amount in its own currency, by code (`1,000.00 EUR`: no `$` to mistake for the team's)."""
+    currency = str(row["currency"])
+    value = row.get("amount_cents")
+    if value is None:
+        return f"amount unknown ({currency})"
+    return numbers.format_amount(int(value), currency, code=True)
+
+
+def _by_currency(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Grouped by currency, each group as _by_amount orders it (amount unknown first)."""
+
+    def key(r: dict[str, Any]) -> tuple[str, bool, int, str]:
+        value = r.get("amount_cents")
+        return (str(r["currency"]), value is not None, -int(value or 0), str(r["id"]))
+
+    return sorted(rows, key=key)
+
+
 def _by_amount(rows: list[dict[str, Any]], unknown_first: bool = False) -> list[dict[str, Any]]:
     # Largest first; a row whose amount is unknown after every known one, or before them all
     # (a receipt OCR could not read needs a person most, so `top_n` never hides it behind others).
@@ -277,15 +313,19 @@ def figures(snapshot: TeamSnapshot) -> Figures:
     categories = [CategoryTotal(k, c, n, t) for (k, c), (n, t) in totals.items()]
     categories.sort(key=lambda c: (c.kind != "income", -c.total, c.category))
 
-    def own(table: str) -> list[dict[str, Any]]:
-        # A row in another currency is left out; one whose currency is NULL (unread) is kept and
-        # listed, its amount unknown (amount_of).
-        rows = snapshot.tables.get(table, [])
-        return [r for r in rows if numbers.check_currency(r.get("currency") or currency) == currency]
+    def split(table: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        # A row whose currency is NULL (unread) is the team's, its amount unknown (amount_of);
+        # one in another currency goes to the rows listed apart.
+        own: list[dict[str, Any]] = []
+        other: list[dict[str, Any]] = []
+        for r in snapshot.tables.get(table, []):
+            (own if numbers.check_currency(r.get("currency") or currency) == currency else other).append(r)
+        return own, other
 
-    unpaid = _by_amount(own("unpaid_invoices"))
-    # An invoice without a due date is unpaid, but cannot be said to be overdue.
-    overdue = [r for r in unpaid if (due := _day(r.get("due_on"))) is not None and due <= last_day]
+    own_unpaid, other_unpaid = split("unpaid_invoices")
+    own_unmatched, other_unmatched = split("unmatched")
+    unpaid = _by_amount(own_unpaid)
+    overdue = [r for r in unpaid if _overdue(r, last_day)]
     return Figures(
         currency,
         first_day,
@@ -294,8 +334,10 @@ def figures(snapshot: TeamSnapshot) -> Figures:
         other,
         unpaid,
         overdue,
-        _by_amount(own("unmatched"), unknown_first=True),
+        _by_amount(own_unmatched, unknown_first=True),
         unknown,
+        _by_currency(other_unpaid),
+        _by_currency(other_unmatched),
     )
 
 
@@ -331,14 +373,29 @@ def sentences(f: Figures) -> dict[str, str]:
             else "No unpaid invoice was past due at month end."
         )
     else:
-        found["unpaid_invoices"] = "Every invoice issued by month end was paid."
+        # "Every invoice was paid" would be false while one in another currency is open.
+        found["unpaid_invoices"] = f"Every invoice{_in_own(f, f.other_unpaid)} issued by month end was paid."
     found["unmatched_receipts"] = (
         f"{_plural(len(f.unmatched), 'receipt')} of the month totalling {f.amount(f.sum_of(f.unmatched))}"
         f"{_not_summed(f.unmatched)} {'has' if len(f.unmatched) == 1 else 'have'} no matching transaction."
         if f.unmatched
-        else "Every receipt of the month is matched to a transaction."
+        else f"Every receipt of the month{_in_own(f, f.other_unmatched)} is matched to a transaction."
     )
+    parts = [
+        (f.other_currency, "transaction"),
+        (len(f.other_unpaid), "unpaid invoice"),
+        (len(f.other_unmatched), "unmatched receipt"),
+    ]
+    named = [_plural(n, word) for n, word in parts if n]
+    if named:
+        listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+        verb = "is" if sum(n for n, _ in parts) == 1 else "are"
+        found["other_currencies"] = f"{listed} in other currencies {verb} in no total of this report."
     return found
+
+
+def _in_own(f: Figures, other: list[dict[str, Any]]) -> str:
+    return f" in {f.currency}" if other else ""
 
 
 def allowed(f: Figures) -> Allowed:
@@ -355,6 +412,9 @@ def allowed(f: Figures) -> Allowed:
         unknown_count(f.overdue),
         unknown_count(f.unmatched),
     ]
+    # How many rows are in other currencies, never their amounts: a narrative number is checked
+    # by value alone, and 3,000.00 EUR written as $3,000.00 would pass as the team's money.
+    counts += [f.other_currency, len(f.other_unpaid), len(f.other_overdue), len(f.other_unmatched)]
     percents = {s for c in f.categories if (s := f.share(c)) is not None}
     calendar = {f.first_day.year, f.first_day.month, f.first_day.day, f.last_day.day}
     values = amounts | percents | {Decimal(n) for n in counts} | {Decimal(n) for n in calendar}
@@ -366,6 +426,59 @@ def allowed(f: Figures) -> Allowed:
 
 def _code(text: str) -> str:
     return one_line(text).replace("`", "'")
+
+
+def _invoice_line(row: dict[str, Any], amount: str, last_day: date) -> str:
+    due_on = _day(row.get("due_on"))
+    customer = as_text(str(row.get("customer_name") or "unknown customer"))
+    late = " (overdue)" if _overdue(row, last_day) else ""
+    due = f"due {due_on.isoformat()}" if due_on is not None else "no due date"
+    return (
+        f"- `{_code(str(row['id']))}` {as_text(str(row.get('number') or ''))} — {customer}: "
+        f"{amount}, {due}{late}"
+    )
+
+
+def _receipt_line(row: dict[str, Any], amount: str) -> str:
+    vendor = as_text(str(row.get("vendor_name") or "unknown vendor"))
+    return f"- `{_code(str(row['id']))}` {vendor}: {amount}, received {str(row['received_on'])[:10]}"
+
+
+def _per_currency(rows: list[dict[str, Any]], noun: str) -> str:
+    """`3,450.50 EUR (2 invoices), 99.00 GBP (1 invoice)`: each currency's known amounts added up."""
+    parts = []
+    for code in sorted({str(r["currency"]) for r in rows}):
+        mine = [r for r in rows if r["currency"] == code]
+        known = sum(int(r["amount_cents"]) for r in mine if r.get("amount_cents") is not None)
+        unknown = sum(1 for r in mine if r.get("amount_cents") is None)
+        not_summed = (
+            f", {numbers.format_count(unknown)} with amount unknown, not in the sum" if unknown else ""
+        )
+        parts.append(
+            f"{numbers.format_amount(known, code, code=True)} ({_plural(len(mine), noun)}{not_summed})"
+        )
+    return ", ".join(parts)
+
+
+def _other_lines(f: Figures, rows: list[dict[str, Any]], noun: str, top_n: int) -> list[str]:
+    """The rows in other currencies, after the team's own: counted, totalled per currency, listed."""
+    if not rows:
+        return []
+    overdue = f"; overdue: {_plural(len(f.other_overdue), 'invoice')}" if noun == "invoice" else ""
+    lines = [
+        "",
+        f"In other currencies, in no sum above: {_plural(len(rows), noun)}: {_per_currency(rows, noun)}"
+        f"{overdue}.",
+        "",
+    ]
+    for row in rows[:top_n]:
+        amount = _foreign_amount(row)
+        lines.append(
+            _invoice_line(row, amount, f.last_day) if noun == "invoice" else _receipt_line(row, amount)
+        )
+    if len(rows) > top_n:
+        lines.append(f"- and {_plural(len(rows) - top_n, f'more {noun}')} in other currencies")
+    return lines
 
 
 def figure_lines(f: Figures, snapshot: TeamSnapshot, settings: ComplianceSettings) -> list[str]:
@@ -390,19 +503,12 @@ def figure_lines(f: Figures, snapshot: TeamSnapshot, settings: ComplianceSetting
             f"{f.amount(f.sum_of(f.overdue))}{_not_summed(f.overdue)}."
         )
         lines.append("")
-        for row in f.unpaid[: settings.top_n]:
-            due_on = _day(row.get("due_on"))
-            customer = as_text(str(row.get("customer_name") or "unknown customer"))
-            late = " (overdue)" if due_on is not None and due_on <= f.last_day else ""
-            due = f"due {due_on.isoformat()}" if due_on is not None else "no due date"
-            lines.append(
-                f"- `{_code(str(row['id']))}` {as_text(str(row.get('number') or ''))} — {customer}: "
-                f"{f.shown(row)}, {due}{late}"
-            )
+        lines += [_invoice_line(row, f.shown(row), f.last_day) for row in f.unpaid[: settings.top_n]]
         if len(f.unpaid) > settings.top_n:
             lines.append(f"- and {_plural(len(f.unpaid) - settings.top_n, 'smaller invoice')}")
     else:
-        lines.append("Unpaid: none.")
+        lines.append(f"Unpaid{_in_own(f, f.other_unpaid)}: none.")
+    lines += _other_lines(f, f.other_unpaid, "invoice", settings.top_n)
     lines += ["", "## Unmatched receipts", ""]
     if f.unmatched:
         lines.append(
@@ -410,18 +516,15 @@ def figure_lines(f: Figures, snapshot: TeamSnapshot, settings: ComplianceSetting
             f"{f.amount(f.sum_of(f.unmatched))} in all{_not_summed(f.unmatched)}."
         )
         lines.append("")
-        for row in f.unmatched[: settings.top_n]:
-            vendor = as_text(str(row.get("vendor_name") or "unknown vendor"))
-            received = str(row["received_on"])[:10]
-            amount = f.shown(row)
-            lines.append(f"- `{_code(str(row['id']))}` {vendor}: {amount}, received {received}")
+        lines += [_receipt_line(row, f.shown(row)) for row in f.unmatched[: settings.top_n]]
         rest = f.unmatched[settings.top_n :]
         if rest and unknown_count(rest):
             lines.append(f"- and {_plural(len(rest), 'more receipt')}{_not_summed(rest)}")
         elif rest:
             lines.append(f"- and {_plural(len(rest), 'smaller receipt')}")
     else:
-        lines.append("Unmatched: none.")
+        lines.append(f"Unmatched{_in_own(f, f.other_unmatched)}: none.")
+    lines += _other_lines(f, f.other_unmatched, "receipt", settings.top_n)
     return [*lines, ""]
 
 
