@@ -264,3 +264,17 @@ def test_a_currency_iso_4217_does_not_list_fails_the_team_before_the_model_namin
     out = rendered(snapshot(kuwait, transactions=rows), {"summary": ["net_result", "unpaid_invoices"]})
     assert "- Income, sales: 1,234.567 KWD (1 transaction)" in out.markdown  # fils: three decimals
     KIND.check(snapshot(kuwait, transactions=rows), out.markdown, out.result, SETTINGS)
+
+
+def test_an_unpaid_invoice_without_a_due_date_passes_the_contract_and_is_never_overdue() -> None:
+    from agentjobs.jobs.inputs import check_rows
+    from agentjobs.jobs.kinds.compliance_report import INPUTS
+
+    tables = {name: [dict(r) for r in rows] for name, rows in month().tables.items()}
+    tables["unpaid_invoices"][0]["due_on"] = None  # inv-1, $5,000.00: overdue while it had a date
+    check_rows(INPUTS, tables, "team-la")  # no RowContractError: the team's report goes on
+    snap = snapshot(**tables)
+    out = rendered(snap, {"summary": ["unpaid_invoices", "overdue_invoices"]})
+    KIND.check(snap, out.markdown, out.result, SETTINGS)
+    assert "Unpaid: 2 invoices, $6,200.00 in all; overdue: 0 invoices, $0.00." in out.markdown
+    assert ": $5,000.00, no due date" in out.markdown

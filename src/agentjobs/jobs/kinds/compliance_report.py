@@ -96,7 +96,7 @@ INPUTS = (
         (
             Column("id", "text"),
             Column("number", "text", meaning="the invoice number people know it by"),
-            Column("due_on", "date"),
+            Column("due_on", "date", nullable=True, meaning="NULL: no due date (unpaid, never overdue)"),
             Column("amount_cents", "integer", meaning="the amount in minor units"),
             Column("currency", "text", meaning="ISO 4217 code", check="currency"),
             Column("customer_name", "text", nullable=True, personal=True),

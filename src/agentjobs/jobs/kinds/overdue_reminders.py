@@ -7,10 +7,14 @@ model is asked nothing (`KindPlan.answer`), the artifact is rendered from the sn
 the check holds it to exactly that rendering. Each due member with something to pay gets
 their own section by email (`member_messages`), one ledger row per (member, member's local
 day): a retry, clear or backfill never reminds the same invoice to the same user twice a day.
+An unpaid invoice without a due date is read too (a company's table may hold some): it is not
+due, so no one is reminded of it, and the team's artifact and the task log say how many were
+left out and why, instead of the whole team failing on the NULL.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
@@ -33,32 +37,42 @@ from agentjobs.jobs.markdown_text import as_text, one_line
 from agentjobs.jobs.numbers import format_amount
 from agentjobs.jobs.period import Period
 
+log = logging.getLogger(__name__)
+
 ARTIFACT_FILE = "reminders.md"
+UNDATED_LISTED = 10  # ids of invoices without a due date named in the artifact
 # Unpaid invoices of the team due before the latest day any member's window can reach: a member's
 # local date is at most one day after the team's, so team date + horizon + 1 bounds every window.
+# Those without a due date are read as well, to be counted as not reminded (not silently dropped).
 INVOICES_SQL = (
     "SELECT i.id, i.number, i.owner_user_id, i.due_on, i.amount_cents, i.currency, c.name AS customer_name "
     "FROM invoices i LEFT JOIN customers c ON c.id = i.customer_id "
-    "WHERE i.team_id = :team_id AND i.status = 'unpaid' AND i.paid_at IS NULL AND i.due_on < :before "
+    "WHERE i.team_id = :team_id AND i.status = 'unpaid' AND i.paid_at IS NULL "
+    "AND (i.due_on < :before OR i.due_on IS NULL) "
     "ORDER BY i.due_on, i.id"
 )
 
 INPUTS = (
     Input(
         "invoices",
-        "the team's unpaid invoices due before the horizon",
+        "the team's unpaid invoices due before the horizon, and those without a due date",
         (
             Column("id", "text"),
             Column("number", "text", meaning="the invoice number people know it by"),
             Column("owner_user_id", "text", meaning="the member who is reminded"),
-            Column("due_on", "date"),
+            Column(
+                "due_on",
+                "date",
+                nullable=True,
+                meaning="NULL: no due date; never reminded, counted in the run's reminders.md",
+            ),
             Column("amount_cents", "integer", meaning="the amount in minor units"),
             Column("currency", "text", meaning="ISO 4217 code", check="currency"),
             Column("customer_name", "text", nullable=True, personal=True),
         ),
         ("team_id", "before"),
         INVOICES_SQL,
-        "src.team_id = :team_id AND src.due_on < :before",
+        "src.team_id = :team_id AND (src.due_on < :before OR src.due_on IS NULL)",
         "src.due_on, src.id",
         ("team_id",),
     ),
@@ -117,6 +131,27 @@ def member_invoices(
             continue
         found.append(row)
     return sorted(found, key=lambda r: (str(r["due_on"])[:10], str(r["id"])))
+
+
+def undated_invoices(snapshot: TeamSnapshot) -> list[dict[str, Any]]:
+    """The served members' unpaid invoices without a due date: not due, so in no reminder, but
+    counted and named in the team's artifact (a finance team must know they were left out)."""
+    served = {m.id for m in snapshot.members}
+    rows = snapshot.tables.get("invoices", [])
+    return sorted(
+        (r for r in rows if r.get("due_on") is None and r.get("owner_user_id") in served),
+        key=lambda r: str(r["id"]),
+    )
+
+
+def _invoices(n: int) -> str:
+    return f"{n} unpaid invoice{'s' if n != 1 else ''}"
+
+
+def undated_line(rows: list[dict[str, Any]]) -> str:
+    named = ", ".join(f"`{_code(str(r['id']))}`" for r in rows[:UNDATED_LISTED])
+    more = f" and {len(rows) - UNDATED_LISTED} more" if len(rows) > UNDATED_LISTED else ""
+    return f"Not reminded: {_invoices(len(rows))} without a due date (no day to remind on): {named}{more}."
 
 
 def hour_period(timezone: str, when: datetime) -> Period:
@@ -205,6 +240,16 @@ class OverdueRemindersKind:
     def plan(
         self, snapshot: TeamSnapshot, settings: ReminderSettings, mode: Literal["loop", "structured"]
     ) -> KindPlan:
+        undated = undated_invoices(snapshot)
+        if undated:  # the artifact says so too (undated_line); ids only, never a customer's name
+            log.warning(
+                "%s: %s without a due date %s not reminded (no day to remind on): %s",
+                snapshot.team.id,
+                _invoices(len(undated)),
+                "is" if len(undated) == 1 else "are",
+                ", ".join(str(r["id"]) for r in undated[:UNDATED_LISTED])
+                + (f" and {len(undated) - UNDATED_LISTED} more" if len(undated) > UNDATED_LISTED else ""),
+            )
         return KindPlan(
             prompt="",
             answer={"path": ARTIFACT_FILE, "items": self.items(snapshot, settings)},
@@ -231,6 +276,9 @@ class OverdueRemindersKind:
             f"({self.items(snapshot, settings)} in all).",
             "",
         ]
+        undated = undated_invoices(snapshot)
+        if undated:
+            lines += [undated_line(undated), ""]
         for member in members:
             lines += member_section(snapshot, member, settings)
         return "\n".join(lines)
