@@ -101,3 +101,20 @@ def test_the_transcript_is_counted_not_quoted(base):
     assert "secret" not in json.dumps(summary.as_json())
     assert files.summarize_transcript(base / "daily_digest" / "2026-11-23") is None
     assert files.summarize_transcript(None) is None
+
+
+def test_internal_bookkeeping_files_are_not_listed_among_the_runs_files(base):
+    """done.json (the deliver/apply task's marker that the period is done) and a write in flight
+    (atomic_file's hidden temp file) are the tasks' own, not a run's output a person looks at."""
+    from agentjobs.atomic_file import write_atomically
+    from agentjobs.operators.delivered import DONE_FILE, write_done
+
+    folder = base / "anomaly_flags" / "team-la" / "2026-11-24"
+    folder.mkdir(parents=True)
+    write_atomically(folder / "anomalies.md", "# Anomalies\n")
+    write_atomically(folder / "result.json", "{}")
+    validated = {"artifact": str(folder / "anomalies.md"), "sha256": "0" * 64, "result": {}}
+    write_done(folder, validated, "applied")  # as the apply task leaves it
+    (folder / ".anomalies.md.k2j3h4.tmp").write_text("# Anom")  # a worker mid-write
+    assert (folder / DONE_FILE).is_file()
+    assert [name for name, _ in files.listed_files(folder)] == ["anomalies.md", "result.json"]

@@ -13,6 +13,17 @@ ARTIFACT_BASE_ENV = "AGENTJOBS_ARTIFACT_BASE"
 # The digest job's artifact in its run folder. Here rather than in jobs/digest.py (which re-exports
 # it) so the operators that name it while a DAG is built do not import the digest's renderer.
 DIGEST_FILE = "digest.md"
+# The deliver/apply task's marker beside the artifact that the run's period is done
+# (operators/delivered.py writes and reads it). Bookkeeping, not output: the UI page lists no
+# internal file (is_internal).
+DONE_FILE = "done.json"
+INTERNAL_FILES = frozenset({DONE_FILE})
+
+
+def is_internal(name: str) -> bool:
+    """A run folder's file that is the tasks' own: done.json, or a write in flight (atomic_file's
+    temp files are hidden, `.<name>.<random>.tmp`, and vanish when the rename lands)."""
+    return name in INTERNAL_FILES or name.startswith(".")
 
 
 def artifact_base() -> Path:

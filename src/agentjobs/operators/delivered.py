@@ -45,11 +45,10 @@ from typing import Any
 
 from agentjobs.atomic_file import write_atomically
 from agentjobs.delivery.deliver import sha256_file
-from agentjobs.jobs.artifacts import DIGEST_FILE
+from agentjobs.jobs.artifacts import DIGEST_FILE, DONE_FILE
 from agentjobs.jobs.spec import JobSpec
 
 RESULT_FILE = "result.json"
-DONE_FILE = "done.json"
 DELIVERED, APPLIED, NOWHERE = "delivered", "applied", "nowhere to deliver"
 Kept = tuple[dict[str, Any], str]  # (RESULT, how its period was done)
 

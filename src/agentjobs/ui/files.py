@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agentjobs.jobs.artifacts import artifact_base, dag_folder
+from agentjobs.jobs.artifacts import artifact_base, dag_folder, is_internal
 from agentjobs.jobs.digest import DIGEST_FILE
 from agentjobs.jobs.team_run import team_dir
 
@@ -54,12 +54,13 @@ def contained_file(folder: Path, name: str) -> Path | None:
 
 
 def listed_files(folder: Path | None) -> list[tuple[str, int]]:
-    """(name, bytes) of every regular file directly in the run folder, by name."""
+    """(name, bytes) of every regular file directly in the run folder, by name, but the tasks'
+    own bookkeeping (done.json, a write in flight): a person reading a run has no use for them."""
     if folder is None or not folder.is_dir():
         return []
     found = []
     for path in sorted(folder.iterdir()):
-        if contained_file(folder, path.name) is not None:
+        if not is_internal(path.name) and contained_file(folder, path.name) is not None:
             found.append((path.name, path.stat().st_size))
     return found
 
