@@ -70,7 +70,10 @@ def test_pull_copies_the_folder_and_push_writes_only_what_changed_and_deletes_wh
     put(store, f"{RUN}/sources/sql.json", b'{"rows": 2}')
 
     pushed = push(local, store.remote(RUN), before)
-    assert (pushed.written, pushed.deleted) == (["tally.md", "transcript.jsonl"], ["sources/contract-error.txt"])
+    assert (pushed.written, pushed.deleted) == (
+        ["tally.md", "transcript.jsonl"],
+        ["sources/contract-error.txt"],
+    )
     assert stored(store, RUN) == {
         "tally.md": b"# new\n",
         "transcript.jsonl": b'{"event": "call"}\n',

@@ -101,9 +101,12 @@ class Remote:
 
     def files(self) -> dict[str, int]:
         """Every file below the folder (relative POSIX path → bytes); none when it is absent."""
-        if not self.fs.exists(self.root):
+        # find, not exists() first: fsspec's exists() takes any error (a refused credential) for
+        # "absent", and a task must not start from an empty folder because the store said no.
+        try:
+            found = self.fs.find(self.root, detail=True)
+        except FileNotFoundError:
             return {}
-        found = self.fs.find(self.root, detail=True)
         prefix = f"{self.root.rstrip('/')}/"
         return {
             name[len(prefix) :]: int(info.get("size") or 0)

@@ -97,6 +97,14 @@ class S3Files(AbstractFileSystem):
             return {"name": stripped, "size": 0, "type": "directory"}
         raise FileNotFoundError(path)
 
+    def exists(self, path: str, **kwargs: Any) -> bool:
+        """Absent is False; any other error (a refused credential) is raised, not taken for absent."""
+        try:
+            self.info(path)
+        except FileNotFoundError:
+            return False
+        return True
+
     def cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any) -> bytes:
         bucket, key = self._split(self._strip_protocol(path))
         try:

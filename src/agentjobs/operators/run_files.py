@@ -107,7 +107,9 @@ class TaskFiles:
         """Copy the store's version of `folder` (a run folder below the scratch base) here."""
         relative = relative_folder(folder)
         if relative is None:
-            log.info("%s is not a run folder of the artifact base: not synced with %s", folder, self.store.url)
+            log.info(
+                "%s is not a run folder of the artifact base: not synced with %s", folder, self.store.url
+            )
             return
         if relative in self.pulled or any(p in relative.parents for p in self.pulled):
             return  # already here, in itself or in a folder holding it

@@ -9,8 +9,8 @@ jobs whose task instances and XComs the auth manager lets them read, per DAG.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
 from pathlib import PurePosixPath
+from typing import Annotated, Any
 from urllib.parse import quote, urlparse
 
 from airflow.api_fastapi.app import get_auth_manager
