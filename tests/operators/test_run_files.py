@@ -80,6 +80,8 @@ def test_pull_copies_the_folder_and_push_writes_only_what_changed_and_deletes_wh
         "sources/sql.json": b'{"rows": 2}',
     }
     assert stored(store, PurePosixPath("tally/team-b/2026-11-24")) == {"tally.md": b"# team b\n"}
+    # The same files through Airflow's ObjectStoragePath, as a user's own task would read them.
+    assert store.path(RUN / "tally.md").read_bytes() == b"# new\n"
     assert push(local, store.remote(RUN), pull(store.remote(RUN), local)) == type(pushed)([], [])
 
 
@@ -129,3 +131,10 @@ def test_a_store_url_holding_credentials_is_refused_without_quoting_them(monkeyp
 def test_a_name_outside_the_store_is_read_as_a_local_path(store):
     assert local_copy("/elsewhere/tally.md") == Path("/elsewhere/tally.md")
     assert local_copy(f"{store.url}/../escape.md") == Path(f"{store.url}/../escape.md")
+
+
+def test_a_store_that_refuses_is_an_error_not_an_empty_folder(s3_server, tmp_path):
+    # A task must not start from nothing (and pay the model again) because the store said no.
+    missing = RunFileStore(f"s3://no-such-bucket-{uuid.uuid4().hex[:6]}/runs", s3_server.conn_id)
+    with pytest.raises(Exception, match="NoSuchBucket"):
+        pull(missing.remote(RUN), tmp_path / "scratch")

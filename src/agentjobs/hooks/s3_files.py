@@ -5,7 +5,8 @@ than the one the amazon provider resolves here (see delivery/report_store.py), s
 installed beside it. This filesystem takes its client from the amazon provider's S3Hook (the
 connection's credentials, region and `endpoint_url`) and is attached to ObjectStoragePath for
 the store's `s3://` URLs (hooks/run_file_store.py). It implements what the sync and the UI page
-use: list a folder (one level or all below it), read, write and delete a whole object.
+use: list a folder (one level or all below it), read, write and delete a whole object. Attaching
+it is process-wide: any ObjectStoragePath of the store's scheme and connection uses it then.
 """
 
 from __future__ import annotations
