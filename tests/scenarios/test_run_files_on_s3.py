@@ -1,8 +1,8 @@
-"""Run files on S3 (moto's server on loopback) with dag.test(): a fan-out run in which no task
-finds what the one before it left on local disk, since each works in a scratch copy of its own,
-pulled from the bucket and deleted after (two hosts without a shared volume, or more). Every team
-is delivered exactly once, the ledger's sha256 is the bucket's artifact's, and a rerun of the same
-hour (a clear) asks the model nothing and sends nothing new."""
+"""Run files on S3 (moto's server on loopback) with dag.test(): runs in which no task finds what
+the one before it left on local disk, since each works in a scratch copy of its own, pulled from
+the bucket and deleted after (as on hosts without a shared volume). A fan-out run delivers every
+team exactly once, the digest's run-level tasks hand over the same way, the ledger's sha256 is
+the bucket's artifact's, and a rerun (a clear) asks the model nothing and sends nothing new."""
 
 from __future__ import annotations
 
@@ -20,9 +20,11 @@ from tests.fakes.model_server import reply, respond
 from tests.jobs.business import team_states
 from tests.jobs.specs import sqlite_ledger
 from tests.kinds_plugin.fixtures import SKILLS
+from tests.scenarios import digest_job
 
 pytestmark = pytest.mark.airflow
 WHEN = datetime(2026, 11, 30, 7, tzinfo=UTC)
+job = digest_job.job  # the digest job's fixture: git + RSS sources, email, Slack and S3
 
 
 def remark(request):
@@ -161,3 +163,32 @@ def test_a_fan_out_run_with_no_shared_disk_delivers_each_team_once_and_a_rerun_n
     assert set(team_states(again).values()) == {"success"}, team_states(again)
     assert (model_server.calls, len(smtp_server.messages)) == (len(served), mails)
     assert bucket_files(s3_server, on_s3).keys() == stored.keys()
+
+
+def test_the_digest_run_level_tasks_hand_over_through_the_bucket_and_a_rerun_sends_nothing(
+    job, model_server, smtp_server, s3_server, on_s3, scratches
+):
+    from agentjobs.jobs.artifacts import artifact_base
+    from agentjobs.operators.factory import build_dag
+    from tests.scenarios.digest_job import DAY, LOGICAL, rerun, states
+
+    dag = build_dag(job)
+    run = run_dag(dag, logical_date=LOGICAL)
+    assert set(states(run).values()) == {"success"}, states(run)
+    assert len(set(scratches)) == len(scratches) and not any(path.exists() for path in scratches)
+    assert not (artifact_base() / job.dag_id).exists()
+    folder = f"{job.dag_id}/{DAY.isoformat()}"
+    stored = bucket_files(s3_server, on_s3)
+    # The two fetch tasks wrote the run folder side by side: each pushed its own snapshot only.
+    for name in ("sources/git.json", "sources/rss.json", "digest.md", "result.json", "transcript.jsonl"):
+        assert f"{folder}/{name}" in stored, (name, sorted(stored))
+    validated = xcom(run, "validate")
+    assert validated["artifact"] == f"s3://{s3_server.bucket}/{on_s3}/{folder}/digest.md"
+    assert validated["sha256"] == hashlib.sha256(stored[f"{folder}/digest.md"]).hexdigest()
+    calls, mails = model_server.calls, len(smtp_server.messages)
+    assert (calls, mails) == (1, 1)
+
+    again = rerun(dag)
+    assert set(states(again).values()) == {"success"}, states(again)
+    assert (model_server.calls, len(smtp_server.messages)) == (calls, mails)
+    assert bucket_files(s3_server, on_s3)[f"{folder}/digest.md"] == stored[f"{folder}/digest.md"]
