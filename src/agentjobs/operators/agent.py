@@ -64,7 +64,9 @@ class AgentOperator(BaseOperator):
     :param model: overrides the connection's default model (templated).
     :param tools: names of tools to offer (default: all the skill allows).
     :param work_dir: the run's work directory (templated); default
-        ``$AGENTJOBS_ARTIFACT_BASE/<dag_id>/<logical date>``.
+        ``$AGENTJOBS_ARTIFACT_BASE/<dag_id>/<logical date>``, or with ``[agentjobs] run_files``
+        set, a scratch copy of that folder pulled from the store and pushed back after
+        (operators/run_files.py; a ``work_dir`` outside the artifact base is not synced).
     :param allow_empty: accept a result whose item count (the skill's ``empty_field``) is 0.
     :param defer_waits_from_s: with a rate limit on the connection, a wait for it at least this
         long (default ``DEFER_WAITS_FROM_S``, 5 s) defers the task to the triggerer instead of
