@@ -54,11 +54,13 @@ def test_the_environment_points_airflow_at_the_output_folder_and_keeps_a_chosen_
         "AIRFLOW__LOGGING__LOGGING_LEVEL",
         "AGENTJOBS_ARTIFACT_BASE",
         "AGENTJOBS_SKILLS_DIR",
+        "AIRFLOW__AGENTJOBS__RUN_FILES",
     )
     for name in written:  # recorded, so the session's own values come back after the test
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
     monkeypatch.setenv("AIRFLOW__LOGGING__LOGGING_LEVEL", "DEBUG")
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES", "s3://the-deployments-bucket/runs")
     out = tmp_path / "out"
     prepare_environment(out, REPO, verbose=False)
     home = out / ".airflow"
@@ -66,6 +68,8 @@ def test_the_environment_points_airflow_at_the_output_folder_and_keeps_a_chosen_
     assert os.environ["AIRFLOW_HOME"] == str(home)
     assert os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{home / 'airflow.db'}"
     assert os.environ["AGENTJOBS_ARTIFACT_BASE"] == str(out)
+    # The command shows the run's files from its output folder: no deployment's store for them.
+    assert os.environ["AIRFLOW__AGENTJOBS__RUN_FILES"] == ""
     assert os.environ["AGENTJOBS_SKILLS_DIR"] == str(REPO / "include" / "skills")
     assert os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] == "DEBUG"  # the user's choice stays
     monkeypatch.delenv("AIRFLOW__LOGGING__LOGGING_LEVEL")

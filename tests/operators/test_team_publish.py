@@ -116,3 +116,32 @@ def test_another_document_already_at_the_location_is_not_overwritten(spec):
 def test_the_pdfs_location_is_shown_as_code_and_a_backtick_cannot_end_it():
     text = message("# Report\n\n", "s3://reports/t1/a`b.pdf")
     assert text == "# Report\n\n## The PDF\n\n`s3://reports/t1/a%60b.pdf`\n"
+
+
+def test_on_a_run_file_store_the_pdf_goes_into_the_teams_folder_there_once_whichever_host(
+    spec, tmp_path, monkeypatch
+):
+    import shutil
+
+    from agentjobs.jobs.team_run import team_dir
+
+    pushed = validated()
+    store = tmp_path / "store"
+    shutil.copytree(team_dir(DAG_ID, TEAM, PERIOD), store / DAG_ID / TEAM / PERIOD)
+    url = store.as_uri()
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES", url)
+    folder = f"{url}/{DAG_ID}/{TEAM}/{PERIOD}"
+    pushed["artifact"] = f"{folder}/tally.md"  # as validate, on another host, handed it on
+
+    first, again = publish(spec, pushed), publish(spec, pushed)  # each task in a scratch of its own
+    pdf = store / DAG_ID / TEAM / PERIOD / "tally-2026-11-24.pdf"
+    assert pdf.read_bytes() == b"%PDF-test\n" + REPORT.encode()
+    assert first["report"]["uri"] == again["report"]["uri"] == f"{folder}/tally-2026-11-24.pdf"
+    assert first["artifact"] == f"{folder}/{MESSAGE_FILE}"
+    assert f"`{folder}/tally-2026-11-24.pdf`" in (store / DAG_ID / TEAM / PERIOD / MESSAGE_FILE).read_text()
+    rows = DeliveryLedger.from_conn_id(spec.ledger_conn_id).history(
+        job=f"{DAG_ID}/{TEAM}", logical_date=PERIOD
+    )
+    assert [(r.channel, r.target, r.status) for r in rows] == [
+        ("report", f"{folder}/tally-2026-11-24.pdf", "sent")
+    ]

@@ -118,3 +118,24 @@ def test_internal_bookkeeping_files_are_not_listed_among_the_runs_files(base):
     (folder / ".anomalies.md.k2j3h4.tmp").write_text("# Anom")  # a worker mid-write
     assert (folder / DONE_FILE).is_file()
     assert [name for name, _ in files.listed_files(folder)] == ["anomalies.md", "result.json"]
+
+
+def test_with_a_run_file_store_the_folder_is_read_there_not_on_this_hosts_disk(base, tmp_path, monkeypatch):
+    store = tmp_path / "store"
+    folder = store / "anomaly_flags" / "team-la" / "2026-11-24"
+    (folder / "sources").mkdir(parents=True)
+    (folder / "flags.md").write_text("# Flags\n")
+    (folder / "sources" / "sql.json").write_text("{}")
+    (folder / files.TRANSCRIPT_FILE).write_text('{"event": "tool", "name": "read_snapshot", "ok": true}\n')
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES", store.as_uri())
+
+    found = files.run_folder("anomaly_flags", "2026-11-24", "team-la")
+    assert isinstance(found, files.StoredFolder)
+    assert files.listed_files(found) == [("flags.md", 8), (files.TRANSCRIPT_FILE, 55)]
+    assert files.read_artifact(found, "flags.md") == "# Flags\n"
+    assert files.summarize_transcript(found).as_json()["tool_calls"] == {"read_snapshot": 1}
+    for name in ("sources/sql.json", "sql.json", "../team-la/2026-11-24/flags.md", "", ".."):
+        assert files.stored_file(found, name) is None, name
+        assert files.read_artifact(found, name) is None, name
+    assert files.run_folder("..", "2026-11-24", None) is None  # still no name that leaves the base
+    assert not (base / "anomaly_flags").exists()

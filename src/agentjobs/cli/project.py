@@ -53,4 +53,7 @@ def prepare_environment(out: Path, project: Path, verbose: bool) -> None:
     os.environ["AIRFLOW__CORE__EXECUTOR"] = "LocalExecutor"
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     os.environ["AGENTJOBS_ARTIFACT_BASE"] = str(out)
+    # The run's files go to the command's output folder, where it shows them from, not to a
+    # deployment's run-file store (hooks/run_file_store.py) the shell may name.
+    os.environ["AIRFLOW__AGENTJOBS__RUN_FILES"] = ""
     os.environ.setdefault("AGENTJOBS_SKILLS_DIR", str(project / "include" / "skills"))

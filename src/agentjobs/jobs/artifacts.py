@@ -2,12 +2,19 @@
 
 Domain code (no Airflow): the period (period.py) and the Airflow tasks (operators/artifacts.py)
 both derive their folders from here, so a clear or a backfill of the same day finds and
-overwrites the same place."""
+overwrites the same place.
+
+With a run-file store configured (operators/run_files.py), a task works in a scratch copy of its
+folder: `scratch_base` points every folder derived here at that copy for the task's duration.
+"""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path, PurePosixPath
 
 ARTIFACT_BASE_ENV = "AGENTJOBS_ARTIFACT_BASE"
 # The digest job's artifact in its run folder. Here rather than in jobs/digest.py (which re-exports
@@ -26,7 +33,24 @@ def is_internal(name: str) -> bool:
     return name in INTERNAL_FILES or name.startswith(".")
 
 
+# The scratch copy a task works in while a run-file store is configured; None: the base as configured.
+_SCRATCH: ContextVar[Path | None] = ContextVar("agentjobs_scratch_base", default=None)
+
+
+@contextmanager
+def scratch_base(path: Path) -> Iterator[Path]:
+    """Within this block, `artifact_base()` is `path`: every run folder derived from it is there."""
+    token = _SCRATCH.set(path)
+    try:
+        yield path
+    finally:
+        _SCRATCH.reset(token)
+
+
 def artifact_base() -> Path:
+    scratch = _SCRATCH.get()
+    if scratch is not None:
+        return scratch
     configured = os.environ.get(ARTIFACT_BASE_ENV)
     if configured:
         return Path(configured)
@@ -43,3 +67,12 @@ def dag_folder(dag_id: str) -> Path:
             f"dag_id {dag_id!r} would put run files outside {base}; use letters, digits, '_', '-' or '.'"
         )
     return folder
+
+
+def relative_folder(folder: Path) -> PurePosixPath | None:
+    """`folder` below the artifact base (`<dag_id>/...`), or None when it is not below it."""
+    try:
+        relative = folder.relative_to(artifact_base())
+    except ValueError:
+        return None
+    return PurePosixPath(relative.as_posix()) if relative.parts else None

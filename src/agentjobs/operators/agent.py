@@ -25,6 +25,7 @@ from agentjobs.agent.scrub import scrubbed_errors
 from agentjobs.hooks import DEFAULT_LLM_CONN_ID
 from agentjobs.operators.artifacts import run_dir
 from agentjobs.operators.retry import AGENT_RETRY_POLICY
+from agentjobs.operators.run_files import recorded, task_files
 
 if TYPE_CHECKING:
     from airflow.sdk.exceptions import TaskDeferred
@@ -63,7 +64,9 @@ class AgentOperator(BaseOperator):
     :param model: overrides the connection's default model (templated).
     :param tools: names of tools to offer (default: all the skill allows).
     :param work_dir: the run's work directory (templated); default
-        ``$AGENTJOBS_ARTIFACT_BASE/<dag_id>/<logical date>``.
+        ``$AGENTJOBS_ARTIFACT_BASE/<dag_id>/<logical date>``, or with ``[agentjobs] run_files``
+        set, a scratch copy of that folder pulled from the store and pushed back after
+        (operators/run_files.py; a ``work_dir`` outside the artifact base is not synced).
     :param allow_empty: accept a result whose item count (the skill's ``empty_field``) is 0.
     :param defer_waits_from_s: with a rate limit on the connection, a wait for it at least this
         long (default ``DEFER_WAITS_FROM_S``, 5 s) defers the task to the triggerer instead of
@@ -147,10 +150,23 @@ class AgentOperator(BaseOperator):
         self._resumed = True
         return self.execute(context)
 
+    def work_folder(self, context: Any) -> Path:
+        """The folder the agent works in: `work_dir` when given, else the run's folder."""
+        return Path(self.work_dir) if self.work_dir else run_dir(context)
+
+    def run_folders(self, context: Any) -> list[Path]:
+        """The run folders this task reads and writes, pulled from the run-file store before it
+        works and pushed back after (operators/run_files.py), when one is configured."""
+        return [self.work_folder(context)]
+
     def execute(self, context: Any) -> dict[str, Any]:
         # Set-up errors (connection, skill, sources) reach the log and the alert scrubbed too.
-        with scrubbed_errors():
-            return self._run(context)
+        with scrubbed_errors(), task_files(lambda: self.run_folders(context)):
+            return self.run_agent(context)
+
+    def run_agent(self, context: Any) -> dict[str, Any]:
+        """The task's work, in its run folder. Subclasses add what goes before or after the run."""
+        return self._run(context)
 
     def _run(self, context: Any) -> dict[str, Any]:
         # Airflow's side of the run: the context, the connection, the task state store, XCom and
@@ -165,7 +181,7 @@ class AgentOperator(BaseOperator):
         from agentjobs.operators.run_summary import log_run_summary
 
         skill = load_skill(self.skill, Path(self.skills_dir) if self.skills_dir else default_skills_dir())
-        work_dir = Path(self.work_dir) if self.work_dir else run_dir(context)
+        work_dir = self.work_folder(context)
         work_dir.mkdir(parents=True, exist_ok=True)
         plan = self.prepare(context, skill, work_dir)
         hook = LLMHook(self.llm_conn_id)
@@ -192,7 +208,7 @@ class AgentOperator(BaseOperator):
         payload: dict[str, Any] = {
             "result": None,
             "usage": meter.usage.as_dict(),
-            "artifact": str(work_dir),
+            "artifact": recorded(work_dir),
             "model": client.model,
         }
         if run.answer is not None:

@@ -7,7 +7,6 @@ alone. Clearing, retrying or backfilling never delivers twice; a run triggered w
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from agentjobs.delivery import deliver, ledger_for
@@ -19,6 +18,7 @@ from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators import metrics
 from agentjobs.operators.errors import ArtifactChanged
 from agentjobs.operators.job_task import JobTaskOperator
+from agentjobs.operators.run_files import local_copy
 
 
 class DeliverOperator(JobTaskOperator):
@@ -38,7 +38,7 @@ class DeliverOperator(JobTaskOperator):
         validated = context["ti"].xcom_pull(task_ids=self.validate_task_id)
         if not validated:
             raise ValueError(f"task {self.validate_task_id!r} pushed no validated digest; nothing to deliver")
-        artifact = Path(validated["artifact"])
+        artifact = local_copy(validated["artifact"])
         # Deliver exactly what was validated: a file changed since then is a loud failure.
         actual = sha256_file(artifact)
         if actual != validated["sha256"]:

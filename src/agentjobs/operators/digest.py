@@ -29,12 +29,13 @@ class DigestAgentOperator(AgentOperator):
         init_agent(self, **agent_defaults(spec, kwargs, skill=spec.skill, allow_empty=spec.allow_empty))
         self.spec = spec
 
-    def execute(self, context: Any) -> dict[str, Any]:
-        if not self.work_dir:
-            self.work_dir = str(job_run_dir(self.spec, context))
-        pushed = super().execute(context)
+    def work_folder(self, context: Any) -> Path:
+        return Path(self.work_dir) if self.work_dir else job_run_dir(self.spec, context)
+
+    def run_agent(self, context: Any) -> dict[str, Any]:
+        pushed = super().run_agent(context)
         # Kept beside digest.md, so a rerun after delivery can stand on it without the model.
-        write_result(Path(self.work_dir), pushed["result"])
+        write_result(self.work_folder(context), pushed["result"])
         return pushed
 
     def prepare(self, context: Any, skill: Skill, work_dir: Path) -> RunPlan:

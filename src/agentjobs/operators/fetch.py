@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from agentjobs.jobs.period import Period, job_dir
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.job_task import JobTaskOperator, run_period
+from agentjobs.operators.run_files import recorded
 
 if TYPE_CHECKING:
     from agentjobs.sources.snapshot import SourceSnapshot
@@ -45,7 +46,7 @@ class FetchSourceOperator(JobTaskOperator):
             self.log.warning("%s: %s", note.source, note.problem)
         return {
             "source": self.source,
-            "snapshot": str(target),
+            "snapshot": recorded(target),
             "commits": len(snapshot.commits),
             "pull_requests": len(snapshot.pull_requests),
             "issues": len(snapshot.issues),

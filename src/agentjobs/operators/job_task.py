@@ -1,7 +1,8 @@
 """JobTaskOperator: what every plain task of a job's DAG shares (fetch, validate, deliver).
 
 It holds the job's spec, knows the period its run covers and the folder the run's files go
-to, and lets no exception leave with a secret in it: task logs and alerts quote them.
+to (with a run-file store configured, a scratch copy of it: operators/run_files.py), and lets no
+exception leave with a secret in it: task logs and alerts quote them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from airflow.sdk import BaseOperator
 from agentjobs.agent.scrub import scrubbed_errors
 from agentjobs.jobs.period import Period, context_period, job_dir
 from agentjobs.jobs.spec import JobSpec
+from agentjobs.operators.run_files import task_files
 
 
 def run_period(spec: JobSpec, context: Any) -> Period:
@@ -67,8 +69,13 @@ class JobTaskOperator(BaseOperator):
     spec: JobSpec
 
     def execute(self, context: Any) -> Any:
-        with scrubbed_errors():
+        with scrubbed_errors(), task_files(lambda: self.run_folders(context)):
             return self.run(context)
+
+    def run_folders(self, context: Any) -> list[Path]:
+        """The run folders this task reads and writes: the run's. Pulled from the run-file store
+        before `run` and pushed back after, when one is configured."""
+        return [job_run_dir(self.spec, context)]
 
     def run(self, context: Any) -> Any:
         raise NotImplementedError

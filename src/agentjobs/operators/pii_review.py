@@ -20,6 +20,7 @@ from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.agent import AgentOperator, RunPlan, init_agent
 from agentjobs.operators.errors import ArtifactChanged, PermanentTaskError
 from agentjobs.operators.job_task import JobTaskOperator, agent_defaults, job_run_dir
+from agentjobs.operators.run_files import local_copy
 
 if TYPE_CHECKING:
     from agentjobs.agent.skills import Skill  # annotations only: its module is run-time
@@ -48,7 +49,7 @@ def checked_artifact(context: Any, validate_task_id: str) -> tuple[dict[str, Any
     validated = context["ti"].xcom_pull(task_ids=validate_task_id)
     if not validated:
         raise ValueError(f"task {validate_task_id!r} pushed no validated digest; nothing to review")
-    artifact = Path(validated["artifact"])
+    artifact = local_copy(validated["artifact"])
     if sha256_file(artifact) != validated["sha256"]:
         raise ArtifactChanged(
             f"{artifact} changed after validation; clear the run from 'summarize' to redo it"
@@ -88,10 +89,12 @@ class PiiReviewAgentOperator(AgentOperator):
         self.spec = spec
         self.validate_task_id = validate_task_id
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def work_folder(self, context: Any) -> Path:
         # Its own folder: the transcript must not overwrite the summarize task's.
-        self.work_dir = str(job_run_dir(self.spec, context) / "pii-review")
-        return super().execute(context)
+        return job_run_dir(self.spec, context) / "pii-review"
+
+    def run_folders(self, context: Any) -> list[Path]:
+        return [job_run_dir(self.spec, context)]  # the run's: it reads the digest beside its folder
 
     def prepare(self, context: Any, skill: Skill, work_dir: Path) -> RunPlan:
         validated, artifact = checked_artifact(context, self.validate_task_id)

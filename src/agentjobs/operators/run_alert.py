@@ -16,6 +16,7 @@ green and sends nothing.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import TriggerRule
@@ -48,6 +49,9 @@ class RunAlertOperator(JobTaskOperator):
         kwargs.setdefault("doc_md", "Sends the run's one failure alert and fails if any task failed.")
         super().__init__(**kwargs)
         self.spec = spec
+
+    def run_folders(self, context: Any) -> list[Path]:
+        return []  # it reads the run's task instances and XCom, no run file
 
     def run(self, context: Any) -> None:
         failures, served = self.failures(context)

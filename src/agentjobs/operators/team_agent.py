@@ -39,10 +39,12 @@ class TeamAgentOperator(TeamTask, AgentOperator):
         self.spec = spec
         self.team_run = team_run
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def work_folder(self, context: Any) -> Path:
+        return self.team_context().work_dir  # its team's only: other teams' tasks run beside it
+
+    def run_agent(self, context: Any) -> dict[str, Any]:
         team = self.team_context()
-        self.work_dir = str(team.work_dir)
-        pushed = super().execute(context)
+        pushed = super().run_agent(context)
         write_result(team.work_dir, pushed["result"])
         return {**pushed, "team": team.team_id, "period": team.period_key}
 

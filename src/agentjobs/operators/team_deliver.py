@@ -49,6 +49,7 @@ from agentjobs.jobs.team_run import check_team_id
 from agentjobs.lazy_pattern import lazy
 from agentjobs.operators import metrics
 from agentjobs.operators.delivered import NOWHERE, write_done
+from agentjobs.operators.run_files import local_copy
 from agentjobs.operators.team_task import TeamTaskOperator, sql_conn_id
 from agentjobs.operators.team_validated import pull_unchanged_artifact
 
@@ -91,7 +92,7 @@ class TeamDeliverOperator(TeamTaskOperator):
             when = context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None)
             own_clock = isinstance(kind, MembersOnOwnClock) and when is not None
             clock = (kind, team.settings, when) if own_clock else None
-            targets = self.targets(snapshot, artifact, Path(validated["preview"]), period_key, clock)
+            targets = self.targets(snapshot, artifact, local_copy(validated["preview"]), period_key, clock)
         delivery = self.spec.team_delivery
         if per_member and not targets:
             self.log.info("%s: no member due now has anything to be reminded of", team_id)

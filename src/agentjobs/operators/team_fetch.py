@@ -33,6 +33,7 @@ from agentjobs.jobs.team_run import check_team_id, contract_error_path, ledger_j
 from agentjobs.jobs.writes import SpecWrites
 from agentjobs.operators.artifacts import run_instant
 from agentjobs.operators.job_task import JobTaskOperator
+from agentjobs.operators.run_files import pull_folder
 from agentjobs.operators.team_claims import claim_snapshot, claims_kind
 from agentjobs.operators.team_task import job_kind, sql_conn_id
 
@@ -44,6 +45,9 @@ class TeamFetchOperator(JobTaskOperator):
         super().__init__(**kwargs)
         self.spec = spec
         self.conn_id = sql_conn_id(spec)
+
+    def run_folders(self, context: Any) -> list[Path]:
+        return []  # the folders of the teams it serves, each pulled once it knows them (`run`)
 
     def run(self, context: Any) -> list[dict[str, str]]:
         # Run-time only: the contract check and the SQL reader import sqlglot (~100 ms), which a
@@ -87,6 +91,7 @@ class TeamFetchOperator(JobTaskOperator):
             ledger_job(self.spec.dag_id, team.id)
             period = kind.period(team, when, settings)
             work_dir = team_dir(self.spec.dag_id, team.id, period.key)
+            pull_folder(work_dir)  # with a run-file store: the snapshot an earlier run left there
             path = snapshot_path(work_dir)
             if (
                 path.exists()

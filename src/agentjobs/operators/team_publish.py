@@ -18,6 +18,7 @@ from agentjobs.delivery import deliver, ledger_for
 from agentjobs.delivery.deliver import sha256_file
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.errors import PermanentTaskError
+from agentjobs.operators.run_files import recorded, run_files_conn_id
 from agentjobs.operators.team_task import TeamTaskOperator
 from agentjobs.operators.team_validated import pull_unchanged_artifact
 
@@ -46,7 +47,7 @@ class TeamPublishOperator(TeamTaskOperator):
 
     def run(self, context: Any) -> dict[str, Any]:
         # Run-time only: the report store costs ~1.5 ms of every parse of the jobs DAG file.
-        from agentjobs.delivery.report_store import ReportConflict, location, store_once
+        from agentjobs.delivery.report_store import Location, ReportConflict, location, store_once
 
         team = self.team_context()
         kind, settings, team_id, period_key = team.kind, team.settings, team.team_id, team.period_key
@@ -54,11 +55,18 @@ class TeamPublishOperator(TeamTaskOperator):
         snapshot = team.snapshot()
         markdown = artifact.read_text(encoding="utf-8")
         pdf = kind.document(snapshot, markdown, settings)
-        where = location(settings.storage, artifact.parent, team_id, kind.document_name(snapshot))
+        name = kind.document_name(snapshot)
+        where = location(settings.storage, artifact.parent, team_id, name)
+        conn_id = settings.storage_conn_id
+        beside = recorded(artifact.parent / name)
+        if settings.storage is None and beside != str(artifact.parent / name):
+            # The team's folder is on the run-file store: the PDF goes there, under a name every
+            # host shares (the ledger's target), not into this try's scratch copy.
+            where, conn_id = Location(beside), run_files_conn_id()
         force = bool(context["params"].get("force_redeliver", False))
 
         def store() -> dict[str, Any]:
-            stored = store_once(where, pdf, conn_id=settings.storage_conn_id, replace=force)
+            stored = store_once(where, pdf, conn_id=conn_id, replace=force)
             return {**stored, "markdown_sha256": validated["sha256"]}
 
         try:
@@ -84,4 +92,4 @@ class TeamPublishOperator(TeamTaskOperator):
             )
         path = artifact.parent / MESSAGE_FILE
         write_atomically(path, message(markdown, where.uri))
-        return {**validated, "artifact": str(path), "sha256": sha256_file(path), "report": receipt}
+        return {**validated, "artifact": recorded(path), "sha256": sha256_file(path), "report": receipt}

@@ -86,3 +86,7 @@ class TeamTaskOperator(JobTaskOperator, TeamTask):
     from its first base's, and the mixin's (object's) would differ."""
 
     template_fields: Sequence[str] = ("team_run",)
+
+    def run_folders(self, context: Any) -> list[Path]:
+        """Its team's folder only: the other teams' tasks may be running beside it."""
+        return [self.team_context().work_dir]

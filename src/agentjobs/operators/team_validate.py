@@ -16,6 +16,7 @@ from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.team_run import PREVIEW_FILE
 from agentjobs.operators import metrics
 from agentjobs.operators.errors import PermanentTaskError
+from agentjobs.operators.run_files import recorded
 from agentjobs.operators.team_task import TeamTaskOperator
 
 
@@ -56,9 +57,9 @@ class TeamValidateOperator(TeamTaskOperator):
             "team": team_id,
             "period": period_key,
             "result": pushed["result"],
-            "artifact": str(artifact),
+            "artifact": recorded(artifact),
             "sha256": sha256_file(artifact),
-            "preview": str(work_dir / PREVIEW_FILE),
+            "preview": recorded(work_dir / PREVIEW_FILE),
         }
         self.log.info(
             "%s for %s %s is valid, sha256 %s", kind.artifact_file, team_id, period_key, validated["sha256"]

@@ -18,6 +18,7 @@ from agentjobs.jobs.period import job_dir
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators import metrics
 from agentjobs.operators.job_task import JobTaskOperator, run_period
+from agentjobs.operators.run_files import recorded
 
 
 def digest_asset(dag_id: str) -> Asset:
@@ -63,7 +64,7 @@ class ValidateDigestOperator(JobTaskOperator):
         validated = {
             **result,
             "day": period.key,
-            "artifact": str(work_dir / DIGEST_FILE),
+            "artifact": recorded(work_dir / DIGEST_FILE),
             "sha256": sha256,
         }
         context["outlet_events"][digest_asset(self.spec.dag_id)].extra = {

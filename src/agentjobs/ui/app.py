@@ -9,8 +9,9 @@ jobs whose task instances and XComs the auth manager lets them read, per DAG.
 from __future__ import annotations
 
 from datetime import date
+from pathlib import PurePosixPath
 from typing import Annotated, Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
@@ -250,13 +251,25 @@ def run_json(
 @app.get("/runs/{dag_id}/{run_id}/{task_id}/files/{name}", dependencies=RUN_ACCESS)
 def run_file(
     session: SessionDep, dag_id: str, run_id: str, task_id: str, name: str, map_index: MapIndex = -1
-) -> FileResponse:
+) -> Response:
     run, _spec = _one_run(session, dag_id, run_id, task_id, map_index)
     folder = files.run_folder(run.job, run.period, run.team)
-    path = files.contained_file(folder, name) if folder is not None and name not in NOT_SERVED else None
-    if path is None:
-        raise HTTPException(404, f"no file {name!r} in the run folder")
-    media_type = MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
-    response = FileResponse(path, media_type=media_type, filename=path.name)
+    response: Response
+    if isinstance(folder, files.StoredFolder):  # on the run-file store: no file on this host to send
+        found = files.stored_file(folder, name) if name not in NOT_SERVED else None
+        if found is None:
+            raise HTTPException(404, f"no file {name!r} in the run folder")
+        with folder.open(found) as handle:
+            response = Response(handle.read(), media_type=_media_type(found))
+        response.headers["Content-Disposition"] = f"attachment; filename*=utf-8''{quote(found)}"
+    else:
+        path = files.contained_file(folder, name) if folder is not None and name not in NOT_SERVED else None
+        if path is None:
+            raise HTTPException(404, f"no file {name!r} in the run folder")
+        response = FileResponse(path, media_type=_media_type(path.name), filename=path.name)
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response
+
+
+def _media_type(name: str) -> str:
+    return MEDIA_TYPES.get(PurePosixPath(name).suffix.lower(), "application/octet-stream")

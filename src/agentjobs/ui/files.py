@@ -1,18 +1,23 @@
-"""A run's folder on disk: its artifact, its other files, and a summary of its transcript.
+"""A run's folder: its artifact, its other files, and a summary of its transcript.
 
 The folder is derived from the job and the run's day (as the tasks derive it), never taken from
 a path a task wrote, and every file served must sit directly in it: nothing outside the
-artifact base can be reached through the page.
+artifact base can be reached through the page. With a run-file store configured
+(hooks/run_file_store.py), the folder is read there (`StoredFolder`), since the tasks' hosts
+keep no copy; else on the api-server's disk.
 """
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
-from agentjobs.jobs.artifacts import artifact_base, dag_folder, is_internal
+from agentjobs.hooks.run_file_store import Remote, configured_store
+from agentjobs.jobs.artifacts import artifact_base, dag_folder, is_internal, relative_folder
 from agentjobs.jobs.digest import DIGEST_FILE
 from agentjobs.jobs.team_run import team_dir
 
@@ -20,14 +25,46 @@ TRANSCRIPT_FILE = "transcript.jsonl"
 MAX_ARTIFACT_BYTES = 2_000_000  # a page shows at most this much of an artifact
 
 
-def run_folder(job: str, period: str | None, team: str | None) -> Path | None:
+@dataclass(frozen=True)
+class StoredFolder:
+    """A run folder on the run-file store: only the files directly in it are shown."""
+
+    remote: Remote
+
+    def files(self) -> dict[str, int]:
+        return {name: size for name, size in self.remote.files().items() if "/" not in name}
+
+    def open(self, name: str) -> IO[bytes]:
+        return io.BytesIO(self.remote.fs.cat_file(self.remote.of(name)))
+
+
+Folder = Path | StoredFolder
+
+
+def run_folder(job: str, period: str | None, team: str | None) -> Folder | None:
     """`<base>/<job>/<day>` for a digest, `<base>/<job>/<team>/<day>` for a team's run."""
     if not period:
         return None
     try:
-        return team_dir(job, team, period) if team else dag_folder(job) / period
+        local = team_dir(job, team, period) if team else dag_folder(job) / period
     except ValueError:  # a team id or dag_id that cannot name a folder has none
         return None
+    store = configured_store()
+    relative = relative_folder(local) if store is not None else None
+    if store is None or relative is None:
+        return local
+    return StoredFolder(store.remote(relative))
+
+
+def stored_file(folder: StoredFolder, name: str) -> str | None:
+    """`name` when it is a file directly in the stored folder."""
+    if not _plain_name(name):
+        return None
+    return name if name in folder.files() else None
+
+
+def _plain_name(name: str) -> bool:
+    return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..")
 
 
 def artifact_name(kind: str | None) -> str:
@@ -41,7 +78,7 @@ def artifact_name(kind: str | None) -> str:
 
 def contained_file(folder: Path, name: str) -> Path | None:
     """`folder/name` when it is a regular file directly in `folder`, inside the artifact base."""
-    if not name or "/" in name or "\\" in name or name in (".", ".."):
+    if not _plain_name(name):
         return None
     path = folder / name
     try:
@@ -53,9 +90,11 @@ def contained_file(folder: Path, name: str) -> Path | None:
     return resolved
 
 
-def listed_files(folder: Path | None) -> list[tuple[str, int]]:
+def listed_files(folder: Folder | None) -> list[tuple[str, int]]:
     """(name, bytes) of every regular file directly in the run folder, by name, but the tasks'
     own bookkeeping (done.json, a write in flight): a person reading a run has no use for them."""
+    if isinstance(folder, StoredFolder):
+        return sorted((name, size) for name, size in folder.files().items() if not is_internal(name))
     if folder is None or not folder.is_dir():
         return []
     found = []
@@ -65,11 +104,19 @@ def listed_files(folder: Path | None) -> list[tuple[str, int]]:
     return found
 
 
-def read_artifact(folder: Path | None, name: str) -> str | None:
+def open_file(folder: Folder | None, name: str) -> IO[bytes] | None:
+    """The run folder's file `name` opened for reading, or None when it is not one of its files."""
+    if isinstance(folder, StoredFolder):
+        return folder.open(name) if stored_file(folder, name) is not None else None
     path = contained_file(folder, name) if folder is not None else None
-    if path is None:
+    return path.open("rb") if path is not None else None
+
+
+def read_artifact(folder: Folder | None, name: str) -> str | None:
+    handle = open_file(folder, name)
+    if handle is None:
         return None
-    with path.open("rb") as handle:
+    with handle:
         return handle.read(MAX_ARTIFACT_BYTES).decode("utf-8", errors="replace")
 
 
@@ -91,12 +138,12 @@ class TranscriptSummary:
         }
 
 
-def summarize_transcript(folder: Path | None) -> TranscriptSummary | None:
-    path = contained_file(folder, TRANSCRIPT_FILE) if folder is not None else None
-    if path is None:
+def summarize_transcript(folder: Folder | None) -> TranscriptSummary | None:
+    raw = open_file(folder, TRANSCRIPT_FILE)
+    if raw is None:
         return None
     summary = TranscriptSummary()
-    with path.open(encoding="utf-8", errors="replace") as handle:
+    with io.TextIOWrapper(raw, encoding="utf-8", errors="replace") as handle:
         for line in handle:
             try:
                 event = json.loads(line)

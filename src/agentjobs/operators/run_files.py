@@ -1,0 +1,190 @@
+"""A task's run files on the run-file store (hooks/run_file_store.py), when one is configured.
+
+Tasks hand files to each other through their run folder (the snapshot, the artifact, the
+transcript, result.json, done.json). With a store configured, no task relies on the last one's
+disk: each task try works in a scratch copy of its own, private to it:
+
+- before it works, it **pulls** its folder from the store: the run's folder for a run-level
+  task, only its team's folder for a per-team task (team tasks run side by side, and none
+  should see, or overwrite, another team's files);
+- after, also when it fails or defers, it **pushes** back what it wrote: the files it added or
+  changed, and the deletion of those it removed (a stale artifact, an old contract error).
+  Files it did not touch are left as the store has them, so two tasks of one run folder (the
+  digest's fetch tasks) never undo each other's work.
+
+So a retry on another host finds the transcript and the files the first try left, and the
+ledger's integrity check holds across hosts: the artifact's bytes are the ones validated.
+Paths handed on through XCom are the store's URIs (`recorded`); a task reading one gets its
+own scratch copy of that file (`local_copy`). Unset, every function here is the identity and
+a task works in the local artifact base as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from agentjobs.hooks.run_file_store import Remote, RunFileStore, configured_store
+from agentjobs.jobs.artifacts import artifact_base, relative_folder, scratch_base
+
+Manifest = dict[str, str]  # a folder's files: relative POSIX path → sha256
+log = logging.getLogger(__name__)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def local_manifest(folder: Path) -> Manifest:
+    """The sha256 of every regular file below `folder`, by relative path."""
+    if not folder.is_dir():
+        return {}
+    return {
+        path.relative_to(folder).as_posix(): _sha256(path.read_bytes())
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.is_symlink()
+    }
+
+
+def pull(remote: Remote, local: Path) -> Manifest:
+    """Make `local` an exact copy of the store's folder `remote` (nothing else in it); returns
+    what was copied, the base `push` compares against."""
+    if local.exists():
+        shutil.rmtree(local)
+    local.mkdir(parents=True)
+    copied: Manifest = {}
+    for name in sorted(remote.files()):
+        relative = PurePosixPath(name)
+        if any(part in ("", ".", "..") for part in name.split("/")):
+            continue  # a key no folder can hold (S3 allows 'a/../b'): never written outside `local`
+        data = remote.fs.cat_file(remote.of(name))
+        target = local / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        copied[relative.as_posix()] = _sha256(data)
+    return copied
+
+
+@dataclass(frozen=True)
+class Pushed:
+    written: list[str]
+    deleted: list[str]
+
+
+def push(local: Path, remote: Remote, before: Manifest) -> Pushed:
+    """Write to the store what changed in `local` since it was pulled as `before`: new and
+    changed files, and the deletion of files removed. An object store's put is whole, so a
+    reader sees the old file or the new one, never half of it."""
+    now = local_manifest(local)
+    written = sorted(name for name, sha in now.items() if before.get(name) != sha)
+    deleted = sorted(set(before) - set(now))
+    for name in written:
+        target = remote.of(name)
+        remote.fs.makedirs(target.rpartition("/")[0], exist_ok=True)  # a local store needs its folders
+        remote.fs.pipe_file(target, (local / name).read_bytes())
+    for name in deleted:
+        if remote.fs.exists(remote.of(name)):
+            remote.fs.rm_file(remote.of(name))
+    return Pushed(written, deleted)
+
+
+@dataclass
+class TaskFiles:
+    """One task try's scratch copy of the folders it pulled, and what each held when pulled."""
+
+    store: RunFileStore
+    scratch: Path
+    pulled: dict[PurePosixPath, Manifest] = field(default_factory=dict)
+
+    def pull(self, folder: Path) -> None:
+        """Copy the store's version of `folder` (a run folder below the scratch base) here."""
+        relative = relative_folder(folder)
+        if relative is None:
+            log.info(
+                "%s is not a run folder of the artifact base: not synced with %s", folder, self.store.url
+            )
+            return
+        if relative in self.pulled or any(p in relative.parents for p in self.pulled):
+            return  # already here, in itself or in a folder holding it
+        self.pulled[relative] = pull(self.store.remote(relative), self.scratch / relative)
+        log.info("Pulled %d file(s) of %s", len(self.pulled[relative]), self.store.uri(relative))
+
+    def push(self) -> None:
+        for relative, before in self.pulled.items():
+            pushed = push(self.scratch / relative, self.store.remote(relative), before)
+            if pushed.written or pushed.deleted:
+                log.info(
+                    "Pushed to %s: %s%s",
+                    self.store.uri(relative),
+                    ", ".join(pushed.written) or "nothing new",
+                    f"; deleted {', '.join(pushed.deleted)}" if pushed.deleted else "",
+                )
+
+
+_CURRENT: ContextVar[TaskFiles | None] = ContextVar("agentjobs_task_files", default=None)
+
+
+@contextmanager
+def task_files(folders: Callable[[], Iterable[Path]]) -> Iterator[None]:
+    """Run the block in a scratch copy of `folders` (computed inside it, so they name the
+    scratch copy) pulled from the store, and push back what changed, whatever the block's end.
+    Without a store: the block as it is, in the local artifact base."""
+    store = configured_store()
+    if store is None:
+        yield
+        return
+    files = TaskFiles(store, Path(tempfile.mkdtemp(prefix="agentjobs-run-files-")))
+    token = _CURRENT.set(files)
+    try:
+        with scratch_base(files.scratch):
+            try:
+                for folder in folders():
+                    files.pull(folder)
+                yield
+            except BaseException:
+                # Failed, deferred or timed out: what this try wrote (its transcript) is kept for the
+                # next one, wherever it runs; a failing push must not hide why the task ended.
+                try:
+                    files.push()
+                except Exception:
+                    log.exception("Could not push the run files of a failed try to %s", store.url)
+                raise
+            files.push()
+    finally:
+        _CURRENT.reset(token)
+        shutil.rmtree(files.scratch, ignore_errors=True)
+
+
+def pull_folder(folder: Path) -> None:
+    """Pull one more folder into the running task's scratch copy (a task that learns its folders
+    as it goes: the fan-out fetch, one per team it serves). No store: nothing to do."""
+    files = _CURRENT.get()
+    if files is not None:
+        files.pull(folder)
+
+
+def recorded(path: Path) -> str:
+    """How a run file is named to other tasks (XCom): its URI on the store, else its local path."""
+    store = configured_store()
+    relative = relative_folder(path) if store is not None else None
+    return store.uri(relative) if store is not None and relative is not None else str(path)
+
+
+def run_files_conn_id() -> str | None:
+    store = configured_store()
+    return store.conn_id if store is not None else None
+
+
+def local_copy(name: str) -> Path:
+    """This task's copy of a run file another task `recorded`: in its scratch copy when the name
+    is the store's, else the path as it is."""
+    store = configured_store()
+    relative = store.relative(name) if store is not None else None
+    return artifact_base() / relative if relative is not None else Path(name)

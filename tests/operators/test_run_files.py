@@ -1,0 +1,140 @@
+"""The run-file store's sync (operators/run_files.py): pull a folder into a scratch copy, push back
+only what the task changed, on a file:// store and on S3 (moto's server on loopback)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from agentjobs.hooks.run_file_store import RunFileStore, RunFileStoreError, configured_store
+from agentjobs.jobs.artifacts import artifact_base, dag_folder
+from agentjobs.operators.run_files import local_copy, pull, push, recorded, task_files
+
+RUN = PurePosixPath("tally/team-a/2026-11-24")
+
+
+@pytest.fixture(params=["file", "s3"])
+def store(request, tmp_path, monkeypatch) -> RunFileStore:
+    """A run-file store, configured as a deployment would: a folder on disk, or a moto bucket."""
+    if request.param == "file":
+        url, conn_id = (tmp_path / "store").as_uri(), None
+    else:
+        s3 = request.getfixturevalue("s3_server")
+        url, conn_id = f"s3://{s3.bucket}/runs-{uuid.uuid4().hex[:6]}", s3.conn_id
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES", url)
+    if conn_id:
+        monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES_CONN_ID", conn_id)
+    found = configured_store()
+    assert found == RunFileStore(url, conn_id)
+    return found
+
+
+def put(store: RunFileStore, relative: str, data: bytes) -> None:
+    remote = store.remote(PurePosixPath(relative).parent)
+    remote.fs.makedirs(remote.root, exist_ok=True)
+    remote.fs.pipe_file(remote.of(PurePosixPath(relative).name), data)
+
+
+def stored(store: RunFileStore, folder: PurePosixPath) -> dict[str, bytes]:
+    remote = store.remote(folder)
+    return {name: remote.fs.cat_file(remote.of(name)) for name in remote.files()}
+
+
+def test_pull_copies_the_folder_and_push_writes_only_what_changed_and_deletes_what_was_removed(
+    store, tmp_path
+):
+    put(store, f"{RUN}/tally.md", b"# old\n")
+    put(store, f"{RUN}/sources/sql.json", b'{"rows": 1}')
+    put(store, f"{RUN}/sources/contract-error.txt", b"stale")
+    put(store, "tally/team-b/2026-11-24/tally.md", b"# team b\n")  # another team's: never touched
+    local = tmp_path / "scratch" / "run"
+    (local / "left-over").mkdir(parents=True)
+    (local / "left-over" / "x.txt").write_text("from an earlier task on this host")
+
+    before = pull(store.remote(RUN), local)
+    assert sorted(p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file()) == [
+        "sources/contract-error.txt",
+        "sources/sql.json",
+        "tally.md",
+    ]
+    assert before["tally.md"] == hashlib.sha256(b"# old\n").hexdigest()
+
+    # The task: rewrites the artifact, removes the contract error, adds a transcript. Meanwhile
+    # another task of the run folder replaced the snapshot on the store: not undone by this push.
+    (local / "tally.md").write_bytes(b"# new\n")
+    (local / "sources" / "contract-error.txt").unlink()
+    (local / "transcript.jsonl").write_text('{"event": "call"}\n')
+    put(store, f"{RUN}/sources/sql.json", b'{"rows": 2}')
+
+    pushed = push(local, store.remote(RUN), before)
+    assert (pushed.written, pushed.deleted) == (
+        ["tally.md", "transcript.jsonl"],
+        ["sources/contract-error.txt"],
+    )
+    assert stored(store, RUN) == {
+        "tally.md": b"# new\n",
+        "transcript.jsonl": b'{"event": "call"}\n',
+        "sources/sql.json": b'{"rows": 2}',
+    }
+    assert stored(store, PurePosixPath("tally/team-b/2026-11-24")) == {"tally.md": b"# team b\n"}
+    # The same files through Airflow's ObjectStoragePath, as a user's own task would read them.
+    assert store.path(RUN / "tally.md").read_bytes() == b"# new\n"
+    assert push(local, store.remote(RUN), pull(store.remote(RUN), local)) == type(pushed)([], [])
+
+
+def test_a_task_works_in_a_scratch_copy_of_its_own_and_a_failed_try_still_pushes_its_transcript(store):
+    base = artifact_base()
+    put(store, f"{RUN}/sources/sql.json", b"{}")
+    seen: dict[str, Path] = {}
+    with pytest.raises(RuntimeError, match="the model is down"):
+        with task_files(lambda: [dag_folder("tally") / "team-a" / "2026-11-24"]):
+            folder = dag_folder("tally") / "team-a" / "2026-11-24"
+            seen["scratch"] = artifact_base()
+            assert seen["scratch"] != base and (folder / "sources" / "sql.json").read_bytes() == b"{}"
+            (folder / "transcript.jsonl").write_text('{"event": "error"}\n')
+            # Other tasks are handed the store's name of a file; each reads its own copy of it.
+            name = recorded(folder / "transcript.jsonl")
+            assert name == f"{store.url}/{RUN}/transcript.jsonl"
+            assert local_copy(name) == folder / "transcript.jsonl"
+            raise RuntimeError("the model is down")
+    assert stored(store, RUN)["transcript.jsonl"] == b'{"event": "error"}\n'
+    assert not seen["scratch"].exists() and artifact_base() == base
+
+
+def test_without_a_store_a_task_works_in_the_local_artifact_base_as_before(monkeypatch):
+    monkeypatch.delenv("AIRFLOW__AGENTJOBS__RUN_FILES", raising=False)
+    assert configured_store() is None
+    folder = dag_folder("tally") / "team-a" / "2026-11-24"
+    with task_files(lambda: [folder]):
+        assert dag_folder("tally") / "team-a" / "2026-11-24" == folder
+        assert recorded(folder / "tally.md") == str(folder / "tally.md")
+    assert local_copy(str(folder / "tally.md")) == folder / "tally.md"
+
+
+@pytest.mark.parametrize("url", ["bucket/prefix", "s3://", "/var/run-files"])
+def test_a_store_that_is_not_a_url_of_a_folder_is_refused(url, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES", url)
+    with pytest.raises(RunFileStoreError, match="not a URL of a folder"):
+        configured_store()
+
+
+def test_a_store_url_holding_credentials_is_refused_without_quoting_them(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES", "s3://AKIAXXX:s3cr3t@bucket/prefix")
+    with pytest.raises(RunFileStoreError) as refused:
+        configured_store()
+    assert "s3cr3t" not in str(refused.value) and "run_files_conn_id" in str(refused.value)
+
+
+def test_a_name_outside_the_store_is_read_as_a_local_path(store):
+    assert local_copy("/elsewhere/tally.md") == Path("/elsewhere/tally.md")
+    assert local_copy(f"{store.url}/../escape.md") == Path(f"{store.url}/../escape.md")
+
+
+def test_a_store_that_refuses_is_an_error_not_an_empty_folder(s3_server, tmp_path):
+    # A task must not start from nothing (and pay the model again) because the store said no.
+    missing = RunFileStore(f"s3://no-such-bucket-{uuid.uuid4().hex[:6]}/runs", s3_server.conn_id)
+    with pytest.raises(Exception, match="NoSuchBucket"):
+        pull(missing.remote(RUN), tmp_path / "scratch")
