@@ -84,7 +84,8 @@ class RunFileStore:
         if not uri.startswith(prefix):
             return None
         relative = PurePosixPath(uri[len(prefix) :])
-        if not relative.parts or any(part in ("", ".", "..") for part in relative.parts):
+        # 'runs//x' reads as the absolute '/x', which a local scratch folder would not hold.
+        if relative.is_absolute() or not relative.parts or any(p in ("", ".", "..") for p in relative.parts):
             return None
         return relative
 

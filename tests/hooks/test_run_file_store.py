@@ -1,0 +1,49 @@
+"""The run-file store as Airflow's configuration names it: what is refused, and how a store's
+URIs map to folders below it (what XCom carries between tasks on different hosts)."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+import pytest
+
+from agentjobs.hooks.run_file_store import RunFileStore, RunFileStoreError, configured_store
+
+
+def test_unset_means_run_files_stay_on_local_disk(monkeypatch):
+    monkeypatch.delenv("AIRFLOW__AGENTJOBS__RUN_FILES", raising=False)
+    assert configured_store() is None
+
+
+def test_the_url_and_connection_come_from_the_agentjobs_section(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES", "s3://bucket/agentjobs/")
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES_CONN_ID", "aws_runs")
+    assert configured_store() == RunFileStore("s3://bucket/agentjobs", "aws_runs")
+
+
+@pytest.mark.parametrize("url", ["bucket/prefix", "s3://", "/var/run-files"])
+def test_a_store_that_is_not_a_url_of_a_folder_is_refused(url, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES", url)
+    with pytest.raises(RunFileStoreError, match="not a URL of a folder"):
+        configured_store()
+
+
+def test_a_store_url_holding_credentials_is_refused_without_quoting_them(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES", "s3://AKIAXXX:s3cr3t@bucket/prefix")
+    with pytest.raises(RunFileStoreError) as refused:
+        configured_store()
+    assert "s3cr3t" not in str(refused.value) and "run_files_conn_id" in str(refused.value)
+
+
+def test_a_uri_maps_back_to_its_folder_only_when_it_is_below_the_store():
+    store = RunFileStore("s3://bucket/runs", None)
+    folder = PurePosixPath("weekly_insights/team-a/2026-W48")
+    assert store.relative(store.uri(folder)) == folder
+    for outside in (
+        "s3://bucket/other/weekly_insights/x.md",
+        "s3://bucket/runs",
+        "s3://bucket/runs/../escape.md",
+        "s3://bucket/runs//x.md",
+        "/local/runs/x.md",
+    ):
+        assert store.relative(outside) is None, outside
