@@ -47,6 +47,7 @@ TOP_LEVEL = {
     f"{PACKAGE}.atomic_file": "base",
     f"{PACKAGE}.lazy_pattern": "base",
     f"{PACKAGE}.shipped": "base",
+    f"{PACKAGE}.sql_tables": "base",
     f"{PACKAGE}.dag_test": "deploy",
     f"{PACKAGE}.pools": "deploy",
     f"{PACKAGE}.local_model": "deploy",

@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 
 import sqlalchemy as sa
-from sqlalchemy.exc import SQLAlchemyError
 
 from agentjobs.agent.errors import TransientAgentError
 from agentjobs.agent.rate_limiter import Bucket, Limits, adjust, full_bucket, take
+from agentjobs.sql_tables import create_tables
 
 TABLE = "agentjobs_rate_limit"
 
@@ -38,12 +38,7 @@ class SqlBucketStore:
         self.engine = engine
         self.conn_id = conn_id
         self.clock = clock
-        try:
-            _metadata.create_all(engine, checkfirst=True)
-        except SQLAlchemyError:
-            # Two workers starting at once may both try CREATE TABLE; losing that race is fine.
-            if not sa.inspect(engine).has_table(TABLE):
-                raise
+        create_tables(_metadata, engine)
 
     def take(self, limits: Limits, tokens: float) -> float:
         def step(bucket: Bucket, now: float) -> tuple[Bucket, float]:

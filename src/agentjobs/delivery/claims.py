@@ -28,9 +28,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from agentjobs.jobs.record_ids import id_order, record_id
+from agentjobs.sql_tables import create_tables
 
 WINDOW_TABLE = "agentjobs_event_window"
 CLAIM_TABLE = "agentjobs_event_claim"
@@ -70,13 +71,7 @@ class EventClaims:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        try:
-            _metadata.create_all(engine, checkfirst=True)
-        except SQLAlchemyError:
-            # Two workers starting at once may both try CREATE TABLE; losing that race is fine.
-            inspector = sa.inspect(engine)
-            if not (inspector.has_table(WINDOW_TABLE) and inspector.has_table(CLAIM_TABLE)):
-                raise
+        create_tables(_metadata, engine)
         if _ids_are_integers(sa.inspect(engine)):
             _migrate_ids_to_text(engine)
 

@@ -23,9 +23,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from agentjobs.agent.scrub import scrub
+from agentjobs.sql_tables import create_tables
 
 log = logging.getLogger(__name__)
 
@@ -163,12 +164,7 @@ class DeliveryLedger:
         return cls(LedgerHook(conn_id).get_engine(job=job))
 
     def _create_table(self) -> None:
-        try:
-            _metadata.create_all(self.engine, checkfirst=True)
-        except SQLAlchemyError:
-            # Two workers starting at once may both try CREATE TABLE; losing that race is fine.
-            if not sa.inspect(self.engine).has_table(TABLE_NAME):
-                raise
+        create_tables(_metadata, self.engine)
 
     # -- claims -------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from agentjobs.jobs.spec import JobSpec
+from agentjobs.sql_tables import create_tables
 
 TABLE_NAME = "agentjobs_job_runs"
 STALE_FACTOR = 1.5
@@ -43,7 +44,7 @@ class Problem:
 class JobRunLog:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        _metadata.create_all(engine, checkfirst=True)
+        create_tables(_metadata, engine)
 
     def record(
         self, job: str, run_id: str, outcome: str, detail: str = "", at: datetime | None = None
