@@ -69,7 +69,10 @@ def test_idle_hours_end_at_the_fetch_a_due_hour_serves_its_team_and_clears_keep_
     try:
         dag_id = airflow_cluster.add_job(spec.model_dump(mode="json"))
         api.wait_for_dag(dag_id)
-        idle_runs = api.wait_for_backfill(api.create_backfill(dag_id, IDLE_FROM, IDLE_TO), timeout=240)
+        # One run at a time, as the DAG's max_active_runs: the job's first runs create the run
+        # log's table, and concurrent first CREATEs race on PostgreSQL (seen: UniqueViolation).
+        backfill = api.create_backfill(dag_id, IDLE_FROM, IDLE_TO, max_active_runs=1)
+        idle_runs = api.wait_for_backfill(backfill, timeout=240)
         busy = api.trigger(dag_id, logical_date=due_at, conf={"teams": [team_id]})["dag_run_id"]
         api.wait_for_runs(dag_id, [busy], timeout=240)
         calls = services.model.calls
