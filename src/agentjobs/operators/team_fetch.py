@@ -47,8 +47,9 @@ from agentjobs.operators.team_task import job_kind, sql_conn_id
 class TeamFetchOperator(JobTaskOperator, SkipMixin):
     ui_color = "#eef7ee"
     # Serialized as a task that can skip its downstream: a later clear of one skipped task of a
-    # run that served nobody keeps it skipped (Airflow's NotPreviouslySkippedDep) instead of
-    # running it against a fetch that mapped no team.
+    # run that served nobody keeps it skipped (Airflow's NotPreviouslySkippedDep). Without it the
+    # scheduler tries to expand the team group over a list the fetch never pushed and marks it
+    # upstream_failed (tests/scheduler/test_quiet_runs.py).
     inherits_from_skipmixin = True
 
     def __init__(self, *, spec: JobSpec, **kwargs: Any) -> None:
