@@ -226,7 +226,8 @@ def test_tokyo_in_a_new_york_team_gets_hers_at_her_monday_nine_and_nobody_gets_t
         "hanako@example.org": "Mon 30 09:00",  # Tokyo: Monday 00:00 UTC, a run of the schedule's Mondays
     }
     assert [t.astimezone(new_york).strftime("%a %H:%M") for t in posts_at] == ["Sun 09:00"]
-    assert served[hours[0]] == [] and served[hours[-1]] == []  # Tokyo's Sunday 09:00; Monday 01:00 UTC
+    # Tokyo's Sunday 09:00 and Monday 01:00 UTC: no list of teams, the fetch skipped the rest.
+    assert served[hours[0]] is None and served[hours[-1]] is None
     assert model_server.calls == 1  # the week's one artifact, at the team's hour
     assert {subject for _, subject, _ in mails(smtp_server)} == {"Weekly insights — New York, 2026-11-28"}
 

@@ -3,8 +3,9 @@ team[i]: summarize → validate [→ apply [→ review]] [→ publish] → deliv
 
 The per-team tasks are one mapped task group (dynamic task mapping over the fetch task's
 list), so each team's chain runs, retries and fails on its own: one team's bad data does
-not hold back another team's delivery. A run that serves nobody maps zero teams. The optional
-steps are the kind's declared capabilities (jobs/kinds/capabilities.py).
+not hold back another team's delivery. A run that serves nobody ends at the fetch, every later
+task skipped (operators/team_fetch.py). The optional steps are the kind's declared capabilities
+(jobs/kinds/capabilities.py).
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ and sends one alert listing them, with the team of each per-team task.
 It then fails itself, without a retry, so the run is marked failed: a run's state follows
 its last tasks, and a green last task would hide the failures. In the Grid view the run
 ends in a red `alert_on_failure` whose log repeats the list; a run with no failure ends
-green and sends nothing.
+green and sends nothing. A fan-out run that served nobody never reaches it: its fetch skipped
+every later task, this one too (operators/team_fetch.py).
 """
 
 from __future__ import annotations

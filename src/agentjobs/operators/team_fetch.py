@@ -13,6 +13,11 @@ again, never reused.
 A kind whose member previews go out on each member's clock (capabilities.MembersOnOwnClock, e.g.
 weekly_insights) serves a team also at a run where only a member's preview is due, when the
 spec sends previews; its snapshot is the team's, with every member, the same at every such run.
+
+A run that serves nobody (most runs of an hourly or five-minute fan-out) ends here, as Airflow's
+ShortCircuitOperator ends a run: fetch succeeds and every later task, the run's alert too, is
+skipped, so the run's history shows green fetch then skipped tasks for such a run, and the
+team tasks only where a team was served (README: "Runs that served nobody").
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from airflow.sdk import SkipMixin
 
 from agentjobs.atomic_file import write_atomically
 from agentjobs.hooks.ledger import run_log
@@ -38,8 +45,13 @@ from agentjobs.operators.team_claims import claim_snapshot, claims_kind
 from agentjobs.operators.team_task import job_kind, sql_conn_id
 
 
-class TeamFetchOperator(JobTaskOperator):
+class TeamFetchOperator(JobTaskOperator, SkipMixin):
     ui_color = "#eef7ee"
+    # Serialized as a task that can skip its downstream: a later clear of one skipped task of a
+    # run that served nobody keeps it skipped (Airflow's NotPreviouslySkippedDep). Without it the
+    # scheduler tries to expand the team group over a list the fetch never pushed and marks it
+    # upstream_failed (tests/scheduler/test_quiet_runs.py).
+    inherits_from_skipmixin = True
 
     def __init__(self, *, spec: JobSpec, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -134,6 +146,7 @@ class TeamFetchOperator(JobTaskOperator):
             # Most runs of an hourly fan-out serve nobody; that is a good run, not a stale job.
             self.log.info("No team is due at %s (of %d)", when.isoformat(), len(teams))
             run_log(self.spec.ledger_conn_id).record(self.spec.dag_id, context["run_id"], "success")
+            self.skip_the_rest(context)
         else:
             self.log.info("Serving %s", ", ".join(f"{s['team']} ({s['period']})" for s in served))
         if len(served) > self.spec.max_teams_per_run:
@@ -144,6 +157,16 @@ class TeamFetchOperator(JobTaskOperator):
                 self.spec.max_teams_per_run,
             )
         return served
+
+    def skip_the_rest(self, context: Any) -> None:
+        """Skip every later task of this run, the alert too, and end this task green (raises
+        DownstreamTasksSkipped, so nothing is returned). ShortCircuitOperator's way, trigger rules
+        ignored: the alert's `all_done` would otherwise still run it in every idle run. Without
+        downstream tasks (the operator on its own) it does nothing."""
+        rest = [task for task in self.get_flat_relatives(upstream=False) if not task.is_teardown]
+        if rest:
+            self.log.info("Served nobody: skipping the run's %d other tasks", len(rest))
+            self.skip(ti=context["ti"], tasks=rest)
 
     @staticmethod
     def due(
