@@ -218,8 +218,8 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
     # models and the report store; the PII detector and the pseudonyms (the agent task's), and the
     # sample business schema's tables (the reconciliation's write and its module), the kinds' tools and their
     # permission engine; the kinds' run-time bodies (anomaly_detect: the detection's flags and code;
-    # batch_notifications_run, compliance_report_run, weekly_insights_run: each kind's counts,
-    # figures or arithmetic, prompts, renderer and check);
+    # batch_notifications_run, compliance_report_run, enrichment_run, weekly_insights_run: each
+    # kind's counts, figures, lookups or arithmetic, prompts, tools, renderer and check);
     # the guarded fetcher (sockets, TLS) that enrichment's spec check no longer needs.
     run_time = [
         "agentjobs.agent.budget",
@@ -241,6 +241,7 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
         "agentjobs.jobs.kinds.anomaly_detect",
         "agentjobs.jobs.kinds.batch_notifications_run",
         "agentjobs.jobs.kinds.compliance_report_run",
+        "agentjobs.jobs.kinds.enrichment_run",
         "agentjobs.jobs.kinds.reconcile_write",
         "agentjobs.jobs.kinds.weekly_insights_run",
         "agentjobs.jobs.pii",
