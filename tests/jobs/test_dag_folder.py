@@ -217,7 +217,9 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
     # the skill loader, the budget, the health checks, the digest's renderer, the snapshot
     # models and the report store; the PII detector and the pseudonyms (the agent task's), and the
     # sample business schema's tables (the reconciliation's write and its module), the kinds' tools and their
-    # permission engine; the kinds' run-time bodies (anomaly_detect: the detection's flags and code);
+    # permission engine; the kinds' run-time bodies (anomaly_detect: the detection's flags and code;
+    # batch_notifications_run, compliance_report_run, enrichment_run, weekly_insights_run: each
+    # kind's counts, figures, lookups or arithmetic, prompts, tools, renderer and check);
     # the guarded fetcher (sockets, TLS) that enrichment's spec check no longer needs.
     run_time = [
         "agentjobs.agent.budget",
@@ -237,7 +239,11 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
         "agentjobs.jobs.health",
         "agentjobs.jobs.input_check",
         "agentjobs.jobs.kinds.anomaly_detect",
+        "agentjobs.jobs.kinds.batch_notifications_run",
+        "agentjobs.jobs.kinds.compliance_report_run",
+        "agentjobs.jobs.kinds.enrichment_run",
         "agentjobs.jobs.kinds.reconcile_write",
+        "agentjobs.jobs.kinds.weekly_insights_run",
         "agentjobs.jobs.pii",
         "agentjobs.jobs.pseudonyms",
         "agentjobs.sources.read_only",
