@@ -44,8 +44,8 @@ REPO = Path(__file__).resolve().parents[1]
 # `common` as bench/run_all.py imports it; the repository for bench.support and tests.fakes.
 sys.path[:0] = [str(REPO / "bench"), str(REPO)]
 
-from bench.support.loop_script import ADD_TOOL, add, system_prompt  # noqa: E402
 from bench.support import callgrind  # noqa: E402
+from bench.support.loop_script import ADD_TOOL, add, system_prompt  # noqa: E402
 from common import Result, header, markdown_table  # noqa: E402
 
 from agentjobs.agent.tools import tool_from_function  # noqa: E402
@@ -328,7 +328,9 @@ def count_instructions(base_url: str, calls: int, conversations: int) -> tuple[d
         out_dir = Path(out)
         command = [callgrind.command(worker_command(n, base_url, calls), out_dir) for n in SIDES]
         # Started side by side: importing Airflow under callgrind takes minutes.
-        sides = [Side(name, argv, env=callgrind.environment()) for name, argv in zip(SIDES, command, strict=True)]
+        sides = [
+            Side(name, argv, env=callgrind.environment()) for name, argv in zip(SIDES, command, strict=True)
+        ]
         try:
             for side in sides:
                 side.wait_ready()
@@ -419,7 +421,11 @@ def main() -> None:
     args = parser.parse_args()
     print(header())
     print()
-    print(markdown_table(measure(quick=args.quick, peer=not args.no_peer, instructions=not args.no_instructions)))
+    print(
+        markdown_table(
+            measure(quick=args.quick, peer=not args.no_peer, instructions=not args.no_instructions)
+        )
+    )
 
 
 if __name__ == "__main__":
