@@ -24,7 +24,13 @@ single processes, while its instruction count (callgrind) stayed within 2.3% of 
 The goal is on CPU time (the worker's own; the server's work is in another process), wall time
 is in the note. Per-call overhead is (side - bare) / calls.
 
-    python bench/loop_overhead.py [--quick] [--no-peer]
+Beside it, each side's instructions per model call at 10 calls a conversation, counted by
+callgrind in one process a side (bench/support/callgrind.py; skipped with a reason where
+valgrind is missing, or with --no-instructions): a count the machine's load and a process's
+luck do not move, so it tells whether a CPU-time ratio is the code's. It leaves out the
+kernel's work for the process and the CPU's speed at the instructions, which CPU time has.
+
+    python bench/loop_overhead.py [--quick] [--no-peer] [--no-instructions]
 """
 
 from __future__ import annotations
