@@ -24,7 +24,13 @@ single processes, while its instruction count (callgrind) stayed within 2.3% of 
 The goal is on CPU time (the worker's own; the server's work is in another process), wall time
 is in the note. Per-call overhead is (side - bare) / calls.
 
-    python bench/loop_overhead.py [--quick] [--no-peer]
+Beside it, each side's instructions per model call at 10 calls a conversation, counted by
+callgrind in one process a side (bench/support/callgrind.py; skipped with a reason where
+valgrind is missing, or with --no-instructions): a count the machine's load and a process's
+luck do not move, so it tells whether a CPU-time ratio is the code's. It leaves out the
+kernel's work for the process and the CPU's speed at the instructions, which CPU time has.
+
+    python bench/loop_overhead.py [--quick] [--no-peer] [--no-instructions]
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -43,6 +50,7 @@ REPO = Path(__file__).resolve().parents[1]
 # `common` as bench/run_all.py imports it; the repository for bench.support and tests.fakes.
 sys.path[:0] = [str(REPO / "bench"), str(REPO)]
 
+from bench.support import callgrind  # noqa: E402
 from bench.support.loop_script import ADD_TOOL, add, system_prompt  # noqa: E402
 from common import Result, header, markdown_table  # noqa: E402
 
@@ -55,6 +63,11 @@ CONVERSATION_LENGTHS = (10, 200)  # model calls a conversation
 # 10-call one (the SDK encodes the whole history each call), so fewer are taken there.
 REPETITIONS = {10: 5, 200: 2}
 WORKERS = 3  # processes per side: their median best, not one process's luck
+SIDES = ("bare", "agentjobs", "operator")
+# Conversations of CONVERSATION_LENGTHS[0] calls counted in instructions (bench/support/callgrind.py)
+# after each worker's warm-up; under callgrind a conversation takes seconds, and the count does not
+# vary, so a few are enough.
+COUNTED_CONVERSATIONS = 3
 GOAL_RATIO = 1.10
 SUPPORT = REPO / "bench" / "support"
 PEER_VENV = REPO / "bench" / ".cache" / "peer-venv"
@@ -106,7 +119,8 @@ def peer_python() -> tuple[Path | None, str]:
 class Side:
     """A worker process holding conversations on request (bench/support/*_worker.py protocol)."""
 
-    def __init__(self, name: str, command: list[str]) -> None:
+    def __init__(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
+        """Start the worker; `wait_ready` waits for it (so several start side by side)."""
         self.name = name
         self.samples: list[float] = []  # wall seconds a repetition
         self.cpu_samples: list[float] = []  # the worker's CPU seconds a repetition
@@ -120,10 +134,14 @@ class Side:
             text=True,
             cwd=REPO,
             bufsize=1,
+            env=env,
         )
+
+    def wait_ready(self) -> Side:
         ready = self._line()
         if ready != "ready":
-            raise RuntimeError(f"{name} worker did not start (said {ready!r})")
+            raise RuntimeError(f"{self.name} worker did not start (said {ready!r})")
+        return self
 
     def _line(self) -> str:
         assert self.process.stdout is not None
@@ -187,18 +205,21 @@ def zero_latency_server() -> Iterator[str]:
             process.wait()
 
 
+def worker_command(side: str, base_url: str, calls: int) -> list[str]:
+    return [sys.executable, str(SUPPORT / "loop_worker.py"), side, base_url, str(calls)]
+
+
 def start_sides(base_url: str, calls: int, peer_command: list[str] | None) -> tuple[list[Side], str]:
     """The workers for conversations of `calls` calls; the peer's, if asked, or why it is missing."""
     sides: list[Side] = []
     peer_missing = ""
     try:
         for _ in range(WORKERS):
-            for name in ("bare", "agentjobs", "operator"):
-                command = [sys.executable, str(SUPPORT / "loop_worker.py"), name, base_url, str(calls)]
-                sides.append(Side(name, command))
+            for name in SIDES:
+                sides.append(Side(name, worker_command(name, base_url, calls)).wait_ready())
         if peer_command is not None:
             try:
-                sides += [Side("peer", peer_command) for _ in range(WORKERS)]
+                sides += [Side("peer", peer_command).wait_ready() for _ in range(WORKERS)]
             except RuntimeError as exc:
                 peer_missing = f"peer did not run: {exc}"
     except BaseException:
@@ -262,7 +283,7 @@ def side_row(side: SideGroup, bare: SideGroup, what: str, calls: int, repetition
     )
 
 
-def measure(quick: bool = False, peer: bool = True) -> list[Result]:
+def measure(quick: bool = False, peer: bool = True, instructions: bool = True) -> list[Result]:
     # The bare side sends ADD_TOOL as written; it must be what agentjobs derives from `add`.
     assert tool_from_function(add).spec() == ADD_TOOL, tool_from_function(add).spec()
     if not peer:
@@ -295,7 +316,64 @@ def measure(quick: bool = False, peer: bool = True) -> list[Result]:
             ]
             if calls == CONVERSATION_LENGTHS[0]:
                 results += peer_rows(by_name, peer_missing)
+        if instructions:
+            calls = CONVERSATION_LENGTHS[0]
+            per_call, why = count_instructions(base_url, calls, COUNTED_CONVERSATIONS)
+            results += instruction_rows(per_call, why, calls, COUNTED_CONVERSATIONS)
     return results
+
+
+def count_instructions(base_url: str, calls: int, conversations: int) -> tuple[dict[str, float], str]:
+    """Each side's instructions per model call over `conversations` conversations of `calls`
+    calls (one process a side under callgrind), or why they were not counted."""
+    why = callgrind.available()
+    if why:
+        return {}, why
+    per_call: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as out:
+        out_dir = Path(out)
+        command = [callgrind.command(worker_command(n, base_url, calls), out_dir) for n in SIDES]
+        # Started side by side: importing Airflow under callgrind takes minutes.
+        sides = [
+            Side(name, argv, env=callgrind.environment()) for name, argv in zip(SIDES, command, strict=True)
+        ]
+        try:
+            for side in sides:
+                side.wait_ready()
+                counted = callgrind.count(
+                    side.process.pid, out_dir, lambda side=side: side.repetition(conversations, calls)
+                )
+                per_call[side.name] = counted / (conversations * calls)
+        except RuntimeError as exc:
+            return {}, f"not counted: {exc}"
+        finally:
+            for side in sides:
+                side.close()
+    return per_call, ""
+
+
+def instruction_rows(per_call: dict[str, float], why: str, calls: int, conversations: int) -> list[Result]:
+    if not per_call:
+        metric = "instructions per model call vs bare openai SDK"
+        return [Result(BENCHMARK, metric, math.nan, None, "instr", "-", None, why)]
+    note = (
+        f"callgrind: user-space instructions of {conversations} conversations of {calls} calls after a "
+        f"warm-up, one process a side, PYTHONHASHSEED={callgrind.HASH_SEED}; the same code counts the "
+        "same on every run (the kernel's work and the CPU's speed at them are in CPU time only)"
+    )
+    return [
+        Result(
+            BENCHMARK,
+            f"{what}, {calls} calls a conversation: instructions per model call vs bare openai SDK",
+            per_call[side],
+            per_call["bare"],
+            "instr",
+            "none (noise-free check of the CPU-time ratio)",
+            None,
+            note,
+        )
+        for side, what in (("agentjobs", "library"), ("operator", "operator"))
+    ]
 
 
 def peer_rows(by_name: dict[str, SideGroup], peer_missing: str) -> list[Result]:
@@ -343,10 +421,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 repetitions a length, peer only if installed")
     parser.add_argument("--no-peer", action="store_true", help="skip the peer (no venv install)")
+    parser.add_argument(
+        "--no-instructions", action="store_true", help="skip counting instructions under callgrind"
+    )
     args = parser.parse_args()
     print(header())
     print()
-    print(markdown_table(measure(quick=args.quick, peer=not args.no_peer)))
+    print(
+        markdown_table(
+            measure(quick=args.quick, peer=not args.no_peer, instructions=not args.no_instructions)
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -424,3 +424,15 @@ def test_json_line_takes_the_careful_path_for_what_json_cannot_hold_exactly() ->
         deep = [deep]
     for value in ({"big": 10**5000}, {"nan": float("nan")}, {"path": Path("/tmp/x")}, {"deep": deep}):
         assert json_line(value) == json.dumps(scrub_json(value), ensure_ascii=False, allow_nan=False)
+
+
+def test_json_line_scrubs_every_github_and_slack_token_prefix() -> None:
+    # could_mask spells `gh[pousr]_` and `xox[abprs]-` out as substrings: a letter left out of
+    # either list would let that token reach the transcript as it is.
+    from agentjobs.agent.scrub import json_line
+
+    tokens = [f"gh{c}_" + "a1B2" * 9 for c in "pousr"] + [f"xox{c}-1234567890-AbCdEf" for c in "abprs"]
+    for token in tokens:
+        line = json_line({"event": "tool", "result": f"the output: {token} (end)"})
+        assert token[:4] not in line, line
+        assert json.loads(line)["result"] == "the output: *** (end)"

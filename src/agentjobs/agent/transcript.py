@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 
-from agentjobs.agent.scrub import json_line
+from agentjobs.agent.scrub import scrubber_of
 
 # Recorded several times a call; written out at the next checkpoint (see above).
 _BUFFERED = frozenset({"tool"})
@@ -47,6 +47,8 @@ class Transcript:
         self._lines: list[str] = []
         self._file: TextIO | None = None
         if path is not None:
+            # Resolved once: every event is written through it (scrub.json_line).
+            self._scrubber = scrubber_of(self.secrets)
             # The folder is almost always there (run_skill made it): opening first spares every
             # task a mkdir call and the FileExistsError pathlib raises and swallows inside it.
             try:
@@ -63,7 +65,7 @@ class Transcript:
         named in `encoded` with their text, so they are not encoded again (see scrub.json_line)."""
         if self._file is None:
             return
-        line = json_line({"event": event, "ts": round(time.time(), 3), **data}, self.secrets, encoded=encoded)
+        line = self._scrubber.json_line({"event": event, "ts": round(time.time(), 3), **data}, encoded)
         if not line.isascii():  # the three breaks are not ASCII; translating costs ~5 us an event
             line = line.translate(_LINE_BREAKS)
         self._lines.append(line)
