@@ -46,6 +46,7 @@ TOP_LEVEL = {
     PACKAGE: "base",
     f"{PACKAGE}.atomic_file": "base",
     f"{PACKAGE}.lazy_pattern": "base",
+    f"{PACKAGE}.lazy_names": "base",
     f"{PACKAGE}.shipped": "base",
     f"{PACKAGE}.sql_tables": "base",
     f"{PACKAGE}.dag_test": "deploy",

@@ -65,6 +65,7 @@ from agentjobs.jobs.kinds.batch_notifications_settings import aware as _aware
 from agentjobs.jobs.kinds.capabilities import member_zone
 from agentjobs.jobs.period import Period
 from agentjobs.jobs.record_ids import id_order
+from agentjobs.lazy_names import forwarded
 
 if TYPE_CHECKING:  # annotations only: the run-time half loads when a task runs
     from agentjobs.jobs.kinds.base import KindPlan, Rendered
@@ -231,15 +232,11 @@ class BatchNotifications:
 KIND = BatchNotifications()
 
 # Names of the run-time half that callers import from here (tests, scenarios): they load it then.
-_RUN_TIME_NAMES = frozenset({"LABELS", "Counts", "Label", "WindowPeriod", "counts", "headline"})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _RUN_TIME_NAMES:
-        from agentjobs.jobs.kinds import batch_notifications_run
-
-        return getattr(batch_notifications_run, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = forwarded(
+    __name__,
+    "agentjobs.jobs.kinds.batch_notifications_run",
+    frozenset({"LABELS", "Counts", "Label", "WindowPeriod", "counts", "headline"}),
+)
 
 
 __all__ = [

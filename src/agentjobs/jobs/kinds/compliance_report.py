@@ -32,6 +32,7 @@ from agentjobs.jobs.kinds.base import Query, Team, TeamSnapshot, utc_naive
 from agentjobs.jobs.kinds.compliance_report_settings import ARTIFACT_FILE, ComplianceSettings
 from agentjobs.jobs.kinds.overdue_reminders import serves_local_hour
 from agentjobs.jobs.period import Period
+from agentjobs.lazy_names import forwarded
 
 if TYPE_CHECKING:  # annotations only: the run-time half loads when a task runs
     from agentjobs.jobs.kinds.base import KindPlan, Rendered
@@ -219,17 +220,11 @@ class ComplianceReport:
 KIND = ComplianceReport()
 
 # Names of the run-time half that callers import from here: they load it then.
-_RUN_TIME_NAMES = frozenset(
-    {"CategoryTotal", "Figures", "SUMMARY_HEADING", "allowed", "figures", "sentences"}
+__getattr__ = forwarded(
+    __name__,
+    "agentjobs.jobs.kinds.compliance_report_run",
+    frozenset({"CategoryTotal", "Figures", "SUMMARY_HEADING", "allowed", "figures", "sentences"}),
 )
-
-
-def __getattr__(name: str) -> Any:
-    if name in _RUN_TIME_NAMES:
-        from agentjobs.jobs.kinds import compliance_report_run
-
-        return getattr(compliance_report_run, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["ARTIFACT_FILE", "INPUTS", "KIND", "ComplianceReport", "ComplianceSettings"]

@@ -35,6 +35,7 @@ from agentjobs.jobs.kinds.enrichment_write import ENRICHMENT
 from agentjobs.jobs.kinds.overdue_reminders import hour_period, serves_local_hour
 from agentjobs.jobs.period import Period
 from agentjobs.jobs.writes import WriteTarget
+from agentjobs.lazy_names import forwarded
 
 if TYPE_CHECKING:  # annotations only: the run-time half loads when a task runs
     from agentjobs.jobs.kinds.base import KindPlan, Rendered
@@ -158,15 +159,11 @@ class EnrichmentKind:
 KIND = EnrichmentKind()
 
 # Names of the run-time half that callers import from here: they load it then.
-_RUN_TIME_NAMES = frozenset({"NO_NAME", "Staging", "UpdateArgs", "customers_of", "describe", "unnamed"})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _RUN_TIME_NAMES:
-        from agentjobs.jobs.kinds import enrichment_run
-
-        return getattr(enrichment_run, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = forwarded(
+    __name__,
+    "agentjobs.jobs.kinds.enrichment_run",
+    frozenset({"NO_NAME", "Staging", "UpdateArgs", "customers_of", "describe", "unnamed"}),
+)
 
 
 __all__ = ["ARTIFACT_FILE", "KIND", "EnrichmentKind", "EnrichmentSettings", "lookup_url"]

@@ -39,6 +39,7 @@ from agentjobs.jobs.kinds.weekly_insights_settings import DEFAULT_SCHEDULE, TABL
 from agentjobs.jobs.kinds.weekly_insights_settings import aware as _aware
 from agentjobs.jobs.period import Period, period_for
 from agentjobs.jobs.writes import WriteTarget
+from agentjobs.lazy_names import forwarded
 
 if TYPE_CHECKING:  # annotations only: the tools' module and the run-time half load when a task runs
     from agentjobs.agent.tools import Tool
@@ -192,12 +193,8 @@ class WeeklyInsights:
 weekly_insights = WeeklyInsights()
 
 # Names of the run-time half that callers import from here (tests, scenarios): they load it then.
-_RUN_TIME_NAMES = frozenset({"Comparison", "Weeks", "plain", "tools", "week_name", "NO_TRANSACTIONS"})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _RUN_TIME_NAMES:
-        from agentjobs.jobs.kinds import weekly_insights_run
-
-        return getattr(weekly_insights_run, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = forwarded(
+    __name__,
+    "agentjobs.jobs.kinds.weekly_insights_run",
+    frozenset({"Comparison", "Weeks", "plain", "tools", "week_name", "NO_TRANSACTIONS"}),
+)
