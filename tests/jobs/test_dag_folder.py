@@ -220,7 +220,8 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
     # permission engine; the kinds' run-time bodies (anomaly_detect: the detection's flags and code;
     # batch_notifications_run, compliance_report_run, enrichment_run, weekly_insights_run: each
     # kind's counts, figures, lookups or arithmetic, prompts, tools, renderer and check);
-    # the guarded fetcher (sockets, TLS) that enrichment's spec check no longer needs.
+    # the guarded fetcher (sockets, TLS) that enrichment's spec check no longer needs; the
+    # run-file store and its sync (a task's scratch copy is made when it runs).
     run_time = [
         "agentjobs.agent.budget",
         "agentjobs.agent.guarded_http",
@@ -235,6 +236,7 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
         "agentjobs.delivery.ledger",
         "agentjobs.delivery.report_store",
         "agentjobs.hooks.llm",
+        "agentjobs.hooks.run_file_store",
         "agentjobs.jobs.digest",
         "agentjobs.jobs.health",
         "agentjobs.jobs.input_check",
@@ -246,6 +248,7 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
         "agentjobs.jobs.kinds.weekly_insights_run",
         "agentjobs.jobs.pii",
         "agentjobs.jobs.pseudonyms",
+        "agentjobs.operators.run_files",
         "agentjobs.sources.read_only",
         "agentjobs.sources.snapshot",
         "agentjobs.sources.sql",

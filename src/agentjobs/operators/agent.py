@@ -25,7 +25,6 @@ from agentjobs.agent.scrub import scrubbed_errors
 from agentjobs.hooks import DEFAULT_LLM_CONN_ID
 from agentjobs.operators.artifacts import run_dir
 from agentjobs.operators.retry import AGENT_RETRY_POLICY
-from agentjobs.operators.run_files import recorded, task_files
 
 if TYPE_CHECKING:
     from airflow.sdk.exceptions import TaskDeferred
@@ -160,6 +159,8 @@ class AgentOperator(BaseOperator):
         return [self.work_folder(context)]
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from agentjobs.operators.run_files import task_files  # run-time: a parse needs none
+
         # Set-up errors (connection, skill, sources) reach the log and the alert scrubbed too.
         with scrubbed_errors(), task_files(lambda: self.run_folders(context)):
             return self.run_agent(context)
@@ -178,6 +179,7 @@ class AgentOperator(BaseOperator):
         from agentjobs.agent.skills import default_skills_dir, load_skill
         from agentjobs.hooks.llm import LLMHook
         from agentjobs.operators import metrics
+        from agentjobs.operators.run_files import recorded
         from agentjobs.operators.run_summary import log_run_summary
 
         skill = load_skill(self.skill, Path(self.skills_dir) if self.skills_dir else default_skills_dir())

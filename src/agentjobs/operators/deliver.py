@@ -18,7 +18,6 @@ from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators import metrics
 from agentjobs.operators.errors import ArtifactChanged
 from agentjobs.operators.job_task import JobTaskOperator
-from agentjobs.operators.run_files import local_copy
 
 
 class DeliverOperator(JobTaskOperator):
@@ -35,6 +34,8 @@ class DeliverOperator(JobTaskOperator):
         self.validate_task_id = validate_task_id
 
     def run(self, context: Any) -> dict[str, Any]:
+        from agentjobs.operators.run_files import local_copy  # run-time: a parse needs none
+
         validated = context["ti"].xcom_pull(task_ids=self.validate_task_id)
         if not validated:
             raise ValueError(f"task {self.validate_task_id!r} pushed no validated digest; nothing to deliver")

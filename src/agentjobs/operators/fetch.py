@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from agentjobs.jobs.period import Period, job_dir
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.job_task import JobTaskOperator, run_period
-from agentjobs.operators.run_files import recorded
 
 if TYPE_CHECKING:
     from agentjobs.sources.snapshot import SourceSnapshot
@@ -29,6 +28,8 @@ class FetchSourceOperator(JobTaskOperator):
         self.source = source
 
     def run(self, context: Any) -> dict[str, Any]:
+        from agentjobs.operators.run_files import recorded
+
         # Run-time only: the snapshot models cost ~3 ms of every DAG parse.
         from agentjobs.sources.snapshot import SOURCES_DIR, SourceSnapshot
 

@@ -16,7 +16,6 @@ from airflow.sdk import BaseOperator
 from agentjobs.agent.scrub import scrubbed_errors
 from agentjobs.jobs.period import Period, context_period, job_dir
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.operators.run_files import task_files
 
 
 def run_period(spec: JobSpec, context: Any) -> Period:
@@ -69,6 +68,8 @@ class JobTaskOperator(BaseOperator):
     spec: JobSpec
 
     def execute(self, context: Any) -> Any:
+        from agentjobs.operators.run_files import task_files  # run-time: a parse needs none
+
         with scrubbed_errors(), task_files(lambda: self.run_folders(context)):
             return self.run(context)
 

@@ -20,7 +20,6 @@ from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.agent import AgentOperator, RunPlan, init_agent
 from agentjobs.operators.errors import ArtifactChanged, PermanentTaskError
 from agentjobs.operators.job_task import JobTaskOperator, agent_defaults, job_run_dir
-from agentjobs.operators.run_files import local_copy
 
 if TYPE_CHECKING:
     from agentjobs.agent.skills import Skill  # annotations only: its module is run-time
@@ -46,6 +45,8 @@ class PiiFound(PermanentTaskError):
 
 def checked_artifact(context: Any, validate_task_id: str) -> tuple[dict[str, Any], Path]:
     """The validate task's payload and its digest, which must be the very file it checked."""
+    from agentjobs.operators.run_files import local_copy  # run-time: a parse needs none
+
     validated = context["ti"].xcom_pull(task_ids=validate_task_id)
     if not validated:
         raise ValueError(f"task {validate_task_id!r} pushed no validated digest; nothing to review")

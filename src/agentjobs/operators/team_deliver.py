@@ -49,7 +49,6 @@ from agentjobs.jobs.team_run import check_team_id
 from agentjobs.lazy_pattern import lazy
 from agentjobs.operators import metrics
 from agentjobs.operators.delivered import NOWHERE, write_done
-from agentjobs.operators.run_files import local_copy
 from agentjobs.operators.team_task import TeamTaskOperator, sql_conn_id
 from agentjobs.operators.team_validated import pull_unchanged_artifact
 
@@ -80,6 +79,8 @@ class TeamDeliverOperator(TeamTaskOperator):
         self.validate_task_id = validate_task_id
 
     def run(self, context: Any) -> dict[str, Any]:
+        from agentjobs.operators.run_files import local_copy  # run-time: a parse needs none
+
         team = self.team_context()
         kind, team_id, period_key = team.kind, team.team_id, team.period_key
         validated, artifact = pull_unchanged_artifact(context, self.validate_task_id, team_id)

@@ -40,7 +40,6 @@ from agentjobs.jobs.team_run import check_team_id, contract_error_path, ledger_j
 from agentjobs.jobs.writes import SpecWrites
 from agentjobs.operators.artifacts import run_instant
 from agentjobs.operators.job_task import JobTaskOperator
-from agentjobs.operators.run_files import pull_folder
 from agentjobs.operators.team_claims import claim_snapshot, claims_kind
 from agentjobs.operators.team_task import job_kind, sql_conn_id
 
@@ -71,6 +70,7 @@ class TeamFetchOperator(JobTaskOperator, SkipMixin):
             raise_on_mismatch,
             source_pairs,
         )
+        from agentjobs.operators.run_files import pull_folder
         from agentjobs.sources.sql import connection_engine, fetch_tables, fetch_teams
 
         kind, settings = job_kind(self.spec)

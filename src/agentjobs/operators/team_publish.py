@@ -18,7 +18,6 @@ from agentjobs.delivery import deliver, ledger_for
 from agentjobs.delivery.deliver import sha256_file
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.errors import PermanentTaskError
-from agentjobs.operators.run_files import recorded, run_files_conn_id
 from agentjobs.operators.team_task import TeamTaskOperator
 from agentjobs.operators.team_validated import pull_unchanged_artifact
 
@@ -48,6 +47,7 @@ class TeamPublishOperator(TeamTaskOperator):
     def run(self, context: Any) -> dict[str, Any]:
         # Run-time only: the report store costs ~1.5 ms of every parse of the jobs DAG file.
         from agentjobs.delivery.report_store import Location, ReportConflict, location, store_once
+        from agentjobs.operators.run_files import recorded, run_files_conn_id
 
         team = self.team_context()
         kind, settings, team_id, period_key = team.kind, team.settings, team.team_id, team.period_key

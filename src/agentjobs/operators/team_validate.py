@@ -16,7 +16,6 @@ from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.team_run import PREVIEW_FILE
 from agentjobs.operators import metrics
 from agentjobs.operators.errors import PermanentTaskError
-from agentjobs.operators.run_files import recorded
 from agentjobs.operators.team_task import TeamTaskOperator
 
 
@@ -35,6 +34,8 @@ class TeamValidateOperator(TeamTaskOperator):
         self.summarize_task_id = summarize_task_id
 
     def run(self, context: Any) -> dict[str, Any]:
+        from agentjobs.operators.run_files import recorded  # run-time: a parse needs none
+
         team = self.team_context()
         kind, team_id, period_key, work_dir = team.kind, team.team_id, team.period_key, team.work_dir
         ti = context["ti"]

@@ -7,7 +7,6 @@ from typing import Any
 
 from agentjobs.delivery.deliver import sha256_file
 from agentjobs.operators.errors import ArtifactChanged
-from agentjobs.operators.run_files import local_copy
 
 
 def pull_validated(
@@ -24,6 +23,8 @@ def pull_validated(
 
 def pull_unchanged_artifact(context: Any, task_id: str, team_id: str) -> tuple[dict[str, Any], Path]:
     """The validated XCom and its artifact, refused when the file is no longer the one validated."""
+    from agentjobs.operators.run_files import local_copy  # run-time: a parse needs none
+
     validated = pull_validated(context, task_id, team_id, what="validated artifact")
     artifact = local_copy(validated["artifact"])
     if sha256_file(artifact) != validated["sha256"]:

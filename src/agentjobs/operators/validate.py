@@ -18,7 +18,6 @@ from agentjobs.jobs.period import job_dir
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators import metrics
 from agentjobs.operators.job_task import JobTaskOperator, run_period
-from agentjobs.operators.run_files import recorded
 
 
 def digest_asset(dag_id: str) -> Asset:
@@ -40,6 +39,7 @@ class ValidateDigestOperator(JobTaskOperator):
     def run(self, context: Any) -> dict[str, Any]:
         # Run-time only: the check and the snapshot models cost ~4 ms of every DAG parse.
         from agentjobs.jobs.digest_check import check_digest
+        from agentjobs.operators.run_files import recorded
         from agentjobs.sources.snapshot import Snapshot
 
         period = run_period(self.spec, context)
