@@ -4,13 +4,15 @@ the DAG processor with every shipped DAG loaded, each against the same process w
 Two clusters of the real processes (tests/scheduler/harness.py), one after the other:
 - baseline: a DAG folder holding an EmptyOperator DAG and a DAG whose one task sleeps as long
   as the model holds its answer (a task process doing nothing; an EmptyOperator never runs in
-  a worker), and no plugins folder;
-- agentjobs: the shipped DAG files, every shipped job spec, the UI plugin, and one
-  weekly_insights job of one team whose summarize call the model server holds for `hold_s`.
-Both run with the agentjobs provider installed (it is in the venv), so the ratio is what the
-DAGs, the jobs and the plugin add. Processes are sampled every half second with psutil: the
-scheduler and the DAG processor by their main process (their forked workers and parsers are
-counted separately, as `<name> tree` PSS), the task by its "airflow worker -- <ti id>" process.
+  a worker), and an empty plugins folder;
+- agentjobs: the shipped DAG files, every shipped job spec, and one weekly_insights job of one
+  team whose summarize call the model server holds for `hold_s`.
+Both run with the agentjobs provider installed (it is in the venv), and so both load the UI
+page's plugin class through the package's entry point (its app is imported only by the
+api-server's first request to it): the ratio is what the DAGs and the jobs add. Processes are
+sampled every half second with psutil: the scheduler and the DAG processor by their main process
+(their forked workers and parsers are counted separately, as `<name> tree` PSS), the task by its
+"airflow worker -- <ti id>" process.
 
     python bench/memory.py [--hold 20] [--settle 30]
 """

@@ -170,3 +170,22 @@ def test_agentjobs_digest_runs_from_the_installed_wheel_on_the_demo_feed(venv, m
     assert f"digest written to {digest}" in result.stdout
     assert "Capping LLM agent spend per task instance" in digest.read_text()  # a demo feed item
     assert model_server.calls >= 1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_the_installed_wheel_registers_the_ui_page_with_no_plugins_folder(venv, tmp_path):
+    """`pip install` is all it takes: Airflow finds the page through the package's entry point."""
+    empty = tmp_path / "plugins"
+    empty.mkdir()
+    airflow = {
+        "AIRFLOW_HOME": str(tmp_path / "airflow-home"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(empty),
+    }
+    listed = in_venv(venv, "airflow", "plugins", "--output", "json", cwd=tmp_path, **airflow)
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    (page,) = [p for p in json.loads(listed.stdout) if p["name"] == "agentjobs_ui"]
+    assert "airflow-provider-agentjobs" in page["source"]  # the wheel's entry point, not a file
+    assert page["fastapi_apps"][0]["url_prefix"] == "/agentjobs"
+    assert page["external_views"][0]["name"] == "Agent runs"

@@ -72,6 +72,28 @@ def test_init_says_which_ledger_the_jobs_use_and_what_to_set_when_workers_run_on
     assert "refused" not in out
 
 
+def test_init_says_the_page_comes_with_the_package_and_names_an_old_copy_in_the_plugins_folder(
+    tmp_path, capsys, monkeypatch
+):
+    plugins = tmp_path / "plugins"
+    (plugins / "mine").mkdir(parents=True)
+    (plugins / "mine" / "other.py").write_text("# a user's own plugin\n")
+    monkeypatch.setenv("AIRFLOW__CORE__PLUGINS_FOLDER", str(plugins))
+    main(["init", str(tmp_path / "dags")])
+    out = capsys.readouterr().out
+    assert "The Agent runs page (Browse → Agent runs) is registered by the installed package" in out
+    assert "Delete the old copy" not in out
+
+    # The file earlier versions told users to copy, as they copied it.
+    old = "class AgentJobsUiPlugin(AirflowPlugin):\n    name = 'agentjobs_ui'\n"
+    (plugins / "agentjobs_ui.py").write_text(old)
+    main(["init", str(tmp_path / "dags")])
+    out = capsys.readouterr().out
+    copy = plugins / "agentjobs_ui.py"
+    assert f"Delete the old copy of the Agent runs page in your plugins folder ({copy})" in out
+    assert "other.py" not in out
+
+
 def test_init_keeps_existing_files_and_says_so_unless_forced(tmp_path, capsys):
     dags = tmp_path / "dags"
     main(["init", str(dags)])

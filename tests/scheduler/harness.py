@@ -40,7 +40,9 @@ DAG_FILE = REPO / "dags" / "agentjobs_jobs.py"
 # Defines no DAG: raises an import error naming the specs that do not load (if any).
 SPEC_ERRORS_FILE = REPO / "dags" / "agentjobs_spec_errors.py"
 SKILLS_DIR = REPO / "include" / "skills"
-PLUGINS_DIR = REPO / "plugins"  # the agentjobs UI page, loaded as a deployment loads it
+# The project's plugins folder, as a deployment points at it: the UI page is not in it (the
+# package's entry point registers the page), so a copy left there would show as an import error.
+PLUGINS_DIR = REPO / "plugins"
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_ADMIN_URL = f"postgresql+psycopg2://postgres@{PG_HOST}:{PG_PORT}/test"

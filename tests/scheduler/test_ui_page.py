@@ -100,7 +100,8 @@ def test_the_runs_page_shows_what_the_runs_recorded_in_a_real_browser(
         services.reset_model()
     base = f"{airflow_cluster.base_url}/agentjobs"
 
-    # The plugin is loaded from the plugins folder, once, with its page in the navigation.
+    # The plugin comes from the installed package's entry point (the plugins folder has no copy),
+    # once, with its page in the navigation.
     plugins = api.request("GET", "/plugins")["plugins"]
     (plugin,) = [p for p in plugins if p["name"] == "agentjobs_ui"]
     assert plugin["fastapi_apps"][0]["url_prefix"] == "/agentjobs"

@@ -17,9 +17,9 @@ def admin():
 def client(user=None) -> TestClient:
     """The plugin's app mounted as the api-server mounts it; `user` stands in for the login."""
     from airflow.api_fastapi.core_api.security import get_user
-    from plugins.agentjobs_ui import AgentJobsUiPlugin
 
     from agentjobs.ui.app import app
+    from agentjobs.ui.plugin import AgentJobsUiPlugin
 
     (entry,) = AgentJobsUiPlugin.fastapi_apps
     root = FastAPI()

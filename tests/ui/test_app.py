@@ -1,6 +1,6 @@
 """The agentjobs UI app against a real run: a digest DAG run with dag.test() on the scripted model,
 its XComs in the SQLite metadata DB and its delivery in the ledger, read back through the app as the
-api-server mounts it (at /agentjobs, from plugins/agentjobs_ui.py)."""
+api-server mounts it (at /agentjobs, registered by agentjobs/ui/plugin.py)."""
 
 from __future__ import annotations
 

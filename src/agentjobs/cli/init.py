@@ -19,6 +19,9 @@ from agentjobs.hooks import ledger_hosts
 from agentjobs.shipped import INIT_FOLDER, dag_files, shipped_project
 
 SHIPPED_FOLDERS = ("jobs", "skills", "demo")
+# The UI page's plugin class (agentjobs/ui/plugin.py): a file in the plugins folder naming it
+# registers the page a second time.
+PAGE_CLASS = "AgentJobsUiPlugin"
 # The DAG processor parses only .py files, and the shipped data has none; this keeps it from
 # looking into the folder at all, should a user add a helper script to a skill. Both lines are
 # valid in both syntaxes of [core] dag_ignore_file_syntax: as globs (the default) they match
@@ -37,6 +40,37 @@ def configured_dags_folder() -> Path:
     from airflow.configuration import conf
 
     return Path(conf.get("core", "dags_folder")).expanduser()
+
+
+def configured_plugins_folder() -> Path:
+    """Airflow's [core] plugins_folder, as the api-server reads it."""
+    from airflow.configuration import conf
+
+    return Path(conf.get("core", "plugins_folder")).expanduser()
+
+
+def stale_page_copies(plugins_folder: Path) -> list[Path]:
+    """Copies of the UI page's old plugin file in the plugins folder: with the package's entry
+    point, Airflow would register the page twice and refuse the second (an import error)."""
+    if not plugins_folder.is_dir():
+        return []
+    files = (p for p in plugins_folder.rglob("*.py") if p.is_file() and p.stat().st_size < 1_000_000)
+    return sorted(path for path in files if PAGE_CLASS in path.read_text(errors="replace"))
+
+
+def page_steps(plugins_folder: Path) -> list[str]:
+    copies = stale_page_copies(plugins_folder)
+    if copies:
+        names = ", ".join(str(path) for path in copies)
+        return [
+            f"Delete the old copy of the Agent runs page in your plugins folder ({names}): the "
+            "installed package registers the page itself, and Airflow refuses it twice (a plugin "
+            "import error). Then restart the api-server."
+        ]
+    return [
+        "The Agent runs page (Browse → Agent runs) is registered by the installed package: restart "
+        "the api-server to show it."
+    ]
 
 
 def planned_files(dags_folder: Path) -> Iterator[tuple[Path | str, Path]]:
@@ -161,7 +195,7 @@ def next_steps(dags_folder: Path) -> list[str]:
     if broken:
         steps.append(f"Fix the broken spec(s): {', '.join(str(b.path.name) for b in broken)}")
     steps.append("The DAG processor picks the jobs up at its next scan (airflow dags list shows them).")
-    return steps
+    return steps + page_steps(configured_plugins_folder())
 
 
 def run_init(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""An ASGI app that imports the real one at its first request (see plugins/agentjobs_ui.py)."""
+"""An ASGI app that imports the real one at its first request (see ui/plugin.py)."""
 
 from __future__ import annotations
 

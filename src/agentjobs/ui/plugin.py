@@ -1,9 +1,10 @@
-"""The agentjobs page in the Airflow UI: point Airflow's plugins folder here (or copy this file).
+"""The agentjobs page in the Airflow UI, registered by installing the package.
 
-`[core] plugins_folder` (AIRFLOW__CORE__PLUGINS_FOLDER) naming this folder makes the api-server
-mount the app at /agentjobs and put "Agent runs" in the navigation (Browse). This file is the
-only registration: the package declares no `airflow.plugins` entry point, since a plugin found
-both ways is refused the second time as "already registered".
+The package's `airflow.plugins` entry point names this class, so every Airflow process that loads
+plugins finds it without a plugins folder: the api-server mounts the app at /agentjobs and puts
+"Agent runs" in the navigation (Browse). A copy of the old `plugins/agentjobs_ui.py` left in a
+plugins folder would register it a second time, which Airflow refuses ("already registered"):
+`agentjobs init` names such a copy.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from airflow.plugins_manager import AirflowPlugin
 
 from agentjobs.ui.lazy import LazyApp
 
+PLUGIN_NAME = "agentjobs_ui"
 URL_PREFIX = "/agentjobs"
 
 
 class AgentJobsUiPlugin(AirflowPlugin):
-    name = "agentjobs_ui"
+    name = PLUGIN_NAME
     # Every Airflow process loads plugins (task runners too, for macros): the app, and the
     # api-server modules it needs, are imported by the api-server's first request only.
     fastapi_apps = [  # noqa: RUF012
