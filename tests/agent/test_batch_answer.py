@@ -79,3 +79,18 @@ def test_a_batch_answer_past_a_cap_fails_the_run_as_an_online_reply_would(tmp_pa
     with pytest.raises(BudgetExceeded, match="max_total_tokens"):
         answer_plan(plan_with(tmp_path, completion('{"path": "a", "items": 1}')), client, meter)
     assert model_server.calls == 0
+
+
+def test_a_retry_takes_the_batch_answer_again_without_counting_it_twice(tmp_path, client, model_server):
+    from dataclasses import replace
+
+    from agentjobs.agent.replay import ReplayCache
+
+    replay = ReplayCache()
+    meter = BudgetMeter(Caps(), PRICES)
+    plan = replace(plan_with(tmp_path, completion('{"path": "a", "items": 2}')), replay=replay)
+    first = answer_plan(plan, client, meter)
+    kept = ReplayCache(dict(replay.entries))  # what the task state store hands the next try
+    again = answer_plan(replace(plan, replay=kept), client, meter)
+    assert first == again and meter.usage.iterations == 1 and meter.usage.total_tokens == 150
+    assert kept.replayed == 1 and not kept.legacy
