@@ -19,7 +19,10 @@ from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.batch_api import FakeBatchApi
+
 CHAT_PATH = "/v1/chat/completions"
+BATCH_PATHS = ("/v1/files", "/v1/batches")  # the Batch API's, served by batch_api.FakeBatchApi
 
 
 @dataclass
@@ -28,6 +31,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]  # keys lower-cased, so lookups don't depend on the client's casing
     body: dict | None  # parsed JSON body; None when the body is absent or not JSON
+    raw: bytes = b""  # the body as sent (a file upload is multipart, not JSON)
 
 
 @dataclass(frozen=True)
@@ -216,11 +220,13 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         headers = {k.lower(): v for k, v in self.headers.items()}
-        return RecordedRequest(self.command, self.path.split("?", 1)[0], headers, body)
+        return RecordedRequest(self.command, self.path.split("?", 1)[0], headers, body, raw)
 
     def do_GET(self) -> None:
         request = self._read_request()
-        if request.path == "/v1/models":
+        if request.path.startswith(BATCH_PATHS):
+            self._send(self.server.owner.batch_api.handle(request))
+        elif request.path == "/v1/models":
             data = [{"id": "scripted", "object": "model", "created": 0, "owned_by": "tests"}]
             self._send(Step(payload={"object": "list", "data": data}))
         else:
@@ -228,6 +234,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         request = self._read_request()
+        if request.path.startswith(BATCH_PATHS):
+            self._send(self.server.owner.batch_api.handle(request))
+            return
         if request.path != CHAT_PATH:
             self._send(error(404, f"no route for POST {request.path}"))
             return
@@ -280,6 +289,7 @@ class ScriptedModelServer:
         self.port = port
         self.requests: list[RecordedRequest] = []
         self.default_step: Step | None = None
+        self.batch_api = FakeBatchApi()  # its requests are kept apart: `requests` is chat calls only
         self._queue: deque[Step] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -311,6 +321,7 @@ class ScriptedModelServer:
             self._queue.clear()
             self.requests.clear()
             self.default_step = None
+            self.batch_api = FakeBatchApi()
 
     def _next_step(self, request: RecordedRequest) -> Step:
         with self._lock:

@@ -71,3 +71,15 @@ def test_the_kinds_settings_know_the_jobs_own_schedule_in_its_time_zone(tmp_path
     assert not settings.runs_at(datetime(2026, 11, 29, 0, 30, tzinfo=UTC))  # Saturday 19:30 there
     daily = INSIGHTS.replace("kind: weekly_insights\n", "kind: weekly_insights\nschedule: '@daily'\n")
     assert load_spec(spec_file(tmp_path, daily)).kind_settings().runs_at(datetime(2026, 11, 30, tzinfo=UTC))
+
+
+def test_batch_mode_is_for_fan_out_kinds_and_names_the_fix(tmp_path):
+    digest = (REPO / "include" / "jobs" / "daily-digest.yaml").read_text()
+    path = spec_file(tmp_path, digest.replace("mode: structured", "mode: batch", 1))
+    with pytest.raises(
+        JobSpecError, match=r"field 'mode': mode: batch sends one request per team.*mode: structured"
+    ):
+        load_spec(path)
+    assert (
+        load_spec(spec_file(tmp_path, INSIGHTS.replace("mode: structured", "mode: batch", 1))).mode == "batch"
+    )

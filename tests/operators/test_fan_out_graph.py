@@ -44,6 +44,22 @@ def test_each_team_is_summarized_validated_and_delivered_after_the_fetch_then_on
     assert dag.get_task("fetch").get_closest_mapped_task_group() is None
 
 
+def test_batch_mode_sends_every_team_as_one_batch_between_the_fetch_and_the_teams(tmp_path):
+    online = build_dag(shipped("weekly-insights", tmp_path))
+    dag = build_dag(shipped("weekly-insights", tmp_path, mode="batch"))
+    assert chain_of(dag) == [
+        "fetch",
+        "batch",
+        "team.summarize",
+        "team.validate",
+        "team.deliver",
+        "alert_on_failure",
+    ]
+    assert dag.get_task("batch").get_closest_mapped_task_group() is None
+    # The run may wait out the Batch API's day before its teams run.
+    assert dag.dagrun_timeout - online.dagrun_timeout == timedelta(hours=26)
+
+
 def test_a_kind_that_writes_to_the_business_database_applies_before_it_delivers(tmp_path):
     dag = build_dag(shipped("enrichment", tmp_path))
     assert chain_of(dag) == [

@@ -133,11 +133,7 @@ class ModelClient:
         # by the DAG processor and again by every task) import the operators that import this.
         import openai
 
-        kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0}
-        if tools:
-            kwargs["tools"] = tools
-        if max_tokens is not None:
-            kwargs[self.options.max_tokens_param] = max_tokens
+        kwargs = self._request(messages, tools, max_tokens)
         if response_format is not None:
             # extra_body passes the llama.cpp dialect through the SDK's typed parameter untouched.
             kwargs["extra_body"] = {"response_format": response_format}
@@ -160,6 +156,31 @@ class ModelClient:
             # A gateway's HTML error page or a truncated body: usually gone on the next try.
             raise TransientAgentError(f"malformed response from the model endpoint: {exc}") from exc
         return self._parse(response)
+
+    def request_body(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        max_tokens: int | None = None,
+        response_format: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The JSON body `complete` sends for these arguments: what a Batch API line carries, so a
+        batched request is the online call, not a look-alike (agent/batch_request.py)."""
+        body = self._request(messages, tools, max_tokens)
+        if response_format is not None:
+            body["response_format"] = response_format
+        return body
+
+    def _request(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, max_tokens: int | None
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0}
+        if tools:
+            kwargs["tools"] = tools
+        if max_tokens is not None:
+            kwargs[self.options.max_tokens_param] = max_tokens
+        return kwargs
 
     def request_fingerprint_fields(
         self,

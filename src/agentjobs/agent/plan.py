@@ -45,6 +45,9 @@ class RunPlan:
     http_policy: HttpPolicy | None = None  # the job's URL prefixes and response caps (its spec)
     answer: dict[str, Any] | None = None  # set: no model call (nothing to judge, or already done)
     answer_reason: str = NOTHING_TO_JUDGE  # logged when `answer` is set
+    # The chat completion a Batch API line returned for this plan's request (agent/batch_answer.py):
+    # taken as the answer when it keeps the contract, else the run asks online.
+    batch_answer: dict[str, Any] | None = None
     # What the plan's tools gathered during the run (e.g. staged writes), merged into the
     # answer before a kind renders it, so the artifact shows what the model did, not only said.
     collect: Callable[[], dict[str, Any]] | None = None

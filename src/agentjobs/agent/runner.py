@@ -69,6 +69,12 @@ def answer_plan(plan: RunPlan, client: ModelClient, meter: BudgetMeter) -> tuple
     (the client's model when no call was made, else the model the endpoint named)."""
     if plan.answer is not None:
         return plan.answer, client.model
+    if plan.batch_answer is not None:
+        from agentjobs.agent.batch_answer import answer_from_batch
+
+        answered = answer_from_batch(plan, client, meter)
+        if answered is not None:
+            return answered
     outcome = run_skill(plan, client, meter)
     return outcome.result.model_dump(mode="json", by_alias=True), outcome.model
 

@@ -168,7 +168,10 @@ def cli_spec(spec: Any, args: argparse.Namespace, endpoint: Any, first_run: date
         retries=0,  # one try, shown at once: nobody waits out a retry delay at a terminal
         llm_conn_id=endpoint.conn_id,
         model=None,
-        mode="structured" if endpoint.local else (args.mode or spec.mode),
+        # A one-off run at a terminal waits for no batch (up to a day): its teams are asked online.
+        mode="structured"
+        if endpoint.local
+        else (args.mode or {"batch": "structured"}.get(spec.mode or "", spec.mode)),
         ledger_conn_id=None,
         # The command shows the artifacts; delivering them is the scheduled job's business.
         team_delivery={"slack_conn_id": None, "smtp_conn_id": None, "member_preview": False},

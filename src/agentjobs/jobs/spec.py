@@ -256,7 +256,9 @@ class JobSpec(BaseModel):
     catchup: bool = True
     period_days: Count = Field(1, ge=1, le=366)  # how many days before the logical date the job covers
     skill: str  # a folder name in the skills folder, never a path
-    mode: Literal["loop", "structured"] | None = None  # None: the skill's own mode
+    # None: the skill's own mode. `batch` (fan-out kinds): every due team's structured request in
+    # one OpenAI Batch API file, half the price, answered within 24 h (operators/team_batch.py).
+    mode: Literal["loop", "structured", "batch"] | None = None
     llm_conn_id: str = "agentjobs_llm_default"
     model: str | None = None
     caps: Caps = Field(default_factory=Caps)
@@ -339,6 +341,12 @@ class JobSpec(BaseModel):
         spec._settings = _validated_section(kind, section, spec.schedule, spec.timezone)
         if spec.pii_review.enabled and name != DIGEST_KIND:
             raise KindMismatch("pii_review", f"pii_review reviews a digest; kind {name!r} has none")
+        if spec.mode == "batch" and not spec.fans_out:
+            raise KindMismatch(
+                "mode",
+                f"mode: batch sends one request per team through the Batch API; kind {name!r} makes "
+                "one call a run, not one a team: use mode: structured or loop",
+            )
         return spec
 
     @model_serializer(mode="wrap")

@@ -1,5 +1,8 @@
-"""The per-team tasks every fan-out kind gets: fetch (who is due, and their snapshots) →
-team[i]: summarize → validate [→ apply [→ review]] [→ publish] → deliver.
+"""The per-team tasks every fan-out kind gets: fetch (who is due, and their snapshots) [→ batch]
+→ team[i]: summarize → validate [→ apply [→ review]] [→ publish] → deliver.
+
+With `mode: batch`, a batch task between the fetch and the teams sends every due team's request
+as one Batch API file and waits for it deferred (operators/team_batch.py).
 
 The per-team tasks are one mapped task group (dynamic task mapping over the fetch task's
 list), so each team's chain runs, retries and fails on its own: one team's bad data does
@@ -48,6 +51,10 @@ class FanOutGraph:
         budget = spec.caps.timeout_s or 900
         per_team = budget * (spec.retries + 1) + spec.retry_delay_s * (2**spec.retries - 1)
         review = review_timeout(spec) or timedelta(0)
+        if spec.mode == "batch":  # the Batch API answers within its window, then the teams run
+            from agentjobs.operators.team_batch import BATCH_WAIT_LIMIT
+
+            review += BATCH_WAIT_LIMIT
         return timedelta(seconds=per_team * spec.max_teams_per_run + FETCH_AND_DELIVER_S) + review
 
     def build(self, spec: JobSpec, skills_dir: Path | None) -> None:
@@ -94,7 +101,31 @@ class FanOutGraph:
                 steps.append(TeamPublishOperator(task_id="publish", spec=spec, team_run=team_run))
             chain(*steps, deliver)
 
-        team.expand(team_run=fetch.output)
+        teams = team.expand(team_run=fetch.output)
+        if spec.mode == "batch":  # every due team's request in one Batch API file, waited on deferred
+            from agentjobs.operators.team_batch import TeamBatchOperator
+
+            check_batch_skill(spec, skills_dir)
+            batch = TeamBatchOperator(
+                task_id="batch",
+                spec=spec,
+                team_runs=fetch.output,
+                skills_dir=str(skills_dir) if skills_dir else None,
+            )
+            fetch >> batch >> teams
+
+
+def check_batch_skill(spec: JobSpec, skills_dir: Path | None) -> None:
+    """`mode: batch` with a loop-mode skill fails the DAG file, naming the fix, when the skills
+    folder is known at parse time (else the batch task refuses it before sending anything)."""
+    if skills_dir is None:
+        return
+    from agentjobs.agent.skills import load_skill
+    from agentjobs.operators.team_batch import refusal
+
+    skill = load_skill(spec.skill, skills_dir)
+    if skill.mode != "structured":
+        raise ValueError(refusal(spec, skill.mode))
 
 
 def review_task(spec: JobSpec, team_run: Any) -> Any:

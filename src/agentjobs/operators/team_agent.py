@@ -8,7 +8,6 @@ operators/delivered.py) keeps the artifact and its RESULT, without a model call.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,18 +15,13 @@ from typing import TYPE_CHECKING, Any
 from agentjobs.atomic_file import write_atomically
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.agent import AgentOperator, RunPlan, init_agent
-from agentjobs.operators.delivered import APPLIED, DELIVERED, NOWHERE, kept_team_result, write_result
+from agentjobs.operators.delivered import write_result
 from agentjobs.operators.job_task import agent_defaults
+from agentjobs.operators.team_plan import kept_plan, run_mode, team_plan
 from agentjobs.operators.team_task import TeamTask
 
 if TYPE_CHECKING:
     from agentjobs.agent.skills import Skill  # annotations only: its module is run-time
-
-WHY_KEPT = {
-    DELIVERED: "was delivered: kept as sent",
-    APPLIED: "had its writes applied: kept as applied",
-    NOWHERE: "was validated and had nowhere to be delivered: kept",
-}
 
 
 class TeamAgentOperator(TeamTask, AgentOperator):
@@ -50,41 +44,20 @@ class TeamAgentOperator(TeamTask, AgentOperator):
 
     def prepare(self, context: Any, skill: Skill, work_dir: Path) -> RunPlan:
         team = self.team_context()
-        kind, team_id, period_key = team.kind, team.team_id, team.period_key
-        snapshot = team.snapshot()
-        mode = self.spec.mode or skill.mode
-        data: dict[str, Any] = {"snapshot": snapshot}
-        job, day = team.ledger_key()
-        kept = kept_team_result(
-            self.spec,
-            day,
-            work_dir,
-            context["params"],
-            self.log,
-            artifact_file=kind.artifact_file,
-            job=job,
-        )
+        mode = run_mode(self.spec, skill)
+        snapshot = team.snapshot()  # a team whose rows broke their contract fails here, first
+        kept = kept_plan(self.spec, team, snapshot, work_dir, context["params"], self.log, mode)
         if kept is not None:
-            answer, how = kept
-            return RunPlan(
-                prompt="",
-                mode=mode,
-                answer=answer,
-                answer_reason=f"{kind.artifact_file} of {team_id} {period_key} {WHY_KEPT[how]}",
-                data={**data, "kept": True},
-            )
-        (work_dir / kind.artifact_file).unlink(missing_ok=True)  # an earlier try's must not pass for this one
-        # The model and the plan's tools see pseudonyms for personal data; render and check get
-        # the real snapshot, and `finish` puts the real values back into the answer.
-        mapping = self.spec.sources.sql.inputs if self.spec.sources.sql else {}
-        # Run time only: the PII detector's patterns cost a DAG parse milliseconds.
-        from agentjobs.jobs.inputs import kind_inputs, personal_columns
-        from agentjobs.jobs.pseudonyms import pseudonymize
+            return kept
+        (work_dir / team.kind.artifact_file).unlink(
+            missing_ok=True
+        )  # an earlier try's must not pass for this one
+        plan = team_plan(self.spec, team, snapshot, mode)
+        if self.spec.mode == "batch":
+            from agentjobs.operators.team_batch import with_batch_answer
 
-        inputs = kind_inputs(kind)
-        view, data["pseudonyms"] = pseudonymize(snapshot, inputs, personal_columns(inputs, mapping))
-        plan = kind.plan(view, team.settings, mode)
-        return dataclasses.replace(plan, mode=mode, data={**plan.data, **data})
+            plan = with_batch_answer(plan, work_dir, self.log)
+        return plan
 
     def finish(self, result: dict[str, Any], plan: RunPlan, work_dir: Path, context: Any) -> dict[str, Any]:
         if plan.data.get("kept"):
