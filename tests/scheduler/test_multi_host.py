@@ -14,6 +14,9 @@ of its model call. Its tries are failed once their heartbeat times out and retri
 worker, from the files on S3 alone. Every team of both weeks is delivered exactly once (the
 fakes' messages and the ledger), each ledger row's sha256 is the bucket's artifact's, and no
 process's artifact base ever held a run file.
+
+Without PostgreSQL or Redis it skips with the reason, unless AGENTJOBS_REQUIRE_SERVICES=1 (CI),
+where it fails. About 4 minutes and 1.3 GB (PSS) here.
 """
 
 from __future__ import annotations
