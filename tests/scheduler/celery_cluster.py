@@ -126,21 +126,30 @@ class CeleryCluster(AirflowCluster):
         pylib.mkdir(parents=True, exist_ok=True)
         (pylib / f"{_HOSTNAME_MODULE}.py").write_text(_HOSTNAME_SOURCE)
         super().start(timeout)
-        base_env = self.env
+        base_env = {**self.env, "PYTHONPATH": f"{pylib}{os.pathsep}{self.env['PYTHONPATH']}"}
         for name in self.worker_names:
-            worker_env = {
-                **base_env,
-                "PYTHONPATH": f"{pylib}{os.pathsep}{base_env['PYTHONPATH']}",
-                "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{_HOSTNAME_MODULE}.worker_name",
-                WORKER_NAME_VAR: name,
-            }
             args = ["celery", "worker", "--concurrency", str(self.worker_concurrency)]
             args += ["--celery-hostname", f"{name}@%h", "--skip-serve-logs"]
-            self._spawn(name, args, env=worker_env)
+            self._spawn(name, args, env=self.worker_env(name, base_env), cwd=self.worker_cwd(name))
         self._wait_workers_ready(started + timeout)
         self.workers_ready_s = time.monotonic() - started
         self.measurements.startup_s = self.workers_ready_s
         return self
+
+    def worker_env(self, name: str, base_env: Mapping[str, str]) -> dict[str, str]:
+        """The environment of worker `name`: the cluster's, with the worker's own name.
+
+        A subclass gives a worker more of its own (tests/scheduler/test_multi_host.py: a home,
+        an artifact base and a temp folder each, as on hosts that share no disk)."""
+        return {
+            **base_env,
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{_HOSTNAME_MODULE}.worker_name",
+            WORKER_NAME_VAR: name,
+        }
+
+    def worker_cwd(self, name: str) -> Path:
+        """Where worker `name` runs: the cluster's home (a subclass may give each its own)."""
+        return self.home
 
     def _wait_workers_ready(self, deadline: float) -> None:
         waiting = list(self.worker_names)

@@ -14,11 +14,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import tempfile
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,6 +127,52 @@ def answer_structured(request: RecordedRequest) -> Step:
         "action_items": [{"ref": refs[0], "action": "Share it with the on-call team"}],
     }
     return reply(json.dumps(answer), prompt_tokens=400, completion_tokens=60)
+
+
+def top_three_from_the_data(request: RecordedRequest) -> Step:
+    """A weekly_insights model that picks the first three metrics of the data, as listed (largest
+    change first)."""
+    prompt = (request.body or {})["messages"][-1]["content"]
+    metrics = re.findall(r"^- metric: (\S+) \|", prompt, flags=re.M)[:3]
+    answer = {"findings": [{"metric": m, "comment": "Worth a look"} for m in metrics]}
+    return reply(json.dumps(answer), prompt_tokens=400, completion_tokens=60)
+
+
+class HeldModelCall:
+    """Chat completions wait until `release()`, then get `answer`'s reply: the first one only, or
+    with `hold_all` every one that arrives before the release; later ones are answered at once.
+
+    A test kills a worker while its task waits here, i.e. in the middle of the model call.
+    """
+
+    def __init__(
+        self, answer: Callable[[RecordedRequest], Step] = answer_structured, *, hold_all: bool = False
+    ) -> None:
+        self.answer = answer
+        self.hold_all = hold_all
+        self.arrived = threading.Event()
+        self._released = threading.Event()
+        self._lock = threading.Lock()
+        self.calls = 0
+        self.waiting = 0  # calls held right now
+
+    def step(self) -> Step:
+        return respond(self._answer)
+
+    def _answer(self, request: RecordedRequest) -> Step:
+        with self._lock:
+            self.calls += 1
+            hold = (self.hold_all or self.calls == 1) and not self._released.is_set()
+            self.waiting += hold
+        if hold:
+            self.arrived.set()
+            self._released.wait(120)
+            with self._lock:
+                self.waiting -= 1
+        return self.answer(request)
+
+    def release(self) -> None:
+        self._released.set()
 
 
 # -- the loopback services -------------------------------------------------------------------

@@ -309,8 +309,11 @@ class AirflowCluster:
     def _airflow(self) -> list[str]:
         return [sys.executable, "-m", "airflow"]
 
-    def _spawn(self, name: str, args: list[str], *, env: Mapping[str, str] | None = None) -> None:
-        """Start `airflow <args>` as component `name`, with `env` or the cluster's environment."""
+    def _spawn(
+        self, name: str, args: list[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None
+    ) -> None:
+        """Start `airflow <args>` as component `name`, with `env` or the cluster's environment, in
+        `cwd` or the cluster's home."""
         argv = [*self._airflow, *args]
         # If the test process dies without running its finalizers (SIGKILL, OOM), the kernel
         # sends SIGTERM to each component, which then stops its own workers.
@@ -321,7 +324,7 @@ class AirflowCluster:
         popen = subprocess.Popen(
             argv,
             env=dict(env) if env is not None else self.env,
-            cwd=self.home,
+            cwd=cwd or self.home,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -413,13 +416,14 @@ class AirflowCluster:
             self.measurements.stop_s = time.monotonic() - stopping
 
     def leftovers(self) -> list[str]:
-        """Processes of this cluster still alive (for the teardown check)."""
+        """Processes of this cluster still alive (for the teardown check): those whose AIRFLOW_HOME
+        is its home or a folder below it (a worker with a home of its own, as on another host)."""
         marker = str(self.home)
         found = []
         for proc in psutil.process_iter(["pid", "cmdline", "environ"]):
             with contextlib.suppress(psutil.Error):
-                environ = proc.info.get("environ") or {}
-                if environ.get("AIRFLOW_HOME") == marker:
+                home = (proc.info.get("environ") or {}).get("AIRFLOW_HOME") or ""
+                if home == marker or home.startswith(marker + os.sep):
                     found.append(f"{proc.pid} {' '.join(proc.info.get('cmdline') or [])}")
         return found
 

@@ -12,9 +12,6 @@ whole history so far.
 
 from __future__ import annotations
 
-import json
-import re
-import threading
 import time
 import uuid
 from collections import Counter
@@ -29,16 +26,17 @@ import psutil
 import pytest
 import sqlalchemy as sa
 
-from tests.fakes.model_server import RecordedRequest, Step, reply, respond
+from tests.fakes.model_server import respond
 from tests.fakes.slack import SlackRequest
 from tests.jobs.business import on_the_teams_clock, shipped_spec
 from tests.scheduler.celery_cluster import CeleryCluster, RedisUnavailable, check_redis
 from tests.scheduler.conftest import (
+    HeldModelCall,
     SchedulerServices,
-    answer_structured,
     require_postgres,
     running_cluster,
     services_required,
+    top_three_from_the_data,
 )
 from tests.scheduler.harness import AirflowApi, create_database, drop_database, poll
 from tests.scheduler.jobs import TODAY, job_spec, logical_date_of, make_sources
@@ -182,14 +180,6 @@ def test_a_backfill_runs_through_both_workers_and_delivers_each_day_once(
 FAN_OUT_TEAMS = ("team-berlin", "team-london", "team-tokyo")
 
 
-def top_three_from_the_data(request: RecordedRequest) -> Step:
-    """A model that picks the first three metrics of the data, as listed (largest change first)."""
-    prompt = (request.body or {})["messages"][-1]["content"]
-    metrics = re.findall(r"^- metric: (\S+) \|", prompt, flags=re.M)[:3]
-    answer = {"findings": [{"metric": m, "comment": "Worth a look"} for m in metrics]}
-    return reply(json.dumps(answer), prompt_tokens=400, completion_tokens=60)
-
-
 def test_b_a_fanned_out_job_serves_each_team_through_the_workers_once(
     celery_cluster: CeleryCluster, scheduler_services: SchedulerServices, tmp_path: Path
 ) -> None:
@@ -291,31 +281,6 @@ def _team_ledger(services: SchedulerServices, dag_id: str) -> list[tuple[str, st
             return [tuple(row) for row in rows]
     finally:
         engine.dispose()
-
-
-class HeldModelCall:
-    """The first chat completion waits until `release()`; every later one is answered at once."""
-
-    def __init__(self) -> None:
-        self.arrived = threading.Event()
-        self._released = threading.Event()
-        self._lock = threading.Lock()
-        self.calls = 0
-
-    def step(self) -> Step:
-        return respond(self._answer)
-
-    def _answer(self, request: RecordedRequest) -> Step:
-        with self._lock:
-            self.calls += 1
-            first = self.calls == 1
-        if first:
-            self.arrived.set()
-            self._released.wait(120)
-        return answer_structured(request)
-
-    def release(self) -> None:
-        self._released.set()
 
 
 def test_c_a_worker_killed_during_the_model_call_loses_no_run_and_delivers_once(
