@@ -71,6 +71,11 @@ def test_run_and_business_db_take_their_own_defaults():
             ["digest", "--repo", "/no/such/repository"],
             "argument --repo: '/no/such/repository' is no folder here; give a git repository's path",
         ),
+        (["digest", "--github", "not-a-repo"], "argument --github: 'not-a-repo' is not OWNER/NAME"),
+        (
+            ["digest", "--timezone", "Mars/Olympus"],
+            "argument --timezone: 'Mars/Olympus' is not an IANA time zone (e.g. Europe/Berlin)",
+        ),
         (
             ["digest", "--feed", "no-such-feed.xml"],
             "argument --feed: 'no-such-feed.xml' is neither a URL nor a file here",

@@ -18,14 +18,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--repo", action="append", default=[], type=folder, metavar="PATH", help="local git repository"
     )
     digest.add_argument(
-        "--github", action="append", default=[], metavar="OWNER/NAME", help="GitHub repository"
+        "--github", action="append", default=[], type=github, metavar="OWNER/NAME", help="GitHub repository"
     )
     digest.add_argument(
         "--feed", action="append", default=[], type=feed, metavar="URL|PATH", help="RSS or Atom feed"
     )
     digest.add_argument("--date", type=day, help="the day to digest (default: yesterday)")
     digest.add_argument("--out", type=Path, default=Path("agentjobs-out"), help="output folder")
-    digest.add_argument("--timezone", help="time zone of the day (default: the job's)")
+    digest.add_argument("--timezone", type=timezone, help="time zone of the day (default: the job's)")
     add_run_options(digest)
     run = commands.add_parser("run", help="run any shipped job once (include/jobs/*.yaml) and show it")
     run.add_argument("job", help="the job's dag_id, e.g. weekly_insights, anomaly_flags, daily_digest")
@@ -116,6 +116,29 @@ def feed(text: str) -> str:
         raise argparse.ArgumentTypeError(
             f"{text!r} is neither a URL nor a file here; give the feed's URL or file"
         )
+    return text
+
+
+def github(text: str) -> str:
+    """A --github repository as the spec's github source takes it: OWNER/NAME."""
+    from pydantic import ValidationError
+
+    from agentjobs.jobs.spec import GitHubSource
+
+    try:
+        GitHubSource.model_validate({"repos": [text]})
+    except ValidationError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not OWNER/NAME (e.g. apache/airflow)") from None
+    return text
+
+
+def timezone(text: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
     return text
 
 
