@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from agentjobs.agent.caps import Caps
-from agentjobs.agent.errors import BudgetExceeded
+from agentjobs.agent.errors import PermanentAgentError, RateLimited
 from agentjobs.agent.model_client import EndpointOptions
 from agentjobs.agent.rate_limit_sql import SqlBucketStore
 from agentjobs.agent.rate_limiter import Bucket, Limits, RateLimiter, adjust, full_bucket, take
@@ -135,7 +135,9 @@ def test_with_a_limiter_429s_are_waited_out_past_the_per_call_count(model_server
     assert result.usage.iterations == 1
 
 
-def test_a_slot_past_the_time_cap_fails_with_the_budget_message(model_server, tmp_path, sqlite_limiter):
+def test_a_slot_past_the_time_cap_ends_the_try_for_a_later_retry(model_server, tmp_path, sqlite_limiter):
+    # The endpoint is busy, the budget is not spent: Airflow's retry (not a permanent failure)
+    # asks again later. It used to fail as BudgetExceeded, which is never retried.
     model_server.script(reply(GOOD), reply(GOOD))
     limiter = sqlite_limiter(Limits(requests_per_minute=2))  # the next slot is 30 s away
     first = make_agent(model_server, tmp_path)
@@ -144,19 +146,24 @@ def test_a_slot_past_the_time_cap_fails_with_the_budget_message(model_server, tm
     second = make_agent(model_server, tmp_path, budget=Caps(timeout_s=2))
     second.client.limiter = limiter
     started = time.monotonic()
-    with pytest.raises(BudgetExceeded, match=r"timeout_s limit 2.*next slot is 3\d\.\d s away"):
+    with pytest.raises(RateLimited, match=r"next slot is 3\d\.\d s away, past the [0-2]\.\d s left") as busy:
         run(second)
     assert time.monotonic() - started < 1.5 and model_server.calls == 1
+    assert "(timeout_s 2): not waited for here; the task's retry asks again later" in str(busy.value)
+    assert not isinstance(busy.value, PermanentAgentError)  # operators/retry.py: retried later
 
 
-def test_a_429_whose_wait_crosses_the_time_cap_fails_with_the_budget_message(
+def test_a_429_whose_wait_crosses_the_time_cap_ends_the_try_for_a_later_retry(
     model_server, tmp_path, sqlite_limiter
 ):
     model_server.script(error(429, retry_after=30), reply(GOOD))
     agent = make_agent(model_server, tmp_path, budget=Caps(timeout_s=2))
     agent.client.limiter = sqlite_limiter(Limits(requests_per_minute=600))
-    with pytest.raises(BudgetExceeded, match=r"timeout_s limit 2.*a 429's wait"):
+    with pytest.raises(
+        RateLimited, match=r"a 429's wait is 3\d\.\d s away, past the [0-2]\.\d s left"
+    ) as busy:
         run(agent)
+    assert not isinstance(busy.value, PermanentAgentError)  # operators/retry.py: retried later
     assert model_server.calls == 1
 
 

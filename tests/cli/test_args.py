@@ -17,7 +17,10 @@ def test_the_help_says_where_init_writes_by_default(capsys):
     assert "default: Airflow's configured [core] dags_folder" in " ".join(capsys.readouterr().out.split())
 
 
-def test_digest_takes_repeatable_sources_a_day_and_the_run_caps():
+def test_digest_takes_repeatable_sources_a_day_and_the_run_caps(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
     sources = ["--repo", "a", "--repo", "b", "--feed", "https://example.org/feed.xml", "--date", "2026-11-24"]
     caps = ["--max-iterations", "3", "--max-cost-usd", "0.5", "--mode", "loop"]
     args = parse_args(["digest", *sources, *caps])
@@ -49,7 +52,34 @@ def test_run_and_business_db_take_their_own_defaults():
 @pytest.mark.parametrize(
     ("argv", "named"),
     [
-        (["digest", "--date", "24.11.2026"], "invalid fromisoformat value: '24.11.2026'"),
+        (["digest", "--date", "24.11.2026"], "argument --date: '24.11.2026' is not a day; use YYYY-MM-DD"),
+        # Checked as parsed, before a database is generated or the model started (it took a minute
+        # to end in pydantic's "caps.max_iterations" or, for a missing repository, in "items is 0").
+        (
+            ["run", "weekly_insights", "--max-iterations", "0"],
+            "argument --max-iterations: '0' is not allowed: it should be greater than or equal to 1",
+        ),
+        (
+            ["digest", "--max-cost-usd", "-1"],
+            "argument --max-cost-usd: '-1' is not allowed: it should be greater than 0",
+        ),
+        (
+            ["run", "anomaly_flags", "--max-tokens", "1.5"],
+            "argument --max-tokens: '1.5' is not a whole number",
+        ),
+        (
+            ["digest", "--repo", "/no/such/repository"],
+            "argument --repo: '/no/such/repository' is no folder here; give a git repository's path",
+        ),
+        (["digest", "--github", "not-a-repo"], "argument --github: 'not-a-repo' is not OWNER/NAME"),
+        (
+            ["digest", "--timezone", "Mars/Olympus"],
+            "argument --timezone: 'Mars/Olympus' is not an IANA time zone (e.g. Europe/Berlin)",
+        ),
+        (
+            ["digest", "--feed", "no-such-feed.xml"],
+            "argument --feed: 'no-such-feed.xml' is neither a URL nor a file here",
+        ),
         (["run", "weekly_insights", "--mode", "agent"], "invalid choice: 'agent'"),
         (["run"], "the following arguments are required: job"),
         ([], "the following arguments are required: command"),

@@ -56,6 +56,20 @@ def test_check_passes_a_good_mapping_and_names_a_bad_one(
     assert "1 input(s) do not match" in out
 
 
+def test_a_connection_the_spec_names_but_nobody_defined_is_an_error_not_the_sample(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # It used to check the generated sample database in its place and say "every input matches".
+    path = spec_file(tmp_path, {})
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("check_db", "never_defined_db"), encoding="utf-8")
+    assert main(["check", str(path), "--out", str(tmp_path / "o")]) == 1
+    out, err = capsys.readouterr()
+    assert "business database connection 'never_defined_db' does not exist" in err
+    assert "AIRFLOW_CONN_NEVER_DEFINED_DB=" in err
+    assert "every input matches" not in out and not (tmp_path / "o" / "business.db").exists()
+
+
 def reconciliation_file(folder: Path, writes: dict[str, Any]) -> Path:
     data = yaml.safe_load((REPO / "include" / "jobs" / "reconciliation.yaml").read_text(encoding="utf-8"))
     data["sources"] = {"sql": {"conn_id": "check_db", "writes": writes}}

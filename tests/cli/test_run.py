@@ -63,6 +63,17 @@ def test_run_names_the_shipped_jobs_when_the_job_is_unknown(tmp_path):
     assert "no job 'weekly_insight'" in result.stderr and "weekly_insights" in result.stderr
 
 
+def test_a_day_no_run_covers_is_refused_naming_one_that_is(tmp_path):
+    # weekly_insights covers weeks that end on a Saturday: a Monday is no run's last day.
+    args = ("run", "weekly_insights", "--date", "2026-11-23", "--team", "team-berlin")
+    result = agentjobs(*args, "--out", str(tmp_path / "out"), env={}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith(
+        "no run of weekly_insights covers 2026-11-23 for team-berlin; pick another --date, "
+        "e.g. 2026-11-21 (the last day before it that a run covers)"
+    )
+
+
 def test_a_database_of_another_seed_is_read_as_it_is_and_replaced_only_with_force(model_server, tmp_path):
     out = tmp_path / "out"
     database = out / "business.db"

@@ -9,8 +9,9 @@ import pytest
 
 from agentjobs.delivery import deliver, send_email
 from agentjobs.delivery.email import build_message, render_html
+from agentjobs.jobs.markdown_text import as_text
 from tests.delivery.conftest import DIGEST
-from tests.delivery.inert import assert_inert_html, assert_no_bidi_controls
+from tests.delivery.inert import BIDI_CONTROLS, assert_inert_html
 
 TO = ["alice@example.test", "bob@example.test"]
 
@@ -151,8 +152,9 @@ def test_bidi_controls_reach_neither_part_nor_the_subject_whoever_wrote_the_mark
     assert_inert_html(html)
     assert "<h1>Invoice cod.exe</h1>" in html and "<li>paid fdp.exe, and &amp;#8238; as text</li>" in html
     plain = message.get_body(("plain",)).get_content()
-    assert_no_bidi_controls(plain)
-    assert "- paid fdp.exe, and &amp;#8238; as text" in plain
+    assert not BIDI_CONTROLS.search(plain)
+    # The text `&#8238;` the markdown spelled `&amp;#8238;`: shown as typed, never resolved.
+    assert "- paid fdp.exe, and &#8238; as text" in plain
     assert message["Subject"] == "Due: cod.exe"
 
 
@@ -173,3 +175,24 @@ def test_attribute_lists_are_shown_as_text():
     # Inside element text a quote is no markup: the brace lists are simply shown.
     assert '<h2>Heading {: onclick="alert(1)" }</h2>' in html
     assert "<p><em>urgent</em>{: onmouseover=alert(1) }</p>" in html
+
+
+def test_the_text_part_shows_the_characters_the_text_had_not_their_escapes():
+    # Source text is escaped for markdown (`<` as `&lt;`, `[` as `\\[`): the HTML part shows the
+    # characters, and so must the text part, where nothing renders them.
+    typed = ["AT&T &amp; R&D", "Vec<T> and <script>", "[WIP] *draft* 1 < 2", "\\* back\\slash"]
+    markdown = "# Digest\n\n" + "".join(f"- {as_text(t)}\n" for t in typed) + "- `a &lt; b` in code\n"
+    message = build_message(sender="a@example.org", to=["b@example.org"], subject="D", markdown=markdown)
+    plain = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert plain == "# Digest\n\n" + "".join(f"- {t}\n" for t in typed) + "- `a &lt; b` in code\n"
+    html = message.get_body(("html",)).get_content()
+    assert "<li>Vec&lt;T&gt; and &lt;script&gt;</li>" in html and "<script>" not in html
+    assert_inert_html(html)
+
+
+def test_a_reference_to_a_control_character_is_not_put_into_the_text_part():
+    markdown = "Bell&#7; escape&#x1b;[31m red &#0; end\n"
+    message = build_message(sender="a@example.org", to=["b@example.org"], subject="D", markdown=markdown)
+    plain = message.get_body(("plain",)).get_content()
+    # `&#0;` is U+FFFD, as the HTML part shows it; the bell and the escape are dropped.
+    assert plain.replace("\r\n", "\n") == "Bell escape[31m red \ufffd end\n"

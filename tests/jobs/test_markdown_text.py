@@ -13,7 +13,14 @@ import re
 import markdown
 import pytest
 
-from agentjobs.jobs.markdown_text import as_link, as_text, one_line, unescape, without_bidi_controls
+from agentjobs.jobs.markdown_text import (
+    as_link,
+    as_text,
+    one_line,
+    shown_text,
+    unescape,
+    without_bidi_controls,
+)
 from tests.delivery.inert import assert_no_bidi_controls, html_tags
 
 HOSTILE = [
@@ -58,6 +65,17 @@ def test_hostile_text_renders_as_exactly_that_text_in_one_paragraph(hostile):
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_unescape_gives_the_text_back(hostile):
     assert unescape(as_text(hostile)) == hostile
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_shown_text_is_the_text_a_reader_of_the_html_sees(hostile):
+    assert shown_text(as_text(hostile)) == hostile  # what the rendered HTML shows (the test above)
+
+
+def test_shown_text_keeps_code_and_the_documents_own_markdown():
+    code = "`a &lt; b \\*` [x](https://e.test)\n```\n&amp; \\*\n```"  # literal in code: kept
+    markdown = f"# R&amp;D\n\n- **Vec&lt;T&gt;** {code}\nend &copy;"
+    assert shown_text(markdown) == f"# R&D\n\n- **Vec<T>** {code}\nend ©"
 
 
 def test_snake_case_and_plain_text_are_left_as_they_are():

@@ -19,7 +19,7 @@ import pytest
 from agentjobs.jobs.kinds.base import PeriodRef, TeamSnapshot
 from agentjobs.jobs.spec import JobSpec, load_spec
 from agentjobs.jobs.team_run import snapshot_path, team_dir
-from agentjobs.operators.delivered import NOWHERE, kept_team_result, write_result
+from agentjobs.operators.delivered import DELIVERED, NOWHERE, kept_team_result, write_result
 from agentjobs.operators.factory import resolve_paths
 from agentjobs.operators.team_deliver import TeamDeliverOperator
 from agentjobs.sources.teams import Member, Team, TeamTarget
@@ -184,6 +184,20 @@ def test_a_team_with_nowhere_to_deliver_succeeds_with_no_delivery_and_says_so(
     assert smtp_server.messages == []
     assert f"{TEAM} has no slack_channel, email_list or members to deliver to" in capsys.readouterr().out
     assert kept_on_clear(job, team_folder, validated) == (validated["result"], NOWHERE)
+
+
+def test_a_team_whose_only_targets_are_member_previews_keeps_its_summary_on_a_clear(
+    monkeypatch, tmp_path, team_folder, smtp_server
+):
+    # No channel, no list: the members' previews are all the team gets. Their ledger rows used to
+    # hash the preview line, not the artifact, so a clear paid the model for a new summary.
+    job = spec(monkeypatch, tmp_path, slack_conn_id=None, smtp_conn_id=smtp_server.conn_id)
+    validated = write_run(team_folder, members=[ANA, BOB], slack_channel=None, email_list=[])
+    delivered = execute(deliverer(job), validated)["deliveries"]
+    assert [(d["channel"], d["delivered"]) for d in delivered] == [("preview", True), ("preview", True)]
+    assert kept_on_clear(job, team_folder, validated) == (validated["result"], DELIVERED)
+    # The line each member got is still the preview, not the artifact.
+    assert all("# Week to" not in m.get_body(("plain",)).get_content() for m in mails(smtp_server))
 
 
 def test_a_team_whose_only_delivery_failed_is_not_done(monkeypatch, tmp_path, team_folder, smtp_server):

@@ -137,6 +137,12 @@ def test_the_run_page_renders_the_artifact_result_transcript_and_links(ran):
     assert "sandbox" in digest.headers["content-security-policy"]
     assert http.get(f"{base}/transcript.jsonl").status_code == 404
     assert http.get(f"{base}/..%2F..%2Fledger.db").status_code == 404
+    # The tasks' bookkeeping is hidden from the list and refused by name too.
+    from agentjobs.jobs.artifacts import DONE_FILE
+
+    folder = Path(xcom(run, "validate")["artifact"]).parent
+    (folder / DONE_FILE).write_text('{"done": "nowhere to deliver"}')
+    assert http.get(f"{base}/{DONE_FILE}").status_code == 404
     detail = http.get(f"{PREFIX}/api/runs/{spec.dag_id}/{run.run_id}/summarize").json()
     assert detail["transcript"]["events"]["completion"] == 1
     assert "transcript.jsonl" not in [f["name"] for f in detail["files"]]

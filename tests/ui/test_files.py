@@ -118,6 +118,25 @@ def test_internal_bookkeeping_files_are_not_listed_among_the_runs_files(base):
     (folder / ".anomalies.md.k2j3h4.tmp").write_text("# Anom")  # a worker mid-write
     assert (folder / DONE_FILE).is_file()
     assert [name for name, _ in files.listed_files(folder)] == ["anomalies.md", "result.json"]
+    # Nor served when asked for by name: the download refuses them like a file outside the folder.
+    for name in (DONE_FILE, ".anomalies.md.k2j3h4.tmp"):
+        assert files.contained_file(folder, name) is None and files.open_file(folder, name) is None
+    assert files.read_artifact(folder, "anomalies.md") == "# Anomalies\n"
+
+
+def test_internal_files_on_the_run_file_store_are_not_served_by_name(base, tmp_path, monkeypatch):
+    store = tmp_path / "store"
+    folder = store / "anomaly_flags" / "team-la" / "2026-11-24"
+    folder.mkdir(parents=True)
+    (folder / "flags.md").write_text("# Flags\n")
+    (folder / "done.json").write_text('{"done": "applied"}')
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES", store.as_uri())
+
+    found = files.run_folder("anomaly_flags", "2026-11-24", "team-la")
+    assert isinstance(found, files.StoredFolder)
+    assert files.listed_files(found) == [("flags.md", 8)]
+    assert files.stored_file(found, "done.json") is None and files.open_file(found, "done.json") is None
+    assert files.stored_file(found, "flags.md") == "flags.md"
 
 
 def test_with_a_run_file_store_the_folder_is_read_there_not_on_this_hosts_disk(base, tmp_path, monkeypatch):

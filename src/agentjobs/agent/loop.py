@@ -21,7 +21,6 @@ from pydantic import BaseModel
 from agentjobs.agent.budget import BudgetMeter, Usage
 from agentjobs.agent.contract import parse_result_line, parse_structured
 from agentjobs.agent.errors import (
-    BudgetExceeded,
     ContractViolation,
     RateLimited,
     TransientAgentError,
@@ -200,23 +199,26 @@ class Agent:
                 waits += 1
                 self.transcript.record("rate_limited", wait_s=wait_s, error=str(exc))
                 log.info("model endpoint rate-limited the call; asking again in %.1f s", wait_s)
-                self._wait(wait_s, "a 429's wait")
+                self._wait(wait_s, "a 429's wait", exc)
                 continue
             if limiter is not None:
                 limiter.settle(estimate, completion.total_tokens)
             return completion
 
-    def _wait(self, wait_s: float, what: str) -> None:
-        """Sleep `wait_s`, or fail with the time cap's message if the wait would end past it."""
+    def _wait(self, wait_s: float, what: str, cause: Exception | None = None) -> None:
+        """Sleep `wait_s`; a wait that would end past the time cap ends the try as RateLimited."""
         remaining = self.meter.remaining_s()
         if remaining is not None and wait_s >= remaining:
-            caps = self.meter.caps
-            raise BudgetExceeded(
-                "timeout_s",
-                caps.timeout_s or 0,
-                round(self.meter.elapsed_s, 3),
-                f"{what} is {wait_s:.1f} s away, past the time cap",
-            )
+            # The endpoint is busy, the budget is not spent: a transient failure, so Airflow's
+            # retry asks again later, from the spend and time used so far. Only a cap already
+            # reached (the time used up by the call just made) fails for good.
+            self.meter.check_before_call()
+            raise RateLimited(
+                f"{what} is {wait_s:.1f} s away, past the {remaining:.1f} s left of the time cap "
+                f"(timeout_s {self.meter.caps.timeout_s:g}): not waited for here; the task's retry "
+                "asks again later",
+                retry_after_s=wait_s,
+            ) from cause
         # Only under a time cap: it bounds the waits across resumes, where a count would start over.
         limit = self.defer_waits_from_s if self.client.limiter is not None else None
         if limit is not None and remaining is not None and wait_s >= limit:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -14,20 +14,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="agentjobs", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
     digest = commands.add_parser("digest", help="run the daily digest once and show it")
-    digest.add_argument("--repo", action="append", default=[], metavar="PATH", help="local git repository")
     digest.add_argument(
-        "--github", action="append", default=[], metavar="OWNER/NAME", help="GitHub repository"
+        "--repo", action="append", default=[], type=folder, metavar="PATH", help="local git repository"
     )
-    digest.add_argument("--feed", action="append", default=[], metavar="URL|PATH", help="RSS or Atom feed")
-    digest.add_argument("--date", type=date.fromisoformat, help="the day to digest (default: yesterday)")
+    digest.add_argument(
+        "--github", action="append", default=[], type=github, metavar="OWNER/NAME", help="GitHub repository"
+    )
+    digest.add_argument(
+        "--feed", action="append", default=[], type=feed, metavar="URL|PATH", help="RSS or Atom feed"
+    )
+    digest.add_argument("--date", type=day, help="the day to digest (default: yesterday)")
     digest.add_argument("--out", type=Path, default=Path("agentjobs-out"), help="output folder")
-    digest.add_argument("--timezone", help="time zone of the day (default: the job's)")
+    digest.add_argument("--timezone", type=timezone, help="time zone of the day (default: the job's)")
     add_run_options(digest)
     run = commands.add_parser("run", help="run any shipped job once (include/jobs/*.yaml) and show it")
     run.add_argument("job", help="the job's dag_id, e.g. weekly_insights, anomaly_flags, daily_digest")
-    run.add_argument(
-        "--date", type=date.fromisoformat, help="the last day covered (default: the data's last)"
-    )
+    run.add_argument("--date", type=day, help="the last day covered (default: the data's last)")
     run.add_argument("--team", action="append", default=[], metavar="ID", help="only this team (repeatable)")
     run.add_argument("--out", type=Path, default=Path("agentjobs-out"), help="output folder")
     add_run_options(run)
@@ -35,9 +37,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "check", help="check the business database against a job's inputs (before enabling it)"
     )
     check.add_argument("job", help="a shipped job's dag_id, or the path of a spec file")
-    check.add_argument(
-        "--date", type=date.fromisoformat, help="the day whose binds are sampled (default: today)"
-    )
+    check.add_argument("--date", type=day, help="the day whose binds are sampled (default: today)")
     check.add_argument("--out", type=Path, default=Path("agentjobs-out"), help="output folder")
     inputs = commands.add_parser(
         "inputs", help="print the columns each kind's inputs and write targets need (to map your schema)"
@@ -84,8 +84,83 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def add_run_options(command: argparse.ArgumentParser) -> None:
     """The caps, mode and verbosity that `digest` and `run` both take for their one run."""
-    command.add_argument("--max-iterations", type=int)
-    command.add_argument("--max-tokens", type=int, help="total token budget")
-    command.add_argument("--max-cost-usd", type=float)
+    command.add_argument("--max-iterations", type=cap("max_iterations", int))
+    command.add_argument("--max-tokens", type=cap("max_total_tokens", int), help="total token budget")
+    command.add_argument("--max-cost-usd", type=cap("max_cost_usd", float))
     command.add_argument("--mode", choices=["structured", "loop"], help="default: the job's mode")
     command.add_argument("--verbose", action="store_true", help="show Airflow's own logs")
+
+
+# Each option's value is checked as it is parsed, so a mistake exits 2 naming the option before
+# the command generates a database or starts the model (which takes a while).
+
+
+def day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day; use YYYY-MM-DD") from None
+
+
+def folder(text: str) -> str:
+    """A --repo path: a folder that is there (the scheduled job skips a missing one with a
+    warning; here a typo would digest nothing after a minute of running)."""
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is no folder here; give a git repository's path")
+    return text
+
+
+def feed(text: str) -> str:
+    """A --feed: a URL, or a file that is there."""
+    if "://" not in text and not Path(text).is_file():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a URL nor a file here; give the feed's URL or file"
+        )
+    return text
+
+
+def github(text: str) -> str:
+    """A --github repository as the spec's github source takes it: OWNER/NAME."""
+    from pydantic import ValidationError
+
+    from agentjobs.jobs.spec import GitHubSource
+
+    try:
+        GitHubSource.model_validate({"repos": [text]})
+    except ValidationError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not OWNER/NAME (e.g. apache/airflow)") from None
+    return text
+
+
+def timezone(text: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+    return text
+
+
+def cap(name: str, number: Callable[[str], float]) -> Callable[[str], float]:
+    """The parser of one cap's option: a number within the bounds the Caps model gives `name`."""
+
+    def parse(text: str) -> float:
+        from pydantic import ValidationError
+
+        from agentjobs.agent.caps import Caps
+
+        try:
+            value = number(text)
+        except ValueError:
+            kind = "a whole number" if number is int else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        try:
+            Caps.model_validate({name: value})
+        except ValidationError as exc:  # "Input should be greater than 0" → "it should be ..."
+            why = exc.errors()[0]["msg"].replace("Input should", "it should")
+            raise argparse.ArgumentTypeError(f"{text!r} is not allowed: {why}") from None
+        return value
+
+    parse.__name__ = number.__name__  # argparse names the type in its own messages
+    return parse

@@ -7,13 +7,15 @@ input's contract (jobs/inputs.py); each mapped write target's table must have th
 mapping names (jobs/writes.py): one line per input and target, exit 0 when all match, 1 otherwise.
 No model is called and none of the user's rows is written (agentjobs' own ledger table, in
 its own schema, is created when a mapped write target keeps one: the mapped reads may name it).
-The database is the job's `sql` connection when one is defined, else the sample database in
-the output folder (as `agentjobs run`).
+The database is the job's `sql` connection when one is defined, else, for the shipped
+`agentjobs_business`, the sample database in the output folder (as `agentjobs run`); a
+connection of the spec's own that is not defined is an error, never the sample in its place.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
@@ -49,10 +51,14 @@ def check_job(args: argparse.Namespace) -> int:
         raise SystemExit(f"agentjobs: {spec.dag_id} reads no business database; there is nothing to check")
     from agentjobs.jobs.input_check import check_inputs, check_writes, kind_pairs, source_pairs
     from agentjobs.jobs.kinds.registry import fan_out_kind
-    from agentjobs.sources.sql import connection_engine, read_teams
+    from agentjobs.sources.sql import DEFAULT_CONN_ID, connection_engine, read_teams
 
     conn_id = spec.sources.sql.conn_id
-    business_db(out, conn_id)
+    if conn_id == DEFAULT_CONN_ID or os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}"):
+        business_db(out, conn_id)
+    # Else the spec names a connection of its own that is not defined: checking the sample
+    # database in its place would say "every input matches" of a database the user never meant;
+    # connection_engine fails saying how to define it.
     mapping = spec.sources.sql.inputs
     limits = spec.sources.sql.limits()  # the row cap and statement timeout a run reads with
     engine = connection_engine(conn_id)

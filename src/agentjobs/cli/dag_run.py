@@ -33,5 +33,15 @@ def prepared_dag(spec: Any) -> tuple[Any, list[str]]:
     for task in dag.tasks:
         # The run's alert task fails only to mark the run failed; the reason is its upstream's.
         if task.task_id != ALERT_TASK_ID:
-            task.on_failure_callback = [remember]
+            # Beside the DAG's own (RecordFailure writes the reason to the run log, where the
+            # alert task reads it; replaced, the alert said "no reason recorded (the run log
+            # could not be written)" for every failure).
+            task.on_failure_callback = [*_callbacks(task.on_failure_callback), remember]
     return dag, failures
+
+
+def _callbacks(found: Any) -> list[Any]:
+    """A task's failure callbacks as a list (Airflow takes one callable, a list, or none)."""
+    if found is None:
+        return []
+    return list(found) if isinstance(found, (list, tuple)) else [found]

@@ -109,6 +109,16 @@ def serving_instant(kind: Any, settings: Any, team: Any, day: date) -> datetime 
     return None
 
 
+def _nearest_covered(kind: Any, settings: Any, team: Any, day: date) -> str:
+    """ ", e.g. 2026-11-28 (the last day before it that a run covers)" when one is within a month:
+    a weekly or monthly kind's period ends on one weekday or on the month's last day only."""
+    for back in range(1, 32):
+        earlier = day - timedelta(days=back)
+        if serving_instant(kind, settings, team, earlier) is not None:
+            return f", e.g. {earlier} (the last day before it that a run covers)"
+    return ""
+
+
 def run_fan_out(args: argparse.Namespace, project: Path, out: Path) -> int:
     from agentjobs.jobs.kinds.registry import fan_out_kind
 
@@ -137,6 +147,7 @@ def run_fan_out(args: argparse.Namespace, project: Path, out: Path) -> int:
         if when is None:
             raise SystemExit(
                 f"agentjobs: no run of {spec.dag_id} covers {day} for {team.id}; pick another --date"
+                + _nearest_covered(kind, settings, team, day)
             )
         runs[when].append(team.id)
         keys[team.id] = kind.period(team, when, settings).key

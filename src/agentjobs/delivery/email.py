@@ -1,4 +1,4 @@
-"""Email delivery over the SMTP provider's SmtpHook: text/plain markdown plus rendered HTML.
+"""Email delivery over the SMTP provider's SmtpHook: text/plain plus HTML rendered from markdown.
 
 `SmtpHook.send_email_smtp` builds a single text/html part inside a multipart of the given
 subtype, so it cannot send a text+HTML alternative; it also retries `sendmail` up to
@@ -22,7 +22,7 @@ import markdown as md
 from markdown.treeprocessors import Treeprocessor
 
 from agentjobs.jobs.addresses import is_plain_address
-from agentjobs.jobs.markdown_text import without_bidi_controls
+from agentjobs.jobs.markdown_text import shown_text, without_bidi_controls
 
 HTML_TEMPLATE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{title}</title></head>
@@ -102,7 +102,9 @@ def build_message(*, sender: str, to: Sequence[str], subject: str, markdown: str
     msg["To"] = ", ".join(to)
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
-    msg.set_content(markdown)  # text/plain first: clients show the last part they can render
+    # text/plain first: clients show the last part they can render. Plain text renders nothing,
+    # so it shows the characters the HTML part shows (`<`, not the markdown's `&lt;`).
+    msg.set_content(shown_text(markdown))
     msg.add_alternative(render_html(markdown, title=subject), subtype="html")
     return msg
 

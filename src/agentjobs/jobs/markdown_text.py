@@ -6,7 +6,8 @@ entry `[Advisory](javascript:...)`, `![](https://tracker/pixel)` or `<https://el
 escapes Python-Markdown knows, so the plain-text file still reads right), a `<` that could
 open an autolink or a tag and an `&` that would start a character reference become
 references themselves. `unescape` is its inverse, for the checks that compare the digest
-with the snapshot.
+with the snapshot; `shown_text` resolves a whole document's escapes for a plain-text reader
+(the email's text part).
 
 Bidirectional formatting characters are dropped with the other controls: they are invisible
 and reorder what a reader sees (U+202E before `cod.exe` shows it as `exe.doc`), in an email,
@@ -39,6 +40,10 @@ _CONTROL = lazy(f"[\\x00-\\x1f\\x7f{_BIDI_CONTROLS}]")
 # Any character reference (`&#8238;`, `&#x202E;`, `&rlm;`): in markdown it is the character.
 _ANY_REFERENCE = lazy(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _UNESCAPE = lazy(r"\\([\\`*_{}\[\]()>#+\-.!|])|&lt;|&amp;")
+# Markdown's backslash escapes (Python-Markdown's set); a code span and a fence line keep theirs.
+_BACKSLASH = lazy(r"\\([\\`*_{}\[\]()>#+\-.!|])")
+_CODE_SPAN = lazy(r"(?<!\\)`[^`\n]+`")
+_FENCE = lazy(r"^\s*```")
 # What an autolink `<url>` can hold and stay one link to that exact URL, in email and Slack.
 _AUTOLINKABLE = lazy(r"https?://[^\s\x00-\x1f\x7f<>`\\]+", re.IGNORECASE)
 
@@ -84,3 +89,36 @@ def unescape(markdown: str) -> str:
         return match.group(1) or {"&lt;": "<", "&amp;": "&"}[match.group(0)]
 
     return _UNESCAPE.sub(plain, markdown)
+
+
+def shown_text(markdown: str, *, backslashes: bool = True) -> str:
+    """`markdown` as plain text shows it: backslash escapes and character references resolved
+    (`&lt;` is `<`, `\\[` is `[`) outside code, where they are literal; the rest (headings,
+    bullets, link syntax) kept. For a text/plain reader: nothing there renders, so the resolved
+    `<`, `&` and brackets stay text. A reference to a control or bidi character is dropped.
+    `backslashes` False resolves the references only: the text stays markdown whose `\\[` is
+    no link, for a receiver that escapes `&<>` itself (the webhook)."""
+
+    def reference(match: re.Match[str]) -> str:
+        character = html.unescape(match.group(0))
+        return "" if _CONTROL.search(character) else character
+
+    def prose(text: str) -> str:
+        # One pass each, so `&amp;lt;` is the text `&lt;`, never `<`.
+        return _ANY_REFERENCE.sub(reference, _BACKSLASH.sub(r"\1", text) if backslashes else text)
+
+    lines: list[str] = []
+    in_fence = False
+    for line in markdown.split("\n"):
+        fence = bool(_FENCE.match(line))
+        in_fence ^= fence
+        if fence or in_fence:
+            lines.append(line)
+            continue
+        pieces: list[str] = []
+        end = 0
+        for code in _CODE_SPAN.finditer(line):
+            pieces += [prose(line[end : code.start()]), code.group(0)]
+            end = code.end()
+        lines.append("".join([*pieces, prose(line[end:])]))
+    return "\n".join(lines)

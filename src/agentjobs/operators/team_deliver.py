@@ -12,12 +12,13 @@ that member's own part of the validated artifact, written to `members/<member id
 team's folder so the ledger hashes what was sent; its row is keyed by the member's own local
 date (`member_day`) and address, so a member is mailed once a day whatever reruns.
 
+A member preview's ledger row hashes the team's artifact the line is cut from, not the line, so
+a later run of the same period keeps that artifact as delivered (operators/delivered.py)
+instead of asking the model for another, also for a team whose only targets are previews.
 A kind whose previews go out on each member's clock (capabilities.MembersOnOwnClock, e.g.
 weekly_insights) sends at each run only what is due then: the channel and list when the team
-is (`due`), the previews of `members_due`, titled with the member's own `member_stamp`. Such a
-preview's ledger row hashes the team's artifact the line is cut from, so a later run of the same
-period keeps that artifact as delivered (operators/delivered.py) instead of asking the model
-for another: the team's channel gets the insights the members' lines were taken from.
+is (`due`), the previews of `members_due`, titled with the member's own `member_stamp`; the
+team's channel gets the insights the members' lines were taken from.
 
 A team of a kind that writes nothing, with no target at this run (no channel, list or member
 address, none due, or no connection to send with), is done with its validated artifact:
@@ -199,12 +200,13 @@ class TeamDeliverOperator(TeamTaskOperator):
             for member in self._reachable(snapshot, only=None if due is None else {m.id for m in due}):
                 assert member.email is not None
                 mail = _mail(smtp_conn, [member.email])
-                if clock is None:
-                    found.append(_target(mail, line, name="preview"))
-                    continue
-                stamp = clock[0].member_stamp(snapshot, member)
-                own = self._message(f"{self.spec.title} — {team.name}, {stamp}", preview, period_key)
-                found.append(replace(_target(mail, own, name="preview"), artifact=artifact))
+                message = line
+                if clock is not None:
+                    stamp = clock[0].member_stamp(snapshot, member)
+                    message = self._message(f"{self.spec.title} — {team.name}, {stamp}", preview, period_key)
+                # The row hashes the artifact the line is cut from: a team whose only targets are
+                # previews is then delivered as that artifact, and a clear keeps it (delivered.py).
+                found.append(replace(_target(mail, message, name="preview"), artifact=artifact))
         return found
 
     def _reachable(self, snapshot: TeamSnapshot, only: set[str] | None = None) -> list[Member]:

@@ -64,7 +64,9 @@ def stored_file(folder: StoredFolder, name: str) -> str | None:
 
 
 def _plain_name(name: str) -> bool:
-    return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..")
+    """A name the page may serve: one file's, and not the tasks' bookkeeping (done.json, a write
+    in flight), which the list hides and a download by its name must not reach either."""
+    return bool(name) and "/" not in name and "\\" not in name and not is_internal(name)  # `.`, `..` too
 
 
 def artifact_name(kind: str | None) -> str:

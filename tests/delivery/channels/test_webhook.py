@@ -4,6 +4,7 @@ ledger, inert text, no secret in an error, and the destination checked before an
 from __future__ import annotations
 
 import hashlib
+import html
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from agentjobs.delivery.channels.registry import channel_for
 from agentjobs.delivery.channels.webhook import WebhookFailed
 from agentjobs.delivery.ledger import FAILED, SENT
 from agentjobs.jobs.channels.registry import channel_of
+from agentjobs.jobs.markdown_text import as_text
 from tests.delivery.conftest import WEBHOOK_HEADER_TOKEN, WEBHOOK_PATH_TOKEN, set_connection
 
 
@@ -93,6 +95,17 @@ def test_markup_from_sources_arrives_as_text_never_as_tags(webhook_server, tmp_p
     assert "&lt;img src=x onerror=alert(1)&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in text
     assert "\u202e" not in text and "\x07" not in text
     assert "tab\there" in text and text.startswith("# Day\n\n")
+
+
+def test_source_text_escaped_for_markdown_arrives_escaped_once(webhook_server, tmp_path):
+    # `<` is `&lt;` in the markdown already: escaped again it showed as `&lt;` in the receiver's HTML.
+    typed = "Vec<T> & R&amp;D <script>"
+    artifact = tmp_path / "digest.md"
+    artifact.write_text(f"# Day\n\n- {as_text(typed)} `a &lt; b`\n")
+    webhook(webhook_server.conn_id).send(message(artifact))
+    (post,) = webhook_server.server.posts
+    text = post.body["text"]
+    assert "<" not in text and html.unescape(text) == f"# Day\n\n- {typed} `a &lt; b`\n"
 
 
 def test_a_server_error_fails_the_attempt_and_the_retry_posts_once_more(webhook_server, ledger, artifact):

@@ -14,8 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from agentjobs.jobs.inputs import row_problems
 from agentjobs.jobs.kinds.base import CheckFailed, PeriodRef, Team, TeamSnapshot
-from agentjobs.jobs.kinds.invoice_reconciliation import KIND, InvoiceReconciliationSettings
+from agentjobs.jobs.kinds.invoice_reconciliation import INPUTS, KIND, InvoiceReconciliationSettings
+from agentjobs.jobs.kinds.payment_rules import find_candidates
 from agentjobs.jobs.period import period_of_day
 from tests.business.ledgerly.conftest import ledgerly  # noqa: F401  (the session's generated rows)
 from tests.business.ledgerly.jobs import LEDGERLY_JOBS, ledgerly_db, ledgerly_spec  # noqa: F401
@@ -103,6 +105,28 @@ def test_the_exact_rest_links_a_part_payment_and_an_equal_rival_go_to_a_person()
         snapshot([payment(), payment("pay-2")], invoices[:1]), {p: ("inv-1", 0.9) for p in ("pay-1", "pay-2")}
     )
     assert list(again["links"]) == ["pay-1"] and "is paid by pay-1" in again["review"]["pay-2"]["why"]
+
+
+def test_an_invoice_without_a_due_date_is_read_and_a_payment_can_pay_it():
+    # A company's own invoices table may hold one without a due date: it used to break the
+    # input contract (due_on NOT NULL), so the whole team failed and no payment was allocated.
+    undated = {**invoice("inv-1"), "due_on": None}
+    assert row_problems(INPUTS[1], [undated], "team-berlin") == []
+    late = {**payment(), "received_at": at(date(2027, 6, 1))}  # long after the issue: never "late"
+    [found] = find_candidates(late, [undated], TZ)
+    assert found.due_on is None and found.days_late == 0 and found.as_tool_row()["due_on"] is None
+    snap = snapshot([payment()], [undated])
+    line = next(x for x in KIND.plan(snap, SETTINGS, "structured").prompt.splitlines() if "inv-1:" in x)
+    assert "without a due date" in line
+    result = decided(snap, {"pay-1": ("inv-1", 0.95)})
+    assert result["links"]["pay-1"] == {"invoice": "inv-1", "confidence": 0.95, "amount_cents": 50_000}
+    rendered = KIND.render(
+        snap, {"matches": {"pay-1": {"invoice": "inv-1", "confidence": 0.95}}}, SETTINGS, "T"
+    )
+    assert "without a due date" in rendered.markdown and "due None" not in rendered.markdown
+    # Of two invoices equal in all else (both paid on time), the one with a due date comes first.
+    dated = {**invoice("inv-2"), "due_on": "2026-11-30"}
+    assert [c.invoice_id for c in find_candidates(payment(), [undated, dated], TZ)] == ["inv-2", "inv-1"]
 
 
 def test_hostile_payer_text_is_data_in_the_prompt_and_inert_in_the_summary():

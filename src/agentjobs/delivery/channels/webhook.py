@@ -1,8 +1,9 @@
 """Webhook: the artifact as one JSON POST through the HTTP provider's HttpHook.
 
 The body is `{"job", "day", "title", "text", "sha256"}`. `text` is the artifact with control
-and bidi characters dropped and `&`, `<`, `>` escaped, so a receiver that puts it into HTML or a
-chat card shows text, never tags from a source. The same delivery always carries the same
+and bidi characters dropped and `&`, `<`, `>` escaped once (the markdown's own `&lt;` for a
+source's `<` is resolved first), so a receiver that puts it into HTML or a chat card shows the
+source's text, never its tags. The same delivery always carries the same
 `Idempotency-Key` header, so a receiver that honours it drops the second copy of a retry whose
 first answer was lost.
 
@@ -28,7 +29,7 @@ from urllib.parse import urlsplit
 from agentjobs.agent.errors import PermanentAgentError
 from agentjobs.delivery.channels.base import Channel, Message
 from agentjobs.jobs.channels.webhook import WebhookChannel
-from agentjobs.jobs.markdown_text import one_line, without_bidi_controls
+from agentjobs.jobs.markdown_text import one_line, shown_text, without_bidi_controls
 
 _RETRIED_4XX = frozenset({408, 429})
 _TRUE = frozenset({"true", "t", "1", "yes", "y", "on"})
@@ -56,7 +57,8 @@ class WebhookSender(Channel[WebhookChannel]):
             "job": message.job,
             "day": message.day,
             "title": inert(one_line(message.title)),
-            "text": inert(message.markdown),
+            # The markdown's own `&lt;` is `<` first, so the text is escaped once, not twice.
+            "text": inert(shown_text(message.markdown, backslashes=False)),
             "sha256": hashlib.sha256(message.markdown.encode("utf-8")).hexdigest(),
         }
 

@@ -5,8 +5,9 @@ tables only: the sample database has no payments, so a spec maps both inputs and
 Once a local day per team (at `local_hour`), for the payments received in the last
 `lookback_days` that are unallocated and not judged yet (agentjobs' ledger, record type
 'payment'): code finds each payment's candidate invoices (payment_rules: the currency, an amount
-of at most what is still due, a date from the issue day to 60 days after the due day, a payer
-name like the customer's or a reference naming the number; top 5), the model picks one per
+of at most what is still due, a date from the issue day to 60 days after the due day (no limit
+for an invoice without a due date: it is never late), a payer name like the customer's or a
+reference naming the number; top 5), the model picks one per
 payment with a confidence, and code decides again, never from the model alone:
 - linked: the rules hold, the confidence is above 0.8, the payment is the invoice's rest to the
   cent and no rival invoice of that amount stands unless the reference names this one;
@@ -20,6 +21,7 @@ once), since what it still owes is read again each day.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
@@ -30,6 +32,7 @@ from agentjobs.jobs.kinds.payment_rules import (
     LATE_DAYS,
     InvoiceCandidate,
     candidate,
+    due_day,
     find_candidates,
     link_blocker,
     rule_failures,
@@ -100,7 +103,12 @@ INPUTS = (
             Column("number", "text"),
             Column("customer_name", "text", nullable=True),
             Column("issued_on", "date"),
-            Column("due_on", "date"),
+            Column(
+                "due_on",
+                "date",
+                nullable=True,
+                meaning="NULL: no due date; a payment from the issue day on may pay it",
+            ),
             Column("amount_due_cents", "integer", meaning="what is still owed, minor units"),
             Column("currency", "text", meaning="ISO 4217 code", check="currency"),
         ),
@@ -202,7 +210,8 @@ class InvoiceReconciliationKind(MatchKind):
         return (
             f"Match each incoming payment of team {as_data(snapshot.team.name)} to the open invoice it "
             "pays. Its candidates were found by code (same currency, at most what is still due, received "
-            f"from the issue day to {LATE_DAYS} days after the due day, a payer like the customer or a "
+            f"from the issue day to {LATE_DAYS} days after the due day (any day after it for an invoice "
+            "without a due date), a payer like the customer or a "
             "reference naming the number), best first; choose the one it pays, with a confidence from "
             f"0 to 1: above {LINK_ABOVE} only when you are sure, 0 when none of them is the payment's."
         )
@@ -219,7 +228,7 @@ class InvoiceReconciliationKind(MatchKind):
     def candidate_line(self, found: InvoiceCandidate, currency: str) -> str:
         return (
             f"{found.invoice_id}: {as_data(found.number)} to {as_data(found.customer_name)}, "
-            f"{format_amount(found.amount_due_cents, currency)} due {found.due_on.isoformat()}"
+            f"{format_amount(found.amount_due_cents, currency)} {_due(found.due_on)}"
             f"{', reference names it' if found.named else ''} (score {found.score:.2f})"
         )
 
@@ -255,7 +264,7 @@ class InvoiceReconciliationKind(MatchKind):
             amount = format_amount(int(row["amount_due_cents"]), str(row.get("currency") or currency))
             return (
                 f"`{code(iid)}` {as_text(str(row.get('number') or '?'))} to "
-                f"{as_text(str(row.get('customer_name') or '?'))}, {amount} due {str(row['due_on'])[:10]}"
+                f"{as_text(str(row.get('customer_name') or '?'))}, {amount} {_due(due_day(row))}"
             )
 
         lines = [title_line, "", summary, ""]
@@ -308,6 +317,10 @@ class InvoiceReconciliationKind(MatchKind):
             write_target=ALLOCATIONS,
             amounts={pid: int(proposals[pid]["amount_cents"]) for pid in approved},
         )
+
+
+def _due(day: date | None) -> str:
+    return "without a due date" if day is None else f"due {day.isoformat()}"
 
 
 def decisions_of(result: dict[str, Any]) -> list[Decision]:

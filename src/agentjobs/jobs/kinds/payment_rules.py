@@ -6,7 +6,8 @@ money coming in:
 - amount: at most what the invoice still owes, within 0.5 % above it (an exact payment of the
   rest), or any part of it (an instalment, a part payment);
 - date: the payment's local day (the team's time zone) from the invoice's issue day up to
-  `LATE_DAYS` after its due day;
+  `LATE_DAYS` after its due day; an invoice without a due day (`due_on` NULL) has no late
+  limit and is never late (a company's own table may hold some, and they still get paid);
 - name: the payer's name similar to the customer's (legal forms, case and punctuation set
   aside, as for vendors), or the payment's reference text naming the invoice's number.
 
@@ -67,7 +68,7 @@ class InvoiceCandidate:
     number: str
     amount_due_cents: int
     customer_name: str
-    due_on: date
+    due_on: date | None  # None: the invoice has no due day
     part: bool  # the payment is below what the invoice owes, beyond the tolerance
     amount_off_permille: float  # |payment - due| / due, in 1/1000
     days_late: int  # after the due day (0: on time)
@@ -81,7 +82,7 @@ class InvoiceCandidate:
             "number": self.number,
             "amount_due_cents": self.amount_due_cents,
             "customer": self.customer_name,
-            "due_on": self.due_on.isoformat(),
+            "due_on": None if self.due_on is None else self.due_on.isoformat(),
             "part_payment": self.part,
             "days_late": self.days_late,
             "reference_names_it": self.named,
@@ -92,6 +93,12 @@ class InvoiceCandidate:
 
 def _day(value: Any) -> date:
     return date.fromisoformat(str(value)[:10])
+
+
+def due_day(invoice: dict[str, Any]) -> date | None:
+    """The invoice's due day, or None when it has none (`due_on` NULL)."""
+    value = invoice.get("due_on")
+    return None if value is None else _day(value)
 
 
 def _amounts(payment: dict[str, Any], invoice: dict[str, Any]) -> tuple[int, int] | None:
@@ -121,10 +128,10 @@ def rule_failures(
     if failed and not all_rules:
         return failed
     day = local_day(payment["received_at"], timezone)
-    issued, due_on = _day(invoice["issued_on"]), _day(invoice["due_on"])
+    issued, due_on = _day(invoice["issued_on"]), due_day(invoice)
     if day < issued:
         failed.append(f"date: received {day}, before the invoice was issued on {issued}")
-    elif (day - due_on).days > LATE_DAYS:
+    elif due_on is not None and (day - due_on).days > LATE_DAYS:
         failed.append(f"date: received {day}, more than {LATE_DAYS} days after the due day {due_on}")
     if failed and not all_rules:
         return failed
@@ -148,8 +155,9 @@ def candidate(payment: dict[str, Any], invoice: dict[str, Any], timezone: str) -
     paid, due = _amounts(payment, invoice) or (0, 0)
     off = 1000 * abs(paid - due) / due
     part = 1000 * (due - paid) > AMOUNT_TOLERANCE_PERMILLE * due
-    due_on = _day(invoice["due_on"])
-    days_late = max(0, (local_day(payment["received_at"], timezone) - due_on).days)
+    due_on = due_day(invoice)
+    day = local_day(payment["received_at"], timezone)
+    days_late = 0 if due_on is None else max(0, (day - due_on).days)
     named = names_number(payment.get("reference"), invoice.get("number"))
     similarity = name_similarity(
         str(payment.get("payer_name") or ""), str(invoice.get("customer_name") or "")
@@ -179,7 +187,8 @@ def find_candidates(
     """The `top` open invoices passing every rule, best score first; on a tie the one due first
     (a customer paying one of two equal invoices pays the older)."""
     found = [c for i in invoices if (c := candidate(payment, i, timezone)) is not None]
-    found.sort(key=lambda c: (-c.score, c.due_on, c.invoice_id))
+    # An invoice without a due day sorts after the dated ones of its score.
+    found.sort(key=lambda c: (-c.score, c.due_on or date.max, c.invoice_id))
     return found[:top]
 
 
