@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.operators.batch_trigger import DEFAULT_POLL_S
 from agentjobs.operators.job_task import JobTaskOperator
 from agentjobs.operators.team_task import TeamContext, team_context
 
@@ -47,7 +46,7 @@ class TeamBatchOperator(JobTaskOperator):
         spec: JobSpec,
         team_runs: Any,
         skills_dir: str | None = None,
-        poll_interval_s: float = DEFAULT_POLL_S,
+        poll_interval_s: float | None = None,  # None: the LLM connection's batch_poll_s
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
