@@ -10,6 +10,14 @@ Each pool size has its own copy of the shipped spec (its own dag_id), as shipped
 retries 1, retry_delay_s 120, the agent's model client with the SDK's retries off.
 
     python bench/fanout_throughput.py [--teams 200] [--rpm 12] [--burst 1] [--hold 3] [--pools 1,4,16]
+        [--batch-poll 2] [--no-batch]
+
+Then the same teams in `mode: batch` (its own dag_id): every team's request in one Batch API file
+on the same loopback server (tests/fakes/batch_api.py: it finishes a batch after four polls, so
+the wall time is the machinery's, not OpenAI's hours), the wait in the triggerer polling every
+`--batch-poll` seconds, the teams' summarize tasks taking their batch answers. Two rows: its wall
+time against the fastest online run's, and each team's cost against an online run's (the Batch
+API's half price, from the summarize tasks' own usage).
 
 Why 12 requests a minute: on a 2-core machine a summarize task takes 11-24 s (3 s of it the
 model's hold; the rest is the task process, its start-up and its API calls), so one slot
@@ -24,6 +32,7 @@ quick=True runs 6 teams.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -40,11 +49,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `tests.scheduler
 
 import yaml
 from common import REPO, Result, markdown_table
-from rate_limited_model import RateLimitedModel, Traffic
+from rate_limited_model import RateLimitedModel, Traffic, weekly_insights_answer
+from tests.fakes.model_server import RecordedRequest, Step
 from tests.scheduler.harness import AirflowCluster, create_database, drop_database
 
 POOL = "agentjobs_llm"
 LLM_CONN, BUSINESS_CONN, LEDGER_CONN = "bench_llm", "bench_business", "bench_ledger"
+BATCH_LLM_CONN, BATCH_DAG = "bench_llm_batch", "bench_insights_batch"  # the same endpoint, its poll set
 # A Sunday: every UTC team's 09:00 is served by the hourly run of this logical date.
 SUNDAY_NINE = datetime(2026, 11, 29, 9, tzinfo=UTC)
 CATEGORIES = ("software", "travel", "office", "marketing")
@@ -64,6 +75,8 @@ class PoolRun:
     retried: int  # summarize tasks that needed more than one try
     failed_by_429: int  # summarize tasks that ended failed with a 429 in their log
     retried_after_429: int  # summarize tries that failed on a 429 (each one retried or failed)
+    costs: list[float]  # USD of each successful team's summarize (its usage's cost_usd)
+    batch_s: float | None = None  # the batch task's duration (submit, wait, collect); None: online
 
     @property
     def pool_allows(self) -> float:
@@ -106,12 +119,13 @@ def write_business_db(path: Path, teams: int, seed: int = 15) -> None:
     engine.dispose()
 
 
-def job_spec(dag_id: str) -> dict[str, Any]:
+def job_spec(dag_id: str, mode: str = "structured") -> dict[str, Any]:
     """The shipped weekly_insights spec on the benchmark's connections, delivering nowhere."""
     spec = yaml.safe_load((REPO / "include" / "jobs" / "weekly-insights.yaml").read_text())
     spec.update(
         dag_id=dag_id,
-        llm_conn_id=LLM_CONN,
+        mode=mode,
+        llm_conn_id=BATCH_LLM_CONN if mode == "batch" else LLM_CONN,
         ledger_conn_id=LEDGER_CONN,
         sources={"sql": {"conn_id": BUSINESS_CONN}},
         # The throughput of model calls is measured, not Slack's or SMTP's: no targets.
@@ -145,8 +159,30 @@ def tries_that_saw_429(cluster: AirflowCluster, dag_id: str, run_id: str) -> dic
     return seen
 
 
-def run_pool(cluster: AirflowCluster, model: RateLimitedModel, slots: int, teams: int) -> PoolRun:
-    dag_id = f"bench_insights_pool{slots}"
+def summarize_costs(
+    cluster: AirflowCluster, dag_id: str, run_id: str, tis: list[dict[str, Any]]
+) -> list[float]:
+    """cost_usd of each successful summarize task's usage (its XCom), one request a team."""
+    costs = []
+    for ti in tis:
+        if ti["state"] != "success":
+            continue
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/team.summarize/xcomEntries/return_value"
+        value = cluster.api.request("GET", path, params={"map_index": ti["map_index"]})["value"]
+        value = json.loads(value) if isinstance(value, str) else value
+        costs.append(float(value["usage"]["cost_usd"]))
+    return costs
+
+
+def batch_answer(key: str, body: dict[str, Any]) -> Step:
+    """A batch line answered as the online endpoint answers the same request."""
+    return weekly_insights_answer(RecordedRequest("POST", "/v1/chat/completions", {}, body))
+
+
+def run_pool(
+    cluster: AirflowCluster, model: RateLimitedModel, slots: int, teams: int, dag_id: str | None = None
+) -> PoolRun:
+    dag_id = dag_id or f"bench_insights_pool{slots}"
     body = {"name": POOL, "slots": slots, "include_deferred": False}
     cluster.api.request("PATCH", f"/pools/{POOL}", json=body, params={"update_mask": "slots"})
     model.reset()
@@ -164,6 +200,7 @@ def run_pool(cluster: AirflowCluster, model: RateLimitedModel, slots: int, teams
         states[str(ti["state"])] = states.get(str(ti["state"]), 0) + 1
     saw_429 = tries_that_saw_429(cluster, dag_id, final["dag_run_id"])
     failed_by_429 = sum(1 for ti in tis if ti["state"] == "failed" and any(saw_429.get(ti["map_index"], [])))
+    batch = [t for t in task_instances(cluster, dag_id, final["dag_run_id"]) if t["task_id"] == "batch"]
     return PoolRun(
         slots=slots,
         teams=teams,
@@ -174,6 +211,8 @@ def run_pool(cluster: AirflowCluster, model: RateLimitedModel, slots: int, teams
         retried=sum(1 for ti in tis if ti["try_number"] > 1),
         failed_by_429=failed_by_429,
         retried_after_429=sum(sum(tries) for tries in saw_429.values()),
+        costs=summarize_costs(cluster, dag_id, final["dag_run_id"], tis),
+        batch_s=float(batch[0]["duration"] or 0.0) if batch else None,
     )
 
 
@@ -200,6 +239,40 @@ def result(run: PoolRun, rpm: float, hold_s: float, burst: int) -> Result:
     )
 
 
+def batch_results(batch: PoolRun, online: list[PoolRun], poll_s: float) -> list[Result]:
+    """The batch run's wall time against the fastest online run's, and its cost a team against theirs."""
+    fastest = min(online, key=lambda run: run.wall_s)
+    served = batch.states.get("success", 0)
+    note = (
+        f"{batch.teams} teams in one batch (the loopback fake ends it after four polls), polled every "
+        f"{poll_s:g} s; summarize {batch.states}; online calls {len(batch.traffic.served)}; batch task "
+        f"{batch.batch_s or 0:.0f} s; baseline: pool {fastest.slots} online ({fastest.states}). A real "
+        "Batch API answers within its 24 h window, usually minutes to hours: this is the machinery's time"
+    )
+    wall = Result(
+        "fan-out throughput", "batch mode: run wall time", batch.wall_s, fastest.wall_s, "s", "-", None, note
+    )
+    paid = [run for run in online if run.costs]
+    mean_online = statistics.mean(c for run in paid for c in run.costs) if paid else None
+    mean_batch = statistics.mean(batch.costs) if batch.costs else 0.0
+    met = served == batch.teams and mean_online is not None and mean_batch <= 0.5 * mean_online + 1e-12
+    cost_note = (
+        f"mean cost_usd of a team's summarize (its usage, the connection's prices), {served} of "
+        f"{batch.teams} teams answered by the batch, against every online team of the pool runs"
+    )
+    cost = Result(
+        "fan-out throughput",
+        "batch mode: cost a team",
+        mean_batch,
+        mean_online,
+        "USD",
+        "≤0.5 x online, every team served",
+        met,
+        cost_note,
+    )
+    return [wall, cost]
+
+
 def measure(
     quick: bool = False,
     teams: int | None = None,
@@ -207,6 +280,8 @@ def measure(
     hold_s: float = 3.0,
     pools: tuple[int, ...] = (1, 4, 16),
     burst: int = 1,
+    batch: bool = True,
+    batch_poll_s: float = 2.0,
 ) -> list[Result]:
     teams = teams or (6 if quick else DEFAULT_TEAMS)
     db_name = f"bench_fanout_{uuid.uuid4().hex[:8]}"
@@ -228,6 +303,17 @@ def measure(
                 },
             },
             BUSINESS_CONN: {"conn_type": "sqlite", "host": str(business)},
+            BATCH_LLM_CONN: {
+                "conn_type": "agentjobs_llm",
+                "host": model.base_url,
+                "password": "sk-bench-not-a-secret",
+                "extra": {
+                    "model": "rate-limited",
+                    "prices": {"*": {"input": 1.0, "output": 4.0}},
+                    "timeout": 60,
+                    "batch_poll_s": batch_poll_s,
+                },
+            },
             LEDGER_CONN: {
                 "conn_type": "postgres",
                 "host": "127.0.0.1",
@@ -248,17 +334,23 @@ def measure(
         try:
             cluster.start()
             cluster.api.ensure_pool(POOL, 1, "bench: model calls at once")
-            for slots in pools:
-                cluster.add_job(job_spec(f"bench_insights_pool{slots}"))
-            for slots in pools:
-                cluster.api.wait_for_dag(f"bench_insights_pool{slots}", timeout=180)
+            dag_ids = [f"bench_insights_pool{slots}" for slots in pools]
+            for dag_id in dag_ids:
+                cluster.add_job(job_spec(dag_id))
+            if batch:
+                cluster.add_job(job_spec(BATCH_DAG, mode="batch"))
+                model.server.batch_api.answer = batch_answer
+            for dag_id in dag_ids + ([BATCH_DAG] if batch else []):
+                cluster.api.wait_for_dag(dag_id, timeout=180)
             runs = [run_pool(cluster, model, slots, teams) for slots in pools]
+            batched = run_pool(cluster, model, max(pools), teams, BATCH_DAG) if batch else None
         finally:
             cluster.stop()
             model.stop()
             drop_database(db_name)
             drop_database(ledger_db)
-    return [result(run, rpm, hold_s, burst) for run in runs]
+    results = [result(run, rpm, hold_s, burst) for run in runs]
+    return results + (batch_results(batched, runs, batch_poll_s) if batched is not None else [])
 
 
 def main() -> None:
@@ -268,10 +360,20 @@ def main() -> None:
     parser.add_argument("--hold", type=float, default=3.0, help="seconds the endpoint takes per answer")
     parser.add_argument("--pools", default="1,4,16", help="pool sizes, comma-separated")
     parser.add_argument("--burst", type=int, default=1, help="requests the endpoint admits at once")
+    parser.add_argument("--batch-poll", type=float, default=2.0, help="mode: batch's poll interval, s")
+    parser.add_argument("--no-batch", action="store_true", help="skip the mode: batch run")
     args = parser.parse_args()
     pools = tuple(int(p) for p in args.pools.split(","))
     started = time.monotonic()
-    results = measure(teams=args.teams, rpm=args.rpm, hold_s=args.hold, pools=pools, burst=args.burst)
+    results = measure(
+        teams=args.teams,
+        rpm=args.rpm,
+        hold_s=args.hold,
+        pools=pools,
+        burst=args.burst,
+        batch=not args.no_batch,
+        batch_poll_s=args.batch_poll,
+    )
     print(markdown_table(results))
     print(f"\n(took {time.monotonic() - started:.0f} s)")
 

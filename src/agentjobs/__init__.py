@@ -88,6 +88,12 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "How many 429s with Retry-After one call waits out in the task "
                         "before failing the try (default 3; 0: fail at once).",
                     },
+                    "batch_poll_s": {
+                        "label": "Batch poll interval (s)",
+                        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
+                        "description": "How often a `mode: batch` run asks whether its batch is done "
+                        "(default 60).",
+                    },
                     "requests_per_minute": {
                         "label": "Requests per minute",
                         "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from agentjobs.agent.batch_client import BatchApi, BatchStatus
+from agentjobs.agent.batch_client import BatchApi, BatchStatus, BatchUnavailable
 from agentjobs.agent.batch_request import jsonl
 from agentjobs.agent.batch_results import parse_results
 from agentjobs.agent.errors import ModelRequestError, TransientAgentError
@@ -99,8 +99,31 @@ def test_a_batch_that_fails_validation_says_why_and_has_no_files(api, model_serv
 
 
 def test_endpoint_errors_are_sorted_as_the_online_calls_are(api, model_server):
-    with pytest.raises(ModelRequestError, match="Batch API refused the request: HTTP 404"):
+    with pytest.raises(ModelRequestError, match="Batch API refused the request: HTTP 404") as refused:
         api.status("batch-none")
+    assert not isinstance(refused.value, BatchUnavailable)  # a batch gone is not "no Batch API"
     model_server.stop()
     with pytest.raises(TransientAgentError, match="cannot reach the Batch API"):
         api.status("batch-none")
+
+
+def test_an_endpoint_without_a_batch_api_is_told_apart_from_a_bad_key(api, model_server):
+    fake = model_server.batch_api
+    fake.refuse = {"files": error(404, "File Not Found")}  # the embedded llama.cpp server's answer
+    with pytest.raises(BatchUnavailable) as refused:
+        api.submit(jsonl(LINES))
+    assert refused.value.url == f"{model_server.base_url}/files" and refused.value.status_code == 404
+    assert "HTTP 404: File Not Found" in str(refused.value)
+    fake.refuse = {"batches": error(400, "batches are not enabled for this project")}
+    with pytest.raises(BatchUnavailable, match=r"/batches refused the batch \(HTTP 400"):
+        api.submit(jsonl(LINES))
+    # A refused key is no reason to ask online with the same key: it stays a plain refusal.
+    fake.refuse = {"files": error(401, "Incorrect API key provided")}
+    with pytest.raises(ModelRequestError, match=r"refused the key: HTTP 401.*check the LLM") as bad:
+        api.submit(jsonl(LINES))
+    assert not isinstance(bad.value, BatchUnavailable)
+    # A server error may pass: retried as ever, not taken for a missing Batch API.
+    fake.refuse = {"files": error(503, "overloaded")}
+    with pytest.raises(TransientAgentError):
+        api.submit(jsonl(LINES))
+    assert fake.batches == {}

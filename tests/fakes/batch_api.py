@@ -8,6 +8,9 @@ model_server's builders (`reply(...)` → an output line; `error(...)` → an er
 None to leave the line out of both files (a partial result). An expired batch writes the lines
 not answered to the error file with code `batch_expired`, as OpenAI's does; a failed one
 (validation) writes no files and reports its errors on the batch.
+
+`refuse` scripts an endpoint without a (working) Batch API: {"files": error(404, ...)} answers
+every upload so, as the embedded llama.cpp server does; {"batches": ...} every create.
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ class FakeBatchApi:
         self.requests: list[RecordedRequest] = []
         self.answer: Answer | None = None
         self.statuses: Sequence[str] = COMPLETED
+        self.refuse: dict[str, Step] = {}  # "files" / "batches": the answer to every POST there
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -89,6 +93,8 @@ class FakeBatchApi:
         with self._lock:
             self.requests.append(request)
             parts = request.path.strip("/").split("/")[1:]  # without the leading "v1"
+            if request.method == "POST" and len(parts) == 1 and parts[0] in self.refuse:
+                return self.refuse[parts[0]]
             if request.method == "POST" and parts == ["files"]:
                 return Step(payload=self._upload(request))
             if request.method == "GET" and len(parts) == 3 and parts[0] == "files" and parts[2] == "content":

@@ -21,6 +21,7 @@ def test_fields_become_settings():
             "reports_usage": "false",
             "max_tokens_per_call": 1024,
             "rate_limit_waits": "5",
+            "batch_poll_s": "15",
         },
     )
     assert settings.base_url == "http://127.0.0.1:8080/v1"
@@ -31,6 +32,7 @@ def test_fields_become_settings():
     assert settings.options.reports_usage is False
     assert settings.options.max_tokens_per_call == 1024
     assert settings.options.rate_limit_waits == 5
+    assert settings.options.batch_poll_s == 15
     assert settings.prices_for("gpt-4o-mini").output_per_million == 0.6
     assert settings.prices_for("other").input_per_million == 1
     assert "sk-abc" not in repr(settings)
@@ -60,6 +62,8 @@ def test_prices_may_be_a_json_string_as_the_form_stores_it():
         ("https://api.example/v1", {"timeout": 0}, "timeout must be more than 0 seconds (got 0)"),
         ("https://api.example/v1", {"timeout": "-5"}, "timeout must be more than 0 seconds (got -5)"),
         ("https://api.example/v1", {"max_tokens_per_call": 0}, "max_tokens_per_call must be more than 0"),
+        ("https://api.example/v1", {"batch_poll_s": 0}, "batch_poll_s must be more than 0 seconds (got 0)"),
+        ("https://api.example/v1", {"batch_poll_s": "often"}, "batch_poll_s must be numbers"),
     ],
 )
 def test_bad_fields_name_the_problem_and_the_fix(host, extra, message):
@@ -77,6 +81,7 @@ def test_an_empty_extra_gives_the_documented_defaults():
         4096,
         3,
     )
+    assert options.batch_poll_s == 60
     assert (options.structured_dialect, options.max_tokens_param, options.reports_usage) == (
         "json_schema",
         "max_tokens",
@@ -120,7 +125,7 @@ def test_the_api_key_is_what_runs_scrub_and_a_keyless_local_server_has_nothing_t
         ),
         (
             {"max_tokens_per_call": "lots"},
-            "timeout, max_tokens_per_call and rate_limit_waits must be numbers",
+            "timeout, max_tokens_per_call, rate_limit_waits and batch_poll_s must be numbers",
         ),
     ],
 )

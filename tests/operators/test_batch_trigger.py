@@ -79,3 +79,18 @@ def test_it_serializes_to_what_rebuilds_it():
     path, kwargs = trigger.serialize()
     assert path == "agentjobs.operators.batch_trigger.BatchTrigger"
     assert BatchTrigger(**kwargs).serialize() == (path, kwargs)
+
+
+def test_without_an_interval_of_its_own_it_polls_at_the_connections_batch_poll_s(model_server, monkeypatch):
+    value = {
+        "conn_type": "agentjobs_llm",
+        "host": model_server.base_url,
+        "password": "sk-trigger",
+        "extra": {"model": "m", "batch_poll_s": 0.01},
+    }
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN.upper()}", json.dumps(value))
+    model_server.batch_api.answer = lambda key, body: reply("{}")
+    batch_id = submit(model_server)
+    # Four polls from validating to completed: at the default 60 s this would time out.
+    event = first_event(BatchTrigger([batch_id], CONN), timeout_s=5)
+    assert event["statuses"][0]["status"] == "completed"

@@ -1,6 +1,7 @@
 """The batch task of `mode: batch` on its own (the test kind team_tally): it sends a team once
 whatever its retries, waits on the batch it sent, leaves each team's answer in its folder, sends
-a changed request again, and refuses a loop-mode skill before sending anything."""
+a changed request again, refuses a loop-mode skill before sending anything, and sends its teams
+online when the endpoint has no Batch API."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from agentjobs.agent.batch_client import BatchApi
 from agentjobs.agent.errors import PermanentAgentError
 from agentjobs.jobs.team_batch import read_answer, read_submission
-from tests.fakes.model_server import reply
+from tests.fakes.model_server import error, reply
 from tests.kinds_plugin.fixtures import SKILLS
 from tests.operators.tally import TEAM, TEAM_RUN, tally_spec, write_snapshot
 
@@ -94,3 +95,22 @@ def test_a_loop_mode_skill_is_refused_before_anything_is_sent(spec, model_server
     with pytest.raises(ValueError, match="only a structured skill can use it"):
         build_dag(spec, skills)
     assert model_server.batch_api.requests == []
+
+
+def test_an_endpoint_without_a_batch_api_sends_the_teams_online_saying_so_once(spec, model_server, capfd):
+    folder = write_snapshot(3)
+    fake = model_server.batch_api
+    fake.refuse = {"files": error(404, "File Not Found")}
+    summary = batch_task(spec).run(CONTEXT)  # no deferral: there is nothing to wait for
+    assert summary["online"] == [TEAM] and summary["answered"] == [] and summary["batches"] == []
+    note = summary["fallback"]
+    assert f"{model_server.base_url}/files refused the batch (HTTP 404: File Not Found)" in note
+    assert "fell back to online calls for 1 team(s)" in summary["fallback"]
+    warnings = [line for line in capfd.readouterr().out.splitlines() if "[warning" in line]
+    assert len(warnings) == 1 and summary["fallback"] in warnings[0]
+    answer = read_answer(folder)
+    assert answer.outcome == "not_sent" and answer.error == summary["fallback"]
+    assert read_submission(folder) is None and fake.batches == {}
+    # A retry asks the endpoint again (it may have gained a Batch API) and falls back the same way.
+    assert batch_task(spec).run(CONTEXT)["online"] == [TEAM]
+    assert model_server.calls == 0  # the online calls are the summarize tasks'

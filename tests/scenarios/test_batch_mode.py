@@ -1,7 +1,9 @@
 """`mode: batch` end to end with dag.test(): every due team's request goes to the Batch API as one
 file (the loopback fake), the batch task waits in the (inline) triggerer, each answered team is
 validated and delivered through the same contract and ledger as online, a team the batch failed
-is asked online within its caps, and a clear sends no second batch, asks nothing, sends nothing."""
+is asked online within its caps, and a clear sends no second batch, asks nothing, sends nothing.
+An endpoint without a Batch API (404) gets every team asked online, said once; a refused key
+(401) fails the batch task and asks nothing online."""
 
 from __future__ import annotations
 
@@ -175,3 +177,56 @@ def test_an_expired_batch_falls_back_online_for_the_teams_it_did_not_reach(tally
     assert model_server.calls == len(served) - 1
     assert len(xcom(run, "batch")["answered"]) == 1
     assert len(smtp_server.messages) >= 1
+
+
+def test_an_endpoint_without_a_batch_api_asks_every_team_online_and_says_so_once(
+    tally, model_server, smtp_server, capfd
+):
+    from agentjobs.delivery.ledger import DeliveryLedger
+    from agentjobs.operators.factory import build_dag
+
+    spec = tally("batch")
+    fake = model_server.batch_api
+    fake.refuse = {"files": error(404, "File Not Found")}  # the embedded llama.cpp server's answer
+    model_server.default_step = respond(lambda request: answered(request.body))
+    run = run_dag(build_dag(spec, SKILLS), logical_date=WHEN)
+    states = team_states(run)
+    assert set(states.values()) == {"success"}, states
+    served = xcom(run, "fetch")
+    assert model_server.calls == len(served) and fake.batches == {}
+    ledger = DeliveryLedger.from_conn_id(spec.ledger_conn_id)
+    rows = [
+        r for s in served for r in ledger.history(job=f"{spec.dag_id}/{s['team']}", logical_date=s["period"])
+    ]
+    assert rows and all(r.status == "sent" for r in rows) and len(rows) == len(smtp_server.messages)
+    # Said once, in the batch task's log and its XCom: the endpoint, the status, the fallback.
+    summary = xcom(run, "batch")
+    assert sorted(summary["online"]) == sorted(s["team"] for s in served)
+    note = summary["fallback"]
+    assert f"{model_server.base_url}/files refused the batch (HTTP 404: File Not Found)" in note
+    assert f"fell back to online calls for {len(served)} team(s)" in note
+    warnings = [line for line in capfd.readouterr().out.splitlines() if "Batch API unavailable" in line]
+    assert len(warnings) == 1 and note in warnings[0]
+    # Each team at the online price, within its caps.
+    for i in range(len(served)):
+        usage = xcom(run, "team.summarize", map_index=i)["usage"]
+        assert usage["cost_usd"] == pytest.approx((1000 * 1.0 + 100 * 4.0) / 1_000_000)
+
+
+def test_a_refused_key_fails_the_batch_loud_and_asks_nothing_online(tally, model_server, smtp_server):
+    from agentjobs.hooks.ledger import run_log
+    from agentjobs.operators.factory import build_dag
+
+    spec = tally("batch")
+    model_server.batch_api.refuse = {"files": error(401, "Incorrect API key provided")}
+    model_server.default_step = respond(lambda request: answered(request.body))
+    run = run_dag(build_dag(spec, SKILLS), logical_date=WHEN)
+    states = team_states(run)
+    assert states[("batch", -1)] == "failed", states
+    assert {state for (task, _), state in states.items() if task.startswith("team.")} <= {"upstream_failed"}
+    assert model_server.calls == 0 and smtp_server.messages == []
+    details = run_log(spec.ledger_conn_id).run_failures(spec.dag_id, run.run_id)
+    assert any(
+        d.startswith("batch: ModelRequestError: Batch API refused the key: HTTP 401") for d in details
+    ), details
+    assert all("check the LLM connection" in d for d in details if d.startswith("batch:")), details

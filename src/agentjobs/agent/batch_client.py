@@ -5,6 +5,11 @@ Submit uploads the JSONL (`files.create`, purpose "batch") and creates the batch
 (`batches.create`, endpoint /v1/chat/completions, window 24h); `status` reads where it is;
 `download` fetches its output or error file as text. The triggerer polls with the async
 client; both read a batch through `batch_status`.
+
+A submit the endpoint refuses for good, but not for the key (a 404: no Batch API there, as the
+embedded llama.cpp server; a 400 or 413 on the upload) raises BatchUnavailable: the teams can
+still be asked online. A refused key (401, 403) stays a plain ModelRequestError: the online
+calls would carry the same key.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ T = TypeVar("T")
 FINAL_STATES = frozenset({"completed", "expired", "failed", "cancelled"})
 MAX_RESULT_BYTES = 200 * 1024 * 1024  # the API's own input cap; an output past it is not ours
 _ERROR_TEXT = 300
+# A key the endpoint refuses fails the batch loud: asking online would send the same key.
+AUTH_STATUS = frozenset({401, 403})
 
 
 @dataclass(frozen=True)
@@ -110,10 +117,37 @@ def translated(exc: Exception) -> AgentError | None:
             return RateLimited(_error_summary(exc), _retry_after(exc))
         if exc.status_code >= 500 or exc.status_code == 408:
             return TransientAgentError(_error_summary(exc), _retry_after(exc))
+        if exc.status_code in AUTH_STATUS:
+            return ModelRequestError(
+                f"Batch API refused the key: {_error_summary(exc)}; check the LLM connection's "
+                "password (the API key) and its access to the files and batches endpoints"
+            )
         return ModelRequestError(f"Batch API refused the request: {_error_summary(exc)}")
     if isinstance(exc, (openai.APIResponseValidationError, json.JSONDecodeError)):
         return TransientAgentError(f"malformed response from the Batch API: {exc}")
     return None
+
+
+class BatchUnavailable(ModelRequestError):
+    """The endpoint will not take this batch (no Batch API, or a permanent 4xx other than an
+    auth error on the upload or the create); `url` and `status_code` say where and how."""
+
+    def __init__(self, url: str, status_code: int, summary: str) -> None:
+        super().__init__(f"the Batch API at {url} refused the batch ({summary})")
+        self.url = url
+        self.status_code = status_code
+
+
+def unavailable(exc: Exception) -> BatchUnavailable | None:
+    """The BatchUnavailable an SDK error of a submit stands for (None: transient, auth, not the SDK's)."""
+    import openai
+
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    code = exc.status_code
+    if not 400 <= code < 500 or code in AUTH_STATUS or code in (408, 429):
+        return None
+    return BatchUnavailable(str(exc.request.url), code, _error_summary(exc))
 
 
 class BatchApi:
@@ -127,7 +161,8 @@ class BatchApi:
         uploaded = self._call(
             lambda: self.client.files.create(
                 file=("requests.jsonl", lines, "application/jsonl"), purpose="batch"
-            )
+            ),
+            submitting=True,
         )
         batch = self._call(
             lambda: self.client.batches.create(
@@ -135,7 +170,8 @@ class BatchApi:
                 endpoint=BATCH_ENDPOINT,
                 completion_window=COMPLETION_WINDOW,
                 metadata=dict(metadata) if metadata else None,
-            )
+            ),
+            submitting=True,
         )
         return Submitted(batch_id=batch.id, input_file_id=uploaded.id)
 
@@ -154,11 +190,11 @@ class BatchApi:
         return content.decode("utf-8", errors="replace")
 
     @staticmethod
-    def _call(fn: Callable[[], T]) -> T:
+    def _call(fn: Callable[[], T], *, submitting: bool = False) -> T:
         try:
             return fn()
         except Exception as exc:
-            error = translated(exc)
+            error = (unavailable(exc) if submitting else None) or translated(exc)
             if error is None:
                 raise
             raise error from exc

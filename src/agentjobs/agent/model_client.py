@@ -37,6 +37,9 @@ class EndpointOptions:
     # A 429 with Retry-After is waited out in the task this many times a call (each wait at most
     # MAX_RATE_LIMIT_WAIT_S and within the time cap) before it fails the try; 0 turns it off.
     rate_limit_waits: int = 3
+    # How often a waiting `mode: batch` run asks the endpoint whether its batch is done: OpenAI's
+    # take minutes to hours, a self-hosted batch endpoint may answer within seconds.
+    batch_poll_s: float = 60.0
 
 
 @dataclass(frozen=True)

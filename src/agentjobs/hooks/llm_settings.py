@@ -28,6 +28,7 @@ EXTRA_FIELDS = RATE_LIMIT_FIELDS | {
     "max_tokens_param",
     "reports_usage",
     "max_tokens_per_call",
+    "batch_poll_s",
 }
 
 NO_KEY = "not-needed"  # local servers (llama.cpp, vLLM, Ollama) take any key; the SDK refuses an empty one
@@ -134,10 +135,18 @@ def settings_from_fields(
         per_call_int = int(per_call) if per_call not in (None, "") else 4096
         waits = extra.get("rate_limit_waits")
         rate_limit_waits = int(waits) if waits not in (None, "") else 3
+        raw_poll = extra.get("batch_poll_s")
+        batch_poll_s = float(raw_poll) if raw_poll not in (None, "") else 60.0
     except (TypeError, ValueError) as exc:
         raise LLMConnectionError(
-            f"connection {conn_id!r}: timeout, max_tokens_per_call and rate_limit_waits must be numbers"
+            f"connection {conn_id!r}: timeout, max_tokens_per_call, rate_limit_waits and batch_poll_s "
+            "must be numbers"
         ) from exc
+    if not batch_poll_s > 0:
+        raise LLMConnectionError(
+            f"connection {conn_id!r}: batch_poll_s must be more than 0 seconds (got {batch_poll_s:g}); "
+            "leave it out for the default 60"
+        )
     if rate_limit_waits < 0:
         raise LLMConnectionError(f"connection {conn_id!r}: rate_limit_waits must be 0 or more")
     # A 0 or negative value would otherwise pass silently: 0 used to read as "unset" (120 s), and a
@@ -158,6 +167,7 @@ def settings_from_fields(
         request_timeout_s=timeout,
         max_tokens_per_call=per_call_int,
         rate_limit_waits=rate_limit_waits,
+        batch_poll_s=batch_poll_s,
     )
     try:
         rate_limit = rate_limit_from_extra(conn_id, extra)

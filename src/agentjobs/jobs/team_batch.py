@@ -4,7 +4,8 @@
 custom_id and the request's sha256), written as soon as the batch is created, so a retry or a clear of the run
 waits on that batch instead of paying for another. `batch-answer.json` is the team's line of
 the finished batch: answered (the chat completion), failed (why) or missing (the batch ended
-before reaching it); the summarize task takes an answer as its own and asks online otherwise.
+before reaching it), or not_sent (the endpoint took no batch: no Batch API there); the summarize
+task takes an answer as its own and asks online otherwise.
 
 Domain code (no Airflow): the batch task and the summarize task read the same files here.
 """
@@ -20,7 +21,8 @@ from agentjobs.atomic_file import write_atomically
 
 SUBMISSION_FILE = "batch.json"
 ANSWER_FILE = "batch-answer.json"
-Outcome = Literal["answered", "failed", "missing"]
+Outcome = Literal["answered", "failed", "missing", "not_sent"]
+NOT_SENT = "not sent"  # the batch_status of a team no batch carried (its batch_id is "")
 
 
 @dataclass(frozen=True)

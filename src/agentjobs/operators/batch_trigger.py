@@ -1,10 +1,10 @@
 """BatchTrigger: wait in the triggerer until OpenAI batches are done, holding no worker slot.
 
 It polls each batch's status with the LLM connection's settings (its base URL and key, read
-in the triggerer) every `poll_interval_s`, and fires once every batch is in a final state
-(completed, expired, failed, cancelled) with their statuses. An endpoint error that may pass
-(5xx, 429, a timeout) is polled through; one that will not (401, 404) fires at once with the
-error, and the task fails saying why.
+in the triggerer) every `poll_interval_s` (None: the connection's `batch_poll_s`), and fires
+once every batch is in a final state (completed, expired, failed, cancelled) with their statuses.
+An endpoint error that may pass (5xx, 429, a timeout) is polled through; one that will not (401,
+404) fires at once with the error, and the task fails saying why.
 """
 
 from __future__ import annotations
@@ -17,15 +17,13 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from agentjobs.hooks import DEFAULT_LLM_CONN_ID
 
-DEFAULT_POLL_S = 60.0
-
 
 class BatchTrigger(BaseTrigger):
     def __init__(
         self,
         batch_ids: Sequence[str],
         llm_conn_id: str = DEFAULT_LLM_CONN_ID,
-        poll_interval_s: float = DEFAULT_POLL_S,
+        poll_interval_s: float | None = None,
     ) -> None:
         super().__init__()
         self.batch_ids = list(batch_ids)
@@ -46,7 +44,7 @@ class BatchTrigger(BaseTrigger):
         from agentjobs.agent.batch_client import batch_status, translated
         from agentjobs.agent.errors import TransientAgentError
 
-        client = await self._client()
+        client, interval = await self._client()
         done: dict[str, dict[str, Any]] = {}
         try:
             while True:
@@ -68,12 +66,13 @@ class BatchTrigger(BaseTrigger):
                 if len(done) == len(self.batch_ids):
                     yield TriggerEvent({"statuses": [done[b] for b in self.batch_ids]})
                     return
-                await asyncio.sleep(self.poll_interval_s)
+                await asyncio.sleep(interval)
         finally:
             await client.close()
 
-    async def _client(self) -> Any:
-        """An async client on the connection's endpoint; its key masked in the triggerer's log."""
+    async def _client(self) -> tuple[Any, float]:
+        """An async client on the connection's endpoint (its key masked in the triggerer's log),
+        and the seconds between two polls."""
         import openai
 
         from agentjobs.hooks.llm import LLMHook
@@ -83,9 +82,10 @@ class BatchTrigger(BaseTrigger):
         settings = settings_from_fields(self.llm_conn_id, conn.host, conn.password, conn.extra_dejson)
         for secret in settings.secrets:
             LLMHook.mask_secret(secret)
-        return openai.AsyncOpenAI(
+        client = openai.AsyncOpenAI(
             base_url=settings.base_url,
             api_key=settings.api_key,
             timeout=settings.options.request_timeout_s,
             max_retries=0,
         )
+        return client, self.poll_interval_s or settings.options.batch_poll_s

@@ -23,12 +23,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.operators.batch_trigger import DEFAULT_POLL_S
 from agentjobs.operators.job_task import JobTaskOperator
 from agentjobs.operators.team_task import TeamContext, team_context
 
 if TYPE_CHECKING:
-    from agentjobs.agent.batch_client import BatchApi, BatchStatus
+    from agentjobs.agent.batch_client import BatchApi, BatchStatus, BatchUnavailable
     from agentjobs.agent.plan import RunPlan
     from agentjobs.hooks.llm import LLMHook
 
@@ -47,7 +46,7 @@ class TeamBatchOperator(JobTaskOperator):
         spec: JobSpec,
         team_runs: Any,
         skills_dir: str | None = None,
-        poll_interval_s: float = DEFAULT_POLL_S,
+        poll_interval_s: float | None = None,  # None: the LLM connection's batch_poll_s
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -70,11 +69,13 @@ class TeamBatchOperator(JobTaskOperator):
         api = BatchApi(hook.conn)  # one client for the requests and the batch, closed here
         try:
             teams = self.teams()
-            waiting = self.submit(context, teams, hook, api)
+            waiting, fallback = self.submit(context, teams, hook, api)
+            if not waiting:  # every team done, answered before, or sent online
+                return with_fallback({"batches": [], "answered": [], "online": []}, fallback)
             # One look before deferring: a batch a retry or a clear finds finished needs no triggerer.
             statuses = [api.status(batch_id) for batch_id in waiting]
             if all(status.final for status in statuses):
-                return self.collect_statuses(teams, statuses, api)
+                return with_fallback(self.collect_statuses(teams, statuses, api), fallback)
         finally:
             hook.conn.close()
         from airflow.sdk.exceptions import TaskDeferred
@@ -85,10 +86,13 @@ class TeamBatchOperator(JobTaskOperator):
         raise TaskDeferred(
             trigger=BatchTrigger(waiting, self.spec.llm_conn_id, self.poll_interval_s),
             method_name=COLLECT_METHOD,
+            kwargs={"fallback": fallback} if fallback else None,
             timeout=BATCH_WAIT_LIMIT,
         )
 
-    def collect(self, context: Any, event: Any = None) -> dict[str, Any]:
+    def collect(
+        self, context: Any, event: Any = None, fallback: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Back from the triggerer: each team's line of the finished batches into its folder."""
         from agentjobs.agent.batch_client import BatchApi, BatchStatus
         from agentjobs.agent.errors import ModelRequestError
@@ -102,13 +106,17 @@ class TeamBatchOperator(JobTaskOperator):
             statuses = [BatchStatus.from_dict(s) for s in event["statuses"]]
             api = BatchApi(LLMHook(self.spec.llm_conn_id).conn)
             try:
-                return self.collect_statuses(self.teams(), statuses, api)
+                return with_fallback(self.collect_statuses(self.teams(), statuses, api), fallback)
             finally:
                 api.client.close()
 
-    def submit(self, context: Any, teams: list[TeamContext], hook: LLMHook, api: BatchApi) -> list[str]:
+    def submit(
+        self, context: Any, teams: list[TeamContext], hook: LLMHook, api: BatchApi
+    ) -> tuple[list[str], dict[str, Any] | None]:
         """The batches to wait on: those already carrying a team's request, and a new one for
-        the teams that have none (or whose request changed since: a refetch)."""
+        the teams that have none (or whose request changed since: a refetch). With the fallback
+        (see `fall_back`) when the endpoint refused the new batch for good."""
+        from agentjobs.agent.batch_client import BatchUnavailable
         from agentjobs.agent.batch_request import jsonl
         from agentjobs.jobs.team_batch import (
             ANSWER_FILE,
@@ -135,23 +143,42 @@ class TeamBatchOperator(JobTaskOperator):
             (team.work_dir / ANSWER_FILE).unlink(missing_ok=True)  # an answer to another request
             lines.append(line)
             new[line["custom_id"]] = team
-        if lines:
+        if not lines:
+            return list(dict.fromkeys(waiting)), None
+        try:
             submitted = api.submit(
                 jsonl(lines), metadata={"dag_id": self.spec.dag_id, "run_id": context["run_id"]}
             )
-            for line in lines:
-                sub = Submission(
-                    submitted.batch_id, submitted.input_file_id, line["custom_id"], request_sha256(line)
-                )
-                write_submission(new[line["custom_id"]].work_dir, sub)
-            self.log.info(
-                "Sent %d team(s) as batch %s: %s",
-                len(lines),
-                submitted.batch_id,
-                ", ".join(t.team_id for t in new.values()),
+        except BatchUnavailable as refused:
+            return list(dict.fromkeys(waiting)), self.fall_back(refused, list(new.values()))
+        for line in lines:
+            sub = Submission(
+                submitted.batch_id, submitted.input_file_id, line["custom_id"], request_sha256(line)
             )
-            waiting.append(submitted.batch_id)
-        return list(dict.fromkeys(waiting))
+            write_submission(new[line["custom_id"]].work_dir, sub)
+        self.log.info(
+            "Sent %d team(s) as batch %s: %s",
+            len(lines),
+            submitted.batch_id,
+            ", ".join(t.team_id for t in new.values()),
+        )
+        waiting.append(submitted.batch_id)
+        return list(dict.fromkeys(waiting)), None
+
+    def fall_back(self, refused: BatchUnavailable, teams: list[TeamContext]) -> dict[str, Any]:
+        """The endpoint will not take a batch (no Batch API, a permanent 4xx): these teams are
+        asked online by their summarize tasks, within their caps; said once, loud, here."""
+        from agentjobs.agent.scrub import scrub
+        from agentjobs.jobs.team_batch import NOT_SENT, TeamAnswer, write_answer
+
+        note = scrub(
+            f"{refused}: no batch was sent; the run fell back to online calls for {len(teams)} "
+            "team(s), within their caps, at the online price"
+        )
+        self.log.warning("Batch API unavailable: %s", note)
+        for team in teams:
+            write_answer(team.work_dir, TeamAnswer("", NOT_SENT, "not_sent", error=note))
+        return {"note": note, "online": [team.team_id for team in teams]}
 
     def collect_statuses(
         self, teams: list[TeamContext], statuses: list[BatchStatus], api: BatchApi
@@ -241,6 +268,13 @@ class TeamRequests:
         return request_line(batch_key(team.team_id), bound, self.client, BudgetMeter(self.caps, self.prices))
 
 
+def with_fallback(summary: dict[str, Any], fallback: dict[str, Any] | None) -> dict[str, Any]:
+    """The batch task's XCom, naming the teams sent online because no batch could be sent."""
+    if not fallback:
+        return summary
+    return {**summary, "online": [*fallback["online"], *summary["online"]], "fallback": fallback["note"]}
+
+
 def refusal(spec: JobSpec, skill_mode: str) -> str:
     return (
         f"job {spec.dag_id!r} has mode: batch, but skill {spec.skill!r} runs in {skill_mode} mode; the "
@@ -263,6 +297,9 @@ def with_batch_answer(plan: RunPlan, work_dir: Path, log: Any) -> RunPlan:
     answer = read_answer(work_dir)
     if answer is None:
         log.warning("No batch answer in %s: asking online", work_dir)
+        return plan
+    if answer.outcome == "not_sent":
+        log.info("No batch was sent (%s): asking online", answer.error)
         return plan
     if answer.outcome != "answered" or answer.completion is None:
         log.info("Batch %s did not answer this team (%s): asking online", answer.batch_id, answer.error)
