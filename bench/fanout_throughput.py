@@ -10,6 +10,12 @@ Each pool size has its own copy of the shipped spec (its own dag_id), as shipped
 retries 1, retry_delay_s 120, the agent's model client with the SDK's retries off.
 
     python bench/fanout_throughput.py [--teams 200] [--rpm 12] [--burst 1] [--hold 3] [--pools 1,4,16]
+        [--chunk-size 1,10] [--concurrency 4]
+
+`--chunk-size` runs each pool size once per chunk size (spec `fan_out.chunk_size`; 1, the default,
+is a task chain per team): a chunk's summarize runs its teams' calls `--concurrency` at a time in
+one task, so the task overhead is paid per chunk. Its rows name the chunk size, the task instances
+the run took and the teams it delivered.
 
 Why 12 requests a minute: on a 2-core machine a summarize task takes 11-24 s (3 s of it the
 model's hold; the rest is the task process, its start-up and its API calls), so one slot
@@ -24,6 +30,7 @@ quick=True runs 6 teams.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -57,6 +64,9 @@ DEFAULT_TEAMS = 20
 class PoolRun:
     slots: int
     teams: int
+    chunk_size: int
+    task_instances: int  # of the whole run: fetch, the mapped tasks, the alert
+    teams_ok: int  # teams whose summary was made (a chunk's outcomes counted one by one)
     wall_s: float
     traffic: Traffic
     summarize_s: list[float]  # duration of each team's last summarize try
@@ -67,8 +77,12 @@ class PoolRun:
 
     @property
     def pool_allows(self) -> float:
-        """Requests a minute the pool could carry: slots busy back to back with tasks this long."""
-        return self.slots * 60.0 / statistics.mean(self.summarize_s) if self.summarize_s else 0.0
+        """Requests a minute the pool could carry: slots busy back to back with tasks this long,
+        each making its chunk's calls (one per team)."""
+        if not self.summarize_s:
+            return 0.0
+        calls_per_task = self.teams / len(self.summarize_s)
+        return self.slots * 60.0 * calls_per_task / statistics.mean(self.summarize_s)
 
 
 def write_business_db(path: Path, teams: int, seed: int = 15) -> None:
@@ -106,7 +120,7 @@ def write_business_db(path: Path, teams: int, seed: int = 15) -> None:
     engine.dispose()
 
 
-def job_spec(dag_id: str) -> dict[str, Any]:
+def job_spec(dag_id: str, chunk_size: int = 1, concurrency: int = 4) -> dict[str, Any]:
     """The shipped weekly_insights spec on the benchmark's connections, delivering nowhere."""
     spec = yaml.safe_load((REPO / "include" / "jobs" / "weekly-insights.yaml").read_text())
     spec.update(
@@ -119,7 +133,13 @@ def job_spec(dag_id: str) -> dict[str, Any]:
         alert=None,
         pool=POOL,
     )
+    if chunk_size > 1:
+        spec["fan_out"] = {"chunk_size": chunk_size, "concurrency": concurrency}
     return spec
+
+
+def dag_id_for(slots: int, chunk_size: int) -> str:
+    return f"bench_insights_pool{slots}" + (f"_chunk{chunk_size}" if chunk_size > 1 else "")
 
 
 def task_instances(cluster: AirflowCluster, dag_id: str, run_id: str) -> list[dict[str, Any]]:
@@ -145,8 +165,29 @@ def tries_that_saw_429(cluster: AirflowCluster, dag_id: str, run_id: str) -> dic
     return seen
 
 
-def run_pool(cluster: AirflowCluster, model: RateLimitedModel, slots: int, teams: int) -> PoolRun:
-    dag_id = f"bench_insights_pool{slots}"
+def teams_summarized(
+    cluster: AirflowCluster, dag_id: str, run_id: str, tis: list[dict[str, Any]], chunk_size: int
+) -> int:
+    """Teams whose summarize succeeded: one per successful per-team task, or the outcomes without
+    an error that each chunk's summarize pushed (XCom `teams`), failed chunks' too."""
+    if chunk_size <= 1:
+        return sum(1 for t in tis if t["state"] == "success")
+    ok = 0
+    for ti in (t for t in tis if t["map_index"] >= 0 and t["state"] in ("success", "failed")):
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/team.summarize/xcomEntries/teams"
+        try:
+            value = cluster.api.request("GET", path, params={"map_index": ti["map_index"]})["value"]
+        except Exception:
+            continue  # the chunk failed before pushing its outcomes
+        outcomes = json.loads(value) if isinstance(value, str) else value
+        ok += sum(1 for o in (outcomes or {}).values() if isinstance(o, dict) and "error" not in o)
+    return ok
+
+
+def run_pool(
+    cluster: AirflowCluster, model: RateLimitedModel, slots: int, teams: int, chunk_size: int = 1
+) -> PoolRun:
+    dag_id = dag_id_for(slots, chunk_size)
     body = {"name": POOL, "slots": slots, "include_deferred": False}
     cluster.api.request("PATCH", f"/pools/{POOL}", json=body, params={"update_mask": "slots"})
     model.reset()
@@ -156,9 +197,8 @@ def run_pool(cluster: AirflowCluster, model: RateLimitedModel, slots: int, teams
     (final,) = cluster.api.wait_for_runs(dag_id, [run["dag_run_id"]], timeout=1800 + teams * 6, expect=None)
     wall_s = time.monotonic() - started
     traffic = model.reset()
-    tis = [
-        t for t in task_instances(cluster, dag_id, final["dag_run_id"]) if t["task_id"] == "team.summarize"
-    ]
+    every_ti = task_instances(cluster, dag_id, final["dag_run_id"])
+    tis = [t for t in every_ti if t["task_id"] == "team.summarize"]
     states: dict[str, int] = {}
     for ti in tis:
         states[str(ti["state"])] = states.get(str(ti["state"]), 0) + 1
@@ -167,6 +207,9 @@ def run_pool(cluster: AirflowCluster, model: RateLimitedModel, slots: int, teams
     return PoolRun(
         slots=slots,
         teams=teams,
+        chunk_size=chunk_size,
+        task_instances=len(every_ti),
+        teams_ok=teams_summarized(cluster, dag_id, final["dag_run_id"], tis, chunk_size),
         wall_s=wall_s,
         traffic=traffic,
         summarize_s=[float(ti["duration"]) for ti in tis if ti.get("duration")],
@@ -180,24 +223,22 @@ def run_pool(cluster: AirflowCluster, model: RateLimitedModel, slots: int, teams
 def result(run: PoolRun, rpm: float, hold_s: float, burst: int) -> Result:
     achieved = run.traffic.requests_per_minute() or 0.0
     bound = min(rpm, run.pool_allows) if run.pool_allows else rpm
-    met = (
-        achieved >= GOAL_FRACTION * bound
-        and run.failed_by_429 == 0
-        and run.states.get("success") == run.teams
-    )
+    met = achieved >= GOAL_FRACTION * bound and run.failed_by_429 == 0 and run.teams_ok == run.teams
     mean_s = statistics.mean(run.summarize_s) if run.summarize_s else 0.0
+    per_task = f"chunks of {run.chunk_size}" if run.chunk_size > 1 else "a task chain per team"
     note = (
-        f"{run.teams} teams; limit {rpm:g} req/min (token bucket, burst {burst}), "
+        f"{run.teams} teams, {per_task}: {run.teams_ok} summarized, {run.task_instances} task "
+        f"instances; limit {rpm:g} req/min (token bucket, burst {burst}), "
         f"each call held {hold_s:g} s; "
-        f"pool of {run.slots} allows ≈{run.pool_allows:.1f} req/min ({run.slots} x 60 / {mean_s:.1f} s "
-        f"mean summarize task); served {len(run.traffic.served)}, 429s {len(run.traffic.rejected)}; "
+        f"pool of {run.slots} allows ≈{run.pool_allows:.1f} req/min ({run.slots} x 60 x calls per task "
+        f"/ {mean_s:.1f} s mean summarize task); "
+        f"served {len(run.traffic.served)}, 429s {len(run.traffic.rejected)}; "
         f"summarize {run.states}; tries failed on a 429 {run.retried_after_429}, tasks retried "
         f"{run.retried}, failed by a 429 {run.failed_by_429}; run {run.wall_s:.0f} s"
     )
     goal = f"≥{GOAL_FRACTION:g} x min(limit, pool), no 429 failure"
-    return Result(
-        "fan-out throughput", f"pool {run.slots}: model req/min", achieved, rpm, "req/min", goal, met, note
-    )
+    name = f"pool {run.slots}" + (f", chunk {run.chunk_size}" if run.chunk_size > 1 else "")
+    return Result("fan-out throughput", f"{name}: model req/min", achieved, rpm, "req/min", goal, met, note)
 
 
 def measure(
@@ -207,6 +248,8 @@ def measure(
     hold_s: float = 3.0,
     pools: tuple[int, ...] = (1, 4, 16),
     burst: int = 1,
+    chunk_sizes: tuple[int, ...] = (1,),
+    concurrency: int = 4,
 ) -> list[Result]:
     teams = teams or (6 if quick else DEFAULT_TEAMS)
     db_name = f"bench_fanout_{uuid.uuid4().hex[:8]}"
@@ -248,11 +291,12 @@ def measure(
         try:
             cluster.start()
             cluster.api.ensure_pool(POOL, 1, "bench: model calls at once")
-            for slots in pools:
-                cluster.add_job(job_spec(f"bench_insights_pool{slots}"))
-            for slots in pools:
-                cluster.api.wait_for_dag(f"bench_insights_pool{slots}", timeout=180)
-            runs = [run_pool(cluster, model, slots, teams) for slots in pools]
+            sweep = [(slots, chunk) for chunk in chunk_sizes for slots in pools]
+            for slots, chunk in sweep:
+                cluster.add_job(job_spec(dag_id_for(slots, chunk), chunk, concurrency))
+            for slots, chunk in sweep:
+                cluster.api.wait_for_dag(dag_id_for(slots, chunk), timeout=180)
+            runs = [run_pool(cluster, model, slots, teams, chunk) for slots, chunk in sweep]
         finally:
             cluster.stop()
             model.stop()
@@ -268,10 +312,21 @@ def main() -> None:
     parser.add_argument("--hold", type=float, default=3.0, help="seconds the endpoint takes per answer")
     parser.add_argument("--pools", default="1,4,16", help="pool sizes, comma-separated")
     parser.add_argument("--burst", type=int, default=1, help="requests the endpoint admits at once")
+    parser.add_argument("--chunk-size", default="1", help="fan_out.chunk_size values, comma-separated")
+    parser.add_argument("--concurrency", type=int, default=4, help="fan_out.concurrency of chunked runs")
     args = parser.parse_args()
     pools = tuple(int(p) for p in args.pools.split(","))
+    chunk_sizes = tuple(int(c) for c in args.chunk_size.split(","))
     started = time.monotonic()
-    results = measure(teams=args.teams, rpm=args.rpm, hold_s=args.hold, pools=pools, burst=args.burst)
+    results = measure(
+        teams=args.teams,
+        rpm=args.rpm,
+        hold_s=args.hold,
+        pools=pools,
+        burst=args.burst,
+        chunk_sizes=chunk_sizes,
+        concurrency=args.concurrency,
+    )
     print(markdown_table(results))
     print(f"\n(took {time.monotonic() - started:.0f} s)")
 

@@ -43,6 +43,8 @@ def spec_file(tmp_path: Path, text: str) -> Path:
             lambda t: t.replace("  member_preview: true", "  member_previews: true"),
             "field 'team_delivery.member_previews'",
         ),
+        (lambda t: t + "fan_out: {chunk_size: 0}\n", "field 'fan_out.chunk_size'"),
+        (lambda t: t + "fan_out: {chunks: 3}\n", "field 'fan_out.chunks'"),
     ],
 )
 def test_a_kind_mistake_names_the_file_the_field_and_the_fix(tmp_path, edit, message):
@@ -71,3 +73,13 @@ def test_the_kinds_settings_know_the_jobs_own_schedule_in_its_time_zone(tmp_path
     assert not settings.runs_at(datetime(2026, 11, 29, 0, 30, tzinfo=UTC))  # Saturday 19:30 there
     daily = INSIGHTS.replace("kind: weekly_insights\n", "kind: weekly_insights\nschedule: '@daily'\n")
     assert load_spec(spec_file(tmp_path, daily)).kind_settings().runs_at(datetime(2026, 11, 30, tzinfo=UTC))
+
+
+def test_chunks_are_opt_in_and_refused_for_a_kind_with_an_apply_step(tmp_path):
+    assert load_spec(spec_file(tmp_path, INSIGHTS)).fan_out.chunk_size == 1
+    chunked = load_spec(spec_file(tmp_path, INSIGHTS + "fan_out: {chunk_size: 10, concurrency: 3}\n"))
+    assert (chunked.fan_out.chunk_size, chunked.fan_out.concurrency) == (10, 3)
+    text = (REPO / "include" / "jobs" / "reconciliation.yaml").read_text() + "fan_out: {chunk_size: 10}\n"
+    with pytest.raises(JobSpecError) as raised:
+        load_spec(spec_file(tmp_path, text))
+    assert "field 'fan_out.chunk_size': kind 'reconciliation' has per-team apply" in str(raised.value)

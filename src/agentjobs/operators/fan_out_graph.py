@@ -59,6 +59,9 @@ class FanOutGraph:
         from agentjobs.operators.team_fetch import TeamFetchOperator
         from agentjobs.operators.team_validate import TeamValidateOperator
 
+        if spec.fan_out.chunked:
+            build_chunked(spec, skills_dir)
+            return
         kind = fan_out_kind(spec.kind)
         writes = isinstance(kind, Applies)
         # A kind with a document (a PDF) stores it once and delivers the message that links it.
@@ -95,6 +98,33 @@ class FanOutGraph:
             chain(*steps, deliver)
 
         team.expand(team_run=fetch.output)
+
+
+def build_chunked(spec: JobSpec, skills_dir: Path | None) -> None:
+    """fetch → a mapped `team` group over chunks of teams: summarize → validate → deliver, each
+    task doing its chunk's teams (operators/team_chunk.py). The spec refuses chunks for kinds with
+    apply, review or publish steps (jobs/spec.py)."""
+    from airflow.sdk import chain, task_group
+
+    from agentjobs.operators.team_chunk import ChunkAgentOperator, ChunkDeliverOperator, ChunkValidateOperator
+    from agentjobs.operators.team_fetch import TeamFetchOperator
+
+    fetch = TeamFetchOperator(task_id="fetch", spec=spec)
+
+    @task_group(group_id="team")
+    def team(team_runs: Any) -> None:
+        summarize = ChunkAgentOperator(
+            task_id="summarize",
+            spec=spec,
+            team_runs=team_runs,
+            concurrency=spec.fan_out.concurrency,
+            skills_dir=str(skills_dir) if skills_dir else None,
+            **({"pool": spec.pool} if spec.pool else {}),
+        )
+        validate = ChunkValidateOperator(task_id="validate", spec=spec, team_runs=team_runs)
+        chain(summarize, validate, ChunkDeliverOperator(task_id="deliver", spec=spec, team_runs=team_runs))
+
+    team.expand(team_runs=fetch.output)
 
 
 def review_task(spec: JobSpec, team_run: Any) -> Any:
