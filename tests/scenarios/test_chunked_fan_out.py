@@ -20,6 +20,7 @@ from tests.airflow.conftest import run_dag, xcom
 from tests.fakes.model_server import error, reply, respond
 from tests.jobs.business import BUSINESS_CONN, shipped_spec, team_states
 from tests.jobs.specs import sqlite_ledger
+from tests.scenarios.test_run_files_on_s3 import bucket_files, on_s3  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.airflow
 
@@ -185,3 +186,50 @@ def test_a_retry_of_a_chunk_calls_the_model_again_only_for_the_team_that_failed(
     assert recipients(smtp_server) == [f"{t}@example.org" for t in TEAMS]
     # Seven first calls and team-3's second: its chunk's two other teams replayed their answers.
     assert model_server.calls == len(TEAMS) + 1
+
+
+def test_a_failed_fetch_leaves_the_chunk_tasks_unrun_and_the_run_failed(
+    llm_conn, smtp_server, model_server, monkeypatch, tmp_path
+):
+    from agentjobs.operators.factory import build_dag
+
+    spec = job(llm_conn, smtp_server, monkeypatch, tmp_path, chunk_size=3)
+    run = run_dag(build_dag(spec), logical_date=SUNDAY_NINE, run_conf={"teams": ["team-9"]})
+    states = team_states(run)
+    assert states[("fetch", -1)] == "failed", states
+    # validate and deliver wait for `all_done`, but with no list to expand over they never run.
+    assert {s for (task, _), s in states.items() if task.startswith("team.")} == {"upstream_failed"}, states
+    assert run.state == "failed" and model_server.calls == 0 and smtp_server.messages == []
+
+
+def test_a_chunks_team_folders_go_to_the_run_file_store_and_a_clear_keeps_them(
+    llm_conn, smtp_server, model_server, s3_server, request, monkeypatch, tmp_path
+):
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    from agentjobs.jobs.artifacts import artifact_base
+    from agentjobs.operators.factory import build_dag
+
+    prefix = request.getfixturevalue("on_s3")  # the run files' prefix of the moto bucket
+    spec = job(llm_conn, smtp_server, monkeypatch, tmp_path, chunk_size=4)
+    model_server.default_step = respond(top_metrics)
+    good = [t for t in TEAMS if t != BROKEN]
+    dag = build_dag(spec)
+    run = run_dag(dag, logical_date=SUNDAY_NINE, run_conf={"teams": good})
+    assert set(team_states(run).values()) == {"success"}, team_states(run)
+    # Each team of each chunk has its own folder in the bucket, none on the local disk.
+    stored = bucket_files(s3_server, prefix)
+    for team in good:
+        folder = f"{spec.dag_id}/{team}/2026-11-28"
+        for name in ("sources/sql.json", "insights.md", "result.json", "transcript.jsonl", "preview.txt"):
+            assert f"{folder}/{name}" in stored, (folder, name, sorted(stored))
+    assert not (artifact_base() / spec.dag_id).exists()
+    assert recipients(smtp_server) == [f"{t}@example.org" for t in good]
+
+    calls, sent = model_server.calls, len(smtp_server.messages)
+    with create_session() as session:
+        session.query(DagRun).filter(DagRun.dag_id == dag.dag_id).delete()
+    again = run_dag(dag, logical_date=SUNDAY_NINE, run_conf={"teams": good})
+    assert set(team_states(again).values()) == {"success"}, team_states(again)
+    assert (model_server.calls, len(smtp_server.messages)) == (calls, sent)
