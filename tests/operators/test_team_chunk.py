@@ -101,3 +101,20 @@ def test_a_chunk_task_given_no_list_says_what_it_expected(bad):
 
     with pytest.raises(ValueError, match="expected a chunk"):
         chunk_contexts(JobSpec.model_construct(), bad)
+
+
+def test_teams_run_side_by_side_only_where_the_supervisor_channel_takes_several_threads(monkeypatch):
+    from airflow.sdk.execution_time import task_runner
+
+    from agentjobs.operators.team_chunk import comms_thread_safe
+
+    class Worker:  # a worker's CommsDecoder locks its socket
+        _thread_lock = object()
+
+    class InProcess:  # dag.test()'s stand-in swaps the module's global per call
+        pass
+
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", Worker(), raising=False)
+    assert comms_thread_safe()
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", InProcess())
+    assert not comms_thread_safe()
