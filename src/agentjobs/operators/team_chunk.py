@@ -160,6 +160,9 @@ class ChunkAgentOperator(TeamAgentOperator):
         ti = _TeamTI(context["ti"])
         store = context.get("task_state_store")
         team = member.team_context()
+        bind = getattr(self.log, "bind", None)  # structlog's: each line of the task log names its team
+        if bind is not None:
+            member._cached_logger = bind(team=team.team_id)
         own = {**context, "ti": ti}
         if store is not None:
             own["task_state_store"] = _TeamStore(store, team.team_id)
