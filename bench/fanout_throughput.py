@@ -10,12 +10,14 @@ Each pool size has its own copy of the shipped spec (its own dag_id), as shipped
 retries 1, retry_delay_s 120, the agent's model client with the SDK's retries off.
 
     python bench/fanout_throughput.py [--teams 200] [--rpm 12] [--burst 1] [--hold 3] [--pools 1,4,16]
-        [--chunk-size 1,10] [--concurrency 4]
+        [--chunk-size 1,10] [--concurrency 4] [--limiter]
 
 `--chunk-size` runs each pool size once per chunk size (spec `fan_out.chunk_size`; 1, the default,
 is a task chain per team): a chunk's summarize runs its teams' calls `--concurrency` at a time in
 one task, so the task overhead is paid per chunk. Its rows name the chunk size, the task instances
-the run took and the teams it delivered.
+the run took and the teams it delivered. `--limiter` sets the connection's own rate limit
+(`requests_per_minute` = `--rpm`, its bucket in the ledger database), so calls wait for it
+instead of meeting the endpoint's 429s.
 
 Why 12 requests a minute: on a 2-core machine a summarize task takes 11-24 s (3 s of it the
 model's hold; the rest is the task process, its start-up and its API calls), so one slot
@@ -220,7 +222,7 @@ def run_pool(
     )
 
 
-def result(run: PoolRun, rpm: float, hold_s: float, burst: int) -> Result:
+def result(run: PoolRun, rpm: float, hold_s: float, burst: int, limiter: bool = False) -> Result:
     achieved = run.traffic.requests_per_minute() or 0.0
     bound = min(rpm, run.pool_allows) if run.pool_allows else rpm
     met = achieved >= GOAL_FRACTION * bound and run.failed_by_429 == 0 and run.teams_ok == run.teams
@@ -238,6 +240,7 @@ def result(run: PoolRun, rpm: float, hold_s: float, burst: int) -> Result:
     )
     goal = f"≥{GOAL_FRACTION:g} x min(limit, pool), no 429 failure"
     name = f"pool {run.slots}" + (f", chunk {run.chunk_size}" if run.chunk_size > 1 else "")
+    name += ", limiter" if limiter else ""
     return Result("fan-out throughput", f"{name}: model req/min", achieved, rpm, "req/min", goal, met, note)
 
 
@@ -250,6 +253,7 @@ def measure(
     burst: int = 1,
     chunk_sizes: tuple[int, ...] = (1,),
     concurrency: int = 4,
+    limiter: bool = False,
 ) -> list[Result]:
     teams = teams or (6 if quick else DEFAULT_TEAMS)
     db_name = f"bench_fanout_{uuid.uuid4().hex[:8]}"
@@ -268,6 +272,8 @@ def measure(
                     "model": "rate-limited",
                     "prices": {"*": {"input": 1.0, "output": 4.0}},
                     "timeout": 60,
+                    # The connection's shared limiter, its bucket in the ledger database.
+                    **({"requests_per_minute": rpm} if limiter else {}),
                 },
             },
             BUSINESS_CONN: {"conn_type": "sqlite", "host": str(business)},
@@ -286,7 +292,11 @@ def measure(
             # Room for 16 summarize tasks and the validate / deliver tasks of finished teams.
             parallelism=max(pools) + 4,
             parse_interval_s=5,
-            extra_env={"AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(max(pools) + 4)},
+            extra_env={
+                "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(max(pools) + 4),
+                # The limiter's bucket: the ledger database every task of the cluster shares.
+                **({"AGENTJOBS_LEDGER_CONN_ID": LEDGER_CONN} if limiter else {}),
+            },
         )
         try:
             cluster.start()
@@ -302,7 +312,7 @@ def measure(
             model.stop()
             drop_database(db_name)
             drop_database(ledger_db)
-    return [result(run, rpm, hold_s, burst) for run in runs]
+    return [result(run, rpm, hold_s, burst, limiter) for run in runs]
 
 
 def main() -> None:
@@ -314,6 +324,9 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=1, help="requests the endpoint admits at once")
     parser.add_argument("--chunk-size", default="1", help="fan_out.chunk_size values, comma-separated")
     parser.add_argument("--concurrency", type=int, default=4, help="fan_out.concurrency of chunked runs")
+    parser.add_argument(
+        "--limiter", action="store_true", help="set the connection's requests_per_minute to --rpm"
+    )
     args = parser.parse_args()
     pools = tuple(int(p) for p in args.pools.split(","))
     chunk_sizes = tuple(int(c) for c in args.chunk_size.split(","))
@@ -326,6 +339,7 @@ def main() -> None:
         burst=args.burst,
         chunk_sizes=chunk_sizes,
         concurrency=args.concurrency,
+        limiter=args.limiter,
     )
     print(markdown_table(results))
     print(f"\n(took {time.monotonic() - started:.0f} s)")
