@@ -149,7 +149,8 @@ def _xcoms(session: Session, dag_ids: list[str], run_ids: list[str]) -> dict[tup
     query = sa.select(XComModel).where(
         XComModel.dag_id.in_(dag_ids),
         XComModel.run_id.in_(run_ids),
-        XComModel.task_id.in_([*VALIDATE_OF, FETCH_TASK]),
+        # The validate tasks' for a chunk's `teams` (which of its teams passed).
+        XComModel.task_id.in_([*VALIDATE_OF, *VALIDATE_OF.values(), FETCH_TASK]),
         XComModel.key.in_(["return_value", "usage", CHUNK_TEAMS_KEY]),
     )
     found = {}
