@@ -95,3 +95,9 @@ def test_each_team_of_a_chunk_is_a_row_of_its_own_and_the_failed_one_says_so(
         assert [(d["channel"], d["target"], d["status"]) for d in row["deliveries"]] == [
             ("email", f"{team}@example.org", "sent")
         ]
+    # Each team's own page, though its chunk's teams share the task's map index.
+    http = client(admin())
+    path = f"{PREFIX}/runs/{spec.dag_id}/{by_team['team-4']['run_id']}/team.summarize"
+    page = http.get(path, params={"map_index": 1, "team": "team-4"}).text
+    assert "Team-4" in page and "Team-5" not in page
+    assert http.get(path, params={"map_index": 1, "team": "team-0"}).status_code == 404
