@@ -200,7 +200,7 @@ class FanOut(BaseModel):
     """How a fan-out job's teams are grouped into Airflow tasks. chunk_size 1 (the default): one
     mapped summarize -> validate -> deliver per team. Above 1: one mapped chain per chunk of that
     many teams, whose summarize runs the chunk's agents concurrently (`concurrency` threads), so
-    Airflow's per-task overhead is paid once per chunk (operators/chunk_graph.py)."""
+    Airflow's per-task overhead is paid once per chunk (operators/team_chunk.py)."""
 
     model_config = _STRICT
     chunk_size: Count = Field(1, ge=1, le=1000)

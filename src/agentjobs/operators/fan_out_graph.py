@@ -6,6 +6,9 @@ list), so each team's chain runs, retries and fails on its own: one team's bad d
 not hold back another team's delivery. A run that serves nobody ends at the fetch, every later
 task skipped (operators/team_fetch.py). The optional steps are the kind's declared capabilities
 (jobs/kinds/capabilities.py).
+
+With the spec's `fan_out.chunk_size` above 1 the group is mapped over chunks of teams instead, each
+task doing its chunk's teams (`build_chunked`, operators/team_chunk.py).
 """
 
 from __future__ import annotations
