@@ -10,7 +10,14 @@ Each pool size has its own copy of the shipped spec (its own dag_id), as shipped
 retries 1, retry_delay_s 120, the agent's model client with the SDK's retries off.
 
     python bench/fanout_throughput.py [--teams 200] [--rpm 12] [--burst 1] [--hold 3] [--pools 1,4,16]
-        [--batch-poll 2] [--no-batch]
+        [--chunk-size 1,10] [--concurrency 4] [--limiter] [--batch-poll 2] [--no-batch]
+
+`--chunk-size` runs each pool size once per chunk size (spec `fan_out.chunk_size`; 1, the default,
+is a task chain per team): a chunk's summarize runs its teams' calls `--concurrency` at a time in
+one task, so the task overhead is paid per chunk. Its rows name the chunk size, the task instances
+the run took and the teams it delivered. `--limiter` sets the connection's own rate limit
+(`requests_per_minute` = `--rpm`, its bucket in the ledger database), so calls wait for it
+instead of meeting the endpoint's 429s.
 
 Then the same teams in `mode: batch` (its own dag_id): every team's request in one Batch API file
 on the same loopback server (tests/fakes/batch_api.py: it finishes a batch after four polls, so
@@ -68,6 +75,9 @@ DEFAULT_TEAMS = 20
 class PoolRun:
     slots: int
     teams: int
+    chunk_size: int
+    task_instances: int  # of the whole run: fetch, the mapped tasks, the alert
+    teams_ok: int  # teams whose summary was made (a chunk's outcomes counted one by one)
     wall_s: float
     traffic: Traffic
     summarize_s: list[float]  # duration of each team's last summarize try
@@ -80,8 +90,12 @@ class PoolRun:
 
     @property
     def pool_allows(self) -> float:
-        """Requests a minute the pool could carry: slots busy back to back with tasks this long."""
-        return self.slots * 60.0 / statistics.mean(self.summarize_s) if self.summarize_s else 0.0
+        """Requests a minute the pool could carry: slots busy back to back with tasks this long,
+        each making its chunk's calls (one per team)."""
+        if not self.summarize_s:
+            return 0.0
+        calls_per_task = self.teams / len(self.summarize_s)
+        return self.slots * 60.0 * calls_per_task / statistics.mean(self.summarize_s)
 
 
 def write_business_db(path: Path, teams: int, seed: int = 15) -> None:
@@ -119,7 +133,9 @@ def write_business_db(path: Path, teams: int, seed: int = 15) -> None:
     engine.dispose()
 
 
-def job_spec(dag_id: str, mode: str = "structured") -> dict[str, Any]:
+def job_spec(
+    dag_id: str, mode: str = "structured", chunk_size: int = 1, concurrency: int = 4
+) -> dict[str, Any]:
     """The shipped weekly_insights spec on the benchmark's connections, delivering nowhere."""
     spec = yaml.safe_load((REPO / "include" / "jobs" / "weekly-insights.yaml").read_text())
     spec.update(
@@ -133,7 +149,13 @@ def job_spec(dag_id: str, mode: str = "structured") -> dict[str, Any]:
         alert=None,
         pool=POOL,
     )
+    if chunk_size > 1:
+        spec["fan_out"] = {"chunk_size": chunk_size, "concurrency": concurrency}
     return spec
+
+
+def dag_id_for(slots: int, chunk_size: int) -> str:
+    return f"bench_insights_pool{slots}" + (f"_chunk{chunk_size}" if chunk_size > 1 else "")
 
 
 def task_instances(cluster: AirflowCluster, dag_id: str, run_id: str) -> list[dict[str, Any]]:
@@ -179,10 +201,34 @@ def batch_answer(key: str, body: dict[str, Any]) -> Step:
     return weekly_insights_answer(RecordedRequest("POST", "/v1/chat/completions", {}, body))
 
 
+def teams_summarized(
+    cluster: AirflowCluster, dag_id: str, run_id: str, tis: list[dict[str, Any]], chunk_size: int
+) -> int:
+    """Teams whose summarize succeeded: one per successful per-team task, or the outcomes without
+    an error that each chunk's summarize pushed (XCom `teams`), failed chunks' too."""
+    if chunk_size <= 1:
+        return sum(1 for t in tis if t["state"] == "success")
+    ok = 0
+    for ti in (t for t in tis if t["map_index"] >= 0 and t["state"] in ("success", "failed")):
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/team.summarize/xcomEntries/teams"
+        try:
+            value = cluster.api.request("GET", path, params={"map_index": ti["map_index"]})["value"]
+        except Exception:
+            continue  # the chunk failed before pushing its outcomes
+        outcomes = json.loads(value) if isinstance(value, str) else value
+        ok += sum(1 for o in (outcomes or {}).values() if isinstance(o, dict) and "error" not in o)
+    return ok
+
+
 def run_pool(
-    cluster: AirflowCluster, model: RateLimitedModel, slots: int, teams: int, dag_id: str | None = None
+    cluster: AirflowCluster,
+    model: RateLimitedModel,
+    slots: int,
+    teams: int,
+    chunk_size: int = 1,
+    dag_id: str | None = None,
 ) -> PoolRun:
-    dag_id = dag_id or f"bench_insights_pool{slots}"
+    dag_id = dag_id or dag_id_for(slots, chunk_size)
     body = {"name": POOL, "slots": slots, "include_deferred": False}
     cluster.api.request("PATCH", f"/pools/{POOL}", json=body, params={"update_mask": "slots"})
     model.reset()
@@ -192,18 +238,20 @@ def run_pool(
     (final,) = cluster.api.wait_for_runs(dag_id, [run["dag_run_id"]], timeout=1800 + teams * 6, expect=None)
     wall_s = time.monotonic() - started
     traffic = model.reset()
-    tis = [
-        t for t in task_instances(cluster, dag_id, final["dag_run_id"]) if t["task_id"] == "team.summarize"
-    ]
+    every_ti = task_instances(cluster, dag_id, final["dag_run_id"])
+    tis = [t for t in every_ti if t["task_id"] == "team.summarize"]
     states: dict[str, int] = {}
     for ti in tis:
         states[str(ti["state"])] = states.get(str(ti["state"]), 0) + 1
     saw_429 = tries_that_saw_429(cluster, dag_id, final["dag_run_id"])
     failed_by_429 = sum(1 for ti in tis if ti["state"] == "failed" and any(saw_429.get(ti["map_index"], [])))
-    batch = [t for t in task_instances(cluster, dag_id, final["dag_run_id"]) if t["task_id"] == "batch"]
+    batch = [t for t in every_ti if t["task_id"] == "batch"]
     return PoolRun(
         slots=slots,
         teams=teams,
+        chunk_size=chunk_size,
+        task_instances=len(every_ti),
+        teams_ok=teams_summarized(cluster, dag_id, final["dag_run_id"], tis, chunk_size),
         wall_s=wall_s,
         traffic=traffic,
         summarize_s=[float(ti["duration"]) for ti in tis if ti.get("duration")],
@@ -211,32 +259,32 @@ def run_pool(
         retried=sum(1 for ti in tis if ti["try_number"] > 1),
         failed_by_429=failed_by_429,
         retried_after_429=sum(sum(tries) for tries in saw_429.values()),
-        costs=summarize_costs(cluster, dag_id, final["dag_run_id"], tis),
+        # A chunk's summarize pushes its teams' outcomes, not one usage: costs of per-team runs only.
+        costs=summarize_costs(cluster, dag_id, final["dag_run_id"], tis) if chunk_size == 1 else [],
         batch_s=float(batch[0]["duration"] or 0.0) if batch else None,
     )
 
 
-def result(run: PoolRun, rpm: float, hold_s: float, burst: int) -> Result:
+def result(run: PoolRun, rpm: float, hold_s: float, burst: int, limiter: bool = False) -> Result:
     achieved = run.traffic.requests_per_minute() or 0.0
     bound = min(rpm, run.pool_allows) if run.pool_allows else rpm
-    met = (
-        achieved >= GOAL_FRACTION * bound
-        and run.failed_by_429 == 0
-        and run.states.get("success") == run.teams
-    )
+    met = achieved >= GOAL_FRACTION * bound and run.failed_by_429 == 0 and run.teams_ok == run.teams
     mean_s = statistics.mean(run.summarize_s) if run.summarize_s else 0.0
+    per_task = f"chunks of {run.chunk_size}" if run.chunk_size > 1 else "a task chain per team"
     note = (
-        f"{run.teams} teams; limit {rpm:g} req/min (token bucket, burst {burst}), "
+        f"{run.teams} teams, {per_task}: {run.teams_ok} summarized, {run.task_instances} task "
+        f"instances; limit {rpm:g} req/min (token bucket, burst {burst}), "
         f"each call held {hold_s:g} s; "
-        f"pool of {run.slots} allows ≈{run.pool_allows:.1f} req/min ({run.slots} x 60 / {mean_s:.1f} s "
-        f"mean summarize task); served {len(run.traffic.served)}, 429s {len(run.traffic.rejected)}; "
+        f"pool of {run.slots} allows ≈{run.pool_allows:.1f} req/min ({run.slots} x 60 x calls per task "
+        f"/ {mean_s:.1f} s mean summarize task); "
+        f"served {len(run.traffic.served)}, 429s {len(run.traffic.rejected)}; "
         f"summarize {run.states}; tries failed on a 429 {run.retried_after_429}, tasks retried "
         f"{run.retried}, failed by a 429 {run.failed_by_429}; run {run.wall_s:.0f} s"
     )
     goal = f"≥{GOAL_FRACTION:g} x min(limit, pool), no 429 failure"
-    return Result(
-        "fan-out throughput", f"pool {run.slots}: model req/min", achieved, rpm, "req/min", goal, met, note
-    )
+    name = f"pool {run.slots}" + (f", chunk {run.chunk_size}" if run.chunk_size > 1 else "")
+    name += ", limiter" if limiter else ""
+    return Result("fan-out throughput", f"{name}: model req/min", achieved, rpm, "req/min", goal, met, note)
 
 
 def batch_results(batch: PoolRun, online: list[PoolRun], poll_s: float) -> list[Result]:
@@ -282,6 +330,9 @@ def measure(
     burst: int = 1,
     batch: bool = True,
     batch_poll_s: float = 2.0,
+    chunk_sizes: tuple[int, ...] = (1,),
+    concurrency: int = 4,
+    limiter: bool = False,
 ) -> list[Result]:
     teams = teams or (6 if quick else DEFAULT_TEAMS)
     db_name = f"bench_fanout_{uuid.uuid4().hex[:8]}"
@@ -300,6 +351,8 @@ def measure(
                     "model": "rate-limited",
                     "prices": {"*": {"input": 1.0, "output": 4.0}},
                     "timeout": 60,
+                    # The connection's shared limiter, its bucket in the ledger database.
+                    **({"requests_per_minute": rpm} if limiter else {}),
                 },
             },
             BUSINESS_CONN: {"conn_type": "sqlite", "host": str(business)},
@@ -329,28 +382,35 @@ def measure(
             # Room for 16 summarize tasks and the validate / deliver tasks of finished teams.
             parallelism=max(pools) + 4,
             parse_interval_s=5,
-            extra_env={"AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(max(pools) + 4)},
+            extra_env={
+                "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(max(pools) + 4),
+                # The limiter's bucket: the ledger database every task of the cluster shares.
+                **({"AGENTJOBS_LEDGER_CONN_ID": LEDGER_CONN} if limiter else {}),
+            },
         )
         try:
             cluster.start()
             cluster.api.ensure_pool(POOL, 1, "bench: model calls at once")
-            dag_ids = [f"bench_insights_pool{slots}" for slots in pools]
-            for dag_id in dag_ids:
-                cluster.add_job(job_spec(dag_id))
+            sweep = [(slots, chunk) for chunk in chunk_sizes for slots in pools]
+            for slots, chunk in sweep:
+                cluster.add_job(job_spec(dag_id_for(slots, chunk), chunk_size=chunk, concurrency=concurrency))
             if batch:
                 cluster.add_job(job_spec(BATCH_DAG, mode="batch"))
                 model.server.batch_api.answer = batch_answer
-            for dag_id in dag_ids + ([BATCH_DAG] if batch else []):
+            for dag_id in [dag_id_for(slots, chunk) for slots, chunk in sweep] + (
+                [BATCH_DAG] if batch else []
+            ):
                 cluster.api.wait_for_dag(dag_id, timeout=180)
-            runs = [run_pool(cluster, model, slots, teams) for slots in pools]
-            batched = run_pool(cluster, model, max(pools), teams, BATCH_DAG) if batch else None
+            runs = [run_pool(cluster, model, slots, teams, chunk) for slots, chunk in sweep]
+            batched = run_pool(cluster, model, max(pools), teams, dag_id=BATCH_DAG) if batch else None
         finally:
             cluster.stop()
             model.stop()
             drop_database(db_name)
             drop_database(ledger_db)
-    results = [result(run, rpm, hold_s, burst) for run in runs]
-    return results + (batch_results(batched, runs, batch_poll_s) if batched is not None else [])
+    results = [result(run, rpm, hold_s, burst, limiter) for run in runs]
+    online = [run for run in runs if run.chunk_size == 1] or runs
+    return results + (batch_results(batched, online, batch_poll_s) if batched is not None else [])
 
 
 def main() -> None:
@@ -362,8 +422,14 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=1, help="requests the endpoint admits at once")
     parser.add_argument("--batch-poll", type=float, default=2.0, help="mode: batch's poll interval, s")
     parser.add_argument("--no-batch", action="store_true", help="skip the mode: batch run")
+    parser.add_argument("--chunk-size", default="1", help="fan_out.chunk_size values, comma-separated")
+    parser.add_argument("--concurrency", type=int, default=4, help="fan_out.concurrency of chunked runs")
+    parser.add_argument(
+        "--limiter", action="store_true", help="set the connection's requests_per_minute to --rpm"
+    )
     args = parser.parse_args()
     pools = tuple(int(p) for p in args.pools.split(","))
+    chunk_sizes = tuple(int(c) for c in args.chunk_size.split(","))
     started = time.monotonic()
     results = measure(
         teams=args.teams,
@@ -373,6 +439,9 @@ def main() -> None:
         burst=args.burst,
         batch=not args.no_batch,
         batch_poll_s=args.batch_poll,
+        chunk_sizes=chunk_sizes,
+        concurrency=args.concurrency,
+        limiter=args.limiter,
     )
     print(markdown_table(results))
     print(f"\n(took {time.monotonic() - started:.0f} s)")

@@ -74,3 +74,17 @@ def test_workers_with_their_own_engines_share_one_bucket_and_lose_nothing(databa
         tmp_path, lambda: RateLimiter(limits, _store(database_url, engines)), workers=3, runs_each=3
     )
     assert_within_the_limit_and_nothing_lost(outcome, calls=9)
+
+
+def test_the_first_row_is_made_once_through_psycopg_3_the_ledgers_driver():
+    """psycopg (3), the driver of the ledger's connection URI, reports -1 as the rowcount of an
+    INSERT … ON CONFLICT DO NOTHING: the bucket's first row was never seen as made, and each
+    take retried on another pooled connection until the pool ran out."""
+    limits = Limits(requests_per_minute=6)
+    engines: list[sa.Engine] = []
+    with fresh_database("agentjobs_ratelimit") as name:
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        assert _store(url, engines).take(limits, 0) == 0.0
+        assert _store(url, engines).take(limits, 0) > 9
+        for engine in engines:
+            engine.dispose()

@@ -43,6 +43,8 @@ def spec_file(tmp_path: Path, text: str) -> Path:
             lambda t: t.replace("  member_preview: true", "  member_previews: true"),
             "field 'team_delivery.member_previews'",
         ),
+        (lambda t: t + "fan_out: {chunk_size: 0}\n", "field 'fan_out.chunk_size'"),
+        (lambda t: t + "fan_out: {chunks: 3}\n", "field 'fan_out.chunks'"),
     ],
 )
 def test_a_kind_mistake_names_the_file_the_field_and_the_fix(tmp_path, edit, message):
@@ -83,3 +85,21 @@ def test_batch_mode_is_for_fan_out_kinds_and_names_the_fix(tmp_path):
     assert (
         load_spec(spec_file(tmp_path, INSIGHTS.replace("mode: structured", "mode: batch", 1))).mode == "batch"
     )
+
+
+def test_chunks_are_opt_in_and_refused_for_a_kind_with_an_apply_step(tmp_path):
+    assert load_spec(spec_file(tmp_path, INSIGHTS)).fan_out.chunk_size == 1
+    chunked = load_spec(spec_file(tmp_path, INSIGHTS + "fan_out: {chunk_size: 10, concurrency: 3}\n"))
+    assert (chunked.fan_out.chunk_size, chunked.fan_out.concurrency) == (10, 3)
+    text = (REPO / "include" / "jobs" / "reconciliation.yaml").read_text() + "fan_out: {chunk_size: 10}\n"
+    with pytest.raises(JobSpecError) as raised:
+        load_spec(spec_file(tmp_path, text))
+    assert "field 'fan_out.chunk_size': kind 'reconciliation' has per-team apply" in str(raised.value)
+
+
+def test_batch_mode_refuses_chunks_and_names_the_fix(tmp_path):
+    batch = INSIGHTS.replace("mode: structured", "mode: batch", 1)
+    with pytest.raises(JobSpecError) as raised:
+        load_spec(spec_file(tmp_path, batch + "fan_out: {chunk_size: 10}\n"))
+    assert "field 'fan_out.chunk_size': mode: batch sends every team's request in one" in str(raised.value)
+    assert "remove fan_out.chunk_size (or set it to 1)" in str(raised.value)

@@ -13,6 +13,8 @@ from agentjobs.jobs.team_run import (
     LEDGER_JOB_MAX,
     check_period_key,
     check_team_id,
+    chunk_team_ids,
+    chunks,
     ledger_job,
     ledger_key,
     load_snapshot,
@@ -129,3 +131,11 @@ def test_a_missing_snapshot_says_to_clear_the_run_from_its_fetch_task(tmp_path):
         str(missing.value)
         == f"{snapshot_path(tmp_path)} is missing; clear the run from its 'fetch' task to fetch again"
     )
+
+
+def test_the_fetch_list_is_left_as_it_is_for_chunks_of_one_and_cut_in_order_otherwise():
+    runs = [{"team": f"t{n}", "period": "2026-11-29"} for n in range(7)]
+    assert chunks(runs, 1) == runs
+    assert [chunk_team_ids(c) for c in chunks(runs, 3)] == [["t0", "t1", "t2"], ["t3", "t4", "t5"], ["t6"]]
+    assert chunks([], 3) == []
+    assert chunk_team_ids(runs[2]) == ["t2"]

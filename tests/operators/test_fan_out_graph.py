@@ -60,6 +60,28 @@ def test_batch_mode_sends_every_team_as_one_batch_between_the_fetch_and_the_team
     assert dag.dagrun_timeout - online.dagrun_timeout == timedelta(hours=26)
 
 
+def test_chunks_keep_the_chain_with_chunk_tasks_that_hand_on_past_a_failed_team(tmp_path):
+    from agentjobs.operators.team_chunk import ChunkAgentOperator, ChunkDeliverOperator, ChunkValidateOperator
+
+    spec = shipped("weekly-insights", tmp_path, fan_out={"chunk_size": 10, "concurrency": 3}, pool="llm")
+    dag = build_dag(spec)
+    assert chain_of(dag) == ["fetch", "team.summarize", "team.validate", "team.deliver", "alert_on_failure"]
+    summarize, validate, deliver = (dag.get_task(f"team.{t}") for t in ("summarize", "validate", "deliver"))
+    assert (type(summarize), type(validate), type(deliver)) == (
+        ChunkAgentOperator,
+        ChunkValidateOperator,
+        ChunkDeliverOperator,
+    )
+    assert summarize.pool == "llm" and summarize.concurrency == 3
+    # A chunk's good teams go on when one fails: the later steps run once the earlier is done.
+    assert (validate.trigger_rule, deliver.trigger_rule) == ("all_done", "all_done")
+    # Ten teams at three at a time: four rounds of the 600 s time cap, plus the margin.
+    assert summarize.execution_timeout == timedelta(seconds=600 * 4 + 60)
+    # The default is today's graph, a chain per team.
+    per_team = build_dag(shipped("weekly-insights", tmp_path))
+    assert type(per_team.get_task("team.summarize")).__name__ == "TeamAgentOperator"
+
+
 def test_a_kind_that_writes_to_the_business_database_applies_before_it_delivers(tmp_path):
     dag = build_dag(shipped("enrichment", tmp_path))
     assert chain_of(dag) == [

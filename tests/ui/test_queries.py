@@ -61,3 +61,43 @@ def test_each_team_of_a_fan_out_run_is_a_row_with_its_own_numbers_and_deliveries
         f"{PREFIX}/runs/{spec.dag_id}/{run.run_id}/team.summarize", params={"map_index": flagged["map_index"]}
     ).text
     assert duplicate.duplicate_id in page and f"/mapped/{flagged['map_index']}/details" in page
+
+
+def test_each_team_of_a_chunk_is_a_row_of_its_own_and_the_failed_one_says_so(
+    llm_conn, smtp_server, model_server, tmp_path, monkeypatch, auth_manager
+):
+    from agentjobs.operators.factory import build_dag
+    from tests.scenarios.test_chunked_fan_out import BROKEN, SUNDAY_NINE, TEAMS, job, top_metrics
+
+    spec = job(llm_conn, smtp_server, monkeypatch, tmp_path, chunk_size=3)
+    jobs_dir = tmp_path / "jobs"
+    jobs_dir.mkdir()
+    (jobs_dir / f"{spec.dag_id}.yaml").write_text(yaml.safe_dump(spec.model_dump(mode="json")))
+    monkeypatch.setenv("AGENTJOBS_JOBS_DIR", str(jobs_dir))
+    model_server.default_step = respond(top_metrics)
+    run_dag(build_dag(spec), logical_date=SUNDAY_NINE)
+
+    rows = client(admin()).get(f"{PREFIX}/api/runs", params={"job": spec.dag_id}).json()["runs"]
+    by_team = {r["team"]: r for r in rows}
+    assert sorted(by_team) == TEAMS and len(rows) == len(TEAMS)
+    assert [by_team[t]["map_index"] for t in TEAMS] == [0, 0, 0, 1, 1, 1, 2]
+    for team, row in by_team.items():
+        if team == BROKEN:
+            assert (row["state"], row["contract"], row["deliveries"]) == ("failed", "not checked", [])
+            assert "upsets the model" in row["error"]
+            continue
+        assert (row["state"], row["contract"], row["iterations"], row["prompt_tokens"]) == (
+            "success",
+            "passed",
+            1,
+            400,
+        )
+        assert [(d["channel"], d["target"], d["status"]) for d in row["deliveries"]] == [
+            ("email", f"{team}@example.org", "sent")
+        ]
+    # Each team's own page, though its chunk's teams share the task's map index.
+    http = client(admin())
+    path = f"{PREFIX}/runs/{spec.dag_id}/{by_team['team-4']['run_id']}/team.summarize"
+    page = http.get(path, params={"map_index": 1, "team": "team-4"}).text
+    assert "Team-4" in page and "Team-5" not in page
+    assert http.get(path, params={"map_index": 1, "team": "team-0"}).status_code == 404

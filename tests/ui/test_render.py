@@ -187,9 +187,10 @@ def test_the_filter_form_keeps_the_choice_and_the_json_link_carries_only_the_fil
 
 def test_a_team_row_links_to_its_own_page_and_the_state_classes_stay_safe():
     html = runs_page([agent_run(task_id="team.summarize", map_index=2, team="team-la", state="up for retry")])
+    # Its team too: a chunk's task (fan_out.chunk_size) is a row per team, one map index for them all.
     assert (
-        'href="/agentjobs/runs/daily_digest/scheduled__2026-11-25T03%3A00%3A00%2B00%3A00/team.summarize?map_index=2"'
-        in html
+        'href="/agentjobs/runs/daily_digest/scheduled__2026-11-25T03%3A00%3A00%2B00%3A00/team.summarize'
+        '?map_index=2&amp;team=team-la"' in html
     )
     assert '<span class="state up_for_retry">up for retry</span>' in html
     assert field(html, "contract") == ["pending"] and field(html, "items") == ["—"]

@@ -96,5 +96,7 @@ class SqlBucketStore:
             return True
         from sqlalchemy.dialects.postgresql import insert
 
-        done = conn.execute(insert(_buckets).values(**values).on_conflict_do_nothing())
-        return done.rowcount == 1
+        # RETURNING, not rowcount: psycopg (3) reports -1 for this statement, which read as "another
+        # worker made the row" every time and retried, a pooled connection deeper each time.
+        statement = insert(_buckets).values(**values).on_conflict_do_nothing()
+        return conn.execute(statement.returning(_buckets.c.conn_id)).first() is not None

@@ -196,6 +196,21 @@ class TeamDelivery(BaseModel):
     member_preview: bool = True
 
 
+class FanOut(BaseModel):
+    """How a fan-out job's teams are grouped into Airflow tasks. chunk_size 1 (the default): one
+    mapped summarize -> validate -> deliver per team. Above 1: one mapped chain per chunk of that
+    many teams, whose summarize runs the chunk's agents concurrently (`concurrency` threads), so
+    Airflow's per-task overhead is paid once per chunk (operators/team_chunk.py)."""
+
+    model_config = _STRICT
+    chunk_size: Count = Field(1, ge=1, le=1000)
+    concurrency: Count = Field(4, ge=1, le=64)  # a chunk's model calls at once (the pool counts one)
+
+    @property
+    def chunked(self) -> bool:
+        return self.chunk_size > 1
+
+
 def _allow_entry(value: str) -> str:
     """An address (`team@example.org`) or a whole domain (`example.org`, `@example.org`)."""
     domain = value[1:] if value.startswith("@") else value
@@ -279,6 +294,7 @@ class JobSpec(BaseModel):
     # Fan-out kinds: the most teams one run is expected to serve. The run's dagrun_timeout is
     # sized for that many teams, one after another (operators/factory.py); a digest ignores it.
     max_teams_per_run: Count = Field(10, ge=1, le=10_000)
+    fan_out: FanOut = Field(default_factory=FanOut)  # fan-out kinds: teams per task, and calls at once
     pool: str | None = None  # e.g. "agentjobs_llm": caps LLM concurrency across jobs (create the pool first)
     # Transient failures (429, 5xx, timeouts, a killed worker) retry after retry_delay_s, doubled
     # on each further try (Airflow's exponential backoff); permanent ones never retry.
@@ -346,6 +362,15 @@ class JobSpec(BaseModel):
                 "mode",
                 f"mode: batch sends one request per team through the Batch API; kind {name!r} makes "
                 "one call a run, not one a team: use mode: structured or loop",
+            )
+        if spec.mode == "batch" and spec.fan_out.chunked:
+            # The Batch API already sends every team in one file; a chunk's summarize would not
+            # read the batch's answers, so it would pay online for every team.
+            raise KindMismatch(
+                "fan_out.chunk_size",
+                "mode: batch sends every team's request in one Batch API file already, so chunks "
+                "have nothing to save: remove fan_out.chunk_size (or set it to 1), or use mode: "
+                "structured with chunks",
             )
         return spec
 
@@ -473,6 +498,8 @@ def check_kind(spec: JobSpec, kind: Any) -> None:
     if spec.sources.sql is not None and spec.sources.sql.writes:
         _check_writes(spec.sources.sql.writes, kind)
     digest_sources = [name for name in spec.sources.names() if name != "sql"]
+    if spec.fan_out.chunked:
+        _check_chunkable(spec, kind)
     if digest_sources or spec.sources.sql is None:
         raise KindMismatch(
             "sources",
@@ -484,6 +511,21 @@ def check_kind(spec: JobSpec, kind: Any) -> None:
             "channels",
             f"kind {spec.kind!r} delivers to each team's own slack_channel, "
             "email_list and members; set their connections under team_delivery",
+        )
+
+
+def _check_chunkable(spec: JobSpec, kind: Any) -> None:
+    """Chunked fan-out covers summarize -> validate -> deliver; a kind with steps between them
+    (apply, review, publish) runs one team per task for now."""
+    from agentjobs.jobs.kinds.capabilities import Applies, Documents, Reviewed
+
+    kinds_steps = ((Applies, "apply"), (Reviewed, "review"), (Documents, "publish"))
+    steps = [name for cap, name in kinds_steps if isinstance(kind, cap)]
+    if steps:
+        raise KindMismatch(
+            "fan_out.chunk_size",
+            f"kind {spec.kind!r} has per-team {' and '.join(steps)} steps, which run one team per "
+            "task for now: remove fan_out.chunk_size (or set it to 1) for this job",
         )
 
 

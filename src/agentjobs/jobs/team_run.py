@@ -47,6 +47,25 @@ def team_key(team_run: dict[str, Any]) -> tuple[str, str]:
     return check_team_id(team_run["team"]), check_period_key(team_run["period"])
 
 
+# The XCom key under which each task of a chunk (fan_out.chunk_size > 1) pushes its teams'
+# outcomes, team id -> outcome; the UI reads it to show each team's row.
+CHUNK_TEAMS_KEY = "teams"
+
+
+def chunks(team_runs: list[dict[str, str]], size: int) -> list[Any]:
+    """The fetch task's list as the mapped tasks get it: as it is for a chunk size of 1 (a task
+    per team), else lists of `size` team runs in order (a task per chunk; the last may be short)."""
+    if size <= 1:
+        return list(team_runs)
+    return [team_runs[start : start + size] for start in range(0, len(team_runs), size)]
+
+
+def chunk_team_ids(item: Any) -> list[str]:
+    """The team ids one map index of the fetch's list covers: one team, or a chunk's teams."""
+    runs = item if isinstance(item, list) else [item]
+    return [str(run.get("team", "?")) if isinstance(run, dict) else "?" for run in runs]
+
+
 def check_period_key(key: Any) -> str:
     """A day (YYYY-MM-DD) or a window's end (YYYY-MM-DDTHHMMZ, UTC: batch_notifications)."""
     match = WINDOW_KEY_RE.fullmatch(key) if isinstance(key, str) else None

@@ -9,6 +9,9 @@ list), so each team's chain runs, retries and fails on its own: one team's bad d
 not hold back another team's delivery. A run that serves nobody ends at the fetch, every later
 task skipped (operators/team_fetch.py). The optional steps are the kind's declared capabilities
 (jobs/kinds/capabilities.py).
+
+With the spec's `fan_out.chunk_size` above 1 the group is mapped over chunks of teams instead, each
+task doing its chunk's teams (`build_chunked`, operators/team_chunk.py).
 """
 
 from __future__ import annotations
@@ -66,6 +69,9 @@ class FanOutGraph:
         from agentjobs.operators.team_fetch import TeamFetchOperator
         from agentjobs.operators.team_validate import TeamValidateOperator
 
+        if spec.fan_out.chunked:
+            build_chunked(spec, skills_dir)
+            return
         kind = fan_out_kind(spec.kind)
         writes = isinstance(kind, Applies)
         # A kind with a document (a PDF) stores it once and delivers the message that links it.
@@ -126,6 +132,33 @@ def check_batch_skill(spec: JobSpec, skills_dir: Path | None) -> None:
     skill = load_skill(spec.skill, skills_dir)
     if skill.mode != "structured":
         raise ValueError(refusal(spec, skill.mode))
+
+
+def build_chunked(spec: JobSpec, skills_dir: Path | None) -> None:
+    """fetch → a mapped `team` group over chunks of teams: summarize → validate → deliver, each
+    task doing its chunk's teams (operators/team_chunk.py). The spec refuses chunks for kinds with
+    apply, review or publish steps (jobs/spec.py)."""
+    from airflow.sdk import chain, task_group
+
+    from agentjobs.operators.team_chunk import ChunkAgentOperator, ChunkDeliverOperator, ChunkValidateOperator
+    from agentjobs.operators.team_fetch import TeamFetchOperator
+
+    fetch = TeamFetchOperator(task_id="fetch", spec=spec)
+
+    @task_group(group_id="team")
+    def team(team_runs: Any) -> None:
+        summarize = ChunkAgentOperator(
+            task_id="summarize",
+            spec=spec,
+            team_runs=team_runs,
+            concurrency=spec.fan_out.concurrency,
+            skills_dir=str(skills_dir) if skills_dir else None,
+            **({"pool": spec.pool} if spec.pool else {}),
+        )
+        validate = ChunkValidateOperator(task_id="validate", spec=spec, team_runs=team_runs)
+        chain(summarize, validate, ChunkDeliverOperator(task_id="deliver", spec=spec, team_runs=team_runs))
+
+    team.expand(team_runs=fetch.output)
 
 
 def review_task(spec: JobSpec, team_run: Any) -> Any:

@@ -24,6 +24,7 @@ from airflow.sdk import TriggerRule
 
 from agentjobs.hooks.ledger import run_log
 from agentjobs.jobs.spec import JobSpec
+from agentjobs.jobs.team_run import chunk_team_ids
 from agentjobs.notifications.alert import TaskFailure
 from agentjobs.operators.errors import PermanentTaskError
 from agentjobs.operators.job_task import JobTaskOperator
@@ -82,17 +83,18 @@ class RunAlertOperator(JobTaskOperator):
         found = []
         for task_id, map_index in sorted(failed, key=lambda item: (item[1], item[0])):
             label = failure_label(task_id, map_index)
-            team = teams[map_index] if 0 <= map_index < len(teams) else None
+            team = ", ".join(teams[map_index]) if 0 <= map_index < len(teams) else None
             reason = reasons.get(label, NO_REASON)
             found.append(TaskFailure(task=task_id, reason=reason, team=team))
-        return found, (len(teams) if self.spec.fans_out else None)
+        return found, (sum(len(ids) for ids in teams) if self.spec.fans_out else None)
 
-    def teams(self, context: Any) -> list[str]:
-        """The team of each map index: the fetch task's list, in order ([] if fetch failed)."""
+    def teams(self, context: Any) -> list[list[str]]:
+        """The team of each map index: the fetch task's list, in order ([] if fetch failed); a
+        chunk's teams joined (its task's reason names the ones that failed)."""
         served = context["ti"].xcom_pull(task_ids=FAN_OUT_FETCH_TASK_ID)
         if not isinstance(served, list):
             return []
-        return [str(item.get("team", "?")) if isinstance(item, dict) else "?" for item in served]
+        return [chunk_team_ids(item) for item in served]
 
     def recorded_reasons(self, run_id: str) -> dict[str, str]:
         """label → the latest reason the run log holds for it in this run (a cleared and rerun

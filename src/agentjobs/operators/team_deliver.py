@@ -50,7 +50,7 @@ from agentjobs.jobs.team_run import check_team_id
 from agentjobs.lazy_pattern import lazy
 from agentjobs.operators import metrics
 from agentjobs.operators.delivered import NOWHERE, write_done
-from agentjobs.operators.team_task import TeamTaskOperator, sql_conn_id
+from agentjobs.operators.team_task import TeamContext, TeamTaskOperator, sql_conn_id
 from agentjobs.operators.team_validated import pull_unchanged_artifact
 
 MEMBERS_DIR = "members"
@@ -80,11 +80,18 @@ class TeamDeliverOperator(TeamTaskOperator):
         self.validate_task_id = validate_task_id
 
     def run(self, context: Any) -> dict[str, Any]:
+        team = self.team_context()
+        validated, artifact = pull_unchanged_artifact(context, self.validate_task_id, team.team_id)
+        return self.deliver_team(team, validated, artifact, context)
+
+    def deliver_team(
+        self, team: TeamContext, validated: dict[str, Any], artifact: Path, context: Any
+    ) -> dict[str, Any]:
+        """Send `team`'s validated artifact to each of its targets (a chunk's deliver calls it
+        once per team); fails after trying them all when any failed."""
         from agentjobs.operators.run_files import local_copy  # run-time: a parse needs none
 
-        team = self.team_context()
         kind, team_id, period_key = team.kind, team.team_id, team.period_key
-        validated, artifact = pull_unchanged_artifact(context, self.validate_task_id, team_id)
         snapshot = team.snapshot()
         per_member = isinstance(kind, PerMemberKind)
         if per_member:

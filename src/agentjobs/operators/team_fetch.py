@@ -36,7 +36,14 @@ from agentjobs.jobs.kinds.capabilities import MembersOnOwnClock
 from agentjobs.jobs.kinds.snapshots import due_teams, team_snapshot
 from agentjobs.jobs.own_tables import ensure_own_tables
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.jobs.team_run import check_team_id, contract_error_path, ledger_job, snapshot_path, team_dir
+from agentjobs.jobs.team_run import (
+    check_team_id,
+    chunks,
+    contract_error_path,
+    ledger_job,
+    snapshot_path,
+    team_dir,
+)
 from agentjobs.jobs.writes import SpecWrites
 from agentjobs.operators.artifacts import run_instant
 from agentjobs.operators.job_task import JobTaskOperator
@@ -60,7 +67,7 @@ class TeamFetchOperator(JobTaskOperator, SkipMixin):
     def run_folders(self, context: Any) -> list[Path]:
         return []  # the folders of the teams it serves, each pulled once it knows them (`run`)
 
-    def run(self, context: Any) -> list[dict[str, str]]:
+    def run(self, context: Any) -> list[Any]:
         # Run-time only: the contract check and the SQL reader import sqlglot (~100 ms), which a
         # DAG parse must not pay (bench/dag_parse.py).
         from agentjobs.jobs.input_check import (
@@ -156,7 +163,8 @@ class TeamFetchOperator(JobTaskOperator, SkipMixin):
                 len(served),
                 self.spec.max_teams_per_run,
             )
-        return served
+        # With fan_out.chunk_size > 1 the mapped tasks each get a chunk (a list) of team runs.
+        return chunks(served, self.spec.fan_out.chunk_size)
 
     def skip_the_rest(self, context: Any) -> None:
         """Skip every later task of this run, the alert too, and end this task green (raises

@@ -16,7 +16,7 @@ from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.team_run import PREVIEW_FILE
 from agentjobs.operators import metrics
 from agentjobs.operators.errors import PermanentTaskError
-from agentjobs.operators.team_task import TeamTaskOperator
+from agentjobs.operators.team_task import TeamContext, TeamTaskOperator
 
 
 class ArtifactUnsupported(PermanentTaskError):
@@ -34,12 +34,17 @@ class TeamValidateOperator(TeamTaskOperator):
         self.summarize_task_id = summarize_task_id
 
     def run(self, context: Any) -> dict[str, Any]:
-        from agentjobs.operators.run_files import recorded  # run-time: a parse needs none
-
         team = self.team_context()
-        kind, team_id, period_key, work_dir = team.kind, team.team_id, team.period_key, team.work_dir
         ti = context["ti"]
         pushed = ti.xcom_pull(task_ids=self.summarize_task_id, map_indexes=ti.map_index)
+        return self.validate_team(team, pushed, context)
+
+    def validate_team(self, team: TeamContext, pushed: Any, context: Any) -> dict[str, Any]:
+        """Check `team`'s artifact against its snapshot, given what its summarize pushed; the
+        validated XCom the tasks after it read (a chunk's validate calls it once per team)."""
+        from agentjobs.operators.run_files import recorded  # run-time: a parse needs none
+
+        kind, team_id, period_key, work_dir = team.kind, team.team_id, team.period_key, team.work_dir
         if not pushed or not isinstance(pushed.get("result"), dict):
             raise ValueError(f"task {self.summarize_task_id!r} pushed no RESULT for {team_id}; run it first")
         artifact = work_dir / kind.artifact_file

@@ -23,10 +23,16 @@ def pull_validated(
 
 def pull_unchanged_artifact(context: Any, task_id: str, team_id: str) -> tuple[dict[str, Any], Path]:
     """The validated XCom and its artifact, refused when the file is no longer the one validated."""
+    validated = pull_validated(context, task_id, team_id, what="validated artifact")
+    return validated, unchanged_artifact(validated)
+
+
+def unchanged_artifact(validated: dict[str, Any]) -> Path:
+    """This task's copy of the artifact a validate task handed on, refused when it is no longer
+    the file validated."""
     from agentjobs.operators.run_files import local_copy  # run-time: a parse needs none
 
-    validated = pull_validated(context, task_id, team_id, what="validated artifact")
     artifact = local_copy(validated["artifact"])
     if sha256_file(artifact) != validated["sha256"]:
         raise ArtifactChanged(f"{artifact} changed after validation; clear the run from 'summarize'")
-    return validated, artifact
+    return artifact

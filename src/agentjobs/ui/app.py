@@ -190,7 +190,7 @@ def _health_json(h: JobHealth) -> dict[str, Any]:
 
 
 def _one_run(
-    session: Any, dag_id: str, run_id: str, task_id: str, map_index: int
+    session: Any, dag_id: str, run_id: str, task_id: str, map_index: int, team: str | None = None
 ) -> tuple[AgentRun, JobSpec]:
     jobs = queries.load_jobs()
     spec = jobs.get(dag_id)
@@ -201,19 +201,28 @@ def _one_run(
         if spec is not None and task_id in queries.VALIDATE_OF
         else []
     )
+    if team is not None:  # a chunk's task is a row per team (ui/chunk_rows.py)
+        found = [run for run in found if run.team == team]
     if not found or spec is None:
         raise HTTPException(404, f"no agent run {task_id} of {dag_id} run {run_id} (map index {map_index})")
     return found[0], spec
 
 
 MapIndex = Annotated[int, Query(description="the team's map index (-1: not mapped)")]
+Team = Annotated[str | None, Query(description="the team, of a chunk's several (fan_out.chunk_size)")]
 
 
 @app.get("/runs/{dag_id}/{run_id}/{task_id}", response_class=HTMLResponse, dependencies=RUN_ACCESS)
 def run_page(
-    request: Request, session: SessionDep, dag_id: str, run_id: str, task_id: str, map_index: MapIndex = -1
+    request: Request,
+    session: SessionDep,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    map_index: MapIndex = -1,
+    team: Team = None,
 ) -> HTMLResponse:
-    run, spec = _one_run(session, dag_id, run_id, task_id, map_index)
+    run, spec = _one_run(session, dag_id, run_id, task_id, map_index, team)
     folder = files.run_folder(run.job, run.period, run.team)
     name = files.artifact_name(spec.kind)
     markdown = files.read_artifact(folder, name)
@@ -232,9 +241,9 @@ def run_page(
 
 @app.get("/api/runs/{dag_id}/{run_id}/{task_id}", dependencies=RUN_ACCESS)
 def run_json(
-    session: SessionDep, dag_id: str, run_id: str, task_id: str, map_index: MapIndex = -1
+    session: SessionDep, dag_id: str, run_id: str, task_id: str, map_index: MapIndex = -1, team: Team = None
 ) -> dict[str, Any]:
-    run, spec = _one_run(session, dag_id, run_id, task_id, map_index)
+    run, spec = _one_run(session, dag_id, run_id, task_id, map_index, team)
     folder = files.run_folder(run.job, run.period, run.team)
     summary = files.summarize_transcript(folder)
     return {
@@ -250,9 +259,15 @@ def run_json(
 
 @app.get("/runs/{dag_id}/{run_id}/{task_id}/files/{name}", dependencies=RUN_ACCESS)
 def run_file(
-    session: SessionDep, dag_id: str, run_id: str, task_id: str, name: str, map_index: MapIndex = -1
+    session: SessionDep,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    name: str,
+    map_index: MapIndex = -1,
+    team: Team = None,
 ) -> Response:
-    run, _spec = _one_run(session, dag_id, run_id, task_id, map_index)
+    run, _spec = _one_run(session, dag_id, run_id, task_id, map_index, team)
     folder = files.run_folder(run.job, run.period, run.team)
     response: Response
     if isinstance(folder, files.StoredFolder):  # on the run-file store: no file on this host to send

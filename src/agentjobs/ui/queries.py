@@ -28,7 +28,8 @@ from agentjobs.jobs.folder import jobs_folder
 from agentjobs.jobs.health import JobHealth, job_health
 from agentjobs.jobs.period import period_for
 from agentjobs.jobs.spec import JobSpec, load_folder
-from agentjobs.jobs.team_run import ledger_key
+from agentjobs.jobs.team_run import CHUNK_TEAMS_KEY, ledger_key
+from agentjobs.ui.chunk_rows import chunk_rows
 from agentjobs.ui.records import AgentRun, Delivery, contract_status, usage_fields
 
 log = logging.getLogger(__name__)
@@ -117,18 +118,40 @@ def agent_runs(
         )
         _fill(run, xcoms, validate_states, jobs.get(ti.dag_id))
         spec = jobs.get(ti.dag_id)
-        if spec is not None and run.period:
-            run.deliveries = ledgers.deliveries(spec, run)
-        runs.append(run)
+        for row in _team_rows(run, xcoms, validate_states):
+            if spec is not None and row.period:
+                row.deliveries = ledgers.deliveries(spec, row)
+            runs.append(row)
     return runs
+
+
+def _team_rows(
+    run: AgentRun, xcoms: dict[tuple[Any, ...], Any], validate_states: dict[tuple[Any, ...], Any]
+) -> list[AgentRun]:
+    """The run as its rows: itself, or one per team when it is a chunked fan-out's summarize."""
+    if run.task_id != "team.summarize":
+        return [run]
+    team_runs = xcoms.get((run.job, run.run_id, FETCH_TASK, -1, "return_value"))
+    if not isinstance(team_runs, list) or not 0 <= run.map_index < len(team_runs):
+        return [run]
+    validate = VALIDATE_OF[run.task_id]
+    rows = chunk_rows(
+        run,
+        team_runs[run.map_index],
+        xcoms.get((run.job, run.run_id, run.task_id, run.map_index, CHUNK_TEAMS_KEY)),
+        xcoms.get((run.job, run.run_id, validate, run.map_index, CHUNK_TEAMS_KEY)),
+        validate_states.get((run.job, run.run_id, validate, run.map_index)),
+    )
+    return [run] if rows is None else rows
 
 
 def _xcoms(session: Session, dag_ids: list[str], run_ids: list[str]) -> dict[tuple[Any, ...], Any]:
     query = sa.select(XComModel).where(
         XComModel.dag_id.in_(dag_ids),
         XComModel.run_id.in_(run_ids),
-        XComModel.task_id.in_([*VALIDATE_OF, FETCH_TASK]),
-        XComModel.key.in_(["return_value", "usage"]),
+        # The validate tasks' for a chunk's `teams` (which of its teams passed).
+        XComModel.task_id.in_([*VALIDATE_OF, *VALIDATE_OF.values(), FETCH_TASK]),
+        XComModel.key.in_(["return_value", "usage", CHUNK_TEAMS_KEY]),
     )
     found = {}
     for row in session.scalars(query):

@@ -54,7 +54,12 @@ def page(title: str, body: str) -> str:
 
 def run_href(prefix: str, run: AgentRun) -> str:
     path = "/".join(quote(part, safe="") for part in (run.job, run.run_id, run.task_id))
-    return f"{prefix}/runs/{path}?map_index={run.map_index}"
+    return f"{prefix}/runs/{path}?{_run_query(run)}"
+
+
+def _run_query(run: AgentRun) -> str:
+    """Which row of the task: its map index, and its team (a chunk's task is a row per team)."""
+    return f"map_index={run.map_index}" + (f"&team={quote(run.team, safe='')}" if run.team else "")
 
 
 def _state(value: str | None) -> str:
@@ -239,7 +244,7 @@ def run_page(
         summary = '<p class="muted">No transcript in the run folder.</p>'
     file_items = "".join(
         f'<li><a href="{_e(run_href(prefix, run).split("?")[0])}/files/{_e(quote(name, safe=""))}'
-        f'?map_index={run.map_index}">{_e(name)}</a> <span class="muted">{size} bytes</span></li>'
+        f'?{_e(_run_query(run))}">{_e(name)}</a> <span class="muted">{size} bytes</span></li>'
         for name, size in files
     )
     artifact = (
