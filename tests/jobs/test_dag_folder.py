@@ -222,7 +222,8 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
     # kind's counts, figures, lookups or arithmetic, prompts, tools, renderer and check);
     # the guarded fetcher (sockets, TLS) that enrichment's spec check no longer needs; the
     # run-file store and its sync (a task's scratch copy is made when it runs); the reconciliation
-    # kinds' shared core, matching rules and run-time halves (their faces are reconcile_face.py).
+    # kinds' shared core, matching rules and run-time halves (their faces are reconcile_face.py);
+    # the batch kinds' event claims and the name check (a task's, not a parse's).
     run_time = [
         "agentjobs.agent.budget",
         "agentjobs.agent.guarded_http",
@@ -234,6 +235,7 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
         "agentjobs.agent.skills",
         "agentjobs.agent.tools",
         "agentjobs.business.schema",
+        "agentjobs.delivery.claims",
         "agentjobs.delivery.ledger",
         "agentjobs.delivery.report_store",
         "agentjobs.hooks.llm",
@@ -252,6 +254,7 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
         "agentjobs.jobs.kinds.reconcile_write",
         "agentjobs.jobs.kinds.reconciliation_run",
         "agentjobs.jobs.kinds.weekly_insights_run",
+        "agentjobs.jobs.names",
         "agentjobs.jobs.pii",
         "agentjobs.jobs.pseudonyms",
         "agentjobs.operators.run_files",

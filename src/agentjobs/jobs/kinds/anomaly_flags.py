@@ -23,7 +23,6 @@ from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.kinds.anomaly_settings import AMOUNT_METRICS, METRICS, AnomalySettings
 from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Query, Rendered, Team, TeamSnapshot, utc_naive
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
-from agentjobs.jobs.names import Names
 from agentjobs.jobs.numbers import (
     Allowed,
     extract,
@@ -39,6 +38,7 @@ from agentjobs.jobs.prompt_data import as_data
 if TYPE_CHECKING:  # annotations only: the tools' and the detection's modules load when a task runs
     from agentjobs.agent.tools import Tool
     from agentjobs.jobs.kinds.anomaly_detect import Detection, Flag, MetricFlag
+    from agentjobs.jobs.names import Names
 
 ARTIFACT_FILE = "anomalies.md"
 WHY_MAX = 160
@@ -364,6 +364,8 @@ class AnomalyFlagsKind:
 
 def known_names(snapshot: TeamSnapshot, found: Detection) -> Names:
     """What a `why` may name: the snapshot's strings (vendors, ids, the team), the metrics and flag ids."""
+    from agentjobs.jobs.names import Names  # run time: the name check is not a parse's
+
     vocabulary = [*METRIC_LABELS.values(), *METRICS, *(flag.id for flag in found.flags)]
     return Names.of(snapshot.model_dump(mode="json"), vocabulary=vocabulary)
 
