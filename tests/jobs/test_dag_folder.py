@@ -223,7 +223,8 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
     # the guarded fetcher (sockets, TLS) that enrichment's spec check no longer needs; the
     # run-file store and its sync (a task's scratch copy is made when it runs); the reconciliation
     # kinds' shared core, matching rules and run-time halves (their faces are reconcile_face.py);
-    # the batch kinds' event claims and the name check (a task's, not a parse's).
+    # the batch kinds' event claims, the name check and the numbers' check and formats (a task's,
+    # not a parse's).
     run_time = [
         "agentjobs.agent.budget",
         "agentjobs.agent.guarded_http",
@@ -255,6 +256,7 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
         "agentjobs.jobs.kinds.reconciliation_run",
         "agentjobs.jobs.kinds.weekly_insights_run",
         "agentjobs.jobs.names",
+        "agentjobs.jobs.numbers",
         "agentjobs.jobs.pii",
         "agentjobs.jobs.pseudonyms",
         "agentjobs.operators.run_files",

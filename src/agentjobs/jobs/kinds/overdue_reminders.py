@@ -34,7 +34,6 @@ from agentjobs.jobs.kinds.base import (
 )
 from agentjobs.jobs.kinds.capabilities import member_zone
 from agentjobs.jobs.markdown_text import as_text, one_line
-from agentjobs.jobs.numbers import format_amount
 from agentjobs.jobs.period import Period
 
 log = logging.getLogger(__name__)
@@ -178,6 +177,8 @@ def member_heading(member: Member, team: Team, today: date) -> str:
 
 
 def member_section(snapshot: TeamSnapshot, member: Member, settings: ReminderSettings) -> list[str]:
+    from agentjobs.jobs.numbers import format_amount  # run time: a DAG parse formats no amount
+
     today = local_day(member_zone(member, snapshot.team), snapshot.period.start)
     rows = member_invoices(snapshot, member, settings)
     lines = [member_heading(member, snapshot.team, today), ""]
