@@ -223,10 +223,11 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
     # the guarded fetcher (sockets, TLS) that enrichment's spec check no longer needs; the
     # run-file store and its sync (a task's scratch copy is made when it runs); the reconciliation
     # kinds' shared core, matching rules and run-time halves (their faces are reconcile_face.py);
-    # the batch kinds' event claims, the name check and the numbers' check and formats (a task's,
-    # not a parse's).
+    # the batch kinds' event claims, the name check and the numbers' check and formats, and the
+    # run plan's type (a task's, not a parse's).
     run_time = [
         "agentjobs.agent.budget",
+        "agentjobs.agent.plan",
         "agentjobs.agent.guarded_http",
         "agentjobs.agent.http_policy",
         "agentjobs.agent.loop",

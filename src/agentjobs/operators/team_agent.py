@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from agentjobs.atomic_file import write_atomically
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.operators.agent import AgentOperator, RunPlan, init_agent
+from agentjobs.operators.agent import AgentOperator, init_agent
 from agentjobs.operators.delivered import APPLIED, DELIVERED, NOWHERE, kept_team_result, write_result
 from agentjobs.operators.job_task import agent_defaults
 from agentjobs.operators.team_task import TeamTask
 
 if TYPE_CHECKING:
+    from agentjobs.agent.plan import RunPlan
     from agentjobs.agent.skills import Skill  # annotations only: its module is run-time
 
 WHY_KEPT = {
@@ -49,6 +50,8 @@ class TeamAgentOperator(TeamTask, AgentOperator):
         return {**pushed, "team": team.team_id, "period": team.period_key}
 
     def prepare(self, context: Any, skill: Skill, work_dir: Path) -> RunPlan:
+        from agentjobs.agent.plan import RunPlan  # run time: a DAG parse plans no run
+
         team = self.team_context()
         kind, team_id, period_key = team.kind, team.team_id, team.period_key
         snapshot = team.snapshot()

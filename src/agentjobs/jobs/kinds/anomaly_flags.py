@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from agentjobs.agent.scrub import scrub
 from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.kinds.anomaly_settings import AMOUNT_METRICS, METRICS, AnomalySettings
-from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Query, Rendered, Team, TeamSnapshot, utc_naive
+from agentjobs.jobs.kinds.base import CheckFailed, Query, Rendered, Team, TeamSnapshot, utc_naive
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
 from agentjobs.jobs.period import Period, period_for
 from agentjobs.jobs.prompt_data import as_data
@@ -29,6 +29,7 @@ from agentjobs.jobs.prompt_data import as_data
 if TYPE_CHECKING:  # annotations only: the tools' and the detection's modules load when a task runs
     from agentjobs.agent.tools import Tool
     from agentjobs.jobs.kinds.anomaly_detect import Detection, Flag, MetricFlag
+    from agentjobs.jobs.kinds.base import KindPlan
     from agentjobs.jobs.names import Names
     from agentjobs.jobs.numbers import Allowed
 
@@ -250,6 +251,8 @@ class AnomalyFlagsKind:
     def plan(
         self, snapshot: TeamSnapshot, settings: AnomalySettings, mode: Literal["loop", "structured"]
     ) -> KindPlan:
+        from agentjobs.jobs.kinds.base import KindPlan  # run time: a DAG parse plans no run
+
         found = self.detection(snapshot, settings)
         if not found.flags:
             return KindPlan(prompt="", answer={"explanations": []}, answer_reason="no anomalies flagged")
