@@ -31,3 +31,19 @@ def test_a_kind_module_loads_its_run_time_half_on_the_first_run_time_name_only()
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_the_run_plans_type_loads_when_first_asked_for_from_the_kinds_or_the_operators():
+    probe = (
+        "import sys\n"
+        "from agentjobs.jobs.kinds import base, reconciliation\n"
+        "import agentjobs.operators.agent as agent\n"
+        "assert 'agentjobs.agent.plan' not in sys.modules\n"
+        "from agentjobs.agent.plan import RunPlan\n"
+        "assert base.KindPlan is RunPlan and agent.RunPlan is RunPlan\n"
+        "assert reconciliation.Work.__module__ == 'agentjobs.jobs.kinds.reconciliation_run'\n"
+        "try:\n    base.NoSuchPlan\nexcept AttributeError:\n    print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

@@ -221,9 +221,13 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
     # batch_notifications_run, compliance_report_run, enrichment_run, weekly_insights_run: each
     # kind's counts, figures, lookups or arithmetic, prompts, tools, renderer and check);
     # the guarded fetcher (sockets, TLS) that enrichment's spec check no longer needs; the
-    # run-file store and its sync (a task's scratch copy is made when it runs).
+    # run-file store and its sync (a task's scratch copy is made when it runs); the reconciliation
+    # kinds' shared core, matching rules and run-time halves (their faces are reconcile_face.py);
+    # the batch kinds' event claims, the name check and the numbers' check and formats, and the
+    # run plan's type (a task's, not a parse's).
     run_time = [
         "agentjobs.agent.budget",
+        "agentjobs.agent.plan",
         "agentjobs.agent.guarded_http",
         "agentjobs.agent.http_policy",
         "agentjobs.agent.loop",
@@ -233,6 +237,7 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
         "agentjobs.agent.skills",
         "agentjobs.agent.tools",
         "agentjobs.business.schema",
+        "agentjobs.delivery.claims",
         "agentjobs.delivery.ledger",
         "agentjobs.delivery.report_store",
         "agentjobs.hooks.llm",
@@ -244,8 +249,15 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
         "agentjobs.jobs.kinds.batch_notifications_run",
         "agentjobs.jobs.kinds.compliance_report_run",
         "agentjobs.jobs.kinds.enrichment_run",
+        "agentjobs.jobs.kinds.invoice_reconciliation_run",
+        "agentjobs.jobs.kinds.payment_rules",
+        "agentjobs.jobs.kinds.reconcile_core",
+        "agentjobs.jobs.kinds.reconcile_rules",
         "agentjobs.jobs.kinds.reconcile_write",
+        "agentjobs.jobs.kinds.reconciliation_run",
         "agentjobs.jobs.kinds.weekly_insights_run",
+        "agentjobs.jobs.names",
+        "agentjobs.jobs.numbers",
         "agentjobs.jobs.pii",
         "agentjobs.jobs.pseudonyms",
         "agentjobs.operators.run_files",

@@ -20,9 +20,9 @@ from agentjobs.agent.errors import (
     PermanentAgentError,
     WaitRequested,
 )
-from agentjobs.agent.plan import RunPlan
 from agentjobs.agent.scrub import scrubbed_errors
 from agentjobs.hooks import DEFAULT_LLM_CONN_ID
+from agentjobs.lazy_names import forwarded
 from agentjobs.operators.artifacts import run_dir
 from agentjobs.operators.retry import AGENT_RETRY_POLICY
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from agentjobs.agent.budget import BudgetMeter, Prices, Usage
     from agentjobs.agent.model_client import Completion
+    from agentjobs.agent.plan import RunPlan
     from agentjobs.agent.replay import ReplayCache
     from agentjobs.agent.skills import Skill
     from agentjobs.operators.spend_store import SpendStore
@@ -137,6 +138,8 @@ class AgentOperator(BaseOperator):
 
     def prepare(self, context: Any, skill: Skill, work_dir: Path) -> RunPlan:
         """What to ask the model this run. Subclasses add data, a mode or a run-made schema."""
+        from agentjobs.agent.plan import RunPlan  # run time: a DAG parse plans no run
+
         return RunPlan(prompt=self.prompt)
 
     def finish(self, result: dict[str, Any], plan: RunPlan, work_dir: Path, context: Any) -> dict[str, Any]:
@@ -323,7 +326,10 @@ def _refuse_single_cap_conf(context: Any, declared: Mapping[str, Any]) -> None:
         )
 
 
-__all__ = ["AgentOperator", "ContractViolation", "EmptyResult", "RunPlan"]
+# The plan's type, for callers that import it from here: its module loads when first asked for.
+__getattr__ = forwarded(__name__, "agentjobs.agent.plan", frozenset({"RunPlan"}))
+
+__all__ = ["AgentOperator", "ContractViolation", "EmptyResult"]
 
 
 # Loggers of the model's HTTP client that write a line per request at INFO. Airflow's logging

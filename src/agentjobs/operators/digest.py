@@ -16,11 +16,12 @@ from agentjobs.agent.transcript import Transcript
 from agentjobs.atomic_file import write_atomically
 from agentjobs.jobs.artifacts import DIGEST_FILE
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.operators.agent import AgentOperator, RunPlan, init_agent
+from agentjobs.operators.agent import AgentOperator, init_agent
 from agentjobs.operators.delivered import delivered_result, write_result
 from agentjobs.operators.job_task import agent_defaults, job_run_dir, run_period
 
 if TYPE_CHECKING:
+    from agentjobs.agent.plan import RunPlan
     from agentjobs.agent.skills import Skill  # annotations only: its module is run-time
 
 
@@ -39,6 +40,8 @@ class DigestAgentOperator(AgentOperator):
         return pushed
 
     def prepare(self, context: Any, skill: Skill, work_dir: Path) -> RunPlan:
+        from agentjobs.agent.plan import RunPlan  # run time: a DAG parse plans no run
+
         # Run-time only: the digest's prompts, renderer and snapshot models cost ~5 ms of every
         # DAG parse (bench/dag_parse.py).
         from agentjobs.jobs.digest import judgement_schema, loop_prompt, structured_prompt

@@ -17,11 +17,12 @@ from agentjobs.delivery.deliver import sha256_file
 from agentjobs.jobs.pii import Finding, find_pii
 from agentjobs.jobs.prompt_data import as_data
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.operators.agent import AgentOperator, RunPlan, init_agent
+from agentjobs.operators.agent import AgentOperator, init_agent
 from agentjobs.operators.errors import ArtifactChanged, PermanentTaskError
 from agentjobs.operators.job_task import JobTaskOperator, agent_defaults, job_run_dir
 
 if TYPE_CHECKING:
+    from agentjobs.agent.plan import RunPlan
     from agentjobs.agent.skills import Skill  # annotations only: its module is run-time
 
 AGENT_KINDS = ("email", "phone", "card", "iban", "postal_address", "person_id", "other")
@@ -98,6 +99,8 @@ class PiiReviewAgentOperator(AgentOperator):
         return [job_run_dir(self.spec, context)]  # the run's: it reads the digest beside its folder
 
     def prepare(self, context: Any, skill: Skill, work_dir: Path) -> RunPlan:
+        from agentjobs.agent.plan import RunPlan  # run time: a DAG parse plans no run
+
         validated, artifact = checked_artifact(context, self.validate_task_id)
         lines = artifact.read_text(encoding="utf-8").splitlines() or [""]
         return RunPlan(

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from agentjobs.atomic_file import write_atomically
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.operators.agent import AgentOperator, RunPlan, init_agent
+from agentjobs.operators.agent import AgentOperator, init_agent
 from agentjobs.operators.delivered import write_result
 from agentjobs.operators.job_task import agent_defaults
-from agentjobs.operators.team_plan import kept_plan, run_mode, team_plan
 from agentjobs.operators.team_task import TeamTask
 
 if TYPE_CHECKING:
+    from agentjobs.agent.plan import RunPlan
     from agentjobs.agent.skills import Skill  # annotations only: its module is run-time
 
 
@@ -43,15 +43,17 @@ class TeamAgentOperator(TeamTask, AgentOperator):
         return {**pushed, "team": team.team_id, "period": team.period_key}
 
     def prepare(self, context: Any, skill: Skill, work_dir: Path) -> RunPlan:
+        # Run time: a DAG parse plans no run (team_plan loads agent.plan and the kept-result rules).
+        from agentjobs.operators.team_plan import kept_plan, run_mode, team_plan
+
         team = self.team_context()
         mode = run_mode(self.spec, skill)
         snapshot = team.snapshot()  # a team whose rows broke their contract fails here, first
         kept = kept_plan(self.spec, team, snapshot, work_dir, context["params"], self.log, mode)
         if kept is not None:
             return kept
-        (work_dir / team.kind.artifact_file).unlink(
-            missing_ok=True
-        )  # an earlier try's must not pass for this one
+        # An earlier try's artifact must not pass for this one.
+        (work_dir / team.kind.artifact_file).unlink(missing_ok=True)
         plan = team_plan(self.spec, team, snapshot, mode)
         if self.spec.mode == "batch":
             from agentjobs.operators.team_batch import with_batch_answer

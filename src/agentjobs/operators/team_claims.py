@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from agentjobs.delivery.claims import EventClaims
 from agentjobs.jobs.kinds.base import TeamSnapshot
 from agentjobs.jobs.kinds.capabilities import Claims, ReportsIgnored
 from agentjobs.jobs.spec import JobSpec
@@ -28,6 +27,7 @@ def claim_snapshot(
     kind: Claims, settings: Any, snapshot: TeamSnapshot, spec: JobSpec, run_id: str, log: logging.Logger
 ) -> TeamSnapshot | None:
     """The window's snapshot of claimed events; None when it claimed none (nothing to send)."""
+    from agentjobs.delivery.claims import EventClaims  # run time: its tables are not a parse's
     from agentjobs.hooks.ledger import LedgerHook
 
     ignored = kind.unknown_categories(snapshot, settings) if isinstance(kind, ReportsIgnored) else {}

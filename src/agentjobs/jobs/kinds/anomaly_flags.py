@@ -21,24 +21,17 @@ from pydantic import BaseModel
 from agentjobs.agent.scrub import scrub
 from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.kinds.anomaly_settings import AMOUNT_METRICS, METRICS, AnomalySettings
-from agentjobs.jobs.kinds.base import CheckFailed, KindPlan, Query, Rendered, Team, TeamSnapshot, utc_naive
+from agentjobs.jobs.kinds.base import CheckFailed, Query, Rendered, Team, TeamSnapshot, utc_naive
 from agentjobs.jobs.markdown_text import as_text, one_line, unescape
-from agentjobs.jobs.names import Names
-from agentjobs.jobs.numbers import (
-    Allowed,
-    extract,
-    format_amount,
-    format_count,
-    format_pct,
-    minor_to_major,
-    unsupported_numbers,
-)
 from agentjobs.jobs.period import Period, period_for
 from agentjobs.jobs.prompt_data import as_data
 
 if TYPE_CHECKING:  # annotations only: the tools' and the detection's modules load when a task runs
     from agentjobs.agent.tools import Tool
     from agentjobs.jobs.kinds.anomaly_detect import Detection, Flag, MetricFlag
+    from agentjobs.jobs.kinds.base import KindPlan
+    from agentjobs.jobs.names import Names
+    from agentjobs.jobs.numbers import Allowed
 
 ARTIFACT_FILE = "anomalies.md"
 WHY_MAX = 160
@@ -111,10 +104,14 @@ INPUTS = (
 
 
 def _count(value: float) -> str:
+    from agentjobs.jobs.numbers import format_count  # run time: a DAG parse formats no number
+
     return format_count(int(value)) if float(value).is_integer() else f"{value:,.1f}"
 
 
 def _quantity(metric: str, value: float, currency: str) -> str:
+    from agentjobs.jobs.numbers import format_amount
+
     if metric in AMOUNT_METRICS:
         return format_amount(round(value), currency)
     return _count(value)
@@ -129,6 +126,7 @@ def change_pct(flag: MetricFlag) -> Decimal:
 def fact(flag: Flag, currency: str) -> str:
     """What code says of a flag: the text before the model's `why` in its bullet (escaped)."""
     from agentjobs.jobs.kinds.anomaly_detect import MetricFlag  # run time: the detection is not parse's
+    from agentjobs.jobs.numbers import format_amount, format_pct  # run time, as the detection
 
     if isinstance(flag, MetricFlag):
         change = f"{format_pct(change_pct(flag), signed=True)}, " if flag.median else ""
@@ -147,6 +145,7 @@ def fact(flag: Flag, currency: str) -> str:
 
 def allowed_numbers(flag: Flag, currency: str) -> Allowed:
     from agentjobs.jobs.kinds.anomaly_detect import MetricFlag  # run time: the detection is not parse's
+    from agentjobs.jobs.numbers import Allowed, extract, minor_to_major  # run time, as the detection
 
     day = flag.day
     values = [Decimal(day.year), Decimal(day.month), Decimal(day.day)]
@@ -252,6 +251,8 @@ class AnomalyFlagsKind:
     def plan(
         self, snapshot: TeamSnapshot, settings: AnomalySettings, mode: Literal["loop", "structured"]
     ) -> KindPlan:
+        from agentjobs.jobs.kinds.base import KindPlan  # run time: a DAG parse plans no run
+
         found = self.detection(snapshot, settings)
         if not found.flags:
             return KindPlan(prompt="", answer={"explanations": []}, answer_reason="no anomalies flagged")
@@ -306,6 +307,8 @@ class AnomalyFlagsKind:
     def check(
         self, snapshot: TeamSnapshot, markdown: str, result: dict[str, Any], settings: AnomalySettings
     ) -> None:
+        from agentjobs.jobs.numbers import unsupported_numbers
+
         found = self.detection(snapshot, settings)
         flags = found.by_id()
         currency = snapshot.team.currency
@@ -364,6 +367,8 @@ class AnomalyFlagsKind:
 
 def known_names(snapshot: TeamSnapshot, found: Detection) -> Names:
     """What a `why` may name: the snapshot's strings (vendors, ids, the team), the metrics and flag ids."""
+    from agentjobs.jobs.names import Names  # run time: the name check is not a parse's
+
     vocabulary = [*METRIC_LABELS.values(), *METRICS, *(flag.id for flag in found.flags)]
     return Names.of(snapshot.model_dump(mode="json"), vocabulary=vocabulary)
 
@@ -409,6 +414,8 @@ def flag_details_tool(snapshot: TeamSnapshot, found: Detection) -> Tool:
 
     def flag_details(id: str) -> str:
         """What one flag of the day measures and the numbers computed for it (read-only)."""
+        from agentjobs.jobs.numbers import format_amount
+
         flag = flags.get(id)
         if flag is None:
             raise ValueError(f"no flag {id!r}; the flags of {snapshot.period.key} are: {', '.join(flags)}")

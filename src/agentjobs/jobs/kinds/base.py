@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_chec
 
 from pydantic import BaseModel, ConfigDict
 
-from agentjobs.agent.plan import RunPlan
 from agentjobs.jobs.period import Period
 from agentjobs.sources.teams import Member, Query, Team  # kinds import them from here too
 from agentjobs.sources.teams import utc_naive as utc_naive  # a query window's bounds, for kinds
 
 if TYPE_CHECKING:  # the tools' module (and its permission engine) loads when a task runs
+    from agentjobs.agent.plan import RunPlan as KindPlan
     from agentjobs.agent.tools import Tool
 
 # The models below are built on first use, not at import: a DAG parse imports this module with
@@ -57,8 +57,14 @@ class TeamSnapshot(BaseModel):
 
 
 # What the summarize task asks the model for one team (or, with `answer`, asks nothing): the
-# runtime's one plan type; a kind sets the prompt, schema, tools, URLs, answer and `collect`.
-KindPlan = RunPlan
+# runtime's one plan type (agent/plan.RunPlan); a kind sets the prompt, schema, tools, URLs,
+# answer and `collect`. Loaded when first asked for: a DAG parse plans no run.
+def __getattr__(name: str) -> Any:
+    if name == "KindPlan":
+        from agentjobs.agent.plan import RunPlan
+
+        return RunPlan
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,7 +24,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.kinds.base import (
     CheckFailed,
-    KindPlan,
     Member,
     Query,
     Rendered,
@@ -34,8 +33,10 @@ from agentjobs.jobs.kinds.base import (
 )
 from agentjobs.jobs.kinds.capabilities import member_zone
 from agentjobs.jobs.markdown_text import as_text, one_line
-from agentjobs.jobs.numbers import format_amount
 from agentjobs.jobs.period import Period
+
+if TYPE_CHECKING:  # annotations only: the plan's module loads when a task runs
+    from agentjobs.jobs.kinds.base import KindPlan
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +179,8 @@ def member_heading(member: Member, team: Team, today: date) -> str:
 
 
 def member_section(snapshot: TeamSnapshot, member: Member, settings: ReminderSettings) -> list[str]:
+    from agentjobs.jobs.numbers import format_amount  # run time: a DAG parse formats no amount
+
     today = local_day(member_zone(member, snapshot.team), snapshot.period.start)
     rows = member_invoices(snapshot, member, settings)
     lines = [member_heading(member, snapshot.team, today), ""]
@@ -240,6 +243,8 @@ class OverdueRemindersKind:
     def plan(
         self, snapshot: TeamSnapshot, settings: ReminderSettings, mode: Literal["loop", "structured"]
     ) -> KindPlan:
+        from agentjobs.jobs.kinds.base import KindPlan  # run time: a DAG parse plans no run
+
         undated = undated_invoices(snapshot)
         if undated:  # the artifact says so too (undated_line); ids only, never a customer's name
             log.warning(

@@ -5,6 +5,8 @@ snapshot, the summary's sections, the loop's tools and the apply task's write.
 
 Each kind keeps what differs: its inputs, its rules module (reconcile_rules, payment_rules, given
 as `Rules`), its wording (`Wording`), its prompt's first lines and its summary's first line.
+This is the kinds' run-time half: a DAG parse needs only their faces (reconcile_face.py, the spec
+section and who is due), and each kind's `<kind>_run.py` builds on this module.
 """
 
 from __future__ import annotations
@@ -12,51 +14,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from agentjobs.jobs.kinds.base import (
     CheckFailed,
     KindPlan,
     Rendered,
-    Team,
     TeamSnapshot,
     check_heading,
 )
-from agentjobs.jobs.kinds.overdue_reminders import serves_local_hour
+from agentjobs.jobs.kinds.reconcile_face import LINK_ABOVE, NONE, MatchSettings, ReviewSettings
 from agentjobs.jobs.markdown_text import as_text, one_line
-from agentjobs.jobs.period import Period, period_for
 
 if TYPE_CHECKING:  # annotations only: the tools' module loads when a task runs
     from agentjobs.agent.tools import Tool
 
-LINK_ABOVE = 0.8  # a link needs a confidence above this (the issue's rule; not a setting)
-NONE = "none"
 GROUPS = ("links", "review", "no_match")
 
 Row = dict[str, Any]
-
-
-# Built when first validated (defer_build), not at import: these two are validated only inside
-# a kind's own settings model, and building each alone too cost every DAG parse their schemas.
-class ReviewSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-    # On: a review task (Airflow's human-in-the-loop operator) asks a person about the review band.
-    enabled: bool = False
-    min_confidence: float = Field(0.5, ge=0, le=LINK_ABOVE)  # below: no match
-    # Unanswered by then, the proposals stay for review and the run ends: within the hour, so an
-    # hourly DAG with max_active_runs=1 is never held up by a person away from their desk.
-    timeout_minutes: int = Field(45, ge=1, le=24 * 60)
-
-
-class MatchSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)  # its subclasses too
-    local_hour: int = Field(7, ge=0, le=23)  # the team's own hour of the daily run
-    lookback_days: int = Field(90, ge=1, le=400)  # records received in this many days up to yesterday
-    max_records: int = Field(20, ge=1, le=500)  # records judged per run; the rest wait a day
-    review: ReviewSettings = Field(default_factory=ReviewSettings)
 
 
 @dataclass(frozen=True)
@@ -280,9 +255,10 @@ def match_tools(
 
 
 class MatchKind:
-    """The shared half of a reconciliation kind. A subclass names its Work (a MatchWork made from
-    a snapshot and settings), its wording, tools' descriptions and example, and writes `intro`,
-    `record_line`, `candidate_line` (the prompt) and `expected` (the summary)."""
+    """The model's side of a reconciliation kind, at run time (the kind's face,
+    reconcile_face.MatchFace, hands plan, render and check to it). A subclass names its Work (a
+    MatchWork made from a snapshot and settings), its wording, tools' descriptions and example, and
+    writes `intro`, `record_line`, `candidate_line` (the prompt) and `expected` (the summary)."""
 
     wording: Wording
     artifact: str  # the artifact's file name
@@ -309,15 +285,6 @@ class MatchKind:
 
     def check_item(self, work: Any, rid: str, item: dict[str, Any]) -> None:
         """A kind's own check of one link or review item (none here)."""
-
-    # ------------------------------------------------------------------ who, when
-
-    def due(self, team: Team, when: datetime, settings: Any) -> bool:
-        return serves_local_hour(team.timezone, when, settings.local_hour)
-
-    def period(self, team: Team, when: datetime, settings: Any) -> Period:
-        """The `lookback_days` local days up to yesterday: the records received in them are judged."""
-        return period_for(when, team.timezone, settings.lookback_days)
 
     # ------------------------------------------------------------------ the model
 
@@ -450,18 +417,6 @@ class MatchKind:
         if markdown != self.expected(snapshot, work, result, settings, first):
             raise CheckFailed(f"{self.artifact} is not the summary of the result's decisions")
 
-    def preview(self, markdown: str) -> str:
-        lines = [line for line in markdown.splitlines() if line.strip()]
-        return lines[1].strip() if len(lines) > 1 else ""
-
-    # ------------------------------------------------------------------ the write (the apply task)
-
-    def review_timeout(self, settings: Any) -> timedelta | None:
-        """How long the review step waits for a person; None: no review step (the default)."""
-        if not settings.review.enabled:
-            return None
-        return timedelta(minutes=settings.review.timeout_minutes)
-
 
 def written_of(
     engine: Any, snapshot: TeamSnapshot, decisions: list[Any], writes: Any, **target: Any
@@ -483,3 +438,15 @@ def written_of(
         "already": written.already,
         "conflicts": written.conflicts,
     }
+
+
+__all__ = [
+    "LINK_ABOVE",
+    "NONE",
+    "MatchKind",
+    "MatchSettings",
+    "MatchWork",
+    "ReviewSettings",
+    "Rules",
+    "Wording",
+]

@@ -14,6 +14,9 @@ The decisions are the RESULT (`links`, `review`, `no_match`); validate checks th
 snapshot again, the apply task writes them with the ledger in one transaction
 (reconcile_write, `apply`), and then the summary (reconciliation.md) is delivered as every
 kind's artifact.
+This module is what a DAG parse and the fetch need: the spec section, the inputs, the write
+target, who is due (reconcile_face.py). The rules, prompts, summary and check
+(reconciliation_run.py, on reconcile_core.py) load when a task first asks for them.
 """
 
 from __future__ import annotations
@@ -25,34 +28,13 @@ from pydantic import BaseModel
 
 from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.kinds.base import Query, Team, TeamSnapshot, utc_naive
-from agentjobs.jobs.kinds.reconcile_core import (
-    LINK_ABOVE,
-    NONE,
-    MatchKind,
-    MatchSettings,
-    MatchWork,
-    ReviewSettings,
-    Rules,
-    Wording,
-    code,
-)
+from agentjobs.jobs.kinds.reconcile_face import LINK_ABOVE, NONE, MatchFace, MatchSettings, ReviewSettings
 from agentjobs.jobs.kinds.reconcile_links import LINKS
-from agentjobs.jobs.kinds.reconcile_rules import (
-    Candidate,
-    candidate,
-    find_candidates,
-    link_blocker,
-    local_day,
-    rule_failures,
-)
-from agentjobs.jobs.markdown_text import as_text
-from agentjobs.jobs.numbers import format_amount
 from agentjobs.jobs.period import Period
-from agentjobs.jobs.prompt_data import as_data
 from agentjobs.jobs.writes import WriteTarget
+from agentjobs.lazy_names import forwarded
 
 ARTIFACT_FILE = "reconciliation.md"
-_EXAMPLE = '{"matches": {"<receipt id>": {"transaction": "<one of its candidate ids>", "confidence": 0.9}}}'
 
 RECEIPTS_SQL = (
     "SELECT r.id, r.vendor_id, v.name AS vendor_name, r.received_on, r.amount_cents, r.currency "
@@ -121,29 +103,7 @@ class ReconciliationSettings(MatchSettings):
     pass
 
 
-RULES = Rules(find_candidates, candidate, rule_failures, link_blocker, lambda c: c.transaction_id)
-WORDING = Wording(
-    noun="receipt",
-    pick="transaction",
-    unknown="no unlinked expense transaction of the team",
-    unmatched="no unlinked transaction of the team",
-    taken="is linked to",
-    linked="Linked",
-    link="link",
-)
-
-
-class Work(MatchWork):
-    """One team's snapshot, indexed: the receipts, their candidates, and the ones this run judges."""
-
-    def __init__(self, snapshot: TeamSnapshot, settings: ReconciliationSettings) -> None:
-        super().__init__(
-            snapshot, settings, records="receipts", targets="transactions", rules=RULES, wording=WORDING
-        )
-        self.receipts, self.transactions = self.records, self.targets
-
-
-class ReconciliationKind(MatchKind):
+class ReconciliationKind(MatchFace):
     """Hourly in UTC; each team once a day at its own `local_hour`."""
 
     name: ClassVar[str] = "reconciliation"
@@ -152,14 +112,7 @@ class ReconciliationKind(MatchKind):
     settings_model: ClassVar[type[BaseModel]] = ReconciliationSettings
     artifact_file: ClassVar[str] = ARTIFACT_FILE
     default_schedule: ClassVar[str] = "0 * * * *"
-
-    wording = WORDING
-    artifact = ARTIFACT_FILE
-    example = _EXAMPLE
-    find_doc = "The receipt's candidate transactions (top 5, best first), found by the rules in code."
-    match_doc = """Propose that the receipt pays the candidate, with your confidence (0..1). Code checks the
-        rules again and answers whether it will be linked, sent to review or refused (naming the
-        rule); your last proposal per receipt counts. Links are written after the run is checked."""
+    run_module: ClassVar[str] = "agentjobs.jobs.kinds.reconciliation_run"  # the model's side
 
     # ------------------------------------------------------------------ what it reads
 
@@ -176,70 +129,6 @@ class ReconciliationKind(MatchKind):
                 },
             ),
         }
-
-    # ------------------------------------------------------------------ the model
-
-    def work(self, snapshot: TeamSnapshot, settings: ReconciliationSettings) -> Work:
-        return Work(snapshot, settings)
-
-    def intro(self, snapshot: TeamSnapshot) -> str:
-        return (
-            f"Match each receipt of team {as_data(snapshot.team.name)} to the transaction it pays. Its "
-            "candidates were found by code (amount within 0.5 %, date within 5 days, a similar vendor "
-            "name), best first; choose the one it pays, with a confidence from 0 to 1: above "
-            f"{LINK_ABOVE} only when you are sure, 0 when none of them is the receipt's."
-        )
-
-    def record_line(self, work: MatchWork, rid: str, currency: str) -> str:
-        receipt = work.records[rid]
-        amount = format_amount(int(receipt["amount_cents"]), str(receipt.get("currency") or currency))
-        return (
-            f"{amount} from {as_data(str(receipt.get('vendor_name') or '?'))}, "
-            f"received {str(receipt['received_on'])[:10]}"
-        )
-
-    def candidate_line(self, found: Candidate, currency: str) -> str:
-        return (
-            f"{found.transaction_id}: {format_amount(found.amount_cents, currency)}, "
-            f"{as_data(found.vendor_name)}, {found.day.isoformat()} (score {found.score:.2f})"
-        )
-
-    # ------------------------------------------------------------------ the artifact
-
-    def summary_line(self, work: Work, result: dict[str, Any]) -> str:
-        links, review, none = (len(result.get(k) or {}) for k in ("links", "review", "no_match"))
-        line = (
-            f"{links} receipt{'s' if links != 1 else ''} linked, {review} for review, {none} without a match "
-            f"of {len(work.batch)} judged; {work.without} without a candidate transaction yet"
-        )
-        return line + (f", {work.waiting} left for the next run." if work.waiting else ".")
-
-    def expected(
-        self,
-        snapshot: TeamSnapshot,
-        work: Work,
-        result: dict[str, Any],
-        settings: ReconciliationSettings,
-        title_line: str,
-    ) -> str:
-        currency = snapshot.team.currency
-
-        def receipt(rid: str) -> str:
-            row = work.receipts[rid]
-            amount = format_amount(int(row["amount_cents"]), str(row.get("currency") or currency))
-            return (
-                f"`{code(rid)}` {amount} from {as_text(str(row.get('vendor_name') or '?'))} "
-                f"(received {str(row['received_on'])[:10]})"
-            )
-
-        def txn(tid: str) -> str:
-            row = work.transactions[tid]
-            day = local_day(row["occurred_at"], work.tz).isoformat()
-            amount = format_amount(int(row["amount_cents"]), str(row.get("currency") or currency))
-            return f"`{code(tid)}` {amount}, {as_text(str(row.get('vendor_name') or '?'))}, {day}"
-
-        lines = [title_line, "", self.summary_line(work, result), ""]
-        return "\n".join(lines + self.sections(result, settings, receipt, txn))
 
     # ------------------------------------------------------------------ the write (the apply task)
 
@@ -261,6 +150,11 @@ class ReconciliationKind(MatchKind):
 
 KIND = ReconciliationKind()
 
+# Names of the run-time half that callers import from here: they load it then.
+__getattr__ = forwarded(
+    __name__, "agentjobs.jobs.kinds.reconciliation_run", frozenset({"RULES", "WORDING", "Work"})
+)
+
 __all__ = [
     "ARTIFACT_FILE",
     "KIND",
@@ -269,5 +163,4 @@ __all__ = [
     "ReconciliationKind",
     "ReconciliationSettings",
     "ReviewSettings",
-    "Work",
 ]
