@@ -13,6 +13,7 @@ from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
+from setuptools.command.egg_info import egg_info
 
 HERE = Path(__file__).resolve().parent
 SHIPPED_FOLDERS = ("include/skills", "include/jobs", "include/demo")
@@ -37,4 +38,17 @@ class BuildPyWithShippedData(build_py):
             shutil.copy2(HERE / dag_file, target / dag_file)
 
 
-setup(cmdclass={"build_py": BuildPyWithShippedData})
+class EggInfoOutsideSrc(egg_info):
+    """The build's `<name>.egg-info` under build/, not src/: an editable install puts src/ on
+    sys.path, where a second copy of the package's metadata would make Airflow (which does not
+    deduplicate distributions) register the UI plugin twice and show an import error."""
+
+    def finalize_options(self) -> None:
+        if self.egg_base is None:
+            base = HERE / "build"
+            base.mkdir(exist_ok=True)
+            self.egg_base = str(base)
+        super().finalize_options()
+
+
+setup(cmdclass={"build_py": BuildPyWithShippedData, "egg_info": EggInfoOutsideSrc})

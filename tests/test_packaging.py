@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from importlib.metadata import entry_points
+from importlib.metadata import distributions, entry_points
 from pathlib import Path
 
 import agentjobs
+from tests.conftest import REPO
 
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
@@ -162,3 +163,13 @@ def test_parsing_the_jobs_dag_file_leaves_the_senders_unimported():
     dags, senders = result.stdout.strip().splitlines()[-2:]
     assert "daily_digest" in dags and "weekly_insights" in dags
     assert senders == "[]"
+
+
+def test_the_installed_package_metadata_is_found_once():
+    """An editable install puts src/ on sys.path, so package metadata left there (the
+    `<name>.egg-info` setuptools used to write beside the code) is a second copy of the package:
+    Airflow, which does not deduplicate distributions, would register the UI page twice and list
+    the second as a plugin import error. setup.py writes it under build/ instead."""
+    copies = list(distributions(name="airflow-provider-agentjobs"))
+    stale = sorted(str(path) for path in (REPO / "src").glob("*.egg-info"))
+    assert len(copies) == 1 and stale == [], f"delete {stale} (an older build left it) and reinstall"
