@@ -3,35 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from tests.airflow.conftest import BACKUP_LLM_CONN_ID as BACKUP
 from tests.airflow.conftest import run_dag, xcom
-from tests.fakes.model_server import ScriptedModelServer, error, reply, tool_call
+from tests.fakes.model_server import error, reply, tool_call
 
 pytestmark = pytest.mark.airflow
 
 LOGICAL_DATE = datetime(2026, 11, 24, tzinfo=UTC)
-BACKUP = "agentjobs_llm_backup"
 FINAL = 'RESULT: {"path": "answer.txt", "items": 1}'
-
-
-@pytest.fixture
-def backup(monkeypatch, airflow_db) -> Iterator[ScriptedModelServer]:
-    """A second endpoint, on its own connection with its own model and prices."""
-    with ScriptedModelServer() as server:
-        extra = {"model": "backup-model", "prices": {"*": {"input": 10.0, "output": 40.0}}, "timeout": 10}
-        conn = {
-            "conn_type": "agentjobs_llm",
-            "host": server.base_url,
-            "password": "sk-backup",
-            "extra": extra,
-        }
-        monkeypatch.setenv(f"AIRFLOW_CONN_{BACKUP.upper()}", json.dumps(conn))
-        yield server
 
 
 def build_dag(dag_id: str, conn_id: str, tmp_path: Path, **operator_kwargs):
@@ -62,10 +46,10 @@ def transcript_events(tmp_path: Path, dag_id: str) -> list[dict]:
 
 
 def test_a_503_primary_fails_over_and_xcom_names_who_answered_and_why(
-    llm_conn, model_server, backup, tmp_path
+    llm_conn, model_server, backup_llm, tmp_path
 ):
     model_server.script(error(503, "primary overloaded"))
-    backup.script(reply(FINAL, prompt_tokens=100, completion_tokens=10, model="backup-model"))
+    backup_llm.script(reply(FINAL, prompt_tokens=100, completion_tokens=10, model="backup-model"))
     run = run_dag(build_dag("failover_ok", llm_conn, tmp_path), logical_date=LOGICAL_DATE)
     assert state(run) == "success"
     pushed = xcom(run, "summarize")
@@ -82,17 +66,17 @@ def test_a_503_primary_fails_over_and_xcom_names_who_answered_and_why(
     assert [(e["from"], e["to"]) for e in failovers] == [(llm_conn, BACKUP)]
 
 
-def test_a_refused_key_does_not_move_to_the_fallback(llm_conn, model_server, backup, tmp_path):
+def test_a_refused_key_does_not_move_to_the_fallback(llm_conn, model_server, backup_llm, tmp_path):
     model_server.script(error(401, "invalid key"))
     run = run_dag(build_dag("failover_401", llm_conn, tmp_path, retries=2), logical_date=LOGICAL_DATE)
     assert state(run) == "failed"
-    assert backup.calls == 0
+    assert backup_llm.calls == 0
     pushed = xcom(run, "summarize", key="usage")
     assert "401" in pushed["error"] and pushed["usage"]["failovers"] == []
 
 
 def test_a_retry_replays_what_the_fallback_answered_without_a_new_call(
-    llm_conn, model_server, backup, tmp_path
+    llm_conn, model_server, backup_llm, tmp_path
 ):
     work = tmp_path / "failover_replay" / "2026-11-24"
     work.mkdir(parents=True)
@@ -101,13 +85,13 @@ def test_a_retry_replays_what_the_fallback_answered_without_a_new_call(
     # Try 2 starts at the primary again: the first call replays the backup's answer (no call),
     # and the primary, back up, answers the second.
     model_server.script(error(503), reply(FINAL, prompt_tokens=50, completion_tokens=5))
-    backup.script(
+    backup_llm.script(
         tool_call("read_file", {"path": "notes.txt"}, prompt_tokens=100, completion_tokens=10), error(500)
     )
     dag = build_dag("failover_replay", llm_conn, tmp_path, retries=1, retry_delay=timedelta(0))
     run = run_dag(dag, logical_date=LOGICAL_DATE)
     assert state(run) == "success"
-    assert backup.calls == 2 and model_server.calls == 2
+    assert backup_llm.calls == 2 and model_server.calls == 2
     usage = xcom(run, "summarize")["usage"]
     assert usage["iterations"] == 2  # the backup's paid answer counted once
     assert usage["cost_usd"] == pytest.approx((100 * 10.0 + 10 * 40.0 + 50 * 1.0 + 5 * 4.0) / 1e6)
