@@ -206,3 +206,21 @@ def test_a_retry_replays_what_the_fallback_answered_without_a_new_call(model_ser
     assert retry.replay is not None and retry.replay.replayed == 1
     assert model_server.calls == 1 and backup.calls == 1
     assert retry.failover.answered_by == "backup" and retry.failover.moves == []
+
+
+def test_a_structured_call_is_asked_in_the_fallbacks_own_dialect(model_server, backup, tmp_path):
+    model_server.script(error(503))
+    backup.script(reply('{"items": 2}'))
+    agent = agent_over(
+        [
+            Endpoint(client(model_server.base_url, "main"), name="primary"),
+            Endpoint(client(backup.base_url, "llama", structured_dialect="json_object_schema"), name="llama"),
+        ],
+        tmp_path,
+    )
+    with agent.transcript:
+        result = agent.run(system="sys", prompt="go", result_model=Answer, mode="structured")
+    assert result.result == Answer(items=2)
+    assert model_server.requests[0].body["response_format"]["type"] == "json_schema"
+    sent = backup.requests[0].body["response_format"]
+    assert sent["type"] == "json_object" and sent["schema"]["properties"]["items"]["type"] == "integer"
