@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.fakes.model_server import ScriptedModelServer
+
 
 @pytest.fixture
 def llm_conn(model_server, monkeypatch, airflow_db) -> Iterator[str]:
@@ -25,6 +27,25 @@ def llm_conn(model_server, monkeypatch, airflow_db) -> Iterator[str]:
         ),
     )
     yield conn_id
+
+
+BACKUP_LLM_CONN_ID = "agentjobs_llm_backup"
+
+
+@pytest.fixture
+def backup_llm(monkeypatch, airflow_db) -> Iterator[ScriptedModelServer]:
+    """A second scripted endpoint on its own connection (BACKUP_LLM_CONN_ID), with its own model
+    (`backup-model`) and prices (10 / 40 USD per 1M tokens): a fallback for failover tests."""
+    with ScriptedModelServer() as server:
+        extra = {"model": "backup-model", "prices": {"*": {"input": 10.0, "output": 40.0}}, "timeout": 10}
+        conn = {
+            "conn_type": "agentjobs_llm",
+            "host": server.base_url,
+            "password": "sk-backup",
+            "extra": extra,
+        }
+        monkeypatch.setenv(f"AIRFLOW_CONN_{BACKUP_LLM_CONN_ID.upper()}", json.dumps(conn))
+        yield server
 
 
 def xcom(dag_run, task_id: str, key: str = "return_value", map_index: int | None = None):

@@ -342,3 +342,19 @@ def test_a_cron_airflow_refuses_is_refused_at_load_and_only_then(expression):
     except ValueError as exc:
         verdict = str(exc)
     assert ("not a valid cron schedule" not in verdict) == airflow_accepts, verdict
+
+
+def test_fallback_connections_are_listed_once_and_never_the_primary():
+    from tests.jobs.specs import digest_spec
+
+    feeds = {"rss": {"feeds": ["https://example.org/feed.xml"]}}
+
+    spec = digest_spec("fallbacks", "llm_main", fallback_conn_ids=["llm_backup", "llm_local"], sources=feeds)
+    assert spec.fallback_conn_ids == ["llm_backup", "llm_local"]
+    assert digest_spec("no_fallbacks", "llm_main", sources=feeds).fallback_conn_ids == []
+    with pytest.raises(
+        ValueError, match=r"fallback_conn_ids repeats \['llm_main'\].*not among its fallbacks"
+    ):
+        digest_spec("same", "llm_main", fallback_conn_ids=["llm_main"], sources=feeds)
+    with pytest.raises(ValueError, match="empty connection id"):
+        digest_spec("blank", "llm_main", fallback_conn_ids=[" "], sources=feeds)

@@ -64,3 +64,18 @@ def test_a_contract_failure_is_counted(llm_conn, model_server, tmp_path, statsd_
     job = {"job": "metrics_contract", "task": "summarize"}
     assert statsd_server.total("airflow.agentjobs.contract_failures", **job) == 1
     assert statsd_server.total("airflow.agentjobs.agent_runs", outcome="contract_failure", **job) == 1
+
+
+def test_a_failover_is_counted_with_where_it_went_and_why(
+    llm_conn, model_server, backup_llm, tmp_path, statsd_server
+):
+    from tests.airflow.conftest import BACKUP_LLM_CONN_ID
+    from tests.fakes.model_server import error
+
+    model_server.script(error(502))
+    backup_llm.script(reply('RESULT: {"path": "answer.txt", "items": 1}'))
+    dag = build_dag("metrics_failover", llm_conn, tmp_path, fallback_conn_ids=[BACKUP_LLM_CONN_ID])
+    assert task_state(run_dag(dag, logical_date=LOGICAL_DATE)) == "success"
+    statsd_server.settle()
+    moved = {"from": llm_conn, "to": BACKUP_LLM_CONN_ID, "reason": "server_error"}
+    assert statsd_server.total("airflow.agentjobs.failovers", job="metrics_failover", **moved) == 1

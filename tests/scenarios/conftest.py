@@ -3,7 +3,7 @@ fakes for aiosmtpd, moto, Slack; the LLM connection; the business databases; ins
 GitHub replay), plus the webhook receiver the digest's webhook scenario posts to, and a Ledgerly
 database of the test's own."""
 
-from tests.airflow.conftest import llm_conn  # noqa: F401
+from tests.airflow.conftest import backup_llm, llm_conn  # noqa: F401
 from tests.business.fixtures import sample_db  # noqa: F401
 from tests.business.ledgerly.conftest import ledgerly  # noqa: F401
 from tests.business.ledgerly.jobs import ledgerly_db  # noqa: F401

@@ -113,3 +113,10 @@ def test_the_json_of_a_run_carries_its_deliveries_with_iso_times():
         "attempts": 2,
         "at": "2026-11-24T03:00:00+00:00",
     }
+
+
+def test_a_failed_over_run_says_which_connection_answered_and_why_it_moved():
+    move = {"from": "llm_main", "to": "llm_backup", "model": "m2", "reason": "server_error: HTTP 503"}
+    pushed = {"iterations": 1, "answered_by": "llm_backup", "failovers": [move, "not a move"]}
+    fields = usage_fields(pushed)
+    assert fields["answered_by"] == "llm_backup" and fields["failovers"] == [move]

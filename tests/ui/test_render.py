@@ -199,3 +199,14 @@ def test_a_team_row_links_to_its_own_page_and_the_state_classes_stay_safe():
 def test_the_login_page_escapes_the_url_it_links_to():
     html = render.login_page('/auth/login?next="><script>x</script>')
     assert "<script" not in html and 'href="/auth/login?next=&quot;&gt;&lt;script&gt;' in html
+
+
+def test_a_failed_over_run_shows_who_answered_and_each_move_as_text():
+    move = {"from": "llm_main", "to": HOSTILE, "model": "m2", "reason": f"server_error: HTTP 503: {HOSTILE}"}
+    run = agent_run(model="m2", answered_by=HOSTILE, failovers=[move])
+    page = run_page(run)
+    assert_no_markup_from(page)
+    assert field(page, "answered_by") == [HOSTILE]
+    assert field(page, "failover") == [f"llm_main → {HOSTILE}: server_error: HTTP 503: {HOSTILE}"]
+    listed = runs_page([run, agent_run(run_id="other", model="m1")])
+    assert field(listed, "failed_over") == [f"via {HOSTILE}"]  # only the run that moved

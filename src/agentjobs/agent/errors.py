@@ -19,15 +19,23 @@ class PermanentAgentError(AgentError):
 class TransientAgentError(AgentError):
     """The model endpoint may answer next time (429, 5xx, timeout, reset connection)."""
 
-    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+    # What went wrong, in a word a metric can carry: timeout, connection, server_error,
+    # rate_limited, malformed (what a failover record names as its reason).
+    kind = "transient"
+
+    def __init__(self, message: str, retry_after_s: float | None = None, *, kind: str | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        if kind is not None:
+            self.kind = kind
 
 
 class RateLimited(TransientAgentError):
     """HTTP 429: the endpoint refused the call before doing it, so no token was spent. With a
     Retry-After the endpoint said when to come back, and the loop waits that long in the task
     (agentjobs.agent.rate_limit) rather than failing the try."""
+
+    kind = "rate_limited"
 
 
 class WaitRequested(AgentError):

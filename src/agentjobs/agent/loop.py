@@ -26,6 +26,7 @@ from agentjobs.agent.errors import (
     TransientAgentError,
     WaitRequested,
 )
+from agentjobs.agent.failover import Endpoint, Failover
 from agentjobs.agent.model_client import Completion, ModelClient
 from agentjobs.agent.prompt_size import message_tokens, request_tokens
 from agentjobs.agent.rate_limit import rate_limit_wait
@@ -41,6 +42,9 @@ from agentjobs.agent.unicode_text import (
 )
 
 log = logging.getLogger(__name__)
+
+# The field of a kept answer naming the endpoint that gave it, when the run has fallbacks.
+ANSWERED_BY_FIELD = "x_agentjobs_answered_by"
 
 Mode = Literal["loop", "structured"]
 
@@ -70,12 +74,27 @@ class Agent:
     # A wait of the connection's rate limiter this long or longer raises WaitRequested instead of
     # sleeping, so a runner can park the run (None: always sleep). A shorter one is cheaper slept.
     defer_waits_from_s: float | None = None
+    # The run's endpoints in order, the first being `client` (None: `client` alone). A transient
+    # failure of one moves the same call to the next (agent/failover.py); `client` is then the
+    # endpoint being asked.
+    failover: Failover | None = None
     # The counted prompt so far (only with a context cap): the history only grows, so each
     # message is counted once, not the whole history before every call.
     _counted_messages: int = field(default=0, init=False)
     _history_tokens: int = field(default=0, init=False)
     # The replay fingerprint of the history so far, for the same reason (see agent/replay.py).
     _fingerprint: RunningFingerprint | None = field(default=None, init=False)
+    # The primary's client: replay keys are its request's, whichever endpoint answered, so a retry
+    # (which starts at the primary again) finds what a fallback answered.
+    _primary: ModelClient = field(init=False)
+    _schema: tuple[str, dict[str, Any]] | None = field(default=None, init=False)
+    _sent_max_tokens: int | None = field(default=None, init=False)  # the last call's, after a move
+
+    def __post_init__(self) -> None:
+        if self.failover is None:
+            self.failover = Failover([Endpoint(self.client, self.meter.prices)])
+        self._primary = self.failover.endpoints[0].client
+        self.client = self.failover.current.client
 
     def run(
         self,
@@ -98,6 +117,7 @@ class Agent:
         self.transcript.record("start", mode=mode, model=self.client.model, messages=messages)
         if mode == "structured":
             schema = schema if schema is not None else result_model.model_json_schema()
+            self._schema = (schema_name, schema)
             response_format = self.client.response_format(schema_name, schema)
             return self._converse(messages, result_model, response_format=response_format)
         return self._converse(messages, result_model, response_format=None)
@@ -153,9 +173,52 @@ class Agent:
         max_tokens: int | None,
         response_format: dict[str, Any] | None,
     ) -> Completion:
-        """One model call within the caps. With the connection's rate limiter (client.limiter) the
-        call first waits for its slot and a 429 is waited out until the time cap; without one, a
-        429 with Retry-After is waited out a few times (rate_limit)."""
+        """One model call within the caps, on the current endpoint, else on the next ones in turn.
+
+        Only a failure of the call itself moves it (the endpoint unreachable, a 5xx, a 429 its
+        waits did not clear, a timeout, a malformed reply): a spent cap or a permanent refusal
+        raises as it is, and so does a failure of the rate limiter's store ("transient" kind).
+        """
+        assert self.failover is not None
+        response_format = self._current_format(response_format)
+        while True:
+            self._sent_max_tokens = max_tokens
+            try:
+                return self._complete_on(messages, tool_specs, max_tokens, response_format)
+            except TransientAgentError as exc:
+                if exc.kind == TransientAgentError.kind:
+                    raise
+                before = self.failover.current.label
+                moved = self.failover.move(exc, self.meter)
+                if moved is None:
+                    raise
+                self.client = moved.client
+                # The next endpoint's own per-call ceiling, priced with its own model.
+                max_tokens = self.meter.clamp_max_tokens(self.client.options.max_tokens_per_call)
+                response_format = self._current_format(response_format)
+                self.transcript.record("failover", **self.failover.moves[-1])
+                log.warning("model endpoint %s failed (%s); asking %s instead", before, exc, moved.label)
+
+    def _current_format(self, response_format: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The conversation's response format (the primary's dialect) in the current endpoint's."""
+        if response_format is None or self._schema is None or self.client is self._primary:
+            return response_format
+        return self.client.response_format(*self._schema)
+
+    def _note_answer(self, label: Any) -> None:
+        if self.failover is not None and isinstance(label, str):
+            self.failover.answered_by = label
+
+    def _complete_on(
+        self,
+        messages: list[dict[str, Any]],
+        tool_specs: list[dict[str, Any]] | None,
+        max_tokens: int | None,
+        response_format: dict[str, Any] | None,
+    ) -> Completion:
+        """One model call within the caps on the current endpoint. With its connection's rate
+        limiter (client.limiter) the call first waits for its slot and a 429 is waited out until
+        the time cap; without one, a 429 with Retry-After is waited out a few times (rate_limit)."""
         limiter = self.client.limiter
         prompt = None
         if self.meter.counts_prompts or (limiter is not None and limiter.counts_tokens):
@@ -248,20 +311,28 @@ class Agent:
         if self.replay is not None:
             if self._fingerprint is None:  # tools and response format are fixed for a conversation
                 self._fingerprint = RunningFingerprint(
-                    self.client.request_fingerprint_fields([], tool_specs, response_format)
+                    self._primary.request_fingerprint_fields([], tool_specs, response_format)
                 )
             key = self._fingerprint.of(messages)
             kept = self.replay.find(
-                key, lambda: self.client.request_fingerprint_fields(messages, tool_specs, response_format)
+                key,
+                lambda: self._primary.request_fingerprint_fields(messages, tool_specs, response_format),
             )
             if kept is not None:
                 # Paid for and counted by the try that made it: no budget check, no new spend.
                 self.replay.replayed += 1
                 self.transcript.record("replayed", fingerprint=key, response=kept)
+                self._note_answer(kept.get(ANSWERED_BY_FIELD))
                 return self.client.from_raw(kept)
         # The tool events since the last call reach the file before the wait, which a kill may cut.
         self.transcript.checkpoint()
         completion = self._complete(messages, tool_specs, max_tokens, response_format)
+        max_tokens = self._sent_max_tokens
+        assert self.failover is not None
+        if self.failover.enabled:
+            # Kept with the answer, so a retry that replays it still says who answered.
+            completion.raw[ANSWERED_BY_FIELD] = self.failover.current.label
+        self._note_answer(self.failover.current.label)
         # The reply's JSON text, made once a call: it is what the surrogate check reads, and the
         # transcript line and the replay cache's save (the task state store) take it as it is
         # rather than each encoding the reply again. None if the reply is not plain JSON.

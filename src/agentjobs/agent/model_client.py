@@ -144,20 +144,22 @@ class ModelClient:
         try:
             response = self.client.chat.completions.create(**kwargs, timeout=max(timeout, 0.001))
         except openai.APITimeoutError as exc:
-            raise TransientAgentError(f"model call timed out after {timeout:.1f}s") from exc
+            raise TransientAgentError(f"model call timed out after {timeout:.1f}s", kind="timeout") from exc
         except openai.APIConnectionError as exc:
-            raise TransientAgentError(f"cannot reach the model endpoint: {exc}") from exc
+            raise TransientAgentError(f"cannot reach the model endpoint: {exc}", kind="connection") from exc
         except openai.APIStatusError as exc:
             if exc.status_code == 429:
                 raise RateLimited(_error_summary(exc), _retry_after(exc)) from exc
             if exc.status_code >= 500 or exc.status_code == 408:
-                raise TransientAgentError(_error_summary(exc), _retry_after(exc)) from exc
+                summary, wait = _error_summary(exc), _retry_after(exc)
+                raise TransientAgentError(summary, wait, kind="server_error") from exc
             if exc.status_code in _PERMANENT_STATUS:
                 raise ModelRequestError(_error_summary(exc)) from exc
             raise ModelRequestError(_error_summary(exc)) from exc
         except (openai.APIResponseValidationError, json.JSONDecodeError, ValueError) as exc:
             # A gateway's HTML error page or a truncated body: usually gone on the next try.
-            raise TransientAgentError(f"malformed response from the model endpoint: {exc}") from exc
+            message = f"malformed response from the model endpoint: {exc}"
+            raise TransientAgentError(message, kind="malformed") from exc
         return self._parse(response)
 
     def request_body(
@@ -208,7 +210,7 @@ class ModelClient:
 
     def _parse(self, response: Any) -> Completion:
         if not getattr(response, "choices", None):
-            raise TransientAgentError("model endpoint returned no choices")
+            raise TransientAgentError("model endpoint returned no choices", kind="malformed")
         choice = response.choices[0]
         message = choice.message
         tool_calls = [

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # a DAG parse imports this module through the kinds: only wha
     from pydantic import BaseModel
 
     from agentjobs.agent.budget import Usage
+    from agentjobs.agent.failover import Failover
     from agentjobs.agent.http_policy import HttpPolicy
     from agentjobs.agent.model_client import Completion
     from agentjobs.agent.replay import ReplayCache
@@ -66,6 +67,7 @@ class RunPlan:
     tool_sequence: list[str] = field(default_factory=list)
     replay: ReplayCache | None = None
     defer_waits_from_s: float | None = None  # see Agent.defer_waits_from_s
+    failover: Failover | None = None  # the run's endpoints in order (None: the client alone)
 
     @property
     def bound_skill(self) -> Skill:

@@ -46,6 +46,7 @@ def run_skill(run: RunPlan, client: ModelClient, meter: BudgetMeter) -> AgentRes
             tool_sequence=run.tool_sequence,
             replay=run.replay,
             defer_waits_from_s=run.defer_waits_from_s,
+            failover=run.failover,
         )
         try:
             return agent.run(

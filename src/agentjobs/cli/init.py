@@ -168,7 +168,7 @@ def next_steps(dags_folder: Path) -> list[str]:
     loaded, broken = load_folder(jobs)
     specs = list(loaded.values())
     pools = sorted({spec.pool for spec in specs if spec.pool})
-    llm = sorted({spec.llm_conn_id for spec in specs})
+    llm = sorted({conn for spec in specs for conn in [spec.llm_conn_id, *spec.fallback_conn_ids]})
     others = sorted({c for spec in specs for c in _conn_ids(spec.model_dump())} - set(llm))
     steps = [f"Edit the job specs in {jobs} (sources, schedules, channels); each YAML file is a DAG."]
     # The shipped digest reads this project's own history ("."): no repository in a DAGs folder.

@@ -275,6 +275,9 @@ class JobSpec(BaseModel):
     # one OpenAI Batch API file, half the price, answered within 24 h (operators/team_batch.py).
     mode: Literal["loop", "structured", "batch"] | None = None
     llm_conn_id: str = "agentjobs_llm_default"
+    # LLM connections asked in order when the primary fails in a way another endpoint may not
+    # (unreachable, 5xx, a 429 its waits do not clear, a timeout); each with its own model.
+    fallback_conn_ids: list[str] = Field(default_factory=list)
     model: str | None = None
     caps: Caps = Field(default_factory=Caps)
     allow_empty: bool = False
@@ -394,6 +397,19 @@ class JobSpec(BaseModel):
         if len(set(value)) != len(value):
             raise ValueError(f"each section once, got {value}; choose from commits, highlights, actions")
         return value
+
+    @model_validator(mode="after")
+    def _fallbacks_distinct(self) -> JobSpec:
+        named = [self.llm_conn_id, *self.fallback_conn_ids]
+        repeated = sorted({conn for conn in named if named.count(conn) > 1})
+        if repeated:
+            raise ValueError(
+                f"fallback_conn_ids repeats {repeated}: list each LLM connection once, the primary "
+                "(llm_conn_id) not among its fallbacks"
+            )
+        if any(not conn.strip() for conn in self.fallback_conn_ids):
+            raise ValueError("fallback_conn_ids holds an empty connection id; name an LLM connection")
+        return self
 
     @field_validator("dag_id")
     @classmethod

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from airflow.sdk.exceptions import TaskDeferred
 
     from agentjobs.agent.budget import BudgetMeter, Prices, Usage
+    from agentjobs.agent.failover import Failover
     from agentjobs.agent.model_client import Completion
     from agentjobs.agent.plan import RunPlan
     from agentjobs.agent.replay import ReplayCache
@@ -62,6 +63,12 @@ class AgentOperator(BaseOperator):
     :param prompt: the task's prompt (templated).
     :param llm_conn_id: an ``agentjobs_llm`` connection (templated, e.g. ``"{{ params.llm }}"``).
     :param model: overrides the connection's default model (templated).
+    :param fallback_conn_ids: ``agentjobs_llm`` connections asked in order, each with its own
+        model, options, rate limiter and prices, when the primary fails in a way another endpoint
+        may not: unreachable, a 5xx, a 429 its waits do not clear, a request timeout. The same call
+        moves on, under the same caps; 400/401/403, a broken contract or a spent cap never move.
+        ``usage`` then names the connection that answered (``answered_by``) and each move
+        (``failovers``: ``from``, ``to``, ``model``, ``reason``). Templated.
     :param tools: names of tools to offer (default: all the skill allows).
     :param work_dir: the run's work directory (templated); default
         ``$AGENTJOBS_ARTIFACT_BASE/<dag_id>/<logical date>``, or with ``[agentjobs] run_files``
@@ -86,6 +93,7 @@ class AgentOperator(BaseOperator):
         "max_repairs",
         "allow_empty",
         "llm_conn_id",
+        "fallback_conn_ids",
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {"prompt": "md"}
     ui_color = "#e8f0fe"
@@ -104,6 +112,7 @@ class AgentOperator(BaseOperator):
         skills_dir: str | None = None,
         allow_empty: bool = False,
         defer_waits_from_s: float | None = DEFER_WAITS_FROM_S,
+        fallback_conn_ids: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         _refuse_single_caps(kwargs)
@@ -127,6 +136,11 @@ class AgentOperator(BaseOperator):
         self.skills_dir = skills_dir
         self.allow_empty = allow_empty
         self.defer_waits_from_s = defer_waits_from_s
+        if isinstance(fallback_conn_ids, str):  # one id, not its letters
+            raise TypeError(
+                f"fallback_conn_ids takes a list of LLM connection ids, e.g. [{fallback_conn_ids!r}]"
+            )
+        self.fallback_conn_ids = list(fallback_conn_ids or [])
         self._resumed = False  # set when the triggerer hands the task back after a wait
 
     def run_caps(self) -> Caps:
@@ -177,10 +191,9 @@ class AgentOperator(BaseOperator):
         # metrics. What the run itself must obey is the agent runtime's (agent/runner.py).
         # Imported here, not at the top: every parse of the jobs DAG file imports this module,
         # and the model client, the agent loop and the hook are only needed when a task runs.
-        from agentjobs.agent.runner import answer_plan, check_caps_enforceable, scrub_failure, settle
+        from agentjobs.agent.runner import answer_plan, scrub_failure, settle
         from agentjobs.agent.scrub import scrub
         from agentjobs.agent.skills import default_skills_dir, load_skill
-        from agentjobs.hooks.llm import LLMHook
         from agentjobs.operators import metrics
         from agentjobs.operators.run_files import recorded
         from agentjobs.operators.run_summary import log_run_summary
@@ -189,26 +202,30 @@ class AgentOperator(BaseOperator):
         work_dir = self.work_folder(context)
         work_dir.mkdir(parents=True, exist_ok=True)
         plan = self.prepare(context, skill, work_dir)
-        hook = LLMHook(self.llm_conn_id)
         _refuse_single_cap_conf(context, self.dag.params if self.has_dag() else {})
         caps = self.run_caps()
-        client = hook.get_model_client(self.model)
         quiet_http_request_log()
-        self.log.info("Model %s at %s", client.model, scrub(str(client.client.base_url)))
-        prices = hook.settings.prices_for(client.model)
-        check_caps_enforceable(caps, client.options, prices, client.model)
-
-        spend, meter, replay, spent_before = self._resume(context, caps, prices)
+        failover, secrets = self._endpoints(caps)
+        client = failover.current.client
+        for endpoint in failover.endpoints:
+            self.log.info(
+                "Model %s at %s (%s)",
+                endpoint.client.model,
+                scrub(str(endpoint.client.client.base_url)),
+                endpoint.name,
+            )
+        spend, meter, replay, spent_before = self._resume(context, caps, failover.current.prices)
         run = plan.bind(
             skill,
             work_dir,
             transcript_path=work_dir / "transcript.jsonl",
             tool_names=self.tools,
             max_repairs=int(self.max_repairs),
-            secrets=hook.settings.secrets,
+            secrets=secrets,
             on_iteration=iteration_callback(spend, meter, replay, self.log),
             replay=replay,
             defer_waits_from_s=self.defer_waits_from_s,
+            failover=failover if failover.enabled else None,
         )
         payload: dict[str, Any] = {
             "result": None,
@@ -239,12 +256,13 @@ class AgentOperator(BaseOperator):
                 outcome, stopped_cap = metrics.BUDGET_STOP, exc.cap
             elif isinstance(exc, ContractViolation):
                 outcome = metrics.CONTRACT_FAILURE
-            payload.update(usage=meter.usage.as_dict(), error=scrub_failure(exc, run.secrets))
+            payload.update(usage=run_usage(meter, failover, secrets), error=scrub_failure(exc, run.secrets))
             context["ti"].xcom_push(key="usage", value=payload)
             raise
         finally:
             spend.save(meter.usage, meter.elapsed_s, replay.entries, replay.texts)
-            client.close()
+            for endpoint in failover.endpoints:
+                endpoint.client.close()
             if replay.replayed:
                 self.log.info(
                     "Replayed %d model call(s) of earlier tries without calling the model", replay.replayed
@@ -252,9 +270,34 @@ class AgentOperator(BaseOperator):
             log_run_summary(self.log, caps, meter, run.tool_sequence)
             used = metrics.this_try(meter.usage, spent_before)
             metrics.agent_try(self.dag_id, self.task_id, used, outcome, cap=stopped_cap)
-        payload.update(result=result, usage=meter.usage.as_dict())
+            for move in failover.moves:
+                self.log.warning("Failed over from %s to %s: %s", move["from"], move["to"], move["reason"])
+                metrics.failover(self.dag_id, self.task_id, move)
+        payload.update(result=result, usage=run_usage(meter, failover, secrets))
         context["ti"].xcom_push(key="usage", value=payload["usage"])
         return payload
+
+    def _endpoints(self, caps: Caps) -> tuple[Failover, list[str]]:
+        """The run's endpoints in order (the primary, then `fallback_conn_ids`), each its own
+        connection's client, options, rate limiter and prices; and every one's secrets. Each is
+        checked against the caps now: a fallback that could not enforce them must not be reached
+        mid-run."""
+        from agentjobs.agent.budget import Prices
+        from agentjobs.agent.failover import Endpoint, Failover
+        from agentjobs.agent.runner import check_caps_enforceable
+        from agentjobs.hooks.llm import LLMHook
+
+        endpoints: list[Endpoint] = []
+        secrets: list[str] = []
+        # `model` overrides the primary's model only: each fallback answers with its own.
+        for conn_id, model in [(self.llm_conn_id, self.model), *((c, None) for c in self.fallback_conn_ids)]:
+            hook = LLMHook(conn_id)
+            secrets.extend(hook.settings.secrets)
+            client = hook.get_model_client(model)
+            prices = hook.settings.prices_for(client.model)
+            check_caps_enforceable(caps, client.options, prices, client.model)
+            endpoints.append(Endpoint(client, prices or Prices(), name=conn_id))
+        return Failover(endpoints), secrets
 
     def _resume(
         self, context: Any, caps: Caps, prices: Prices | None
@@ -282,6 +325,18 @@ class AgentOperator(BaseOperator):
             )
         meter = BudgetMeter(caps, prices or Prices(), usage=spent, elapsed_before_s=elapsed_before)
         return spend, meter, ReplayCache(kept_calls), spent_before
+
+
+def run_usage(meter: BudgetMeter, failover: Failover, secrets: Sequence[str]) -> dict[str, Any]:
+    """The usage pushed to XCom: the meter's; with fallbacks, also which connection answered the
+    last call (`answered_by`) and each move of this try (`failovers`, reasons scrubbed)."""
+    from agentjobs.agent.scrub import scrub
+
+    usage: dict[str, Any] = dict(meter.usage.as_dict())
+    if failover.enabled:
+        usage["answered_by"] = failover.answered_by
+        usage["failovers"] = [{**move, "reason": scrub(move["reason"], secrets)} for move in failover.moves]
+    return usage
 
 
 def wait_deferral(wait_s: float, now: datetime) -> TaskDeferred:

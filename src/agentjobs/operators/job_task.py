@@ -37,6 +37,7 @@ def agent_defaults(spec: JobSpec, kwargs: dict[str, Any], *, skill: str, allow_e
     kwargs.setdefault("skill", skill)
     kwargs.setdefault("prompt", "")
     kwargs.setdefault("llm_conn_id", spec.llm_conn_id)
+    kwargs.setdefault("fallback_conn_ids", spec.fallback_conn_ids)
     kwargs.setdefault("model", spec.model)
     kwargs.setdefault("allow_empty", allow_empty)
     kwargs.setdefault("caps", caps_template(spec))

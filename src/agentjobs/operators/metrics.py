@@ -63,6 +63,14 @@ def agent_try(job: str, task_id: str, used: Usage, outcome: str, *, cap: str | N
         contract_failure(job, task_id)
 
 
+def failover(job: str, task_id: str, move: dict[str, Any]) -> None:
+    """One move of an agent call from a failing endpoint to the next (agent/failover.py)."""
+    kind = str(move.get("reason", "")).split(":", 1)[0]
+    _incr(
+        "failovers", 1, {"job": job, "task": task_id, "from": move["from"], "to": move["to"], "reason": kind}
+    )
+
+
 def contract_failure(job: str, task_id: str) -> None:
     """A RESULT or artifact that broke its contract (at summarize or at validate)."""
     _incr("contract_failures", 1, {"job": job, "task": task_id})

@@ -50,6 +50,9 @@ class AgentRun:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     model: str | None = None
+    # With fallback connections: the one that answered last, and this try's moves away from one.
+    answered_by: str | None = None
+    failovers: list[dict[str, Any]] = field(default_factory=list)
     contract: str = "pending"
     items: int | None = None
     result: dict[str, Any] | None = None
@@ -96,6 +99,11 @@ def usage_fields(value: Any) -> dict[str, Any]:
         "completion_tokens": int(usage.get("completion_tokens") or 0),
         "cost_usd": float(usage.get("cost_usd") or 0.0),
     }
+    if isinstance(usage.get("answered_by"), str):
+        fields["answered_by"] = usage["answered_by"]
+    moves = usage.get("failovers")
+    if isinstance(moves, list):
+        fields["failovers"] = [m for m in moves if isinstance(m, dict)]
     if isinstance(value.get("usage"), dict):
         fields["model"] = value.get("model")
         fields["error"] = value.get("error")

@@ -135,6 +135,13 @@ def _chart(rows: list[DailyUsage]) -> str:
     )
 
 
+def _failover_note(run: AgentRun) -> str:
+    """Beside the model in the runs table: the connection that answered after a failover."""
+    if not run.failovers:
+        return ""
+    return f' <span class="muted" data-field="failed_over">via {_e(run.answered_by or "?")}</span>'
+
+
 def _run_row(prefix: str, run: AgentRun) -> str:
     contract = run.contract
     return (
@@ -147,7 +154,7 @@ def _run_row(prefix: str, run: AgentRun) -> str:
         f'<td class="n" data-field="prompt_tokens">{run.prompt_tokens}</td>'
         f'<td class="n" data-field="completion_tokens">{run.completion_tokens}</td>'
         f'<td class="n" data-field="cost">{fmt_cost(run.cost_usd)}</td>'
-        f'<td data-field="model">{_e(run.model or "—")}</td>'
+        f'<td data-field="model">{_e(run.model or "—")}{_failover_note(run)}</td>'
         f'<td data-field="contract">{_state(contract)}</td>'
         f'<td class="n" data-field="items">{"—" if run.items is None else run.items}</td>'
         f"<td>{_deliveries(run.deliveries)}</td></tr>"
@@ -227,6 +234,12 @@ def run_page(
         ("Cost", fmt_cost(run.cost_usd), "cost"),
         ("Contract", run.contract, "contract"),
         ("Items", "—" if run.items is None else run.items, "items"),
+    ]
+    if run.answered_by:
+        facts.append(("Answered by", run.answered_by, "answered_by"))
+    facts += [
+        (f"Failover {n}", f"{m.get('from')} → {m.get('to')}: {m.get('reason')}", "failover")
+        for n, m in enumerate(run.failovers, 1)
     ]
     rows = "".join(f'<tr><th>{_e(k)}</th><td data-field="{f}">{_e(v)}</td></tr>' for k, v, f in facts)
     if run.error:
