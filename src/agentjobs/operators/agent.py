@@ -162,7 +162,7 @@ class AgentOperator(BaseOperator):
         from agentjobs.operators.run_files import task_files  # run-time: a parse needs none
 
         # Set-up errors (connection, skill, sources) reach the log and the alert scrubbed too.
-        with scrubbed_errors(), task_files(lambda: self.run_folders(context)):
+        with scrubbed_errors(), task_files(lambda: self.run_folders(context), context):
             return self.run_agent(context)
 
     def run_agent(self, context: Any) -> dict[str, Any]:
