@@ -118,6 +118,23 @@ class TaskFiles:
         self.pulled[relative] = pull(self.store.remote(relative), self.scratch / relative)
         log.info("Pulled %d file(s) of %s", len(self.pulled[relative]), self.store.uri(relative))
 
+    def push_file(self, path: Path) -> bool:
+        """Write one file of a pulled folder to the store now, e.g. the transcript after a paid
+        model call, so a try killed later (SIGKILL runs no push) has left it for the retry,
+        wherever that runs. Its `before` is moved on, so the end-of-try push skips it unchanged."""
+        for relative, before in self.pulled.items():
+            folder = self.scratch / relative
+            if folder in path.parents and path.is_file():
+                name = path.relative_to(folder).as_posix()
+                data = path.read_bytes()
+                remote = self.store.remote(relative)
+                target = remote.of(name)
+                remote.fs.makedirs(target.rpartition("/")[0], exist_ok=True)  # a local store's folders
+                remote.fs.pipe_file(target, data)
+                before[name] = _sha256(data)
+                return True
+        return False
+
     def push(self) -> None:
         for relative, before in self.pulled.items():
             pushed = push(self.scratch / relative, self.store.remote(relative), before)
@@ -224,6 +241,24 @@ def pull_folder(folder: Path) -> None:
     files = _CURRENT.get()
     if files is not None:
         files.pull(folder)
+
+
+def push_file(path: Path) -> None:
+    """Push one file of the running task's scratch copy to the store now (TaskFiles.push_file).
+    No store, or a file outside the folders it pulled: nothing to do."""
+    files = _CURRENT.get()
+    if files is None:
+        return
+    try:
+        files.push_file(path)
+    except Exception:
+        # The try goes on: the push at its end writes the file again (only a kill loses it).
+        log.warning(
+            "Could not push %s to %s now; it is pushed when the try ends",
+            path,
+            files.store.url,
+            exc_info=True,
+        )
 
 
 def recorded(path: Path) -> str:
