@@ -22,7 +22,7 @@ import markdown as md
 from markdown.treeprocessors import Treeprocessor
 
 from agentjobs.jobs.addresses import is_plain_address
-from agentjobs.jobs.markdown_text import shown_text, without_bidi_controls
+from agentjobs.jobs.markdown_text import one_line, shown_text, without_bidi_controls
 
 HTML_TEMPLATE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{title}</title></head>
@@ -95,7 +95,9 @@ def _replace_with_text(parent: etree.Element, index: int, text: str) -> None:
 
 def build_message(*, sender: str, to: Sequence[str], subject: str, markdown: str) -> EmailMessage:
     # The text part and the subject show the characters too (the HTML drops them in render_html).
-    markdown, subject = without_bidi_controls(markdown), without_bidi_controls(subject)
+    # The subject one line: a line break from a source (a team or feed name) is no new header,
+    # and the email package refuses one outright, which would fail the mail.
+    markdown, subject = without_bidi_controls(markdown), one_line(without_bidi_controls(subject))
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = sender
