@@ -210,3 +210,20 @@ def test_a_subject_with_line_breaks_is_one_line_and_adds_no_header():
     parsed = email.message_from_bytes(message.as_bytes(), policy=policy.default)
     assert parsed["Subject"] == "Digest — Feed Bcc: victim@example.com , 2026-11-24"
     assert parsed["Bcc"] is None
+
+
+def test_a_line_of_a_megabyte_renders_in_a_moment_cut_and_inert():
+    """A hostile commit subject of 1 MB took Python-Markdown two minutes per mail (and per UI
+    page view); the HTML shows the start of such a line and says it was cut, the text part all."""
+    import time
+
+    raw = ("word 12 [x](javascript:1) <!channel> *a* _b_ " * 25_000)[:1_000_000].strip()
+    line = as_text(raw)
+    markdown = f"# Digest\n\n- {line}\n- the next line\n"
+    started = time.monotonic()
+    html = render_html(markdown, title="Digest")
+    assert time.monotonic() - started < 5
+    assert "line cut: too long to show" in html and "the next line" in html
+    assert_inert_html(html)
+    message = build_message(sender="a@example.org", to=["b@example.org"], subject="Digest", markdown=markdown)
+    assert raw in message.get_body(("plain",)).get_content()
