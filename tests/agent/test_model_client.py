@@ -163,5 +163,14 @@ def test_a_slow_endpoint_times_out_as_transient_naming_the_timeout(model_server,
 def test_an_endpoint_that_is_gone_is_transient(model_server, make_client):
     client = make_client()
     model_server.stop()
-    with pytest.raises(TransientAgentError, match="cannot reach the model endpoint"):
+    with pytest.raises(TransientAgentError, match="cannot reach the model endpoint") as raised:
         client.complete(HELLO)
+    # The user sees which endpoint: its host and path, not a key a query string may carry.
+    assert f"cannot reach the model endpoint {model_server.base_url.rstrip('/')}:" in str(raised.value)
+
+
+def test_the_endpoints_address_keeps_no_credentials_or_query():
+    from agentjobs.agent.model_client import endpoint_address
+
+    address = endpoint_address("https://bob:pw@gw.example:8443/openai/v1/?api-key=sk-secret")
+    assert address == "https://gw.example:8443/openai/v1"

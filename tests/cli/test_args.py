@@ -76,6 +76,14 @@ def test_run_and_business_db_take_their_own_defaults():
             ["digest", "--timezone", "Mars/Olympus"],
             "argument --timezone: 'Mars/Olympus' is not an IANA time zone (e.g. Europe/Berlin)",
         ),
+        (  # a folder of the tz database: it crashed with IsADirectoryError
+            ["digest", "--timezone", "Europe"],
+            "argument --timezone: 'Europe' is not an IANA time zone (e.g. Europe/Berlin)",
+        ),
+        (
+            ["digest", "--timezone", "localtime"],
+            "argument --timezone: 'localtime' is this machine's own zone, which differs between hosts",
+        ),
         (
             ["digest", "--feed", "no-such-feed.xml"],
             "argument --feed: 'no-such-feed.xml' is neither a URL nor a file here",

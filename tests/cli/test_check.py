@@ -95,3 +95,27 @@ def test_check_names_a_write_target_column_the_table_does_not_have(
     out = capsys.readouterr().out
     assert "FAIL  writes.links (mapped): write target 'links': table 'receipts' has no column 'txn_id'" in out
     assert f"fix sources.sql.writes.links in {path.resolve()}:" in out
+
+
+def test_a_schedule_that_never_runs_at_a_teams_hour_is_named_with_the_teams(
+    check_db: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """weekly_insights serves a team at Sunday 09:00 team time: a daily 03:00 UTC run reaches no
+    sample team's 09:00, and the job would deliver nothing, week after week, with every run green."""
+    data = yaml.safe_load((REPO / "include" / "jobs" / "weekly-insights.yaml").read_text(encoding="utf-8"))
+    data["sources"] = {"sql": {"conn_id": "check_db"}}
+    shipped = tmp_path / "weekly.yaml"
+    shipped.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    assert main(["check", str(shipped), "--out", str(tmp_path / "o")]) == 0
+    assert "has no run" not in capsys.readouterr().out
+
+    data["schedule"] = "0 3 * * *"
+    daily = tmp_path / "weekly-daily.yaml"
+    daily.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    assert main(["check", str(daily), "--out", str(tmp_path / "o")]) == 1
+    out = capsys.readouterr().out
+    assert "every input matches" in out  # the data fits; the schedule does not
+    assert (
+        "weekly_insights: its schedule '0 3 * * *' (UTC) has no run in five weeks that serves "
+        "team-berlin, team-la, team-london, team-sydney, team-tokyo" in out
+    )

@@ -86,6 +86,23 @@ def test_a_failure_exits_non_zero_with_the_reason_on_one_line(model_server, endp
     assert "sk-cli" not in result.stderr + result.stdout
 
 
+def test_an_unreachable_endpoint_fails_at_once_naming_its_url_and_the_variable(model_server, tmp_path):
+    """One try at a terminal (no retry delay waited out), and the line says what to fix."""
+    import time
+
+    gone = model_server.base_url.rstrip("/")
+    model_server.stop()
+    env = {"OPENAI_BASE_URL": gone, "OPENAI_API_KEY": "sk-cli", "AGENTJOBS_MODEL": "scripted"}
+    args = ("digest", "--date", "2026-11-24", "--timezone", "UTC", "--out", str(tmp_path / "out"))
+    started = time.monotonic()
+    result = agentjobs(*args, env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert time.monotonic() - started < 120  # the spec's retry delay is minutes
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("agentjobs: digest failed")]
+    assert f"cannot reach the model endpoint {gone} (" in line and "OPENAI_BASE_URL" in line, line
+    assert "sk-cli" not in result.stderr + result.stdout
+
+
 def test_an_exhausted_budget_names_the_cap(model_server, endpoint, tmp_path):
     from tests.fakes.model_server import reply
 

@@ -48,6 +48,7 @@ def test_the_variables_become_the_commands_connection_priced_only_with_prices(mo
         defined = json.loads(os.environ[CLI_VARIABLE])
     assert defined == {
         "conn_type": "agentjobs_llm",
+        "description": "set from OPENAI_BASE_URL",  # an unreachable endpoint names the variable
         "host": "http://127.0.0.1:9/v1",
         "password": "sk-test",
         "extra": {"model": "gpt-4o-mini"},

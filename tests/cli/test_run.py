@@ -148,3 +148,21 @@ def test_run_a_day_before_the_specs_start_date_serves_that_day(model_server, tmp
     assert duplicate["day"] == "2026-10-29"
     assert duplicate["duplicate_id"] in result.stdout, result.stdout
     assert "nothing to report" not in result.stdout and model_server.calls == 1
+
+
+def test_a_day_outside_the_sample_data_says_which_days_the_data_holds(model_server, tmp_path):
+    """An empty week that is only empty because the data starts later is named as such."""
+    out = tmp_path / "out"
+    env = endpoint_env(model_server)
+    args = ("run", "weekly_insights", "--date", "2025-06-07", "--team", "team-berlin", "--out", str(out))
+    result = agentjobs(*args, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    truth = json.loads((out / "business.truth.json").read_text())
+    assert "No transactions this week." in result.stdout
+    assert (
+        f"the sample business database holds {truth['first_day']} to {truth['last_day']}; "
+        "2025-06-07 is outside it" in result.stdout.splitlines()[-1]
+    )
+    inside = agentjobs(*args[:3], truth["last_day"], *args[4:], env=env, cwd=tmp_path)
+    assert inside.returncode == 0, inside.stderr[-2000:]
+    assert "outside it" not in inside.stdout

@@ -196,3 +196,34 @@ def test_a_reference_to_a_control_character_is_not_put_into_the_text_part():
     plain = message.get_body(("plain",)).get_content()
     # `&#0;` is U+FFFD, as the HTML part shows it; the bell and the escape are dropped.
     assert plain.replace("\r\n", "\n") == "Bell escape[31m red \ufffd end\n"
+
+
+def test_a_subject_with_line_breaks_is_one_line_and_adds_no_header():
+    """A feed or team name in the subject holding CR/LF: the mail is built (not refused) and no
+    `Bcc:` smuggled in through it becomes a header."""
+    message = build_message(
+        sender="agentjobs@example.org",
+        to=["team@example.org"],
+        subject="Digest — Feed\r\nBcc: victim@example.com\n, 2026-11-24",
+        markdown="hello",
+    )
+    parsed = email.message_from_bytes(message.as_bytes(), policy=policy.default)
+    assert parsed["Subject"] == "Digest — Feed Bcc: victim@example.com , 2026-11-24"
+    assert parsed["Bcc"] is None
+
+
+def test_a_line_of_a_megabyte_renders_in_a_moment_cut_and_inert():
+    """A hostile commit subject of 1 MB took Python-Markdown two minutes per mail (and per UI
+    page view); the HTML shows the start of such a line and says it was cut, the text part all."""
+    import time
+
+    raw = ("word 12 [x](javascript:1) <!channel> *a* _b_ " * 25_000)[:1_000_000].strip()
+    line = as_text(raw)
+    markdown = f"# Digest\n\n- {line}\n- the next line\n"
+    started = time.monotonic()
+    html = render_html(markdown, title="Digest")
+    assert time.monotonic() - started < 5
+    assert "line cut: too long to show" in html and "the next line" in html
+    assert_inert_html(html)
+    message = build_message(sender="a@example.org", to=["b@example.org"], subject="Digest", markdown=markdown)
+    assert raw in message.get_body(("plain",)).get_content()

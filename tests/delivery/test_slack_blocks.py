@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from agentjobs.delivery.slack_blocks import (
@@ -137,3 +139,18 @@ def test_nul_characters_never_crash_a_block():
 def test_fallback_text_is_escaped():
     assert fallback_text("# <!channel> now") == "&lt;!channel&gt; now"
     assert fallback_text("no heading <@U1>") == "no heading &lt;@U1&gt;"
+
+
+@pytest.mark.parametrize("at", range(2985, 3001))
+def test_a_line_longer_than_a_section_is_never_cut_inside_a_link_or_an_escaped_character(at):
+    """A feed title thousands of characters long: wherever the section limit falls, each link
+    and each escaped `&`, `<`, `>` stays whole in one section (half a link shows as raw text)."""
+    line = "x" * (at - 30) + " [Release notes](https://example.com/releases/v1) & <!channel> " + "y" * 100
+    texts = [block["text"]["text"] for block in markdown_blocks(line)]
+    assert all(len(text) <= 3000 for text in texts)
+    joined = "".join(texts)
+    assert "<https://example.com/releases/v1|Release notes>" in joined and "&amp; &lt;!channel&gt;" in joined
+    assert sum("<https://example.com/releases/v1|Release notes>" in text for text in texts) == 1
+    for text in texts:  # no piece starts or ends inside an escape or a link
+        assert text.count("<") == text.count(">")
+        assert not re.search(r"&(?:a|am|amp|l|lt|g|gt)?$", text) and not re.match(r"^(?:mp|p|t)?;", text)

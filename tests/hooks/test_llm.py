@@ -144,3 +144,28 @@ def test_a_redis_store_is_keyed_by_the_connection_and_its_password_is_a_secret(m
     assert store.key == "agentjobs:ratelimit:llm_redis"
     assert hook.settings.secrets == ["sk-x", "r3dis-pw"]  # scrubbed from transcripts and alerts
     store.client.close()
+
+
+def test_an_unreachable_endpoint_names_its_url_and_the_connection_to_fix(model_server, monkeypatch):
+    from agentjobs.agent.errors import TransientAgentError
+    from agentjobs.hooks.llm import LLMHook
+
+    conn = {
+        "conn_type": "agentjobs_llm",
+        "description": "set from OPENAI_BASE_URL",
+        "host": model_server.base_url,
+        "password": "sk-unreached",
+        "extra": {"model": "m"},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_LLM_GONE", json.dumps(conn))
+    client = LLMHook("llm_gone").get_model_client()
+    model_server.stop()
+    with pytest.raises(TransientAgentError) as raised:
+        client.complete([{"role": "user", "content": "hello"}])
+    client.close()
+    message = str(raised.value)
+    assert (
+        f"cannot reach the model endpoint {model_server.base_url.rstrip('/')} (the Base URL of "
+        "connection 'llm_gone'; set from OPENAI_BASE_URL)"
+    ) in message
+    assert "sk-unreached" not in message

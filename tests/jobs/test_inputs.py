@@ -210,3 +210,14 @@ def test_every_kind_declares_the_binds_its_queries_give(acme_db: sa.Engine):
             assert set(query.params) == set(inputs[input_name].binds), (name, input_name)
         verdicts = check_inputs(acme_db, kind_pairs(k, settings, team, members, WHEN, {}), {})
         assert all(not v.problems for v in verdicts), (name, [v.problems for v in verdicts])
+
+
+def test_a_team_row_whose_time_zone_is_the_hosts_own_is_named_as_a_contract_problem():
+    """`localtime` loads on any Linux host, but names each host's zone: the scheduler and a worker
+    would each see another day for the team."""
+    from agentjobs.jobs.inputs import TEAMS_INPUT, row_problems
+
+    row = {"id": "t1", "name": "Berlin", "timezone": "localtime", "currency": "EUR"}
+    row |= {"slack_channel": None, "email_list": None}
+    (problem,) = row_problems(TEAMS_INPUT, [row], "t1")
+    assert "'localtime', this machine's own zone, which differs between hosts" in problem

@@ -63,6 +63,12 @@ def test_a_minimal_spec_loads_with_its_defaults(tmp_path):
         ({**VALID, "sources": {"git": None, "github": None}}, "sources", "name at least one source"),
         ({**VALID, "timezone": "Europe/Berlinn"}, "timezone", "unknown time zone 'Europe/Berlinn'"),
         (
+            {**VALID, "timezone": "localtime"},
+            "timezone",
+            "this machine's own zone, which differs between hosts",
+        ),
+        ({**VALID, "timezone": "right/UTC"}, "timezone", "a leap-second clock"),
+        (
             {**VALID, "sources": {"github": {"repos": ["acme/app", "https://github.com/acme/lib"]}}},
             "sources.github.repos.1",
             "String should match pattern",

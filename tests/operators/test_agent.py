@@ -382,3 +382,34 @@ def test_quieting_the_http_client_log_keeps_its_warnings_and_a_configured_level(
     httpx2.setLevel(logging.DEBUG)  # as a deployment's logging config may ask
     quiet_http_request_log()
     assert httpx2.isEnabledFor(logging.DEBUG)
+
+
+def test_with_run_files_on_a_store_each_paid_call_is_in_the_stored_transcript_before_the_next(
+    llm_conn, model_server, tmp_path, monkeypatch
+):
+    """A try SIGKILLed during its second call runs no end-of-try push: the first call's answer
+    must already be on the store, so the retry (on any host) starts from that transcript."""
+    from airflow.sdk import DAG
+
+    from agentjobs.operators.agent import AgentOperator
+    from tests.fakes.model_server import respond
+
+    store = tmp_path / "store"
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES", store.as_uri())
+    stored_at_call: list[list[str]] = []
+
+    def answer(request):
+        transcript = store / "agent_pushed" / "2026-11-24" / "transcript.jsonl"
+        lines = transcript.read_text().splitlines() if transcript.exists() else []
+        stored_at_call.append([json.loads(line)["event"] for line in lines])
+        if len(stored_at_call) == 1:
+            return tool_call("write_file", {"path": "answer.txt", "content": "alpha\nbeta\n2026-11-24\n"})
+        return reply('RESULT: {"path": "answer.txt", "items": 3}')
+
+    model_server.default_step = respond(answer)
+    with DAG("agent_pushed", schedule=None, start_date=LOGICAL_DATE, catchup=False) as dag:
+        AgentOperator(task_id="summarize", skill="echo", prompt="alpha\nbeta\n{{ ds }}", llm_conn_id=llm_conn)
+    run = run_dag(dag, logical_date=LOGICAL_DATE)
+    assert task_state(run) == "success"
+    assert stored_at_call[0] == []  # nothing stored before the first call
+    assert "completion" in stored_at_call[1]  # the first paid answer, stored before the second call

@@ -124,3 +124,44 @@ def test_a_store_that_refuses_is_an_error_not_an_empty_folder(s3_server, tmp_pat
     missing = RunFileStore(f"s3://no-such-bucket-{uuid.uuid4().hex[:6]}/runs", s3_server.conn_id)
     with pytest.raises(Exception, match="NoSuchBucket"):
         pull(missing.remote(RUN), tmp_path / "scratch")
+
+
+class _Ti:
+    """The task instance fields a try's context carries (dag, run, task, map index, try)."""
+
+    def __init__(self, task_id: str, try_number: int, map_index: int = -1) -> None:
+        self.dag_id, self.run_id, self.task_id = "tally", "scheduled__2026-11-24T00:00:00+00:00", task_id
+        self.map_index, self.try_number = map_index, try_number
+
+
+def test_a_try_removes_the_scratch_copies_its_killed_earlier_tries_left_and_no_others(
+    store, tmp_path, monkeypatch
+):
+    import tempfile
+
+    from agentjobs.operators.run_files import TryKey
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+
+    def left_by(ti: _Ti) -> Path:
+        """What a try SIGKILLed mid-task leaves: its scratch copy, the team's snapshot in it."""
+        folder = Path(tempfile.mkdtemp(prefix=TryKey.of({"ti": ti}).prefix))
+        (folder / "sources").mkdir()
+        (folder / "sources" / "sql.json").write_text("{}")
+        return folder
+
+    killed = [left_by(_Ti("team.summarize", 1, map_index=0)), left_by(_Ti("team.summarize", 2, map_index=0))]
+    others = [
+        left_by(_Ti("team.summarize", 1, map_index=1)),  # another team of the run
+        left_by(_Ti("team.validate", 1, map_index=0)),  # another task
+        left_by(_Ti("team.summarize", 4, map_index=0)),  # not an earlier try
+    ]
+    put(store, f"{RUN}/sources/sql.json", b"{}")
+    with task_files(
+        lambda: [dag_folder("tally") / "team-a" / "2026-11-24"], {"ti": _Ti("team.summarize", 3, 0)}
+    ):
+        mine = artifact_base()
+        assert mine.name.startswith(TryKey.of({"ti": _Ti("team.summarize", 3, 0)}).prefix)
+        assert not any(folder.exists() for folder in killed)
+    assert all(folder.exists() for folder in others) and not mine.exists()

@@ -62,11 +62,12 @@ def write_run(
     slack_channel: str | None,
     email_list: list[str],
     targets: list[TeamTarget] = [],  # noqa: B006 (never mutated)
+    name: str = "Berlin",
 ) -> dict:
     """The fetch task's snapshot and the validate task's artifact, preview and payload."""
     team = Team(
         id=TEAM,
-        name="Berlin",
+        name=name,
         timezone="Europe/Berlin",
         currency="EUR",
         slack_channel=slack_channel,
@@ -144,6 +145,24 @@ def test_the_channel_the_list_and_each_member_get_theirs_and_a_rerun_sends_nothi
     forced = execute(deliverer(job), validated, force_redeliver=True)
     assert [d["delivered"] for d in forced["deliveries"]] == [True] * 4
     assert len(smtp_server.messages) == 6
+
+
+def test_a_team_name_with_line_breaks_and_bidi_controls_is_one_plain_line_in_every_subject_and_title(
+    monkeypatch, tmp_path, team_folder, smtp_server
+):
+    """The teams table is the user's data: a name with CR/LF (a header injection) or U+202E must
+    neither fail the team's mail nor add a header; it shows as one line."""
+    job = spec(monkeypatch, tmp_path, smtp_conn_id=smtp_server.conn_id)
+    hostile = "Berlin\r\nBcc: victim@example.com\n\u202eevil"
+    validated = write_run(
+        team_folder, members=[ANA], slack_channel=None, email_list=["a@example.org"], name=hostile
+    )
+    result = execute(deliverer(job), validated)
+    assert [d["delivered"] for d in result["deliveries"]] == [True, True]
+    subjects = {m["Subject"] for m in mails(smtp_server)}
+    assert subjects == {f"Weekly insights — Berlin Bcc: victim@example.com evil, {PERIOD}"}
+    assert all(m["Bcc"] is None for m in mails(smtp_server))
+    assert [a for m in smtp_server.messages for a in m.rcpt_tos] == ["a@example.org", "ana@example.org"]
 
 
 def test_one_bad_address_fails_only_its_own_mail_and_the_retry_sends_only_that_one(

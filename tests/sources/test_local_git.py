@@ -77,6 +77,20 @@ def test_subject_is_the_first_line_and_survives_odd_characters(tmp_path: Path) -
     assert [c.subject for c in snap.commits] == [subject]
 
 
+def test_a_subject_holding_control_characters_is_read_not_dropped(tmp_path: Path) -> None:
+    """Any byte but NUL may be in a commit message: a subject with the unit/record separators
+    (or a newline-free escape sequence) is still one commit, its neighbours unharmed."""
+    repo = new_repo(tmp_path / "hostile")
+    subject = "Fix\x1fparser\x1e done \x1b[31mred\x07"
+    hostile = commit(repo, subject, START + timedelta(hours=1))
+    after = commit(repo, "the next one", START + timedelta(hours=2))
+    snap = fetch_local_git([repo], START, END)
+    assert [(c.sha, c.subject, c.author) for c in snap.commits] == [
+        (hostile, subject, "Ada Lovelace"),
+        (after, "the next one", "Ada Lovelace"),
+    ]
+
+
 def test_first_parent_leaves_out_merged_branch_commits_unless_asked(tmp_path: Path) -> None:
     repo = new_repo(tmp_path / "merging")
     commit(repo, "base", START + timedelta(hours=1))

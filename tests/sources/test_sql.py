@@ -203,6 +203,23 @@ def test_fetch_tables_reads_through_the_airflow_connections_sql_hook(sample_db, 
     assert connection_engine(conn_id).url.database.endswith("other.db")
 
 
+def test_text_that_is_not_utf8_in_a_sqlite_row_is_read_with_replacement_characters(
+    sample_db, tmp_path, monkeypatch
+):
+    """SQLite stores whatever bytes a legacy import wrote; one team's undecodable name must not
+    fail the read of every team (sqlite3 raised OperationalError: Could not decode to UTF-8)."""
+    import sqlite3
+
+    path, _ = sample_db
+    copy = tmp_path / "latin1.db"
+    copy.write_bytes(path.read_bytes())
+    with sqlite3.connect(copy) as db:  # 'Berlin' with a Latin-1 byte: invalid UTF-8
+        db.execute("UPDATE teams SET name = CAST(x'4265726cef6e' AS TEXT) WHERE id = 'team-berlin'")
+    conn_id = _set_conn(monkeypatch, "agentjobs_business_latin1", f"sqlite:///{copy}")
+    teams = {team.id: team.name for team, _ in fetch_teams(conn_id)}
+    assert teams["team-berlin"] == "Berl\ufffdn" and teams["team-tokyo"] == "Tokyo"
+
+
 def test_a_missing_connection_names_itself_and_the_fix():
     with pytest.raises(BusinessDbError) as err:
         fetch_tables("agentjobs_business_nowhere", {})

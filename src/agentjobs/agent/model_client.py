@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from agentjobs.agent.errors import ModelRequestError, RateLimited, TransientAgentError
 
@@ -95,6 +96,13 @@ def _error_summary(exc: openai.APIStatusError) -> str:
     return f"HTTP {exc.status_code}: {message or exc.message}"[:500]
 
 
+def endpoint_address(base_url: str) -> str:
+    """Host and path of a base URL: no user, password or query, where a key could hide."""
+    parts = urlsplit(base_url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}".rstrip("/")
+
+
 class ModelClient:
     """A thin wrapper over `openai.OpenAI` for one model on one endpoint.
 
@@ -108,11 +116,14 @@ class ModelClient:
         model: str,
         options: EndpointOptions | None = None,
         limiter: RateLimiter | None = None,
+        where: str = "",
     ) -> None:
         self.client = client
         self.model = model
         self.options = options or EndpointOptions()
         self.limiter = limiter
+        # Names the endpoint and the setting that points at it, for "cannot reach" (never a key).
+        self.where = where or endpoint_address(str(client.base_url))
 
     def close(self) -> None:
         self.client.close()
@@ -146,7 +157,9 @@ class ModelClient:
         except openai.APITimeoutError as exc:
             raise TransientAgentError(f"model call timed out after {timeout:.1f}s", kind="timeout") from exc
         except openai.APIConnectionError as exc:
-            raise TransientAgentError(f"cannot reach the model endpoint: {exc}", kind="connection") from exc
+            raise TransientAgentError(
+                f"cannot reach the model endpoint {self.where}: {exc}", kind="connection"
+            ) from exc
         except openai.APIStatusError as exc:
             if exc.status_code == 429:
                 raise RateLimited(_error_summary(exc), _retry_after(exc)) from exc

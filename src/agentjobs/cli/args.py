@@ -133,12 +133,13 @@ def github(text: str) -> str:
 
 
 def timezone(text: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from agentjobs.jobs.zones import zone_problem
 
-    try:
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+    problem = zone_problem(text)
+    if problem == "not in the tz database":
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IANA time zone (e.g. Europe/Berlin)")
+    if problem:  # e.g. 'localtime': each host's own
+        raise argparse.ArgumentTypeError(f"{text!r} is {problem}; use an IANA time zone (e.g. Europe/Berlin)")
     return text
 
 

@@ -4,7 +4,8 @@ JOB is a shipped job's dag_id (include/jobs/) or the path of a spec file. Each i
 reads (the teams and users, then the kind's own, with the first team's binds) runs once on a
 small sample through the spec's mapping, and its columns and types are compared with the
 input's contract (jobs/inputs.py); each mapped write target's table must have the columns the
-mapping names (jobs/writes.py): one line per input and target, exit 0 when all match, 1 otherwise.
+mapping names (jobs/writes.py): one line per input and target, exit 0 when all match, 1 otherwise;
+then the teams the spec's schedule never serves in five weeks (jobs/served.py), exit 1 if any.
 No model is called and none of the user's rows is written (agentjobs' own ledger table, in
 its own schema, is created when a mapped write target keeps one: the mapped reads may name it).
 The database is the job's `sql` connection when one is defined, else, for the shipped
@@ -70,6 +71,7 @@ def check_job(args: argparse.Namespace) -> int:
         from agentjobs.jobs.writes import SpecWrites
 
         ensure_own_tables(engine, kind, SpecWrites.of(spec.sources.sql))
+    teams: list[Any] = []
     if all(not v.problems for v in verdicts):
         from agentjobs.jobs.inputs import team_queries
 
@@ -89,4 +91,25 @@ def check_job(args: argparse.Namespace) -> int:
         f"agentjobs: {spec.dag_id}: "
         + (f"{failed} input(s) do not match" if failed else "every input matches")
     )
-    return 1 if failed else 0
+    unserved = _unserved(spec, kind, teams) if not failed else []
+    return 1 if failed or unserved else 0
+
+
+def _unserved(spec: Any, kind: Any, teams: list[Any]) -> list[str]:
+    """Print and return the teams the spec's schedule never serves (no run on their own hour)."""
+    from agentjobs.jobs.kinds.capabilities import PicksServingInstant
+    from agentjobs.jobs.served import never_served
+    from agentjobs.jobs.spec import CRON_PRESETS
+
+    if isinstance(kind, PicksServingInstant):  # the kind picks its own instant: always one
+        return []
+    cron = CRON_PRESETS.get(spec.schedule, spec.schedule)
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    found = never_served(kind, spec.kind_settings(), [t for t, _ in teams], cron, spec.timezone, start)
+    if found:
+        print(
+            f"agentjobs: {spec.dag_id}: its schedule {spec.schedule!r} ({spec.timezone}) has no run in "
+            f"five weeks that serves {', '.join(found)}: each team is served only at its own hour; "
+            "make `schedule` run then (e.g. hourly, as the shipped spec does)"
+        )
+    return found

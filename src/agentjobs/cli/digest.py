@@ -59,6 +59,7 @@ def build_spec(args: argparse.Namespace, project: Path, endpoint: Endpoint, day:
         caps=caps.model_dump(),
         channels=[],  # the command shows the digest; delivery is the scheduled job's business
         alert=None,
+        retries=0,  # one try, shown at once: nobody waits out a retry delay at a terminal
         timezone=tz,
         llm_conn_id=endpoint.conn_id,
         model=None,

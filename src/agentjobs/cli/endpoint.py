@@ -30,6 +30,7 @@ def endpoint_connection() -> dict[str, Any] | None:
         extra["prices"] = json.loads(os.environ["AGENTJOBS_PRICES"])
     return {
         "conn_type": "agentjobs_llm",
+        "description": "set from OPENAI_BASE_URL",  # named when the endpoint cannot be reached
         "host": base_url,
         "password": os.environ.get("OPENAI_API_KEY", ""),
         "extra": extra,
@@ -64,6 +65,7 @@ def model_endpoint() -> Iterator[Endpoint]:
     with running_local_model() as local:
         conn = {
             "conn_type": "agentjobs_llm",
+            "description": "the embedded local model this command started",
             "host": local.base_url,
             "password": "local",
             "extra": {

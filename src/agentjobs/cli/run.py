@@ -63,8 +63,9 @@ def find_spec(project: Path, job: str) -> Any:
     return by_id[job]
 
 
-def business_db(out: Path, conn_id: str) -> date | None:
-    """Point `conn_id` at the sample database unless it is defined; the data's last day, if sampled.
+def business_db(out: Path, conn_id: str) -> tuple[date, date] | None:
+    """Point `conn_id` at the sample database unless it is defined; the data's first and last day,
+    if sampled.
 
     A database already at the path is read as it is (whatever its seed), never regenerated:
     `agentjobs business-db --force` is the one way to replace it."""
@@ -91,7 +92,18 @@ def business_db(out: Path, conn_id: str) -> date | None:
     if truth.seed != 7:
         print(f"agentjobs: it is the sample of seed {truth.seed} (its truth file says so)")
     os.environ[variable] = f"sqlite:///{path}"
-    return truth.last_day
+    return truth.first_day, truth.last_day
+
+
+def outside_the_data(day: date, span: tuple[date, date] | None) -> str | None:
+    """A note when `day` lies outside the sample's days: its run finds no rows and says "no
+    transactions", which reads like an empty week rather than a day the data does not hold."""
+    if span is None or span[0] <= day <= span[1]:
+        return None
+    return (
+        f"agentjobs: note: the sample business database holds {span[0]} to {span[1]}; "
+        f"{day} is outside it, so this run finds no data (pick a --date in that range)"
+    )
 
 
 def serving_instant(kind: Any, settings: Any, team: Any, day: date) -> datetime | None:
@@ -124,7 +136,7 @@ def run_fan_out(args: argparse.Namespace, project: Path, out: Path) -> int:
 
     spec = find_spec(project, args.job)
     assert spec.sources.sql is not None  # a fan-out kind's spec has one (spec.check_kind)
-    last_day = business_db(out, spec.sources.sql.conn_id)
+    span = business_db(out, spec.sources.sql.conn_id)
     from agentjobs.jobs.inputs import team_queries
     from agentjobs.sources.sql import fetch_teams
 
@@ -139,7 +151,7 @@ def run_fan_out(args: argparse.Namespace, project: Path, out: Path) -> int:
                 f"agentjobs: no team {', '.join(unknown)}; teams: {', '.join(t.id for t in teams)}"
             )
         teams = [t for t in teams if t.id in args.team]
-    day = args.date or last_day or (datetime.now(UTC).date() - timedelta(days=1))
+    day = args.date or (span[1] if span else None) or (datetime.now(UTC).date() - timedelta(days=1))
     runs: dict[datetime, list[str]] = defaultdict(list)
     keys: dict[str, str] = {}  # team id -> its period's key (the run folder)
     for team in teams:
@@ -156,7 +168,11 @@ def run_fan_out(args: argparse.Namespace, project: Path, out: Path) -> int:
     with model_endpoint() as endpoint, sample_sources(spec) as spec:
         spec = cli_spec(spec, args, endpoint, first_run=min(runs))
         print(f"agentjobs: {spec.dag_id} for {day}, {len(teams)} team(s), with {endpoint.described}")
-        return _run_all(spec, kind, keys, runs)
+        status = _run_all(spec, kind, keys, runs)
+    note = outside_the_data(day, span)
+    if note:  # last, under the artifacts that say there was nothing
+        print(note)
+    return status
 
 
 def cli_spec(spec: Any, args: argparse.Namespace, endpoint: Any, first_run: datetime) -> Any:

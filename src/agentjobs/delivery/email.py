@@ -22,7 +22,7 @@ import markdown as md
 from markdown.treeprocessors import Treeprocessor
 
 from agentjobs.jobs.addresses import is_plain_address
-from agentjobs.jobs.markdown_text import shown_text, without_bidi_controls
+from agentjobs.jobs.markdown_text import one_line, shown_text, without_bidi_controls
 
 HTML_TEMPLATE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{title}</title></head>
@@ -60,7 +60,22 @@ def safe_html_fragment(text: str) -> str:
     # After "unescape" (priority 0): hrefs and alt texts are final when checked.
     converter.treeprocessors.register(_SafeTree(converter), "safe_tree", -10)
     # Bidi controls are invisible and reorder what the reader sees (U+202E + `cod.exe` as `exe.doc`).
-    return converter.convert(without_bidi_controls(_CONTROL.sub("", text)))
+    return converter.convert(_short_lines(without_bidi_controls(_CONTROL.sub("", text))))
+
+
+# Python-Markdown's inline patterns take time growing faster than a line's length (a 100 KB line
+# of a hostile commit subject: 1.7 s; 1 MB: two minutes of a worker, for each mail and page view).
+MAX_HTML_LINE = 20_000
+
+
+def _short_lines(text: str) -> str:
+    """Each line at most MAX_HTML_LINE characters in the HTML (the text part keeps them whole)."""
+    if len(text) <= MAX_HTML_LINE:
+        return text
+    return "\n".join(
+        line if len(line) <= MAX_HTML_LINE else line[:MAX_HTML_LINE] + " … (line cut: too long to show)"
+        for line in text.split("\n")
+    )
 
 
 class _SafeTree(Treeprocessor):
@@ -95,7 +110,9 @@ def _replace_with_text(parent: etree.Element, index: int, text: str) -> None:
 
 def build_message(*, sender: str, to: Sequence[str], subject: str, markdown: str) -> EmailMessage:
     # The text part and the subject show the characters too (the HTML drops them in render_html).
-    markdown, subject = without_bidi_controls(markdown), without_bidi_controls(subject)
+    # The subject one line: a line break from a source (a team or feed name) is no new header,
+    # and the email package refuses one outright, which would fail the mail.
+    markdown, subject = without_bidi_controls(markdown), one_line(without_bidi_controls(subject))
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = sender

@@ -127,9 +127,24 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
 
 
+# What a cut must not split: a link `<url|label>` (half would show as raw text) or an entity `&lt;`.
+_TOKEN = re.compile(r"<[^<>]*>|&(?:amp|lt|gt);")
+
+
 def _chunks(line: str) -> list[str]:
-    """A line longer than a section, cut into section-sized pieces."""
-    return [line[i : i + MAX_SECTION_CHARS] for i in range(0, len(line), MAX_SECTION_CHARS)] or [""]
+    """A line longer than a section, cut into section-sized pieces, never inside a link or an
+    escaped character (a link longer than a section is the one thing cut anyway)."""
+    pieces: list[str] = []
+    while len(line) > MAX_SECTION_CHARS:
+        cut = MAX_SECTION_CHARS
+        for token in _TOKEN.finditer(line, cut // 2):
+            if token.start() >= cut:
+                break
+            if cut < token.end() and token.start() > 0:
+                cut = token.start()  # the piece ends before it; the next one starts with it
+        pieces.append(line[:cut])
+        line = line[cut:]
+    return [*pieces, line]
 
 
 def markdown_blocks(markdown: str, *, title: str | None = None) -> list[dict[str, Any]]:

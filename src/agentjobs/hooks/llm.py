@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.bases.hook import BaseHook
 
-from agentjobs.agent.model_client import ModelClient
+from agentjobs.agent.model_client import ModelClient, endpoint_address
 from agentjobs.agent.rate_limiter import BucketStore, RateLimiter
 from agentjobs.hooks import DEFAULT_LLM_CONN_ID
 from agentjobs.hooks.llm_settings import LLMConnectionError, LLMSettings, settings_from_fields
@@ -53,6 +53,7 @@ class LLMHook(BaseHook):
     def settings(self) -> LLMSettings:
         """The connection, read and parsed once for this hook."""
         conn = self.get_connection(self.llm_conn_id)
+        self._description = (conn.description or "").strip()
         # Keys of a secret-bearing connection must never reach a log or an alert.
         if conn.password:
             self.mask_secret(conn.password)
@@ -92,7 +93,17 @@ class LLMHook(BaseHook):
             )
         if self.conn.is_closed():  # an earlier run closed it: a new one, on the settings read already
             del self.conn
-        return ModelClient(self.conn, chosen, settings.options, limiter=self.limiter)
+        return ModelClient(self.conn, chosen, settings.options, limiter=self.limiter, where=self.where)
+
+    @cached_property
+    def where(self) -> str:
+        """The endpoint and what sets it, e.g. "http://h:8080/v1 (the Base URL of connection 'x';
+        set from OPENAI_BASE_URL)": the connection's description says where it came from."""
+        settings = self.settings  # reads the connection, its description too
+        origin = f"; {self._description}" if self._description else ""
+        return (
+            f"{endpoint_address(settings.base_url)} (the Base URL of connection {self.llm_conn_id!r}{origin})"
+        )
 
     @cached_property
     def limiter(self) -> RateLimiter | None:

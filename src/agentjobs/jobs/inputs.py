@@ -15,10 +15,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
+from agentjobs.jobs.zones import zone_problem
 from agentjobs.lazy_pattern import lazy
 from agentjobs.sources.errors import PermanentSourceError
 from agentjobs.sources.teams import TEAMS_QUERY, USERS_QUERY, Query
@@ -222,10 +222,11 @@ def _value_problem(column: Column, value: Any) -> str | None:
     if column.check == "currency" and not (isinstance(value, str) and _CURRENCY.fullmatch(value)):
         return f"{value!r}, not an ISO 4217 currency code (three capital letters, e.g. EUR)"
     if column.check == "timezone":
-        try:
-            ZoneInfo(str(value))
-        except (ZoneInfoNotFoundError, ValueError, OSError):
+        problem = zone_problem(str(value))
+        if problem == "not in the tz database":
             return f"{value!r}, not an IANA time zone (e.g. Europe/Berlin)"
+        if problem:
+            return f"{value!r}, {problem}: use an IANA time zone (e.g. Europe/Berlin)"
     if column.check == "channel" and value not in TARGET_CHANNELS:
         return f"{value!r}, not a delivery channel ({' or '.join(TARGET_CHANNELS)})"
     if column.check == "email" and not (isinstance(value, str) and _EMAIL.fullmatch(value)):

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -39,6 +38,7 @@ from agentjobs.jobs.addresses import email_address as _email_address
 from agentjobs.jobs.addresses import is_plain_address as is_plain_address  # where callers found it
 from agentjobs.jobs.channels.base import ChannelSpec
 from agentjobs.jobs.channels.registry import AlertChannel, Channel, alert_channel_of
+from agentjobs.jobs.zones import zone_problem
 from agentjobs.sources.sql_limits import (
     DEFAULT_ROW_CAP,
     DEFAULT_STATEMENT_TIMEOUT_S,
@@ -435,10 +435,11 @@ class JobSpec(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # "Europe" is a folder: OSError
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin") from exc
+        problem = zone_problem(value)
+        if problem == "not in the tz database":
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin")
+        if problem:
+            raise ValueError(f"time zone {value!r} is {problem}; use an IANA name such as Europe/Berlin")
         return value
 
     @field_validator("sources")

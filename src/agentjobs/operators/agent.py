@@ -179,7 +179,7 @@ class AgentOperator(BaseOperator):
         from agentjobs.operators.run_files import task_files  # run-time: a parse needs none
 
         # Set-up errors (connection, skill, sources) reach the log and the alert scrubbed too.
-        with scrubbed_errors(), task_files(lambda: self.run_folders(context)):
+        with scrubbed_errors(), task_files(lambda: self.run_folders(context), context):
             return self.run_agent(context)
 
     def run_agent(self, context: Any) -> dict[str, Any]:
@@ -222,7 +222,9 @@ class AgentOperator(BaseOperator):
             tool_names=self.tools,
             max_repairs=int(self.max_repairs),
             secrets=secrets,
-            on_iteration=iteration_callback(spend, meter, replay, self.log),
+            on_iteration=iteration_callback(
+                spend, meter, replay, self.log, transcript=work_dir / "transcript.jsonl"
+            ),
             replay=replay,
             defer_waits_from_s=self.defer_waits_from_s,
             failover=failover if failover.enabled else None,
@@ -405,14 +407,24 @@ def quiet_http_request_log() -> None:
 
 
 def iteration_callback(
-    spend: SpendStore, meter: BudgetMeter, replay: ReplayCache, log: logging.Logger
+    spend: SpendStore,
+    meter: BudgetMeter,
+    replay: ReplayCache,
+    log: logging.Logger,
+    transcript: Path | None = None,
 ) -> Callable[[Usage, Completion], None]:
-    """After each model call: the spend saved for a retry, and a line in the task log.
+    """After each model call: the spend saved for a retry, the transcript pushed to the run-file
+    store (if one is configured: a killed try pushes nothing at its end; one put, ~10-20 ms on
+    moto, against a model call's seconds), and a line in the task log.
     A module function so bench/loop_overhead.py times this very code."""
+    from agentjobs.operators.run_files import push_file
+
     caps = meter.caps
 
     def on_iteration(usage: Usage, completion: Completion) -> None:
         spend.save(usage, meter.elapsed_s, replay.entries, replay.texts)
+        if transcript is not None:
+            push_file(transcript)
         log.info(
             "iteration %d/%d: %d tokens so far (limit %s), $%.4f (limit %s), %s",
             usage.iterations,

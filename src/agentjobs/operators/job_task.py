@@ -71,7 +71,7 @@ class JobTaskOperator(BaseOperator):
     def execute(self, context: Any) -> Any:
         from agentjobs.operators.run_files import task_files  # run-time: a parse needs none
 
-        with scrubbed_errors(), task_files(lambda: self.run_folders(context)):
+        with scrubbed_errors(), task_files(lambda: self.run_folders(context), context):
             return self.run(context)
 
     def run_folders(self, context: Any) -> list[Path]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -30,6 +31,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from agentjobs.hooks.run_file_store import Remote, RunFileStore, configured_store
 from agentjobs.jobs.artifacts import artifact_base, relative_folder, scratch_base
@@ -116,6 +118,23 @@ class TaskFiles:
         self.pulled[relative] = pull(self.store.remote(relative), self.scratch / relative)
         log.info("Pulled %d file(s) of %s", len(self.pulled[relative]), self.store.uri(relative))
 
+    def push_file(self, path: Path) -> bool:
+        """Write one file of a pulled folder to the store now, e.g. the transcript after a paid
+        model call, so a try killed later (SIGKILL runs no push) has left it for the retry,
+        wherever that runs. Its `before` is moved on, so the end-of-try push skips it unchanged."""
+        for relative, before in self.pulled.items():
+            folder = self.scratch / relative
+            if folder in path.parents and path.is_file():
+                name = path.relative_to(folder).as_posix()
+                data = path.read_bytes()
+                remote = self.store.remote(relative)
+                target = remote.of(name)
+                remote.fs.makedirs(target.rpartition("/")[0], exist_ok=True)  # a local store's folders
+                remote.fs.pipe_file(target, data)
+                before[name] = _sha256(data)
+                return True
+        return False
+
     def push(self) -> None:
         for relative, before in self.pulled.items():
             pushed = push(self.scratch / relative, self.store.remote(relative), before)
@@ -131,16 +150,70 @@ class TaskFiles:
 _CURRENT: ContextVar[TaskFiles | None] = ContextVar("agentjobs_task_files", default=None)
 
 
+SCRATCH_PREFIX = "agentjobs-run-files-"
+
+
+@dataclass(frozen=True)
+class TryKey:
+    """Which task instance's try a scratch copy belongs to: its folder's name says so, so a later
+    try of the same task instance can remove what a killed one left behind."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+    try_number: int
+
+    @classmethod
+    def of(cls, context: Any) -> TryKey | None:
+        ti = context.get("ti") if hasattr(context, "get") else None
+        if ti is None:
+            return None
+        return cls(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
+
+    @property
+    def instance(self) -> str:
+        # Hashed: run ids hold ':' and '+', and a name must be short and safe in any temp folder.
+        name = f"{self.dag_id}\0{self.run_id}\0{self.task_id}\0{self.map_index}"
+        return hashlib.sha256(name.encode()).hexdigest()[:20]
+
+    @property
+    def prefix(self) -> str:
+        return f"{SCRATCH_PREFIX}{self.instance}-try{self.try_number}-"
+
+
+_TRY = re.compile(r"-try(\d+)-")
+
+
+def sweep_earlier_tries(key: TryKey, temp: Path) -> list[Path]:
+    """Remove the scratch copies earlier tries of this task instance left in `temp` (a try killed
+    with SIGKILL runs no cleanup). Only this task instance's, and only earlier tries': Airflow
+    starts a try only once the one before it has ended, so none of them is still in use."""
+    swept = []
+    for folder in temp.glob(f"{SCRATCH_PREFIX}{key.instance}-try*"):
+        found = _TRY.match(folder.name[len(SCRATCH_PREFIX) + len(key.instance) :])
+        if found and int(found.group(1)) < key.try_number and folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder, ignore_errors=True)
+            swept.append(folder)
+    if swept:
+        log.info("Removed %d scratch cop(ies) an earlier try of this task left: %s", len(swept), swept)
+    return swept
+
+
 @contextmanager
-def task_files(folders: Callable[[], Iterable[Path]]) -> Iterator[None]:
+def task_files(folders: Callable[[], Iterable[Path]], context: Any = None) -> Iterator[None]:
     """Run the block in a scratch copy of `folders` (computed inside it, so they name the
     scratch copy) pulled from the store, and push back what changed, whatever the block's end.
-    Without a store: the block as it is, in the local artifact base."""
+    Without a store: the block as it is, in the local artifact base. With the task's `context`,
+    the copy is named after its try and the copies of its earlier tries on this host are removed."""
     store = configured_store()
     if store is None:
         yield
         return
-    files = TaskFiles(store, Path(tempfile.mkdtemp(prefix="agentjobs-run-files-")))
+    key = TryKey.of(context) if context is not None else None
+    if key is not None:
+        sweep_earlier_tries(key, Path(tempfile.gettempdir()))
+    files = TaskFiles(store, Path(tempfile.mkdtemp(prefix=key.prefix if key else SCRATCH_PREFIX)))
     token = _CURRENT.set(files)
     try:
         with scratch_base(files.scratch):
@@ -168,6 +241,24 @@ def pull_folder(folder: Path) -> None:
     files = _CURRENT.get()
     if files is not None:
         files.pull(folder)
+
+
+def push_file(path: Path) -> None:
+    """Push one file of the running task's scratch copy to the store now (TaskFiles.push_file).
+    No store, or a file outside the folders it pulled: nothing to do."""
+    files = _CURRENT.get()
+    if files is None:
+        return
+    try:
+        files.push_file(path)
+    except Exception:
+        # The try goes on: the push at its end writes the file again (only a kill loses it).
+        log.warning(
+            "Could not push %s to %s now; it is pushed when the try ends",
+            path,
+            files.store.url,
+            exc_info=True,
+        )
 
 
 def recorded(path: Path) -> str:

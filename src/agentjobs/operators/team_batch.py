@@ -100,7 +100,7 @@ class TeamBatchOperator(JobTaskOperator):
         from agentjobs.hooks.llm import LLMHook
         from agentjobs.operators.run_files import task_files
 
-        with scrubbed_errors(), task_files(lambda: self.run_folders(context)):
+        with scrubbed_errors(), task_files(lambda: self.run_folders(context), context):
             if not isinstance(event, dict) or "statuses" not in event:
                 raise ModelRequestError(f"waiting on the batch failed: {event}")
             statuses = [BatchStatus.from_dict(s) for s in event["statuses"]]

@@ -188,7 +188,8 @@ class TeamDeliverOperator(TeamTaskOperator):
         preview per member (by email); with `clock` (kind, settings, the run's instant) only
         those of them due at that instant."""
         team, delivery = snapshot.team, self.spec.team_delivery
-        title = f"{self.spec.title} — {team.name}, {period_key}"
+        # The name is a database row: one line, or its CR/LF would fail every mail of the team.
+        title = f"{self.spec.title} — {one_line(team.name)}, {period_key}"
         found: list[Target] = []
         slack_conn, smtp_conn = delivery.slack_conn_id, delivery.smtp_conn_id
         team_due = clock is None or clock[0].due(team, clock[2], clock[1])
@@ -210,7 +211,9 @@ class TeamDeliverOperator(TeamTaskOperator):
                 message = line
                 if clock is not None:
                     stamp = clock[0].member_stamp(snapshot, member)
-                    message = self._message(f"{self.spec.title} — {team.name}, {stamp}", preview, period_key)
+                    message = self._message(
+                        f"{self.spec.title} — {one_line(team.name)}, {stamp}", preview, period_key
+                    )
                 # The row hashes the artifact the line is cut from: a team whose only targets are
                 # previews is then delivered as that artifact, and a clear keeps it (delivered.py).
                 found.append(replace(_target(mail, message, name="preview"), artifact=artifact))

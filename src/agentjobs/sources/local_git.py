@@ -14,8 +14,11 @@ from pathlib import Path
 
 from agentjobs.sources.snapshot import Commit, SourceNote, SourceSnapshot
 
-# sha, author name, committer date (strict ISO 8601), subject; one record per commit.
-_FORMAT = "%H%x1f%an%x1f%cI%x1f%s%x1e"
+# sha, committer date (strict ISO 8601), author name, subject: one line each, and `-z` ends each
+# commit with a NUL. None of them can hold a line break (git strips them from names and joins a
+# subject's lines) nor a NUL, while a subject may hold any other control character: separators
+# such as \x1f/\x1e split a commit that wrote them into pieces, and it vanished from the digest.
+_FORMAT = "%H%n%cI%n%an%n%s"
 # git's --since/--until are inclusive and its date parsing is lax, so the window asked of
 # git is wider than the interval and every commit is then checked against it exactly.
 _SLACK = timedelta(days=1)
@@ -96,6 +99,7 @@ def _read_repo(path: Path, start: datetime, end: datetime, *, ref: str, first_pa
         "log",
         "--no-color",
         "--no-show-signature",
+        "-z",
         f"--format={_FORMAT}",
         f"--since={(start - _SLACK).isoformat()}",
         f"--until={(end + _SLACK).isoformat()}",
@@ -109,11 +113,11 @@ def _read_repo(path: Path, start: datetime, end: datetime, *, ref: str, first_pa
 
     name = path.resolve().name
     commits = []
-    for record in result.stdout.decode("utf-8", "replace").split("\x1e"):
-        fields = record.strip("\n").split("\x1f")
+    for record in result.stdout.decode("utf-8", "replace").split("\x00"):
+        fields = record.split("\n", 3)
         if len(fields) != 4:
-            continue  # the empty tail after the last separator
-        sha, author, committed, subject = fields
+            continue  # the empty tail after the last commit
+        sha, committed, author, subject = fields
         date = datetime.fromisoformat(committed)
         if start <= date < end:
             commits.append(Commit(repo=name, sha=sha, subject=subject, author=author, date=date))

@@ -257,6 +257,20 @@ def connection_engine(conn_id: str) -> sa.Engine:
             f"business database connection {conn_id!r} has conn_type {conn.conn_type!r}, whose hook "
             f"{type(hook).__name__} is not a SQL (common-sql DbApiHook) hook; {_how_to_define(conn_id)}"
         )
-    kwargs = {"connect_args": _SQLITE_CONNECT_ARGS} if conn.conn_type == "sqlite" else {}
+    sqlite = conn.conn_type == "sqlite"
+    kwargs = {"connect_args": _SQLITE_CONNECT_ARGS} if sqlite else {}
     engine = _engines[key] = hook.get_sqlalchemy_engine(engine_kwargs=kwargs)
+    if sqlite:
+        sa.event.listen(engine, "connect", _lenient_text)
     return engine
+
+
+def _lenient_text(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite keeps whatever bytes were written as TEXT; sqlite3 refuses a whole query over one
+    value that is not UTF-8. Read such a value with U+FFFD in place of the bad bytes instead:
+    one legacy row shows a replacement character rather than failing every team's read."""
+    dbapi_connection.text_factory = _decode_lenient
+
+
+def _decode_lenient(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
