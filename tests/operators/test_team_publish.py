@@ -59,7 +59,15 @@ def validated(report: str = REPORT) -> dict[str, Any]:
 
 
 def publish(spec, pushed: dict[str, Any], **params: Any) -> dict[str, Any]:
-    ti = SimpleNamespace(map_index=0, xcom_pull=lambda task_ids, map_indexes: pushed)
+    # A task instance as the run-file sync reads it (its scratch folder is named after the try).
+    ti = SimpleNamespace(
+        dag_id=DAG_ID,
+        run_id="scheduled__2026-11-25",
+        task_id="team.publish",
+        map_index=0,
+        try_number=1,
+        xcom_pull=lambda task_ids, map_indexes: pushed,
+    )
     operator = TeamPublishOperator(task_id="team.publish", spec=spec, team_run=TEAM_RUN)
     return operator.execute({"ti": ti, "params": params, "run_id": "scheduled__2026-11-25"})
 
