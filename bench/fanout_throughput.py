@@ -201,14 +201,12 @@ def batch_answer(key: str, body: dict[str, Any]) -> Step:
     return weekly_insights_answer(RecordedRequest("POST", "/v1/chat/completions", {}, body))
 
 
-def teams_summarized(
-    cluster: AirflowCluster, dag_id: str, run_id: str, tis: list[dict[str, Any]], chunk_size: int
-) -> int:
-    """Teams whose summarize succeeded: one per successful per-team task, or the outcomes without
-    an error that each chunk's summarize pushed (XCom `teams`), failed chunks' too."""
-    if chunk_size <= 1:
-        return sum(1 for t in tis if t["state"] == "success")
-    ok = 0
+def chunk_outcomes(
+    cluster: AirflowCluster, dag_id: str, run_id: str, tis: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each team's outcome as its chunk's summarize pushed it (XCom `teams`), failed chunks' too:
+    a success is the agent's usual return value (its `usage`), a failure names its `error`."""
+    found: list[dict[str, Any]] = []
     for ti in (t for t in tis if t["map_index"] >= 0 and t["state"] in ("success", "failed")):
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/team.summarize/xcomEntries/teams"
         try:
@@ -216,8 +214,13 @@ def teams_summarized(
         except Exception:
             continue  # the chunk failed before pushing its outcomes
         outcomes = json.loads(value) if isinstance(value, str) else value
-        ok += sum(1 for o in (outcomes or {}).values() if isinstance(o, dict) and "error" not in o)
-    return ok
+        found.extend(o for o in (outcomes or {}).values() if isinstance(o, dict))
+    return found
+
+
+def chunk_costs(outcomes: list[dict[str, Any]]) -> list[float]:
+    """cost_usd of each team whose chunk made its summary."""
+    return [float(o["usage"]["cost_usd"]) for o in outcomes if "error" not in o and "usage" in o]
 
 
 def run_pool(
@@ -246,12 +249,18 @@ def run_pool(
     saw_429 = tries_that_saw_429(cluster, dag_id, final["dag_run_id"])
     failed_by_429 = sum(1 for ti in tis if ti["state"] == "failed" and any(saw_429.get(ti["map_index"], [])))
     batch = [t for t in every_ti if t["task_id"] == "batch"]
+    if chunk_size > 1:  # one task a chunk: each team's outcome is in its chunk's XCom
+        outcomes = chunk_outcomes(cluster, dag_id, final["dag_run_id"], tis)
+        teams_ok, costs = sum(1 for o in outcomes if "error" not in o), chunk_costs(outcomes)
+    else:
+        teams_ok = sum(1 for t in tis if t["state"] == "success")
+        costs = summarize_costs(cluster, dag_id, final["dag_run_id"], tis)
     return PoolRun(
         slots=slots,
         teams=teams,
         chunk_size=chunk_size,
         task_instances=len(every_ti),
-        teams_ok=teams_summarized(cluster, dag_id, final["dag_run_id"], tis, chunk_size),
+        teams_ok=teams_ok,
         wall_s=wall_s,
         traffic=traffic,
         summarize_s=[float(ti["duration"]) for ti in tis if ti.get("duration")],
@@ -259,8 +268,7 @@ def run_pool(
         retried=sum(1 for ti in tis if ti["try_number"] > 1),
         failed_by_429=failed_by_429,
         retried_after_429=sum(sum(tries) for tries in saw_429.values()),
-        # A chunk's summarize pushes its teams' outcomes, not one usage: costs of per-team runs only.
-        costs=summarize_costs(cluster, dag_id, final["dag_run_id"], tis) if chunk_size == 1 else [],
+        costs=costs,
         batch_s=float(batch[0]["duration"] or 0.0) if batch else None,
     )
 
@@ -319,6 +327,11 @@ def batch_results(batch: PoolRun, online: list[PoolRun], poll_s: float) -> list[
         cost_note,
     )
     return [wall, cost]
+
+
+def progress(row: Result) -> None:
+    """One finished run's row on stderr, before the sweep's table."""
+    print(markdown_table([row]).splitlines()[-1], file=sys.stderr, flush=True)
 
 
 def measure(
@@ -401,7 +414,11 @@ def measure(
                 [BATCH_DAG] if batch else []
             ):
                 cluster.api.wait_for_dag(dag_id, timeout=180)
-            runs = [run_pool(cluster, model, slots, teams, chunk) for slots, chunk in sweep]
+            runs = []
+            for slots, chunk in sweep:
+                runs.append(run_pool(cluster, model, slots, teams, chunk))
+                # Each row as soon as its run ends: a long sweep cut short keeps what it measured.
+                progress(result(runs[-1], rpm, hold_s, burst, limiter))
             batched = run_pool(cluster, model, max(pools), teams, dag_id=BATCH_DAG) if batch else None
         finally:
             cluster.stop()
