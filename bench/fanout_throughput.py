@@ -10,14 +10,15 @@ Each pool size has its own copy of the shipped spec (its own dag_id), as shipped
 retries 1, retry_delay_s 120, the agent's model client with the SDK's retries off.
 
     python bench/fanout_throughput.py [--teams 200] [--rpm 12] [--burst 1] [--hold 3] [--pools 1,4,16]
-        [--chunk-size 1,10] [--concurrency 4] [--limiter] [--batch-poll 2] [--no-batch]
+        [--chunk-size 1,10] [--concurrency 4] [--limiter] [--limiter-rpm 57] [--batch-poll 2] [--no-batch]
 
 `--chunk-size` runs each pool size once per chunk size (spec `fan_out.chunk_size`; 1, the default,
 is a task chain per team): a chunk's summarize runs its teams' calls `--concurrency` at a time in
 one task, so the task overhead is paid per chunk. Its rows name the chunk size, the task instances
 the run took and the teams it delivered. `--limiter` sets the connection's own rate limit
 (`requests_per_minute` = `--rpm`, its bucket in the ledger database), so calls wait for it
-instead of meeting the endpoint's 429s.
+instead of meeting the endpoint's 429s; `--limiter-rpm` sets it to another number (e.g. a little
+under the endpoint's, to leave room for the calls' own latency).
 
 Then the same teams in `mode: batch` (its own dag_id): every team's request in one Batch API file
 on the same loopback server (tests/fakes/batch_api.py: it finishes a batch after four polls, so
@@ -31,9 +32,22 @@ model's hold; the rest is the task process, its start-up and its API calls), so 
 carries about 5 calls a minute, below the limit (the pool is the bound), while 4 slots carry
 about 15 and 16 slots about 40, above it (the limit is the bound): the sweep crosses the
 limit between 1 and 4 slots. A burst of 1 is an endpoint that enforces its RPM per second.
-Time: 20 teams take ~17 min for the three pool sizes here, the default; issue 15's 200 teams
-scale that about tenfold (~3 h on 2 cores), so `--teams 200` is there for a bigger machine.
-quick=True runs 6 teams.
+Time: 20 teams take ~17 min for the three pool sizes here, the default; a task chain per team
+scales that about tenfold for 200 teams (~3 h on 2 cores). quick=True runs 6 teams.
+
+The full size (issue 24), as a user would set it up:
+
+    python bench/fanout_throughput.py --teams 200 --pools 1,4,16 --chunk-size 25 --concurrency 4 \
+        --limiter --rpm 60
+
+The connection's limiter on at the endpoint's own limit (what a user copies from the provider's
+rate-limit page), so calls wait for their turn instead of meeting 429s; chunks of 25 teams, 4
+calls at a time, so 200 teams are 8 summarize tasks, not 200, and each chunk's task start-up
+(~4 s here) and its last call's hold are paid 8 times, not 200; 60 requests a minute, so 200
+calls take ~3.3 min a pool size at the limit: the three pool sizes and the batch run fit in
+about 40 min on 2 shared cores, while a low limit (12) would take ~17 min a pool size and a
+high one would measure this machine's CPU instead of the limit. At 4 calls in flight each held
+3 s, one chunk could carry 80 requests a minute: the limit, not the chunk, is the bound.
 """
 
 from __future__ import annotations
@@ -273,7 +287,14 @@ def run_pool(
     )
 
 
-def result(run: PoolRun, rpm: float, hold_s: float, burst: int, limiter: bool = False) -> Result:
+def result(
+    run: PoolRun,
+    rpm: float,
+    hold_s: float,
+    burst: int,
+    limiter: bool = False,
+    limiter_rpm: float | None = None,
+) -> Result:
     achieved = run.traffic.requests_per_minute() or 0.0
     bound = min(rpm, run.pool_allows) if run.pool_allows else rpm
     met = achieved >= GOAL_FRACTION * bound and run.failed_by_429 == 0 and run.teams_ok == run.teams
@@ -291,7 +312,7 @@ def result(run: PoolRun, rpm: float, hold_s: float, burst: int, limiter: bool = 
     )
     goal = f"≥{GOAL_FRACTION:g} x min(limit, pool), no 429 failure"
     name = f"pool {run.slots}" + (f", chunk {run.chunk_size}" if run.chunk_size > 1 else "")
-    name += ", limiter" if limiter else ""
+    name += (f", limiter {limiter_rpm or rpm:g}" if limiter_rpm else ", limiter") if limiter else ""
     return Result("fan-out throughput", f"{name}: model req/min", achieved, rpm, "req/min", goal, met, note)
 
 
@@ -346,6 +367,7 @@ def measure(
     chunk_sizes: tuple[int, ...] = (1,),
     concurrency: int = 4,
     limiter: bool = False,
+    limiter_rpm: float | None = None,
 ) -> list[Result]:
     teams = teams or (6 if quick else DEFAULT_TEAMS)
     db_name = f"bench_fanout_{uuid.uuid4().hex[:8]}"
@@ -365,7 +387,7 @@ def measure(
                     "prices": {"*": {"input": 1.0, "output": 4.0}},
                     "timeout": 60,
                     # The connection's shared limiter, its bucket in the ledger database.
-                    **({"requests_per_minute": rpm} if limiter else {}),
+                    **({"requests_per_minute": limiter_rpm or rpm} if limiter else {}),
                 },
             },
             BUSINESS_CONN: {"conn_type": "sqlite", "host": str(business)},
@@ -418,14 +440,14 @@ def measure(
             for slots, chunk in sweep:
                 runs.append(run_pool(cluster, model, slots, teams, chunk))
                 # Each row as soon as its run ends: a long sweep cut short keeps what it measured.
-                progress(result(runs[-1], rpm, hold_s, burst, limiter))
+                progress(result(runs[-1], rpm, hold_s, burst, limiter, limiter_rpm))
             batched = run_pool(cluster, model, max(pools), teams, dag_id=BATCH_DAG) if batch else None
         finally:
             cluster.stop()
             model.stop()
             drop_database(db_name)
             drop_database(ledger_db)
-    results = [result(run, rpm, hold_s, burst, limiter) for run in runs]
+    results = [result(run, rpm, hold_s, burst, limiter, limiter_rpm) for run in runs]
     online = [run for run in runs if run.chunk_size == 1] or runs
     return results + (batch_results(batched, online, batch_poll_s) if batched is not None else [])
 
@@ -444,6 +466,11 @@ def main() -> None:
     parser.add_argument(
         "--limiter", action="store_true", help="set the connection's requests_per_minute to --rpm"
     )
+    parser.add_argument(
+        "--limiter-rpm",
+        type=float,
+        help="the connection's requests_per_minute if not --rpm (implies --limiter)",
+    )
     args = parser.parse_args()
     pools = tuple(int(p) for p in args.pools.split(","))
     chunk_sizes = tuple(int(c) for c in args.chunk_size.split(","))
@@ -458,7 +485,8 @@ def main() -> None:
         batch_poll_s=args.batch_poll,
         chunk_sizes=chunk_sizes,
         concurrency=args.concurrency,
-        limiter=args.limiter,
+        limiter=args.limiter or args.limiter_rpm is not None,
+        limiter_rpm=args.limiter_rpm,
     )
     print(markdown_table(results))
     print(f"\n(took {time.monotonic() - started:.0f} s)")
