@@ -43,11 +43,14 @@ The full size (issue 24), as a user would set it up:
 The connection's limiter on at the endpoint's own limit (what a user copies from the provider's
 rate-limit page), so calls wait for their turn instead of meeting 429s; chunks of 25 teams, 4
 calls at a time, so 200 teams are 8 summarize tasks, not 200, and each chunk's task start-up
-(~4 s here) and its last call's hold are paid 8 times, not 200; 60 requests a minute, so 200
-calls take ~3.3 min a pool size at the limit: the three pool sizes and the batch run fit in
-about 40 min on 2 shared cores, while a low limit (12) would take ~17 min a pool size and a
-high one would measure this machine's CPU instead of the limit. At 4 calls in flight each held
-3 s, one chunk could carry 80 requests a minute: the limit, not the chunk, is the bound.
+(~2 s to its first call here) and its last call's hold are paid 8 times, not 200; 60 requests a
+minute, so 200 calls take ~3.3 min a pool size at the limit (4-5 min a run measured): the three
+pool sizes and the batch run (~9 min: its teams are a task chain each) fit in ~30 min on 2
+shared cores, while a low limit (12) would take ~17 min a pool size and a high one would
+measure this machine's CPU instead of the limit. At 4 calls in flight each held 3 s, one chunk
+could carry 80 requests a minute: the limit, not the chunk, is the bound. With the limit equal
+to the endpoint's, calls that reach it closer than its spacing meet 429s (bench/latest.md):
+`--limiter-rpm 57` sets the limiter 5% under it.
 """
 
 from __future__ import annotations
@@ -81,7 +84,8 @@ BATCH_LLM_CONN, BATCH_DAG = "bench_llm_batch", "bench_insights_batch"  # the sam
 SUNDAY_NINE = datetime(2026, 11, 29, 9, tzinfo=UTC)
 CATEGORIES = ("software", "travel", "office", "marketing")
 GOAL_FRACTION = 0.9
-# Teams of a full run: 20 take ~17 min here; 200 (issue 15) ~3 h on 2 cores (--teams 200).
+# Teams of a default run: 20 take ~17 min here with a chain per team; 200 in chunks of 25 (the
+# docstring's full size) ~4-5 min a pool size, ~3 h with a chain per team.
 DEFAULT_TEAMS = 20
 
 
