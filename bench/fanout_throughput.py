@@ -10,14 +10,15 @@ Each pool size has its own copy of the shipped spec (its own dag_id), as shipped
 retries 1, retry_delay_s 120, the agent's model client with the SDK's retries off.
 
     python bench/fanout_throughput.py [--teams 200] [--rpm 12] [--burst 1] [--hold 3] [--pools 1,4,16]
-        [--chunk-size 1,10] [--concurrency 4] [--limiter] [--batch-poll 2] [--no-batch]
+        [--chunk-size 1,10] [--concurrency 4] [--limiter] [--limiter-rpm 57] [--batch-poll 2] [--no-batch]
 
 `--chunk-size` runs each pool size once per chunk size (spec `fan_out.chunk_size`; 1, the default,
 is a task chain per team): a chunk's summarize runs its teams' calls `--concurrency` at a time in
 one task, so the task overhead is paid per chunk. Its rows name the chunk size, the task instances
 the run took and the teams it delivered. `--limiter` sets the connection's own rate limit
 (`requests_per_minute` = `--rpm`, its bucket in the ledger database), so calls wait for it
-instead of meeting the endpoint's 429s.
+instead of meeting the endpoint's 429s; `--limiter-rpm` sets it to another number (e.g. a little
+under the endpoint's, to leave room for the calls' own latency).
 
 Then the same teams in `mode: batch` (its own dag_id): every team's request in one Batch API file
 on the same loopback server (tests/fakes/batch_api.py: it finishes a batch after four polls, so
@@ -31,9 +32,25 @@ model's hold; the rest is the task process, its start-up and its API calls), so 
 carries about 5 calls a minute, below the limit (the pool is the bound), while 4 slots carry
 about 15 and 16 slots about 40, above it (the limit is the bound): the sweep crosses the
 limit between 1 and 4 slots. A burst of 1 is an endpoint that enforces its RPM per second.
-Time: 20 teams take ~17 min for the three pool sizes here, the default; issue 15's 200 teams
-scale that about tenfold (~3 h on 2 cores), so `--teams 200` is there for a bigger machine.
-quick=True runs 6 teams.
+Time: 20 teams take ~17 min for the three pool sizes here, the default; a task chain per team
+scales that about tenfold for 200 teams (~3 h on 2 cores). quick=True runs 6 teams.
+
+The full size (issue 24), as a user would set it up:
+
+    python bench/fanout_throughput.py --teams 200 --pools 1,4,16 --chunk-size 25 --concurrency 4 \
+        --limiter --rpm 60
+
+The connection's limiter on at the endpoint's own limit (what a user copies from the provider's
+rate-limit page), so calls wait for their turn instead of meeting 429s; chunks of 25 teams, 4
+calls at a time, so 200 teams are 8 summarize tasks, not 200, and each chunk's task start-up
+(~2 s to its first call here) and its last call's hold are paid 8 times, not 200; 60 requests a
+minute, so 200 calls take ~3.3 min a pool size at the limit (4-5 min a run measured): the three
+pool sizes and the batch run (~9 min: its teams are a task chain each) fit in ~30 min on 2
+shared cores, while a low limit (12) would take ~17 min a pool size and a high one would
+measure this machine's CPU instead of the limit. At 4 calls in flight each held 3 s, one chunk
+could carry 80 requests a minute: the limit, not the chunk, is the bound. With the limit equal
+to the endpoint's, calls that reach it closer than its spacing meet 429s (bench/latest.md):
+`--limiter-rpm 57` sets the limiter 5% under it.
 """
 
 from __future__ import annotations
@@ -67,7 +84,8 @@ BATCH_LLM_CONN, BATCH_DAG = "bench_llm_batch", "bench_insights_batch"  # the sam
 SUNDAY_NINE = datetime(2026, 11, 29, 9, tzinfo=UTC)
 CATEGORIES = ("software", "travel", "office", "marketing")
 GOAL_FRACTION = 0.9
-# Teams of a full run: 20 take ~17 min here; 200 (issue 15) ~3 h on 2 cores (--teams 200).
+# Teams of a default run: 20 take ~17 min here with a chain per team; 200 in chunks of 25 (the
+# docstring's full size) ~4-5 min a pool size, ~3 h with a chain per team.
 DEFAULT_TEAMS = 20
 
 
@@ -201,14 +219,12 @@ def batch_answer(key: str, body: dict[str, Any]) -> Step:
     return weekly_insights_answer(RecordedRequest("POST", "/v1/chat/completions", {}, body))
 
 
-def teams_summarized(
-    cluster: AirflowCluster, dag_id: str, run_id: str, tis: list[dict[str, Any]], chunk_size: int
-) -> int:
-    """Teams whose summarize succeeded: one per successful per-team task, or the outcomes without
-    an error that each chunk's summarize pushed (XCom `teams`), failed chunks' too."""
-    if chunk_size <= 1:
-        return sum(1 for t in tis if t["state"] == "success")
-    ok = 0
+def chunk_outcomes(
+    cluster: AirflowCluster, dag_id: str, run_id: str, tis: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each team's outcome as its chunk's summarize pushed it (XCom `teams`), failed chunks' too:
+    a success is the agent's usual return value (its `usage`), a failure names its `error`."""
+    found: list[dict[str, Any]] = []
     for ti in (t for t in tis if t["map_index"] >= 0 and t["state"] in ("success", "failed")):
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/team.summarize/xcomEntries/teams"
         try:
@@ -216,8 +232,13 @@ def teams_summarized(
         except Exception:
             continue  # the chunk failed before pushing its outcomes
         outcomes = json.loads(value) if isinstance(value, str) else value
-        ok += sum(1 for o in (outcomes or {}).values() if isinstance(o, dict) and "error" not in o)
-    return ok
+        found.extend(o for o in (outcomes or {}).values() if isinstance(o, dict))
+    return found
+
+
+def chunk_costs(outcomes: list[dict[str, Any]]) -> list[float]:
+    """cost_usd of each team whose chunk made its summary."""
+    return [float(o["usage"]["cost_usd"]) for o in outcomes if "error" not in o and "usage" in o]
 
 
 def run_pool(
@@ -246,12 +267,18 @@ def run_pool(
     saw_429 = tries_that_saw_429(cluster, dag_id, final["dag_run_id"])
     failed_by_429 = sum(1 for ti in tis if ti["state"] == "failed" and any(saw_429.get(ti["map_index"], [])))
     batch = [t for t in every_ti if t["task_id"] == "batch"]
+    if chunk_size > 1:  # one task a chunk: each team's outcome is in its chunk's XCom
+        outcomes = chunk_outcomes(cluster, dag_id, final["dag_run_id"], tis)
+        teams_ok, costs = sum(1 for o in outcomes if "error" not in o), chunk_costs(outcomes)
+    else:
+        teams_ok = sum(1 for t in tis if t["state"] == "success")
+        costs = summarize_costs(cluster, dag_id, final["dag_run_id"], tis)
     return PoolRun(
         slots=slots,
         teams=teams,
         chunk_size=chunk_size,
         task_instances=len(every_ti),
-        teams_ok=teams_summarized(cluster, dag_id, final["dag_run_id"], tis, chunk_size),
+        teams_ok=teams_ok,
         wall_s=wall_s,
         traffic=traffic,
         summarize_s=[float(ti["duration"]) for ti in tis if ti.get("duration")],
@@ -259,13 +286,19 @@ def run_pool(
         retried=sum(1 for ti in tis if ti["try_number"] > 1),
         failed_by_429=failed_by_429,
         retried_after_429=sum(sum(tries) for tries in saw_429.values()),
-        # A chunk's summarize pushes its teams' outcomes, not one usage: costs of per-team runs only.
-        costs=summarize_costs(cluster, dag_id, final["dag_run_id"], tis) if chunk_size == 1 else [],
+        costs=costs,
         batch_s=float(batch[0]["duration"] or 0.0) if batch else None,
     )
 
 
-def result(run: PoolRun, rpm: float, hold_s: float, burst: int, limiter: bool = False) -> Result:
+def result(
+    run: PoolRun,
+    rpm: float,
+    hold_s: float,
+    burst: int,
+    limiter: bool = False,
+    limiter_rpm: float | None = None,
+) -> Result:
     achieved = run.traffic.requests_per_minute() or 0.0
     bound = min(rpm, run.pool_allows) if run.pool_allows else rpm
     met = achieved >= GOAL_FRACTION * bound and run.failed_by_429 == 0 and run.teams_ok == run.teams
@@ -283,7 +316,7 @@ def result(run: PoolRun, rpm: float, hold_s: float, burst: int, limiter: bool = 
     )
     goal = f"≥{GOAL_FRACTION:g} x min(limit, pool), no 429 failure"
     name = f"pool {run.slots}" + (f", chunk {run.chunk_size}" if run.chunk_size > 1 else "")
-    name += ", limiter" if limiter else ""
+    name += (f", limiter {limiter_rpm or rpm:g}" if limiter_rpm else ", limiter") if limiter else ""
     return Result("fan-out throughput", f"{name}: model req/min", achieved, rpm, "req/min", goal, met, note)
 
 
@@ -321,6 +354,11 @@ def batch_results(batch: PoolRun, online: list[PoolRun], poll_s: float) -> list[
     return [wall, cost]
 
 
+def progress(row: Result) -> None:
+    """One finished run's row on stderr, before the sweep's table."""
+    print(markdown_table([row]).splitlines()[-1], file=sys.stderr, flush=True)
+
+
 def measure(
     quick: bool = False,
     teams: int | None = None,
@@ -333,6 +371,7 @@ def measure(
     chunk_sizes: tuple[int, ...] = (1,),
     concurrency: int = 4,
     limiter: bool = False,
+    limiter_rpm: float | None = None,
 ) -> list[Result]:
     teams = teams or (6 if quick else DEFAULT_TEAMS)
     db_name = f"bench_fanout_{uuid.uuid4().hex[:8]}"
@@ -352,7 +391,7 @@ def measure(
                     "prices": {"*": {"input": 1.0, "output": 4.0}},
                     "timeout": 60,
                     # The connection's shared limiter, its bucket in the ledger database.
-                    **({"requests_per_minute": rpm} if limiter else {}),
+                    **({"requests_per_minute": limiter_rpm or rpm} if limiter else {}),
                 },
             },
             BUSINESS_CONN: {"conn_type": "sqlite", "host": str(business)},
@@ -401,14 +440,18 @@ def measure(
                 [BATCH_DAG] if batch else []
             ):
                 cluster.api.wait_for_dag(dag_id, timeout=180)
-            runs = [run_pool(cluster, model, slots, teams, chunk) for slots, chunk in sweep]
+            runs = []
+            for slots, chunk in sweep:
+                runs.append(run_pool(cluster, model, slots, teams, chunk))
+                # Each row as soon as its run ends: a long sweep cut short keeps what it measured.
+                progress(result(runs[-1], rpm, hold_s, burst, limiter, limiter_rpm))
             batched = run_pool(cluster, model, max(pools), teams, dag_id=BATCH_DAG) if batch else None
         finally:
             cluster.stop()
             model.stop()
             drop_database(db_name)
             drop_database(ledger_db)
-    results = [result(run, rpm, hold_s, burst, limiter) for run in runs]
+    results = [result(run, rpm, hold_s, burst, limiter, limiter_rpm) for run in runs]
     online = [run for run in runs if run.chunk_size == 1] or runs
     return results + (batch_results(batched, online, batch_poll_s) if batched is not None else [])
 
@@ -427,6 +470,11 @@ def main() -> None:
     parser.add_argument(
         "--limiter", action="store_true", help="set the connection's requests_per_minute to --rpm"
     )
+    parser.add_argument(
+        "--limiter-rpm",
+        type=float,
+        help="the connection's requests_per_minute if not --rpm (implies --limiter)",
+    )
     args = parser.parse_args()
     pools = tuple(int(p) for p in args.pools.split(","))
     chunk_sizes = tuple(int(c) for c in args.chunk_size.split(","))
@@ -441,7 +489,8 @@ def main() -> None:
         batch_poll_s=args.batch_poll,
         chunk_sizes=chunk_sizes,
         concurrency=args.concurrency,
-        limiter=args.limiter,
+        limiter=args.limiter or args.limiter_rpm is not None,
+        limiter_rpm=args.limiter_rpm,
     )
     print(markdown_table(results))
     print(f"\n(took {time.monotonic() - started:.0f} s)")

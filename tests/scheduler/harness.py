@@ -53,6 +53,7 @@ FINAL_TI_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", 
 ADMIN_USER = "admin"
 # How often a request is sent when a locked SQLite DB refused it (see AirflowApi._send).
 LOCKED_DB_ATTEMPTS = 5
+READ_TIMEOUT_ATTEMPTS = 3  # a GET timed out (30 s each) is asked again up to this many times in all
 
 # Variables of the test process that must not leak into the cluster: its own Airflow
 # configuration (tests/conftest.py points AIRFLOW_HOME at a SQLite home), connections set by
@@ -568,14 +569,27 @@ class AirflowApi:
         (Airflow removes the partial backfill first). Either way nothing was done, and the
         operator's remedy is to send it again. Any other error is the test's to see.
         """
-        response = self._http.request(method, path, **kwargs)
+        response = self._request(method, path, **kwargs)
         for attempt in range(1, LOCKED_DB_ATTEMPTS):
             if not self._refused_for_a_locked_db(response):
                 break
             self.cluster.measurements.locked_db_refusals += 1
             self._idle(2.0 * attempt)
-            response = self._http.request(method, path, **kwargs)
+            response = self._request(method, path, **kwargs)
         return response
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request; a GET the api-server did not answer in time is asked again (a GET changes
+        nothing): its one worker also serves every running task's execution API, and with a few
+        hundred tasks on 2 cores a poll waited longer than 30 s (bench/fanout_throughput.py)."""
+        for attempt in range(1, READ_TIMEOUT_ATTEMPTS + 1):
+            try:
+                return self._http.request(method, path, **kwargs)
+            except httpx.TimeoutException:
+                if method.upper() != "GET" or attempt == READ_TIMEOUT_ATTEMPTS:
+                    raise
+                self._idle(1.0)
+        raise AssertionError("unreachable")
 
     def _refused_for_a_locked_db(self, response: httpx.Response) -> bool:
         if response.status_code == 503:
