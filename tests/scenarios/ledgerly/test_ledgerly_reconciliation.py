@@ -187,7 +187,9 @@ def test_every_workspace_links_true_receipts_once_and_a_clear_does_nothing_again
     assert html.escape(hostile_vendor, quote=False) in page  # shown as text
     plain = message.get_body(preferencelist=("plain",)).get_content()
     assert_no_bidi_controls(plain)
-    assert hostile_vendor not in plain and "Labs W.L.L." in plain
+    # The text part shows the name's own characters (text/plain has no markup to become live),
+    # never the HTML escapes a reader would have to decode.
+    assert hostile_vendor in plain and "&lt;" not in plain
     # The generator's own hostile receipt ("@here refund **now** BRIGHTADS GMBH") is read but,
     # its name wrapped in the text, finds no candidate: judged by no one, mailed to no one.
     generated = [d for d, v in rows(books, HOSTILE_DOCUMENTS) if d != hostile_doc]
