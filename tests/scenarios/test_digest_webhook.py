@@ -50,7 +50,8 @@ def test_the_digest_is_posted_once_and_a_cleared_run_posts_nothing_again(job, mo
     assert post.body["job"] == job.dag_id and post.body["day"] == str(DAY)
     assert post.body["title"] == f"Daily digest — {DAY}"
     assert "Add the fetch step" in post.body["text"] and "Worth a look: item 0" in post.body["text"]
-    assert "<b>" not in post.body["text"]  # a commit subject's markup arrives as text
+    assert "<b>" not in post.body["text"]  # a commit subject's markup arrives as text, escaped once
+    assert "Fix &lt;b&gt;retry&lt;/b&gt;" in post.body["text"]
     delivered = xcom(run, "deliver_webhook_0")
     assert delivered["delivered"] is True and delivered["attempt"] == 1
 
@@ -71,10 +72,15 @@ def test_the_digest_is_posted_once_and_a_cleared_run_posts_nothing_again(job, mo
     assert xcom(run, "deliver_webhook_0")["attempt"] == 2
 
 
-def _inert(text: str) -> str:
+def _inert(markdown: str) -> str:
+    """The artifact's text as a receiver gets it: its markdown escapes undone, then `&<>` escaped
+    once (a commit subject's `<b>` arrives as `&lt;b&gt;`, never `&amp;lt;b&gt;`)."""
     from agentjobs.delivery.channels.webhook import inert
+    from agentjobs.jobs.markdown_text import shown_text
 
-    return inert(text)
+    text = inert(shown_text(markdown, backslashes=False))
+    assert "&amp;lt;" not in text
+    return text
 
 
 def test_a_receiver_that_fails_fails_the_task_and_its_retry_posts_once(job, webhook_server):
