@@ -214,6 +214,8 @@ def test_b_a_fanned_out_job_serves_each_team_through_the_workers_once(
     # Each team is served at 09:00 on its own Sunday: one hourly run a team.
     when = {t: serving_instant(kind, settings, teams[t][0], truth.last_day) for t in FAN_OUT_TEAMS}
     services.reset_model()
+    # The SMTP and Slack fakes serve the whole session: count only what this test's runs send.
+    mails_before, posts_before = len(services.smtp.messages), len(services.slack.requests)
     services.model.default_step = respond(top_three_from_the_data)
     try:
         dag_id = celery_cluster.add_job(spec.model_dump(mode="json"))
@@ -255,11 +257,11 @@ def test_b_a_fanned_out_job_serves_each_team_through_the_workers_once(
         if team.slack_channel:
             posts = [
                 r
-                for r in services.slack.requests
+                for r in services.slack.requests[posts_before:]
                 if r.path == SLACK_POST and r.params.get("channel") == team.slack_channel
             ]
             assert len(posts) == 1, (team_id, posts)
-        mails = Counter(tuple(sorted(m.rcpt_tos)) for m in services.smtp.messages)
+        mails = Counter(tuple(sorted(m.rcpt_tos)) for m in services.smtp.messages[mails_before:])
         if team.email_list:
             assert mails[tuple(sorted(team.email_list))] == 1, (team_id, mails)
         for member in on_the_teams_clock(team, members, when[team_id]):

@@ -256,7 +256,8 @@ def test_a_backfill_over_two_hosts_with_a_worker_killed_delivers_every_team_once
         # Every running summarize is inside its (held) model call, on both workers.
         busy = poll(
             lambda: _summarizing(api, dag_id, run_ids, held),
-            timeout=120,
+            # Each task start costs 5-20 s of a loaded 2-core machine; 120 s ran out once in CI.
+            timeout=300,
             what="summarize tasks in their model calls on both workers",
         )
         victim = sorted(busy)[0]
