@@ -146,10 +146,16 @@ class HeldModelCall:
     """
 
     def __init__(
-        self, answer: Callable[[RecordedRequest], Step] = answer_structured, *, hold_all: bool = False
+        self,
+        answer: Callable[[RecordedRequest], Step] = answer_structured,
+        *,
+        hold_all: bool = False,
+        hold_s: float = 120.0,
     ) -> None:
         self.answer = answer
         self.hold_all = hold_all
+        # A held call answers by itself after this long: longer than the test waits for its moment.
+        self.hold_s = hold_s
         self.arrived = threading.Event()
         self._released = threading.Event()
         self._lock = threading.Lock()
@@ -166,7 +172,7 @@ class HeldModelCall:
             self.waiting += hold
         if hold:
             self.arrived.set()
-            self._released.wait(120)
+            self._released.wait(self.hold_s)
             with self._lock:
                 self.waiting -= 1
         return self.answer(request)

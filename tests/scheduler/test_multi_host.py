@@ -245,7 +245,9 @@ def test_a_backfill_over_two_hosts_with_a_worker_killed_delivers_every_team_once
     dag_id = cluster.add_job(weekly_insights_spec(env))
     api.wait_for_dag(dag_id)
 
-    held = HeldModelCall(top_three_from_the_data, hold_all=True)
+    # Held past the 300 s wait for both workers below: an early call released at 120 s (as the
+    # default hold does) let its task finish before the other worker's calls arrived on a loaded run.
+    held = HeldModelCall(top_three_from_the_data, hold_all=True, hold_s=360)
     services.reset_model()
     services.model.default_step = held.step()
     try:
