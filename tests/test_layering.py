@@ -29,6 +29,7 @@ TIERS: tuple[tuple[str, ...], ...] = (
     ("sources",),  # fetch one data interval into a snapshot
     ("jobs",),  # the job domain, no Airflow: specs, periods, run files, kinds
     ("hooks",),  # connections
+    ("toolsets",),  # what a DAG author hands an agent: read-only SQL, an MCP server's tools
     ("delivery",),  # the ledger and the channels
     ("notifications",),  # alerts
     ("operators",),  # Airflow assembly: the DAG factory and the operators
