@@ -116,11 +116,17 @@ def test_the_model_sees_the_server_s_schema_and_bad_arguments_never_reach_the_se
     assert data_of(good.content) == ["Oslo: 2 day(s) of 21 degrees C"]
 
 
-def test_a_tool_error_from_the_server_is_a_readable_failed_outcome(stdio_toolset):
+def test_a_tool_error_is_a_readable_failed_outcome_and_the_server_s_stderr_reaches_the_log(
+    stdio_toolset, caplog
+):
     outcome = registry_of(stdio_toolset).call("get_note", '{"key": "zz"}')
     assert not outcome.ok
     assert outcome.content.startswith("ERROR: tool 'get_note' failed: MCPToolsetError: ")
     assert "get_note reported an error" in outcome.content
+    with caplog.at_level(logging.INFO, logger="agentjobs.toolsets.mcp_toolset"):
+        stdio_toolset.close()
+    assert "(stdio) wrote to stderr" in caplog.text
+    assert "ValueError: no note 'zz'" in caplog.text, "the server's traceback, for the person reading the log"
 
 
 def test_a_server_that_dies_mid_call_gives_a_readable_error_and_close_still_works(stdio_toolset):
@@ -182,10 +188,12 @@ def test_over_http_a_server_that_dies_mid_call_is_a_readable_error(http_server):
     assert http_server.process.wait(10) == 3
 
 
-def test_the_label_keeps_credentials_of_the_url_out():
+def test_the_label_keeps_credentials_of_the_url_and_the_command_out():
     toolset = MCPToolset(url="https://user:s3cret@mcp.example.com:8443/mcp?token=s3cret")
     assert toolset.label == "MCP server at https://mcp.example.com:8443/mcp"
     assert "s3cret" not in repr(toolset)
+    stdio = MCPToolset(["/usr/bin/python3", "server.py", "--token", "s3cret"])
+    assert stdio.label == "MCP server 'python3 server.py' (stdio)"
 
 
 @pytest.mark.parametrize(

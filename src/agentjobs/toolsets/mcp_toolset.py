@@ -23,9 +23,12 @@ import asyncio
 import concurrent.futures
 import importlib.util
 import logging
+import os
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+import tempfile
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from agentjobs.agent.tools import Tool
@@ -41,6 +44,7 @@ DEFAULT_CALL_TIMEOUT_S = 60.0
 DEFAULT_CONNECT_TIMEOUT_S = 30.0
 DEFAULT_MAX_CHARS = 16_000  # under the registry's 20,000, so the closing </data> survives
 _MAX_DESCRIPTION = 1_000
+_STDERR_TAIL = 4_000
 _NOT_A_NAME = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -101,12 +105,15 @@ class MCPToolset:
         self._loop: LoopThread | None = None
         self._session: _Session | None = None
         self._tools: list[Tool] | None = None
+        self._stderr: IO[str] | None = None
 
     @property
     def label(self) -> str:
         """The server as a person would name it; a URL's credentials and query are left out."""
         if self.command is not None:
-            return f"MCP server {cut(' '.join(self.command), 120)!r} (stdio)"
+            # The program and its first argument: later ones may hold a token (put those in env=).
+            program = [os.path.basename(self.command[0]), *self.command[1:2]]
+            return f"MCP server {cut(' '.join(program), 120)!r} (stdio)"
         parts = urlsplit(self.url or "")
         host = parts.hostname or "?"
         port = f":{parts.port}" if parts.port else ""
@@ -150,6 +157,7 @@ class MCPToolset:
                 session.end(loop, self.connect_timeout_s)
         finally:
             loop.stop()
+            self._log_stderr()
 
     def __enter__(self) -> MCPToolset:
         return self
@@ -181,12 +189,24 @@ class MCPToolset:
             params = StdioServerParameters(
                 command=self.command[0], args=self.command[1:], env=self.env, cwd=self.cwd
             )
-            return stdio_client(params)
-        from mcp.client.streamable_http import streamable_http_client
-        from mcp.shared._httpx_utils import create_mcp_http_client
+            # A file of our own, not sys.stderr: a task's stderr may be a logging stream with no
+            # file descriptor for the child, and the tail is logged when the server is gone.
+            self._stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
+            return stdio_client(params, errlog=self._stderr)
+        return _http_transport(str(self.url), self._headers)
 
-        http = create_mcp_http_client(headers=self._headers)
-        return streamable_http_client(str(self.url), http_client=http)
+    def _log_stderr(self) -> None:
+        """The tail of a stdio server's stderr, into the task log (never to the model)."""
+        errlog, self._stderr = self._stderr, None
+        if errlog is None:
+            return
+        try:
+            errlog.seek(0)
+            tail = errlog.read()[-_STDERR_TAIL:].strip()
+        finally:
+            errlog.close()
+        if tail:
+            log.info("%s wrote to stderr (the last %d characters):\n%s", self.label, _STDERR_TAIL, tail)
 
     def _select(self, listing: list[Any]) -> tuple[list[Any], list[str]]:
         names = {tool.name for tool in listing}
@@ -328,6 +348,18 @@ class _Session:
                 self._held.result(timeout_s)
             except Exception as exc:  # closing: the reason is logged, not raised
                 log.warning("%s did not close cleanly: %s", self.label, _reason(exc))
+
+
+@asynccontextmanager
+async def _http_transport(url: str, headers: dict[str, str] | None) -> AsyncIterator[Any]:
+    """The streamable HTTP transport with an HTTP client of its own, closed with it (the SDK
+    leaves a client it was given open)."""
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    async with create_mcp_http_client(headers=headers) as http:
+        async with streamable_http_client(url, http_client=http) as streams:
+            yield streams
 
 
 async def _all_tools(client: Any) -> list[Any]:
