@@ -73,12 +73,14 @@ def test_importing_the_package_is_cheap():
 
 
 def test_every_module_imports_without_the_test_extras():
-    # Block what only the [test] extra installs, then import each module of the package.
+    # Block what only the [test] extra installs (and the [mcp] extra: toolsets import it when a
+    # session opens), then import each module of the package.
     result = _run(
         "import importlib, pkgutil, sys\n"
         "class Block:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in {'pytest', 'moto', 'aiosmtpd', '_pytest', 'ruff'}:\n"
+        "        if name.split('.')[0] in {'pytest', 'moto', 'aiosmtpd', '_pytest', 'ruff',\n"
+        "                                  'mcp', 'mcp_types'}:\n"
         "            raise ImportError('blocked: ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
         "import agentjobs\n"

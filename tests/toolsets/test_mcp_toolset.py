@@ -6,6 +6,7 @@ that dies mid-call is an error and not a hang, and close() leaves no process and
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 
@@ -168,6 +169,17 @@ def test_a_server_that_cannot_start_fails_at_tools_naming_it():
         MCPToolset(["/nonexistent/mcp-server"]).tools()
     with pytest.raises(MCPToolsetError, match="could not be reached"):
         MCPToolset(["python3", "-c", "raise SystemExit(2)"], connect_timeout_s=20).tools()
+    assert not [t for t in threading.enumerate() if t.name.startswith("mcp-")]
+
+
+def test_a_server_that_never_answers_fails_at_the_connect_timeout_and_is_stopped(tmp_path):
+    pid_file = tmp_path / "pid"
+    silent = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+    started = time.monotonic()
+    with pytest.raises(MCPToolsetError, match=r"did not start a session and list its tools within 1 s"):
+        MCPToolset([sys.executable, "-c", silent], connect_timeout_s=1).tools()
+    assert time.monotonic() - started < 15
+    assert wait_gone(int(pid_file.read_text())), "the silent server was stopped"
     assert not [t for t in threading.enumerate() if t.name.startswith("mcp-")]
 
 

@@ -342,12 +342,18 @@ class _Session:
 
     def end(self, loop: LoopThread, timeout_s: float) -> None:
         """Leave the session (the SDK stops a stdio server), waiting up to `timeout_s`."""
-        if self._stop is not None and self._held is not None and not self._held.done():
+        if self._held is None or self._held.done():
+            return
+        if self._client is None or self._stop is None:
+            self._held.cancel()  # still connecting: nothing to leave politely, stop trying
+        else:
             loop.loop.call_soon_threadsafe(self._stop.set)
-            try:
-                self._held.result(timeout_s)
-            except Exception as exc:  # closing: the reason is logged, not raised
-                log.warning("%s did not close cleanly: %s", self.label, _reason(exc))
+        try:
+            self._held.result(timeout_s)
+        except concurrent.futures.CancelledError:
+            pass  # the SDK's own shutdown still runs (shielded) while the loop stops
+        except Exception as exc:  # closing: the reason is logged, not raised
+            log.warning("%s did not close cleanly: %s", self.label, _reason(exc))
 
 
 @asynccontextmanager
