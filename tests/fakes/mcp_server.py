@@ -40,6 +40,7 @@ def get_note(key: Annotated[str, Field(description="the note's key, e.g. 'a'")])
 @server.tool(annotations=READ_ONLY)
 def list_notes() -> str:
     """The keys of the notes, one a line."""
+    print(f"list_notes: listing {len(NOTES)} notes", file=sys.stderr, flush=True)  # for the task log
     return "\n".join(sorted(NOTES)) or "(none)"
 
 

@@ -117,17 +117,20 @@ def test_the_model_sees_the_server_s_schema_and_bad_arguments_never_reach_the_se
     assert data_of(good.content) == ["Oslo: 2 day(s) of 21 degrees C"]
 
 
-def test_a_tool_error_is_a_readable_failed_outcome_and_the_server_s_stderr_reaches_the_log(
-    stdio_toolset, caplog
-):
+def test_a_tool_error_from_the_server_is_a_readable_failed_outcome(stdio_toolset):
     outcome = registry_of(stdio_toolset).call("get_note", '{"key": "zz"}')
     assert not outcome.ok
     assert outcome.content.startswith("ERROR: tool 'get_note' failed: MCPToolsetError: ")
     assert "get_note reported an error" in outcome.content
+
+
+def test_what_a_stdio_server_writes_to_stderr_reaches_the_task_log_not_the_model(stdio_toolset, caplog):
+    outcome = registry_of(stdio_toolset).call("list_notes", "")
+    assert "listing" not in outcome.content
     with caplog.at_level(logging.INFO, logger="agentjobs.toolsets.mcp_toolset"):
         stdio_toolset.close()
     assert "(stdio) wrote to stderr" in caplog.text
-    assert "ValueError: no note 'zz'" in caplog.text, "the server's traceback, for the person reading the log"
+    assert "list_notes: listing 2 notes" in caplog.text
 
 
 def test_a_server_that_dies_mid_call_gives_a_readable_error_and_close_still_works(stdio_toolset):
