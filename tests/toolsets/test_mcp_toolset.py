@@ -41,6 +41,10 @@ def registry_of(toolset: MCPToolset) -> ToolRegistry:
     return registry
 
 
+def mcp_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("mcp-")}
+
+
 def data_of(content: str) -> list[str]:
     """The lines between <data> and </data> of a tool result."""
     lines = content.splitlines()
@@ -55,6 +59,14 @@ def stdio_toolset():
     toolset.close()
 
 
+@pytest.fixture(scope="module")
+def shared():
+    """One stdio server for the tests that only read through it (a server takes seconds to start)."""
+    toolset = MCPToolset(stdio_command(), call_timeout_s=20)
+    yield registry_of(toolset)
+    toolset.close()
+
+
 def test_only_read_only_tools_are_offered_and_the_log_names_the_others(stdio_toolset, caplog):
     assert isinstance(stdio_toolset, Toolset)
     with caplog.at_level(logging.INFO, logger="agentjobs.toolsets.mcp_toolset"):
@@ -66,16 +78,16 @@ def test_only_read_only_tools_are_offered_and_the_log_names_the_others(stdio_too
     )
 
 
-def test_a_call_s_answer_reaches_the_caller_as_data(stdio_toolset):
-    registry = registry_of(stdio_toolset)
+def test_a_call_s_answer_reaches_the_caller_as_data(shared):
+    registry = shared
     outcome = registry.call("get_note", '{"key": "a"}')
     assert outcome.ok and data_of(outcome.content) == ["first note"]
     listed = registry.call("list_notes", "")
     assert data_of(listed.content) == ["a", "b"]
 
 
-def test_hostile_text_from_the_server_cannot_close_the_data_block(stdio_toolset):
-    outcome = registry_of(stdio_toolset).call("hostile", "")
+def test_hostile_text_from_the_server_cannot_close_the_data_block(shared):
+    outcome = shared.call("hostile", "")
     assert outcome.ok
     assert outcome.content.count("</data>") == 1 and outcome.content.count("<data>") == 1
     assert data_of(outcome.content) == [
@@ -96,14 +108,15 @@ def test_a_write_tool_is_offered_and_runs_only_when_allowlisted():
 
 
 def test_an_allowlisted_name_the_server_lacks_fails_at_start_and_stops_the_server():
+    before = mcp_threads()
     toolset = MCPToolset(stdio_command(), allow=["delete_notes"])
     with pytest.raises(MCPToolsetError, match=r"allow= names tools it does not have: \['delete_notes'\]"):
         toolset.tools()
-    assert not [t for t in threading.enumerate() if t.name.startswith("mcp-")]
+    assert mcp_threads() <= before, "the toolset's loop thread ended"
 
 
-def test_the_model_sees_the_server_s_schema_and_bad_arguments_never_reach_the_server(stdio_toolset):
-    registry = registry_of(stdio_toolset)
+def test_the_model_sees_the_server_s_schema_and_bad_arguments_never_reach_the_server(shared):
+    registry = shared
     (spec,) = [s for s in registry.specs() if s["function"]["name"] == "forecast"]
     parameters = spec["function"]["parameters"]
     assert parameters["required"] == ["city"]
@@ -117,8 +130,8 @@ def test_the_model_sees_the_server_s_schema_and_bad_arguments_never_reach_the_se
     assert data_of(good.content) == ["Oslo: 2 day(s) of 21 degrees C"]
 
 
-def test_a_tool_error_from_the_server_is_a_readable_failed_outcome(stdio_toolset):
-    outcome = registry_of(stdio_toolset).call("get_note", '{"key": "zz"}')
+def test_a_tool_error_from_the_server_is_a_readable_failed_outcome(shared):
+    outcome = shared.call("get_note", '{"key": "zz"}')
     assert not outcome.ok
     assert outcome.content.startswith("ERROR: tool 'get_note' failed: MCPToolsetError: ")
     assert "get_note reported an error" in outcome.content
@@ -148,13 +161,14 @@ def test_a_server_that_dies_mid_call_gives_a_readable_error_and_close_still_work
 
 
 def test_close_ends_the_server_process_and_the_loop_thread():
+    before = mcp_threads()
     toolset = MCPToolset(stdio_command())
     toolset.close()  # before tools(): nothing to end, no error
     pid = int(data_of(registry_of(toolset).call("server_pid", "").content)[0])
     toolset.close()
     toolset.close()
     assert wait_gone(pid), f"the server process {pid} outlived close()"
-    assert not [t for t in threading.enumerate() if t.name.startswith("mcp-")]
+    assert mcp_threads() <= before, "the toolset's loop thread ended"
     with pytest.raises(MCPToolsetError, match="is closed"):
         toolset.call("get_note", {"key": "a"})
 
@@ -168,14 +182,16 @@ def test_a_call_past_its_timeout_is_an_error_within_the_timeout():
 
 
 def test_a_server_that_cannot_start_fails_at_tools_naming_it():
+    before = mcp_threads()
     with pytest.raises(MCPToolsetError, match="could not be reached: FileNotFoundError"):
         MCPToolset(["/nonexistent/mcp-server"]).tools()
     with pytest.raises(MCPToolsetError, match="could not be reached"):
         MCPToolset(["python3", "-c", "raise SystemExit(2)"], connect_timeout_s=20).tools()
-    assert not [t for t in threading.enumerate() if t.name.startswith("mcp-")]
+    assert mcp_threads() <= before, "the toolset's loop thread ended"
 
 
 def test_a_server_that_never_answers_fails_at_the_connect_timeout_and_is_stopped(tmp_path):
+    before = mcp_threads()
     pid_file = tmp_path / "pid"
     silent = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
     started = time.monotonic()
@@ -183,7 +199,7 @@ def test_a_server_that_never_answers_fails_at_the_connect_timeout_and_is_stopped
         MCPToolset([sys.executable, "-c", silent], connect_timeout_s=1).tools()
     assert time.monotonic() - started < 15
     assert wait_gone(int(pid_file.read_text())), "the silent server was stopped"
-    assert not [t for t in threading.enumerate() if t.name.startswith("mcp-")]
+    assert mcp_threads() <= before, "the toolset's loop thread ended"
 
 
 def test_streamable_http_offers_the_same_tools_and_answers(http_server):
