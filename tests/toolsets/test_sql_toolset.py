@@ -267,9 +267,25 @@ def test_a_closed_toolset_says_so():
         toolset.query("SELECT 1")
 
 
+def test_a_schema_qualified_table_counts_in_its_schema_only(db):
+    schema = db.schema or "main"
+    registry = _registry(db.toolset(schema=schema, tables=[f"{schema}.notes"]))
+    assert _data(registry.call("list_tables", "").content) == ["notes"]
+    assert _query(registry, f"SELECT count(*) FROM {schema}.notes").ok
+    assert _query(registry, "SELECT count(*) FROM notes").ok
+    elsewhere = _query(registry, "SELECT count(*) FROM other.notes")
+    assert not elsewhere.ok and "table 'other.notes' is not one you may query" in elsewhere.content
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"max_rows": 0}, "max_rows >= 1"), ({"timeout_s": 0}, "timeout_s > 0"), ({"tables": "notes"}, "list")],
+    [
+        ({"max_rows": 0}, "max_rows >= 1"),
+        ({"timeout_s": 0}, "timeout_s > 0"),
+        ({"tables": "notes"}, "list"),
+        ({"tables": ["sales.orders"]}, "outside schema=None"),
+        ({"tables": ["sales.orders"], "schema": "crm"}, "outside schema='crm'"),
+    ],
 )
 def test_wrong_limits_are_refused_when_written(kwargs, message):
     with pytest.raises((TypeError, ValueError), match=message):

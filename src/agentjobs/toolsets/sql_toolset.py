@@ -42,8 +42,8 @@ class SQLToolsetError(Exception):
 class SQLToolset:
     """Read-only tools on the database of Airflow connection `conn_id` (any common-sql hook).
 
-    `tables`: the only tables (or views) the model may see and query, by name (`orders`) or
-    schema-qualified (`sales.orders`); None: every table of `schema` the connection can read.
+    `tables`: the only tables (or views) of `schema` the model may see and query, by name
+    (`orders`; `sales.orders` when `schema="sales"`); None: every table of `schema`.
     `schema`: the schema listed and described (on PostgreSQL also the `search_path` of each
     query); None: the connection's default. `max_rows`, `max_chars`, `max_cell_chars`: what one
     result may show. `timeout_s`: how long one statement may run. `prefix`: put before each tool
@@ -69,7 +69,7 @@ class SQLToolset:
         if isinstance(tables, str):
             raise TypeError("SQLToolset tables= takes a list of table names, not one string")
         self.conn_id = conn_id
-        self.tables = None if tables is None else tuple(tables)
+        self.tables = None if tables is None else tuple(_bare(entry, schema) for entry in tables)
         self.schema = schema
         self.max_rows = max_rows
         self.max_chars = max_chars
@@ -205,7 +205,7 @@ class SQLToolset:
             )
         if self.tables is None:
             return sorted(names)
-        wanted = {entry.rsplit(".", 1)[-1].lower() for entry in self.tables}
+        wanted = {entry.lower() for entry in self.tables}
         return sorted(name for name in names if name.lower() in wanted)
 
     def _known(self, table: str) -> str:
@@ -266,7 +266,7 @@ class SQLToolset:
         import sqlglot
         from sqlglot import exp
 
-        allowed = {tuple(entry.lower().rsplit(".", 1)) for entry in self.tables}
+        allowed = {entry.lower() for entry in self.tables}
         own_schema = (self.schema or "").lower()
         (statement,) = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]  # checked: one
         ctes = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
@@ -274,10 +274,8 @@ class SQLToolset:
             name, schema = table.name.lower(), table.db.lower()
             if not name or (not schema and name in ctes):
                 continue  # a table function's alias, or the query's own CTE
-            if (name,) in allowed and schema in ("", own_schema):
-                continue
-            if (schema, name) in allowed:
-                continue
+            if name in allowed and schema in ("", own_schema):
+                continue  # the same name in another schema is another table
             shown = f"{schema}.{name}" if schema else name
             raise SQLToolsetError(
                 f"refused, nothing ran: table {shown!r} is not one you may query; call list_tables"
@@ -292,3 +290,16 @@ class SQLToolset:
         except TypeError:  # bytes, arrays, JSON documents, ...: their text, as a reader would see it
             shown = f"<{len(value)} bytes>" if isinstance(value, bytes | memoryview) else str(value)
         return cut(shown, self.max_cell_chars) if isinstance(shown, str) else shown
+
+
+def _bare(entry: str, schema: str | None) -> str:
+    """A `tables=` entry without its schema, which must be the toolset's `schema`."""
+    if "." not in entry:
+        return entry
+    owner, name = entry.rsplit(".", 1)
+    if schema is None or owner.lower() != schema.lower():
+        raise ValueError(
+            f"SQLToolset tables= names {entry!r}, outside schema={schema!r}: the tables are those of one "
+            "schema; set schema= (one toolset per schema, with prefix= to tell them apart)"
+        )
+    return name
