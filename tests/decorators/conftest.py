@@ -1,3 +1,3 @@
-"""Fixtures for the tests of src/agentjobs/decorators/: the LLM connection of tests/airflow/."""
+"""Fixtures for the tests of src/agentjobs/decorators/: the LLM connections of tests/airflow/."""
 
-from tests.airflow.conftest import llm_conn  # noqa: F401
+from tests.airflow.conftest import backup_llm, llm_conn  # noqa: F401

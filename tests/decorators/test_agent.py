@@ -96,3 +96,49 @@ def test_a_skill_is_refused_with_what_to_use_instead():
 
     with pytest.raises(TypeError, match="use system_prompt, not a skill"):
         agentjobs_task(skill="echo")
+
+
+def test_a_mapped_agent_task_answers_once_per_item_each_in_a_folder_of_its_own(llm_conn, model_server):
+    import os
+    from pathlib import Path
+
+    from airflow.sdk import DAG, task
+
+    from tests.fakes.model_server import respond
+
+    def answer(request):
+        city = request.body["messages"][1]["content"].removeprefix("How warm is ")
+        return reply(f'RESULT: {{"city": "{city}"}}')
+
+    model_server.default_step = respond(answer)
+    with DAG("taskflow_mapped", schedule=None, start_date=START) as dag:
+
+        @task.agentjobs(llm_conn_id=llm_conn)
+        def warm(city: str) -> str:
+            return f"How warm is {city}"
+
+        warm.expand(city=["Oslo", "Lisbon"])
+    run = run_dag(dag, logical_date=datetime(2026, 11, 9, tzinfo=UTC))
+    assert [xcom(run, "warm", map_index=i) for i in (0, 1)] == [{"city": "Oslo"}, {"city": "Lisbon"}]
+    folder = Path(os.environ["AGENTJOBS_ARTIFACT_BASE"]) / "taskflow_mapped" / "2026-11-09" / "warm"
+    assert sorted(path.parent.name for path in folder.glob("*/transcript.jsonl")) == ["0", "1"]
+
+
+def test_a_failing_primary_hands_the_call_to_the_fallback_connection(llm_conn, model_server, backup_llm):
+    from airflow.sdk import DAG, task
+
+    from tests.airflow.conftest import BACKUP_LLM_CONN_ID
+    from tests.fakes.model_server import error
+
+    model_server.script(error(503, "primary overloaded"))
+    backup_llm.script(reply('RESULT: {"ok": true}', model="backup-model"))
+    with DAG("taskflow_fallback", schedule=None, start_date=START) as dag:
+
+        @task.agentjobs(llm_conn_id=llm_conn, fallback_conn_ids=[BACKUP_LLM_CONN_ID])
+        def ask() -> str:
+            return "Are you there?"
+
+        ask()
+    run = run_dag(dag, logical_date=datetime(2026, 11, 10, tzinfo=UTC))
+    assert xcom(run, "ask") == {"ok": True}
+    assert xcom(run, "ask", key="usage")["answered_by"] == BACKUP_LLM_CONN_ID
