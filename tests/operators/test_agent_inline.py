@@ -133,3 +133,15 @@ def test_what_cannot_work_fails_the_dag_file_not_a_run(llm_conn):
         agent_dag("inline_untyped", llm_conn, tools=[untyped])
     with pytest.raises(TypeError, match="not int"):
         agent_dag("inline_junk", llm_conn, tools=[42])
+
+
+def test_the_connections_key_never_reaches_the_xcom_or_the_transcript(llm_conn, model_server):
+    import os
+
+    key = "sk-test-planted-secret-0123456789"  # the llm_conn fixture's API key
+    model_server.script(reply(f'RESULT: {{"city": "key {key}", "high_c": 4}}'))
+    dag = agent_dag("inline_scrub", llm_conn, output_type=Verdict)
+    run = run_dag(dag, logical_date=datetime(2026, 11, 6, tzinfo=UTC))
+    assert xcom(run, "ask") == {"city": "key ***", "high_c": 4.0}
+    transcript = Path(os.environ["AGENTJOBS_ARTIFACT_BASE"]) / "inline_scrub" / "2026-11-06" / "ask"
+    assert key not in (transcript / "transcript.jsonl").read_text()
