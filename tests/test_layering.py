@@ -33,9 +33,10 @@ TIERS: tuple[tuple[str, ...], ...] = (
     ("delivery",),  # the ledger and the channels
     ("notifications",),  # alerts
     ("operators",),  # Airflow assembly: the DAG factory and the operators
+    ("decorators",),  # TaskFlow: @task.agentjobs over AgentOperator
     ("deploy",),  # what the CLI and the Compose file drive: dag.test(), pools, llama-server, init
     ("ui", "cli"),  # the two front doors: neither imports the other
-    ("entry",),  # dags/ and plugins/: the files Airflow itself loads
+    ("entry", "example_dags"),  # dags/, plugins/ and the shipped example DAGs: files Airflow loads
 )
 RANK = {room: tier for tier, rooms in enumerate(TIERS) for room in rooms}
 # Lower rooms a room still may not use: the UI page reads through the domain (jobs/, delivery/),

@@ -189,3 +189,11 @@ def test_the_installed_wheel_registers_the_ui_page_with_no_plugins_folder(venv, 
     assert "airflow-provider-agentjobs" in page["source"]  # the wheel's entry point, not a file
     assert page["fastapi_apps"][0]["url_prefix"] == "/agentjobs"
     assert page["external_views"][0]["name"] == "Agent runs"
+
+
+def test_the_wheel_carries_the_example_dags_and_the_task_decorator(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    examples = sorted(path.name for path in (REPO / "src" / "agentjobs" / "example_dags").glob("*.py"))
+    assert {"example_taskflow_agent.py", "example_agent_operator.py"} <= set(examples)
+    assert [name for name in examples if f"agentjobs/example_dags/{name}" not in names] == []
+    assert "agentjobs/decorators/agent.py" in names

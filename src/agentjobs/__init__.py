@@ -27,6 +27,8 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "operators": [{"integration-name": "agentjobs", "python-modules": ["agentjobs.operators.agent"]}],
+        # @task.agentjobs: not common-ai's @task.agent, so both providers can be installed.
+        "task-decorators": [{"class-name": "agentjobs.decorators.agent.agentjobs_task", "name": "agentjobs"}],
         "connection-types": [
             {
                 "hook-class-name": "agentjobs.hooks.llm.LLMHook",

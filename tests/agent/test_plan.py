@@ -120,3 +120,58 @@ def test_the_tools_are_the_builtins_and_the_jobs_narrowed_by_the_skill_and_the_r
         narrowed_skill, tmp_path, tool_names=["stage", "write_file"]
     )
     assert by_both.registry().names() == ["stage"]
+
+
+class _Pair:
+    """A toolset handing out tools of the given names."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+
+    def tools(self) -> list[Tool]:
+        return [own_tool(name) for name in self.names]
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_tasks_own_tools_and_toolsets_are_offered_whatever_the_skill_or_runner_allow(tmp_path):
+    narrowed_skill = skill(tmp_path, extra="allowed_tools: [read_file]\n")
+    plan = RunPlan(prompt="p", given_tools=[own_tool("price")]).bind(
+        narrowed_skill, tmp_path, tool_names=["read_file"]
+    )
+    pair = _Pair("stock", "orders")
+    # The skill's list and the runner's names narrow the built-ins; the task's own are its author's.
+    assert plan.registry([(pair, pair.tools())]).names() == ["read_file", "price", "stock", "orders"]
+
+
+@pytest.mark.parametrize(
+    ("given", "toolset", "named"),
+    [
+        ([], ("read_file",), "'read_file': the built-in tool and a tool of the toolset _Pair"),
+        ([own_tool("price")], ("price",), "'price': the task's tool 'price'"),
+        ([], ("rows", "rows"), "'rows': a tool of the toolset _Pair and a tool of the toolset _Pair"),
+    ],
+)
+def test_two_tools_of_one_name_are_refused_naming_where_each_came_from(tmp_path, given, toolset, named):
+    from agentjobs.agent.errors import ToolRegistrationError
+
+    pair = _Pair(*toolset)
+    plan = RunPlan(prompt="p", given_tools=given).bind(skill(tmp_path), tmp_path)
+    with pytest.raises(
+        ToolRegistrationError, match="two tools are named " + named.replace("(", r"\(")
+    ) as err:
+        plan.registry([(pair, pair.tools())])
+    assert "rename one" in str(err.value)
+
+
+def test_an_output_type_replaces_the_skills_contract(tmp_path):
+    class Verdict(pydantic.BaseModel):
+        action: str
+        open_eur: float
+
+    plan = RunPlan(prompt="p", output_type=Verdict).bind(skill(tmp_path), tmp_path)
+    assert plan.result_model() is Verdict and plan.contract_model() is Verdict
+    assert set(plan.schema()["properties"]) == {"action", "open_eur"}
+    # The model is told the output type's shape, not the skill's.
+    assert '"open_eur": <number>' in plan.system_prompt() and '"n"' not in plan.system_prompt()

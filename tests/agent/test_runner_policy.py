@@ -87,3 +87,37 @@ def test_what_leaves_the_run_is_scrubbed(tmp_path):
         text = scrub_failure(exc, [KEY])
         assert text.startswith("RuntimeError: ***x") and len(text) == 1000
         assert KEY not in str(exc) and KEY not in str(exc.__cause__)  # the log renders the chain
+
+
+def test_an_output_type_is_the_contract_and_the_result_is_its_json(tmp_path):
+    import pydantic
+
+    class Verdict(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(populate_by_name=True)
+        open_eur: float = pydantic.Field(alias="openEur")
+        due: str
+
+    plan = echo_plan(tmp_path, output_type=Verdict)
+    # The model's own JSON (its model_dump): field names, JSON types; no skill field asked for.
+    assert settle(plan, {"openEur": 1000, "due": "2026-11-01"}) == {"open_eur": 1000.0, "due": "2026-11-01"}
+    with pytest.raises(ContractViolation, match="due: Field required"):
+        settle(plan, {"openEur": 1000})
+
+
+def test_a_toolsets_tools_reach_the_model_and_it_is_closed_after_the_run(tmp_path, client, model_server):
+    from tests.agent.test_toolset import Recording
+    from tests.fakes.model_server import tool_call
+
+    log: list[str] = []
+    model_server.script(
+        tool_call("stock", {"text": "three little words"}),
+        reply('RESULT: {"path": "answer.txt", "items": 3}'),
+    )
+    plan = echo_plan(tmp_path, toolsets=[Recording("stock", log)])
+    answer, _ = answer_plan(plan, client, BudgetMeter(Caps()))
+    assert answer["items"] == 3
+    offered = [spec["function"]["name"] for spec in model_server.requests[0].body["tools"]]
+    assert "stock" in offered
+    tool_message = model_server.requests[1].body["messages"][-1]
+    assert tool_message["role"] == "tool" and tool_message["content"] == "3"
+    assert log == ["open stock", "close stock"]

@@ -449,3 +449,15 @@ def test_unsupported_keyword_is_named(keyword: str) -> None:
 def test_top_level_must_be_object() -> None:
     with pytest.raises(SkillError, match="type: object"):
         model_from_json_schema({"type": "string"})
+
+
+def test_an_agent_written_in_a_dag_gets_a_skill_of_its_system_prompt_and_nothing_more() -> None:
+    from agentjobs.agent.skills import INLINE_INSTRUCTIONS, inline_skill
+
+    skill = inline_skill("Triage_Invoices", "  You triage invoices.\n")
+    assert skill.name == "triage-invoices" and skill.instructions == "You triage invoices."
+    # No folder behind it: no write target, no HTTP host, any object as its default contract.
+    assert skill.write_allowlist == () and skill.http_allowlist == () and skill.allow_urls == ()
+    assert skill.mode == "loop" and skill.result_schema == {"type": "object"}
+    assert inline_skill("t", None).instructions == INLINE_INSTRUCTIONS
+    assert inline_skill("__", "x").name == "agent"

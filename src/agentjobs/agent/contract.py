@@ -78,14 +78,19 @@ def parse_structured(reply: str, model: type[BaseModel], *, secrets: Iterable[st
     return _validate(_load_object(text, violation, "the reply"), model, violation)
 
 
-def parse_result_dict(result: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
-    """Validate a RESULT built in code (e.g. rendered from a structured answer) against the contract."""
+def parse_result_dict(
+    result: dict[str, Any], model: type[BaseModel], *, own_json: bool = False
+) -> dict[str, Any]:
+    """Validate a RESULT built in code (e.g. rendered from a structured answer) against the contract.
+    `own_json`: dump it as the model's own JSON (its `model_dump`, as a DAG author's pydantic model
+    writes itself) rather than by the JSON names of a contract built from a schema."""
     expected = "a RESULT like " + _example_line(model).removeprefix(RESULT_PREFIX + " ")
 
     def violation(problem: str) -> ContractViolation:
         return _violation(problem, expected, json.dumps(result, default=str), ())
 
-    return _validate(result, model, violation).model_dump(mode="json", by_alias=True)
+    valid = _validate(result, model, violation)
+    return valid.model_dump(mode="json") if own_json else valid.model_dump(mode="json", by_alias=True)
 
 
 def result_instructions(model_schema: dict) -> str:

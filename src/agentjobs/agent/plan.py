@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # a DAG parse imports this module through the kinds: only wha
     from agentjobs.agent.replay import ReplayCache
     from agentjobs.agent.skills import Skill
     from agentjobs.agent.tools import Tool, ToolRegistry
+    from agentjobs.agent.toolset import Toolset
 
 STRUCTURED_SECTION = "\n## Structured mode\n"
 UNTRUSTED_DATA_NOTE = (
@@ -53,6 +54,13 @@ class RunPlan:
     # answer before a kind renders it, so the artifact shows what the model did, not only said.
     collect: Callable[[], dict[str, Any]] | None = None
     data: dict[str, Any] = field(default_factory=dict)  # whatever the job's `finish` needs
+    # The DAG author's pydantic model of the answer: it replaces the skill's contract (the RESULT
+    # schema the model is shown and the validation of what it answers).
+    output_type: type[BaseModel] | None = None
+    # The DAG author's own tools and toolsets: offered as given, whatever the skill's
+    # `allowed_tools` or the runner's `tool_names` (those narrow the built-ins and the job's tools).
+    given_tools: Sequence[Tool] = ()
+    toolsets: Sequence[Toolset] = ()  # opened when the run starts, closed when it ends (runner)
 
     # How it runs (bound by whoever runs it).
     skill: Skill | None = None
@@ -91,14 +99,24 @@ class RunPlan:
         return self.mode or self.bound_skill.mode
 
     def schema(self) -> dict[str, Any]:
+        if self.output_type is not None:
+            return self.output_type.model_json_schema()
         return self.result_schema if self.result_schema is not None else self.bound_skill.result_schema
 
     def result_model(self) -> type[BaseModel]:
+        """The model the model's answer is validated by (the run's own schema, if it has one)."""
         from agentjobs.agent.skills import model_from_json_schema
 
+        if self.output_type is not None:
+            return self.output_type
         if self.result_schema is None:
             return self.bound_skill.result_model()
         return model_from_json_schema(self.result_schema, name="RunResult")
+
+    def contract_model(self) -> type[BaseModel]:
+        """The model the run's RESULT (after the job's `finish`) must meet: the DAG author's
+        output type, else the skill's contract."""
+        return self.output_type if self.output_type is not None else self.bound_skill.result_model()
 
     def instructions(self) -> str:
         """The skill's body; in structured mode only its `## Structured mode` section, if it has one,
@@ -133,9 +151,13 @@ class RunPlan:
         prefixes = tuple(dict.fromkeys((*self.http_policy.allow_urls, *skill.allow_urls)))
         return replace(self.http_policy, allow_urls=prefixes)
 
-    def registry(self) -> ToolRegistry:
+    def registry(self, opened: Sequence[tuple[Toolset, Sequence[Tool]]] = ()) -> ToolRegistry:
+        """The run's tools: the built-ins and the job's, narrowed by the skill and the runner;
+        then the DAG author's own and those of its `opened` toolsets, as given. Two tools of one
+        name fail the run before any call, naming where each came from."""
         from agentjobs.agent.permissions import PermissionEngine
         from agentjobs.agent.tools import ToolRegistry, builtin_tools
+        from agentjobs.agent.toolset import toolset_label
 
         skill = self.bound_skill
         engine = PermissionEngine(
@@ -145,12 +167,41 @@ class RunPlan:
             allow_private_addresses=self.allow_private_addresses,
             http_policy=self.policy(),
         )
+        sourced = [(tool, "the built-in tool") for tool in builtin_tools(engine)]
+        sourced += [(tool, "a tool of the job") for tool in self.tools]
+        narrowed = len(sourced)
+        sourced += [(tool, f"the task's tool {_origin(tool)}") for tool in self.given_tools]
+        for toolset, tools in opened:
+            sourced += [(tool, f"a tool of the toolset {toolset_label(toolset)}") for tool in tools]
+        check_unique_names(sourced)
         registry = ToolRegistry(unattended=self.unattended)
-        for tool in [*builtin_tools(engine), *self.tools]:
+        for tool, _ in sourced:
             registry.register(tool)
-        allowed = list(registry.names())
+        allowed = [tool.name for tool, _ in sourced[:narrowed]]
         if skill.allowed_tools is not None:
             allowed = [n for n in allowed if n in skill.allowed_tools]
         if self.tool_names is not None:
             allowed = [n for n in allowed if n in self.tool_names]
-        return registry.restrict(allowed)
+        return registry.restrict([*allowed, *(tool.name for tool, _ in sourced[narrowed:])])
+
+
+def check_unique_names(sourced: Sequence[tuple[Tool, str]]) -> None:
+    """Refuse two tools of one name: the model could call only one of them, and which one would
+    depend on the order they were handed in."""
+    from agentjobs.agent.errors import ToolRegistrationError
+
+    seen: dict[str, str] = {}
+    for tool, origin in sourced:
+        if tool.name in seen:
+            raise ToolRegistrationError(
+                f"two tools are named {tool.name!r}: {seen[tool.name]} and {origin}; rename one "
+                "(tool_from_function(func, name=...) names a function's tool)"
+            )
+        seen[tool.name] = origin
+
+
+def _origin(tool: Tool) -> str:
+    """A DAG author's tool as its author knows it: the function it was made from, if any."""
+    func = getattr(tool.func, "__qualname__", None)
+    module = getattr(tool.func, "__module__", None)
+    return f"{tool.name!r} ({module}.{func})" if func and module else repr(tool.name)

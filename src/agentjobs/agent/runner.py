@@ -11,6 +11,7 @@ and what leaves (the result, an error) is scrubbed of secrets.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from typing import Any
 
 from agentjobs.agent.budget import BudgetMeter, Prices
@@ -22,6 +23,7 @@ from agentjobs.agent.loop import Agent, AgentResult
 from agentjobs.agent.model_client import EndpointOptions, ModelClient
 from agentjobs.agent.plan import RunPlan
 from agentjobs.agent.scrub import scrub, scrub_exception, scrub_json
+from agentjobs.agent.toolset import open_toolsets
 from agentjobs.agent.transcript import Transcript
 
 SkillRun = RunPlan  # the name the runner's callers knew it by
@@ -33,22 +35,26 @@ def run_skill(run: RunPlan, client: ModelClient, meter: BudgetMeter) -> AgentRes
     """Run the skill under the meter's caps. The meter keeps the spend even when this raises."""
     work_dir = run.folder
     work_dir.mkdir(parents=True, exist_ok=True)
-    tools = None if run.effective_mode == "structured" else run.registry()
-    with Transcript(run.transcript_path, secrets=run.secrets) as transcript:
-        agent = Agent(
-            client=client,
-            meter=meter,
-            tools=tools,
-            transcript=transcript,
-            max_repairs=run.max_repairs,
-            secrets=run.secrets,
-            on_iteration=run.on_iteration,
-            tool_sequence=run.tool_sequence,
-            replay=run.replay,
-            defer_waits_from_s=run.defer_waits_from_s,
-            failover=run.failover,
-        )
+    # The toolsets are closed whatever ends the run (an answer, a cap, a wait for the limiter);
+    # a run in structured mode offers no tools, so it opens none.
+    with ExitStack() as toolsets, Transcript(run.transcript_path, secrets=run.secrets) as transcript:
         try:
+            tools = None
+            if run.effective_mode != "structured":
+                tools = run.registry(open_toolsets(toolsets, run.toolsets))
+            agent = Agent(
+                client=client,
+                meter=meter,
+                tools=tools,
+                transcript=transcript,
+                max_repairs=run.max_repairs,
+                secrets=run.secrets,
+                on_iteration=run.on_iteration,
+                tool_sequence=run.tool_sequence,
+                replay=run.replay,
+                defer_waits_from_s=run.defer_waits_from_s,
+                failover=run.failover,
+            )
             return agent.run(
                 system=run.system_prompt(),
                 prompt=run.prompt,
@@ -91,9 +97,10 @@ def settle(
     the empty check, and scrubbed: what may leave the runtime (XCom is readable by anyone who
     can see the run)."""
     result = finish(answer) if finish is not None else answer
-    # The skill's contract is the last word, whatever the mode or the job's finish produced.
+    # The contract is the last word, whatever the mode or the job's finish produced: the DAG
+    # author's output type, else the skill's.
     skill = plan.bound_skill
-    result = parse_result_dict(result, skill.result_model())
+    result = parse_result_dict(result, plan.contract_model(), own_json=plan.output_type is not None)
     check_not_empty(skill.empty_field, result, allow_empty)
     return scrub_json(result, plan.secrets)
 

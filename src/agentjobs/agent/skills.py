@@ -95,6 +95,25 @@ class Skill:
         return cached
 
 
+# What a run without a skill folder is told when its DAG author gave no system prompt.
+INLINE_INSTRUCTIONS = "Do the task the user gives you, using the tools offered where they help."
+
+
+def inline_skill(name: str, system_prompt: str | None = None) -> Skill:
+    """The skill of a run written in a DAG rather than in a skill folder: its instructions are
+    the DAG author's system prompt, its contract the run's output type (RunPlan.output_type), its
+    tools what the author hands the run. No folder, so nothing is read and nothing is allowed
+    beyond what the run names: no write target and no HTTP host."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "agent"
+    instructions = (system_prompt or "").strip() or INLINE_INSTRUCTIONS
+    return Skill(
+        name=slug,
+        description=f"The agent task {name}, written in its DAG.",
+        instructions=instructions,
+        path=Path(f"<{slug}>"),  # no SKILL.md: named in messages only
+    )
+
+
 def default_skills_dir() -> Path:
     """$AGENTJOBS_SKILLS_DIR, else ./include/skills (the Airflow project layout's include folder)."""
     return Path(os.environ.get(SKILLS_DIR_ENV) or Path.cwd() / "include" / "skills")

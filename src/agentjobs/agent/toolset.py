@@ -7,10 +7,14 @@ failed run never leaves a server process or a connection behind.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
 from typing import Protocol, runtime_checkable
 
 from agentjobs.agent.tools import Tool, tool_from_function
+
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -42,3 +46,27 @@ def split_tools(items: Iterable[ToolLike]) -> tuple[list[Tool], list[Toolset]]:
                 f"a tool must be a typed function, an agentjobs Tool or a Toolset, not {type(item).__name__}"
             )
     return tools, toolsets
+
+
+def open_toolsets(stack: ExitStack, toolsets: Iterable[Toolset]) -> list[tuple[Toolset, list[Tool]]]:
+    """Each toolset's tools, opened in order; `stack` closes every toolset it reached when it
+    exits, the one whose `tools()` failed included (its resource may be half open)."""
+    opened: list[tuple[Toolset, list[Tool]]] = []
+    for toolset in toolsets:
+        stack.callback(_close, toolset)  # before tools(): a failed open is closed too
+        opened.append((toolset, list(toolset.tools())))
+    return opened
+
+
+def _close(toolset: Toolset) -> None:
+    # A toolset that fails to close must neither hide why the run failed nor fail a run that
+    # succeeded (its answer is valid): the task log says so instead.
+    try:
+        toolset.close()
+    except Exception:
+        log.exception("closing the toolset %s failed", toolset_label(toolset))
+
+
+def toolset_label(toolset: Toolset) -> str:
+    """How a message names a toolset: its class, e.g. `SQLToolset`."""
+    return type(toolset).__name__

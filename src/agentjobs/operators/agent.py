@@ -28,6 +28,7 @@ from agentjobs.operators.retry import AGENT_RETRY_POLICY
 
 if TYPE_CHECKING:
     from airflow.sdk.exceptions import TaskDeferred
+    from pydantic import BaseModel
 
     from agentjobs.agent.budget import BudgetMeter, Prices, Usage
     from agentjobs.agent.failover import Failover
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from agentjobs.agent.plan import RunPlan
     from agentjobs.agent.replay import ReplayCache
     from agentjobs.agent.skills import Skill
+    from agentjobs.agent.tools import Tool
+    from agentjobs.agent.toolset import ToolLike, Toolset
     from agentjobs.operators.spend_store import SpendStore
 
 # A wait for the connection's rate limiter at least this long defers the task to the triggerer,
@@ -46,7 +49,8 @@ RESUME_METHOD = "resume_after_wait"
 
 class AgentOperator(BaseOperator):
     """
-    Run a skill's agent under hard caps and push ``{"result", "usage", "artifact", "model"}``.
+    Run an agent under hard caps: a skill's, pushing ``{"result", "usage", "artifact", "model"}``,
+    or one written in the DAG (``system_prompt``, ``output_type``, ``tools``), pushing its result.
 
     **Budget scope.** The ``caps`` (``agentjobs.agent.caps.Caps``: iterations, tokens, cost,
     time, the prompt of one call) bound the *whole task instance across its retries*: what earlier tries
@@ -60,7 +64,14 @@ class AgentOperator(BaseOperator):
     the small dict. ``usage`` is pushed under the XCom key ``usage`` on failure too.
 
     :param skill: name of a folder in ``skills_dir`` (or a path relative to it; nothing outside it).
+        None: the agent is written in the DAG; its instructions are ``system_prompt``, it is offered
+        only the tools given, and the XCom return value is the result itself (the model's JSON as
+        a dict) instead of the small dict; its work folder is the run's folder's ``<task_id>``.
     :param prompt: the task's prompt (templated).
+    :param system_prompt: the instructions of an agent without a skill (templated).
+    :param output_type: a pydantic model of the answer: the model is shown its JSON schema and its
+        answer is validated by it (the model's own validation, repaired up to ``max_repairs``
+        times, then ``ContractViolation``). With a skill it replaces the skill's ``result_schema``.
     :param llm_conn_id: an ``agentjobs_llm`` connection (templated, e.g. ``"{{ params.llm }}"``).
     :param model: overrides the connection's default model (templated).
     :param fallback_conn_ids: ``agentjobs_llm`` connections asked in order, each with its own
@@ -69,7 +80,11 @@ class AgentOperator(BaseOperator):
         moves on, under the same caps; 400/401/403, a broken contract or a spent cap never move.
         ``usage`` then names the connection that answered (``answered_by``) and each move
         (``failovers``: ``from``, ``to``, ``model``, ``reason``). Templated.
-    :param tools: names of tools to offer (default: all the skill allows).
+    :param tools: what the agent may call. Names (``"read_file"``) narrow the built-in tools (by
+        default: all the skill allows; without a skill: none). Typed Python functions (their
+        docstring and annotations describe them to the model), ``agentjobs.agent.tools.Tool``s and
+        toolsets (``agentjobs.agent.toolset.Toolset``: opened when the run starts, closed after)
+        are offered as given. Two tools of one name fail the task before any call.
     :param work_dir: the run's work directory (templated); default
         ``$AGENTJOBS_ARTIFACT_BASE/<dag_id>/<logical date>``, or with ``[agentjobs] run_files``
         set, a scratch copy of that folder pulled from the store and pushed back after
@@ -94,18 +109,24 @@ class AgentOperator(BaseOperator):
         "allow_empty",
         "llm_conn_id",
         "fallback_conn_ids",
+        "system_prompt",
     )
-    template_fields_renderers: ClassVar[dict[str, str]] = {"prompt": "md"}
+    template_fields_renderers: ClassVar[dict[str, str]] = {"prompt": "md", "system_prompt": "md"}
     ui_color = "#e8f0fe"
+    # A toolset may hold what cannot be deep-copied (a client, a lock): copies of the task share it,
+    # as it is opened only when the run starts.
+    shallow_copy_attrs: Sequence[str] = ("agent_tools", "toolsets")
 
     def __init__(
         self,
         *,
-        skill: str,
+        skill: str | None = None,
         prompt: str,
+        system_prompt: str | None = None,
+        output_type: type[BaseModel] | None = None,
         llm_conn_id: str = DEFAULT_LLM_CONN_ID,
         model: str | None = None,
-        tools: Sequence[str] | None = None,
+        tools: Sequence[str | ToolLike] | None = None,
         caps: Caps | Mapping[str, Any] | str | None = None,
         max_repairs: int = 1,
         work_dir: str | None = None,
@@ -124,12 +145,25 @@ class AgentOperator(BaseOperator):
                 # The budget's clock stops the loop; execution_timeout is the backstop for a hang
                 # outside it (a tool stuck in I/O), so it gets a margin above the budget.
                 kwargs.setdefault("execution_timeout", timedelta(seconds=caps.timeout_s + 60))
+        if skill is not None and system_prompt is not None:
+            raise TypeError(
+                f"AgentOperator takes either a skill ({skill!r}: its SKILL.md holds the instructions) "
+                "or a system_prompt, not both"
+            )
         super().__init__(**kwargs)
         self.skill = skill
         self.prompt = prompt
+        self.system_prompt = system_prompt
+        self.output_type = _checked_output_type(output_type)
         self.llm_conn_id = llm_conn_id
         self.model = model
-        self.tools = list(tools) if tools is not None else None
+        # Split now, so a function the model could not call (an untyped parameter) fails the DAG
+        # file, not a run: names narrow the built-ins, the rest is offered as given.
+        if isinstance(tools, str):  # one name, not its letters
+            raise TypeError(f"tools takes a list, e.g. [{tools!r}]")
+        given = [item for item in tools or () if not isinstance(item, str)]
+        self.tools = _builtin_names(tools, skill is not None, only_own=bool(given))
+        self.agent_tools, self.toolsets = _split_tools(given)
         self.caps = caps
         self.max_repairs = max_repairs
         self.work_dir = work_dir
@@ -166,9 +200,25 @@ class AgentOperator(BaseOperator):
         self._resumed = True
         return self.execute(context)
 
+    def agent_skill(self) -> Skill:
+        """The skill of the run: the skills folder's `skill`, else one made of `system_prompt`."""
+        from agentjobs.agent.skills import default_skills_dir, inline_skill, load_skill
+
+        if self.skill is None:
+            return inline_skill(self.task_id, self.system_prompt)
+        return load_skill(self.skill, Path(self.skills_dir) if self.skills_dir else default_skills_dir())
+
     def work_folder(self, context: Any) -> Path:
-        """The folder the agent works in: `work_dir` when given, else the run's folder."""
-        return Path(self.work_dir) if self.work_dir else run_dir(context)
+        """The folder the agent works in: `work_dir` when given, else the run's folder; an agent
+        without a skill gets a folder of its own in it (`<task_id>`, and `<map_index>` when
+        mapped), as a DAG may hold several, each with its transcript."""
+        if self.work_dir:
+            return Path(self.work_dir)
+        if self.skill is not None:
+            return run_dir(context)
+        folder = run_dir(context) / self.task_id
+        map_index = getattr(context.get("ti"), "map_index", -1)
+        return folder / str(map_index) if isinstance(map_index, int) and map_index >= 0 else folder
 
     def run_folders(self, context: Any) -> list[Path]:
         """The run folders this task reads and writes, pulled from the run-file store before it
@@ -193,12 +243,11 @@ class AgentOperator(BaseOperator):
         # and the model client, the agent loop and the hook are only needed when a task runs.
         from agentjobs.agent.runner import answer_plan, scrub_failure, settle
         from agentjobs.agent.scrub import scrub
-        from agentjobs.agent.skills import default_skills_dir, load_skill
         from agentjobs.operators import metrics
         from agentjobs.operators.run_files import recorded
         from agentjobs.operators.run_summary import log_run_summary
 
-        skill = load_skill(self.skill, Path(self.skills_dir) if self.skills_dir else default_skills_dir())
+        skill = self.agent_skill()
         work_dir = self.work_folder(context)
         work_dir.mkdir(parents=True, exist_ok=True)
         plan = self.prepare(context, skill, work_dir)
@@ -228,6 +277,9 @@ class AgentOperator(BaseOperator):
             replay=replay,
             defer_waits_from_s=self.defer_waits_from_s,
             failover=failover if failover.enabled else None,
+            output_type=self.output_type,
+            given_tools=self.agent_tools,
+            toolsets=self.toolsets,
         )
         payload: dict[str, Any] = {
             "result": None,
@@ -277,7 +329,8 @@ class AgentOperator(BaseOperator):
                 metrics.failover(self.dag_id, self.task_id, move)
         payload.update(result=result, usage=run_usage(meter, failover, secrets))
         context["ti"].xcom_push(key="usage", value=payload["usage"])
-        return payload
+        # A skill's job reads the small dict; an agent written in the DAG hands on its answer.
+        return payload if self.skill is not None else result
 
     def _endpoints(self, caps: Caps) -> tuple[Failover, list[str]]:
         """The run's endpoints in order (the primary, then `fallback_conn_ids`), each its own
@@ -350,6 +403,43 @@ def wait_deferral(wait_s: float, now: datetime) -> TaskDeferred:
     return TaskDeferred(
         trigger=DateTimeTrigger(moment=now + timedelta(seconds=wait_s)), method_name=RESUME_METHOD
     )
+
+
+def _builtin_names(tools: Sequence[Any] | None, has_skill: bool, only_own: bool) -> list[str] | None:
+    """The built-in (and job) tools to offer by name; None: all the skill allows. An agent without
+    a skill gets none it does not name; with a skill, a list of only the task's own tools keeps
+    the skill's built-ins, and an empty list offers none (as before tools took functions)."""
+    names = [item for item in tools or () if isinstance(item, str)]
+    if names or not has_skill:
+        return names
+    return None if tools is None or only_own else names
+
+
+def _split_tools(items: Sequence[ToolLike]) -> tuple[list[Tool], list[Toolset]]:
+    if not items:
+        return [], []
+    from agentjobs.agent.toolset import split_tools  # builds pydantic models: only for a task with tools
+
+    return split_tools(items)
+
+
+def _checked_output_type(output_type: Any) -> Any:
+    """The output type if it is a pydantic model class; a TypeError naming what to pass if not."""
+    if output_type is None:
+        return None
+    from pydantic import BaseModel  # here: a DAG without an output type does not import pydantic
+
+    if not (isinstance(output_type, type) and issubclass(output_type, BaseModel)):
+        raise TypeError(
+            f"output_type must be a pydantic model class (class Answer(BaseModel): ...), not {output_type!r}"
+        )
+    try:  # the model is shown this schema: a type without one fails the DAG file, not every try
+        output_type.model_json_schema()
+    except Exception as exc:
+        raise TypeError(
+            f"output_type {output_type.__name__} has no JSON schema to show the model: {exc}"
+        ) from exc
+    return output_type
 
 
 def _templated(caps: Any) -> bool:

@@ -1,0 +1,1 @@
+"""TaskFlow decorators: ``@task.agentjobs`` (registered through the provider's task decorators)."""
