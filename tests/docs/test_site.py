@@ -93,3 +93,13 @@ def test_a_page_the_nav_names_but_that_is_gone_fails_the_build(tmp_path) -> None
     result = _build(project, tmp_path / "site")
     assert result.returncode != 0
     assert "kinds/anomaly_flags.md" in result.stderr
+
+
+def test_a_page_not_yet_in_the_nav_builds(tmp_path) -> None:
+    # A page another change adds (docs/taskflow.md ...) builds before mkdocs.yml's nav names it.
+    project = _copy_project(tmp_path)
+    page = "# The TaskFlow API\n\nSee [the operator](agent-operator.md).\n"
+    (project / "docs" / "taskflow.md").write_text(page, encoding="utf-8")
+    result = _build(project, tmp_path / "site")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "site" / "taskflow" / "index.html").is_file()
