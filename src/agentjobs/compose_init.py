@@ -51,7 +51,7 @@ def _required(env: Mapping[str, str], name: str, why: str) -> str:
 
 
 def llm_connection(env: Mapping[str, str]) -> dict[str, Any]:
-    """`agentjobs_llm_default`: every job's model endpoint (README: The LLM connection)."""
+    """`agentjobs_llm_default`: every job's model endpoint (docs/llm-connection.md)."""
     extra: dict[str, Any] = {"model": _required(env, "LLM_MODEL", "the model the jobs call")}
     if prices := _value(env, "LLM_PRICES"):
         try:
@@ -192,7 +192,7 @@ def refuse_placeholders(env: Mapping[str, str]) -> None:
     if left:
         raise ComposeInitError(
             f"still the .env.example placeholder ({PLACEHOLDER_PREFIX}...): {', '.join(left)}; "
-            "replace each in .env (the README's Deploy section says how to generate them)"
+            "replace each in .env (docs/deploy.md says how to generate them)"
         )
 
 

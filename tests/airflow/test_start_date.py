@@ -1,5 +1,5 @@
 """What Airflow 3.3 does with days before a DAG's start_date, as the one-off commands and the
-README's backfill section rely on: a one-off run of such a day runs nothing (so run_dag_once
+manual's backfill item (docs/operations.md) rely on: a one-off run of such a day runs nothing (so run_dag_once
 refuses it before starting), a backfill over such days runs them."""
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ No Docker engine runs here: what can be proved without one is that the Compose f
 Compose (the specification's own JSON schema, vendored as compose-spec.json from
 github:compose-spec/compose-spec `schema/compose-spec.json` at commit
 170098ba07d9f53c383a41bfd4c5166b0a4529a6, 2026-06-23), and that it, the Dockerfile, .env.example
-and the README's Deploy section agree with the project and with the installed Airflow.
+and the deployment page (docs/deploy.md) agree with the project and with the installed Airflow.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ SCHEMA = HERE / "compose-spec.json"
 COMPOSE = REPO / "docker-compose.yaml"
 DOCKERFILE = REPO / "Dockerfile"
 ENV_EXAMPLE = REPO / ".env.example"
-README = REPO / "README.md"
-DEPLOY_HEADING = "## Deploy\n"
+DEPLOY_DOC = REPO / "docs" / "deploy.md"  # the manual's page "Deploy with Docker Compose"
 
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}, $NAME; $$ is a literal $.
 _VARIABLE = re.compile(
@@ -455,16 +454,13 @@ def cli_problems(commands: list[tuple[str, list[str]]]) -> list[str]:
 # -- the deployment doc --------------------------------------------------------------------------
 
 
-def deploy_section(readme: str | None = None) -> str:
-    """The README's "## Deploy" section, up to the next top-level heading."""
-    text = README.read_text(encoding="utf-8") if readme is None else readme
-    start = text.index(DEPLOY_HEADING)
-    end = text.find("\n## ", start + len(DEPLOY_HEADING))
-    return text[start : end if end != -1 else len(text)]
+def deploy_section() -> str:
+    """The deployment page of the manual, docs/deploy.md, whole."""
+    return DEPLOY_DOC.read_text(encoding="utf-8")
 
 
 def doc_airflow_commands(doc: str) -> list[tuple[str, list[str]]]:
-    """("README", argv after `airflow`) of every Airflow command the Deploy section runs in a
+    """(where, argv after `airflow`) of every Airflow command the deployment page runs in a
     container: `docker compose run [--rm] airflow-cli ARGS` (the image's entrypoint hands ARGS to
     `airflow`) and `docker compose exec SERVICE airflow ARGS`."""
     found = []
@@ -480,14 +476,14 @@ def doc_airflow_commands(doc: str) -> list[tuple[str, list[str]]]:
                 continue
             service, args = rest[0], rest[1:]
             if sub == "run" and service == "airflow-cli" and args:
-                found.append((f"README: docker compose run {service}", args))
+                found.append((f"docs/deploy.md: docker compose run {service}", args))
             elif args[:1] == ["airflow"] and args[1:]:
-                found.append((f"README: docker compose {sub} {service}", args[1:]))
+                found.append((f"docs/deploy.md: docker compose {sub} {service}", args[1:]))
     return found
 
 
 def doc_problems(doc: str, document: Mapping[str, Any], compose_text: str, env_example: str) -> list[str]:
-    """Every service, profile and variable the README's Deploy section names exists in the Compose file."""
+    """Every service, profile and variable the deployment page names exists in the Compose file."""
     services = set(document.get("services", {}))
     profiles = {p for service in document.get("services", {}).values() for p in service.get("profiles", [])}
     variables = (
@@ -499,26 +495,26 @@ def doc_problems(doc: str, document: Mapping[str, Any], compose_text: str, env_e
             words = command.split()
             for i, word in enumerate(words):
                 if word == "--profile" and i + 1 < len(words) and words[i + 1] not in profiles:
-                    problems.append(f"README Deploy: profile {words[i + 1]} is not in the Compose file")
+                    problems.append(f"docs/deploy.md: profile {words[i + 1]} is not in the Compose file")
                 if word.startswith("--scale"):
                     target = (word.partition("=")[2] or (words[i + 1] if i + 1 < len(words) else "")).split(
                         "="
                     )[0]
                     if target not in services:
-                        problems.append(f"README Deploy: --scale {target}: no such service")
+                        problems.append(f"docs/deploy.md: --scale {target}: no such service")
             for sub in ("run", "exec", "logs", "restart", "stop"):
                 if sub in words:
                     rest = [w for w in words[words.index(sub) + 1 :] if not w.startswith("-")]
                     if rest and rest[0] not in services:
-                        problems.append(f"README Deploy: docker compose {sub} {rest[0]}: no such service")
+                        problems.append(f"docs/deploy.md: docker compose {sub} {rest[0]}: no such service")
     for name in sorted(set(re.findall(r"`([A-Z][A-Z0-9_]{2,})(?:=[^`]*)?`", doc))):
         if name in variables:
             continue
-        problems.append(f"README Deploy names {name}, which neither the Compose file nor .env.example has")
+        problems.append(f"docs/deploy.md names {name}, which neither the Compose file nor .env.example has")
     volumes = set(document.get("volumes") or {})
     for name in sorted(set(re.findall(r"`(airflow-[a-z-]+|local-model|postgres|redis|flower)`", doc))):
         if name not in services | volumes:
-            problems.append(f"README Deploy names service {name}, which the Compose file lacks")
+            problems.append(f"docs/deploy.md names service {name}, which the Compose file lacks")
     return problems
 
 

@@ -396,14 +396,14 @@ def test_every_airflow_command_parses_with_airflows_own_cli(document) -> None:
     assert checks.cli_problems(commands) == []
 
 
-def test_the_readmes_airflow_cli_commands_parse(document) -> None:
+def test_the_deploy_pages_airflow_cli_commands_parse(document) -> None:
     commands = checks.doc_airflow_commands(checks.deploy_section())
-    assert ("README: docker compose run airflow-cli", ["dags", "list"]) in commands
+    assert ("docs/deploy.md: docker compose run airflow-cli", ["dags", "list"]) in commands
     assert checks.cli_problems(commands) == []
     wrong = checks.doc_airflow_commands("    docker compose run --rm airflow-cli dags lsit\n")
     problems = checks.cli_problems(wrong)
     assert len(problems) == 1 and problems[0].startswith(
-        "README: docker compose run airflow-cli: airflow dags lsit:"
+        "docs/deploy.md: docker compose run airflow-cli: airflow dags lsit:"
     )
 
 

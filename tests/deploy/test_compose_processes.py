@@ -1,5 +1,5 @@
-"""What the Compose file's comments and the README promise of two of its habits, shown with the
-real programs instead of a Docker engine (none runs here):
+"""What the Compose file's comments and the deployment page (docs/deploy.md) promise of two of its
+habits, shown with the real programs instead of a Docker engine (none runs here):
 
 - `./config` holds `airflow.cfg` (AIRFLOW_CONFIG): Airflow writes its defaults there on the first
   command, without any secret of the Compose environment and readable by its owner only, and the

@@ -1,4 +1,4 @@
-"""The README's Deploy section names only services, profiles and variables the
+"""The deployment page (docs/deploy.md) names only services, profiles and variables the
 Compose file has, so its commands work as written."""
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ def test_a_renamed_service_profile_or_variable_is_named() -> None:
         assert old in doc
         doc = doc.replace(old, new, 1)
     assert _problems(doc) == [
-        "README Deploy: --scale worker: no such service",
-        "README Deploy: profile llm is not in the Compose file",
-        "README Deploy: docker compose logs scheduler: no such service",
-        "README Deploy names LLM_POOL_SIZE, which neither the Compose file nor .env.example has",
+        "docs/deploy.md: --scale worker: no such service",
+        "docs/deploy.md: profile llm is not in the Compose file",
+        "docs/deploy.md: docker compose logs scheduler: no such service",
+        "docs/deploy.md names LLM_POOL_SIZE, which neither the Compose file nor .env.example has",
     ]
 
 
@@ -44,4 +44,4 @@ def test_a_service_the_compose_file_drops_is_named() -> None:
     document = yaml.safe_load(compose_text)
     del document["services"]["airflow-triggerer"]
     problems = _problems(checks.deploy_section(), yaml.safe_dump(document))
-    assert problems == ["README Deploy names service airflow-triggerer, which the Compose file lacks"]
+    assert problems == ["docs/deploy.md names service airflow-triggerer, which the Compose file lacks"]

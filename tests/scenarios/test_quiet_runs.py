@@ -2,7 +2,7 @@
 (green), every later task skipped, the alert too, no mapped team instance, no model call; an hour a
 team is due runs that team's chain. The `teams` Param of a triggered run and a rerun of the same
 hour (a clear, a backfill) go the same two ways. The real scheduler takes the same path: the skip
-is the fetch task's own call to Airflow's execution API (README: "Runs that served nobody")."""
+is the fetch task's own call to Airflow's execution API (docs/business.md: "Runs that served nobody")."""
 
 from __future__ import annotations
 

@@ -3,8 +3,8 @@
 Runs are made by the scheduler with the scripted model (two delivered days of one job, one run of
 another that the model fails), then the page is read through the plugin's mount at /agentjobs:
 anonymous requests are refused, and the numbers the browser shows equal what the runs recorded in
-XCom and in the delivery ledger. The screenshot goes to $AGENTJOBS_UI_SCREENSHOT (the README's
-docs/ui-runs.png is made that way), else to the test's temporary folder.
+XCom and in the delivery ledger. The screenshot goes to $AGENTJOBS_UI_SCREENSHOT (docs/ui-runs.png,
+shown on docs/ui-page.md, is made that way), else to the test's temporary folder.
 
 Chromium is Debian's `chromium` driven by Playwright (no browser download); without it the browser
 part skips with the reason, unless AGENTJOBS_REQUIRE_SERVICES=1, where it fails.

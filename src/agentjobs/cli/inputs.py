@@ -24,7 +24,7 @@ INTRO = (
     "Generated from the kinds' declarations (`inputs` and `writes` on each kind; "
     "src/agentjobs/jobs/inputs.py and writes.py) by `" + REGENERATE + "`: do not edit it by hand. "
     "How a spec maps an input onto your tables (`sources.sql.inputs`) and a write target onto "
-    "yours (`sources.sql.writes`): the README, [Your own database](../README.md#your-own-database). "
+    "yours (`sources.sql.writes`): [Your own database](your-own-database.md). "
     "`agentjobs check JOB` compares a mapping with these contracts before a job is enabled."
 )
 SOURCE_TITLE = "The sql source: teams and members (every business kind)"

@@ -17,7 +17,7 @@ spec sends previews; its snapshot is the team's, with every member, the same at 
 A run that serves nobody (most runs of an hourly or five-minute fan-out) ends here, as Airflow's
 ShortCircuitOperator ends a run: fetch succeeds and every later task, the run's alert too, is
 skipped, so the run's history shows green fetch then skipped tasks for such a run, and the
-team tasks only where a team was served (README: "Runs that served nobody").
+team tasks only where a team was served (docs/business.md: "Runs that served nobody").
 """
 
 from __future__ import annotations

@@ -214,7 +214,7 @@ def test_the_structured_schema_names_only_each_receipts_candidates_and_the_loop_
 
 def test_precision_and_recall_on_the_sample_with_a_model_that_names_the_top_candidate(sample_db):
     """Every unmatched receipt of the seed-7 sample judged at once; precision and recall against
-    truth.receipt_matches (the README quotes the numbers this prints)."""
+    truth.receipt_matches (docs/kinds/reconciliation.md quotes the numbers this prints)."""
     import sqlalchemy as sa
 
     from agentjobs.cli.run import serving_instant
