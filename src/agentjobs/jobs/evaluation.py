@@ -25,8 +25,10 @@ RUN_EVAL_DIR = "eval"
 # What an evaluation id may be: it names a file and a folder, and is shown on the page.
 EVAL_ID_RE = lazy(r"[0-9]{8}T[0-9]{6}Z(?:-[A-Za-z0-9_.-]{1,64})?")
 # How the checks word a grounding failure (jobs/digest_check.py, the kinds' `check`): a number
-# "states '12.5%', which no value ... supports", a name "names 'Acme', which is in no row ...".
-_NUMBER_FAILURE = re.compile(r"\bstates (['\"]).*?\1,? which")
+# "states '12.5%', which no value ... supports" (anomaly flags: "states 12, which the data ..."),
+# a name "names 'Acme', which is in no row ...". A check stops at its first failure, so a
+# fan-out kind's rerun counts at most one; the digest's check lists every bullet's.
+_NUMBER_FAILURE = re.compile(r"\bstates (?:(['\"]).*?\1|[^\s'\"][^'\"]*?),? which (?:no |the data|is none)")
 _NAME_FAILURE = re.compile(r"\bnames (['\"]).*?\1, which is in no")
 
 
