@@ -78,7 +78,9 @@ def test_eval_compares_a_second_model_on_ten_stored_runs(stored, tmp_path, smtp_
         prompt = request.body["messages"][-1]["content"]
         if f"team {names[refused_team]}" in prompt or names[refused_team] in prompt:
             return error(401, "invalid api key")
-        ids = request.body["response_format"]["json_schema"]["schema"]["properties"]["explanations"]["required"]
+        ids = request.body["response_format"]["json_schema"]["schema"]["properties"]["explanations"][
+            "required"
+        ]
         why = "Recheck 987654 first" if names[numbers_team] in prompt else "Check it first"
         answered.append(1)
         return reply(
@@ -128,7 +130,9 @@ def test_eval_compares_a_second_model_on_ten_stored_runs(stored, tmp_path, smtp_
     assert rows[f"{numbers_team}/2099-01-01"]["skipped"].startswith("skipped: no snapshot")
     reran = {label: row for label, row in rows.items() if not row["skipped"]}
     assert set(reran) == set(flagged)  # all ten stored runs, each with its delivered side
-    broken = {label for label, n in flagged.items() if n and label.split("/")[0] in (numbers_team, refused_team)}
+    broken = {
+        label for label, n in flagged.items() if n and label.split("/")[0] in (numbers_team, refused_team)
+    }
     for label, row in reran.items():
         assert row["delivered"]["contract_ok"] is True, row
         assert row["delivered"]["items"] == flagged[label]
@@ -177,16 +181,33 @@ def test_eval_json_prints_the_report_and_an_unknown_job_is_named(stored, tmp_pat
         )
         env = {
             "AIRFLOW_CONN_OTHER": json.dumps(
-                {"conn_type": "agentjobs_llm", "host": other.base_url, "password": "k", "extra": {"model": "m"}}
+                {
+                    "conn_type": "agentjobs_llm",
+                    "host": other.base_url,
+                    "password": "k",
+                    "extra": {"model": "m"},
+                }
             )
         }
         result = agentjobs(
-            "eval", JOB, "--runs", "1", "--llm-conn", "other", "--json", "--out", str(stored), env=env, cwd=tmp_path
+            "eval",
+            JOB,
+            "--runs",
+            "1",
+            "--llm-conn",
+            "other",
+            "--json",
+            "--out",
+            str(stored),
+            env=env,
+            cwd=tmp_path,
         )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
     assert report["totals"]["evaluated"]["runs"] == 5  # the last run of each of the five teams
     assert report["totals"]["evaluated"]["passed"] == 5
     assert report["totals"]["evaluated"]["cost_usd"] is None  # no prices: unknown, not free
-    unknown = agentjobs("eval", "anomaly_flag", "--llm-conn", "other", "--out", str(stored), env=env, cwd=tmp_path)
+    unknown = agentjobs(
+        "eval", "anomaly_flag", "--llm-conn", "other", "--out", str(stored), env=env, cwd=tmp_path
+    )
     assert unknown.returncode == 1 and "no job 'anomaly_flag'" in unknown.stderr

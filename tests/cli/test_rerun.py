@@ -38,11 +38,25 @@ def digest_run(tmp_path_factory):
 def _eval(out, fn, tmp_path):
     with ScriptedModelServer() as other:
         other.default_step = respond(fn)
-        conn = {"conn_type": "agentjobs_llm", "host": other.base_url, "password": "k", "extra": {"model": "m2"}}
+        conn = {
+            "conn_type": "agentjobs_llm",
+            "host": other.base_url,
+            "password": "k",
+            "extra": {"model": "m2"},
+        }
         env = {"AIRFLOW_CONN_OTHER": json.dumps(conn)}
         result = agentjobs(
-            "eval", "daily_digest", "--runs", "1", "--llm-conn", "other", "--json", "--out", str(out),
-            env=env, cwd=tmp_path,
+            "eval",
+            "daily_digest",
+            "--runs",
+            "1",
+            "--llm-conn",
+            "other",
+            "--json",
+            "--out",
+            str(out),
+            env=env,
+            cwd=tmp_path,
         )
     assert result.returncode == 0, result.stderr[-3000:]
     (row,) = json.loads(result.stdout)["rows"]

@@ -56,7 +56,10 @@ def test_a_cost_not_known_for_every_run_is_unknown_not_a_partial_sum():
     ("message", "counts"),
     [
         ("bullet 2 states '12.5%', which no value of the snapshot supports at that precision", (1, 0)),
-        ("the explanation of flag 'f-1' states 987654, which the data of 2026-11-30 does not support", (1, 0)),
+        (
+            "the explanation of flag 'f-1' states 987654, which the data of 2026-11-30 does not support",
+            (1, 0),
+        ),
         ("states '7', which is none of the counts [1, 2]", (1, 0)),
         (
             "digest.md breaks the contract: Highlights bullet 1 names 'Zorblax', which is in no item of "

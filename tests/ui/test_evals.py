@@ -16,11 +16,14 @@ from tests.conftest import REPO
 from tests.ui.helpers import PREFIX, admin, client
 
 HOSTILE = '<script>alert(1)</script>"'
+SKIPPED = "skipped: no snapshot"
 
 
 def _evaluation() -> Evaluation:
     ok = Side(contract_ok=True, items=2, tokens=350, cost_usd=0.0004, latency_s=1.25, model="scripted")
-    bad = Side(contract_ok=False, items=2, numbers=1, tokens=350, cost_usd=0.0004, error=f"CheckFailed: {HOSTILE}")
+    bad = Side(
+        contract_ok=False, items=2, numbers=1, tokens=350, cost_usd=0.0004, error=f"CheckFailed: {HOSTILE}"
+    )
     return Evaluation(
         eval_id="20261207T061500Z-other",
         job="anomaly_flags",
@@ -30,7 +33,9 @@ def _evaluation() -> Evaluation:
         rows=[
             RunRow(run="team-a/2026-11-29", team="team-a", period="2026-11-29", delivered=ok, evaluated=ok),
             RunRow(run="team-b/2026-11-29", team="team-b", period="2026-11-29", delivered=ok, evaluated=bad),
-            RunRow(run="team-c/2026-11-30", team="team-c", period="2026-11-30", skipped="skipped: no snapshot"),
+            RunRow(
+                run="team-c/2026-11-30", team="team-c", period="2026-11-30", skipped="skipped: no snapshot"
+            ),
         ],
     )
 
@@ -68,7 +73,9 @@ def test_a_job_without_evaluations_says_how_to_make_one():
 
 
 @pytest.mark.airflow
-def test_the_route_serves_a_jobs_evaluations_behind_the_login(tmp_path, monkeypatch, auth_manager, airflow_db):
+def test_the_route_serves_a_jobs_evaluations_behind_the_login(
+    tmp_path, monkeypatch, auth_manager, airflow_db
+):
     jobs = tmp_path / "jobs"
     jobs.mkdir()
     shutil.copy(REPO / "include" / "jobs" / "anomaly-flags.yaml", jobs)

@@ -94,8 +94,12 @@ def add_eval(commands: Any) -> None:
         "writes it as JSON to <out>/<job>/_evals/<eval id>.json.",
     )
     ev.add_argument("job", help="the job's dag_id, e.g. daily_digest, anomaly_flags")
-    ev.add_argument("--runs", type=positive, default=10, metavar="LAST_N", help="how many stored runs (default 10)")
-    ev.add_argument("--llm-conn", required=True, metavar="CONN_ID", help="the agentjobs_llm connection to try")
+    ev.add_argument(
+        "--runs", type=positive, default=10, metavar="LAST_N", help="how many stored runs (default 10)"
+    )
+    ev.add_argument(
+        "--llm-conn", required=True, metavar="CONN_ID", help="the agentjobs_llm connection to try"
+    )
     ev.add_argument(
         "--skills", type=skills_folder, metavar="DIR", help="a skills folder to try (default: the job's own)"
     )
@@ -106,7 +110,9 @@ def add_eval(commands: Any) -> None:
     )
     ev.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     ev.add_argument("--max-iterations", type=cap("max_iterations", int))
-    ev.add_argument("--max-tokens", type=cap("max_total_tokens", int), help="total token budget of each rerun")
+    ev.add_argument(
+        "--max-tokens", type=cap("max_total_tokens", int), help="total token budget of each rerun"
+    )
     ev.add_argument("--max-cost-usd", type=cap("max_cost_usd", float))
     ev.add_argument("--verbose", action="store_true", help="show Airflow's own logs")
 

@@ -13,6 +13,7 @@ page lists it. This is how a user decides to switch models or ship a prompt chan
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -55,8 +56,11 @@ def run_eval(args: argparse.Namespace) -> int:
     )
     if not args.json:
         print(f"agentjobs: evaluating {len(runs)} stored run(s) of {spec.dag_id} on {describe(evaluation)}")
+    prices_of = _job_prices(spec)
     try:
-        evaluation.rows = [_row(spec, run, evaluation.eval_id, model, skill, args.json) for run in runs]
+        evaluation.rows = [
+            _row(spec, run, evaluation.eval_id, model, skill, prices_of, args.json) for run in runs
+        ]
     finally:
         model.client.close()
     path = write_evaluation(evaluation)
@@ -115,7 +119,7 @@ def open_model(spec: Any, args: argparse.Namespace) -> Any:
     return Model(client=client, prices=prices, secrets=list(hook.settings.secrets), caps=caps)
 
 
-def _row(spec: Any, run: Any, eval_id: str, model: Any, skill: Any, quiet: bool) -> Any:
+def _row(spec: Any, run: Any, eval_id: str, model: Any, skill: Any, prices_of: Any, quiet: bool) -> Any:
     from agentjobs.cli.rerun import delivered_side, rerun
     from agentjobs.jobs.evaluation import RUN_EVAL_DIR, RunRow
 
@@ -125,7 +129,7 @@ def _row(spec: Any, run: Any, eval_id: str, model: Any, skill: Any, quiet: bool)
         if not quiet:
             print(f"agentjobs: {run.label}: {SKIPPED_NO_SNAPSHOT}")
         return row
-    row.delivered = delivered_side(spec, run, _job_prices(spec))
+    row.delivered = delivered_side(spec, run, prices_of)
     row.evaluated = rerun(spec, run, run.folder / RUN_EVAL_DIR / eval_id, model, skill)
     return row
 
@@ -134,6 +138,7 @@ def _job_prices(spec: Any) -> Any:
     """The job's own connection's prices for a model (what the delivered run cost), when that
     connection can be read here; else nothing is known and the cost stays blank."""
 
+    @functools.cache  # one connection lookup per model, not per run
     def prices_of(model: str | None) -> Any:
         if not model:
             return None
@@ -174,8 +179,15 @@ def _cells(side: Any) -> list[str]:
 def _total_cells(totals: Any) -> list[str]:
     rate = "-" if totals.pass_rate is None else f"{totals.passed}/{totals.runs} {totals.pass_rate:.0%}"
     cost = "-" if totals.cost_usd is None else f"${totals.cost_usd:.4f}"
-    return [rate, str(totals.items), str(totals.numbers), str(totals.names), str(totals.tokens), cost,
-            f"{totals.latency_s:.1f}"]
+    return [
+        rate,
+        str(totals.items),
+        str(totals.numbers),
+        str(totals.names),
+        str(totals.tokens),
+        cost,
+        f"{totals.latency_s:.1f}",
+    ]
 
 
 def table(evaluation: Any) -> str:
@@ -191,7 +203,11 @@ def table(evaluation: Any) -> str:
         if row.evaluated is not None and row.evaluated.error:
             notes.append(f"  {row.run}: {row.evaluated.error[:300]}")
     rows.append(
-        ["total", *_total_cells(evaluation.totals("delivered")), *_total_cells(evaluation.totals("evaluated"))]
+        [
+            "total",
+            *_total_cells(evaluation.totals("delivered")),
+            *_total_cells(evaluation.totals("evaluated")),
+        ]
     )
     widths = [max(len(r[i]) for r in rows if len(r[1]) < 40 or i != 1) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows]

@@ -96,7 +96,9 @@ def _bound(plan: Any, skill: Any, eval_dir: Path, model: Model) -> Any:
     )
 
 
-def _digest(spec: Any, run: StoredRun, eval_dir: Path, model: Model, skill: Any, meter: Any) -> dict[str, Any]:
+def _digest(
+    spec: Any, run: StoredRun, eval_dir: Path, model: Model, skill: Any, meter: Any
+) -> dict[str, Any]:
     from agentjobs.jobs.digest_check import check_digest
     from agentjobs.jobs.period import period_of_day
     from agentjobs.operators.digest import digest_plan, render_digest

@@ -67,7 +67,9 @@ class TeamAgentOperator(TeamTask, AgentOperator):
         return render_team(self.spec, self.team_context(), result, plan, work_dir)
 
 
-def render_team(spec: JobSpec, team: Any, result: dict[str, Any], plan: RunPlan, work_dir: Path) -> dict[str, Any]:
+def render_team(
+    spec: JobSpec, team: Any, result: dict[str, Any], plan: RunPlan, work_dir: Path
+) -> dict[str, Any]:
     """The kind's artifact rendered into `work_dir` from the model's answer (what the plan's tools
     gathered merged in, pseudonyms made real again), and its RESULT: the summarize task's and a
     replay evaluation's (cli/rerun.py) alike."""

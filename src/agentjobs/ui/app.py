@@ -298,7 +298,9 @@ def _evaluations(dag_id: str) -> tuple[list[Any], list[str]]:
 @app.get("/evals/{dag_id}", response_class=HTMLResponse, dependencies=RUN_ACCESS)
 def evals_page(request: Request, dag_id: str) -> HTMLResponse:
     found, broken = _evaluations(dag_id)
-    return HTMLResponse(evals.evals_page(prefix=_prefix(request), job=dag_id, evaluations=found, broken=broken))
+    return HTMLResponse(
+        evals.evals_page(prefix=_prefix(request), job=dag_id, evaluations=found, broken=broken)
+    )
 
 
 @app.get("/api/evals/{dag_id}", dependencies=RUN_ACCESS)

@@ -54,7 +54,8 @@ def _total_cells(totals: Totals, who: str) -> str:
         f"{totals.latency_s:.1f}",
     ]
     return "".join(
-        f'<td data-field="{who}_{name}" class="n">{_e(value)}</td>' for name, value in zip(FIELDS, values)
+        f'<td data-field="{who}_{name}" class="n">{_e(value)}</td>'
+        for name, value in zip(FIELDS, values, strict=True)
     )
 
 
@@ -71,7 +72,8 @@ def evaluation_table(evaluation: Evaluation) -> str:
         if row.skipped:
             rows.append(
                 f'<tr data-run="{_e(row.run)}"><td>{_e(row.run)}</td>'
-                f'<td colspan="{2 * len(FIELDS)}" class="muted" data-field="skipped">{_e(row.skipped)}</td></tr>'
+                f'<td colspan="{2 * len(FIELDS)}" class="muted" data-field="skipped">'
+                f"{_e(row.skipped)}</td></tr>"
             )
             continue
         rows.append(
