@@ -13,10 +13,12 @@ page lists it. This is how a user decides to switch models or ship a prompt chan
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import logging
 import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,23 @@ SKIPPED_NO_SNAPSHOT = "skipped: no snapshot (sources/*.json) in its folder"
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    """The evaluation; with --json, stdout is the report alone: whatever else is printed while it
+    runs (Airflow's own warnings, which its logging writes to stdout) goes to stderr."""
+    if not args.json:
+        evaluation, path = _evaluate(args)
+        print(table(evaluation))
+        print(f"\nagentjobs: report written to {path}")
+        return 0
+    real_stdout = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):
+        evaluation, path = _evaluate(args)
+        print(f"agentjobs: report written to {path}")
+    print(json.dumps(evaluation.as_json(), indent=2), file=real_stdout)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> tuple[Any, Path]:
+    """Every stored run replayed and compared; the report and where it was written."""
     from agentjobs.jobs.artifacts import ARTIFACT_BASE_ENV
 
     project = project_dir()
@@ -54,22 +73,13 @@ def run_eval(args: argparse.Namespace) -> int:
         skills_dir=str(skills_dir) if args.skills else None,
         created=datetime.now(UTC),
     )
-    if not args.json:
-        print(f"agentjobs: evaluating {len(runs)} stored run(s) of {spec.dag_id} on {describe(evaluation)}")
+    print(f"agentjobs: evaluating {len(runs)} stored run(s) of {spec.dag_id} on {describe(evaluation)}")
     prices_of = _job_prices(spec)
     try:
-        evaluation.rows = [
-            _row(spec, run, evaluation.eval_id, model, skill, prices_of, args.json) for run in runs
-        ]
+        evaluation.rows = [_row(spec, run, evaluation.eval_id, model, skill, prices_of) for run in runs]
     finally:
         model.client.close()
-    path = write_evaluation(evaluation)
-    if args.json:
-        print(json.dumps(evaluation.as_json(), indent=2))
-    else:
-        print(table(evaluation))
-        print(f"\nagentjobs: report written to {path}")
-    return 0
+    return evaluation, write_evaluation(evaluation)
 
 
 def _environment(out: Path, project: Path, verbose: bool) -> None:
@@ -108,8 +118,7 @@ def open_model(spec: Any, args: argparse.Namespace) -> Any:
     }
     caps = spec.caps.overridden({k: v for k, v in given.items() if v is not None})
     if prices is None and caps.max_cost_usd is not None and args.max_cost_usd is None:
-        if not args.json:
-            print(f"agentjobs: {args.llm_conn} prices nothing for {client.model}, so no cost cap and no cost")
+        print(f"agentjobs: {args.llm_conn} prices nothing for {client.model}, so no cost cap and no cost")
         caps = caps.overridden({"max_cost_usd": None})
     try:
         check_caps_enforceable(caps, client.options, prices, client.model)
@@ -119,15 +128,14 @@ def open_model(spec: Any, args: argparse.Namespace) -> Any:
     return Model(client=client, prices=prices, secrets=list(hook.settings.secrets), caps=caps)
 
 
-def _row(spec: Any, run: Any, eval_id: str, model: Any, skill: Any, prices_of: Any, quiet: bool) -> Any:
+def _row(spec: Any, run: Any, eval_id: str, model: Any, skill: Any, prices_of: Any) -> Any:
     from agentjobs.cli.rerun import delivered_side, rerun
     from agentjobs.jobs.evaluation import RUN_EVAL_DIR, RunRow
 
     row = RunRow(run=run.label, team=run.team, period=run.period)
     if not run.has_snapshot():
         row.skipped = SKIPPED_NO_SNAPSHOT
-        if not quiet:
-            print(f"agentjobs: {run.label}: {SKIPPED_NO_SNAPSHOT}")
+        print(f"agentjobs: {run.label}: {SKIPPED_NO_SNAPSHOT}")
         return row
     row.delivered = delivered_side(spec, run, prices_of)
     row.evaluated = rerun(spec, run, run.folder / RUN_EVAL_DIR / eval_id, model, skill)
