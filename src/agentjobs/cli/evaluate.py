@@ -165,7 +165,8 @@ def describe(evaluation: Any) -> str:
     return f"{evaluation.model} ({evaluation.llm_conn_id}){skills}"
 
 
-COLUMNS = ("contract", "items", "numbers", "names", "tokens", "cost", "seconds")
+# Short, as a terminal has room for: the two sides side by side, under a line naming each.
+COLUMNS = ("contract", "items", "num", "names", "tokens", "cost", "s")
 
 
 def _cells(side: Any) -> list[str]:
@@ -199,27 +200,28 @@ def _total_cells(totals: Any) -> list[str]:
 
 
 def table(evaluation: Any) -> str:
-    """The report as a terminal table: each run's delivered side, then its rerun, then totals."""
-    header = ["run", *(f"delivered {c}" for c in COLUMNS), *(f"eval {c}" for c in COLUMNS)]
+    """The report as a terminal table: each run's delivered side beside its rerun, then the totals
+    (and the legend: num/names are grounding violations, s the seconds), then why reruns failed."""
+    header = ["run", *COLUMNS, "|", *COLUMNS]
     rows = [header]
     notes = []
     for row in evaluation.rows:
         if row.skipped:
-            rows.append([row.run, row.skipped, *[""] * (len(header) - 2)])
+            rows.append([row.run, row.skipped])
             continue
-        rows.append([row.run, *_cells(row.delivered), *_cells(row.evaluated)])
+        rows.append([row.run, *_cells(row.delivered), "|", *_cells(row.evaluated)])
         if row.evaluated is not None and row.evaluated.error:
             notes.append(f"  {row.run}: {row.evaluated.error[:300]}")
-    rows.append(
-        [
-            "total",
-            *_total_cells(evaluation.totals("delivered")),
-            *_total_cells(evaluation.totals("evaluated")),
-        ]
-    )
-    widths = [max(len(r[i]) for r in rows if len(r[1]) < 40 or i != 1) for i in range(len(header))]
+    delivered, evaluated = evaluation.totals("delivered"), evaluation.totals("evaluated")
+    rows.append(["total", *_total_cells(delivered), "|", *_total_cells(evaluated)])
+    # A skipped row's reason runs across the columns: it does not widen the first one.
+    widths = [max(len(r[i]) for r in rows if len(r) == len(header)) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    side = sum(widths[1 : 1 + len(COLUMNS)]) + 2 * len(COLUMNS)
+    groups = " " * widths[0] + "  " + "delivered".ljust(side) + "| " + f"evaluated: {describe(evaluation)}"
+    lines[1:1] = ["  ".join("-" * w for w in widths)]
+    lines.insert(0, groups)
+    lines.append("num, names: grounding violations (numbers, names); s: seconds")
     if notes:
         lines += ["", "Why reruns failed:", *notes]
     return "\n".join(lines)

@@ -47,13 +47,14 @@ def rerun(spec: Any, run: StoredRun, eval_dir: Path, model: Model, skill: Any) -
     shutil.copytree(run.folder / SOURCES_DIR, eval_dir / SOURCES_DIR, dirs_exist_ok=True)
     meter = BudgetMeter(model.caps, model.prices or Prices())
     started = time.monotonic()
-    result: dict[str, Any] | None = None
+    kept: dict[str, Any] = {}  # the RESULT once settled: its items count even if a check then fails
     error: str | None = None
     try:
-        result = (_team if spec.fans_out else _digest)(spec, run, eval_dir, model, skill, meter)
+        (_team if spec.fans_out else _digest)(spec, run, eval_dir, model, skill, meter, kept)
     except Exception as exc:  # any failure of the rerun is a failed contract, shown with its reason
         error = scrub(f"{type(exc).__name__}: {' '.join(str(exc).split())}", model.secrets)[:1000]
     latency = round(time.monotonic() - started, 3)
+    result = kept.get("result")
     if result is not None:
         (eval_dir / RESULT_FILE).write_text(json.dumps(result, indent=2, sort_keys=True), encoding="utf-8")
     numbers, names = grounding_counts(error or "")
@@ -97,8 +98,8 @@ def _bound(plan: Any, skill: Any, eval_dir: Path, model: Model) -> Any:
 
 
 def _digest(
-    spec: Any, run: StoredRun, eval_dir: Path, model: Model, skill: Any, meter: Any
-) -> dict[str, Any]:
+    spec: Any, run: StoredRun, eval_dir: Path, model: Model, skill: Any, meter: Any, kept: dict[str, Any]
+) -> None:
     from agentjobs.jobs.digest_check import check_digest
     from agentjobs.jobs.period import period_of_day
     from agentjobs.operators.digest import digest_plan, render_digest
@@ -112,7 +113,7 @@ def _digest(
             return answer
         return render_digest(spec, answer, plan, eval_dir, LOG)[0]
 
-    result = _answer(plan, model, meter, finish, spec.allow_empty)
+    result = kept["result"] = _answer(plan, model, meter, finish, spec.allow_empty)
     check_digest(
         eval_dir,
         result,
@@ -121,10 +122,11 @@ def _digest(
         allow_empty=spec.allow_empty,
         job_sections=spec.sections,
     )
-    return result
 
 
-def _team(spec: Any, run: StoredRun, eval_dir: Path, model: Model, skill: Any, meter: Any) -> dict[str, Any]:
+def _team(
+    spec: Any, run: StoredRun, eval_dir: Path, model: Model, skill: Any, meter: Any, kept: dict[str, Any]
+) -> None:
     from agentjobs.jobs.kinds.base import CheckFailed
     from agentjobs.operators.team_agent import render_team
     from agentjobs.operators.team_plan import run_mode, team_plan
@@ -135,13 +137,14 @@ def _team(spec: Any, run: StoredRun, eval_dir: Path, model: Model, skill: Any, m
     snapshot = team.snapshot()
     plan = _bound(team_plan(spec, team, snapshot, run_mode(spec, skill)), skill, eval_dir, model)
     # A team's empty period is a normal run of a fan-out job (TeamAgentOperator: allow_empty).
-    result = _answer(plan, model, meter, lambda a: render_team(spec, team, a, plan, eval_dir), True)
+    result = kept["result"] = _answer(
+        plan, model, meter, lambda a: render_team(spec, team, a, plan, eval_dir), True
+    )
     markdown = (eval_dir / kind.artifact_file).read_text(encoding="utf-8")
     try:
         kind.check(snapshot, markdown, result, settings)
     except CheckFailed as exc:  # worded as the validate task words it
         raise CheckFailed(f"{kind.artifact_file} fails its check: {exc}") from None
-    return result
 
 
 def delivered_side(spec: Any, run: StoredRun, prices_of: Any) -> Side:
