@@ -90,6 +90,12 @@ def test_run_and_business_db_take_their_own_defaults():
         ),
         (["run", "weekly_insights", "--mode", "agent"], "invalid choice: 'agent'"),
         (["run"], "the following arguments are required: job"),
+        (["eval", "anomaly_flags"], "the following arguments are required: --llm-conn"),
+        (["eval", "anomaly_flags", "--llm-conn", "x", "--runs", "0"], "argument --runs: '0' is not allowed"),
+        (
+            ["eval", "anomaly_flags", "--llm-conn", "x", "--skills", "no-such-dir"],
+            "argument --skills: 'no-such-dir' is no folder",
+        ),
         ([], "the following arguments are required: command"),
     ],
 )

@@ -4,6 +4,7 @@
                      [--date YYYY-MM-DD] [--out DIR] [--max-iterations N] [--max-tokens N]
                      [--max-cost-usd X]
     agentjobs run JOB [--date YYYY-MM-DD] [--team ID]... [--out DIR] [caps as above]
+    agentjobs eval JOB --llm-conn CONN_ID [--runs LAST_N] [--skills DIR] [--out DIR] [--json]
     agentjobs check JOB|SPEC.yaml [--date YYYY-MM-DD] [--out DIR]
     agentjobs inputs [KIND] [--markdown]
     agentjobs business-db [--out PATH] [--seed N] [--postgres-uri URI] [--force] [--schema ledgerly]
@@ -25,6 +26,7 @@ from agentjobs.cli.args import parse_args
 from agentjobs.cli.business_db import business_db
 from agentjobs.cli.check import check_job
 from agentjobs.cli.digest import run_digest
+from agentjobs.cli.evaluate import run_eval
 from agentjobs.cli.init import run_init
 from agentjobs.cli.inputs import list_inputs
 from agentjobs.cli.local_model import local_model_server
@@ -34,6 +36,7 @@ from agentjobs.dag_test import NothingRan
 COMMANDS = {
     "digest": run_digest,
     "run": run_job,
+    "eval": run_eval,
     "check": check_job,
     "inputs": list_inputs,
     "business-db": business_db,

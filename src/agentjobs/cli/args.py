@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 DESCRIPTION = "The `agentjobs` command: run a job once on the embedded default."
 
@@ -73,6 +74,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="default: Airflow's configured [core] dags_folder (airflow config get-value core dags_folder)",
     )
     init.add_argument("--force", action="store_true", help="overwrite files that exist")
+    add_eval(commands)
     model = commands.add_parser(
         "local-model", help="serve the embedded model (OpenAI-compatible) in the foreground until stopped"
     )
@@ -80,6 +82,55 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     model.add_argument("--port", type=int, default=8080)
     model.add_argument("--ctx-size", type=int, default=8192, help="context window in tokens")
     return parser.parse_args(argv)
+
+
+def add_eval(commands: Any) -> None:
+    ev = commands.add_parser(
+        "eval",
+        help="replay a job's stored runs on another model or skill and compare (delivers nothing)",
+        description="Rerun the snapshots of the job's last LAST_N stored runs (per team for a fan-out "
+        "job) on the connection --llm-conn (and the skills of --skills), through the job's own plan, "
+        "contract and checks; delivering nothing. Prints a table beside what was delivered and "
+        "writes it as JSON to <out>/<job>/_evals/<eval id>.json.",
+    )
+    ev.add_argument("job", help="the job's dag_id, e.g. daily_digest, anomaly_flags")
+    ev.add_argument(
+        "--runs", type=positive, default=10, metavar="LAST_N", help="how many stored runs (default 10)"
+    )
+    ev.add_argument(
+        "--llm-conn", required=True, metavar="CONN_ID", help="the agentjobs_llm connection to try"
+    )
+    ev.add_argument(
+        "--skills", type=skills_folder, metavar="DIR", help="a skills folder to try (default: the job's own)"
+    )
+    ev.add_argument(
+        "--out",
+        type=Path,
+        help="the folder holding the runs (default: $AGENTJOBS_ARTIFACT_BASE, else agentjobs-out)",
+    )
+    ev.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    ev.add_argument("--max-iterations", type=cap("max_iterations", int))
+    ev.add_argument(
+        "--max-tokens", type=cap("max_total_tokens", int), help="total token budget of each rerun"
+    )
+    ev.add_argument("--max-cost-usd", type=cap("max_cost_usd", float))
+    ev.add_argument("--verbose", action="store_true", help="show Airflow's own logs")
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: it should be 1 or more")
+    return value
+
+
+def skills_folder(text: str) -> str:
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is no folder here; give a folder of skills")
+    return text
 
 
 def add_run_options(command: argparse.ArgumentParser) -> None:

@@ -42,9 +42,8 @@ class DigestAgentOperator(AgentOperator):
     def prepare(self, context: Any, skill: Skill, work_dir: Path) -> RunPlan:
         from agentjobs.agent.plan import RunPlan  # run time: a DAG parse plans no run
 
-        # Run-time only: the digest's prompts, renderer and snapshot models cost ~5 ms of every
-        # DAG parse (bench/dag_parse.py).
-        from agentjobs.jobs.digest import judgement_schema, loop_prompt, structured_prompt
+        # Run-time only: the snapshot models (and the digest's prompts and renderer, in
+        # digest_plan) cost ~5 ms of every DAG parse (bench/dag_parse.py).
         from agentjobs.sources.snapshot import Snapshot
 
         spec = self.spec
@@ -62,42 +61,63 @@ class DigestAgentOperator(AgentOperator):
                 answer_reason=f"digest.md of {period.key} was delivered already and is kept as sent",
                 data=data,
             )
-        if mode == "loop":
-            # A stale digest from an earlier try must not pass for this run's output.
-            (work_dir / DIGEST_FILE).unlink(missing_ok=True)
-            return RunPlan(
-                prompt=loop_prompt(period, spec.commits_cap, spec.highlights_max), mode=mode, data=data
-            )
-        schema = judgement_schema(snapshot, spec.highlights_max, spec.sections)
-        if schema is None:
-            return RunPlan(prompt="", mode=mode, answer={"highlights": [], "action_items": []}, data=data)
-        return RunPlan(
-            prompt=structured_prompt(snapshot, period, spec.highlights_max, spec.sections),
-            mode=mode,
-            result_schema=schema,
-            data=data,
-        )
+        return digest_plan(spec, skill, work_dir, period, snapshot=snapshot)
 
     def finish(self, result: dict[str, Any], plan: RunPlan, work_dir: Path, context: Any) -> dict[str, Any]:
         if plan.mode == "loop" or plan.data.get("delivered"):
             return result
-        from agentjobs.jobs.digest import render  # at run time, as in prepare
+        result, dropped = render_digest(self.spec, result, plan, work_dir, self.log)
+        context["ti"].xcom_push(key="dropped", value=dropped)
+        return result
 
-        rendered = render(
-            plan.data["snapshot"],
-            result,
-            title=self.spec.title,
-            period=plan.data["period"],
-            commits_cap=self.spec.commits_cap,
-            sections=self.spec.sections,
+
+def digest_plan(spec: JobSpec, skill: Skill, work_dir: Path, period: Any, *, snapshot: Any = None) -> RunPlan:
+    """What the digest's model is asked for `period` over the snapshot in `work_dir` (the summarize
+    task's plan, and a replay evaluation's: cli/rerun.py)."""
+    from agentjobs.agent.plan import RunPlan  # run time: a DAG parse plans no run
+    from agentjobs.jobs.digest import judgement_schema, loop_prompt, structured_prompt
+    from agentjobs.sources.snapshot import Snapshot
+
+    snapshot = snapshot if snapshot is not None else Snapshot.load(work_dir)
+    mode = spec.mode or skill.mode
+    data = {"snapshot": snapshot, "period": period}
+    if mode == "loop":
+        # A stale digest from an earlier try must not pass for this run's output.
+        (work_dir / DIGEST_FILE).unlink(missing_ok=True)
+        return RunPlan(
+            prompt=loop_prompt(period, spec.commits_cap, spec.highlights_max), mode=mode, data=data
         )
-        if rendered.dropped:
-            # Beside the model's answer in the transcript, so a reader sees what it wrote and why
-            # that text is not in the digest.
-            with Transcript(work_dir / "transcript.jsonl") as transcript:
-                for drop in rendered.dropped:
-                    self.log.warning("Dropped from the digest: %s: %r", drop.reason(), drop.text)
-                    transcript.record("dropped", reason=drop.reason(), **drop.as_json())
-        context["ti"].xcom_push(key="dropped", value=[drop.as_json() for drop in rendered.dropped])
-        write_atomically(work_dir / DIGEST_FILE, rendered.markdown)
-        return {"path": DIGEST_FILE, "items": rendered.items}
+    schema = judgement_schema(snapshot, spec.highlights_max, spec.sections)
+    if schema is None:
+        return RunPlan(prompt="", mode=mode, answer={"highlights": [], "action_items": []}, data=data)
+    return RunPlan(
+        prompt=structured_prompt(snapshot, period, spec.highlights_max, spec.sections),
+        mode=mode,
+        result_schema=schema,
+        data=data,
+    )
+
+
+def render_digest(
+    spec: JobSpec, result: dict[str, Any], plan: RunPlan, work_dir: Path, log: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """digest.md rendered from a structured answer into `work_dir`, and what was dropped from it
+    (also logged and added to the transcript, beside the model's answer, so a reader sees what
+    it wrote and why that text is not in the digest)."""
+    from agentjobs.jobs.digest import render  # at run time, as in prepare
+
+    rendered = render(
+        plan.data["snapshot"],
+        result,
+        title=spec.title,
+        period=plan.data["period"],
+        commits_cap=spec.commits_cap,
+        sections=spec.sections,
+    )
+    if rendered.dropped:
+        with Transcript(work_dir / "transcript.jsonl") as transcript:
+            for drop in rendered.dropped:
+                log.warning("Dropped from the digest: %s: %r", drop.reason(), drop.text)
+                transcript.record("dropped", reason=drop.reason(), **drop.as_json())
+    write_atomically(work_dir / DIGEST_FILE, rendered.markdown)
+    return {"path": DIGEST_FILE, "items": rendered.items}, [drop.as_json() for drop in rendered.dropped]

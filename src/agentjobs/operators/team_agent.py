@@ -64,10 +64,18 @@ class TeamAgentOperator(TeamTask, AgentOperator):
     def finish(self, result: dict[str, Any], plan: RunPlan, work_dir: Path, context: Any) -> dict[str, Any]:
         if plan.data.get("kept"):
             return result
-        team = self.team_context()
-        collect = plan.collect
-        answer = {**result, **collect()} if collect is not None else result
-        answer = plan.data["pseudonyms"].restore(answer)
-        rendered = team.kind.render(plan.data["snapshot"], answer, team.settings, self.spec.title)
-        write_atomically(work_dir / team.kind.artifact_file, rendered.markdown)
-        return rendered.result
+        return render_team(self.spec, self.team_context(), result, plan, work_dir)
+
+
+def render_team(
+    spec: JobSpec, team: Any, result: dict[str, Any], plan: RunPlan, work_dir: Path
+) -> dict[str, Any]:
+    """The kind's artifact rendered into `work_dir` from the model's answer (what the plan's tools
+    gathered merged in, pseudonyms made real again), and its RESULT: the summarize task's and a
+    replay evaluation's (cli/rerun.py) alike."""
+    collect = plan.collect
+    answer = {**result, **collect()} if collect is not None else result
+    answer = plan.data["pseudonyms"].restore(answer)
+    rendered = team.kind.render(plan.data["snapshot"], answer, team.settings, spec.title)
+    write_atomically(work_dir / team.kind.artifact_file, rendered.markdown)
+    return rendered.result

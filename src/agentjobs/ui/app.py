@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from agentjobs.delivery.email import safe_html_fragment
 from agentjobs.jobs.health import JobHealth
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.ui import files, queries, render
+from agentjobs.ui import evals, files, queries, render
 from agentjobs.ui.records import AgentRun, daily_usage
 
 # No script at all, styles only inline, nothing from elsewhere; framed by the Airflow UI only.
@@ -284,6 +284,29 @@ def run_file(
         response = FileResponse(path, media_type=_media_type(path.name), filename=path.name)
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response
+
+
+def _evaluations(dag_id: str) -> tuple[list[Any], list[str]]:
+    """The job's replay evaluations (`agentjobs eval`), read from the artifact base: 404 for no job."""
+    from agentjobs.jobs.evaluation import load_evaluations
+
+    if dag_id not in queries.load_jobs():
+        raise HTTPException(404, f"no job {dag_id!r}")
+    return load_evaluations(dag_id)
+
+
+@app.get("/evals/{dag_id}", response_class=HTMLResponse, dependencies=RUN_ACCESS)
+def evals_page(request: Request, dag_id: str) -> HTMLResponse:
+    found, broken = _evaluations(dag_id)
+    return HTMLResponse(
+        evals.evals_page(prefix=_prefix(request), job=dag_id, evaluations=found, broken=broken)
+    )
+
+
+@app.get("/api/evals/{dag_id}", dependencies=RUN_ACCESS)
+def evals_json(dag_id: str) -> dict[str, Any]:
+    found, broken = _evaluations(dag_id)
+    return {"job": dag_id, "evaluations": [e.as_json() for e in found], "problems": broken}
 
 
 def _media_type(name: str) -> str:

@@ -197,8 +197,17 @@ def runs_page(
         + f"<h2>Runs ({len(runs)})</h2>"
         + table
         + f'<p class="muted">The same as JSON: <a href="{_e(api)}">{_e(api)}</a></p>'
+        + _evals_links(prefix, [job] if job else jobs)
     )
     return page("agentjobs: agent runs", body)
+
+
+def _evals_links(prefix: str, jobs: list[str]) -> str:
+    """Links to each job's replay evaluations (`agentjobs eval`, ui/evals.py)."""
+    if not jobs:
+        return ""
+    links = " · ".join(f'<a href="{_e(prefix)}/evals/{_e(quote(j, safe=""))}">{_e(j)}</a>' for j in jobs)
+    return f'<p class="muted" data-field="evals">Replay evaluations: {links}</p>'
 
 
 def airflow_links(airflow_root: str, run: AgentRun) -> dict[str, str]:
