@@ -147,8 +147,12 @@ def test_the_digest_runs_on_the_lowest_airflow_against_the_loopback_model(min_ve
     assert f"digest written to {digest}" in result.stdout
     assert "Capping LLM agent spend per task instance" in digest.read_text()  # a demo feed item
     assert model_server.calls >= 1
+    said = result.stdout + result.stderr
     # The run's metrics went to this Airflow's Stats (3.2 has no module-level stats.incr).
-    assert "could not emit metric" not in result.stdout + result.stderr
+    assert "could not emit metric" not in said
+    if tuple(map(int, declared_floor().split("."))) < (3, 3):
+        # What degrades below 3.3 says so in the task log (docs/airflow-versions.md).
+        assert "no task state store (Airflow < 3.3): the caps bound this try only" in said
 
 
 def test_the_installed_package_registers_the_ui_page_and_it_answers(home, tmp_path):
