@@ -59,7 +59,7 @@ def run(*args: str, cwd: Path, timeout: int = 600, **env: str) -> subprocess.Com
 def min_venv(tmp_path_factory) -> Path:
     """The min venv with this working tree installed in it (built offline, no dependency touched)."""
     if not (VENV / "bin" / "python").exists():
-        reason = f"no {VENV.name}: run .ci/min-airflow-venv first (it builds the lowest Airflow's venv)"
+        reason = f"no venv at {VENV}: run .ci/min-airflow-venv first (it builds the lowest Airflow's venv)"
         if os.environ.get("AGENTJOBS_REQUIRE_SERVICES") == "1":
             pytest.fail(reason + " (AGENTJOBS_REQUIRE_SERVICES=1)")
         pytest.skip(reason)
