@@ -14,9 +14,13 @@ from __future__ import annotations
 # Airflow modules the jobs' DAGs are built with (the fan-out DAGs' mapped task groups, the
 # agent tasks' retry policy), named here so the DAG processor imports them once before it
 # forks each parse (parsing_pre_import_modules looks for airflow.* imports in the DAG file
-# itself), instead of every parse importing them again.
+# itself, and skips one that is missing), instead of every parse importing them again.
 import airflow.sdk.definitions.decorators.task_group
-import airflow.sdk.definitions.retry_policy  # noqa: F401
+
+try:
+    import airflow.sdk.definitions.retry_policy  # noqa: F401
+except ImportError:  # Airflow < 3.3 has no retry policies (docs/airflow-versions.md)
+    pass
 
 from agentjobs.operators.factory import dags_from_folder, jobs_folder
 

@@ -21,7 +21,16 @@ from tests.scenarios.digest_job import pick_first_refs
 
 # Never copied into the build: the checkout's own environment and build leftovers.
 NOT_SOURCE = shutil.ignore_patterns(
-    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache", "out"
+    ".git",
+    ".venv",
+    ".venv-*",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    "out",
 )
 
 

@@ -83,3 +83,33 @@ def test_a_team_whose_currency_iso_4217_does_not_list_fails_at_once_without_retr
     decision = decide(raised.value)
     assert decision.action == RetryAction.FAIL
     assert "a retry would fail again" in decision.reason
+
+
+def test_on_airflow_3_3_a_permanent_error_leaves_the_task_as_itself_for_the_policy_to_decide():
+    from agentjobs.operators.retry import HAS_RETRY_POLICIES, permanent_failures_end_the_task
+
+    assert HAS_RETRY_POLICIES  # the dev install is 3.3
+    with pytest.raises(BudgetExceeded), permanent_failures_end_the_task():
+        raise BudgetExceeded("max_cost_usd", 0.5, 0.51)
+
+
+def test_without_retry_policies_a_permanent_error_ends_the_task_and_a_transient_one_retries(monkeypatch):
+    """Airflow 3.2 (the floor) has no retry policies: the tasks raise a permanent error again as
+    AirflowFailException, which ends a task without a retry on every Airflow 3."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from agentjobs.operators import retry
+
+    monkeypatch.setattr(retry, "HAS_RETRY_POLICIES", False)
+    with pytest.raises(AirflowFailException) as ended, retry.permanent_failures_end_the_task():
+        raise GitHubAccessDenied("401 Bad credentials")
+    assert str(ended.value).startswith("GitHubAccessDenied: 401 Bad credentials (not retried")
+    assert "Airflow < 3.3 has no retry policies" in str(ended.value)
+    assert isinstance(ended.value.__cause__, GitHubAccessDenied)
+    with pytest.raises(RateLimited), retry.permanent_failures_end_the_task():
+        raise RateLimited("HTTP 429")  # left to the task's own retries
+    kwargs = {"retries": 2}
+    monkeypatch.setattr(retry, "AGENT_RETRY_POLICY", None)
+    assert retry.with_retry_policy(kwargs) == {
+        "retries": 2
+    }  # no retry_policy= for an Airflow that refuses it

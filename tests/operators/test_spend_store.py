@@ -168,3 +168,18 @@ def test_a_deferral_moment_is_read_back_in_its_epoch_only():
     # After a clear, the old deferral's wait is not this budget's.
     assert SpendStore.from_context(context(store, 2, 1 + 2, 2)).deferred_at() is None
     assert SpendStore.from_context(context(Store(), 1, 2, 2)).deferred_at() is None
+
+
+def test_without_a_task_state_store_the_log_says_the_caps_bound_one_try(caplog):
+    """Airflow 3.2 (the floor) has no task state store: the try runs, and its log says what is lost."""
+    ctx = context(Store(), 1, 2, 2)
+    del ctx["task_state_store"]
+    with caplog.at_level("WARNING", logger="agentjobs.operators.spend_store"):
+        spend = SpendStore.from_context(ctx)
+    spend.save(Usage(iterations=2, total_tokens=40), 3.0)
+    assert spend.load()[0].total_tokens == 40  # this try still counts against its caps
+    assert "no task state store (Airflow < 3.3): the caps bound this try only" in caplog.text
+    with caplog.at_level("WARNING", logger="agentjobs.operators.spend_store"):
+        caplog.clear()
+        SpendStore.from_context(context(Store(), 1, 2, 2))
+    assert caplog.text == ""  # Airflow 3.3 gives one: nothing said

@@ -102,9 +102,9 @@ def test_an_agent_task_copies_its_dags_params_once_of_its_own_over_airflows(spec
     import airflow.sdk.bases.operator as airflow_operator
     from airflow.sdk import DAG
 
-    from agentjobs.operators.agent import AGENT_RETRY_POLICY
     from agentjobs.operators.digest import DigestAgentOperator
     from agentjobs.operators.pii_review import PiiReviewAgentOperator
+    from agentjobs.operators.retry import AGENT_RETRY_POLICY
     from agentjobs.operators.team_agent import TeamAgentOperator
     from tests.operators.test_pii_review import digest_spec
 

@@ -24,7 +24,7 @@ from agentjobs.agent.scrub import scrubbed_errors
 from agentjobs.hooks import DEFAULT_LLM_CONN_ID
 from agentjobs.lazy_names import forwarded
 from agentjobs.operators.artifacts import run_dir
-from agentjobs.operators.retry import AGENT_RETRY_POLICY
+from agentjobs.operators.retry import permanent_failures_end_the_task, with_retry_policy
 
 if TYPE_CHECKING:
     from airflow.sdk.exceptions import TaskDeferred
@@ -57,7 +57,7 @@ class AgentOperator(BaseOperator):
     spent is kept in Airflow's task state store and a retry starts from there. A clear
     from the UI (or ``airflow tasks clear``) starts a fresh budget. Crossing a cap raises
     ``BudgetExceeded``; a broken output contract raises ``ContractViolation`` after
-    ``max_repairs`` repair turns. Neither uses up retries (see ``AGENT_RETRY_POLICY``);
+    ``max_repairs`` repair turns. Neither uses up retries (see ``operators.retry``);
     429/5xx/timeouts retry, 400/401/403 fail at once.
 
     The transcript (JSON lines) goes to ``<work_dir>/transcript.jsonl``; XCom gets only
@@ -137,7 +137,7 @@ class AgentOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         _refuse_single_caps(kwargs)
-        kwargs.setdefault("retry_policy", AGENT_RETRY_POLICY)
+        with_retry_policy(kwargs)
         if not _templated(caps):
             # Known now: a bad cap fails the DAG file, not the run.
             caps = Caps.of(caps)
@@ -229,7 +229,11 @@ class AgentOperator(BaseOperator):
         from agentjobs.operators.run_files import task_files  # run-time: a parse needs none
 
         # Set-up errors (connection, skill, sources) reach the log and the alert scrubbed too.
-        with scrubbed_errors(), task_files(lambda: self.run_folders(context), context):
+        with (
+            permanent_failures_end_the_task(),
+            scrubbed_errors(),
+            task_files(lambda: self.run_folders(context), context),
+        ):
             return self.run_agent(context)
 
     def run_agent(self, context: Any) -> dict[str, Any]:

@@ -22,19 +22,21 @@ from agentjobs.jobs.folder import jobs_folder as jobs_folder  # the DAG files `a
 from agentjobs.jobs.spec import BrokenSpec, JobSpec, JobSpecError, load_folder
 from agentjobs.operators.graph import task_graph
 from agentjobs.operators.params import caps_param, param
-from agentjobs.operators.retry import AGENT_RETRY_POLICY
+from agentjobs.operators.retry import with_retry_policy
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ARGS: dict[str, Any] = {
-    "owner": "agentjobs",
-    # One retry, as the seed's backoffLimit: 1; agent tasks refuse retries for permanent errors.
-    "retries": 1,
-    "retry_delay": timedelta(minutes=2),
-    "retry_exponential_backoff": True,
-    # Contract, budget and empty-result failures end any task at once: a retry would fail again.
-    "retry_policy": AGENT_RETRY_POLICY,
-}
+# Contract, budget and empty-result failures end any task at once (the retry policy, on Airflow
+# 3.3 and later; before, the tasks raise them as AirflowFailException): a retry would fail again.
+DEFAULT_ARGS: dict[str, Any] = with_retry_policy(
+    {
+        "owner": "agentjobs",
+        # One retry, as the seed's backoffLimit: 1; agent tasks refuse retries for permanent errors.
+        "retries": 1,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+    }
+)
 
 
 def resolve_paths(spec: JobSpec, base_dir: Path) -> JobSpec:

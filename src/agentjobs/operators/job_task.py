@@ -69,9 +69,14 @@ class JobTaskOperator(BaseOperator):
     spec: JobSpec
 
     def execute(self, context: Any) -> Any:
+        from agentjobs.operators.retry import permanent_failures_end_the_task
         from agentjobs.operators.run_files import task_files  # run-time: a parse needs none
 
-        with scrubbed_errors(), task_files(lambda: self.run_folders(context), context):
+        with (
+            permanent_failures_end_the_task(),
+            scrubbed_errors(),
+            task_files(lambda: self.run_folders(context), context),
+        ):
             return self.run(context)
 
     def run_folders(self, context: Any) -> list[Path]:

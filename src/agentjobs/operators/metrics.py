@@ -14,7 +14,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.observability import stats
+from airflow.sdk.observability import stats as _stats_module
+
+# Airflow 3.3 sends through the module's own functions; 3.2 only has them on its `Stats` class
+# (the same backend either way): without this, every metric of a 3.2 run was a logged warning.
+stats: Any = _stats_module if hasattr(_stats_module, "incr") else _stats_module.Stats
 
 if TYPE_CHECKING:
     from agentjobs.agent.budget import Usage

@@ -23,6 +23,7 @@ hold the answer itself (`response`) rather than its text.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import islice
@@ -30,6 +31,14 @@ from typing import Any, Protocol
 
 from agentjobs.agent.budget import Usage
 from agentjobs.agent.unicode_text import json_text
+
+log = logging.getLogger(__name__)
+
+# Said once per try in the task log when Airflow gives no task state store (it came in 3.3).
+NO_STATE_STORE = (
+    "Airflow gives this task no task state store (Airflow < 3.3): the caps bound this try only, and "
+    "a retry pays again for the model answers earlier tries got (see docs/airflow-versions.md)"
+)
 
 SPEND_KEY = "agentjobs_spend"
 # When the try last deferred to wait for the rate limiter (wall clock): the resume counts the
@@ -74,6 +83,7 @@ class SpendStore:
         epoch = int(getattr(ti, "max_tries", 0) or 0) - retries + 1
         store = context.get("task_state_store")
         if store is None:
+            log.warning(NO_STATE_STORE)
             store = _MemoryStore()
         return cls(store=store, epoch=epoch)
 
