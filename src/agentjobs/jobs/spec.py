@@ -500,15 +500,16 @@ def check_kind(spec: JobSpec, kind: Any) -> None:
     a fan-out's sources and channels."""
     from agentjobs.jobs.kinds.base import FanOutKind
     from agentjobs.jobs.kinds.capabilities import ChecksSpec
+    from agentjobs.jobs.kinds.registry import declares
 
-    if isinstance(kind, ChecksSpec):
+    if declares(kind, ChecksSpec):
         try:
             kind.check_spec(spec)
         except KindMismatch:
             raise
         except ValueError as exc:  # a kind's plain refusal: pinned on the kind's own section
             raise KindMismatch(kind.name, str(exc)) from None
-    if not isinstance(kind, FanOutKind):
+    if not declares(kind, FanOutKind):
         return
     if spec.sources.sql is not None and spec.sources.sql.inputs:
         _check_inputs(spec.sources.sql.inputs, kind)
@@ -585,18 +586,26 @@ CRON_PRESETS: dict[str, str] = {
 _RANDOM_CRON_FIELD = re.compile(r"r(?:\(\d+-\d+\))?(?:/\d+)?", re.IGNORECASE)
 
 
+# Schedules already found good in this process: croniter parses an expression in ~0.5 ms, and
+# a DAG parse checks each spec's schedule (most jobs share a handful of them).
+_GOOD_SCHEDULES: set[str] = set()
+
+
 def check_schedule(expression: str) -> None:
     """Refuse what Airflow's timetable or croniter would refuse later, and crons that never fire.
 
     Airflow's CronTriggerTimetable validates with croniter (it resolves the presets above, then
     calls croniter(expression)); the same library here gives the same verdicts without Airflow.
     """
+    if expression in _GOOD_SCHEDULES:
+        return
     from croniter import croniter
 
     fix = "write 5 cron fields like '0 3 * * *' or a preset like @daily"
     resolved = CRON_PRESETS.get(expression, expression)
     try:
-        croniter(resolved)
+        # One parse serves both checks: the start only matters to get_next below.
+        walk = croniter(resolved, datetime(2026, 1, 1))
     except Exception as exc:  # CroniterBadCronError / CroniterBadDateError; any other is as fatal
         raise ValueError(f"{expression!r} is not a valid cron schedule ({exc}); {fix}") from None
     if len(resolved.split()) != 5:
@@ -607,9 +616,10 @@ def check_schedule(expression: str) -> None:
             "the schedule is read; write the minute and hour themselves, e.g. '17 3 * * *'"
         )
     try:
-        croniter(resolved, datetime(2026, 1, 1)).get_next(datetime)
+        walk.get_next(datetime)
     except Exception:  # CroniterBadDateError: e.g. '0 0 31 2 *', February 31st
         raise ValueError(f"{expression!r} never fires (no such date); {fix}") from None
+    _GOOD_SCHEDULES.add(expression)
 
 
 def _field_path(loc: tuple[object, ...]) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from agentjobs.jobs.kinds.capabilities import Applies, Documents, Reviewed
-from agentjobs.jobs.kinds.registry import fan_out_kind
+from agentjobs.jobs.kinds.registry import declares, fan_out_kind
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.graph import FETCH_AND_DELIVER_S
 
@@ -29,7 +29,7 @@ from agentjobs.operators.graph import FETCH_AND_DELIVER_S
 def review_timeout(spec: JobSpec) -> timedelta | None:
     """How long a fan-out's per-team review waits for a person; None when the kind has none."""
     kind = fan_out_kind(spec.kind)
-    return kind.review_timeout(spec.kind_settings()) if isinstance(kind, Reviewed) else None
+    return kind.review_timeout(spec.kind_settings()) if declares(kind, Reviewed) else None
 
 
 class FanOutGraph:
@@ -73,9 +73,9 @@ class FanOutGraph:
             build_chunked(spec, skills_dir)
             return
         kind = fan_out_kind(spec.kind)
-        writes = isinstance(kind, Applies)
+        writes = declares(kind, Applies)
         # A kind with a document (a PDF) stores it once and delivers the message that links it.
-        publishes = isinstance(kind, Documents)
+        publishes = declares(kind, Documents)
         fetch = TeamFetchOperator(task_id="fetch", spec=spec)
 
         @task_group(group_id="team")

@@ -35,12 +35,12 @@ class TaskGraph(Protocol):
 
 def task_graph(spec: JobSpec) -> TaskGraph:
     """The graph of `spec`'s kind; a TypeError names a kind whose graph is not a TaskGraph."""
-    from agentjobs.jobs.kinds.registry import kind
+    from agentjobs.jobs.kinds.registry import declares, kind
     from agentjobs.jobs.kinds.registry import task_graph as graph_path
 
     where = graph_path(kind(spec.kind))
     module, attribute = where.split(":")
     graph = getattr(import_module(module), attribute)
-    if not isinstance(graph, TaskGraph):
+    if not declares(graph, TaskGraph):
         raise TypeError(f"kind {spec.kind!r}: {where} is not a TaskGraph (params, dagrun_timeout, build)")
     return graph

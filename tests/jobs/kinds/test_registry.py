@@ -121,3 +121,18 @@ def test_each_shipped_kind_declares_the_optional_steps_its_graph_runs(name, decl
 
     found = kind(name)
     assert {c for c in capabilities.__all__ if isinstance(found, getattr(capabilities, c))} == declared
+
+
+@pytest.mark.parametrize("name", ["digest", "reconciliation", "batch_notifications"])
+def test_a_kinds_capabilities_asked_again_give_the_same_answers(name):
+    # The registry remembers each answer (a parse asks several times per job); asked twice, and
+    # for two different kinds, each keeps its own.
+    from agentjobs.jobs.kinds import capabilities
+    from agentjobs.jobs.kinds.registry import declares, kind
+
+    found, other = kind(name), kind("anomaly_flags")
+    for _ in range(2):
+        for name_ in capabilities.__all__:
+            capability = getattr(capabilities, name_)
+            assert declares(found, capability) == isinstance(found, capability)
+            assert declares(other, capability) is False
