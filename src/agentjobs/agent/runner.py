@@ -47,6 +47,7 @@ def run_skill(run: RunPlan, client: ModelClient, meter: BudgetMeter) -> AgentRes
             replay=run.replay,
             defer_waits_from_s=run.defer_waits_from_s,
             failover=run.failover,
+            tracer=run.tracer,
         )
         try:
             return agent.run(

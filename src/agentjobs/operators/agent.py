@@ -197,6 +197,7 @@ class AgentOperator(BaseOperator):
         from agentjobs.operators import metrics
         from agentjobs.operators.run_files import recorded
         from agentjobs.operators.run_summary import log_run_summary
+        from agentjobs.operators.tracing import flush, run_tracer
 
         skill = load_skill(self.skill, Path(self.skills_dir) if self.skills_dir else default_skills_dir())
         work_dir = self.work_folder(context)
@@ -215,6 +216,7 @@ class AgentOperator(BaseOperator):
                 endpoint.name,
             )
         spend, meter, replay, spent_before = self._resume(context, caps, failover.current.prices)
+        tracer = run_tracer(context, skill.name, secrets)
         run = plan.bind(
             skill,
             work_dir,
@@ -228,6 +230,7 @@ class AgentOperator(BaseOperator):
             replay=replay,
             defer_waits_from_s=self.defer_waits_from_s,
             failover=failover if failover.enabled else None,
+            tracer=tracer,
         )
         payload: dict[str, Any] = {
             "result": None,
@@ -275,6 +278,7 @@ class AgentOperator(BaseOperator):
             for move in failover.moves:
                 self.log.warning("Failed over from %s to %s: %s", move["from"], move["to"], move["reason"])
                 metrics.failover(self.dag_id, self.task_id, move)
+            flush(tracer)
         payload.update(result=result, usage=run_usage(meter, failover, secrets))
         context["ti"].xcom_push(key="usage", value=payload["usage"])
         return payload
