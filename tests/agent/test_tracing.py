@@ -50,7 +50,12 @@ def client(server: ScriptedModelServer, model: str = "m") -> ModelClient:
 
 
 def traced_agent(
-    provider: TracerProvider, server: ScriptedModelServer, tmp_path: Path, *, content: bool = False, **kwargs: Any
+    provider: TracerProvider,
+    server: ScriptedModelServer,
+    tmp_path: Path,
+    *,
+    content: bool = False,
+    **kwargs: Any,
 ) -> Agent:
     registry = ToolRegistry()
     for tool in builtin_tools(PermissionEngine(tmp_path)):
@@ -162,7 +167,9 @@ def test_a_refused_call_ends_its_span_and_the_runs_in_error_with_the_type(model_
     assert not chat.events  # no exception event: a traceback may quote the request
 
 
-def test_a_failover_is_a_failed_chat_span_on_the_primary_then_one_on_the_fallback(model_server, tmp_path, spans):
+def test_a_failover_is_a_failed_chat_span_on_the_primary_then_one_on_the_fallback(
+    model_server, tmp_path, spans
+):
     provider, exporter = spans
     with ScriptedModelServer() as backup:
         model_server.script(error(503, "overloaded"))

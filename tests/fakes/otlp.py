@@ -56,8 +56,13 @@ class OtlpReceiver:
         return [s for s in self.spans if s.parent_span_id == parent.span_id and s.trace_id == parent.trace_id]
 
     def total(self, name: str, **attributes: Any) -> float:
-        found = [p for p in self.points if p.name == name]
-        return sum(p.value for p in found if all(p.attributes.get(k) == v for k, v in attributes.items()))
+        """The sum over the matching series of each one's latest value (the SDK's counters are
+        cumulative: every export repeats a series' running total)."""
+        latest: dict[tuple[tuple[str, Any], ...], float] = {}
+        for point in self.points:
+            if point.name == name and all(point.attributes.get(k) == v for k, v in attributes.items()):
+                latest[tuple(sorted(point.attributes.items()))] = point.value
+        return sum(latest.values())
 
     def wait_for(self, check: Callable[[], bool], timeout_s: float = 10.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -146,7 +151,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

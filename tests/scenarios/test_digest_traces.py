@@ -124,7 +124,9 @@ def test_a_loop_digest_sends_a_tool_span_per_tool_call_and_the_content_scrubbed_
     assert [s.attributes["gen_ai.tool.name"] for s in tools] == ["list_files", "read_file", "write_file"]
     failed = tools[1]  # no such file: the model is told, the span says so
     assert failed.status == "STATUS_CODE_ERROR" and failed.attributes["error.type"] == "tool_error"
-    assert {s.attributes["gen_ai.response.finish_reasons"][0] for s in children if s.name.startswith("chat ")} == {
+    assert {
+        s.attributes["gen_ai.response.finish_reasons"][0] for s in children if s.name.startswith("chat ")
+    } == {
         "tool_calls",
         "stop",
     }

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 import time
-from functools import partial
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -112,9 +112,9 @@ class Agent:
     ) -> AgentResult:
         """Run to a valid result. `schema` is the JSON schema sent in structured mode
         (default: the result model's own); the reply is always validated by the model."""
-        run = partial(self._run, system, prompt, result_model, mode, schema_name, schema)
         if self.tracer is None:
-            return run()
+            return self._run(system, prompt, result_model, mode, schema_name, schema)
+        run = partial(self._run, system, prompt, result_model, mode, schema_name, schema)
         return self.tracer.run(self.client.model, mode, self.meter, run)
 
     def _run(

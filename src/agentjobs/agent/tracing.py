@@ -190,7 +190,11 @@ def input_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         parts: list[dict[str, Any]] = []
         if message.get("role") == "tool":
             parts.append(
-                {"type": "tool_call_response", "id": message.get("tool_call_id"), "response": message.get("content")}
+                {
+                    "type": "tool_call_response",
+                    "id": message.get("tool_call_id"),
+                    "response": message.get("content"),
+                }
             )
         elif message.get("content"):
             parts.append({"type": "text", "content": message["content"]})

@@ -43,7 +43,7 @@ _own_lock = threading.Lock()
 
 
 def tracing_on() -> bool:
-    from airflow.sdk.configuration import conf
+    from airflow.configuration import conf
 
     return conf.getboolean("traces", "otel_on", fallback=False)
 
@@ -52,7 +52,7 @@ def run_tracer(context: Any, agent_name: str, secrets: Sequence[str]) -> RunTrac
     """The run's tracer when Airflow's tracing is on, else None (no spans at all)."""
     if not tracing_on():
         return None
-    from airflow.sdk.configuration import conf
+    from airflow.configuration import conf
     from opentelemetry import trace
 
     from agentjobs import __version__
@@ -106,7 +106,7 @@ def own_provider() -> TracerProvider:
 def traces_endpoint() -> str | None:
     """Airflow's `[traces]` host and port as an OTLP/HTTP URL, unless the standard variables set
     one (None: the exporter reads them itself)."""
-    from airflow.sdk.configuration import conf
+    from airflow.configuration import conf
 
     if os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         return None
@@ -119,9 +119,11 @@ def traces_endpoint() -> str | None:
 
 
 def service_name() -> str:
-    from airflow.sdk.configuration import conf
+    from airflow.configuration import conf
 
-    return os.environ.get("OTEL_SERVICE_NAME") or conf.get("traces", "otel_service", fallback=None) or "Airflow"
+    return (
+        os.environ.get("OTEL_SERVICE_NAME") or conf.get("traces", "otel_service", fallback=None) or "Airflow"
+    )
 
 
 def flush(tracer: RunTracer | None) -> None:
