@@ -69,9 +69,9 @@ def otel_metrics(otlp_receiver, monkeypatch):
 
 
 def test_the_agent_counters_reach_an_otlp_receiver_through_airflows_otel_metrics(job, otel_metrics):  # noqa: F811
-    from agentjobs.operators.factory import build_dag as build_job_dag
-
     from opentelemetry import metrics as otel
+
+    from agentjobs.operators.factory import build_dag as build_job_dag
 
     receiver = otel_metrics
     run = run_dag(build_job_dag(job), logical_date=LOGICAL)
