@@ -71,6 +71,8 @@ class RunTracer:
             **self.attributes,
         }
         cost_before = meter.usage.cost_usd
+        self.input_tokens = self.output_tokens = self.calls = 0
+        self.response_model = None
         with self._span(f"invoke_agent {self.agent_name}", SpanKind.INTERNAL, attributes) as span:
             try:
                 return body()
