@@ -22,6 +22,7 @@ os.environ["AGENTJOBS_ARTIFACT_BASE"] = str(_AIRFLOW_HOME / "artifacts")
 import pytest  # noqa: E402
 
 from tests.fakes.fixtures import company_directory, model_server  # noqa: E402, F401
+from tests.fakes.otlp import otlp_receiver  # noqa: E402, F401
 from tests.fakes.statsd import statsd_server  # noqa: E402, F401
 
 # What the session set above and `agentjobs` commands run in-process rewrite (cli/project.py

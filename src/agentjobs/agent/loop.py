@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -32,6 +33,7 @@ from agentjobs.agent.prompt_size import message_tokens, request_tokens
 from agentjobs.agent.rate_limit import rate_limit_wait
 from agentjobs.agent.replay import ReplayCache, RunningFingerprint
 from agentjobs.agent.tools import ToolRegistry
+from agentjobs.agent.tracing import RunTracer
 from agentjobs.agent.transcript import Transcript
 from agentjobs.agent.unicode_text import (
     has_lone_surrogates,
@@ -78,6 +80,8 @@ class Agent:
     # failure of one moves the same call to the next (agent/failover.py); `client` is then the
     # endpoint being asked.
     failover: Failover | None = None
+    # The run's spans (agent/tracing.py); None: no span is made and the loop pays nothing for it.
+    tracer: RunTracer | None = None
     # The counted prompt so far (only with a context cap): the history only grows, so each
     # message is counted once, not the whole history before every call.
     _counted_messages: int = field(default=0, init=False)
@@ -108,6 +112,20 @@ class Agent:
     ) -> AgentResult:
         """Run to a valid result. `schema` is the JSON schema sent in structured mode
         (default: the result model's own); the reply is always validated by the model."""
+        if self.tracer is None:
+            return self._run(system, prompt, result_model, mode, schema_name, schema)
+        run = partial(self._run, system, prompt, result_model, mode, schema_name, schema)
+        return self.tracer.run(self.client.model, mode, self.meter, run)
+
+    def _run(
+        self,
+        system: str,
+        prompt: str,
+        result_model: type[BaseModel],
+        mode: Mode,
+        schema_name: str,
+        schema: dict[str, Any] | None,
+    ) -> AgentResult:
         self._counted_messages = self._history_tokens = 0
         self._fingerprint = None
         messages: list[dict[str, Any]] = [
@@ -184,7 +202,16 @@ class Agent:
         while True:
             self._sent_max_tokens = max_tokens
             try:
-                return self._complete_on(messages, tool_specs, max_tokens, response_format)
+                if self.tracer is None:
+                    return self._complete_on(messages, tool_specs, max_tokens, response_format)
+                return self.tracer.chat(
+                    self.client,
+                    self.failover.current.label,
+                    messages,
+                    max_tokens,
+                    response_format is not None,
+                    partial(self._complete_on, messages, tool_specs, max_tokens, response_format),
+                )
             except TransientAgentError as exc:
                 if exc.kind == TransientAgentError.kind:
                     raise
@@ -366,7 +393,10 @@ class Agent:
     def _run_tools(self, completion: Completion, messages: list[dict[str, Any]]) -> None:
         assert self.tools is not None  # tool calls are only offered when tools exist
         for call in completion.tool_calls:
-            outcome = self.tools.call(call.name, call.arguments)
+            if self.tracer is None:
+                outcome = self.tools.call(call.name, call.arguments)
+            else:
+                outcome = self.tracer.tool(call, partial(self.tools.call, call.name, call.arguments))
             self.tool_sequence.append(call.name if outcome.ok else f"{call.name}!")
             self.transcript.record(
                 "tool", name=call.name, arguments=call.arguments, ok=outcome.ok, result=outcome.content

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # a DAG parse imports this module through the kinds: only wha
     from agentjobs.agent.skills import Skill
     from agentjobs.agent.tools import Tool, ToolRegistry
     from agentjobs.agent.toolset import Toolset
+    from agentjobs.agent.tracing import RunTracer
 
 STRUCTURED_SECTION = "\n## Structured mode\n"
 UNTRUSTED_DATA_NOTE = (
@@ -76,6 +77,7 @@ class RunPlan:
     replay: ReplayCache | None = None
     defer_waits_from_s: float | None = None  # see Agent.defer_waits_from_s
     failover: Failover | None = None  # the run's endpoints in order (None: the client alone)
+    tracer: RunTracer | None = None  # the run's OpenTelemetry spans (None: none are made)
 
     @property
     def bound_skill(self) -> Skill:

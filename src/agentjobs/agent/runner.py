@@ -54,6 +54,7 @@ def run_skill(run: RunPlan, client: ModelClient, meter: BudgetMeter) -> AgentRes
                 replay=run.replay,
                 defer_waits_from_s=run.defer_waits_from_s,
                 failover=run.failover,
+                tracer=run.tracer,
             )
             return agent.run(
                 system=run.system_prompt(),

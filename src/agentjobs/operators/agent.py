@@ -250,6 +250,7 @@ class AgentOperator(BaseOperator):
         from agentjobs.operators import metrics
         from agentjobs.operators.run_files import recorded
         from agentjobs.operators.run_summary import log_run_summary
+        from agentjobs.operators.tracing import flush, run_tracer
 
         skill = self.agent_skill()
         work_dir = self.work_folder(context)
@@ -268,6 +269,7 @@ class AgentOperator(BaseOperator):
                 endpoint.name,
             )
         spend, meter, replay, spent_before = self._resume(context, caps, failover.current.prices)
+        tracer = run_tracer(context, skill.name, secrets)
         run = plan.bind(
             skill,
             work_dir,
@@ -284,6 +286,7 @@ class AgentOperator(BaseOperator):
             output_type=self.output_type,
             given_tools=self.agent_tools,
             toolsets=self.toolsets,
+            tracer=tracer,
         )
         payload: dict[str, Any] = {
             "result": None,
@@ -331,6 +334,7 @@ class AgentOperator(BaseOperator):
             for move in failover.moves:
                 self.log.warning("Failed over from %s to %s: %s", move["from"], move["to"], move["reason"])
                 metrics.failover(self.dag_id, self.task_id, move)
+            flush(tracer)
         payload.update(result=result, usage=run_usage(meter, failover, secrets))
         context["ti"].xcom_push(key="usage", value=payload["usage"])
         # A skill's job reads the small dict; an agent written in the DAG hands on its answer.
