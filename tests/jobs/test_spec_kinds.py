@@ -102,4 +102,15 @@ def test_batch_mode_refuses_chunks_and_names_the_fix(tmp_path):
     with pytest.raises(JobSpecError) as raised:
         load_spec(spec_file(tmp_path, batch + "fan_out: {chunk_size: 10}\n"))
     assert "field 'fan_out.chunk_size': mode: batch sends every team's request in one" in str(raised.value)
-    assert "remove fan_out.chunk_size (or set it to 1)" in str(raised.value)
+    assert "remove fan_out.chunk_size and fan_out.chunks" in str(raised.value)
+
+
+def test_chunks_split_each_runs_due_teams_into_as_many_tasks_as_the_pool_has_slots(tmp_path):
+    spec = load_spec(spec_file(tmp_path, INSIGHTS + "fan_out: {chunks: 4}\n"))
+    assert spec.fan_out.chunked
+    assert [spec.fan_out.size_for(teams) for teams in (200, 201, 3, 0)] == [50, 51, 1, 1]
+    with pytest.raises(JobSpecError, match="not both"):
+        load_spec(spec_file(tmp_path, INSIGHTS + "fan_out: {chunks: 4, chunk_size: 10}\n"))
+    text = (REPO / "include" / "jobs" / "reconciliation.yaml").read_text() + "fan_out: {chunks: 2}\n"
+    with pytest.raises(JobSpecError, match="per-team apply"):
+        load_spec(spec_file(tmp_path, text))

@@ -119,8 +119,9 @@ class ChunkAgentOperator(TeamAgentOperator):
 
     def __init__(self, *, spec: JobSpec, team_runs: Any, concurrency: int, **kwargs: Any) -> None:
         if spec.caps.timeout_s is not None:
-            # Each team has its own time cap; the chunk runs them in rounds of `concurrency`.
-            rounds = math.ceil(spec.fan_out.chunk_size / concurrency)
+            # Each team has its own time cap; the chunk runs them in rounds of `concurrency`. With
+            # `chunks` a run's chunk size is known only then: sized for max_teams_per_run teams.
+            rounds = math.ceil(spec.fan_out.size_for(spec.max_teams_per_run) / concurrency)
             kwargs.setdefault("execution_timeout", timedelta(seconds=spec.caps.timeout_s * rounds + 60))
         init_agent(self, **agent_defaults(spec, kwargs, skill=spec.skill, allow_empty=True))
         self.spec = spec
