@@ -44,7 +44,8 @@ def spec_file(tmp_path: Path, text: str) -> Path:
             "field 'team_delivery.member_previews'",
         ),
         (lambda t: t + "fan_out: {chunk_size: 0}\n", "field 'fan_out.chunk_size'"),
-        (lambda t: t + "fan_out: {chunks: 3}\n", "field 'fan_out.chunks'"),
+        (lambda t: t + "fan_out: {chunks: 0}\n", "field 'fan_out.chunks'"),
+        (lambda t: t + "fan_out: {chunk: 3}\n", "field 'fan_out.chunk'"),
     ],
 )
 def test_a_kind_mistake_names_the_file_the_field_and_the_fix(tmp_path, edit, message):

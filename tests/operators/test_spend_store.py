@@ -168,3 +168,10 @@ def test_a_deferral_moment_is_read_back_in_its_epoch_only():
     # After a clear, the old deferral's wait is not this budget's.
     assert SpendStore.from_context(context(store, 2, 1 + 2, 2)).deferred_at() is None
     assert SpendStore.from_context(context(Store(), 1, 2, 2)).deferred_at() is None
+
+
+def test_a_resume_takes_the_deferral_moment_once_so_a_later_resume_does_not_count_it_again():
+    store = Store()
+    SpendStore.from_context(context(store, 1, 2, 2)).mark_deferred(1_800_000_000.5)
+    assert SpendStore.from_context(context(store, 1, 2, 2)).take_deferred_at() == 1_800_000_000.5
+    assert SpendStore.from_context(context(store, 1, 2, 2)).take_deferred_at() is None
