@@ -98,12 +98,10 @@ def test_chunks_are_opt_in_and_refused_for_a_kind_with_an_apply_step(tmp_path):
     assert "field 'fan_out.chunk_size': kind 'reconciliation' has per-team apply" in str(raised.value)
 
 
-def test_batch_mode_refuses_chunks_and_names_the_fix(tmp_path):
+def test_batch_mode_takes_chunks(tmp_path):
     batch = INSIGHTS.replace("mode: structured", "mode: batch", 1)
-    with pytest.raises(JobSpecError) as raised:
-        load_spec(spec_file(tmp_path, batch + "fan_out: {chunk_size: 10}\n"))
-    assert "field 'fan_out.chunk_size': mode: batch sends every team's request in one" in str(raised.value)
-    assert "remove fan_out.chunk_size and fan_out.chunks" in str(raised.value)
+    spec = load_spec(spec_file(tmp_path, batch + "fan_out: {chunks: 2}\n"))
+    assert spec.mode == "batch" and spec.fan_out.chunked
 
 
 def test_chunks_split_each_runs_due_teams_into_as_many_tasks_as_the_pool_has_slots(tmp_path):

@@ -390,15 +390,6 @@ class JobSpec(BaseModel):
                 f"mode: batch sends one request per team through the Batch API; kind {name!r} makes "
                 "one call a run, not one a team: use mode: structured or loop",
             )
-        if spec.mode == "batch" and spec.fan_out.chunked:
-            # The Batch API already sends every team in one file; a chunk's summarize would not
-            # read the batch's answers, so it would pay online for every team.
-            raise KindMismatch(
-                "fan_out.chunk_size",
-                "mode: batch sends every team's request in one Batch API file already, so chunks "
-                "have nothing to save: remove fan_out.chunk_size and fan_out.chunks, or use mode: "
-                "structured with chunks",
-            )
         return spec
 
     @model_serializer(mode="wrap")
