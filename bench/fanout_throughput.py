@@ -134,7 +134,8 @@ class PoolRun:
         if not self.summarize_s:
             return 0.0
         calls_per_task = self.teams / len(self.summarize_s)
-        return self.slots * 60.0 * calls_per_task / statistics.mean(self.summarize_s)
+        busy = min(self.slots, len(self.summarize_s))  # fewer chunks than slots leave slots idle
+        return busy * 60.0 * calls_per_task / statistics.mean(self.summarize_s)
 
 
 def write_business_db(path: Path, teams: int, seed: int = 15) -> None:
