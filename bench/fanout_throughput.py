@@ -10,12 +10,15 @@ Each pool size has its own copy of the shipped spec (its own dag_id), as shipped
 retries 1, retry_delay_s 120, the agent's model client with the SDK's retries off.
 
     python bench/fanout_throughput.py [--teams 200] [--rpm 12] [--burst 1] [--hold 3] [--pools 1,4,16]
-        [--chunk-size 1,10] [--concurrency 4] [--limiter] [--limiter-rpm 57] [--batch-poll 2] [--no-batch]
+        [--chunk-size 1,10,slots] [--concurrency 4] [--limiter] [--limiter-rpm 57] [--batch-poll 2]
+        [--no-batch]
 
 `--chunk-size` runs each pool size once per chunk size (spec `fan_out.chunk_size`; 1, the default,
 is a task chain per team): a chunk's summarize runs its teams' calls `--concurrency` at a time in
 one task, so the task overhead is paid per chunk. Its rows name the chunk size, the task instances
-the run took and the teams it delivered. `--limiter` sets the connection's own rate limit
+the run took and the teams it delivered. `slots` sets `fan_out.chunks` to the pool's slots
+instead: each run splits its due teams into that many chunks (200 teams at pool 4: 4 chunks of
+50), so every slot carries one chunk for the whole run. `--limiter` sets the connection's own rate limit
 (`requests_per_minute` = `--rpm`, its bucket in the ledger database), so calls wait for it
 instead of meeting the endpoint's 429s; `--limiter-rpm` sets it to another number (e.g. a little
 under the endpoint's, to leave room for the calls' own latency).
@@ -32,13 +35,21 @@ model's hold; the rest is the task process, its start-up and its API calls), so 
 carries about 5 calls a minute, below the limit (the pool is the bound), while 4 slots carry
 about 15 and 16 slots about 40, above it (the limit is the bound): the sweep crosses the
 limit between 1 and 4 slots. A burst of 1 is an endpoint that enforces its RPM per second.
+The goal: ≥0.9 x the endpoint's limit wherever the pool's slots allow it, i.e. against
+min(limit, slots x calls in flight a task x 60 / hold): what the slots would carry if a call cost
+only the model's answer. Task overhead and limiter waits are not in the bound (an earlier bound,
+the slots busy back to back with tasks as long as measured, counted both, so a slow pool met it
+against itself); the rows still note what the slots carried so. No team may be lost.
 Time: 20 teams take ~17 min for the three pool sizes here, the default; a task chain per team
 scales that about tenfold for 200 teams (~3 h on 2 cores). quick=True runs 6 teams.
 
 The full size (issue 24), as a user would set it up:
 
-    python bench/fanout_throughput.py --teams 200 --pools 1,4,16 --chunk-size 25 --concurrency 4 \
-        --limiter --rpm 60
+    python bench/fanout_throughput.py --teams 200 --pools 1,4,16 --chunk-size slots --concurrency 4 \
+        --limiter --limiter-rpm 57 --rpm 60
+
+(`--chunk-size 25` is the earlier fixed size: at pool 1 its eight chunks run one after another,
+and each boundary leaves the model idle ~6 s, the last call's answer and the next task's start.)
 
 The connection's limiter on at the endpoint's own limit (what a user copies from the provider's
 rate-limit page), so calls wait for their turn instead of meeting 429s; chunks of 25 teams, 4
@@ -93,7 +104,7 @@ DEFAULT_TEAMS = 20
 class PoolRun:
     slots: int
     teams: int
-    chunk_size: int
+    chunk_size: int  # teams a chunk task held (the largest chunk); 1: a task chain per team
     task_instances: int  # of the whole run: fetch, the mapped tasks, the alert
     teams_ok: int  # teams whose summary was made (a chunk's outcomes counted one by one)
     wall_s: float
@@ -105,15 +116,26 @@ class PoolRun:
     retried_after_429: int  # summarize tries that failed on a 429 (each one retried or failed)
     costs: list[float]  # USD of each successful team's summarize (its usage's cost_usd)
     batch_s: float | None = None  # the batch task's duration (submit, wait, collect); None: online
+    in_flight: int = 1  # model calls one summarize task keeps going at once (fan_out.concurrency)
+    hold_s: float = 3.0  # how long the endpoint takes to answer one call
+    by_slots: bool = False  # fan_out.chunks set to the pool's slots (the chunk size per run)
 
     @property
     def pool_allows(self) -> float:
-        """Requests a minute the pool could carry: slots busy back to back with tasks this long,
-        each making its chunk's calls (one per team)."""
+        """Requests a minute the pool's slots could carry if a call cost only the model's answer:
+        every slot's task keeping its calls in flight back to back. Neither Airflow's task
+        overhead nor the limiter's waits are in it: those are what the product is measured on."""
+        return self.slots * self.in_flight * 60.0 / self.hold_s if self.hold_s > 0 else float("inf")
+
+    @property
+    def slot_busy_rate(self) -> float:
+        """Requests a minute the slots did carry, busy back to back with tasks as long as these
+        (limiter waits and task overhead included): for the note, not the goal."""
         if not self.summarize_s:
             return 0.0
         calls_per_task = self.teams / len(self.summarize_s)
-        return self.slots * 60.0 * calls_per_task / statistics.mean(self.summarize_s)
+        busy = min(self.slots, len(self.summarize_s))  # fewer chunks than slots leave slots idle
+        return busy * 60.0 * calls_per_task / statistics.mean(self.summarize_s)
 
 
 def write_business_db(path: Path, teams: int, seed: int = 15) -> None:
@@ -152,7 +174,11 @@ def write_business_db(path: Path, teams: int, seed: int = 15) -> None:
 
 
 def job_spec(
-    dag_id: str, mode: str = "structured", chunk_size: int = 1, concurrency: int = 4
+    dag_id: str,
+    mode: str = "structured",
+    chunk_size: int = 1,
+    concurrency: int = 4,
+    chunks: int | None = None,
 ) -> dict[str, Any]:
     """The shipped weekly_insights spec on the benchmark's connections, delivering nowhere."""
     spec = yaml.safe_load((REPO / "include" / "jobs" / "weekly-insights.yaml").read_text())
@@ -167,13 +193,30 @@ def job_spec(
         alert=None,
         pool=POOL,
     )
-    if chunk_size > 1:
+    if chunks is not None:  # a run's due teams in this many chunks: the pool's slots
+        spec["fan_out"] = {"chunks": chunks, "concurrency": concurrency}
+    elif chunk_size > 1:
         spec["fan_out"] = {"chunk_size": chunk_size, "concurrency": concurrency}
     return spec
 
 
-def dag_id_for(slots: int, chunk_size: int) -> str:
-    return f"bench_insights_pool{slots}" + (f"_chunk{chunk_size}" if chunk_size > 1 else "")
+# A sweep's chunking: a chunk size (1: a task chain per team), or SLOTS: `fan_out.chunks` set to
+# the pool's slots, so each run's chunk size is the teams due over the slots.
+SLOTS = "slots"
+Chunking = int | str
+
+
+def dag_id_for(slots: int, chunk: Chunking) -> str:
+    if chunk == SLOTS:
+        return f"bench_insights_pool{slots}_chunks{slots}"
+    return f"bench_insights_pool{slots}" + (f"_chunk{chunk}" if int(chunk) > 1 else "")
+
+
+def spec_for(slots: int, chunk: Chunking, concurrency: int) -> dict[str, Any]:
+    dag_id = dag_id_for(slots, chunk)
+    if chunk == SLOTS:
+        return job_spec(dag_id, chunks=slots, concurrency=concurrency)
+    return job_spec(dag_id, chunk_size=int(chunk), concurrency=concurrency)
 
 
 def task_instances(cluster: AirflowCluster, dag_id: str, run_id: str) -> list[dict[str, Any]]:
@@ -246,10 +289,13 @@ def run_pool(
     model: RateLimitedModel,
     slots: int,
     teams: int,
-    chunk_size: int = 1,
+    chunk: Chunking = 1,
     dag_id: str | None = None,
+    concurrency: int = 4,
 ) -> PoolRun:
-    dag_id = dag_id or dag_id_for(slots, chunk_size)
+    dag_id = dag_id or dag_id_for(slots, chunk)
+    chunked = chunk == SLOTS or int(chunk) > 1
+    chunk_size = (-(-teams // slots) if chunk == SLOTS else int(chunk)) if chunked else 1
     body = {"name": POOL, "slots": slots, "include_deferred": False}
     cluster.api.request("PATCH", f"/pools/{POOL}", json=body, params={"update_mask": "slots"})
     model.reset()
@@ -267,7 +313,7 @@ def run_pool(
     saw_429 = tries_that_saw_429(cluster, dag_id, final["dag_run_id"])
     failed_by_429 = sum(1 for ti in tis if ti["state"] == "failed" and any(saw_429.get(ti["map_index"], [])))
     batch = [t for t in every_ti if t["task_id"] == "batch"]
-    if chunk_size > 1:  # one task a chunk: each team's outcome is in its chunk's XCom
+    if chunked:  # one task a chunk: each team's outcome is in its chunk's XCom
         outcomes = chunk_outcomes(cluster, dag_id, final["dag_run_id"], tis)
         teams_ok, costs = sum(1 for o in outcomes if "error" not in o), chunk_costs(outcomes)
     else:
@@ -288,6 +334,9 @@ def run_pool(
         retried_after_429=sum(sum(tries) for tries in saw_429.values()),
         costs=costs,
         batch_s=float(batch[0]["duration"] or 0.0) if batch else None,
+        in_flight=min(concurrency, chunk_size) if chunked else 1,
+        hold_s=model.hold_s,
+        by_slots=chunk == SLOTS,
     )
 
 
@@ -304,18 +353,22 @@ def result(
     met = achieved >= GOAL_FRACTION * bound and run.failed_by_429 == 0 and run.teams_ok == run.teams
     mean_s = statistics.mean(run.summarize_s) if run.summarize_s else 0.0
     per_task = f"chunks of {run.chunk_size}" if run.chunk_size > 1 else "a task chain per team"
+    if run.by_slots:
+        per_task = f"fan_out.chunks {run.slots} (the pool's slots): {per_task}"
     note = (
         f"{run.teams} teams, {per_task}: {run.teams_ok} summarized, {run.task_instances} task "
         f"instances; limit {rpm:g} req/min (token bucket, burst {burst}), "
         f"each call held {hold_s:g} s; "
-        f"pool of {run.slots} allows ≈{run.pool_allows:.1f} req/min ({run.slots} x 60 x calls per task "
-        f"/ {mean_s:.1f} s mean summarize task); "
+        f"pool of {run.slots} allows {run.pool_allows:.0f} req/min ({run.slots} slots x {run.in_flight} "
+        f"calls in flight x 60 / {run.hold_s:g} s answer), its slots carried ≈{run.slot_busy_rate:.1f} "
+        f"({mean_s:.1f} s mean summarize task); "
         f"served {len(run.traffic.served)}, 429s {len(run.traffic.rejected)}; "
         f"summarize {run.states}; tries failed on a 429 {run.retried_after_429}, tasks retried "
         f"{run.retried}, failed by a 429 {run.failed_by_429}; run {run.wall_s:.0f} s"
     )
-    goal = f"≥{GOAL_FRACTION:g} x min(limit, pool), no 429 failure"
+    goal = f"≥{GOAL_FRACTION:g} x min(limit, slots' calls), no team lost"
     name = f"pool {run.slots}" + (f", chunk {run.chunk_size}" if run.chunk_size > 1 else "")
+    name = f"pool {run.slots}, chunks {run.slots}" if run.by_slots else name
     name += (f", limiter {limiter_rpm or rpm:g}" if limiter_rpm else ", limiter") if limiter else ""
     return Result("fan-out throughput", f"{name}: model req/min", achieved, rpm, "req/min", goal, met, note)
 
@@ -368,7 +421,7 @@ def measure(
     burst: int = 1,
     batch: bool = True,
     batch_poll_s: float = 2.0,
-    chunk_sizes: tuple[int, ...] = (1,),
+    chunk_sizes: tuple[Chunking, ...] = (1,),
     concurrency: int = 4,
     limiter: bool = False,
     limiter_rpm: float | None = None,
@@ -432,7 +485,7 @@ def measure(
             cluster.api.ensure_pool(POOL, 1, "bench: model calls at once")
             sweep = [(slots, chunk) for chunk in chunk_sizes for slots in pools]
             for slots, chunk in sweep:
-                cluster.add_job(job_spec(dag_id_for(slots, chunk), chunk_size=chunk, concurrency=concurrency))
+                cluster.add_job(spec_for(slots, chunk, concurrency))
             if batch:
                 cluster.add_job(job_spec(BATCH_DAG, mode="batch"))
                 model.server.batch_api.answer = batch_answer
@@ -442,7 +495,7 @@ def measure(
                 cluster.api.wait_for_dag(dag_id, timeout=180)
             runs = []
             for slots, chunk in sweep:
-                runs.append(run_pool(cluster, model, slots, teams, chunk))
+                runs.append(run_pool(cluster, model, slots, teams, chunk, concurrency=concurrency))
                 # Each row as soon as its run ends: a long sweep cut short keeps what it measured.
                 progress(result(runs[-1], rpm, hold_s, burst, limiter, limiter_rpm))
             batched = run_pool(cluster, model, max(pools), teams, dag_id=BATCH_DAG) if batch else None
@@ -465,7 +518,11 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=1, help="requests the endpoint admits at once")
     parser.add_argument("--batch-poll", type=float, default=2.0, help="mode: batch's poll interval, s")
     parser.add_argument("--no-batch", action="store_true", help="skip the mode: batch run")
-    parser.add_argument("--chunk-size", default="1", help="fan_out.chunk_size values, comma-separated")
+    parser.add_argument(
+        "--chunk-size",
+        default="1",
+        help=f"fan_out.chunk_size values, comma-separated; {SLOTS!r}: fan_out.chunks = the pool's slots",
+    )
     parser.add_argument("--concurrency", type=int, default=4, help="fan_out.concurrency of chunked runs")
     parser.add_argument(
         "--limiter", action="store_true", help="set the connection's requests_per_minute to --rpm"
@@ -477,7 +534,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     pools = tuple(int(p) for p in args.pools.split(","))
-    chunk_sizes = tuple(int(c) for c in args.chunk_size.split(","))
+    chunk_sizes = tuple(c if c == SLOTS else int(c) for c in args.chunk_size.split(","))
     started = time.monotonic()
     results = measure(
         teams=args.teams,

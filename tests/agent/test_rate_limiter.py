@@ -84,7 +84,8 @@ def test_acquire_jitters_only_waits_and_counts_tokens_only_with_a_token_limit():
     store = _Store(wait=2.0)
     limiter = RateLimiter(Limits(requests_per_minute=30), store)
     waits = {limiter.acquire(500) for _ in range(20)}
-    assert all(2.0 <= w <= 2.0 * 1.1 + 0.05 for w in waits) and len(waits) > 1
+    # Spread, but only a little past the slot: a lone waiter pays the stretch on every call.
+    assert all(2.0 <= w <= 2.0 * 1.02 + 0.01 for w in waits) and len(waits) > 1
     assert store.taken == [0.0] * 20  # no tokens_per_minute: the estimate is not taken
     assert RateLimiter(Limits(requests_per_minute=30), _Store(wait=0.0)).acquire(500) == 0.0
     limiter.settle(500, 100)

@@ -44,7 +44,8 @@ def spec_file(tmp_path: Path, text: str) -> Path:
             "field 'team_delivery.member_previews'",
         ),
         (lambda t: t + "fan_out: {chunk_size: 0}\n", "field 'fan_out.chunk_size'"),
-        (lambda t: t + "fan_out: {chunks: 3}\n", "field 'fan_out.chunks'"),
+        (lambda t: t + "fan_out: {chunks: 0}\n", "field 'fan_out.chunks'"),
+        (lambda t: t + "fan_out: {chunk: 3}\n", "field 'fan_out.chunk'"),
     ],
 )
 def test_a_kind_mistake_names_the_file_the_field_and_the_fix(tmp_path, edit, message):
@@ -97,9 +98,18 @@ def test_chunks_are_opt_in_and_refused_for_a_kind_with_an_apply_step(tmp_path):
     assert "field 'fan_out.chunk_size': kind 'reconciliation' has per-team apply" in str(raised.value)
 
 
-def test_batch_mode_refuses_chunks_and_names_the_fix(tmp_path):
+def test_batch_mode_takes_chunks(tmp_path):
     batch = INSIGHTS.replace("mode: structured", "mode: batch", 1)
-    with pytest.raises(JobSpecError) as raised:
-        load_spec(spec_file(tmp_path, batch + "fan_out: {chunk_size: 10}\n"))
-    assert "field 'fan_out.chunk_size': mode: batch sends every team's request in one" in str(raised.value)
-    assert "remove fan_out.chunk_size (or set it to 1)" in str(raised.value)
+    spec = load_spec(spec_file(tmp_path, batch + "fan_out: {chunks: 2}\n"))
+    assert spec.mode == "batch" and spec.fan_out.chunked
+
+
+def test_chunks_split_each_runs_due_teams_into_as_many_tasks_as_the_pool_has_slots(tmp_path):
+    spec = load_spec(spec_file(tmp_path, INSIGHTS + "fan_out: {chunks: 4}\n"))
+    assert spec.fan_out.chunked
+    assert [spec.fan_out.size_for(teams) for teams in (200, 201, 3, 0)] == [50, 51, 1, 1]
+    with pytest.raises(JobSpecError, match="not both"):
+        load_spec(spec_file(tmp_path, INSIGHTS + "fan_out: {chunks: 4, chunk_size: 10}\n"))
+    text = (REPO / "include" / "jobs" / "reconciliation.yaml").read_text() + "fan_out: {chunks: 2}\n"
+    with pytest.raises(JobSpecError, match="per-team apply"):
+        load_spec(spec_file(tmp_path, text))

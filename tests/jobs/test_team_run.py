@@ -139,3 +139,5 @@ def test_the_fetch_list_is_left_as_it_is_for_chunks_of_one_and_cut_in_order_othe
     assert [chunk_team_ids(c) for c in chunks(runs, 3)] == [["t0", "t1", "t2"], ["t3", "t4", "t5"], ["t6"]]
     assert chunks([], 3) == []
     assert chunk_team_ids(runs[2]) == ["t2"]
+    # fan_out.chunks above the teams due: chunks of one team, still lists for the chunk tasks
+    assert chunks(runs[:2], 1, chunked=True) == [[runs[0]], [runs[1]]]

@@ -82,6 +82,27 @@ def test_chunks_keep_the_chain_with_chunk_tasks_that_hand_on_past_a_failed_team(
     assert type(per_team.get_task("team.summarize")).__name__ == "TeamAgentOperator"
 
 
+def test_chunks_by_the_pools_slots_size_their_backstop_for_max_teams_per_run_and_take_a_batch(tmp_path):
+    spec = shipped(
+        "weekly-insights",
+        tmp_path,
+        fan_out={"chunks": 2, "concurrency": 4},
+        max_teams_per_run=40,
+        mode="batch",
+    )
+    dag = build_dag(spec)
+    assert chain_of(dag) == [
+        "fetch",
+        "batch",
+        "team.summarize",
+        "team.validate",
+        "team.deliver",
+        "alert_on_failure",
+    ]
+    # 40 teams in two chunks of 20, four at a time: five rounds of the 600 s time cap.
+    assert dag.get_task("team.summarize").execution_timeout == timedelta(seconds=600 * 5 + 60)
+
+
 def test_a_kind_that_writes_to_the_business_database_applies_before_it_delivers(tmp_path):
     dag = build_dag(shipped("enrichment", tmp_path))
     assert chain_of(dag) == [

@@ -183,3 +183,10 @@ def test_without_a_task_state_store_the_log_says_the_caps_bound_one_try(caplog):
         caplog.clear()
         SpendStore.from_context(context(Store(), 1, 2, 2))
     assert caplog.text == ""  # Airflow 3.3 gives one: nothing said
+
+
+def test_a_resume_takes_the_deferral_moment_once_so_a_later_resume_does_not_count_it_again():
+    store = Store()
+    SpendStore.from_context(context(store, 1, 2, 2)).mark_deferred(1_800_000_000.5)
+    assert SpendStore.from_context(context(store, 1, 2, 2)).take_deferred_at() == 1_800_000_000.5
+    assert SpendStore.from_context(context(store, 1, 2, 2)).take_deferred_at() is None

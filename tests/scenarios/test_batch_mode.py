@@ -44,7 +44,7 @@ def tally(installed_kinds, llm_conn, business_conn, smtp_server, monkeypatch, tm
     monkeypatch.setattr(type(fan_out_kind("team_tally")), "due", lambda self, team, when, settings: True)
     ledger = sqlite_ledger(monkeypatch, tmp_path)
 
-    def spec(mode: str) -> JobSpec:
+    def spec(mode: str, **fields: object) -> JobSpec:
         return JobSpec.model_validate(
             {
                 "dag_id": f"team_tally_{mode}_{uuid.uuid4().hex[:8]}",
@@ -62,6 +62,7 @@ def tally(installed_kinds, llm_conn, business_conn, smtp_server, monkeypatch, tm
                     "member_preview": False,
                 },
                 "ledger_conn_id": ledger,
+                **fields,
             }
         )
 
@@ -152,6 +153,42 @@ def test_a_batch_answers_all_teams_but_one_which_is_asked_online_and_a_clear_sen
     assert set(team_states(again).values()) == {"success"}, team_states(again)
     assert list(fake.batches) == [batch_id] and len([r for r in fake.requests if r.method == "POST"]) == 2
     assert (model_server.calls, len(smtp_server.messages)) == (calls, mails)
+
+
+def test_chunks_in_batch_mode_take_every_teams_answer_from_the_one_batch(tally, model_server, smtp_server):
+    from agentjobs.agent.batch_request import batch_key
+    from agentjobs.operators.factory import build_dag
+    from agentjobs.operators.team_chunk import TEAMS_KEY
+
+    spec = tally("batch", fan_out={"chunks": 2})
+    fake = model_server.batch_api
+    fake.answer = lambda key, body: answered(body)
+    dag = build_dag(spec, SKILLS)
+    for task in dag.tasks:
+        if task.task_id == "batch":
+            task.poll_interval_s = 0.01
+    run = run_dag(dag, logical_date=WHEN)
+    states = team_states(run)
+    assert set(states.values()) == {"success"}, states
+    chunks = xcom(run, "fetch")
+    served = [entry["team"] for chunk in chunks for entry in chunk]
+    assert len(chunks) == 2 and len(served) >= 3
+    # One batch line a team, of every chunk; no online call; one mail a team.
+    (batch_id,) = fake.batches
+    assert sorted(line["custom_id"] for line in fake.input_lines(batch_id)) == sorted(map(batch_key, served))
+    assert model_server.calls == 0
+    # Delivered once each, through the ledger, as a chain per team delivers.
+    from agentjobs.delivery.ledger import DeliveryLedger
+
+    ledger = DeliveryLedger.from_conn_id(spec.ledger_conn_id)
+    periods = {entry["team"]: entry["period"] for chunk in chunks for entry in chunk}
+    rows = [r for t in served for r in ledger.history(job=f"{spec.dag_id}/{t}", logical_date=periods[t])]
+    assert rows and all(r.status == "sent" and r.attempt == 1 for r in rows)
+    assert len({(r.job, r.channel, r.target) for r in rows}) == len(rows) == len(smtp_server.messages)
+    outcomes = {team: o for i in range(2) for team, o in xcom(run, "team.summarize", TEAMS_KEY, i).items()}
+    assert sorted(outcomes) == sorted(served)
+    half_price = (1000 * 1.0 + 100 * 4.0) / 1_000_000 / 2
+    assert all(o["usage"]["cost_usd"] == pytest.approx(half_price) for o in outcomes.values())
 
 
 def test_an_expired_batch_falls_back_online_for_the_teams_it_did_not_reach(tally, model_server, smtp_server):

@@ -23,9 +23,12 @@ log = logging.getLogger(__name__)
 
 REQUEST_BURST = 1.0  # requests the bucket holds: calls are spaced 60 / requests_per_minute apart
 # Waits are stretched by up to this fraction (plus JITTER_MIN_S) so workers that were refused
-# together do not all ask again at the same instant and lose to each other again.
-JITTER_FRACTION = 0.1
-JITTER_MIN_S = 0.05
+# together do not all ask again at the same instant. Kept small: the bucket holds one request,
+# so a slot its waiter comes late for is lost, and a lone waiter pays the whole stretch on every
+# call (a 10% + 50 ms stretch cost a one-slot chunk ~8% of the limit, bench/fanout_throughput.py);
+# waiters that do collide lose nothing but a re-ask, as one of them takes the slot.
+JITTER_FRACTION = 0.02
+JITTER_MIN_S = 0.01
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ message naming the file and the field, instead of a job that silently does less.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -200,15 +201,38 @@ class FanOut(BaseModel):
     """How a fan-out job's teams are grouped into Airflow tasks. chunk_size 1 (the default): one
     mapped summarize -> validate -> deliver per team. Above 1: one mapped chain per chunk of that
     many teams, whose summarize runs the chunk's agents concurrently (`concurrency` threads), so
-    Airflow's per-task overhead is paid once per chunk (operators/team_chunk.py)."""
+    Airflow's per-task overhead is paid once per chunk (operators/team_chunk.py).
+
+    `chunks` instead of `chunk_size`: each run splits its due teams into that many chunks (the
+    size is worked out per run, from the teams due). Set it to the LLM pool's slots: every slot
+    then carries one chunk for the whole run, with no chunk boundary to pay in between (a chunk's
+    last answer and the next task's start-up leave the model idle: bench/fanout_throughput.py).
+    A task cannot read a pool's slots (Airflow 3's task runtime has no pool API) and a DAG file
+    does no I/O, so the spec says it."""
 
     model_config = _STRICT
     chunk_size: Count = Field(1, ge=1, le=1000)
+    chunks: Count | None = Field(None, ge=1, le=256)
     concurrency: Count = Field(4, ge=1, le=64)  # a chunk's model calls at once (the pool counts one)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> FanOut:
+        if self.chunks is not None and self.chunk_size > 1:
+            raise ValueError(
+                "give fan_out.chunks (how many chunk tasks a run has: the pool's slots) or "
+                "fan_out.chunk_size (how many teams a chunk holds), not both"
+            )
+        return self
 
     @property
     def chunked(self) -> bool:
-        return self.chunk_size > 1
+        return self.chunk_size > 1 or self.chunks is not None
+
+    def size_for(self, teams: int) -> int:
+        """Teams a chunk holds in a run serving `teams` teams."""
+        if self.chunks is None:
+            return self.chunk_size
+        return max(1, math.ceil(teams / self.chunks))
 
 
 def _allow_entry(value: str) -> str:
@@ -365,15 +389,6 @@ class JobSpec(BaseModel):
                 "mode",
                 f"mode: batch sends one request per team through the Batch API; kind {name!r} makes "
                 "one call a run, not one a team: use mode: structured or loop",
-            )
-        if spec.mode == "batch" and spec.fan_out.chunked:
-            # The Batch API already sends every team in one file; a chunk's summarize would not
-            # read the batch's answers, so it would pay online for every team.
-            raise KindMismatch(
-                "fan_out.chunk_size",
-                "mode: batch sends every team's request in one Batch API file already, so chunks "
-                "have nothing to save: remove fan_out.chunk_size (or set it to 1), or use mode: "
-                "structured with chunks",
             )
         return spec
 
@@ -543,7 +558,7 @@ def _check_chunkable(spec: JobSpec, kind: Any) -> None:
         raise KindMismatch(
             "fan_out.chunk_size",
             f"kind {spec.kind!r} has per-team {' and '.join(steps)} steps, which run one team per "
-            "task for now: remove fan_out.chunk_size (or set it to 1) for this job",
+            "task for now: remove fan_out.chunk_size and fan_out.chunks for this job",
         )
 
 

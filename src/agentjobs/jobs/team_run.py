@@ -52,11 +52,14 @@ def team_key(team_run: dict[str, Any]) -> tuple[str, str]:
 CHUNK_TEAMS_KEY = "teams"
 
 
-def chunks(team_runs: list[dict[str, str]], size: int) -> list[Any]:
-    """The fetch task's list as the mapped tasks get it: as it is for a chunk size of 1 (a task
-    per team), else lists of `size` team runs in order (a task per chunk; the last may be short)."""
-    if size <= 1:
+def chunks(team_runs: list[dict[str, str]], size: int, chunked: bool | None = None) -> list[Any]:
+    """The fetch task's list as the mapped tasks get it: as it is without chunks (a task per
+    team), else lists of `size` team runs in order (a task per chunk; the last may be short).
+    `chunked` (default: size above 1) asks for lists even of one team each: a spec's `chunks`
+    above the teams due makes chunks of one, which the chunk tasks still take as lists."""
+    if not (size > 1 if chunked is None else chunked):
         return list(team_runs)
+    size = max(1, size)
     return [team_runs[start : start + size] for start in range(0, len(team_runs), size)]
 
 

@@ -208,6 +208,12 @@ class AgentOperator(BaseOperator):
             return inline_skill(self.task_id, self.system_prompt)
         return load_skill(self.skill, Path(self.skills_dir) if self.skills_dir else default_skills_dir())
 
+    def wait_elsewhere(self, wait: WaitRequested) -> BaseException:
+        """What a long wait for the rate limiter becomes: a deferral to the triggerer, the worker
+        slot free meanwhile. A chunk's team is set aside instead (operators/team_chunk.py)."""
+        self.log.info("%s: deferring to the triggerer rather than holding a worker slot", wait)
+        return wait_deferral(wait.wait_s, datetime.now(UTC))
+
     def work_folder(self, context: Any) -> Path:
         """The folder the agent works in: `work_dir` when given, else the run's folder; an agent
         without a skill gets a folder of its own in it (`<task_id>`, and `<map_index>` when
@@ -310,8 +316,7 @@ class AgentOperator(BaseOperator):
             # Not a failure: the spend so far is saved (finally, below) and the task resumes.
             outcome = metrics.DEFERRED
             spend.mark_deferred(time.time())
-            self.log.info("%s: deferring to the triggerer rather than holding a worker slot", wait)
-            raise wait_deferral(wait.wait_s, datetime.now(UTC)) from None
+            raise self.wait_elsewhere(wait) from None
         except BaseException as exc:  # AirflowTaskTimeout is a BaseException, and its spend counts too
             if isinstance(exc, BudgetExceeded):
                 outcome, stopped_cap = metrics.BUDGET_STOP, exc.cap
@@ -373,7 +378,9 @@ class AgentOperator(BaseOperator):
 
         spend = SpendStore.from_context(context)
         spent, elapsed_before, kept_calls = spend.load()
-        deferred_at = spend.deferred_at() if self._resumed else None
+        # Taken, not read: a later resume of the same try (a chunk's, whose other teams waited)
+        # must not count this wait again.
+        deferred_at = spend.take_deferred_at() if self._resumed else None
         if deferred_at is not None:
             # The time cap runs from the try's first start: the deferred wait counts too.
             waited = max(0.0, time.time() - deferred_at)

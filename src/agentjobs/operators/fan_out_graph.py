@@ -135,8 +135,10 @@ def check_batch_skill(spec: JobSpec, skills_dir: Path | None) -> None:
 
 
 def build_chunked(spec: JobSpec, skills_dir: Path | None) -> None:
-    """fetch → a mapped `team` group over chunks of teams: summarize → validate → deliver, each
-    task doing its chunk's teams (operators/team_chunk.py). The spec refuses chunks for kinds with
+    """fetch [→ batch] → a mapped `team` group over chunks of teams: summarize → validate →
+    deliver, each task doing its chunk's teams (operators/team_chunk.py). With `mode: batch` the
+    batch task sends every team of every chunk in one file, and each team of a chunk takes its
+    answer from its folder as a team's own task does. The spec refuses chunks for kinds with
     apply, review or publish steps (jobs/spec.py)."""
     from airflow.sdk import chain, task_group
 
@@ -158,7 +160,18 @@ def build_chunked(spec: JobSpec, skills_dir: Path | None) -> None:
         validate = ChunkValidateOperator(task_id="validate", spec=spec, team_runs=team_runs)
         chain(summarize, validate, ChunkDeliverOperator(task_id="deliver", spec=spec, team_runs=team_runs))
 
-    team.expand(team_runs=fetch.output)
+    chunks = team.expand(team_runs=fetch.output)
+    if spec.mode == "batch":
+        from agentjobs.operators.team_batch import TeamBatchOperator
+
+        check_batch_skill(spec, skills_dir)
+        batch = TeamBatchOperator(
+            task_id="batch",
+            spec=spec,
+            team_runs=fetch.output,
+            skills_dir=str(skills_dir) if skills_dir else None,
+        )
+        fetch >> batch >> chunks
 
 
 def review_task(spec: JobSpec, team_run: Any) -> Any:

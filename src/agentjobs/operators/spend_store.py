@@ -153,6 +153,14 @@ class SpendStore:
         at = saved.get("at")
         return float(at) if isinstance(at, int | float) and not isinstance(at, bool) else None
 
+    def take_deferred_at(self) -> float | None:
+        """When this epoch's try last deferred, or None; the mark is cleared, so a resume counts
+        its wait once."""
+        at = self.deferred_at()
+        if at is not None:
+            self.store.set(DEFERRED_KEY, {"epoch": self.epoch, "at": None})
+        return at
+
 
 def _logged_response(entry: Any) -> dict[str, Any] | None:
     """The answer of a log entry: its JSON text (`response_json`), or the reply itself as an

@@ -56,7 +56,9 @@ class TeamBatchOperator(JobTaskOperator):
         self.poll_interval_s = poll_interval_s
 
     def teams(self) -> list[TeamContext]:
-        return [team_context(self.spec, run) for run in self.team_runs or []]
+        # Chunked (fan_out), the fetch task's list is of chunks: every team of each, in order.
+        runs = [run for item in self.team_runs or [] for run in (item if isinstance(item, list) else [item])]
+        return [team_context(self.spec, run) for run in runs]
 
     def run_folders(self, context: Any) -> list[Path]:
         return [team.work_dir for team in self.teams()]

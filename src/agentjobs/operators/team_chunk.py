@@ -8,10 +8,13 @@ own of everything else:
 - summarize runs each team's agent with the per-team operator's own prepare/finish (its snapshot,
   kept result, pseudonyms, render), in its own folder with its own transcript, caps and spend (the
   task state store's keys prefixed with the team), up to `fan_out.concurrency` teams at once in
-  threads. A rate-limited connection's waits are slept in the thread (one team cannot defer a
-  whole chunk). It pushes each team's outcome (XCom key `teams`) and then fails naming the failed
-  teams, so Airflow retries the chunk: a team done in an earlier try replays its paid calls from
-  the store, and a team already delivered (a clear) keeps its artifact, without a model call.
+  threads. A rate-limited connection's short waits are slept in the thread; a team that would
+  wait `defer_waits_from_s` or longer is set aside and its thread takes the next team, and when
+  every team not done waits so, the chunk defers to the triggerer, freeing its worker slot, as
+  the per-team task does (operators/team_rounds.py). It pushes each team's outcome (XCom key
+  `teams`) and then fails naming the failed teams, so Airflow retries the chunk: a team done in
+  an earlier try replays its paid calls from the store, and a team already delivered (a clear)
+  keeps its artifact, without a model call.
 - validate and deliver run when summarize is done (trigger rule `all_done`) and handle the teams
   whose previous step succeeded, so the chunk's good teams are delivered when one team fails;
   each fails at the end naming its own failed teams. Each team's deliveries are its own ledger
@@ -20,26 +23,25 @@ own of everything else:
 
 from __future__ import annotations
 
-import contextvars
 import copy
 import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from airflow.sdk import TriggerRule
 
-from agentjobs.agent.errors import PermanentAgentError
+from agentjobs.agent.errors import PermanentAgentError, WaitRequested
 from agentjobs.agent.scrub import scrub_exception
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.team_run import CHUNK_TEAMS_KEY
-from agentjobs.operators.agent import AgentOperator, init_agent
+from agentjobs.operators.agent import AgentOperator, init_agent, wait_deferral
 from agentjobs.operators.errors import PermanentTaskError
 from agentjobs.operators.job_task import agent_defaults
 from agentjobs.operators.team_agent import TeamAgentOperator
 from agentjobs.operators.team_deliver import TeamDeliverOperator
+from agentjobs.operators.team_rounds import AllWaiting, Parked, run_teams
 from agentjobs.operators.team_task import TeamContext, team_context
 from agentjobs.operators.team_validate import TeamValidateOperator
 from agentjobs.operators.team_validated import unchanged_artifact
@@ -119,8 +121,9 @@ class ChunkAgentOperator(TeamAgentOperator):
 
     def __init__(self, *, spec: JobSpec, team_runs: Any, concurrency: int, **kwargs: Any) -> None:
         if spec.caps.timeout_s is not None:
-            # Each team has its own time cap; the chunk runs them in rounds of `concurrency`.
-            rounds = math.ceil(spec.fan_out.chunk_size / concurrency)
+            # Each team has its own time cap; the chunk runs them in rounds of `concurrency`. With
+            # `chunks` a run's chunk size is known only then: sized for max_teams_per_run teams.
+            rounds = math.ceil(spec.fan_out.size_for(spec.max_teams_per_run) / concurrency)
             kwargs.setdefault("execution_timeout", timedelta(seconds=spec.caps.timeout_s * rounds + 60))
         init_agent(self, **agent_defaults(spec, kwargs, skill=spec.skill, allow_empty=True))
         self.spec = spec
@@ -133,30 +136,43 @@ class ChunkAgentOperator(TeamAgentOperator):
 
     def run_agent(self, context: Any) -> dict[str, Any]:
         teams = chunk_contexts(self.spec, self.team_runs)
-        outcomes: dict[str, dict[str, Any]] = {}
-        failed: dict[str, BaseException] = {}
+        runs = {team.team_id: run for team, run in zip(teams, self.team_runs, strict=True)}
         threads = max(1, min(self.concurrency, len(teams))) if comms_thread_safe() else 1
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            # Each thread its own copy of the context variables (the run-file scratch base).
-            futures = {
-                team.team_id: pool.submit(contextvars.copy_context().run, self._team_agent, run, context)
-                for team, run in zip(teams, self.team_runs, strict=True)
-            }
-            for team in teams:
-                outcome, error = futures[team.team_id].result()
-                outcomes[team.team_id] = outcome
-                if error is not None:
-                    failed[team.team_id] = error
+        try:
+            tried = run_teams(
+                list(runs),
+                lambda team_id, parked: self._team_agent(runs[team_id], context, parked),
+                threads,
+                self.defer_waits_from_s,
+            )
+        except AllWaiting as waiting:
+            # No call in flight: the worker slot is free to go; back from the triggerer every
+            # team runs again, the done ones replaying their paid calls from the store.
+            self.log.info(
+                "%s: deferring the chunk to the triggerer rather than holding a worker slot", waiting
+            )
+            raise wait_deferral(waiting.wait_s, datetime.now(UTC)) from None
+        outcomes = {team_id: outcome for team_id, (outcome, _) in tried.items()}
+        failed = {team_id: error for team_id, (_, error) in tried.items() if error is not None}
         context["ti"].xcom_push(key=TEAMS_KEY, value=outcomes)
         if failed:
             raise chunk_failure(failed, len(teams), "summarize")
         return {"teams": [team.team_id for team in teams]}
 
-    def _team_agent(self, team_run: Any, context: Any) -> tuple[dict[str, Any], BaseException | None]:
-        """One team's agent as its own per-team task would run it; (its outcome, its failure)."""
+    def wait_elsewhere(self, wait: WaitRequested) -> BaseException:
+        """A team's long wait sets it aside in the chunk (team_rounds.run_teams), its thread free."""
+        return Parked(wait.wait_s)
+
+    def _team_agent(
+        self, team_run: Any, context: Any, parked: bool = False
+    ) -> tuple[dict[str, Any], BaseException | None]:
+        """One team's agent as its own per-team task would run it; (its outcome, its failure).
+        Raises Parked when it would wait long for the rate limiter (`parked`: it did before)."""
         member = copy.copy(self)  # this task, with one team's run: prepare/finish read `team_run`
         member.team_run = team_run
-        member.defer_waits_from_s = None  # a team's wait is slept here: a chunk cannot defer for one
+        # Back from a wait (the chunk's deferral or its own set-aside): its wait counts toward its
+        # time cap, from the moment its spend store noted.
+        member._resumed = self._resumed or parked
         ti = _TeamTI(context["ti"])
         store = context.get("task_state_store")
         team = member.team_context()
@@ -168,6 +184,8 @@ class ChunkAgentOperator(TeamAgentOperator):
             own["task_state_store"] = _TeamStore(store, team.team_id)
         try:
             return TeamAgentOperator.run_agent(member, own), None
+        except Parked:
+            raise
         except Exception as exc:
             scrub_exception(exc)  # its message reaches the log, the chunk's failure and the alert
             self.log.error("%s %s: %s: %s", team.team_id, team.period_key, type(exc).__name__, exc)

@@ -163,8 +163,10 @@ class TeamFetchOperator(JobTaskOperator, SkipMixin):
                 len(served),
                 self.spec.max_teams_per_run,
             )
-        # With fan_out.chunk_size > 1 the mapped tasks each get a chunk (a list) of team runs.
-        return chunks(served, self.spec.fan_out.chunk_size)
+        # Chunked (fan_out.chunk_size > 1, or fan_out.chunks) the mapped tasks each get a chunk
+        # (a list) of team runs; with `chunks` its size is worked out from the teams due now.
+        fan_out = self.spec.fan_out
+        return chunks(served, fan_out.size_for(len(served)), chunked=fan_out.chunked)
 
     def skip_the_rest(self, context: Any) -> None:
         """Skip every later task of this run, the alert too, and end this task green (raises
