@@ -107,18 +107,7 @@ class FanOutGraph:
                 steps.append(TeamPublishOperator(task_id="publish", spec=spec, team_run=team_run))
             chain(*steps, deliver)
 
-        teams = team.expand(team_run=fetch.output)
-        if spec.mode == "batch":  # every due team's request in one Batch API file, waited on deferred
-            from agentjobs.operators.team_batch import TeamBatchOperator
-
-            check_batch_skill(spec, skills_dir)
-            batch = TeamBatchOperator(
-                task_id="batch",
-                spec=spec,
-                team_runs=fetch.output,
-                skills_dir=str(skills_dir) if skills_dir else None,
-            )
-            fetch >> batch >> teams
+        batch_first(spec, skills_dir, fetch, team.expand(team_run=fetch.output))
 
 
 def check_batch_skill(spec: JobSpec, skills_dir: Path | None) -> None:
@@ -160,18 +149,24 @@ def build_chunked(spec: JobSpec, skills_dir: Path | None) -> None:
         validate = ChunkValidateOperator(task_id="validate", spec=spec, team_runs=team_runs)
         chain(summarize, validate, ChunkDeliverOperator(task_id="deliver", spec=spec, team_runs=team_runs))
 
-    chunks = team.expand(team_runs=fetch.output)
-    if spec.mode == "batch":
-        from agentjobs.operators.team_batch import TeamBatchOperator
+    batch_first(spec, skills_dir, fetch, team.expand(team_runs=fetch.output))
 
-        check_batch_skill(spec, skills_dir)
-        batch = TeamBatchOperator(
-            task_id="batch",
-            spec=spec,
-            team_runs=fetch.output,
-            skills_dir=str(skills_dir) if skills_dir else None,
-        )
-        fetch >> batch >> chunks
+
+def batch_first(spec: JobSpec, skills_dir: Path | None, fetch: Any, teams: Any) -> None:
+    """With `mode: batch`, a batch task between fetch and the mapped team group: every due team's
+    request (of every chunk) in one Batch API file, waited on deferred. Otherwise nothing."""
+    if spec.mode != "batch":
+        return
+    from agentjobs.operators.team_batch import TeamBatchOperator
+
+    check_batch_skill(spec, skills_dir)
+    batch = TeamBatchOperator(
+        task_id="batch",
+        spec=spec,
+        team_runs=fetch.output,
+        skills_dir=str(skills_dir) if skills_dir else None,
+    )
+    fetch >> batch >> teams
 
 
 def review_task(spec: JobSpec, team_run: Any) -> Any:
