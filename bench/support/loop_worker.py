@@ -131,7 +131,7 @@ def operator_conversation(run: Any, model_client: Any, caps: Any, work_dir: Path
     log.propagate = False
     log.setLevel(logging.INFO)
     log.addHandler(logging.FileHandler(work_dir / "task.log", encoding="utf-8"))
-    quiet_http_request_log()  # as AgentOperator._run does once it has the model client
+    quiet_http_request_log()  # as AgentOperator does before it makes its model clients
 
     def conversation() -> int:
         spend = SpendStore(store=EncodingStore(), epoch=1)  # a fresh task instance

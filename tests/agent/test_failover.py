@@ -224,3 +224,12 @@ def test_a_structured_call_is_asked_in_the_fallbacks_own_dialect(model_server, b
     assert model_server.requests[0].body["response_format"]["type"] == "json_schema"
     sent = backup.requests[0].body["response_format"]
     assert sent["type"] == "json_object" and sent["schema"]["properties"]["items"]["type"] == "integer"
+
+
+def test_closing_the_run_closes_every_endpoint_the_unreached_fallbacks_too(model_server, backup):
+    endpoints = [
+        Endpoint(client(server.base_url, "m"), name=f"e{i}")
+        for i, server in enumerate([model_server, backup])
+    ]
+    Failover(endpoints).close()
+    assert all(endpoint.client.client.is_closed() for endpoint in endpoints)

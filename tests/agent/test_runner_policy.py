@@ -14,7 +14,14 @@ from agentjobs.agent.caps import Caps
 from agentjobs.agent.errors import ContractViolation, PermanentAgentError
 from agentjobs.agent.model_client import EndpointOptions, ModelClient
 from agentjobs.agent.plan import RunPlan
-from agentjobs.agent.runner import EmptyResult, answer_plan, check_caps_enforceable, scrub_failure, settle
+from agentjobs.agent.runner import (
+    EmptyResult,
+    answer_plan,
+    check_caps_enforceable,
+    checked_endpoint,
+    scrub_failure,
+    settle,
+)
 from agentjobs.agent.skills import load_skill
 from tests.fakes.model_server import reply
 
@@ -121,3 +128,12 @@ def test_a_toolsets_tools_reach_the_model_and_it_is_closed_after_the_run(tmp_pat
     tool_message = model_server.requests[1].body["messages"][-1]
     assert tool_message["role"] == "tool" and tool_message["content"] == "3"
     assert log == ["open stock", "close stock"]
+
+
+def test_an_endpoint_is_checked_against_the_caps_and_one_without_prices_costs_nothing(client):
+    with pytest.raises(PermanentAgentError, match="no price for model 'policy-model'"):
+        checked_endpoint(Caps(max_cost_usd=0.5), client, None, "backup")
+    endpoint = checked_endpoint(Caps(max_cost_usd=None), client, None, "backup")
+    assert endpoint.label == "backup" and endpoint.prices == Prices()
+    priced = Prices(input_per_million=1.0, output_per_million=2.0)
+    assert checked_endpoint(Caps(max_cost_usd=0.5), client, priced, "main").prices == priced

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from agentjobs.agent.errors import BudgetExceeded, ContractViolation, RateLimited, WaitRequested
+from agentjobs.operators.metrics import outcome_of
 from tests.airflow.conftest import run_dag, xcom
 from tests.fakes.model_server import reply, tool_call
 from tests.operators.test_agent import LOGICAL_DATE, build_dag, task_state
@@ -79,3 +81,11 @@ def test_a_failover_is_counted_with_where_it_went_and_why(
     statsd_server.settle()
     moved = {"from": llm_conn, "to": BACKUP_LLM_CONN_ID, "reason": "server_error"}
     assert statsd_server.total("airflow.agentjobs.failovers", job="metrics_failover", **moved) == 1
+
+
+def test_a_tries_outcome_is_read_from_what_ended_it():
+    assert outcome_of(BudgetExceeded("max_cost_usd", 0.5, 0.6)) == ("budget_stop", "max_cost_usd")
+    assert outcome_of(ContractViolation("items missing")) == ("contract_failure", None)
+    assert outcome_of(WaitRequested(30.0, "the rate limiter")) == ("deferred", None)
+    assert outcome_of(RateLimited("429")) == ("error", None)
+    assert outcome_of(KeyboardInterrupt()) == ("error", None)

@@ -55,6 +55,11 @@ class Failover:
     def enabled(self) -> bool:
         return len(self.endpoints) > 1
 
+    def close(self) -> None:
+        """Close every endpoint's client, the ones the run never reached too."""
+        for endpoint in self.endpoints:
+            endpoint.client.close()
+
     def move(self, error: TransientAgentError, meter: BudgetMeter) -> Endpoint | None:
         """The next endpoint after `error`, now priced in `meter`; None when none is left."""
         if self.index + 1 >= len(self.endpoints):

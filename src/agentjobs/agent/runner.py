@@ -19,6 +19,7 @@ from agentjobs.agent.caps import Caps
 from agentjobs.agent.contract import parse_result_dict
 from agentjobs.agent.errors import EmptyResult as EmptyResult  # where callers found it
 from agentjobs.agent.errors import PermanentAgentError, WaitRequested
+from agentjobs.agent.failover import Endpoint, Failover
 from agentjobs.agent.loop import Agent, AgentResult
 from agentjobs.agent.model_client import EndpointOptions, ModelClient
 from agentjobs.agent.plan import RunPlan
@@ -127,6 +128,24 @@ def check_caps_enforceable(caps: Caps, options: EndpointOptions, prices: Prices 
         )
 
 
+def checked_endpoint(caps: Caps, client: ModelClient, prices: Prices | None, name: str) -> Endpoint:
+    """One endpoint of the run (`name`: its connection), checked against the caps before any
+    call: a fallback that could not enforce them must not be reached mid-run. A model without
+    prices is priced at zero, which only a run without a cost cap gets this far with."""
+    check_caps_enforceable(caps, client.options, prices, client.model)
+    return Endpoint(client, prices or Prices(), name=name)
+
+
+def run_usage(meter: BudgetMeter, failover: Failover, secrets: Sequence[str]) -> dict[str, Any]:
+    """The run's usage as it leaves the runtime: the meter's; with fallbacks, also which endpoint
+    answered the last call (`answered_by`) and each move (`failovers`, reasons scrubbed)."""
+    usage: dict[str, Any] = dict(meter.usage.as_dict())
+    if failover.enabled:
+        usage["answered_by"] = failover.answered_by
+        usage["failovers"] = [{**move, "reason": scrub(move["reason"], secrets)} for move in failover.moves]
+    return usage
+
+
 def check_not_empty(empty_field: str | None, result: dict[str, Any], allow_empty: bool) -> None:
     if empty_field is None or allow_empty:
         return
@@ -143,7 +162,9 @@ __all__ = [
     "SkillRun",
     "answer_plan",
     "check_caps_enforceable",
+    "checked_endpoint",
     "run_skill",
+    "run_usage",
     "scrub_failure",
     "settle",
 ]

@@ -14,7 +14,6 @@ from airflow.sdk import BaseOperator
 
 from agentjobs.agent.caps import Caps
 from agentjobs.agent.errors import (
-    BudgetExceeded,
     ContractViolation,
     EmptyResult,
     PermanentAgentError,
@@ -38,6 +37,7 @@ if TYPE_CHECKING:
     from agentjobs.agent.skills import Skill
     from agentjobs.agent.tools import Tool
     from agentjobs.agent.toolset import ToolLike, Toolset
+    from agentjobs.agent.tracing import RunTracer
     from agentjobs.operators.spend_store import SpendStore
 
 # A wait for the connection's rate limiter at least this long defers the task to the triggerer,
@@ -45,6 +45,22 @@ if TYPE_CHECKING:
 # trip through the triggerer and the scheduler (a few seconds each way).
 DEFER_WAITS_FROM_S = 5.0
 RESUME_METHOD = "resume_after_wait"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Try:
+    """What one try of an agent task runs with, from Airflow's side, and closes at its end: the
+    caps as rendered, the endpoints and their secrets, the task state store with the budget and
+    paid answers resumed from it (and the spend before this try, for its metrics), the tracer."""
+
+    caps: Caps
+    failover: Failover
+    secrets: list[str]
+    spend: SpendStore
+    meter: BudgetMeter
+    replay: ReplayCache
+    spent_before: Usage
+    tracer: RunTracer | None
 
 
 class AgentOperator(BaseOperator):
@@ -247,114 +263,136 @@ class AgentOperator(BaseOperator):
         return self._run(context)
 
     def _run(self, context: Any) -> dict[str, Any]:
-        # Airflow's side of the run: the context, the connection, the task state store, XCom and
-        # metrics. What the run itself must obey is the agent runtime's (agent/runner.py).
-        # Imported here, not at the top: every parse of the jobs DAG file imports this module,
-        # and the model client, the agent loop and the hook are only needed when a task runs.
-        from agentjobs.agent.runner import answer_plan, scrub_failure, settle
-        from agentjobs.agent.scrub import scrub
-        from agentjobs.operators import metrics
+        # Airflow's side of the run, step by step: the context, the connections, the task state
+        # store, XCom and metrics. What the run itself must obey is the agent runtime's
+        # (agent/runner.py). Imported here, not at the top: every parse of the jobs DAG file
+        # imports this module, and the model client, the agent loop and the hook are only needed
+        # when a task runs.
+        from agentjobs.agent.runner import run_usage
         from agentjobs.operators.run_files import recorded
-        from agentjobs.operators.run_summary import log_run_summary
-        from agentjobs.operators.tracing import flush, run_tracer
 
         skill = self.agent_skill()
         work_dir = self.work_folder(context)
         work_dir.mkdir(parents=True, exist_ok=True)
         plan = self.prepare(context, skill, work_dir)
+        attempt = self._start_try(context, skill.name)
+        run = self._bind(plan, skill, work_dir, attempt)
+        payload: dict[str, Any] = {
+            "result": None,
+            "usage": attempt.meter.usage.as_dict(),
+            "artifact": recorded(work_dir),
+            "model": attempt.failover.current.client.model,
+        }
+        result = self._answer(run, attempt, payload, context)
+        payload.update(result=result, usage=run_usage(attempt.meter, attempt.failover, attempt.secrets))
+        context["ti"].xcom_push(key="usage", value=payload["usage"])
+        # A skill's job reads the small dict; an agent written in the DAG hands on its answer.
+        return payload if self.skill is not None else result
+
+    def _start_try(self, context: Any, agent_name: str) -> _Try:
+        """What this try runs with: the caps as rendered (a cap named outside them in the run's
+        conf refused), the endpoints, the budget and paid answers of earlier tries, the tracer."""
+        from agentjobs.operators.tracing import run_tracer
+
         _refuse_single_cap_conf(context, self.dag.params if self.has_dag() else {})
         caps = self.run_caps()
-        quiet_http_request_log()
         failover, secrets = self._endpoints(caps)
-        client = failover.current.client
-        for endpoint in failover.endpoints:
-            self.log.info(
-                "Model %s at %s (%s)",
-                endpoint.client.model,
-                scrub(str(endpoint.client.client.base_url)),
-                endpoint.name,
-            )
         spend, meter, replay, spent_before = self._resume(context, caps, failover.current.prices)
-        tracer = run_tracer(context, skill.name, secrets)
-        run = plan.bind(
+        tracer = run_tracer(context, agent_name, secrets)
+        return _Try(caps, failover, secrets, spend, meter, replay, spent_before, tracer)
+
+    def _bind(self, plan: RunPlan, skill: Skill, work_dir: Path, attempt: _Try) -> RunPlan:
+        """The job's plan bound to this task's settings and this try's endpoints, budget and store."""
+        transcript = work_dir / "transcript.jsonl"
+        return plan.bind(
             skill,
             work_dir,
-            transcript_path=work_dir / "transcript.jsonl",
+            transcript_path=transcript,
             tool_names=self.tools,
             max_repairs=int(self.max_repairs),
-            secrets=secrets,
+            secrets=attempt.secrets,
             on_iteration=iteration_callback(
-                spend, meter, replay, self.log, transcript=work_dir / "transcript.jsonl"
+                attempt.spend, attempt.meter, attempt.replay, self.log, transcript=transcript
             ),
-            replay=replay,
+            replay=attempt.replay,
             defer_waits_from_s=self.defer_waits_from_s,
-            failover=failover if failover.enabled else None,
+            failover=attempt.failover if attempt.failover.enabled else None,
             output_type=self.output_type,
             given_tools=self.agent_tools,
             toolsets=self.toolsets,
-            tracer=tracer,
+            tracer=attempt.tracer,
         )
-        payload: dict[str, Any] = {
-            "result": None,
-            "usage": meter.usage.as_dict(),
-            "artifact": recorded(work_dir),
-            "model": client.model,
-        }
+
+    def _answer(self, run: RunPlan, attempt: _Try, payload: dict[str, Any], context: Any) -> dict[str, Any]:
+        """The run's settled RESULT (agent/runner.py: the answer, the job's `finish`, the contract).
+        A long wait for the rate limiter goes elsewhere (`wait_elsewhere`); a failure pushes the
+        usage and the scrubbed error to XCom first. Whatever ends it, the try is closed."""
+        from agentjobs.agent.runner import answer_plan, run_usage, scrub_failure, settle
+        from agentjobs.operators import metrics
+
         if run.answer is not None:
             self.log.info("%s; no model call made", run.answer_reason)
         outcome, stopped_cap = metrics.ERROR, None
         try:
-            answer, payload["model"] = answer_plan(run, client, meter)
+            answer, payload["model"] = answer_plan(run, attempt.failover.current.client, attempt.meter)
             result = settle(
                 run,
                 answer,
-                finish=lambda a: self.finish(a, run, work_dir, context),
+                finish=lambda a: self.finish(a, run, run.folder, context),
                 allow_empty=self.allow_empty,
             )
             outcome = metrics.SUCCESS
         except WaitRequested as wait:
             # Not a failure: the spend so far is saved (finally, below) and the task resumes.
             outcome = metrics.DEFERRED
-            spend.mark_deferred(time.time())
+            attempt.spend.mark_deferred(time.time())
             raise self.wait_elsewhere(wait) from None
         except BaseException as exc:  # AirflowTaskTimeout is a BaseException, and its spend counts too
-            if isinstance(exc, BudgetExceeded):
-                outcome, stopped_cap = metrics.BUDGET_STOP, exc.cap
-            elif isinstance(exc, ContractViolation):
-                outcome = metrics.CONTRACT_FAILURE
-            payload.update(usage=run_usage(meter, failover, secrets), error=scrub_failure(exc, run.secrets))
+            outcome, stopped_cap = metrics.outcome_of(exc)
+            usage = run_usage(attempt.meter, attempt.failover, attempt.secrets)
+            payload.update(usage=usage, error=scrub_failure(exc, run.secrets))
             context["ti"].xcom_push(key="usage", value=payload)
             raise
         finally:
-            spend.save(meter.usage, meter.elapsed_s, replay.entries, replay.texts)
-            for endpoint in failover.endpoints:
-                endpoint.client.close()
-            if replay.replayed:
-                self.log.info(
-                    "Replayed %d model call(s) of earlier tries without calling the model", replay.replayed
-                )
-            log_run_summary(self.log, caps, meter, run.tool_sequence)
-            used = metrics.this_try(meter.usage, spent_before)
-            metrics.agent_try(self.dag_id, self.task_id, used, outcome, cap=stopped_cap)
-            for move in failover.moves:
-                self.log.warning("Failed over from %s to %s: %s", move["from"], move["to"], move["reason"])
-                metrics.failover(self.dag_id, self.task_id, move)
-            flush(tracer)
-        payload.update(result=result, usage=run_usage(meter, failover, secrets))
-        context["ti"].xcom_push(key="usage", value=payload["usage"])
-        # A skill's job reads the small dict; an agent written in the DAG hands on its answer.
-        return payload if self.skill is not None else result
+            self._end_try(attempt, run.tool_sequence, outcome, stopped_cap)
+        return result
+
+    def _end_try(
+        self, attempt: _Try, tool_sequence: list[str], outcome: str, stopped_cap: str | None
+    ) -> None:
+        """However the try ended: its spend and paid answers saved for the next, the endpoints
+        closed, the summary logged, its metrics and failovers counted, its spans sent."""
+        from agentjobs.operators import metrics
+        from agentjobs.operators.run_summary import log_run_summary
+        from agentjobs.operators.tracing import flush
+
+        meter, replay, failover = attempt.meter, attempt.replay, attempt.failover
+        attempt.spend.save(meter.usage, meter.elapsed_s, replay.entries, replay.texts)
+        failover.close()
+        if replay.replayed:
+            self.log.info(
+                "Replayed %d model call(s) of earlier tries without calling the model",
+                replay.replayed,
+            )
+        log_run_summary(self.log, attempt.caps, meter, tool_sequence)
+        used = metrics.this_try(meter.usage, attempt.spent_before)
+        metrics.agent_try(self.dag_id, self.task_id, used, outcome, cap=stopped_cap)
+        for move in failover.moves:
+            self.log.warning("Failed over from %s to %s: %s", move["from"], move["to"], move["reason"])
+            metrics.failover(self.dag_id, self.task_id, move)
+        flush(attempt.tracer)
 
     def _endpoints(self, caps: Caps) -> tuple[Failover, list[str]]:
         """The run's endpoints in order (the primary, then `fallback_conn_ids`), each its own
-        connection's client, options, rate limiter and prices; and every one's secrets. Each is
-        checked against the caps now: a fallback that could not enforce them must not be reached
-        mid-run."""
-        from agentjobs.agent.budget import Prices
+        connection's client, options, rate limiter and prices, checked against the caps now
+        (agent/runner.py); and every one's secrets. Each is logged once, the HTTP client's line
+        per request quieted."""
         from agentjobs.agent.failover import Endpoint, Failover
-        from agentjobs.agent.runner import check_caps_enforceable
+        from agentjobs.agent.runner import checked_endpoint
+        from agentjobs.agent.scrub import scrub
         from agentjobs.hooks.llm import LLMHook
 
+        quiet_http_request_log()
         endpoints: list[Endpoint] = []
         secrets: list[str] = []
         # `model` overrides the primary's model only: each fallback answers with its own.
@@ -362,9 +400,10 @@ class AgentOperator(BaseOperator):
             hook = LLMHook(conn_id)
             secrets.extend(hook.settings.secrets)
             client = hook.get_model_client(model)
-            prices = hook.settings.prices_for(client.model)
-            check_caps_enforceable(caps, client.options, prices, client.model)
-            endpoints.append(Endpoint(client, prices or Prices(), name=conn_id))
+            endpoints.append(checked_endpoint(caps, client, hook.settings.prices_for(client.model), conn_id))
+        for endpoint in endpoints:
+            url = scrub(str(endpoint.client.client.base_url))
+            self.log.info("Model %s at %s (%s)", endpoint.client.model, url, endpoint.name)
         return Failover(endpoints), secrets
 
     def _resume(
@@ -395,18 +434,6 @@ class AgentOperator(BaseOperator):
             )
         meter = BudgetMeter(caps, prices or Prices(), usage=spent, elapsed_before_s=elapsed_before)
         return spend, meter, ReplayCache(kept_calls), spent_before
-
-
-def run_usage(meter: BudgetMeter, failover: Failover, secrets: Sequence[str]) -> dict[str, Any]:
-    """The usage pushed to XCom: the meter's; with fallbacks, also which connection answered the
-    last call (`answered_by`) and each move of this try (`failovers`, reasons scrubbed)."""
-    from agentjobs.agent.scrub import scrub
-
-    usage: dict[str, Any] = dict(meter.usage.as_dict())
-    if failover.enabled:
-        usage["answered_by"] = failover.answered_by
-        usage["failovers"] = [{**move, "reason": scrub(move["reason"], secrets)} for move in failover.moves]
-    return usage
 
 
 def wait_deferral(wait_s: float, now: datetime) -> TaskDeferred:
@@ -488,8 +515,15 @@ def _refuse_single_cap_conf(context: Any, declared: Mapping[str, Any]) -> None:
         )
 
 
-# The plan's type, for callers that import it from here: its module loads when first asked for.
-__getattr__ = forwarded(__name__, "agentjobs.agent.plan", frozenset({"RunPlan"}))
+# The plan's type and the run's usage, for callers that import them from here: their modules
+# load when first asked for (a DAG parse asks for neither).
+_plan_names = forwarded(__name__, "agentjobs.agent.plan", frozenset({"RunPlan"}))
+_runner_names = forwarded(__name__, "agentjobs.agent.runner", frozenset({"run_usage"}))
+
+
+def __getattr__(name: str) -> Any:
+    return _runner_names(name) if name == "run_usage" else _plan_names(name)
+
 
 __all__ = ["AgentOperator", "ContractViolation", "EmptyResult"]
 

@@ -53,6 +53,19 @@ def this_try(total: Usage, before: Usage) -> Usage:
     )
 
 
+def outcome_of(exc: BaseException) -> tuple[str, str | None]:
+    """The outcome of a try that `exc` ended, and the cap that stopped it (a budget stop only)."""
+    from agentjobs.agent.errors import BudgetExceeded, ContractViolation, WaitRequested
+
+    if isinstance(exc, BudgetExceeded):
+        return BUDGET_STOP, exc.cap
+    if isinstance(exc, ContractViolation):
+        return CONTRACT_FAILURE, None
+    if isinstance(exc, WaitRequested):
+        return DEFERRED, None
+    return ERROR, None
+
+
 def agent_try(job: str, task_id: str, used: Usage, outcome: str, *, cap: str | None = None) -> None:
     """One try of an agent task: its outcome, iterations, tokens in and out, and cost."""
     tags = {"job": job, "task": task_id}
