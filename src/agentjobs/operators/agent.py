@@ -412,7 +412,7 @@ class AgentOperator(BaseOperator):
         """The spend and the paid answers of this task instance's earlier tries (the task state
         store), so a retry starts from them: the meter, the replay cache, and the spend before."""
         from agentjobs.agent.budget import BudgetMeter, Prices
-        from agentjobs.agent.replay import ReplayCache  # at run time only, as in _run
+        from agentjobs.agent.replay import ReplayCache  # at run time only, as in _run and its steps
         from agentjobs.operators.spend_store import SpendStore
 
         spend = SpendStore.from_context(context)
