@@ -47,6 +47,7 @@ NOT_THROUGH = {"ui": frozenset({"operators", "deploy"})}
 TOP_LEVEL = {
     PACKAGE: "base",
     f"{PACKAGE}.airflow_config": "base",
+    f"{PACKAGE}.airflow_config_reference": "base",
     f"{PACKAGE}.atomic_file": "base",
     f"{PACKAGE}.lazy_pattern": "base",
     f"{PACKAGE}.lazy_names": "base",

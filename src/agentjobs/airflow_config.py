@@ -56,12 +56,13 @@ OPTIONS: tuple[Option, ...] = (
         default=None,
         example="s3://my-bucket/agentjobs",
         description=(
-            "Where a run's files live when its tasks may run on different hosts: a folder URL that\n"
-            "Airflow's ``ObjectStoragePath`` reaches (``s3://bucket/prefix``, ``gs://...``,\n"
-            "``file:///shared/folder``). Unset, run files stay on the local disk of each task\n"
-            "(``$AGENTJOBS_ARTIFACT_BASE``), which is right for one host only. The URL must not hold\n"
-            "a user or password: it is written to logs and XCom; name a connection in\n"
-            "``run_files_conn_id`` instead. Set it the same on every scheduler, worker and API server.\n"
+            "Where a run's files live when its tasks may run on different hosts with no shared disk:\n"
+            "a folder URL that Airflow's ``ObjectStoragePath`` reaches (``s3://bucket/prefix``,\n"
+            "``gs://...``, ``file:///shared/folder``). Unset, run files stay on local disk\n"
+            "(``$AGENTJOBS_ARTIFACT_BASE``, else ``$AIRFLOW_HOME/agentjobs-artifacts``), which is right\n"
+            "for one host or a shared volume. The URL must not hold a user or password (it shows in\n"
+            "every logged path): name a connection in ``run_files_conn_id``. Every process that runs\n"
+            "tasks, and the api-server for the UI page, needs the same value.\n"
         ),
     ),
     Option(
@@ -71,7 +72,8 @@ OPTIONS: tuple[Option, ...] = (
         example="aws_default",
         description=(
             "The Airflow connection ``run_files`` is reached through (an ``aws`` connection for\n"
-            "``s3://``). Unset, the object store's own default connection is used.\n"
+            "``s3://``). Unset, the store's provider picks its default connection (``aws_default``\n"
+            "for ``s3://``).\n"
         ),
     ),
     Option(
@@ -81,8 +83,9 @@ OPTIONS: tuple[Option, ...] = (
         example="True",
         description=(
             "With ``[traces] otel_on``, also put prompts, model replies, tool arguments and tool results\n"
-            "on the agent's OpenTelemetry spans, scrubbed of the run's secrets. Off, the spans carry\n"
-            "names, token counts and timings only: business data never reaches the trace collector.\n"
+            "on the agent's OpenTelemetry spans, scrubbed of the run's secrets. Off (the default), no\n"
+            "prompt, reply or tool text is put on a span: the business's data never reaches the trace\n"
+            "backend, which is usually readable by more people than a task's log.\n"
         ),
     ),
 )
