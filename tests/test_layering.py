@@ -46,6 +46,8 @@ NOT_THROUGH = {"ui": frozenset({"operators", "deploy"})}
 # Top-level modules of the package and their room (a new one must be placed here).
 TOP_LEVEL = {
     PACKAGE: "base",
+    f"{PACKAGE}.airflow_config": "base",
+    f"{PACKAGE}.airflow_config_reference": "base",
     f"{PACKAGE}.atomic_file": "base",
     f"{PACKAGE}.lazy_pattern": "base",
     f"{PACKAGE}.lazy_names": "base",

@@ -36,6 +36,21 @@ def test_provider_info_declares_the_llm_connection_type():
     assert set(conn_type["conn-fields"]) == EXTRA_FIELDS
 
 
+def test_the_provider_info_is_valid_for_airflows_schema():
+    # Airflow's provider discovery validates every provider's info against this schema and raises
+    # on the first error: a `config` option missing a key (version_added, example, ...) would stop
+    # every Airflow process from loading the providers.
+    import json
+
+    import jsonschema
+
+    from airflow import providers_manager
+
+    schema_file = Path(providers_manager.__file__).with_name("provider_info.schema.json")
+    jsonschema.validate(agentjobs.get_provider_info(), json.loads(schema_file.read_text(encoding="utf-8")))
+    assert "agentjobs" in agentjobs.get_provider_info()["config"]
+
+
 def test_airflow_providers_manager_lists_the_provider_and_its_hook():
     result = _run(
         "from airflow.providers_manager import ProvidersManager as P\n"

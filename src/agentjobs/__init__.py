@@ -13,6 +13,8 @@ __version__ = "0.1.0"
 
 
 def get_provider_info() -> dict[str, Any]:
+    from agentjobs.airflow_config import provider_config  # cheap: no Airflow, declarations only
+
     return {
         "package-name": "airflow-provider-agentjobs",
         "name": "agentjobs",
@@ -124,4 +126,6 @@ def get_provider_info() -> dict[str, Any]:
         ],
         # Failure, deadline and health alerts: one class for workers and the triggerer.
         "notifications": ["agentjobs.notifications.alert.JobAlertNotifier"],
+        # The [agentjobs] options: `airflow config list` shows them with their defaults.
+        "config": provider_config(),
     }

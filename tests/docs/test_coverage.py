@@ -8,12 +8,14 @@ import re
 
 import pytest
 
+from agentjobs.airflow_config import OPTIONS
 from agentjobs.cli import args as cli_args
 from agentjobs.jobs.spec_reference import field_names
 from tests.conftest import REPO
 
 DOCS = REPO / "docs"
-GENERATED = {DOCS / "reference" / "spec.md"}  # lists every key by construction: not evidence
+# Each lists every key or option by construction: not evidence that the manual explains it.
+GENERATED = {DOCS / "reference" / "spec.md", DOCS / "reference" / "config.md"}
 
 
 def _code_text(markdown: str) -> str:
@@ -51,6 +53,28 @@ def test_every_spec_key_is_documented(manual_code) -> None:
     assert not missing, (
         "spec keys the manual never writes as code (describe each on its kind's or topic's page "
         f"under docs/): {missing}"
+    )
+
+
+def test_every_airflow_config_option_is_documented(manual_code) -> None:
+    missing = [f"[agentjobs] {option.name}" for option in OPTIONS if not _written(option.name, manual_code)]
+    assert not missing, (
+        "[agentjobs] options no page explains beside the generated reference (say on the page of "
+        f"the feature it sets what it does): {missing}"
+    )
+
+
+def test_a_settings_table_gives_an_options_declared_default() -> None:
+    # A row such as "| `[agentjobs] trace_content` | `False` | ... |" on any page.
+    row = re.compile(r"^\|[^|]*`\[agentjobs\] (\w+)`[^|]*\|\s*([^|]*?)\s*\|", re.MULTILINE)
+    defaults = {option.name: f"`{option.default}`" if option.default else "unset" for option in OPTIONS}
+    rows = [
+        (p.name, *found) for p in DOCS.rglob("*.md") for found in row.findall(p.read_text(encoding="utf-8"))
+    ]
+    assert rows, "docs/observability.md's settings table lists trace_content"
+    wrong = [f"{page}: {name} {shown}" for page, name, shown in rows if defaults.get(name) != shown]
+    assert not wrong, (
+        f"defaults the docs give that the declarations (agentjobs.airflow_config) do not: {wrong}"
     )
 
 

@@ -18,16 +18,16 @@ store directly (ui/files.py).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
+
+from agentjobs.airflow_config import SECTION, value
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
     from fsspec import AbstractFileSystem
 
-SECTION = "agentjobs"
 FOLDER_OPTION = "run_files"
 CONN_OPTION = "run_files_conn_id"
 S3_SCHEMES = ("s3", "s3a")
@@ -124,7 +124,7 @@ def _is_s3_files(fs: Any) -> bool:
 
 def configured_store() -> RunFileStore | None:
     """The store Airflow's configuration names, or None (run files stay on local disk)."""
-    url = _option(FOLDER_OPTION)
+    url = value(FOLDER_OPTION)
     if not url:
         return None
     scheme, sep, rest = url.partition("://")
@@ -139,12 +139,4 @@ def configured_store() -> RunFileStore | None:
             f"[{SECTION}] {FOLDER_OPTION} must not hold a user or connection before its host; "
             f"name the connection in [{SECTION}] {CONN_OPTION}"
         )
-    return RunFileStore(url.rstrip("/"), _option(CONN_OPTION) or None)
-
-
-def _option(name: str) -> str:
-    try:
-        from airflow.configuration import conf
-    except ImportError:  # a worker with the task SDK only: its environment is all it has
-        return os.environ.get(f"AIRFLOW__{SECTION.upper()}__{name.upper()}", "").strip()
-    return str(conf.get(SECTION, name, fallback="") or "").strip()
+    return RunFileStore(url.rstrip("/"), value(CONN_OPTION) or None)

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SECTION = "agentjobs"
 CONTENT_OPTION = "trace_content"
 # How long the end of a task waits for its spans to reach the endpoint: a trace that is late is
 # better than a task held up by a slow collector.
@@ -52,11 +51,11 @@ def run_tracer(context: Any, agent_name: str, secrets: Sequence[str]) -> RunTrac
     """The run's tracer when Airflow's tracing is on, else None (no spans at all)."""
     if not tracing_on():
         return None
-    from airflow.configuration import conf
     from opentelemetry import trace
 
     from agentjobs import __version__
     from agentjobs.agent.tracing import RunTracer
+    from agentjobs.airflow_config import flag
 
     ti = context["ti"]
     map_index = getattr(ti, "map_index", None)
@@ -71,7 +70,7 @@ def run_tracer(context: Any, agent_name: str, secrets: Sequence[str]) -> RunTrac
     return RunTracer(
         trace.get_tracer("agentjobs", __version__, tracer_provider=tracer_provider()),
         agent_name,
-        content=conf.getboolean(SECTION, CONTENT_OPTION, fallback=False),
+        content=flag(CONTENT_OPTION),
         secrets=tuple(secrets),
         attributes=attributes,
     )
