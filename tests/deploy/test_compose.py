@@ -274,9 +274,9 @@ def test_flower_and_the_workers_use_the_schedulers_broker(document, compose_text
 
 def test_the_image_is_the_pinned_airflow_on_a_supported_python(dockerfile) -> None:
     assert checks.image_problems(dockerfile, CONSTRAINTS) == []
-    old = broken(dockerfile, "apache/airflow:3.3.2-python3.11", "apache/airflow:3.2.1-python3.11")
+    old = broken(dockerfile, "apache/airflow:3.3.2-python3.11", "apache/airflow:3.1.8-python3.11")
     problems = checks.image_problems(old, CONSTRAINTS)
-    assert "apache/airflow:3.2.1-python3.11: Airflow 3.2.1 but constraints.txt pins 3.3.2" in problems
+    assert "apache/airflow:3.1.8-python3.11: Airflow 3.1.8 but constraints.txt pins 3.3.2" in problems
     assert any("outside pyproject's apache-airflow" in problem for problem in problems)
     py39 = broken(dockerfile, "apache/airflow:3.3.2-python3.11", "apache/airflow:3.3.2-python3.9")
     assert checks.image_problems(py39, CONSTRAINTS) == [
