@@ -7,6 +7,7 @@ added, where the UI page lists it; a store that refuses the read is an error nam
 from __future__ import annotations
 
 import json
+import os
 import re
 import uuid
 from pathlib import Path
@@ -71,7 +72,7 @@ def _store_env(s3, url: str) -> dict[str, str]:
     return {
         "AIRFLOW__AGENTJOBS__RUN_FILES": url,
         "AIRFLOW__AGENTJOBS__RUN_FILES_CONN_ID": s3.conn_id,
-        f"AIRFLOW_CONN_{s3.conn_id.upper()}": __import__("os").environ[f"AIRFLOW_CONN_{s3.conn_id.upper()}"],
+        f"AIRFLOW_CONN_{s3.conn_id.upper()}": os.environ[f"AIRFLOW_CONN_{s3.conn_id.upper()}"],
     }
 
 

@@ -4,7 +4,9 @@ skill made of the same snapshot; its totals; where it is kept and how it is read
 Domain code (no Airflow): the `agentjobs eval` command writes it, the UI page reads it. The report
 of an evaluation is `<artifact base>/<dag_id>/_evals/<eval id>.json` (no team id or day starts
 with `_`, so it is never taken for a run folder); each rerun's own files are in
-`<run folder>/eval/<eval id>/`, beside, never over, the run's own files.
+`<run folder>/eval/<eval id>/`, beside, never over, the run's own files. With a run-file store,
+the report is kept at the same place below the store (hooks/stored_evals.py), read and written
+as the text here makes it.
 """
 
 from __future__ import annotations
