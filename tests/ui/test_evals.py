@@ -93,3 +93,33 @@ def test_the_route_serves_a_jobs_evaluations_behind_the_login(
     assert http.get(f"{PREFIX}/evals/no_such_job").status_code == 404
     # The runs page links each job's evaluations.
     assert f'href="{PREFIX}/evals/anomaly_flags"' in http.get(f"{PREFIX}/").text
+
+
+@pytest.mark.airflow
+def test_with_a_run_file_store_the_route_reads_the_reports_there_and_names_a_refusal(
+    tmp_path,
+    monkeypatch,
+    auth_manager,
+    airflow_db,
+    s3_server,
+):
+    from agentjobs.hooks.run_file_store import configured_store
+    from agentjobs.hooks.stored_evals import write_stored_evaluation
+
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    shutil.copy(REPO / "include" / "jobs" / "anomaly-flags.yaml", jobs)
+    monkeypatch.setenv("AGENTJOBS_JOBS_DIR", str(jobs))
+    monkeypatch.setenv("AGENTJOBS_ARTIFACT_BASE", str(tmp_path / "runs"))  # stays empty
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES", f"s3://{s3_server.bucket}/runs")
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES_CONN_ID", s3_server.conn_id)
+    write_stored_evaluation(configured_store(), _evaluation())
+    http = client(admin())
+    data = http.get(f"{PREFIX}/api/evals/anomaly_flags").json()
+    assert [e["eval_id"] for e in data["evaluations"]] == ["20261207T061500Z-other"]
+    assert cell(http.get(f"{PREFIX}/evals/anomaly_flags").text, "total", "evaluated_contract") == "1/2 (50%)"
+    # A store that refuses the read is an error naming it, not a page saying "no evaluations yet".
+    missing = "s3://no-such-bucket-ui/runs"
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES", missing)
+    refused = http.get(f"{PREFIX}/api/evals/anomaly_flags")
+    assert refused.status_code == 502 and f"{missing}/anomaly_flags/_evals" in refused.text

@@ -7,7 +7,9 @@ write. The report puts each rerun beside what the run delivered (its stored arti
 again, its transcript's tokens and time): contract pass rate, grounding violations (numbers
 and names), items, tokens, cost and latency, per run and in total. It is printed as a table
 (or JSON with --json) and kept as `<artifact base>/<job>/_evals/<eval id>.json`, where the UI
-page lists it. This is how a user decides to switch models or ship a prompt change.
+page lists it. With a run-file store (`[agentjobs] run_files`), the runs are read from the store
+(cli/eval_store.py) and the report is kept there, in the same place below it. This is how a
+user decides to switch models or ship a prompt change.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from agentjobs.cli.project import project_dir
 from agentjobs.cli.run import find_spec
+from agentjobs.jobs.artifacts import ARTIFACT_BASE_ENV
 
 SKIPPED_NO_SNAPSHOT = "skipped: no snapshot (sources/*.json) in its folder"
 
@@ -45,23 +49,68 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate(args: argparse.Namespace) -> tuple[Any, Path]:
-    """Every stored run replayed and compared; the report and where it was written."""
-    from agentjobs.jobs.artifacts import ARTIFACT_BASE_ENV
-
+def _evaluate(args: argparse.Namespace) -> tuple[Any, str]:
+    """Every stored run replayed and compared; the report and where it was written. With a
+    run-file store configured, the runs are read from it into a scratch folder that goes after."""
     project = project_dir()
     out = (args.out or Path(os.environ.get(ARTIFACT_BASE_ENV) or "agentjobs-out")).resolve()
-    if not out.is_dir():
-        raise SystemExit(f"agentjobs: no folder {out}; give the folder holding the job's runs with --out")
-    _environment(out, project, args.verbose)
-    spec = find_spec(project, args.job)
-    from agentjobs.agent.skills import default_skills_dir, load_skill
-    from agentjobs.jobs.evaluation import Evaluation, new_eval_id, write_evaluation
-    from agentjobs.jobs.stored_runs import stored_runs
+    with tempfile.TemporaryDirectory(prefix="agentjobs-eval-") as scratch:
+        # Airflow's configuration (where the store is named) is read once its home is settled.
+        _environment(out if out.is_dir() else Path(scratch), project, args.verbose)
+        store = _configured_store()
+        if store is None and not out.is_dir():
+            raise SystemExit(f"agentjobs: no folder {out}; give the folder holding the job's runs with --out")
+        spec = find_spec(project, args.job)
+        runs, where = _stored(spec, args.runs, store, Path(scratch) / "runs")
+        if not runs:
+            raise SystemExit(f"agentjobs: no stored runs of {spec.dag_id} in {where}")
+        evaluation = _replay(spec, runs, args)
+        if store is None:
+            from agentjobs.jobs.evaluation import write_evaluation
 
-    runs = stored_runs(spec.dag_id, fans_out=spec.fans_out, last_n=args.runs)
-    if not runs:
-        raise SystemExit(f"agentjobs: no stored runs of {spec.dag_id} in {out}")
+            return evaluation, str(write_evaluation(evaluation))
+        from agentjobs.hooks.stored_evals import StoreReadError, write_stored_evaluation
+
+        try:
+            return evaluation, write_stored_evaluation(store, evaluation)
+        except StoreReadError as exc:
+            raise SystemExit(f"agentjobs: {exc}") from None
+
+
+def _configured_store() -> Any:
+    from agentjobs.hooks.run_file_store import RunFileStoreError, configured_store
+
+    try:
+        return configured_store()
+    except RunFileStoreError as exc:
+        raise SystemExit(f"agentjobs: {exc}") from None
+
+
+def _stored(spec: Any, last_n: int, store: Any, scratch: Path) -> tuple[list[Any], str]:
+    """The job's last runs, and where they were looked for: the artifact base, or the store (each
+    run pulled into `scratch`, made the artifact base, so the reruns' files stay local)."""
+    from agentjobs.jobs.artifacts import dag_folder
+
+    if store is None:
+        from agentjobs.jobs.stored_runs import stored_runs
+
+        return stored_runs(spec.dag_id, fans_out=spec.fans_out, last_n=last_n), str(dag_folder(spec.dag_id))
+    from agentjobs.cli.eval_store import pulled_runs
+    from agentjobs.hooks.stored_evals import StoreReadError
+
+    scratch.mkdir()
+    os.environ[ARTIFACT_BASE_ENV] = str(scratch)
+    try:
+        runs = pulled_runs(store, spec.dag_id, fans_out=spec.fans_out, last_n=last_n, scratch=scratch)
+    except StoreReadError as exc:
+        raise SystemExit(f"agentjobs: {exc}") from None
+    return runs, store.uri(PurePosixPath(spec.dag_id))
+
+
+def _replay(spec: Any, runs: list[Any], args: argparse.Namespace) -> Any:
+    from agentjobs.agent.skills import default_skills_dir, load_skill
+    from agentjobs.jobs.evaluation import Evaluation, new_eval_id
+
     skills_dir = Path(args.skills).resolve() if args.skills else default_skills_dir()
     skill = load_skill(spec.skill, skills_dir)
     model = open_model(spec, args)
@@ -79,14 +128,12 @@ def _evaluate(args: argparse.Namespace) -> tuple[Any, Path]:
         evaluation.rows = [_row(spec, run, evaluation.eval_id, model, skill, prices_of) for run in runs]
     finally:
         model.client.close()
-    return evaluation, write_evaluation(evaluation)
+    return evaluation
 
 
 def _environment(out: Path, project: Path, verbose: bool) -> None:
     """The runs' folder as the artifact base; Airflow's own configuration (its connections) as the
     shell has it, or, with none, the command's own home in the output folder as `run` makes it."""
-    from agentjobs.jobs.artifacts import ARTIFACT_BASE_ENV
-
     os.environ[ARTIFACT_BASE_ENV] = str(out)
     if not os.environ.get("AIRFLOW_HOME"):
         home = out / ".airflow"

@@ -4,13 +4,16 @@ skill made of the same snapshot; its totals; where it is kept and how it is read
 Domain code (no Airflow): the `agentjobs eval` command writes it, the UI page reads it. The report
 of an evaluation is `<artifact base>/<dag_id>/_evals/<eval id>.json` (no team id or day starts
 with `_`, so it is never taken for a run folder); each rerun's own files are in
-`<run folder>/eval/<eval id>/`, beside, never over, the run's own files.
+`<run folder>/eval/<eval id>/`, beside, never over, the run's own files. With a run-file store,
+the report is kept at the same place below the store (hooks/stored_evals.py), read and written
+as the text here makes it.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -114,28 +117,48 @@ def evals_folder(dag_id: str) -> Path:
     return dag_folder(dag_id) / EVALS_DIR
 
 
+def report_name(evaluation: Evaluation) -> str:
+    return f"{evaluation.eval_id}.json"
+
+
+def report_text(evaluation: Evaluation) -> str:
+    """The report file's text: the evaluation and its totals."""
+    return json.dumps(evaluation.as_json(), indent=2)
+
+
 def write_evaluation(evaluation: Evaluation) -> Path:
-    path = evals_folder(evaluation.job) / f"{evaluation.eval_id}.json"
+    path = evals_folder(evaluation.job) / report_name(evaluation)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, json.dumps(evaluation.as_json(), indent=2))
+    write_atomically(path, report_text(evaluation))
     return path
 
 
+def read_evaluations(
+    names: Iterable[str], read: Callable[[str], bytes]
+) -> tuple[list[Evaluation], list[str]]:
+    """The reports among `names` (files of a job's `_evals` folder, wherever it is kept), each
+    read with `read`, newest first, and the names of those that could not be read."""
+    found: list[Evaluation] = []
+    broken: list[str] = []
+    for name in sorted(names, reverse=True):
+        if not name.endswith(".json") or not EVAL_ID_RE.fullmatch(name[: -len(".json")]):
+            continue
+        try:
+            found.append(Evaluation.model_validate_json(read(name)))
+        except (OSError, ValueError, ValidationError):
+            broken.append(name)
+    return found, broken
+
+
 def load_evaluations(dag_id: str) -> tuple[list[Evaluation], list[str]]:
-    """The job's evaluations, newest first, and the names of report files that could not be read."""
+    """The job's evaluations in the artifact base, newest first, and the report files that could
+    not be read."""
     try:
         folder = evals_folder(dag_id)
     except ValueError:  # a dag_id that cannot name a folder has no evaluations
         return [], []
     if not folder.is_dir():
         return [], []
-    found: list[Evaluation] = []
-    broken: list[str] = []
-    for path in sorted(folder.glob("*.json"), reverse=True):
-        if not EVAL_ID_RE.fullmatch(path.stem):
-            continue
-        try:
-            found.append(Evaluation.model_validate_json(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, ValidationError):
-            broken.append(path.name)
-    return found, broken
+    return read_evaluations(
+        [p.name for p in folder.glob("*.json")], lambda name: (folder / name).read_bytes()
+    )

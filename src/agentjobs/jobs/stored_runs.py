@@ -9,8 +9,9 @@ folder (an evaluation's reports, a stray file) is no run. Domain code (no Airflo
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from agentjobs.jobs.artifacts import dag_folder
@@ -42,23 +43,40 @@ def _is_period(name: str) -> bool:
         return False
 
 
-def _periods(folder: Path, last_n: int) -> list[str]:
-    found = [p.name for p in folder.iterdir() if p.is_dir() and _is_period(p.name)]
+Subfolders = Callable[[PurePosixPath], list[str]]  # a folder below the job's → its sub-folders' names
+
+
+def _periods(names: list[str], last_n: int) -> list[str]:
+    found = [name for name in names if _is_period(name)]
     # Keys are ISO days (or days with a UTC time): text order is time order.
     return sorted(found, reverse=True)[:last_n]
 
 
+def run_folders(
+    subfolders: Subfolders, *, fans_out: bool, last_n: int
+) -> list[tuple[PurePosixPath, str, str | None]]:
+    """(folder below the job's, period, team) of the job's last `last_n` runs; for a fan-out job,
+    the last `last_n` of each team. `subfolders` lists one folder, on disk or on a run-file store."""
+    top = PurePosixPath()
+    if not fans_out:
+        return [(top / key, key, None) for key in _periods(subfolders(top), last_n)]
+    found: list[tuple[PurePosixPath, str, str | None]] = []
+    for team in sorted(name for name in subfolders(top) if TEAM_ID_RE.fullmatch(name)):
+        found += [(top / team / key, key, team) for key in _periods(subfolders(top / team), last_n)]
+    return found
+
+
 def stored_runs(dag_id: str, *, fans_out: bool, last_n: int) -> list[StoredRun]:
-    """The job's last `last_n` run folders; for a fan-out job, the last `last_n` of each team."""
+    """The job's last `last_n` run folders in the artifact base (run_folders)."""
     base = dag_folder(dag_id)
     if not base.is_dir():
         return []
-    if not fans_out:
-        return [StoredRun(base / key, key) for key in _periods(base, last_n)]
-    runs: list[StoredRun] = []
-    for team in sorted(p for p in base.iterdir() if p.is_dir() and TEAM_ID_RE.fullmatch(p.name)):
-        runs += [StoredRun(team / key, key, team.name) for key in _periods(team, last_n)]
-    return runs
+
+    def subfolders(relative: PurePosixPath) -> list[str]:
+        return [p.name for p in (base / relative).iterdir() if p.is_dir()]
+
+    chosen = run_folders(subfolders, fans_out=fans_out, last_n=last_n)
+    return [StoredRun(base / relative, period, team) for relative, period, team in chosen]
 
 
 def transcript_usage(path: Path) -> dict[str, Any]:

@@ -287,12 +287,22 @@ def run_file(
 
 
 def _evaluations(dag_id: str) -> tuple[list[Any], list[str]]:
-    """The job's replay evaluations (`agentjobs eval`), read from the artifact base: 404 for no job."""
+    """The job's replay evaluations (`agentjobs eval`), read where the command keeps them: on the
+    run-file store when one is configured (as the runs are), else the artifact base. 404 for no
+    job; 502 naming the store's URL when it refuses the read (never an empty list)."""
+    from agentjobs.hooks.run_file_store import configured_store
+    from agentjobs.hooks.stored_evals import StoreReadError, load_stored_evaluations
     from agentjobs.jobs.evaluation import load_evaluations
 
     if dag_id not in queries.load_jobs():
         raise HTTPException(404, f"no job {dag_id!r}")
-    return load_evaluations(dag_id)
+    store = configured_store()
+    if store is None:
+        return load_evaluations(dag_id)
+    try:
+        return load_stored_evaluations(store, dag_id)
+    except StoreReadError as exc:
+        raise HTTPException(502, str(exc)) from None
 
 
 @app.get("/evals/{dag_id}", response_class=HTMLResponse, dependencies=RUN_ACCESS)
