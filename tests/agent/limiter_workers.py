@@ -76,4 +76,7 @@ def assert_within_the_limit_and_nothing_lost(outcome: Outcome, calls: int) -> No
     assert len(served) == calls
     assert outcome.traffic.rejected == []  # the workers shared one bucket: the endpoint refused none
     # Over the whole run the calls went no faster than the limiter's rate (the first is free).
-    assert (served[-1] - served[0]) >= (calls - 1) * 60.0 / LIMITER_RPM * 0.95
+    # One slot of slack: the first call may reach the endpoint late on a loaded machine (the
+    # limiter's jitter is only 2% + 10 ms now, so nothing else absorbs it). Buckets that were
+    # not shared would serve the nine calls in about a third of this.
+    assert (served[-1] - served[0]) >= (calls - 2) * 60.0 / LIMITER_RPM
