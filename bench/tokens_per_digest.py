@@ -47,7 +47,7 @@ from tests.fakes.github import GitHubReplay  # noqa: E402
 
 from agentjobs.agent.budget import BudgetMeter  # noqa: E402
 from agentjobs.agent.model_client import ModelClient  # noqa: E402
-from agentjobs.agent.runner import SkillRun, run_skill  # noqa: E402
+from agentjobs.agent.runner import RunPlan, run_skill  # noqa: E402
 from agentjobs.agent.skills import load_skill  # noqa: E402
 from agentjobs.atomic_file import write_atomically  # noqa: E402
 from agentjobs.jobs.digest import DIGEST_FILE, judgement_schema, render_digest, structured_prompt  # noqa: E402
@@ -145,7 +145,7 @@ def run_pipeline(
     snapshot = Snapshot.load(work_dir)
     schema = judgement_schema(snapshot, spec.highlights_max, spec.sections)
     assert schema is not None, "the sample day has items to judge"
-    run = SkillRun(
+    run = RunPlan(
         skill=load_skill(spec.skill, REPO / "include" / "skills"),
         prompt=structured_prompt(snapshot, period, spec.highlights_max, spec.sections),
         work_dir=work_dir,

@@ -74,6 +74,6 @@ def skill(folder: Path) -> Any:
 
 def system_prompt(folder: Path) -> str:
     """The system prompt agentjobs sends for the skill, for the sides that have no skills."""
-    from agentjobs.agent.runner import SkillRun
+    from agentjobs.agent.runner import RunPlan
 
-    return SkillRun(skill=skill(folder), prompt=USER_PROMPT, work_dir=folder).system_prompt()
+    return RunPlan(skill=skill(folder), prompt=USER_PROMPT, work_dir=folder).system_prompt()

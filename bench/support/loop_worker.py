@@ -92,12 +92,12 @@ def agentjobs_side(client: openai.OpenAI, work_dir: Path, calls: int, operator: 
     from agentjobs.agent.budget import BudgetMeter
     from agentjobs.agent.caps import Caps
     from agentjobs.agent.model_client import ModelClient
-    from agentjobs.agent.runner import SkillRun, run_skill
+    from agentjobs.agent.runner import RunPlan, run_skill
     from agentjobs.agent.tools import tool_from_function
 
     model_client = ModelClient(client, model_for(calls))
     caps = Caps(max_iterations=max(40, calls), max_total_tokens=1_000_000, timeout_s=600)
-    run = SkillRun(
+    run = RunPlan(
         skill=skill(work_dir),
         prompt=USER_PROMPT,
         work_dir=work_dir / "run",

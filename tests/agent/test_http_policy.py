@@ -86,21 +86,21 @@ def skill_file(tmp_path: Path, allow_urls: str) -> Path:
 
 def test_a_skill_may_declare_its_prefixes_too(tmp_path, company_directory):
     from agentjobs.agent.errors import SkillError
-    from agentjobs.agent.runner import SkillRun
+    from agentjobs.agent.runner import RunPlan
     from agentjobs.agent.skills import load_skill
 
     company_directory.answers["Globex"] = record(industry="Manufacturing")
     skill = load_skill("lookup", skill_file(tmp_path, f"[{company_directory.url}]").parent)
     work = tmp_path / "work"
     work.mkdir()
-    registry = SkillRun(skill=skill, prompt="", work_dir=work).registry()
+    registry = RunPlan(skill=skill, prompt="", work_dir=work).registry()
     assert registry.call("http_get", json.dumps({"url": company_directory.url + "Globex"})).ok
     off = registry.call("http_get", json.dumps({"url": "http://127.0.0.1:1/other/"}))
     assert not off.ok and "not below the allow_urls" in off.content
 
     # A job's own prefixes and cap add to the skill's.
     job = HttpPolicy.of(["https://directory.example.com/companies/"], max_bytes=1000)
-    merged = SkillRun(skill=skill, prompt="", work_dir=work, http_policy=job).policy()
+    merged = RunPlan(skill=skill, prompt="", work_dir=work, http_policy=job).policy()
     assert merged is not None and merged.max_bytes == 1000 and len(merged.allow_urls) == 2
 
     with pytest.raises(SkillError, match=r"allow_urls entry: .*wildcard"):

@@ -13,7 +13,7 @@ import pytest
 from agentjobs.agent.budget import BudgetMeter, Prices
 from agentjobs.agent.caps import Caps
 from agentjobs.agent.model_client import EndpointOptions, ModelClient
-from agentjobs.agent.runner import SkillRun, run_skill
+from agentjobs.agent.runner import RunPlan, run_skill
 from agentjobs.agent.skills import load_skill
 from tests.agent.test_skills import write_skill
 from tests.fakes.model_server import reply, tool_call
@@ -54,7 +54,7 @@ def fetch_through_skill(model_server, tmp_path: Path, url: str, allowlist_line: 
         EndpointOptions(max_tokens_per_call=1024, request_timeout_s=10),
     )
     # allow_private_addresses: only so the fake page on loopback is reachable at all.
-    run = SkillRun(skill=skill, prompt="go", work_dir=tmp_path / "work", allow_private_addresses=True)
+    run = RunPlan(skill=skill, prompt="go", work_dir=tmp_path / "work", allow_private_addresses=True)
     run_skill(run, client, BudgetMeter(Caps(), Prices()))
     fed_back = model_server.requests[-1].body["messages"][-1]  # the call after the tool ran
     assert fed_back["role"] == "tool"

@@ -27,8 +27,6 @@ from agentjobs.agent.scrub import scrub, scrub_exception, scrub_json
 from agentjobs.agent.toolset import open_toolsets
 from agentjobs.agent.transcript import Transcript
 
-SkillRun = RunPlan  # the name the runner's callers knew it by
-
 ERROR_TEXT_LIMIT = 1000  # characters of a failure kept beside the usage in XCom
 
 
@@ -159,7 +157,6 @@ def check_not_empty(empty_field: str | None, result: dict[str, Any], allow_empty
 __all__ = [
     "EmptyResult",
     "RunPlan",
-    "SkillRun",
     "answer_plan",
     "check_caps_enforceable",
     "checked_endpoint",
