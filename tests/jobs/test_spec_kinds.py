@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agentjobs.jobs.spec import JobSpecError, load_spec
+from agentjobs.jobs.spec import ChunkLayout, JobSpecError, load_spec
 
 REPO = Path(__file__).resolve().parents[2]
 INSIGHTS = (REPO / "include" / "jobs" / "weekly-insights.yaml").read_text()
@@ -96,6 +96,24 @@ def test_chunks_are_opt_in_and_refused_for_a_kind_with_an_apply_step(tmp_path):
     with pytest.raises(JobSpecError) as raised:
         load_spec(spec_file(tmp_path, text))
     assert "field 'fan_out.chunk_size': kind 'reconciliation' has per-team apply" in str(raised.value)
+
+
+def test_chunks_the_rate_limit_cannot_keep_busy_are_merged_keeping_the_calls_in_flight(tmp_path):
+    fan_out = load_spec(spec_file(tmp_path, INSIGHTS + "fan_out: {chunks: 16, concurrency: 4}\n")).fan_out
+    # No limiter: the spec's chunks as they are.
+    assert fan_out.layout_for(200, None) == ChunkLayout(size=13, concurrency=4)
+    # 57 requests/min: a chunk holds at least two minutes of the limit (114 teams), so 200 teams
+    # make 2 chunks, each running the calls of the 8 chunks it stands for at once.
+    assert fan_out.layout_for(200, 57) == ChunkLayout(size=100, concurrency=32, merged_from=16)
+    # A limit that keeps more chunks busy leaves more: 600/min is ten chunks' worth.
+    assert fan_out.layout_for(200, 600) == ChunkLayout(size=20, concurrency=7, merged_from=16)
+    assert fan_out.layout_for(200, 3000) == ChunkLayout(size=13, concurrency=4)
+    assert fan_out.layout_for(4000, 100) == ChunkLayout(size=250, concurrency=4)
+    # Fewer teams than a chunk's floor: one chunk, every call the spec allowed at once.
+    assert fan_out.layout_for(7, 57) == ChunkLayout(size=7, concurrency=28, merged_from=7)
+    # A fixed chunk_size is the user's own sizing: never merged.
+    sized = load_spec(spec_file(tmp_path, INSIGHTS + "fan_out: {chunk_size: 5}\n")).fan_out
+    assert sized.layout_for(200, 57) == ChunkLayout(size=5, concurrency=4)
 
 
 def test_batch_mode_takes_chunks(tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -233,3 +234,30 @@ def test_a_chunks_team_folders_go_to_the_run_file_store_and_a_clear_keeps_them(
     again = run_dag(dag, logical_date=SUNDAY_NINE, run_conf={"teams": good})
     assert set(team_states(again).values()) == {"success"}, team_states(again)
     assert (model_server.calls, len(smtp_server.messages)) == (calls, sent)
+
+
+def test_chunks_a_rate_limit_cannot_keep_busy_are_merged_into_one_task_that_serves_every_team(
+    llm_conn, smtp_server, model_server, monkeypatch, tmp_path
+):
+    """`fan_out.chunks` asks for three chunks, but the connection's limiter admits 60 requests a
+    minute, two minutes of which are 120 teams: the six teams run as one chunk, whose task runs the
+    calls of the three it stands for at once (3 x concurrency 2), and every team is delivered once."""
+    from agentjobs.operators.factory import build_dag
+
+    spec = job(llm_conn, smtp_server, monkeypatch, tmp_path, chunk_size=1)
+    spec = spec.model_copy(update={"fan_out": spec.fan_out.model_copy(update={"chunks": 3})})
+    monkeypatch.setenv("AGENTJOBS_LEDGER_CONN_ID", spec.ledger_conn_id)
+    conn = json.loads(os.environ[f"AIRFLOW_CONN_{llm_conn.upper()}"])
+    conn["extra"] = {**conn["extra"], "requests_per_minute": 60, "rate_limit_store": "ledger"}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{llm_conn.upper()}", json.dumps(conn))
+    model_server.default_step = respond(top_metrics)
+    good = [t for t in TEAMS if t != BROKEN]
+    run = run_dag(build_dag(spec), logical_date=SUNDAY_NINE, run_conf={"teams": good})
+    states = team_states(run)
+    assert sorted(k for k in states if k[0].startswith("team.")) == [
+        (task, 0) for task in ("team.deliver", "team.summarize", "team.validate")
+    ], states
+    assert set(states.values()) == {"success"}, states
+    assert xcom(run, "fetch", key="chunk_concurrency") == 6
+    assert recipients(smtp_server) == [f"{t}@example.org" for t in good]
+    assert model_server.calls == len(good)

@@ -50,6 +50,9 @@ def team_key(team_run: dict[str, Any]) -> tuple[str, str]:
 # The XCom key under which each task of a chunk (fan_out.chunk_size > 1) pushes its teams'
 # outcomes, team id -> outcome; the UI reads it to show each team's row.
 CHUNK_TEAMS_KEY = "teams"
+# The XCom key under which the fetch task says how many calls each chunk makes at once this run
+# (the spec's fan_out.concurrency, or more where chunks were merged: FanOut.layout_for).
+CHUNK_CONCURRENCY_KEY = "chunk_concurrency"
 
 
 def chunks(team_runs: list[dict[str, str]], size: int, chunked: bool | None = None) -> list[Any]:

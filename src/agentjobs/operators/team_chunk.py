@@ -35,10 +35,11 @@ from airflow.sdk import TriggerRule
 from agentjobs.agent.errors import PermanentAgentError, WaitRequested
 from agentjobs.agent.scrub import scrub_exception
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.jobs.team_run import CHUNK_TEAMS_KEY
+from agentjobs.jobs.team_run import CHUNK_CONCURRENCY_KEY, CHUNK_TEAMS_KEY
 from agentjobs.operators.agent import AgentOperator, init_agent, wait_deferral
 from agentjobs.operators.errors import PermanentTaskError
 from agentjobs.operators.job_task import agent_defaults
+from agentjobs.operators.run_alert import FAN_OUT_FETCH_TASK_ID
 from agentjobs.operators.team_agent import TeamAgentOperator
 from agentjobs.operators.team_deliver import TeamDeliverOperator
 from agentjobs.operators.team_rounds import AllWaiting, Parked, run_teams
@@ -137,7 +138,7 @@ class ChunkAgentOperator(TeamAgentOperator):
     def run_agent(self, context: Any) -> dict[str, Any]:
         teams = chunk_contexts(self.spec, self.team_runs)
         runs = {team.team_id: run for team, run in zip(teams, self.team_runs, strict=True)}
-        threads = max(1, min(self.concurrency, len(teams))) if comms_thread_safe() else 1
+        threads = max(1, min(self.run_concurrency(context), len(teams))) if comms_thread_safe() else 1
         try:
             tried = run_teams(
                 list(runs),
@@ -158,6 +159,14 @@ class ChunkAgentOperator(TeamAgentOperator):
         if failed:
             raise chunk_failure(failed, len(teams), "summarize")
         return {"teams": [team.team_id for team in teams]}
+
+    def run_concurrency(self, context: Any) -> int:
+        """Calls at once this run: the spec's, or more where the fetch merged chunks the
+        connection's rate limit could not keep busy (FanOut.layout_for)."""
+        said = context["ti"].xcom_pull(
+            task_ids=FAN_OUT_FETCH_TASK_ID, key=CHUNK_CONCURRENCY_KEY, map_indexes=-1
+        )
+        return int(said) if isinstance(said, int) and said > 0 else self.concurrency
 
     def wait_elsewhere(self, wait: WaitRequested) -> BaseException:
         """A team's long wait sets it aside in the chunk (team_rounds.run_teams), its thread free."""

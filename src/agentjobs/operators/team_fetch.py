@@ -22,6 +22,7 @@ team tasks only where a team was served (docs/business.md: "Runs that served nob
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from agentjobs.jobs.kinds.snapshots import due_teams, team_snapshot
 from agentjobs.jobs.own_tables import ensure_own_tables
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.team_run import (
+    CHUNK_CONCURRENCY_KEY,
     check_team_id,
     chunks,
     contract_error_path,
@@ -164,9 +166,33 @@ class TeamFetchOperator(JobTaskOperator, SkipMixin):
                 self.spec.max_teams_per_run,
             )
         # Chunked (fan_out.chunk_size > 1, or fan_out.chunks) the mapped tasks each get a chunk
-        # (a list) of team runs; with `chunks` its size is worked out from the teams due now.
+        # (a list) of team runs; with `chunks` its size is worked out from the teams due now,
+        # and from the connection's rate limit (FanOut.layout_for).
         fan_out = self.spec.fan_out
-        return chunks(served, fan_out.size_for(len(served)), chunked=fan_out.chunked)
+        if not fan_out.chunked:
+            return chunks(served, 1, chunked=False)
+        layout = fan_out.layout_for(len(served), self._requests_per_minute())
+        if layout.merged_from is not None:
+            self.log.info(
+                "%d chunks of %d teams, %d calls at once each, not the %d chunks asked: the "
+                "connection's limit of %s requests/min keeps no more busy (fan_out.chunks)",
+                math.ceil(len(served) / layout.size),
+                layout.size,
+                layout.concurrency,
+                layout.merged_from,
+                f"{self._requests_per_minute():g}",
+            )
+        context["ti"].xcom_push(key=CHUNK_CONCURRENCY_KEY, value=layout.concurrency)
+        return chunks(served, layout.size, chunked=True)
+
+    def _requests_per_minute(self) -> float | None:
+        """The LLM connection's rate limiter's requests a minute (None: it sets none)."""
+        if self.spec.fan_out.chunks is None:
+            return None  # only `chunks` is sized per run
+        from agentjobs.hooks.llm import LLMHook
+
+        rate_limit = LLMHook(self.spec.llm_conn_id).settings.rate_limit
+        return rate_limit.limits.requests_per_minute if rate_limit is not None else None
 
     def skip_the_rest(self, context: Any) -> None:
         """Skip every later task of this run, the alert too, and end this task green (raises
