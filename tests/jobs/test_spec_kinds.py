@@ -88,14 +88,28 @@ def test_batch_mode_is_for_fan_out_kinds_and_names_the_fix(tmp_path):
     )
 
 
-def test_chunks_are_opt_in_and_refused_for_a_kind_with_an_apply_step(tmp_path):
+def test_chunks_are_opt_in_and_taken_by_kinds_with_apply_or_publish_steps(tmp_path):
     assert load_spec(spec_file(tmp_path, INSIGHTS)).fan_out.chunk_size == 1
     chunked = load_spec(spec_file(tmp_path, INSIGHTS + "fan_out: {chunk_size: 10, concurrency: 3}\n"))
     assert (chunked.fan_out.chunk_size, chunked.fan_out.concurrency) == (10, 3)
-    text = (REPO / "include" / "jobs" / "reconciliation.yaml").read_text() + "fan_out: {chunk_size: 10}\n"
+    for shipped in ("reconciliation", "enrichment", "compliance-report"):
+        text = (REPO / "include" / "jobs" / f"{shipped}.yaml").read_text() + "fan_out: {chunk_size: 10}\n"
+        assert load_spec(spec_file(tmp_path, text)).fan_out.chunk_size == 10, shipped
+
+
+@pytest.mark.parametrize("fan_out", ["{chunk_size: 10}", "{chunks: 2}"])
+def test_a_spec_with_a_persons_review_on_refuses_chunks_naming_the_setting_to_change(tmp_path, fan_out):
+    text = (REPO / "include" / "jobs" / "reconciliation.yaml").read_text()
+    on = text.replace("enabled: false", "enabled: true", 1)
+    assert on != text
     with pytest.raises(JobSpecError) as raised:
-        load_spec(spec_file(tmp_path, text))
-    assert "field 'fan_out.chunk_size': kind 'reconciliation' has per-team apply" in str(raised.value)
+        load_spec(spec_file(tmp_path, on + f"fan_out: {fan_out}\n"))
+    kind = "reconciliation"
+    field = "fan_out.chunks" if "chunks" in fan_out else "fan_out.chunk_size"
+    assert f"field '{field}': kind '{kind}' asks a person to review" in str(raised.value)
+    assert f"set {kind}.review.enabled to false to take chunks" in str(raised.value)
+    # The same spec with its review off chunks.
+    assert load_spec(spec_file(tmp_path, text + f"fan_out: {fan_out}\n")).fan_out.chunked
 
 
 def test_chunks_the_rate_limit_cannot_keep_busy_are_merged_keeping_the_calls_in_flight(tmp_path):
@@ -128,6 +142,3 @@ def test_chunks_split_each_runs_due_teams_into_as_many_tasks_as_the_pool_has_slo
     assert [spec.fan_out.size_for(teams) for teams in (200, 201, 3, 0)] == [50, 51, 1, 1]
     with pytest.raises(JobSpecError, match="not both"):
         load_spec(spec_file(tmp_path, INSIGHTS + "fan_out: {chunks: 4, chunk_size: 10}\n"))
-    text = (REPO / "include" / "jobs" / "reconciliation.yaml").read_text() + "fan_out: {chunks: 2}\n"
-    with pytest.raises(JobSpecError, match="per-team apply"):
-        load_spec(spec_file(tmp_path, text))

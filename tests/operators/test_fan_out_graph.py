@@ -128,6 +128,56 @@ def test_a_kind_with_a_document_publishes_it_before_delivering_the_message_that_
     assert dag.get_task("team.deliver").validate_task_id == "team.publish"
 
 
+def test_in_chunks_a_kind_that_writes_applies_a_chunk_at_a_time_and_delivers_only_what_it_applied(tmp_path):
+    from agentjobs.operators.team_chunk_steps import ChunkApplyOperator
+
+    dag = build_dag(shipped("enrichment", tmp_path, fan_out={"chunk_size": 5}))
+    assert chain_of(dag) == [
+        "fetch",
+        "team.summarize",
+        "team.validate",
+        "team.apply",
+        "team.deliver",
+        "alert_on_failure",
+    ]
+    apply, deliver = dag.get_task("team.apply"), dag.get_task("team.deliver")
+    assert type(apply) is ChunkApplyOperator and apply.trigger_rule == "all_done"
+    assert apply.get_closest_mapped_task_group() is not None
+    # deliver reads validate's artifact, for the teams apply wrote.
+    assert (deliver.validate_task_id, deliver.previous_task_id) == ("team.validate", "team.apply")
+
+
+def test_in_chunks_a_kind_with_a_document_publishes_a_chunk_at_a_time_then_delivers_the_messages(tmp_path):
+    from agentjobs.operators.team_chunk_steps import ChunkPublishOperator
+
+    dag = build_dag(shipped("compliance-report", tmp_path, fan_out={"chunks": 2}))
+    assert chain_of(dag) == [
+        "fetch",
+        "team.summarize",
+        "team.validate",
+        "team.publish",
+        "team.deliver",
+        "alert_on_failure",
+    ]
+    publish, deliver = dag.get_task("team.publish"), dag.get_task("team.deliver")
+    assert type(publish) is ChunkPublishOperator and publish.trigger_rule == "all_done"
+    assert (publish.validate_task_id, publish.previous_task_id) == ("team.validate", "team.validate")
+    assert (deliver.validate_task_id, deliver.previous_task_id) == ("team.publish", "team.publish")
+
+
+def test_a_reconciliation_without_its_review_chunks_and_a_review_built_past_the_spec_is_refused(tmp_path):
+    import pytest
+
+    spec = shipped("reconciliation", tmp_path, fan_out={"chunk_size": 5})
+    assert "team.review" not in build_dag(spec).task_ids
+    assert type(build_dag(spec).get_task("team.apply")).__name__ == "ChunkApplyOperator"
+    section = {**spec.kind_section(), "review": {"enabled": True}}
+    reviewed = JobSpec.model_construct(**{**dict(spec), "fan_out": spec.fan_out})
+    reviewed._section, reviewed._settings = section, type(spec.kind_settings()).model_validate(section)
+    with pytest.raises(ValueError, match="a per-team review does not run in chunks"):
+        build_dag(reviewed)
+
+
 def test_a_review_asked_for_waits_beside_delivery_and_lengthens_the_runs_timeout(tmp_path):
     without = shipped("reconciliation", tmp_path)
     assert "team.review" not in build_dag(without).task_ids

@@ -154,12 +154,18 @@ def test_a_teams_model_failure_leaves_its_chunk_delivered_and_names_it(
     assert len(smtp_server.messages) == sent + 1  # the second run's alert, no insights again
 
 
-def test_a_kind_with_an_apply_step_refuses_chunks_naming_the_setting(llm_conn, business_conn):
+def test_a_kind_with_a_persons_review_on_refuses_chunks_naming_the_setting(llm_conn, business_conn):
     from agentjobs.jobs.spec import JobSpecError
 
+    review = {"review": {"enabled": True}}
     with pytest.raises((ValueError, JobSpecError)) as raised:
-        shipped_spec("reconciliation.yaml", llm_conn, business_conn, fan_out={"chunk_size": 5})
-    assert "fan_out.chunk_size" in str(raised.value) and "apply" in str(raised.value)
+        shipped_spec(
+            "reconciliation.yaml", llm_conn, business_conn, fan_out={"chunk_size": 5}, reconciliation=review
+        )
+    assert "fan_out.chunk_size" in str(raised.value) and "reconciliation.review.enabled" in str(raised.value)
+    # Its review off (the shipped default), reconciliation's apply runs in chunks.
+    spec = shipped_spec("reconciliation.yaml", llm_conn, business_conn, fan_out={"chunk_size": 5})
+    assert spec.fan_out.chunked
 
 
 def test_a_retry_of_a_chunk_calls_the_model_again_only_for_the_team_that_failed(

@@ -201,7 +201,10 @@ class FanOut(BaseModel):
     """How a fan-out job's teams are grouped into Airflow tasks. chunk_size 1 (the default): one
     mapped summarize -> validate -> deliver per team. Above 1: one mapped chain per chunk of that
     many teams, whose summarize runs the chunk's agents concurrently (`concurrency` threads), so
-    Airflow's per-task overhead is paid once per chunk (operators/team_chunk.py).
+    Airflow's per-task overhead is paid once per chunk (operators/team_chunk.py). A kind's steps
+    between validate and deliver (apply's writes, publish's PDF) run a chunk at a time too; a
+    person's review (reconciliation's `review.enabled`) does not, so a spec with it on takes no
+    chunks.
 
     `chunks` instead of `chunk_size`: each run splits its due teams into that many chunks (the
     size is worked out per run, from the teams due). Set it to the LLM pool's slots: every slot
@@ -428,6 +431,8 @@ class JobSpec(BaseModel):
         spec._section = section
         check_kind(spec, kind)
         spec._settings = _validated_section(kind, section, spec.schedule, spec.timezone)
+        if spec.fan_out.chunked:  # after the section: whether a review runs is the kind's setting
+            _check_chunkable(spec, kind)
         if spec.pii_review.enabled and name != DIGEST_KIND:
             raise KindMismatch("pii_review", f"pii_review reviews a digest; kind {name!r} has none")
         if spec.mode == "batch" and not spec.fans_out:
@@ -577,8 +582,6 @@ def check_kind(spec: JobSpec, kind: Any) -> None:
     if spec.sources.sql is not None and spec.sources.sql.writes:
         _check_writes(spec.sources.sql.writes, kind)
     digest_sources = [name for name in spec.sources.names() if name != "sql"]
-    if spec.fan_out.chunked:
-        _check_chunkable(spec, kind)
     if digest_sources or spec.sources.sql is None:
         raise KindMismatch(
             "sources",
@@ -594,18 +597,23 @@ def check_kind(spec: JobSpec, kind: Any) -> None:
 
 
 def _check_chunkable(spec: JobSpec, kind: Any) -> None:
-    """Chunked fan-out covers summarize -> validate -> deliver; a kind with steps between them
-    (apply, review, publish) runs one team per task for now."""
-    from agentjobs.jobs.kinds.capabilities import Applies, Documents, Reviewed
+    """Chunks take every step of a team's chain a chunk at a time (summarize, validate, apply,
+    publish, deliver), but not a person's review: that is one HITL task per team, answered on its
+    own (a review of a whole chunk would be another form to fill in). So a spec whose kind reviews
+    (capabilities.Reviewed, with its review on) runs one team per task; with the review off it
+    chunks like any other."""
+    from agentjobs.jobs.kinds.capabilities import Reviewed
 
-    kinds_steps = ((Applies, "apply"), (Reviewed, "review"), (Documents, "publish"))
-    steps = [name for cap, name in kinds_steps if isinstance(kind, cap)]
-    if steps:
-        raise KindMismatch(
-            "fan_out.chunk_size",
-            f"kind {spec.kind!r} has per-team {' and '.join(steps)} steps, which run one team per "
-            "task for now: remove fan_out.chunk_size and fan_out.chunks for this job",
-        )
+    if not isinstance(kind, Reviewed) or kind.review_timeout(spec.kind_settings()) is None:
+        return
+    given = "fan_out.chunks" if spec.fan_out.chunks is not None else "fan_out.chunk_size"
+    setting = f"{kind.name}.{getattr(kind, 'review_setting', 'review')}"
+    raise KindMismatch(
+        given,
+        f"kind {spec.kind!r} asks a person to review each team's proposals ({setting} is on), one "
+        f"review task per team, which chunks do not run: set {setting} to false to take chunks, "
+        "or remove fan_out.chunk_size and fan_out.chunks for this job",
+    )
 
 
 def _check_inputs(mapping: dict[str, InputMapping], kind: Any) -> None:

@@ -10,8 +10,9 @@ not hold back another team's delivery. A run that serves nobody ends at the fetc
 task skipped (operators/team_fetch.py). The optional steps are the kind's declared capabilities
 (jobs/kinds/capabilities.py).
 
-With the spec's `fan_out.chunk_size` above 1 the group is mapped over chunks of teams instead, each
-task doing its chunk's teams (`build_chunked`, operators/team_chunk.py).
+With the spec's `fan_out.chunk_size` above 1 (or `fan_out.chunks`) the group is mapped over chunks
+of teams instead, each task doing its chunk's teams, apply and publish included (`build_chunked`,
+operators/team_chunk.py, operators/team_chunk_steps.py); a person's review stays per team.
 """
 
 from __future__ import annotations
@@ -124,16 +125,19 @@ def check_batch_skill(spec: JobSpec, skills_dir: Path | None) -> None:
 
 
 def build_chunked(spec: JobSpec, skills_dir: Path | None) -> None:
-    """fetch [→ batch] → a mapped `team` group over chunks of teams: summarize → validate →
-    deliver, each task doing its chunk's teams (operators/team_chunk.py). With `mode: batch` the
-    batch task sends every team of every chunk in one file, and each team of a chunk takes its
-    answer from its folder as a team's own task does. The spec refuses chunks for kinds with
-    apply, review or publish steps (jobs/spec.py)."""
+    """fetch [→ batch] → a mapped `team` group over chunks of teams: summarize → validate
+    [→ apply] [→ publish] → deliver, each task doing its chunk's teams (operators/team_chunk.py,
+    operators/team_chunk_steps.py). With `mode: batch` the batch task sends every team of every
+    chunk in one file, and each team of a chunk takes its answer from its folder as a team's own
+    task does. A spec whose kind has a person's review on takes no chunks (jobs/spec.py)."""
     from airflow.sdk import chain, task_group
 
     from agentjobs.operators.team_chunk import ChunkAgentOperator, ChunkDeliverOperator, ChunkValidateOperator
     from agentjobs.operators.team_fetch import TeamFetchOperator
 
+    if review_timeout(spec) is not None:  # the spec refuses it; a spec built another way too
+        raise ValueError(f"job {spec.dag_id!r}: a per-team review does not run in chunks")
+    kind = fan_out_kind(spec.kind)
     fetch = TeamFetchOperator(task_id="fetch", spec=spec)
 
     @task_group(group_id="team")
@@ -147,7 +151,30 @@ def build_chunked(spec: JobSpec, skills_dir: Path | None) -> None:
             **({"pool": spec.pool} if spec.pool else {}),
         )
         validate = ChunkValidateOperator(task_id="validate", spec=spec, team_runs=team_runs)
-        chain(summarize, validate, ChunkDeliverOperator(task_id="deliver", spec=spec, team_runs=team_runs))
+        steps: list[Any] = [summarize, validate]
+        # Each step reads what `source` handed on, for the teams the step before it passed.
+        source = previous = "team.validate"
+        if declares(kind, Applies):
+            from agentjobs.operators.team_chunk_steps import ChunkApplyOperator
+
+            steps.append(ChunkApplyOperator(task_id="apply", spec=spec, team_runs=team_runs))
+            previous = "team.apply"
+        if declares(kind, Documents):
+            from agentjobs.operators.team_chunk_steps import ChunkPublishOperator
+
+            publish = ChunkPublishOperator(
+                task_id="publish", spec=spec, team_runs=team_runs, previous_task_id=previous
+            )
+            steps.append(publish)
+            source = previous = "team.publish"
+        deliver = ChunkDeliverOperator(
+            task_id="deliver",
+            spec=spec,
+            team_runs=team_runs,
+            validate_task_id=source,
+            previous_task_id=previous,
+        )
+        chain(*steps, deliver)
 
     batch_first(spec, skills_dir, fetch, team.expand(team_runs=fetch.output))
 

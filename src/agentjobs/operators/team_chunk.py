@@ -18,7 +18,8 @@ own of everything else:
 - validate and deliver run when summarize is done (trigger rule `all_done`) and handle the teams
   whose previous step succeeded, so the chunk's good teams are delivered when one team fails;
   each fails at the end naming its own failed teams. Each team's deliveries are its own ledger
-  rows, as per team.
+  rows, as per team. A kind's apply and publish steps between them do the same
+  (operators/team_chunk_steps.py).
 """
 
 from __future__ import annotations
@@ -229,11 +230,37 @@ def for_each_team(
     return done, failed
 
 
+def chunk_outcome(
+    context: Any, done: dict[str, Any], failed: dict[str, BaseException], total: int, step: str
+) -> dict[str, Any]:
+    """Push each team's outcome (the `teams` XCom the chunk's next step reads), then fail naming
+    the failed teams, if any; else the task's return value."""
+    context["ti"].xcom_push(key=TEAMS_KEY, value=done)
+    if failed:
+        raise chunk_failure(failed, total, step)
+    return {"teams": sorted(done)}
+
+
 def pulled_teams(context: Any, task_id: str) -> dict[str, Any]:
     """The `teams` XCom of the chunk's earlier step (same map index); {} when it pushed none."""
     ti = context["ti"]
     pushed = ti.xcom_pull(task_ids=task_id, key=TEAMS_KEY, map_indexes=ti.map_index)
     return pushed if isinstance(pushed, dict) else {}
+
+
+def handed_on(context: Any, source_task_id: str, previous_task_id: str) -> dict[str, Any]:
+    """What `source_task_id` pushed per team (validate's shape: what a step reads), for the teams
+    the step right before (`previous_task_id`) handed on. A team whose apply failed is not
+    published or delivered, as its per-team chain would leave it `upstream_failed`."""
+    source = pulled_teams(context, source_task_id)
+    if previous_task_id == source_task_id:
+        return source
+    previous = pulled_teams(context, previous_task_id)
+    return {
+        team: handed
+        for team, handed in source.items()
+        if isinstance(previous.get(team), dict) and "error" not in previous[team]
+    }
 
 
 class ChunkValidateOperator(TeamValidateOperator):
@@ -255,34 +282,32 @@ class ChunkValidateOperator(TeamValidateOperator):
         done, failed = for_each_team(
             teams, summarized, lambda team, pushed: self.validate_team(team, pushed, context), self.log
         )
-        context["ti"].xcom_push(key=TEAMS_KEY, value=done)
-        if failed:
-            raise chunk_failure(failed, len(teams), "validate")
-        return {"teams": sorted(done)}
+        return chunk_outcome(context, done, failed, len(teams), "validate")
 
 
 class ChunkDeliverOperator(TeamDeliverOperator):
-    """deliver for a chunk: each validated team to its own targets, through the ledger."""
+    """deliver for a chunk: each validated team to its own targets, through the ledger. With a
+    step between (apply), `previous_task_id` is it: only the teams it handed on are delivered."""
 
     template_fields: Sequence[str] = ("team_runs",)
 
-    def __init__(self, *, spec: JobSpec, team_runs: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *, spec: JobSpec, team_runs: Any, previous_task_id: str | None = None, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("trigger_rule", TriggerRule.ALL_DONE)
         super().__init__(spec=spec, team_run=None, **kwargs)
         self.team_runs = team_runs
+        self.previous_task_id = previous_task_id or self.validate_task_id
 
     def run_folders(self, context: Any) -> list[Path]:
         return [team.work_dir for team in chunk_contexts(self.spec, self.team_runs)]
 
     def run(self, context: Any) -> dict[str, Any]:
         teams = chunk_contexts(self.spec, self.team_runs)
-        validated = pulled_teams(context, self.validate_task_id)
+        validated = handed_on(context, self.validate_task_id, self.previous_task_id)
 
         def deliver(team: TeamContext, handed: dict[str, Any]) -> dict[str, Any]:
             return self.deliver_team(team, handed, unchanged_artifact(handed), context)
 
         done, failed = for_each_team(teams, validated, deliver, self.log)
-        context["ti"].xcom_push(key=TEAMS_KEY, value=done)
-        if failed:
-            raise chunk_failure(failed, len(teams), "deliver")
-        return {"teams": sorted(done)}
+        return chunk_outcome(context, done, failed, len(teams), "deliver")

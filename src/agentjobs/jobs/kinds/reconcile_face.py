@@ -110,6 +110,8 @@ class MatchFace:
 
     # ------------------------------------------------------------------ the review step
 
+    review_setting: ClassVar[str] = "review.enabled"  # in the kind's section: what turns the review on
+
     def review_timeout(self, settings: Any) -> timedelta | None:
         """How long the review step waits for a person; None: no review step (the default)."""
         if not settings.review.enabled:
