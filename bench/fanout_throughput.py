@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import tempfile
@@ -354,7 +355,13 @@ def result(
     mean_s = statistics.mean(run.summarize_s) if run.summarize_s else 0.0
     per_task = f"chunks of {run.chunk_size}" if run.chunk_size > 1 else "a task chain per team"
     if run.by_slots:
-        per_task = f"fan_out.chunks {run.slots} (the pool's slots): {per_task}"
+        # The fetch may make fewer chunks than asked (FanOut.layout_for: no more than the
+        # connection's limit keeps busy): the summarize task instances say how many it made.
+        made = sum(run.states.values())
+        per_task = (
+            f"fan_out.chunks {run.slots} (the pool's slots), {made} made: chunks of "
+            f"{math.ceil(run.teams / max(1, made))}"
+        )
     note = (
         f"{run.teams} teams, {per_task}: {run.teams_ok} summarized, {run.task_instances} task "
         f"instances; limit {rpm:g} req/min (token bucket, burst {burst}), "

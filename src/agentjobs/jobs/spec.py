@@ -607,7 +607,7 @@ def _check_chunkable(spec: JobSpec, kind: Any) -> None:
     if not isinstance(kind, Reviewed) or kind.review_timeout(spec.kind_settings()) is None:
         return
     given = "fan_out.chunks" if spec.fan_out.chunks is not None else "fan_out.chunk_size"
-    setting = f"{kind.name}.{getattr(kind, 'review_setting', 'review')}"
+    setting = f"{kind.name}.{kind.review_setting}"
     raise KindMismatch(
         given,
         f"kind {spec.kind!r} asks a person to review each team's proposals ({setting} is on), one "

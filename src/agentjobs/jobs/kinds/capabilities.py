@@ -59,10 +59,11 @@ class Records(Protocol):
 
 @runtime_checkable
 class Reviewed(Protocol):
-    """An applying kind whose writes a person may review (the review task, beside deliver).
+    """An applying kind whose writes a person may review (the review task, beside deliver)."""
 
-    It may name the setting of its section that turns the review on (`review_setting`, e.g.
-    "review.enabled"): a spec asking for chunks while the review is on is refused naming it."""
+    # The setting of the kind's section that turns the review on (e.g. "review.enabled"): a spec
+    # asking for chunks while the review is on is refused naming it (reviews run one per team).
+    review_setting: ClassVar[str]
 
     def review_timeout(self, settings: Any) -> timedelta | None:
         """How long the review waits for a person; None: no review this spec."""
