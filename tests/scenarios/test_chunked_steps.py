@@ -1,5 +1,6 @@
 """Chunked fan-out for kinds with steps between validate and deliver, with dag.test(): enrichment
-(apply: writes to the business database) and compliance_report (publish: a PDF stored once).
+and reconciliation (apply: writes to the business database) and compliance_report (publish: a
+PDF stored once).
 
 In chunks, every team's writes are made and its document stored once, its artifacts are the ones
 the per-team graph makes, a team whose apply or publish fails leaves its chunk's neighbours
@@ -369,3 +370,115 @@ def test_compliance_reports_in_chunks_store_each_pdf_once_as_per_team_and_a_take
     assert team_mail(smtp_server)[f"{TAKEN}@example.org"] == [
         body.replace("STORE", store.as_uri()) for body in expected_mail[f"{TAKEN}@example.org"]
     ]
+
+
+# ------------------------------------------------------------------ reconciliation: apply in chunks
+
+
+@pytest.fixture
+def reconcile_job(llm_conn, business_db, smtp_server, monkeypatch, tmp_path):
+    """The shipped reconciliation (its review off) on a UTC copy of the sample database of its own."""
+
+    def make(conn_id: str, db: Path, **fan_out: int):
+        return shipped_spec(
+            "reconciliation.yaml",
+            llm_conn,
+            sqlite_conn(monkeypatch, conn_id, utc_copy(business_db, db)),
+            team_delivery={
+                "slack_conn_id": None,
+                "smtp_conn_id": smtp_server.conn_id,
+                "member_preview": False,
+            },
+            ledger_conn_id=sqlite_ledger(monkeypatch, tmp_path),
+            alert={"type": "email", "conn_id": smtp_server.conn_id, "to": [ONCALL]},
+            **({"fan_out": fan_out} if fan_out else {}),
+        )
+
+    return make
+
+
+def reconciled(path: Path) -> tuple[dict[str, str], dict[str, tuple[str, str | None]]]:
+    """(receipt -> its transaction, record -> (outcome, transaction) of the processed-records ledger)."""
+    from tests.scenarios.test_reconciliation import book
+
+    engine = sa.create_engine(f"sqlite:///{path}")
+    try:
+        return book(engine)
+    finally:
+        engine.dispose()
+
+
+def applied_by_team(run, chunked: bool) -> dict[str, dict[str, Any]]:
+    """Each team's apply outcome: the chunks' `teams` XComs, or each team's task's return value."""
+    found: dict[str, dict[str, Any]] = {}
+    for index in range(len(xcom(run, "fetch"))):
+        if chunked:
+            found.update(xcom(run, "team.apply", key="teams", map_index=index) or {})
+        else:
+            outcome = xcom(run, "team.apply", map_index=index)
+            found[outcome["team"]] = outcome
+    return found
+
+
+def test_reconciliation_in_chunks_links_each_teams_receipts_once_as_per_team_and_a_clear_does_nothing_twice(
+    reconcile_job, business_db, model_server, smtp_server, tmp_path
+):
+    from agentjobs.jobs.team_run import team_dir
+    from agentjobs.operators.factory import build_dag
+    from tests.jobs.business import serving_instant
+    from tests.scenarios.test_reconciliation import top_candidate
+
+    model_server.default_step = respond(top_candidate)
+    untouched = reconciled(utc_copy(business_db, tmp_path / "untouched.db"))
+    # The per-team graph on a database of its own: what the chunks must match.
+    per_team_db = tmp_path / "per-team.db"
+    per_team_spec = reconcile_job("biz_rec_per_team", per_team_db)
+    when = serving_instant(per_team_spec, "team-berlin", business_db.truth.last_day)
+    run = run_dag(build_dag(per_team_spec), logical_date=when)
+    assert set(team_states(run).values()) == {"success"}, team_states(run)
+    teams = sorted(team_run["team"] for team_run in xcom(run, "fetch"))
+    assert len(teams) == 5, teams  # every team of the sample, all on UTC: one run serves them all
+    expected = reconciled(per_team_db)
+    expected_applied = applied_by_team(run, chunked=False)
+    linked = {team: outcome["linked"] for team, outcome in expected_applied.items()}
+    assert sorted(linked) == teams and sum(map(len, linked.values())) >= len(teams), linked
+    assert expected != untouched and set(expected[1]) - set(untouched[1])  # it judged and linked
+    expected_mail = team_mail(smtp_server)
+    assert sorted(expected_mail) == [f"{t}@example.org" for t in teams]
+    smtp_server.messages.clear()
+    calls = model_server.calls
+
+    chunked_db = tmp_path / "chunked.db"
+    spec = reconcile_job("biz_rec_chunked", chunked_db, chunks=2, concurrency=2)
+    assert spec.kind_settings().review.enabled is False
+    dag = build_dag(spec)
+    run = run_dag(dag, logical_date=when)
+    states = team_states(run)
+    assert set(states.values()) == {"success"}, states
+    assert sorted(k for k in states if k[0] == "team.apply") == [("team.apply", 0), ("team.apply", 1)]
+    assert model_server.calls - calls == len(teams)  # one model call per team, as per team
+    # Every team's links and ledger rows are the per-team graph's, written by its chunk's apply.
+    assert reconciled(chunked_db) == expected
+    applied = applied_by_team(run, chunked=True)
+    assert {team: outcome["linked"] for team, outcome in applied.items()} == linked
+    assert {team: outcome["recorded"] for team, outcome in applied.items()} == {
+        team: outcome["recorded"] for team, outcome in expected_applied.items()
+    }
+    for team in teams:
+        ours = team_dir(spec.dag_id, team, applied[team]["period"]) / "reconciliation.md"
+        theirs = team_dir(per_team_spec.dag_id, team, applied[team]["period"]) / "reconciliation.md"
+        assert ours.read_text() == theirs.read_text(), team
+    assert team_mail(smtp_server) == expected_mail  # each team's message once, the per-team one
+
+    # A clear of the run: nothing asked, linked, recorded or sent again.
+    sent, calls = len(smtp_server.messages), model_server.calls
+    forget_runs(dag)
+    again = run_dag(dag, logical_date=when)
+    assert set(team_states(again).values()) == {"success"}, team_states(again)
+    assert reconciled(chunked_db) == expected
+    assert len(smtp_server.messages) == sent and model_server.calls == calls
+    applied_again = applied_by_team(again, chunked=True)
+    assert sorted(applied_again) == teams
+    for team, outcome in applied_again.items():
+        assert (outcome["linked"], outcome["recorded"]) == ([], []), team
+        assert outcome["already"] == sorted(applied[team]["linked"] + applied[team]["recorded"]), team
