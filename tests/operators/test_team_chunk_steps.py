@@ -110,7 +110,17 @@ def test_a_chunks_apply_writes_each_team_once_and_names_the_team_the_kind_refuse
         f"1 of 3 teams failed to apply: team-b: ArtifactUnsupported: team-b {PERIOD}: not written: "
         "items 5 is not the snapshot's 2"
     )
-    assert sorted(teams) == ["team-a", "team-c"]
+    # The refused team's entry says where and why, for its row on the UI page; the next step
+    # passes it over.
+    assert teams["team-b"] == {
+        "team": "team-b",
+        "step": "apply",
+        "error": "ArtifactUnsupported",
+        "failure": f"ArtifactUnsupported: team-b {PERIOD}: not written: items 5 is not the snapshot's 2",
+    }
+    assert handed_on({"ti": ChunkTI("team.deliver", {"team.validate": pushed["team.validate"],
+                                                     "team.apply": teams})},
+                     "team.validate", "team.apply").keys() == {"team-a", "team-c"}  # fmt: skip
     assert teams["team-a"] == {
         "team": "team-a",
         "period": PERIOD,
@@ -168,7 +178,9 @@ def test_a_chunks_publish_stores_each_teams_pdf_once_and_leaves_another_document
         f"1 of 3 teams failed to publish: team-b: ReportNotStored: team-b {PERIOD}: file://"
     )
     assert taken.read_bytes() == b"%PDF someone else's"
-    assert sorted(teams) == ["team-a", "team-c"]
+    assert sorted(teams) == ["team-a", "team-b", "team-c"]
+    assert (teams["team-b"]["step"], teams["team-b"]["error"]) == ("publish", "ReportNotStored")
+    assert teams["team-b"]["failure"] == str(failure).split("team-b: ", 1)[1]
     ledger = DeliveryLedger.from_conn_id(spec.ledger_conn_id)
     for team_id in ("team-a", "team-c"):
         folder = team_dir(DAG_ID, team_id, PERIOD)
@@ -184,7 +196,8 @@ def test_a_chunks_publish_stores_each_teams_pdf_once_and_leaves_another_document
     pdf = team_dir(DAG_ID, "team-a", PERIOD) / f"tally-{PERIOD}.pdf"
     pdf.write_bytes(b"tampered")
     _, again = execute(operator, pushed)
-    assert pdf.read_bytes() == b"tampered" and sorted(again) == ["team-a", "team-c"]
+    assert pdf.read_bytes() == b"tampered" and sorted(again) == ["team-a", "team-b", "team-c"]
+    assert "error" in again["team-b"] and "error" not in again["team-a"]
 
 
 def test_a_step_after_apply_takes_only_the_teams_apply_wrote():

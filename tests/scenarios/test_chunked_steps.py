@@ -219,7 +219,10 @@ def test_enrichment_in_chunks_writes_each_team_once_as_per_team_and_a_locked_tea
         f"{t}@example.org" in mail for t in neighbours if t != LOCKED
     )
     applied = xcom(run, "team.apply", key="teams", map_index=index)
-    assert sorted(applied) == sorted(t for t in neighbours if t != LOCKED)
+    assert sorted(t for t, o in applied.items() if "error" not in o) == sorted(
+        t for t in neighbours if t != LOCKED
+    )
+    assert applied[LOCKED]["step"] == "apply" and "are locked" in applied[LOCKED]["failure"]
     assert f"1 of {len(neighbours)} teams failed to apply: {LOCKED}:" in alert_text(smtp_server)
     assert "are locked" in alert_text(smtp_server)
 
@@ -345,6 +348,7 @@ def test_compliance_reports_in_chunks_store_each_pdf_once_as_per_team_and_a_take
     assert mail == {to: bodies for to, bodies in expected_mail.items() if to != f"{TAKEN}@example.org"}
     assert [t for t in neighbours if t != TAKEN]  # the chunk had neighbours, and they were delivered
     published = xcom(run, "team.publish", key="teams", map_index=index)
+    assert published.pop(TAKEN)["error"] == "ReportNotStored"
     assert sorted(published) == sorted(t for t in neighbours if t != TAKEN)
     for team, handed in published.items():
         assert (

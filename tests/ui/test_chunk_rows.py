@@ -59,3 +59,66 @@ def test_a_chunk_still_running_shows_its_teams_pending_and_a_single_team_is_not_
         ("t1", "running", "pending"), ("t2", "running", "pending"), ("t3", "running", "pending"),
     ]  # fmt: skip
     assert chunk_rows(chunk_run(), CHUNK[0], None, None, None) is None
+
+
+def passed(team: str) -> dict:
+    return {"team": team, "result": {"items": 1}, "usage": usage(10), "artifact": f"/runs/{team}"}
+
+
+def failed_at(step: str, team: str, why: str) -> dict:
+    return {"team": team, "step": step, "error": "OperationalError", "failure": f"OperationalError: {why}"}
+
+
+def test_a_team_whose_apply_or_publish_failed_in_its_chunk_names_the_step_and_why():
+    from agentjobs.ui.chunk_rows import ChunkStep
+
+    outcomes = {team: passed(team) for team in ("t1", "t2", "t3")}
+    validated = {"t1": {"sha256": "a"}, "t2": {"sha256": "b"}, "t3": {"sha256": "c"}}
+    steps = [
+        ChunkStep("apply", {"t1": {"linked": []}, "t2": failed_at("apply", "t2", "t2's receipts are locked"),
+                            "t3": {"linked": []}}, "failed"),
+        ChunkStep("publish", {"t1": {"report": {}}, "t3": failed_at("publish", "t3", "another PDF is there")},
+                  "failed"),
+        ChunkStep("deliver", {"t1": {"sent": 1}}, "success"),
+    ]  # fmt: skip
+    rows = {
+        row.team: row
+        for row in chunk_rows(chunk_run("success"), CHUNK, outcomes, validated, "success", steps)
+    }
+    assert (rows["t1"].failed_step, rows["t1"].error) == (None, None)
+    # t2 stopped at apply (so publish and deliver never took it); t3 got as far as publish.
+    assert (rows["t2"].failed_step, rows["t2"].error) == (
+        "apply",
+        "OperationalError: t2's receipts are locked",
+    )
+    assert (rows["t3"].failed_step, rows["t3"].error) == ("publish", "OperationalError: another PDF is there")
+    # The agent's part went well for all three: their state and contract say so.
+    assert {(row.state, row.contract) for row in rows.values()} == {("success", "passed")}
+
+
+def test_a_failed_validate_or_a_chunk_task_that_died_before_naming_its_teams_is_each_teams_failure():
+    from agentjobs.ui.chunk_rows import ChunkStep
+
+    outcomes = {team: passed(team) for team in ("t1", "t2", "t3")}
+    validated = {"t1": {"sha256": "a"}, "t2": failed_at("validate", "t2", "items 5 is not 2"), "t3": {}}
+    died = ChunkStep("apply", None, "failed", "OperationalError: database is locked")
+    rows = {
+        row.team: row for row in chunk_run_rows(outcomes, validated, [died, ChunkStep("deliver", None, None)])
+    }
+    assert (rows["t2"].contract, rows["t2"].failed_step, rows["t2"].error) == (
+        "failed", "validate", "OperationalError: items 5 is not 2",
+    )  # fmt: skip
+    for team in ("t1", "t3"):
+        assert (rows[team].contract, rows[team].failed_step) == ("passed", "apply")
+        assert rows[team].error == "OperationalError: database is locked"
+    # Steps not run yet (apply still queued): nothing failed so far.
+    waiting = [ChunkStep("apply", None, "queued"), ChunkStep("deliver", None, None)]
+    assert {row.failed_step for row in chunk_run_rows(outcomes, validated, waiting) if row.team != "t2"} == {
+        None
+    }
+
+
+def chunk_run_rows(outcomes: dict, validated: dict, steps: list) -> list:
+    rows = chunk_rows(chunk_run("success"), CHUNK, outcomes, validated, "failed", steps)
+    assert rows is not None
+    return rows

@@ -10,6 +10,7 @@ from tests.airflow.conftest import run_dag, xcom
 from tests.fakes.model_server import respond
 from tests.jobs.business import serving_instant, shipped_spec, team_states
 from tests.scenarios.test_anomaly_flags import explain_every_flag
+from tests.scenarios.test_chunked_steps import reconcile_job  # noqa: F401 (a fixture)
 from tests.ui.helpers import PREFIX, admin, client
 
 pytestmark = pytest.mark.airflow
@@ -101,3 +102,81 @@ def test_each_team_of_a_chunk_is_a_row_of_its_own_and_the_failed_one_says_so(
     page = http.get(path, params={"map_index": 1, "team": "team-4"}).text
     assert "Team-4" in page and "Team-5" not in page
     assert http.get(path, params={"map_index": 1, "team": "team-0"}).status_code == 404
+
+
+LOCKED = "team-la"  # the database refuses its judged receipts' ledger rows, so its apply fails
+
+
+def lock_receipts(path) -> None:
+    """A trigger refusing LOCKED's processed-records rows (another writer holding them)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{path}")
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER locked BEFORE INSERT ON processed_records WHEN NEW.team_id = '{LOCKED}' "
+                f"BEGIN SELECT RAISE(ABORT, 'the receipts of {LOCKED} are locked'); END"
+            )
+    finally:
+        engine.dispose()
+
+
+def test_a_team_whose_apply_failed_says_so_on_its_row_in_a_chunk_as_in_its_own_graph(
+    reconcile_job,  # noqa: F811 (the fixture imported above)
+    business_db,
+    model_server,
+    tmp_path,
+    monkeypatch,
+    auth_manager,
+):
+    from agentjobs.operators.factory import build_dag
+    from tests.jobs.business import serving_instant
+    from tests.scenarios.test_reconciliation import top_candidate
+
+    per_team = reconcile_job("biz_ui_per_team", tmp_path / "per-team.db")
+    chunked = reconcile_job("biz_ui_chunked", tmp_path / "chunked.db", chunks=2, concurrency=2)
+    jobs_dir = tmp_path / "jobs"
+    jobs_dir.mkdir()
+    for spec in (per_team, chunked):
+        (jobs_dir / f"{spec.dag_id}.yaml").write_text(yaml.safe_dump(spec.model_dump(mode="json")))
+        lock_receipts(tmp_path / ("per-team.db" if spec is per_team else "chunked.db"))
+    monkeypatch.setenv("AGENTJOBS_JOBS_DIR", str(jobs_dir))
+    model_server.default_step = respond(top_candidate)
+    when = serving_instant(per_team, "team-berlin", business_db.truth.last_day)
+    runs = {spec.dag_id: run_dag(build_dag(spec), logical_date=when) for spec in (per_team, chunked)}
+    assert all(run.state == "failed" for run in runs.values())
+
+    http = client(admin())
+    rows = {}
+    for spec in (per_team, chunked):
+        found = http.get(f"{PREFIX}/api/runs", params={"job": spec.dag_id}).json()["runs"]
+        rows[spec.dag_id] = by_team = {r["team"]: r for r in found}
+        assert len(by_team) == len(found) == 5, sorted(by_team)
+        locked = by_team[LOCKED]
+        # The agent's part went well; its apply did not, and the row says so and why.
+        assert (locked["state"], locked["contract"], locked["failed_step"]) == ("success", "passed", "apply")
+        assert f"the receipts of {LOCKED} are locked" in locked["error"]
+        assert locked["deliveries"] == []  # nothing written, nothing sent
+        for team, row in by_team.items():
+            if team != LOCKED:
+                assert (row["failed_step"], row["error"]) == (None, None), team
+                assert [d["status"] for d in row["deliveries"]] == ["sent"], team
+    # In its chunk, the locked team's row reads as in its own graph, though its neighbours
+    # shared its apply task (the SQL's parameters below the first line hold the write's instant).
+    ours, theirs = rows[chunked.dag_id][LOCKED], rows[per_team.dag_id][LOCKED]
+    assert ours["failed_step"] == theirs["failed_step"]
+    assert (
+        ours["error"].splitlines()[0]
+        == theirs["error"].splitlines()[0]
+        == (f"IntegrityError: (sqlite3.IntegrityError) the receipts of {LOCKED} are locked")
+    )
+    neighbours = [r for r in rows[chunked.dag_id].values() if r["map_index"] == ours["map_index"]]
+    assert len(neighbours) > 1
+
+    # The runs page marks the row; the team's own page names the step and the reason.
+    page = http.get(f"{PREFIX}/", params={"job": chunked.dag_id}).text
+    assert page.count('data-field="failed_step">apply failed</span>') == 1
+    path = f"{PREFIX}/runs/{chunked.dag_id}/{ours['run_id']}/team.summarize"
+    own = http.get(path, params={"map_index": ours["map_index"], "team": LOCKED}).text
+    assert 'data-field="failed_step">apply</td>' in own and f"the receipts of {LOCKED} are locked" in own

@@ -50,6 +50,9 @@ def team_key(team_run: dict[str, Any]) -> tuple[str, str]:
 # The XCom key under which each task of a chunk (fan_out.chunk_size > 1) pushes its teams'
 # outcomes, team id -> outcome; the UI reads it to show each team's row.
 CHUNK_TEAMS_KEY = "teams"
+# The XCom key under which a per-team step (validate, apply, publish, deliver) that failed
+# leaves its scrubbed error, so the UI row of its team says why, as a chunk's `teams` does.
+STEP_FAILURE_KEY = "failure"
 # The XCom key under which the fetch task says how many calls each chunk makes at once this run
 # (the spec's fan_out.concurrency, or more where chunks were merged: FanOut.layout_for).
 CHUNK_CONCURRENCY_KEY = "chunk_concurrency"

@@ -234,8 +234,22 @@ def chunk_outcome(
     context: Any, done: dict[str, Any], failed: dict[str, BaseException], total: int, step: str
 ) -> dict[str, Any]:
     """Push each team's outcome (the `teams` XCom the chunk's next step reads), then fail naming
-    the failed teams, if any; else the task's return value."""
-    context["ti"].xcom_push(key=TEAMS_KEY, value=done)
+    the failed teams, if any; else the task's return value.
+
+    A failed team's outcome is summarize's shape for one: its error's type and the scrubbed line
+    (`failure`), with the step, so the UI page's row for the team says where and why it stopped
+    (ui/chunk_rows.py); the next step passes it over as it does a team summarize failed."""
+    from agentjobs.agent.runner import scrub_failure  # run-time: the runner is no parse's cost
+
+    outcomes: dict[str, Any] = dict(done)
+    for team_id, exc in failed.items():
+        outcomes[team_id] = {
+            "team": team_id,
+            "step": step,
+            "error": type(exc).__name__,
+            "failure": scrub_failure(exc, ()),
+        }
+    context["ti"].xcom_push(key=TEAMS_KEY, value=outcomes)
     if failed:
         raise chunk_failure(failed, total, step)
     return {"teams": sorted(done)}

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.jobs.team_run import ledger_job, ledger_key, load_snapshot, team_dir, team_key
+from agentjobs.jobs.team_run import (
+    STEP_FAILURE_KEY,
+    ledger_job,
+    ledger_key,
+    load_snapshot,
+    team_dir,
+    team_key,
+)
 from agentjobs.operators.job_task import JobTaskOperator
 
 if TYPE_CHECKING:
@@ -68,6 +75,17 @@ def sql_conn_id(spec: JobSpec) -> str:
     return spec.sources.sql.conn_id
 
 
+def push_failure(context: Any, exc: BaseException, log: Any) -> None:
+    """Leave the failed try's error, as one scrubbed line, for the UI row of the team (a later
+    try that succeeds starts with its XComs cleared). A push that fails must not hide `exc`."""
+    from agentjobs.agent.runner import scrub_failure  # run-time: the runner is no parse's cost
+
+    try:
+        context["ti"].xcom_push(key=STEP_FAILURE_KEY, value=scrub_failure(exc, ()))
+    except Exception as push_error:
+        log.warning("could not record the failure for the UI page: %s", type(push_error).__name__)
+
+
 class TeamTask:
     """Mixin of a task mapped over the fetch task's teams: holds the spec and the team's run."""
 
@@ -86,6 +104,13 @@ class TeamTaskOperator(JobTaskOperator, TeamTask):
     from its first base's, and the mixin's (object's) would differ."""
 
     template_fields: Sequence[str] = ("team_run",)
+
+    def execute(self, context: Any) -> Any:
+        try:
+            return super().execute(context)
+        except Exception as exc:  # already scrubbed (JobTaskOperator.execute)
+            push_failure(context, exc, self.log)
+            raise
 
     def run_folders(self, context: Any) -> list[Path]:
         """Its team's folder only: the other teams' tasks may be running beside it."""

@@ -28,14 +28,16 @@ from agentjobs.jobs.folder import jobs_folder
 from agentjobs.jobs.health import JobHealth, job_health
 from agentjobs.jobs.period import period_for
 from agentjobs.jobs.spec import JobSpec, load_folder
-from agentjobs.jobs.team_run import CHUNK_TEAMS_KEY, ledger_key
-from agentjobs.ui.chunk_rows import chunk_rows
+from agentjobs.jobs.team_run import CHUNK_TEAMS_KEY, STEP_FAILURE_KEY, ledger_key
+from agentjobs.ui.chunk_rows import ChunkStep, chunk_rows
 from agentjobs.ui.records import AgentRun, Delivery, contract_status, usage_fields
 
 log = logging.getLogger(__name__)
 
 # Each agent task and the task that checks its artifact.
 VALIDATE_OF = {"summarize": "validate", "team.summarize": "team.validate"}
+# A fan-out team's steps after validate, in order; a kind has those its graph has.
+TEAM_STEPS = ("team.apply", "team.publish", "team.deliver")
 FETCH_TASK = "fetch"  # a fan-out job's: its return value lists the team runs, by map index
 HEALTH_CHANNEL = "health"  # the health check's alerts share the ledger; they are not deliveries
 
@@ -102,7 +104,7 @@ def agent_runs(
         return []
     run_ids = sorted({ti.run_id for ti, _, _ in rows})
     xcoms = _xcoms(session, dag_ids, run_ids)
-    validate_states = _validate_states(session, dag_ids, run_ids)
+    step_states = _step_states(session, dag_ids, run_ids)
     ledgers = _Ledgers(problems if problems is not None else [])
     runs = []
     for ti, logical_date, run_after in rows:
@@ -116,9 +118,9 @@ def agent_runs(
             state=ti.state,
             try_number=ti.try_number,
         )
-        _fill(run, xcoms, validate_states, jobs.get(ti.dag_id))
+        _fill(run, xcoms, step_states, jobs.get(ti.dag_id))
         spec = jobs.get(ti.dag_id)
-        for row in _team_rows(run, xcoms, validate_states):
+        for row in _team_rows(run, xcoms, step_states):
             if spec is not None and row.period:
                 row.deliveries = ledgers.deliveries(spec, row)
             runs.append(row)
@@ -126,7 +128,7 @@ def agent_runs(
 
 
 def _team_rows(
-    run: AgentRun, xcoms: dict[tuple[Any, ...], Any], validate_states: dict[tuple[Any, ...], Any]
+    run: AgentRun, xcoms: dict[tuple[Any, ...], Any], step_states: dict[tuple[Any, ...], Any]
 ) -> list[AgentRun]:
     """The run as its rows: itself, or one per team when it is a chunked fan-out's summarize."""
     if run.task_id != "team.summarize":
@@ -135,23 +137,52 @@ def _team_rows(
     if not isinstance(team_runs, list) or not 0 <= run.map_index < len(team_runs):
         return [run]
     validate = VALIDATE_OF[run.task_id]
+    task = (run.job, run.run_id)
+    steps = [  # the steps this job's graph has: a task instance at the map index, run or not
+        ChunkStep(
+            step.removeprefix("team."),
+            xcoms.get((*task, step, run.map_index, CHUNK_TEAMS_KEY)),
+            step_states[(*task, step, run.map_index)],
+            xcoms.get((*task, step, run.map_index, STEP_FAILURE_KEY)),
+        )
+        for step in TEAM_STEPS
+        if (*task, step, run.map_index) in step_states
+    ]
     rows = chunk_rows(
         run,
         team_runs[run.map_index],
-        xcoms.get((run.job, run.run_id, run.task_id, run.map_index, CHUNK_TEAMS_KEY)),
-        xcoms.get((run.job, run.run_id, validate, run.map_index, CHUNK_TEAMS_KEY)),
-        validate_states.get((run.job, run.run_id, validate, run.map_index)),
+        xcoms.get((*task, run.task_id, run.map_index, CHUNK_TEAMS_KEY)),
+        xcoms.get((*task, validate, run.map_index, CHUNK_TEAMS_KEY)),
+        step_states.get((*task, validate, run.map_index)),
+        steps,
     )
-    return [run] if rows is None else rows
+    if rows is not None:
+        return rows
+    # A team's own graph: its first step that failed, with the error the task left (team_task.py).
+    for step in (validate, *TEAM_STEPS):
+        if step_states.get((*task, step, run.map_index)) == "failed":
+            run.failed_step = step.removeprefix("team.")
+            failure = xcoms.get((*task, step, run.map_index, STEP_FAILURE_KEY))
+            run.error = failure if isinstance(failure, str) else run.error
+            break
+    return [run]
 
 
 def _xcoms(session: Session, dag_ids: list[str], run_ids: list[str]) -> dict[tuple[Any, ...], Any]:
     query = sa.select(XComModel).where(
         XComModel.dag_id.in_(dag_ids),
         XComModel.run_id.in_(run_ids),
-        # The validate tasks' for a chunk's `teams` (which of its teams passed).
-        XComModel.task_id.in_([*VALIDATE_OF, *VALIDATE_OF.values(), FETCH_TASK]),
-        XComModel.key.in_(["return_value", "usage", CHUNK_TEAMS_KEY]),
+        sa.or_(
+            sa.and_(
+                # The validate tasks' for a chunk's `teams` (which of its teams passed).
+                XComModel.task_id.in_([*VALIDATE_OF, *VALIDATE_OF.values(), FETCH_TASK]),
+                XComModel.key.in_(["return_value", "usage", CHUNK_TEAMS_KEY, STEP_FAILURE_KEY]),
+            ),
+            # The later steps': only which teams failed there and why, not what they wrote or sent.
+            sa.and_(
+                XComModel.task_id.in_(TEAM_STEPS), XComModel.key.in_([CHUNK_TEAMS_KEY, STEP_FAILURE_KEY])
+            ),
+        ),
     )
     found = {}
     for row in session.scalars(query):
@@ -161,7 +192,8 @@ def _xcoms(session: Session, dag_ids: list[str], run_ids: list[str]) -> dict[tup
     return found
 
 
-def _validate_states(session: Session, dag_ids: list[str], run_ids: list[str]) -> dict[tuple[Any, ...], Any]:
+def _step_states(session: Session, dag_ids: list[str], run_ids: list[str]) -> dict[tuple[Any, ...], Any]:
+    """The state of each validate task and team step after it, by (dag, run, task, map index)."""
     query = sa.select(
         TaskInstance.dag_id,
         TaskInstance.run_id,
@@ -171,7 +203,7 @@ def _validate_states(session: Session, dag_ids: list[str], run_ids: list[str]) -
     ).where(
         TaskInstance.dag_id.in_(dag_ids),
         TaskInstance.run_id.in_(run_ids),
-        TaskInstance.task_id.in_(list(VALIDATE_OF.values())),
+        TaskInstance.task_id.in_([*VALIDATE_OF.values(), *TEAM_STEPS]),
     )
     return {(d, r, t, m): state for d, r, t, m, state in session.execute(query)}
 
@@ -179,7 +211,7 @@ def _validate_states(session: Session, dag_ids: list[str], run_ids: list[str]) -
 def _fill(
     run: AgentRun,
     xcoms: dict[tuple[Any, ...], Any],
-    validate_states: dict[tuple[Any, ...], Any],
+    step_states: dict[tuple[Any, ...], Any],
     spec: JobSpec | None,
 ) -> None:
     key = (run.job, run.run_id, run.task_id, run.map_index)
@@ -205,7 +237,7 @@ def _fill(
     elif spec is not None:
         when = run.logical_date or run.run_after
         run.period = period_for(when, spec.timezone, spec.period_days).key
-    validated = validate_states.get((run.job, run.run_id, VALIDATE_OF[run.task_id], run.map_index))
+    validated = step_states.get((run.job, run.run_id, VALIDATE_OF[run.task_id], run.map_index))
     run.contract = contract_status(validated, run.state)
 
 

@@ -58,6 +58,9 @@ class AgentRun:
     result: dict[str, Any] | None = None
     artifact_dir: str | None = None
     error: str | None = None
+    # A fan-out team's step after summarize that failed (validate, apply, publish, deliver); `error`
+    # says why.
+    failed_step: str | None = None
     deliveries: list[Delivery] = field(default_factory=list)
 
     @property

@@ -142,6 +142,13 @@ def _failover_note(run: AgentRun) -> str:
     return f' <span class="muted" data-field="failed_over">via {_e(run.answered_by or "?")}</span>'
 
 
+def _failed_step(run: AgentRun) -> str:
+    """Beside the agent's state: the team's later step that failed (its page says why)."""
+    if not run.failed_step:
+        return ""
+    return f' <span class="bad" data-field="failed_step">{_e(run.failed_step)} failed</span>'
+
+
 def _run_row(prefix: str, run: AgentRun) -> str:
     contract = run.contract
     return (
@@ -149,7 +156,7 @@ def _run_row(prefix: str, run: AgentRun) -> str:
         f'<td data-field="job"><a href="{_e(run_href(prefix, run))}">{_e(run.job)}</a>'
         + (f' <span class="muted" data-field="team">{_e(run.team)}</span>' if run.team else "")
         + f'</td><td data-field="logical_date">{_e(fmt_when(run.logical_date or run.run_after))}</td>'
-        f'<td data-field="state">{_state(run.state)}</td>'
+        f'<td data-field="state">{_state(run.state)}{_failed_step(run)}</td>'
         f'<td class="n" data-field="iterations">{run.iterations}</td>'
         f'<td class="n" data-field="prompt_tokens">{run.prompt_tokens}</td>'
         f'<td class="n" data-field="completion_tokens">{run.completion_tokens}</td>'
@@ -251,6 +258,9 @@ def run_page(
         for n, m in enumerate(run.failovers, 1)
     ]
     rows = "".join(f'<tr><th>{_e(k)}</th><td data-field="{f}">{_e(v)}</td></tr>' for k, v, f in facts)
+    if run.failed_step:
+        step = _e(run.failed_step)
+        rows += f'<tr><th>Failed step</th><td class="bad" data-field="failed_step">{step}</td></tr>'
     if run.error:
         rows += f'<tr><th>Error</th><td class="bad" data-field="error">{_e(run.error)}</td></tr>'
     result = json.dumps(run.result, indent=2, sort_keys=True, ensure_ascii=False) if run.result else "none"
