@@ -73,3 +73,34 @@ def test_the_team_run_is_a_template_field_so_each_mapped_task_gets_its_own():
     spec = shipped("weekly-insights.yaml")
     task = TeamValidateOperator(task_id="t", spec=spec, team_run="{{ ti.map_index }}")
     assert "team_run" in task.template_fields and task.team_run == "{{ ti.map_index }}"
+
+
+class FailingTI:
+    """A task instance whose XCom push may itself fail (the API server gone mid-failure)."""
+
+    def __init__(self, refuse: bool) -> None:
+        self.refuse, self.pushed = refuse, {}
+
+    def xcom_push(self, key: str, value: str) -> None:
+        if self.refuse:
+            raise ConnectionError("api server gone")
+        self.pushed[key] = value
+
+
+@pytest.mark.parametrize("refuse", [False, True])
+def test_a_failed_team_step_leaves_its_scrubbed_error_for_the_page_and_a_failed_push_only_warns(
+    refuse, caplog
+):
+    import logging
+
+    from agentjobs.operators.team_task import push_failure
+
+    ti = FailingTI(refuse)
+    secret = "sk-" + "a" * 40
+    push_failure({"ti": ti}, RuntimeError(f"refused with key {secret}"), logging.getLogger("t"))
+    if refuse:  # nothing pushed, and the push's failure is only a warning: the step's own error stands
+        assert ti.pushed == {} and "could not record the failure" in caplog.text
+    else:
+        (pushed,) = ti.pushed.values()
+        assert list(ti.pushed) == ["failure"] and pushed.startswith("RuntimeError: refused with key ")
+        assert secret not in pushed
