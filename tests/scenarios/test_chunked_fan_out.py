@@ -143,6 +143,9 @@ def test_a_teams_model_failure_leaves_its_chunk_delivered_and_names_it(
     )
     body = " ".join(alert.get_body(("plain",)).get_content().split())
     assert f"1 of 3 teams failed to summarize: {BROKEN}:" in body, body
+    # The alert names the team that failed, not its chunk's neighbours (team-4, team-5).
+    assert alert["subject"].endswith(f"team {BROKEN} failed"), alert["subject"]
+    assert f"- team {BROKEN}: `team.summarize`" in body and "team-4" not in body, body
 
     # A clear of the run: nothing is sent twice, and only the failed team asks the model again.
     calls, sent = model_server.calls, len(smtp_server.messages)

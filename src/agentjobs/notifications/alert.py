@@ -167,7 +167,8 @@ class JobAlertNotifier(BaseNotifier):
             (only,) = failures
             body = f"{title}: run for {day}{covers} failed at task `{only.task}`."
             return f"{only.task} failed", f"{body}\nReason: {_short(only.reason)}"
-        teams = sorted({f.team for f in failures if f.team is not None})
+        # A chunk task's failure names each of its failed teams, joined (operators/run_alert.py).
+        teams = sorted({team for f in failures if f.team is not None for team in f.team.split(", ")})
         if all(f.team is not None for f in failures):
             of = f" of {teams_served}" if teams_served else ""
             subject = f"{len(teams)}{of} teams failed" if len(teams) > 1 else f"team {teams[0]} failed"

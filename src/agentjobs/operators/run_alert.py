@@ -24,7 +24,7 @@ from airflow.sdk import TriggerRule
 
 from agentjobs.hooks.ledger import run_log
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.jobs.team_run import chunk_team_ids
+from agentjobs.jobs.team_run import CHUNK_TEAMS_KEY, chunk_team_ids
 from agentjobs.notifications.alert import TaskFailure
 from agentjobs.operators.errors import PermanentTaskError
 from agentjobs.operators.job_task import JobTaskOperator
@@ -83,7 +83,8 @@ class RunAlertOperator(JobTaskOperator):
         found = []
         for task_id, map_index in sorted(failed, key=lambda item: (item[1], item[0])):
             label = failure_label(task_id, map_index)
-            team = ", ".join(teams[map_index]) if 0 <= map_index < len(teams) else None
+            ids = teams[map_index] if 0 <= map_index < len(teams) else []
+            team = ", ".join(self.failed_of_chunk(context, task_id, map_index, ids)) or None
             reason = reasons.get(label, NO_REASON)
             found.append(TaskFailure(task=task_id, reason=reason, team=team))
         return found, (sum(len(ids) for ids in teams) if self.spec.fans_out else None)
@@ -95,6 +96,19 @@ class RunAlertOperator(JobTaskOperator):
         if not isinstance(served, list):
             return []
         return [chunk_team_ids(item) for item in served]
+
+    @staticmethod
+    def failed_of_chunk(context: Any, task_id: str, map_index: int, ids: list[str]) -> list[str]:
+        """The teams of a failed chunk task that failed (its XCom `teams` marks each with an
+        `error`), so the alert names them, not their chunk's neighbours; all of `ids` when it
+        is one team or the task recorded no outcomes (it failed before its teams ran)."""
+        if len(ids) <= 1:
+            return ids
+        pushed = context["ti"].xcom_pull(task_ids=task_id, key=CHUNK_TEAMS_KEY, map_indexes=map_index)
+        if not isinstance(pushed, dict):
+            return ids
+        failed = [team for team in ids if isinstance(pushed.get(team), dict) and "error" in pushed[team]]
+        return failed or ids
 
     def recorded_reasons(self, run_id: str) -> dict[str, str]:
         """label → the latest reason the run log holds for it in this run (a cleared and rerun
