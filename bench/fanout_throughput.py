@@ -23,7 +23,8 @@ instead: each run splits its due teams into that many chunks (200 teams at pool 
 instead of meeting the endpoint's 429s; `--limiter-rpm` sets it to another number (e.g. a little
 under the endpoint's, to leave room for the calls' own latency).
 
-Then the same teams in `mode: batch` (its own dag_id): every team's request in one Batch API file
+Then the same teams in `mode: batch` (its own dag_id, chunked as the sweep's last `--chunk-size` at
+its largest pool): every team's request in one Batch API file
 on the same loopback server (tests/fakes/batch_api.py: it finishes a batch after four polls, so
 the wall time is the machinery's, not OpenAI's hours), the wait in the triggerer polling every
 `--batch-poll` seconds, the teams' summarize tasks taking their batch answers. Two rows: its wall
@@ -220,6 +221,13 @@ def spec_for(slots: int, chunk: Chunking, concurrency: int) -> dict[str, Any]:
     return job_spec(dag_id, chunk_size=int(chunk), concurrency=concurrency)
 
 
+def batch_chunking(chunk: Chunking, slots: int, concurrency: int) -> dict[str, Any]:
+    """job_spec's chunking arguments for `chunk` at `slots` slots."""
+    if chunk == SLOTS:
+        return {"chunks": slots, "concurrency": concurrency}
+    return {"chunk_size": int(chunk), "concurrency": concurrency}
+
+
 def task_instances(cluster: AirflowCluster, dag_id: str, run_id: str) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     while True:
@@ -383,7 +391,7 @@ def result(
 def batch_results(batch: PoolRun, online: list[PoolRun], poll_s: float) -> list[Result]:
     """The batch run's wall time against the fastest online run's, and its cost a team against theirs."""
     fastest = min(online, key=lambda run: run.wall_s)
-    served = batch.states.get("success", 0)
+    served = batch.teams_ok  # teams summarized (a chunk's teams counted one by one)
     note = (
         f"{batch.teams} teams in one batch (the loopback fake ends it after four polls), polled every "
         f"{poll_s:g} s; summarize {batch.states}; online calls {len(batch.traffic.served)}; batch task "
@@ -493,8 +501,13 @@ def measure(
             sweep = [(slots, chunk) for chunk in chunk_sizes for slots in pools]
             for slots, chunk in sweep:
                 cluster.add_job(spec_for(slots, chunk, concurrency))
+            # Batch mode chunked as the sweep's last chunking at its largest pool (a chain per
+            # team without one): its summarize tasks take their answers from the batch.
+            batch_chunk = chunk_sizes[-1]
             if batch:
-                cluster.add_job(job_spec(BATCH_DAG, mode="batch"))
+                cluster.add_job(
+                    job_spec(BATCH_DAG, mode="batch", **batch_chunking(batch_chunk, max(pools), concurrency))
+                )
                 model.server.batch_api.answer = batch_answer
             for dag_id in [dag_id_for(slots, chunk) for slots, chunk in sweep] + (
                 [BATCH_DAG] if batch else []
@@ -505,7 +518,13 @@ def measure(
                 runs.append(run_pool(cluster, model, slots, teams, chunk, concurrency=concurrency))
                 # Each row as soon as its run ends: a long sweep cut short keeps what it measured.
                 progress(result(runs[-1], rpm, hold_s, burst, limiter, limiter_rpm))
-            batched = run_pool(cluster, model, max(pools), teams, dag_id=BATCH_DAG) if batch else None
+            batched = (
+                run_pool(
+                    cluster, model, max(pools), teams, batch_chunk, dag_id=BATCH_DAG, concurrency=concurrency
+                )
+                if batch
+                else None
+            )
         finally:
             cluster.stop()
             model.stop()
