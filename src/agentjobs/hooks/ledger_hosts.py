@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # The ledger of every job whose spec names none: a deployment with workers on several hosts sets
 # it (docker-compose.yaml does), so the shipped specs need no edit to deliver exactly once.
@@ -41,8 +41,9 @@ class SplitLedgerError(RuntimeError):
     """A job's ledger is a file on one host while its tasks may run on others."""
 
 
-@dataclass(frozen=True)
-class LedgerPlace:
+# A NamedTuple, not a frozen dataclass: every DAG parse imports this module, and defining a frozen
+# dataclass compiles six methods (~0.4 ms a class, bench/dag_parse.py); a NamedTuple ~0.06 ms.
+class LedgerPlace(NamedTuple):
     """Where a job's ledger lives, as far as is known."""
 
     conn_id: str | None  # None: the default SQLite file in $AIRFLOW_HOME

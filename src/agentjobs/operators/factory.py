@@ -90,7 +90,8 @@ def timeout_callbacks(spec: JobSpec, stopped_after: timedelta | None = None) -> 
     if spec.alert is not None:
         minutes = round((stopped_after or dagrun_timeout(spec)).total_seconds() / 60)
         after = f"{minutes} minutes after it started"
-        callbacks.append(JobAlertNotifier(**spec.alert_kwargs(), kind="timeout", timed_out_after=after))
+        notifier = JobAlertNotifier(**spec.alert_kwargs(as_data=False), kind="timeout", timed_out_after=after)
+        callbacks.append(notifier)
     return [OnRunTimedOut(callbacks)]
 
 

@@ -149,10 +149,11 @@ def _clean_sentence(text: Any, c: Counts, names: Names) -> str:
     return "" if sentence_problem(line, c, names) else line
 
 
-@dataclass(frozen=True)
 class WindowPeriod(Period):
     """A window's period: keyed by its end (UTC, to the minute), not by a day, so each window has
     its own folder and its own delivery."""
+
+    __slots__ = ()  # as immutable as the Period it is
 
     @property
     def key(self) -> str:
