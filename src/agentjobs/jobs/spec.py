@@ -273,8 +273,7 @@ MIN_CHUNK_MINUTES = 2.0
 CHUNK_REQUESTS_PER_MINUTE = 60.0
 
 
-@dataclass(frozen=True)
-class ChunkLayout:
+class ChunkLayout(NamedTuple):  # a NamedTuple: see BrokenSpec below on why not a dataclass
     """A run's chunks: teams a chunk holds, calls it makes at once, and the chunks the spec
     asked for when fewer were made (None: as asked)."""
 

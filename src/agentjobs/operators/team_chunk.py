@@ -277,18 +277,27 @@ def handed_on(context: Any, source_task_id: str, previous_task_id: str) -> dict[
     }
 
 
-class ChunkValidateOperator(TeamValidateOperator):
-    """validate for a chunk: each team whose summarize succeeded, checked on its own."""
+class ChunkStep:
+    """What every chunk task after summarize shares (validate, apply, publish, deliver): the
+    chunk's team runs as its templated field, and its teams' folders as its run folders. A plain
+    class, not an operator: an `__init__` here would be one more wrapper Airflow runs (and one more
+    copy of the DAG's Params) for every task of a parse."""
 
     template_fields: Sequence[str] = ("team_runs",)
+    spec: JobSpec
+    team_runs: Any
+
+    def run_folders(self, context: Any) -> list[Path]:
+        return [team.work_dir for team in chunk_contexts(self.spec, self.team_runs)]
+
+
+class ChunkValidateOperator(ChunkStep, TeamValidateOperator):
+    """validate for a chunk: each team whose summarize succeeded, checked on its own."""
 
     def __init__(self, *, spec: JobSpec, team_runs: Any, **kwargs: Any) -> None:
         kwargs.setdefault("trigger_rule", TriggerRule.ALL_DONE)
         super().__init__(spec=spec, team_run=None, **kwargs)
         self.team_runs = team_runs
-
-    def run_folders(self, context: Any) -> list[Path]:
-        return [team.work_dir for team in chunk_contexts(self.spec, self.team_runs)]
 
     def run(self, context: Any) -> dict[str, Any]:
         teams = chunk_contexts(self.spec, self.team_runs)
@@ -299,11 +308,9 @@ class ChunkValidateOperator(TeamValidateOperator):
         return chunk_outcome(context, done, failed, len(teams), "validate")
 
 
-class ChunkDeliverOperator(TeamDeliverOperator):
+class ChunkDeliverOperator(ChunkStep, TeamDeliverOperator):
     """deliver for a chunk: each validated team to its own targets, through the ledger. With a
     step between (apply), `previous_task_id` is it: only the teams it handed on are delivered."""
-
-    template_fields: Sequence[str] = ("team_runs",)
 
     def __init__(
         self, *, spec: JobSpec, team_runs: Any, previous_task_id: str | None = None, **kwargs: Any
@@ -312,9 +319,6 @@ class ChunkDeliverOperator(TeamDeliverOperator):
         super().__init__(spec=spec, team_run=None, **kwargs)
         self.team_runs = team_runs
         self.previous_task_id = previous_task_id or self.validate_task_id
-
-    def run_folders(self, context: Any) -> list[Path]:
-        return [team.work_dir for team in chunk_contexts(self.spec, self.team_runs)]
 
     def run(self, context: Any) -> dict[str, Any]:
         teams = chunk_contexts(self.spec, self.team_runs)

@@ -17,8 +17,6 @@ A person's review is one HITL task per team; a spec with a review on takes no ch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk import TriggerRule
@@ -26,6 +24,7 @@ from airflow.sdk import TriggerRule
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.team_apply import TeamApplyOperator
 from agentjobs.operators.team_chunk import (
+    ChunkStep,
     chunk_contexts,
     chunk_outcome,
     for_each_team,
@@ -37,18 +36,13 @@ from agentjobs.operators.team_task import TeamContext
 from agentjobs.operators.team_validated import unchanged_artifact
 
 
-class ChunkApplyOperator(TeamApplyOperator):
+class ChunkApplyOperator(ChunkStep, TeamApplyOperator):
     """apply for a chunk: each validated team's writes, in its own transaction."""
-
-    template_fields: Sequence[str] = ("team_runs",)
 
     def __init__(self, *, spec: JobSpec, team_runs: Any, **kwargs: Any) -> None:
         kwargs.setdefault("trigger_rule", TriggerRule.ALL_DONE)
         super().__init__(spec=spec, team_run=None, **kwargs)
         self.team_runs = team_runs
-
-    def run_folders(self, context: Any) -> list[Path]:
-        return [team.work_dir for team in chunk_contexts(self.spec, self.team_runs)]
 
     def run(self, context: Any) -> dict[str, Any]:
         teams = chunk_contexts(self.spec, self.team_runs)
@@ -57,10 +51,8 @@ class ChunkApplyOperator(TeamApplyOperator):
         return chunk_outcome(context, done, failed, len(teams), "apply")
 
 
-class ChunkPublishOperator(TeamPublishOperator):
+class ChunkPublishOperator(ChunkStep, TeamPublishOperator):
     """publish for a chunk: each team's PDF stored once and its message written."""
-
-    template_fields: Sequence[str] = ("team_runs",)
 
     def __init__(
         self, *, spec: JobSpec, team_runs: Any, previous_task_id: str = "team.validate", **kwargs: Any
@@ -69,9 +61,6 @@ class ChunkPublishOperator(TeamPublishOperator):
         super().__init__(spec=spec, team_run=None, **kwargs)
         self.team_runs = team_runs
         self.previous_task_id = previous_task_id  # apply's, when the kind writes too
-
-    def run_folders(self, context: Any) -> list[Path]:
-        return [team.work_dir for team in chunk_contexts(self.spec, self.team_runs)]
 
     def run(self, context: Any) -> dict[str, Any]:
         teams = chunk_contexts(self.spec, self.team_runs)
