@@ -33,7 +33,7 @@ from pydantic_core import to_jsonable_python
 
 from agentjobs.agent.caps import Caps
 from agentjobs.agent.skill_names import NAME_RE as SKILL_NAME_RE
-from agentjobs.agent.unique_yaml import DuplicateKeyError, load_unique
+from agentjobs.agent.unique_yaml import DuplicateKeyError, NoSuchDayError, load_unique
 from agentjobs.jobs.addresses import OneLine
 from agentjobs.jobs.addresses import email_address as _email_address
 from agentjobs.jobs.addresses import is_plain_address as is_plain_address  # where callers found it
@@ -717,7 +717,7 @@ def load_spec(path: Path) -> JobSpec:
         raw = load_unique(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise JobSpecError(f"{path}: cannot read the spec ({exc}); save it as UTF-8 text") from None
-    except DuplicateKeyError as exc:
+    except (DuplicateKeyError, NoSuchDayError) as exc:
         raise JobSpecError(f"{path}: invalid job spec: {exc}") from None
     except yaml.YAMLError as exc:
         raise JobSpecError(f"{path}: not valid YAML: {_one_line_error(str(exc))}") from None
