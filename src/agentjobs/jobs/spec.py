@@ -37,7 +37,7 @@ from agentjobs.agent.unique_yaml import DuplicateKeyError, NoSuchDayError, load_
 from agentjobs.jobs.addresses import OneLine
 from agentjobs.jobs.addresses import email_address as _email_address
 from agentjobs.jobs.addresses import is_plain_address as is_plain_address  # where callers found it
-from agentjobs.jobs.channels.base import ChannelSpec
+from agentjobs.jobs.channels.base import WRITTEN_IN_A_FILE, ChannelSpec
 from agentjobs.jobs.channels.registry import AlertChannel, Channel, alert_channel_of
 from agentjobs.jobs.zones import zone_problem
 from agentjobs.sources.sql_limits import (
@@ -724,7 +724,7 @@ def load_spec(path: Path) -> JobSpec:
     if not isinstance(raw, dict):
         raise JobSpecError(f"{path}: a job spec is a YAML mapping (dag_id, title, skill, sources, ...)")
     try:
-        return JobSpec.model_validate(raw)
+        return JobSpec.model_validate(raw, context={WRITTEN_IN_A_FILE: True})
     except ValidationError as exc:
         problems = [f"field '{_error_field(e)}': {_message(e)}" for e in exc.errors(include_url=False)]
         raise JobSpecError(f"{path}: invalid job spec: " + "; ".join(problems)) from None
