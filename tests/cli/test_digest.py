@@ -84,6 +84,11 @@ def test_a_failure_exits_non_zero_with_the_reason_on_one_line(model_server, endp
     assert len(failure) == 1
     assert "summarize" in failure[0] and "HTTP 401" in failure[0]
     assert "sk-cli" not in result.stderr + result.stdout
+    # Without --verbose the line is not buried under Airflow's tracebacks of the failed tasks
+    # (~50-90 lines each, one for the task and one for the run's alert task; Airflow's log goes
+    # to stdout here, to the terminal either way).
+    shown = result.stdout + result.stderr
+    assert "Traceback" not in shown and len(shown.splitlines()) < 15, shown
 
 
 def test_an_unreachable_endpoint_fails_at_once_naming_its_url_and_the_variable(model_server, tmp_path):

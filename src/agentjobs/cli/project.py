@@ -52,6 +52,11 @@ def prepare_environment(out: Path, project: Path, verbose: bool) -> None:
     # configures: its SQLite ledger cannot split (hooks/ledger_hosts.py).
     os.environ["AIRFLOW__CORE__EXECUTOR"] = "LocalExecutor"
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    if not verbose:
+        # The task runner logs each failed task's traceback (50-90 lines, and one more for the
+        # run's alert task) at ERROR: it buried the one line the command prints with the reason.
+        # --verbose shows it; agentjobs' own warnings are another namespace and still show.
+        os.environ.setdefault("AIRFLOW__LOGGING__NAMESPACE_LEVELS", "task=CRITICAL")
     os.environ["AGENTJOBS_ARTIFACT_BASE"] = str(out)
     # The run's files go to the command's output folder, where it shows them from, not to a
     # deployment's run-file store (hooks/run_file_store.py) the shell may name.
