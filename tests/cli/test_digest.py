@@ -11,6 +11,7 @@ import pytest
 
 from agentjobs.cli.args import parse_args
 from agentjobs.cli.digest import default_day
+from agentjobs.sources.demo_feed import render_demo_feed
 from tests.cli.helpers import agentjobs
 from tests.conftest import REPO
 from tests.fakes.model_server import error, respond
@@ -61,6 +62,22 @@ def test_digest_of_a_local_repo_and_feed_against_an_openai_compatible_endpoint(e
     assert "created the Airflow pool 'agentjobs_llm' (1 slot)" in result.stdout
     with sqlite3.connect(out / ".airflow" / "airflow.db") as db:
         assert db.execute("select slots from slot_pool where pool = 'agentjobs_llm'").fetchall() == [(1,)]
+
+
+def test_a_second_digest_of_the_same_day_reads_the_sources_it_is_given_now(endpoint, tmp_path):
+    # The scheduled DAG reuses a day's snapshot (a clear re-summarizes the same input); the command
+    # names its sources each time, and kept digesting the first run's: a feed fixed after a
+    # failure, or swapped for another, was never read.
+    first, second = tmp_path / "first.xml", tmp_path / "second.xml"
+    feed = render_demo_feed(date(2026, 11, 24))
+    first.write_text(feed)
+    second.write_text(feed.replace("Airflow 3 asset-aware scheduling in practice", "Second feed headline"))
+    args = ("digest", "--date", "2026-11-24", "--timezone", "UTC", "--out", str(tmp_path / "out"))
+    assert agentjobs(*args, "--feed", str(first), env=endpoint, cwd=tmp_path).returncode == 0
+    again = agentjobs(*args, "--feed", str(second), env=endpoint, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Second feed headline" in again.stdout
+    assert "Airflow 3 asset-aware scheduling in practice" not in again.stdout
 
 
 def test_a_failure_exits_non_zero_with_the_reason_on_one_line(model_server, endpoint, tmp_path):
