@@ -66,3 +66,18 @@ def test_everything_else_loads_as_safe_load_does(text):
 def test_unsafe_tags_are_refused_as_safe_load_refuses_them():
     with pytest.raises(yaml.constructor.ConstructorError):
         load_unique("!!python/object/apply:os.system ['true']\n")
+
+
+@pytest.mark.parametrize("day", ["2026-13-01", "2026-02-30", "!!timestamp not-a-day"])
+def test_a_day_that_does_not_exist_is_a_yaml_error_naming_its_line(day):
+    # safe_load raises a bare ValueError ("month must be in 1..12"), which callers catching
+    # YAML errors miss: one such spec took every job of the folder down with it.
+    with pytest.raises(yaml.YAMLError, match=r"^line 3: .* is no such day"):
+        load_unique(f"name: digest\nowner: ops\nstart_date: {day}\n", line_offset=0)
+    with pytest.raises(yaml.YAMLError, match=r"^line 4: "):
+        load_unique(f"name: digest\nowner: ops\nstart_date: {day}\n", line_offset=1)
+
+
+def test_real_days_and_times_still_load_as_safe_load_loads_them():
+    text = "day: 2024-02-29\nwhen: 2026-11-01T03:00:00Z\n"
+    assert load_unique(text) == yaml.safe_load(text)

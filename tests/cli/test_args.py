@@ -97,6 +97,10 @@ def test_run_and_business_db_take_their_own_defaults():
             "argument --skills: 'no-such-dir' is no folder",
         ),
         ([], "the following arguments are required: command"),
+        # llama-server took 99999 as another port (mod 65536) while the command announced :99999.
+        (["local-model", "--port", "99999"], "argument --port: '99999' is not a TCP port (1-65535)"),
+        (["local-model", "--port", "0"], "argument --port: '0' is not a TCP port (1-65535)"),
+        (["local-model", "--ctx-size", "0"], "argument --ctx-size: '0' is not allowed: it should be 1"),
     ],
 )
 def test_a_wrong_argument_exits_2_naming_it(argv, named, capsys):

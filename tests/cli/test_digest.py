@@ -11,6 +11,7 @@ import pytest
 
 from agentjobs.cli.args import parse_args
 from agentjobs.cli.digest import default_day
+from agentjobs.sources.demo_feed import render_demo_feed
 from tests.cli.helpers import agentjobs
 from tests.conftest import REPO
 from tests.fakes.model_server import error, respond
@@ -63,6 +64,22 @@ def test_digest_of_a_local_repo_and_feed_against_an_openai_compatible_endpoint(e
         assert db.execute("select slots from slot_pool where pool = 'agentjobs_llm'").fetchall() == [(1,)]
 
 
+def test_a_second_digest_of_the_same_day_reads_the_sources_it_is_given_now(endpoint, tmp_path):
+    # The scheduled DAG reuses a day's snapshot (a clear re-summarizes the same input); the command
+    # names its sources each time, and kept digesting the first run's: a feed fixed after a
+    # failure, or swapped for another, was never read.
+    first, second = tmp_path / "first.xml", tmp_path / "second.xml"
+    feed = render_demo_feed(date(2026, 11, 24))
+    first.write_text(feed)
+    second.write_text(feed.replace("Airflow 3 asset-aware scheduling in practice", "Second feed headline"))
+    args = ("digest", "--date", "2026-11-24", "--timezone", "UTC", "--out", str(tmp_path / "out"))
+    assert agentjobs(*args, "--feed", str(first), env=endpoint, cwd=tmp_path).returncode == 0
+    again = agentjobs(*args, "--feed", str(second), env=endpoint, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Second feed headline" in again.stdout
+    assert "Airflow 3 asset-aware scheduling in practice" not in again.stdout
+
+
 def test_a_failure_exits_non_zero_with_the_reason_on_one_line(model_server, endpoint, tmp_path):
     model_server.default_step = error(401, "invalid api key")
     out = tmp_path / "out"
@@ -84,6 +101,13 @@ def test_a_failure_exits_non_zero_with_the_reason_on_one_line(model_server, endp
     assert len(failure) == 1
     assert "summarize" in failure[0] and "HTTP 401" in failure[0]
     assert "sk-cli" not in result.stderr + result.stdout
+    # Without --verbose the line is not buried under Airflow's tracebacks of the failed tasks
+    # (~50-90 lines each, one for the task and one for the run's alert task; Airflow's log goes
+    # to stdout here, to the terminal either way).
+    shown = result.stdout + result.stderr
+    assert "Traceback" not in shown and len(shown.splitlines()) < 15, shown
+    # ...nor under dag.test()'s word on the run's alert task, which ran as it should.
+    assert "unrunnable tasks" not in shown, shown
 
 
 def test_an_unreachable_endpoint_fails_at_once_naming_its_url_and_the_variable(model_server, tmp_path):

@@ -143,3 +143,18 @@ def test_the_dag_processor_parses_the_initialised_folder_and_nothing_inside_the_
     bag = DagBag(dag_folder=str(dags))
     assert bag.import_errors == {}
     assert set(bag.dag_ids) == {*SHIPPED, "agentjobs_health"}
+
+
+@pytest.mark.parametrize("in_the_way", [".", "agentjobs-project/include/jobs"])
+def test_a_file_where_a_folder_goes_is_named_before_anything_is_written(tmp_path, capsys, in_the_way):
+    # Before, a file as DAGS_FOLDER failed on "FileExistsError: [Errno 17]", and one deeper down
+    # after the DAG files were written: a DAG file with no specs beside it.
+    dags = tmp_path / "dags"
+    blocker = dags / in_the_way if in_the_way != "." else dags
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("not a folder")
+    assert main(["init", str(dags)]) == 2
+    err = capsys.readouterr().err
+    assert f"{blocker} is a file, not a folder" in err and "move it" in err
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and p != blocker]
+    assert written == []

@@ -28,6 +28,31 @@ def test_a_store_that_is_not_a_url_of_a_folder_is_refused(url, monkeypatch):
         configured_store()
 
 
+def test_a_file_url_with_a_relative_folder_is_refused(monkeypatch):
+    # fsspec reads file://shared/runs as ./shared/runs: each process's working folder, so the
+    # tasks of one run would each write to a folder of their own.
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES", "file://shared/runs")
+    with pytest.raises(RunFileStoreError, match=r"run_files = 'file://shared/runs'.*file:///shared/runs"):
+        configured_store()
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES", "file:///shared/runs")
+    assert configured_store() == RunFileStore("file:///shared/runs", None)
+
+
+def test_a_scheme_no_installed_filesystem_serves_is_refused_naming_the_option(monkeypatch):
+    # Else the first task to touch run files failed with "Unsupported filesystem: 'gcs3'", naming
+    # neither the option nor the fix.
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES", "gcs3://bucket/runs")
+    with pytest.raises(RunFileStoreError, match=r"\[agentjobs\] run_files = 'gcs3://bucket/runs'.*gcs3://"):
+        configured_store()
+
+
+def test_the_scheme_is_read_case_blind_as_urls_are(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES", "S3://Bucket/Runs")
+    store = configured_store()
+    assert store == RunFileStore("s3://Bucket/Runs", None)
+    assert store.uri(PurePosixPath("a/b")) == "s3://Bucket/Runs/a/b"
+
+
 def test_a_store_url_holding_credentials_is_refused_without_quoting_them(monkeypatch):
     monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES", "s3://AKIAXXX:s3cr3t@bucket/prefix")
     with pytest.raises(RunFileStoreError) as refused:

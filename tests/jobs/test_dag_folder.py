@@ -116,6 +116,7 @@ def project_with(tmp_path: Path, monkeypatch, edit=lambda text: text) -> Path:
         ),
         (lambda text: text.replace("dag_id: daily_digest\n", ""), "field 'dag_id': Field required"),
         (lambda text: "dag_id: [unclosed\n" + text, "not valid YAML"),
+        (lambda text: text.replace("start_date: 2026-11-01", "start_date: 2026-13-01"), "no such day"),
     ],
     ids=[
         "unknown-key",
@@ -129,6 +130,7 @@ def project_with(tmp_path: Path, monkeypatch, edit=lambda text: text) -> Path:
         "positional-subject",
         "no-dag-id",
         "not-yaml",
+        "no-such-day",
     ],
 )
 def test_a_bad_spec_leaves_out_only_its_own_job_and_is_an_import_error(

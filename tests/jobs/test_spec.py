@@ -206,6 +206,8 @@ def test_a_time_zone_that_is_a_region_folder_is_a_spec_error(tmp_path):
         ("dag_id: [unclosed\n", "not valid YAML"),
         ("- just\n- a list\n", "a job spec is a YAML mapping"),
         ("", "a job spec is a YAML mapping"),
+        # YAML reads 2026-02-30 as a date and Python refuses it: a spec error, not a ValueError.
+        ("dag_id: x\nstart_date: 2026-02-30\n", "line 2: '2026-02-30' is no such day"),
     ],
 )
 def test_a_spec_that_is_not_a_mapping_names_the_file(tmp_path, text, says):

@@ -105,6 +105,24 @@ def test_an_empty_day_fails_and_sends_one_alert(llm_conn, model_server, smtp_ser
     assert "EmptyResult" in text
 
 
+def test_an_empty_day_whose_feed_failed_names_the_feed_in_the_alert(
+    llm_conn, model_server, smtp_server, tmp_path
+):
+    # "items is 0, pass allow_empty=True" alone sent whoever was paged to the wrong fix: the day
+    # was empty because the feed could not be read, which only the fetch task's log said.
+    from agentjobs.operators.factory import build_dag
+
+    feed = tmp_path / "moved-away.xml"
+    alert = {"type": "email", "conn_id": smtp_server.conn_id, "to": ["oncall@example.org"]}
+    spec = spec_for(llm_conn, {"rss": {"feeds": [str(feed)]}}, alert=alert)
+    run = run_dag(build_dag(spec), logical_date=LOGICAL)
+    assert states(run)["summarize"] == "failed"
+    (mail,) = smtp_server.messages
+    parsed = email.message_from_bytes(mail.content, policy=email.policy.default)
+    text = " ".join(parsed.get_body(("plain",)).get_content().split())
+    assert "EmptyResult" in text and f"what the sources noted: rss:{feed}: " in text, text
+
+
 def test_an_empty_day_is_fine_when_the_job_allows_it(llm_conn, model_server, tmp_path):
     from agentjobs.operators.factory import build_dag
 

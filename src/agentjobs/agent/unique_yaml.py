@@ -30,6 +30,19 @@ class DuplicateKeyError(yaml.YAMLError):
         )
 
 
+class NoSuchDayError(yaml.YAMLError):
+    """A plain scalar YAML reads as a date (2026-02-30, 2026-13-01) names no day of the calendar.
+
+    safe_load raises a bare ValueError there ("day is out of range for month"), which a caller
+    catching YAML errors misses; this one names the line and the value.
+    """
+
+    def __init__(self, value: str, line: int, reason: str) -> None:
+        self.value = value
+        self.line = line
+        super().__init__(f"line {line}: {value!r} is no such day ({reason}); write a real date as YYYY-MM-DD")
+
+
 class _UniqueKeyLoader(_SAFE_LOADER):  # type: ignore[misc, valid-type]
     line_offset = 0  # lines of the file before the YAML text (a frontmatter's opening '---')
 
@@ -50,6 +63,18 @@ class _UniqueKeyLoader(_SAFE_LOADER):  # type: ignore[misc, valid-type]
                     key_node.start_mark.line + 1 + self.line_offset,
                 )
         return super().construct_mapping(node, deep=deep)
+
+    def construct_checked_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return self.construct_yaml_timestamp(node)
+        # AttributeError: an explicit `!!timestamp` on text that is no timestamp at all.
+        except (ValueError, AttributeError) as exc:
+            reason = str(exc) if isinstance(exc, ValueError) else "not a date"
+            line = node.start_mark.line + 1 + self.line_offset
+            raise NoSuchDayError(str(node.value), line, reason) from None
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _UniqueKeyLoader.construct_checked_timestamp)
 
 
 def load_unique(text: str, line_offset: int = 0) -> Any:

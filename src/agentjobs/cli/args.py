@@ -79,8 +79,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "local-model", help="serve the embedded model (OpenAI-compatible) in the foreground until stopped"
     )
     model.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
-    model.add_argument("--port", type=int, default=8080)
-    model.add_argument("--ctx-size", type=int, default=8192, help="context window in tokens")
+    model.add_argument("--port", type=tcp_port, default=8080)
+    model.add_argument("--ctx-size", type=positive, default=8192, help="context window in tokens")
     return parser.parse_args(argv)
 
 
@@ -124,6 +124,18 @@ def positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not allowed: it should be 1 or more")
+    return value
+
+
+def tcp_port(text: str) -> int:
+    """A port to listen on: llama-server takes 99999 as another port (mod 65536), and the command
+    would announce the one it was given."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1-65535)")
     return value
 
 

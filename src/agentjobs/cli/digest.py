@@ -126,7 +126,10 @@ def _run(spec: Any, day: date, tz: str, out: Path) -> int:
     logical = datetime.combine(day + timedelta(days=1), datetime.min.time(), ZoneInfo(tz)) + timedelta(
         hours=3
     )
-    run = run_dag_once(dag, logical_date=logical)
+    # refetch: the command names its sources each time, so it reads them now. The scheduled
+    # DAG's rerun reuses the day's snapshot; here that digested the first run's sources after the
+    # user had fixed a feed or named another one.
+    run = run_dag_once(dag, logical_date=logical, run_conf={"refetch": True})
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     from agentjobs.agent.scrub import scrub
     from agentjobs.jobs.period import job_dir, period_of_day

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,19 @@ def planned_files(dags_folder: Path) -> Iterator[tuple[Path | str, Path]]:
         for source in sorted((shipped / name).rglob("*")):
             if source.is_file() and "__pycache__" not in source.parts:
                 yield source, project / "include" / source.relative_to(shipped)
+
+
+def files_in_the_way(dags_folder: Path) -> list[Path]:
+    """Files standing where `init` needs a folder (the DAGs folder itself, or one below it), found
+    before anything is written: a failure half-way left the DAG files without their specs."""
+    found: set[Path] = set()
+    for _, target in planned_files(dags_folder):
+        for folder in target.parents:
+            if folder.exists():
+                if not folder.is_dir():
+                    found.add(folder)
+                break
+    return sorted(found)
 
 
 def init_folder(dags_folder: Path, force: bool = False) -> InitResult:
@@ -201,6 +215,15 @@ def next_steps(dags_folder: Path) -> list[str]:
 def run_init(args: argparse.Namespace) -> int:
     dags_folder = (args.dags_folder or configured_dags_folder()).resolve()
     print(f"agentjobs: initialising the DAGs folder {dags_folder}")
+    blocked = files_in_the_way(dags_folder)
+    if blocked:
+        for path in blocked:
+            print(
+                f"agentjobs: {path} is a file, not a folder; move it, or give init another DAGS_FOLDER",
+                file=sys.stderr,
+            )
+        print("agentjobs: nothing written", file=sys.stderr)
+        return 2
     result = init_folder(dags_folder, force=args.force)
     for path in result.written:
         print(f"  wrote {path.relative_to(dags_folder)}")

@@ -3,6 +3,7 @@ it sets for Airflow before Airflow is first imported."""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -40,6 +41,10 @@ def demo_repository(project: Path) -> Path | None:
     return Path(found.stdout.strip()) if found.returncode == 0 and found.stdout.strip() else None
 
 
+def _errors_only(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.ERROR
+
+
 def prepare_environment(out: Path, project: Path, verbose: bool) -> None:
     """Airflow reads its configuration at import: everything is set before the first import."""
     home = out / ".airflow"
@@ -52,6 +57,15 @@ def prepare_environment(out: Path, project: Path, verbose: bool) -> None:
     # configures: its SQLite ledger cannot split (hooks/ledger_hosts.py).
     os.environ["AIRFLOW__CORE__EXECUTOR"] = "LocalExecutor"
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    if not verbose:
+        # The task runner logs each failed task's traceback (50-90 lines, and one more for the
+        # run's alert task) at ERROR: it buried the one line the command prints with the reason.
+        # --verbose shows it; agentjobs' own warnings are another namespace and still show.
+        os.environ.setdefault("AIRFLOW__LOGGING__NAMESPACE_LEVELS", "task=CRITICAL")
+        # dag.test() warns "No tasks to run. unrunnable tasks: ..." of the run's alert task on
+        # every failure (it runs all the same). A stdlib logger, which namespace_levels does not
+        # reach, and whose level Airflow's logging set-up resets (a filter it keeps).
+        logging.getLogger("airflow.sdk.definitions.dag").addFilter(_errors_only)
     os.environ["AGENTJOBS_ARTIFACT_BASE"] = str(out)
     # The run's files go to the command's output folder, where it shows them from, not to a
     # deployment's run-file store (hooks/run_file_store.py) the shell may name.

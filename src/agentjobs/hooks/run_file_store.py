@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 FOLDER_OPTION = "run_files"
 CONN_OPTION = "run_files_conn_id"
 S3_SCHEMES = ("s3", "s3a")
+LOCAL_SCHEMES = ("file", "local")
 
 
 class RunFileStoreError(ValueError):
@@ -139,4 +140,29 @@ def configured_store() -> RunFileStore | None:
             f"[{SECTION}] {FOLDER_OPTION} must not hold a user or connection before its host; "
             f"name the connection in [{SECTION}] {CONN_OPTION}"
         )
-    return RunFileStore(url.rstrip("/"), value(CONN_OPTION) or None)
+    scheme = scheme.lower()  # URL schemes are case-blind; Airflow's filesystems are registered lower-case
+    if scheme in LOCAL_SCHEMES and not rest.startswith("/"):
+        # fsspec reads file://shared/runs as the relative ./shared/runs: each process's working
+        # folder, so the tasks of one run would each find a folder of their own.
+        raise RunFileStoreError(
+            f"[{SECTION}] {FOLDER_OPTION} = {url!r} names a relative folder; write the absolute "
+            f"one with three slashes, e.g. {scheme}:///{rest}"
+        )
+    if not _serves(scheme):
+        raise RunFileStoreError(
+            f"[{SECTION}] {FOLDER_OPTION} = {url!r}: no installed filesystem serves {scheme}://; "
+            "use s3:// (apache-airflow-providers-amazon) or file:///, or install the Airflow "
+            f"provider that brings {scheme}:// (e.g. apache-airflow-providers-google for gs://)"
+        )
+    return RunFileStore(f"{scheme}://{rest}".rstrip("/"), value(CONN_OPTION) or None)
+
+
+def _serves(scheme: str) -> bool:
+    """Whether Airflow's object storage has a filesystem for `scheme` (from an installed provider,
+    or fsspec's local one); else the first task to touch run files failed on an error naming
+    neither the option nor the fix."""
+    try:
+        from airflow.sdk.io.fs import has_fs
+    except ImportError:  # no Airflow to ask: the store's first use says it
+        return True
+    return has_fs(scheme)

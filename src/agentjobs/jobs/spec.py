@@ -32,11 +32,11 @@ from pydantic_core import to_jsonable_python
 
 from agentjobs.agent.caps import Caps
 from agentjobs.agent.skill_names import NAME_RE as SKILL_NAME_RE
-from agentjobs.agent.unique_yaml import DuplicateKeyError, load_unique
+from agentjobs.agent.unique_yaml import DuplicateKeyError, NoSuchDayError, load_unique
 from agentjobs.jobs.addresses import OneLine
 from agentjobs.jobs.addresses import email_address as _email_address
 from agentjobs.jobs.addresses import is_plain_address as is_plain_address  # where callers found it
-from agentjobs.jobs.channels.base import ChannelSpec
+from agentjobs.jobs.channels.base import WRITTEN_IN_A_FILE, ChannelSpec
 from agentjobs.jobs.channels.registry import AlertChannel, Channel, alert_channel_of
 from agentjobs.jobs.zones import zone_problem
 from agentjobs.sources.sql_limits import (
@@ -717,14 +717,14 @@ def load_spec(path: Path) -> JobSpec:
         raw = load_unique(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise JobSpecError(f"{path}: cannot read the spec ({exc}); save it as UTF-8 text") from None
-    except DuplicateKeyError as exc:
+    except (DuplicateKeyError, NoSuchDayError) as exc:
         raise JobSpecError(f"{path}: invalid job spec: {exc}") from None
     except yaml.YAMLError as exc:
         raise JobSpecError(f"{path}: not valid YAML: {_one_line_error(str(exc))}") from None
     if not isinstance(raw, dict):
         raise JobSpecError(f"{path}: a job spec is a YAML mapping (dag_id, title, skill, sources, ...)")
     try:
-        return JobSpec.model_validate(raw)
+        return JobSpec.model_validate(raw, context={WRITTEN_IN_A_FILE: True})
     except ValidationError as exc:
         problems = [f"field '{_error_field(e)}': {_message(e)}" for e in exc.errors(include_url=False)]
         raise JobSpecError(f"{path}: invalid job spec: " + "; ".join(problems)) from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agentjobs.agent.errors import EmptyResult
 from agentjobs.agent.transcript import Transcript
 from agentjobs.atomic_file import write_atomically
 from agentjobs.jobs.artifacts import DIGEST_FILE
@@ -34,7 +35,15 @@ class DigestAgentOperator(AgentOperator):
         return Path(self.work_dir) if self.work_dir else job_run_dir(self.spec, context)
 
     def run_agent(self, context: Any) -> dict[str, Any]:
-        pushed = super().run_agent(context)
+        try:
+            pushed = super().run_agent(context)
+        except EmptyResult as exc:
+            # An empty day is often a source that could not be read (a dead feed, a moved repo):
+            # the one line of the failure, its alert and the command's output say which.
+            notes = _source_notes(self.work_folder(context))
+            if not notes:
+                raise
+            raise EmptyResult(f"{exc}; what the sources noted: {'; '.join(notes)}") from exc
         # Kept beside digest.md, so a rerun after delivery can stand on it without the model.
         write_result(self.work_folder(context), pushed["result"])
         return pushed
@@ -69,6 +78,19 @@ class DigestAgentOperator(AgentOperator):
         result, dropped = render_digest(self.spec, result, plan, work_dir, self.log)
         context["ti"].xcom_push(key="dropped", value=dropped)
         return result
+
+
+def _source_notes(work_dir: Path, limit: int = 5) -> list[str]:
+    """The snapshot's notes as "source: problem" (the first `limit`, then how many more)."""
+    from agentjobs.sources.snapshot import Snapshot
+
+    try:
+        notes = [f"{n.source}: {n.problem}" for n in Snapshot.load(work_dir).notes]
+    except (OSError, ValueError):  # no snapshot to read: the failure stands as it is
+        return []
+    if len(notes) > limit:
+        notes = [*notes[:limit], f"{len(notes) - limit} more in the fetch tasks' logs"]
+    return notes
 
 
 def digest_plan(spec: JobSpec, skill: Skill, work_dir: Path, period: Any, *, snapshot: Any = None) -> RunPlan:

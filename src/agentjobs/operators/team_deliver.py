@@ -40,22 +40,18 @@ from agentjobs.delivery.channels.registry import channel_for
 from agentjobs.jobs.addresses import is_plain_address
 from agentjobs.jobs.channels.base import ChannelSpec
 from agentjobs.jobs.channels.email import EmailChannel
-from agentjobs.jobs.channels.slack import SlackChannel
+from agentjobs.jobs.channels.slack import SLACK_CHANNEL, SlackChannel
 from agentjobs.jobs.kinds.base import Member, PerMemberKind, TeamSnapshot
 from agentjobs.jobs.kinds.capabilities import Applies, MembersOnOwnClock, Records
 from agentjobs.jobs.markdown_text import one_line
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.team_run import check_team_id
-from agentjobs.lazy_pattern import lazy
 from agentjobs.operators import metrics
 from agentjobs.operators.delivered import NOWHERE, write_done
 from agentjobs.operators.team_task import TeamContext, TeamTaskOperator, sql_conn_id
 from agentjobs.operators.team_validated import pull_unchanged_artifact
 
 MEMBERS_DIR = "members"
-# Slack's names: at most 80 lowercase letters, digits, -, _ (non-Latin letters allowed); ids are
-# capitals and digits. Whitespace, controls, <>&|@!,: and quotes never.
-_SLACK_CHANNEL = lazy(r"#?[^\s\x00-\x1f\x7f<>&|@!,:'\"`]{1,80}")
 
 
 # A NamedTuple, not a frozen dataclass: every DAG parse imports this module, and defining a frozen
@@ -268,7 +264,7 @@ def printable(target: str) -> str:
 def check_slack_channel(channel: str) -> None:
     """A channel name comes from a database row: one name or id (`#team-berlin`, `C0123ABC`),
     nothing that could be read as markup, a mention or a second line in a log or a message."""
-    if not _SLACK_CHANNEL.fullmatch(channel):
+    if not SLACK_CHANNEL.fullmatch(channel):
         raise ValueError(
             f"{channel!r} in the business database is not a slack channel name or id; fix the row"
         )

@@ -72,3 +72,26 @@ def test_the_existing_channels_keep_their_ledger_targets():
     # The health check's per-channel ledger target, as it was written before channels were objects.
     assert email.alert_key() == "email:smtp_default:['b@example.org', 'a@example.org']"
     assert slack.alert_key() == "slack:slack_default:C1" and webhook_slack.alert_key() == "slack:hook:[]"
+
+
+@pytest.mark.parametrize("where", ["channels", "alert"])
+def test_an_unquoted_slack_channel_is_refused_with_the_quoted_form(tmp_path, where):
+    # `channel: #digest` is `channel:` and a YAML comment: null. It loaded as "no channel", so an
+    # API connection failed at delivery, after the model was paid, and an alert never paged.
+    text = yaml.safe_dump(SPEC) + (
+        "channels:\n  - type: slack\n    conn_id: slack_api\n    channel: #digest\n"
+        if where == "channels"
+        else "alert:\n  type: slack\n  channel: #digest-alerts\n"
+    )
+    path = tmp_path / "job.yaml"
+    path.write_text(text)
+    with pytest.raises(JobSpecError) as broken:
+        load_spec(path)
+    message = str(broken.value)
+    field = "channels.0.slack.channel" if where == "channels" else "alert.slack.channel"
+    assert f"field '{field}'" in message and 'channel: "#digest"' in message
+    # Left out, the channel is the webhook connection's own (a slackwebhook connection needs none),
+    # and the spec dumped and validated again (as `agentjobs run` adjusts one) still loads.
+    spec = load_spec(write(tmp_path, channels=[{"type": "slack"}], alert={"type": "slack"}))
+    assert spec.channels[0].channel is None
+    assert type(spec).model_validate(spec.model_dump()).channels == spec.channels

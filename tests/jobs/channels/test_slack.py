@@ -32,3 +32,12 @@ def test_the_alert_key_keeps_the_health_checks_earlier_spelling():
 def test_an_unknown_key_is_refused():
     with pytest.raises(pydantic.ValidationError, match="channel_name"):
         SlackChannel(type="slack", channel_name="C1")
+
+
+@pytest.mark.parametrize("channel", ["", "#digest team", "<!channel>", "#a\nb", "@here"])
+def test_a_channel_that_is_no_slack_channel_name_or_id_is_refused(channel):
+    # Else an API connection failed at delivery (channel_not_found), after the model was paid.
+    with pytest.raises(pydantic.ValidationError, match="not a Slack channel name or id"):
+        SlackChannel(type="slack", channel=channel)
+    for fine in ("#digest", "digest-alerts", "C0123ABC"):
+        assert SlackChannel(type="slack", channel=fine).channel == fine

@@ -17,6 +17,10 @@ from typing import ClassVar, get_args
 
 from pydantic import BaseModel, ConfigDict
 
+# The validation context key load_spec sets: the values are as a person wrote them in a file,
+# where a null is a mistake (`channel: #digest` is a YAML comment), not a dumped default.
+WRITTEN_IN_A_FILE = "written_in_a_file"
+
 # The spec's rules: unknown keys are errors, and .inf / .nan are refused.
 STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)
 
