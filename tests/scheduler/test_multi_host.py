@@ -52,6 +52,8 @@ from tests.scheduler.test_ui_page import token
 
 pytestmark = [pytest.mark.slow, pytest.mark.scheduler, pytest.mark.timeout(600)]
 
+HELD_S = 360  # how long a held model call waits for its release (past the 300 s wait for both workers)
+
 REDIS_DB = 11  # this module's broker database: no other test uses it (flushed at start)
 HEARTBEAT_TIMEOUT_S = 15
 RETRY_DELAY_S = 2
@@ -168,8 +170,14 @@ def multi_host(
     services = scheduler_services
     prefix = f"run-files-{uuid.uuid4().hex[:8]}"
     business_conn_id = "multihost_business"
+    llm = services.connections[services.llm_conn_id]
     connections = {
         **services.connections,
+        # The model's client waits out the test's held calls (HeldModelCall, hold_s below): with
+        # the services' 30 s timeout every held call was abandoned after 30 s and its try failed,
+        # so on a loaded run where the tasks did not reach both workers within 30 s no moment ever
+        # had both workers in their calls, and each try's retry started the wait over (CI, 12-07).
+        services.llm_conn_id: {**llm, "extra": {**llm["extra"], "timeout": HELD_S + 60}},
         business_conn_id: {
             "conn_type": "postgres",
             "host": PG_HOST,
@@ -247,7 +255,7 @@ def test_a_backfill_over_two_hosts_with_a_worker_killed_delivers_every_team_once
 
     # Held past the 300 s wait for both workers below: an early call released at 120 s (as the
     # default hold does) let its task finish before the other worker's calls arrived on a loaded run.
-    held = HeldModelCall(top_three_from_the_data, hold_all=True, hold_s=360)
+    held = HeldModelCall(top_three_from_the_data, hold_all=True, hold_s=HELD_S)
     services.reset_model()
     services.model.default_step = held.step()
     try:
