@@ -171,7 +171,8 @@ class TeamFetchOperator(JobTaskOperator, SkipMixin):
         fan_out = self.spec.fan_out
         if not fan_out.chunked:
             return chunks(served, 1, chunked=False)
-        layout = fan_out.layout_for(len(served), self._requests_per_minute())
+        rpm = self._requests_per_minute()
+        layout = fan_out.layout_for(len(served), rpm)
         if layout.merged_from is not None:
             self.log.info(
                 "%d chunks of %d teams, %d calls at once each, not the %d chunks asked: the "
@@ -180,7 +181,7 @@ class TeamFetchOperator(JobTaskOperator, SkipMixin):
                 layout.size,
                 layout.concurrency,
                 layout.merged_from,
-                f"{self._requests_per_minute():g}",
+                f"{rpm:g}",
             )
         context["ti"].xcom_push(key=CHUNK_CONCURRENCY_KEY, value=layout.concurrency)
         return chunks(served, layout.size, chunked=True)
