@@ -190,15 +190,19 @@ def test_a_server_that_cannot_start_fails_at_tools_naming_it():
     assert mcp_threads() <= before, "the toolset's loop thread ended"
 
 
-def test_a_server_that_never_answers_fails_at_the_connect_timeout_and_is_stopped(tmp_path):
+@pytest.mark.parametrize("ignores_sigterm", [False, True], ids=["stops-at-sigterm", "needs-sigkill"])
+def test_a_server_that_never_answers_fails_at_the_connect_timeout_and_is_stopped(tmp_path, ignores_sigterm):
     before = mcp_threads()
     pid_file = tmp_path / "pid"
-    silent = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+    trap = "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN); " if ignores_sigterm else ""
+    silent = f"{trap}import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
     started = time.monotonic()
     with pytest.raises(MCPToolsetError, match=r"did not start a session and list its tools within 1 s"):
         MCPToolset([sys.executable, "-c", silent], connect_timeout_s=1).tools()
     assert time.monotonic() - started < 15
-    assert wait_gone(int(pid_file.read_text())), "the silent server was stopped"
+    # Gone when tools() raises, not some time later: the SDK's stdin-close, SIGTERM and SIGKILL
+    # escalation has run to its end before the toolset lets its event loop stop.
+    assert wait_gone(int(pid_file.read_text()), timeout_s=0.5), "the silent server was stopped"
     assert mcp_threads() <= before, "the toolset's loop thread ended"
 
 

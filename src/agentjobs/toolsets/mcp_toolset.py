@@ -45,6 +45,7 @@ DEFAULT_CONNECT_TIMEOUT_S = 30.0
 DEFAULT_MAX_CHARS = 16_000  # under the registry's 20,000, so the closing </data> survives
 _MAX_DESCRIPTION = 1_000
 _STDERR_TAIL = 4_000
+_SERVER_STOP_S = 10.0  # the SDK's stdio shutdown: 2 s grace, SIGTERM, 2 s, SIGKILL, 2 s to reap
 _NOT_A_NAME = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -274,6 +275,7 @@ class _Session:
         self._client: Any = None
         self._holder: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
+        self._scope: Any = None  # the anyio cancel scope around the whole session
         self._held: concurrent.futures.Future[None] | None = None
         self.gone: str | None = None  # why the session ended, once it has
 
@@ -292,16 +294,19 @@ class _Session:
             raise MCPToolsetError(f"{self.label} could not be reached: {_reason(exc)}") from None
 
     async def _hold(self, listed: concurrent.futures.Future[list[Any]]) -> None:
+        import anyio
         from mcp import Client
 
         self._holder = asyncio.current_task()
         self._stop = asyncio.Event()
+        self._scope = anyio.CancelScope()
         try:
-            async with Client(self._transport()) as client:
-                tools = await _all_tools(client)
-                self._client = client
-                listed.set_result(tools)
-                await self._stop.wait()
+            with self._scope:
+                async with Client(self._transport()) as client:
+                    tools = await _all_tools(client)
+                    self._client = client
+                    listed.set_result(tools)
+                    await self._stop.wait()
         except BaseException as exc:
             self.gone = _reason(exc)
             if not listed.done():
@@ -310,6 +315,8 @@ class _Session:
                 raise  # cancellation: the loop is stopping
         else:
             self.gone = "the toolset was closed"
+            if not listed.done():
+                listed.set_exception(MCPToolsetError(f"{self.label}: connecting was abandoned"))
 
     def call(self, loop: LoopThread, tool: str, arguments: dict[str, Any], timeout_s: float) -> Any:
         if self.gone is not None or self._client is None:
@@ -344,12 +351,18 @@ class _Session:
         """Leave the session (the SDK stops a stdio server), waiting up to `timeout_s`."""
         if self._held is None or self._held.done():
             return
-        if self._client is None or self._stop is None:
-            self._held.cancel()  # still connecting: nothing to leave politely, stop trying
+        if self._scope is None:
+            self._held.cancel()  # not started yet: nothing runs that could leave a server behind
+        elif self._client is None:
+            # Still connecting: anyio's own cancel, not the task's. A native task.cancel() can
+            # break through the SDK's shielded shutdown and leave the server process running.
+            loop.loop.call_soon_threadsafe(self._scope.cancel)
         else:
             loop.loop.call_soon_threadsafe(self._stop.set)
         try:
-            self._held.result(timeout_s)
+            # The SDK closes a stdio server's stdin, waits 2 s, then SIGTERMs its process group
+            # and SIGKILLs 2 s later: the loop must not stop before that has run.
+            self._held.result(max(timeout_s, _SERVER_STOP_S))
         except concurrent.futures.CancelledError:
             pass  # the SDK's own shutdown still runs (shielded) while the loop stops
         except Exception as exc:  # closing: the reason is logged, not raised
