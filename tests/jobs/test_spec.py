@@ -79,7 +79,7 @@ def test_a_minimal_spec_loads_with_its_defaults(tmp_path):
             "channels.1",
             "'teams'",
         ),
-        ({**VALID, "alert": {"type": "s3", "bucket": "b"}}, "alert", "'s3'"),
+        ({**VALID, "alert": {"type": "s3", "bucket": "acme-reports"}}, "alert", "'s3'"),
         ({**VALID, "channels": [{"type": "email", "to": []}]}, "channels.0.email.to", "at least 1"),
         ({**VALID, "dag_id": "my digest"}, "dag_id", "not a usable dag_id"),
         ({**VALID, "commits_cap": 0}, "commits_cap", "greater than or equal to 1"),
