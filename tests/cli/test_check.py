@@ -119,3 +119,28 @@ def test_a_schedule_that_never_runs_at_a_teams_hour_is_named_with_the_teams(
         "weekly_insights: its schedule '0 3 * * *' (UTC) has no run in five weeks that serves "
         "team-berlin, team-la, team-london, team-sydney, team-tokyo" in out
     )
+
+
+def test_a_spec_path_that_does_not_exist_is_named_as_missing_not_as_an_unknown_job(tmp_path: Path):
+    # It said "no job 'nosuch.yaml'; shipped jobs: ...", as if the file were there but unknown.
+    missing = tmp_path / "jobs" / "nosuch.yaml"
+    with pytest.raises(SystemExit) as exited:
+        main(["check", str(missing), "--out", str(tmp_path / "o")])
+    message = str(exited.value.code)
+    assert f"the spec file '{missing}' does not exist (looked for {missing})" in message
+    assert "check the path, or give the path of a spec file or a shipped job's dag_id (" in message
+    assert "no job" not in message
+
+
+def test_a_folder_given_as_the_spec_is_named_as_not_a_spec_file(tmp_path: Path):
+    with pytest.raises(SystemExit) as exited:
+        main(["check", f"{tmp_path}/", "--out", str(tmp_path / "o")])
+    assert f"'{tmp_path}/' is not a spec file (a *.yaml or *.yml file)" in str(exited.value.code)
+
+
+def test_a_job_id_that_is_not_shipped_keeps_naming_the_shipped_jobs(tmp_path: Path):
+    with pytest.raises(SystemExit) as exited:
+        main(["check", "overdue_reminder", "--out", str(tmp_path / "o")])
+    message = str(exited.value.code)
+    assert message.startswith("agentjobs: no job 'overdue_reminder'; shipped jobs: ")
+    assert "overdue_reminders" in message

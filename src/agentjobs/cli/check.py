@@ -37,7 +37,7 @@ def load_job(project: Path, job: str) -> tuple[Any, Path | None]:
             raise SystemExit(f"agentjobs: {exc}") from None
     from agentjobs.jobs.spec import load_folder
 
-    spec = find_spec(project, job)
+    spec = find_spec(project, job, takes_paths=True)
     loaded, _ = load_folder(project / "include" / "jobs")
     return spec, next((path for path, s in loaded.items() if s.dag_id == spec.dag_id), None)
 
