@@ -144,3 +144,21 @@ def test_a_job_id_that_is_not_shipped_keeps_naming_the_shipped_jobs(tmp_path: Pa
     message = str(exited.value.code)
     assert message.startswith("agentjobs: no job 'overdue_reminder'; shipped jobs: ")
     assert "overdue_reminders" in message
+
+
+def test_a_database_that_cannot_be_reached_is_one_error_naming_the_connection_not_each_inputs_mapping(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    # Each input said "the query does not run ((psycopg.OperationalError) ...); map it under
+    # sources.sql.inputs.teams": no mapping fixes a database that does not answer.
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("AIRFLOW_CONN_CHECK_DB", f"postgresql://shop:s3cret-pw@127.0.0.1:{port}/shop")
+    assert main(["check", str(spec_file(tmp_path, {})), "--out", str(tmp_path / "o")]) == 1
+    out, err = capsys.readouterr()
+    assert f"business database connection 'check_db' (127.0.0.1:{port}) could not be reached" in err
+    assert "check the host, port and credentials of connection 'check_db'" in err
+    assert "map it under" not in out + err and "s3cret-pw" not in out + err
