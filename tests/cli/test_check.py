@@ -162,3 +162,31 @@ def test_a_database_that_cannot_be_reached_is_one_error_naming_the_connection_no
     assert f"business database connection 'check_db' (127.0.0.1:{port}) could not be reached" in err
     assert "check the host, port and credentials of connection 'check_db'" in err
     assert "map it under" not in out + err and "s3cret-pw" not in out + err
+
+
+def test_a_skill_with_no_folder_fails_the_check_naming_the_field_before_the_database_is_read(
+    check_db: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    # It passed ("every input matches"), and the job failed at its first agent task.
+    skills = tmp_path / "include" / "skills"  # beside the spec's jobs folder, as the DAG file reads it
+    (skills / "overdue-reminders").mkdir(parents=True)
+    shipped = REPO / "include" / "skills" / "overdue-reminders" / "SKILL.md"
+    (skills / "overdue-reminders" / "SKILL.md").write_bytes(shipped.read_bytes())
+    jobs = tmp_path / "include" / "jobs"
+    jobs.mkdir()
+    path = spec_file(jobs, {})
+    monkeypatch.delenv("AGENTJOBS_SKILLS_DIR", raising=False)
+    assert main(["check", str(path), "--out", str(tmp_path / "o")]) == 0
+    assert "every input matches" in capsys.readouterr().out
+
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("skill: overdue-reminders", "skill: overdue-remindrs"), encoding="utf-8")
+    monkeypatch.delenv("AGENTJOBS_SKILLS_DIR", raising=False)  # the command set it for its own run
+    with pytest.raises(SystemExit) as exited:
+        main(["check", str(path), "--out", str(tmp_path / "o2")])
+    message = str(exited.value.code)
+    assert message.startswith(
+        f"agentjobs: {path.resolve()}: invalid job spec: field 'skill': skill 'overdue-remindrs' not found"
+    )
+    assert f"Searched {skills}" in message and "overdue-reminders" in message
+    assert "every input matches" not in capsys.readouterr().out

@@ -35,6 +35,10 @@ def run_job(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     prepare_environment(out, project, args.verbose)
     spec = find_spec(project, args.job)
+    from agentjobs.agent.skills import default_skills_dir
+
+    # Before the sample database is generated and the model started: the run would fail there.
+    require_skills(spec, default_skills_dir(), f"the spec of {spec.dag_id!r}")
     if not spec.fans_out:
         if spec.dag_id != "daily_digest":
             raise SystemExit(
@@ -93,6 +97,16 @@ def not_a_job(given: str, takes_paths: bool, shipped: str, jobs: Path) -> str:
     return (
         f"agentjobs: {given!r} is a path; this command takes {ids}, or the dag_id of a spec you put in {jobs}"
     )
+
+
+def require_skills(spec: Any, skills_dir: Path, where: str) -> None:
+    """SystemExit naming the spec's field when a skill its agent tasks load does not load from
+    `skills_dir`: the job would fail at its first agent task, after the fetch (jobs/spec_skills.py)."""
+    from agentjobs.jobs.spec_skills import skill_problems
+
+    problems = skill_problems(spec, skills_dir)
+    if problems:
+        raise SystemExit(f"agentjobs: {where}: invalid job spec: " + "; ".join(problems))
 
 
 def business_db(out: Path, conn_id: str) -> tuple[date, date] | None:
