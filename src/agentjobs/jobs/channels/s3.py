@@ -69,7 +69,7 @@ def digest_key(prefix: str, dag_id: str, logical_date: str | date) -> str:
 class S3Channel(ChannelSpec):
     type: Literal["s3"]
     conn_id: str = "aws_default"
-    bucket: Annotated[str, AfterValidator(bucket_name)]
+    bucket: Annotated[str, AfterValidator(bucket_name)]  # AWS-valid (3-63 of a-z 0-9 . -), checked at load
     prefix: str = "reports"
 
     def target(self, job: str, day: str) -> str:
