@@ -85,7 +85,8 @@ OPTIONS: tuple[Option, ...] = (
             "With ``[traces] otel_on``, also put prompts, model replies, tool arguments and tool results\n"
             "on the agent's OpenTelemetry spans, scrubbed of the run's secrets. Off (the default), no\n"
             "prompt, reply or tool text is put on a span: the business's data never reaches the trace\n"
-            "backend, which is usually readable by more people than a task's log.\n"
+            "backend, which is usually readable by more people than a task's log. Read by every agent\n"
+            "task, tracing on or off: a value that is not a boolean fails the task, naming the option.\n"
         ),
     ),
 )

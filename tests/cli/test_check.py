@@ -119,3 +119,74 @@ def test_a_schedule_that_never_runs_at_a_teams_hour_is_named_with_the_teams(
         "weekly_insights: its schedule '0 3 * * *' (UTC) has no run in five weeks that serves "
         "team-berlin, team-la, team-london, team-sydney, team-tokyo" in out
     )
+
+
+def test_a_spec_path_that_does_not_exist_is_named_as_missing_not_as_an_unknown_job(tmp_path: Path):
+    # It said "no job 'nosuch.yaml'; shipped jobs: ...", as if the file were there but unknown.
+    missing = tmp_path / "jobs" / "nosuch.yaml"
+    with pytest.raises(SystemExit) as exited:
+        main(["check", str(missing), "--out", str(tmp_path / "o")])
+    message = str(exited.value.code)
+    assert f"the spec file '{missing}' does not exist (looked for {missing})" in message
+    assert "check the path, or give the path of a spec file or a shipped job's dag_id (" in message
+    assert "no job" not in message
+
+
+def test_a_folder_given_as_the_spec_is_named_as_not_a_spec_file(tmp_path: Path):
+    with pytest.raises(SystemExit) as exited:
+        main(["check", f"{tmp_path}/", "--out", str(tmp_path / "o")])
+    assert f"'{tmp_path}/' is not a spec file (a *.yaml or *.yml file)" in str(exited.value.code)
+
+
+def test_a_job_id_that_is_not_shipped_keeps_naming_the_shipped_jobs(tmp_path: Path):
+    with pytest.raises(SystemExit) as exited:
+        main(["check", "overdue_reminder", "--out", str(tmp_path / "o")])
+    message = str(exited.value.code)
+    assert message.startswith("agentjobs: no job 'overdue_reminder'; shipped jobs: ")
+    assert "overdue_reminders" in message
+
+
+def test_a_database_that_cannot_be_reached_is_one_error_naming_the_connection_not_each_inputs_mapping(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    # Each input said "the query does not run ((psycopg.OperationalError) ...); map it under
+    # sources.sql.inputs.teams": no mapping fixes a database that does not answer.
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("AIRFLOW_CONN_CHECK_DB", f"postgresql://shop:s3cret-pw@127.0.0.1:{port}/shop")
+    assert main(["check", str(spec_file(tmp_path, {})), "--out", str(tmp_path / "o")]) == 1
+    out, err = capsys.readouterr()
+    assert f"business database connection 'check_db' (127.0.0.1:{port}) could not be reached" in err
+    assert "check the host, port and credentials of connection 'check_db'" in err
+    assert "map it under" not in out + err and "s3cret-pw" not in out + err
+
+
+def test_a_skill_with_no_folder_fails_the_check_naming_the_field_before_the_database_is_read(
+    check_db: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    # It passed ("every input matches"), and the job failed at its first agent task.
+    skills = tmp_path / "include" / "skills"  # beside the spec's jobs folder, as the DAG file reads it
+    (skills / "overdue-reminders").mkdir(parents=True)
+    shipped = REPO / "include" / "skills" / "overdue-reminders" / "SKILL.md"
+    (skills / "overdue-reminders" / "SKILL.md").write_bytes(shipped.read_bytes())
+    jobs = tmp_path / "include" / "jobs"
+    jobs.mkdir()
+    path = spec_file(jobs, {})
+    monkeypatch.delenv("AGENTJOBS_SKILLS_DIR", raising=False)
+    assert main(["check", str(path), "--out", str(tmp_path / "o")]) == 0
+    assert "every input matches" in capsys.readouterr().out
+
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("skill: overdue-reminders", "skill: overdue-remindrs"), encoding="utf-8")
+    monkeypatch.delenv("AGENTJOBS_SKILLS_DIR", raising=False)  # the command set it for its own run
+    with pytest.raises(SystemExit) as exited:
+        main(["check", str(path), "--out", str(tmp_path / "o2")])
+    message = str(exited.value.code)
+    assert message.startswith(
+        f"agentjobs: {path.resolve()}: invalid job spec: field 'skill': skill 'overdue-remindrs' not found"
+    )
+    assert f"Searched {skills}" in message and "overdue-reminders" in message
+    assert "every input matches" not in capsys.readouterr().out

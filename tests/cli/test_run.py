@@ -63,6 +63,38 @@ def test_run_names_the_shipped_jobs_when_the_job_is_unknown(tmp_path):
     assert "no job 'weekly_insight'" in result.stderr and "weekly_insights" in result.stderr
 
 
+def test_run_says_a_spec_path_that_does_not_exist_is_missing(tmp_path):
+    # It said "no job 'nosuch.yaml'", as if a spec were there that the project did not ship.
+    result = agentjobs("run", "nosuch.yaml", "--out", str(tmp_path / "out"), env={}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert (
+        f"the spec file 'nosuch.yaml' does not exist (looked for {tmp_path / 'nosuch.yaml'})" in result.stderr
+    )
+    assert "no job" not in result.stderr and "weekly_insights" in result.stderr
+
+
+def test_run_given_a_spec_file_says_it_takes_a_dag_id(tmp_path):
+    (tmp_path / "mine.yaml").write_text("dag_id: mine\n", encoding="utf-8")
+    result = agentjobs("run", "mine.yaml", "--out", str(tmp_path / "out"), env={}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "'mine.yaml' is a path; this command takes a shipped job's dag_id (" in result.stderr
+
+
+def test_run_refuses_a_skill_with_no_folder_before_making_the_database(tmp_path):
+    empty = tmp_path / "skills"
+    empty.mkdir()
+    out = tmp_path / "out"
+    result = agentjobs(
+        "run", "weekly_insights", "--out", str(out), env={"AGENTJOBS_SKILLS_DIR": str(empty)}, cwd=tmp_path
+    )
+    assert result.returncode == 1
+    assert (
+        "agentjobs: the spec of 'weekly_insights': invalid job spec: field 'skill': "
+        "skill 'weekly-insights' not found" in result.stderr
+    )
+    assert not (out / "business.db").exists() and "generating" not in result.stdout
+
+
 def test_a_day_no_run_covers_is_refused_naming_one_that_is(tmp_path):
     # weekly_insights covers weeks that end on a Saturday: a Monday is no run's last day.
     args = ("run", "weekly_insights", "--date", "2026-11-23", "--team", "team-berlin")

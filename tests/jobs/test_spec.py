@@ -58,7 +58,12 @@ def test_a_minimal_spec_loads_with_its_defaults(tmp_path):
     [
         ({**VALID, "shedule": "0 4 * * *"}, "shedule", "Extra inputs are not permitted"),
         ({**VALID, "caps": {"max_iteration": 3}}, "caps.max_iteration", "Extra inputs are not permitted"),
-        (without("skill"), "skill", "Field required"),
+        (
+            without("skill"),
+            "skill",
+            "missing; every job's agent follows a skill: name its folder in the skills",
+        ),
+        (without("title"), "title", "Field required"),
         ({**VALID, "sources": {}}, "sources", "name at least one source"),
         ({**VALID, "sources": {"git": None, "github": None}}, "sources", "name at least one source"),
         ({**VALID, "timezone": "Europe/Berlinn"}, "timezone", "unknown time zone 'Europe/Berlinn'"),
@@ -79,7 +84,7 @@ def test_a_minimal_spec_loads_with_its_defaults(tmp_path):
             "channels.1",
             "'teams'",
         ),
-        ({**VALID, "alert": {"type": "s3", "bucket": "b"}}, "alert", "'s3'"),
+        ({**VALID, "alert": {"type": "s3", "bucket": "acme-reports"}}, "alert", "'s3'"),
         ({**VALID, "channels": [{"type": "email", "to": []}]}, "channels.0.email.to", "at least 1"),
         ({**VALID, "dag_id": "my digest"}, "dag_id", "not a usable dag_id"),
         ({**VALID, "commits_cap": 0}, "commits_cap", "greater than or equal to 1"),

@@ -12,7 +12,14 @@ from agentjobs.agent.errors import BudgetExceeded, ContractViolation, ModelReque
 from agentjobs.hooks.ledger_hosts import SplitLedgerError
 from agentjobs.operators.errors import ArtifactChanged, PermanentTaskError
 from agentjobs.operators.retry import AGENT_RETRY_POLICY, agent_retry_policy
-from agentjobs.sources.errors import FeedError, GitHubAccessDenied, GitHubRateLimited, GitHubUnavailable
+from agentjobs.sources.errors import (
+    BusinessDbRefused,
+    BusinessDbUnreachable,
+    FeedError,
+    GitHubAccessDenied,
+    GitHubRateLimited,
+    GitHubUnavailable,
+)
 
 
 def decide(exc: BaseException, policy=AGENT_RETRY_POLICY):
@@ -29,6 +36,7 @@ def decide(exc: BaseException, policy=AGENT_RETRY_POLICY):
         PermanentTaskError("no snapshot"),
         GitHubAccessDenied("401 Bad credentials"),
         SplitLedgerError("job 'x' keeps its delivery ledger in the SQLite file ..."),
+        BusinessDbRefused("business database connection 'shop' refused the connection (password ...)"),
     ],
     ids=lambda exc: type(exc).__name__,
 )
@@ -40,7 +48,12 @@ def test_a_failure_a_retry_would_repeat_fails_the_task_at_once_saying_why(exc):
 
 @pytest.mark.parametrize(
     "exc",
-    [RateLimited("429"), TimeoutError("read timed out"), ConnectionResetError("reset by peer")],
+    [
+        RateLimited("429"),
+        TimeoutError("read timed out"),
+        ConnectionResetError("reset by peer"),
+        BusinessDbUnreachable("business database connection 'shop' could not be reached (refused)"),
+    ],
     ids=lambda exc: type(exc).__name__,
 )
 def test_a_transient_endpoint_failure_retries_with_the_tasks_own_delay_unless_told_another(exc):

@@ -131,3 +131,30 @@ def test_a_snapshot_is_of_the_period_it_says_and_an_unreadable_one_of_none(tmp_p
     )
     assert same_period(path, start)
     assert not same_period(path, datetime(2026, 11, 15, 23, tzinfo=UTC))
+
+
+def test_a_business_database_that_refuses_connections_fails_the_fetch_naming_the_connection(
+    insights, monkeypatch
+):
+    """The task's failure (its log and the run's alert) names the connection and what to check,
+    not the driver's bare OperationalError; and the retry policy retries it (a server restarting)."""
+    import socket
+
+    from airflow.sdk import RetryAction
+
+    from agentjobs.operators.retry import AGENT_RETRY_POLICY
+    from agentjobs.sources.errors import BusinessDbUnreachable
+
+    with socket.socket() as sock:  # a loopback port nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_BUSINESS_TEAM_FETCH", f"postgresql://shop:s3cret-pw@127.0.0.1:{port}/shop"
+    )
+    with pytest.raises(BusinessDbUnreachable) as err:
+        fetch(insights, datetime(2026, 11, 29, 8, tzinfo=UTC))
+    message = str(err.value)
+    assert f"connection 'business_team_fetch' (127.0.0.1:{port}) could not be reached" in message
+    assert "check the host, port and credentials of connection 'business_team_fetch'" in message
+    assert "s3cret-pw" not in message
+    assert AGENT_RETRY_POLICY.evaluate(err.value, try_number=1, max_tries=2).action == RetryAction.RETRY

@@ -75,3 +75,24 @@ def test_the_endpoint_comes_from_airflows_traces_settings(monkeypatch):
     assert traces_endpoint() == "https://collector.internal:4318/v1/traces"
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel:4318")
     assert traces_endpoint() is None  # the exporter reads the standard variable itself
+
+
+def test_a_trace_content_that_is_not_a_boolean_fails_the_task_while_tracing_is_off(
+    llm_conn, model_server, tmp_path, monkeypatch
+):
+    # It passed unseen while tracing was off, and failed every agent task the day it was turned on.
+    monkeypatch.setenv("AIRFLOW__TRACES__OTEL_ON", "False")
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__TRACE_CONTENT", "maybe")
+    script_a_tool_run(model_server)
+    failures: list[str] = []
+    dag = build_dag(
+        "agent_trace_content_typo",
+        llm_conn,
+        tmp_path,
+        retries=0,
+        on_failure_callback=lambda context: failures.append(str(context["exception"])),
+    )
+    run = run_dag(dag, logical_date=LOGICAL_DATE)
+    assert task_state(run) == "failed"
+    assert failures == ["[agentjobs] trace_content = 'maybe' is not a boolean; write True or False"]
+    assert model_server.calls == 0  # refused before the first paid call

@@ -21,8 +21,9 @@ from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
+from agentjobs.agent.skill_names import SKILLS_DIR_ENV
 from agentjobs.cli.project import prepare_environment, project_dir
-from agentjobs.cli.run import business_db, find_spec
+from agentjobs.cli.run import business_db, find_spec, require_skills
 
 
 def load_job(project: Path, job: str) -> tuple[Any, Path | None]:
@@ -37,17 +38,30 @@ def load_job(project: Path, job: str) -> tuple[Any, Path | None]:
             raise SystemExit(f"agentjobs: {exc}") from None
     from agentjobs.jobs.spec import load_folder
 
-    spec = find_spec(project, job)
+    spec = find_spec(project, job, takes_paths=True)
     loaded, _ = load_folder(project / "include" / "jobs")
     return spec, next((path for path, s in loaded.items() if s.dag_id == spec.dag_id), None)
+
+
+def skills_dir_of(project: Path, spec_path: Path | None, configured: str | None) -> Path:
+    """Where the job's agent tasks find its skills: `configured` ($AGENTJOBS_SKILLS_DIR) when set,
+    else the skills folder beside the spec's jobs folder, as the jobs DAG file reads them
+    (include/skills beside include/jobs), else the project's."""
+    if configured:
+        return Path(configured)
+    beside = spec_path.parent.parent / "skills" if spec_path is not None else None
+    return beside if beside is not None and beside.is_dir() else project / "include" / "skills"
 
 
 def check_job(args: argparse.Namespace) -> int:
     project = project_dir()
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
+    configured_skills = os.environ.get(SKILLS_DIR_ENV)  # before prepare_environment's default
     prepare_environment(out, project, False)
     spec, spec_path = load_job(project, args.job)
+    skills_dir = skills_dir_of(project, spec_path, configured_skills)
+    require_skills(spec, skills_dir, str(spec_path or f"the spec of {spec.dag_id!r}"))
     if not spec.fans_out or spec.sources.sql is None:
         raise SystemExit(f"agentjobs: {spec.dag_id} reads no business database; there is nothing to check")
     from agentjobs.jobs.input_check import check_inputs, check_writes, kind_pairs, source_pairs

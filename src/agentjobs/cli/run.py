@@ -35,6 +35,10 @@ def run_job(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     prepare_environment(out, project, args.verbose)
     spec = find_spec(project, args.job)
+    from agentjobs.agent.skills import default_skills_dir
+
+    # Before the sample database is generated and the model started: the run would fail there.
+    require_skills(spec, default_skills_dir(), f"the spec of {spec.dag_id!r}")
     if not spec.fans_out:
         if spec.dag_id != "daily_digest":
             raise SystemExit(
@@ -48,7 +52,12 @@ def run_job(args: argparse.Namespace) -> int:
     return run_fan_out(args, project, out)
 
 
-def find_spec(project: Path, job: str) -> Any:
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+def find_spec(project: Path, job: str, takes_paths: bool = False) -> Any:
+    """The spec of the project's job `job` (a dag_id); SystemExit saying why there is none.
+    `takes_paths`: the command also takes a spec file's path (check), so a path is named as one."""
     from agentjobs.jobs.spec import load_folder
 
     loaded, broken = load_folder(project / "include" / "jobs")
@@ -59,8 +68,45 @@ def find_spec(project: Path, job: str) -> Any:
                 f"agentjobs: the spec of {job!r} is broken: "
                 + next(b.error for b in broken if b.dag_id == job)
             )
-        raise SystemExit(f"agentjobs: no job {job!r}; shipped jobs: {', '.join(sorted(by_id))}")
+        shipped = ", ".join(sorted(by_id))
+        if looks_like_path(job):
+            raise SystemExit(not_a_job(job, takes_paths, shipped, project / "include" / "jobs"))
+        raise SystemExit(f"agentjobs: no job {job!r}; shipped jobs: {shipped}")
     return by_id[job]
+
+
+def looks_like_path(job: str) -> bool:
+    """Whether `job` is written as a file's path rather than a dag_id (which has no '/')."""
+    return Path(job).suffix in SPEC_SUFFIXES or "/" in job or os.sep in job or job.startswith("~")
+
+
+def not_a_job(given: str, takes_paths: bool, shipped: str, jobs: Path) -> str:
+    """Why a path given for JOB names no job: "no job 'x.yaml'" read as if the spec were known
+    but not shipped, when the file is not there at all (a typo, or another folder)."""
+    ids = f"a shipped job's dag_id ({shipped})"
+    path = Path(given).expanduser()
+    if not path.exists():
+        either = "the path of a spec file or " if takes_paths else ""
+        return (
+            f"agentjobs: the spec file {given!r} does not exist (looked for "
+            f"{os.path.abspath(path)}); "
+            f"check the path, or give {either}{ids}"
+        )
+    if takes_paths:  # there, but not a file the command reads as a spec (a folder, a .txt)
+        return f"agentjobs: {given!r} is not a spec file (a *.yaml or *.yml file); give one, or {ids}"
+    return (
+        f"agentjobs: {given!r} is a path; this command takes {ids}, or the dag_id of a spec you put in {jobs}"
+    )
+
+
+def require_skills(spec: Any, skills_dir: Path, where: str) -> None:
+    """SystemExit naming the spec's field when a skill its agent tasks load does not load from
+    `skills_dir`: the job would fail at its first agent task, after the fetch (jobs/spec_skills.py)."""
+    from agentjobs.jobs.spec_skills import skill_problems
+
+    problems = skill_problems(spec, skills_dir)
+    if problems:
+        raise SystemExit(f"agentjobs: {where}: invalid job spec: " + "; ".join(problems))
 
 
 def business_db(out: Path, conn_id: str) -> tuple[date, date] | None:

@@ -32,7 +32,7 @@ from agentjobs.jobs.inputs import (
     sql_binds,
     team_queries,
 )
-from agentjobs.sources.errors import SourceError
+from agentjobs.sources.errors import BusinessDbError, SourceError
 from agentjobs.sources.read_only import (
     check_select,
     read_only_transaction,
@@ -154,6 +154,8 @@ def check_inputs(
         fix = _fix(input_, mapping, spec_path)
         try:
             problems = check_columns(input_, found_types(engine, query, input_, limits), fix)
+        except BusinessDbError:
+            raise  # the database, not this input: no mapping fixes a connection that cannot connect
         except (sa.exc.SQLAlchemyError, ValueError, SourceError) as exc:
             first = " ".join(str(exc).split("\n")[0].split())[:300]
             problems = [f"input {input_.name!r}: the query does not run ({first}); {fix}"]

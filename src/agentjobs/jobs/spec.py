@@ -726,8 +726,23 @@ def load_spec(path: Path) -> JobSpec:
     try:
         return JobSpec.model_validate(raw, context={WRITTEN_IN_A_FILE: True})
     except ValidationError as exc:
-        problems = [f"field '{_error_field(e)}': {_message(e)}" for e in exc.errors(include_url=False)]
+        problems = [f"field '{_error_field(e)}': {_loaded_message(e)}" for e in exc.errors(include_url=False)]
         raise JobSpecError(f"{path}: invalid job spec: " + "; ".join(problems)) from None
+
+
+# What a required field that is absent should hold, where pydantic says only "Field required".
+_MISSING = {
+    "skill": (
+        "missing; every job's agent follows a skill: name its folder in the skills folder "
+        "(include/skills/), e.g. skill: daily-digest"
+    ),
+}
+
+
+def _loaded_message(error: Any) -> str:
+    if error["type"] == "missing":
+        return _MISSING.get(_error_field(error), _message(error))
+    return _message(error)
 
 
 # A NamedTuple, not a frozen dataclass: every DAG parse imports this module, and defining a frozen

@@ -4,7 +4,8 @@ Budget, contract, skill and 400/401/403 errors, an artifact changed after valida
 source that refuses the credentials (GitHub's 401, or a 403 that is not a rate limit), and a
 SQLite ledger under an executor that spreads tasks over hosts (hooks/ledger_hosts.py) fail at
 once without using up retries: the same input would fail the same way and spend again.
-429, 5xx, timeouts and connection resets retry after a pause (the task's
+429, 5xx, timeouts, connection resets and a business database that cannot be reached
+(sources/sql_connect.py) retry after a pause (the task's
 `retry_exponential_backoff` still applies to the task's own retry_delay when no rule sets one).
 
 Retry policies are Airflow 3.3's. On an older Airflow (the provider runs from 3.2,
@@ -63,7 +64,7 @@ def agent_retry_policy(transient_delay: timedelta | None = None) -> Any:
                 exception=[TransientAgentError, TimeoutError, ConnectionError],
                 action=RetryAction.RETRY,
                 retry_delay=transient_delay,
-                reason="transient model endpoint failure (429, 5xx, timeout, connection reset)",
+                reason="transient failure (429, 5xx, timeout, connection refused or reset)",
             ),
         ],
         default=RetryAction.DEFAULT,

@@ -48,14 +48,20 @@ def tracing_on() -> bool:
 
 
 def run_tracer(context: Any, agent_name: str, secrets: Sequence[str]) -> RunTracer | None:
-    """The run's tracer when Airflow's tracing is on, else None (no spans at all)."""
+    """The run's tracer when Airflow's tracing is on, else None (no spans at all).
+
+    `[agentjobs] trace_content` is read either way: a value that is not a boolean fails the task
+    now, naming the option, rather than passing unseen until the day tracing is turned on (and
+    then failing every agent task at once)."""
+    from agentjobs.airflow_config import flag
+
+    content = flag(CONTENT_OPTION)
     if not tracing_on():
         return None
     from opentelemetry import trace
 
     from agentjobs import __version__
     from agentjobs.agent.tracing import RunTracer
-    from agentjobs.airflow_config import flag
 
     ti = context["ti"]
     map_index = getattr(ti, "map_index", None)
@@ -70,7 +76,7 @@ def run_tracer(context: Any, agent_name: str, secrets: Sequence[str]) -> RunTrac
     return RunTracer(
         trace.get_tracer("agentjobs", __version__, tracer_provider=tracer_provider()),
         agent_name,
-        content=flag(CONTENT_OPTION),
+        content=content,
         secrets=tuple(secrets),
         attributes=attributes,
     )

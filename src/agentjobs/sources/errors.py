@@ -16,6 +16,20 @@ class PermanentSourceError(SourceError):
     retry policy fails the task at once instead of paging again after the retry delay."""
 
 
+class BusinessDbError(SourceError):
+    """The business database's connection is missing, is not a SQL connection, or cannot be reached."""
+
+
+class BusinessDbUnreachable(BusinessDbError, ConnectionError):
+    """The business database did not answer (refused, timed out, no such host, dropped): the
+    server may be down or restarting, so the job's retry policy retries it (a ConnectionError)."""
+
+
+class BusinessDbRefused(BusinessDbError, PermanentSourceError):
+    """The business database answered and refused the connection's login, password or database:
+    only a person can fix the connection, so the task fails at once."""
+
+
 class FeedError(SourceError):
     """One feed could not be read (too large, too slow, unsupported location)."""
 

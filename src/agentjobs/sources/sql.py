@@ -34,8 +34,9 @@ from uuid import UUID
 import sqlalchemy as sa
 
 from agentjobs.business import schema
-from agentjobs.sources.errors import SourceError
+from agentjobs.sources.errors import BusinessDbError
 from agentjobs.sources.read_only import check_select, read_only_transaction, read_rows, sqlglot_dialect
+from agentjobs.sources.sql_connect import name_connect_failures
 from agentjobs.sources.sql_limits import DEFAULT_LIMITS, ReadLimits
 from agentjobs.sources.teams import (
     TEAMS_QUERY,
@@ -62,10 +63,6 @@ _SQLITE_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6}
 
 _MEMBER_FIELDS = ("id", "name", "email", "timezone")
 _TEAM_FIELDS = ("id", "name", "timezone", "currency", "slack_channel")
-
-
-class BusinessDbError(SourceError):
-    """The business database's connection is missing or is not a SQL connection."""
 
 
 def read_tables(
@@ -260,6 +257,8 @@ def connection_engine(conn_id: str) -> sa.Engine:
     sqlite = conn.conn_type == "sqlite"
     kwargs = {"connect_args": _SQLITE_CONNECT_ARGS} if sqlite else {}
     engine = _engines[key] = hook.get_sqlalchemy_engine(engine_kwargs=kwargs)
+    # A failure to connect names the connection and what to check, not a bare OperationalError.
+    name_connect_failures(engine, conn_id, conn)
     if sqlite:
         sa.event.listen(engine, "connect", _lenient_text)
     return engine

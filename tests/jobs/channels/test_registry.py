@@ -20,11 +20,11 @@ from agentjobs.jobs.channels.slack import SlackChannel
 def test_a_mapping_becomes_the_model_of_its_type():
     channel = registry.channel_of({"type": "slack", "channel": "C1"})
     assert type(channel) is SlackChannel and channel.channel == "C1"
-    assert type(registry.channel_of({"type": "s3", "bucket": "b"})) is S3Channel
+    assert type(registry.channel_of({"type": "s3", "bucket": "acme-reports"})) is S3Channel
 
 
 def test_a_channel_already_built_is_taken_as_it_is():
-    built = S3Channel(type="s3", bucket="b")
+    built = S3Channel(type="s3", bucket="acme-reports")
     assert registry.channel_of(built) is built
 
 
@@ -44,12 +44,12 @@ def test_an_unknown_type_lists_every_type_that_can_be_sent():
 def test_an_alert_channel_is_one_that_can_page():
     assert type(registry.alert_channel_of({"type": "email", "to": ["ops@example.org"]})) is EmailChannel
     with pytest.raises(pydantic.ValidationError, match="expected tags: 'email', 'slack', 'webhook'"):
-        registry.alert_channel_of({"type": "s3", "bucket": "b"})
+        registry.alert_channel_of({"type": "s3", "bucket": "acme-reports"})
 
 
 def test_a_built_channel_that_cannot_page_is_refused_as_an_alert():
     with pytest.raises(ValueError, match=r"^channel type 's3' cannot send alerts$"):
-        registry.alert_channel_of(S3Channel(type="s3", bucket="b"))
+        registry.alert_channel_of(S3Channel(type="s3", bucket="acme-reports"))
     built = SlackChannel(type="slack")
     assert registry.alert_channel_of(built) is built
 

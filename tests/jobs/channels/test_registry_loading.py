@@ -64,11 +64,11 @@ def test_the_existing_channels_keep_their_ledger_targets():
     email = CHANNEL_TYPES["email"].model_validate({"type": "email", "to": ["b@example.org", "a@example.org"]})
     slack = CHANNEL_TYPES["slack"].model_validate({"type": "slack", "channel": "C1"})
     webhook_slack = CHANNEL_TYPES["slack"].model_validate({"type": "slack", "conn_id": "hook"})
-    s3 = CHANNEL_TYPES["s3"].model_validate({"type": "s3", "bucket": "b", "prefix": "/digests/"})
+    s3 = CHANNEL_TYPES["s3"].model_validate({"type": "s3", "bucket": "acme-reports", "prefix": "/digests/"})
     assert email.target("job", "2026-11-24") == "a@example.org,b@example.org"
     assert slack.target("job", "2026-11-24") == "slack_default:C1"
     assert webhook_slack.target("job", "2026-11-24") == "hook:webhook"
-    assert s3.target("job", "2026-11-24") == "s3://b/digests/job/2026-11-24.md"
+    assert s3.target("job", "2026-11-24") == "s3://acme-reports/digests/job/2026-11-24.md"
     # The health check's per-channel ledger target, as it was written before channels were objects.
     assert email.alert_key() == "email:smtp_default:['b@example.org', 'a@example.org']"
     assert slack.alert_key() == "slack:slack_default:C1" and webhook_slack.alert_key() == "slack:hook:[]"
@@ -95,3 +95,10 @@ def test_an_unquoted_slack_channel_is_refused_with_the_quoted_form(tmp_path, whe
     spec = load_spec(write(tmp_path, channels=[{"type": "slack"}], alert={"type": "slack"}))
     assert spec.channels[0].channel is None
     assert type(spec).model_validate(spec.model_dump()).channels == spec.channels
+
+
+def test_a_bucket_s3_would_refuse_fails_the_spec_at_load_naming_the_field(tmp_path):
+    with pytest.raises(JobSpecError) as broken:
+        load_spec(write(tmp_path, channels=[{"type": "s3", "bucket": "My_Bucket"}]))
+    message = str(broken.value)
+    assert "field 'channels.0.s3.bucket': 'My_Bucket' is not an S3 bucket name" in message

@@ -49,3 +49,31 @@ def test_the_target_is_the_objects_url_and_the_defaults_are_aws_default_and_repo
 def test_a_bucket_is_required():
     with pytest.raises(pydantic.ValidationError, match="bucket"):
         S3Channel(type="s3")
+
+
+@pytest.mark.parametrize(
+    ("bucket", "why"),
+    [
+        ("My_Bucket", "it holds 'B', 'M', '_'"),
+        ("a", "it is 1 character(s) long"),
+        ("x" * 64, "it is 64 character(s) long"),
+        ("bucket..x", "two dots in a row"),
+        ("reports/daily", "put the folder in `prefix`"),
+        ("-reports", "begin and end with a letter or digit"),
+        ("reports.", "begin and end with a letter or digit"),
+        ("192.168.5.4", "formatted as an IP address"),
+        ("xn--reports", "'xn--' is reserved by AWS"),
+    ],
+)
+def test_a_bucket_s3_would_refuse_is_refused_naming_the_rule_it_breaks(bucket, why):
+    # S3 refuses these only when the upload is tried: after the run's paid model call.
+    with pytest.raises(pydantic.ValidationError) as refused:
+        S3Channel(type="s3", bucket=bucket)
+    message = str(refused.value)
+    assert f"{bucket!r} is not an S3 bucket name" in message and why in message
+    assert "3-63 lower-case letters, digits, dots and hyphens" in message
+
+
+@pytest.mark.parametrize("bucket", ["abc", "acme-reports", "acme.reports.eu", "1st-bucket", "x" * 63])
+def test_a_bucket_s3_accepts_loads(bucket):
+    assert S3Channel(type="s3", bucket=bucket).bucket == bucket

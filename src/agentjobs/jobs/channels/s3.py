@@ -3,9 +3,56 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator
 
 from agentjobs.jobs.channels.base import ChannelSpec
+from agentjobs.lazy_pattern import lazy
+
+# AWS's general-purpose bucket naming rules (docs.aws.amazon.com/AmazonS3/latest/userguide/
+# bucketnamingrules.html). S3 refuses any other name, but only when the upload is tried: after
+# the run's paid model call, so the spec loader checks the name instead.
+_BUCKET_CHARS = lazy(r"[a-z0-9.-]+")  # compiled on first use: every DAG parse imports this
+_IP_ADDRESS = lazy(r"\d+\.\d+\.\d+\.\d+")
+_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+BUCKET_RULES = (
+    "3-63 lower-case letters, digits, dots and hyphens, beginning and ending with a letter or "
+    "digit, e.g. acme-reports"
+)
+
+
+def bucket_problem(name: str) -> str | None:
+    """Why S3 would refuse `name` as a bucket name, or None when it is a valid one."""
+    if not 3 <= len(name) <= 63:
+        return f"it is {len(name)} character(s) long"
+    if not _BUCKET_CHARS.fullmatch(name):
+        bad = sorted({ch for ch in name if not _BUCKET_CHARS.fullmatch(ch)})
+        return f"it holds {', '.join(repr(ch) for ch in bad)}"
+    if not (name[0].isalnum() and name[-1].isalnum()):
+        return "it must begin and end with a letter or digit"
+    if ".." in name:
+        return "it has two dots in a row"
+    if _IP_ADDRESS.fullmatch(name):
+        return "it is formatted as an IP address"
+    reserved = [p for p in _RESERVED_PREFIXES if name.startswith(p)]
+    reserved += [s for s in _RESERVED_SUFFIXES if name.endswith(s)]
+    if reserved:
+        return f"{reserved[0]!r} is reserved by AWS"
+    return None
+
+
+def bucket_name(value: str) -> str:
+    """A spec's S3 bucket: refused at load, naming the rule it breaks, if S3 would refuse it."""
+    problem = bucket_problem(value)
+    if problem is not None:
+        # A folder written into the bucket ('reports/daily') belongs in the channel's `prefix`.
+        fix = "put the folder in `prefix` and " if "/" in value else ""
+        raise ValueError(
+            f"{value!r} is not an S3 bucket name ({problem}); {fix}name a bucket with {BUCKET_RULES}"
+        )
+    return value
 
 
 def digest_key(prefix: str, dag_id: str, logical_date: str | date) -> str:
@@ -22,7 +69,7 @@ def digest_key(prefix: str, dag_id: str, logical_date: str | date) -> str:
 class S3Channel(ChannelSpec):
     type: Literal["s3"]
     conn_id: str = "aws_default"
-    bucket: str
+    bucket: Annotated[str, AfterValidator(bucket_name)]  # AWS-valid (3-63 of a-z 0-9 . -), checked at load
     prefix: str = "reports"
 
     def target(self, job: str, day: str) -> str:

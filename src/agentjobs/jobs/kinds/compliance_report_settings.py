@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
+from agentjobs.jobs.channels.s3 import BUCKET_RULES, bucket_problem
+
 ARTIFACT_FILE = "report.md"
 
 
@@ -29,6 +31,12 @@ class ComplianceSettings(BaseModel):
             return None
         parts = urlsplit(value)
         if parts.scheme == "s3" and parts.netloc:
+            problem = bucket_problem(parts.netloc)
+            if problem is not None:  # S3 would refuse it only at the first upload, after the model ran
+                raise ValueError(
+                    f"{value!r} names no S3 bucket: {parts.netloc!r} is not a bucket name ({problem}); "
+                    f"name a bucket with {BUCKET_RULES}"
+                )
             return value.rstrip("/")
         if parts.scheme == "file" and not parts.netloc and parts.path.startswith("/"):
             return value.rstrip("/")
