@@ -3,6 +3,7 @@ URIs map to folders below it (what XCom carries between tasks on different hosts
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 
 import pytest
@@ -38,6 +39,25 @@ def test_a_file_url_with_a_relative_folder_is_refused(monkeypatch):
     assert configured_store() == RunFileStore("file:///shared/runs", None)
 
 
+@pytest.mark.parametrize(
+    ("url", "rule"),
+    [
+        ("s3://My_Bucket/runs", "holds 'B', 'M', '_'"),
+        ("s3://ab/runs", "2 character"),
+        ("s3a://runs..2026/x", "two dots"),
+        ("s3://192.168.1.10/runs", "IP address"),
+    ],
+)
+def test_an_s3_bucket_s3_would_refuse_is_refused_where_it_is_configured(url, rule, monkeypatch):
+    # Before, the first task to push a file failed with S3's own error, after its model call.
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES", url)
+    expected = rf"run_files = '{re.escape(url)}'.*{rule}.*e\.g\. acme-reports"
+    with pytest.raises(RunFileStoreError, match=expected):
+        configured_store()
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES", "s3://acme-runs.eu/agentjobs/")
+    assert configured_store() == RunFileStore("s3://acme-runs.eu/agentjobs", None)
+
+
 def test_a_scheme_no_installed_filesystem_serves_is_refused_naming_the_option(monkeypatch):
     # Else the first task to touch run files failed with "Unsupported filesystem: 'gcs3'", naming
     # neither the option nor the fix.
@@ -47,10 +67,11 @@ def test_a_scheme_no_installed_filesystem_serves_is_refused_naming_the_option(mo
 
 
 def test_the_scheme_is_read_case_blind_as_urls_are(monkeypatch):
-    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES", "S3://Bucket/Runs")
+    # The scheme only: a bucket name is lower-case by S3's rules, a key keeps its case.
+    monkeypatch.setenv("AIRFLOW__AGENTJOBS__RUN_FILES", "S3://acme-runs/Runs")
     store = configured_store()
-    assert store == RunFileStore("s3://Bucket/Runs", None)
-    assert store.uri(PurePosixPath("a/b")) == "s3://Bucket/Runs/a/b"
+    assert store == RunFileStore("s3://acme-runs/Runs", None)
+    assert store.uri(PurePosixPath("a/b")) == "s3://acme-runs/Runs/a/b"
 
 
 def test_a_store_url_holding_credentials_is_refused_without_quoting_them(monkeypatch):

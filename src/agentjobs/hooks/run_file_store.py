@@ -148,6 +148,8 @@ def configured_store() -> RunFileStore | None:
             f"[{SECTION}] {FOLDER_OPTION} = {url!r} names a relative folder; write the absolute "
             f"one with three slashes, e.g. {scheme}:///{rest}"
         )
+    if scheme in S3_SCHEMES:
+        _check_bucket(url, rest.partition("/")[0])
     if not _serves(scheme):
         raise RunFileStoreError(
             f"[{SECTION}] {FOLDER_OPTION} = {url!r}: no installed filesystem serves {scheme}://; "
@@ -155,6 +157,18 @@ def configured_store() -> RunFileStore | None:
             f"provider that brings {scheme}:// (e.g. apache-airflow-providers-google for gs://)"
         )
     return RunFileStore(f"{scheme}://{rest}".rstrip("/"), value(CONN_OPTION) or None)
+
+
+def _check_bucket(url: str, bucket: str) -> None:
+    """S3 would refuse the bucket at the first task's first file; say so where it is configured."""
+    from agentjobs.jobs.channels.s3 import BUCKET_RULES, bucket_problem
+
+    problem = bucket_problem(bucket)
+    if problem is not None:
+        raise RunFileStoreError(
+            f"[{SECTION}] {FOLDER_OPTION} = {url!r}: {bucket!r} is not an S3 bucket name ({problem}); "
+            f"name a bucket with {BUCKET_RULES}"
+        )
 
 
 def _serves(scheme: str) -> bool:
