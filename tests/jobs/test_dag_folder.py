@@ -384,3 +384,37 @@ def test_under_celery_a_job_whose_ledger_is_a_hosts_sqlite_file_is_not_built(
     bag = dagbag(dags)
     assert bag.import_errors == {}
     assert set(bag.dag_ids) == {*SHIPPED, "agentjobs_health"}
+
+
+def test_parsing_the_jobs_file_builds_the_validators_of_the_spec_and_the_kinds_sections_only(airflow_db):
+    import json
+
+    # pydantic builds a model's validator on its first use (~0.3-0.6 ms each, on every parse):
+    # a parse validates each spec with JobSpec's, which holds the models of its sections, and
+    # each kind's section with the kind's model. A section a spec leaves out is validated by
+    # JobSpec's too, and a deadline's alert channel dumped through it: no other model is built.
+    code = (
+        "import json, sys\n"
+        "from pydantic import BaseModel\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(REPO / 'dags' / 'agentjobs_jobs.py')!r})\n"
+        "print(len(bag.dags), len(bag.import_errors))\n"
+        "print(json.dumps(sorted({cls.__name__ for name, module in list(sys.modules.items())\n"
+        "    if name.startswith('agentjobs.') for cls in vars(module).values()\n"
+        "    if isinstance(cls, type) and issubclass(cls, BaseModel) and cls.__module__ == name\n"
+        "    and cls.__dict__.get('__pydantic_complete__')})))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    count, built = result.stdout.strip().splitlines()[-2:]
+    assert count == f"{len(SHIPPED) + 1} 0"
+    assert json.loads(built) == [
+        "AnomalySettings",
+        "Caps",
+        "ComplianceSettings",
+        "EnrichmentSettings",
+        "JobSpec",
+        "ReconciliationSettings",
+        "ReminderSettings",
+        "Settings",  # batch_notifications' and weekly_insights'
+    ]

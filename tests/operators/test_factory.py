@@ -184,3 +184,20 @@ def test_the_errors_file_judging_alone_also_refuses_a_ledger_that_can_split(tmp_
     monkeypatch.setenv("AGENTJOBS_LEDGER_CONN_ID", "shared_ledger")
     raise_for_broken_specs(jobs)
     assert set(dags_from_folder(jobs)) == {"daily_digest", HEALTH_DAG_ID}
+
+
+@pytest.mark.parametrize("spec_file", ["daily-digest.yaml", "weekly-insights.yaml", "weekly-newsletter.yaml"])
+def test_the_deadline_callback_keeps_the_alert_channel_as_json_data_for_the_triggerers_notifier(spec_file):
+    import json
+
+    from agentjobs.notifications.alert import JobAlertNotifier
+
+    spec = resolve_paths(load_spec(REPO / "include" / "jobs" / spec_file), REPO)
+    deadline = build_dag(spec).deadline
+    (alert,) = deadline if isinstance(deadline, list) else [deadline]
+    kwargs = alert.callback.kwargs
+    # Stored with the DAG as JSON (no model objects, nothing of the kind's own section), and the
+    # notifier the triggerer builds from it sends through the spec's alert channel.
+    assert json.loads(json.dumps(kwargs)) == kwargs
+    assert kwargs["channel"] == spec.alert.model_dump(mode="json")
+    assert JobAlertNotifier(**kwargs).channel == spec.alert

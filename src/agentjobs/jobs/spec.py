@@ -328,6 +328,14 @@ def alert_kwargs(
     }
 
 
+def _section_defaults() -> Any:
+    """The Field of a spec section whose keys all have defaults, for a spec that leaves it out:
+    `{}` validated by the spec's own validator, which holds the section's model. A
+    `default_factory=Model` would make it with the model class's own validator instead, which
+    pydantic builds on its first use: ~0.3-0.6 ms for each such model on every DAG parse."""
+    return Field(default_factory=dict, validate_default=True)
+
+
 class JobSpec(BaseModel):
     model_config = _STRICT
     dag_id: str
@@ -362,7 +370,7 @@ class JobSpec(BaseModel):
     )
     sources: Sources
     channels: list[Channel] = Field(default_factory=list)
-    pii_review: PiiReview = Field(default_factory=PiiReview)  # a digest's check before delivery
+    pii_review: PiiReview = _section_defaults()  # a digest's check before delivery
     ledger_conn_id: str | None = None  # None: a SQLite file in $AIRFLOW_HOME
     alert: AlertChannel | None = None  # where failures go
     # A run not finished this many minutes after it was queued pages the alert channel.
@@ -370,7 +378,7 @@ class JobSpec(BaseModel):
     # Fan-out kinds: the most teams one run is expected to serve. The run's dagrun_timeout is
     # sized for that many teams, one after another (operators/factory.py); a digest ignores it.
     max_teams_per_run: Count = Field(10, ge=1, le=10_000)
-    fan_out: FanOut = Field(default_factory=FanOut)  # fan-out kinds: teams per task, and calls at once
+    fan_out: FanOut = _section_defaults()  # fan-out kinds: teams per task, and calls at once
     pool: str | None = None  # e.g. "agentjobs_llm": caps LLM concurrency across jobs (create the pool first)
     # Transient failures (429, 5xx, timeouts, a killed worker) retry after retry_delay_s, doubled
     # on each further try (Airflow's exponential backoff); permanent ones never retry.
@@ -378,7 +386,7 @@ class JobSpec(BaseModel):
     retry_delay_s: float = Field(120, gt=0, le=86_400)
     tags: list[str] = Field(default_factory=list)
     # Fan-out kinds: where each team's artifact goes.
-    team_delivery: TeamDelivery = Field(default_factory=TeamDelivery)
+    team_delivery: TeamDelivery = _section_defaults()
     # The kind's section as written (None: absent), and as its model validated it (None: the kind
     # has no section model). Private: set by _with_kind, written back by _with_section.
     _section: Any = PrivateAttr(default=None)
@@ -455,7 +463,11 @@ class JobSpec(BaseModel):
         """JobAlertNotifier's arguments for this job's alert channel (which must be set)."""
         if self.alert is None:
             raise ValueError(f"job {self.dag_id!r} has no alert channel")
-        return alert_kwargs(self.alert, self.title, self.timezone, self.period_days, as_data=as_data)
+        kwargs = alert_kwargs(self.alert, self.title, self.timezone, self.period_days, as_data=False)
+        if as_data:  # through the spec's serializer, built with it: the channel model's own is built
+            # on its first use, which cost a DAG parse (a deadline's kwargs) ~0.5 ms a channel type
+            kwargs["channel"] = self.model_dump(mode="json", include={"alert"})["alert"]
+        return kwargs
 
     @field_validator("sections")
     @classmethod

@@ -189,7 +189,7 @@ def _default(info: FieldInfo) -> str:
     value = info.default_factory() if info.default_factory is not None else info.default  # type: ignore[call-arg]
     if value is PydanticUndefined:
         return "*required*"
-    if isinstance(value, BaseModel):
+    if isinstance(value, BaseModel) or (value == {} and info.validate_default and _is_model(info.annotation)):
         return "its defaults"
     if isinstance(value, Enum):
         value = value.value
@@ -198,6 +198,10 @@ def _default(info: FieldInfo) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return f"`{value}`" if value not in ("", [], {}) else f"`{value!r}`"
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
 def _bounds(info: FieldInfo) -> str:

@@ -23,6 +23,7 @@ from agentjobs.agent.scrub import scrubbed_errors
 from agentjobs.hooks import DEFAULT_LLM_CONN_ID
 from agentjobs.lazy_names import forwarded
 from agentjobs.operators.artifacts import run_dir
+from agentjobs.operators.base_init import init_base
 from agentjobs.operators.retry import permanent_failures_end_the_task, with_retry_policy
 
 if TYPE_CHECKING:
@@ -167,7 +168,7 @@ class AgentOperator(BaseOperator):
                 f"AgentOperator takes either a skill ({skill!r}: its SKILL.md holds the instructions) "
                 "or a system_prompt, not both"
             )
-        super().__init__(**kwargs)
+        init_base(self, **kwargs)
         self.skill = skill
         self.prompt = prompt
         self.system_prompt = system_prompt
@@ -583,5 +584,6 @@ def iteration_callback(
 # __init__ without the wrapper Airflow puts around each __init__ of the class chain. Every
 # wrapper deep-copies the DAG's Params again, so this spares each agent task a copy on every
 # DAG parse (bench/dag_parse.py); the subclass's own wrapper has already applied the DAG's
-# default_args and Params, and BaseOperator's still runs.
+# default_args and Params, and AgentOperator's __init__ hands them to BaseOperator's without
+# its wrapper either (operators/base_init.py).
 init_agent = AgentOperator.__init__.__wrapped__  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from agentjobs.delivery.deliver import sha256_file
 from agentjobs.jobs.channels.base import ChannelSpec
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators import metrics
+from agentjobs.operators.base_init import init_base
 from agentjobs.operators.errors import ArtifactChanged
 from agentjobs.operators.job_task import JobTaskOperator
 
@@ -26,7 +27,7 @@ class DeliverOperator(JobTaskOperator):
     def __init__(
         self, *, spec: JobSpec, channel: ChannelSpec, validate_task_id: str = "validate", **kwargs: Any
     ) -> None:
-        super().__init__(**kwargs)
+        init_base(self, **kwargs)
         self.spec = spec
         self.channel = channel
         # Found now, when the DAG is built: a type no code sends fails the parse, not a paid run.

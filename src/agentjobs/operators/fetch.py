@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentjobs.jobs.period import Period, job_dir
 from agentjobs.jobs.spec import JobSpec
+from agentjobs.operators.base_init import init_base
 from agentjobs.operators.job_task import JobTaskOperator, run_period
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ class FetchSourceOperator(JobTaskOperator):
     ui_color = "#eef7ee"
 
     def __init__(self, *, source: str, spec: JobSpec, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        init_base(self, **kwargs)
         self.spec = spec
         if source not in spec.sources.names():
             raise ValueError(f"job {spec.dag_id!r} has no {source!r} source; it has {spec.sources.names()}")

@@ -14,6 +14,7 @@ from agentjobs.agent.scrub import scrub
 from agentjobs.hooks.ledger import run_log
 from agentjobs.jobs.channels.registry import alert_channel_of
 from agentjobs.jobs.spec import BrokenSpec, JobSpec, alert_kwargs
+from agentjobs.operators.base_init import init_base
 
 # JobAlertNotifier's arguments, and the ledger that counts the alerts sent through them.
 AlertTarget = tuple[dict[str, Any], str | None]
@@ -25,7 +26,7 @@ class JobHealthOperator(BaseOperator):
     def __init__(
         self, *, specs: list[JobSpec], broken: list[BrokenSpec] | None = None, **kwargs: Any
     ) -> None:
-        super().__init__(**kwargs)
+        init_base(self, **kwargs)
         self.specs = specs
         self.broken = list(broken or ())
 

@@ -59,11 +59,12 @@ def caps_template(spec: JobSpec) -> str:
 
 class JobTaskOperator(BaseOperator):
     """A task of a job's DAG. Subclasses implement `run` instead of `execute`, and take the job's
-    `spec` in their own __init__ (`self.spec = spec`), straight after BaseOperator's.
+    `spec` in their own __init__ (`self.spec = spec`), straight after BaseOperator's, which they
+    call as `init_base(self, **kwargs)` (operators/base_init.py), not `super().__init__`.
 
     No __init__ here on purpose: Airflow wraps each __init__ of an operator's class chain, and
     every wrapper deep-copies the DAG's Params again, so a base class's __init__ costs each of
-    its tasks a copy on every DAG parse (bench/dag_parse.py).
+    its tasks a copy on every DAG parse (bench/dag_parse.py); `init_base` spares BaseOperator's.
     """
 
     spec: JobSpec

@@ -26,10 +26,11 @@ DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 class _SharedSchema(dict[str, Any]):
     """A Param's schema that the Param's deep copies share instead of copying.
 
-    Airflow deep-copies the DAG's Params into every operator, once per class in the operator's
-    __init__ chain (three times per task here), and copying the schemas was a third of building
-    the job DAGs. Nothing changes a schema once the DAG is built (Param.__copy__ shares it
-    too); a copy of the Param still gets its own value. Serialized, it is a plain dict.
+    Airflow deep-copies the DAG's Params into every operator, once per wrapped __init__ of the
+    operator's class chain (once per task here: operators/base_init.py), and copying the schemas
+    was a third of building the job DAGs. Nothing changes a schema once the DAG is built
+    (Param.__copy__ shares it too); a copy of the Param still gets its own value. Serialized, it
+    is a plain dict.
     """
 
     def __deepcopy__(self, memo: dict[int, Any]) -> _SharedSchema:

@@ -18,6 +18,7 @@ from agentjobs.jobs.pii import Finding, find_pii
 from agentjobs.jobs.prompt_data import as_data
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.agent import AgentOperator, init_agent
+from agentjobs.operators.base_init import init_base
 from agentjobs.operators.errors import ArtifactChanged, PermanentTaskError
 from agentjobs.operators.job_task import JobTaskOperator, agent_defaults, job_run_dir
 
@@ -65,7 +66,7 @@ class PiiReviewOperator(JobTaskOperator):
     ui_color = "#fde8e8"
 
     def __init__(self, *, spec: JobSpec, validate_task_id: str = "validate", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        init_base(self, **kwargs)
         self.spec = spec
         self.validate_task_id = validate_task_id
 

@@ -26,6 +26,7 @@ from agentjobs.hooks.ledger import run_log
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.team_run import CHUNK_TEAMS_KEY, chunk_team_ids
 from agentjobs.notifications.alert import TaskFailure
+from agentjobs.operators.base_init import init_base
 from agentjobs.operators.errors import PermanentTaskError
 from agentjobs.operators.job_task import JobTaskOperator
 from agentjobs.operators.run_log import failure_label
@@ -49,7 +50,7 @@ class RunAlertOperator(JobTaskOperator):
         # would count the run twice.
         kwargs.setdefault("on_failure_callback", None)
         kwargs.setdefault("doc_md", "Sends the run's one failure alert and fails if any task failed.")
-        super().__init__(**kwargs)
+        init_base(self, **kwargs)
         self.spec = spec
 
     def run_folders(self, context: Any) -> list[Path]:

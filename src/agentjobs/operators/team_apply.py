@@ -16,6 +16,7 @@ from typing import Any
 from agentjobs.jobs.kinds.base import CheckFailed
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.writes import SpecWrites
+from agentjobs.operators.base_init import init_base
 from agentjobs.operators.delivered import APPLIED, write_done
 from agentjobs.operators.team_task import TeamContext, TeamTaskOperator, sql_conn_id
 from agentjobs.operators.team_validate import ArtifactUnsupported
@@ -28,7 +29,7 @@ class TeamApplyOperator(TeamTaskOperator):
     def __init__(
         self, *, spec: JobSpec, team_run: Any, validate_task_id: str = "team.validate", **kwargs: Any
     ) -> None:
-        super().__init__(**kwargs)
+        init_base(self, **kwargs)
         self.spec, self.team_run = spec, team_run
         self.conn_id = sql_conn_id(spec)
         self.validate_task_id = validate_task_id

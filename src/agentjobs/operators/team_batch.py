@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentjobs.jobs.spec import JobSpec
+from agentjobs.operators.base_init import init_base
 from agentjobs.operators.job_task import JobTaskOperator
 from agentjobs.operators.team_task import TeamContext, team_context
 
@@ -49,7 +50,7 @@ class TeamBatchOperator(JobTaskOperator):
         poll_interval_s: float | None = None,  # None: the LLM connection's batch_poll_s
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        init_base(self, **kwargs)
         self.spec = spec
         self.team_runs = team_runs  # the fetch task's list, rendered from its XCom
         self.skills_dir = skills_dir

@@ -47,6 +47,7 @@ from agentjobs.jobs.markdown_text import one_line
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.team_run import check_team_id
 from agentjobs.operators import metrics
+from agentjobs.operators.base_init import init_base
 from agentjobs.operators.delivered import NOWHERE, write_done
 from agentjobs.operators.team_task import TeamContext, TeamTaskOperator, sql_conn_id
 from agentjobs.operators.team_validated import pull_unchanged_artifact
@@ -71,7 +72,7 @@ class TeamDeliverOperator(TeamTaskOperator):
     def __init__(
         self, *, spec: JobSpec, team_run: Any, validate_task_id: str = "team.validate", **kwargs: Any
     ) -> None:
-        super().__init__(**kwargs)
+        init_base(self, **kwargs)
         self.spec, self.team_run = spec, team_run
         self.validate_task_id = validate_task_id
 

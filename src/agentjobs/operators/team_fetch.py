@@ -48,6 +48,7 @@ from agentjobs.jobs.team_run import (
 )
 from agentjobs.jobs.writes import SpecWrites
 from agentjobs.operators.artifacts import run_instant
+from agentjobs.operators.base_init import init_base
 from agentjobs.operators.job_task import JobTaskOperator
 from agentjobs.operators.team_claims import claim_snapshot, claims_kind
 from agentjobs.operators.team_task import job_kind, sql_conn_id
@@ -62,7 +63,7 @@ class TeamFetchOperator(JobTaskOperator, SkipMixin):
     inherits_from_skipmixin = True
 
     def __init__(self, *, spec: JobSpec, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        init_base(self, **kwargs)
         self.spec = spec
         self.conn_id = sql_conn_id(spec)
 

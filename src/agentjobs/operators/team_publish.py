@@ -18,6 +18,7 @@ from agentjobs.atomic_file import write_atomically
 from agentjobs.delivery import deliver, ledger_for
 from agentjobs.delivery.deliver import sha256_file
 from agentjobs.jobs.spec import JobSpec
+from agentjobs.operators.base_init import init_base
 from agentjobs.operators.errors import PermanentTaskError
 from agentjobs.operators.team_task import TeamContext, TeamTaskOperator
 from agentjobs.operators.team_validated import pull_unchanged_artifact
@@ -41,7 +42,7 @@ class TeamPublishOperator(TeamTaskOperator):
     def __init__(
         self, *, spec: JobSpec, team_run: Any, validate_task_id: str = "team.validate", **kwargs: Any
     ) -> None:
-        super().__init__(**kwargs)
+        init_base(self, **kwargs)
         self.spec, self.team_run = spec, team_run
         self.validate_task_id = validate_task_id
 

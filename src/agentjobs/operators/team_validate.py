@@ -15,6 +15,7 @@ from agentjobs.jobs.kinds.base import CheckFailed
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.team_run import PREVIEW_FILE
 from agentjobs.operators import metrics
+from agentjobs.operators.base_init import init_base
 from agentjobs.operators.errors import PermanentTaskError
 from agentjobs.operators.team_task import TeamContext, TeamTaskOperator
 
@@ -29,7 +30,7 @@ class TeamValidateOperator(TeamTaskOperator):
     def __init__(
         self, *, spec: JobSpec, team_run: Any, summarize_task_id: str = "team.summarize", **kwargs: Any
     ) -> None:
-        super().__init__(**kwargs)
+        init_base(self, **kwargs)
         self.spec, self.team_run = spec, team_run
         self.summarize_task_id = summarize_task_id
 

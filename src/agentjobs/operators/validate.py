@@ -17,6 +17,7 @@ from agentjobs.jobs.artifacts import DIGEST_FILE
 from agentjobs.jobs.period import job_dir
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators import metrics
+from agentjobs.operators.base_init import init_base
 from agentjobs.operators.job_task import JobTaskOperator, run_period
 
 
@@ -32,7 +33,7 @@ class ValidateDigestOperator(JobTaskOperator):
 
     def __init__(self, *, spec: JobSpec, summarize_task_id: str = "summarize", **kwargs: Any) -> None:
         kwargs.setdefault("outlets", [digest_asset(spec.dag_id)])
-        super().__init__(**kwargs)
+        init_base(self, **kwargs)
         self.spec = spec
         self.summarize_task_id = summarize_task_id
 
