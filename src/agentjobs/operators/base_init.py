@@ -42,4 +42,5 @@ def init_base(task: BaseOperator, **kwargs: Any) -> None:
     _INIT(task, **kwargs, default_args=default_args)
     # As the wrapper does: serialization compares a task's values with the arguments it was given.
     task._BaseOperator__init_kwargs.update(kwargs)  # type: ignore[attr-defined]
-    task._validate_start_from_trigger_kwargs()
+    if hasattr(task, "_validate_start_from_trigger_kwargs"):  # Airflow 3.3's; 3.2 has no trigger check
+        task._validate_start_from_trigger_kwargs()
