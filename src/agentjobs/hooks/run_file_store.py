@@ -161,14 +161,11 @@ def configured_store() -> RunFileStore | None:
 
 def _check_bucket(url: str, bucket: str) -> None:
     """S3 would refuse the bucket at the first task's first file; say so where it is configured."""
-    from agentjobs.jobs.channels.s3 import BUCKET_RULES, bucket_problem
+    from agentjobs.jobs.channels.s3 import bucket_refusal
 
-    problem = bucket_problem(bucket)
-    if problem is not None:
-        raise RunFileStoreError(
-            f"[{SECTION}] {FOLDER_OPTION} = {url!r}: {bucket!r} is not an S3 bucket name ({problem}); "
-            f"name a bucket with {BUCKET_RULES}"
-        )
+    refusal = bucket_refusal(bucket)
+    if refusal is not None:
+        raise RunFileStoreError(f"[{SECTION}] {FOLDER_OPTION} = {url!r}: {refusal}")
 
 
 def _serves(scheme: str) -> bool:

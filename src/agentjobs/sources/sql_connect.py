@@ -67,7 +67,7 @@ def connect_failure(conn_id: str, where: str, secret: str, original: BaseExcepti
 
 
 def _where(conn: Any) -> str:
-    """' (host:port)' or ' (the SQLite file)', never a user or password."""
+    """' (host:port)', or '' for a connection without a host (SQLite); never a user or password."""
     host = conn.host or ""
     if not host:
         return ""

@@ -43,15 +43,20 @@ def bucket_problem(name: str) -> str | None:
     return None
 
 
+def bucket_refusal(name: str, fix: str = "") -> str | None:
+    """Why `name` is no S3 bucket name and what to write instead (after `fix`, if given), or None."""
+    problem = bucket_problem(name)
+    if problem is None:
+        return None
+    return f"{name!r} is not an S3 bucket name ({problem}); {fix}name a bucket with {BUCKET_RULES}"
+
+
 def bucket_name(value: str) -> str:
     """A spec's S3 bucket: refused at load, naming the rule it breaks, if S3 would refuse it."""
-    problem = bucket_problem(value)
-    if problem is not None:
-        # A folder written into the bucket ('reports/daily') belongs in the channel's `prefix`.
-        fix = "put the folder in `prefix` and " if "/" in value else ""
-        raise ValueError(
-            f"{value!r} is not an S3 bucket name ({problem}); {fix}name a bucket with {BUCKET_RULES}"
-        )
+    # A folder written into the bucket ('reports/daily') belongs in the channel's `prefix`.
+    refusal = bucket_refusal(value, "put the folder in `prefix` and " if "/" in value else "")
+    if refusal is not None:
+        raise ValueError(refusal)
     return value
 
 
