@@ -164,19 +164,30 @@ def test_a_dag_id_used_twice_keeps_the_first_file_and_reports_the_second(airflow
     ) in error
 
 
-def _parse_alone(dag_file: Path) -> list[str]:
-    """Parse one DAG file in a fresh process, as the DAG processor does; its import errors, then
-    the kind modules it loaded."""
+ERRORS_AND_KINDS = (
+    "' '.join(bag.import_errors.values()).replace(chr(10), ' ')",
+    "sorted(m for m in sys.modules if m.startswith('agentjobs.jobs.kinds.'))",
+)
+JOBS_FILE = REPO / "dags" / "agentjobs_jobs.py"
+DAGS_AND_ERRORS = "len(bag.dags), len(bag.import_errors)"
+
+
+def _parse_alone(dag_file: Path, probes: tuple[str, ...] = ERRORS_AND_KINDS) -> list[str]:
+    """Parse one DAG file in a fresh process, as the DAG processor does, and print each probe: a
+    Python expression over `bag`, `sys` and `before` (the modules loaded before the parse), with
+    `json` and pydantic's `BaseModel` at hand. By default its import errors, then the kind modules
+    it loaded. Returns the printed lines, one a probe."""
     code = (
-        "import sys\n"
+        "import json, sys\n"
+        "from pydantic import BaseModel\n"
         "from airflow.dag_processing.dagbag import DagBag\n"
-        f"bag = DagBag(dag_folder={str(dag_file)!r})\n"
-        "print(' '.join(bag.import_errors.values()).replace(chr(10), ' '))\n"
-        "print(sorted(m for m in sys.modules if m.startswith('agentjobs.jobs.kinds.')))\n"
+        # What Airflow's own start imported (our config options, say) is not the parse's.
+        "before = set(sys.modules)\n"
+        f"bag = DagBag(dag_folder={str(dag_file)!r})\n" + "".join(f"print({probe})\n" for probe in probes)
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout.strip().splitlines()[-2:]
+    return result.stdout.strip().splitlines()[-len(probes) :]
 
 
 def test_the_errors_file_reports_the_jobs_files_verdict_without_loading_the_kinds(
@@ -268,36 +279,20 @@ def test_parsing_the_jobs_file_leaves_the_agents_run_time_modules_unimported(air
         "agentjobs.sources.sql",
         "sqlglot",
     ]
-    code = (
-        "import sys\n"
-        "from airflow.dag_processing.dagbag import DagBag\n"
-        f"bag = DagBag(dag_folder={str(REPO / 'dags' / 'agentjobs_jobs.py')!r})\n"
-        "print(len(bag.dags), len(bag.import_errors))\n"
-        f"print(sorted(m for m in {run_time!r} if m in sys.modules))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-2:] == [f"{len(SHIPPED) + 1} 0", "[]"]
+    probes = (DAGS_AND_ERRORS, f"sorted(m for m in {run_time!r} if m in sys.modules)")
+    assert _parse_alone(JOBS_FILE, probes) == [f"{len(SHIPPED) + 1} 0", "[]"]
 
 
 def test_parsing_the_jobs_file_defines_no_dataclass_but_query(airflow_db):
     # Defining a frozen dataclass compiles six methods (~0.4 ms a class on every parse); the
     # records of modules a parse imports are NamedTuples. Query stays a dataclass: its params
     # default to a fresh dict (default_factory), which a NamedTuple cannot give.
-    code = (
-        "import sys\n"
-        "from airflow.dag_processing.dagbag import DagBag\n"
-        # What Airflow's own start imported (our config options, say) is not the parse's.
-        "before = set(sys.modules)\n"
-        f"bag = DagBag(dag_folder={str(REPO / 'dags' / 'agentjobs_jobs.py')!r})\n"
-        "print(len(bag.dags), len(bag.import_errors))\n"
-        "print(sorted(f'{name}.{cls.__name__}' for name, module in list(sys.modules.items())\n"
+    dataclasses = (
+        "sorted(f'{name}.{cls.__name__}' for name, module in list(sys.modules.items())\n"
         "    if name.startswith('agentjobs.') and name not in before for cls in vars(module).values()\n"
-        "    if isinstance(cls, type) and cls.__module__ == name and '__dataclass_fields__' in vars(cls)))\n"
+        "    if isinstance(cls, type) and cls.__module__ == name and '__dataclass_fields__' in vars(cls))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-2:] == [
+    assert _parse_alone(JOBS_FILE, (DAGS_AND_ERRORS, dataclasses)) == [
         f"{len(SHIPPED) + 1} 0",
         "['agentjobs.sources.teams.Query']",
     ]
@@ -393,20 +388,13 @@ def test_parsing_the_jobs_file_builds_the_validators_of_the_spec_and_the_kinds_s
     # a parse validates each spec with JobSpec's, which holds the models of its sections, and
     # each kind's section with the kind's model. A section a spec leaves out is validated by
     # JobSpec's too, and a deadline's alert channel dumped through it: no other model is built.
-    code = (
-        "import json, sys\n"
-        "from pydantic import BaseModel\n"
-        "from airflow.dag_processing.dagbag import DagBag\n"
-        f"bag = DagBag(dag_folder={str(REPO / 'dags' / 'agentjobs_jobs.py')!r})\n"
-        "print(len(bag.dags), len(bag.import_errors))\n"
-        "print(json.dumps(sorted({cls.__name__ for name, module in list(sys.modules.items())\n"
+    models_built = (
+        "json.dumps(sorted({cls.__name__ for name, module in list(sys.modules.items())\n"
         "    if name.startswith('agentjobs.') for cls in vars(module).values()\n"
         "    if isinstance(cls, type) and issubclass(cls, BaseModel) and cls.__module__ == name\n"
-        "    and cls.__dict__.get('__pydantic_complete__')})))\n"
+        "    and cls.__dict__.get('__pydantic_complete__')}))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    count, built = result.stdout.strip().splitlines()[-2:]
+    count, built = _parse_alone(JOBS_FILE, (DAGS_AND_ERRORS, models_built))
     assert count == f"{len(SHIPPED) + 1} 0"
     assert json.loads(built) == [
         "AnomalySettings",
