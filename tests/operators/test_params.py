@@ -7,6 +7,8 @@ from functools import cache
 
 import jsonschema
 import pytest
+from pydantic import Field
+from pydantic.fields import FieldInfo
 
 from agentjobs.agent.caps import Caps
 from agentjobs.operators.params import caps_param
@@ -120,3 +122,21 @@ def test_each_task_gets_its_own_copy_of_a_params_value() -> None:
     assert task.params.get_param("caps").resolve({"max_iterations": 7}) == {"max_iterations": 7}
     with pytest.raises(ValueError):
         task.params.get_param("caps").resolve({"max_iterations": 0})
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        pytest.param(lambda: FieldInfo.from_annotation(list[int]), id="a type it has no name for"),
+        pytest.param(
+            lambda: FieldInfo.from_annotated_attribute(int, Field(3, multiple_of=2)),
+            id="a constraint it cannot write",
+        ),
+    ],
+)
+def test_a_cap_the_params_schema_cannot_express_fails_the_parse_loudly(field) -> None:
+    """A contributor's new cap is never left unchecked in the trigger form: the DAG file fails."""
+    from agentjobs.operators.params import _cap_schema
+
+    with pytest.raises(TypeError, match=r"Caps\.new_cap: operators/params\.py"):
+        _cap_schema("new_cap", field())

@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import copy
 from functools import cache
-from typing import Any
+from types import NoneType, UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
+import annotated_types
 from airflow.sdk import Param
+from pydantic import Strict
+from pydantic.fields import FieldInfo
 
 from agentjobs.agent.caps import Caps
 
@@ -42,23 +46,50 @@ def param(default: Any, description: str, **schema: Any) -> Param:
     return Param(default, description=description, schema=_SharedSchema({"$schema": DRAFT_07, **schema}))
 
 
+# JSON Schema's name for each Python type a cap may have, and its keyword for each bound.
+_JSON_TYPES: dict[type, str] = {bool: "boolean", int: "integer", float: "number", str: "string"}
+_BOUNDS: dict[type, tuple[str, str]] = {
+    annotated_types.Ge: ("ge", "minimum"),
+    annotated_types.Gt: ("gt", "exclusiveMinimum"),
+    annotated_types.Le: ("le", "maximum"),
+    annotated_types.Lt: ("lt", "exclusiveMaximum"),
+}
+
+
 @cache
 def caps_properties() -> dict[str, dict[str, Any]]:
-    """Each cap's type and bounds, from the Caps model (the one place they are declared).
+    """Each cap's type and bounds, read off the Caps model's fields (the one place they are declared).
 
-    pydantic writes an optional cap as `anyOf: [{type, bounds}, {type: null}]` with a title and
-    its default; the same check is `type: [type, "null"]` beside the bounds (bounds ignore a
-    null), and the title and default say nothing the Param's own default does not. Cached:
-    pydantic takes ~3 ms to build the schema, and every job's DAG uses it.
+    The same schema pydantic writes for a cap (tests/operators/test_params.py compares them), in
+    the lean form: an optional cap is `type: [type, "null"]` beside its bounds (bounds ignore a
+    null), without the title and default, which say nothing the Param's own default does not.
+    Read from the fields, not from `Caps.model_json_schema()`: pydantic's JSON Schema generator
+    took ~2 ms of every DAG parse (it compiles its own patterns on first use). A cap of a type
+    or constraint the walk does not know fails the parse loudly instead of being left unchecked.
     """
-    properties: dict[str, dict[str, Any]] = {}
-    for name, schema in Caps.model_json_schema()["properties"].items():
-        lean = {k: v for k, v in schema.items() if k not in ("title", "default", "anyOf")}
-        if "anyOf" in schema:
-            (bounded,) = [s for s in schema["anyOf"] if s != {"type": "null"}]
-            lean = {**bounded, **lean, "type": [bounded["type"], "null"]}
-        properties[name] = lean
-    return properties
+    return {name: _cap_schema(name, field) for name, field in Caps.model_fields.items()}
+
+
+def _cap_schema(name: str, field: FieldInfo) -> dict[str, Any]:
+    annotation, metadata = field.annotation, list(field.metadata)
+    members = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    (value_type,) = [m for m in members if m is not NoneType] or (None,)
+    if get_origin(value_type) is Annotated:
+        value_type, *more = get_args(value_type)
+        metadata += more
+    if value_type not in _JSON_TYPES:
+        raise TypeError(f"Caps.{name}: operators/params.py has no JSON Schema type for {annotation!r}")
+    schema: dict[str, Any] = {}
+    for constraint in metadata:
+        if isinstance(constraint, Strict):
+            continue  # the Param's JSON types are already strict: "40" is not an integer
+        if type(constraint) not in _BOUNDS:
+            raise TypeError(f"Caps.{name}: operators/params.py cannot write {constraint!r} as JSON Schema")
+        attribute, keyword = _BOUNDS[type(constraint)]
+        schema[keyword] = getattr(constraint, attribute)
+    json_type = _JSON_TYPES[value_type]
+    schema["type"] = [json_type, "null"] if NoneType in members else json_type
+    return dict(sorted(schema.items()))  # pydantic's key order: a DAG serialized as before
 
 
 def caps_param(caps: Caps) -> Param:
