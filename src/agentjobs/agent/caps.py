@@ -5,7 +5,8 @@ budget meter all use this model, so a cap is declared once and checked once. Add
 means a field here and its check in `budget.BudgetMeter`.
 """
 
-from __future__ import annotations
+# Annotations evaluated at once, not postponed: pydantic would compile and evaluate each field's
+# annotation text at every DAG parse (bench/dag_parse.py).
 
 import json
 from collections.abc import Mapping
@@ -29,7 +30,7 @@ class Caps(BaseModel):
     # The most prompt tokens one call may send, counted before the call (agent/prompt_size.py).
     max_context_tokens: _Count | None = Field(None, gt=0, le=10_000_000)
 
-    def overridden(self, overrides: Any) -> Caps:
+    def overridden(self, overrides: Any) -> "Caps":
         """These caps with some replaced: `overrides` is a mapping, Caps, or its JSON text.
 
         Each field is validated once, here; a rendered template ("{{ params.caps | tojson }}")
@@ -51,7 +52,7 @@ class Caps(BaseModel):
             raise ValueError(_explain(exc)) from None
 
     @classmethod
-    def of(cls, value: Any) -> Caps:
+    def of(cls, value: Any) -> "Caps":
         """Caps from a mapping, Caps or JSON text; caps not named keep their defaults."""
         return cls().overridden(value)
 

@@ -4,7 +4,8 @@ A spec is validated strictly (unknown keys are errors) so a typo fails DAG parsi
 message naming the file and the field, instead of a job that silently does less.
 """
 
-from __future__ import annotations
+# Annotations evaluated at once, not postponed: pydantic would compile and evaluate each field's
+# annotation text at every DAG parse (bench/dag_parse.py).
 
 import math
 import re
@@ -108,7 +109,7 @@ class InputMapping(BaseModel):
     personal: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _one_of(self) -> InputMapping:
+    def _one_of(self) -> "InputMapping":
         if self.sql is not None and self.table is not None:
             raise ValueError("map an input with exactly one of `sql` (a query) or `table` (a table or view)")
         if self.sql is None and self.table is None and not self.personal:
@@ -144,7 +145,7 @@ class WriteMapping(BaseModel):
     update: UpdateTarget | None = None
 
     @model_validator(mode="after")
-    def _one_of(self) -> WriteMapping:
+    def _one_of(self) -> "WriteMapping":
         if (self.table is None) == (self.update is None):
             raise ValueError("map a write target with exactly one of `table` (+ `columns`) or `update`")
         if self.table is not None and not self.columns:
@@ -218,7 +219,7 @@ class FanOut(BaseModel):
     concurrency: Count = Field(4, ge=1, le=64)  # a chunk's model calls at once (the pool counts one)
 
     @model_validator(mode="after")
-    def _one_way(self) -> FanOut:
+    def _one_way(self) -> "FanOut":
         if self.chunks is not None and self.chunk_size > 1:
             raise ValueError(
                 "give fan_out.chunks (how many chunk tasks a run has: the pool's slots) or "
@@ -236,7 +237,7 @@ class FanOut(BaseModel):
             return self.chunk_size
         return max(1, math.ceil(teams / self.chunks))
 
-    def layout_for(self, teams: int, requests_per_minute: float | None) -> ChunkLayout:
+    def layout_for(self, teams: int, requests_per_minute: float | None) -> "ChunkLayout":
         """How a run serving `teams` teams is chunked when its LLM connection's rate limiter
         admits `requests_per_minute` (None: no limiter, the spec's chunks as they are).
 
@@ -408,13 +409,13 @@ class JobSpec(BaseModel):
         """The kind's section as the spec writes it ({} when absent)."""
         return dict(self._section or {})
 
-    def with_kind_section(self, section: dict[str, Any]) -> JobSpec:
+    def with_kind_section(self, section: dict[str, Any]) -> "JobSpec":
         """This spec with another section for its kind, validated as a spec file's would be."""
         return type(self).model_validate({**self.model_dump(), self.kind: section})
 
     @model_validator(mode="wrap")
     @classmethod
-    def _with_kind(cls, data: Any, handler: ModelWrapValidatorHandler[JobSpec]) -> JobSpec:
+    def _with_kind(cls, data: Any, handler: ModelWrapValidatorHandler["JobSpec"]) -> "JobSpec":
         """The spec's kind (registry), its default schedule and its section, validated by the
         kind's own model. A kind that does not load breaks only the specs that name it."""
         if not isinstance(data, dict) or not isinstance(data.get("kind", DIGEST_KIND), str):
@@ -477,7 +478,7 @@ class JobSpec(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _fallbacks_distinct(self) -> JobSpec:
+    def _fallbacks_distinct(self) -> "JobSpec":
         named = [self.llm_conn_id, *self.fallback_conn_ids]
         repeated = sorted({conn for conn in named if named.count(conn) > 1})
         if repeated:

@@ -4,7 +4,8 @@ These sit below sources/ (not in the job domain) because the `sql` source reads 
 members with them; the kinds in jobs/kinds/ use them through jobs/kinds/base.py as before.
 """
 
-from __future__ import annotations
+# Annotations evaluated at once, not postponed: pydantic would compile and evaluate each field's
+# annotation text at every DAG parse (bench/dag_parse.py).
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime

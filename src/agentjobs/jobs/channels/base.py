@@ -10,7 +10,8 @@ Literal. It answers what the job domain needs without sending anything:
 Rendering and sending are delivery's (agentjobs.delivery.channels.<type>), which wraps this model.
 """
 
-from __future__ import annotations
+# Annotations evaluated at once, not postponed: pydantic would compile and evaluate each field's
+# annotation text at every DAG parse (bench/dag_parse.py).
 
 from abc import abstractmethod
 from typing import ClassVar, get_args

@@ -7,7 +7,8 @@ from then on, and nothing else lists it. A model left abstract (no `target`) is 
 spec naming its type fails to load with the list of the types that can be sent.
 """
 
-from __future__ import annotations
+# Annotations evaluated at once, not postponed: pydantic would compile and evaluate each field's
+# annotation text at every DAG parse (bench/dag_parse.py).
 
 import inspect
 import pkgutil

@@ -1,6 +1,7 @@
 """`type: s3`: the artifact and its snapshots as objects under `<prefix>/<dag_id>/<day>.md`."""
 
-from __future__ import annotations
+# Annotations evaluated at once, not postponed: pydantic would compile and evaluate each field's
+# annotation text at every DAG parse (bench/dag_parse.py).
 
 from datetime import date, datetime
 from typing import Annotated, Literal

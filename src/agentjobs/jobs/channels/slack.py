@@ -1,6 +1,7 @@
 """`type: slack`: Block Kit through a `slackwebhook` connection or a `slack` API connection."""
 
-from __future__ import annotations
+# Annotations evaluated at once, not postponed: pydantic would compile and evaluate each field's
+# annotation text at every DAG parse (bench/dag_parse.py).
 
 from typing import Any, ClassVar, Literal
 

@@ -8,7 +8,8 @@
 How it posts, and how the post is guarded, is agentjobs.delivery.channels.webhook.
 """
 
-from __future__ import annotations
+# Annotations evaluated at once, not postponed: pydantic would compile and evaluate each field's
+# annotation text at every DAG parse (bench/dag_parse.py).
 
 from typing import Annotated, ClassVar, Literal
 

@@ -4,7 +4,8 @@ The detection itself (anomaly_detect.py) is run-time only: its flags and the cod
 them load when a task asks for them, not on every parse of the jobs DAG file.
 """
 
-from __future__ import annotations
+# Annotations evaluated at once, not postponed: pydantic would compile and evaluate each field's
+# annotation text at every DAG parse (bench/dag_parse.py).
 
 from typing import Literal
 
@@ -28,7 +29,7 @@ class AnomalySettings(BaseModel):
     duplicate_charges: bool = True
 
     @model_validator(mode="after")
-    def _consistent(self) -> AnomalySettings:
+    def _consistent(self) -> "AnomalySettings":
         if len(set(self.metrics)) != len(self.metrics):
             raise ValueError(f"metrics lists a metric twice: {self.metrics}")
         if self.min_history_days > self.window_days:

@@ -8,7 +8,8 @@ model gets, the artifact rendered in code from snapshot + answer, and the check 
 artifact against the snapshot.
 """
 
-from __future__ import annotations
+# Annotations evaluated at once, not postponed: pydantic would compile and evaluate each field's
+# annotation text at every DAG parse (bench/dag_parse.py).
 
 from collections.abc import Callable
 from datetime import datetime
@@ -36,7 +37,7 @@ class PeriodRef(BaseModel):
     end: datetime  # exclusive
 
     @classmethod
-    def of(cls, period: Period) -> PeriodRef:
+    def of(cls, period: Period) -> "PeriodRef":
         return cls(key=period.key, start=period.start, end=period.end)
 
 
@@ -123,7 +124,7 @@ class FanOutKind(Kind, Protocol):
 
     def plan(
         self, snapshot: TeamSnapshot, settings: Any, mode: Literal["loop", "structured"]
-    ) -> KindPlan: ...
+    ) -> "KindPlan": ...
 
     def render(
         self, snapshot: TeamSnapshot, answer: dict[str, Any], settings: Any, title: str

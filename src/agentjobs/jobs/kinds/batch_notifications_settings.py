@@ -2,7 +2,8 @@
 kind share (the kind, batch_notifications.py, loads with every DAG parse; its run-time half,
 batch_notifications_run.py, when a task runs)."""
 
-from __future__ import annotations
+# Annotations evaluated at once, not postponed: pydantic would compile and evaluate each field's
+# annotation text at every DAG parse (bench/dag_parse.py).
 
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -60,7 +61,7 @@ class Settings(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _on_a_run(self) -> Settings:
+    def _on_a_run(self) -> "Settings":
         for category, minutes in self.windows.items():
             if minutes % self.run_every_minutes:
                 raise ValueError(

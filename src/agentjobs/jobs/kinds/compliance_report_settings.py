@@ -1,7 +1,8 @@
 """The `compliance_report` spec section (a DAG parse validates it with the kind,
 compliance_report.py; the run-time half, compliance_report_run.py, reads the same model)."""
 
-from __future__ import annotations
+# Annotations evaluated at once, not postponed: pydantic would compile and evaluate each field's
+# annotation text at every DAG parse (bench/dag_parse.py).
 
 from typing import Annotated
 from urllib.parse import urlsplit

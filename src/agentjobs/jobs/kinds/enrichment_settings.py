@@ -2,7 +2,8 @@
 validates the section with the kind, enrichment.py; the run-time half, enrichment_run.py,
 reads the same model)."""
 
-from __future__ import annotations
+# Annotations evaluated at once, not postponed: pydantic would compile and evaluate each field's
+# annotation text at every DAG parse (bench/dag_parse.py).
 
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -39,7 +40,7 @@ class EnrichmentSettings(BaseModel):
         return [check_allow_url(entry) for entry in value]
 
     @model_validator(mode="after")
-    def _source_allowed(self) -> EnrichmentSettings:
+    def _source_allowed(self) -> "EnrichmentSettings":
         if self.allow_urls and not any(self.source_url.startswith(p) for p in self.allow_urls):
             raise ValueError(
                 f"source_url {self.source_url!r} is not below any of allow_urls {self.allow_urls}; "
@@ -47,7 +48,7 @@ class EnrichmentSettings(BaseModel):
             )
         return self
 
-    def policy(self) -> HttpPolicy:
+    def policy(self) -> "HttpPolicy":
         from agentjobs.agent.http_policy import HttpPolicy  # with the fetcher, when a task fetches
 
         return HttpPolicy.of(self.allow_urls or [self.source_url], self.max_response_bytes)

@@ -5,7 +5,8 @@ the run-time half (weekly_insights_run.py: the weeks' arithmetic, the prompts, t
 the check) reads the same model and loads only when a task runs.
 """
 
-from __future__ import annotations
+# Annotations evaluated at once, not postponed: pydantic would compile and evaluate each field's
+# annotation text at every DAG parse (bench/dag_parse.py).
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -44,13 +45,13 @@ class Settings(BaseModel):
     _schedule: tuple[str, str] = PrivateAttr(default=(DEFAULT_SCHEDULE, "UTC"))
 
     @model_validator(mode="after")
-    def _bullets_range(self) -> Settings:
+    def _bullets_range(self) -> "Settings":
         if self.bullets_min > self.bullets_max:
             raise ValueError(f"bullets_min ({self.bullets_min}) is above bullets_max ({self.bullets_max})")
         return self
 
     @model_validator(mode="after")
-    def _jobs_schedule(self, info: ValidationInfo) -> Settings:
+    def _jobs_schedule(self, info: ValidationInfo) -> "Settings":
         context = info.context or {}
         if context.get("schedule"):
             self._schedule = (str(context["schedule"]), str(context.get("timezone") or "UTC"))
