@@ -24,7 +24,8 @@ def one_shot_encoder(encoder: json.JSONEncoder) -> Callable[[Any], str]:
     is a fifth of the work. The agent loop encodes several values every model call.
 
     It does not look for circular references: a value holding itself raises RecursionError (as a
-    value nested too deep does) where `encode` raises ValueError; callers catch both.
+    value nested too deep does) where `encode` raises ValueError; callers catch both. Without the
+    markers it keeps no state between calls, so threads (a chunk's teams) may share it.
     """
     make = _json_encoder.c_make_encoder
     if make is None or encoder.indent is not None:  # no C accelerator: the plain method
