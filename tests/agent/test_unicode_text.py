@@ -69,3 +69,41 @@ def test_a_growing_history_is_checked_from_where_the_last_check_ended():
     # Messages before `start` were checked already and are not looked at again.
     old = [{"content": LONE}]
     assert make_valid_from(old, 1) == 1 and old == [{"content": LONE}]
+
+
+def test_a_one_shot_encoder_writes_what_its_encoder_writes() -> None:
+    import json
+
+    from agentjobs.agent.unicode_text import one_shot_encoder
+
+    values = [
+        {"b": 1, "a": [1.5, -0.0, 1e300, None, True], "é": 'naïve \u2028 "q" \\ \x00'},
+        "plain string",
+        [{"nested": {"deeper": [{"x": 10**20}]}}],
+        {1: "int key", 2.5: "float key", False: "bool key"},
+    ]
+    for options in (
+        {"ensure_ascii": False, "allow_nan": False},
+        {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False, "default": str},
+        {"ensure_ascii": True},
+    ):
+        encoder = json.JSONEncoder(**options)
+        encode = one_shot_encoder(encoder)
+        for value in values:
+            assert encode(value) == encoder.encode(value)
+    strict = one_shot_encoder(json.JSONEncoder(ensure_ascii=False, allow_nan=False))
+    for refused in ({"nan": float("nan")}, {"object": object()}):
+        try:
+            strict(refused)
+        except (ValueError, TypeError):
+            pass
+        else:
+            raise AssertionError(f"{refused!r} was encoded")
+    loop: list = []
+    loop.append(loop)
+    try:
+        strict(loop)
+    except (ValueError, RecursionError):  # what json_text and json_line catch
+        pass
+    else:
+        raise AssertionError("a circular value was encoded")

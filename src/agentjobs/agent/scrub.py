@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from agentjobs.agent.unicode_text import valid_unicode
+from agentjobs.agent.unicode_text import encode_json_text, valid_unicode
 from agentjobs.lazy_pattern import lazy
 
 MASK = "***"
@@ -159,6 +159,8 @@ _SEPARATED_WORDS = {  # a word, and the endings that make the whole names from i
     "sid": ("",),
 }
 _SEPARATOR_STARTS = frozenset("\\\"' :=")
+_WHOLE_WORDS = tuple(word for word, endings in _SEPARATED_WORDS.items() if endings == ("",))
+_ENDED_WORDS = tuple((word, endings) for word, endings in _SEPARATED_WORDS.items() if endings != ("",))
 _SEPARATOR_AFTER = lazy(r"(?:\\{0,15}[\"'])?(?: |\\t)*[:=]")
 # IGNORECASE also matches these four letters to ASCII ones (re's documentation), `.lower()` does not.
 _CASE_FOLDS = str.maketrans({"\u017f": "s", "\u212a": "k", "\u0131": "i", "\u0130": "i"})
@@ -182,7 +184,16 @@ def _has_cased_prefix(text: str) -> bool:
 
 
 def _has_separated_word(lowered: str) -> bool:
-    for word, endings in _SEPARATED_WORDS.items():
+    # Words that are whole names as they are: only the character after one is looked at (a JSON
+    # line shows "token" in every usage block: "prompt_tokens", "total_tokens", ...).
+    for word in _WHOLE_WORDS:
+        at = lowered.find(word)
+        while at != -1:
+            at += len(word)
+            if lowered[at : at + 1] in _SEPARATOR_STARTS and _SEPARATOR_AFTER.match(lowered, at):
+                return True
+            at = lowered.find(word, at)
+    for word, endings in _ENDED_WORDS:
         at = lowered.find(word)
         while at != -1:
             end = at + len(word)
@@ -266,11 +277,11 @@ class _Scrubber:
     def json_line(self, value: Any, encoded: Mapping[str, str] | None = None) -> str:
         """json_line() under this scrubber's secrets (a transcript writes every event with one)."""
         try:
-            line = _JSON_LINE.encode(value) if not encoded else _spliced_line(value, encoded)
+            line = _JSON_LINE(value) if not encoded else _spliced_line(value, encoded)
         except (TypeError, ValueError, RecursionError):  # NaN, a huge integer, an object, deep nesting
             line = None
         if line is None or self.could_mask(line):
-            line = _JSON_LINE.encode(_scrub_json(value, self, MAX_JSON_DEPTH))
+            line = _JSON_LINE(_scrub_json(value, self, MAX_JSON_DEPTH))
         return line
 
     def could_mask(self, line: str) -> bool:
@@ -414,14 +425,16 @@ def json_line(
 
 def _spliced_line(value: dict[str, Any], encoded: Mapping[str, str]) -> str:
     """The JSON text of `value`, the members named in `encoded` as their given text, last."""
-    head = _JSON_LINE.encode({k: v for k, v in value.items() if k not in encoded})
-    members = ", ".join(f"{_JSON_LINE.encode(name)}: {text}" for name, text in encoded.items())
+    head = _JSON_LINE({k: v for k, v in value.items() if k not in encoded})
+    members = ", ".join([_JSON_STRING(name) + ": " + text for name, text in encoded.items()])
     return (head[:-1] + ", " if len(head) > 2 else "{") + members + "}"
 
 
-# json_line's encoder, made once: json.dumps with options builds a new one each call, and a
-# transcript encodes a few events every model call.
-_JSON_LINE = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+# json_line's encoder, made once (json.dumps with options builds a new one each call, and a
+# transcript encodes a few events every model call): json_text's, so spliced text matches.
+_JSON_LINE = encode_json_text
+# A member's name as that encoder writes a string (non-ASCII as it is).
+_JSON_STRING = json.encoder.encode_basestring
 
 
 def tail(text: str, limit: int = 500, extra_secrets: Iterable[str] = ()) -> str:

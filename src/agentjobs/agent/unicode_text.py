@@ -11,15 +11,52 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from json import encoder as _json_encoder
 from typing import Any
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def one_shot_encoder(encoder: json.JSONEncoder) -> Callable[[Any], str]:
+    """`encoder.encode`, made once: the same text, without what `encode` sets up again on every
+    call (a new C encoder, a closure, a dict of markers), which on a reply of a few hundred bytes
+    is a fifth of the work. The agent loop encodes several values every model call.
+
+    It does not look for circular references: a value holding itself raises RecursionError (as a
+    value nested too deep does) where `encode` raises ValueError; callers catch both. Without the
+    markers it keeps no state between calls, so threads (a chunk's teams) may share it.
+    """
+    make = _json_encoder.c_make_encoder
+    if make is None or encoder.indent is not None:  # no C accelerator: the plain method
+        return encoder.encode
+    ascii_only = encoder.ensure_ascii
+    strings = _json_encoder.encode_basestring_ascii if ascii_only else _json_encoder.encode_basestring
+    chunks = make(
+        None,  # markers: no circular check (see above)
+        encoder.default,
+        strings,
+        None,  # indent
+        encoder.key_separator,
+        encoder.item_separator,
+        encoder.sort_keys,
+        encoder.skipkeys,
+        encoder.allow_nan,
+    )
+    join = "".join
+
+    def encode(value: Any) -> str:
+        return join(chunks(value, 0))
+
+    return encode
+
+
 # has_lone_surrogates' encoder, made once: it runs on every message and every reply, and
 # json.dumps with options builds a new encoder each call.
-_ENCODER = json.JSONEncoder(ensure_ascii=False)
+_ENCODER = one_shot_encoder(json.JSONEncoder(ensure_ascii=False))
 # json_text's encoder: the transcript's way of writing JSON (scrub.json_line), so a text made
 # here can be spliced into a transcript line as it is.
-_JSON_TEXT = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+encode_json_text = one_shot_encoder(json.JSONEncoder(ensure_ascii=False, allow_nan=False))
 
 
 def valid_unicode(text: str) -> str:
@@ -33,7 +70,7 @@ def has_lone_surrogates(value: Any) -> bool:
     """Whether any string in the JSON-shaped `value` (keys too) holds a surrogate, found by the C
     encoder in one pass rather than by copying `value` string by string."""
     try:
-        text = _ENCODER.encode(value)
+        text = _ENCODER(value)
     except (TypeError, ValueError, RecursionError):
         return True  # not plain JSON: valid_unicode_json tells
     return text_has_lone_surrogates(text)
@@ -44,7 +81,7 @@ def json_text(value: Any) -> str | None:
     encoding); None when `value` is not plain JSON. The agent loop encodes each reply once with
     it: the text finds lone surrogates, and the transcript line and the task state store reuse it."""
     try:
-        return _JSON_TEXT.encode(value)
+        return encode_json_text(value)
     except (TypeError, ValueError, RecursionError):
         return None
 
