@@ -128,6 +128,7 @@ def test_each_task_gets_its_own_copy_of_a_params_value() -> None:
     "field",
     [
         pytest.param(lambda: FieldInfo.from_annotation(list[int]), id="a type it has no name for"),
+        pytest.param(lambda: FieldInfo.from_annotation(int | float | None), id="a choice of types"),
         pytest.param(
             lambda: FieldInfo.from_annotated_attribute(int, Field(3, multiple_of=2)),
             id="a constraint it cannot write",

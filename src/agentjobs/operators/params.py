@@ -73,7 +73,8 @@ def caps_properties() -> dict[str, dict[str, Any]]:
 def _cap_schema(name: str, field: FieldInfo) -> dict[str, Any]:
     annotation, metadata = field.annotation, list(field.metadata)
     members = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
-    (value_type,) = [m for m in members if m is not NoneType] or (None,)
+    values = [m for m in members if m is not NoneType]
+    value_type = values[0] if len(values) == 1 else annotation  # `int | float` has no one JSON type here
     if get_origin(value_type) is Annotated:
         value_type, *more = get_args(value_type)
         metadata += more
