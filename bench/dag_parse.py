@@ -14,7 +14,14 @@ floor of any DAG file, and a plain file with the same DAGs and task counts as th
 file, so the ratio shows what agentjobs costs beyond the shape it builds. The samples of all
 files are interleaved, so a burst of other load on the machine falls on every file alike.
 
-    python bench/dag_parse.py [--samples 7]
+Beside the CPU time, the jobs file and its same-shape baseline are parsed once more each under
+callgrind (bench/support/callgrind.py; skipped with a reason where valgrind is missing, or with
+--no-instructions), counting the instructions of the DagBag alone: a count that does not move
+with the machine's load or speed. It leaves out the kernel's work for the parse (reading ~110
+modules' bytecode and the specs) and how fast the CPU runs the code (the jobs file runs several
+times more distinct code than the baseline, so its CPU-time ratio is above its instruction ratio).
+
+    python bench/dag_parse.py [--samples 7] [--no-instructions]
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import REPO, Result, markdown_table
+from support import callgrind
 
 DAGS_DIR = REPO / "dags"
 GOAL_MS = 150.0  # any DAG file of ours
@@ -57,9 +65,16 @@ for module in iter_airflow_imports(sys.argv[1]):  # as the processor's parsing_p
     except Exception:
         pass
 gc.freeze()
+counted = sys.argv[2:] == ["counted"]  # under callgrind: count the DagBag alone (bench/support/callgrind.py)
+if counted:
+    print("ready", flush=True)
+    sys.stdin.readline()
 started, cpu_started = time.perf_counter(), time.process_time()
 bag = DagBag(dag_folder=sys.argv[1], safe_mode=False)
 elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+if counted:
+    print("done", flush=True)
+    sys.stdin.readline()
 print(json.dumps({
     "seconds": elapsed,
     "cpu_seconds": cpu,
@@ -140,7 +155,50 @@ def parse_env(home: str) -> dict[str, str]:
     return env
 
 
-def measure(quick: bool = False, samples: int | None = None) -> list[Result]:
+def count_instructions(files: list[Path], env: dict[str, str]) -> tuple[dict[Path, int], str]:
+    """The instructions of each file's DagBag, one process a file under callgrind, or why not."""
+    why = callgrind.available()
+    if why:
+        return {}, why
+    counts: dict[Path, int] = {}
+    env = {**env, "PYTHONHASHSEED": callgrind.HASH_SEED}
+    with tempfile.TemporaryDirectory() as out:
+        for dag_file in files:
+            argv = callgrind.command([sys.executable, "-c", _PARSE, str(dag_file), "counted"], Path(out))
+            process = subprocess.Popen(
+                argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            )
+            try:
+                _read_until(process, "ready")
+                counts[dag_file] = callgrind.count(
+                    process.pid, Path(out), lambda process=process: _step(process, "done")
+                )
+                process.communicate("\n", timeout=300)
+            except RuntimeError as exc:
+                return {}, f"not counted: {exc}"
+            finally:
+                process.kill()
+                process.wait()
+    return counts, ""
+
+
+def _step(process: subprocess.Popen[str], expected: str) -> None:
+    assert process.stdin is not None
+    process.stdin.write("\n")
+    process.stdin.flush()
+    _read_until(process, expected)
+
+
+def _read_until(process: subprocess.Popen[str], expected: str) -> None:
+    """Airflow logs to stdout too: skip its lines until the parse script's own word."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.strip() == expected:
+            return
+    raise RuntimeError(f"the parse under callgrind ended before it said {expected!r}")
+
+
+def measure(quick: bool = False, samples: int | None = None, instructions: bool = True) -> list[Result]:
     samples = samples or (3 if quick else 7)
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as home:
@@ -162,6 +220,8 @@ def measure(quick: bool = False, samples: int | None = None) -> list[Result]:
             )
         if jobs_file is not None:
             results.extend(same_shape_rows(jobs_file, timed[jobs_file], timed[same]))
+            if instructions:
+                results.append(instruction_row(jobs_file, *count_instructions([jobs_file, same], env), same))
     return results
 
 
@@ -223,11 +283,35 @@ def same_shape_rows(dag_file: Path, ours: tuple[float, float], same: tuple[float
     ]
 
 
+def instruction_row(dag_file: Path, counts: dict[Path, int], why: str, same: Path) -> Result:
+    metric = f"{dag_file.name} vs same shape, instructions"
+    if not counts:
+        return Result("DAG parse", metric, float("nan"), None, "M instr", "-", None, why)
+    note = (
+        "callgrind: user-space instructions of the DagBag alone, one process a file, "
+        f"PYTHONHASHSEED={callgrind.HASH_SEED}; the same code counts the same on every run "
+        "(the kernel's work and the CPU's speed at the code are in CPU time only)"
+    )
+    return Result(
+        "DAG parse",
+        metric,
+        counts[dag_file] / 1e6,
+        counts[same] / 1e6,
+        "M instr",
+        "none (noise-free check of the CPU-time ratio)",
+        None,
+        note,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=7)
+    parser.add_argument(
+        "--no-instructions", action="store_true", help="skip counting instructions under callgrind"
+    )
     args = parser.parse_args()
-    print(markdown_table(measure(samples=args.samples)))
+    print(markdown_table(measure(samples=args.samples, instructions=not args.no_instructions)))
 
 
 if __name__ == "__main__":
