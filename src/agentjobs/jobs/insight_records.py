@@ -24,7 +24,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from agentjobs.jobs.own_tables import ensure_insight_records
+# Modules only a running task needs are imported in the functions that use them: every DAG
+# parse imports this module (bench/dag_parse.py).
 from agentjobs.jobs.writes import Destination, SpecWrites, WriteColumn, WriteTarget, write_group_once
 
 INSIGHT_RECORDS = WriteTarget(
@@ -48,6 +49,8 @@ INSIGHT_RECORDS = WriteTarget(
 
 def records_destination(engine: sa.Engine, writes: SpecWrites) -> Destination:
     """Where this spec's insight records go: the table it maps, or agentjobs' own one."""
+    from agentjobs.jobs.own_tables import ensure_insight_records
+
     mapped = writes.destination(INSIGHT_RECORDS)
     if mapped is not None:
         return mapped

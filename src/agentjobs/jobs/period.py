@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from agentjobs.jobs.artifacts import dag_folder
-
 
 # A NamedTuple, not a frozen dataclass: every DAG parse imports this module, and defining a frozen
 # dataclass compiles six methods (~0.4 ms a class, bench/dag_parse.py); a NamedTuple ~0.06 ms.
@@ -50,4 +48,6 @@ def context_period(context: Any, timezone: str, days: int = 1) -> Period:
 
 
 def job_dir(dag_id: str, period: Period) -> Path:
+    from agentjobs.jobs.artifacts import dag_folder  # run time: a DAG parse needs none
+
     return dag_folder(dag_id) / period.key

@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from agentjobs import __version__
-from agentjobs.atomic_file import write_atomically
 
 log = logging.getLogger(__name__)
 VERDICTS_DIR = "agentjobs-spec-verdicts"
@@ -66,6 +65,8 @@ def remember(folder: Path, fingerprint_: str, errors: list[str]) -> None:
     """Leave the verdict for `folder` (unless the same one is there: a steady folder writes nothing)."""
     if recall(folder, fingerprint_) == errors:
         return
+    from agentjobs.atomic_file import write_atomically  # only a changed verdict is written
+
     target = verdict_file(folder)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

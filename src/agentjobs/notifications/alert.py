@@ -21,8 +21,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow.sdk import BaseNotifier
 
-from agentjobs.agent.scrub import scrub
-
 if TYPE_CHECKING:
     from agentjobs.jobs.channels.base import ChannelSpec
 
@@ -41,6 +39,8 @@ class TaskFailure(NamedTuple):
 
 
 def _short(reason: str) -> str:
+    from agentjobs.agent.scrub import scrub  # when an alert is sent: a DAG parse needs none
+
     reason = scrub(reason)
     return reason if len(reason) <= REASON_CHARS else reason[: REASON_CHARS - 1] + "…"
 
@@ -48,6 +48,8 @@ def _short(reason: str) -> str:
 def _clean(text: str) -> str:
     """Our secret shapes, then Airflow's own masker: every connection password and sensitive
     extra this process has read (an SMTP password has no shape to recognise)."""
+    from agentjobs.agent.scrub import scrub
+
     text = scrub(text)
     try:
         # Where Airflow 3.3 itself says to import it from (the execution_time path is deprecated).

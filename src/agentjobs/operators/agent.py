@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from airflow.sdk import BaseOperator
 
+# Modules only a running task needs are imported in the functions that use them: every DAG
+# parse imports this module (bench/dag_parse.py).
 from agentjobs.agent.caps import Caps
 from agentjobs.agent.errors import (
     ContractViolation,
@@ -19,10 +21,8 @@ from agentjobs.agent.errors import (
     PermanentAgentError,
     WaitRequested,
 )
-from agentjobs.agent.scrub import scrubbed_errors
 from agentjobs.hooks import DEFAULT_LLM_CONN_ID
 from agentjobs.lazy_names import forwarded
-from agentjobs.operators.artifacts import run_dir
 from agentjobs.operators.base_init import init_base
 from agentjobs.operators.retry import permanent_failures_end_the_task, with_retry_policy
 
@@ -236,6 +236,8 @@ class AgentOperator(BaseOperator):
         """The folder the agent works in: `work_dir` when given, else the run's folder; an agent
         without a skill gets a folder of its own in it (`<task_id>`, and `<map_index>` when
         mapped), as a DAG may hold several, each with its transcript."""
+        from agentjobs.operators.artifacts import run_dir
+
         if self.work_dir:
             return Path(self.work_dir)
         if self.skill is not None:
@@ -250,6 +252,7 @@ class AgentOperator(BaseOperator):
         return [self.work_folder(context)]
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from agentjobs.agent.scrub import scrubbed_errors
         from agentjobs.operators.run_files import task_files  # run-time: a parse needs none
 
         # Set-up errors (connection, skill, sources) reach the log and the alert scrubbed too.

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+# Modules only a running task needs are imported in the functions that use them: every DAG
+# parse imports this module (bench/dag_parse.py).
 from agentjobs.delivery import deliver, ledger_for
 from agentjobs.delivery.channels.base import Message
 from agentjobs.delivery.channels.registry import channel_for
 from agentjobs.delivery.deliver import sha256_file
 from agentjobs.jobs.channels.base import ChannelSpec
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.operators import metrics
 from agentjobs.operators.base_init import init_base
 from agentjobs.operators.errors import ArtifactChanged
 from agentjobs.operators.job_task import JobTaskOperator
@@ -35,6 +36,7 @@ class DeliverOperator(JobTaskOperator):
         self.validate_task_id = validate_task_id
 
     def run(self, context: Any) -> dict[str, Any]:
+        from agentjobs.operators import metrics
         from agentjobs.operators.run_files import local_copy  # run-time: a parse needs none
 
         validated = context["ti"].xcom_pull(task_ids=self.validate_task_id)

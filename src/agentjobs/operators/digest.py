@@ -12,13 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# Modules only a running task needs are imported in the functions that use them: every DAG
+# parse imports this module (bench/dag_parse.py).
 from agentjobs.agent.errors import EmptyResult
-from agentjobs.agent.transcript import Transcript
-from agentjobs.atomic_file import write_atomically
-from agentjobs.jobs.artifacts import DIGEST_FILE
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.agent import AgentOperator, init_agent
-from agentjobs.operators.delivered import delivered_result, write_result
 from agentjobs.operators.job_task import agent_defaults, job_run_dir, run_period
 
 if TYPE_CHECKING:
@@ -35,6 +33,8 @@ class DigestAgentOperator(AgentOperator):
         return Path(self.work_dir) if self.work_dir else job_run_dir(self.spec, context)
 
     def run_agent(self, context: Any) -> dict[str, Any]:
+        from agentjobs.operators.delivered import write_result
+
         try:
             pushed = super().run_agent(context)
         except EmptyResult as exc:
@@ -50,6 +50,7 @@ class DigestAgentOperator(AgentOperator):
 
     def prepare(self, context: Any, skill: Skill, work_dir: Path) -> RunPlan:
         from agentjobs.agent.plan import RunPlan  # run time: a DAG parse plans no run
+        from agentjobs.operators.delivered import delivered_result
 
         # Run-time only: the snapshot models (and the digest's prompts and renderer, in
         # digest_plan) cost ~5 ms of every DAG parse (bench/dag_parse.py).
@@ -97,6 +98,7 @@ def digest_plan(spec: JobSpec, skill: Skill, work_dir: Path, period: Any, *, sna
     """What the digest's model is asked for `period` over the snapshot in `work_dir` (the summarize
     task's plan, and a replay evaluation's: cli/rerun.py)."""
     from agentjobs.agent.plan import RunPlan  # run time: a DAG parse plans no run
+    from agentjobs.jobs.artifacts import DIGEST_FILE
     from agentjobs.jobs.digest import judgement_schema, loop_prompt, structured_prompt
     from agentjobs.sources.snapshot import Snapshot
 
@@ -126,6 +128,9 @@ def render_digest(
     """digest.md rendered from a structured answer into `work_dir`, and what was dropped from it
     (also logged and added to the transcript, beside the model's answer, so a reader sees what
     it wrote and why that text is not in the digest)."""
+    from agentjobs.agent.transcript import Transcript
+    from agentjobs.atomic_file import write_atomically
+    from agentjobs.jobs.artifacts import DIGEST_FILE
     from agentjobs.jobs.digest import render  # at run time, as in prepare
 
     rendered = render(

@@ -10,8 +10,8 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from agentjobs.agent.scrub import scrub
-from agentjobs.hooks.ledger import run_log
+# Modules only a running task needs are imported in the functions that use them: every DAG
+# parse imports this module (bench/dag_parse.py).
 from agentjobs.jobs.channels.registry import alert_channel_of
 from agentjobs.jobs.spec import BrokenSpec, JobSpec, alert_kwargs
 from agentjobs.operators.base_init import init_base
@@ -33,6 +33,8 @@ class JobHealthOperator(BaseOperator):
     def execute(self, context: Any) -> list[dict[str, str]]:
         # Run-time only: every parse of the jobs DAG file builds this task, and the checks and
         # the notifier (their dataclasses, the delivery package) cost ~4 ms to import.
+        from agentjobs.agent.scrub import scrub
+        from agentjobs.hooks.ledger import run_log
         from agentjobs.jobs.health import check_job
 
         now = datetime.now(UTC)

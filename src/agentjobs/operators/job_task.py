@@ -13,7 +13,8 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from agentjobs.agent.scrub import scrubbed_errors
+# Modules only a running task needs are imported in the functions that use them: every DAG
+# parse imports this module (bench/dag_parse.py).
 from agentjobs.jobs.period import Period, context_period, job_dir
 from agentjobs.jobs.spec import JobSpec
 
@@ -70,6 +71,7 @@ class JobTaskOperator(BaseOperator):
     spec: JobSpec
 
     def execute(self, context: Any) -> Any:
+        from agentjobs.agent.scrub import scrubbed_errors
         from agentjobs.operators.retry import permanent_failures_end_the_task
         from agentjobs.operators.run_files import task_files  # run-time: a parse needs none
 

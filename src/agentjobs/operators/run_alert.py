@@ -22,9 +22,9 @@ from typing import Any
 
 from airflow.sdk import TriggerRule
 
-from agentjobs.hooks.ledger import run_log
+# Modules only a running task needs are imported in the functions that use them: every DAG
+# parse imports this module (bench/dag_parse.py).
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.jobs.team_run import CHUNK_TEAMS_KEY, chunk_team_ids
 from agentjobs.notifications.alert import TaskFailure
 from agentjobs.operators.base_init import init_base
 from agentjobs.operators.errors import PermanentTaskError
@@ -93,6 +93,8 @@ class RunAlertOperator(JobTaskOperator):
     def teams(self, context: Any) -> list[list[str]]:
         """The team of each map index: the fetch task's list, in order ([] if fetch failed); a
         chunk's teams joined (its task's reason names the ones that failed)."""
+        from agentjobs.jobs.team_run import chunk_team_ids
+
         served = context["ti"].xcom_pull(task_ids=FAN_OUT_FETCH_TASK_ID)
         if not isinstance(served, list):
             return []
@@ -103,6 +105,8 @@ class RunAlertOperator(JobTaskOperator):
         """The teams of a failed chunk task that failed (its XCom `teams` marks each with an
         `error`), so the alert names them, not their chunk's neighbours; all of `ids` when it
         is one team or the task recorded no outcomes (it failed before its teams ran)."""
+        from agentjobs.jobs.team_run import CHUNK_TEAMS_KEY
+
         if len(ids) <= 1:
             return ids
         pushed = context["ti"].xcom_pull(task_ids=task_id, key=CHUNK_TEAMS_KEY, map_indexes=map_index)
@@ -114,6 +118,8 @@ class RunAlertOperator(JobTaskOperator):
     def recorded_reasons(self, run_id: str) -> dict[str, str]:
         """label → the latest reason the run log holds for it in this run (a cleared and rerun
         task may have failed before, for another reason)."""
+        from agentjobs.hooks.ledger import run_log
+
         try:
             details = run_log(self.spec.ledger_conn_id).run_failures(self.spec.dag_id, run_id)
         except Exception as exc:  # the alert must still go out, with the states Airflow knows

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentjobs.agent.scrub import scrub
-from agentjobs.hooks.ledger import run_log
-
 
 def failure_label(task_id: str, map_index: int | None) -> str:
     """A task instance as the run log names it: `team.summarize[2]` for a mapped one. The run's
@@ -27,6 +24,9 @@ class RecordFailure:
         self.ledger_conn_id = ledger_conn_id
 
     def __call__(self, context: Any) -> None:
+        from agentjobs.agent.scrub import scrub  # run time: a DAG parse needs none
+        from agentjobs.hooks.ledger import run_log
+
         exc = context.get("exception")
         ti = context.get("ti")
         # A run stopped by its dagrun_timeout has no exception, only the scheduler's reason.

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentjobs.atomic_file import write_atomically
+# Modules only a running task needs are imported in the functions that use them: every DAG
+# parse imports this module (bench/dag_parse.py).
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.agent import AgentOperator, init_agent
-from agentjobs.operators.delivered import write_result
 from agentjobs.operators.job_task import agent_defaults
 from agentjobs.operators.team_task import TeamTask
 
@@ -37,6 +37,8 @@ class TeamAgentOperator(TeamTask, AgentOperator):
         return self.team_context().work_dir  # its team's only: other teams' tasks run beside it
 
     def run_agent(self, context: Any) -> dict[str, Any]:
+        from agentjobs.operators.delivered import write_result
+
         team = self.team_context()
         pushed = super().run_agent(context)
         write_result(team.work_dir, pushed["result"])
@@ -73,6 +75,8 @@ def render_team(
     """The kind's artifact rendered into `work_dir` from the model's answer (what the plan's tools
     gathered merged in, pseudonyms made real again), and its RESULT: the summarize task's and a
     replay evaluation's (cli/rerun.py) alike."""
+    from agentjobs.atomic_file import write_atomically
+
     collect = plan.collect
     answer = {**result, **collect()} if collect is not None else result
     answer = plan.data["pseudonyms"].restore(answer)

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
+# Modules only a running task needs are imported in the functions that use them: every DAG
+# parse imports this module (bench/dag_parse.py).
 from agentjobs.jobs.kinds.base import CheckFailed
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.jobs.writes import SpecWrites
 from agentjobs.operators.base_init import init_base
-from agentjobs.operators.delivered import APPLIED, write_done
 from agentjobs.operators.team_task import TeamContext, TeamTaskOperator, sql_conn_id
 from agentjobs.operators.team_validate import ArtifactUnsupported
-from agentjobs.operators.team_validated import pull_validated
 
 
 class TeamApplyOperator(TeamTaskOperator):
@@ -35,12 +35,15 @@ class TeamApplyOperator(TeamTaskOperator):
         self.validate_task_id = validate_task_id
 
     def run(self, context: Any) -> dict[str, Any]:
+        from agentjobs.operators.team_validated import pull_validated
+
         team = self.team_context()
         return self.apply_team(team, pull_validated(context, self.validate_task_id, team.team_id))
 
     def apply_team(self, team: TeamContext, validated: dict[str, Any]) -> dict[str, Any]:
         """Write `team`'s validated RESULT (a chunk's apply calls it once per team); the kind's
         write is idempotent, so calling it again for a team written before writes nothing."""
+        from agentjobs.operators.delivered import APPLIED, write_done
         from agentjobs.sources.sql import connection_engine
 
         team_id, period_key = team.team_id, team.period_key

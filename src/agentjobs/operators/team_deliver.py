@@ -33,7 +33,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from agentjobs.atomic_file import write_atomically
+# Modules only a running task needs are imported in the functions that use them: every DAG
+# parse imports this module (bench/dag_parse.py).
 from agentjobs.delivery import deliver, ledger_for
 from agentjobs.delivery.channels.base import Channel, Message
 from agentjobs.delivery.channels.registry import channel_for
@@ -43,14 +44,9 @@ from agentjobs.jobs.channels.email import EmailChannel
 from agentjobs.jobs.channels.slack import SLACK_CHANNEL, SlackChannel
 from agentjobs.jobs.kinds.base import Member, PerMemberKind, TeamSnapshot
 from agentjobs.jobs.kinds.capabilities import Applies, MembersOnOwnClock, Records
-from agentjobs.jobs.markdown_text import one_line
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.jobs.team_run import check_team_id
-from agentjobs.operators import metrics
 from agentjobs.operators.base_init import init_base
-from agentjobs.operators.delivered import NOWHERE, write_done
 from agentjobs.operators.team_task import TeamContext, TeamTaskOperator, sql_conn_id
-from agentjobs.operators.team_validated import pull_unchanged_artifact
 
 MEMBERS_DIR = "members"
 
@@ -77,6 +73,8 @@ class TeamDeliverOperator(TeamTaskOperator):
         self.validate_task_id = validate_task_id
 
     def run(self, context: Any) -> dict[str, Any]:
+        from agentjobs.operators.team_validated import pull_unchanged_artifact
+
         team = self.team_context()
         validated, artifact = pull_unchanged_artifact(context, self.validate_task_id, team.team_id)
         return self.deliver_team(team, validated, artifact, context)
@@ -86,6 +84,8 @@ class TeamDeliverOperator(TeamTaskOperator):
     ) -> dict[str, Any]:
         """Send `team`'s validated artifact to each of its targets (a chunk's deliver calls it
         once per team); fails after trying them all when any failed."""
+        from agentjobs.operators import metrics
+        from agentjobs.operators.delivered import NOWHERE, write_done
         from agentjobs.operators.run_files import local_copy  # run-time: a parse needs none
 
         kind, team_id, period_key = team.kind, team.team_id, team.period_key
@@ -184,6 +184,8 @@ class TeamDeliverOperator(TeamTaskOperator):
         """The team's slack channels, its email lists (the row's and team_targets'), and one
         preview per member (by email); with `clock` (kind, settings, the run's instant) only
         those of them due at that instant."""
+        from agentjobs.jobs.markdown_text import one_line
+
         team, delivery = snapshot.team, self.spec.team_delivery
         # The name is a database row: one line, or its CR/LF would fail every mail of the team.
         title = f"{self.spec.title} — {one_line(team.name)}, {period_key}"
@@ -237,6 +239,10 @@ class TeamDeliverOperator(TeamTaskOperator):
         self, kind: PerMemberKind, settings: Any, snapshot: TeamSnapshot, artifact: Path
     ) -> list[Target]:
         """One email per member the kind has a message for, each to the member's own address."""
+        from agentjobs.atomic_file import write_atomically
+        from agentjobs.jobs.markdown_text import one_line
+        from agentjobs.jobs.team_run import check_team_id
+
         smtp_conn = self.spec.team_delivery.smtp_conn_id
         messages = kind.member_messages(snapshot, artifact.read_text(encoding="utf-8"), settings)
         if not smtp_conn:

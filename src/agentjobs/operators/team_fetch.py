@@ -29,28 +29,15 @@ from typing import Any
 
 from airflow.sdk import SkipMixin
 
-from agentjobs.atomic_file import write_atomically
-from agentjobs.hooks.ledger import run_log
+# Modules only a running task needs are imported in the functions that use them: every DAG
+# parse imports this module (bench/dag_parse.py).
 from agentjobs.jobs.inputs import RowContractError, team_queries
 from agentjobs.jobs.kinds.base import PerMemberKind, TeamSnapshot
 from agentjobs.jobs.kinds.capabilities import MembersOnOwnClock
-from agentjobs.jobs.kinds.snapshots import due_teams, team_snapshot
-from agentjobs.jobs.own_tables import ensure_own_tables
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.jobs.team_run import (
-    CHUNK_CONCURRENCY_KEY,
-    check_team_id,
-    chunks,
-    contract_error_path,
-    ledger_job,
-    snapshot_path,
-    team_dir,
-)
 from agentjobs.jobs.writes import SpecWrites
-from agentjobs.operators.artifacts import run_instant
 from agentjobs.operators.base_init import init_base
 from agentjobs.operators.job_task import JobTaskOperator
-from agentjobs.operators.team_claims import claim_snapshot, claims_kind
 from agentjobs.operators.team_task import job_kind, sql_conn_id
 
 
@@ -73,6 +60,8 @@ class TeamFetchOperator(JobTaskOperator, SkipMixin):
     def run(self, context: Any) -> list[Any]:
         # Run-time only: the contract check and the SQL reader import sqlglot (~100 ms), which a
         # DAG parse must not pay (bench/dag_parse.py).
+        from agentjobs.atomic_file import write_atomically
+        from agentjobs.hooks.ledger import run_log
         from agentjobs.jobs.input_check import (
             check_inputs,
             check_writes,
@@ -80,7 +69,20 @@ class TeamFetchOperator(JobTaskOperator, SkipMixin):
             raise_on_mismatch,
             source_pairs,
         )
+        from agentjobs.jobs.kinds.snapshots import team_snapshot
+        from agentjobs.jobs.own_tables import ensure_own_tables
+        from agentjobs.jobs.team_run import (
+            CHUNK_CONCURRENCY_KEY,
+            check_team_id,
+            chunks,
+            contract_error_path,
+            ledger_job,
+            snapshot_path,
+            team_dir,
+        )
+        from agentjobs.operators.artifacts import run_instant
         from agentjobs.operators.run_files import pull_folder
+        from agentjobs.operators.team_claims import claim_snapshot, claims_kind
         from agentjobs.sources.sql import connection_engine, fetch_tables, fetch_teams
 
         kind, settings = job_kind(self.spec)
@@ -210,6 +212,8 @@ class TeamFetchOperator(JobTaskOperator, SkipMixin):
     def due(
         kind: Any, settings: Any, teams: list[tuple[Any, list[Any]]], when: Any, *, previews: bool = False
     ) -> list[Any]:
+        from agentjobs.jobs.kinds.snapshots import due_teams
+
         if previews and isinstance(kind, MembersOnOwnClock):
             return sorted(
                 (

@@ -14,14 +14,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agentjobs.atomic_file import write_atomically
+# Modules only a running task needs are imported in the functions that use them: every DAG
+# parse imports this module (bench/dag_parse.py).
 from agentjobs.delivery import deliver, ledger_for
 from agentjobs.delivery.deliver import sha256_file
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.base_init import init_base
 from agentjobs.operators.errors import PermanentTaskError
 from agentjobs.operators.team_task import TeamContext, TeamTaskOperator
-from agentjobs.operators.team_validated import pull_unchanged_artifact
 
 MESSAGE_FILE = "message.md"
 CHANNEL = "report"
@@ -47,6 +47,8 @@ class TeamPublishOperator(TeamTaskOperator):
         self.validate_task_id = validate_task_id
 
     def run(self, context: Any) -> dict[str, Any]:
+        from agentjobs.operators.team_validated import pull_unchanged_artifact
+
         team = self.team_context()
         validated, artifact = pull_unchanged_artifact(context, self.validate_task_id, team.team_id)
         return self.publish_team(team, validated, artifact, context)
@@ -56,6 +58,8 @@ class TeamPublishOperator(TeamTaskOperator):
     ) -> dict[str, Any]:
         """Store `team`'s PDF once and write its message (a chunk's publish calls it once per
         team); validate's shape, for the deliver task, with the message as the artifact."""
+        from agentjobs.atomic_file import write_atomically
+
         # Run-time only: the report store costs ~1.5 ms of every parse of the jobs DAG file.
         from agentjobs.delivery.report_store import Location, ReportConflict, location, store_once
         from agentjobs.operators.run_files import recorded, run_files_conn_id

@@ -13,16 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+# Modules only a running task needs are imported in the functions that use them: every DAG
+# parse imports this module (bench/dag_parse.py).
 from agentjobs.jobs.kinds.registry import fan_out_kind
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.jobs.team_run import (
-    STEP_FAILURE_KEY,
-    ledger_job,
-    ledger_key,
-    load_snapshot,
-    team_dir,
-    team_key,
-)
 from agentjobs.operators.job_task import JobTaskOperator
 
 if TYPE_CHECKING:
@@ -43,14 +37,20 @@ class TeamContext(NamedTuple):
 
     def snapshot(self) -> TeamSnapshot:
         """Read when asked, not when built: a task that fails before needing it names the real cause."""
+        from agentjobs.jobs.team_run import load_snapshot
+
         return load_snapshot(self.work_dir)
 
     def ledger_key(self) -> tuple[str, str]:
         """(job, logical date) of the ledger's rows for this team's period."""
+        from agentjobs.jobs.team_run import ledger_key
+
         return ledger_key(self.dag_id, self.team_id, self.period_key)
 
     def ledger_job(self) -> str:
         """The ledger's job for rows keyed by a day of their own (a member's day, a stored report)."""
+        from agentjobs.jobs.team_run import ledger_job
+
         return ledger_job(self.dag_id, self.team_id)
 
 
@@ -60,6 +60,8 @@ def job_kind(spec: JobSpec) -> tuple[FanOutKind, Any]:
 
 
 def team_context(spec: JobSpec, team_run: Any) -> TeamContext:
+    from agentjobs.jobs.team_run import team_dir, team_key
+
     kind, settings = job_kind(spec)
     team_id, period_key = team_key(team_run)
     return TeamContext(
@@ -79,6 +81,7 @@ def push_failure(context: Any, exc: BaseException, log: Any) -> None:
     """Leave the failed try's error, as one scrubbed line, for the UI row of the team (a later
     try that succeeds starts with its XComs cleared). A push that fails must not hide `exc`."""
     from agentjobs.agent.runner import scrub_failure  # run-time: the runner is no parse's cost
+    from agentjobs.jobs.team_run import STEP_FAILURE_KEY
 
     try:
         context["ti"].xcom_push(key=STEP_FAILURE_KEY, value=scrub_failure(exc, ()))

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentjobs.atomic_file import write_atomically
+# Modules only a running task needs are imported in the functions that use them: every DAG
+# parse imports this module (bench/dag_parse.py).
 from agentjobs.delivery.deliver import sha256_file
-from agentjobs.hooks.ledger import run_log
 from agentjobs.jobs.kinds.base import CheckFailed
 from agentjobs.jobs.spec import JobSpec
-from agentjobs.jobs.team_run import PREVIEW_FILE
-from agentjobs.operators import metrics
 from agentjobs.operators.base_init import init_base
 from agentjobs.operators.errors import PermanentTaskError
 from agentjobs.operators.team_task import TeamContext, TeamTaskOperator
@@ -43,6 +41,10 @@ class TeamValidateOperator(TeamTaskOperator):
     def validate_team(self, team: TeamContext, pushed: Any, context: Any) -> dict[str, Any]:
         """Check `team`'s artifact against its snapshot, given what its summarize pushed; the
         validated XCom the tasks after it read (a chunk's validate calls it once per team)."""
+        from agentjobs.atomic_file import write_atomically
+        from agentjobs.hooks.ledger import run_log
+        from agentjobs.jobs.team_run import PREVIEW_FILE
+        from agentjobs.operators import metrics
         from agentjobs.operators.run_files import recorded  # run-time: a parse needs none
 
         kind, team_id, period_key, work_dir = team.kind, team.team_id, team.period_key, team.work_dir

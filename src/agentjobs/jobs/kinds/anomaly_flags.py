@@ -18,13 +18,12 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from agentjobs.agent.scrub import scrub
+# Modules only a running task needs are imported in the functions that use them: every DAG
+# parse imports this module (bench/dag_parse.py).
 from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.kinds.anomaly_settings import AMOUNT_METRICS, METRICS, AnomalySettings
 from agentjobs.jobs.kinds.base import CheckFailed, Query, Rendered, Team, TeamSnapshot, utc_naive
-from agentjobs.jobs.markdown_text import as_text, one_line, unescape
 from agentjobs.jobs.period import Period, period_for
-from agentjobs.jobs.prompt_data import as_data
 
 if TYPE_CHECKING:  # annotations only: the tools' and the detection's modules load when a task runs
     from agentjobs.agent.tools import Tool
@@ -126,6 +125,7 @@ def change_pct(flag: MetricFlag) -> Decimal:
 def fact(flag: Flag, currency: str) -> str:
     """What code says of a flag: the text before the model's `why` in its bullet (escaped)."""
     from agentjobs.jobs.kinds.anomaly_detect import MetricFlag  # run time: the detection is not parse's
+    from agentjobs.jobs.markdown_text import as_text
     from agentjobs.jobs.numbers import format_amount, format_pct  # run time, as the detection
 
     if isinstance(flag, MetricFlag):
@@ -252,6 +252,8 @@ class AnomalyFlagsKind:
         self, snapshot: TeamSnapshot, settings: AnomalySettings, mode: Literal["loop", "structured"]
     ) -> KindPlan:
         from agentjobs.jobs.kinds.base import KindPlan  # run time: a DAG parse plans no run
+        from agentjobs.jobs.markdown_text import unescape
+        from agentjobs.jobs.prompt_data import as_data
 
         found = self.detection(snapshot, settings)
         if not found.flags:
@@ -281,6 +283,9 @@ class AnomalyFlagsKind:
     def render(
         self, snapshot: TeamSnapshot, answer: dict[str, Any], settings: AnomalySettings, title: str
     ) -> Rendered:
+        from agentjobs.agent.scrub import scrub
+        from agentjobs.jobs.markdown_text import as_text
+
         found = self.detection(snapshot, settings)
         currency = snapshot.team.currency
         flags = found.by_id()
@@ -302,11 +307,14 @@ class AnomalyFlagsKind:
         return Rendered("\n".join(lines), {"path": ARTIFACT_FILE, "items": len(found.flags)})
 
     def heading(self, snapshot: TeamSnapshot, title: str) -> str:
+        from agentjobs.jobs.markdown_text import as_text, one_line
+
         return f"# {one_line(title)} — {as_text(snapshot.team.name)}, {snapshot.period.key}"
 
     def check(
         self, snapshot: TeamSnapshot, markdown: str, result: dict[str, Any], settings: AnomalySettings
     ) -> None:
+        from agentjobs.jobs.markdown_text import as_text, unescape
         from agentjobs.jobs.numbers import unsupported_numbers
 
         found = self.detection(snapshot, settings)
@@ -415,6 +423,7 @@ def flag_details_tool(snapshot: TeamSnapshot, found: Detection) -> Tool:
     def flag_details(id: str) -> str:
         """What one flag of the day measures and the numbers computed for it (read-only)."""
         from agentjobs.jobs.numbers import format_amount
+        from agentjobs.jobs.prompt_data import as_data
 
         flag = flags.get(id)
         if flag is None:

@@ -52,6 +52,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
+# Modules only a running task needs are imported in the functions that use them: every DAG
+# parse imports this module (bench/dag_parse.py).
 from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.kinds.base import Member, Query, Team, TeamSnapshot
 from agentjobs.jobs.kinds.batch_notifications_settings import (
@@ -64,7 +66,6 @@ from agentjobs.jobs.kinds.batch_notifications_settings import (
 from agentjobs.jobs.kinds.batch_notifications_settings import aware as _aware
 from agentjobs.jobs.kinds.capabilities import member_zone
 from agentjobs.jobs.period import Period
-from agentjobs.jobs.record_ids import id_order
 from agentjobs.lazy_names import forwarded
 
 if TYPE_CHECKING:  # annotations only: the run-time half loads when a task runs
@@ -135,6 +136,8 @@ def unknown_categories(snapshot: TeamSnapshot, settings: Settings) -> Counter[st
 
 def with_claimed(snapshot: TeamSnapshot, claimed: list[dict[str, Any]]) -> TeamSnapshot:
     """The snapshot the summary is made of: the window's claimed events, and nothing read around them."""
+    from agentjobs.jobs.record_ids import id_order
+
     # Ids may be uuids or text (a company's own events); integer ids still sort as numbers.
     rows = sorted(claimed, key=lambda r: (str(r["occurred_at"]), id_order(r["id"])))
     return snapshot.model_copy(update={"tables": {EVENTS: rows}})

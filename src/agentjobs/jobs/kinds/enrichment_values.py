@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from agentjobs.jobs.markdown_text import one_line
+# Modules only a running task needs are imported in the functions that use them: every DAG
+# parse imports this module (bench/dag_parse.py).
 from agentjobs.lazy_pattern import lazy
 
 # What the job may write, and only while the row's `enriched_at` is NULL.
@@ -32,6 +33,8 @@ class BadValue(ValueError):
 
 def clean_value(column: str, value: Any) -> Any:
     """`value` as `column` stores it, or BadValue."""
+    from agentjobs.jobs.markdown_text import one_line
+
     if column not in COLUMNS:
         if column in CODE_COLUMNS:
             raise BadValue(f"{column!r} is set by the job itself; write only {', '.join(COLUMNS)}")

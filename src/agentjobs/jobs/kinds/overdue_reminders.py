@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Modules only a running task needs are imported in the functions that use them: every DAG
+# parse imports this module (bench/dag_parse.py).
 from agentjobs.jobs.inputs import Column, Input
 from agentjobs.jobs.kinds.base import (
     CheckFailed,
@@ -32,7 +34,6 @@ from agentjobs.jobs.kinds.base import (
     check_heading,
 )
 from agentjobs.jobs.kinds.capabilities import member_zone
-from agentjobs.jobs.markdown_text import as_text, one_line
 from agentjobs.jobs.period import Period
 
 if TYPE_CHECKING:  # annotations only: the plan's module loads when a task runs
@@ -171,14 +172,19 @@ def _when_due(due_on: date, today: date) -> str:
 
 
 def _code(text: str) -> str:
+    from agentjobs.jobs.markdown_text import one_line
+
     return one_line(text).replace("`", "'")
 
 
 def member_heading(member: Member, team: Team, today: date) -> str:
+    from agentjobs.jobs.markdown_text import as_text
+
     return f"## {as_text(member.name)} ({as_text(member_zone(member, team))}, {today.isoformat()})"
 
 
 def member_section(snapshot: TeamSnapshot, member: Member, settings: ReminderSettings) -> list[str]:
+    from agentjobs.jobs.markdown_text import as_text
     from agentjobs.jobs.numbers import format_amount  # run time: a DAG parse formats no amount
 
     today = local_day(member_zone(member, snapshot.team), snapshot.period.start)
@@ -267,6 +273,8 @@ class OverdueRemindersKind:
     # ------------------------------------------------------------------ the artifact
 
     def heading(self, snapshot: TeamSnapshot, title: str) -> str:
+        from agentjobs.jobs.markdown_text import as_text, one_line
+
         return f"# {one_line(title)} — {as_text(snapshot.team.name)}, {snapshot.period.key}"
 
     def expected(self, snapshot: TeamSnapshot, settings: ReminderSettings, title_line: str) -> str:
@@ -297,6 +305,8 @@ class OverdueRemindersKind:
     def check(
         self, snapshot: TeamSnapshot, markdown: str, result: dict[str, Any], settings: ReminderSettings
     ) -> None:
+        from agentjobs.jobs.markdown_text import as_text
+
         suffix = f" — {as_text(snapshot.team.name)}, {snapshot.period.key}"
         first = check_heading(markdown, ARTIFACT_FILE, suffix)
         if markdown != self.expected(snapshot, settings, first):
@@ -316,6 +326,8 @@ class OverdueRemindersKind:
     ) -> dict[str, str]:
         """Each due member with something to pay: their own section of the validated artifact
         (cut from it, so exactly what was checked is sent). Nothing due: no message."""
+        from agentjobs.jobs.markdown_text import as_text
+
         lines = markdown.split("\n")
         messages: dict[str, str] = {}
         for member in snapshot.members:
