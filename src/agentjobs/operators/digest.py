@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 # Modules only a running task needs are imported in the functions that use them: every DAG
 # parse imports this module (bench/dag_parse.py).
 from agentjobs.agent.errors import EmptyResult
+from agentjobs.jobs.artifacts import DIGEST_FILE
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.agent import AgentOperator, init_agent
 from agentjobs.operators.job_task import agent_defaults, job_run_dir, run_period
@@ -98,7 +99,6 @@ def digest_plan(spec: JobSpec, skill: Skill, work_dir: Path, period: Any, *, sna
     """What the digest's model is asked for `period` over the snapshot in `work_dir` (the summarize
     task's plan, and a replay evaluation's: cli/rerun.py)."""
     from agentjobs.agent.plan import RunPlan  # run time: a DAG parse plans no run
-    from agentjobs.jobs.artifacts import DIGEST_FILE
     from agentjobs.jobs.digest import judgement_schema, loop_prompt, structured_prompt
     from agentjobs.sources.snapshot import Snapshot
 
@@ -130,7 +130,6 @@ def render_digest(
     it wrote and why that text is not in the digest)."""
     from agentjobs.agent.transcript import Transcript
     from agentjobs.atomic_file import write_atomically
-    from agentjobs.jobs.artifacts import DIGEST_FILE
     from agentjobs.jobs.digest import render  # at run time, as in prepare
 
     rendered = render(

@@ -14,6 +14,7 @@ from airflow.sdk import Asset
 # Modules only a running task needs are imported in the functions that use them: every DAG
 # parse imports this module (bench/dag_parse.py).
 from agentjobs.agent.errors import ContractViolation
+from agentjobs.jobs.artifacts import DIGEST_FILE
 from agentjobs.jobs.period import job_dir
 from agentjobs.jobs.spec import JobSpec
 from agentjobs.operators.base_init import init_base
@@ -24,8 +25,6 @@ def digest_asset(dag_id: str) -> Asset:
     # An `x-` scheme is Airflow's mark of a custom URI with no provider normalizer: any other
     # scheme makes the first Asset of a parse import every provider's URI handlers (boto3
     # included), about half the jobs DAG file's parse time (bench/dag_parse.py).
-    from agentjobs.jobs.artifacts import DIGEST_FILE
-
     return Asset(name=f"{dag_id}.digest", uri=f"x-agentjobs://{dag_id}/{DIGEST_FILE}", group="agentjobs")
 
 
@@ -41,7 +40,6 @@ class ValidateDigestOperator(JobTaskOperator):
     def run(self, context: Any) -> dict[str, Any]:
         # Run-time only: the check and the snapshot models cost ~4 ms of every DAG parse.
         from agentjobs.hooks.ledger import run_log
-        from agentjobs.jobs.artifacts import DIGEST_FILE
         from agentjobs.jobs.digest_check import check_digest
         from agentjobs.operators import metrics
         from agentjobs.operators.run_files import recorded
