@@ -397,9 +397,9 @@ class JobSpec(BaseModel):
     def fans_out(self) -> bool:
         """A job run once per team of the business database (a kind implementing FanOutKind)."""
         from agentjobs.jobs.kinds.base import FanOutKind
-        from agentjobs.jobs.kinds.registry import kind
+        from agentjobs.jobs.kinds.registry import declares, kind
 
-        return isinstance(kind(self.kind), FanOutKind)
+        return declares(kind(self.kind), FanOutKind)
 
     def kind_settings(self) -> Any:
         """The kind's section, validated (defaults where the spec has none); None for the digest."""
@@ -616,8 +616,9 @@ def _check_chunkable(spec: JobSpec, kind: Any) -> None:
     (capabilities.Reviewed, with its review on) runs one team per task; with the review off it
     chunks like any other."""
     from agentjobs.jobs.kinds.capabilities import Reviewed
+    from agentjobs.jobs.kinds.registry import declares
 
-    if not isinstance(kind, Reviewed) or kind.review_timeout(spec.kind_settings()) is None:
+    if not declares(kind, Reviewed) or kind.review_timeout(spec.kind_settings()) is None:
         return
     given = "fan_out.chunks" if spec.fan_out.chunks is not None else "fan_out.chunk_size"
     setting = f"{kind.name}.{kind.review_setting}"

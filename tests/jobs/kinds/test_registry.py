@@ -136,3 +136,49 @@ def test_a_kinds_capabilities_asked_again_give_the_same_answers(name):
             capability = getattr(capabilities, name_)
             assert declares(found, capability) == isinstance(found, capability)
             assert declares(other, capability) is False
+
+
+def _runtime_protocols() -> list[type]:
+    from agentjobs.agent import toolset
+    from agentjobs.jobs.kinds import base, capabilities
+    from agentjobs.operators import graph
+
+    return [
+        value
+        for module in (base, capabilities, graph, toolset)
+        for value in vars(module).values()
+        if isinstance(value, type) and getattr(value, "_is_runtime_protocol", False)
+    ]
+
+
+def test_declares_reads_every_protocol_as_isinstance_does():
+    # declares() reads a protocol's members once instead of on every isinstance (a DAG parse asks
+    # dozens of times); it must answer as isinstance does, for kinds, graphs and odd objects alike.
+    import types
+
+    from agentjobs.jobs.kinds.registry import SHIPPED, declares, kind
+    from agentjobs.operators.fan_out_graph import GRAPH
+
+    reconciliation = kind("reconciliation")
+    public = {name: getattr(reconciliation, name) for name in dir(reconciliation) if name[0] != "_"}
+    no_apply = types.SimpleNamespace(**public)
+    no_apply.apply = None  # a method set to None is switched off, as isinstance reads it
+    half = types.SimpleNamespace(name="x", settings_model=None)  # a data member may be None
+    candidates = [kind(name) for name in SHIPPED] + [GRAPH, no_apply, half, object(), types.ModuleType("m")]
+    protocols = _runtime_protocols()
+    assert len(protocols) >= 15  # the walk found agentjobs' protocols, not an empty list
+    checked = {(id(c), p): declares(c, p) == isinstance(c, p) for c in candidates for p in protocols}
+    assert all(checked.values()), [p.__qualname__ for (i, p), same in checked.items() if not same]
+    assert any(declares(c, p) for c in candidates for p in protocols)  # not all False either
+
+
+def test_declares_refuses_a_protocol_isinstance_would_refuse():
+    from typing import Protocol
+
+    from agentjobs.jobs.kinds.registry import declares
+
+    class NotCheckable(Protocol):
+        def run(self) -> None: ...
+
+    with pytest.raises(TypeError, match="NotCheckable is not a runtime-checkable protocol"):
+        declares(object(), NotCheckable)

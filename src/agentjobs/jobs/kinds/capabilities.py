@@ -1,8 +1,9 @@
 """What a kind may do beyond base.Kind / base.FanOutKind, each declared as a checkable protocol.
 
 A kind has a capability when it has the protocol's members; the task graph and the CLI ask
-with `isinstance(kind, Applies)`, never by probing attribute names, so every optional step a
-kind can switch on is listed here, with its signature. (A fan-out kind serving members instead
+with `isinstance(kind, Applies)` (or `registry.declares(kind, Applies)`, the same answer with the
+members read once, where a DAG parse asks), never by probing attribute names, so every optional
+step a kind can switch on is listed here, with its signature. (A fan-out kind serving members instead
 of teams is base.PerMemberKind.) No Airflow here: the graph that uses a capability does.
 """
 

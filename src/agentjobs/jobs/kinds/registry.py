@@ -79,14 +79,14 @@ def _load(name: str) -> Kind:
     from agentjobs.jobs.kinds.capabilities import OwnTaskGraph
 
     where, obj = _import(name)
-    if not isinstance(obj, Kind):
+    if not declares(obj, Kind):
         raise KindError(
             f"kind {name!r} ({where}) is not a kind: it lacks "
             + ", ".join(m for m in ("name", "settings_model", "default_schedule") if not hasattr(obj, m))
         )
     if obj.name != name:
         raise KindError(f"kind {name!r} ({where}) calls itself {obj.name!r}; the two names must be the same")
-    if not isinstance(obj, FanOutKind) and not isinstance(obj, OwnTaskGraph):
+    if not declares(obj, FanOutKind) and not declares(obj, OwnTaskGraph):
         raise KindError(
             f"kind {name!r} ({where}) has no task graph: implement base.FanOutKind (the per-team "
             "fan-out) or declare `task_graph` (capabilities.OwnTaskGraph)"
@@ -112,20 +112,45 @@ def _import(name: str) -> tuple[str, Any]:
         raise KindError(f"kind {name!r} did not load from {where}: {type(exc).__name__}: {exc}") from None
 
 
-# (id of a kind, protocol) -> (the kind, whether it has the protocol): an isinstance on a
-# runtime-checkable Protocol walks its members each time (10-25 us in Python 3.11), and a DAG
-# parse asks each kind's capabilities several times over while validating and building. The
-# kind is kept beside its answer so that its id cannot be reused by another object.
+# (id of a kind, protocol) -> (the kind, whether it has the protocol): a DAG parse asks each
+# kind's capabilities several times over while validating and building. The kind is kept beside
+# its answer so that its id cannot be reused by another object.
 _declared: dict[tuple[int, type], tuple[object, bool]] = {}
 
 
 def declares(found: object, capability: type) -> bool:
-    """isinstance(found, capability) for a kind (or a kind's task graph) and a protocol,
-    remembered per process: a kind's members do not change once it is loaded."""
+    """isinstance(found, capability) for a kind (or a kind's task graph) and a runtime-checkable
+    protocol, remembered per process: a kind's members do not change once it is loaded."""
     key = (id(found), capability)
     if key not in _declared:
-        _declared[key] = (found, isinstance(found, capability))
+        _declared[key] = (found, _has_members(found, capability))
     return _declared[key][1]
+
+
+def _has_members(found: object, capability: type) -> bool:
+    # What isinstance on a runtime-checkable protocol checks, with the protocol's members read
+    # once: Python 3.11's isinstance collects them from the protocol's classes on every call
+    # (20-40 us a check, ~1.5 ms of a DAG parse). A method set to None does not count, as there.
+    return all(
+        hasattr(found, name) and (not is_method or getattr(found, name) is not None)
+        for name, is_method in protocol_members(capability)
+    )
+
+
+@cache
+def protocol_members(protocol: type) -> tuple[tuple[str, bool], ...]:
+    """Each public member a protocol declares (its own and its protocol bases'), and whether it is
+    a method. Capabilities name their members publicly; tests/jobs/kinds/test_registry.py checks
+    that this reads every protocol of agentjobs as isinstance does."""
+    if not getattr(protocol, "_is_runtime_protocol", False):
+        raise TypeError(f"{protocol.__qualname__} is not a runtime-checkable protocol")
+    names: dict[str, None] = {}
+    for base in protocol.__mro__[:-1]:  # not `object`
+        if base.__module__ == "typing":  # Protocol, Generic
+            continue
+        declared = (*vars(base), *vars(base).get("__annotations__", {}))
+        names.update(dict.fromkeys(name for name in declared if name[0] != "_"))
+    return tuple((name, callable(getattr(protocol, name, None))) for name in names)
 
 
 def task_graph(found: Kind) -> str:
@@ -135,8 +160,7 @@ def task_graph(found: Kind) -> str:
     return found.task_graph if declares(found, OwnTaskGraph) else FAN_OUT_GRAPH
 
 
-# name -> the kind, once it passed fan_out_kind's check: a DAG build asks several times per job,
-# and each isinstance on a runtime-checkable Protocol walks its members again (Python 3.11).
+# name -> the kind, once it passed fan_out_kind's check: a DAG build asks several times per job.
 _fan_out: dict[str, FanOutKind] = {}
 
 
@@ -146,7 +170,7 @@ def fan_out_kind(name: str) -> FanOutKind:
     if name in _fan_out:
         return _fan_out[name]
     found = kind(name)
-    if not isinstance(found, FanOutKind):
+    if not declares(found, FanOutKind):
         raise ValueError(f"{name!r} is not a fan-out job kind")
     _fan_out[name] = found
     return found
