@@ -17,7 +17,8 @@ again. Such a job is refused twice over:
 and lifts the refusal.
 """
 
-from __future__ import annotations
+# Annotations evaluated at once, not postponed: typing.NamedTuple would compile each field's
+# annotation text at every DAG parse (bench/dag_parse.py).
 
 import json
 import os

@@ -9,7 +9,8 @@ model is paid); `check_rows` refuses rows that break it (the team fails, the mod
 them).
 """
 
-from __future__ import annotations
+# Annotations evaluated at once, not postponed: typing.NamedTuple would compile each field's
+# annotation text at every DAG parse (bench/dag_parse.py).
 
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime

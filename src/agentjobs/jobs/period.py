@@ -6,7 +6,8 @@ writes is keyed by the last day covered, so a clear or a backfill of that run fi
 same snapshot and the same artifact.
 """
 
-from __future__ import annotations
+# Annotations evaluated at once, not postponed: typing.NamedTuple would compile each field's
+# annotation text at every DAG parse (bench/dag_parse.py).
 
 from datetime import date, datetime, time, timedelta
 from pathlib import Path

@@ -19,7 +19,8 @@ Statements are SQLAlchemy Core over identifiers the spec validated (letters, dig
 SQLAlchemy quotes any that need it); every value is a bound parameter.
 """
 
-from __future__ import annotations
+# Annotations evaluated at once, not postponed: typing.NamedTuple would compile each field's
+# annotation text at every DAG parse (bench/dag_parse.py).
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -136,7 +137,7 @@ class Destination(NamedTuple):
     key_column: str | None  # the update form's `key`; None: insert rows
 
     @classmethod
-    def of(cls, target: WriteTarget, mapping: Any) -> Destination:
+    def of(cls, target: WriteTarget, mapping: Any) -> "Destination":
         if mapping.update is not None:
             return cls(target, mapping.update.table, dict(mapping.update.columns), mapping.update.key)
         return cls(target, mapping.table, dict(mapping.columns), None)
@@ -265,7 +266,7 @@ class SpecWrites(NamedTuple):
     own_schema: str = "agentjobs"
 
     @classmethod
-    def of(cls, sql_source: Any) -> SpecWrites:
+    def of(cls, sql_source: Any) -> "SpecWrites":
         """From the spec's `sources.sql` (None: nothing mapped)."""
         if sql_source is None:
             return cls({})

@@ -26,7 +26,8 @@ address, none due, or no connection to send with), is done with its validated ar
 another nobody would get (operators/delivered.py; a kind that writes has apply's done.json).
 """
 
-from __future__ import annotations
+# Annotations evaluated at once, not postponed: typing.NamedTuple would compile each field's
+# annotation text at every DAG parse (bench/dag_parse.py).
 
 from collections.abc import Callable
 from datetime import datetime

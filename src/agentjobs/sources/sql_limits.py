@@ -1,7 +1,8 @@
 """The two limits of a `sql` source read, apart from `read_only.py` so a spec can name their
 defaults without importing the SQL parser when a DAG file is parsed."""
 
-from __future__ import annotations
+# Annotations evaluated at once, not postponed: typing.NamedTuple would compile each field's
+# annotation text at every DAG parse (bench/dag_parse.py).
 
 from typing import NamedTuple
 

@@ -12,7 +12,8 @@ it when the DAG is built (parse time), before any model call is paid. The provid
 imported inside `send`/`alert`, so building a DAG imports none.
 """
 
-from __future__ import annotations
+# Annotations evaluated at once, not postponed: typing.NamedTuple would compile each field's
+# annotation text at every DAG parse (bench/dag_parse.py).
 
 from abc import ABC, abstractmethod
 from pathlib import Path
