@@ -60,8 +60,12 @@ BENCHMARK = "agent-loop overhead"
 CALLS = 200  # model calls a repetition: 20 conversations of 10 calls, or one of 200
 CONVERSATION_LENGTHS = (10, 200)  # model calls a conversation
 # Repetitions by conversation length: a call of a 200-call conversation costs ~10x one of a
-# 10-call one (the SDK encodes the whole history each call), so fewer are taken there.
-REPETITIONS = {10: 5, 200: 2}
+# 10-call one (the SDK encodes the whole history each call), so fewer are taken there. At 10
+# calls a repetition takes ~0.6 s, and on a shared 2-core VM the same code's CPU time moves by a
+# fifth from one to the next, in slow spells lasting seconds (2026-12-07: one bare-SDK process
+# 2.98-4.26 ms a call over five repetitions, and the five-repetition bests of four such processes
+# 2.93-4.31 ms); fifteen give every process of every side a fair chance at a quiet moment.
+REPETITIONS = {10: 15, 200: 2}
 WORKERS = 3  # processes per side: their median best, not one process's luck
 SIDES = ("bare", "agentjobs", "operator")
 # Conversations of CONVERSATION_LENGTHS[0] calls counted in instructions (bench/support/callgrind.py)
