@@ -161,19 +161,14 @@ def task_graph(found: Kind) -> str:
     return found.task_graph if declares(found, OwnTaskGraph) else FAN_OUT_GRAPH
 
 
-# name -> the kind, once it passed fan_out_kind's check: a DAG build asks several times per job.
-_fan_out: dict[str, FanOutKind] = {}
-
-
 def fan_out_kind(name: str) -> FanOutKind:
+    """The fan-out kind called `name` (a DAG build asks several times per job: kind() and
+    declares() both remember their answers)."""
     from agentjobs.jobs.kinds.base import FanOutKind
 
-    if name in _fan_out:
-        return _fan_out[name]
     found = kind(name)
     if not declares(found, FanOutKind):
         raise ValueError(f"{name!r} is not a fan-out job kind")
-    _fan_out[name] = found
     return found
 
 
@@ -188,4 +183,3 @@ def forget_installed() -> None:
     installed.cache_clear()
     for name in [name for name in _loaded if name not in SHIPPED]:
         del _loaded[name]
-        _fan_out.pop(name, None)
